@@ -1,0 +1,108 @@
+/**
+ * The release machine's data model: table keys, index names, statuses and the mapping of
+ * CodePipeline's two spellings of a state. One source for the handlers, the workflow
+ * definition, the Pulumi tables (infra/) and the local tables (local/).
+ */
+
+/** `Releases` table: one item per releaseId (plus `rejected:<execution>` items for rejected manifests). */
+export const ReleasesTable = {
+  hashKey: "releaseId",
+} as const;
+
+/**
+ * `Executions` table: one item per CodePipeline execution.
+ * - `byRelease`: all executions of a release.
+ * - `waiting`: sparse; only items whose `awaitingRelease` attribute is set, i.e. whose workflow
+ *   task is still waiting for the pipeline's end. The reconciler scans it.
+ */
+export const ExecutionsTable = {
+  hashKey: "pipelineExecutionId",
+  byReleaseIndex: { name: "byRelease", hashKey: "releaseId", rangeKey: "pipeline" },
+  waitingIndex: { name: "waiting", hashKey: "awaitingRelease" },
+} as const;
+
+/** Attributes of a table's keys and indexes, for creating the table (DynamoDB or dynalite). */
+export interface TableShape {
+  hashKey: string;
+  rangeKey?: string;
+  attributes: { name: string; type: "S" }[];
+  globalSecondaryIndexes: { name: string; hashKey: string; rangeKey?: string }[];
+}
+
+export const releasesTableShape: TableShape = {
+  hashKey: ReleasesTable.hashKey,
+  attributes: [{ name: ReleasesTable.hashKey, type: "S" }],
+  globalSecondaryIndexes: [],
+};
+
+export const executionsTableShape: TableShape = {
+  hashKey: ExecutionsTable.hashKey,
+  attributes: [
+    { name: ExecutionsTable.hashKey, type: "S" },
+    { name: ExecutionsTable.byReleaseIndex.hashKey, type: "S" },
+    { name: ExecutionsTable.byReleaseIndex.rangeKey, type: "S" },
+    { name: ExecutionsTable.waitingIndex.hashKey, type: "S" },
+  ],
+  globalSecondaryIndexes: [ExecutionsTable.byReleaseIndex, ExecutionsTable.waitingIndex],
+};
+
+export type ReleaseStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "REJECTED";
+
+/** CodePipeline API execution statuses (GetPipelineExecution). */
+export type PipelineExecutionStatus =
+  | "Cancelled"
+  | "InProgress"
+  | "Stopped"
+  | "Stopping"
+  | "Succeeded"
+  | "Superseded"
+  | "Failed";
+
+/** CodePipeline EventBridge states ("CodePipeline Pipeline Execution State Change" detail.state). */
+export type PipelineEventState =
+  | "STARTED"
+  | "RESUMED"
+  | "STOPPING"
+  | "STOPPED"
+  | "SUCCEEDED"
+  | "FAILED"
+  | "CANCELED"
+  | "SUPERSEDED";
+
+/** How an execution's status is stored: the API's spelling, plus STARTED before anything is known. */
+export type ExecutionStatus = PipelineExecutionStatus | "Started";
+
+const eventStateToStatus: Record<PipelineEventState, PipelineExecutionStatus> = {
+  STARTED: "InProgress",
+  RESUMED: "InProgress",
+  STOPPING: "Stopping",
+  STOPPED: "Stopped",
+  SUCCEEDED: "Succeeded",
+  FAILED: "Failed",
+  CANCELED: "Cancelled",
+  SUPERSEDED: "Superseded",
+};
+
+/** Normalises an event state (`CANCELED`) to the API's status spelling (`Cancelled`). */
+export function statusFromEventState(state: string): PipelineExecutionStatus | undefined {
+  return (eventStateToStatus as Record<string, PipelineExecutionStatus | undefined>)[state];
+}
+
+export const TERMINAL_STATUSES: readonly PipelineExecutionStatus[] = [
+  "Succeeded",
+  "Failed",
+  "Stopped",
+  "Cancelled",
+  "Superseded",
+];
+
+export function isTerminal(status: string | undefined): status is PipelineExecutionStatus {
+  return status !== undefined && (TERMINAL_STATUSES as readonly string[]).includes(status);
+}
+
+/** Source of the release-machine's own EventBridge events. */
+export const RELEASE_EVENT_SOURCE = "release-machine";
+export const RELEASE_EVENT_DETAIL_TYPE = "Release State Change";
+
+/** The CodePipeline event the pipeline-event handler consumes. */
+export const PIPELINE_EVENT_DETAIL_TYPE = "CodePipeline Pipeline Execution State Change";
