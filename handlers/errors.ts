@@ -21,7 +21,9 @@ export class InvalidManifest extends Error {
     super(
       problems.length === 0
         ? "invalid manifest"
-        : problems.map((p) => `${p.path === "" ? "(manifest)" : p.path}: ${p.message} [${p.rule}]`).join("; "),
+        : problems
+            .map((p) => `${p.path === "" ? "(manifest)" : p.path}: ${p.message} [${p.rule}]`)
+            .join("; "),
     );
   }
 }
@@ -39,6 +41,11 @@ export class PipelineExecutionFailed extends Error {
 /** The waiter was asked to wait for an execution that RecordStart never wrote: a defect, not transient. */
 export class ExecutionNotRecorded extends Error {
   override readonly name = "ExecutionNotRecorded";
+}
+
+/** No release has the requested releaseId. */
+export class ReleaseNotFound extends Error {
+  override readonly name = "ReleaseNotFound";
 }
 
 /** The handler's environment is missing or has a malformed setting; the message says what to set. */

@@ -50,24 +50,11 @@ export type ReleaseStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "REJECTED";
 
 /** CodePipeline API execution statuses (GetPipelineExecution). */
 export type PipelineExecutionStatus =
-  | "Cancelled"
-  | "InProgress"
-  | "Stopped"
-  | "Stopping"
-  | "Succeeded"
-  | "Superseded"
-  | "Failed";
+  "Cancelled" | "InProgress" | "Stopped" | "Stopping" | "Succeeded" | "Superseded" | "Failed";
 
 /** CodePipeline EventBridge states ("CodePipeline Pipeline Execution State Change" detail.state). */
 export type PipelineEventState =
-  | "STARTED"
-  | "RESUMED"
-  | "STOPPING"
-  | "STOPPED"
-  | "SUCCEEDED"
-  | "FAILED"
-  | "CANCELED"
-  | "SUPERSEDED";
+  "STARTED" | "RESUMED" | "STOPPING" | "STOPPED" | "SUCCEEDED" | "FAILED" | "CANCELED" | "SUPERSEDED";
 
 /** How an execution's status is stored: the API's spelling, plus STARTED before anything is known. */
 export type ExecutionStatus = PipelineExecutionStatus | "Started";

@@ -1,0 +1,35 @@
+/**
+ * AWS SDK v3 clients built from the environment only. On Lambda that means the function's
+ * role and region; locally the same code reaches the stand-ins through `AWS_ENDPOINT_URL_<SERVICE>`.
+ * Built once per container (CallbackFunction's callbackFactory), never per invocation.
+ */
+import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+
+export interface AwsClients {
+  ddb: DynamoDBDocumentClient;
+  s3: S3Client;
+  sfn: SFNClient;
+  codepipeline: CodePipelineClient;
+}
+
+export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+export function clientsFromEnvironment(): AwsClients {
+  return {
+    ddb: documentClient(new DynamoDBClient({})),
+    // Checksums only where S3 requires them: identical on AWS, and the local S3 stand-in
+    // stores streamed uploads corrupted otherwise.
+    s3: new S3Client({
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    }),
+    sfn: new SFNClient({}),
+    codepipeline: new CodePipelineClient({}),
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * The Lambda entry points, one factory per function: each builds its clients and settings once
+ * per container (CallbackFunction's `callbackFactory`) and returns the handler. The same
+ * factories run locally, pointed at the stand-ins by environment alone.
+ */
+import { clientsFromEnvironment } from "./clients";
+import { ReleaseNotFound } from "./errors";
+import { manifestRulesFromEnvironment, tableNamesFromEnvironment } from "./config";
+import {
+  type PipelineEventOutcome,
+  type PipelineStateChangeEvent,
+  type ReconcileReport,
+  type WaiterRequest,
+  handlePipelineEvent,
+  reconcile,
+  registerWaiter,
+  stopRemaining,
+} from "./executions";
+import {
+  type LoadedManifest,
+  type ValidatedManifestOutput,
+  loadManifest,
+  validateManifest,
+} from "./load-manifest";
+import { type ReleaseStatusView, readRelease } from "./release-status";
+
+function executionDeps() {
+  const { ddb, sfn, codepipeline } = clientsFromEnvironment();
+  return { ddb, sfn, codepipeline, tables: tableNamesFromEnvironment() };
+}
+
+export function loadManifestHandler(): (event: { request: unknown }) => Promise<LoadedManifest> {
+  const { s3 } = clientsFromEnvironment();
+  const { maxBytes } = manifestRulesFromEnvironment();
+  return (event) => loadManifest({ s3, maxBytes }, event.request);
+}
+
+export function validateManifestHandler(): (event: { text: unknown }) => Promise<ValidatedManifestOutput> {
+  const rules = manifestRulesFromEnvironment();
+  return async (event) => validateManifest(rules, event);
+}
+
+export function registerWaiterHandler(): (event: WaiterRequest) => Promise<{ completedAtOnce: boolean }> {
+  const deps = executionDeps();
+  return (event) => registerWaiter(deps, event);
+}
+
+export function pipelineEventHandler(): (event: PipelineStateChangeEvent) => Promise<PipelineEventOutcome> {
+  const deps = executionDeps();
+  return (event) => handlePipelineEvent(deps, event);
+}
+
+export function reconcilerHandler(): () => Promise<ReconcileReport> {
+  const deps = executionDeps();
+  return () => reconcile(deps);
+}
+
+export function stopRemainingHandler(): (event: {
+  releaseId: string;
+  reason?: string;
+}) => Promise<{ stopped: string[] }> {
+  const deps = executionDeps();
+  return (event) => stopRemaining(deps, event);
+}
+
+export function releaseStatusHandler(): (event: {
+  releaseId: string;
+}) => Promise<ReleaseStatusView | { notFound: string }> {
+  const { ddb } = clientsFromEnvironment();
+  const tables = tableNamesFromEnvironment();
+  return async (event) =>
+    (await readRelease({ ddb, tables }, event.releaseId)) ?? { notFound: event.releaseId };
+}

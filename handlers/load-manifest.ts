@@ -1,0 +1,103 @@
+/**
+ * LoadManifest and ValidateManifest: turn an execution's input (an S3 object reference from the
+ * "Object Created" rule, or the API's request body) into a validated release plan.
+ */
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { InvalidManifest, ManifestNotFound } from "./errors";
+import { type ManifestRules, type PlannedPipeline, parseManifest } from "./manifest";
+
+/** The execution input: what the S3 rule's input transformer or the API's mapping template sends. */
+export type ReleaseRequest =
+  { source: "s3"; bucket: string; key: string; versionId?: string } | { source: "api"; body: string };
+
+export interface LoadedManifest {
+  text: string;
+  /** Where it came from, for the release record: `s3://bucket/key?versionId=…` or `api`. */
+  location: string;
+}
+
+function describeRequestProblem(message: string): InvalidManifest {
+  return new InvalidManifest([{ path: "", rule: "request", message }]);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function parseReleaseRequest(input: unknown): ReleaseRequest {
+  if (isRecord(input) && input.source === "s3") {
+    const { bucket, key, versionId } = input;
+    if (typeof bucket !== "string" || bucket === "" || typeof key !== "string" || key === "") {
+      throw describeRequestProblem("an S3 release request needs the bucket and key of the manifest object");
+    }
+    return typeof versionId === "string" && versionId !== ""
+      ? { source: "s3", bucket, key, versionId }
+      : { source: "s3", bucket, key };
+  }
+  if (isRecord(input) && input.source === "api") {
+    if (typeof input.body !== "string") {
+      throw describeRequestProblem("an API release request needs the request body as text");
+    }
+    return { source: "api", body: input.body };
+  }
+  throw describeRequestProblem(
+    'the execution input must be {"source":"s3","bucket","key","versionId"} or {"source":"api","body"}',
+  );
+}
+
+const NOT_FOUND = new Set(["NoSuchKey", "NoSuchVersion", "NotFound", "NoSuchBucket"]);
+
+export async function loadManifest(
+  deps: { s3: S3Client; maxBytes: number },
+  input: unknown,
+): Promise<LoadedManifest> {
+  const request = parseReleaseRequest(input);
+  if (request.source === "api") return { text: request.body, location: "api" };
+
+  const location = `s3://${request.bucket}/${request.key}${request.versionId ? `?versionId=${request.versionId}` : ""}`;
+  let response;
+  try {
+    response = await deps.s3.send(
+      new GetObjectCommand({ Bucket: request.bucket, Key: request.key, VersionId: request.versionId }),
+    );
+  } catch (error) {
+    if (error instanceof Error && NOT_FOUND.has(error.name)) {
+      throw new ManifestNotFound(`manifest ${location} does not exist (${error.name})`);
+    }
+    throw error;
+  }
+  // Refuse an oversized object before reading it into memory.
+  if (response.ContentLength !== undefined && response.ContentLength > deps.maxBytes) {
+    (response.Body as { destroy?: () => void } | undefined)?.destroy?.();
+    throw new InvalidManifest([
+      {
+        path: "",
+        rule: "maxBytes",
+        message: `the manifest is ${response.ContentLength} bytes; the limit is ${deps.maxBytes} bytes`,
+      },
+    ]);
+  }
+  const text = (await response.Body?.transformToString("utf-8")) ?? "";
+  return { text, location };
+}
+
+export interface ValidatedManifestOutput {
+  releaseId: string;
+  pipelines: PlannedPipeline[];
+  /** The pipeline names in manifest order as a DynamoDB list attribute, for the release record. */
+  pipelinesAttribute: { L: { S: string }[] };
+}
+
+export function validateManifest(rules: ManifestRules, input: { text: unknown }): ValidatedManifestOutput {
+  if (typeof input.text !== "string") {
+    throw new InvalidManifest([
+      { path: "", rule: "json", message: "the manifest is empty; send a JSON object" },
+    ]);
+  }
+  const release = parseManifest(input.text, rules);
+  return {
+    releaseId: release.releaseId,
+    pipelines: release.pipelines,
+    pipelinesAttribute: { L: release.pipelines.map((p) => ({ S: p.name })) },
+  };
+}
