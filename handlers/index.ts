@@ -63,11 +63,13 @@ export function stopRemainingHandler(): (event: {
   return (event) => stopRemaining(deps, event);
 }
 
-export function releaseStatusHandler(): (event: {
-  releaseId: string;
-}) => Promise<ReleaseStatusView | { notFound: string }> {
+/** Throws ReleaseNotFound (the API maps it to 404) for an unknown id. */
+export function releaseStatusHandler(): (event: { releaseId: string }) => Promise<ReleaseStatusView> {
   const { ddb } = clientsFromEnvironment();
   const tables = tableNamesFromEnvironment();
-  return async (event) =>
-    (await readRelease({ ddb, tables }, event.releaseId)) ?? { notFound: event.releaseId };
+  return async (event) => {
+    const release = await readRelease({ ddb, tables }, event.releaseId);
+    if (!release) throw new ReleaseNotFound(`no release has releaseId ${JSON.stringify(event.releaseId)}`);
+    return release;
+  };
 }

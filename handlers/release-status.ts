@@ -40,6 +40,26 @@ interface ReleaseItem {
   pipelines?: string[];
 }
 
+/**
+ * A Lambda error reaches Step Functions as a JSON Cause (`{"errorType","errorMessage","trace"}`);
+ * people read the message.
+ */
+export function readableCause(cause: string): string {
+  try {
+    const parsed: unknown = JSON.parse(cause);
+    if (
+      parsed &&
+      typeof parsed === "object" &&
+      typeof (parsed as { errorMessage?: unknown }).errorMessage === "string"
+    ) {
+      return (parsed as { errorMessage: string }).errorMessage;
+    }
+  } catch {
+    // not JSON: already readable
+  }
+  return cause;
+}
+
 /** Returns undefined when no release has that id. */
 export async function readRelease(
   deps: { ddb: DynamoDBDocumentClient; tables: TableNames },
@@ -82,7 +102,7 @@ export async function readRelease(
     ...(release.startedAt ? { startedAt: release.startedAt } : {}),
     ...(release.endedAt ? { endedAt: release.endedAt } : {}),
     ...(release.errorName ? { error: release.errorName } : {}),
-    ...(release.cause ? { cause: release.cause } : {}),
+    ...(release.cause ? { cause: readableCause(release.cause) } : {}),
     pipelines,
   };
 }

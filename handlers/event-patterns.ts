@@ -1,0 +1,36 @@
+/**
+ * The EventBridge patterns of the release machine's rules: one source for the Pulumi rules
+ * (infra/) and the local event router (local/).
+ */
+import { PIPELINE_EVENT_DETAIL_TYPE } from "./model";
+
+/** A manifest (`*.json`) written to the release bucket: S3's "Object Created" event. */
+export function manifestUploadedPattern(bucketName: string) {
+  return {
+    source: ["aws.s3"],
+    "detail-type": ["Object Created"],
+    detail: { bucket: { name: [bucketName] }, object: { key: [{ suffix: ".json" }] } },
+  };
+}
+
+/** State changes of the pipelines this machine may release, and no others. */
+export function pipelineStateChangePattern(pipelineNames: readonly string[]) {
+  return {
+    source: ["aws.codepipeline"],
+    "detail-type": [PIPELINE_EVENT_DETAIL_TYPE],
+    detail: { pipeline: [...pipelineNames] },
+  };
+}
+
+/**
+ * The S3 rule's input transformer: what a manifest upload hands the workflow. The same mapping
+ * is applied by the local router, so both paths start executions with identical input.
+ */
+export const manifestUploadedInput = {
+  inputPaths: {
+    bucket: "$.detail.bucket.name",
+    key: "$.detail.object.key",
+    versionId: "$.detail.object.version-id",
+  },
+  inputTemplate: '{"source":"s3","bucket":<bucket>,"key":<key>,"versionId":<versionId>}',
+} as const;

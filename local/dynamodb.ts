@@ -1,0 +1,72 @@
+/**
+ * Local DynamoDB: dynalite (the real DynamoDB HTTP API) in memory or persisted under a folder,
+ * with the release machine's tables created from the same shapes the Pulumi program uses.
+ */
+import type { AddressInfo } from "node:net";
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
+import { type TableShape, executionsTableShape, releasesTableShape } from "../handlers/model";
+
+// dynalite ships no type declarations.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dynalite = require("dynalite") as (options: { path?: string; createTableMs?: number }) => {
+  listen(port: number, host: string, callback: (error?: Error) => void): void;
+  address(): AddressInfo;
+  close(callback: () => void): void;
+};
+
+export interface LocalDynamo {
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+/** Starts dynalite on 127.0.0.1; `path` persists the data (one process per folder: LevelDB locks it). */
+export async function startDynamo(options: { path?: string; port?: number } = {}): Promise<LocalDynamo> {
+  const server = dynalite({ ...(options.path ? { path: options.path } : {}), createTableMs: 0 });
+  await new Promise<void>((resolve, reject) =>
+    server.listen(options.port ?? 0, "127.0.0.1", (error) => (error ? reject(error) : resolve())),
+  );
+  const { port } = server.address();
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export async function createTable(client: DynamoDBClient, name: string, shape: TableShape): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: shape.attributes.map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
+        KeySchema: [
+          { AttributeName: shape.hashKey, KeyType: "HASH" },
+          ...(shape.rangeKey ? [{ AttributeName: shape.rangeKey, KeyType: "RANGE" as const }] : []),
+        ],
+        ...(shape.globalSecondaryIndexes.length > 0
+          ? {
+              GlobalSecondaryIndexes: shape.globalSecondaryIndexes.map((index) => ({
+                IndexName: index.name,
+                KeySchema: [
+                  { AttributeName: index.hashKey, KeyType: "HASH" as const },
+                  ...(index.rangeKey ? [{ AttributeName: index.rangeKey, KeyType: "RANGE" as const }] : []),
+                ],
+                Projection: { ProjectionType: "ALL" as const },
+              })),
+            }
+          : {}),
+      }),
+    );
+  } catch (error) {
+    // Already there: a persisted data folder from an earlier run.
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+}
+
+export async function createReleaseTables(
+  client: DynamoDBClient,
+  names: { releases: string; executions: string },
+): Promise<void> {
+  await createTable(client, names.releases, releasesTableShape);
+  await createTable(client, names.executions, executionsTableShape);
+}

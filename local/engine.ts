@@ -1,0 +1,354 @@
+/**
+ * Runs the rendered workflow definition with aws-local-stepfunctions, resolving every Task state
+ * to what it stands for on AWS: Lambda tasks to the in-process handlers, `aws-sdk:codepipeline:*`
+ * to real SDK calls against the CodePipeline stand-in, `dynamodb:*` to dynalite, `events:putEvents`
+ * to the event router, and `.waitForTaskToken` to the task-token registry that the handlers
+ * complete through the Step Functions protocol. A Task it cannot resolve is an error at
+ * construction, never a silent pass.
+ *
+ * The engine keys overrides by state name, takes a static Context Object and has no
+ * `$$.Task.Token`; getters on the context supply fresh tokens and entry times per read.
+ */
+import "./polyfills";
+import { randomUUID } from "node:crypto";
+import * as codepipelineSdk from "@aws-sdk/client-codepipeline";
+import {
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { StateMachine } from "aws-local-stepfunctions";
+import {
+  Integrations,
+  type JsonValue,
+  type StateMachineDefinition,
+  type TaskState,
+  allStates,
+} from "../stepfunction/asl";
+import type { TaskTokenRegistry } from "./sfn-service";
+
+/** A Lambda function as the engine sees it: one JSON payload in, one JSON result out. */
+export type LocalFunction = (payload: unknown) => Promise<unknown> | unknown;
+
+export interface EngineServices {
+  /** Handlers keyed by the function ARN the definition references. */
+  functions: Record<string, LocalFunction>;
+  dynamodb: DynamoDBClient;
+  codepipeline: codepipelineSdk.CodePipelineClient;
+  putEvents: (
+    entries: { Source: string; DetailType: string; Detail: string; EventBusName?: string }[],
+  ) => Promise<{
+    FailedEntryCount: number;
+    Entries: unknown[];
+  }>;
+  tokens: TaskTokenRegistry;
+}
+
+export interface EngineOptions {
+  stateMachineArn?: string;
+  /** Replaces every Retry pause with this many ms (tests); real intervals otherwise. */
+  retryPauseMs?: number;
+}
+
+export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
+
+export interface LocalExecution {
+  executionArn: string;
+  name: string;
+  input: unknown;
+  startDate: Date;
+  status: ExecutionStatus;
+  stopDate?: Date;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  /** Settles when the execution ends; never rejects. */
+  done: Promise<LocalExecution>;
+}
+
+/** An error raised the way Step Functions names it, e.g. `CodePipeline.ConflictException`. */
+class TaskError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** The named error StartExecution gives for a used name, as on AWS. */
+export class ExecutionAlreadyExists extends Error {
+  override readonly name = "ExecutionAlreadyExists";
+}
+
+const upperFirst = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const lowerFirst = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
+
+/** Step Functions' aws-sdk integrations speak PascalCase; CodePipeline's own protocol is camelCase. */
+function renameKeys(value: unknown, rename: (key: string) => string): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map((v) => renameKeys(v, rename));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([key]) => key !== "$metadata")
+        .map(([key, v]) => [rename(key), renameKeys(v, rename)]),
+    );
+  }
+  return value;
+}
+
+/** The JSON round trip a Lambda payload takes (Sets, Dates, undefined become JSON). */
+function asJson(value: unknown): unknown {
+  return value === undefined
+    ? null
+    : JSON.parse(JSON.stringify(value, (_k, v) => (v instanceof Set ? [...v] : v)));
+}
+
+/** A Lambda function error's Cause, in the shape Step Functions gives it. */
+function lambdaErrorCause(error: Error): string {
+  return JSON.stringify({
+    errorType: error.name,
+    errorMessage: error.message,
+    trace: (error.stack ?? "").split("\n"),
+  });
+}
+
+function sdkError(service: string, error: unknown): TaskError {
+  if (error instanceof Error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 400;
+    return new TaskError(
+      `${service}.${error.name}`,
+      `${error.message} (Service: ${service}, Status Code: ${status})`,
+    );
+  }
+  return new TaskError(`${service}.Unknown`, String(error));
+}
+
+function tokenKeyOf(payload: JsonValue | undefined): string | undefined {
+  if (payload && typeof payload === "object" && !Array.isArray(payload)) {
+    return Object.keys(payload)
+      .find((key) => payload[key] === "$$.Task.Token")
+      ?.replace(/\.\$$/, "");
+  }
+  return undefined;
+}
+
+type Override = (input: unknown, execution: ExecutionContext) => Promise<unknown>;
+interface ExecutionContext {
+  tokens: Set<string>;
+}
+
+export class LocalWorkflowEngine {
+  private readonly overrides: Record<string, Override> = {};
+  private readonly executions = new Map<string, LocalExecution>();
+  readonly stateMachineArn: string;
+
+  constructor(
+    private readonly definition: StateMachineDefinition,
+    private readonly services: EngineServices,
+    private readonly options: EngineOptions = {},
+  ) {
+    this.stateMachineArn =
+      options.stateMachineArn ?? "arn:aws:states:us-east-1:000000000000:stateMachine:release-machine";
+    for (const [name, state] of allStates(definition)) {
+      if (state.Type === "Task") this.overrides[name] = this.resolve(name, state);
+    }
+  }
+
+  private resolve(name: string, state: TaskState): Override {
+    const { services } = this;
+    const fail = (why: string) => new Error(`Task state "${name}" (${state.Resource}): ${why}`);
+    const functionOf = (): LocalFunction => {
+      const arn = state.Parameters?.FunctionName;
+      const fn = typeof arn === "string" ? services.functions[arn] : undefined;
+      if (!fn) throw fail(`no local function for FunctionName ${JSON.stringify(arn)}`);
+      return fn;
+    };
+    const invoke = async (fn: LocalFunction, payload: unknown) => {
+      try {
+        return asJson(await fn(asJson(payload)));
+      } catch (error) {
+        const e = error instanceof Error ? error : new Error(String(error));
+        throw new TaskError(e.name, lambdaErrorCause(e));
+      }
+    };
+
+    switch (state.Resource) {
+      case Integrations.lambdaInvoke: {
+        const fn = functionOf();
+        return async (input) => {
+          const payload = (input as { Payload?: unknown }).Payload;
+          return { ExecutedVersion: "$LATEST", StatusCode: 200, Payload: await invoke(fn, payload) };
+        };
+      }
+      case Integrations.lambdaInvokeWaitForTaskToken: {
+        const fn = functionOf();
+        const tokenKey = tokenKeyOf(state.Parameters?.Payload);
+        if (!tokenKey) throw fail("the Payload must carry $$.Task.Token in a top-level field");
+        return async (input, execution) => {
+          const payload = (input as { Payload: Record<string, unknown> }).Payload;
+          const token = payload[tokenKey];
+          if (typeof token !== "string") throw fail("no task token in the payload");
+          execution.tokens.add(token);
+          const completion = services.tokens.wait(token);
+          // The wait must be observed before the handler may complete it.
+          completion.catch(() => undefined);
+          await invoke(fn, payload);
+          return completion;
+        };
+      }
+      case Integrations.dynamoPutItem:
+      case Integrations.dynamoUpdateItem:
+      case Integrations.dynamoGetItem: {
+        const Command = {
+          [Integrations.dynamoPutItem]: PutItemCommand,
+          [Integrations.dynamoUpdateItem]: UpdateItemCommand,
+          [Integrations.dynamoGetItem]: GetItemCommand,
+        }[state.Resource] as unknown as new (input: never) => never;
+        return async (input) => {
+          try {
+            // The optimized DynamoDB integration takes DynamoDB's own (PascalCase) request shape.
+            const output = await services.dynamodb.send(new Command(input as never));
+            return renameKeys(output, (k) => k);
+          } catch (error) {
+            throw sdkError("DynamoDB", error);
+          }
+        };
+      }
+      case Integrations.eventsPutEvents:
+        return async (input) => {
+          const entries = ((input as { Entries: Record<string, unknown>[] }).Entries ?? []).map((entry) => ({
+            ...(entry as { Source: string; DetailType: string; EventBusName?: string }),
+            Detail: typeof entry.Detail === "string" ? entry.Detail : JSON.stringify(entry.Detail),
+          }));
+          const result = await services.putEvents(entries);
+          if (result.FailedEntryCount > 0) {
+            throw new TaskError("EventBridge.FailedEntry", JSON.stringify(result.Entries));
+          }
+          return result;
+        };
+      default:
+        break;
+    }
+    const sdk = /^arn:aws:states:::aws-sdk:codepipeline:([a-zA-Z]+)$/.exec(state.Resource);
+    if (sdk) {
+      const commandName = `${upperFirst(sdk[1])}Command` as keyof typeof codepipelineSdk;
+      const Command = codepipelineSdk[commandName] as unknown as (new (input: unknown) => never) | undefined;
+      if (typeof Command !== "function") throw fail(`CodePipeline has no action ${sdk[1]}`);
+      return async (input) => {
+        try {
+          const output = await services.codepipeline.send(new Command(renameKeys(input, lowerFirst)));
+          return renameKeys(output, upperFirst);
+        } catch (error) {
+          throw sdkError("CodePipeline", error);
+        }
+      };
+    }
+    throw fail("no local stand-in resolves this resource");
+  }
+
+  /** StartExecution: a name in use by a running execution returns it (as on AWS); a used name otherwise fails. */
+  startExecution(request: { input: unknown; name?: string }): LocalExecution {
+    const name = request.name ?? randomUUID();
+    const executionArn = `${this.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      if (existing.status === "RUNNING" && JSON.stringify(existing.input) === JSON.stringify(request.input)) {
+        return existing;
+      }
+      throw new ExecutionAlreadyExists(`Execution Already Exists: '${executionArn}'`);
+    }
+    const startDate = new Date();
+    const context: ExecutionContext = { tokens: new Set() };
+    const tokens = this.services.tokens;
+    const overrides = Object.fromEntries(
+      Object.entries(this.overrides).map(([state, override]) => [
+        state,
+        (input: unknown) => override(input, context),
+      ]),
+    );
+    const retryPauseMs = this.options.retryPauseMs;
+    const machine = new StateMachine(structuredClone(this.definition) as never, {
+      validationOptions: { noValidate: true },
+    });
+    const run = machine.run(request.input as never, {
+      overrides: {
+        taskResourceLocalHandlers: overrides as never,
+        ...(retryPauseMs !== undefined
+          ? {
+              retryIntervalOverrides: Object.fromEntries(
+                Object.keys(this.overrides).map((s) => [s, retryPauseMs]),
+              ),
+            }
+          : {}),
+      },
+      context: {
+        Execution: {
+          Id: executionArn,
+          Name: name,
+          RoleArn: "arn:aws:iam::000000000000:role/release-machine-local",
+        },
+        StateMachine: { Id: this.stateMachineArn, Name: this.stateMachineArn.split(":").pop() },
+        State: {
+          get EnteredTime() {
+            return new Date().toISOString();
+          },
+        },
+        Task: {
+          get Token() {
+            return tokens.create();
+          },
+        },
+      },
+    });
+    const execution: LocalExecution = {
+      executionArn,
+      name,
+      input: request.input,
+      startDate,
+      status: "RUNNING",
+      done: undefined as unknown as Promise<LocalExecution>,
+    };
+    execution.done = run.result.then(
+      (output: unknown) =>
+        Object.assign(execution, { status: "SUCCEEDED" as const, output, stopDate: new Date() }),
+      (error: unknown) => {
+        const inner = (error as { cause?: unknown }).cause ?? error;
+        const e = inner instanceof Error ? inner : new Error(String(inner));
+        const aborted = (error as Error)?.name === "ExecutionAbortedError";
+        return Object.assign(execution, {
+          status: aborted ? ("ABORTED" as const) : ("FAILED" as const),
+          error: e.name,
+          cause: e.message,
+          stopDate: new Date(),
+        });
+      },
+    );
+    // Waits the execution left behind (a failed Map cancels its iterations) end with it.
+    void execution.done.then(() => {
+      for (const token of context.tokens) {
+        if (tokens.pending().includes(token)) tokens.cancel(token, "the execution ended");
+      }
+    });
+    this.abortFns.set(executionArn, run.abort);
+    this.executions.set(executionArn, execution);
+    return execution;
+  }
+
+  private readonly abortFns = new Map<string, () => void>();
+
+  describeExecution(executionArn: string): LocalExecution | undefined {
+    return this.executions.get(executionArn);
+  }
+
+  listExecutions(): LocalExecution[] {
+    return [...this.executions.values()];
+  }
+
+  /** Aborts every running execution (shutdown). */
+  async stopAll(): Promise<void> {
+    const running = this.listExecutions().filter((e) => e.status === "RUNNING");
+    for (const execution of running) this.abortFns.get(execution.executionArn)?.();
+    await Promise.all(running.map((e) => e.done));
+  }
+}

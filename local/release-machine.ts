@@ -1,0 +1,213 @@
+/**
+ * The whole release machine on one machine, no AWS account: dynalite, the CodePipeline stand-in,
+ * the event router, the task-token service and the engine running the same rendered definition
+ * with the same handlers. Tests drive it directly; `npm start` puts an HTTP API in front of it.
+ */
+import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { documentClient } from "../handlers/clients";
+import type { TableNames } from "../handlers/config";
+import { pipelineStateChangePattern } from "../handlers/event-patterns";
+import {
+  type ExecutionDeps,
+  type PipelineStateChangeEvent,
+  type ReconcileReport,
+  type WaiterRequest,
+  handlePipelineEvent,
+  reconcile,
+  registerWaiter,
+  stopRemaining,
+} from "../handlers/executions";
+import { loadManifest, validateManifest } from "../handlers/load-manifest";
+import { DEFAULT_MANIFEST_RULES, type ManifestRules } from "../handlers/manifest";
+import { type ReleaseStatusView, readRelease } from "../handlers/release-status";
+import {
+  DEFAULT_WORKFLOW_OPTIONS,
+  type WorkflowOptions,
+  type WorkflowRefs,
+  releaseWorkflow,
+} from "../stepfunction/release-workflow";
+import {
+  type CodePipelineService,
+  type LocalPipelineSpec,
+  startCodePipelineService,
+} from "./codepipeline-service";
+import { createReleaseTables, type LocalDynamo, startDynamo } from "./dynamodb";
+import { type LocalExecution, LocalWorkflowEngine } from "./engine";
+import { type EventEnvelope, EventRouter } from "./event-router";
+import { TaskTokenRegistry, startSfnService } from "./sfn-service";
+
+export const LOCAL_REGION = "us-east-1";
+export const LOCAL_ACCOUNT = "000000000000";
+/** Dummy credentials: the stand-ins do not check signatures, but the SDK insists on signing. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
+
+const functionArn = (name: string) =>
+  `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:release-machine-${name}`;
+
+export const LOCAL_REFS: WorkflowRefs = {
+  functions: {
+    loadManifest: functionArn("load-manifest"),
+    validateManifest: functionArn("validate-manifest"),
+    registerWaiter: functionArn("register-waiter"),
+    stopRemaining: functionArn("stop-remaining"),
+  },
+  releasesTable: "releases",
+  executionsTable: "executions",
+  eventBusName: "default",
+};
+
+export interface LocalReleaseMachineOptions {
+  pipelines: LocalPipelineSpec[];
+  /** The allow-list; defaults to every local pipeline's name. */
+  allowedPipelines?: string[];
+  manifestRules?: Partial<Omit<ManifestRules, "allowedPipelines">>;
+  workflow?: Partial<WorkflowOptions>;
+  /** Persist DynamoDB data here; in memory when unset. */
+  dataDir?: string;
+  /** Compress Retry pauses to this many ms (tests). */
+  retryPauseMs?: number;
+  /** Run the reconciler on this period; off when unset (tests call reconcile()). */
+  reconcileEveryMs?: number;
+  /**
+   * Wraps every Lambda invocation the engine makes (fault injection and race tests): receives the
+   * function's role in the workflow, its payload and the real invocation.
+   */
+  interceptFunction?: (
+    name: keyof WorkflowRefs["functions"],
+    payload: unknown,
+    invoke: (payload: unknown) => Promise<unknown>,
+  ) => Promise<unknown>;
+  /** An S3 client for manifests uploaded to the local bucket (the local server provides one). */
+  s3?: S3Client;
+}
+
+export interface LocalReleaseMachine {
+  engine: LocalWorkflowEngine;
+  router: EventRouter;
+  codepipeline: CodePipelineService;
+  dynamo: LocalDynamo;
+  deps: ExecutionDeps;
+  tables: TableNames;
+  /** Starts an execution as the API does: the manifest text as the request body. */
+  submit(manifest: unknown, options?: { name?: string }): LocalExecution;
+  /** Starts an execution with an explicit input (e.g. the S3 rule's). */
+  start(input: unknown, options?: { name?: string }): LocalExecution;
+  reconcile(): Promise<ReconcileReport>;
+  readRelease(releaseId: string): Promise<ReleaseStatusView | undefined>;
+  close(): Promise<void>;
+}
+
+export async function startLocalReleaseMachine(
+  options: LocalReleaseMachineOptions,
+): Promise<LocalReleaseMachine> {
+  const tables: TableNames = { releases: LOCAL_REFS.releasesTable, executions: LOCAL_REFS.executionsTable };
+  const allowed = options.allowedPipelines ?? options.pipelines.map((p) => p.name);
+  const rules: ManifestRules = {
+    ...DEFAULT_MANIFEST_RULES,
+    ...options.manifestRules,
+    allowedPipelines: allowed,
+  };
+  const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+
+  const dynamo = await startDynamo(options.dataDir ? { path: options.dataDir } : {});
+  const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
+  await createReleaseTables(dynamodb, tables);
+
+  const router = new EventRouter({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+  const codepipelineService = await startCodePipelineService({
+    pipelines: options.pipelines,
+    onEvent: (event) => router.publish(event as unknown as EventEnvelope),
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT,
+  });
+  const registry = new TaskTokenRegistry();
+  const sfnService = await startSfnService({ registry });
+
+  const deps: ExecutionDeps = {
+    ddb: documentClient(dynamodb),
+    sfn: new SFNClient({ ...clientConfig, endpoint: sfnService.endpoint }),
+    codepipeline: new CodePipelineClient({ ...clientConfig, endpoint: codepipelineService.endpoint }),
+    tables,
+  };
+  const s3 =
+    options.s3 ??
+    // Without a local bucket, S3 requests fail fast rather than reach AWS.
+    new S3Client({ ...clientConfig, endpoint: "http://127.0.0.1:9", maxAttempts: 1 });
+
+  const handlers: Record<keyof WorkflowRefs["functions"], (payload: unknown) => Promise<unknown> | unknown> =
+    {
+      loadManifest: (payload) =>
+        loadManifest({ s3, maxBytes: rules.maxBytes }, (payload as { request: unknown }).request),
+      validateManifest: (payload) => validateManifest(rules, payload as { text: unknown }),
+      registerWaiter: (payload) => registerWaiter(deps, payload as WaiterRequest),
+      stopRemaining: (payload) => stopRemaining(deps, payload as { releaseId: string; reason?: string }),
+    };
+  const definition = releaseWorkflow(LOCAL_REFS, { ...DEFAULT_WORKFLOW_OPTIONS, ...options.workflow });
+  const engine = new LocalWorkflowEngine(
+    definition,
+    {
+      functions: Object.fromEntries(
+        (Object.keys(handlers) as (keyof typeof handlers)[]).map((name) => {
+          const invoke = async (payload: unknown) => handlers[name](payload);
+          const intercept = options.interceptFunction;
+          return [
+            LOCAL_REFS.functions[name],
+            intercept ? (payload: unknown) => intercept(name, payload, invoke) : invoke,
+          ];
+        }),
+      ),
+      dynamodb,
+      codepipeline: deps.codepipeline,
+      putEvents: async (entries) => router.putEvents(entries),
+      tokens: registry,
+    },
+    {
+      stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:release-machine`,
+      retryPauseMs: options.retryPauseMs,
+    },
+  );
+
+  router.addRule({
+    name: "pipeline-state-changed",
+    pattern: pipelineStateChangePattern(allowed),
+    target: (event) => handlePipelineEvent(deps, event as unknown as PipelineStateChangeEvent),
+  });
+
+  const timer =
+    options.reconcileEveryMs !== undefined
+      ? setInterval(() => void reconcile(deps).catch(() => undefined), options.reconcileEveryMs)
+      : undefined;
+
+  const start = (input: unknown, startOptions: { name?: string } = {}) =>
+    engine.startExecution({ input, ...(startOptions.name ? { name: startOptions.name } : {}) });
+
+  return {
+    engine,
+    router,
+    codepipeline: codepipelineService,
+    dynamo,
+    deps,
+    tables,
+    start,
+    submit: (manifest, submitOptions) =>
+      start(
+        { source: "api", body: typeof manifest === "string" ? manifest : JSON.stringify(manifest) },
+        submitOptions,
+      ),
+    reconcile: () => reconcile(deps),
+    readRelease: (releaseId) => readRelease(deps, releaseId),
+    async close() {
+      if (timer) clearInterval(timer);
+      await engine.stopAll();
+      await router.idle();
+      router.close();
+      await codepipelineService.close();
+      await sfnService.close();
+      dynamodb.destroy();
+      await dynamo.close();
+    },
+  };
+}

@@ -1,0 +1,365 @@
+/**
+ * End to end: the real rendered definition and the real handlers, executed by the local engine
+ * against dynalite, the CodePipeline stand-in, the event router and the task-token service.
+ */
+import assert from "node:assert/strict";
+import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { ExecutionItem } from "../handlers/executions";
+import type { LocalPipelineSpec } from "../local/codepipeline-service";
+import type { LocalExecution } from "../local/engine";
+import {
+  type LocalReleaseMachine,
+  type LocalReleaseMachineOptions,
+  startLocalReleaseMachine,
+} from "../local/release-machine";
+
+const PIPELINES: LocalPipelineSpec[] = [
+  { name: "svc-a", durationMs: 40, outcome: "Succeeded" },
+  { name: "svc-b", durationMs: 70, outcome: "Succeeded" },
+  { name: "svc-fails", durationMs: 30, outcome: "Failed" },
+  { name: "svc-manual", durationMs: null, outcome: "Succeeded" },
+  { name: "svc-instant", durationMs: 0, outcome: "Succeeded" },
+];
+
+let counter = 0;
+const newReleaseId = (label: string) => `${label}-${Date.now().toString(36)}-${(counter += 1)}`;
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 5000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function finished(machine: LocalReleaseMachine, execution: LocalExecution): Promise<LocalExecution> {
+  const done = await execution.done;
+  await machine.router.idle();
+  return done;
+}
+
+async function executionItems(machine: LocalReleaseMachine): Promise<ExecutionItem[]> {
+  const { Items } = await machine.deps.ddb.send(new ScanCommand({ TableName: machine.tables.executions }));
+  return (Items ?? []) as ExecutionItem[];
+}
+
+async function withMachine(
+  options: Partial<LocalReleaseMachineOptions>,
+  body: (machine: LocalReleaseMachine) => Promise<void>,
+): Promise<void> {
+  const machine = await startLocalReleaseMachine({ pipelines: PIPELINES, retryPauseMs: 5, ...options });
+  try {
+    await body(machine);
+  } finally {
+    await machine.close();
+  }
+}
+
+describe("the release workflow, end to end on the local engine", function () {
+  this.timeout(20000);
+  let machine: LocalReleaseMachine;
+
+  before(async () => {
+    machine = await startLocalReleaseMachine({ pipelines: PIPELINES, retryPauseMs: 5 });
+  });
+  after(async () => machine.close());
+  afterEach(() => {
+    machine.router.intercept = undefined;
+    machine.codepipeline.faults.clear();
+  });
+
+  it("marks a release SUCCEEDED when all its pipelines succeed, with each execution's full history", async () => {
+    const releaseId = newReleaseId("ok");
+    const execution = await finished(machine, machine.submit({ releaseId, pipelines: ["svc-a", "svc-b"] }));
+
+    assert.equal(execution.status, "SUCCEEDED", execution.cause);
+    const release = await machine.readRelease(releaseId);
+    assert.ok(release);
+    assert.equal(release.status, "SUCCEEDED");
+    assert.ok(release.endedAt && release.startedAt && release.endedAt >= release.startedAt);
+    assert.deepEqual(
+      release.pipelines.map((p) => [p.name, p.status, p.history.map((h) => h.state)]),
+      [
+        ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
+        ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
+      ],
+    );
+    const started = machine.codepipeline
+      .executions()
+      .filter((e) => release.pipelines.some((p) => p.pipelineExecutionId === e.pipelineExecutionId));
+    assert.equal(started.length, 2);
+    const published = machine.router.published.filter(
+      (e) => e["detail-type"] === "Release State Change" && e.detail.releaseId === releaseId,
+    );
+    assert.deepEqual(
+      published.map((e) => e.detail.status),
+      ["SUCCEEDED"],
+    );
+    const waiting = (await executionItems(machine)).filter(
+      (i) => i.releaseId === releaseId && i.awaitingRelease,
+    );
+    assert.deepEqual(waiting, [], "no waiter is left behind");
+  });
+
+  it("accepts the original's numeric releaseId and records it by its JSON text", async () => {
+    const execution = await finished(machine, machine.submit(`{"releaseId": 98.10, "pipelines": ["svc-a"]}`));
+    assert.equal(execution.status, "SUCCEEDED", execution.cause);
+    assert.equal((await machine.readRelease("98.10"))?.status, "SUCCEEDED");
+    assert.equal(await machine.readRelease("98.1"), undefined);
+  });
+
+  it("fails the release naming the failed pipeline and its final state, and stops the pipelines still running", async () => {
+    const releaseId = newReleaseId("fail");
+    const execution = await finished(
+      machine,
+      machine.submit({ releaseId, pipelines: ["svc-manual", "svc-fails"] }),
+    );
+
+    assert.equal(execution.status, "FAILED");
+    assert.equal(execution.error, "PipelineFailed");
+    assert.match(
+      execution.cause ?? "",
+      /Pipeline svc-fails did not succeed: PipelineExecutionFailed: execution \S+ ended Failed/,
+    );
+    const release = await machine.readRelease(releaseId);
+    assert.equal(release?.status, "FAILED");
+    assert.equal(release?.error, "PipelineFailed");
+    assert.match(release?.cause ?? "", /svc-fails.*ended Failed/);
+    const manual = release?.pipelines.find((p) => p.name === "svc-manual");
+    assert.ok(manual?.pipelineExecutionId);
+    const stopped = await until("the manual pipeline to stop", () => {
+      const found = machine.codepipeline
+        .executions("svc-manual")
+        .find((e) => e.pipelineExecutionId === manual.pipelineExecutionId);
+      return found && ["Stopped", "Stopping"].includes(found.status) ? found : undefined;
+    });
+    assert.ok(["Stopped", "Stopping"].includes(stopped.status));
+    const published = machine.router.published.filter(
+      (e) => e["detail-type"] === "Release State Change" && e.detail.releaseId === releaseId,
+    );
+    assert.deepEqual(
+      published.map((e) => [e.detail.status, e.detail.error]),
+      [["FAILED", "PipelineFailed"]],
+    );
+  });
+
+  it("rejects a duplicate releaseId as DuplicateRelease and starts nothing", async () => {
+    const releaseId = newReleaseId("dup");
+    const first = await finished(machine, machine.submit({ releaseId, pipelines: ["svc-a"] }));
+    assert.equal(first.status, "SUCCEEDED", first.cause);
+    const startsBefore = machine.codepipeline.callCount("StartPipelineExecution");
+
+    const second = await finished(machine, machine.submit({ releaseId, pipelines: ["svc-a", "svc-b"] }));
+
+    assert.equal(second.status, "FAILED");
+    assert.equal(second.error, "DuplicateRelease");
+    assert.match(second.cause ?? "", new RegExp(`Release ${releaseId} was already submitted`));
+    assert.equal(machine.codepipeline.callCount("StartPipelineExecution"), startsBefore);
+    const release = await machine.readRelease(releaseId);
+    assert.equal(release?.executionArn, first.executionArn, "the first run's record is untouched");
+  });
+
+  it("lets exactly one of two racing submissions of one releaseId run", async () => {
+    const releaseId = newReleaseId("race");
+    const [a, b] = await Promise.all([
+      finished(machine, machine.submit({ releaseId, pipelines: ["svc-a"] })),
+      finished(machine, machine.submit({ releaseId, pipelines: ["svc-a"] })),
+    ]);
+    assert.deepEqual([a.status, b.status].sort(), ["FAILED", "SUCCEEDED"]);
+    assert.equal([a, b].find((e) => e.status === "FAILED")?.error, "DuplicateRelease");
+    const release = await machine.readRelease(releaseId);
+    assert.equal(release?.pipelines.length, 1);
+  });
+
+  it("rejects an unknown pipeline before anything starts, and records the rejection", async () => {
+    const releaseId = newReleaseId("unknown");
+    const startsBefore = machine.codepipeline.callCount("StartPipelineExecution");
+
+    const execution = await finished(
+      machine,
+      machine.submit({ releaseId, pipelines: ["svc-a", "svc-nope"] }),
+    );
+
+    assert.equal(execution.status, "FAILED");
+    assert.equal(execution.error, "InvalidManifest");
+    assert.match(execution.cause ?? "", /\/pipelines\/1/);
+    assert.match(execution.cause ?? "", /allowList/);
+    assert.equal(machine.codepipeline.callCount("StartPipelineExecution"), startsBefore);
+    assert.equal(await machine.readRelease(releaseId), undefined);
+    const { Item } = await machine.deps.ddb.send(
+      new GetCommand({
+        TableName: machine.tables.releases,
+        Key: { releaseId: `rejected:${execution.name}` },
+      }),
+    );
+    assert.equal(Item?.status, "REJECTED");
+    assert.equal(Item?.errorName, "InvalidManifest");
+    assert.match(String(Item?.cause), /svc-nope/);
+    assert.match(String(Item?.input), new RegExp(releaseId));
+  });
+
+  it("rejects malformed JSON with the json rule", async () => {
+    const execution = await finished(machine, machine.submit(`{"releaseId": "x", "pipelines": [}`));
+    assert.equal(execution.status, "FAILED");
+    assert.equal(execution.error, "InvalidManifest");
+    assert.match(execution.cause ?? "", /json/);
+  });
+
+  it("completes a pipeline whose terminal event arrived before the waiter registered", async () => {
+    const releaseId = newReleaseId("early");
+    const results: unknown[] = [];
+    await withMachine(
+      {
+        interceptFunction: async (name, payload, invoke) => {
+          if (name === "registerWaiter") {
+            const { pipelineExecutionId } = payload as { pipelineExecutionId: string };
+            // Hold the waiter back until the pipeline's end is recorded.
+            await until("the terminal event to be recorded", async () => {
+              const { Item } = await machineRef.deps.ddb.send(
+                new GetCommand({ TableName: machineRef.tables.executions, Key: { pipelineExecutionId } }),
+              );
+              return Item?.status === "Succeeded" ? true : undefined;
+            });
+            const result = await invoke(payload);
+            results.push(result);
+            return result;
+          }
+          return invoke(payload);
+        },
+      },
+      async (m) => {
+        machineRef = m;
+        const execution = await finished(m, m.submit({ releaseId, pipelines: ["svc-instant", "svc-a"] }));
+        assert.equal(execution.status, "SUCCEEDED", execution.cause);
+      },
+    );
+    assert.deepEqual(results, [{ completedAtOnce: true }, { completedAtOnce: true }]);
+  });
+  let machineRef: LocalReleaseMachine;
+
+  it("completes a pipeline whose terminal event was lost, through the reconciler", async () => {
+    const releaseId = newReleaseId("lost");
+    machine.router.intercept = (event) =>
+      event.detail.pipeline === "svc-b" && event.detail.state === "SUCCEEDED" ? "drop" : "deliver";
+    const execution = machine.submit({ releaseId, pipelines: ["svc-b"] });
+    const item = await until("the pipeline to end unnoticed while its waiter waits", async () => {
+      const found = (await executionItems(machine)).find((i) => i.releaseId === releaseId);
+      const ended = machine.codepipeline
+        .executions("svc-b")
+        .find((e) => e.pipelineExecutionId === found?.pipelineExecutionId);
+      return found?.awaitingRelease && ended?.status === "Succeeded" ? found : undefined;
+    });
+    assert.equal(item.status, "InProgress");
+    assert.equal(execution.status, "RUNNING");
+
+    const report = await machine.reconcile();
+
+    assert.equal(report.completed, 1);
+    assert.deepEqual(report.failures, []);
+    const done = await finished(machine, execution);
+    assert.equal(done.status, "SUCCEEDED", done.cause);
+    const release = await machine.readRelease(releaseId);
+    assert.deepEqual(
+      release?.pipelines[0].history.map((h) => h.state),
+      ["STARTED", "SUCCEEDED"],
+    );
+  });
+
+  it("keeps the history unchanged when every event is delivered twice", async () => {
+    const releaseId = newReleaseId("twice");
+    machine.router.intercept = () => "duplicate";
+    const execution = await finished(machine, machine.submit({ releaseId, pipelines: ["svc-a", "svc-b"] }));
+    assert.equal(execution.status, "SUCCEEDED", execution.cause);
+    const release = await machine.readRelease(releaseId);
+    for (const pipeline of release?.pipelines ?? []) {
+      assert.deepEqual(
+        pipeline.history.map((h) => h.state),
+        ["STARTED", "SUCCEEDED"],
+        pipeline.name,
+      );
+    }
+  });
+
+  it("retries throttling and ConflictException on start and starts exactly one execution per pipeline", async () => {
+    const releaseId = newReleaseId("throttled");
+    machine.codepipeline.faults.inject({
+      operation: "StartPipelineExecution",
+      error: "ThrottlingException",
+      times: 2,
+      pipeline: "svc-a",
+    });
+    // The start takes effect but its answer is lost: the retry must get the same execution back.
+    machine.codepipeline.faults.inject({
+      operation: "StartPipelineExecution",
+      error: "ConflictException",
+      times: 1,
+      pipeline: "svc-b",
+      afterEffect: true,
+    });
+    const countBefore = {
+      a: machine.codepipeline.executions("svc-a").length,
+      b: machine.codepipeline.executions("svc-b").length,
+    };
+
+    const execution = await finished(machine, machine.submit({ releaseId, pipelines: ["svc-a", "svc-b"] }));
+
+    assert.equal(execution.status, "SUCCEEDED", execution.cause);
+    assert.equal(machine.codepipeline.executions("svc-a").length - countBefore.a, 1);
+    assert.equal(machine.codepipeline.executions("svc-b").length - countBefore.b, 1);
+    const release = await machine.readRelease(releaseId);
+    assert.deepEqual(
+      release?.pipelines.map((p) => p.status),
+      ["Succeeded", "Succeeded"],
+    );
+  });
+
+  it("fails a release whose pipeline does not exist in CodePipeline, naming it", async () => {
+    const releaseId = newReleaseId("missing");
+    await withMachine({ allowedPipelines: ["svc-a", "svc-gone"] }, async (m) => {
+      const execution = await finished(m, m.submit({ releaseId, pipelines: ["svc-gone"] }));
+      assert.equal(execution.status, "FAILED");
+      assert.equal(execution.error, "PipelineFailed");
+      assert.match(
+        execution.cause ?? "",
+        /Pipeline svc-gone did not succeed: CodePipeline.PipelineNotFoundException/,
+      );
+      assert.equal((await m.readRelease(releaseId))?.status, "FAILED");
+    });
+  });
+});
+
+describe("the letFinish failure policy, end to end", function () {
+  this.timeout(20000);
+
+  it("lets the other pipelines finish, then fails the release with the first failure", async () => {
+    await withMachine(
+      {
+        workflow: { failurePolicy: "letFinish" },
+        pipelines: [...PIPELINES, { name: "svc-slow", durationMs: 300, outcome: "Succeeded" }],
+      },
+      async (m) => {
+        const releaseId = newReleaseId("finish");
+        const execution = await finished(m, m.submit({ releaseId, pipelines: ["svc-fails", "svc-slow"] }));
+        assert.equal(execution.status, "FAILED");
+        assert.equal(execution.error, "PipelineFailed");
+        assert.match(execution.cause ?? "", /svc-fails/);
+        const release = await m.readRelease(releaseId);
+        assert.equal(release?.status, "FAILED");
+        assert.deepEqual(
+          release?.pipelines.map((p) => [p.name, p.status]),
+          [
+            ["svc-fails", "Failed"],
+            ["svc-slow", "Succeeded"],
+          ],
+        );
+        assert.equal(m.codepipeline.callCount("StopPipelineExecution"), 0);
+      },
+    );
+  });
+});
