@@ -249,7 +249,7 @@ function describe(error: ErrorObject, rules: ManifestRules): ManifestProblem {
           label === "releaseId"
             ? "releaseId must be 1-64 characters of only letters A-Z a-z, digits, '.', '_' and '-', starting with a letter or digit"
             : label === "pipeline name"
-              ? "a pipeline name must be 1-100 characters of only letters, digits, '.', '@', '_' and '-'"
+              ? `pipeline name ${JSON.stringify(error.data)} must be 1-100 characters of only letters, digits, '.', '@', '_' and '-'`
               : `${label} must match ${String(params.pattern)}`,
       };
     case "enum":
@@ -260,7 +260,7 @@ function describe(error: ErrorObject, rules: ManifestRules): ManifestProblem {
         return {
           path,
           rule: "allowList",
-          message: `this machine may not release that pipeline; allowed: ${shown}`,
+          message: `pipeline ${JSON.stringify(error.data)} is not on this machine's allow-list; allowed: ${shown}`,
         };
       }
       return {
@@ -292,7 +292,7 @@ function validatorFor(rules: ManifestRules) {
   const key = JSON.stringify(rules);
   let validate = validators.get(key);
   if (!validate) {
-    validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
+    validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile(
       manifestSchema(rules),
     );
     validators.set(key, validate);
