@@ -43,11 +43,6 @@ export class ExecutionNotRecorded extends Error {
   override readonly name = "ExecutionNotRecorded";
 }
 
-/** No release has the requested releaseId. */
-export class ReleaseNotFound extends Error {
-  override readonly name = "ReleaseNotFound";
-}
-
 /** The handler's environment is missing or has a malformed setting; the message says what to set. */
 export class ConfigurationError extends Error {
   override readonly name = "ConfigurationError";

@@ -4,7 +4,6 @@
  * factories run locally, pointed at the stand-ins by environment alone.
  */
 import { clientsFromEnvironment } from "./clients";
-import { ReleaseNotFound } from "./errors";
 import { manifestRulesFromEnvironment, tableNamesFromEnvironment } from "./config";
 import {
   type PipelineEventOutcome,
@@ -22,7 +21,7 @@ import {
   loadManifest,
   validateManifest,
 } from "./load-manifest";
-import { type ReleaseStatusView, readRelease } from "./release-status";
+import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from "./release-status";
 
 function executionDeps() {
   const { ddb, sfn, codepipeline } = clientsFromEnvironment();
@@ -63,13 +62,9 @@ export function stopRemainingHandler(): (event: {
   return (event) => stopRemaining(deps, event);
 }
 
-/** Throws ReleaseNotFound (the API maps it to 404) for an unknown id. */
-export function releaseStatusHandler(): (event: { releaseId: string }) => Promise<ReleaseStatusView> {
+/** API Gateway (Lambda proxy) handler for `GET /releases/{releaseId}`. */
+export function releaseStatusHandler(): (event: ReleaseStatusRequest) => Promise<ProxyResponse> {
   const { ddb } = clientsFromEnvironment();
   const tables = tableNamesFromEnvironment();
-  return async (event) => {
-    const release = await readRelease({ ddb, tables }, event.releaseId);
-    if (!release) throw new ReleaseNotFound(`no release has releaseId ${JSON.stringify(event.releaseId)}`);
-    return release;
-  };
+  return (event) => releaseStatusApi({ ddb, tables }, event);
 }

@@ -5,6 +5,7 @@
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { TableNames } from "./config";
 import { executionsOfRelease } from "./executions";
+import { RELEASE_ID_PATTERN } from "./manifest";
 import { ReleasesTable } from "./model";
 
 export interface PipelineStatusView {
@@ -105,4 +106,40 @@ export async function readRelease(
     ...(release.cause ? { cause: readableCause(release.cause) } : {}),
     pipelines,
   };
+}
+
+/** The subset of API Gateway's Lambda proxy event this handler reads. */
+export interface ReleaseStatusRequest {
+  pathParameters?: { releaseId?: string } | null;
+}
+
+export interface ProxyResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const json = (statusCode: number, body: unknown): ProxyResponse => ({
+  statusCode,
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+/** `GET /releases/{releaseId}`: 200 with the release, 404 for an unknown id, 400 for a malformed one. */
+export async function releaseStatusApi(
+  deps: { ddb: DynamoDBDocumentClient; tables: TableNames },
+  request: ReleaseStatusRequest,
+): Promise<ProxyResponse> {
+  const releaseId = request.pathParameters?.releaseId ?? "";
+  if (!new RegExp(RELEASE_ID_PATTERN).test(releaseId)) {
+    return json(400, {
+      error: "InvalidReleaseId",
+      message:
+        "releaseId must be 1-64 characters of letters, digits, '.', '_' and '-', starting with a letter or digit",
+    });
+  }
+  const release = await readRelease(deps, releaseId);
+  if (!release)
+    return json(404, { error: "ReleaseNotFound", message: `no release has releaseId ${releaseId}` });
+  return json(200, release);
 }

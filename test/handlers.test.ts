@@ -16,7 +16,6 @@ import {
   InvalidManifest,
   ManifestNotFound,
   PipelineExecutionFailed,
-  ReleaseNotFound,
 } from "../handlers/errors";
 import {
   type ExecutionDeps,
@@ -454,7 +453,7 @@ describe("handlers", () => {
   });
 
   describe("releaseStatusHandler", () => {
-    it("throws ReleaseNotFound for an unknown releaseId", async () => {
+    it("answers 404 for an unknown releaseId and 400 for a malformed one, through clients built from the environment", async () => {
       const saved = { ...process.env };
       Object.assign(process.env, {
         RELEASES_TABLE: tables.releases,
@@ -466,10 +465,15 @@ describe("handlers", () => {
       });
       try {
         const handler = releaseStatusHandler();
-        await assert.rejects(
-          handler({ releaseId: "no-such-release" }),
-          (e: Error) => e instanceof ReleaseNotFound && /no-such-release/.test(e.message),
-        );
+        const missing = await handler({ pathParameters: { releaseId: "no-such-release" } });
+        assert.equal(missing.statusCode, 404);
+        assert.deepEqual(JSON.parse(missing.body), {
+          error: "ReleaseNotFound",
+          message: "no release has releaseId no-such-release",
+        });
+        const malformed = await handler({ pathParameters: { releaseId: "bad id" } });
+        assert.equal(malformed.statusCode, 400);
+        assert.equal(JSON.parse(malformed.body).error, "InvalidReleaseId");
       } finally {
         process.env = saved;
       }
