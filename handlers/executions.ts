@@ -55,7 +55,8 @@ export interface ExecutionItem {
 const terminalValues = Object.fromEntries(TERMINAL_STATUSES.map((s, i) => [`:terminal${i}`, s]));
 const terminalList = Object.keys(terminalValues).join(", ");
 /** Errors SendTask* gives for a token that is no longer waiting: the task already ended. */
-const STALE_TOKEN_ERRORS = new Set(["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"]);
+// Module-level constants are plain arrays: Pulumi's closure serialization does not carry a Set's contents.
+const STALE_TOKEN_ERRORS = ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];
 
 function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";
@@ -155,7 +156,7 @@ export async function completeWaiter(deps: ExecutionDeps, item: ExecutionItem): 
       );
     }
   } catch (error) {
-    if (!(error instanceof Error && STALE_TOKEN_ERRORS.has(error.name))) throw error;
+    if (!(error instanceof Error && STALE_TOKEN_ERRORS.includes(error.name))) throw error;
   }
   try {
     await deps.ddb.send(
@@ -340,7 +341,7 @@ export async function executionsOfRelease(
   return items;
 }
 
-const NOT_STOPPABLE = new Set(["PipelineExecutionNotStoppableException", "DuplicatedStopRequestException"]);
+const NOT_STOPPABLE = ["PipelineExecutionNotStoppableException", "DuplicatedStopRequestException"];
 
 /**
  * StopRemaining's Lambda (failure policy stopRemaining): stops the release's executions that are
@@ -367,7 +368,7 @@ export async function stopRemaining(
       );
       stopped.push(item.pipeline ?? item.pipelineExecutionId);
     } catch (error) {
-      if (!(error instanceof Error && NOT_STOPPABLE.has(error.name))) throw error;
+      if (!(error instanceof Error && NOT_STOPPABLE.includes(error.name))) throw error;
     }
     await deps.ddb.send(
       new UpdateCommand({

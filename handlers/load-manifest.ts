@@ -45,7 +45,8 @@ export function parseReleaseRequest(input: unknown): ReleaseRequest {
   );
 }
 
-const NOT_FOUND = new Set(["NoSuchKey", "NoSuchVersion", "NotFound", "NoSuchBucket"]);
+// A plain array: Pulumi's closure serialization does not carry a Set's contents.
+const NOT_FOUND = ["NoSuchKey", "NoSuchVersion", "NotFound", "NoSuchBucket"];
 
 export async function loadManifest(
   deps: { s3: S3Client; maxBytes: number },
@@ -61,7 +62,7 @@ export async function loadManifest(
       new GetObjectCommand({ Bucket: request.bucket, Key: request.key, VersionId: request.versionId }),
     );
   } catch (error) {
-    if (error instanceof Error && NOT_FOUND.has(error.name)) {
+    if (error instanceof Error && NOT_FOUND.includes(error.name)) {
       throw new ManifestNotFound(`manifest ${location} does not exist (${error.name})`);
     }
     throw error;

@@ -142,7 +142,9 @@ export function clientRequestToken(releaseId: string, pipeline: string): string 
   return `rm-${createHash("sha256").update(`${releaseId}\n${pipeline}`).digest("hex")}`;
 }
 
-const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+// Module-level constants are plain arrays and objects: Pulumi's closure serialization does not
+// carry the contents of a Set or Map.
+const FORBIDDEN_KEYS = ["__proto__", "constructor", "prototype"];
 const pointer = (base: string, key: string | number) =>
   `${base}/${String(key).replace(/~/g, "~0").replace(/\//g, "~1")}`;
 
@@ -161,7 +163,7 @@ function buildValue(node: Node, path: string, depth: number, problems: ManifestP
     const [keyNode, valueNode] = property.children ?? [];
     const key = String(keyNode?.value);
     const at = pointer(path, key);
-    if (FORBIDDEN_KEYS.has(key)) {
+    if (FORBIDDEN_KEYS.includes(key)) {
       problems.push({
         path: at,
         rule: "forbiddenKey",
@@ -287,17 +289,16 @@ function describe(error: ErrorObject, rules: ManifestRules): ManifestProblem {
   }
 }
 
-const validators = new Map<string, ReturnType<Ajv["compile"]>>();
+const validators: Record<string, ReturnType<Ajv["compile"]>> = {};
 function validatorFor(rules: ManifestRules) {
   const key = JSON.stringify(rules);
-  let validate = validators.get(key);
-  if (!validate) {
-    validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile(
-      manifestSchema(rules),
-    );
-    validators.set(key, validate);
-  }
-  return validate;
+  validators[key] ??= new Ajv({
+    allErrors: true,
+    strict: true,
+    allowUnionTypes: true,
+    verbose: true,
+  }).compile(manifestSchema(rules));
+  return validators[key];
 }
 
 /**

@@ -1,0 +1,20 @@
+/**
+ * Pulumi entry point: read the stack's settings, build one ReleaseMachine, export what a user
+ * needs to submit and follow releases.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { readSettings } from "./infra/config";
+import { ReleaseMachine } from "./infra/release-machine";
+
+const config = new pulumi.Config();
+const machine = new ReleaseMachine("release-machine", {
+  settings: readSettings((key) => config.get(key), config.name),
+});
+
+export const bucketName = machine.bucketName;
+export const apiUrl = machine.apiUrl;
+export const stateMachineArn = machine.stateMachineArn;
+export const releasesTableName = machine.releasesTableName;
+export const executionsTableName = machine.executionsTableName;
+export const deadLetterQueueUrl = machine.deadLetterQueueUrl;
+export const curlExample = machine.curlExample;

@@ -1,0 +1,327 @@
+/**
+ * The release API: an IAM-authorized REST API whose `POST /releases` (and `POST /`, as the original
+ * had) validates the body against the manifest JSON Schema and starts the workflow directly, and
+ * whose `GET /releases/{releaseId}` answers the release's status through a Lambda.
+ */
+import { createHash } from "node:crypto";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { type ManifestRules, manifestSchema } from "../handlers/manifest";
+import {
+  invalidBodyResponseTemplate,
+  startErrorResponseTemplate,
+  startExecutionTemplate,
+  startedResponseTemplate,
+} from "./api-templates";
+import { document, startExecutionStatement, trustPolicy } from "./iam";
+
+export interface ReleaseApiArgs {
+  stateMachineArn: pulumi.Input<string>;
+  statusFunction: aws.lambda.Function;
+  manifestRules: ManifestRules;
+  region: pulumi.Input<string>;
+  accountId: pulumi.Input<string>;
+  logRetentionDays: number;
+  throttleRateLimit: number;
+  throttleBurstLimit: number;
+  manageAccount: boolean;
+}
+
+export interface ReleaseApi {
+  api: aws.apigateway.RestApi;
+  stage: aws.apigateway.Stage;
+  url: pulumi.Output<string>;
+}
+
+export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceOptions): ReleaseApi {
+  const api = new aws.apigateway.RestApi(
+    "api",
+    {
+      description: "Release Machine: submit and read releases",
+      endpointConfiguration: { types: "REGIONAL" },
+    },
+    opts,
+  );
+  // The one manifest schema, as API Gateway's draft-04 model.
+  const model = new aws.apigateway.Model(
+    "manifest-model",
+    {
+      restApi: api.id,
+      name: "ReleaseManifest",
+      contentType: "application/json",
+      schema: JSON.stringify({
+        $schema: "http://json-schema.org/draft-04/schema#",
+        ...manifestSchema(args.manifestRules),
+      }),
+    },
+    opts,
+  );
+  const validator = new aws.apigateway.RequestValidator(
+    "validator",
+    {
+      restApi: api.id,
+      name: "body-and-parameters",
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    },
+    opts,
+  );
+  const invalidBody = new aws.apigateway.Response(
+    "invalid-body",
+    {
+      restApiId: api.id,
+      responseType: "BAD_REQUEST_BODY",
+      statusCode: "400",
+      responseTemplates: { "application/json": invalidBodyResponseTemplate },
+    },
+    opts,
+  );
+
+  const startRole = new aws.iam.Role(
+    "api-start-role",
+    {
+      assumeRolePolicy: pulumi
+        .output(args.accountId)
+        .apply((id) => JSON.stringify(trustPolicy("apigateway.amazonaws.com", id))),
+    },
+    opts,
+  );
+  const startPolicy = new aws.iam.RolePolicy(
+    "api-start-policy",
+    {
+      role: startRole.id,
+      policy: pulumi
+        .output(args.stateMachineArn)
+        .apply((arn) => JSON.stringify(document([startExecutionStatement(arn)]))),
+    },
+    opts,
+  );
+
+  const releases = new aws.apigateway.Resource(
+    "releases",
+    { restApi: api.id, parentId: api.rootResourceId, pathPart: "releases" },
+    opts,
+  );
+  const release = new aws.apigateway.Resource(
+    "release",
+    { restApi: api.id, parentId: releases.id, pathPart: "{releaseId}" },
+    opts,
+  );
+
+  const parts: pulumi.Resource[] = [model, validator, invalidBody, startPolicy];
+  const startOn = (key: string, resourceId: pulumi.Input<string>) => {
+    const method = new aws.apigateway.Method(
+      `${key}-post`,
+      {
+        restApi: api.id,
+        resourceId,
+        httpMethod: "POST",
+        authorization: "AWS_IAM",
+        requestValidatorId: validator.id,
+        // $default too: otherwise a body sent with another Content-Type skips validation.
+        requestModels: { "application/json": model.name, $default: model.name },
+      },
+      opts,
+    );
+    const integration = new aws.apigateway.Integration(
+      `${key}-start-execution`,
+      {
+        restApi: api.id,
+        resourceId,
+        httpMethod: method.httpMethod,
+        type: "AWS",
+        integrationHttpMethod: "POST",
+        uri: pulumi.interpolate`arn:aws:apigateway:${args.region}:states:action/StartExecution`,
+        credentials: startRole.arn,
+        passthroughBehavior: "NEVER",
+        requestTemplates: pulumi.output(args.stateMachineArn).apply((arn) => ({
+          "application/json": startExecutionTemplate(arn),
+        })),
+      },
+      opts,
+    );
+    const responses = [
+      { status: "200", pattern: undefined, template: startedResponseTemplate },
+      { status: "400", pattern: "4\\d{2}", template: startErrorResponseTemplate },
+    ].map(({ status, pattern, template }) => {
+      const methodResponse = new aws.apigateway.MethodResponse(
+        `${key}-post-${status}`,
+        { restApi: api.id, resourceId, httpMethod: method.httpMethod, statusCode: status },
+        opts,
+      );
+      return new aws.apigateway.IntegrationResponse(
+        `${key}-post-${status}`,
+        {
+          restApi: api.id,
+          resourceId,
+          httpMethod: method.httpMethod,
+          statusCode: methodResponse.statusCode,
+          ...(pattern ? { selectionPattern: pattern } : {}),
+          responseTemplates: { "application/json": template },
+        },
+        { ...opts, dependsOn: [integration] },
+      );
+    });
+    parts.push(method, integration, ...responses);
+  };
+  startOn("root", api.rootResourceId);
+  startOn("releases", releases.id);
+
+  const getMethod = new aws.apigateway.Method(
+    "release-get",
+    {
+      restApi: api.id,
+      resourceId: release.id,
+      httpMethod: "GET",
+      authorization: "AWS_IAM",
+      requestValidatorId: validator.id,
+      requestParameters: { "method.request.path.releaseId": true },
+    },
+    opts,
+  );
+  const getIntegration = new aws.apigateway.Integration(
+    "release-get-status",
+    {
+      restApi: api.id,
+      resourceId: release.id,
+      httpMethod: getMethod.httpMethod,
+      type: "AWS_PROXY",
+      integrationHttpMethod: "POST",
+      uri: args.statusFunction.invokeArn,
+    },
+    opts,
+  );
+  const statusPermission = new aws.lambda.Permission(
+    "release-get-invoke",
+    {
+      action: "lambda:InvokeFunction",
+      function: args.statusFunction.name,
+      principal: "apigateway.amazonaws.com",
+      sourceArn: pulumi.interpolate`${api.executionArn}/*/GET/releases/*`,
+    },
+    opts,
+  );
+  parts.push(getMethod, getIntegration, statusPermission);
+
+  const accessLogs = new aws.cloudwatch.LogGroup(
+    "api-access-logs",
+    { retentionInDays: args.logRetentionDays },
+    opts,
+  );
+  if (args.manageAccount) parts.push(apiGatewayAccount(args.accountId, opts));
+
+  const deployment = new aws.apigateway.Deployment(
+    "api-deployment",
+    {
+      restApi: api.id,
+      // Redeploy whenever the API's shape or its templates change.
+      triggers: {
+        redeployment: createHash("sha256")
+          .update(
+            JSON.stringify([
+              manifestSchema(args.manifestRules),
+              startExecutionTemplate("ARN"),
+              startErrorResponseTemplate,
+              invalidBodyResponseTemplate,
+            ]),
+          )
+          .digest("hex"),
+      },
+    },
+    { ...opts, dependsOn: parts },
+  );
+  const stage = new aws.apigateway.Stage(
+    "api-stage",
+    {
+      restApi: api.id,
+      deployment: deployment.id,
+      stageName: "v1",
+      xrayTracingEnabled: true,
+      accessLogSettings: {
+        destinationArn: accessLogs.arn,
+        format: JSON.stringify({
+          requestId: "$context.requestId",
+          caller: "$context.identity.caller",
+          user: "$context.identity.userArn",
+          requestTime: "$context.requestTime",
+          method: "$context.httpMethod",
+          path: "$context.resourcePath",
+          status: "$context.status",
+          error: "$context.error.message",
+          validationError: "$context.error.validationErrorString",
+        }),
+      },
+    },
+    { ...opts, dependsOn: parts },
+  );
+  new aws.apigateway.MethodSettings(
+    "api-settings",
+    {
+      restApi: api.id,
+      stageName: stage.stageName,
+      methodPath: "*/*",
+      settings: {
+        metricsEnabled: true,
+        loggingLevel: "INFO",
+        dataTraceEnabled: false,
+        throttlingRateLimit: args.throttleRateLimit,
+        throttlingBurstLimit: args.throttleBurstLimit,
+      },
+    },
+    opts,
+  );
+  return { api, stage, url: stage.invokeUrl };
+}
+
+/** API Gateway writes logs only once the account names a CloudWatch role (per account and region). */
+function apiGatewayAccount(
+  accountId: pulumi.Input<string>,
+  opts: pulumi.ComponentResourceOptions,
+): pulumi.Resource {
+  const role = new aws.iam.Role(
+    "api-cloudwatch-role",
+    {
+      assumeRolePolicy: pulumi
+        .output(accountId)
+        .apply((id) => JSON.stringify(trustPolicy("apigateway.amazonaws.com", id))),
+    },
+    opts,
+  );
+  const policy = new aws.iam.RolePolicy(
+    "api-cloudwatch-policy",
+    {
+      role: role.id,
+      policy: pulumi.output(accountId).apply((id) =>
+        JSON.stringify(
+          document([
+            {
+              Sid: "WriteApiLogs",
+              Effect: "Allow",
+              Action: [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+              ],
+              Resource: [`arn:aws:logs:*:${id}:log-group:*`],
+            },
+            {
+              Sid: "ListLogGroups",
+              Effect: "Allow",
+              Action: ["logs:DescribeLogGroups"],
+              Resource: ["*"],
+            },
+          ]),
+        ),
+      ),
+    },
+    opts,
+  );
+  return new aws.apigateway.Account(
+    "api-account",
+    { cloudwatchRoleArn: role.arn },
+    { ...opts, dependsOn: [policy] },
+  );
+}

@@ -1,0 +1,139 @@
+/**
+ * The stack's settings: every key is declared in Pulumi.yaml with a description and default,
+ * read once here and validated with messages that say what to set.
+ */
+import { DEFAULT_MANIFEST_RULES, PIPELINE_NAME_PATTERN } from "../handlers/manifest";
+import type { FailurePolicy } from "../stepfunction/release-workflow";
+
+export interface ReleaseMachineSettings {
+  /** The pipelines this machine may release; IAM is scoped to exactly these. */
+  pipelines: string[];
+  mapConcurrency: number;
+  maxPipelines: number;
+  maxManifestBytes: number;
+  longestPipelineRunHours: number;
+  failurePolicy: FailurePolicy;
+  /** EventBridge schedule expression of the reconciler, e.g. "rate(5 minutes)". */
+  reconcileSchedule: string;
+  logRetentionDays: number;
+  deletionProtection: boolean;
+  apiThrottleRateLimit: number;
+  apiThrottleBurstLimit: number;
+  /** Set the account's API Gateway CloudWatch role (needed once per account and region for API logs). */
+  manageApiGatewayAccount: boolean;
+}
+
+/** The project's defaults, identical to Pulumi.yaml's (a test keeps the two equal). */
+export const DEFAULT_SETTINGS: Omit<ReleaseMachineSettings, "pipelines"> = {
+  mapConcurrency: 10,
+  maxPipelines: DEFAULT_MANIFEST_RULES.maxPipelines,
+  maxManifestBytes: DEFAULT_MANIFEST_RULES.maxBytes,
+  longestPipelineRunHours: 168,
+  failurePolicy: "stopRemaining",
+  reconcileSchedule: "rate(5 minutes)",
+  logRetentionDays: 30,
+  deletionProtection: true,
+  apiThrottleRateLimit: 10,
+  apiThrottleBurstLimit: 20,
+  manageApiGatewayAccount: true,
+};
+
+/** CloudWatch Logs accepts only these retention periods. */
+const RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+/** A misconfigured stack; the message names the key and how to fix it. */
+export class SettingsError extends Error {
+  override readonly name = "SettingsError";
+}
+
+/** Reads a raw config getter (e.g. pulumi.Config#get) into validated settings. */
+export function readSettings(
+  get: (key: string) => string | undefined,
+  project = "release-machine",
+): ReleaseMachineSettings {
+  const problems: string[] = [];
+  const set = (key: string, rule: string) => problems.push(`${project}:${key} ${rule}`);
+
+  const integer = (key: keyof typeof DEFAULT_SETTINGS, min: number, max: number): number => {
+    const raw = get(key);
+    const fallback = DEFAULT_SETTINGS[key] as number;
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      set(
+        key,
+        `must be an integer from ${min} to ${max} (got "${raw}"); e.g. pulumi config set ${key} ${fallback}`,
+      );
+      return fallback;
+    }
+    return value;
+  };
+  const boolean = (key: keyof typeof DEFAULT_SETTINGS): boolean => {
+    const raw = get(key);
+    if (raw === undefined) return DEFAULT_SETTINGS[key] as boolean;
+    if (raw !== "true" && raw !== "false") set(key, `must be true or false (got "${raw}")`);
+    return raw === "true";
+  };
+
+  let pipelines: string[] = [];
+  const rawPipelines = get("pipelines");
+  try {
+    const parsed: unknown = rawPipelines === undefined ? [] : JSON.parse(rawPipelines);
+    if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === "string")) throw new Error("not a list");
+    pipelines = parsed;
+  } catch {
+    set(
+      "pipelines",
+      "must be a list of pipeline names (pulumi config set --path 'pipelines[0]' my-pipeline)",
+    );
+  }
+  if (pipelines.length === 0 && rawPipelines !== undefined && problems.length === 0) {
+    set("pipelines", "is empty; list the pipelines this machine may release");
+  }
+  if (rawPipelines === undefined) {
+    set(
+      "pipelines",
+      "is not set; list the pipelines this machine may release (pulumi config set --path 'pipelines[0]' my-pipeline)",
+    );
+  }
+  const badNames = pipelines.filter((p) => !new RegExp(PIPELINE_NAME_PATTERN).test(p));
+  if (badNames.length > 0) set("pipelines", `has names CodePipeline does not allow: ${badNames.join(", ")}`);
+  const repeated = pipelines.filter((p, i) => pipelines.indexOf(p) !== i);
+  if (repeated.length > 0) set("pipelines", `lists ${repeated.join(", ")} more than once`);
+
+  const failurePolicy = get("failurePolicy") ?? DEFAULT_SETTINGS.failurePolicy;
+  if (failurePolicy !== "stopRemaining" && failurePolicy !== "letFinish") {
+    set("failurePolicy", `must be stopRemaining or letFinish (got "${failurePolicy}")`);
+  }
+  const reconcileSchedule = get("reconcileSchedule") ?? DEFAULT_SETTINGS.reconcileSchedule;
+  if (!/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/.test(reconcileSchedule)) {
+    set(
+      "reconcileSchedule",
+      `must be an EventBridge schedule such as "rate(5 minutes)" (got "${reconcileSchedule}")`,
+    );
+  }
+  const logRetentionDays = integer("logRetentionDays", 1, 3653);
+  if (!RETENTION_DAYS.includes(logRetentionDays)) {
+    set("logRetentionDays", `must be one of CloudWatch's periods: ${RETENTION_DAYS.join(", ")}`);
+  }
+
+  const settings: ReleaseMachineSettings = {
+    pipelines,
+    mapConcurrency: integer("mapConcurrency", 1, 40),
+    maxPipelines: integer("maxPipelines", 1, 1000),
+    maxManifestBytes: integer("maxManifestBytes", 256, 200_000),
+    longestPipelineRunHours: integer("longestPipelineRunHours", 1, 8760),
+    failurePolicy: failurePolicy as FailurePolicy,
+    reconcileSchedule,
+    logRetentionDays,
+    deletionProtection: boolean("deletionProtection"),
+    apiThrottleRateLimit: integer("apiThrottleRateLimit", 1, 10_000),
+    apiThrottleBurstLimit: integer("apiThrottleBurstLimit", 1, 5_000),
+    manageApiGatewayAccount: boolean("manageApiGatewayAccount"),
+  };
+  if (problems.length > 0)
+    throw new SettingsError(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
+  return settings;
+}

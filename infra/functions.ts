@@ -1,0 +1,87 @@
+/**
+ * One Lambda function per handler: a CallbackFunction serialized from the handler's factory
+ * (clients built once per container), with its own role carrying only its statements, a log
+ * group with retention, X-Ray, nodejs22.x on arm64, and an archive without what the runtime
+ * already has (the AWS SDK v3) or what only local mode uses.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { type HandlerName, type PolicyStatement, XRAY, document, logWriting, trustPolicy } from "./iam";
+
+/** Packages left out of every archive: the Lambda runtime provides the SDK; the rest is local mode only. */
+export const EXCLUDED_PACKAGES = [
+  "@aws-sdk/client-codepipeline",
+  "@aws-sdk/client-dynamodb",
+  "@aws-sdk/client-eventbridge",
+  "@aws-sdk/client-s3",
+  "@aws-sdk/client-sfn",
+  "@aws-sdk/lib-dynamodb",
+  "aws-local-stepfunctions",
+  "dynalite",
+  "s3rver",
+];
+
+export interface HandlerFunctionArgs<E, R> {
+  factory: () => (event: E) => Promise<R>;
+  environment: Record<string, pulumi.Input<string>>;
+  statements: pulumi.Input<PolicyStatement[]>;
+  accountId: pulumi.Input<string>;
+  logRetentionDays: number;
+  timeoutSeconds?: number;
+}
+
+export interface HandlerFunction<E, R> {
+  fn: aws.lambda.CallbackFunction<E, R>;
+  role: aws.iam.Role;
+  policy: aws.iam.RolePolicy;
+  logGroup: aws.cloudwatch.LogGroup;
+}
+
+export function handlerFunction<E, R>(
+  name: HandlerName,
+  args: HandlerFunctionArgs<E, R>,
+  opts: pulumi.ComponentResourceOptions,
+): HandlerFunction<E, R> {
+  const logGroup = new aws.cloudwatch.LogGroup(
+    `${name}-logs`,
+    { retentionInDays: args.logRetentionDays },
+    opts,
+  );
+  const role = new aws.iam.Role(
+    `${name}-role`,
+    {
+      assumeRolePolicy: pulumi
+        .output(args.accountId)
+        .apply((id) => JSON.stringify(trustPolicy("lambda.amazonaws.com", id))),
+    },
+    opts,
+  );
+  const policy = new aws.iam.RolePolicy(
+    `${name}-policy`,
+    {
+      role: role.id,
+      policy: pulumi
+        .all([pulumi.output(args.statements), logGroup.arn])
+        .apply(([statements, logArn]) => JSON.stringify(document([...statements, logWriting(logArn), XRAY]))),
+    },
+    opts,
+  );
+  const fn = new aws.lambda.CallbackFunction<E, R>(
+    name,
+    {
+      role,
+      callbackFactory: args.factory as unknown as aws.lambda.CallbackFactory<E, R>,
+      runtime: "nodejs22.x",
+      architectures: ["arm64"],
+      memorySize: 256,
+      timeout: args.timeoutSeconds ?? 30,
+      tracingConfig: { mode: "Active" },
+      loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
+      environment: { variables: { NODE_OPTIONS: "--enable-source-maps", ...args.environment } },
+      codePathOptions: { extraExcludePackages: EXCLUDED_PACKAGES },
+    },
+    // The role's policy must exist before the first invocation.
+    { ...opts, dependsOn: [policy] },
+  );
+  return { fn, role, policy, logGroup };
+}
