@@ -21,6 +21,7 @@ import {
   loadManifest,
   validateManifest,
 } from "./load-manifest";
+import { manifestParser } from "./manifest";
 import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from "./release-status";
 
 function executionDeps() {
@@ -35,8 +36,8 @@ export function loadManifestHandler(): (event: { request: unknown }) => Promise<
 }
 
 export function validateManifestHandler(): (event: { text: unknown }) => Promise<ValidatedManifestOutput> {
-  const rules = manifestRulesFromEnvironment();
-  return async (event) => validateManifest(rules, event);
+  const parse = manifestParser(manifestRulesFromEnvironment());
+  return async (event) => validateManifest(parse, event);
 }
 
 export function registerWaiterHandler(): (event: WaiterRequest) => Promise<{ completedAtOnce: boolean }> {

@@ -4,7 +4,7 @@
  */
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { InvalidManifest, ManifestNotFound } from "./errors";
-import { type ManifestRules, type PlannedPipeline, parseManifest } from "./manifest";
+import type { PlannedPipeline, ValidatedRelease } from "./manifest";
 
 /** The execution input: what the S3 rule's input transformer or the API's mapping template sends. */
 export type ReleaseRequest =
@@ -89,13 +89,16 @@ export interface ValidatedManifestOutput {
   pipelinesAttribute: { L: { S: string }[] };
 }
 
-export function validateManifest(rules: ManifestRules, input: { text: unknown }): ValidatedManifestOutput {
+export function validateManifest(
+  parse: (text: string) => ValidatedRelease,
+  input: { text: unknown },
+): ValidatedManifestOutput {
   if (typeof input.text !== "string") {
     throw new InvalidManifest([
       { path: "", rule: "json", message: "the manifest is empty; send a JSON object" },
     ]);
   }
-  const release = parseManifest(input.text, rules);
+  const release = parse(input.text);
   return {
     releaseId: release.releaseId,
     pipelines: release.pipelines,

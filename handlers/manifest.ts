@@ -289,16 +289,14 @@ function describe(error: ErrorObject, rules: ManifestRules): ManifestProblem {
   }
 }
 
-const validators: Record<string, ReturnType<Ajv["compile"]>> = {};
-function validatorFor(rules: ManifestRules) {
-  const key = JSON.stringify(rules);
-  validators[key] ??= new Ajv({
-    allErrors: true,
-    strict: true,
-    allowUnionTypes: true,
-    verbose: true,
-  }).compile(manifestSchema(rules));
-  return validators[key];
+type SchemaValidator = ReturnType<Ajv["compile"]>;
+
+// Compiled per parser, never cached at module level: Pulumi serializes module state into the
+// Lambda archive, and a compiled validator is no thing to serialize.
+function compileValidator(rules: ManifestRules): SchemaValidator {
+  return new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile(
+    manifestSchema(rules),
+  );
 }
 
 /**
@@ -306,8 +304,7 @@ function validatorFor(rules: ManifestRules) {
  * item's type, so "svc a" gives one pattern problem, not four. uniqueItems is reported below,
  * with both positions.
  */
-function schemaProblems(value: unknown, rules: ManifestRules): ManifestProblem[] {
-  const validate = validatorFor(rules);
+function schemaProblems(value: unknown, rules: ManifestRules, validate: SchemaValidator): ManifestProblem[] {
   if (validate(value)) return [];
   const itemBranch = /^#\/properties\/pipelines\/items\/anyOf\/(\d)\//;
   const problems: ManifestProblem[] = [];
@@ -345,6 +342,16 @@ function schemaProblems(value: unknown, rules: ManifestRules): ManifestProblem[]
 
 /** Parses raw manifest text and validates it; throws InvalidManifest listing every problem. */
 export function parseManifest(text: string, rules: ManifestRules): ValidatedRelease {
+  return manifestParser(rules)(text);
+}
+
+/** A parser with the schema compiled once, for handlers that parse many manifests. */
+export function manifestParser(rules: ManifestRules): (text: string) => ValidatedRelease {
+  const validate = compileValidator(rules);
+  return (text) => parseWith(text, rules, validate);
+}
+
+function parseWith(text: string, rules: ManifestRules, validate: SchemaValidator): ValidatedRelease {
   const bytes = Buffer.byteLength(text, "utf8");
   if (bytes > rules.maxBytes) {
     throw new InvalidManifest([
@@ -358,7 +365,7 @@ export function parseManifest(text: string, rules: ManifestRules): ValidatedRele
   const problems: ManifestProblem[] = [];
   const parsed = parseJson(text, problems);
   if (!parsed) throw new InvalidManifest(problems);
-  problems.push(...schemaProblems(parsed.value, rules));
+  problems.push(...schemaProblems(parsed.value, rules, validate));
 
   const manifest = parsed.value as { releaseId?: unknown; pipelines?: unknown };
   let releaseId = typeof manifest.releaseId === "string" ? manifest.releaseId : undefined;

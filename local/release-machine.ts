@@ -21,7 +21,7 @@ import {
   stopRemaining,
 } from "../handlers/executions";
 import { loadManifest, validateManifest } from "../handlers/load-manifest";
-import { DEFAULT_MANIFEST_RULES, type ManifestRules } from "../handlers/manifest";
+import { DEFAULT_MANIFEST_RULES, type ManifestRules, manifestParser } from "../handlers/manifest";
 import { type ReleaseStatusView, readRelease } from "../handlers/release-status";
 import {
   DEFAULT_WORKFLOW_OPTIONS,
@@ -137,11 +137,12 @@ export async function startLocalReleaseMachine(
     // Without a local bucket, S3 requests fail fast rather than reach AWS.
     new S3Client({ ...clientConfig, endpoint: "http://127.0.0.1:9", maxAttempts: 1 });
 
+  const parse = manifestParser(rules);
   const handlers: Record<keyof WorkflowRefs["functions"], (payload: unknown) => Promise<unknown> | unknown> =
     {
       loadManifest: (payload) =>
         loadManifest({ s3, maxBytes: rules.maxBytes }, (payload as { request: unknown }).request),
-      validateManifest: (payload) => validateManifest(rules, payload as { text: unknown }),
+      validateManifest: (payload) => validateManifest(parse, payload as { text: unknown }),
       registerWaiter: (payload) => registerWaiter(deps, payload as WaiterRequest),
       stopRemaining: (payload) => stopRemaining(deps, payload as { releaseId: string; reason?: string }),
     };

@@ -27,6 +27,7 @@ import {
 } from "../handlers/executions";
 import { releaseStatusHandler } from "../handlers/index";
 import { loadManifest, parseReleaseRequest, validateManifest } from "../handlers/load-manifest";
+import { manifestParser } from "../handlers/manifest";
 import { statusFromEventState } from "../handlers/model";
 import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
 
@@ -159,7 +160,7 @@ describe("handlers", () => {
   describe("validateManifest", () => {
     it("returns the release plan and the pipeline list in manifest order for the release record", () => {
       const output = validateManifest(
-        { maxPipelines: 5, maxBytes: 1000 },
+        manifestParser({ maxPipelines: 5, maxBytes: 1000 }),
         { text: '{"releaseId":"r1","pipelines":["b","a"]}' },
       );
       assert.equal(output.releaseId, "r1");
@@ -172,7 +173,7 @@ describe("handlers", () => {
 
     it("throws InvalidManifest for a missing text", () => {
       assert.throws(
-        () => validateManifest({ maxPipelines: 5, maxBytes: 1000 }, { text: undefined }),
+        () => validateManifest(manifestParser({ maxPipelines: 5, maxBytes: 1000 }), { text: undefined }),
         InvalidManifest,
       );
     });
@@ -454,15 +455,16 @@ describe("handlers", () => {
 
   describe("releaseStatusHandler", () => {
     it("answers 404 for an unknown releaseId and 400 for a malformed one, through clients built from the environment", async () => {
-      const saved = { ...process.env };
-      Object.assign(process.env, {
+      const variables = {
         RELEASES_TABLE: tables.releases,
         EXECUTIONS_TABLE: tables.executions,
         AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
         AWS_REGION: "us-east-1",
         AWS_ACCESS_KEY_ID: "x",
         AWS_SECRET_ACCESS_KEY: "x",
-      });
+      };
+      const saved = Object.fromEntries(Object.keys(variables).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, variables);
       try {
         const handler = releaseStatusHandler();
         const missing = await handler({ pathParameters: { releaseId: "no-such-release" } });
@@ -475,7 +477,10 @@ describe("handlers", () => {
         assert.equal(malformed.statusCode, 400);
         assert.equal(JSON.parse(malformed.body).error, "InvalidReleaseId");
       } finally {
-        process.env = saved;
+        for (const [key, value] of Object.entries(saved)) {
+          if (value === undefined) delete process.env[key];
+          else process.env[key] = value;
+        }
       }
     });
   });

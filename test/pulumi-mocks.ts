@@ -20,7 +20,8 @@ export interface RecordedResource {
 export const recorded: RecordedResource[] = [];
 
 function providerState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
-  const physical = typeof inputs.name === "string" ? inputs.name : `${name}-${type.split(":").pop()?.toLowerCase()}`;
+  const physical =
+    typeof inputs.name === "string" ? inputs.name : `${name}-${type.split(":").pop()?.toLowerCase()}`;
   const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
   switch (type) {
     case "aws:s3/bucket:Bucket":
@@ -42,7 +43,11 @@ function providerState(type: string, name: string, inputs: Record<string, unknow
     case "aws:cloudwatch/eventRule:EventRule":
       return { name: `${name}-rule`, arn: arn("events", `rule/${name}-rule`) };
     case "aws:sqs/queue:Queue":
-      return { name: `${name}-queue`, arn: arn("sqs", `${name}-queue`), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}-queue` };
+      return {
+        name: `${name}-queue`,
+        arn: arn("sqs", `${name}-queue`),
+        url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}-queue`,
+      };
     case "aws:apigateway/restApi:RestApi":
       return { rootResourceId: "root-id", executionArn: arn("execute-api", "api-id") };
     case "aws:apigateway/stage:Stage":
@@ -56,17 +61,39 @@ pulumi.runtime.setMocks(
   {
     newResource(args) {
       const state = { ...args.inputs, ...providerState(args.type, args.name, args.inputs) };
-      recorded.push({ type: args.type, name: args.name, urn: `urn:pulumi:dev::release-machine::${args.type}::${args.name}`, inputs: args.inputs, state });
-      return { id: `${args.name}-id`, state };
+      recorded.push({
+        type: args.type,
+        name: args.name,
+        urn: `urn:pulumi:dev::release-machine::${args.type}::${args.name}`,
+        inputs: args.inputs,
+        state,
+      });
+      return { id: typeof state.id === "string" ? state.id : `${args.name}-id`, state };
     },
     call(args) {
       switch (args.token) {
         case "aws:index/getCallerIdentity:getCallerIdentity":
-          return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/test`, userId: "AIDTEST", id: ACCOUNT };
+          return {
+            accountId: ACCOUNT,
+            arn: `arn:aws:iam::${ACCOUNT}:user/test`,
+            userId: "AIDTEST",
+            id: ACCOUNT,
+          };
         case "aws:index/getRegion:getRegion":
-          return { region: REGION, name: REGION, id: REGION, description: "Asia Pacific (Sydney)", endpoint: `ec2.${REGION}.amazonaws.com` };
+          return {
+            region: REGION,
+            name: REGION,
+            id: REGION,
+            description: "Asia Pacific (Sydney)",
+            endpoint: `ec2.${REGION}.amazonaws.com`,
+          };
         case "aws:index/getPartition:getPartition":
-          return { partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: "aws" };
+          return {
+            partition: "aws",
+            dnsSuffix: "amazonaws.com",
+            reverseDnsPrefix: "com.amazonaws",
+            id: "aws",
+          };
         default:
           throw new Error(`unmocked invoke ${args.token}: mock it in test/pulumi-mocks.ts`);
       }
@@ -98,6 +125,11 @@ export function ofType(type: string): RecordedResource[] {
 
 export function named(type: string, name: string): RecordedResource {
   const found = recorded.find((r) => r.type === type && r.name === name);
-  if (!found) throw new Error(`no ${type} named ${name}; have ${ofType(type).map((r) => r.name).join(", ")}`);
+  if (!found)
+    throw new Error(
+      `no ${type} named ${name}; have ${ofType(type)
+        .map((r) => r.name)
+        .join(", ")}`,
+    );
   return found;
 }

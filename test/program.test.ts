@@ -1,0 +1,490 @@
+/**
+ * The Pulumi program under strict mocks: every resource and its resolved inputs, the rendered
+ * definition, and every IAM document.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import {
+  manifestUploadedInput,
+  manifestUploadedPattern,
+  pipelineStateChangePattern,
+} from "../handlers/event-patterns";
+import { manifestSchema } from "../handlers/manifest";
+import { executionsTableShape, releasesTableShape } from "../handlers/model";
+import { DEFAULT_SETTINGS, SettingsError, readSettings } from "../infra/config";
+import { EXCLUDED_PACKAGES } from "../infra/functions";
+import { type PolicyDocument, type PolicyStatement, handlerStatements, pipelineArn } from "../infra/iam";
+import { releaseWorkflow } from "../stepfunction/release-workflow";
+import { ACCOUNT, DEV_PIPELINES, REGION, named, ofType, recorded, valueOf } from "./pulumi-mocks";
+
+type Program = typeof import("../index");
+let program: Program;
+
+const arnOf = (type: string, name: string) => String(named(type, name).state.arn);
+const policyOf = (resource: { inputs: Record<string, unknown> }): PolicyDocument =>
+  JSON.parse(String(resource.inputs.policy)) as PolicyDocument;
+const FUNCTION = "aws:lambda/function:Function";
+const TABLE = "aws:dynamodb/table:Table";
+const HANDLERS = [
+  "loadManifest",
+  "validateManifest",
+  "registerWaiter",
+  "pipelineEvent",
+  "reconciler",
+  "stopRemaining",
+  "releaseStatus",
+] as const;
+
+async function settle(): Promise<void> {
+  // Outputs resolve over several turns; wait until the resource count stops changing.
+  let count = -1;
+  while (count !== recorded.length) {
+    count = recorded.length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe("the Pulumi program under mocks", function () {
+  this.timeout(60000);
+
+  before(async () => {
+    program = await import("../index");
+    await valueOf(program.curlExample);
+    await settle();
+  });
+
+  it("gives every resource a unique type and name, so URNs never collide", () => {
+    const urns = recorded.map((r) => r.urn);
+    assert.equal(new Set(urns).size, urns.length, urns.filter((u, i) => urns.indexOf(u) !== i).join(", "));
+  });
+
+  it("exports the bucket, API URL, state machine, tables and a signed curl example", async () => {
+    assert.equal(await valueOf(program.bucketName), "releases-bucket");
+    assert.equal(await valueOf(program.apiUrl), `https://api-id.execute-api.${REGION}.amazonaws.com/v1`);
+    assert.equal(
+      await valueOf(program.stateMachineArn),
+      `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:workflow-machine`,
+    );
+    assert.equal(await valueOf(program.releasesTableName), "releases-table");
+    assert.equal(await valueOf(program.executionsTableName), "executions-table");
+    const curl = await valueOf(program.curlExample);
+    assert.match(curl, new RegExp(`^curl --aws-sigv4 "aws:amz:${REGION}:execute-api"`));
+    assert.match(
+      curl,
+      /-d @release-manifest.json https:\/\/api-id\.execute-api\.ap-southeast-2\.amazonaws\.com\/v1\/releases$/,
+    );
+  });
+
+  describe("release bucket", () => {
+    it("blocks every kind of public access and disables ACLs", () => {
+      const block = named(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "releases-public-access",
+      ).inputs;
+      assert.deepEqual(
+        [
+          block.blockPublicAcls,
+          block.blockPublicPolicy,
+          block.ignorePublicAcls,
+          block.restrictPublicBuckets,
+          block.bucket,
+        ],
+        [true, true, true, true, "releases-bucket"],
+      );
+      const ownership = named(
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "releases-ownership",
+      ).inputs;
+      assert.deepEqual(ownership.rule, { objectOwnership: "BucketOwnerEnforced" });
+    });
+
+    it("encrypts, versions, refuses plain HTTP and notifies EventBridge", () => {
+      const sse = named(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "releases-encryption",
+      ).inputs;
+      assert.deepEqual(sse.rules, [
+        { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true },
+      ]);
+      assert.deepEqual(
+        named("aws:s3/bucketVersioning:BucketVersioning", "releases-versioning").inputs
+          .versioningConfiguration,
+        { status: "Enabled" },
+      );
+      const policy = JSON.parse(
+        String(named("aws:s3/bucketPolicy:BucketPolicy", "releases-tls-only").inputs.policy),
+      );
+      assert.deepEqual(policy.Statement, [
+        {
+          Sid: "DenyInsecureTransport",
+          Effect: "Deny",
+          Principal: "*",
+          Action: "s3:*",
+          Resource: ["arn:aws:s3:::releases-bucket", "arn:aws:s3:::releases-bucket/*"],
+          Condition: { Bool: { "aws:SecureTransport": "false" } },
+        },
+      ]);
+      assert.equal(
+        named("aws:s3/bucketNotification:BucketNotification", "releases-to-eventbridge").inputs.eventbridge,
+        true,
+      );
+    });
+  });
+
+  describe("tables", () => {
+    for (const [name, shape] of [
+      ["releases", releasesTableShape],
+      ["executions", executionsTableShape],
+    ] as const) {
+      it(`creates ${name} on demand with its keys, indexes, PITR, encryption and configured deletion protection`, () => {
+        const table = named(TABLE, name).inputs;
+        assert.equal(table.billingMode, "PAY_PER_REQUEST");
+        assert.equal(table.hashKey, shape.hashKey);
+        assert.deepEqual(table.attributes, shape.attributes);
+        assert.deepEqual(
+          ((table.globalSecondaryIndexes as object[] | undefined) ?? []).map((i) => i),
+          shape.globalSecondaryIndexes.map((i) => ({
+            name: i.name,
+            hashKey: i.hashKey,
+            ...(i.rangeKey ? { rangeKey: i.rangeKey } : {}),
+            projectionType: "ALL",
+          })),
+        );
+        assert.deepEqual(table.pointInTimeRecovery, { enabled: true });
+        assert.deepEqual(table.serverSideEncryption, { enabled: true });
+        assert.equal(table.deletionProtectionEnabled, false, "Pulumi.dev.yaml turns it off for dev");
+      });
+    }
+  });
+
+  describe("state machine", () => {
+    it("deploys exactly the release workflow rendered with the real function ARNs and table names", () => {
+      const machine = named("aws:sfn/stateMachine:StateMachine", "workflow").inputs;
+      const expected = releaseWorkflow(
+        {
+          functions: {
+            loadManifest: arnOf(FUNCTION, "loadManifest"),
+            validateManifest: arnOf(FUNCTION, "validateManifest"),
+            registerWaiter: arnOf(FUNCTION, "registerWaiter"),
+            stopRemaining: arnOf(FUNCTION, "stopRemaining"),
+          },
+          releasesTable: "releases-table",
+          executionsTable: "executions-table",
+          eventBusName: "default",
+        },
+        { mapConcurrency: 10, longestPipelineRunSeconds: 168 * 3600, failurePolicy: "stopRemaining" },
+      );
+      assert.deepEqual(JSON.parse(String(machine.definition)), expected);
+      assert.equal(machine.type, "STANDARD");
+      assert.deepEqual(machine.tracingConfiguration, { enabled: true });
+      assert.deepEqual(machine.loggingConfiguration, {
+        level: "ALL",
+        includeExecutionData: true,
+        logDestination: `${arnOf("aws:cloudwatch/logGroup:LogGroup", "workflow-logs")}:*`,
+      });
+    });
+
+    it("may call exactly what its Task states call: CodePipeline only on the configured pipelines", () => {
+      const statements = policyOf(named("aws:iam/rolePolicy:RolePolicy", "workflow-policy")).Statement;
+      const byAction = (action: string) =>
+        statements.filter((s) => s.Action.includes(action)).flatMap((s) => s.Resource);
+      assert.deepEqual(
+        byAction("codepipeline:StartPipelineExecution"),
+        DEV_PIPELINES.map((p) => pipelineArn("aws", REGION, ACCOUNT, p)).sort(),
+      );
+      assert.deepEqual(
+        byAction("lambda:InvokeFunction"),
+        ["loadManifest", "registerWaiter", "stopRemaining", "validateManifest"]
+          .map((f) => arnOf(FUNCTION, f))
+          .sort(),
+      );
+      assert.deepEqual(byAction("dynamodb:PutItem"), [arnOf(TABLE, "releases")]);
+      assert.deepEqual(
+        byAction("dynamodb:UpdateItem"),
+        [arnOf(TABLE, "executions"), arnOf(TABLE, "releases")].sort(),
+      );
+      assert.deepEqual(byAction("events:PutEvents"), [
+        `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`,
+      ]);
+      const wildcard = statements.filter((s) => s.Resource.includes("*")).map((s) => s.Sid);
+      assert.deepEqual(wildcard, ["DeliverExecutionLogs", "WriteTraces"]);
+    });
+  });
+
+  describe("functions", () => {
+    for (const handler of HANDLERS) {
+      it(`runs ${handler} on nodejs22.x arm64 with X-Ray, its own log group and its own role`, () => {
+        const fn = named(FUNCTION, handler).inputs;
+        assert.equal(fn.runtime, "nodejs22.x");
+        assert.deepEqual(fn.architectures, ["arm64"]);
+        assert.deepEqual(fn.tracingConfig, { mode: "Active" });
+        assert.equal(fn.role, arnOf("aws:iam/role:Role", `${handler}-role`));
+        assert.deepEqual(fn.loggingConfig, { logFormat: "JSON", logGroup: `/log/${handler}-logs` });
+        assert.equal(named("aws:cloudwatch/logGroup:LogGroup", `${handler}-logs`).inputs.retentionInDays, 30);
+        const env = (fn.environment as { variables: Record<string, string> }).variables;
+        assert.equal(env.RELEASES_TABLE, "releases-table");
+        assert.equal(env.EXECUTIONS_TABLE, "executions-table");
+        assert.equal(env.ALLOWED_PIPELINES, DEV_PIPELINES.join(","));
+      });
+
+      it(`grants ${handler} only its own statements, its log group and X-Ray`, () => {
+        const statements = policyOf(named("aws:iam/rolePolicy:RolePolicy", `${handler}-policy`)).Statement;
+        const arns = {
+          partition: "aws",
+          region: REGION,
+          accountId: ACCOUNT,
+          bucketArn: "arn:aws:s3:::releases-bucket",
+          releasesTableArn: arnOf(TABLE, "releases"),
+          executionsTableArn: arnOf(TABLE, "executions"),
+          pipelineArns: DEV_PIPELINES.map((p) => pipelineArn("aws", REGION, ACCOUNT, p)),
+          eventBusArn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`,
+        };
+        const expected: PolicyStatement[] = [
+          ...handlerStatements(handler, arns),
+          {
+            Sid: "WriteOwnLogs",
+            Effect: "Allow",
+            Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+            Resource: [`${arnOf("aws:cloudwatch/logGroup:LogGroup", `${handler}-logs`)}:*`],
+          },
+          {
+            Sid: "WriteTraces",
+            Effect: "Allow",
+            Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            Resource: ["*"],
+          },
+        ];
+        assert.deepEqual(statements, expected);
+      });
+    }
+
+    it("attaches no managed policy to any role (CallbackFunction's FullAccess defaults are never used)", () => {
+      assert.deepEqual(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment"), []);
+    });
+
+    it("has every role trusted by exactly one service principal of this account", () => {
+      for (const role of ofType("aws:iam/role:Role")) {
+        const trust = JSON.parse(String(role.inputs.assumeRolePolicy));
+        assert.equal(trust.Statement.length, 1, role.name);
+        assert.equal(typeof trust.Statement[0].Principal.Service, "string", role.name);
+        assert.deepEqual(trust.Statement[0].Condition, { StringEquals: { "aws:SourceAccount": ACCOUNT } });
+      }
+    });
+
+    it("serializes each handler into an archive without the AWS SDK and without local-mode packages", async () => {
+      for (const handler of HANDLERS) {
+        const code = named(FUNCTION, handler).inputs.code as {
+          assets: Promise<Record<string, unknown>> | Record<string, unknown>;
+        };
+        const files = Object.keys(await code.assets);
+        assert.ok(files.includes("__index.js"), handler);
+        const packages = new Set(
+          files
+            .filter((f) => f.startsWith("node_modules/"))
+            .map((f) =>
+              f
+                .split("/")
+                .slice(1, f.split("/")[1].startsWith("@") ? 3 : 2)
+                .join("/"),
+            ),
+        );
+        for (const excluded of EXCLUDED_PACKAGES)
+          assert.ok(!packages.has(excluded), `${handler} archive has ${excluded}`);
+        assert.ok(
+          ![...packages].some((p) => p.startsWith("@pulumi/") || p.startsWith("@aws-sdk/") || p === "koa"),
+          [...packages].join(", "),
+        );
+      }
+    });
+  });
+
+  describe("events", () => {
+    it("starts the workflow for *.json uploads to this bucket, with retries and a dead-letter queue", () => {
+      const rule = named("aws:cloudwatch/eventRule:EventRule", "manifest-uploaded").inputs;
+      assert.deepEqual(JSON.parse(String(rule.eventPattern)), manifestUploadedPattern("releases-bucket"));
+      const target = named("aws:cloudwatch/eventTarget:EventTarget", "manifest-uploaded-start").inputs;
+      assert.equal(target.arn, arnOf("aws:sfn/stateMachine:StateMachine", "workflow"));
+      assert.deepEqual(target.inputTransformer, {
+        inputPaths: manifestUploadedInput.inputPaths,
+        inputTemplate: manifestUploadedInput.inputTemplate,
+      });
+      assert.deepEqual(target.retryPolicy, { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 });
+      assert.deepEqual(target.deadLetterConfig, { arn: arnOf("aws:sqs/queue:Queue", "undelivered-events") });
+      assert.equal(named("aws:sqs/queue:Queue", "undelivered-events").inputs.sqsManagedSseEnabled, true);
+      const startPolicy = policyOf(named("aws:iam/rolePolicy:RolePolicy", "events-start-policy"));
+      assert.deepEqual(startPolicy.Statement, [
+        {
+          Sid: "StartReleases",
+          Effect: "Allow",
+          Action: ["states:StartExecution"],
+          Resource: [arnOf("aws:sfn/stateMachine:StateMachine", "workflow")],
+        },
+      ]);
+    });
+
+    it("routes state changes of exactly the managed pipelines to the pipeline-event function", () => {
+      const rule = named("aws:cloudwatch/eventRule:EventRule", "pipeline-state-changed").inputs;
+      assert.deepEqual(JSON.parse(String(rule.eventPattern)), pipelineStateChangePattern(DEV_PIPELINES));
+      assert.equal(
+        named("aws:cloudwatch/eventTarget:EventTarget", "pipeline-state-changed-handler").inputs.arn,
+        arnOf(FUNCTION, "pipelineEvent"),
+      );
+      const permission = named("aws:lambda/permission:Permission", "pipeline-event-invoke").inputs;
+      assert.equal(
+        permission.sourceArn,
+        arnOf("aws:cloudwatch/eventRule:EventRule", "pipeline-state-changed"),
+      );
+      assert.equal(permission.principal, "events.amazonaws.com");
+    });
+
+    it("runs the reconciler on the configured schedule", () => {
+      assert.equal(
+        named("aws:cloudwatch/eventRule:EventRule", "reconcile-schedule").inputs.scheduleExpression,
+        "rate(5 minutes)",
+      );
+      assert.equal(
+        named("aws:cloudwatch/eventTarget:EventTarget", "reconcile-schedule-run").inputs.arn,
+        arnOf(FUNCTION, "reconciler"),
+      );
+      assert.equal(
+        named("aws:lambda/permission:Permission", "reconciler-invoke").inputs.sourceArn,
+        arnOf("aws:cloudwatch/eventRule:EventRule", "reconcile-schedule"),
+      );
+    });
+  });
+
+  describe("API", () => {
+    it("authorizes every method with AWS_IAM", () => {
+      const methods = ofType("aws:apigateway/method:Method");
+      assert.deepEqual(methods.map((m) => [m.name, m.inputs.authorization]).sort(), [
+        ["release-get", "AWS_IAM"],
+        ["releases-post", "AWS_IAM"],
+        ["root-post", "AWS_IAM"],
+      ]);
+    });
+
+    it("validates POST bodies against the manifest schema for every content type", () => {
+      const model = named("aws:apigateway/model:Model", "manifest-model").inputs;
+      assert.deepEqual(JSON.parse(String(model.schema)), {
+        $schema: "http://json-schema.org/draft-04/schema#",
+        ...manifestSchema({ allowedPipelines: DEV_PIPELINES, maxPipelines: 50, maxBytes: 65536 }),
+      });
+      for (const name of ["root-post", "releases-post"]) {
+        const method = named("aws:apigateway/method:Method", name).inputs;
+        assert.deepEqual(method.requestModels, {
+          "application/json": "ReleaseManifest",
+          $default: "ReleaseManifest",
+        });
+        assert.ok(method.requestValidatorId);
+      }
+      const validator = named("aws:apigateway/requestValidator:RequestValidator", "validator").inputs;
+      assert.equal(validator.validateRequestBody, true);
+      const invalid = named("aws:apigateway/response:Response", "invalid-body").inputs;
+      assert.equal(invalid.responseType, "BAD_REQUEST_BODY");
+      assert.match(
+        String((invalid.responseTemplates as Record<string, string>)["application/json"]),
+        /validationErrorString/,
+      );
+    });
+
+    it("starts executions directly with a name derived from the releaseId and maps a used name to 409", () => {
+      const integration = named("aws:apigateway/integration:Integration", "releases-start-execution").inputs;
+      assert.equal(integration.type, "AWS");
+      assert.equal(integration.uri, `arn:aws:apigateway:${REGION}:states:action/StartExecution`);
+      assert.equal(integration.credentials, arnOf("aws:iam/role:Role", "api-start-role"));
+      const template = (integration.requestTemplates as Record<string, string>)["application/json"];
+      assert.match(template, /"name": "release-\$util.escapeJavaScript\(\$input.path\('\$.releaseId'\)\)"/);
+      assert.match(
+        template,
+        new RegExp(`"stateMachineArn": "${arnOf("aws:sfn/stateMachine:StateMachine", "workflow")}"`),
+      );
+      const conflict = named(
+        "aws:apigateway/integrationResponse:IntegrationResponse",
+        "releases-post-400",
+      ).inputs;
+      assert.match(
+        String((conflict.responseTemplates as Record<string, string>)["application/json"]),
+        /ExecutionAlreadyExists[\s\S]*status = 409/,
+      );
+    });
+
+    it("answers GET /releases/{releaseId} through the status function, invoked only by this API", () => {
+      const integration = named("aws:apigateway/integration:Integration", "release-get-status").inputs;
+      assert.equal(integration.type, "AWS_PROXY");
+      assert.equal(integration.uri, named(FUNCTION, "releaseStatus").state.invokeArn);
+      const permission = named("aws:lambda/permission:Permission", "release-get-invoke").inputs;
+      assert.equal(permission.sourceArn, `arn:aws:execute-api:${REGION}:${ACCOUNT}:api-id/*/GET/releases/*`);
+    });
+
+    it("throttles the stage and logs every access", () => {
+      const stage = named("aws:apigateway/stage:Stage", "api-stage").inputs;
+      assert.equal(stage.xrayTracingEnabled, true);
+      assert.equal(
+        (stage.accessLogSettings as { destinationArn: string }).destinationArn,
+        arnOf("aws:cloudwatch/logGroup:LogGroup", "api-access-logs"),
+      );
+      const settings = named("aws:apigateway/methodSettings:MethodSettings", "api-settings").inputs;
+      assert.deepEqual(settings.settings, {
+        metricsEnabled: true,
+        loggingLevel: "INFO",
+        dataTraceEnabled: false,
+        throttlingRateLimit: 10,
+        throttlingBurstLimit: 20,
+      });
+    });
+  });
+});
+
+describe("stack settings", () => {
+  const config = (values: Record<string, string>) => (key: string) => values[key];
+
+  it("declares in Pulumi.yaml every setting with a description and the same default the code uses", () => {
+    const project = parseYaml(readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8")) as {
+      config: Record<string, { description?: string; default?: unknown }>;
+    };
+    assert.deepEqual(
+      Object.keys(project.config).sort(),
+      ["pipelines", ...Object.keys(DEFAULT_SETTINGS)].sort(),
+    );
+    for (const [key, declared] of Object.entries(project.config)) {
+      assert.ok(declared.description, `${key} has a description`);
+      if (key !== "pipelines")
+        assert.deepEqual(declared.default, DEFAULT_SETTINGS[key as keyof typeof DEFAULT_SETTINGS], key);
+    }
+  });
+
+  it("says which key to set when the pipelines are missing", () => {
+    assert.throws(
+      () => readSettings(config({})),
+      (e: Error) => e instanceof SettingsError && /release-machine:pipelines is not set/.test(e.message),
+    );
+  });
+
+  it("lists every invalid setting at once", () => {
+    assert.throws(
+      () =>
+        readSettings(
+          config({
+            pipelines: '["ok", "bad name"]',
+            mapConcurrency: "41",
+            failurePolicy: "retry",
+            logRetentionDays: "10",
+            reconcileSchedule: "often",
+          }),
+        ),
+      (e: Error) =>
+        /pipelines has names CodePipeline does not allow: bad name/.test(e.message) &&
+        /mapConcurrency must be an integer from 1 to 40/.test(e.message) &&
+        /failurePolicy must be stopRemaining or letFinish/.test(e.message) &&
+        /logRetentionDays must be one of/.test(e.message) &&
+        /reconcileSchedule must be an EventBridge schedule/.test(e.message),
+    );
+  });
+
+  it("reads the dev stack's pipelines and keeps defaults for the rest", () => {
+    const settings = readSettings(config({ pipelines: JSON.stringify(DEV_PIPELINES) }));
+    assert.deepEqual(settings, { pipelines: DEV_PIPELINES, ...DEFAULT_SETTINGS });
+  });
+});
