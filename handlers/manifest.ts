@@ -186,6 +186,10 @@ function buildValue(node: Node, path: string, depth: number, problems: ManifestP
 }
 
 function parseJson(text: string, problems: ManifestProblem[]): { value: unknown; tree: Node } | undefined {
+  if (text.trim() === "") {
+    problems.push({ path: "", rule: "json", message: "the manifest is empty; send a JSON object" });
+    return undefined;
+  }
   const errors: ParseError[] = [];
   const tree = parseTree(text, errors, {
     disallowComments: true,
@@ -333,7 +337,9 @@ function schemaProblems(value: unknown, rules: ManifestRules, validate: SchemaVa
         }
         continue;
       }
-      if (branch?.[1] !== wanted || error.keyword === "type") continue;
+      if (branch?.[1] !== wanted) continue;
+      // The branch's own "must be object/string" is implied by `wanted`; deeper type errors are real.
+      if (error.keyword === "type" && error.instancePath === item) continue;
     }
     problems.push(describe(error, rules));
   }
@@ -367,7 +373,8 @@ function parseWith(text: string, rules: ManifestRules, validate: SchemaValidator
   if (!parsed) throw new InvalidManifest(problems);
   problems.push(...schemaProblems(parsed.value, rules, validate));
 
-  const manifest = parsed.value as { releaseId?: unknown; pipelines?: unknown };
+  const isObject = typeof parsed.value === "object" && parsed.value !== null && !Array.isArray(parsed.value);
+  const manifest = (isObject ? parsed.value : {}) as { releaseId?: unknown; pipelines?: unknown };
   let releaseId = typeof manifest.releaseId === "string" ? manifest.releaseId : undefined;
   if (typeof manifest.releaseId === "number") {
     // A number keeps its JSON text, so 5.10 stays "5.10" and does not collide with 5.1.

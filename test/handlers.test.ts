@@ -159,10 +159,9 @@ describe("handlers", () => {
 
   describe("validateManifest", () => {
     it("returns the release plan and the pipeline list in manifest order for the release record", () => {
-      const output = validateManifest(
-        manifestParser({ maxPipelines: 5, maxBytes: 1000 }),
-        { text: '{"releaseId":"r1","pipelines":["b","a"]}' },
-      );
+      const output = validateManifest(manifestParser({ maxPipelines: 5, maxBytes: 1000 }), {
+        text: '{"releaseId":"r1","pipelines":["b","a"]}',
+      });
       assert.equal(output.releaseId, "r1");
       assert.deepEqual(output.pipelinesAttribute, { L: [{ S: "b" }, { S: "a" }] });
       assert.deepEqual(

@@ -1,0 +1,601 @@
+/**
+ * The manifest's rules, one test each: every rule `parseManifest` enforces is shown rejecting a
+ * manifest with the exact problems (path and rule) it reports, and the accepted forms are shown
+ * producing the exact release plan. The identifiers derived from a release and the schema's
+ * portability to API Gateway (draft-04) are checked here too.
+ */
+import assert from "node:assert/strict";
+import Ajv from "ajv";
+import { InvalidManifest, type ManifestProblem } from "../handlers/errors";
+import {
+  type ManifestRules,
+  clientRequestToken,
+  executionName,
+  manifestSchema,
+  parseManifest,
+} from "../handlers/manifest";
+
+const RULES: ManifestRules = {
+  allowedPipelines: ["svc-a", "svc-b", "svc-c"],
+  maxPipelines: 3,
+  maxBytes: 2000,
+};
+/** No allow-list, so a name's own pattern is the only rule on it. */
+const OPEN_RULES: ManifestRules = { maxPipelines: 20, maxBytes: 2000 };
+
+interface ExpectedProblem {
+  path: string;
+  rule: string;
+  /** Key words the message must contain. */
+  message: RegExp;
+}
+
+/** The problems of the InvalidManifest that `text` must be rejected with. */
+function problemsOf(text: string, rules: ManifestRules): ManifestProblem[] {
+  try {
+    parseManifest(text, rules);
+  } catch (error) {
+    if (error instanceof InvalidManifest) return error.problems;
+    throw error;
+  }
+  return assert.fail(`expected InvalidManifest for ${text}`);
+}
+
+function assertRejected(text: string, expected: ExpectedProblem[], rules: ManifestRules = RULES): void {
+  const problems = problemsOf(text, rules);
+  assert.deepEqual(
+    problems.map(({ path, rule }) => ({ path, rule })),
+    expected.map(({ path, rule }) => ({ path, rule })),
+  );
+  problems.forEach((problem, i) => assert.match(problem.message, expected[i].message));
+}
+
+const manifest = (fields: Record<string, unknown>): string => JSON.stringify(fields);
+const withPipelines = (pipelines: unknown[]): string => manifest({ releaseId: "r1", pipelines });
+
+describe("parseManifest: one test per rule", () => {
+  describe("json", () => {
+    it("rejects malformed JSON, saying where the text breaks", () => {
+      assertRejected('{"releaseId": "r1", ', [
+        { path: "", rule: "json", message: /not valid JSON.*line 1, offset 20/ },
+      ]);
+    });
+
+    it("rejects a trailing comma", () => {
+      assertRejected('{"releaseId": "r1", "pipelines": ["svc-a"],}', [
+        { path: "", rule: "json", message: /not valid JSON/ },
+      ]);
+    });
+
+    it("rejects a comment, which JSON does not have", () => {
+      assertRejected('{"releaseId": "r1", // the next release\n "pipelines": ["svc-a"]}', [
+        { path: "", rule: "json", message: /not valid JSON: InvalidCommentToken/ },
+      ]);
+    });
+
+    it("rejects empty text", () => {
+      assertRejected("", [{ path: "", rule: "json", message: /JSON/ }]);
+    });
+  });
+
+  describe("maxBytes", () => {
+    it("rejects a manifest over the byte limit, giving its size and the limit", () => {
+      const text = manifest({ releaseId: "r1", pipelines: ["svc-a"], padding: "x".repeat(1948) });
+      assert.equal(Buffer.byteLength(text), 2001);
+
+      assertRejected(text, [{ path: "", rule: "maxBytes", message: /2001 bytes; the limit is 2000 bytes/ }]);
+    });
+
+    it("counts bytes, not characters, so multi-byte text cannot slip past the limit", () => {
+      const text = manifest({ releaseId: "r1", pipelines: ["svc-a"], padding: "é".repeat(990) });
+      assert.ok(text.length < 2000);
+
+      assertRejected(text, [{ path: "", rule: "maxBytes", message: /the limit is 2000 bytes/ }]);
+    });
+  });
+
+  describe("duplicateKey", () => {
+    it("rejects a top-level field given twice, naming it", () => {
+      assertRejected('{"releaseId": "r1", "releaseId": "r2", "pipelines": ["svc-a"]}', [
+        { path: "/releaseId", rule: "duplicateKey", message: /"releaseId" appears more than once/ },
+      ]);
+    });
+
+    it("rejects a nested key given twice, at its full path", () => {
+      assertRejected(
+        '{"releaseId": "r1", "pipelines": [{"name": "svc-a", "variables": {"A": "1", "A": "2"}}]}',
+        [{ path: "/pipelines/0/variables/A", rule: "duplicateKey", message: /"A" appears more than once/ }],
+      );
+    });
+  });
+
+  describe("forbiddenKey", () => {
+    it("rejects __proto__ and leaves Object.prototype unpolluted", () => {
+      assertRejected('{"releaseId": "r1", "pipelines": ["svc-a"], "__proto__": {"polluted": true}}', [
+        { path: "/__proto__", rule: "forbiddenKey", message: /"__proto__" is not allowed/ },
+      ]);
+
+      assert.equal(({} as Record<string, unknown>).polluted, undefined);
+      assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, "polluted"), false);
+    });
+
+    it("rejects constructor inside a pipeline object", () => {
+      assertRejected(
+        '{"releaseId": "r1", "pipelines": [{"name": "svc-a", "constructor": {"prototype": {"polluted": true}}}]}',
+        [{ path: "/pipelines/0/constructor", rule: "forbiddenKey", message: /"constructor" is not allowed/ }],
+      );
+
+      assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    });
+  });
+
+  describe("depth", () => {
+    it("rejects a deeply nested variables value at the level where it becomes too deep", () => {
+      const nested = "[".repeat(12) + "]".repeat(12);
+
+      assertRejected(`{"releaseId": "r1", "pipelines": [{"name": "svc-a", "variables": {"A": ${nested}}}]}`, [
+        { path: "/pipelines/0/variables/A", rule: "type", message: /must be of type string/ },
+        {
+          path: "/pipelines/0/variables/A/0/0/0/0/0/0/0",
+          rule: "depth",
+          message: /nesting deeper than 10 levels/,
+        },
+      ]);
+    });
+  });
+
+  describe("type", () => {
+    it("rejects a top-level array or string: a manifest is an object", () => {
+      for (const text of ["[]", '"svc-a"']) {
+        assertRejected(text, [{ path: "", rule: "type", message: /the manifest must be of type object/ }]);
+      }
+    });
+
+    it("rejects a boolean releaseId", () => {
+      assertRejected(manifest({ releaseId: true, pipelines: ["svc-a"] }), [
+        { path: "/releaseId", rule: "type", message: /releaseId must be of type string or number/ },
+      ]);
+    });
+
+    it("rejects pipelines that are not an array", () => {
+      assertRejected(manifest({ releaseId: "r1", pipelines: { "svc-a": true } }), [
+        { path: "/pipelines", rule: "type", message: /pipelines must be of type array/ },
+      ]);
+    });
+
+    it("rejects a pipeline item that is a number, saying what an item may be", () => {
+      assertRejected(withPipelines([5]), [
+        { path: "/pipelines/0", rule: "type", message: /a name \(string\) or an object/ },
+      ]);
+    });
+  });
+
+  describe("required", () => {
+    it("rejects a manifest without releaseId", () => {
+      assertRejected(manifest({ pipelines: ["svc-a"] }), [
+        { path: "/releaseId", rule: "required", message: /releaseId is required/ },
+      ]);
+    });
+
+    it("rejects a manifest without pipelines", () => {
+      assertRejected(manifest({ releaseId: "r1" }), [
+        { path: "/pipelines", rule: "required", message: /pipelines is required/ },
+      ]);
+    });
+
+    it("rejects an empty object, naming both missing fields", () => {
+      assertRejected("{}", [
+        { path: "/pipelines", rule: "required", message: /pipelines is required/ },
+        { path: "/releaseId", rule: "required", message: /releaseId is required/ },
+      ]);
+    });
+  });
+
+  describe("additionalProperties", () => {
+    it("rejects an unknown top-level field, naming it and the allowed fields", () => {
+      assertRejected(manifest({ releaseId: "r1", pipelines: ["svc-a"], approver: "alice" }), [
+        {
+          path: "/approver",
+          rule: "additionalProperties",
+          message: /unknown field "approver"; allowed: releaseId and pipelines/,
+        },
+      ]);
+    });
+
+    it("rejects an unknown key in a pipeline object", () => {
+      assertRejected(withPipelines([{ name: "svc-a", stage: "Deploy" }]), [
+        { path: "/pipelines/0/stage", rule: "additionalProperties", message: /unknown field "stage"/ },
+      ]);
+    });
+  });
+
+  describe("releaseId pattern", () => {
+    const badIds: [string, string][] = [
+      ["with a space", "release 1"],
+      ["with a leading dot", ".release"],
+      ["of 65 characters", "r".repeat(65)],
+      ["with a Cyrillic look-alike letter", "rel\u0435ase"],
+      ["with a zero-width space", "rel\u200base"],
+    ];
+    for (const [description, releaseId] of badIds) {
+      it(`rejects a releaseId ${description}`, () => {
+        assertRejected(manifest({ releaseId, pipelines: ["svc-a"] }), [
+          { path: "/releaseId", rule: "pattern", message: /releaseId must be 1-64 characters/ },
+        ]);
+      });
+    }
+
+    it("rejects a negative number as releaseId (by the schema's minimum, which API Gateway checks too)", () => {
+      assertRejected('{"releaseId": -5, "pipelines": ["svc-a"]}', [
+        { path: "/releaseId", rule: "minimum", message: /releaseId must be >= 0/ },
+      ]);
+    });
+
+    it("accepts a releaseId of exactly 64 characters", () => {
+      const releaseId = `r${"0".repeat(63)}`;
+
+      assert.equal(parseManifest(manifest({ releaseId, pipelines: ["svc-a"] }), RULES).releaseId, releaseId);
+    });
+  });
+
+  describe("pipelines: minItems, maxItems, uniqueItems", () => {
+    it("rejects an empty pipeline list", () => {
+      assertRejected(withPipelines([]), [
+        { path: "/pipelines", rule: "minItems", message: /at least 1 item/ },
+      ]);
+    });
+
+    it("rejects more pipelines than the limit, giving the limit", () => {
+      const rules = { ...RULES, allowedPipelines: ["svc-a", "svc-b", "svc-c", "svc-d"] };
+
+      assertRejected(
+        withPipelines(["svc-a", "svc-b", "svc-c", "svc-d"]),
+        [{ path: "/pipelines", rule: "maxItems", message: /at most 3 items/ }],
+        rules,
+      );
+    });
+
+    it("rejects a manifest whose pipelines repeat, naming both positions", () => {
+      assertRejected(withPipelines(["svc-a", "svc-b", "svc-a"]), [
+        { path: "/pipelines/2", rule: "uniqueItems", message: /repeats "svc-a" \(first at \/pipelines\/0\)/ },
+      ]);
+    });
+
+    it("rejects a pipeline given once as a name and again as an object with the same name", () => {
+      assertRejected(withPipelines(["svc-a", { name: "svc-a", variables: { A: "1" } }]), [
+        { path: "/pipelines/1", rule: "uniqueItems", message: /repeats "svc-a" \(first at \/pipelines\/0\)/ },
+      ]);
+    });
+  });
+
+  describe("allowList", () => {
+    it("rejects a pipeline that is not on the allow-list, naming it and the allowed ones", () => {
+      assertRejected(withPipelines(["svc-a", "svc-z"]), [
+        {
+          path: "/pipelines/1",
+          rule: "allowList",
+          message: /pipeline "svc-z" is not on this machine's allow-list; allowed: svc-a, svc-b, svc-c/,
+        },
+      ]);
+    });
+  });
+
+  describe("pipeline name pattern", () => {
+    it("rejects a pipeline name with a space, given as a string or as an object's name", () => {
+      assertRejected(
+        withPipelines(["svc x", { name: "svc y" }]),
+        [
+          {
+            path: "/pipelines/0",
+            rule: "pattern",
+            message: /pipeline name "svc x" must be 1-100 characters/,
+          },
+          {
+            path: "/pipelines/1/name",
+            rule: "pattern",
+            message: /pipeline name "svc y" must be 1-100 characters/,
+          },
+        ],
+        OPEN_RULES,
+      );
+    });
+  });
+
+  describe("variables", () => {
+    it("rejects a variable name outside CodePipeline's alphabet", () => {
+      assertRejected(withPipelines([{ name: "svc-a", variables: { "bad name": "1" } }]), [
+        {
+          path: "/pipelines/0/variables/bad name",
+          rule: "additionalProperties",
+          message: /unknown field "bad name"; allowed: names matching/,
+        },
+      ]);
+    });
+
+    it("rejects a variable value over 1000 characters", () => {
+      assertRejected(withPipelines([{ name: "svc-a", variables: { A: "x".repeat(1001) } }]), [
+        { path: "/pipelines/0/variables/A", rule: "maxLength", message: /1000 characters/ },
+      ]);
+    });
+  });
+
+  describe("sourceRevisions", () => {
+    it("rejects an unknown revisionType, listing the allowed ones", () => {
+      const revision = { actionName: "Source", revisionType: "BRANCH", revisionValue: "main" };
+
+      assertRejected(withPipelines([{ name: "svc-a", sourceRevisions: [revision] }]), [
+        {
+          path: "/pipelines/0/sourceRevisions/0/revisionType",
+          rule: "enum",
+          message: /COMMIT_ID, IMAGE_DIGEST, S3_OBJECT_VERSION_ID, S3_OBJECT_KEY/,
+        },
+      ]);
+    });
+
+    it("rejects a revision without its revisionValue", () => {
+      const revision = { actionName: "Source", revisionType: "COMMIT_ID" };
+
+      assertRejected(withPipelines([{ name: "svc-a", sourceRevisions: [revision] }]), [
+        {
+          path: "/pipelines/0/sourceRevisions/0/revisionValue",
+          rule: "required",
+          message: /revisionValue is required/,
+        },
+      ]);
+    });
+  });
+
+  describe("several problems", () => {
+    it("reports every problem together, sorted by path", () => {
+      assertRejected(manifest({ releaseId: "bad id", pipelines: ["svc-z", "svc-a", "svc-a"], extra: 1 }), [
+        { path: "/extra", rule: "additionalProperties", message: /unknown field "extra"/ },
+        { path: "/pipelines/0", rule: "allowList", message: /"svc-z"/ },
+        { path: "/pipelines/2", rule: "uniqueItems", message: /repeats "svc-a"/ },
+        { path: "/releaseId", rule: "pattern", message: /releaseId must be/ },
+      ]);
+    });
+
+    it("sorts item positions as numbers, so /pipelines/2 comes before /pipelines/10", () => {
+      const names = ["a", "b", "c x", "d", "e", "f", "g", "h", "i", "j", "k y"];
+
+      assertRejected(
+        withPipelines(names),
+        [
+          { path: "/pipelines/2", rule: "pattern", message: /"c x"/ },
+          { path: "/pipelines/10", rule: "pattern", message: /"k y"/ },
+        ],
+        OPEN_RULES,
+      );
+    });
+  });
+});
+
+/**
+ * Known defects, reported and not fixed here: these fail until handlers/manifest.ts is fixed, and
+ * each says what the rule should report.
+ */
+describe("parseManifest: type errors inside pipeline objects and at the top level", () => {
+  // parseManifest (handlers/manifest.ts:364) reads `manifest.releaseId` on null: a TypeError escapes.
+  it("rejects a top-level null as the wrong type, as it does an array or a string", () => {
+    assertRejected("null", [{ path: "", rule: "type", message: /the manifest must be of type object/ }]);
+  });
+
+  // schemaProblems (handlers/manifest.ts:339) drops every "type" error inside the pipeline-object
+  // branch of the item anyOf, so wrongly typed fields of a pipeline object are accepted or crash.
+  it("rejects a pipeline object whose name is a number", () => {
+    assertRejected(
+      withPipelines([{ name: 5 }]),
+      [{ path: "/pipelines/0/name", rule: "type", message: /string/ }],
+      OPEN_RULES,
+    );
+  });
+
+  it("rejects a variable whose value is not a string", () => {
+    assertRejected(
+      withPipelines([{ name: "svc-a", variables: { A: 5 } }]),
+      [{ path: "/pipelines/0/variables/A", rule: "type", message: /string/ }],
+      OPEN_RULES,
+    );
+  });
+
+  it("rejects sourceRevisions that are not an array", () => {
+    assertRejected(
+      withPipelines([{ name: "svc-a", sourceRevisions: "abc123" }]),
+      [{ path: "/pipelines/0/sourceRevisions", rule: "type", message: /array/ }],
+      OPEN_RULES,
+    );
+  });
+});
+
+describe("parseManifest: accepted manifests", () => {
+  const SEED_PIPELINES = [1, 2, 3, 4, 5].map((n) => `pipeline-for-stepfunctions-pipeline-repo-${n}`);
+  const seedRules: ManifestRules = { allowedPipelines: SEED_PIPELINES, maxPipelines: 50, maxBytes: 65536 };
+
+  it("reads the seed manifest's numeric releaseId 5.15 as the text 5.15, keeping pipeline order", () => {
+    const release = parseManifest(JSON.stringify({ releaseId: 5.15, pipelines: SEED_PIPELINES }), seedRules);
+
+    assert.equal(release.releaseId, "5.15");
+    assert.deepEqual(
+      release.pipelines.map((p) => p.name),
+      SEED_PIPELINES,
+    );
+  });
+
+  it("keeps a number's JSON text: 5.10 stays 5.10, 1e3 stays 1e3, a huge integer keeps every digit", () => {
+    const idOf = (literal: string) =>
+      parseManifest(`{"releaseId": ${literal}, "pipelines": ["svc-a"]}`, RULES).releaseId;
+
+    assert.deepEqual(["5.10", "1e3", "12345678901234567890"].map(idOf), [
+      "5.10",
+      "1e3",
+      "12345678901234567890",
+    ]);
+  });
+
+  it("plans a plain name as a start request with only its name and idempotency token", () => {
+    const release = parseManifest(withPipelines(["svc-b"]), RULES);
+
+    assert.deepEqual(release, {
+      releaseId: "r1",
+      pipelines: [
+        {
+          name: "svc-b",
+          clientRequestToken: clientRequestToken("r1", "svc-b"),
+          start: { Name: "svc-b", ClientRequestToken: clientRequestToken("r1", "svc-b") },
+        },
+      ],
+    });
+  });
+
+  it("maps the extended form's variables and sourceRevisions to PascalCase start parameters", () => {
+    const text = withPipelines([
+      {
+        name: "svc-a",
+        variables: { IMAGE_TAG: "5.15", REGION: "us-east-1" },
+        sourceRevisions: [{ actionName: "Source", revisionType: "COMMIT_ID", revisionValue: "abc123" }],
+      },
+      { name: "svc-b" },
+    ]);
+
+    const release = parseManifest(text, RULES);
+
+    assert.deepEqual(
+      release.pipelines.map((p) => p.start),
+      [
+        {
+          Name: "svc-a",
+          ClientRequestToken: clientRequestToken("r1", "svc-a"),
+          Variables: [
+            { Name: "IMAGE_TAG", Value: "5.15" },
+            { Name: "REGION", Value: "us-east-1" },
+          ],
+          SourceRevisions: [{ ActionName: "Source", RevisionType: "COMMIT_ID", RevisionValue: "abc123" }],
+        },
+        { Name: "svc-b", ClientRequestToken: clientRequestToken("r1", "svc-b") },
+      ],
+    );
+  });
+});
+
+describe("identifiers derived from a release", () => {
+  /** Step Functions execution names: 1-80 characters; no whitespace, control characters or <>{}[]?*"#%\^|~`$&,;:/ */
+  const STEP_FUNCTIONS_NAME = /^[^\s\p{Cc}<>{}[\]?*"#%\\^|~`$&,;:/]{1,80}$/u;
+
+  it("names the execution release-<releaseId>, within Step Functions' name rules", () => {
+    assert.equal(executionName("5.15"), "release-5.15");
+    assert.match(executionName("5.15"), STEP_FUNCTIONS_NAME);
+    assert.doesNotMatch("release-5:15", STEP_FUNCTIONS_NAME, "the name rule itself must refuse a colon");
+  });
+
+  it("keeps the longest valid releaseId's execution name within 80 characters", () => {
+    const longest = executionName(`r${"_".repeat(63)}`);
+
+    assert.equal(longest.length, 72);
+    assert.match(longest, STEP_FUNCTIONS_NAME);
+  });
+
+  it("derives a CodePipeline-valid, stable clientRequestToken", () => {
+    const token = clientRequestToken("5.15", "svc-a");
+
+    assert.match(token, /^[a-zA-Z0-9-]{1,128}$/);
+    assert.equal(clientRequestToken("5.15", "svc-a"), token);
+  });
+
+  it("gives different tokens to releases 5.15 and 5-15, and to two pipelines of one release", () => {
+    assert.notEqual(clientRequestToken("5.15", "a"), clientRequestToken("5-15", "a"));
+    assert.notEqual(clientRequestToken("r", "a"), clientRequestToken("r", "b"));
+  });
+});
+
+describe("manifestSchema", () => {
+  /** Draft-04's keywords (API Gateway models), less $ref: a model's schema must stand alone. */
+  const DRAFT_04_KEYWORDS = new Set([
+    "$schema",
+    "id",
+    "title",
+    "description",
+    "default",
+    "format",
+    "type",
+    "enum",
+    "multipleOf",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "items",
+    "additionalItems",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "maxProperties",
+    "minProperties",
+    "required",
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "dependencies",
+    "definitions",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+  ]);
+  const SCHEMA_MAPS = new Set(["properties", "patternProperties", "definitions"]);
+  const SCHEMA_LISTS = new Set(["allOf", "anyOf", "oneOf"]);
+  const SUBSCHEMAS = new Set(["items", "additionalItems", "additionalProperties", "not"]);
+
+  /** JSON Pointers of every keyword draft-04 does not know, walking only schema positions. */
+  function keywordsOutsideDraft04(schema: unknown, at = "#"): string[] {
+    if (typeof schema !== "object" || schema === null) return [];
+    const found: string[] = [];
+    for (const [keyword, value] of Object.entries(schema)) {
+      const here = `${at}/${keyword}`;
+      if (!DRAFT_04_KEYWORDS.has(keyword)) found.push(here);
+      else if (
+        (keyword === "exclusiveMinimum" || keyword === "exclusiveMaximum") &&
+        typeof value !== "boolean"
+      )
+        found.push(here);
+      else if (SCHEMA_MAPS.has(keyword))
+        for (const [name, sub] of Object.entries(value as object))
+          found.push(...keywordsOutsideDraft04(sub, `${here}/${name}`));
+      else if (SCHEMA_LISTS.has(keyword) || (keyword === "items" && Array.isArray(value)))
+        (value as unknown[]).forEach((sub, i) => found.push(...keywordsOutsideDraft04(sub, `${here}/${i}`)));
+      else if (SUBSCHEMAS.has(keyword)) found.push(...keywordsOutsideDraft04(value, here));
+    }
+    return found;
+  }
+
+  it("compiles in ajv's strict mode, with and without an allow-list", () => {
+    for (const rules of [RULES, OPEN_RULES]) {
+      const validate = new Ajv({ strict: true, allowUnionTypes: true }).compile(manifestSchema(rules));
+
+      assert.equal(validate({ releaseId: "r1", pipelines: ["svc-a"] }), true);
+    }
+  });
+
+  it("finds a keyword outside draft-04 when there is one (the walker itself works)", () => {
+    const schema = {
+      type: "object",
+      properties: { a: { const: 1 }, b: { exclusiveMinimum: 0 } },
+      items: [{ contains: {} }],
+      if: {},
+    };
+
+    assert.deepEqual(keywordsOutsideDraft04(schema), [
+      "#/properties/a/const",
+      "#/properties/b/exclusiveMinimum",
+      "#/items/0/contains",
+      "#/if",
+    ]);
+  });
+
+  it("uses only draft-04 keywords, so API Gateway can take it as a request model", () => {
+    assert.deepEqual(keywordsOutsideDraft04(manifestSchema(RULES)), []);
+    assert.deepEqual(keywordsOutsideDraft04(manifestSchema(OPEN_RULES)), []);
+  });
+});
