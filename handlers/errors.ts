@@ -14,38 +14,64 @@ export interface ManifestProblem {
   message: string;
 }
 
+/**
+ * Builds the error each class below returns from its constructor: a native Error (so the Lambda
+ * runtime reports it by name) carrying the class's prototype (so `instanceof` works). Pulumi's
+ * closure serialization rewrites a class into an ES5 constructor in which `super(message)` sets
+ * nothing and class fields vanish; returning this object survives that. The archive test proves it.
+ */
+function named<T extends Error>(prototype: T, name: string, message: string): T {
+  const error = new Error(message);
+  Object.setPrototypeOf(error, prototype);
+  error.name = name;
+  return error as T;
+}
+
 /** The manifest is not acceptable; `problems` lists every problem found, not only the first. */
 export class InvalidManifest extends Error {
-  override readonly name = "InvalidManifest";
-  constructor(readonly problems: ManifestProblem[]) {
-    super(
+  declare readonly problems: ManifestProblem[];
+  constructor(problems: ManifestProblem[]) {
+    const message =
       problems.length === 0
         ? "invalid manifest"
         : problems
             .map((p) => `${p.path === "" ? "(manifest)" : p.path}: ${p.message} [${p.rule}]`)
-            .join("; "),
-    );
+            .join("; ");
+    super(message);
+    return Object.assign(named(InvalidManifest.prototype, "InvalidManifest", message), { problems });
   }
 }
 
 /** The manifest object named by the event (bucket, key, version) does not exist. */
 export class ManifestNotFound extends Error {
-  override readonly name = "ManifestNotFound";
+  constructor(message: string) {
+    super(message);
+    return named(ManifestNotFound.prototype, "ManifestNotFound", message);
+  }
 }
 
 /** A pipeline execution ended in a state other than Succeeded; sent to the waiting task. */
 export class PipelineExecutionFailed extends Error {
-  override readonly name = "PipelineExecutionFailed";
+  constructor(message = "the pipeline execution did not succeed") {
+    super(message);
+    return named(PipelineExecutionFailed.prototype, "PipelineExecutionFailed", message);
+  }
 }
 
 /** The waiter was asked to wait for an execution that RecordStart never wrote: a defect, not transient. */
 export class ExecutionNotRecorded extends Error {
-  override readonly name = "ExecutionNotRecorded";
+  constructor(message: string) {
+    super(message);
+    return named(ExecutionNotRecorded.prototype, "ExecutionNotRecorded", message);
+  }
 }
 
 /** The handler's environment is missing or has a malformed setting; the message says what to set. */
 export class ConfigurationError extends Error {
-  override readonly name = "ConfigurationError";
+  constructor(message: string) {
+    super(message);
+    return named(ConfigurationError.prototype, "ConfigurationError", message);
+  }
 }
 
 /**

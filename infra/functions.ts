@@ -21,7 +21,12 @@ export const EXCLUDED_PACKAGES = [
   "s3rver",
 ];
 
+/** Only functions that parse manifests carry the parser's packages. */
+export const MANIFEST_PARSER_PACKAGES = ["ajv", "jsonc-parser"];
+
 export interface HandlerFunctionArgs<E, R> {
+  /** Whether the handler parses manifests (and so needs MANIFEST_PARSER_PACKAGES). */
+  parsesManifests?: boolean;
   factory: () => (event: E) => Promise<R>;
   environment: Record<string, pulumi.Input<string>>;
   statements: pulumi.Input<PolicyStatement[]>;
@@ -78,7 +83,11 @@ export function handlerFunction<E, R>(
       tracingConfig: { mode: "Active" },
       loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
       environment: { variables: { NODE_OPTIONS: "--enable-source-maps", ...args.environment } },
-      codePathOptions: { extraExcludePackages: EXCLUDED_PACKAGES },
+      codePathOptions: {
+        extraExcludePackages: args.parsesManifests
+          ? EXCLUDED_PACKAGES
+          : [...EXCLUDED_PACKAGES, ...MANIFEST_PARSER_PACKAGES],
+      },
     },
     // The role's policy must exist before the first invocation.
     { ...opts, dependsOn: [policy] },

@@ -102,7 +102,12 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       ),
       validateManifest: handlerFunction(
         "validateManifest",
-        { ...common, factory: validateManifestHandler, statements: statementsFor("validateManifest") },
+        {
+          ...common,
+          factory: validateManifestHandler,
+          statements: statementsFor("validateManifest"),
+          parsesManifests: true,
+        },
         child,
       ),
       registerWaiter: handlerFunction(

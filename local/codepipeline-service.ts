@@ -430,7 +430,7 @@ export async function startCodePipelineService(
 
   async function handle(request: IncomingMessage): Promise<object> {
     if (request.method !== "POST" || request.url !== "/")
-      throw new ApiError("UnknownOperation", "Not POST /", 404);
+      throw new ApiError("UnknownOperationException", "Only POST / is served", 404);
     const target = String(request.headers["x-amz-target"] ?? "");
     const operation = target.startsWith("CodePipeline_20150709.") ? target.slice(22) : target;
     calls.set(operation, (calls.get(operation) ?? 0) + 1);

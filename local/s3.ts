@@ -1,0 +1,99 @@
+/**
+ * Local S3: s3rver (the real S3 HTTP API) on 127.0.0.1 with the release bucket, persisted under a
+ * folder. Its object-created notifications are mapped to EventBridge's "Object Created" shape,
+ * so an upload reaches the workflow through the same rule pattern as on AWS.
+ */
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { S3Client } from "@aws-sdk/client-s3";
+import type { EventEnvelope } from "./event-router";
+
+// s3rver ships no type declarations.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const S3rver = require("s3rver") as new (options: Record<string, unknown>) => {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+  on(event: "event", listener: (event: S3Notification) => void): void;
+};
+
+interface S3Notification {
+  Records: {
+    eventName: string;
+    eventTime: string;
+    awsRegion?: string;
+    s3: {
+      bucket: { name: string };
+      object: { key: string; size?: number; eTag?: string; versionId?: string; sequencer?: string };
+    };
+  }[];
+}
+
+/** s3rver's fixed credentials. */
+export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
+export interface LocalS3 {
+  endpoint: string;
+  /** A client for this S3; checksums only where required (s3rver corrupts streamed uploads otherwise). */
+  client(): S3Client;
+  close(): Promise<void>;
+}
+
+export async function startS3(options: {
+  directory: string;
+  buckets: string[];
+  port?: number;
+  region: string;
+  accountId: string;
+  onObjectCreated?: (event: EventEnvelope) => void;
+}): Promise<LocalS3> {
+  const server = new S3rver({
+    address: "127.0.0.1",
+    port: options.port ?? 0,
+    silent: true,
+    directory: options.directory,
+    configureBuckets: options.buckets.map((name) => ({ name })),
+  });
+  server.on("event", (notification) => {
+    for (const record of notification.Records ?? []) {
+      if (!record.eventName.startsWith("ObjectCreated")) continue;
+      const { bucket, object } = record.s3;
+      options.onObjectCreated?.({
+        version: "0",
+        id: randomUUID(),
+        "detail-type": "Object Created",
+        source: "aws.s3",
+        account: options.accountId,
+        time: new Date(record.eventTime).toISOString(),
+        region: options.region,
+        resources: [`arn:aws:s3:::${bucket.name}`],
+        detail: {
+          version: "0",
+          bucket: { name: bucket.name },
+          object: {
+            key: decodeURIComponent(object.key.replace(/\+/g, " ")),
+            size: object.size,
+            etag: object.eTag,
+            ...(object.versionId ? { "version-id": object.versionId } : {}),
+            sequencer: object.sequencer,
+          },
+          reason: "PutObject",
+        },
+      });
+    }
+  });
+  const { port } = await server.run();
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    client: () =>
+      new S3Client({
+        endpoint,
+        region: options.region,
+        forcePathStyle: true,
+        credentials: S3RVER_CREDENTIALS,
+        requestChecksumCalculation: "WHEN_REQUIRED",
+        responseChecksumValidation: "WHEN_REQUIRED",
+      }),
+    close: () => server.close(),
+  };
+}

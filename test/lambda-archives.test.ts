@@ -1,0 +1,324 @@
+/**
+ * The serialized Lambda archives — the exact code `pulumi up` would upload — written to disk,
+ * loaded in a fresh Node process and invoked against the local stand-ins, pointed there by
+ * environment alone. The AWS SDK comes from a separate folder, as the Lambda runtime provides it.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { deflateRawSync } from "node:zlib";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { documentClient } from "../handlers/clients";
+import { type CodePipelineService, startCodePipelineService } from "../local/codepipeline-service";
+import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
+import { type LocalS3, S3RVER_CREDENTIALS, startS3 } from "../local/s3";
+import { TaskTokenRegistry, type SfnService, startSfnService } from "../local/sfn-service";
+import { DEV_PIPELINES, named, recorded, valueOf } from "./pulumi-mocks";
+
+const run = promisify(execFile);
+const ROOT = path.join(__dirname, "..");
+const RUNTIME_PACKAGES = [
+  "@aws-sdk/client-codepipeline",
+  "@aws-sdk/client-dynamodb",
+  "@aws-sdk/client-s3",
+  "@aws-sdk/client-sfn",
+  "@aws-sdk/lib-dynamodb",
+];
+
+/** The runtime's node_modules: the SDK packages and everything they depend on, and nothing else. */
+function runtimeModules(into: string): void {
+  const seen = new Set<string>();
+  const visit = (name: string) => {
+    if (seen.has(name)) return;
+    const dir = path.join(ROOT, "node_modules", name);
+    if (!existsSync(dir)) return; // a nested copy: resolved from its parent's folder
+    seen.add(name);
+    mkdirSync(path.dirname(path.join(into, name)), { recursive: true });
+    symlinkSync(dir, path.join(into, name));
+    const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as {
+      dependencies?: Record<string, string>;
+    };
+    Object.keys(manifest.dependencies ?? {}).forEach(visit);
+  };
+  RUNTIME_PACKAGES.forEach(visit);
+}
+
+interface Archive {
+  assets: Record<string, { text?: Promise<string> | string; path?: Promise<string> | string }>;
+}
+
+async function materialize(handler: string, into: string): Promise<string> {
+  const code = named("aws:lambda/function:Function", handler).inputs.code as Archive;
+  const assets = await code.assets;
+  const dir = mkdtempSync(path.join(into, `${handler}-`));
+  mkdirSync(path.join(dir, "node_modules", "@x"), { recursive: true });
+  for (const [name, asset] of Object.entries(assets)) {
+    if (name === "__index.js") writeFileSync(path.join(dir, name), String(await asset.text));
+    else {
+      mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+      symlinkSync(path.resolve(ROOT, String(await asset.path)), path.join(dir, name));
+    }
+  }
+  return path.join(dir, "__index.js");
+}
+
+const HANDLERS = [
+  "loadManifest",
+  "validateManifest",
+  "registerWaiter",
+  "pipelineEvent",
+  "reconciler",
+  "stopRemaining",
+  "releaseStatus",
+];
+
+/** The archive's size as deflated zip entries (what Lambda's deployment-package limit counts). */
+export async function archiveBytes(handler: string): Promise<number> {
+  const code = named("aws:lambda/function:Function", handler).inputs.code as Archive;
+  const assets = await code.assets;
+  let total = 0;
+  const addFile = (file: string) => (total += deflateRawSync(readFileSync(file)).length + 30 + file.length);
+  const walk = (target: string): void => {
+    for (const entry of readdirSync(target, { withFileTypes: true })) {
+      const full = path.join(target, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else addFile(full);
+    }
+  };
+  for (const [name, asset] of Object.entries(assets)) {
+    if (name === "__index.js") total += deflateRawSync(Buffer.from(String(await asset.text))).length;
+    else walk(path.resolve(ROOT, String(await asset.path)));
+  }
+  return total;
+}
+
+const INVOKE = `
+const { handler } = require(process.argv[1]);
+Promise.resolve(handler(JSON.parse(process.argv[2]), {})).then(
+  (result) => process.stdout.write(JSON.stringify({ result: result === undefined ? null : result })),
+  (error) => process.stdout.write(JSON.stringify({ errorType: error.name, errorMessage: error.message, isError: error instanceof Error })),
+);`;
+
+describe("the serialized Lambda archives, run in a fresh Node process against the stand-ins", function () {
+  this.timeout(90000);
+  let work: string;
+  let dynamo: LocalDynamo;
+  let s3: LocalS3;
+  let sfn: SfnService;
+  let codepipeline: CodePipelineService;
+  const tokens = new TaskTokenRegistry();
+  let env: Record<string, string>;
+  let raw: DynamoDBClient;
+
+  before(async () => {
+    const program = await import("../index");
+    await valueOf(program.curlExample);
+    let count = -1;
+    while (count !== recorded.length) {
+      count = recorded.length;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    work = mkdtempSync(path.join(tmpdir(), "rm-archives-"));
+    runtimeModules(path.join(work, "runtime", "node_modules"));
+    dynamo = await startDynamo();
+    raw = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: "us-east-1",
+      credentials: S3RVER_CREDENTIALS,
+    });
+    await createReleaseTables(raw, { releases: "releases", executions: "executions" });
+    s3 = await startS3({
+      directory: path.join(work, "s3"),
+      buckets: ["manifests"],
+      region: "us-east-1",
+      accountId: "000000000000",
+    });
+    sfn = await startSfnService({ registry: tokens });
+    codepipeline = await startCodePipelineService({
+      pipelines: DEV_PIPELINES.map((name) => ({ name, durationMs: 0, outcome: "Succeeded" as const })),
+      onEvent: () => undefined,
+    });
+    env = {
+      PATH: String(process.env.PATH),
+      NODE_PATH: path.join(work, "runtime", "node_modules"),
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_SFN: sfn.endpoint,
+      AWS_ENDPOINT_URL_CODEPIPELINE: codepipeline.endpoint,
+      RELEASES_TABLE: "releases",
+      EXECUTIONS_TABLE: "executions",
+      ALLOWED_PIPELINES: DEV_PIPELINES.join(","),
+      MAX_PIPELINES: "50",
+      MAX_MANIFEST_BYTES: "65536",
+    };
+  });
+
+  after(async () => {
+    raw?.destroy();
+    await Promise.all([dynamo?.close(), s3?.close(), sfn?.close(), codepipeline?.close()]);
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  async function invoke(
+    handler: string,
+    event: unknown,
+  ): Promise<{ result?: unknown; errorType?: string; errorMessage?: string; isError?: boolean }> {
+    const entry = await materialize(handler, work);
+    const { stdout } = await run(process.execPath, ["-e", INVOKE, entry, JSON.stringify(event)], {
+      env,
+      cwd: path.dirname(entry),
+    });
+    return JSON.parse(stdout);
+  }
+
+  it("validateManifest turns the seed manifest into a release plan", async () => {
+    const text = readFileSync(path.join(ROOT, "release-manifest.json"), "utf8");
+    const { result } = await invoke("validateManifest", { text });
+    const plan = result as {
+      releaseId: string;
+      pipelines: { start: { Name: string; ClientRequestToken: string } }[];
+    };
+    assert.equal(plan.releaseId, "5.15");
+    assert.deepEqual(
+      plan.pipelines.map((p) => p.start.Name),
+      DEV_PIPELINES,
+    );
+    assert.ok(plan.pipelines.every((p) => /^rm-[0-9a-f]{64}$/.test(p.start.ClientRequestToken)));
+  });
+
+  it("validateManifest raises InvalidManifest, by name, for a pipeline off the allow-list", async () => {
+    const outcome = await invoke("validateManifest", { text: '{"releaseId":"r","pipelines":["other"]}' });
+    const { errorType, errorMessage } = outcome;
+    assert.equal(errorType, "InvalidManifest", JSON.stringify(outcome));
+    assert.equal(outcome.isError, true, "the Lambda runtime reports only Error instances by name");
+    assert.match(
+      String(errorMessage),
+      /\/pipelines\/0: pipeline "other" is not on this machine's allow-list/,
+    );
+  });
+
+  it("loadManifest reads the uploaded object from S3", async () => {
+    await s3
+      .client()
+      .send(new PutObjectCommand({ Bucket: "manifests", Key: "r1.json", Body: '{"releaseId":"r1"}' }));
+    const { result } = await invoke("loadManifest", {
+      request: { source: "s3", bucket: "manifests", key: "r1.json" },
+    });
+    assert.deepEqual(result, { text: '{"releaseId":"r1"}', location: "s3://manifests/r1.json" });
+  });
+
+  it("pipelineEvent records the state change and completes the waiting task", async () => {
+    const ddb = documentClient(raw);
+    const token = tokens.create();
+    const waiting = tokens.wait(token);
+    await ddb.send(
+      new PutCommand({
+        TableName: "executions",
+        Item: {
+          pipelineExecutionId: "exec-1",
+          releaseId: "r1",
+          pipeline: DEV_PIPELINES[0],
+          status: "InProgress",
+          taskToken: token,
+          awaitingRelease: "r1",
+        },
+      }),
+    );
+    const { result } = await invoke("pipelineEvent", {
+      id: "event-1",
+      "detail-type": "CodePipeline Pipeline Execution State Change",
+      source: "aws.codepipeline",
+      time: "2026-11-27T00:00:00Z",
+      detail: { pipeline: DEV_PIPELINES[0], "execution-id": "exec-1", state: "SUCCEEDED" },
+    });
+    assert.equal(result, "completed");
+    assert.deepEqual(await waiting, {
+      pipeline: DEV_PIPELINES[0],
+      pipelineExecutionId: "exec-1",
+      status: "Succeeded",
+    });
+    const { Item } = await ddb.send(
+      new GetCommand({ TableName: "executions", Key: { pipelineExecutionId: "exec-1" } }),
+    );
+    assert.deepEqual(Item?.history, [{ state: "SUCCEEDED", at: "2026-11-27T00:00:00Z", eventId: "event-1" }]);
+  });
+
+  it("reconciler asks CodePipeline and completes a waiter whose end event was lost", async () => {
+    const ddb = documentClient(raw);
+    const { CodePipelineClient, StartPipelineExecutionCommand } =
+      await import("@aws-sdk/client-codepipeline");
+    const client = new CodePipelineClient({
+      endpoint: codepipeline.endpoint,
+      region: "us-east-1",
+      credentials: S3RVER_CREDENTIALS,
+    });
+    const { pipelineExecutionId } = await client.send(
+      new StartPipelineExecutionCommand({ name: DEV_PIPELINES[1], clientRequestToken: "t-1" }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const token = tokens.create();
+    const waiting = tokens.wait(token);
+    await ddb.send(
+      new PutCommand({
+        TableName: "executions",
+        Item: {
+          pipelineExecutionId,
+          releaseId: "r2",
+          pipeline: DEV_PIPELINES[1],
+          status: "InProgress",
+          taskToken: token,
+          awaitingRelease: "r2",
+        },
+      }),
+    );
+    const { result } = await invoke("reconciler", { source: "aws.events", "detail-type": "Scheduled Event" });
+    assert.deepEqual(result, { checked: 1, completed: 1, failures: [] });
+    assert.deepEqual(await waiting, { pipeline: DEV_PIPELINES[1], pipelineExecutionId, status: "Succeeded" });
+    client.destroy();
+  });
+
+  it("releaseStatus answers the API with 404 for an unknown release", async () => {
+    const { result } = await invoke("releaseStatus", { pathParameters: { releaseId: "nope" } });
+    assert.deepEqual(result, {
+      statusCode: 404,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ error: "ReleaseNotFound", message: "no release has releaseId nope" }),
+    });
+  });
+
+  it("loads every archive, building its clients from the environment alone", async () => {
+    for (const handler of HANDLERS) {
+      const entry = await materialize(handler, work);
+      const { stdout } = await run(
+        process.execPath,
+        ["-e", "process.stdout.write(typeof require(process.argv[1]).handler)", entry],
+        { env, cwd: path.dirname(entry) },
+      );
+      assert.equal(stdout, "function", handler);
+    }
+  });
+
+  it("keeps every archive under 1 MB compressed", async () => {
+    for (const handler of HANDLERS) {
+      const bytes = await archiveBytes(handler);
+      assert.ok(bytes < 1_000_000, `${handler}: ${bytes} bytes`);
+    }
+  });
+});
