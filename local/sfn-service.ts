@@ -1,30 +1,53 @@
 /**
- * Task tokens for `.waitForTaskToken`, served over the real Step Functions protocol so the
- * handlers complete waiting tasks with the unmodified `@aws-sdk/client-sfn`
- * (SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat), pointed here by `AWS_ENDPOINT_URL_SFN`.
+ * Task tokens for `.waitForTaskToken`, served over the real Step Functions protocol (JSON 1.0) so
+ * handlers complete waiting tasks with the unmodified `@aws-sdk/client-sfn` (SendTaskSuccess /
+ * SendTaskFailure / SendTaskHeartbeat), pointed here by `AWS_ENDPOINT_URL_SFN`. The registry also
+ * works in-process, without the server: the local engine creates, waits on and cancels tokens.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
-const TOKEN_PREFIX = "local-task-token:";
+/** Error codes as Step Functions names them; the SDK maps each to its typed exception. */
+export type TaskTokenErrorCode =
+  | "InvalidToken"
+  | "TaskDoesNotExist"
+  | "TaskTimedOut"
+  | "InvalidOutput"
+  | "ValidationException"
+  | "SerializationException"
+  | "UnknownOperationException";
 
-/** An error as a workflow task sees it: the name is what Catch and Retry match. */
-class TaskFailure extends Error {
+/** A SendTask* request Step Functions would refuse; `name` is its error code. */
+export class TaskTokenError extends Error {
+  constructor(
+    readonly code: TaskTokenErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+/** How a waiting task ends when it is failed: `name` is what Catch and Retry match. */
+export class TaskFailedError extends Error {
   constructor(name: string, cause: string) {
     super(cause);
     this.name = name;
   }
 }
 
-class ServiceError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** The error a cancelled wait rejects with (its execution ended, or its Map was cancelled). */
+export const TASK_CANCELLED = "States.TaskCancelled";
+
+// Real tokens are opaque strings several hundred characters long (the API allows 2048). Ours are
+// 1024, so code that truncates tokens or puts them where long values do not fit fails here too.
+const TOKEN_PREFIX = "local-task-token:";
+const TOKEN_LENGTH = 1024;
+// Step Functions' limits on SendTask* fields, in characters (output: bytes).
+const MAX_OUTPUT_BYTES = 256 * 1024;
+const MAX_ERROR = 256;
+const MAX_CAUSE = 32768;
 
 interface Waiter {
   promise: Promise<unknown>;
@@ -34,65 +57,108 @@ interface Waiter {
 }
 
 export class TaskTokenRegistry {
+  // Settled waiters are kept so a late completion fails as on AWS (TaskTimedOut), not InvalidToken.
   private readonly waiters = new Map<string, Waiter>();
 
-  /** A new token; real ones are long opaque strings, so this one is too. */
+  /** A new, unique token for one waiting task. */
   create(): string {
-    const token = `${TOKEN_PREFIX}${randomUUID()}:${randomUUID()}`;
+    const padding = randomBytes(TOKEN_LENGTH).toString("base64url");
+    const token = `${TOKEN_PREFIX}${randomUUID()}:${padding}`.slice(0, TOKEN_LENGTH);
     let resolve!: Waiter["resolve"];
     let reject!: Waiter["reject"];
-    const promise = new Promise<unknown>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
+    const promise = new Promise<unknown>((res, rej) => ((resolve = res), (reject = rej)));
+    // A task may be failed or cancelled before anyone waits: never an unhandled rejection.
+    promise.catch(() => undefined);
     this.waiters.set(token, { promise, resolve, reject, settled: false });
     return token;
   }
 
-  /** Settles with the task's output, or rejects with the error it was failed with. */
+  /** Resolves with the task's output; rejects with a TaskFailedError named as the failure was. */
   wait(token: string): Promise<unknown> {
-    return this.get(token).promise;
+    try {
+      return this.waiter(token).promise;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
+  /** SendTaskSuccess in-process: `output` is the value the task returns. */
   succeed(token: string, output: unknown): void {
     this.settle(token).resolve(output);
   }
 
-  fail(token: string, error: string, cause: string): void {
-    this.settle(token).reject(new TaskFailure(error, cause));
+  /** SendTaskFailure in-process (both fields are optional there, as on AWS). */
+  fail(token: string, error = "", cause = ""): void {
+    this.settle(token).reject(new TaskFailedError(error, cause));
   }
 
-  /** Ends a wait whose task no longer exists (its execution ended or its Map was cancelled). */
-  cancel(token: string, reason: string): void {
-    this.settle(token).reject(new TaskFailure("States.TaskCancelled", reason));
-  }
-
+  /** SendTaskHeartbeat in-process: only proves the task is still waiting. */
   heartbeat(token: string): void {
-    if (this.get(token).settled) throw new ServiceError("TaskTimedOut", "Task Timed Out");
+    if (this.waiter(token).settled) throw timedOut();
   }
 
+  /** Ends a wait whose task no longer exists; completing it afterwards fails with TaskTimedOut. */
+  cancel(token: string, reason: string): void {
+    this.settle(token).reject(new TaskFailedError(TASK_CANCELLED, reason));
+  }
+
+  /** Tokens still waiting, oldest first. */
   pending(): string[] {
-    return [...this.waiters].filter(([, w]) => !w.settled).map(([token]) => token);
+    return [...this.waiters].filter(([, waiter]) => !waiter.settled).map(([token]) => token);
   }
 
-  private get(token: string): Waiter {
+  /** As on AWS: a token that is not one (malformed) is InvalidToken; a well-formed token this
+   *  registry does not know (another registry's, e.g. stored before a restart) is TaskDoesNotExist. */
+  private waiter(token: string): Waiter {
     const waiter = this.waiters.get(token);
-    if (!waiter) {
-      throw token.startsWith(TOKEN_PREFIX)
-        ? new ServiceError("TaskDoesNotExist", "Task does not exist")
-        : new ServiceError("InvalidToken", "Invalid Token");
-    }
-    return waiter;
+    if (waiter) return waiter;
+    if (isWellFormed(token)) throw new TaskTokenError("TaskDoesNotExist", "Task Does Not Exist");
+    throw new TaskTokenError("InvalidToken", "Invalid Token: 'Invalid token'");
   }
 
   private settle(token: string): Waiter {
-    const waiter = this.get(token);
-    if (waiter.settled) throw new ServiceError("TaskTimedOut", "Task Timed Out: the task has already ended");
+    const waiter = this.waiter(token);
+    if (waiter.settled) throw timedOut();
     waiter.settled = true;
-    // Nobody may be listening (a cancelled task): never an unhandled rejection.
-    waiter.promise.catch(() => undefined);
     return waiter;
   }
+}
+
+const isWellFormed = (token: string) => token.length === TOKEN_LENGTH && token.startsWith(TOKEN_PREFIX);
+const timedOut = () =>
+  new TaskTokenError("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'");
+
+function text(body: Record<string, unknown>, field: string, required: boolean, max: number): string {
+  const value = body[field] ?? (required ? undefined : "");
+  if (typeof value !== "string" || (required && value === ""))
+    throw new TaskTokenError("ValidationException", `1 validation error detected: '${field}' is required`);
+  if (value.length > max) throw new TaskTokenError("ValidationException", `'${field}' is over ${max} long`);
+  return value;
+}
+
+/** One SendTask* call against the registry; returns the response body. */
+function dispatch(registry: TaskTokenRegistry, operation: string, body: Record<string, unknown>): object {
+  const known = ["SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"];
+  // The operation is checked first: an unsupported call must not be reported as a bad token.
+  if (!known.includes(operation))
+    throw new TaskTokenError("UnknownOperationException", `${operation || "(none)"} is not supported here`);
+  const token = text(body, "taskToken", true, 2048);
+  if (operation === "SendTaskHeartbeat") registry.heartbeat(token);
+  if (operation === "SendTaskFailure")
+    registry.fail(token, text(body, "error", false, MAX_ERROR), text(body, "cause", false, MAX_CAUSE));
+  if (operation === "SendTaskSuccess") {
+    const output = text(body, "output", true, Infinity);
+    if (Buffer.byteLength(output) > MAX_OUTPUT_BYTES)
+      throw new TaskTokenError("ValidationException", "'output' must be at most 262144 bytes");
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(output);
+    } catch {
+      throw new TaskTokenError("InvalidOutput", "Invalid Output: 'output' is not valid JSON");
+    }
+    registry.succeed(token, parsed);
+  }
+  return {};
 }
 
 async function readBody(request: IncomingMessage): Promise<string> {
@@ -101,92 +167,66 @@ async function readBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function field(body: Record<string, unknown>, name: string): string {
-  const value = body[name];
-  if (typeof value !== "string" || value === "")
-    throw new ServiceError("ValidationException", `${name} is required`);
-  return value;
-}
+/** Step Functions' own errors carry its model namespace; protocol errors are bare. The SDK reads
+ *  the part after '#' either way (tried with @aws-sdk/client-sfn 3.1164). */
+const errorType = (code: TaskTokenErrorCode) =>
+  ["UnknownOperationException", "SerializationException"].includes(code)
+    ? code
+    : `com.amazonaws.swf.service.v2.model#${code}`;
 
-function handle(registry: TaskTokenRegistry, operation: string, body: Record<string, unknown>): object {
-  const taskToken = field(body, "taskToken");
-  switch (operation) {
-    case "SendTaskSuccess": {
-      let output: unknown;
-      try {
-        output = JSON.parse(field(body, "output"));
-      } catch (error) {
-        if (error instanceof ServiceError) throw error;
-        throw new ServiceError("InvalidOutput", "output is not valid JSON");
-      }
-      registry.succeed(taskToken, output);
-      return {};
+/** One HTTP request: its status and JSON body. Never throws. */
+async function answer(registry: TaskTokenRegistry, request: IncomingMessage): Promise<[number, object]> {
+  const target = String(request.headers["x-amz-target"] ?? "");
+  const operation = target.startsWith("AWSStepFunctions.") ? target.slice("AWSStepFunctions.".length) : "";
+  try {
+    const raw = await readBody(request);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw === "" ? "{}" : raw);
+    } catch {
+      throw new TaskTokenError("SerializationException", "The request body is not valid JSON");
     }
-    case "SendTaskFailure":
-      registry.fail(
-        taskToken,
-        typeof body.error === "string" ? body.error : "",
-        typeof body.cause === "string" ? body.cause : "",
-      );
-      return {};
-    case "SendTaskHeartbeat":
-      registry.heartbeat(taskToken);
-      return {};
-    default:
-      throw new ServiceError("UnknownOperationException", `operation ${operation} is not supported locally`);
+    if (request.method !== "POST" || typeof body !== "object" || body === null || Array.isArray(body))
+      throw new TaskTokenError("SerializationException", "Expected a POST with a JSON object body");
+    return [200, dispatch(registry, operation, body as Record<string, unknown>)];
+  } catch (error) {
+    return error instanceof TaskTokenError
+      ? [400, { __type: errorType(error.code), message: error.message }]
+      : [500, { __type: "InternalFailure", message: String(error) }];
   }
 }
 
 export interface SfnService {
+  /** `http://127.0.0.1:<port>`: the value for AWS_ENDPOINT_URL_SFN or a client's `endpoint`. */
   endpoint: string;
   close(): Promise<void>;
 }
 
-/** Starts the JSON 1.0 endpoint on 127.0.0.1. Signatures are not checked. */
+/** Starts the SendTask* endpoint on 127.0.0.1 (never another interface). Signatures are not checked. */
 export async function startSfnService(options: {
   registry: TaskTokenRegistry;
   port?: number;
-  host?: string;
+  host?: "127.0.0.1";
 }): Promise<SfnService> {
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    void (async () => {
-      const target = String(request.headers["x-amz-target"] ?? "");
-      const operation = target.startsWith("AWSStepFunctions.")
-        ? target.slice("AWSStepFunctions.".length)
-        : target;
-      let status = 200;
-      let payload: object;
-      try {
-        const text = await readBody(request);
-        let body: unknown;
-        try {
-          body = JSON.parse(text === "" ? "{}" : text);
-        } catch {
-          throw new ServiceError("SerializationException", "the request body is not JSON");
-        }
-        payload = handle(options.registry, operation, body as Record<string, unknown>);
-      } catch (error) {
-        status = 400;
-        payload =
-          error instanceof ServiceError
-            ? { __type: `com.amazonaws.swf.service.v2.model#${error.type}`, message: error.message }
-            : { __type: "InternalFailure", message: String(error) };
-        if (!(error instanceof ServiceError)) status = 500;
-      }
-      response.writeHead(status, { "content-type": "application/x-amz-json-1.0" });
-      response.end(JSON.stringify(payload));
-    })();
+    void answer(options.registry, request).then(([status, payload]) => {
+      const headers = { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": randomUUID() };
+      response.writeHead(status, headers).end(JSON.stringify(payload));
+    });
   });
-  await new Promise<void>((resolve) =>
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve),
-  );
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
   const { port } = server.address() as AddressInfo;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://${host}:${port}`,
     close: () =>
-      new Promise<void>((resolve) => {
+      new Promise<void>((resolve, reject) => {
+        // SDK clients keep connections alive; without this, close() would wait for them to idle out.
         server.closeAllConnections();
-        server.close(() => resolve());
+        server.close((error) => (error ? reject(error) : resolve()));
       }),
   };
 }
