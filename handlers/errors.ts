@@ -21,6 +21,8 @@ export interface ManifestProblem {
  * nothing and class fields vanish; returning this object survives that. The archive test proves it.
  */
 function named<T extends Error>(prototype: T, name: string, message: string): T {
+  // Serialized, the class's prototype no longer inherits from Error's; restore that link.
+  if (!(prototype instanceof Error)) Object.setPrototypeOf(prototype, Error.prototype);
   const error = new Error(message);
   Object.setPrototypeOf(error, prototype);
   error.name = name;

@@ -13,7 +13,8 @@ import {
   startExecutionTemplate,
   startedResponseTemplate,
 } from "./api-templates";
-import { document, startExecutionStatement, trustPolicy } from "./iam";
+import { type PolicyStatement, startExecutionStatement } from "./iam";
+import { serviceRole } from "./roles";
 
 export interface ReleaseApiArgs {
   stateMachineArn: pulumi.Input<string>;
@@ -77,23 +78,11 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
     opts,
   );
 
-  const startRole = new aws.iam.Role(
-    "api-start-role",
-    {
-      assumeRolePolicy: pulumi
-        .output(args.accountId)
-        .apply((id) => JSON.stringify(trustPolicy("apigateway.amazonaws.com", id))),
-    },
-    opts,
-  );
-  const startPolicy = new aws.iam.RolePolicy(
-    "api-start-policy",
-    {
-      role: startRole.id,
-      policy: pulumi
-        .output(args.stateMachineArn)
-        .apply((arn) => JSON.stringify(document([startExecutionStatement(arn)]))),
-    },
+  const { role: startRole, policy: startPolicy } = serviceRole(
+    "api-start",
+    "apigateway.amazonaws.com",
+    args.accountId,
+    pulumi.output(args.stateMachineArn).apply((arn) => [startExecutionStatement(arn)]),
     opts,
   );
 
@@ -278,45 +267,26 @@ function apiGatewayAccount(
   accountId: pulumi.Input<string>,
   opts: pulumi.ComponentResourceOptions,
 ): pulumi.Resource {
-  const role = new aws.iam.Role(
-    "api-cloudwatch-role",
-    {
-      assumeRolePolicy: pulumi
-        .output(accountId)
-        .apply((id) => JSON.stringify(trustPolicy("apigateway.amazonaws.com", id))),
-    },
-    opts,
-  );
-  const policy = new aws.iam.RolePolicy(
-    "api-cloudwatch-policy",
-    {
-      role: role.id,
-      policy: pulumi.output(accountId).apply((id) =>
-        JSON.stringify(
-          document([
-            {
-              Sid: "WriteApiLogs",
-              Effect: "Allow",
-              Action: [
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:DescribeLogStreams",
-                "logs:PutLogEvents",
-                "logs:GetLogEvents",
-                "logs:FilterLogEvents",
-              ],
-              Resource: [`arn:aws:logs:*:${id}:log-group:*`],
-            },
-            {
-              Sid: "ListLogGroups",
-              Effect: "Allow",
-              Action: ["logs:DescribeLogGroups"],
-              Resource: ["*"],
-            },
-          ]),
-        ),
-      ),
-    },
+  const { role, policy } = serviceRole(
+    "api-cloudwatch",
+    "apigateway.amazonaws.com",
+    accountId,
+    pulumi.output(accountId).apply((id): PolicyStatement[] => [
+      {
+        Sid: "WriteApiLogs",
+        Effect: "Allow",
+        Action: [
+          "logs:CreateLogGroup",
+          "logs:CreateLogStream",
+          "logs:DescribeLogStreams",
+          "logs:PutLogEvents",
+          "logs:GetLogEvents",
+          "logs:FilterLogEvents",
+        ],
+        Resource: [`arn:aws:logs:*:${id}:log-group:*`],
+      },
+      { Sid: "ListLogGroups", Effect: "Allow", Action: ["logs:DescribeLogGroups"], Resource: ["*"] },
+    ]),
     opts,
   );
   return new aws.apigateway.Account(

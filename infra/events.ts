@@ -10,7 +10,8 @@ import {
   manifestUploadedPattern,
   pipelineStateChangePattern,
 } from "../handlers/event-patterns";
-import { document, startExecutionStatement, trustPolicy } from "./iam";
+import { startExecutionStatement } from "./iam";
+import { serviceRole } from "./roles";
 
 /** EventBridge's own ceiling: retry for a day, as often as it allows. */
 const RETRY_POLICY = { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 };
@@ -42,23 +43,11 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     },
     opts,
   );
-  const startRole = new aws.iam.Role(
-    "events-start-role",
-    {
-      assumeRolePolicy: pulumi
-        .output(args.accountId)
-        .apply((id) => JSON.stringify(trustPolicy("events.amazonaws.com", id))),
-    },
-    opts,
-  );
-  const startPolicy = new aws.iam.RolePolicy(
-    "events-start-policy",
-    {
-      role: startRole.id,
-      policy: pulumi
-        .output(args.stateMachineArn)
-        .apply((arn) => JSON.stringify(document([startExecutionStatement(arn)]))),
-    },
+  const { role: startRole, policy: startPolicy } = serviceRole(
+    "events-start",
+    "events.amazonaws.com",
+    args.accountId,
+    pulumi.output(args.stateMachineArn).apply((arn) => [startExecutionStatement(arn)]),
     opts,
   );
   new aws.cloudwatch.EventTarget(

@@ -6,10 +6,17 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type HandlerName, type PolicyStatement, XRAY, document, logWriting, trustPolicy } from "./iam";
+import { type HandlerName, type PolicyStatement, XRAY, logWriting } from "./iam";
+import { serviceRole } from "./roles";
 
-/** Packages left out of every archive: the Lambda runtime provides the SDK; the rest is local mode only. */
+/**
+ * Packages left out of every archive: the Lambda runtime provides the AWS SDK; the rest serve only
+ * local mode and the CLI.
+ */
 export const EXCLUDED_PACKAGES = [
+  "@aws-crypto/sha256-js",
+  "@aws-sdk/credential-provider-node",
+  "@smithy/signature-v4",
   "@aws-sdk/client-codepipeline",
   "@aws-sdk/client-dynamodb",
   "@aws-sdk/client-eventbridge",
@@ -52,23 +59,13 @@ export function handlerFunction<E, R>(
     { retentionInDays: args.logRetentionDays },
     opts,
   );
-  const role = new aws.iam.Role(
-    `${name}-role`,
-    {
-      assumeRolePolicy: pulumi
-        .output(args.accountId)
-        .apply((id) => JSON.stringify(trustPolicy("lambda.amazonaws.com", id))),
-    },
-    opts,
-  );
-  const policy = new aws.iam.RolePolicy(
-    `${name}-policy`,
-    {
-      role: role.id,
-      policy: pulumi
-        .all([pulumi.output(args.statements), logGroup.arn])
-        .apply(([statements, logArn]) => JSON.stringify(document([...statements, logWriting(logArn), XRAY]))),
-    },
+  const { role, policy } = serviceRole(
+    name,
+    "lambda.amazonaws.com",
+    args.accountId,
+    pulumi
+      .all([pulumi.output(args.statements), logGroup.arn])
+      .apply(([statements, logArn]) => [...statements, logWriting(logArn), XRAY]),
     opts,
   );
   const fn = new aws.lambda.CallbackFunction<E, R>(

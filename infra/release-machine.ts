@@ -23,12 +23,11 @@ import {
   LOG_DELIVERY,
   type ResourceArns,
   XRAY_WITH_SAMPLING,
-  document,
   handlerStatements,
   pipelineArn,
   stateMachineStatements,
-  trustPolicy,
 } from "./iam";
+import { serviceRole } from "./roles";
 import { releaseBucket, releaseTables } from "./storage";
 
 export interface ReleaseMachineArgs {
@@ -174,37 +173,24 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       { namePrefix: "/aws/vendedlogs/states/release-machine-", retentionInDays: settings.logRetentionDays },
       child,
     );
-    const machineRole = new aws.iam.Role(
-      "workflow-role",
-      { assumeRolePolicy: accountId.apply((id) => JSON.stringify(trustPolicy("states.amazonaws.com", id))) },
-      child,
-    );
-    const machinePolicy = new aws.iam.RolePolicy(
-      "workflow-policy",
-      {
-        role: machineRole.id,
-        policy: pulumi
-          .all([
-            definition,
-            arns,
-            tables.releases.name,
-            tables.releases.arn,
-            tables.executions.name,
-            tables.executions.arn,
-          ])
-          .apply(([def, a, releasesName, releasesArn, executionsName, executionsArn]) =>
-            JSON.stringify(
-              document([
-                ...stateMachineStatements(def, a, {
-                  [releasesName]: releasesArn,
-                  [executionsName]: executionsArn,
-                }),
-                LOG_DELIVERY,
-                XRAY_WITH_SAMPLING,
-              ]),
-            ),
-          ),
-      },
+    const { role: machineRole, policy: machinePolicy } = serviceRole(
+      "workflow",
+      "states.amazonaws.com",
+      accountId,
+      pulumi
+        .all([
+          definition,
+          arns,
+          tables.releases.name,
+          tables.releases.arn,
+          tables.executions.name,
+          tables.executions.arn,
+        ])
+        .apply(([def, a, releasesName, releasesArn, executionsName, executionsArn]) => [
+          ...stateMachineStatements(def, a, { [releasesName]: releasesArn, [executionsName]: executionsArn }),
+          LOG_DELIVERY,
+          XRAY_WITH_SAMPLING,
+        ]),
       child,
     );
     const stateMachine = new aws.sfn.StateMachine(

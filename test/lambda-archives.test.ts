@@ -27,7 +27,7 @@ import { type CodePipelineService, startCodePipelineService } from "../local/cod
 import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
 import { type LocalS3, S3RVER_CREDENTIALS, startS3 } from "../local/s3";
 import { TaskTokenRegistry, type SfnService, startSfnService } from "../local/sfn-service";
-import { DEV_PIPELINES, named, recorded, valueOf } from "./pulumi-mocks";
+import { DEV_PIPELINES, loadProgram, named } from "./pulumi-mocks";
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, "..");
@@ -110,7 +110,7 @@ const INVOKE = `
 const { handler } = require(process.argv[1]);
 Promise.resolve(handler(JSON.parse(process.argv[2]), {})).then(
   (result) => process.stdout.write(JSON.stringify({ result: result === undefined ? null : result })),
-  (error) => process.stdout.write(JSON.stringify({ errorType: error.name, errorMessage: error.message, isError: error instanceof Error })),
+  (error) => process.stdout.write(JSON.stringify({ errorType: error.name, errorMessage: error.message, isError: error instanceof Error && require("node:util").types.isNativeError(error) })),
 );`;
 
 describe("the serialized Lambda archives, run in a fresh Node process against the stand-ins", function () {
@@ -125,13 +125,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
   let raw: DynamoDBClient;
 
   before(async () => {
-    const program = await import("../index");
-    await valueOf(program.curlExample);
-    let count = -1;
-    while (count !== recorded.length) {
-      count = recorded.length;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await loadProgram();
     work = mkdtempSync(path.join(tmpdir(), "rm-archives-"));
     runtimeModules(path.join(work, "runtime", "node_modules"));
     dynamo = await startDynamo();

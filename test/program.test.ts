@@ -17,7 +17,16 @@ import { DEFAULT_SETTINGS, SettingsError, readSettings } from "../infra/config";
 import { EXCLUDED_PACKAGES } from "../infra/functions";
 import { type PolicyDocument, type PolicyStatement, handlerStatements, pipelineArn } from "../infra/iam";
 import { releaseWorkflow } from "../stepfunction/release-workflow";
-import { ACCOUNT, DEV_PIPELINES, REGION, named, ofType, recorded, valueOf } from "./pulumi-mocks";
+import {
+  ACCOUNT,
+  DEV_PIPELINES,
+  REGION,
+  loadProgram,
+  named,
+  ofType,
+  recorded,
+  valueOf,
+} from "./pulumi-mocks";
 
 type Program = typeof import("../index");
 let program: Program;
@@ -37,22 +46,11 @@ const HANDLERS = [
   "releaseStatus",
 ] as const;
 
-async function settle(): Promise<void> {
-  // Outputs resolve over several turns; wait until the resource count stops changing.
-  let count = -1;
-  while (count !== recorded.length) {
-    count = recorded.length;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 describe("the Pulumi program under mocks", function () {
   this.timeout(60000);
 
   before(async () => {
-    program = await import("../index");
-    await valueOf(program.curlExample);
-    await settle();
+    program = await loadProgram();
   });
 
   it("gives every resource a unique type and name, so URNs never collide", () => {

@@ -133,3 +133,16 @@ export function named(type: string, name: string): RecordedResource {
     );
   return found;
 }
+
+/** Runs the program once per process (modules are cached) and waits until its resources settle. */
+export async function loadProgram(): Promise<typeof import("../index")> {
+  const program = await import("../index");
+  await valueOf(program.curlExample);
+  // Outputs resolve over several turns; wait until the resource count stops changing.
+  let count = -1;
+  while (count !== recorded.length) {
+    count = recorded.length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return program;
+}
