@@ -1,0 +1,189 @@
+/**
+ * The release API over HTTP: `POST /releases` and `GET /releases/{releaseId}`, against the local
+ * server (`npm start`, plain HTTP) or API Gateway (HTTPS, AWS_IAM auth: every request signed with
+ * SigV4 for the service `execute-api`).
+ */
+import { Sha256 } from "@aws-crypto/sha256-js";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { ReleaseStatusView } from "../handlers/release-status";
+import type { ApiErrorBody } from "./render";
+
+export const DEFAULT_API_URL = "http://127.0.0.1:3000";
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface Signing {
+  region: string;
+  /** Fixed credentials, or a provider such as the AWS default chain. */
+  credentials: Credentials | (() => Promise<Credentials>);
+  /** Fixed signing time (tests); now by default. */
+  date?: Date;
+}
+
+export interface ApiTarget {
+  /** Base URL without the routes, e.g. http://127.0.0.1:3000 or https://abc.execute-api.eu-west-1.amazonaws.com/v1 */
+  url: string;
+  /** Present for API Gateway: sign every request. */
+  signing?: Signing;
+}
+
+/** The API answered with an error status; `body` is its JSON error (or the text as `message`). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ApiErrorBody,
+  ) {
+    super(body.message ?? `HTTP ${status}`);
+    this.name = "ApiError";
+  }
+}
+
+/** The API could not be reached at all. */
+export class Unreachable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "Unreachable";
+  }
+}
+
+/** `https://abc.execute-api.eu-west-1.amazonaws.com/v1` → `eu-west-1`; undefined for other hosts. */
+export function regionFromApiUrl(url: string): string | undefined {
+  let hostname: string;
+  try {
+    hostname = new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+  return /\.execute-api\.([a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$/.exec(hostname)?.[1];
+}
+
+/** Whether requests to this URL are signed: HTTPS means API Gateway; the local server speaks HTTP. */
+export function needsSigning(url: string): boolean {
+  return url.startsWith("https://");
+}
+
+/** Joins the base URL and a route: `https://host/v1/` + `/releases` → `https://host/v1/releases`. */
+export function routeUrl(base: string, route: string): URL {
+  return new URL(`${base.replace(/\/+$/, "")}${route}`);
+}
+
+/**
+ * The headers that authorize one request for `execute-api`: SigV4 over the method, path, query,
+ * host and body. Returns every header to send (host is set by the HTTP client from the URL).
+ */
+export async function signRequest(
+  request: { method: string; url: URL; headers: Record<string, string>; body?: string },
+  signing: Signing,
+): Promise<Record<string, string>> {
+  const signer = new SignatureV4({
+    service: "execute-api",
+    region: signing.region,
+    credentials: signing.credentials,
+    sha256: Sha256,
+  });
+  const query: Record<string, string> = {};
+  request.url.searchParams.forEach((value, key) => (query[key] = value));
+  const signed = await signer.sign(
+    {
+      method: request.method,
+      protocol: request.url.protocol,
+      hostname: request.url.hostname,
+      ...(request.url.port ? { port: Number(request.url.port) } : {}),
+      path: request.url.pathname,
+      query,
+      headers: { ...request.headers, host: request.url.host },
+      ...(request.body !== undefined ? { body: request.body } : {}),
+    },
+    signing.date ? { signingDate: signing.date } : {},
+  );
+  return signed.headers;
+}
+
+function isLoopback(url: URL): boolean {
+  return ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+}
+
+function unreachable(url: URL, error: unknown): Unreachable {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const reason = cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+  const hint =
+    isLoopback(url) && cause?.code === "ECONNREFUSED"
+      ? "; is `npm start` running? (or set RELEASE_MACHINE_URL / pass --api)"
+      : "";
+  return new Unreachable(`cannot reach the release API at ${url.origin} (${reason})${hint}`);
+}
+
+/** One request; answers `{status, body}` with the body parsed as JSON (non-JSON text as `message`). */
+export async function call(
+  target: ApiTarget,
+  method: "GET" | "POST",
+  route: string,
+  body?: string,
+): Promise<{ status: number; body: unknown }> {
+  const url = routeUrl(target.url, route);
+  let headers: Record<string, string> = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (target.signing) {
+    const { host: _host, ...signed } = await signRequest({ method, url, headers, body }, target.signing);
+    headers = signed;
+  }
+  let response: Response;
+  try {
+    response = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}) });
+  } catch (error) {
+    throw unreachable(url, error);
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text.trim() === "" ? {} : JSON.parse(text);
+  } catch {
+    parsed = { message: text.trim() };
+  }
+  return { status: response.status, body: parsed };
+}
+
+function errorBody(body: unknown): ApiErrorBody {
+  if (body && typeof body === "object" && !Array.isArray(body)) {
+    // API Gateway's own errors (403, 429…) say `{"message": "…"}`, sometimes as `Message`.
+    const record = body as Record<string, unknown> & ApiErrorBody;
+    return typeof record.Message === "string" && record.message === undefined
+      ? { ...record, message: record.Message }
+      : record;
+  }
+  return { message: String(body) };
+}
+
+export interface Submitted {
+  executionArn: string;
+  startDate: number;
+}
+
+/** `POST /releases` with the manifest's text as it is; throws ApiError for any error status. */
+export async function submitRelease(target: ApiTarget, manifestText: string): Promise<Submitted> {
+  const answer = await call(target, "POST", "/releases", manifestText);
+  if (answer.status !== 200) throw new ApiError(answer.status, errorBody(answer.body));
+  return answer.body as Submitted;
+}
+
+/** The releaseId an execution ARN stands for: its execution name is `release-<releaseId>`. */
+export function releaseIdFromExecutionArn(executionArn: string): string | undefined {
+  const name = executionArn.split(":").pop() ?? "";
+  return name.startsWith("release-") ? name.slice("release-".length) : undefined;
+}
+
+/** `GET /releases/{id}`: the release, or undefined for 404 ReleaseNotFound; throws ApiError otherwise. */
+export async function getRelease(
+  target: ApiTarget,
+  releaseId: string,
+): Promise<ReleaseStatusView | undefined> {
+  const answer = await call(target, "GET", `/releases/${encodeURIComponent(releaseId)}`);
+  if (answer.status === 200) return answer.body as ReleaseStatusView;
+  const body = errorBody(answer.body);
+  if (answer.status === 404 && body.error === "ReleaseNotFound") return undefined;
+  throw new ApiError(answer.status, body);
+}

@@ -1,0 +1,288 @@
+/**
+ * `release-machine`: submit a release manifest and follow it. Parses the arguments, picks the API
+ * (local by default, API Gateway with SigV4 for an https:// URL) and dispatches to the command.
+ */
+import { readFile } from "node:fs/promises";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { InvalidManifest } from "../handlers/errors";
+import {
+  type ApiTarget,
+  ApiError,
+  DEFAULT_API_URL,
+  Unreachable,
+  getRelease,
+  needsSigning,
+  regionFromApiUrl,
+  releaseIdFromExecutionArn,
+  submitRelease,
+} from "./api";
+import { HELP } from "./help";
+import { formatTimestamp, renderApiError, renderStatus } from "./render";
+import { type Output, watchRelease } from "./watch";
+
+export interface Io {
+  stdout: Output;
+  stderr: Output;
+  env: Record<string, string | undefined>;
+  /** stdout is a terminal: `watch` redraws in place. */
+  isTTY: boolean;
+  columns?: () => number | undefined;
+}
+
+/** A mistake in the command line: exit 2 with a pointer to the help. */
+class UsageError extends Error {}
+
+type Values = Record<string, string | boolean | undefined>;
+
+const COMMON_OPTIONS = {
+  api: { type: "string" },
+  region: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const OPTIONS = {
+  submit: {
+    ...COMMON_OPTIONS,
+    bucket: { type: "string" },
+    key: { type: "string" },
+    aws: { type: "boolean" },
+  },
+  status: COMMON_OPTIONS,
+  watch: { ...COMMON_OPTIONS, interval: { type: "string" }, timeout: { type: "string" } },
+} as const;
+
+type Command = keyof typeof OPTIONS;
+
+/** `500`, `500ms`, `30s`, `2m` → milliseconds. */
+export function parseDuration(text: string, option: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!match)
+    throw new UsageError(`--${option} must be a duration such as 500, 500ms, 30s or 2m; got "${text}"`);
+  const value = Number(match[1]) * ({ ms: 1, s: 1000, m: 60_000 }[match[2] ?? "ms"] ?? 1);
+  return Math.round(value);
+}
+
+async function apiTarget(values: Values, env: Io["env"]): Promise<ApiTarget> {
+  const url = ((values.api as string | undefined) ?? env.RELEASE_MACHINE_URL ?? DEFAULT_API_URL).trim();
+  try {
+    new URL(url);
+  } catch {
+    throw new UsageError(`the API URL "${url}" is not a URL`);
+  }
+  if (!needsSigning(url)) return { url };
+  const region =
+    (values.region as string | undefined) ??
+    regionFromApiUrl(url) ??
+    env.AWS_REGION ??
+    env.AWS_DEFAULT_REGION;
+  if (!region) throw new UsageError(`cannot tell the AWS region of ${url}; pass --region`);
+  // Loaded only for AWS: the credential chain pulls in the SSO/STS clients.
+  const { defaultProvider } = await import("@aws-sdk/credential-provider-node");
+  return { url, signing: { region, credentials: defaultProvider() } };
+}
+
+function oneArgument(positionals: string[], what: string, command: Command): string {
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0
+        ? `${command} needs ${what}`
+        : `${command} takes one ${what}; got ${positionals.length}`,
+    );
+  }
+  return positionals[0];
+}
+
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+async function submit(file: string, values: Values, io: Io): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  if (typeof values.bucket === "string") return upload(file, text, values.bucket, values, io);
+  if (values.key !== undefined || values.aws) throw new UsageError("--key and --aws go with --bucket");
+
+  const target = await apiTarget(values, io.env);
+  const answer = await submitRelease(target, text);
+  if (values.json) {
+    io.stdout.write(json(answer));
+    return 0;
+  }
+  const releaseId = releaseIdFromExecutionArn(answer.executionArn) ?? "<releaseId>";
+  const started = new Date(answer.startDate * 1000).toISOString();
+  const api = values.api ? ` --api ${target.url}` : "";
+  io.stdout.write(
+    [
+      `Release ${releaseId} submitted; the workflow started ${formatTimestamp(started)}.`,
+      `  execution  ${answer.executionArn}`,
+      `Follow it:   npx release-machine watch ${releaseId}${api}`,
+      "",
+    ].join("\n"),
+  );
+  return 0;
+}
+
+async function upload(file: string, text: string, bucket: string, values: Values, io: Io): Promise<number> {
+  const { DEFAULT_S3_URL, manifestReleaseId, uploadManifest } = await import("./upload");
+  const releaseId = manifestReleaseId(text);
+  const key = (values.key as string | undefined) ?? `${releaseId}.json`;
+  if (!key.endsWith(".json")) {
+    throw new UsageError(`--key must end in .json: the bucket's rule starts releases only for *.json`);
+  }
+  const local = !values.aws;
+  // A releaseId runs once; uploading it again would only fail the new run. Check where we can.
+  if (local || values.api) {
+    const existing = await apiTarget(values, io.env)
+      .then((target) => getRelease(target, releaseId))
+      .catch(() => undefined);
+    if (existing) {
+      throw new ApiError(409, {
+        error: "DuplicateRelease",
+        message: `release ${releaseId} was already submitted (${existing.status}); a releaseId runs once`,
+        releaseId,
+      });
+    }
+  }
+  const endpoint = local ? (io.env.RELEASE_MACHINE_S3_URL ?? DEFAULT_S3_URL) : undefined;
+  let uploaded;
+  try {
+    uploaded = await uploadManifest({
+      bucket,
+      key,
+      text,
+      ...(endpoint ? { endpoint } : {}),
+      ...(typeof values.region === "string" ? { region: values.region } : {}),
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (endpoint && code === "ECONNREFUSED") {
+      throw new Unreachable(
+        `cannot reach the local S3 at ${endpoint} (ECONNREFUSED); is \`npm start\` running?`,
+      );
+    }
+    throw error;
+  }
+  if (values.json) {
+    io.stdout.write(json({ releaseId, ...uploaded }));
+    return 0;
+  }
+  io.stdout.write(
+    [
+      `Uploaded ${file} to ${uploaded.location}${endpoint ? ` (local S3 ${endpoint})` : ""}.`,
+      `Release ${releaseId} starts when the bucket's upload event arrives. Follow it:`,
+      `  npx release-machine watch ${releaseId}${values.api ? ` --api ${String(values.api)}` : ""}`,
+      "",
+    ].join("\n"),
+  );
+  return 0;
+}
+
+async function status(releaseId: string, values: Values, io: Io): Promise<number> {
+  const view = await getRelease(await apiTarget(values, io.env), releaseId);
+  if (!view) {
+    throw new ApiError(404, { error: "ReleaseNotFound", message: `no release has releaseId ${releaseId}` });
+  }
+  io.stdout.write(values.json ? json(view) : `${renderStatus(view, new Date()).join("\n")}\n`);
+  return 0;
+}
+
+async function watch(releaseId: string, values: Values, io: Io): Promise<number> {
+  const intervalMs = parseDuration((values.interval as string | undefined) ?? "1000", "interval");
+  const timeoutMs = parseDuration((values.timeout as string | undefined) ?? "30s", "timeout");
+  if (intervalMs < 10) throw new UsageError("--interval must be at least 10 ms");
+  const target = await apiTarget(values, io.env);
+  return watchRelease(
+    target,
+    releaseId,
+    {
+      intervalMs,
+      timeoutMs,
+      json: Boolean(values.json),
+      tty: io.isTTY,
+      ...(io.columns ? { columns: io.columns } : {}),
+    },
+    io.stdout,
+    io.stderr,
+  );
+}
+
+async function dispatch(command: Command, values: Values, positionals: string[], io: Io): Promise<number> {
+  switch (command) {
+    case "submit":
+      return submit(oneArgument(positionals, "manifest FILE", command), values, io);
+    case "status":
+      return status(oneArgument(positionals, "RELEASE_ID", command), values, io);
+    case "watch":
+      return watch(oneArgument(positionals, "RELEASE_ID", command), values, io);
+  }
+}
+
+/** Runs one command line; returns the exit code. Never throws. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+    const topic = first === "help" && rest[0] && rest[0] in OPTIONS ? rest[0] : "top";
+    (first === undefined ? io.stderr : io.stdout).write(HELP[topic]);
+    return first === undefined ? 2 : 0;
+  }
+  let wantsJson = argv.includes("--json");
+  try {
+    if (!(first in OPTIONS)) throw new UsageError(`unknown command "${first}"`);
+    const command = first as Command;
+    let parsed: { values: Values; positionals: string[] };
+    try {
+      const options: ParseArgsConfig["options"] = OPTIONS[command];
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options,
+        allowPositionals: true,
+        strict: true,
+      });
+      // No option is `multiple`, so every value is a string or a boolean.
+      parsed = { values: values as Values, positionals };
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    if (parsed.values.help) {
+      io.stdout.write(HELP[command]);
+      return 0;
+    }
+    wantsJson = Boolean(parsed.values.json);
+    return await dispatch(command, parsed.values, parsed.positionals, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      const help = first in OPTIONS ? `release-machine ${first} --help` : "release-machine --help";
+      io.stderr.write(`release-machine: ${error.message}\nRun "${help}" for usage.\n`);
+      return 2;
+    }
+    if (error instanceof ApiError || error instanceof InvalidManifest) {
+      const [status, body] =
+        error instanceof ApiError
+          ? [error.status, error.body]
+          : [undefined, { error: "InvalidManifest", message: error.message, problems: error.problems }];
+      // An InvalidManifest of our own comes from checking a manifest before uploading it.
+      const note = error instanceof InvalidManifest ? ["Nothing was uploaded."] : [];
+      if (wantsJson) io.stdout.write(json(body));
+      else io.stderr.write(`${[...renderApiError(status, body), ...note].join("\n")}\n`);
+      return 1;
+    }
+    io.stderr.write(`release-machine: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+/** The executable's entry point (cli/release-machine.js). */
+export function run(argv: string[] = process.argv.slice(2)): void {
+  void main(argv, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    isTTY: Boolean(process.stdout.isTTY),
+    columns: () => process.stdout.columns,
+  }).then((code) => {
+    process.exitCode = code;
+  });
+}

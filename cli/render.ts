@@ -1,0 +1,192 @@
+/**
+ * Text rendering for the CLI: pure functions from API answers to lines, so tests can call them
+ * with fixed values. Times are shown in UTC (`10:00:01Z`) so output is the same on every machine.
+ */
+import type { PipelineStatusView, ReleaseStatusView } from "../handlers/release-status";
+
+export interface Problem {
+  path: string;
+  rule: string;
+  message: string;
+}
+
+/** An error answer of the release API (local or API Gateway). */
+export interface ApiErrorBody {
+  error?: string;
+  message?: string;
+  problems?: Problem[];
+  releaseId?: string;
+}
+
+export type Outcome = "SUCCEEDED" | "FAILED" | "REJECTED";
+
+/** A release is over once it is anything but RUNNING. */
+export function isFinished(view: ReleaseStatusView): boolean {
+  return view.status !== "RUNNING";
+}
+
+/** Exit codes: 0 succeeded, 1 failed, rejected or any other end. */
+export function exitCodeFor(view: ReleaseStatusView): number {
+  return view.status === "SUCCEEDED" ? 0 : 1;
+}
+
+/** `2026-11-27T10:00:01.234Z` → `2026-11-27 10:00:01Z`. */
+export function formatTimestamp(iso: string | undefined): string {
+  if (!iso) return "-";
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})/.exec(iso);
+  return match ? `${match[1]} ${match[2]}Z` : iso;
+}
+
+/** `2026-11-27T10:00:01.234Z` → `10:00:01Z`. */
+export function formatTime(iso: string | undefined): string {
+  if (!iso) return "-";
+  const match = /T(\d{2}:\d{2}:\d{2})/.exec(iso);
+  return match ? `${match[1]}Z` : iso;
+}
+
+/** 420 → `0.4s`, 65_000 → `1m05s`, 3_725_000 → `1h02m05s`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "-";
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const total = Math.round(ms / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, "0");
+  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m${s}s` : `${m}m${s}s`;
+}
+
+function between(from: string | undefined, to: string | undefined): number | undefined {
+  if (!from || !to) return undefined;
+  const ms = Date.parse(to) - Date.parse(from);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** How long the release ran (ended) or has been running (now). */
+export function releaseElapsed(view: ReleaseStatusView, now: Date): string | undefined {
+  const ms = between(view.startedAt, view.endedAt ?? (isFinished(view) ? undefined : now.toISOString()));
+  return ms === undefined ? undefined : formatDuration(ms);
+}
+
+export function lastState(pipeline: PipelineStatusView): { state: string; at: string } | undefined {
+  return pipeline.history.length > 0 ? pipeline.history[pipeline.history.length - 1] : undefined;
+}
+
+const MARKS: Record<string, string> = {
+  Succeeded: "ok",
+  Failed: "!!",
+  Stopped: "--",
+  Stopping: "..",
+  Cancelled: "--",
+  Superseded: "--",
+  InProgress: ">>",
+  Started: ">>",
+  Pending: "  ",
+};
+
+/** One pipeline: `ok svc-a    Succeeded   SUCCEEDED at 10:00:04Z`, names padded to `width`. */
+export function pipelineLine(pipeline: PipelineStatusView, width: number): string {
+  const last = lastState(pipeline);
+  const mark = MARKS[pipeline.status] ?? "??";
+  const state = last ? `${last.state} at ${formatTime(last.at)}` : "not started";
+  return `${mark} ${pipeline.name.padEnd(width)}  ${pipeline.status.padEnd(10)}  ${state}`.trimEnd();
+}
+
+function nameWidth(view: ReleaseStatusView): number {
+  return Math.max(8, ...view.pipelines.map((p) => p.name.length));
+}
+
+/** `status`: the whole release as a readable block. */
+export function renderStatus(view: ReleaseStatusView, now: Date): string[] {
+  const elapsed = releaseElapsed(view, now);
+  const lines = [`Release ${view.releaseId}: ${view.status}`];
+  lines.push(`  started  ${formatTimestamp(view.startedAt)}`);
+  if (view.endedAt)
+    lines.push(`  ended    ${formatTimestamp(view.endedAt)}${elapsed ? ` (${elapsed})` : ""}`);
+  else if (elapsed) lines.push(`  running  for ${elapsed}`);
+  if (view.source) lines.push(`  source   ${view.source}`);
+  if (view.error) lines.push(`  error    ${view.error}`);
+  if (view.cause) lines.push(`  cause    ${view.cause}`);
+  if (view.pipelines.length === 0) {
+    lines.push("Pipelines: none recorded");
+  } else {
+    const width = nameWidth(view);
+    lines.push(`Pipelines (${view.pipelines.length}):`);
+    for (const pipeline of view.pipelines) lines.push(`  ${pipelineLine(pipeline, width)}`);
+  }
+  return lines;
+}
+
+/** `watch` on a terminal: the frame redrawn in place on every poll. */
+export function renderFrame(view: ReleaseStatusView, now: Date): string[] {
+  const elapsed = releaseElapsed(view, now);
+  const counts = new Map<string, number>();
+  for (const p of view.pipelines) counts.set(p.status, (counts.get(p.status) ?? 0) + 1);
+  const summary = [...counts].map(([status, n]) => `${n} ${status}`).join(", ");
+  const width = nameWidth(view);
+  return [
+    `Release ${view.releaseId}  ${view.status}${elapsed ? `  ${elapsed}` : ""}${summary ? `  (${summary})` : ""}`,
+    ...view.pipelines.map((p) => `  ${pipelineLine(p, width)}`),
+  ];
+}
+
+/**
+ * `watch` without a terminal: one line per change since the previous answer (all of it at first),
+ * in the order things happened: the release starting, its pipelines, the release ending.
+ */
+export function renderChanges(previous: ReleaseStatusView | undefined, view: ReleaseStatusView): string[] {
+  const lines: string[] = [];
+  const width = nameWidth(view);
+  for (const pipeline of view.pipelines) {
+    const before = previous?.pipelines.find((p) => p.name === pipeline.name);
+    const changed =
+      !before ||
+      before.status !== pipeline.status ||
+      before.history.length !== pipeline.history.length ||
+      lastState(before)?.state !== lastState(pipeline)?.state;
+    if (!changed) continue;
+    const last = lastState(pipeline);
+    const at = last ? formatTime(last.at) : formatTime(view.startedAt);
+    lines.push(`${at} ${pipeline.name.padEnd(width)}  ${pipeline.status}${last ? ` (${last.state})` : ""}`);
+  }
+  if (!previous || previous.status !== view.status) {
+    if (isFinished(view)) {
+      if (!previous) lines.unshift(`${formatTime(view.startedAt)} release ${view.releaseId} started`);
+      lines.push(`${formatTime(view.endedAt ?? view.startedAt)} release ${view.releaseId} ${view.status}`);
+    } else {
+      lines.unshift(`${formatTime(view.startedAt)} release ${view.releaseId} ${view.status}`);
+    }
+  }
+  return lines;
+}
+
+/** The last words of `watch`: the outcome, its duration and, for a failure, why. */
+export function renderOutcome(view: ReleaseStatusView, now: Date): string[] {
+  const elapsed = releaseElapsed(view, now);
+  const lines = [`Release ${view.releaseId} ${view.status}${elapsed ? ` after ${elapsed}` : ""}`];
+  if (view.status !== "SUCCEEDED") {
+    const failed = view.pipelines.filter((p) => p.status === "Failed").map((p) => p.name);
+    if (failed.length > 0) lines.push(`  failed pipelines: ${failed.join(", ")}`);
+    if (view.error) lines.push(`  error: ${view.error}`);
+    if (view.cause) lines.push(`  cause: ${view.cause}`);
+  }
+  return lines;
+}
+
+/** An API error answer (status undefined: found before sending): its message, then each problem as `path  rule  message`. */
+export function renderApiError(status: number | undefined, body: ApiErrorBody): string[] {
+  const http = status === undefined ? "" : `HTTP ${status}`;
+  const title = body.error ? `${body.error}${http ? ` (${http})` : ""}` : http || "Error";
+  const lines = [`${title}${body.message ? `: ${body.message}` : ""}`];
+  const problems = body.problems ?? [];
+  if (problems.length > 0) {
+    const pathWidth = Math.max(...problems.map((p) => (p.path || "(manifest)").length));
+    const ruleWidth = Math.max(...problems.map((p) => p.rule.length));
+    lines[0] = `${title}: the manifest has ${problems.length} problem${problems.length === 1 ? "" : "s"}`;
+    for (const p of problems) {
+      lines.push(
+        `  ${(p.path || "(manifest)").padEnd(pathWidth)}  ${p.rule.padEnd(ruleWidth)}  ${p.message}`,
+      );
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,413 @@
+/**
+ * The `release-machine` CLI: run as a child process (`node cli/release-machine.js …`) against the
+ * real local server started in-process, plus unit tests of its SigV4 signing and text rendering.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createHash, createHmac } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { ReleaseStatusView } from "../handlers/release-status";
+import { regionFromApiUrl, signRequest } from "../cli/api";
+import { main } from "../cli/main";
+import { formatDuration, renderApiError, renderChanges } from "../cli/render";
+import { type LocalServer, startLocalServer } from "../local/server";
+
+const ROOT = path.join(__dirname, "..");
+const BIN = path.join(ROOT, "cli", "release-machine.js");
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let server: LocalServer;
+let dataDir: string;
+
+/** Runs the CLI as a newcomer would, pointed at the test server. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          RELEASE_MACHINE_URL: server.url,
+          RELEASE_MACHINE_S3_URL: server.s3Endpoint,
+          ...env,
+        },
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function manifestFile(name: string, manifest: unknown): string {
+  const file = path.join(dataDir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(manifest, null, 2));
+  return file;
+}
+
+/** A port on loopback that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+describe("release-machine CLI", function () {
+  this.timeout(30_000);
+
+  before(async () => {
+    dataDir = mkdtempSync(path.join(tmpdir(), "release-machine-cli-"));
+    server = await startLocalServer({
+      port: 0,
+      s3Port: 0,
+      dataDir,
+      pipelines: [
+        { name: "svc-a", durationMs: 100, outcome: "Succeeded" },
+        { name: "svc-b", durationMs: 150, outcome: "Succeeded" },
+        { name: "svc-bad", durationMs: 100, outcome: "Failed" },
+      ],
+      retryPauseMs: 5,
+    });
+  });
+
+  after(async () => {
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("submits a release and watch exits 0 once every pipeline succeeded", async () => {
+    const file = manifestFile("ok", { releaseId: "cli-ok", pipelines: ["svc-a", "svc-b"] });
+    const submitted = await cli(["submit", file]);
+    assert.equal(submitted.code, 0, submitted.stderr);
+    assert.match(submitted.stdout, /^Release cli-ok submitted/);
+    assert.match(submitted.stdout, /npx release-machine watch cli-ok/);
+
+    const watched = await cli(["watch", "cli-ok", "--interval", "50"]);
+    assert.equal(watched.code, 0, watched.stderr);
+    const lines = watched.stdout.trimEnd().split("\n");
+    assert.match(lines[lines.length - 1], /^Release cli-ok SUCCEEDED after \d+\.\ds$/);
+    assert.ok(lines.some((line) => /svc-a\s+Succeeded \(SUCCEEDED\)$/.test(line)));
+    assert.ok(lines.some((line) => /svc-b\s+Succeeded \(SUCCEEDED\)$/.test(line)));
+  });
+
+  it("watch exits 1 for a release with a failing pipeline and names it", async () => {
+    const file = manifestFile("bad", { releaseId: "cli-bad", pipelines: ["svc-a", "svc-bad"] });
+    assert.equal((await cli(["submit", file])).code, 0);
+
+    const watched = await cli(["watch", "cli-bad", "--interval", "50"]);
+    assert.equal(watched.code, 1);
+    assert.match(watched.stdout, /^Release cli-bad FAILED after /m);
+    assert.match(watched.stdout, /^ {2}failed pipelines: svc-bad$/m);
+    assert.match(watched.stdout, /^ {2}cause: Pipeline svc-bad did not succeed/m);
+  });
+
+  it("prints only parseable JSON with --json for submit, watch and status", async () => {
+    const file = manifestFile("json", { releaseId: "cli-json", pipelines: ["svc-a"] });
+    const submitted = await cli(["submit", file, "--json"]);
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const answer = JSON.parse(submitted.stdout) as { executionArn: string; startDate: number };
+    assert.match(answer.executionArn, /:execution:[^:]+:release-cli-json$/);
+    assert.equal(typeof answer.startDate, "number");
+
+    const watched = await cli(["watch", "cli-json", "--json", "--interval", "50"]);
+    assert.equal(watched.code, 0, watched.stderr);
+    const final = JSON.parse(watched.stdout) as ReleaseStatusView;
+    assert.equal(final.releaseId, "cli-json");
+    assert.equal(final.status, "SUCCEEDED");
+    assert.deepEqual(
+      final.pipelines.map((p) => [p.name, p.status]),
+      [["svc-a", "Succeeded"]],
+    );
+
+    const status = await cli(["status", "cli-json", "--json"]);
+    assert.equal(status.code, 0, status.stderr);
+    const view = JSON.parse(status.stdout) as ReleaseStatusView;
+    assert.equal(view.status, "SUCCEEDED");
+    assert.equal(view.executionArn, answer.executionArn);
+    assert.deepEqual(
+      view.pipelines[0].history.map((h) => h.state),
+      ["STARTED", "SUCCEEDED"],
+    );
+    assert.ok(view.startedAt && view.endedAt, "status has both times");
+  });
+
+  it("status prints the release, its times and one line per pipeline", async () => {
+    const file = manifestFile("status", { releaseId: "cli-status", pipelines: ["svc-a", "svc-bad"] });
+    assert.equal((await cli(["submit", file])).code, 0);
+    assert.equal((await cli(["watch", "cli-status", "--interval", "50", "--json"])).code, 1);
+
+    const status = await cli(["status", "cli-status"]);
+    assert.equal(status.code, 0, status.stderr);
+    const lines = status.stdout.trimEnd().split("\n");
+    assert.equal(lines[0], "Release cli-status: FAILED");
+    assert.match(status.stdout, /^ {2}started {2}\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/m);
+    assert.match(status.stdout, /^ {2}ended {4}\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z \(\d+\.\ds\)$/m);
+    assert.match(status.stdout, /^ {2}error {4}PipelineFailed$/m);
+    assert.match(status.stdout, /^ {2}!! svc-bad\s+Failed\s+FAILED at \d{2}:\d{2}:\d{2}Z$/m);
+    assert.equal(lines.filter((line) => /^ {2}(ok|!!|--|>>) svc-/.test(line)).length, 2);
+  });
+
+  it("exits 1 and lists each problem of a manifest the API rejects", async () => {
+    const file = manifestFile("invalid", { releaseId: "cli-invalid", pipelines: ["svc-nope"], owner: "me" });
+    const submitted = await cli(["submit", file]);
+    assert.equal(submitted.code, 1);
+    const lines = submitted.stderr.trimEnd().split("\n");
+    assert.equal(lines[0], "InvalidManifest (HTTP 400): the manifest has 2 problems");
+    assert.match(lines[1], /^ {2}\/owner\s+additionalProperties\s+unknown field "owner"/);
+    assert.match(
+      lines[2],
+      /^ {2}\/pipelines\/0\s+allowList\s+pipeline "svc-nope" is not on this machine's allow-list/,
+    );
+
+    const json = await cli(["submit", file, "--json"]);
+    assert.equal(json.code, 1);
+    const body = JSON.parse(json.stdout) as { error: string; problems: { path: string; rule: string }[] };
+    assert.equal(body.error, "InvalidManifest");
+    assert.deepEqual(
+      body.problems.map((p) => [p.path, p.rule]),
+      [
+        ["/owner", "additionalProperties"],
+        ["/pipelines/0", "allowList"],
+      ],
+    );
+  });
+
+  it("exits 1 with DuplicateRelease when a releaseId is submitted twice", async () => {
+    const file = manifestFile("twice", { releaseId: "cli-twice", pipelines: ["svc-a"] });
+    assert.equal((await cli(["submit", file])).code, 0);
+    const again = await cli(["submit", file]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^DuplicateRelease \(HTTP 409\): release cli-twice was already submitted/);
+  });
+
+  it("uploads with --bucket to the local S3, and watch waits for the release and sees it succeed", async () => {
+    const file = manifestFile("upload", { releaseId: "cli-upload", pipelines: ["svc-a", "svc-b"] });
+    const uploaded = await cli(["submit", file, "--bucket", "release-manifests", "--json"]);
+    assert.equal(uploaded.code, 0, uploaded.stderr);
+    const where = JSON.parse(uploaded.stdout) as { releaseId: string; location: string; endpoint: string };
+    assert.equal(where.releaseId, "cli-upload");
+    assert.equal(where.location, "s3://release-manifests/cli-upload.json");
+    assert.equal(where.endpoint, server.s3Endpoint);
+
+    const watched = await cli(["watch", "cli-upload", "--interval", "50", "--timeout", "10s"]);
+    assert.equal(watched.code, 0, watched.stderr);
+    assert.match(watched.stdout, /^Release cli-upload SUCCEEDED after /m);
+
+    const status = JSON.parse((await cli(["status", "cli-upload", "--json"])).stdout) as ReleaseStatusView;
+    assert.equal(status.source, "s3://release-manifests/cli-upload.json");
+  });
+
+  it("refuses to upload a manifest that breaks the manifest rules", async () => {
+    const file = manifestFile("upload-bad", { releaseId: "-leading-dash", pipelines: ["svc-a"] });
+    const uploaded = await cli(["submit", file, "--bucket", "release-manifests"]);
+    assert.equal(uploaded.code, 1);
+    assert.match(uploaded.stderr, /^ {2}\/releaseId\s+pattern\s+/m);
+    assert.match(uploaded.stderr, /^Nothing was uploaded\.$/m);
+  });
+
+  it("status exits 1 for an unknown release and watch exits 2 when it never appears", async () => {
+    const [status, watched] = await Promise.all([
+      cli(["status", "cli-ghost"]),
+      cli(["watch", "cli-ghost", "--interval", "50", "--timeout", "300ms"]),
+    ]);
+    assert.equal(status.code, 1);
+    assert.equal(status.stderr.trim(), "ReleaseNotFound (HTTP 404): no release has releaseId cli-ghost");
+    assert.equal(watched.code, 2);
+    assert.match(watched.stderr, /^release-machine: no release has releaseId cli-ghost \(waited 0\.\ds\)$/m);
+  });
+
+  it("prints usage for --help on the top level and on every command", async () => {
+    const [top, submit, status, watch] = await Promise.all([
+      cli(["--help"]),
+      cli(["submit", "--help"]),
+      cli(["status", "--help"]),
+      cli(["watch", "-h"]),
+    ]);
+    for (const run of [top, submit, status, watch]) assert.equal(run.code, 0, run.stderr);
+    assert.match(top.stdout, /^ {2}release-machine submit FILE /m);
+    assert.match(top.stdout, /^ {2}release-machine watch RELEASE_ID /m);
+    assert.match(submit.stdout, /^Usage: release-machine submit FILE \[options\]$/m);
+    assert.match(submit.stdout, /^ {2}--bucket NAME /m);
+    assert.match(status.stdout, /^Usage: release-machine status RELEASE_ID \[options\]$/m);
+    assert.match(watch.stdout, /^Usage: release-machine watch RELEASE_ID \[options\]$/m);
+    assert.match(watch.stdout, /^ {2}--timeout DURATION /m);
+  });
+
+  it("exits 2 for a usage error and points to the command's help", async () => {
+    const [missing, unknown] = await Promise.all([cli(["watch"]), cli(["status", "x", "--frobnicate"])]);
+    assert.equal(missing.code, 2);
+    assert.equal(
+      missing.stderr,
+      'release-machine: watch needs RELEASE_ID\nRun "release-machine watch --help" for usage.\n',
+    );
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown option '--frobnicate'/);
+  });
+
+  it("asks whether `npm start` is running when the local API refuses the connection", async () => {
+    const port = await closedPort();
+    const run = await cli(["status", "cli-ok"], { RELEASE_MACHINE_URL: `http://127.0.0.1:${port}` });
+    assert.equal(run.code, 1);
+    assert.equal(
+      run.stderr,
+      `release-machine: cannot reach the release API at http://127.0.0.1:${port} (ECONNREFUSED); ` +
+        "is `npm start` running? (or set RELEASE_MACHINE_URL / pass --api)\n",
+    );
+  });
+
+  it("redraws the view in place when stdout is a terminal", async () => {
+    const file = manifestFile("tty", { releaseId: "cli-tty", pipelines: ["svc-b"] });
+    assert.equal((await cli(["submit", file])).code, 0);
+    let out = "";
+    const code = await main(["watch", "cli-tty", "--interval", "20"], {
+      stdout: { write: (text: string) => (out += text) },
+      stderr: { write: () => true },
+      env: { RELEASE_MACHINE_URL: server.url },
+      isTTY: true,
+      columns: () => 80,
+    });
+    assert.equal(code, 0);
+    // Every frame after the first moves up over the previous two lines and clears them.
+    assert.ok(out.includes("\x1b[2A\r\x1b[J"), "redraws with cursor movement");
+    assert.match(out, /Release cli-tty {2}SUCCEEDED .*\n {2}ok svc-b\s+Succeeded\s+SUCCEEDED at /);
+  });
+});
+
+describe("release-machine CLI: SigV4 signing", () => {
+  const credentials = { accessKeyId: "AKID", secretAccessKey: "SECRET" };
+  const date = new Date("2026-11-27T10:20:30Z");
+  const url = new URL("https://abc123.execute-api.ap-southeast-2.amazonaws.com/v1/releases");
+  const body = '{"releaseId":"5.16","pipelines":["svc-a"]}';
+
+  it("signs for execute-api in the URL's region with the credential scope of the date", async () => {
+    const headers = await signRequest(
+      { method: "POST", url, headers: { "content-type": "application/json" }, body },
+      { region: regionFromApiUrl(url.href) ?? "", credentials, date },
+    );
+    assert.match(
+      headers.authorization,
+      /^AWS4-HMAC-SHA256 Credential=AKID\/20261127\/ap-southeast-2\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$/,
+    );
+    assert.equal(headers["x-amz-date"], "20261127T102030Z");
+    assert.equal(headers.host, "abc123.execute-api.ap-southeast-2.amazonaws.com");
+  });
+
+  it("produces the signature SigV4 defines, recomputed independently", async () => {
+    const headers = await signRequest(
+      { method: "POST", url, headers: { "content-type": "application/json" }, body },
+      { region: "ap-southeast-2", credentials, date },
+    );
+    const [, signedList, signature] =
+      /SignedHeaders=([^,]+), Signature=([0-9a-f]+)$/.exec(headers.authorization) ?? [];
+    const names = signedList.split(";");
+    assert.deepEqual(names, ["content-type", "host", "x-amz-content-sha256", "x-amz-date"]);
+    const hash = (text: string) => createHash("sha256").update(text).digest("hex");
+    const hmac = (key: string | Buffer, text: string) => createHmac("sha256", key).update(text).digest();
+    const canonical = [
+      "POST",
+      "/v1/releases",
+      "",
+      ...names.map((name) => `${name}:${headers[name]}`),
+      "",
+      signedList,
+      hash(body),
+    ].join("\n");
+    const scope = "20261127/ap-southeast-2/execute-api/aws4_request";
+    const toSign = ["AWS4-HMAC-SHA256", "20261127T102030Z", scope, hash(canonical)].join("\n");
+    let key = hmac("AWS4SECRET", "20261127");
+    for (const part of ["ap-southeast-2", "execute-api", "aws4_request"]) key = hmac(key, part);
+    assert.equal(signature, createHmac("sha256", key).update(toSign).digest("hex"));
+  });
+
+  it("sends and signs the session token of temporary credentials", async () => {
+    const headers = await signRequest(
+      {
+        method: "GET",
+        url: new URL("https://abc123.execute-api.eu-west-1.amazonaws.com/v1/releases/5.16"),
+        headers: {},
+      },
+      { region: "eu-west-1", credentials: { ...credentials, sessionToken: "TOKEN" }, date },
+    );
+    assert.equal(headers["x-amz-security-token"], "TOKEN");
+    assert.match(headers.authorization, /SignedHeaders=[^,]*x-amz-security-token/);
+  });
+
+  it("reads the region from an execute-api URL and from no other host", () => {
+    assert.equal(regionFromApiUrl("https://abc.execute-api.eu-central-1.amazonaws.com/v1"), "eu-central-1");
+    assert.equal(
+      regionFromApiUrl("https://abc-vpce-1.execute-api.us-west-2.vpce.amazonaws.com/v1"),
+      "us-west-2",
+    );
+    assert.equal(regionFromApiUrl("https://releases.example.com/v1"), undefined);
+    assert.equal(regionFromApiUrl("not a url"), undefined);
+  });
+});
+
+describe("release-machine CLI: rendering", () => {
+  const pipeline = (name: string, status: string, states: string[]) => ({
+    name,
+    status,
+    history: states.map((state, i) => ({ state, at: `2026-11-27T10:00:0${i + 1}.000Z` })),
+  });
+
+  it("prints a line per change only, the release's end after its pipelines", () => {
+    const before: ReleaseStatusView = {
+      releaseId: "r1",
+      status: "RUNNING",
+      startedAt: "2026-11-27T10:00:00.000Z",
+      pipelines: [pipeline("svc-a", "InProgress", ["STARTED"]), pipeline("svc-b", "InProgress", ["STARTED"])],
+    };
+    const after: ReleaseStatusView = {
+      ...before,
+      status: "SUCCEEDED",
+      endedAt: "2026-11-27T10:00:03.000Z",
+      pipelines: [before.pipelines[0], pipeline("svc-b", "Succeeded", ["STARTED", "SUCCEEDED"])],
+    };
+    assert.deepEqual(renderChanges(before, after), [
+      "10:00:02Z svc-b     Succeeded (SUCCEEDED)",
+      "10:00:03Z release r1 SUCCEEDED",
+    ]);
+    assert.deepEqual(renderChanges(after, after), []);
+  });
+
+  it("lists an API error's problems as path, rule and message", () => {
+    assert.deepEqual(
+      renderApiError(400, {
+        error: "InvalidManifest",
+        message: "…",
+        problems: [
+          { path: "", rule: "json", message: "not JSON" },
+          { path: "/pipelines/0", rule: "allowList", message: "not allowed" },
+        ],
+      }),
+      [
+        "InvalidManifest (HTTP 400): the manifest has 2 problems",
+        "  (manifest)    json       not JSON",
+        "  /pipelines/0  allowList  not allowed",
+      ],
+    );
+    assert.deepEqual(renderApiError(403, { message: "Forbidden" }), ["HTTP 403: Forbidden"]);
+  });
+
+  it("formats durations from tenths of seconds to hours", () => {
+    assert.deepEqual([420, 59_949, 65_000, 3_725_000].map(formatDuration), [
+      "0.4s",
+      "59.9s",
+      "1m05s",
+      "1h02m05s",
+    ]);
+  });
+});
