@@ -1,116 +1,125 @@
 /**
- * The release manifest: its JSON Schema (the one source for the API Gateway request model, the
- * ValidateManifest handler and the local API), the parser and validator that report every
- * problem with its field and rule, and the identifiers derived from a release.
+ * The release manifest: its one JSON Schema (API Gateway's request model, the ValidateManifest
+ * handler and the local API all use it), a strict parser that reports every problem with its JSON
+ * Pointer and rule, and the identifiers a release derives (execution name, start tokens).
+ * Pulumi serializes this code into the Lambda archives: module-level values stay plain strings,
+ * arrays and objects (a Set's or Map's contents are not carried); validators live in their parser.
  */
 import { createHash } from "node:crypto";
-import Ajv, { type ErrorObject } from "ajv";
-import { type Node, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
-import { InvalidManifest, type ManifestProblem } from "./errors";
+import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import { type Node, type ParseError, findNodeAtLocation, parseTree, printParseErrorCode } from "jsonc-parser";
+import { ConfigurationError, InvalidManifest, type ManifestProblem } from "./errors";
 
 export interface ManifestRules {
   /** Pipelines this machine may release; unset means any well-formed name. */
   allowedPipelines?: readonly string[];
   maxPipelines: number;
+  /** Largest manifest in UTF-8 bytes. */
   maxBytes: number;
 }
 
 export const DEFAULT_MANIFEST_RULES = { maxPipelines: 50, maxBytes: 65536 } as const;
 
+/** A canonical releaseId; its alphabet lies inside Step Functions' execution-name alphabet. */
 export const RELEASE_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+/** CodePipeline's pipeline (and action) name. */
 export const PIPELINE_NAME_PATTERN = "^[A-Za-z0-9.@_-]{1,100}$";
-const VARIABLE_NAME_PATTERN = "^[A-Za-z0-9@_-]{1,128}$";
+const VARIABLE_NAME_PATTERN = "^[A-Za-z0-9@_-]{1,128}$"; // CodePipeline's pipeline-variable name
+const ALPHABETS: Record<string, string> = {
+  [RELEASE_ID_PATTERN]:
+    "1-64 characters of only letters A-Z a-z, digits, '.', '_' and '-', starting with a letter or digit",
+  [PIPELINE_NAME_PATTERN]: "1-100 characters of only letters A-Z a-z, digits, '.', '@', '_' and '-'",
+  [VARIABLE_NAME_PATTERN]: "1-128 characters of only letters A-Z a-z, digits, '@', '_' and '-'",
+};
+/** Objects and arrays may sit at most this many levels below the top; a valid manifest needs 4. */
 const MAX_DEPTH = 10;
+/** jsonc-parser recurses once per level, so text nested deeper than this is refused unparsed. */
+const PARSER_DEPTH_GUARD = 100;
+const FORBIDDEN_KEYS = ["__proto__", "constructor", "prototype"];
+/** Characters of problems listed, so an InvalidManifest fits a Step Functions Cause (32,768). */
+const PROBLEM_BUDGET = 16_000;
 
-/** The JSON Schema subset shared by draft-04 (API Gateway models) and ajv's default draft-07. */
-export interface JsonSchema {
-  type?: string | string[];
+type JsonType = "object" | "array" | "string" | "number" | "integer" | "boolean" | "null";
+type Limit = "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties" | "maxProperties";
+/** Only keywords that mean the same in draft-04 (API Gateway models) and draft-07 (ajv's default). */
+export interface JsonSchema
+  extends
+    Partial<Record<"title" | "description" | "pattern", string>>,
+    Partial<Record<Limit | "minimum", number>> {
+  type?: JsonType | JsonType[];
   properties?: Record<string, JsonSchema>;
   patternProperties?: Record<string, JsonSchema>;
   required?: string[];
-  additionalProperties?: boolean | JsonSchema;
+  additionalProperties?: boolean;
   items?: JsonSchema;
-  anyOf?: JsonSchema[];
-  enum?: (string | number)[];
-  pattern?: string;
-  minLength?: number;
-  maxLength?: number;
-  minItems?: number;
-  maxItems?: number;
-  minProperties?: number;
-  maxProperties?: number;
   uniqueItems?: boolean;
-  minimum?: number;
-  title?: string;
-  description?: string;
+  anyOf?: JsonSchema[];
+  enum?: string[];
 }
 
+/** The manifest schema. A pipeline item is anyOf [name, object]: schemaProblems relies on that order. */
 export function manifestSchema(rules: ManifestRules): JsonSchema {
-  const name: JsonSchema = {
-    type: "string",
-    pattern: PIPELINE_NAME_PATTERN,
-    ...(rules.allowedPipelines ? { enum: [...rules.allowedPipelines] } : {}),
+  if (rules.allowedPipelines?.length === 0) {
+    throw new ConfigurationError(
+      "the pipeline allow-list is empty: list at least one pipeline, or leave it unset",
+    );
+  }
+  const allowList = rules.allowedPipelines && { enum: [...new Set(rules.allowedPipelines)] };
+  const name: JsonSchema = { type: "string", pattern: PIPELINE_NAME_PATTERN, ...allowList };
+  const text = (maxLength: number): JsonSchema => ({ type: "string", minLength: 1, maxLength });
+  const object = (properties: Record<string, JsonSchema>, required: string[]): JsonSchema => {
+    return { type: "object", required, additionalProperties: false, properties };
   };
-  return {
-    title: "ReleaseManifest",
-    description: "A release: the pipelines to run together under one releaseId.",
-    type: "object",
-    required: ["releaseId", "pipelines"],
-    additionalProperties: false,
-    properties: {
+  const revision = object(
+    {
+      actionName: { type: "string", pattern: PIPELINE_NAME_PATTERN },
+      revisionType: {
+        type: "string",
+        enum: ["COMMIT_ID", "IMAGE_DIGEST", "S3_OBJECT_VERSION_ID", "S3_OBJECT_KEY"],
+      },
+      revisionValue: text(1500),
+    },
+    ["actionName", "revisionType", "revisionValue"],
+  );
+  const pipeline = object(
+    {
+      name,
+      variables: {
+        type: "object",
+        minProperties: 1,
+        maxProperties: 50,
+        additionalProperties: false,
+        patternProperties: { [VARIABLE_NAME_PATTERN]: text(1000) },
+      },
+      sourceRevisions: { type: "array", minItems: 1, maxItems: 50, items: revision },
+    },
+    ["name"],
+  );
+  const manifest = object(
+    {
+      // pattern applies to a string releaseId, minimum to a number (whose JSON text is checked in code).
       releaseId: { type: ["string", "number"], pattern: RELEASE_ID_PATTERN, minimum: 0 },
       pipelines: {
         type: "array",
         minItems: 1,
         maxItems: rules.maxPipelines,
         uniqueItems: true,
-        items: {
-          anyOf: [
-            name,
-            {
-              type: "object",
-              required: ["name"],
-              additionalProperties: false,
-              properties: {
-                name,
-                variables: {
-                  type: "object",
-                  minProperties: 1,
-                  maxProperties: 50,
-                  additionalProperties: false,
-                  patternProperties: { [VARIABLE_NAME_PATTERN]: { type: "string", maxLength: 1000 } },
-                },
-                sourceRevisions: {
-                  type: "array",
-                  minItems: 1,
-                  maxItems: 50,
-                  items: {
-                    type: "object",
-                    required: ["actionName", "revisionType", "revisionValue"],
-                    additionalProperties: false,
-                    properties: {
-                      actionName: { type: "string", minLength: 1, maxLength: 100 },
-                      revisionType: {
-                        type: "string",
-                        enum: ["COMMIT_ID", "IMAGE_DIGEST", "S3_OBJECT_VERSION_ID", "S3_OBJECT_KEY"],
-                      },
-                      revisionValue: { type: "string", minLength: 1, maxLength: 1500 },
-                    },
-                  },
-                },
-              },
-            },
-          ],
-        },
+        items: { anyOf: [name, pipeline] },
       },
     },
+    ["releaseId", "pipelines"],
+  );
+  return {
+    title: "ReleaseManifest",
+    description: "The pipelines to run together as one release.",
+    ...manifest,
   };
 }
 
 export interface PlannedPipeline {
   name: string;
   clientRequestToken: string;
-  /** StartPipelineExecution's request as Step Functions' aws-sdk integration takes it (PascalCase). */
+  /** StartPipelineExecution's parameters as Step Functions' aws-sdk:codepipeline integration takes them. */
   start: {
     Name: string;
     ClientRequestToken: string;
@@ -125,225 +134,30 @@ export interface ValidatedRelease {
 }
 
 /**
- * Step Functions execution name for a release. Names allow 1–80 characters without whitespace,
- * brackets, wildcards or `"#%\^|~`$&,;:/`; a canonical releaseId's alphabet lies inside that, so
- * no hash is needed, and API Gateway's mapping template (which has no hash function) can derive
- * the same name.
+ * The Step Functions execution name: 1-80 characters, no whitespace, control characters or
+ * <>{}[]?*"#%\^|~`$&,;:/. A canonical releaseId fits, so the name stays readable without a hash,
+ * and must: API Gateway's mapping template derives the same name, and VTL has no hash function.
  */
 export function executionName(releaseId: string): string {
   return `release-${releaseId}`;
 }
 
 /**
- * CodePipeline's idempotency token for (release, pipeline). Tokens allow only `[a-zA-Z0-9-]`, so
- * "5.15" and "5-15" would collide if the id were pasted in; a hash keeps them apart.
+ * CodePipeline's idempotency token for (release, pipeline). Tokens allow only [a-zA-Z0-9-] (at most
+ * 128), so pasting the id in would map "5.15" and "5-15" to one token; a SHA-256 keeps them apart.
  */
 export function clientRequestToken(releaseId: string, pipeline: string): string {
   return `rm-${createHash("sha256").update(`${releaseId}\n${pipeline}`).digest("hex")}`;
 }
 
-// Module-level constants are plain arrays and objects: Pulumi's closure serialization does not
-// carry the contents of a Set or Map.
-const FORBIDDEN_KEYS = ["__proto__", "constructor", "prototype"];
-const pointer = (base: string, key: string | number) =>
-  `${base}/${String(key).replace(/~/g, "~0").replace(/\//g, "~1")}`;
-
-/** Builds the value from the parse tree, reporting duplicate and forbidden keys and deep nesting. */
-function buildValue(node: Node, path: string, depth: number, problems: ManifestProblem[]): unknown {
-  if (depth > MAX_DEPTH && (node.type === "object" || node.type === "array")) {
-    problems.push({ path, rule: "depth", message: `nesting deeper than ${MAX_DEPTH} levels is not allowed` });
-    return null;
-  }
-  if (node.type === "array")
-    return (node.children ?? []).map((child, i) => buildValue(child, pointer(path, i), depth + 1, problems));
-  if (node.type !== "object") return node.value;
-  const result: Record<string, unknown> = {};
-  const seen = new Set<string>();
-  for (const property of node.children ?? []) {
-    const [keyNode, valueNode] = property.children ?? [];
-    const key = String(keyNode?.value);
-    const at = pointer(path, key);
-    if (FORBIDDEN_KEYS.includes(key)) {
-      problems.push({
-        path: at,
-        rule: "forbiddenKey",
-        message: `the key "${key}" is not allowed anywhere in a manifest`,
-      });
-      continue;
-    }
-    if (seen.has(key)) {
-      problems.push({
-        path: at,
-        rule: "duplicateKey",
-        message: `"${key}" appears more than once; give each field once`,
-      });
-      continue;
-    }
-    seen.add(key);
-    if (valueNode) result[key] = buildValue(valueNode, at, depth + 1, problems);
-  }
-  return result;
-}
-
-function parseJson(text: string, problems: ManifestProblem[]): { value: unknown; tree: Node } | undefined {
-  if (text.trim() === "") {
-    problems.push({ path: "", rule: "json", message: "the manifest is empty; send a JSON object" });
-    return undefined;
-  }
-  const errors: ParseError[] = [];
-  const tree = parseTree(text, errors, {
-    disallowComments: true,
-    allowTrailingComma: false,
-    allowEmptyContent: false,
-  });
-  if (errors.length > 0 || !tree) {
-    const first = errors[0];
-    const offset = first?.offset ?? 0;
-    const line = text.slice(0, offset).split("\n").length;
-    problems.push({
-      path: "",
-      rule: "json",
-      message: first
-        ? `the manifest is not valid JSON: ${printParseErrorCode(first.error)} at line ${line}, offset ${offset}`
-        : "the manifest is empty; send a JSON object",
-    });
-    return undefined;
-  }
-  return { value: buildValue(tree, "", 0, problems), tree };
-}
-
-const LABELS: [RegExp, string][] = [
-  [/^\/releaseId$/, "releaseId"],
-  [/^\/pipelines$/, "pipelines"],
-  [/^\/pipelines\/\d+(\/name)?$/, "pipeline name"],
-  [/^\/pipelines\/\d+\/variables(\/.*)?$/, "variables"],
-  [/^\/pipelines\/\d+\/sourceRevisions(\/.*)?$/, "sourceRevisions"],
-];
-const labelOf = (path: string) =>
-  LABELS.find(([re]) => re.test(path))?.[1] ?? (path === "" ? "the manifest" : path);
-
-function describe(error: ErrorObject, rules: ManifestRules): ManifestProblem {
-  const path = error.instancePath;
-  const label = labelOf(path);
-  const params = error.params as Record<string, unknown>;
-  switch (error.keyword) {
-    case "required":
-      return {
-        path: pointer(path, String(params.missingProperty)),
-        rule: "required",
-        message: `${String(params.missingProperty)} is required`,
-      };
-    case "additionalProperties": {
-      const extra = String(params.additionalProperty);
-      const allowed =
-        path === ""
-          ? "releaseId and pipelines"
-          : /\/variables$/.test(path)
-            ? `names matching ${VARIABLE_NAME_PATTERN}`
-            : "the fields listed in the manifest schema";
-      return {
-        path: pointer(path, extra),
-        rule: "additionalProperties",
-        message: `unknown field "${extra}"; allowed: ${allowed}`,
-      };
-    }
-    case "pattern":
-      return {
-        path,
-        rule: "pattern",
-        message:
-          label === "releaseId"
-            ? "releaseId must be 1-64 characters of only letters A-Z a-z, digits, '.', '_' and '-', starting with a letter or digit"
-            : label === "pipeline name"
-              ? `pipeline name ${JSON.stringify(error.data)} must be 1-100 characters of only letters, digits, '.', '@', '_' and '-'`
-              : `${label} must match ${String(params.pattern)}`,
-      };
-    case "enum":
-      if (label === "pipeline name") {
-        const allowed = rules.allowedPipelines ?? [];
-        const shown =
-          allowed.slice(0, 10).join(", ") + (allowed.length > 10 ? `, … (${allowed.length} in all)` : "");
-        return {
-          path,
-          rule: "allowList",
-          message: `pipeline ${JSON.stringify(error.data)} is not on this machine's allow-list; allowed: ${shown}`,
-        };
-      }
-      return {
-        path,
-        rule: "enum",
-        message: `${label} must be one of ${(params.allowedValues as unknown[]).join(", ")}`,
-      };
-    case "maxItems":
-      return { path, rule: "maxItems", message: `${label} may list at most ${String(params.limit)} items` };
-    case "minItems":
-      return {
-        path,
-        rule: "minItems",
-        message: `${label} must list at least ${String(params.limit)} item(s)`,
-      };
-    case "type":
-      return {
-        path,
-        rule: "type",
-        message: `${label} must be of type ${String(params.type).replace(",", " or ")}`,
-      };
-    default:
-      return { path, rule: error.keyword, message: `${label} ${error.message ?? "is invalid"}` };
-  }
-}
-
-type SchemaValidator = ReturnType<Ajv["compile"]>;
-
-// Compiled per parser, never cached at module level: Pulumi serializes module state into the
-// Lambda archive, and a compiled validator is no thing to serialize.
-function compileValidator(rules: ManifestRules): SchemaValidator {
-  return new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile(
-    manifestSchema(rules),
-  );
-}
-
 /**
- * ajv reports both branches of the pipeline-item anyOf; keep only the branch that matches the
- * item's type, so "svc a" gives one pattern problem, not four. uniqueItems is reported below,
- * with both positions.
+ * The canonical releaseId, or undefined if there is none. A number counts by its JSON text: 5.10
+ * stays "5.10" (not 5.1), and 12345678901234567890 keeps every digit, so precision beyond 2^53 is
+ * no problem. Without the text, JavaScript's form is used and 5.10 becomes "5.1": prefer strings.
  */
-function schemaProblems(value: unknown, rules: ManifestRules, validate: SchemaValidator): ManifestProblem[] {
-  if (validate(value)) return [];
-  const itemBranch = /^#\/properties\/pipelines\/items\/anyOf\/(\d)\//;
-  const problems: ManifestProblem[] = [];
-  for (const error of validate.errors ?? []) {
-    if (error.keyword === "uniqueItems") continue;
-    const branch = itemBranch.exec(error.schemaPath);
-    if (error.keyword === "anyOf" || branch) {
-      const item = /^\/pipelines\/\d+/.exec(error.instancePath)?.[0];
-      const itemValue = item
-        ? (value as { pipelines: unknown[] }).pipelines[Number(item.split("/")[2])]
-        : undefined;
-      const wanted =
-        typeof itemValue === "string"
-          ? "0"
-          : itemValue !== null && typeof itemValue === "object" && !Array.isArray(itemValue)
-            ? "1"
-            : undefined;
-      if (error.keyword === "anyOf") {
-        if (wanted === undefined) {
-          problems.push({
-            path: error.instancePath,
-            rule: "type",
-            message:
-              "each pipeline must be a name (string) or an object { name, variables?, sourceRevisions? }",
-          });
-        }
-        continue;
-      }
-      if (branch?.[1] !== wanted) continue;
-      // The branch's own "must be object/string" is implied by `wanted`; deeper type errors are real.
-      if (error.keyword === "type" && error.instancePath === item) continue;
-    }
-    problems.push(describe(error, rules));
-  }
-  return problems;
+export function canonicalReleaseId(value: string | number, jsonText?: string): string | undefined {
+  const id = typeof value === "string" ? value : (jsonText ?? String(value));
+  return new RegExp(RELEASE_ID_PATTERN).test(id) ? id : undefined;
 }
 
 /** Parses raw manifest text and validates it; throws InvalidManifest listing every problem. */
@@ -351,111 +165,266 @@ export function parseManifest(text: string, rules: ManifestRules): ValidatedRele
   return manifestParser(rules)(text);
 }
 
+type Revision = { actionName: string; revisionType: string; revisionValue: string };
+type PipelineItem =
+  string | { name: string; variables?: Record<string, string>; sourceRevisions?: Revision[] };
+
 /** A parser with the schema compiled once, for handlers that parse many manifests. */
 export function manifestParser(rules: ManifestRules): (text: string) => ValidatedRelease {
-  const validate = compileValidator(rules);
-  return (text) => parseWith(text, rules, validate);
-}
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+  const validate = ajv.compile(manifestSchema(rules));
+  return (text) => {
+    const { value, tree, problems } = readJson(text, rules.maxBytes);
+    problems.push(...schemaProblems(value, validate));
+    const manifest = isRecord(value) ? value : {};
 
-function parseWith(text: string, rules: ManifestRules, validate: SchemaValidator): ValidatedRelease {
-  const bytes = Buffer.byteLength(text, "utf8");
-  if (bytes > rules.maxBytes) {
-    throw new InvalidManifest([
-      {
-        path: "",
-        rule: "maxBytes",
-        message: `the manifest is ${bytes} bytes; the limit is ${rules.maxBytes} bytes`,
-      },
-    ]);
-  }
-  const problems: ManifestProblem[] = [];
-  const parsed = parseJson(text, problems);
-  if (!parsed) throw new InvalidManifest(problems);
-  problems.push(...schemaProblems(parsed.value, rules, validate));
-
-  const isObject = typeof parsed.value === "object" && parsed.value !== null && !Array.isArray(parsed.value);
-  const manifest = (isObject ? parsed.value : {}) as { releaseId?: unknown; pipelines?: unknown };
-  let releaseId = typeof manifest.releaseId === "string" ? manifest.releaseId : undefined;
-  if (typeof manifest.releaseId === "number") {
-    // A number keeps its JSON text, so 5.10 stays "5.10" and does not collide with 5.1.
-    releaseId = sourceText(text, parsed.tree, "releaseId");
-    if (
-      releaseId !== undefined &&
-      !new RegExp(RELEASE_ID_PATTERN).test(releaseId) &&
-      !problems.some((p) => p.path === "/releaseId")
-    ) {
-      problems.push({
-        path: "/releaseId",
-        rule: "pattern",
-        message: `releaseId ${releaseId} is not a valid id; send it as a string of letters, digits, '.', '_' and '-'`,
-      });
-    }
-  }
-
-  const names: string[] = [];
-  const first = new Map<string, number>();
-  (Array.isArray(manifest.pipelines) ? manifest.pipelines : []).forEach((item: unknown, i) => {
-    const name = typeof item === "string" ? item : (item as { name?: unknown } | null)?.name;
-    if (typeof name !== "string") return;
-    const earlier = first.get(name);
-    if (earlier !== undefined) {
-      problems.push({
-        path: `/pipelines/${i}`,
-        rule: "uniqueItems",
-        message: `repeats "${name}" (first at /pipelines/${earlier}); list each pipeline once`,
-      });
-    } else first.set(name, i);
-    names.push(name);
-  });
-
-  if (problems.length > 0) {
-    throw new InvalidManifest(
-      [...problems].sort((a, b) => a.path.localeCompare(b.path, "en", { numeric: true })),
-    );
-  }
-  const id = releaseId as string;
-  const items = manifest.pipelines as (
-    | string
-    | {
-        name: string;
-        variables?: Record<string, string>;
-        sourceRevisions?: { actionName: string; revisionType: string; revisionValue: string }[];
+    let releaseId: string | undefined;
+    if (typeof manifest.releaseId === "string" || typeof manifest.releaseId === "number") {
+      const node = findNodeAtLocation(tree, ["releaseId"]);
+      const literal =
+        node?.type === "number" ? text.slice(node.offset, node.offset + node.length) : undefined;
+      releaseId = canonicalReleaseId(manifest.releaseId, literal);
+      if (releaseId === undefined && !problems.some((p) => p.path === "/releaseId")) {
+        const message = `releaseId must be ${ALPHABETS[RELEASE_ID_PATTERN]}; got the number ${literal}`;
+        problems.push(problem("/releaseId", "pattern", `${message}: send it as a string`));
       }
-  )[];
-  return {
-    releaseId: id,
-    pipelines: items.map((item) => {
-      const spec = typeof item === "string" ? { name: item } : item;
-      const token = clientRequestToken(id, spec.name);
-      return {
-        name: spec.name,
-        clientRequestToken: token,
-        start: {
-          Name: spec.name,
-          ClientRequestToken: token,
-          ...(spec.variables
-            ? { Variables: Object.entries(spec.variables).map(([Name, Value]) => ({ Name, Value })) }
-            : {}),
-          ...(spec.sourceRevisions
-            ? {
-                SourceRevisions: spec.sourceRevisions.map((r) => ({
-                  ActionName: r.actionName,
-                  RevisionType: r.revisionType,
-                  RevisionValue: r.revisionValue,
-                })),
-              }
-            : {}),
-        },
-      };
-    }),
+    }
+
+    // The schema's uniqueItems compares whole items; the same name in either form is the real repeat.
+    const items = Array.isArray(manifest.pipelines) ? manifest.pipelines : [];
+    const firstAt = new Map<string, number>();
+    items.forEach((item: unknown, i) => {
+      const name = isRecord(item) ? item.name : item;
+      if (typeof name !== "string") return;
+      const first = firstAt.get(name);
+      if (first === undefined) return void firstAt.set(name, i);
+      const message = `/pipelines/${i} repeats ${quote(name)} (first at /pipelines/${first}); list each pipeline once`;
+      problems.push(problem(`/pipelines/${i}`, "uniqueItems", message));
+    });
+
+    if (problems.length > 0 || releaseId === undefined)
+      throw new InvalidManifest(capped(problems.sort(byPath)));
+    const id = releaseId;
+    return { releaseId: id, pipelines: (items as PipelineItem[]).map((item) => plan(id, item)) };
   };
 }
 
-function sourceText(text: string, tree: Node, key: string): string | undefined {
-  const property =
-    tree.type === "object" ? tree.children?.find((p) => p.children?.[0]?.value === key) : undefined;
-  const valueNode = property?.children?.[1];
-  return valueNode?.type === "number"
-    ? text.slice(valueNode.offset, valueNode.offset + valueNode.length)
-    : undefined;
+function plan(releaseId: string, item: PipelineItem): PlannedPipeline {
+  const { name, variables, sourceRevisions }: Exclude<PipelineItem, string> =
+    typeof item === "string" ? { name: item } : item;
+  const token = clientRequestToken(releaseId, name);
+  const start: PlannedPipeline["start"] = { Name: name, ClientRequestToken: token };
+  if (variables) start.Variables = Object.entries(variables).map(([Name, Value]) => ({ Name, Value }));
+  if (sourceRevisions) {
+    start.SourceRevisions = sourceRevisions.map((r) => ({
+      ActionName: r.actionName,
+      RevisionType: r.revisionType,
+      RevisionValue: r.revisionValue,
+    }));
+  }
+  return { name, clientRequestToken: token, start };
+}
+
+const problem = (path: string, rule: string, message: string): ManifestProblem => ({ path, rule, message });
+
+const reject = (rule: string, message: string): never => {
+  throw new InvalidManifest([problem("", rule, message)]);
+};
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** A JSON Pointer one step down. A key too long to be valid anywhere is cut short, to keep errors small. */
+function pointer(base: string, key: string | number): string {
+  const segment = String(key).replace(/~/g, "~0").replace(/\//g, "~1");
+  return `${base}/${segment.length > 130 ? `${segment.slice(0, 128)}…` : segment}`;
+}
+
+/** A value for a message: JSON, cut short, non-ASCII as \uXXXX so look-alikes and invisibles show. */
+function quote(value: unknown): string {
+  const hex = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  const json = (JSON.stringify(value) ?? String(value)).replace(/[^\x20-\x7e]/g, hex);
+  return json.length > 80 ? `${json.slice(0, 77)}…` : json;
+}
+
+/** Size, nesting and strict JSON syntax, then the value built from the parse tree. */
+function readJson(
+  text: string,
+  maxBytes: number,
+): { value: unknown; tree: Node; problems: ManifestProblem[] } {
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > maxBytes) reject("maxBytes", `the manifest is ${bytes} bytes; the limit is ${maxBytes} bytes`);
+  if (text.trim() === "")
+    reject("json", "the manifest is empty; send a JSON object with releaseId and pipelines");
+  const tooDeep = offsetNestedDeeperThan(text, PARSER_DEPTH_GUARD);
+  if (tooDeep >= 0)
+    reject("depth", `nesting deeper than ${MAX_DEPTH} levels is not allowed (${where(text, tooDeep)})`);
+  const errors: ParseError[] = [];
+  const strict = { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false };
+  const tree = parseTree(text, errors, strict);
+  if (errors.length > 0 || tree === undefined) return reject("json", syntaxMessage(text, errors[0]));
+  const problems: ManifestProblem[] = [];
+  return { value: build(tree, "", 0, problems), tree, problems };
+}
+
+/** Offset of the first '{' or '[' nested deeper than `limit`, or -1: a linear scan, no recursion. */
+function offsetNestedDeeperThan(text: string, limit: number): number {
+  let [depth, inString] = [0, false];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if ((c === "{" || c === "[") && ++depth > limit) return i;
+    else if (c === "}" || c === "]") depth--;
+  }
+  return -1;
+}
+
+function where(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  return `line ${before.split("\n").length}, offset ${offset}, column ${offset - before.lastIndexOf("\n")}`;
+}
+
+function syntaxMessage(text: string, error: ParseError | undefined): string {
+  if (!error) return "the manifest is not valid JSON";
+  const code = printParseErrorCode(error.error);
+  const trailingComma =
+    /,\s*$/.test(text.slice(0, error.offset)) && /^\s*[}\]]/.test(text.slice(error.offset));
+  const hint = trailingComma
+    ? "a trailing comma is not allowed"
+    : code === "InvalidSymbol"
+      ? "names and strings take double quotes, and a byte order mark or NaN is not JSON"
+      : code.replace(/(?<=[a-z])(?=[A-Z])/g, " ").toLowerCase();
+  return `the manifest is not valid JSON: ${code} at ${where(text, error.offset)}; ${hint}`;
+}
+
+/** The value of a parse tree (never JSON.parse), reporting duplicate and forbidden keys and deep nesting. */
+function build(node: Node, path: string, depth: number, problems: ManifestProblem[]): unknown {
+  if (node.type !== "object" && node.type !== "array") return node.value;
+  if (depth > MAX_DEPTH) {
+    problems.push(problem(path, "depth", `nesting deeper than ${MAX_DEPTH} levels is not allowed`));
+    return null;
+  }
+  const children = node.children ?? [];
+  if (node.type === "array")
+    return children.map((child, i) => build(child, pointer(path, i), depth + 1, problems));
+  const result: Record<string, unknown> = {};
+  for (const [keyNode, valueNode] of children.map((property) => property.children ?? [])) {
+    const key = String(keyNode?.value);
+    const at = pointer(path, key);
+    if (FORBIDDEN_KEYS.includes(key)) {
+      problems.push(problem(at, "forbiddenKey", `the key ${quote(key)} is not allowed anywhere; remove it`));
+    } else if (Object.hasOwn(result, key)) {
+      problems.push(problem(at, "duplicateKey", `${quote(key)} appears more than once; give it once`));
+    } else if (valueNode) result[key] = build(valueNode, at, depth + 1, problems);
+  }
+  return result;
+}
+
+/**
+ * ajv's errors as problems, one per location. ajv reports both branches of a pipeline item's
+ * anyOf: only the branch of the item's own kind ("0": a name, "1": an object) is kept, and an item
+ * of neither kind gets one "type" problem from the anyOf itself.
+ */
+function schemaProblems(value: unknown, validate: ValidateFunction): ManifestProblem[] {
+  if (validate(value)) return [];
+  const best = new Map<string, ManifestProblem>();
+  for (const error of validate.errors ?? []) {
+    if (error.keyword === "uniqueItems") continue; // reported by name, with both positions
+    const index = /^\/pipelines\/(\d+)/.exec(error.instancePath)?.[1];
+    const item =
+      index === undefined ? undefined : (value as { pipelines: unknown[] }).pipelines[Number(index)];
+    const kind = typeof item === "string" ? "0" : isRecord(item) ? "1" : undefined;
+    const branch = /\/items\/anyOf\/(\d)\//.exec(error.schemaPath)?.[1];
+    if (error.keyword === "anyOf" ? kind !== undefined : branch !== undefined && branch !== kind) continue;
+    const found = toProblem(error);
+    const kept = best.get(found.path);
+    if (!kept || rank(found) < rank(kept)) best.set(found.path, found);
+  }
+  return [...best.values()];
+}
+
+/** At one location a wrong type explains the rest, and the allow-list names the fix for a bad name. */
+const rank = ({ rule }: ManifestProblem): number => (rule === "type" ? 0 : rule === "allowList" ? 1 : 2);
+
+/** The field a message names: its key, or what an item is. */
+function fieldOf(path: string): string {
+  const [last, parent] = path.split("/").reverse();
+  if (path === "") return "the manifest";
+  if (/^\/pipelines\/\d+(\/name)?$/.test(path)) return "pipeline name";
+  if (parent === "variables") return `variable ${quote(last.replace(/~1/g, "/").replace(/~0/g, "~"))}`;
+  return /^\d+$/.test(last) ? `each item of ${parent}` : last;
+}
+
+const list = (names: readonly string[]): string =>
+  names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+
+/** The fields an object schema takes, for an unknown-field message. */
+function allowedFields({ properties = {}, patternProperties = {} }: JsonSchema): string {
+  const patterns = Object.keys(patternProperties).map((p) => `names matching ${p} (${ALPHABETS[p]})`);
+  return list([...Object.keys(properties), ...patterns]);
+}
+
+/** The allowed pipeline names, cut short when the list is long. */
+function allowedNames(names: readonly string[]): string {
+  const shown = names.filter((_, i) => names.slice(0, i + 1).join(", ").length <= 300);
+  return shown.join(", ") + (shown.length < names.length ? `, … (${names.length} in all)` : "");
+}
+
+type Explain = (field: string, params: Record<string, unknown>, error: ErrorObject) => string;
+/** One sentence per rule broken, naming the field and what to do. */
+const EXPLAIN: Record<string, Explain> = {
+  type: (field, p) => `${field} must be of type ${[p.type].flat().join(" or ")}`,
+  anyOf: () => "each pipeline must be a name (string) or an object { name, variables?, sourceRevisions? }",
+  required: (_, p) => `${p.missingProperty} is required; add it`,
+  additionalProperties: (_, p, e) =>
+    `unknown field ${quote(p.additionalProperty)}; allowed: ${allowedFields(e.parentSchema as JsonSchema)}`,
+  pattern: (field, p, e) =>
+    field === "releaseId"
+      ? `releaseId must be ${ALPHABETS[String(p.pattern)]}; got ${quote(e.data)}`
+      : `${field} ${quote(e.data)} must be ${ALPHABETS[String(p.pattern)]}`,
+  enum: (field, p) => `${field} must be one of ${(p.allowedValues as string[]).join(", ")}`,
+  allowList: (_, p, e) =>
+    `pipeline ${quote(e.data)} is not on this machine's allow-list; allowed: ${allowedNames(p.allowedValues as string[])}`,
+  minimum: (field, p) => `${field} must be >= ${p.limit}; better, send it as a string such as "5.16"`,
+  minItems: (field, p) => `${field} must list at least ${p.limit} item${p.limit === 1 ? "" : "s"}`,
+  maxItems: (field, p) => `${field} may list at most ${p.limit} items; split the release`,
+  minLength: (field) => `${field} must not be empty`,
+  maxLength: (field, p) => `${field} must be at most ${p.limit} characters`,
+  minProperties: (field) => `${field} must have at least one entry; leave it out if there are none`,
+  maxProperties: (field, p) => `${field} may have at most ${p.limit} entries`,
+};
+
+function toProblem(error: ErrorObject): ManifestProblem {
+  const params: Record<string, unknown> = error.params;
+  const key = params.missingProperty ?? params.additionalProperty;
+  const path = key === undefined ? error.instancePath : pointer(error.instancePath, String(key));
+  const field = fieldOf(error.instancePath);
+  const allowList = error.keyword === "enum" && field === "pipeline name";
+  const rule = error.keyword === "anyOf" ? "type" : allowList ? "allowList" : error.keyword;
+  const explain = EXPLAIN[allowList ? rule : error.keyword] ?? (() => `${field} ${error.message}`);
+  return problem(path, rule, explain(field, params, error));
+}
+
+/** Path order, with item positions compared as numbers (/pipelines/2 before /pipelines/10). */
+function byPath(a: ManifestProblem, b: ManifestProblem): number {
+  const [x, y] = [a.path.split("/"), b.path.split("/")];
+  const i = x.findIndex((segment, j) => segment !== y[j]);
+  if (i < 0 || i >= y.length) return x.length - y.length;
+  const numeric = /^\d+$/.test(x[i]) && /^\d+$/.test(y[i]);
+  return numeric ? Number(x[i]) - Number(y[i]) : x[i] < y[i] ? -1 : 1;
+}
+
+/** The first problems that fit PROBLEM_BUDGET, then how many more there are. */
+function capped(problems: ManifestProblem[]): ManifestProblem[] {
+  let room = PROBLEM_BUDGET;
+  const kept = problems.filter((p) => (room -= p.path.length + p.message.length + 20) >= 0);
+  const rest = problem(
+    "",
+    "tooManyProblems",
+    `${problems.length - kept.length} more problems are not listed`,
+  );
+  return kept.length === problems.length ? kept : [...kept, rest];
 }

@@ -13,9 +13,12 @@ export function startExecutionTemplate(stateMachineArn: string): string {
   return [
     `#set($body = $util.escapeJavaScript($input.body).replaceAll("\\\\'", "'"))`,
     `#set($execInput = "{""source"":""api"",""body"":""$body""}")`,
+    `#set($releaseIdJson = $input.json('$.releaseId'))`,
     "{",
     `  "stateMachineArn": "${stateMachineArn}",`,
-    `  "name": "release-$util.escapeJavaScript($input.path('$.releaseId'))",`,
+    // Only a string releaseId names the execution: VTL reads a number as a double, which would
+    // turn 5.10 into "5.1". A numeric id's duplicate is still refused by the workflow.
+    `  #if($releaseIdJson.startsWith('"'))"name": "release-$util.escapeJavaScript($input.path('$.releaseId'))",#end`,
     `  "input": "$util.escapeJavaScript($execInput).replaceAll("\\\\'", "'")"`,
     "}",
   ].join("\n");

@@ -202,8 +202,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       return;
     }
     try {
-      // The same name as the API's mapping template: a repeat while open returns the same execution.
-      const execution = machine.start({ source: "api", body: text }, { name: executionName(releaseId) });
+      // Named as the API's mapping template names it (string ids only), so a repeat while open
+      // returns the same execution.
+      const named = typeof (JSON.parse(text) as { releaseId?: unknown }).releaseId === "string";
+      const execution = machine.start(
+        { source: "api", body: text },
+        named ? { name: executionName(releaseId) } : {},
+      );
       send(response, 200, {
         executionArn: execution.executionArn,
         startDate: execution.startDate.getTime() / 1000,

@@ -28,10 +28,12 @@ interface Started {
 }
 
 async function npmStart(env: Record<string, string>): Promise<Started> {
+  // Its own process group, so a SIGINT reaches npm and the server as Ctrl-C would in a terminal.
   const child = spawn("npm", ["start", "--silent"], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -48,8 +50,10 @@ async function npmStart(env: Record<string, string>): Promise<Started> {
 async function stop(started: Started): Promise<void> {
   if (started.child.exitCode !== null) return;
   const exited = new Promise((resolve) => started.child.once("exit", resolve));
-  started.child.kill("SIGINT");
+  process.kill(-(started.child.pid as number), "SIGINT");
+  const killed = setTimeout(() => process.kill(-(started.child.pid as number), "SIGKILL"), 15_000);
   await exited;
+  clearTimeout(killed);
 }
 
 describe("npm start, used as a user would", function () {

@@ -1,0 +1,543 @@
+/**
+ * The release manifest: each rule parseManifest enforces, shown rejecting a manifest with the exact
+ * problems (path, rule, and the words of the message) it reports; the accepted forms with the exact
+ * release they plan; the identifiers a release derives; and the schema's fitness for API Gateway.
+ */
+import assert from "node:assert/strict";
+import Ajv from "ajv";
+import { InvalidManifest, type ManifestProblem } from "../handlers/errors";
+import {
+  type JsonSchema,
+  type ManifestRules,
+  DEFAULT_MANIFEST_RULES,
+  canonicalReleaseId,
+  clientRequestToken,
+  executionName,
+  manifestSchema,
+  parseManifest,
+} from "../handlers/manifest";
+
+const RULES: ManifestRules = {
+  allowedPipelines: ["svc-a", "svc-b", "svc-c"],
+  maxPipelines: 4,
+  maxBytes: 4000,
+};
+/** No allow-list: a name's own pattern is the only rule on it. */
+const OPEN: ManifestRules = { maxPipelines: 20, maxBytes: 4000 };
+const SEED_PIPELINES = [1, 2, 3, 4, 5].map((n) => `pipeline-for-stepfunctions-pipeline-repo-${n}`);
+
+/** [path, rule, words the message must contain] */
+type Expected = [string, string, RegExp];
+
+function problemsOf(text: string, rules: ManifestRules): ManifestProblem[] {
+  try {
+    parseManifest(text, rules);
+  } catch (error) {
+    if (error instanceof InvalidManifest) return error.problems;
+    throw error;
+  }
+  return assert.fail(`expected ${text.slice(0, 60)} to be rejected`);
+}
+
+function assertProblems(text: string, expected: Expected[], rules: ManifestRules = RULES): void {
+  const problems = problemsOf(text, rules);
+  assert.deepEqual(
+    problems.map((p) => [p.path, p.rule]),
+    expected.map(([path, rule]) => [path, rule]),
+  );
+  problems.forEach((problem, i) => assert.match(problem.message, expected[i][2]));
+}
+
+const manifest = (fields: Record<string, unknown>): string => JSON.stringify(fields);
+const withPipelines = (pipelines: unknown[]): string => manifest({ releaseId: "r1", pipelines });
+const withReleaseId = (literal: string): string => `{"releaseId": ${literal}, "pipelines": ["svc-a"]}`;
+
+describe("parseManifest accepts", () => {
+  it("reads the seed manifest's numeric releaseId 5.15 as release 5.15, keeping pipeline order", () => {
+    const seedRules = { ...DEFAULT_MANIFEST_RULES, allowedPipelines: SEED_PIPELINES };
+    const text = `{\n  "releaseId": 5.15,\n  "pipelines": ${JSON.stringify(SEED_PIPELINES, null, 4)}\n}\n`;
+
+    const release = parseManifest(text, seedRules);
+
+    assert.equal(release.releaseId, "5.15");
+    assert.deepEqual(
+      release.pipelines.map((p) => [p.name, p.clientRequestToken]),
+      SEED_PIPELINES.map((name) => [name, clientRequestToken("5.15", name)]),
+    );
+  });
+
+  it("keeps a numeric releaseId's JSON text, so 5.10 and 5.1 are two releases", () => {
+    assert.deepEqual(
+      ["5.10", "5.1", "1e3", "0"].map((literal) => parseManifest(withReleaseId(literal), RULES).releaseId),
+      ["5.10", "5.1", "1e3", "0"],
+    );
+  });
+
+  it("keeps the text of numbers a JavaScript number cannot hold exactly", () => {
+    const literals = ["12345678901234567890", "0.1000000000000000055511"];
+
+    assert.deepEqual(
+      literals.map((literal) => parseManifest(withReleaseId(literal), RULES).releaseId),
+      literals,
+    );
+  });
+
+  it("plans a plain name as a start with only Name and ClientRequestToken", () => {
+    const token = clientRequestToken("r1", "svc-b");
+
+    assert.deepEqual(parseManifest(withPipelines(["svc-b"]), RULES), {
+      releaseId: "r1",
+      pipelines: [
+        { name: "svc-b", clientRequestToken: token, start: { Name: "svc-b", ClientRequestToken: token } },
+      ],
+    });
+  });
+
+  it("maps the extended form's variables and sourceRevisions to PascalCase start parameters", () => {
+    const text = withPipelines([
+      {
+        name: "svc-a",
+        variables: { IMAGE_TAG: "5.15", "deploy@region": "us-east-1" },
+        sourceRevisions: [{ actionName: "Source", revisionType: "COMMIT_ID", revisionValue: "abc123" }],
+      },
+      { name: "svc-b" },
+    ]);
+
+    const release = parseManifest(text, RULES);
+
+    assert.deepEqual(
+      release.pipelines.map((p) => p.start),
+      [
+        {
+          Name: "svc-a",
+          ClientRequestToken: clientRequestToken("r1", "svc-a"),
+          Variables: [
+            { Name: "IMAGE_TAG", Value: "5.15" },
+            { Name: "deploy@region", Value: "us-east-1" },
+          ],
+          SourceRevisions: [{ ActionName: "Source", RevisionType: "COMMIT_ID", RevisionValue: "abc123" }],
+        },
+        { Name: "svc-b", ClientRequestToken: clientRequestToken("r1", "svc-b") },
+      ],
+    );
+  });
+});
+
+describe("parseManifest rejects", () => {
+  it("rejects text over maxBytes, counting UTF-8 bytes, before trying to parse it", () => {
+    const text = `{"releaseId": "${"é".repeat(1999)}`; // 4013 bytes, 2014 characters, and not JSON
+
+    assertProblems(text, [["", "maxBytes", /the manifest is 4013 bytes; the limit is 4000 bytes/]]);
+  });
+
+  it("rejects malformed JSON, saying where it breaks and what was expected", () => {
+    assertProblems('{"releaseId": "r1"\n "pipelines": ["svc-a"]}', [
+      ["", "json", /not valid JSON: CommaExpected at line 2, offset 20, column 2/],
+    ]);
+  });
+
+  it("rejects comments and trailing commas: strict JSON only", () => {
+    assertProblems('{"releaseId": "r1", /* next */ "pipelines": ["svc-a"]}', [
+      ["", "json", /InvalidCommentToken at line 1, offset 20/],
+    ]);
+    assertProblems('{"releaseId": "r1", "pipelines": ["svc-a"],}', [
+      ["", "json", /a trailing comma is not allowed/],
+    ]);
+    assertProblems('{"releaseId": "r1", "pipelines": ["svc-a",]}', [
+      ["", "json", /a trailing comma is not allowed/],
+    ]);
+  });
+
+  it("rejects empty text and text after the manifest", () => {
+    assertProblems(" \n", [["", "json", /the manifest is empty/]]);
+    assertProblems(`${withPipelines(["svc-a"])} {}`, [["", "json", /EndOfFileExpected/]]);
+  });
+
+  it("rejects a key given twice, at the top or nested, naming it", () => {
+    assertProblems('{"releaseId": "r1", "releaseId": "r2", "pipelines": ["svc-a"]}', [
+      ["/releaseId", "duplicateKey", /"releaseId" appears more than once/],
+    ]);
+    assertProblems(
+      '{"releaseId": "r1", "pipelines": [{"name": "svc-a", "variables": {"A": "1", "A": "2"}}]}',
+      [["/pipelines/0/variables/A", "duplicateKey", /"A" appears more than once/]],
+    );
+  });
+
+  it("rejects __proto__, constructor and prototype as keys anywhere, and pollutes nothing", () => {
+    const text =
+      '{"releaseId": "r1", "__proto__": {"polluted": 1}, "pipelines": [{"name": "svc-a", "constructor": 1, ' +
+      '"variables": {"prototype": "x", "A": "1"}}]}';
+
+    assertProblems(text, [
+      ["/__proto__", "forbiddenKey", /the key "__proto__" is not allowed anywhere/],
+      ["/pipelines/0/constructor", "forbiddenKey", /"constructor"/],
+      ["/pipelines/0/variables/prototype", "forbiddenKey", /"prototype"/],
+    ]);
+    assert.equal(Object.hasOwn(Object.prototype, "polluted"), false);
+  });
+
+  it("rejects nesting deeper than 10 levels, at the first value too deep", () => {
+    const nested = `${"[".repeat(9)}${"]".repeat(9)}`; // x's arrays sit 3 to 11 levels below the top
+
+    assertProblems(
+      withPipelines([{ name: "svc-a", x: "@" }]).replace('"@"', nested),
+      [
+        ["/pipelines/0/x", "additionalProperties", /unknown field "x"/],
+        [`/pipelines/0/x${"/0".repeat(8)}`, "depth", /nesting deeper than 10 levels/],
+      ],
+      OPEN,
+    );
+  });
+
+  it("refuses 10,000 nested arrays with a depth problem instead of overflowing the parser's stack", () => {
+    const text = `${"[".repeat(10_000)}${"]".repeat(10_000)}`;
+
+    assertProblems(text, [["", "depth", /nesting deeper than 10 levels .*line 1, offset 100,/]], {
+      ...OPEN,
+      maxBytes: 65536,
+    });
+  });
+
+  it("rejects a manifest that is not an object, and fields of the wrong type", () => {
+    for (const text of ["null", "[]", '"svc-a"', "5.15"]) {
+      assertProblems(text, [["", "type", /the manifest must be of type object/]]);
+    }
+    assertProblems(manifest({ releaseId: true, pipelines: { "svc-a": {} } }), [
+      ["/pipelines", "type", /pipelines must be of type array/],
+      ["/releaseId", "type", /releaseId must be of type string or number/],
+    ]);
+  });
+
+  it("rejects a pipeline item of the wrong type with one problem per item", () => {
+    assertProblems(withPipelines([5, null, { name: 5 }, { name: "svc-a", variables: { A: 1 } }]), [
+      ["/pipelines/0", "type", /each pipeline must be a name \(string\) or an object \{ name, variables\?/],
+      ["/pipelines/1", "type", /each pipeline must be a name/],
+      ["/pipelines/2/name", "type", /pipeline name must be of type string/],
+      ["/pipelines/3/variables/A", "type", /variable "A" must be of type string/],
+    ]);
+  });
+
+  it("rejects a manifest without releaseId and pipelines, naming both", () => {
+    assertProblems("{}", [
+      ["/pipelines", "required", /pipelines is required/],
+      ["/releaseId", "required", /releaseId is required/],
+    ]);
+  });
+
+  it("rejects each unknown field by name, at the top and in a pipeline object", () => {
+    assertProblems(
+      manifest({ releaseId: "r1", pipelines: [{ name: "svc-a", stage: "Deploy" }], note: 1, env: 2 }),
+      [
+        ["/env", "additionalProperties", /unknown field "env"; allowed: releaseId and pipelines/],
+        ["/note", "additionalProperties", /unknown field "note"/],
+        [
+          "/pipelines/0/stage",
+          "additionalProperties",
+          /unknown field "stage"; allowed: name, variables and sourceRevisions/,
+        ],
+      ],
+    );
+  });
+
+  const badIds: [string, string, RegExp][] = [
+    ["with a space", "release 1", /got "release 1"/],
+    ["starting with a dot", ".r1", /starting with a letter or digit/],
+    ["of 65 characters", "r".repeat(65), /1-64 characters/],
+    ["with a Cyrillic look-alike e", "rel\u0435ase", /got "rel\\u0435ase"/],
+    ["with a zero-width space", "r\u200b1", /got "r\\u200b1"/],
+    ["ending in a newline", "r1\n", /got "r1\\n"/],
+  ];
+  for (const [what, releaseId, shown] of badIds) {
+    it(`rejects a releaseId ${what}, listing the characters allowed`, () => {
+      const allowed = /only letters A-Z a-z, digits, '\.', '_' and '-'/;
+
+      assertProblems(manifest({ releaseId, pipelines: ["svc-a"] }), [["/releaseId", "pattern", allowed]]);
+      assert.match(problemsOf(manifest({ releaseId, pipelines: ["svc-a"] }), RULES)[0].message, shown);
+    });
+  }
+
+  it("rejects a numeric releaseId whose JSON text is not a valid id", () => {
+    for (const literal of ["-0", "1E+3", "1".repeat(65)]) {
+      assertProblems(withReleaseId(literal), [
+        ["/releaseId", "pattern", /got the number .*send it as a string/],
+      ]);
+    }
+  });
+
+  it("rejects a negative numeric releaseId by the schema's minimum, which API Gateway checks too", () => {
+    assertProblems(withReleaseId("-5"), [["/releaseId", "minimum", /releaseId must be >= 0/]]);
+  });
+
+  it("rejects a pipeline name outside CodePipeline's alphabet, as a string or as an object's name", () => {
+    assertProblems(
+      withPipelines(["svc x", { name: "svc/y" }]),
+      [
+        ["/pipelines/0", "pattern", /pipeline name "svc x" must be 1-100 characters of only letters/],
+        ["/pipelines/1/name", "pattern", /pipeline name "svc\/y"/],
+      ],
+      OPEN,
+    );
+  });
+
+  it("rejects an empty pipeline list and one longer than maxPipelines", () => {
+    assertProblems(withPipelines([]), [["/pipelines", "minItems", /pipelines must list at least 1 item$/]]);
+    assertProblems(
+      withPipelines(["a", "b", "c", "d", "e"]),
+      [["/pipelines", "maxItems", /at most 4 items/]],
+      { ...OPEN, maxPipelines: 4 },
+    );
+  });
+
+  it("rejects a manifest whose pipelines repeat, naming both positions", () => {
+    assertProblems(withPipelines(["svc-b", "svc-a", "svc-c", { name: "svc-a" }]), [
+      ["/pipelines/3", "uniqueItems", /^\/pipelines\/3 repeats "svc-a" \(first at \/pipelines\/1\)/],
+    ]);
+  });
+
+  it("rejects a pipeline that is not on the allow-list, listing the allowed ones", () => {
+    assertProblems(withPipelines(["svc-a", "svc-z"]), [
+      [
+        "/pipelines/1",
+        "allowList",
+        /pipeline "svc-z" is not on this machine's allow-list; allowed: svc-a, svc-b, svc-c$/,
+      ],
+    ]);
+  });
+
+  it("cuts a long allow-list short in the message", () => {
+    const allowedPipelines = Array.from({ length: 60 }, (_, i) => `pipeline-number-${i}`);
+
+    const [problem] = problemsOf(withPipelines(["other"]), { ...OPEN, allowedPipelines });
+
+    assert.match(problem.message, /allowed: pipeline-number-0, pipeline-number-1, .*, … \(60 in all\)$/);
+    assert.ok(problem.message.length < 400);
+  });
+
+  it("reports one problem per location: the allow-list for a malformed name, the type for a number", () => {
+    assertProblems(withPipelines(["svc a", { name: 5 }]), [
+      ["/pipelines/0", "allowList", /pipeline "svc a" is not on this machine's allow-list/],
+      ["/pipelines/1/name", "type", /must be of type string/],
+    ]);
+  });
+
+  it("rejects variables outside CodePipeline's limits", () => {
+    const variables = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`V${i}`, "x"]));
+
+    assertProblems(
+      withPipelines([
+        { name: "a", variables: { "bad name": "1", EMPTY: "", LONG: "x".repeat(1001) } },
+        { name: "b", variables: {} },
+        { name: "c", variables },
+      ]),
+      [
+        ["/pipelines/0/variables/EMPTY", "minLength", /variable "EMPTY" must not be empty/],
+        ["/pipelines/0/variables/LONG", "maxLength", /variable "LONG" must be at most 1000 characters/],
+        [
+          "/pipelines/0/variables/bad name",
+          "additionalProperties",
+          /allowed: names matching .*'@', '_' and '-'/,
+        ],
+        ["/pipelines/1/variables", "minProperties", /variables must have at least one entry/],
+        ["/pipelines/2/variables", "maxProperties", /variables may have at most 50 entries/],
+      ],
+      OPEN,
+    );
+  });
+
+  it("rejects sourceRevisions outside CodePipeline's limits", () => {
+    const revision = { actionName: "Source", revisionType: "COMMIT_ID", revisionValue: "abc" };
+
+    assertProblems(
+      withPipelines([
+        {
+          name: "a",
+          sourceRevisions: [{ ...revision, revisionType: "BRANCH" }, { actionName: "my source" }],
+        },
+        { name: "b", sourceRevisions: [] },
+      ]),
+      [
+        [
+          "/pipelines/0/sourceRevisions/0/revisionType",
+          "enum",
+          /one of COMMIT_ID, IMAGE_DIGEST, S3_OBJECT_VERSION_ID/,
+        ],
+        [
+          "/pipelines/0/sourceRevisions/1/actionName",
+          "pattern",
+          /actionName "my source" must be 1-100 characters/,
+        ],
+        ["/pipelines/0/sourceRevisions/1/revisionType", "required", /revisionType is required/],
+        ["/pipelines/0/sourceRevisions/1/revisionValue", "required", /revisionValue is required/],
+        ["/pipelines/1/sourceRevisions", "minItems", /sourceRevisions must list at least 1 item/],
+      ],
+      OPEN,
+    );
+  });
+
+  it("reports every problem together, ordered by path with positions compared as numbers", () => {
+    const pipelines = ["svc-z", "svc-a", "svc-b", "svc-a", ...Array(6).fill("svc-c"), "svc y"];
+
+    assertProblems(
+      manifest({ releaseId: "bad id", pipelines, extra: 1 }),
+      [
+        ["/extra", "additionalProperties", /"extra"/],
+        ["/pipelines", "maxItems", /at most 4 items/],
+        ["/pipelines/0", "allowList", /"svc-z"/],
+        ...[3, 5, 6, 7, 8, 9].map((i): Expected => [`/pipelines/${i}`, "uniqueItems", /repeats/]),
+        ["/pipelines/10", "allowList", /"svc y"/],
+        ["/releaseId", "pattern", /got "bad id"/],
+      ],
+      { ...RULES, maxBytes: 65536 },
+    );
+  });
+
+  it("lists the first problems and counts the rest, so the error fits a Step Functions Cause", () => {
+    const text = withPipelines(Array(5000).fill(0));
+
+    const problems = problemsOf(text, { ...OPEN, maxBytes: 65536 });
+
+    assert.deepEqual(problems.slice(0, 2), [
+      {
+        path: "/pipelines",
+        rule: "maxItems",
+        message: "pipelines may list at most 20 items; split the release",
+      },
+      {
+        path: "/pipelines/0",
+        rule: "type",
+        message: "each pipeline must be a name (string) or an object { name, variables?, sourceRevisions? }",
+      },
+    ]);
+    assert.deepEqual(problems.at(-1), {
+      path: "",
+      rule: "tooManyProblems",
+      message: `${5001 - (problems.length - 1)} more problems are not listed`,
+    });
+    assert.ok(new InvalidManifest(problems).message.length < 32_768);
+  });
+});
+
+describe("identifiers derived from a release", () => {
+  /** Step Functions names: 1-80 characters; no whitespace, control characters or <>{}[]?*"#%\^|~`$&,;:/ */
+  const EXECUTION_NAME = /^[^\s\p{Cc}<>{}[\]?*"#%\\^|~`$&,;:/]{1,80}$/u;
+  const CLIENT_REQUEST_TOKEN = /^[a-zA-Z0-9-]{1,128}$/;
+
+  it("names the execution release-<releaseId>, within Step Functions' rules even at the longest id", () => {
+    const longest = `9${"_-.".repeat(21)}`;
+
+    assert.equal(executionName("5.15"), "release-5.15");
+    assert.equal(executionName(longest), `release-${longest}`);
+    assert.match(executionName(longest), EXECUTION_NAME);
+    assert.equal(executionName(longest).length, 72);
+  });
+
+  it("derives a stable CodePipeline token that tells 5.15 from 5-15 and one pipeline from another", () => {
+    const tokens = [
+      clientRequestToken("5.15", "svc-a"),
+      clientRequestToken("5-15", "svc-a"),
+      clientRequestToken("5.15", "svc-b"),
+    ];
+
+    tokens.forEach((token) => assert.match(token, CLIENT_REQUEST_TOKEN));
+    assert.equal(new Set(tokens).size, 3);
+    assert.equal(clientRequestToken("5.15", "svc-a"), tokens[0]);
+    assert.equal(tokens[0], "rm-0736cbcbd7d273e3f2d8d2e4a61db26c25e4c248b43f24d2d6d0a42221ca6d0a");
+  });
+
+  it("canonicalizes a releaseId: strings as given, numbers by their JSON text, invalid ones to undefined", () => {
+    assert.deepEqual(
+      [
+        canonicalReleaseId("5.16"),
+        canonicalReleaseId(5.1, "5.10"),
+        canonicalReleaseId(5.1),
+        canonicalReleaseId(-5, "-5"),
+        canonicalReleaseId("r 1"),
+      ],
+      ["5.16", "5.10", "5.1", undefined, undefined],
+    );
+  });
+});
+
+describe("manifestSchema", () => {
+  it("refuses an empty allow-list, which would allow nothing and is not a valid draft-04 enum", () => {
+    assert.throws(() => manifestSchema({ ...OPEN, allowedPipelines: [] }), {
+      name: "ConfigurationError",
+      message: "the pipeline allow-list is empty: list at least one pipeline, or leave it unset",
+    });
+  });
+
+  /** Keywords valid in both draft-04 (API Gateway models) and draft-07 (ajv), as this schema may use them. */
+  const SHARED_KEYWORDS = [
+    "additionalProperties",
+    "anyOf",
+    "description",
+    "enum",
+    "items",
+    "maxItems",
+    "maxLength",
+    "maxProperties",
+    "minItems",
+    "minLength",
+    "minProperties",
+    "minimum",
+    "pattern",
+    "patternProperties",
+    "properties",
+    "required",
+    "title",
+    "type",
+    "uniqueItems",
+  ];
+
+  const DRAFT_06_AND_LATER = ["const", "contains", "propertyNames", "if", "then", "else", "$ref", "$id"];
+
+  /** Every keyword used, walking only schema positions (not the names inside properties). */
+  function keywordsOf(schema: JsonSchema): Set<string> {
+    const found = new Set(Object.keys(schema));
+    const children = [
+      ...Object.values(schema.properties ?? {}),
+      ...Object.values(schema.patternProperties ?? {}),
+      ...(schema.anyOf ?? []),
+      ...(schema.items ? [schema.items] : []),
+    ];
+    for (const child of children) keywordsOf(child).forEach((keyword) => found.add(keyword));
+    return found;
+  }
+
+  it("compiles in ajv's strict mode without a warning, with and without an allow-list", () => {
+    const complaints: unknown[] = [];
+    const logger = {
+      log: () => undefined,
+      warn: (m: unknown) => complaints.push(m),
+      error: (m: unknown) => complaints.push(m),
+    };
+
+    for (const rules of [RULES, OPEN]) {
+      const validate = new Ajv({ strict: true, allowUnionTypes: true, logger }).compile(
+        manifestSchema(rules),
+      );
+      assert.equal(validate({ releaseId: "r1", pipelines: ["svc-a", { name: "svc-b" }] }), true);
+      assert.equal(validate({ releaseId: "r1", pipelines: ["svc-a"], extra: 1 }), false);
+    }
+    assert.deepEqual(complaints, []);
+  });
+
+  it("uses only keywords shared by draft-04 and draft-07, and none of draft-06's or later", () => {
+    const used = [...keywordsOf(manifestSchema(RULES))].sort();
+
+    assert.deepEqual(used, SHARED_KEYWORDS);
+    assert.deepEqual(
+      used.filter((keyword) => DRAFT_06_AND_LATER.includes(keyword)),
+      [],
+    );
+  });
+
+  it("puts the allow-list, without repeats, on both places a pipeline name can appear", () => {
+    const schema = manifestSchema({ ...RULES, allowedPipelines: ["svc-a", "svc-b", "svc-a"] });
+    const [asString, asObject] = schema.properties?.pipelines.items?.anyOf ?? [];
+
+    assert.deepEqual(asString.enum, ["svc-a", "svc-b"]);
+    assert.deepEqual(asObject.properties?.name.enum, ["svc-a", "svc-b"]);
+    assert.equal(manifestSchema(OPEN).properties?.pipelines.items?.anyOf?.[0].enum, undefined);
+  });
+});
