@@ -46,7 +46,9 @@ export function parseReleaseRequest(input: unknown): ReleaseRequest {
 }
 
 // A plain array: Pulumi's closure serialization does not carry a Set's contents.
-const NOT_FOUND = ["NoSuchKey", "NoSuchVersion", "NotFound", "NoSuchBucket"];
+// Without s3:ListBucket (deliberately not granted) S3 answers a missing key with AccessDenied, not
+// NoSuchKey, so AccessDenied counts as "not found" too; the message keeps S3's own error name.
+const NOT_FOUND = ["NoSuchKey", "NoSuchVersion", "NotFound", "NoSuchBucket", "AccessDenied"];
 
 export async function loadManifest(
   deps: { s3: S3Client; maxBytes: number },
@@ -63,7 +65,7 @@ export async function loadManifest(
     );
   } catch (error) {
     if (error instanceof Error && NOT_FOUND.includes(error.name)) {
-      throw new ManifestNotFound(`manifest ${location} does not exist (${error.name})`);
+      throw new ManifestNotFound(`manifest ${location} does not exist or cannot be read (${error.name})`);
     }
     throw error;
   }

@@ -21,6 +21,7 @@ export interface ReleaseApiArgs {
   statusFunction: aws.lambda.Function;
   manifestRules: ManifestRules;
   region: pulumi.Input<string>;
+  partition: pulumi.Input<string>;
   accountId: pulumi.Input<string>;
   logRetentionDays: number;
   throttleRateLimit: number;
@@ -120,7 +121,7 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
         httpMethod: method.httpMethod,
         type: "AWS",
         integrationHttpMethod: "POST",
-        uri: pulumi.interpolate`arn:aws:apigateway:${args.region}:states:action/StartExecution`,
+        uri: pulumi.interpolate`arn:${args.partition}:apigateway:${args.region}:states:action/StartExecution`,
         credentials: startRole.arn,
         passthroughBehavior: "NEVER",
         requestTemplates: pulumi.output(args.stateMachineArn).apply((arn) => ({
@@ -197,7 +198,7 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
     { retentionInDays: args.logRetentionDays },
     opts,
   );
-  if (args.manageAccount) parts.push(apiGatewayAccount(args.accountId, opts));
+  if (args.manageAccount) parts.push(apiGatewayAccount(args.accountId, args.partition, opts));
 
   const deployment = new aws.apigateway.Deployment(
     "api-deployment",
@@ -265,13 +266,14 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
 /** API Gateway writes logs only once the account names a CloudWatch role (per account and region). */
 function apiGatewayAccount(
   accountId: pulumi.Input<string>,
+  partition: pulumi.Input<string>,
   opts: pulumi.ComponentResourceOptions,
 ): pulumi.Resource {
   const { role, policy } = serviceRole(
     "api-cloudwatch",
     "apigateway.amazonaws.com",
     accountId,
-    pulumi.output(accountId).apply((id): PolicyStatement[] => [
+    pulumi.all([accountId, partition]).apply(([id, part]): PolicyStatement[] => [
       {
         Sid: "WriteApiLogs",
         Effect: "Allow",
@@ -283,7 +285,7 @@ function apiGatewayAccount(
           "logs:GetLogEvents",
           "logs:FilterLogEvents",
         ],
-        Resource: [`arn:aws:logs:*:${id}:log-group:*`],
+        Resource: [`arn:${part}:logs:*:${id}:log-group:*`],
       },
       { Sid: "ListLogGroups", Effect: "Allow", Action: ["logs:DescribeLogGroups"], Resource: ["*"] },
     ]),

@@ -228,6 +228,7 @@ export class ReleaseMachine extends pulumi.ComponentResource {
         statusFunction: functions.releaseStatus.fn,
         manifestRules: rules,
         region: regionName,
+        partition: partition.partition,
         accountId,
         logRetentionDays: settings.logRetentionDays,
         throttleRateLimit: settings.apiThrottleRateLimit,

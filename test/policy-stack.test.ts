@@ -1,0 +1,395 @@
+/**
+ * The policy pack over the Pulumi program itself (ARCHITECTURE §8 point 5): every resource the
+ * program registers under strict mocks, with its resolved inputs and provider outputs, passes
+ * every policy; and copies of the program's own resources, each changed in one way a careless
+ * edit could, are caught by the matching policy with a message naming the resource.
+ */
+import assert from "node:assert/strict";
+import { policies } from "../policy/policies";
+import {
+  type EngineResource,
+  type PolicyRun,
+  assertFired,
+  assertOnly,
+  describeViolations,
+  runPolicies,
+} from "./policy-harness";
+import { recorded, valueOf } from "./pulumi-mocks";
+
+type Json = Record<string, unknown>;
+interface Statement extends Json {
+  Sid?: string;
+  Action?: string | string[];
+  Resource?: string | string[];
+}
+
+async function settle(): Promise<void> {
+  // Outputs resolve over several turns; wait until the resource count stops changing.
+  let count = -1;
+  while (count !== recorded.length) {
+    count = recorded.length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * The program's resources as the analyzer sees them after an update: each resource's state
+ * (resolved inputs plus the provider outputs the mocks compute), and its id, which the engine
+ * sends among the outputs and the mocks return beside the state (same rule as pulumi-mocks.ts).
+ * A fresh JSON copy each time, so a test can change it freely.
+ */
+function programStack(): EngineResource[] {
+  return recorded.map((r) => {
+    const props = JSON.parse(JSON.stringify(r.state)) as Json;
+    return {
+      type: r.type,
+      name: r.name,
+      props: { ...props, id: typeof props.id === "string" ? props.id : `${r.name}-id` },
+    };
+  });
+}
+
+const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
+
+/** The program's stack with one resource (by type and name) changed. */
+function changed(type: string, name: string, edit: (props: Json) => void): EngineResource[] {
+  const stack = programStack();
+  const resource = stack.find((r) => r.type === type && r.name === name);
+  if (!resource) throw new Error(`the program has no ${type} named ${name}`);
+  edit(resource.props);
+  return stack;
+}
+
+/** Edits the statements of a policy document held as JSON text in `props.policy`. */
+const editStatements =
+  (edit: (statements: Statement[]) => void) =>
+  (props: Json): void => {
+    const document = JSON.parse(String(props.policy)) as { Statement: Statement[] };
+    edit(document.Statement);
+    props.policy = JSON.stringify(document);
+  };
+
+function statementOf(statements: Statement[], sid: string): Statement {
+  const found = statements.find((s) => s.Sid === sid);
+  if (!found) throw new Error(`no statement ${sid}; have ${statements.map((s) => s.Sid).join(", ")}`);
+  return found;
+}
+
+const without = (type: string, name: string) =>
+  programStack().filter((r) => !(r.type === type && r.name === name));
+
+const check = (stack: EngineResource[]): Promise<PolicyRun> => runPolicies(policies, stack);
+
+describe("the policy pack over the program", function () {
+  this.timeout(30000);
+
+  before(async () => {
+    const program = await import("../index");
+    await valueOf(program.curlExample);
+    await settle();
+  });
+
+  it("finds zero violations in the program, and can evaluate every policy on it", async () => {
+    const result = await check(programStack());
+    assert.deepEqual(result.violations, [], describeViolations(result));
+    assert.deepEqual(result.notEvaluable, []);
+  });
+
+  it("applies every resource policy to some resource of the program (no policy checks nothing)", async () => {
+    const stack = programStack();
+    const result = await check(stack);
+    for (const policy of policies.filter((p) => !("validateStack" in p))) {
+      const skipped = result.notApplicable.filter((n) => n.policy === policy.name).length;
+      assert.ok(skipped < stack.length, `${policy.name} applies to none of the program's resources`);
+    }
+    const types = new Set(stack.map((r) => r.type));
+    for (const type of [
+      "aws:s3/bucket:Bucket",
+      "aws:iam/role:Role",
+      "aws:iam/rolePolicy:RolePolicy",
+      "aws:s3/bucketPolicy:BucketPolicy",
+      "aws:sqs/queuePolicy:QueuePolicy",
+      "aws:apigateway/stage:Stage",
+      "aws:apigateway/methodSettings:MethodSettings",
+      "aws:apigateway/requestValidator:RequestValidator",
+    ]) {
+      assert.ok(types.has(type), `the program has no ${type}: the stack policies would check nothing`);
+    }
+  });
+
+  describe("catches a careless edit of the program's own resources", () => {
+    it("a wildcard statement added to a function's role policy", async () => {
+      const stack = changed(
+        ROLE_POLICY,
+        "reconciler-policy",
+        editStatements((statements) => {
+          const pipelines = statementOf(statements, "ReadPipelineExecutions").Resource;
+          statements.push({
+            Sid: "AnythingOnPipelines",
+            Effect: "Allow",
+            Action: ["codepipeline:*"],
+            Resource: pipelines,
+          });
+        }),
+      );
+      assertOnly(
+        await check(stack),
+        "iam-no-wildcard-actions",
+        "reconciler-policy",
+        /role policy "reconciler-policy" \(policy\), statement "AnythingOnPipelines" allows "codepipeline:\*"/,
+      );
+    });
+
+    it("a wildcard in the dead-letter queue's resource policy", async () => {
+      const stack = changed(
+        "aws:sqs/queuePolicy:QueuePolicy",
+        "undelivered-events-policy",
+        editStatements((statements) => {
+          statementOf(statements, "EventBridgeDeadLetters").Action = "sqs:*";
+        }),
+      );
+      assertOnly(
+        await check(stack),
+        "iam-no-wildcard-actions",
+        "undelivered-events-policy",
+        /queue policy/,
+        /"sqs:\*"/,
+      );
+    });
+
+    it("a misspelt action", async () => {
+      const stack = changed(
+        ROLE_POLICY,
+        "registerWaiter-policy",
+        editStatements((statements) => {
+          statementOf(statements, "RecordExecutions").Action = ["dynamodb:UpdateItems"];
+        }),
+      );
+      assertOnly(
+        await check(stack),
+        "iam-known-actions",
+        "registerWaiter-policy",
+        /statement "RecordExecutions" names "dynamodb:UpdateItems", which is not an action of dynamodb/,
+      );
+    });
+
+    it('Resource "*" on dynamodb:UpdateItem', async () => {
+      const stack = changed(
+        ROLE_POLICY,
+        "pipelineEvent-policy",
+        editStatements((statements) => {
+          statementOf(statements, "RecordExecutions").Resource = ["*"];
+        }),
+      );
+      assertOnly(
+        await check(stack),
+        "iam-resource-wildcard-only-for-unscoped-actions",
+        "pipelineEvent-policy",
+        /statement "RecordExecutions" allows "dynamodb:UpdateItem" on Resource "\*"/,
+        /resource types: table/,
+      );
+    });
+
+    it('iam:PassRole on "*" in the workflow role', async () => {
+      const stack = changed(
+        ROLE_POLICY,
+        "workflow-policy",
+        editStatements((statements) => {
+          statements.push({ Sid: "PassRoles", Effect: "Allow", Action: ["iam:PassRole"], Resource: ["*"] });
+        }),
+      );
+      assertFired(await check(stack), [
+        [
+          "iam-resource-wildcard-only-for-unscoped-actions",
+          "workflow-policy",
+          /"iam:PassRole" on Resource "\*"/,
+        ],
+        [
+          "iam-passrole-not-on-wildcard",
+          "workflow-policy",
+          /statement "PassRoles" allows iam:PassRole on "\*"/,
+        ],
+      ]);
+    });
+
+    it("an Allow with NotAction", async () => {
+      const stack = changed(
+        ROLE_POLICY,
+        "stopRemaining-policy",
+        editStatements((statements) => {
+          const stop = statementOf(statements, "StopReleasePipelines");
+          stop.NotAction = stop.Action;
+          delete stop.Action;
+        }),
+      );
+      assertOnly(
+        await check(stack),
+        "iam-no-allow-with-not-action",
+        "stopRemaining-policy",
+        /statement "StopReleasePipelines" is an Allow with NotAction \(codepipeline:StopPipelineExecution\)/,
+      );
+    });
+
+    it("an AWS-managed AdministratorAccess attachment", async () => {
+      const stack: EngineResource[] = [
+        ...programStack(),
+        {
+          type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+          name: "workflow-admin",
+          props: { role: "workflow-role-role", policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" },
+        },
+      ];
+      assertOnly(
+        await check(stack),
+        "iam-no-broad-managed-policies",
+        "workflow-admin",
+        /attaches the AWS-managed policy AdministratorAccess/,
+      );
+    });
+
+    it("a trust policy naming two services", async () => {
+      const stack = changed("aws:iam/role:Role", "workflow-role", (props) => {
+        const trust = JSON.parse(String(props.assumeRolePolicy)) as { Statement: { Principal: Json }[] };
+        trust.Statement[0].Principal = { Service: ["states.amazonaws.com", "lambda.amazonaws.com"] };
+        props.assumeRolePolicy = JSON.stringify(trust);
+      });
+      assertOnly(
+        await check(stack),
+        "iam-trust-one-service",
+        "workflow-role",
+        /trusts 2 service principals \(states\.amazonaws\.com, lambda\.amazonaws\.com\)/,
+      );
+    });
+
+    it("the bucket's public access block loosened", async () => {
+      const stack = changed(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "releases-public-access",
+        (props) => {
+          props.restrictPublicBuckets = false;
+        },
+      );
+      assertOnly(
+        await check(stack),
+        "s3-bucket-public-access-blocked",
+        "releases-public-access",
+        /leaves restrictPublicBuckets not true/,
+      );
+    });
+
+    it("the bucket's TLS-only policy removed", async () => {
+      const stack = without("aws:s3/bucketPolicy:BucketPolicy", "releases-tls-only");
+      assertOnly(
+        await check(stack),
+        "s3-bucket-tls-only",
+        "releases",
+        /bucket "releases" has no bucket policy/,
+      );
+    });
+
+    it("the bucket's versioning suspended", async () => {
+      const stack = changed("aws:s3/bucketVersioning:BucketVersioning", "releases-versioning", (props) => {
+        props.versioningConfiguration = { status: "Suspended" };
+      });
+      assertOnly(await check(stack), "s3-bucket-versioning-enabled", "releases-versioning", /"Suspended"/);
+    });
+
+    it("the bucket's encryption configuration removed", async () => {
+      const stack = without(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "releases-encryption",
+      );
+      assertOnly(
+        await check(stack),
+        "s3-bucket-encryption-configured",
+        "releases",
+        /has no BucketServerSideEncryptionConfiguration/,
+      );
+    });
+
+    it("point-in-time recovery off on the Releases table", async () => {
+      const stack = changed("aws:dynamodb/table:Table", "releases", (props) => {
+        props.pointInTimeRecovery = { enabled: false };
+      });
+      assertOnly(await check(stack), "dynamodb-point-in-time-recovery", "releases", /table "releases"/);
+    });
+
+    it("KMS encryption off on the Executions table", async () => {
+      const stack = changed("aws:dynamodb/table:Table", "executions", (props) => {
+        props.serverSideEncryption = { enabled: false };
+      });
+      assertOnly(await check(stack), "dynamodb-kms-encryption", "executions", /table "executions"/);
+    });
+
+    it('the status method set to "NONE"', async () => {
+      const stack = changed("aws:apigateway/method:Method", "release-get", (props) => {
+        props.authorization = "NONE";
+      });
+      assertOnly(
+        await check(stack),
+        "apigateway-method-authorized",
+        "release-get",
+        /has authorization "NONE"/,
+      );
+    });
+
+    it("a POST without its request validator", async () => {
+      const stack = changed("aws:apigateway/method:Method", "releases-post", (props) => {
+        delete props.requestValidatorId;
+      });
+      assertOnly(
+        await check(stack),
+        "apigateway-request-validation",
+        "releases-post",
+        /API method "releases-post" \(POST\) has no request validator/,
+      );
+    });
+
+    it("the stage's execution logging turned off", async () => {
+      const stack = changed("aws:apigateway/methodSettings:MethodSettings", "api-settings", (props) => {
+        props.settings = { ...(props.settings as Json), loggingLevel: "OFF" };
+      });
+      assertOnly(await check(stack), "apigateway-stage-logging", "api-stage", /logs executions at "OFF"/);
+    });
+
+    it("state machine logging OFF", async () => {
+      const stack = changed("aws:sfn/stateMachine:StateMachine", "workflow", (props) => {
+        props.loggingConfiguration = { ...(props.loggingConfiguration as Json), level: "OFF" };
+      });
+      assertOnly(await check(stack), "sfn-logging-enabled", "workflow", /has logging level OFF/);
+    });
+
+    it("state machine tracing off", async () => {
+      const stack = changed("aws:sfn/stateMachine:StateMachine", "workflow", (props) => {
+        props.tracingConfiguration = { enabled: false };
+      });
+      assertOnly(await check(stack), "sfn-tracing-enabled", "workflow", /X-Ray tracing off/);
+    });
+
+    it("a function's tracing set to PassThrough", async () => {
+      const stack = changed("aws:lambda/function:Function", "reconciler", (props) => {
+        props.tracingConfig = { mode: "PassThrough" };
+      });
+      assertOnly(await check(stack), "lambda-tracing-active", "reconciler", /"PassThrough"/);
+    });
+
+    it("a Lambda permission without sourceArn", async () => {
+      const stack = changed("aws:lambda/permission:Permission", "pipeline-event-invoke", (props) => {
+        delete props.sourceArn;
+      });
+      assertOnly(
+        await check(stack),
+        "lambda-permission-source-arn",
+        "pipeline-event-invoke",
+        /lets events\.amazonaws\.com call lambda:InvokeFunction with no sourceArn/,
+      );
+    });
+
+    it("a log group without retention", async () => {
+      const stack = changed("aws:cloudwatch/logGroup:LogGroup", "workflow-logs", (props) => {
+        delete props.retentionInDays;
+      });
+      assertOnly(await check(stack), "cloudwatch-log-group-retention", "workflow-logs", /never expires/);
+    });
+  });
+});
