@@ -84,14 +84,17 @@ export function logWriting(logGroupArn: string): PolicyStatement {
   };
 }
 
-export type HandlerName =
-  | "loadManifest"
-  | "validateManifest"
-  | "registerWaiter"
-  | "pipelineEvent"
-  | "reconciler"
-  | "stopRemaining"
-  | "releaseStatus";
+/** Every Lambda function of the program, one per handler. */
+export const HANDLER_NAMES = [
+  "loadManifest",
+  "validateManifest",
+  "registerWaiter",
+  "pipelineEvent",
+  "reconciler",
+  "stopRemaining",
+  "releaseStatus",
+] as const;
+export type HandlerName = (typeof HANDLER_NAMES)[number];
 
 /**
  * Each handler's permissions: exactly the calls its code makes (test/iam-calls proves the match).

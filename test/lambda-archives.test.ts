@@ -27,6 +27,7 @@ import { type CodePipelineService, startCodePipelineService } from "../local/cod
 import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
 import { type LocalS3, S3RVER_CREDENTIALS, startS3 } from "../local/s3";
 import { TaskTokenRegistry, type SfnService, startSfnService } from "../local/sfn-service";
+import { HANDLER_NAMES } from "../infra/iam";
 import { DEV_PIPELINES, loadProgram, named } from "./pulumi-mocks";
 
 const run = promisify(execFile);
@@ -76,15 +77,7 @@ async function materialize(handler: string, into: string): Promise<string> {
   return path.join(dir, "__index.js");
 }
 
-const HANDLERS = [
-  "loadManifest",
-  "validateManifest",
-  "registerWaiter",
-  "pipelineEvent",
-  "reconciler",
-  "stopRemaining",
-  "releaseStatus",
-];
+const HANDLERS = HANDLER_NAMES;
 
 /** The archive's size as deflated zip entries (what Lambda's deployment-package limit counts). */
 export async function archiveBytes(handler: string): Promise<number> {

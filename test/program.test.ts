@@ -15,7 +15,13 @@ import { manifestSchema } from "../handlers/manifest";
 import { executionsTableShape, releasesTableShape } from "../handlers/model";
 import { DEFAULT_SETTINGS, SettingsError, readSettings } from "../infra/config";
 import { EXCLUDED_PACKAGES } from "../infra/functions";
-import { type PolicyDocument, type PolicyStatement, handlerStatements, pipelineArn } from "../infra/iam";
+import {
+  HANDLER_NAMES,
+  type PolicyDocument,
+  type PolicyStatement,
+  handlerStatements,
+  pipelineArn,
+} from "../infra/iam";
 import { releaseWorkflow } from "../stepfunction/release-workflow";
 import {
   ACCOUNT,
@@ -36,15 +42,7 @@ const policyOf = (resource: { inputs: Record<string, unknown> }): PolicyDocument
   JSON.parse(String(resource.inputs.policy)) as PolicyDocument;
 const FUNCTION = "aws:lambda/function:Function";
 const TABLE = "aws:dynamodb/table:Table";
-const HANDLERS = [
-  "loadManifest",
-  "validateManifest",
-  "registerWaiter",
-  "pipelineEvent",
-  "reconciler",
-  "stopRemaining",
-  "releaseStatus",
-] as const;
+const HANDLERS = HANDLER_NAMES;
 
 describe("the Pulumi program under mocks", function () {
   this.timeout(60000);
