@@ -25,7 +25,7 @@ export interface ReleaseMachineSettings {
 
 /** The project's defaults, identical to Pulumi.yaml's (a test keeps the two equal). */
 export const DEFAULT_SETTINGS: Omit<ReleaseMachineSettings, "pipelines"> = {
-  mapConcurrency: 10,
+  mapConcurrency: 40,
   maxPipelines: DEFAULT_MANIFEST_RULES.maxPipelines,
   maxManifestBytes: DEFAULT_MANIFEST_RULES.maxBytes,
   longestPipelineRunHours: 168,

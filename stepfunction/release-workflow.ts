@@ -39,7 +39,10 @@ export interface WorkflowRefs {
 export type FailurePolicy = "stopRemaining" | "letFinish";
 
 export interface WorkflowOptions {
-  /** Pipelines started at once (1–40: inline Map's limit). */
+  /**
+   * Pipelines running at once (1–40, inline Map's limit). An iteration keeps its slot while it
+   * waits for its pipeline, so this bounds running pipelines, not only starts.
+   */
   mapConcurrency: number;
   /** How long one pipeline may run before its wait times out (a manual approval may take days). */
   longestPipelineRunSeconds: number;
@@ -47,7 +50,7 @@ export interface WorkflowOptions {
 }
 
 export const DEFAULT_WORKFLOW_OPTIONS: WorkflowOptions = {
-  mapConcurrency: 10,
+  mapConcurrency: 40,
   longestPipelineRunSeconds: 7 * 24 * 3600,
   failurePolicy: "stopRemaining",
 };
@@ -140,7 +143,16 @@ function markRelease(refs: WorkflowRefs, status: "SUCCEEDED" | "FAILED", next: s
   };
 }
 
-function publishReleaseEvent(refs: WorkflowRefs, status: "SUCCEEDED" | "FAILED", next: string): State {
+/**
+ * Publishes "Release State Change". `next` follows it (and its failure); with `ends`, the state
+ * ends the execution and `next` is reached only when publishing failed.
+ */
+function publishReleaseEvent(
+  refs: WorkflowRefs,
+  status: "SUCCEEDED" | "FAILED",
+  next: string,
+  ends = false,
+): State {
   const detail: PayloadTemplate = {
     "releaseId.$": "$.release.releaseId",
     status,
@@ -164,7 +176,7 @@ function publishReleaseEvent(refs: WorkflowRefs, status: "SUCCEEDED" | "FAILED",
     Retry: [retryTransient(["EventBridge.ThrottlingException", "EventBridge.InternalException"])],
     // A lost notification must not change the release's recorded outcome.
     Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.publishError", Next: next }],
-    Next: next,
+    ...(ends ? { End: true as const } : { Next: next }),
   };
 }
 
@@ -227,18 +239,10 @@ function pipelineIteration(refs: WorkflowRefs, options: WorkflowOptions): Record
         },
       },
       TimeoutSeconds: options.longestPipelineRunSeconds,
-      ResultPath: "$.outcome",
+      // The iteration ends here: the release's outcome is read from the tables, not the Map's output.
+      ResultPath: null,
       Retry: lambdaRetry,
       Catch: onFailure,
-      Next: "PipelineSucceeded",
-    },
-    PipelineSucceeded: {
-      Type: "Pass",
-      Parameters: {
-        "pipeline.$": "$.pipeline.name",
-        "pipelineExecutionId.$": "$.execution.pipelineExecutionId",
-        outcome: "SUCCEEDED",
-      },
       End: true,
     },
     DescribePipelineFailure: {
@@ -270,11 +274,7 @@ function pipelineIteration(refs: WorkflowRefs, options: WorkflowOptions): Record
       Retry: dynamoRetry,
       Next: "PipelineFinishedFailed",
     };
-    states.PipelineFinishedFailed = {
-      Type: "Pass",
-      Parameters: { "pipeline.$": "$.pipeline.name", outcome: "FAILED", "cause.$": "$.failure.Cause" },
-      End: true,
-    };
+    states.PipelineFinishedFailed = { Type: "Succeed" };
   }
   return states;
 }
@@ -394,12 +394,13 @@ export function releaseWorkflow(
         StartAt: "StartPipeline",
         States: pipelineIteration(refs, options),
       },
-      ResultPath: stopFirst ? null : "$.results",
+      ResultPath: null,
       Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: afterMapFailure }],
       Next: stopFirst ? "MarkSucceeded" : "ReadOutcome",
     },
     MarkSucceeded: markRelease(refs, "SUCCEEDED", "PublishSucceeded"),
-    PublishSucceeded: publishReleaseEvent(refs, "SUCCEEDED", "ReleaseSucceeded"),
+    // Ends the execution itself; ReleaseSucceeded is reached only when the notification fails.
+    PublishSucceeded: publishReleaseEvent(refs, "SUCCEEDED", "ReleaseSucceeded", true),
     ReleaseSucceeded: { Type: "Succeed" },
     MarkFailed: markRelease(refs, "FAILED", "PublishFailed"),
     PublishFailed: publishReleaseEvent(refs, "FAILED", "ReleaseFailed"),

@@ -170,7 +170,7 @@ describe("the Pulumi program under mocks", function () {
           executionsTable: "executions-table",
           eventBusName: "default",
         },
-        { mapConcurrency: 10, longestPipelineRunSeconds: 168 * 3600, failurePolicy: "stopRemaining" },
+        { mapConcurrency: 40, longestPipelineRunSeconds: 168 * 3600, failurePolicy: "stopRemaining" },
       );
       assert.deepEqual(JSON.parse(String(machine.definition)), expected);
       assert.equal(machine.type, "STANDARD");
