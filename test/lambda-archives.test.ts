@@ -5,20 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { deflateRawSync } from "node:zlib";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
@@ -28,7 +18,8 @@ import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dyn
 import { type LocalS3, S3RVER_CREDENTIALS, startS3 } from "../local/s3";
 import { TaskTokenRegistry, type SfnService, startSfnService } from "../local/sfn-service";
 import { HANDLER_NAMES } from "../infra/iam";
-import { DEV_PIPELINES, loadProgram, named } from "./pulumi-mocks";
+import { archiveBytes, materialize } from "./lambda-archive-files";
+import { DEV_PIPELINES, loadProgram } from "./pulumi-mocks";
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, "..");
@@ -58,46 +49,7 @@ function runtimeModules(into: string): void {
   RUNTIME_PACKAGES.forEach(visit);
 }
 
-interface Archive {
-  assets: Record<string, { text?: Promise<string> | string; path?: Promise<string> | string }>;
-}
-
-async function materialize(handler: string, into: string): Promise<string> {
-  const code = named("aws:lambda/function:Function", handler).inputs.code as Archive;
-  const assets = await code.assets;
-  const dir = mkdtempSync(path.join(into, `${handler}-`));
-  mkdirSync(path.join(dir, "node_modules", "@x"), { recursive: true });
-  for (const [name, asset] of Object.entries(assets)) {
-    if (name === "__index.js") writeFileSync(path.join(dir, name), String(await asset.text));
-    else {
-      mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-      symlinkSync(path.resolve(ROOT, String(await asset.path)), path.join(dir, name));
-    }
-  }
-  return path.join(dir, "__index.js");
-}
-
 const HANDLERS = HANDLER_NAMES;
-
-/** The archive's size as deflated zip entries (what Lambda's deployment-package limit counts). */
-export async function archiveBytes(handler: string): Promise<number> {
-  const code = named("aws:lambda/function:Function", handler).inputs.code as Archive;
-  const assets = await code.assets;
-  let total = 0;
-  const addFile = (file: string) => (total += deflateRawSync(readFileSync(file)).length + 30 + file.length);
-  const walk = (target: string): void => {
-    for (const entry of readdirSync(target, { withFileTypes: true })) {
-      const full = path.join(target, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else addFile(full);
-    }
-  };
-  for (const [name, asset] of Object.entries(assets)) {
-    if (name === "__index.js") total += deflateRawSync(Buffer.from(String(await asset.text))).length;
-    else walk(path.resolve(ROOT, String(await asset.path)));
-  }
-  return total;
-}
 
 const INVOKE = `
 const { handler } = require(process.argv[1]);

@@ -1,0 +1,144 @@
+/**
+ * The polling baseline: the shape of the original SAM demo (shared/seed, ARCHITECTURE §3 "Why not
+ * polling"), built with the same typed ASL builders as our workflow, so both are measured on the
+ * same engine with the same stand-ins.
+ *
+ *   ValidateManifest (Lambda) ─▶ RecordRelease (dynamodb:putItem) ─▶ StartPipelines (one Lambda
+ *   starting every pipeline) ─▶ WaitBeforeCheck (Wait 30 s) ─▶ CheckPipelines (one Lambda: a
+ *   GetPipelineExecution and a DynamoDB write per pipeline) ─▶ PipelinesDone? (Choice)
+ *      all succeeded ─▶ MarkSucceeded ─▶ ReleaseSucceeded
+ *      any failed    ─▶ MarkFailed ─▶ ReleaseFailed
+ *      otherwise     ─▶ WaitBeforeCheck
+ *
+ * This is the brief's simplification of the original and slightly cheaper than it: the original
+ * (guysqr/release-machine, statemachine/release_machine.asl.json) also has a "Manifest Valid?"
+ * Choice and starts pipelines in a Map of three states per pipeline. The loop is the same.
+ * asl.ts has no Wait state (our workflow never waits), so its type is declared here.
+ */
+import {
+  Integrations,
+  type PayloadTemplate,
+  type State,
+  type StateMachineDefinition,
+  type TaskState,
+  retryTransient,
+  stateMachine,
+} from "../stepfunction/asl";
+import { TRANSIENT_DYNAMODB_ERRORS, TRANSIENT_LAMBDA_ERRORS } from "../stepfunction/release-workflow";
+
+/** The polling interval of the original. */
+export const POLL_SECONDS = 30;
+export const WAIT_STATE = "WaitBeforeCheck";
+export const CHECK_STATE = "CheckPipelines";
+
+/** ASL's Wait state (the subset the baseline uses). */
+interface WaitState {
+  Type: "Wait";
+  Seconds: number;
+  Next: string;
+  Comment?: string;
+}
+
+export interface BaselineRefs {
+  functions: { validateManifest: string; startPipelines: string; checkPipelines: string };
+  releasesTable: string;
+}
+
+const lambdaRetry = [retryTransient(TRANSIENT_LAMBDA_ERRORS)];
+const dynamoRetry = [retryTransient(TRANSIENT_DYNAMODB_ERRORS)];
+
+function lambda(
+  functionArn: string,
+  payload: PayloadTemplate,
+  rest: Pick<TaskState, "ResultSelector" | "ResultPath"> & { Next: string },
+): TaskState {
+  return {
+    Type: "Task",
+    Resource: Integrations.lambdaInvoke,
+    Parameters: { FunctionName: functionArn, Payload: payload },
+    Retry: lambdaRetry,
+    ...rest,
+  };
+}
+
+function markRelease(refs: BaselineRefs, status: "SUCCEEDED" | "FAILED", next: string): State {
+  return {
+    Type: "Task",
+    Resource: Integrations.dynamoUpdateItem,
+    Parameters: {
+      TableName: refs.releasesTable,
+      Key: { releaseId: { "S.$": "$.release.releaseId" } },
+      UpdateExpression: "SET #status = :status, endedAt = :now",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":status": { S: status }, ":now": { "S.$": "$$.State.EnteredTime" } },
+    },
+    ResultPath: null,
+    Retry: dynamoRetry,
+    Next: next,
+  };
+}
+
+export function baselineWorkflow(refs: BaselineRefs): StateMachineDefinition {
+  const wait: WaitState = { Type: "Wait", Seconds: POLL_SECONDS, Next: CHECK_STATE };
+  return stateMachine({
+    Comment: "Polling baseline (the original's shape): start every pipeline, then check them all every 30 s.",
+    StartAt: "ValidateManifest",
+    States: {
+      ValidateManifest: lambda(
+        refs.functions.validateManifest,
+        { "text.$": "$.body" },
+        {
+          ResultSelector: { "releaseId.$": "$.Payload.releaseId", "pipelines.$": "$.Payload.pipelines" },
+          ResultPath: "$.release",
+          Next: "RecordRelease",
+        },
+      ),
+      RecordRelease: {
+        Type: "Task",
+        Resource: Integrations.dynamoPutItem,
+        Parameters: {
+          TableName: refs.releasesTable,
+          Item: {
+            releaseId: { "S.$": "$.release.releaseId" },
+            status: { S: "RUNNING" },
+            startedAt: { "S.$": "$$.Execution.StartTime" },
+          },
+        },
+        ResultPath: null,
+        Retry: dynamoRetry,
+        Next: "StartPipelines",
+      },
+      StartPipelines: lambda(
+        refs.functions.startPipelines,
+        { "releaseId.$": "$.release.releaseId", "pipelines.$": "$.release.pipelines" },
+        {
+          ResultSelector: { "executions.$": "$.Payload.executions" },
+          ResultPath: "$.started",
+          Next: WAIT_STATE,
+        },
+      ),
+      [WAIT_STATE]: wait as unknown as State,
+      [CHECK_STATE]: lambda(
+        refs.functions.checkPipelines,
+        { "releaseId.$": "$.release.releaseId", "executions.$": "$.started.executions" },
+        {
+          ResultSelector: { "releaseStatus.$": "$.Payload.releaseStatus" },
+          ResultPath: "$.check",
+          Next: "PipelinesDone",
+        },
+      ),
+      PipelinesDone: {
+        Type: "Choice",
+        Choices: [
+          { Variable: "$.check.releaseStatus", StringEquals: "SUCCEEDED", Next: "MarkSucceeded" },
+          { Variable: "$.check.releaseStatus", StringEquals: "FAILED", Next: "MarkFailed" },
+        ],
+        Default: WAIT_STATE,
+      },
+      MarkSucceeded: markRelease(refs, "SUCCEEDED", "ReleaseSucceeded"),
+      ReleaseSucceeded: { Type: "Succeed" },
+      MarkFailed: markRelease(refs, "FAILED", "ReleaseFailed"),
+      ReleaseFailed: { Type: "Fail", Error: "PipelineFailed", Cause: "A pipeline of the release failed" },
+    },
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * The Lambda archives of the program under mocks, as files: written out to run (materialize) or
+ * sized as the zip Lambda counts (archiveBytes). Shared by the archive tests and the benchmark.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { deflateRawSync } from "node:zlib";
+import { named } from "./pulumi-mocks";
+
+const ROOT = path.join(__dirname, "..");
+
+interface Archive {
+  assets: Record<string, { text?: Promise<string> | string; path?: Promise<string> | string }>;
+}
+
+export async function materialize(handler: string, into: string): Promise<string> {
+  const code = named("aws:lambda/function:Function", handler).inputs.code as Archive;
+  const assets = await code.assets;
+  const dir = mkdtempSync(path.join(into, `${handler}-`));
+  mkdirSync(path.join(dir, "node_modules", "@x"), { recursive: true });
+  for (const [name, asset] of Object.entries(assets)) {
+    if (name === "__index.js") writeFileSync(path.join(dir, name), String(await asset.text));
+    else {
+      mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+      symlinkSync(path.resolve(ROOT, String(await asset.path)), path.join(dir, name));
+    }
+  }
+  return path.join(dir, "__index.js");
+}
+
+/** The archive's size as deflated zip entries (what Lambda's deployment-package limit counts). */
+export async function archiveBytes(handler: string): Promise<number> {
+  const code = named("aws:lambda/function:Function", handler).inputs.code as Archive;
+  const assets = await code.assets;
+  let total = 0;
+  const addFile = (file: string) => (total += deflateRawSync(readFileSync(file)).length + 30 + file.length);
+  const walk = (target: string): void => {
+    for (const entry of readdirSync(target, { withFileTypes: true })) {
+      const full = path.join(target, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else addFile(full);
+    }
+  };
+  for (const [name, asset] of Object.entries(assets)) {
+    if (name === "__index.js") total += deflateRawSync(Buffer.from(String(await asset.text))).length;
+    else walk(path.resolve(ROOT, String(await asset.path)));
+  }
+  return total;
+}
