@@ -147,6 +147,14 @@ export async function startLocalReleaseMachine(
       stopRemaining: (payload) => stopRemaining(deps, payload as { releaseId: string; reason?: string }),
     };
   const definition = releaseWorkflow(LOCAL_REFS, { ...DEFAULT_WORKFLOW_OPTIONS, ...options.workflow });
+  // The engine calls AWS as Step Functions does: one request per attempt, so the workflow's Retry
+  // policies alone decide how often a failed call is repeated (the SDK would add its own retries).
+  const singleAttempt = { ...clientConfig, maxAttempts: 1 };
+  const engineDynamodb = new DynamoDBClient({ ...singleAttempt, endpoint: dynamo.endpoint });
+  const engineCodepipeline = new CodePipelineClient({
+    ...singleAttempt,
+    endpoint: codepipelineService.endpoint,
+  });
   const engine = new LocalWorkflowEngine(
     definition,
     {
@@ -160,8 +168,8 @@ export async function startLocalReleaseMachine(
           ];
         }),
       ),
-      dynamodb,
-      codepipeline: deps.codepipeline,
+      dynamodb: engineDynamodb,
+      codepipeline: engineCodepipeline,
       putEvents: async (entries) => router.putEvents(entries),
       tokens: registry,
     },
@@ -207,6 +215,8 @@ export async function startLocalReleaseMachine(
       router.close();
       await codepipelineService.close();
       await sfnService.close();
+      engineCodepipeline.destroy();
+      engineDynamodb.destroy();
       dynamodb.destroy();
       await dynamo.close();
     },

@@ -11,7 +11,9 @@ import path from "node:path";
 import { ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { manifestUploadedInput, manifestUploadedPattern } from "../handlers/event-patterns";
 import { InvalidManifest } from "../handlers/errors";
+import { completeWaiter, executionsOfRelease, recordState } from "../handlers/executions";
 import { DEFAULT_MANIFEST_RULES, executionName, manifestParser } from "../handlers/manifest";
+import { isTerminal } from "../handlers/model";
 import { releaseStatusApi } from "../handlers/release-status";
 import type { LocalPipelineSpec } from "./codepipeline-service";
 import { ExecutionAlreadyExists } from "./engine";
@@ -95,18 +97,23 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   response.end(`${JSON.stringify(body, null, 2)}\n`);
 }
 
+/**
+ * The body as text, or undefined when it is over `limit` bytes. An oversized body is still read to
+ * its end, and dropped: leaving the loop early would destroy the socket, so the client would get a
+ * reset connection (and a keep-alive client a reset on its next request) instead of the 413.
+ */
 async function readBody(request: IncomingMessage, limit: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
+    if (size <= limit) chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return size > limit ? undefined : Buffer.concat(chunks).toString("utf8");
 }
 
-/** Marks releases left RUNNING by a stopped engine as FAILED, saying why; returns their ids. */
+/** Marks releases left RUNNING by a stopped engine as FAILED, saying why, their unfinished pipelines
+ *  as Stopped; returns their ids. */
 async function failOrphanedReleases(machine: LocalReleaseMachine): Promise<string[]> {
   const { Items } = await machine.deps.ddb.send(
     new ScanCommand({
@@ -118,6 +125,22 @@ async function failOrphanedReleases(machine: LocalReleaseMachine): Promise<strin
   );
   const ids = (Items ?? []).map((item) => String(item.releaseId));
   for (const releaseId of ids) {
+    // Its local pipelines ran inside the stopped process and ended with it. Record that (once, as a
+    // STOPPED state) and clear their waiters, which no engine will complete: left as they were, the
+    // pipelines would read InProgress forever and the reconciler would ask after them on every pass.
+    for (const item of await executionsOfRelease(machine.deps, releaseId)) {
+      const stopped = isTerminal(item.status)
+        ? item
+        : await recordState(machine.deps, {
+            pipelineExecutionId: item.pipelineExecutionId,
+            pipeline: item.pipeline ?? "",
+            state: "STOPPED",
+            status: "Stopped",
+            at: new Date().toISOString(),
+            eventId: `local-engine-stopped:${item.pipelineExecutionId}`,
+          });
+      await completeWaiter(machine.deps, stopped ?? { ...item, status: "Stopped" });
+    }
     await machine.deps.ddb.send(
       new UpdateCommand({
         TableName: machine.tables.releases,

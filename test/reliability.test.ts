@@ -1,0 +1,905 @@
+/**
+ * Reliability of the whole local release machine: a battery of bad manifests through the API and
+ * the bucket, duplicate storms, and faults injected through the stand-ins. Every check looks at
+ * what was recorded and started (dynalite, the CodePipeline stand-in, the engine), not only at
+ * the answer, and the run ends with one summary line of what it proved.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { ExecutionItem } from "../handlers/executions";
+import { clientRequestToken } from "../handlers/manifest";
+import { type ReleaseStatusView, readableCause } from "../handlers/release-status";
+import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
+import type { LocalExecution } from "../local/engine";
+import type { EventEnvelope } from "../local/event-router";
+import {
+  type LocalReleaseMachine,
+  type LocalReleaseMachineOptions,
+  startLocalReleaseMachine,
+} from "../local/release-machine";
+import { S3RVER_CREDENTIALS } from "../local/s3";
+import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "../local/server";
+import { BAD_INPUTS, type BadInput, RELIABILITY_ALLOW_LIST } from "./reliability-cases";
+
+const PIPELINES: LocalPipelineSpec[] = [
+  { name: "svc-a", durationMs: 20, outcome: "Succeeded" },
+  { name: "svc-b", durationMs: 40, outcome: "Succeeded" },
+  { name: "svc-c", durationMs: 30, outcome: "Succeeded" },
+  { name: "svc-manual", durationMs: null, outcome: "Succeeded" },
+  { name: "svc-fails", durationMs: 30, outcome: "Failed" },
+];
+/** Every wait is bounded by this, so a stuck release fails its test instead of the run. */
+const WAIT_MS = 10_000;
+const RUN = Date.now().toString(36);
+let counter = 0;
+const newReleaseId = (label: string) => `${label}-${RUN}-${(counter += 1)}`;
+
+/** What the summary line reports, counted as the tests run. */
+const tally = { badInputs: 0, leaks: 0, storms: 0, stormReleases: 0, faults: 0, correctOutcomes: 0 };
+
+type Intercept = NonNullable<LocalReleaseMachineOptions["interceptFunction"]>;
+type Answer = { status: number; body: Record<string, unknown> };
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = WAIT_MS,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function scanAll(machine: LocalReleaseMachine, table: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await machine.deps.ddb.send(
+      new ScanCommand({ TableName: table, ExclusiveStartKey: startKey }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+const executionItems = async (machine: LocalReleaseMachine) =>
+  (await scanAll(machine, machine.tables.executions)) as unknown as ExecutionItem[];
+
+/** The stand-in's executions of one release's pipeline, found by the start token only that release uses. */
+function startsOf(machine: LocalReleaseMachine, releaseId: string, pipeline: string): ExecutionRecord[] {
+  const token = clientRequestToken(releaseId, pipeline);
+  return machine.codepipeline.executions(pipeline).filter((e) => e.clientRequestToken === token);
+}
+
+/** Each pipeline's name, status and recorded states, in manifest order. */
+const historyOf = (release: ReleaseStatusView | undefined) =>
+  release?.pipelines.map((p) => [p.name, p.status, p.history.map((h) => h.state)]);
+
+async function endedRelease(machine: LocalReleaseMachine, releaseId: string): Promise<ReleaseStatusView> {
+  const release = await until(`release ${releaseId} to end`, async () => {
+    const found = await machine.readRelease(releaseId);
+    return found && found.status !== "RUNNING" ? found : undefined;
+  });
+  await machine.router.idle();
+  return (await machine.readRelease(releaseId)) ?? release;
+}
+
+async function finished(machine: LocalReleaseMachine, execution: LocalExecution): Promise<LocalExecution> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`execution ${execution.name} did not end`)), WAIT_MS);
+  });
+  try {
+    const done = await Promise.race([execution.done, timedOut]);
+    await machine.router.idle();
+    return done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The release ran once: exactly one execution per pipeline in the stand-in (by its start token),
+ * each recorded in the Executions table with its whole history, and no waiter left behind.
+ */
+async function assertRanOnce(machine: LocalReleaseMachine, releaseId: string, pipelines: string[]) {
+  for (const pipeline of pipelines) {
+    assert.equal(startsOf(machine, releaseId, pipeline).length, 1, `${pipeline} started exactly once`);
+  }
+  const items = (await executionItems(machine)).filter((i) => i.releaseId === releaseId);
+  assert.deepEqual(items.map((i) => i.pipeline).sort(), [...pipelines].sort(), "one Executions item each");
+  assert.deepEqual(
+    items.filter((i) => i.awaitingRelease || i.taskToken).map((i) => i.pipeline),
+    [],
+    "no waiter is left behind",
+  );
+}
+
+function faultTest(title: string, body: () => Promise<void>): void {
+  it(title, async () => {
+    tally.faults += 1;
+    await body();
+    tally.correctOutcomes += 1;
+  });
+}
+
+describe("reliability: bad input, duplicate storms and injected faults", function () {
+  this.timeout(30_000);
+  let dataDir: string;
+  let server: LocalServer;
+  let machine: LocalReleaseMachine;
+  let s3: S3Client;
+
+  const post = async (body: string | Buffer): Promise<Answer> => {
+    const response = await fetch(`${server.url}/releases`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: typeof body === "string" ? body : new Uint8Array(body),
+    });
+    const text = await response.text();
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      parsed = { text };
+    }
+    return { status: response.status, body: parsed };
+  };
+  const put = (key: string, body: string | Buffer) =>
+    s3.send(
+      new PutObjectCommand({
+        Bucket: LOCAL_BUCKET,
+        Key: key,
+        Body: body,
+        ContentLength: Buffer.byteLength(body),
+      }),
+    );
+  const executionsSince = (count: number) => machine.engine.listExecutions().slice(count);
+
+  before(async () => {
+    assert.deepEqual(
+      PIPELINES.map((p) => p.name),
+      RELIABILITY_ALLOW_LIST,
+      "the battery is judged against this server's allow-list",
+    );
+    dataDir = mkdtempSync(path.join(tmpdir(), "rm-reliability-"));
+    server = await startLocalServer({
+      port: 0,
+      s3Port: 0,
+      dataDir,
+      pipelines: PIPELINES,
+      retryPauseMs: 5,
+      reconcileEveryMs: 3_600_000,
+    });
+    machine = server.machine;
+    s3 = new S3Client({
+      endpoint: server.s3Endpoint,
+      region: "us-east-1",
+      credentials: S3RVER_CREDENTIALS,
+      forcePathStyle: true,
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
+  });
+
+  afterEach(() => {
+    machine.router.intercept = undefined;
+    machine.codepipeline.faults.clear();
+  });
+
+  after(async () => {
+    s3?.destroy();
+    await server?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    console.log(
+      `reliability: ${tally.badInputs} bad inputs rejected, ${tally.leaks} leaks; ` +
+        `${tally.storms} storms → ${tally.stormReleases} releases; ` +
+        `${tally.faults} faults → ${tally.correctOutcomes} correct outcomes`,
+    );
+  });
+
+  describe("a bad-input battery, through the API and through the bucket", () => {
+    /** What a rejected manifest may leave behind: nothing but its REJECTED record. */
+    interface Footprint {
+      starts: number;
+      pipelineExecutions: number;
+      executionItems: number;
+      /** Releases items other than rejection records, as "releaseId STATUS". */
+      releases: string[];
+      engineExecutions: number;
+    }
+
+    async function footprint(): Promise<Footprint> {
+      const releases = (await scanAll(machine, machine.tables.releases))
+        .filter((item) => !String(item.releaseId).startsWith("rejected:"))
+        .map((item) => `${String(item.releaseId)} ${String(item.status)}`);
+      return {
+        starts: machine.codepipeline.callCount("StartPipelineExecution"),
+        pipelineExecutions: machine.codepipeline.executions().length,
+        executionItems: (await executionItems(machine)).length,
+        releases,
+        engineExecutions: machine.engine.listExecutions().length,
+      };
+    }
+
+    /** Everything a rejection changed beyond `expectedExecutions` new (failed) engine executions. */
+    function leaksBetween(before: Footprint, after: Footprint, expectedExecutions: number): string[] {
+      const leaks: string[] = [];
+      const grew = (what: string, from: number, to: number) => {
+        if (to !== from) leaks.push(`${what} went from ${from} to ${to}`);
+      };
+      grew("StartPipelineExecution calls", before.starts, after.starts);
+      grew("CodePipeline executions", before.pipelineExecutions, after.pipelineExecutions);
+      grew("Executions table items", before.executionItems, after.executionItems);
+      grew("engine executions", before.engineExecutions + expectedExecutions, after.engineExecutions);
+      for (const release of after.releases.filter((r) => !before.releases.includes(r))) {
+        leaks.push(`a release was recorded: ${release}`);
+      }
+      return leaks;
+    }
+
+    function assertNoLeaks(leaks: string[], path: string): void {
+      tally.leaks += leaks.length;
+      assert.deepEqual(leaks, [], `the ${path} path left something behind`);
+    }
+
+    /** The problems an InvalidManifest message lists: "path: message [rule]; path: message [rule]". */
+    function problemsIn(message: string): { path: string; rule: string }[] {
+      return message
+        .split(/; (?=\(manifest\): |\/\S*: )/)
+        .map((part) => /^(\(manifest\)|\/\S*): [\s\S]* \[(\w+)\]$/.exec(part))
+        .filter((match): match is RegExpExecArray => match !== null)
+        .map(([, where, rule]) => ({ path: where === "(manifest)" ? "" : where, rule }));
+    }
+
+    async function rejectionRecordOf(key: string): Promise<Record<string, unknown>> {
+      const records = await until(`the rejection of s3://${LOCAL_BUCKET}/${key} to be recorded`, async () => {
+        const found = (await scanAll(machine, machine.tables.releases)).filter(
+          (item) => item.status === "REJECTED" && String(item.input).includes(`"${key}"`),
+        );
+        return found.length > 0 ? found : undefined;
+      });
+      assert.equal(records.length, 1, `one rejection record for ${key}`);
+      return records[0];
+    }
+
+    BAD_INPUTS.forEach((input: BadInput, index) => {
+      const named = `${input.path === "" ? "the manifest" : input.path} and the rule ${input.rule}`;
+      it(`rejects ${input.name}, naming ${named}, and starts nothing`, async () => {
+        const expected = { path: input.path, rule: input.rule };
+        const before = await footprint();
+
+        const answer = await post(input.body);
+        assert.ok(answer.status >= 400 && answer.status < 500, `a 4xx, got ${JSON.stringify(answer)}`);
+        assert.equal(answer.body.error, "InvalidManifest");
+        const problems = (answer.body.problems ?? []) as { path: string; rule: string; message: string }[];
+        assert.ok(
+          problems.some((p) => p.path === expected.path && p.rule === expected.rule && p.message !== ""),
+          `the API names ${named}: ${JSON.stringify(problems)}`,
+        );
+        const afterApi = await footprint();
+        assertNoLeaks(leaksBetween(before, afterApi, 0), "API");
+
+        const key = `reliability/${RUN}/bad-${String(index).padStart(3, "0")}.json`;
+        await put(key, input.body);
+        const record = await rejectionRecordOf(key);
+        assert.equal(record.errorName, "InvalidManifest");
+        const cause = readableCause(String(record.cause));
+        assert.ok(
+          problemsIn(cause).some((p) => p.path === expected.path && p.rule === expected.rule),
+          `the rejection record names ${named}: ${cause.slice(0, 500)}`,
+        );
+        const execution = machine.engine
+          .listExecutions()
+          .find((e) => (e.input as { key?: string }).key === key);
+        assert.ok(execution, "the upload started one execution");
+        const done = await finished(machine, execution);
+        assert.deepEqual([done.status, done.error], ["FAILED", "InvalidManifest"]);
+        assert.equal(record.executionArn, done.executionArn);
+        assertNoLeaks(leaksBetween(afterApi, await footprint(), 1), "S3");
+
+        tally.badInputs += 1;
+      });
+    });
+  });
+
+  describe("duplicate storms", () => {
+    const PAIR = ["svc-a", "svc-b"];
+
+    /**
+     * After a storm of one releaseId: exactly one execution won and ran the release, every other
+     * one failed DuplicateRelease, and each pipeline started exactly once.
+     */
+    async function assertOneRelease(releaseId: string, storm: LocalExecution[], startsBefore: number) {
+      const release = await endedRelease(machine, releaseId);
+      const ended = await Promise.all(storm.map((e) => finished(machine, e)));
+      const winners = ended.filter((e) => e.status === "SUCCEEDED");
+      tally.stormReleases += winners.length;
+      assert.equal(
+        winners.length,
+        1,
+        `one execution ran the release: ${JSON.stringify(ended.map((e) => e.status))}`,
+      );
+      assert.deepEqual(
+        ended.filter((e) => e !== winners[0]).map((e) => [e.status, e.error]),
+        ended.slice(1).map(() => ["FAILED", "DuplicateRelease"]),
+        "every other execution failed as a duplicate",
+      );
+      assert.equal(release.status, "SUCCEEDED");
+      assert.equal(release.executionArn, winners[0].executionArn);
+      assert.deepEqual(historyOf(release), [
+        ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
+        ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
+      ]);
+      await assertRanOnce(machine, releaseId, PAIR);
+      assert.equal(machine.codepipeline.callCount("StartPipelineExecution") - startsBefore, PAIR.length);
+      return winners[0];
+    }
+
+    function assertApiAnswers(answers: Answer[], releaseId: string): void {
+      for (const answer of answers) {
+        assert.ok([200, 409].includes(answer.status), JSON.stringify(answer));
+        if (answer.status === 409) {
+          assert.equal(answer.body.error, "DuplicateRelease");
+          assert.equal(answer.body.releaseId, releaseId);
+        }
+      }
+    }
+
+    it("runs a releaseId posted 20 times at once exactly once, answering each with its one execution or 409", async () => {
+      tally.storms += 1;
+      const releaseId = newReleaseId("storm-api");
+      const [startsBefore, executionsBefore] = [
+        machine.codepipeline.callCount("StartPipelineExecution"),
+        machine.engine.listExecutions().length,
+      ];
+      const body = JSON.stringify({ releaseId, pipelines: PAIR });
+
+      const answers = await Promise.all(Array.from({ length: 20 }, () => post(body)));
+
+      assertApiAnswers(answers, releaseId);
+      const arns = new Set(answers.filter((a) => a.status === 200).map((a) => a.body.executionArn));
+      assert.equal(arns.size, 1, `every 200 names the same execution: ${[...arns].join(", ")}`);
+      const winner = await assertOneRelease(releaseId, executionsSince(executionsBefore), startsBefore);
+      assert.deepEqual([...arns], [winner.executionArn]);
+    });
+
+    it("runs a releaseId posted 10 times and uploaded 10 times at once exactly once", async () => {
+      tally.storms += 1;
+      const releaseId = newReleaseId("storm-mixed");
+      const [startsBefore, executionsBefore] = [
+        machine.codepipeline.callCount("StartPipelineExecution"),
+        machine.engine.listExecutions().length,
+      ];
+      const body = JSON.stringify({ releaseId, pipelines: PAIR });
+      const keys = Array.from({ length: 10 }, (_, i) => `storms/${releaseId}/copy-${i}.json`);
+
+      const [answers] = await Promise.all([
+        Promise.all(Array.from({ length: 10 }, () => post(body))),
+        Promise.all(keys.map((key) => put(key, body))),
+      ]);
+
+      assertApiAnswers(answers, releaseId);
+      const arns = new Set(answers.filter((a) => a.status === 200).map((a) => a.body.executionArn));
+      assert.ok(arns.size <= 1, `every 200 names the same (named) execution: ${[...arns].join(", ")}`);
+      const uploads = await until("every upload to start its execution", () => {
+        const started = executionsSince(executionsBefore).filter((e) =>
+          keys.includes(String((e.input as { key?: string }).key)),
+        );
+        return started.length === keys.length ? started : undefined;
+      });
+      assert.equal(uploads.length, 10);
+      await assertOneRelease(releaseId, executionsSince(executionsBefore), startsBefore);
+    });
+
+    it("runs a numeric releaseId posted 20 times at once exactly once (unnamed executions race in the table)", async () => {
+      tally.storms += 1;
+      const releaseId = String(Date.now() * 1000 + (counter += 1));
+      const [startsBefore, executionsBefore] = [
+        machine.codepipeline.callCount("StartPipelineExecution"),
+        machine.engine.listExecutions().length,
+      ];
+      const body = `{"releaseId": ${releaseId}, "pipelines": ${JSON.stringify(PAIR)}}`;
+
+      const answers = await Promise.all(Array.from({ length: 20 }, () => post(body)));
+
+      assertApiAnswers(answers, releaseId);
+      const storm = executionsSince(executionsBefore);
+      assert.equal(storm.length, answers.filter((a) => a.status === 200).length, "one execution per 200");
+      await assertOneRelease(releaseId, storm, startsBefore);
+    });
+  });
+
+  describe("faults injected through the stand-ins", () => {
+    const submit = async (releaseId: string, pipelines: string[]) => {
+      const answer = await post(JSON.stringify({ releaseId, pipelines }));
+      assert.equal(answer.status, 200, JSON.stringify(answer));
+      return answer;
+    };
+    const stateEvents = (executionId: string) =>
+      machine.router.published.filter(
+        (e) =>
+          e["detail-type"] === "CodePipeline Pipeline Execution State Change" &&
+          e.detail["execution-id"] === executionId,
+      );
+
+    faultTest(
+      "a burst of ThrottlingException on start: retried, SUCCEEDED, one start per pipeline (no double start)",
+      async () => {
+        const releaseId = newReleaseId("throttled");
+        const startsBefore = machine.codepipeline.callCount("StartPipelineExecution");
+        machine.codepipeline.faults.inject({
+          operation: "StartPipelineExecution",
+          error: "ThrottlingException",
+          times: 5,
+          pipeline: "svc-a",
+        });
+        // A throttled call whose start took effect anyway: the retry must get the same execution back.
+        machine.codepipeline.faults.inject({
+          operation: "StartPipelineExecution",
+          error: "ThrottlingException",
+          times: 2,
+          pipeline: "svc-b",
+          afterEffect: true,
+        });
+
+        await submit(releaseId, ["svc-a", "svc-b"]);
+        const release = await endedRelease(machine, releaseId);
+
+        assert.equal(release.status, "SUCCEEDED", release.cause);
+        assert.deepEqual(historyOf(release), [
+          ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
+          ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
+        ]);
+        assert.equal(machine.codepipeline.callCount("StartPipelineExecution") - startsBefore, 6 + 3);
+        await assertRanOnce(machine, releaseId, ["svc-a", "svc-b"]);
+      },
+    );
+
+    faultTest(
+      "a burst of ConflictException on start that took effect (afterEffect): SUCCEEDED, no double start",
+      async () => {
+        const releaseId = newReleaseId("conflict");
+        machine.codepipeline.faults.inject({
+          operation: "StartPipelineExecution",
+          error: "ConflictException",
+          times: 4,
+          pipeline: "svc-c",
+          afterEffect: true,
+        });
+
+        await submit(releaseId, ["svc-c", "svc-a"]);
+        const release = await endedRelease(machine, releaseId);
+
+        assert.equal(release.status, "SUCCEEDED", release.cause);
+        assert.deepEqual(historyOf(release), [
+          ["svc-c", "Succeeded", ["STARTED", "SUCCEEDED"]],
+          ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
+        ]);
+        await assertRanOnce(machine, releaseId, ["svc-c", "svc-a"]);
+      },
+    );
+
+    faultTest(
+      "throttling beyond the retry budget: FAILED naming the pipeline, the others stopped, nothing started twice",
+      async () => {
+        const releaseId = newReleaseId("throttled-out");
+        machine.codepipeline.faults.inject({
+          operation: "StartPipelineExecution",
+          error: "ThrottlingException",
+          times: 50,
+          pipeline: "svc-b",
+        });
+
+        await submit(releaseId, ["svc-manual", "svc-b"]);
+        const release = await endedRelease(machine, releaseId);
+
+        assert.equal(release.status, "FAILED");
+        assert.equal(release.error, "PipelineFailed");
+        assert.match(
+          release.cause ?? "",
+          /Pipeline svc-b did not succeed: CodePipeline\.ThrottlingException/,
+        );
+        assert.deepEqual(startsOf(machine, releaseId, "svc-b"), [], "svc-b never started");
+        const [manual] = startsOf(machine, releaseId, "svc-manual");
+        await until("svc-manual to be stopped", () => manual.status === "Stopped");
+        await machine.router.idle();
+        const after = await machine.readRelease(releaseId);
+        assert.deepEqual(historyOf(after), [
+          ["svc-manual", "Stopped", ["STARTED", "STOPPING", "STOPPED"]],
+          ["svc-b", "Pending", []],
+        ]);
+        await assertRanOnce(machine, releaseId, ["svc-manual"]);
+      },
+    );
+
+    faultTest(
+      "terminal pipeline events dropped: the reconciler completes the release, SUCCEEDED with full history",
+      async () => {
+        const releaseId = newReleaseId("dropped");
+        machine.router.intercept = (event, rule) =>
+          rule === "pipeline-state-changed" && event.detail.state === "SUCCEEDED" ? "drop" : "deliver";
+
+        await submit(releaseId, ["svc-a", "svc-b"]);
+        const waiting = await until("both pipelines to end unnoticed while their waiters wait", async () => {
+          const items = (await executionItems(machine)).filter((i) => i.releaseId === releaseId);
+          const ended = items.filter(
+            (i) =>
+              i.awaitingRelease &&
+              startsOf(machine, releaseId, String(i.pipeline))[0]?.status === "Succeeded",
+          );
+          return ended.length === 2 ? ended : undefined;
+        });
+        assert.deepEqual(
+          waiting.map((i) => i.status),
+          ["InProgress", "InProgress"],
+        );
+        assert.equal((await machine.readRelease(releaseId))?.status, "RUNNING");
+
+        const report = await machine.reconcile();
+
+        assert.deepEqual(report.failures, []);
+        assert.equal(report.completed, 2);
+        const release = await endedRelease(machine, releaseId);
+        assert.equal(release.status, "SUCCEEDED", release.cause);
+        assert.deepEqual(historyOf(release), [
+          ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
+          ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
+        ]);
+        await assertRanOnce(machine, releaseId, ["svc-a", "svc-b"]);
+      },
+    );
+
+    faultTest("every pipeline event delivered twice: SUCCEEDED, each state recorded once", async () => {
+      const releaseId = newReleaseId("duplicated");
+      machine.router.intercept = () => "duplicate";
+
+      await submit(releaseId, ["svc-a", "svc-b", "svc-c"]);
+      const release = await endedRelease(machine, releaseId);
+
+      assert.equal(release.status, "SUCCEEDED", release.cause);
+      assert.deepEqual(historyOf(release), [
+        ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
+        ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
+        ["svc-c", "Succeeded", ["STARTED", "SUCCEEDED"]],
+      ]);
+      assert.deepEqual(machine.router.deliveryFailures, []);
+      await assertRanOnce(machine, releaseId, ["svc-a", "svc-b", "svc-c"]);
+    });
+
+    faultTest(
+      "events reordered (STARTED delivered after SUCCEEDED): SUCCEEDED, the terminal status kept, both states recorded",
+      async () => {
+        const releaseId = newReleaseId("reordered");
+        machine.router.intercept = (event, rule) =>
+          rule === "pipeline-state-changed" && event.detail.state === "STARTED"
+            ? { delayMs: 250 }
+            : "deliver";
+
+        await submit(releaseId, ["svc-a", "svc-b"]);
+        const release = await endedRelease(machine, releaseId);
+
+        assert.equal(release.status, "SUCCEEDED", release.cause);
+        const items = (await executionItems(machine)).filter((i) => i.releaseId === releaseId);
+        for (const item of items) {
+          assert.equal(item.status, "Succeeded", `${item.pipeline}: a late STARTED does not reopen it`);
+          assert.deepEqual(
+            item.history?.map((h) => h.state),
+            ["SUCCEEDED", "STARTED"],
+            `${item.pipeline}: the events really arrived out of order`,
+          );
+        }
+        assert.deepEqual(historyOf(release), [
+          ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
+          ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
+        ]);
+        await assertRanOnce(machine, releaseId, ["svc-a", "svc-b"]);
+      },
+    );
+
+    faultTest(
+      "a late terminal event, then every event redelivered after the release ended: SUCCEEDED once, history unchanged",
+      async () => {
+        const releaseId = newReleaseId("late");
+        machine.router.intercept = (event, rule) =>
+          rule === "pipeline-state-changed" &&
+          event.detail.pipeline === "svc-b" &&
+          event.detail.state === "SUCCEEDED"
+            ? { delayMs: 300 }
+            : "deliver";
+
+        await submit(releaseId, ["svc-a", "svc-b"]);
+        const [b] = await until("svc-b to end in CodePipeline", () => {
+          const found = startsOf(machine, releaseId, "svc-b");
+          return found[0]?.status === "Succeeded" ? found : undefined;
+        });
+        assert.equal(
+          (await machine.readRelease(releaseId))?.status,
+          "RUNNING",
+          "the release waits for the event",
+        );
+        const release = await endedRelease(machine, releaseId);
+        assert.equal(release.status, "SUCCEEDED", release.cause);
+        const before = historyOf(release);
+
+        machine.router.intercept = undefined;
+        const a = startsOf(machine, releaseId, "svc-a")[0];
+        const redelivered = [...stateEvents(a.pipelineExecutionId), ...stateEvents(b.pipelineExecutionId)];
+        assert.equal(redelivered.length, 4);
+        for (const event of redelivered) machine.router.publish(structuredClone(event) as EventEnvelope);
+        await machine.router.idle();
+
+        assert.deepEqual(historyOf(await machine.readRelease(releaseId)), before);
+        assert.deepEqual(before, [
+          ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
+          ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
+        ]);
+        assert.deepEqual(machine.router.deliveryFailures, []);
+        await assertRanOnce(machine, releaseId, ["svc-a", "svc-b"]);
+      },
+    );
+
+    describe("in the handlers", () => {
+      let handlerMachine: LocalReleaseMachine;
+      let inject: Intercept | undefined;
+      const calls: { name: string; pipeline?: string }[] = [];
+
+      before(async () => {
+        handlerMachine = await startLocalReleaseMachine({
+          pipelines: PIPELINES,
+          // svc-gone is on the allow-list but missing from CodePipeline.
+          allowedPipelines: [...RELIABILITY_ALLOW_LIST, "svc-gone"],
+          retryPauseMs: 5,
+          // Two at a time, so a manifest's third pipeline starts only when one of the first two ended.
+          workflow: { mapConcurrency: 2 },
+          interceptFunction: (name, payload, invoke) => {
+            calls.push({ name, pipeline: (payload as { pipeline?: string }).pipeline });
+            return inject ? inject(name, payload, invoke) : invoke(payload);
+          },
+        });
+      });
+      after(async () => handlerMachine?.close());
+      afterEach(() => {
+        inject = undefined;
+        calls.length = 0;
+      });
+
+      const named = (name: string, message: string) => Object.assign(new Error(message), { name });
+      const callsOf = (name: string, pipeline?: string) =>
+        calls.filter((c) => c.name === name && (pipeline === undefined || c.pipeline === pipeline)).length;
+
+      faultTest(
+        "PipelineNotFoundException mid-release: FAILED naming the missing pipeline, the others stopped",
+        async () => {
+          const m = handlerMachine;
+          const releaseId = newReleaseId("gone");
+
+          // svc-gone starts once svc-c has ended, while svc-manual runs.
+          const execution = await finished(
+            m,
+            m.submit({ releaseId, pipelines: ["svc-manual", "svc-c", "svc-gone"] }),
+          );
+
+          assert.deepEqual([execution.status, execution.error], ["FAILED", "PipelineFailed"]);
+          const release = await endedRelease(m, releaseId);
+          assert.equal(release.status, "FAILED");
+          assert.match(
+            release.cause ?? "",
+            /Pipeline svc-gone did not succeed: CodePipeline\.PipelineNotFoundException/,
+          );
+          const started = ["svc-manual", "svc-c"].flatMap((p) => startsOf(m, releaseId, p));
+          assert.equal(started.length, 2, "each existing pipeline started once");
+          await until("no pipeline of the failed release to be left running", () =>
+            started.every((e) => e.status !== "InProgress" && e.status !== "Stopping"),
+          );
+          await m.router.idle();
+          const view = await m.readRelease(releaseId);
+          assert.deepEqual(historyOf(view), [
+            ["svc-manual", "Stopped", ["STARTED", "STOPPING", "STOPPED"]],
+            ["svc-c", "Succeeded", ["STARTED", "SUCCEEDED"]],
+            ["svc-gone", "Pending", []],
+          ]);
+          await assertRanOnce(m, releaseId, ["svc-manual", "svc-c"]);
+        },
+      );
+
+      // A known gap, kept in view. Under stopRemaining the first failing iteration fails the Map at
+      // once, which cancels an iteration whose StartPipeline has returned but whose RecordStart has not
+      // run yet; StopRemaining finds only recorded executions, so that pipeline keeps running, unseen
+      // (svc-manual here, every time locally). Closing it changes the workflow: the failing iteration
+      // records the failure and stops the recorded executions itself, the Map runs every iteration to
+      // its end, and AwaitPipeline's waiter stops its own pipeline when the release has already failed.
+      it.skip("stops a pipeline whose start was in flight when another pipeline failed (needs that workflow change)", async () => {
+        const m = await startLocalReleaseMachine({
+          pipelines: PIPELINES,
+          allowedPipelines: [...RELIABILITY_ALLOW_LIST, "svc-gone"],
+          retryPauseMs: 5,
+        });
+        try {
+          const releaseId = newReleaseId("in-flight");
+          await finished(m, m.submit({ releaseId, pipelines: ["svc-c", "svc-gone", "svc-manual"] }));
+          const [manual] = startsOf(m, releaseId, "svc-manual");
+          await until("svc-manual to be stopped", () => !manual || manual.status === "Stopped", 2000);
+        } finally {
+          await m.close();
+        }
+      });
+
+      faultTest(
+        "DynamoDB throttling in the waiter (ProvisionedThroughputExceededException once): retried, SUCCEEDED",
+        async () => {
+          const m = handlerMachine;
+          const releaseId = newReleaseId("ddb-throttled");
+          let thrown = 0;
+          inject = async (name, payload, invoke) => {
+            if (
+              name === "registerWaiter" &&
+              (payload as { pipeline: string }).pipeline === "svc-a" &&
+              thrown === 0
+            ) {
+              thrown += 1;
+              throw named(
+                "ProvisionedThroughputExceededException",
+                "The level of configured provisioned throughput for the table was exceeded.",
+              );
+            }
+            return invoke(payload);
+          };
+
+          const execution = await finished(m, m.submit({ releaseId, pipelines: ["svc-a", "svc-b"] }));
+
+          assert.equal(execution.status, "SUCCEEDED", execution.cause);
+          assert.equal(thrown, 1);
+          assert.equal(callsOf("registerWaiter", "svc-a"), 2, "the throttled call was retried once");
+          assert.deepEqual(historyOf(await m.readRelease(releaseId)), [
+            ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
+            ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
+          ]);
+          await assertRanOnce(m, releaseId, ["svc-a", "svc-b"]);
+        },
+      );
+
+      faultTest(
+        "a handler that throws a transient error once (Lambda.ServiceException in LoadManifest): retried, SUCCEEDED",
+        async () => {
+          const m = handlerMachine;
+          const releaseId = newReleaseId("transient");
+          let thrown = 0;
+          inject = async (name, payload, invoke) => {
+            if (name === "loadManifest" && thrown === 0) {
+              thrown += 1;
+              throw named("Lambda.ServiceException", "Lambda was unable to run the function");
+            }
+            return invoke(payload);
+          };
+
+          const execution = await finished(m, m.submit({ releaseId, pipelines: ["svc-b"] }));
+
+          assert.equal(execution.status, "SUCCEEDED", execution.cause);
+          assert.equal(callsOf("loadManifest"), 2);
+          assert.deepEqual(historyOf(await m.readRelease(releaseId)), [
+            ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
+          ]);
+          await assertRanOnce(m, releaseId, ["svc-b"]);
+        },
+      );
+
+      faultTest(
+        "a handler that throws a non-transient error (TypeError in the waiter): not retried, FAILED naming it, the rest stopped",
+        async () => {
+          const m = handlerMachine;
+          const releaseId = newReleaseId("defect");
+          inject = async (name, payload, invoke) => {
+            if (name === "registerWaiter" && (payload as { pipeline: string }).pipeline === "svc-b") {
+              throw new TypeError("Cannot read properties of undefined (reading 'S')");
+            }
+            return invoke(payload);
+          };
+
+          const execution = await finished(m, m.submit({ releaseId, pipelines: ["svc-manual", "svc-b"] }));
+
+          assert.deepEqual([execution.status, execution.error], ["FAILED", "PipelineFailed"]);
+          assert.match(execution.cause ?? "", /Pipeline svc-b did not succeed: TypeError/);
+          assert.equal(callsOf("registerWaiter", "svc-b"), 1, "a defect is not retried");
+          const started = ["svc-manual", "svc-b"].flatMap((p) => startsOf(m, releaseId, p));
+          await until("every pipeline of the failed release to end", () =>
+            started.every((e) => e.status !== "InProgress" && e.status !== "Stopping"),
+          );
+          await m.router.idle();
+          const release = await m.readRelease(releaseId);
+          assert.equal(release?.status, "FAILED");
+          assert.deepEqual(historyOf(release)?.[0], [
+            "svc-manual",
+            "Stopped",
+            ["STARTED", "STOPPING", "STOPPED"],
+          ]);
+          await assertRanOnce(m, releaseId, ["svc-manual", "svc-b"]);
+        },
+      );
+    });
+
+    faultTest(
+      "the local engine stopped mid-release and started again: the cut-off release FAILED (LocalEngineStopped), a new one runs",
+      async () => {
+        const restartDir = mkdtempSync(path.join(tmpdir(), "rm-reliability-restart-"));
+        const options = {
+          port: 0,
+          s3Port: 0,
+          dataDir: restartDir,
+          pipelines: PIPELINES,
+          retryPauseMs: 5,
+          reconcileEveryMs: 3_600_000,
+        };
+        let first: LocalServer | undefined = await startLocalServer(options);
+        let second: LocalServer | undefined;
+        try {
+          const cutId = newReleaseId("cut");
+          const answer = await fetch(`${first.url}/releases`, {
+            method: "POST",
+            body: JSON.stringify({ releaseId: cutId, pipelines: ["svc-manual", "svc-a"] }),
+          });
+          assert.equal(answer.status, 200);
+          const firstMachine = first.machine;
+          await until("svc-a to finish and svc-manual to wait", async () => {
+            const release = await firstMachine.readRelease(cutId);
+            const [manual, a] = release?.pipelines ?? [];
+            return (
+              release?.status === "RUNNING" && a?.status === "Succeeded" && manual?.status === "InProgress"
+            );
+          });
+          await first.close();
+          first = undefined;
+
+          second = await startLocalServer(options);
+
+          assert.deepEqual(second.recovered, [cutId]);
+          const read = await fetch(`${second.url}/releases/${cutId}`);
+          const cut = (await read.json()) as ReleaseStatusView;
+          assert.equal(cut.status, "FAILED");
+          assert.equal(cut.error, "LocalEngineStopped");
+          assert.deepEqual(historyOf(cut), [
+            ["svc-manual", "Stopped", ["STARTED", "STOPPED"]],
+            ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
+          ]);
+          const running = (await scanAll(second.machine, second.machine.tables.releases)).filter(
+            (item) => item.status === "RUNNING",
+          );
+          assert.deepEqual(running, [], "nothing is reported RUNNING after the restart");
+          const report = await second.machine.reconcile();
+          assert.deepEqual(
+            report,
+            { checked: 0, completed: 0, failures: [] },
+            "no waiter of the old engine is left",
+          );
+
+          const nextId = newReleaseId("after-restart");
+          const next = await fetch(`${second.url}/releases`, {
+            method: "POST",
+            body: JSON.stringify({ releaseId: nextId, pipelines: ["svc-a", "svc-b"] }),
+          });
+          assert.equal(next.status, 200);
+          const release = await endedRelease(second.machine, nextId);
+          assert.equal(release.status, "SUCCEEDED", release.cause);
+          assert.deepEqual(historyOf(release), [
+            ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
+            ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
+          ]);
+          await assertRanOnce(second.machine, nextId, ["svc-a", "svc-b"]);
+        } finally {
+          await first?.close();
+          await second?.close();
+          rmSync(restartDir, { recursive: true, force: true });
+        }
+      },
+    );
+  });
+});
