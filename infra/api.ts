@@ -287,6 +287,7 @@ function apiGatewayAccount(
         ],
         Resource: [`arn:${part}:logs:*:${id}:log-group:*`],
       },
+      // DescribeLogGroups has no resource-level permissions (checked by the policy pack against iam-data).
       { Sid: "ListLogGroups", Effect: "Allow", Action: ["logs:DescribeLogGroups"], Resource: ["*"] },
     ]),
     opts,
