@@ -13,11 +13,18 @@ import {
   type CodePipelineClient,
 } from "@aws-sdk/client-codepipeline";
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from "@aws-sdk/client-sfn";
-import { type DynamoDBDocumentClient, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import type { TableNames } from "./config";
 import { ExecutionNotRecorded, PipelineExecutionFailed } from "./errors";
 import {
   ExecutionsTable,
+  ReleasesTable,
   PIPELINE_EVENT_DETAIL_TYPE,
   type PipelineExecutionStatus,
   TERMINAL_STATUSES,
@@ -57,6 +64,7 @@ const terminalList = Object.keys(terminalValues).join(", ");
 /** Errors SendTask* gives for a token that is no longer waiting: the task already ended. */
 // Module-level constants are plain arrays: Pulumi's closure serialization does not carry a Set's contents.
 const STALE_TOKEN_ERRORS = ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];
+const NOT_STOPPABLE = ["PipelineExecutionNotStoppableException", "DuplicatedStopRequestException"];
 
 function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";
@@ -179,6 +187,8 @@ export interface WaiterRequest {
   releaseId: string;
   pipeline: string;
   pipelineExecutionId: string;
+  /** Failure policy stopRemaining: stop this pipeline at once if another one already failed the release. */
+  stopIfReleaseFailed?: boolean;
 }
 
 /**
@@ -214,7 +224,44 @@ export async function registerWaiter(
     }
     throw error;
   }
-  return { completedAtOnce: await completeWaiter(deps, item) };
+  if (await completeWaiter(deps, item)) return { completedAtOnce: true };
+  // This execution may have started while another pipeline failed the release and stopped the
+  // others, before this one was recorded: it stops itself. Reading after recording settles that
+  // race: either StopRemaining saw this execution, or this read sees the failure.
+  if (request.stopIfReleaseFailed && (await releaseFailure(deps, request.releaseId))) {
+    await stopExecution(deps, item, `Release ${request.releaseId} failed: another pipeline failed`);
+  }
+  return { completedAtOnce: false };
+}
+
+async function releaseFailure(deps: ExecutionDeps, releaseId: string): Promise<string | undefined> {
+  const { Item } = await deps.ddb.send(
+    new GetCommand({
+      TableName: deps.tables.releases,
+      Key: { [ReleasesTable.hashKey]: releaseId },
+      ProjectionExpression: "firstFailure",
+      ConsistentRead: true,
+    }),
+  );
+  return Item?.firstFailure as string | undefined;
+}
+
+/** Stops one execution; one that already ended or is already stopping is fine. Returns whether it stopped it. */
+async function stopExecution(deps: ExecutionDeps, item: ExecutionItem, reason: string): Promise<boolean> {
+  try {
+    await deps.codepipeline.send(
+      new StopPipelineExecutionCommand({
+        pipelineName: item.pipeline,
+        pipelineExecutionId: item.pipelineExecutionId,
+        abandon: false,
+        reason: reason.slice(0, 200),
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof Error && NOT_STOPPABLE.includes(error.name)) return false;
+    throw error;
+  }
 }
 
 /** A "CodePipeline Pipeline Execution State Change" event, as EventBridge delivers it. */
@@ -341,42 +388,21 @@ export async function executionsOfRelease(
   return items;
 }
 
-const NOT_STOPPABLE = ["PipelineExecutionNotStoppableException", "DuplicatedStopRequestException"];
-
 /**
- * StopRemaining's Lambda (failure policy stopRemaining): stops the release's executions that are
- * still running and clears their waiters, whose workflow tasks the failed Map has cancelled.
+ * StopOtherPipelines' / StopRemaining's Lambda (failure policy stopRemaining): stops the release's
+ * executions that are still running.
  */
 export async function stopRemaining(
   deps: ExecutionDeps,
   request: { releaseId: string; reason?: string },
 ): Promise<{ stopped: string[] }> {
   const stopped: string[] = [];
+  const reason = `Release ${request.releaseId} failed: ${request.reason ?? "another pipeline failed"}`;
   for (const item of await executionsOfRelease(deps, request.releaseId)) {
-    if (isTerminal(item.status)) continue;
-    try {
-      await deps.codepipeline.send(
-        new StopPipelineExecutionCommand({
-          pipelineName: item.pipeline,
-          pipelineExecutionId: item.pipelineExecutionId,
-          abandon: false,
-          reason: `Release ${request.releaseId} failed: ${request.reason ?? "another pipeline failed"}`.slice(
-            0,
-            200,
-          ),
-        }),
-      );
+    // Their waits end through the STOPPED events (or the reconciler), like any pipeline's end.
+    if (!isTerminal(item.status) && (await stopExecution(deps, item, reason))) {
       stopped.push(item.pipeline ?? item.pipelineExecutionId);
-    } catch (error) {
-      if (!(error instanceof Error && NOT_STOPPABLE.includes(error.name))) throw error;
     }
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.executions,
-        Key: { [ExecutionsTable.hashKey]: item.pipelineExecutionId },
-        UpdateExpression: "REMOVE taskToken, awaitingRelease, waitingSince",
-      }),
-    );
   }
   return { stopped };
 }

@@ -120,6 +120,23 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
     case "validateManifest":
       return [];
     case "registerWaiter":
+      return [
+        updateExecution,
+        TASK_COMPLETION,
+        // stopIfReleaseFailed: read the release, and stop this pipeline if another one failed it.
+        {
+          Sid: "ReadReleases",
+          Effect: "Allow",
+          Action: ["dynamodb:GetItem"],
+          Resource: [arns.releasesTableArn],
+        },
+        {
+          Sid: "StopReleasePipelines",
+          Effect: "Allow",
+          Action: ["codepipeline:StopPipelineExecution"],
+          Resource: arns.pipelineArns,
+        },
+      ];
     case "pipelineEvent":
       return [updateExecution, TASK_COMPLETION];
     case "reconciler":
@@ -147,7 +164,6 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
           Action: ["dynamodb:Query"],
           Resource: [`${executions}/index/${ExecutionsTable.byReleaseIndex.name}`],
         },
-        updateExecution,
         {
           Sid: "StopReleasePipelines",
           Effect: "Allow",

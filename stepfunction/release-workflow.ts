@@ -184,6 +184,34 @@ function publishReleaseEvent(
 function pipelineIteration(refs: WorkflowRefs, options: WorkflowOptions): Record<string, State> {
   const onFailure = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "DescribePipelineFailure" }];
   const states: Record<string, State> = {
+    ...(options.failurePolicy === "stopRemaining"
+      ? {
+          CheckReleaseOpen: {
+            Type: "Task",
+            Comment:
+              "A pipeline waiting for a Map slot does not start once another pipeline of the release failed: one conditional write, one transition.",
+            Resource: Integrations.dynamoUpdateItem,
+            Parameters: {
+              TableName: refs.releasesTable,
+              Key: { releaseId: str("$.releaseId") },
+              UpdateExpression: "ADD startedPipelines :one",
+              ConditionExpression: "attribute_not_exists(firstFailure)",
+              ExpressionAttributeValues: { ":one": { N: "1" } },
+            },
+            ResultPath: null,
+            Retry: dynamoRetry,
+            Catch: [
+              {
+                ErrorEquals: ["DynamoDB.ConditionalCheckFailedException"],
+                ResultPath: null,
+                Next: "PipelineSkipped",
+              },
+            ],
+            Next: "StartPipeline",
+          } satisfies State,
+          PipelineSkipped: { Type: "Succeed" } satisfies State,
+        }
+      : {}),
     StartPipeline: {
       Type: "Task",
       Comment:
@@ -236,6 +264,7 @@ function pipelineIteration(refs: WorkflowRefs, options: WorkflowOptions): Record
           "releaseId.$": "$.releaseId",
           "pipeline.$": "$.pipeline.name",
           "pipelineExecutionId.$": "$.execution.pipelineExecutionId",
+          ...(options.failurePolicy === "stopRemaining" ? { stopIfReleaseFailed: true } : {}),
         },
       },
       TimeoutSeconds: options.longestPipelineRunSeconds,
@@ -253,29 +282,40 @@ function pipelineIteration(refs: WorkflowRefs, options: WorkflowOptions): Record
           "States.Format('Pipeline {} did not succeed: {}: {}', $.pipeline.name, $.error.Error, $.error.Cause)",
       },
       ResultPath: "$.failure",
-      Next: options.failurePolicy === "stopRemaining" ? "PipelineFailed" : "RecordPipelineFailure",
+      Next: "RecordPipelineFailure",
     },
   };
-  if (options.failurePolicy === "stopRemaining") {
-    // Failing the iteration fails the Map, which cancels the other iterations' waits.
-    states.PipelineFailed = { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" };
-  } else {
-    // The iteration ends normally so the others keep waiting; the first failure is kept on the release.
-    states.RecordPipelineFailure = {
-      Type: "Task",
-      Resource: Integrations.dynamoUpdateItem,
-      Parameters: {
-        TableName: refs.releasesTable,
-        Key: { releaseId: str("$.releaseId") },
-        UpdateExpression: "SET firstFailure = if_not_exists(firstFailure, :cause)",
-        ExpressionAttributeValues: { ":cause": str("$.failure.Cause") },
+  // A failed iteration still ends normally: failing it would fail the Map, which cancels the other
+  // iterations, including one whose pipeline has started but is not yet recorded, and that
+  // pipeline would then run on unseen. The first failure is kept on the release instead.
+  const stopOthers = options.failurePolicy === "stopRemaining";
+  states.RecordPipelineFailure = {
+    Type: "Task",
+    Resource: Integrations.dynamoUpdateItem,
+    Parameters: {
+      TableName: refs.releasesTable,
+      Key: { releaseId: str("$.releaseId") },
+      UpdateExpression: "SET firstFailure = if_not_exists(firstFailure, :cause)",
+      ExpressionAttributeValues: { ":cause": str("$.failure.Cause") },
+    },
+    ResultPath: null,
+    Retry: dynamoRetry,
+    Next: stopOthers ? "StopOtherPipelines" : "PipelineFinishedFailed",
+  };
+  if (stopOthers) {
+    // Stops the release's recorded running pipelines; their waits then end through their STOPPED
+    // events. A pipeline recorded later stops itself: its waiter sees firstFailure.
+    states.StopOtherPipelines = lambdaTask(
+      refs.functions.stopRemaining,
+      { "releaseId.$": "$.releaseId", "reason.$": "$.failure.Cause" },
+      {
+        ResultPath: null,
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.stopError", Next: "PipelineFinishedFailed" }],
+        Next: "PipelineFinishedFailed",
       },
-      ResultPath: null,
-      Retry: dynamoRetry,
-      Next: "PipelineFinishedFailed",
-    };
-    states.PipelineFinishedFailed = { Type: "Succeed" };
+    );
   }
+  states.PipelineFinishedFailed = { Type: "Succeed" };
   return states;
 }
 
@@ -391,12 +431,12 @@ export function releaseWorkflow(
       MaxConcurrency: options.mapConcurrency,
       ItemProcessor: {
         ProcessorConfig: { Mode: "INLINE" },
-        StartAt: "StartPipeline",
+        StartAt: stopFirst ? "CheckReleaseOpen" : "StartPipeline",
         States: pipelineIteration(refs, options),
       },
       ResultPath: null,
       Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: afterMapFailure }],
-      Next: stopFirst ? "MarkSucceeded" : "ReadOutcome",
+      Next: "ReadOutcome",
     },
     MarkSucceeded: markRelease(refs, "SUCCEEDED", "PublishSucceeded"),
     // Ends the execution itself; ReleaseSucceeded is reached only when the notification fails.
@@ -412,7 +452,8 @@ export function releaseWorkflow(
       refs.functions.stopRemaining,
       { "releaseId.$": "$.release.releaseId", "reason.$": "$.failure.Cause" },
       {
-        Comment: "Failure policy stopRemaining: stop this release's pipelines that are still running.",
+        Comment:
+          "Failure policy stopRemaining, when the Map itself failed: stop this release's pipelines that are still running.",
         ResultSelector: { "stopped.$": "$.Payload.stopped" },
         ResultPath: "$.stopped",
         // Failing to stop must not keep the release from being recorded as failed.
@@ -420,33 +461,33 @@ export function releaseWorkflow(
         Next: "MarkFailed",
       },
     );
-  } else {
-    states.ReadOutcome = {
-      Type: "Task",
-      Resource: Integrations.dynamoGetItem,
-      Parameters: {
-        TableName: refs.releasesTable,
-        Key: { releaseId: str("$.release.releaseId") },
-        ProjectionExpression: "firstFailure",
-        ConsistentRead: true,
-      },
-      ResultSelector: { "item.$": "$.Item" },
-      ResultPath: "$.outcome",
-      Retry: dynamoRetry,
-      Next: "AnyPipelineFailed",
-    };
-    states.AnyPipelineFailed = {
-      Type: "Choice",
-      Choices: [{ Variable: "$.outcome.item.firstFailure", IsPresent: true, Next: "DescribeReleaseFailure" }],
-      Default: "MarkSucceeded",
-    };
-    states.DescribeReleaseFailure = {
-      Type: "Pass",
-      Parameters: { Error: WorkflowErrors.PipelineFailed, "Cause.$": "$.outcome.item.firstFailure.S" },
-      ResultPath: "$.failure",
-      Next: "MarkFailed",
-    };
   }
+  states.ReadOutcome = {
+    Type: "Task",
+    Resource: Integrations.dynamoGetItem,
+    Parameters: {
+      TableName: refs.releasesTable,
+      Key: { releaseId: str("$.release.releaseId") },
+      // releaseId too, so Item is never empty when no pipeline failed.
+      ProjectionExpression: "releaseId, firstFailure",
+      ConsistentRead: true,
+    },
+    ResultSelector: { "item.$": "$.Item" },
+    ResultPath: "$.outcome",
+    Retry: dynamoRetry,
+    Next: "AnyPipelineFailed",
+  };
+  states.AnyPipelineFailed = {
+    Type: "Choice",
+    Choices: [{ Variable: "$.outcome.item.firstFailure", IsPresent: true, Next: "DescribeReleaseFailure" }],
+    Default: "MarkSucceeded",
+  };
+  states.DescribeReleaseFailure = {
+    Type: "Pass",
+    Parameters: { Error: WorkflowErrors.PipelineFailed, "Cause.$": "$.outcome.item.firstFailure.S" },
+    ResultPath: "$.failure",
+    Next: "MarkFailed",
+  };
 
   return stateMachine({
     Comment:

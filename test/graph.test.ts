@@ -104,7 +104,9 @@ describe("the workflow diagram", () => {
   it("starts at the definition's StartAt and ends a Map's transitions at its cluster", () => {
     const dot = workflowToDot(render("stopRemaining"));
     assert.ok(drawnEdges(dot).some((e) => e.tail === "__start__" && e.head === "LoadManifest"));
-    const intoMap = drawnEdges(dot).find((e) => e.tail === "RegisterRelease" && e.head === "StartPipeline");
+    const intoMap = drawnEdges(dot).find(
+      (e) => e.tail === "RegisterRelease" && e.head === "CheckReleaseOpen",
+    );
     assert.ok(intoMap?.attributes.includes('lhead="cluster_RunPipelines"'));
   });
 

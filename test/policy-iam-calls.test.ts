@@ -238,6 +238,15 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     assert.deepEqual(await registerWaiter(deps, request("exec-4")), { completedAtOnce: true });
     aws.answer({ UpdateCommand: fail("ConditionalCheckFailedException") });
     await assert.rejects(registerWaiter(deps, request("exec-5")), ExecutionNotRecorded);
+    // stopRemaining policy: the release already failed, so the new execution stops itself.
+    aws.answer({
+      UpdateCommand: updated("InProgress"),
+      GetCommand: () => ({ Item: { firstFailure: "Pipeline svc-b failed" } }),
+      StopPipelineExecutionCommand: () => ({ pipelineExecutionId: "exec-6" }),
+    });
+    assert.deepEqual(await registerWaiter(deps, { ...request("exec-6"), stopIfReleaseFailed: true }), {
+      completedAtOnce: false,
+    });
   },
 
   async pipelineEvent(aws) {

@@ -69,6 +69,7 @@ describe("the release workflow definition", () => {
       "releaseId.$": "$.releaseId",
       "pipeline.$": "$.pipeline.name",
       "pipelineExecutionId.$": "$.execution.pipelineExecutionId",
+      stopIfReleaseFailed: true,
     });
   });
 
@@ -118,8 +119,18 @@ describe("the release workflow definition", () => {
     const stop = render({ failurePolicy: "stopRemaining" });
     assert.equal(state<MapState>(stop, "RunPipelines").Catch?.[0].Next, "StopRemaining");
     assert.equal(state<TaskState>(stop, "StopRemaining").Next, "MarkFailed");
+    assert.equal(state<TaskState>(stop, "RecordPipelineFailure").Next, "StopOtherPipelines");
+    assert.equal(
+      state<TaskState>(stop, "StopOtherPipelines").Parameters?.FunctionName,
+      PLACEHOLDER_REFS.functions.stopRemaining,
+    );
     const finish = render({ failurePolicy: "letFinish" });
-    assert.ok(!allStates(finish).some(([n]) => n === "StopRemaining"));
+    assert.ok(
+      !allStates(finish).some(([n]) =>
+        ["StopRemaining", "StopOtherPipelines", "CheckReleaseOpen"].includes(n),
+      ),
+    );
+    assert.equal(state<TaskState>(finish, "RecordPipelineFailure").Next, "PipelineFinishedFailed");
     assert.equal(state<MapState>(finish, "RunPipelines").Next, "ReadOutcome");
   });
 

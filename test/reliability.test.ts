@@ -712,27 +712,39 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         },
       );
 
-      // A known gap, kept in view. Under stopRemaining the first failing iteration fails the Map at
-      // once, which cancels an iteration whose StartPipeline has returned but whose RecordStart has not
-      // run yet; StopRemaining finds only recorded executions, so that pipeline keeps running, unseen
-      // (svc-manual here, every time locally). Closing it changes the workflow: the failing iteration
-      // records the failure and stops the recorded executions itself, the Map runs every iteration to
-      // its end, and AwaitPipeline's waiter stops its own pipeline when the release has already failed.
-      it.skip("stops a pipeline whose start was in flight when another pipeline failed (needs that workflow change)", async () => {
-        const m = await startLocalReleaseMachine({
-          pipelines: PIPELINES,
-          allowedPipelines: [...RELIABILITY_ALLOW_LIST, "svc-gone"],
-          retryPauseMs: 5,
-        });
-        try {
-          const releaseId = newReleaseId("in-flight");
-          await finished(m, m.submit({ releaseId, pipelines: ["svc-c", "svc-gone", "svc-manual"] }));
-          const [manual] = startsOf(m, releaseId, "svc-manual");
-          await until("svc-manual to be stopped", () => !manual || manual.status === "Stopped", 2000);
-        } finally {
-          await m.close();
-        }
-      });
+      // The race that once left a pipeline running unseen: the first failure used to fail the Map,
+      // cancelling an iteration whose StartPipeline had returned but whose RecordStart had not run.
+      // Now failed iterations end normally, pipelines queued for a slot check the release first, and
+      // a waiter registered after the failure stops its own pipeline.
+      faultTest(
+        "a start in flight when another pipeline fails: that pipeline is stopped, none left running",
+        async () => {
+          const m = await startLocalReleaseMachine({
+            pipelines: PIPELINES,
+            allowedPipelines: [...RELIABILITY_ALLOW_LIST, "svc-gone"],
+            retryPauseMs: 5,
+          });
+          try {
+            const releaseId = newReleaseId("in-flight");
+            const execution = await finished(
+              m,
+              m.submit({ releaseId, pipelines: ["svc-c", "svc-gone", "svc-manual"] }),
+            );
+            assert.equal(execution.status, "FAILED");
+            assert.match(String(execution.cause), /svc-gone/);
+            const [manual] = startsOf(m, releaseId, "svc-manual");
+            await until("svc-manual to be stopped", () => !manual || manual.status === "Stopped", 2000);
+            assert.ok(
+              !m.codepipeline
+                .executions()
+                .some((e) => e.status === "InProgress" && startsOf(m, releaseId, e.pipeline).includes(e)),
+              "no pipeline of the failed release is left running",
+            );
+          } finally {
+            await m.close();
+          }
+        },
+      );
 
       faultTest(
         "DynamoDB throttling in the waiter (ProvisionedThroughputExceededException once): retried, SUCCEEDED",
