@@ -23,7 +23,11 @@ import {
 } from "../local/release-machine";
 import { S3RVER_CREDENTIALS } from "../local/s3";
 import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "../local/server";
+import { finished, newReleaseId, until } from "./local-helpers";
 import { BAD_INPUTS, type BadInput, RELIABILITY_ALLOW_LIST } from "./reliability-cases";
+
+/** Keys of this run's uploads, apart from earlier runs' in a reused bucket. */
+const RUN = Date.now().toString(36);
 
 const PIPELINES: LocalPipelineSpec[] = [
   { name: "svc-a", durationMs: 20, outcome: "Succeeded" },
@@ -32,31 +36,12 @@ const PIPELINES: LocalPipelineSpec[] = [
   { name: "svc-manual", durationMs: null, outcome: "Succeeded" },
   { name: "svc-fails", durationMs: 30, outcome: "Failed" },
 ];
-/** Every wait is bounded by this, so a stuck release fails its test instead of the run. */
-const WAIT_MS = 10_000;
-const RUN = Date.now().toString(36);
-let counter = 0;
-const newReleaseId = (label: string) => `${label}-${RUN}-${(counter += 1)}`;
 
 /** What the summary line reports, counted as the tests run. */
 const tally = { badInputs: 0, leaks: 0, storms: 0, stormReleases: 0, faults: 0, correctOutcomes: 0 };
 
 type Intercept = NonNullable<LocalReleaseMachineOptions["interceptFunction"]>;
 type Answer = { status: number; body: Record<string, unknown> };
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = WAIT_MS,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function scanAll(machine: LocalReleaseMachine, table: string): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
@@ -91,20 +76,6 @@ async function endedRelease(machine: LocalReleaseMachine, releaseId: string): Pr
   });
   await machine.router.idle();
   return (await machine.readRelease(releaseId)) ?? release;
-}
-
-async function finished(machine: LocalReleaseMachine, execution: LocalExecution): Promise<LocalExecution> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`execution ${execution.name} did not end`)), WAIT_MS);
-  });
-  try {
-    const done = await Promise.race([execution.done, timedOut]);
-    await machine.router.idle();
-    return done;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -403,7 +374,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
 
     it("runs a numeric releaseId posted 20 times at once exactly once (unnamed executions race in the table)", async () => {
       tally.storms += 1;
-      const releaseId = String(Date.now() * 1000 + (counter += 1));
+      const releaseId = String(Date.now() * 1000 + 7);
       const [startsBefore, executionsBefore] = [
         machine.codepipeline.callCount("StartPipelineExecution"),
         machine.engine.listExecutions().length,

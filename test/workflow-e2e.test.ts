@@ -6,12 +6,12 @@ import assert from "node:assert/strict";
 import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExecutionItem } from "../handlers/executions";
 import type { LocalPipelineSpec } from "../local/codepipeline-service";
-import type { LocalExecution } from "../local/engine";
 import {
   type LocalReleaseMachine,
   type LocalReleaseMachineOptions,
   startLocalReleaseMachine,
 } from "../local/release-machine";
+import { finished, newReleaseId, until } from "./local-helpers";
 
 const PIPELINES: LocalPipelineSpec[] = [
   { name: "svc-a", durationMs: 40, outcome: "Succeeded" },
@@ -20,29 +20,6 @@ const PIPELINES: LocalPipelineSpec[] = [
   { name: "svc-manual", durationMs: null, outcome: "Succeeded" },
   { name: "svc-instant", durationMs: 0, outcome: "Succeeded" },
 ];
-
-let counter = 0;
-const newReleaseId = (label: string) => `${label}-${Date.now().toString(36)}-${(counter += 1)}`;
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-async function finished(machine: LocalReleaseMachine, execution: LocalExecution): Promise<LocalExecution> {
-  const done = await execution.done;
-  await machine.router.idle();
-  return done;
-}
 
 async function executionItems(machine: LocalReleaseMachine): Promise<ExecutionItem[]> {
   const { Items } = await machine.deps.ddb.send(new ScanCommand({ TableName: machine.tables.executions }));

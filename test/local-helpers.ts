@@ -1,0 +1,46 @@
+/**
+ * Helpers for tests that drive the local release machine: unique release ids, bounded waits,
+ * and waiting for an execution to end with its events delivered.
+ */
+import type { LocalExecution } from "../local/engine";
+import type { LocalReleaseMachine } from "../local/release-machine";
+
+/** Every wait is bounded by this, so a stuck release fails its test instead of the run. */
+export const WAIT_MS = 10_000;
+
+const RUN = Date.now().toString(36);
+let counter = 0;
+export const newReleaseId = (label: string) => `${label}-${RUN}-${(counter += 1)}`;
+
+/** Polls `probe` until it returns a value other than undefined or false. */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = WAIT_MS,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** The execution once it ended and every event it caused was delivered. */
+export async function finished(
+  machine: LocalReleaseMachine,
+  execution: LocalExecution,
+): Promise<LocalExecution> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`execution ${execution.name} did not end`)), WAIT_MS);
+  });
+  try {
+    const done = await Promise.race([execution.done, timedOut]);
+    await machine.router.idle();
+    return done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
