@@ -17,14 +17,12 @@
  */
 import {
   Integrations,
-  type PayloadTemplate,
   type State,
   type StateMachineDefinition,
-  type TaskState,
   retryTransient,
   stateMachine,
 } from "../stepfunction/asl";
-import { TRANSIENT_DYNAMODB_ERRORS, TRANSIENT_LAMBDA_ERRORS } from "../stepfunction/release-workflow";
+import { TRANSIENT_DYNAMODB_ERRORS, lambdaTask } from "../stepfunction/release-workflow";
 
 /** The polling interval of the original. */
 export const POLL_SECONDS = 30;
@@ -44,22 +42,7 @@ export interface BaselineRefs {
   releasesTable: string;
 }
 
-const lambdaRetry = [retryTransient(TRANSIENT_LAMBDA_ERRORS)];
 const dynamoRetry = [retryTransient(TRANSIENT_DYNAMODB_ERRORS)];
-
-function lambda(
-  functionArn: string,
-  payload: PayloadTemplate,
-  rest: Pick<TaskState, "ResultSelector" | "ResultPath"> & { Next: string },
-): TaskState {
-  return {
-    Type: "Task",
-    Resource: Integrations.lambdaInvoke,
-    Parameters: { FunctionName: functionArn, Payload: payload },
-    Retry: lambdaRetry,
-    ...rest,
-  };
-}
 
 function markRelease(refs: BaselineRefs, status: "SUCCEEDED" | "FAILED", next: string): State {
   return {
@@ -84,7 +67,7 @@ export function baselineWorkflow(refs: BaselineRefs): StateMachineDefinition {
     Comment: "Polling baseline (the original's shape): start every pipeline, then check them all every 30 s.",
     StartAt: "ValidateManifest",
     States: {
-      ValidateManifest: lambda(
+      ValidateManifest: lambdaTask(
         refs.functions.validateManifest,
         { "text.$": "$.body" },
         {
@@ -108,7 +91,7 @@ export function baselineWorkflow(refs: BaselineRefs): StateMachineDefinition {
         Retry: dynamoRetry,
         Next: "StartPipelines",
       },
-      StartPipelines: lambda(
+      StartPipelines: lambdaTask(
         refs.functions.startPipelines,
         { "releaseId.$": "$.release.releaseId", "pipelines.$": "$.release.pipelines" },
         {
@@ -118,7 +101,7 @@ export function baselineWorkflow(refs: BaselineRefs): StateMachineDefinition {
         },
       ),
       [WAIT_STATE]: wait as unknown as State,
-      [CHECK_STATE]: lambda(
+      [CHECK_STATE]: lambdaTask(
         refs.functions.checkPipelines,
         { "releaseId.$": "$.release.releaseId", "executions.$": "$.started.executions" },
         {

@@ -106,7 +106,12 @@ function validateOptions(options: WorkflowOptions): void {
   }
 }
 
-function lambdaTask(functionArn: string, payload: PayloadTemplate, rest: Partial<State> & object): State {
+/** A Lambda task through the optimized integration, retrying the transient Lambda errors. */
+export function lambdaTask(
+  functionArn: string,
+  payload: PayloadTemplate,
+  rest: Partial<State> & object,
+): State {
   return {
     Type: "Task",
     Resource: Integrations.lambdaInvoke,
