@@ -16,5 +16,6 @@ export const apiUrl = machine.apiUrl;
 export const stateMachineArn = machine.stateMachineArn;
 export const releasesTableName = machine.releasesTableName;
 export const executionsTableName = machine.executionsTableName;
+export const releasePipelinesTableName = machine.releasePipelinesTableName;
 export const deadLetterQueueUrl = machine.deadLetterQueueUrl;
 export const curlExample = machine.curlExample;

@@ -30,6 +30,8 @@ export function clientsFromEnvironment(): AwsClients {
       responseChecksumValidation: "WHEN_REQUIRED",
     }),
     sfn: new SFNClient({}),
-    codepipeline: new CodePipelineClient({}),
+    // Starts come in bursts (a release's first pipelines, a dependency's dependants); the SDK's
+    // adaptive mode backs off on CodePipeline's throttling inside the function.
+    codepipeline: new CodePipelineClient({ maxAttempts: 6, retryMode: "adaptive" }),
   };
 }

@@ -11,6 +11,7 @@ export type Environment = Record<string, string | undefined>;
 export interface TableNames {
   releases: string;
   executions: string;
+  releasePipelines: string;
 }
 
 function required(env: Environment, name: string): string {
@@ -32,7 +33,11 @@ function positiveInteger(env: Environment, name: string, fallback: number): numb
 }
 
 export function tableNamesFromEnvironment(env: Environment = process.env): TableNames {
-  return { releases: required(env, "RELEASES_TABLE"), executions: required(env, "EXECUTIONS_TABLE") };
+  return {
+    releases: required(env, "RELEASES_TABLE"),
+    executions: required(env, "EXECUTIONS_TABLE"),
+    releasePipelines: required(env, "RELEASE_PIPELINES_TABLE"),
+  };
 }
 
 /** ALLOWED_PIPELINES is a comma-separated list; unset means no allow-list (local experiments only). */

@@ -52,19 +52,19 @@ export class ManifestNotFound extends Error {
   }
 }
 
-/** A pipeline execution ended in a state other than Succeeded; sent to the waiting task. */
-export class PipelineExecutionFailed extends Error {
-  constructor(message = "the pipeline execution did not succeed") {
+/** Another execution already holds this releaseId: a release runs once (RegisterRelease). */
+export class DuplicateRelease extends Error {
+  constructor(message: string) {
     super(message);
-    return named(PipelineExecutionFailed.prototype, "PipelineExecutionFailed", message);
+    return named(DuplicateRelease.prototype, "DuplicateRelease", message);
   }
 }
 
-/** The waiter was asked to wait for an execution that RecordStart never wrote: a defect, not transient. */
-export class ExecutionNotRecorded extends Error {
+/** AwaitRelease was asked to wait for a release this execution never registered: a defect, not transient. */
+export class ReleaseNotRegistered extends Error {
   constructor(message: string) {
     super(message);
-    return named(ExecutionNotRecorded.prototype, "ExecutionNotRecorded", message);
+    return named(ReleaseNotRegistered.prototype, "ReleaseNotRegistered", message);
   }
 }
 

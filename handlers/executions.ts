@@ -1,35 +1,21 @@
 /**
- * The Executions table's logic: recording pipeline state changes, parking and completing the
- * workflow's waiting tasks, reconciling lost events and stopping a failed release's pipelines.
+ * The Executions table: one item per CodePipeline execution, with its status and the history of
+ * its state changes, claimed for a release when the scheduler starts it.
  *
- * Races are settled by DynamoDB, not by timing: a pipeline's events may arrive before the
- * workflow records the execution or stores its task token. Each side writes with a conditional
- * update that returns the whole item, so whichever writes second sees what the first wrote and
- * completes the task; a completion sent twice is harmless (the second gets TaskTimedOut).
+ * Races are settled by DynamoDB, not by timing: a pipeline's events may arrive before its start is
+ * recorded. Both sides write with a conditional update that returns the whole item, so whichever
+ * writes second sees what the first wrote (docs/architecture.md, "Races").
  */
-import {
-  GetPipelineExecutionCommand,
-  StopPipelineExecutionCommand,
-  type CodePipelineClient,
-} from "@aws-sdk/client-codepipeline";
-import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from "@aws-sdk/client-sfn";
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  ScanCommand,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { StopPipelineExecutionCommand, type CodePipelineClient } from "@aws-sdk/client-codepipeline";
+import type { SFNClient } from "@aws-sdk/client-sfn";
+import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { TableNames } from "./config";
-import { ExecutionNotRecorded, PipelineExecutionFailed } from "./errors";
 import {
   ExecutionsTable,
-  ReleasesTable,
-  PIPELINE_EVENT_DETAIL_TYPE,
+  type ExecutionStatus,
   type PipelineExecutionStatus,
   TERMINAL_STATUSES,
   isTerminal,
-  statusFromEventState,
 } from "./model";
 
 export interface ExecutionDeps {
@@ -51,33 +37,34 @@ export interface ExecutionItem {
   pipelineExecutionId: string;
   releaseId?: string;
   pipeline?: string;
-  status?: string;
+  status?: ExecutionStatus;
   startedAt?: string;
-  taskToken?: string;
   awaitingRelease?: string;
+  /** When the reconciler stops it for running longer than the release allows (ISO 8601). */
+  deadlineAt?: string;
+  /** Set when the reconciler stopped it at its deadline. */
+  timedOut?: boolean;
   history?: HistoryEntry[];
   eventIds?: Set<string>;
 }
 
 const terminalValues = Object.fromEntries(TERMINAL_STATUSES.map((s, i) => [`:terminal${i}`, s]));
 const terminalList = Object.keys(terminalValues).join(", ");
-/** Errors SendTask* gives for a token that is no longer waiting: the task already ended. */
 // Module-level constants are plain arrays: Pulumi's closure serialization does not carry a Set's contents.
-const STALE_TOKEN_ERRORS = ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];
 const NOT_STOPPABLE = ["PipelineExecutionNotStoppableException", "DuplicatedStopRequestException"];
 
-function isConditionFailure(error: unknown): boolean {
+export function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";
 }
 
-function nowIso(deps: ExecutionDeps): string {
+export function nowIso(deps: ExecutionDeps): string {
   return (deps.now ? deps.now() : new Date()).toISOString();
 }
 
 /**
  * Appends one state change to an execution's history, at most once per event id, and moves its
  * status forward; a terminal status is never overwritten (events arrive out of order). Returns
- * the item as stored afterwards, or undefined when the event was already recorded.
+ * the item as stored afterwards, or undefined when the event was already recorded (or is a second end).
  */
 export async function recordState(
   deps: ExecutionDeps,
@@ -121,7 +108,10 @@ export async function recordState(
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
   }
-  // Either a duplicate, or the execution already ended: keep the history, not the status.
+  // Either a duplicate, or the execution already ended. A second terminal state (a STOPPED after
+  // the FAILED that caused the stop, say) is not history: an execution ends once. A late
+  // non-terminal event is kept in the history, without its status.
+  if (isTerminal(change.status)) return undefined;
   try {
     const result = await deps.ddb.send(
       new UpdateCommand({
@@ -139,115 +129,54 @@ export async function recordState(
 }
 
 /**
- * Sends the waiting task its result when the execution has ended, then clears the waiter (only
- * if it still holds the same token: a retried wait may have stored a newer one).
- * Returns true when a waiter was completed (or found already gone).
+ * Claims an execution for its release as soon as it started (`awaitingRelease` puts it on the
+ * sparse `waiting` index the reconciler scans). Never overwrites status or history: the
+ * pipeline's events may have arrived first. Returns the item as stored, events included.
  */
-export async function completeWaiter(deps: ExecutionDeps, item: ExecutionItem): Promise<boolean> {
-  if (!item.taskToken || !item.releaseId || !isTerminal(item.status)) return false;
-  const { taskToken, pipelineExecutionId, pipeline, status } = item;
-  try {
-    if (status === "Succeeded") {
-      await deps.sfn.send(
-        new SendTaskSuccessCommand({
-          taskToken,
-          output: JSON.stringify({ pipeline, pipelineExecutionId, status }),
-        }),
-      );
-    } else {
-      await deps.sfn.send(
-        new SendTaskFailureCommand({
-          taskToken,
-          error: new PipelineExecutionFailed().name,
-          cause: `execution ${pipelineExecutionId} ended ${status}`,
-        }),
-      );
-    }
-  } catch (error) {
-    if (!(error instanceof Error && STALE_TOKEN_ERRORS.includes(error.name))) throw error;
-  }
-  try {
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.executions,
-        Key: { [ExecutionsTable.hashKey]: pipelineExecutionId },
-        UpdateExpression: "REMOVE taskToken, awaitingRelease, waitingSince",
-        ConditionExpression: "taskToken = :token",
-        ExpressionAttributeValues: { ":token": taskToken },
-      }),
-    );
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-  }
-  return true;
-}
-
-export interface WaiterRequest {
-  taskToken: string;
-  releaseId: string;
-  pipeline: string;
-  pipelineExecutionId: string;
-  /** Failure policy stopRemaining: stop this pipeline at once if another one already failed the release. */
-  stopIfReleaseFailed?: boolean;
-}
-
-/**
- * AwaitPipeline's Lambda: stores the task token on the execution, then completes the task at once
- * if the pipeline's terminal event arrived first.
- */
-export async function registerWaiter(
+export async function recordStart(
   deps: ExecutionDeps,
-  request: WaiterRequest,
-): Promise<{ completedAtOnce: boolean }> {
-  let item: ExecutionItem;
-  try {
-    const result = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.executions,
-        Key: { [ExecutionsTable.hashKey]: request.pipelineExecutionId },
-        UpdateExpression: "SET taskToken = :token, awaitingRelease = :releaseId, waitingSince = :now",
-        ConditionExpression: "releaseId = :releaseId",
-        ExpressionAttributeValues: {
-          ":token": request.taskToken,
-          ":releaseId": request.releaseId,
-          ":now": nowIso(deps),
-        },
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    item = result.Attributes as ExecutionItem;
-  } catch (error) {
-    if (isConditionFailure(error)) {
-      throw new ExecutionNotRecorded(
-        `execution ${request.pipelineExecutionId} of pipeline ${request.pipeline} is not recorded for release ${request.releaseId}`,
-      );
-    }
-    throw error;
-  }
-  if (await completeWaiter(deps, item)) return { completedAtOnce: true };
-  // This execution may have started while another pipeline failed the release and stopped the
-  // others, before this one was recorded: it stops itself. Reading after recording settles that
-  // race: either StopRemaining saw this execution, or this read sees the failure.
-  if (request.stopIfReleaseFailed && (await releaseFailure(deps, request.releaseId))) {
-    await stopExecution(deps, item, `Release ${request.releaseId} failed: another pipeline failed`);
-  }
-  return { completedAtOnce: false };
-}
-
-async function releaseFailure(deps: ExecutionDeps, releaseId: string): Promise<string | undefined> {
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.releases,
-      Key: { [ReleasesTable.hashKey]: releaseId },
-      ProjectionExpression: "firstFailure",
-      ConsistentRead: true,
+  start: { releaseId: string; pipeline: string; pipelineExecutionId: string; startedAt: string; deadlineAt: string },
+): Promise<ExecutionItem> {
+  const result = await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.executions,
+      Key: { [ExecutionsTable.hashKey]: start.pipelineExecutionId },
+      UpdateExpression:
+        "SET releaseId = :releaseId, pipeline = :pipeline, startedAt = if_not_exists(startedAt, :now), #status = if_not_exists(#status, :started), awaitingRelease = :releaseId, waitingSince = if_not_exists(waitingSince, :now), deadlineAt = :deadline",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":releaseId": start.releaseId,
+        ":pipeline": start.pipeline,
+        ":now": start.startedAt,
+        ":started": "Started",
+        ":deadline": start.deadlineAt,
+      },
+      ReturnValues: "ALL_NEW",
     }),
   );
-  return Item?.firstFailure as string | undefined;
+  return result.Attributes as ExecutionItem;
+}
+
+/** Takes an execution off the `waiting` index once its end has been acted on. */
+export async function releaseWaiterDone(deps: ExecutionDeps, pipelineExecutionId: string): Promise<void> {
+  await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.executions,
+      Key: { [ExecutionsTable.hashKey]: pipelineExecutionId },
+      UpdateExpression: "REMOVE awaitingRelease, waitingSince, deadlineAt",
+      ConditionExpression: "attribute_exists(pipelineExecutionId)",
+    }),
+  ).catch((error: unknown) => {
+    if (!isConditionFailure(error)) throw error;
+  });
 }
 
 /** Stops one execution; one that already ended or is already stopping is fine. Returns whether it stopped it. */
-async function stopExecution(deps: ExecutionDeps, item: ExecutionItem, reason: string): Promise<boolean> {
+export async function stopExecution(
+  deps: ExecutionDeps,
+  item: Pick<ExecutionItem, "pipeline" | "pipelineExecutionId">,
+  reason: string,
+): Promise<boolean> {
   try {
     await deps.codepipeline.send(
       new StopPipelineExecutionCommand({
@@ -262,107 +191,6 @@ async function stopExecution(deps: ExecutionDeps, item: ExecutionItem, reason: s
     if (error instanceof Error && NOT_STOPPABLE.includes(error.name)) return false;
     throw error;
   }
-}
-
-/** A "CodePipeline Pipeline Execution State Change" event, as EventBridge delivers it. */
-export interface PipelineStateChangeEvent {
-  id: string;
-  "detail-type": string;
-  source: string;
-  time: string;
-  detail: { pipeline: string; "execution-id": string; state: string };
-}
-
-export type PipelineEventOutcome = "recorded" | "completed" | "duplicate" | "ignored";
-
-/** The pipeline-event Lambda: record the change; complete the waiter when the execution ended. */
-export async function handlePipelineEvent(
-  deps: ExecutionDeps,
-  event: PipelineStateChangeEvent,
-): Promise<PipelineEventOutcome> {
-  const status = statusFromEventState(event.detail?.state);
-  if (event["detail-type"] !== PIPELINE_EVENT_DETAIL_TYPE || status === undefined) return "ignored";
-  const item = await recordState(deps, {
-    pipelineExecutionId: event.detail["execution-id"],
-    pipeline: event.detail.pipeline,
-    state: event.detail.state,
-    status,
-    at: event.time,
-    eventId: event.id,
-  });
-  if (!item) return "duplicate";
-  // No releaseId: an execution this machine did not start (or has not claimed yet). The event is
-  // kept so a later RecordStart sees it, but nothing is completed.
-  return (await completeWaiter(deps, item)) ? "completed" : "recorded";
-}
-
-const EVENT_STATE_OF: Record<PipelineExecutionStatus, string> = {
-  InProgress: "STARTED",
-  Stopping: "STOPPING",
-  Stopped: "STOPPED",
-  Succeeded: "SUCCEEDED",
-  Failed: "FAILED",
-  Cancelled: "CANCELED",
-  Superseded: "SUPERSEDED",
-};
-
-export interface ReconcileReport {
-  checked: number;
-  completed: number;
-  failures: { pipelineExecutionId: string; error: string }[];
-}
-
-/**
- * The reconciler: for every execution still waiting (the sparse `waiting` index), ask CodePipeline
- * for its status and complete the waiters whose pipeline ended without an event reaching us.
- */
-export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { checked: 0, completed: 0, failures: [] };
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new ScanCommand({
-        TableName: deps.tables.executions,
-        IndexName: ExecutionsTable.waitingIndex.name,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    startKey = page.LastEvaluatedKey;
-    for (const waiting of (page.Items ?? []) as ExecutionItem[]) {
-      report.checked += 1;
-      try {
-        if (await reconcileOne(deps, waiting)) report.completed += 1;
-      } catch (error) {
-        // One broken execution must not stop the pass over the others.
-        report.failures.push({
-          pipelineExecutionId: waiting.pipelineExecutionId,
-          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-        });
-      }
-    }
-  } while (startKey);
-  return report;
-}
-
-async function reconcileOne(deps: ExecutionDeps, waiting: ExecutionItem): Promise<boolean> {
-  if (isTerminal(waiting.status)) return completeWaiter(deps, waiting);
-  const { pipelineExecution } = await deps.codepipeline.send(
-    new GetPipelineExecutionCommand({
-      pipelineName: waiting.pipeline,
-      pipelineExecutionId: waiting.pipelineExecutionId,
-    }),
-  );
-  const status = pipelineExecution?.status as PipelineExecutionStatus | undefined;
-  if (!isTerminal(status)) return false;
-  const item = await recordState(deps, {
-    pipelineExecutionId: waiting.pipelineExecutionId,
-    pipeline: waiting.pipeline ?? pipelineExecution?.pipelineName ?? "",
-    state: EVENT_STATE_OF[status],
-    status,
-    at: nowIso(deps),
-    eventId: `reconciler:${waiting.pipelineExecutionId}:${status}`,
-  });
-  return completeWaiter(deps, item ?? { ...waiting, status });
 }
 
 /** Every execution recorded for a release (the `byRelease` index), in pipeline order. */
@@ -388,21 +216,3 @@ export async function executionsOfRelease(
   return items;
 }
 
-/**
- * StopOtherPipelines' / StopRemaining's Lambda (failure policy stopRemaining): stops the release's
- * executions that are still running.
- */
-export async function stopRemaining(
-  deps: ExecutionDeps,
-  request: { releaseId: string; reason?: string },
-): Promise<{ stopped: string[] }> {
-  const stopped: string[] = [];
-  const reason = `Release ${request.releaseId} failed: ${request.reason ?? "another pipeline failed"}`;
-  for (const item of await executionsOfRelease(deps, request.releaseId)) {
-    // Their waits end through the STOPPED events (or the reconciler), like any pipeline's end.
-    if (!isTerminal(item.status) && (await stopExecution(deps, item, reason))) {
-      stopped.push(item.pipeline ?? item.pipelineExecutionId);
-    }
-  }
-  return { stopped };
-}

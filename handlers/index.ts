@@ -5,16 +5,7 @@
  */
 import { clientsFromEnvironment } from "./clients";
 import { manifestRulesFromEnvironment, tableNamesFromEnvironment } from "./config";
-import {
-  type PipelineEventOutcome,
-  type PipelineStateChangeEvent,
-  type ReconcileReport,
-  type WaiterRequest,
-  handlePipelineEvent,
-  reconcile,
-  registerWaiter,
-  stopRemaining,
-} from "./executions";
+import type { ExecutionDeps } from "./executions";
 import {
   type LoadedManifest,
   type ValidatedManifestOutput,
@@ -22,9 +13,17 @@ import {
   validateManifest,
 } from "./load-manifest";
 import { manifestParser } from "./manifest";
+import {
+  type PipelineEventOutcome,
+  type PipelineStateChangeEvent,
+  type ReconcileReport,
+  handlePipelineEvent,
+  reconcile,
+} from "./pipeline-events";
 import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from "./release-status";
+import { type RegisterReleaseRequest, registerRelease, registerReleaseWaiter, stopRelease } from "./scheduler";
 
-function executionDeps() {
+function executionDeps(): ExecutionDeps {
   const { ddb, sfn, codepipeline } = clientsFromEnvironment();
   return { ddb, sfn, codepipeline, tables: tableNamesFromEnvironment() };
 }
@@ -35,14 +34,36 @@ export function loadManifestHandler(): (event: { request: unknown }) => Promise<
   return (event) => loadManifest({ s3, maxBytes }, event.request);
 }
 
-export function validateManifestHandler(): (event: { text: unknown }) => Promise<ValidatedManifestOutput> {
+export function validateManifestHandler(): (event: {
+  text: unknown;
+  location?: unknown;
+}) => Promise<ValidatedManifestOutput> {
   const parse = manifestParser(manifestRulesFromEnvironment());
   return async (event) => validateManifest(parse, event);
 }
 
-export function registerWaiterHandler(): (event: WaiterRequest) => Promise<{ completedAtOnce: boolean }> {
+export function registerReleaseHandler(): (
+  event: RegisterReleaseRequest,
+) => Promise<{ releaseId: string; pipelineCount: number }> {
   const deps = executionDeps();
-  return (event) => registerWaiter(deps, event);
+  return (event) => registerRelease(deps, event);
+}
+
+export function awaitReleaseHandler(): (event: {
+  taskToken: string;
+  releaseId: string;
+  executionArn: string;
+}) => Promise<{ completedAtOnce: boolean }> {
+  const deps = executionDeps();
+  return (event) => registerReleaseWaiter(deps, event);
+}
+
+export function stopReleaseHandler(): (event: {
+  releaseId: string;
+  reason?: string;
+}) => Promise<{ stopped: string[]; skipped: string[] }> {
+  const deps = executionDeps();
+  return (event) => stopRelease(deps, event.releaseId, event.reason ?? "the release stopped");
 }
 
 export function pipelineEventHandler(): (event: PipelineStateChangeEvent) => Promise<PipelineEventOutcome> {
@@ -53,14 +74,6 @@ export function pipelineEventHandler(): (event: PipelineStateChangeEvent) => Pro
 export function reconcilerHandler(): () => Promise<ReconcileReport> {
   const deps = executionDeps();
   return () => reconcile(deps);
-}
-
-export function stopRemainingHandler(): (event: {
-  releaseId: string;
-  reason?: string;
-}) => Promise<{ stopped: string[] }> {
-  const deps = executionDeps();
-  return (event) => stopRemaining(deps, event);
 }
 
 /** API Gateway (Lambda proxy) handler for `GET /releases/{releaseId}`. */

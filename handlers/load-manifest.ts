@@ -4,7 +4,7 @@
  */
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { InvalidManifest, ManifestNotFound } from "./errors";
-import type { PlannedPipeline, ValidatedRelease } from "./manifest";
+import { type PlannedPipeline, STATE_TEXT_BUDGET, type ValidatedRelease } from "./manifest";
 
 /** The execution input: what the S3 rule's input transformer or the API's mapping template sends. */
 export type ReleaseRequest =
@@ -55,7 +55,7 @@ export async function loadManifest(
   input: unknown,
 ): Promise<LoadedManifest> {
   const request = parseReleaseRequest(input);
-  if (request.source === "api") return { text: request.body, location: "api" };
+  if (request.source === "api") return { text: withinStateLimit(request.body, deps.maxBytes), location: "api" };
 
   const location = `s3://${request.bucket}/${request.key}${request.versionId ? `?versionId=${request.versionId}` : ""}`;
   let response;
@@ -81,19 +81,40 @@ export async function loadManifest(
     ]);
   }
   const text = (await response.Body?.transformToString("utf-8")) ?? "";
-  return { text, location };
+  return { text: withinStateLimit(text, deps.maxBytes), location };
+}
+
+/**
+ * The text travels in the workflow's state as a JSON string, where escaping can make it larger
+ * than its bytes (a raw control character takes 6). Step Functions fails an execution whose state
+ * passes 256 KiB with States.DataLimitExceeded, which no Catch can handle, so text that could not
+ * fit is refused here as a manifest problem, before it is carried.
+ * https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-task-executions
+ */
+function withinStateLimit(text: string, maxBytes: number): string {
+  const escaped = Buffer.byteLength(JSON.stringify(text), "utf8");
+  if (escaped > STATE_TEXT_BUDGET) {
+    throw new InvalidManifest([
+      {
+        path: "",
+        rule: "maxBytes",
+        message: `the manifest takes ${escaped} bytes as JSON text (control characters and quotes count several times); the limit is ${maxBytes} bytes of plain JSON`,
+      },
+    ]);
+  }
+  return text;
 }
 
 export interface ValidatedManifestOutput {
   releaseId: string;
+  /** Where the manifest came from, carried on for the release record. */
+  location: string;
   pipelines: PlannedPipeline[];
-  /** The pipeline names in manifest order as a DynamoDB list attribute, for the release record. */
-  pipelinesAttribute: { L: { S: string }[] };
 }
 
 export function validateManifest(
   parse: (text: string) => ValidatedRelease,
-  input: { text: unknown },
+  input: { text: unknown; location?: unknown },
 ): ValidatedManifestOutput {
   if (typeof input.text !== "string") {
     throw new InvalidManifest([
@@ -103,7 +124,7 @@ export function validateManifest(
   const release = parse(input.text);
   return {
     releaseId: release.releaseId,
+    location: typeof input.location === "string" ? input.location : "api",
     pipelines: release.pipelines,
-    pipelinesAttribute: { L: release.pipelines.map((p) => ({ S: p.name })) },
   };
 }

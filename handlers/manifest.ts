@@ -20,6 +20,17 @@ export interface ManifestRules {
 
 export const DEFAULT_MANIFEST_RULES = { maxPipelines: 50, maxBytes: 65536 } as const;
 
+/**
+ * The largest settings any configuration may choose, so that no accepted manifest can take the
+ * workflow past a Step Functions quota (docs/aws-facts.md, "Step Functions"): state data is at
+ * most 256 KiB, and a manifest's text is carried as a JSON string, in which valid JSON text at
+ * most doubles (each '"' and '\\' gains a backslash); 120 KiB doubled leaves 16 KiB for the rest.
+ */
+export const MANIFEST_RULE_LIMITS = { maxPipelines: 500, maxBytes: 120 * 1024 } as const;
+
+/** State data the manifest text may take as a JSON string (256 KiB less room for the rest). */
+export const STATE_TEXT_BUDGET = 256 * 1024 - 16 * 1024;
+
 /** A canonical releaseId; its alphabet lies inside Step Functions' execution-name alphabet. */
 export const RELEASE_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 /** CodePipeline's pipeline (and action) name. */
@@ -92,6 +103,13 @@ export function manifestSchema(rules: ManifestRules): JsonSchema {
         patternProperties: { [VARIABLE_NAME_PATTERN]: text(1000) },
       },
       sourceRevisions: { type: "array", minItems: 1, maxItems: 50, items: revision },
+      // Names of other pipelines of this manifest; which ones exist, repeats and cycles are
+      // checked in code (graphProblems), since JSON Schema cannot refer to sibling values.
+      dependsOn: {
+        type: "array",
+        maxItems: rules.maxPipelines,
+        items: { type: "string", pattern: PIPELINE_NAME_PATTERN },
+      },
     },
     ["name"],
   );
@@ -116,16 +134,17 @@ export function manifestSchema(rules: ManifestRules): JsonSchema {
   };
 }
 
+/**
+ * One pipeline of a validated release: what StartPipelineExecution needs besides the token (which
+ * depends on the attempt, so it is derived when the pipeline starts) and what it waits for.
+ * Optional fields are left out when the manifest has none: CodePipeline rejects empty lists.
+ */
 export interface PlannedPipeline {
   name: string;
-  clientRequestToken: string;
-  /** StartPipelineExecution's parameters as Step Functions' aws-sdk:codepipeline integration takes them. */
-  start: {
-    Name: string;
-    ClientRequestToken: string;
-    Variables?: { Name: string; Value: string }[];
-    SourceRevisions?: { ActionName: string; RevisionType: string; RevisionValue: string }[];
-  };
+  /** Pipelines of the same release that must succeed before this one starts (manifest order kept). */
+  dependsOn?: string[];
+  variables?: { name: string; value: string }[];
+  sourceRevisions?: { actionName: string; revisionType: string; revisionValue: string }[];
 }
 
 export interface ValidatedRelease {
@@ -146,8 +165,9 @@ export function executionName(releaseId: string): string {
  * CodePipeline's idempotency token for (release, pipeline). Tokens allow only [a-zA-Z0-9-] (at most
  * 128), so pasting the id in would map "5.15" and "5-15" to one token; a SHA-256 keeps them apart.
  */
-export function clientRequestToken(releaseId: string, pipeline: string): string {
-  return `rm-${createHash("sha256").update(`${releaseId}\n${pipeline}`).digest("hex")}`;
+export function clientRequestToken(releaseId: string, pipeline: string, attempt = 1): string {
+  const key = attempt === 1 ? `${releaseId}\n${pipeline}` : `${releaseId}\n${pipeline}\n${attempt}`;
+  return `rm-${createHash("sha256").update(key).digest("hex")}`;
 }
 
 /**
@@ -165,12 +185,26 @@ export function parseManifest(text: string, rules: ManifestRules): ValidatedRele
   return manifestParser(rules)(text);
 }
 
+/** Settings beyond MANIFEST_RULE_LIMITS are a configuration error that says what to set. */
+export function checkRuleLimits(rules: Pick<ManifestRules, "maxPipelines" | "maxBytes">): void {
+  for (const key of ["maxPipelines", "maxBytes"] as const) {
+    const value = rules[key];
+    if (!Number.isInteger(value) || value < 1 || value > MANIFEST_RULE_LIMITS[key]) {
+      throw new ConfigurationError(
+        `${key} must be an integer from 1 to ${MANIFEST_RULE_LIMITS[key]} (Step Functions' state quotas), got ${value}`,
+      );
+    }
+  }
+}
+
 type Revision = { actionName: string; revisionType: string; revisionValue: string };
 type PipelineItem =
-  string | { name: string; variables?: Record<string, string>; sourceRevisions?: Revision[] };
+  | string
+  | { name: string; variables?: Record<string, string>; sourceRevisions?: Revision[]; dependsOn?: string[] };
 
 /** A parser with the schema compiled once, for handlers that parse many manifests. */
 export function manifestParser(rules: ManifestRules): (text: string) => ValidatedRelease {
+  checkRuleLimits(rules);
   const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
   const validate = ajv.compile(manifestSchema(rules));
   return (text) => {
@@ -202,27 +236,87 @@ export function manifestParser(rules: ManifestRules): (text: string) => Validate
       problems.push(problem(`/pipelines/${i}`, "uniqueItems", message));
     });
 
+    if (problems.length === 0) problems.push(...graphProblems(items));
     if (problems.length > 0 || releaseId === undefined)
       throw new InvalidManifest(capped(problems.sort(byPath)));
-    const id = releaseId;
-    return { releaseId: id, pipelines: (items as PipelineItem[]).map((item) => plan(id, item)) };
+    return { releaseId, pipelines: (items as PipelineItem[]).map(plan) };
   };
 }
 
-function plan(releaseId: string, item: PipelineItem): PlannedPipeline {
-  const { name, variables, sourceRevisions }: Exclude<PipelineItem, string> =
-    typeof item === "string" ? { name: item } : item;
-  const token = clientRequestToken(releaseId, name);
-  const start: PlannedPipeline["start"] = { Name: name, ClientRequestToken: token };
-  if (variables) start.Variables = Object.entries(variables).map(([Name, Value]) => ({ Name, Value }));
-  if (sourceRevisions) {
-    start.SourceRevisions = sourceRevisions.map((r) => ({
-      ActionName: r.actionName,
-      RevisionType: r.revisionType,
-      RevisionValue: r.revisionValue,
-    }));
+function plan(item: PipelineItem): PlannedPipeline {
+  if (typeof item === "string") return { name: item };
+  const { name, variables, sourceRevisions, dependsOn } = item;
+  const planned: PlannedPipeline = { name };
+  if (dependsOn && dependsOn.length > 0) planned.dependsOn = dependsOn;
+  if (variables) planned.variables = Object.entries(variables).map(([n, value]) => ({ name: n, value }));
+  if (sourceRevisions) planned.sourceRevisions = sourceRevisions.map((r) => ({ ...r }));
+  return planned;
+}
+
+/**
+ * `dependsOn` across the manifest: each name must be another pipeline of this manifest, listed
+ * once, and the dependencies must not form a cycle (a cycle could never start). Runs on a manifest
+ * that passed the schema, so every item has a well-formed name.
+ */
+function graphProblems(items: unknown[]): ManifestProblem[] {
+  const problems: ManifestProblem[] = [];
+  const names = items.map((item) => (isRecord(item) ? String(item.name) : String(item)));
+  const edges = new Map<string, string[]>();
+  items.forEach((item, i) => {
+    const dependsOn = isRecord(item) && Array.isArray(item.dependsOn) ? (item.dependsOn as string[]) : [];
+    const seen: string[] = [];
+    dependsOn.forEach((dep, j) => {
+      const at = `/pipelines/${i}/dependsOn/${j}`;
+      if (dep === names[i]) {
+        problems.push(problem(at, "selfDependency", `pipeline ${quote(dep)} cannot depend on itself; remove it`));
+      } else if (!names.includes(dep)) {
+        const message = `dependsOn names ${quote(dep)}, which is not a pipeline of this manifest; add it to pipelines or remove it`;
+        problems.push(problem(at, "unknownDependency", message));
+      } else if (seen.includes(dep)) {
+        const message = `dependsOn repeats ${quote(dep)} (first at /pipelines/${i}/dependsOn/${seen.indexOf(dep)}); list each dependency once`;
+        problems.push(problem(at, "uniqueItems", message));
+      }
+      seen.push(dep);
+    });
+    edges.set(names[i], seen);
+  });
+  if (problems.length > 0) return problems;
+  const cycle = findCycle(names, edges);
+  if (cycle) {
+    const at = names.indexOf(cycle[0]);
+    const message = `dependsOn forms a cycle (${cycle.map(quote).join(" -> ")}), so none of them could start; remove one of these dependencies`;
+    problems.push(problem(`/pipelines/${at}/dependsOn`, "cycle", message));
   }
-  return { name, clientRequestToken: token, start };
+  return problems;
+}
+
+/** A dependency cycle as a path whose first and last names are equal, or undefined: iterative DFS. */
+function findCycle(names: string[], edges: Map<string, string[]>): string[] | undefined {
+  const state = new Map<string, "open" | "done">();
+  for (const root of names) {
+    if (state.has(root)) continue;
+    const stack: { name: string; next: number }[] = [{ name: root, next: 0 }];
+    state.set(root, "open");
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const deps = edges.get(top.name) ?? [];
+      if (top.next >= deps.length) {
+        state.set(top.name, "done");
+        stack.pop();
+        continue;
+      }
+      const dep = deps[top.next++];
+      if (state.get(dep) === "open") {
+        const path = stack.map((frame) => frame.name);
+        return [...path.slice(path.indexOf(dep)), dep];
+      }
+      if (!state.has(dep)) {
+        state.set(dep, "open");
+        stack.push({ name: dep, next: 0 });
+      }
+    }
+  }
+  return undefined;
 }
 
 const problem = (path: string, rule: string, message: string): ManifestProblem => ({ path, rule, message });
@@ -377,7 +471,8 @@ type Explain = (field: string, params: Record<string, unknown>, error: ErrorObje
 /** One sentence per rule broken, naming the field and what to do. */
 const EXPLAIN: Record<string, Explain> = {
   type: (field, p) => `${field} must be of type ${[p.type].flat().join(" or ")}`,
-  anyOf: () => "each pipeline must be a name (string) or an object { name, variables?, sourceRevisions? }",
+  anyOf: () =>
+    "each pipeline must be a name (string) or an object { name, dependsOn?, variables?, sourceRevisions? }",
   required: (_, p) => `${p.missingProperty} is required; add it`,
   additionalProperties: (_, p, e) =>
     `unknown field ${quote(p.additionalProperty)}; allowed: ${allowedFields(e.parentSchema as JsonSchema)}`,

@@ -10,6 +10,17 @@ export const ReleasesTable = {
 } as const;
 
 /**
+ * `ReleasePipelines` table: one item per (release, pipeline), the release's schedule. It holds
+ * what the pipeline waits for (`dependsOn`, and `depsSucceeded`, a string set that grows by one
+ * name per dependency that succeeded, so recording one twice is harmless), who waits for it
+ * (`dependants`), its start request and its status. docs/architecture.md, "Scheduling".
+ */
+export const ReleasePipelinesTable = {
+  hashKey: "releaseId",
+  rangeKey: "pipeline",
+} as const;
+
+/**
  * `Executions` table: one item per CodePipeline execution.
  * - `byRelease`: all executions of a release.
  * - `waiting`: sparse; only items whose `awaitingRelease` attribute is set, i.e. whose workflow
@@ -35,6 +46,16 @@ export const releasesTableShape: TableShape = {
   globalSecondaryIndexes: [],
 };
 
+export const releasePipelinesTableShape: TableShape = {
+  hashKey: ReleasePipelinesTable.hashKey,
+  rangeKey: ReleasePipelinesTable.rangeKey,
+  attributes: [
+    { name: ReleasePipelinesTable.hashKey, type: "S" },
+    { name: ReleasePipelinesTable.rangeKey, type: "S" },
+  ],
+  globalSecondaryIndexes: [],
+};
+
 export const executionsTableShape: TableShape = {
   hashKey: ExecutionsTable.hashKey,
   attributes: [
@@ -46,7 +67,32 @@ export const executionsTableShape: TableShape = {
   globalSecondaryIndexes: [ExecutionsTable.byReleaseIndex, ExecutionsTable.waitingIndex],
 };
 
+/**
+ * `stopRemaining`: the first pipeline failure stops the release's running pipelines and starts
+ * nothing more. `letFinish`: running pipelines, and those not depending on the failed one, run to
+ * their end; dependants of a failed pipeline never start.
+ */
+export type FailurePolicy = "stopRemaining" | "letFinish";
+
 export type ReleaseStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "REJECTED";
+
+/**
+ * A pipeline's place in its release's schedule. `Pending`: waiting for its dependencies;
+ * `Starting`: claimed by exactly one starter; `Started`: its execution is recorded (the
+ * execution's own status says how far it got); a terminal execution status once it ended;
+ * `Skipped`: it never started (a dependency failed, or the release stopped starting pipelines).
+ */
+export type ScheduleStatus = "Pending" | "Starting" | "Started" | "Skipped" | PipelineExecutionStatus;
+
+/** Statuses after which a pipeline's place in the release never changes again. */
+export const SETTLED_STATUSES: readonly ScheduleStatus[] = [
+  "Succeeded",
+  "Failed",
+  "Stopped",
+  "Cancelled",
+  "Superseded",
+  "Skipped",
+];
 
 /** CodePipeline API execution statuses (GetPipelineExecution). */
 export type PipelineExecutionStatus =

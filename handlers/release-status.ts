@@ -6,20 +6,28 @@ import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { TableNames } from "./config";
 import { executionsOfRelease } from "./executions";
 import { RELEASE_ID_PATTERN } from "./manifest";
-import { ReleasesTable } from "./model";
+import { type ReleaseStatus, ReleasesTable } from "./model";
+import { pipelinesOfRelease } from "./scheduler";
 
 export interface PipelineStatusView {
   name: string;
-  /** The execution's status in CodePipeline's API spelling, or "Pending" before it started. */
+  /**
+   * "Pending" while it waits for its dependencies, "Skipped" if it never started, otherwise its
+   * execution's status in CodePipeline's API spelling ("Started" until the first event).
+   */
   status: string;
+  dependsOn?: string[];
   pipelineExecutionId?: string;
+  /** ISO 8601, once known. */
   startedAt?: string;
+  endedAt?: string;
+  cause?: string;
   history: { state: string; at: string }[];
 }
 
 export interface ReleaseStatusView {
   releaseId: string;
-  status: string;
+  status: ReleaseStatus;
   executionArn?: string;
   source?: string;
   startedAt?: string;
@@ -31,14 +39,13 @@ export interface ReleaseStatusView {
 
 interface ReleaseItem {
   releaseId: string;
-  status: string;
+  status: ReleaseStatus;
   executionArn?: string;
   source?: string;
   startedAt?: string;
   endedAt?: string;
   errorName?: string;
   cause?: string;
-  pipelines?: string[];
 }
 
 /**
@@ -75,23 +82,24 @@ export async function readRelease(
   );
   if (!Item) return undefined;
   const release = Item as ReleaseItem;
-  const executions = await executionsOfRelease(deps, releaseId);
-  const names = release.pipelines ?? [];
-  // A pipeline started twice is impossible by token, but show every execution found, manifest order first.
-  const extra = executions
-    .map((e) => e.pipeline ?? "")
-    .filter((name) => name !== "" && !names.includes(name));
-  const pipelines = [...names, ...new Set(extra)].map((name): PipelineStatusView => {
-    const execution = executions.find((e) => e.pipeline === name);
-    if (!execution) return { name, status: "Pending", history: [] };
-    const history = [...(execution.history ?? [])]
+  const [schedule, executions] = await Promise.all([
+    pipelinesOfRelease(deps, releaseId),
+    executionsOfRelease(deps, releaseId),
+  ]);
+  const pipelines = schedule.map((item): PipelineStatusView => {
+    const execution = executions.find((e) => e.pipelineExecutionId === item.pipelineExecutionId);
+    const history = [...(execution?.history ?? [])]
       .sort((a, b) => a.at.localeCompare(b.at))
       .map(({ state, at }) => ({ state, at }));
+    const status = item.status === "Started" || item.status === "Starting" ? (execution?.status ?? "Started") : item.status;
     return {
-      name,
-      status: execution.status ?? "Started",
-      pipelineExecutionId: execution.pipelineExecutionId,
-      ...(execution.startedAt ? { startedAt: execution.startedAt } : {}),
+      name: item.pipeline,
+      status,
+      ...(item.dependsOn.length > 0 ? { dependsOn: item.dependsOn } : {}),
+      ...(item.pipelineExecutionId ? { pipelineExecutionId: item.pipelineExecutionId } : {}),
+      ...(item.startedAt ? { startedAt: item.startedAt } : {}),
+      ...(item.endedAt ? { endedAt: item.endedAt } : {}),
+      ...(item.cause ? { cause: item.cause } : {}),
       history,
     };
   });

@@ -2,13 +2,12 @@
  * The stack's settings: every key is declared in Pulumi.yaml with a description and default,
  * read once here and validated with messages that say what to set.
  */
-import { DEFAULT_MANIFEST_RULES, PIPELINE_NAME_PATTERN } from "../handlers/manifest";
+import { DEFAULT_MANIFEST_RULES, MANIFEST_RULE_LIMITS, PIPELINE_NAME_PATTERN } from "../handlers/manifest";
 import type { FailurePolicy } from "../stepfunction/release-workflow";
 
 export interface ReleaseMachineSettings {
   /** The pipelines this machine may release; IAM is scoped to exactly these. */
   pipelines: string[];
-  mapConcurrency: number;
   maxPipelines: number;
   maxManifestBytes: number;
   longestPipelineRunHours: number;
@@ -25,7 +24,6 @@ export interface ReleaseMachineSettings {
 
 /** The project's defaults, identical to Pulumi.yaml's (a test keeps the two equal). */
 export const DEFAULT_SETTINGS: Omit<ReleaseMachineSettings, "pipelines"> = {
-  mapConcurrency: 40,
   maxPipelines: DEFAULT_MANIFEST_RULES.maxPipelines,
   maxManifestBytes: DEFAULT_MANIFEST_RULES.maxBytes,
   longestPipelineRunHours: 168,
@@ -121,9 +119,9 @@ export function readSettings(
 
   const settings: ReleaseMachineSettings = {
     pipelines,
-    mapConcurrency: integer("mapConcurrency", 1, 40),
-    maxPipelines: integer("maxPipelines", 1, 1000),
-    maxManifestBytes: integer("maxManifestBytes", 256, 200_000),
+    // Capped so that no accepted manifest can take the workflow past a Step Functions quota.
+    maxPipelines: integer("maxPipelines", 1, MANIFEST_RULE_LIMITS.maxPipelines),
+    maxManifestBytes: integer("maxManifestBytes", 256, MANIFEST_RULE_LIMITS.maxBytes),
     longestPipelineRunHours: integer("longestPipelineRunHours", 1, 8760),
     failurePolicy: failurePolicy as FailurePolicy,
     reconcileSchedule,

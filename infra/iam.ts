@@ -49,6 +49,7 @@ export interface ResourceArns {
   bucketArn: string;
   releasesTableArn: string;
   executionsTableArn: string;
+  releasePipelinesTableArn: string;
   pipelineArns: string[];
   eventBusArn: string;
 }
@@ -58,15 +59,10 @@ export function pipelineArn(partition: string, region: string, accountId: string
 }
 
 /**
- * Actions with no resource-level permissions: AWS only accepts `Resource: "*"` for them.
- * states:SendTask* act on a task token, not an ARN; X-Ray trace upload is account-wide.
+ * Actions with no resource-level permissions take `Resource: "*"`: states:SendTaskSuccess acts on a
+ * task token, not an ARN; X-Ray trace upload is account-wide.
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
  */
-const TASK_COMPLETION: PolicyStatement = {
-  Sid: "CompleteWaitingTasks",
-  Effect: "Allow",
-  Action: ["states:SendTaskSuccess", "states:SendTaskFailure"],
-  Resource: ["*"],
-};
 export const XRAY: PolicyStatement = {
   Sid: "WriteTraces",
   Effect: "Allow",
@@ -88,103 +84,81 @@ export function logWriting(logGroupArn: string): PolicyStatement {
 export const HANDLER_NAMES = [
   "loadManifest",
   "validateManifest",
-  "registerWaiter",
+  "registerRelease",
+  "awaitRelease",
+  "stopRelease",
   "pipelineEvent",
   "reconciler",
-  "stopRemaining",
   "releaseStatus",
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
+const allow = (Sid: string, Action: string[], Resource: string[]): PolicyStatement => ({
+  Sid,
+  Effect: "Allow",
+  Action,
+  Resource,
+});
+
 /**
- * Each handler's permissions: exactly the calls its code makes (test/iam-calls proves the match).
+ * Each handler's permissions: exactly the calls its code makes (test/policy-iam-calls proves the
+ * match in both directions). The scheduler (handlers/scheduler.ts) runs inside several functions;
+ * each gets the part of it that it reaches.
  */
 export function handlerStatements(handler: HandlerName, arns: ResourceArns): PolicyStatement[] {
   const executions = arns.executionsTableArn;
-  const updateExecution: PolicyStatement = {
-    Sid: "RecordExecutions",
-    Effect: "Allow",
-    Action: ["dynamodb:UpdateItem"],
-    Resource: [executions],
-  };
+  const schedule = arns.releasePipelinesTableArn;
+  const completeRelease = allow("CompleteReleaseWait", ["states:SendTaskSuccess"], ["*"]);
+  const stopPipelines = allow("StopReleasePipelines", ["codepipeline:StopPipelineExecution"], arns.pipelineArns);
+  /** What acting on a pipeline's end takes: settle it, start its dependants or stop the rest. */
+  const scheduling = [
+    allow("ReadAndSettleReleases", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
+    allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
+    allow("RecordExecutions", ["dynamodb:UpdateItem"], [executions]),
+    allow(
+      "StartAndStopReleasePipelines",
+      ["codepipeline:StartPipelineExecution", "codepipeline:StopPipelineExecution"],
+      arns.pipelineArns,
+    ),
+    completeRelease,
+  ];
   switch (handler) {
     case "loadManifest":
-      return [
-        {
-          Sid: "ReadManifests",
-          Effect: "Allow",
-          Action: ["s3:GetObject", "s3:GetObjectVersion"],
-          Resource: [`${arns.bucketArn}/*`],
-        },
-      ];
+      return [allow("ReadManifests", ["s3:GetObject", "s3:GetObjectVersion"], [`${arns.bucketArn}/*`])];
     case "validateManifest":
       return [];
-    case "registerWaiter":
+    case "registerRelease":
+      return [...scheduling, allow("WriteSchedule", ["dynamodb:PutItem"], [schedule])];
+    case "awaitRelease":
+      return [allow("StoreReleaseWait", ["dynamodb:UpdateItem"], [arns.releasesTableArn]), completeRelease];
+    case "stopRelease":
       return [
-        updateExecution,
-        TASK_COMPLETION,
-        // stopIfReleaseFailed: read the release, and stop this pipeline if another one failed it.
-        {
-          Sid: "ReadReleases",
-          Effect: "Allow",
-          Action: ["dynamodb:GetItem"],
-          Resource: [arns.releasesTableArn],
-        },
-        {
-          Sid: "StopReleasePipelines",
-          Effect: "Allow",
-          Action: ["codepipeline:StopPipelineExecution"],
-          Resource: arns.pipelineArns,
-        },
+        allow("SettleReleases", ["dynamodb:UpdateItem"], [arns.releasesTableArn]),
+        allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
+        stopPipelines,
+        completeRelease,
       ];
     case "pipelineEvent":
-      return [updateExecution, TASK_COMPLETION];
+      return [...scheduling, allow("ReadExecutions", ["dynamodb:GetItem"], [executions])];
     case "reconciler":
       return [
-        {
-          Sid: "FindWaitingExecutions",
-          Effect: "Allow",
-          Action: ["dynamodb:Scan"],
-          Resource: [`${executions}/index/${ExecutionsTable.waitingIndex.name}`],
-        },
-        updateExecution,
-        {
-          Sid: "ReadPipelineExecutions",
-          Effect: "Allow",
-          Action: ["codepipeline:GetPipelineExecution"],
-          Resource: arns.pipelineArns,
-        },
-        TASK_COMPLETION,
-      ];
-    case "stopRemaining":
-      return [
-        {
-          Sid: "FindReleaseExecutions",
-          Effect: "Allow",
-          Action: ["dynamodb:Query"],
-          Resource: [`${executions}/index/${ExecutionsTable.byReleaseIndex.name}`],
-        },
-        {
-          Sid: "StopReleasePipelines",
-          Effect: "Allow",
-          Action: ["codepipeline:StopPipelineExecution"],
-          Resource: arns.pipelineArns,
-        },
+        ...scheduling,
+        allow(
+          "FindWaitingExecutions",
+          ["dynamodb:Scan"],
+          [`${executions}/index/${ExecutionsTable.waitingIndex.name}`],
+        ),
+        allow("ReadPipelineExecutions", ["codepipeline:GetPipelineExecution"], arns.pipelineArns),
       ];
     case "releaseStatus":
       return [
-        {
-          Sid: "ReadReleases",
-          Effect: "Allow",
-          Action: ["dynamodb:GetItem"],
-          Resource: [arns.releasesTableArn],
-        },
-        {
-          Sid: "FindReleaseExecutions",
-          Effect: "Allow",
-          Action: ["dynamodb:Query"],
-          Resource: [`${executions}/index/${ExecutionsTable.byReleaseIndex.name}`],
-        },
+        allow("ReadReleases", ["dynamodb:GetItem"], [arns.releasesTableArn]),
+        allow("ReadSchedule", ["dynamodb:Query"], [schedule]),
+        allow(
+          "FindReleaseExecutions",
+          ["dynamodb:Query"],
+          [`${executions}/index/${ExecutionsTable.byReleaseIndex.name}`],
+        ),
       ];
   }
 }

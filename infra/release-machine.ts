@@ -5,12 +5,13 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import {
+  awaitReleaseHandler,
   loadManifestHandler,
   pipelineEventHandler,
   reconcilerHandler,
-  registerWaiterHandler,
+  registerReleaseHandler,
   releaseStatusHandler,
-  stopRemainingHandler,
+  stopReleaseHandler,
   validateManifestHandler,
 } from "../handlers/index";
 import type { ManifestRules } from "../handlers/manifest";
@@ -18,8 +19,10 @@ import { releaseWorkflow } from "../stepfunction/release-workflow";
 import { releaseApi } from "./api";
 import type { ReleaseMachineSettings } from "./config";
 import { releaseEvents } from "./events";
-import { handlerFunction } from "./functions";
+import { type HandlerFunction, handlerFunction } from "./functions";
 import {
+  HANDLER_NAMES,
+  type HandlerName,
   LOG_DELIVERY,
   type ResourceArns,
   XRAY_WITH_SAMPLING,
@@ -29,6 +32,25 @@ import {
 } from "./iam";
 import { serviceRole } from "./roles";
 import { releaseBucket, releaseTables } from "./storage";
+
+/**
+ * Each function's handler factory and what sets it apart. The scheduler's functions get longer
+ * timeouts: RegisterRelease may start hundreds of pipelines, and acting on one pipeline's end may
+ * start or stop many.
+ */
+const HANDLERS: Record<
+  HandlerName,
+  { factory: () => (event: never) => Promise<unknown>; parsesManifests?: boolean; timeoutSeconds?: number }
+> = {
+  loadManifest: { factory: loadManifestHandler },
+  validateManifest: { factory: validateManifestHandler, parsesManifests: true },
+  registerRelease: { factory: registerReleaseHandler, timeoutSeconds: 300 },
+  awaitRelease: { factory: awaitReleaseHandler },
+  stopRelease: { factory: stopReleaseHandler, timeoutSeconds: 300 },
+  pipelineEvent: { factory: pipelineEventHandler, timeoutSeconds: 300 },
+  reconciler: { factory: reconcilerHandler, timeoutSeconds: 600 },
+  releaseStatus: { factory: releaseStatusHandler },
+};
 
 export interface ReleaseMachineArgs {
   settings: ReleaseMachineSettings;
@@ -40,6 +62,7 @@ export class ReleaseMachine extends pulumi.ComponentResource {
   readonly stateMachineArn: pulumi.Output<string>;
   readonly releasesTableName: pulumi.Output<string>;
   readonly executionsTableName: pulumi.Output<string>;
+  readonly releasePipelinesTableName: pulumi.Output<string>;
   readonly deadLetterQueueUrl: pulumi.Output<string>;
   readonly curlExample: pulumi.Output<string>;
 
@@ -65,14 +88,16 @@ export class ReleaseMachine extends pulumi.ComponentResource {
         bucket.arn,
         tables.releases.arn,
         tables.executions.arn,
+        tables.releasePipelines.arn,
       ])
-      .apply(([part, reg, account, bucketArn, releasesTableArn, executionsTableArn]) => ({
+      .apply(([part, reg, account, bucketArn, releasesTableArn, executionsTableArn, releasePipelinesTableArn]) => ({
         partition: part,
         region: reg,
         accountId: account,
         bucketArn,
         releasesTableArn,
         executionsTableArn,
+        releasePipelinesTableArn,
         pipelineArns: settings.pipelines.map((p) => pipelineArn(part, reg, account, p)),
         eventBusArn: `arn:${part}:events:${reg}:${account}:event-bus/default`,
       }));
@@ -85,86 +110,46 @@ export class ReleaseMachine extends pulumi.ComponentResource {
     const environment = {
       RELEASES_TABLE: tables.releases.name,
       EXECUTIONS_TABLE: tables.executions.name,
+      RELEASE_PIPELINES_TABLE: tables.releasePipelines.name,
       ALLOWED_PIPELINES: settings.pipelines.join(","),
       MAX_PIPELINES: String(settings.maxPipelines),
       MAX_MANIFEST_BYTES: String(settings.maxManifestBytes),
     };
     const common = { environment, accountId, logRetentionDays: settings.logRetentionDays };
-    const statementsFor = (handler: Parameters<typeof handlerStatements>[0]) =>
-      arns.apply((a) => handlerStatements(handler, a));
-
-    const functions = {
-      loadManifest: handlerFunction(
-        "loadManifest",
-        { ...common, factory: loadManifestHandler, statements: statementsFor("loadManifest") },
+    const fn = (name: HandlerName): HandlerFunction<never, unknown> => {
+      const { factory, ...extra } = HANDLERS[name];
+      return handlerFunction(
+        name,
+        { ...common, ...extra, factory, statements: arns.apply((a) => handlerStatements(name, a)) },
         child,
-      ),
-      validateManifest: handlerFunction(
-        "validateManifest",
-        {
-          ...common,
-          factory: validateManifestHandler,
-          statements: statementsFor("validateManifest"),
-          parsesManifests: true,
-        },
-        child,
-      ),
-      registerWaiter: handlerFunction(
-        "registerWaiter",
-        { ...common, factory: registerWaiterHandler, statements: statementsFor("registerWaiter") },
-        child,
-      ),
-      pipelineEvent: handlerFunction(
-        "pipelineEvent",
-        { ...common, factory: pipelineEventHandler, statements: statementsFor("pipelineEvent") },
-        child,
-      ),
-      reconciler: handlerFunction(
-        "reconciler",
-        {
-          ...common,
-          factory: reconcilerHandler,
-          statements: statementsFor("reconciler"),
-          timeoutSeconds: 120,
-        },
-        child,
-      ),
-      stopRemaining: handlerFunction(
-        "stopRemaining",
-        { ...common, factory: stopRemainingHandler, statements: statementsFor("stopRemaining") },
-        child,
-      ),
-      releaseStatus: handlerFunction(
-        "releaseStatus",
-        { ...common, factory: releaseStatusHandler, statements: statementsFor("releaseStatus") },
-        child,
-      ),
+      );
     };
+    const functions = Object.fromEntries(HANDLER_NAMES.map((name) => [name, fn(name)])) as Record<
+      HandlerName,
+      HandlerFunction<never, unknown>
+    >;
 
     const definition = pulumi
       .all([
         functions.loadManifest.fn.arn,
         functions.validateManifest.fn.arn,
-        functions.registerWaiter.fn.arn,
-        functions.stopRemaining.fn.arn,
+        functions.registerRelease.fn.arn,
+        functions.awaitRelease.fn.arn,
+        functions.stopRelease.fn.arn,
         tables.releases.name,
-        tables.executions.name,
       ])
-      .apply(
-        ([loadManifest, validateManifest, registerWaiter, stopRemaining, releasesTable, executionsTable]) =>
-          releaseWorkflow(
-            {
-              functions: { loadManifest, validateManifest, registerWaiter, stopRemaining },
-              releasesTable,
-              executionsTable,
-              eventBusName: "default",
-            },
-            {
-              mapConcurrency: settings.mapConcurrency,
-              longestPipelineRunSeconds: settings.longestPipelineRunHours * 3600,
-              failurePolicy: settings.failurePolicy,
-            },
-          ),
+      .apply(([loadManifest, validateManifest, registerRelease, awaitRelease, stopRelease, releasesTable]) =>
+        releaseWorkflow(
+          {
+            functions: { loadManifest, validateManifest, registerRelease, awaitRelease, stopRelease },
+            releasesTable,
+            eventBusName: "default",
+          },
+          {
+            longestPipelineRunSeconds: settings.longestPipelineRunHours * 3600,
+            failurePolicy: settings.failurePolicy,
+          },
+        ),
       );
 
     const machineLogs = new aws.cloudwatch.LogGroup(
@@ -243,6 +228,7 @@ export class ReleaseMachine extends pulumi.ComponentResource {
     this.stateMachineArn = stateMachine.arn;
     this.releasesTableName = tables.releases.name;
     this.executionsTableName = tables.executions.name;
+    this.releasePipelinesTableName = tables.releasePipelines.name;
     this.deadLetterQueueUrl = events.deadLetters.url;
     this.curlExample = pulumi.interpolate`curl --aws-sigv4 "aws:amz:${regionName}:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN" -H "content-type: application/json" -d @release-manifest.json ${api.url}/releases`;
     this.registerOutputs({
@@ -251,6 +237,7 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       stateMachineArn: this.stateMachineArn,
       releasesTableName: this.releasesTableName,
       executionsTableName: this.executionsTableName,
+      releasePipelinesTableName: this.releasePipelinesTableName,
       deadLetterQueueUrl: this.deadLetterQueueUrl,
       curlExample: this.curlExample,
     });

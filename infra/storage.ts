@@ -5,7 +5,10 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type TableShape, executionsTableShape, releasesTableShape } from "../handlers/model";
+import {
+  type TableShape,
+  executionsTableShape,
+  releasePipelinesTableShape, releasesTableShape } from "../handlers/model";
 
 export interface ReleaseBucket {
   bucket: aws.s3.Bucket;
@@ -107,5 +110,6 @@ export function releaseTables(deletionProtection: boolean, opts: pulumi.CustomRe
   return {
     releases: releaseTable("releases", releasesTableShape, deletionProtection, opts),
     executions: releaseTable("executions", executionsTableShape, deletionProtection, opts),
+    releasePipelines: releaseTable("release-pipelines", releasePipelinesTableShape, deletionProtection, opts),
   };
 }

@@ -4,7 +4,12 @@
  */
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
-import { type TableShape, executionsTableShape, releasesTableShape } from "../handlers/model";
+import {
+  type TableShape,
+  executionsTableShape,
+  releasePipelinesTableShape,
+  releasesTableShape,
+} from "../handlers/model";
 
 // dynalite ships no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -65,8 +70,9 @@ export async function createTable(client: DynamoDBClient, name: string, shape: T
 
 export async function createReleaseTables(
   client: DynamoDBClient,
-  names: { releases: string; executions: string },
+  names: { releases: string; executions: string; releasePipelines: string },
 ): Promise<void> {
   await createTable(client, names.releases, releasesTableShape);
   await createTable(client, names.executions, executionsTableShape);
+  await createTable(client, names.releasePipelines, releasePipelinesTableShape);
 }

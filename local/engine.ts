@@ -133,6 +133,22 @@ function tokenKeyOf(payload: JsonValue | undefined): string | undefined {
   return undefined;
 }
 
+/**
+ * Node's timers hold at most 2^31-1 ms (about 24.8 days) and fire at once for anything longer,
+ * so the engine would time a one-year wait out immediately. No local run lasts that long: longer
+ * timeouts are clamped to the limit (a copy; the engine mutates what it is given).
+ */
+const NODE_TIMER_LIMIT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+function withNodeTimerLimits(definition: StateMachineDefinition): StateMachineDefinition {
+  const copy = structuredClone(definition);
+  for (const [, state] of allStates(copy)) {
+    if (state.Type === "Task" && state.TimeoutSeconds && state.TimeoutSeconds > NODE_TIMER_LIMIT_SECONDS) {
+      state.TimeoutSeconds = NODE_TIMER_LIMIT_SECONDS;
+    }
+  }
+  return copy;
+}
+
 type Override = (input: unknown, execution: ExecutionContext) => Promise<unknown>;
 interface ExecutionContext {
   tokens: Set<string>;
@@ -268,7 +284,7 @@ export class LocalWorkflowEngine {
       ]),
     );
     const retryPauseMs = this.options.retryPauseMs;
-    const machine = new StateMachine(structuredClone(this.definition) as never, {
+    const machine = new StateMachine(withNodeTimerLimits(this.definition) as never, {
       validationOptions: { noValidate: true },
     });
     const run = machine.run(request.input as never, {

@@ -7,19 +7,25 @@ import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
+import { ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../handlers/clients";
 import type { TableNames } from "../handlers/config";
 import { pipelineStateChangePattern } from "../handlers/event-patterns";
+import { type ExecutionDeps, recordState, releaseWaiterDone } from "../handlers/executions";
 import {
-  type ExecutionDeps,
   type PipelineStateChangeEvent,
   type ReconcileReport,
-  type WaiterRequest,
   handlePipelineEvent,
   reconcile,
-  registerWaiter,
-  stopRemaining,
-} from "../handlers/executions";
+} from "../handlers/pipeline-events";
+import { SETTLED_STATUSES } from "../handlers/model";
+import {
+  type RegisterReleaseRequest,
+  pipelinesOfRelease,
+  registerRelease,
+  registerReleaseWaiter,
+  stopRelease,
+} from "../handlers/scheduler";
 import { loadManifest, validateManifest } from "../handlers/load-manifest";
 import { DEFAULT_MANIFEST_RULES, type ManifestRules, manifestParser } from "../handlers/manifest";
 import { type ReleaseStatusView, readRelease } from "../handlers/release-status";
@@ -51,12 +57,19 @@ export const LOCAL_REFS: WorkflowRefs = {
   functions: {
     loadManifest: functionArn("load-manifest"),
     validateManifest: functionArn("validate-manifest"),
-    registerWaiter: functionArn("register-waiter"),
-    stopRemaining: functionArn("stop-remaining"),
+    registerRelease: functionArn("register-release"),
+    awaitRelease: functionArn("await-release"),
+    stopRelease: functionArn("stop-release"),
   },
   releasesTable: "releases",
-  executionsTable: "executions",
   eventBusName: "default",
+};
+
+/** The local tables' names (the Pulumi program names its own). */
+export const LOCAL_TABLES: TableNames = {
+  releases: LOCAL_REFS.releasesTable,
+  executions: "executions",
+  releasePipelines: "release-pipelines",
 };
 
 export interface LocalReleaseMachineOptions {
@@ -103,7 +116,7 @@ export interface LocalReleaseMachine {
 export async function startLocalReleaseMachine(
   options: LocalReleaseMachineOptions,
 ): Promise<LocalReleaseMachine> {
-  const tables: TableNames = { releases: LOCAL_REFS.releasesTable, executions: LOCAL_REFS.executionsTable };
+  const tables: TableNames = LOCAL_TABLES;
   const allowed = options.allowedPipelines ?? options.pipelines.map((p) => p.name);
   const rules: ManifestRules = {
     ...DEFAULT_MANIFEST_RULES,
@@ -129,7 +142,13 @@ export async function startLocalReleaseMachine(
   const deps: ExecutionDeps = {
     ddb: documentClient(dynamodb),
     sfn: new SFNClient({ ...clientConfig, endpoint: sfnService.endpoint }),
-    codepipeline: new CodePipelineClient({ ...clientConfig, endpoint: codepipelineService.endpoint }),
+    // As on Lambda (handlers/clients.ts): the SDK backs off on throttling inside the function.
+    codepipeline: new CodePipelineClient({
+      ...clientConfig,
+      endpoint: codepipelineService.endpoint,
+      maxAttempts: 6,
+      retryMode: "adaptive",
+    }),
     tables,
   };
   const s3 =
@@ -143,8 +162,13 @@ export async function startLocalReleaseMachine(
       loadManifest: (payload) =>
         loadManifest({ s3, maxBytes: rules.maxBytes }, (payload as { request: unknown }).request),
       validateManifest: (payload) => validateManifest(parse, payload as { text: unknown }),
-      registerWaiter: (payload) => registerWaiter(deps, payload as WaiterRequest),
-      stopRemaining: (payload) => stopRemaining(deps, payload as { releaseId: string; reason?: string }),
+      registerRelease: (payload) => registerRelease(deps, payload as RegisterReleaseRequest),
+      awaitRelease: (payload) =>
+        registerReleaseWaiter(deps, payload as { taskToken: string; releaseId: string; executionArn: string }),
+      stopRelease: (payload) => {
+        const { releaseId, reason } = payload as { releaseId: string; reason?: string };
+        return stopRelease(deps, releaseId, reason ?? "the release stopped");
+      },
     };
   const definition = releaseWorkflow(LOCAL_REFS, { ...DEFAULT_WORKFLOW_OPTIONS, ...options.workflow });
   // The engine calls AWS as Step Functions does: one request per attempt, so the workflow's Retry
@@ -221,4 +245,68 @@ export async function startLocalReleaseMachine(
       await dynamo.close();
     },
   };
+}
+
+/**
+ * After a restart: releases the stopped engine left RUNNING are marked FAILED, saying why. Their
+ * local pipelines ran inside the stopped process and ended with it: each running one is recorded
+ * (once) as Stopped and taken off the reconciler's index, and those never started read Skipped.
+ * Returns their ids.
+ */
+export async function failOrphanedReleases(machine: LocalReleaseMachine): Promise<string[]> {
+  const { deps, tables } = machine;
+  const { Items } = await deps.ddb.send(
+    new ScanCommand({
+      TableName: tables.releases,
+      FilterExpression: "#status = :running",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":running": "RUNNING" },
+    }),
+  );
+  const ids = (Items ?? []).map((item) => String(item.releaseId));
+  const now = () => new Date().toISOString();
+  for (const releaseId of ids) {
+    for (const item of await pipelinesOfRelease(deps, releaseId)) {
+      if (SETTLED_STATUSES.includes(item.status)) continue;
+      const id = item.pipelineExecutionId;
+      if (id) {
+        await recordState(deps, {
+          pipelineExecutionId: id,
+          pipeline: item.pipeline,
+          state: "STOPPED",
+          status: "Stopped",
+          at: now(),
+          eventId: `local-engine-stopped:${id}`,
+        });
+        await releaseWaiterDone(deps, id);
+      }
+      await deps.ddb.send(
+        new UpdateCommand({
+          TableName: tables.releasePipelines,
+          Key: { releaseId, pipeline: item.pipeline },
+          UpdateExpression: "SET #status = :status, endedAt = :now",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: { ":status": id ? "Stopped" : "Skipped", ":now": now() },
+        }),
+      );
+    }
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: tables.releases,
+        Key: { releaseId },
+        UpdateExpression: "SET #status = :failed, errorName = :error, cause = :cause, endedAt = :now",
+        ConditionExpression: "#status = :running",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":failed": "FAILED",
+          ":running": "RUNNING",
+          ":error": "LocalEngineStopped",
+          ":cause":
+            "The local release machine stopped while this release was running; its local pipelines stopped with it. Submit it again under a new releaseId.",
+          ":now": now(),
+        },
+      }),
+    );
+  }
+  return ids;
 }

@@ -8,12 +8,9 @@ import { type IncomingMessage, type ServerResponse, createServer } from "node:ht
 import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { manifestUploadedInput, manifestUploadedPattern } from "../handlers/event-patterns";
 import { InvalidManifest } from "../handlers/errors";
-import { completeWaiter, executionsOfRelease, recordState } from "../handlers/executions";
 import { DEFAULT_MANIFEST_RULES, executionName, manifestParser } from "../handlers/manifest";
-import { isTerminal } from "../handlers/model";
 import { releaseStatusApi } from "../handlers/release-status";
 import type { LocalPipelineSpec } from "./codepipeline-service";
 import { ExecutionAlreadyExists } from "./engine";
@@ -22,6 +19,7 @@ import {
   LOCAL_ACCOUNT,
   LOCAL_REGION,
   type LocalReleaseMachine,
+  failOrphanedReleases,
   startLocalReleaseMachine,
 } from "./release-machine";
 import { type LocalS3, startS3 } from "./s3";
@@ -110,56 +108,6 @@ async function readBody(request: IncomingMessage, limit: number): Promise<string
     if (size <= limit) chunks.push(chunk as Buffer);
   }
   return size > limit ? undefined : Buffer.concat(chunks).toString("utf8");
-}
-
-/** Marks releases left RUNNING by a stopped engine as FAILED, saying why, their unfinished pipelines
- *  as Stopped; returns their ids. */
-async function failOrphanedReleases(machine: LocalReleaseMachine): Promise<string[]> {
-  const { Items } = await machine.deps.ddb.send(
-    new ScanCommand({
-      TableName: machine.tables.releases,
-      FilterExpression: "#status = :running",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: { ":running": "RUNNING" },
-    }),
-  );
-  const ids = (Items ?? []).map((item) => String(item.releaseId));
-  for (const releaseId of ids) {
-    // Its local pipelines ran inside the stopped process and ended with it. Record that (once, as a
-    // STOPPED state) and clear their waiters, which no engine will complete: left as they were, the
-    // pipelines would read InProgress forever and the reconciler would ask after them on every pass.
-    for (const item of await executionsOfRelease(machine.deps, releaseId)) {
-      const stopped = isTerminal(item.status)
-        ? item
-        : await recordState(machine.deps, {
-            pipelineExecutionId: item.pipelineExecutionId,
-            pipeline: item.pipeline ?? "",
-            state: "STOPPED",
-            status: "Stopped",
-            at: new Date().toISOString(),
-            eventId: `local-engine-stopped:${item.pipelineExecutionId}`,
-          });
-      await completeWaiter(machine.deps, stopped ?? { ...item, status: "Stopped" });
-    }
-    await machine.deps.ddb.send(
-      new UpdateCommand({
-        TableName: machine.tables.releases,
-        Key: { releaseId },
-        UpdateExpression: "SET #status = :failed, errorName = :error, cause = :cause, endedAt = :now",
-        ConditionExpression: "#status = :running",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":failed": "FAILED",
-          ":running": "RUNNING",
-          ":error": "LocalEngineStopped",
-          ":cause":
-            "The local release machine stopped while this release was running; its local pipelines stopped with it. Submit it again under a new releaseId.",
-          ":now": new Date().toISOString(),
-        },
-      }),
-    );
-  }
-  return ids;
 }
 
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {

@@ -41,6 +41,8 @@ export type TaskState = IoFields &
     ResultSelector?: PayloadTemplate;
     ResultPath?: string | null;
     TimeoutSeconds?: number;
+    /** A path to the timeout in the state's input: a wait sized per execution. */
+    TimeoutSecondsPath?: string;
     HeartbeatSeconds?: number;
     Retry?: Retrier[];
     Catch?: Catcher[];
@@ -175,6 +177,10 @@ export function stateMachine(
     if (seen.has(name)) throw new DefinitionError(`state name "${name}" is used twice`);
     seen.add(name);
     if (name.length > 80) throw new DefinitionError(`state "${name}": name longer than 80 characters`);
+    if ("ResultPath" in state && state.ResultPath === "$") {
+      // AWS reads it as the default; aws-local-stepfunctions 3.0 writes a key named "$" instead.
+      throw new DefinitionError(`state "${name}": leave ResultPath out rather than "$" (the same on AWS)`);
+    }
     if (state.Type === "Task" || state.Type === "Map") {
       for (const retrier of state.Retry ?? []) {
         if (retrier.ErrorEquals.includes("States.ALL")) {
@@ -186,8 +192,10 @@ export function stateMachine(
       if (!usesTaskToken(state.Parameters)) {
         throw new DefinitionError(`state "${name}": a .waitForTaskToken task must pass $$.Task.Token`);
       }
-      if (!state.TimeoutSeconds)
-        throw new DefinitionError(`state "${name}": a .waitForTaskToken task needs TimeoutSeconds`);
+      if (!state.TimeoutSeconds && !state.TimeoutSecondsPath)
+        throw new DefinitionError(
+          `state "${name}": a .waitForTaskToken task needs TimeoutSeconds or TimeoutSecondsPath`,
+        );
     }
   }
   return full;

@@ -1,12 +1,14 @@
 /**
- * The release workflow (ARCHITECTURE §3), rendered from typed references and options. The one
- * definition that Pulumi deploys, the local engine runs and the tests execute.
+ * The release workflow (docs/architecture.md, "The workflow"), rendered from typed references and
+ * options: the one definition that Pulumi deploys, the local engine runs and the tests execute.
  *
- * Completion is event-driven: each pipeline's iteration parks in a `.waitForTaskToken` task
- * until the pipeline-event handler (or the reconciler) completes it, so a running pipeline
- * costs no state transitions however long it takes.
+ * The workflow validates and registers a release, then parks in one `.waitForTaskToken` wait for
+ * the whole release. Pipelines are started and followed outside it, by the scheduler
+ * (handlers/scheduler.ts) that the registration and every pipeline's end call: so no Step
+ * Functions slot is held while a pipeline runs, a pipeline starts as soon as its dependencies
+ * succeeded, and a release costs the same few transitions whatever its size, shape or duration.
  */
-import { RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } from "../handlers/model";
+import { RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE, type FailurePolicy } from "../handlers/model";
 import { WorkflowErrors } from "../handlers/errors";
 import {
   Integrations,
@@ -18,39 +20,31 @@ import {
   stateMachine,
 } from "./asl";
 
+export type { FailurePolicy };
+
 /** What the workflow calls: function ARNs, table names, the event bus for release events. */
 export interface WorkflowRefs {
   functions: {
     loadManifest: string;
     validateManifest: string;
-    registerWaiter: string;
-    stopRemaining: string;
+    registerRelease: string;
+    awaitRelease: string;
+    stopRelease: string;
   };
   releasesTable: string;
-  executionsTable: string;
   eventBusName: string;
 }
 
-/**
- * `stopRemaining`: the first pipeline failure ends the release at once and stops the release's
- * pipelines that are still running. `letFinish`: every pipeline runs to its end; the release
- * fails afterwards if any failed.
- */
-export type FailurePolicy = "stopRemaining" | "letFinish";
-
 export interface WorkflowOptions {
   /**
-   * Pipelines running at once (1–40, inline Map's limit). An iteration keeps its slot while it
-   * waits for its pipeline, so this bounds running pipelines, not only starts.
+   * How long one pipeline may run (a manual approval inside a pipeline may take days): the
+   * reconciler stops a pipeline that runs longer, and the pipeline fails.
    */
-  mapConcurrency: number;
-  /** How long one pipeline may run before its wait times out (a manual approval may take days). */
   longestPipelineRunSeconds: number;
   failurePolicy: FailurePolicy;
 }
 
 export const DEFAULT_WORKFLOW_OPTIONS: WorkflowOptions = {
-  mapConcurrency: 40,
   longestPipelineRunSeconds: 7 * 24 * 3600,
   failurePolicy: "stopRemaining",
 };
@@ -66,6 +60,10 @@ export const TRANSIENT_LAMBDA_ERRORS = [
   "ThrottlingException",
   "TooManyRequestsException",
   "InternalServerError",
+  // CodePipeline answers these while it is busy or its execution queue is full; the scheduler's
+  // start is idempotent, so repeating RegisterRelease is safe.
+  "ConflictException",
+  "ConcurrentPipelineExecutionsLimitExceededException",
 ];
 
 export const TRANSIENT_DYNAMODB_ERRORS = [
@@ -75,28 +73,21 @@ export const TRANSIENT_DYNAMODB_ERRORS = [
   "DynamoDB.InternalServerErrorException",
 ];
 
-/** CodePipeline answers ConflictException while the pipeline is busy; both clear by themselves. */
-export const TRANSIENT_START_ERRORS = ["CodePipeline.ThrottlingException", "CodePipeline.ConflictException"];
-export const START_LIMIT_ERRORS = ["CodePipeline.ConcurrentPipelineExecutionsLimitExceededException"];
-
 const lambdaRetry: Retrier[] = [retryTransient(TRANSIENT_LAMBDA_ERRORS)];
 const dynamoRetry: Retrier[] = [retryTransient(TRANSIENT_DYNAMODB_ERRORS)];
 
+/** Step Functions' task timeout and a STANDARD execution both end at one year. */
+export const MAX_WAIT_SECONDS = 31_536_000;
+
 function validateOptions(options: WorkflowOptions): void {
-  const { mapConcurrency, longestPipelineRunSeconds, failurePolicy } = options;
-  if (!Number.isInteger(mapConcurrency) || mapConcurrency < 1 || mapConcurrency > 40) {
-    throw new RangeError(
-      `mapConcurrency must be an integer from 1 to 40 (inline Map's limit), got ${mapConcurrency}`,
-    );
-  }
-  // Step Functions' task timeout and a STANDARD execution both end at one year.
+  const { longestPipelineRunSeconds, failurePolicy } = options;
   if (
     !Number.isInteger(longestPipelineRunSeconds) ||
     longestPipelineRunSeconds < 60 ||
-    longestPipelineRunSeconds > 31_536_000
+    longestPipelineRunSeconds > MAX_WAIT_SECONDS
   ) {
     throw new RangeError(
-      `longestPipelineRunSeconds must be an integer from 60 to 31536000 (one year), got ${longestPipelineRunSeconds}`,
+      `longestPipelineRunSeconds must be an integer from 60 to ${MAX_WAIT_SECONDS} (one year), got ${longestPipelineRunSeconds}`,
     );
   }
   if (failurePolicy !== "stopRemaining" && failurePolicy !== "letFinish") {
@@ -131,7 +122,7 @@ function markRelease(refs: WorkflowRefs, status: "SUCCEEDED" | "FAILED", next: s
     Resource: Integrations.dynamoUpdateItem,
     Parameters: {
       TableName: refs.releasesTable,
-      Key: { releaseId: str("$.release.releaseId") },
+      Key: { releaseId: str("$.releaseId") },
       UpdateExpression: failed
         ? "SET #status = :status, endedAt = :now, errorName = :error, cause = :cause"
         : "SET #status = :status, endedAt = :now",
@@ -159,7 +150,7 @@ function publishReleaseEvent(
   ends = false,
 ): State {
   const detail: PayloadTemplate = {
-    "releaseId.$": "$.release.releaseId",
+    "releaseId.$": "$.releaseId",
     status,
     "executionArn.$": "$$.Execution.Id",
     ...(status === "FAILED" ? { "error.$": "$.failure.Error", "cause.$": "$.failure.Cause" } : {}),
@@ -185,145 +176,6 @@ function publishReleaseEvent(
   };
 }
 
-/** One pipeline's iteration: start it idempotently, record it, then wait for its end. */
-function pipelineIteration(refs: WorkflowRefs, options: WorkflowOptions): Record<string, State> {
-  const onFailure = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "DescribePipelineFailure" }];
-  const states: Record<string, State> = {
-    ...(options.failurePolicy === "stopRemaining"
-      ? {
-          CheckReleaseOpen: {
-            Type: "Task",
-            Comment:
-              "A pipeline waiting for a Map slot does not start once another pipeline of the release failed: one conditional write, one transition.",
-            Resource: Integrations.dynamoUpdateItem,
-            Parameters: {
-              TableName: refs.releasesTable,
-              Key: { releaseId: str("$.releaseId") },
-              UpdateExpression: "ADD startedPipelines :one",
-              ConditionExpression: "attribute_not_exists(firstFailure)",
-              ExpressionAttributeValues: { ":one": { N: "1" } },
-            },
-            ResultPath: null,
-            Retry: dynamoRetry,
-            Catch: [
-              {
-                ErrorEquals: ["DynamoDB.ConditionalCheckFailedException"],
-                ResultPath: null,
-                Next: "PipelineSkipped",
-              },
-            ],
-            Next: "StartPipeline",
-          } satisfies State,
-          PipelineSkipped: { Type: "Succeed" } satisfies State,
-        }
-      : {}),
-    StartPipeline: {
-      Type: "Task",
-      Comment:
-        "Idempotent: ClientRequestToken is derived from (releaseId, pipeline), so a retry returns the same execution.",
-      Resource: Integrations.awsSdk("codepipeline", "startPipelineExecution"),
-      // No Parameters: the prepared request (Variables and SourceRevisions only when the manifest has
-      // them; CodePipeline rejects empty lists) is passed to the API as it is.
-      InputPath: "$.pipeline.start",
-      ResultSelector: { "pipelineExecutionId.$": "$.PipelineExecutionId" },
-      ResultPath: "$.execution",
-      Retry: [
-        retryTransient(TRANSIENT_START_ERRORS, { MaxAttempts: 8 }),
-        retryTransient(START_LIMIT_ERRORS, { IntervalSeconds: 30, MaxAttempts: 20, MaxDelaySeconds: 300 }),
-      ],
-      Catch: onFailure,
-      Next: "RecordStart",
-    },
-    RecordStart: {
-      Type: "Task",
-      Comment:
-        "Claims the execution for this release. Never overwrites status or history: the pipeline's events may have arrived first.",
-      Resource: Integrations.dynamoUpdateItem,
-      Parameters: {
-        TableName: refs.executionsTable,
-        Key: { pipelineExecutionId: str("$.execution.pipelineExecutionId") },
-        UpdateExpression:
-          "SET releaseId = :releaseId, pipeline = :pipeline, startedAt = if_not_exists(startedAt, :now), #status = if_not_exists(#status, :started)",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":releaseId": str("$.releaseId"),
-          ":pipeline": str("$.pipeline.name"),
-          ":now": str("$$.State.EnteredTime"),
-          ":started": { S: "Started" },
-        },
-      },
-      ResultPath: null,
-      Retry: dynamoRetry,
-      Catch: onFailure,
-      Next: "AwaitPipeline",
-    },
-    AwaitPipeline: {
-      Type: "Task",
-      Comment:
-        "Parks until the pipeline ends: the pipeline-event handler or the reconciler sends the task token back. No polling.",
-      Resource: Integrations.lambdaInvokeWaitForTaskToken,
-      Parameters: {
-        FunctionName: refs.functions.registerWaiter,
-        Payload: {
-          "taskToken.$": "$$.Task.Token",
-          "releaseId.$": "$.releaseId",
-          "pipeline.$": "$.pipeline.name",
-          "pipelineExecutionId.$": "$.execution.pipelineExecutionId",
-          ...(options.failurePolicy === "stopRemaining" ? { stopIfReleaseFailed: true } : {}),
-        },
-      },
-      TimeoutSeconds: options.longestPipelineRunSeconds,
-      // The iteration ends here: the release's outcome is read from the tables, not the Map's output.
-      ResultPath: null,
-      Retry: lambdaRetry,
-      Catch: onFailure,
-      End: true,
-    },
-    DescribePipelineFailure: {
-      Type: "Pass",
-      Parameters: {
-        Error: WorkflowErrors.PipelineFailed,
-        "Cause.$":
-          "States.Format('Pipeline {} did not succeed: {}: {}', $.pipeline.name, $.error.Error, $.error.Cause)",
-      },
-      ResultPath: "$.failure",
-      Next: "RecordPipelineFailure",
-    },
-  };
-  // A failed iteration still ends normally: failing it would fail the Map, which cancels the other
-  // iterations, including one whose pipeline has started but is not yet recorded, and that
-  // pipeline would then run on unseen. The first failure is kept on the release instead.
-  const stopOthers = options.failurePolicy === "stopRemaining";
-  states.RecordPipelineFailure = {
-    Type: "Task",
-    Resource: Integrations.dynamoUpdateItem,
-    Parameters: {
-      TableName: refs.releasesTable,
-      Key: { releaseId: str("$.releaseId") },
-      UpdateExpression: "SET firstFailure = if_not_exists(firstFailure, :cause)",
-      ExpressionAttributeValues: { ":cause": str("$.failure.Cause") },
-    },
-    ResultPath: null,
-    Retry: dynamoRetry,
-    Next: stopOthers ? "StopOtherPipelines" : "PipelineFinishedFailed",
-  };
-  if (stopOthers) {
-    // Stops the release's recorded running pipelines; their waits then end through their STOPPED
-    // events. A pipeline recorded later stops itself: its waiter sees firstFailure.
-    states.StopOtherPipelines = lambdaTask(
-      refs.functions.stopRemaining,
-      { "releaseId.$": "$.releaseId", "reason.$": "$.failure.Cause" },
-      {
-        ResultPath: null,
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.stopError", Next: "PipelineFinishedFailed" }],
-        Next: "PipelineFinishedFailed",
-      },
-    );
-  }
-  states.PipelineFinishedFailed = { Type: "Succeed" };
-  return states;
-}
-
 /** Renders the release workflow. Throws RangeError for bad options, DefinitionError for a broken graph. */
 export function releaseWorkflow(
   refs: WorkflowRefs,
@@ -333,32 +185,27 @@ export function releaseWorkflow(
   const rejected = [
     { ErrorEquals: ["InvalidManifest", "ManifestNotFound"], ResultPath: "$.error", Next: "RecordRejected" },
   ];
-  const stopFirst = options.failurePolicy === "stopRemaining";
-  const afterMapFailure = stopFirst ? "StopRemaining" : "MarkFailed";
 
   const states: Record<string, State> = {
     LoadManifest: lambdaTask(
       refs.functions.loadManifest,
       { "request.$": "$" },
       {
-        Comment: "Reads the manifest text: the S3 object at the event's version, or the API request body.",
+        Comment:
+          "Reads the manifest text: the S3 object at the event's version, or the API request body. The request is not carried on.",
+        // No ResultPath: the result replaces the input (the default, "$").
         ResultSelector: { "text.$": "$.Payload.text", "location.$": "$.Payload.location" },
-        ResultPath: "$.loaded",
         Catch: rejected,
         Next: "ValidateManifest",
       },
     ),
     ValidateManifest: lambdaTask(
       refs.functions.validateManifest,
-      { "text.$": "$.loaded.text" },
+      { "text.$": "$.text", "location.$": "$.location" },
       {
-        Comment: "Schema, allow-list and limits; derives each pipeline's idempotent start request.",
-        ResultSelector: {
-          "releaseId.$": "$.Payload.releaseId",
-          "pipelines.$": "$.Payload.pipelines",
-          "pipelinesAttribute.$": "$.Payload.pipelinesAttribute",
-        },
-        ResultPath: "$.release",
+        Comment:
+          "Schema, allow-list, dependencies and limits. Its plan replaces the text: only what later states need is carried.",
+        ResultSelector: { "release.$": "$.Payload" },
         Catch: rejected,
         Next: "RegisterRelease",
       },
@@ -375,7 +222,6 @@ export function releaseWorkflow(
           status: { S: "REJECTED" },
           executionArn: str("$$.Execution.Id"),
           startedAt: str("$$.Execution.StartTime"),
-          input: str("States.JsonToString($$.Execution.Input)"),
           errorName: str("$.error.Error"),
           cause: str("$.error.Cause"),
         },
@@ -386,63 +232,85 @@ export function releaseWorkflow(
       Next: "ManifestRejected",
     },
     ManifestRejected: { Type: "Fail", ErrorPath: "$.error.Error", CausePath: "$.error.Cause" },
-    RegisterRelease: {
-      Type: "Task",
-      Comment: "Exactly once per releaseId: a conditional put, so two racing submissions cannot both pass.",
-      Resource: Integrations.dynamoPutItem,
-      Parameters: {
-        TableName: refs.releasesTable,
-        Item: {
-          releaseId: str("$.release.releaseId"),
-          status: { S: "RUNNING" },
-          executionArn: str("$$.Execution.Id"),
-          startedAt: str("$$.Execution.StartTime"),
-          source: str("$.loaded.location"),
-          // The manifest's order, as a DynamoDB list built by the validator: a JSONPath wildcard
-          // cannot build one portably.
-          "pipelines.$": "$.release.pipelinesAttribute",
-        },
-        ConditionExpression: "attribute_not_exists(releaseId)",
+    RegisterRelease: lambdaTask(
+      refs.functions.registerRelease,
+      {
+        "releaseId.$": "$.release.releaseId",
+        "executionArn.$": "$$.Execution.Id",
+        "startedAt.$": "$$.Execution.StartTime",
+        "source.$": "$.release.location",
+        failurePolicy: options.failurePolicy,
+        longestPipelineRunSeconds: options.longestPipelineRunSeconds,
+        "pipelines.$": "$.release.pipelines",
       },
-      ResultPath: null,
-      Retry: dynamoRetry,
-      Catch: [
-        {
-          ErrorEquals: ["DynamoDB.ConditionalCheckFailedException"],
-          ResultPath: "$.error",
-          Next: "DescribeDuplicate",
-        },
-      ],
-      Next: "RunPipelines",
-    },
+      {
+        Comment:
+          "Exactly once per releaseId (a conditional write), then the schedule, then the pipelines that depend on nothing. The plan is not carried on.",
+        ResultSelector: { "releaseId.$": "$.Payload.releaseId" },
+        ResultPath: "$.release",
+        OutputPath: "$.release",
+        Catch: [
+          { ErrorEquals: [WorkflowErrors.DuplicateRelease], ResultPath: "$.error", Next: "DescribeDuplicate" },
+        ],
+        Next: "AwaitRelease",
+      },
+    ),
     DescribeDuplicate: {
       Type: "Pass",
-      Parameters: {
-        "cause.$":
-          "States.Format('Release {} was already submitted; a releaseId runs once. Submit a new releaseId to release again.', $.release.releaseId)",
-      },
+      Comment: "The Lambda error's Cause is JSON; the release record and the Fail state carry its message.",
+      Parameters: { "cause.$": "States.StringToJson($.error.Cause)" },
       ResultPath: "$.duplicate",
       Next: "DuplicateRelease",
     },
     DuplicateRelease: {
       Type: "Fail",
       Error: WorkflowErrors.DuplicateRelease,
-      CausePath: "$.duplicate.cause",
+      CausePath: "$.duplicate.cause.errorMessage",
     },
-    RunPipelines: {
-      Type: "Map",
-      ItemsPath: "$.release.pipelines",
-      ItemSelector: { "releaseId.$": "$.release.releaseId", "pipeline.$": "$$.Map.Item.Value" },
-      MaxConcurrency: options.mapConcurrency,
-      ItemProcessor: {
-        ProcessorConfig: { Mode: "INLINE" },
-        StartAt: stopFirst ? "CheckReleaseOpen" : "StartPipeline",
-        States: pipelineIteration(refs, options),
+    AwaitRelease: {
+      Type: "Task",
+      Comment:
+        "Parks until every pipeline settled: the pipeline-event handler or the reconciler sends the outcome. No slot is held per pipeline and nothing polls.",
+      Resource: Integrations.lambdaInvokeWaitForTaskToken,
+      Parameters: {
+        FunctionName: refs.functions.awaitRelease,
+        Payload: {
+          "taskToken.$": "$$.Task.Token",
+          "releaseId.$": "$.releaseId",
+          "executionArn.$": "$$.Execution.Id",
+        },
       },
-      ResultPath: null,
-      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: afterMapFailure }],
-      Next: "ReadOutcome",
+      // A backstop for defects only: each pipeline's own limit (longestPipelineRunSeconds) is
+      // enforced by the reconciler, which stops a pipeline that runs longer and fails it.
+      TimeoutSeconds: MAX_WAIT_SECONDS,
+      ResultPath: "$.outcome",
+      Retry: lambdaRetry,
+      // The wait failed (its backstop timeout, or a defect): stop what runs and record why.
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "StopRelease" }],
+      Next: "ReleaseOutcome",
     },
+    ReleaseOutcome: {
+      Type: "Choice",
+      Choices: [{ Variable: "$.outcome.status", StringEquals: "SUCCEEDED", Next: "MarkSucceeded" }],
+      Default: "DescribeFailure",
+    },
+    DescribeFailure: {
+      Type: "Pass",
+      Parameters: { "Error.$": "$.outcome.error", "Cause.$": "$.outcome.cause" },
+      ResultPath: "$.failure",
+      Next: "MarkFailed",
+    },
+    StopRelease: lambdaTask(
+      refs.functions.stopRelease,
+      { "releaseId.$": "$.releaseId", "reason.$": "$.failure.Cause" },
+      {
+        Comment: "The release's wait failed: skip what has not started and stop what runs.",
+        ResultPath: null,
+        // Failing to stop must not keep the release from being recorded as failed.
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.stopError", Next: "MarkFailed" }],
+        Next: "MarkFailed",
+      },
+    ),
     MarkSucceeded: markRelease(refs, "SUCCEEDED", "PublishSucceeded"),
     // Ends the execution itself; ReleaseSucceeded is reached only when the notification fails.
     PublishSucceeded: publishReleaseEvent(refs, "SUCCEEDED", "ReleaseSucceeded", true),
@@ -452,51 +320,9 @@ export function releaseWorkflow(
     ReleaseFailed: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
   };
 
-  if (stopFirst) {
-    states.StopRemaining = lambdaTask(
-      refs.functions.stopRemaining,
-      { "releaseId.$": "$.release.releaseId", "reason.$": "$.failure.Cause" },
-      {
-        Comment:
-          "Failure policy stopRemaining, when the Map itself failed: stop this release's pipelines that are still running.",
-        ResultSelector: { "stopped.$": "$.Payload.stopped" },
-        ResultPath: "$.stopped",
-        // Failing to stop must not keep the release from being recorded as failed.
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.stopError", Next: "MarkFailed" }],
-        Next: "MarkFailed",
-      },
-    );
-  }
-  states.ReadOutcome = {
-    Type: "Task",
-    Resource: Integrations.dynamoGetItem,
-    Parameters: {
-      TableName: refs.releasesTable,
-      Key: { releaseId: str("$.release.releaseId") },
-      // releaseId too, so Item is never empty when no pipeline failed.
-      ProjectionExpression: "releaseId, firstFailure",
-      ConsistentRead: true,
-    },
-    ResultSelector: { "item.$": "$.Item" },
-    ResultPath: "$.outcome",
-    Retry: dynamoRetry,
-    Next: "AnyPipelineFailed",
-  };
-  states.AnyPipelineFailed = {
-    Type: "Choice",
-    Choices: [{ Variable: "$.outcome.item.firstFailure", IsPresent: true, Next: "DescribeReleaseFailure" }],
-    Default: "MarkSucceeded",
-  };
-  states.DescribeReleaseFailure = {
-    Type: "Pass",
-    Parameters: { Error: WorkflowErrors.PipelineFailed, "Cause.$": "$.outcome.item.firstFailure.S" },
-    ResultPath: "$.failure",
-    Next: "MarkFailed",
-  };
-
   return stateMachine({
     Comment:
-      "Release Machine: start every pipeline of a release manifest and follow each to its end by events.",
+      "Release Machine: register a release, start its pipelines as their dependencies succeed, and wait for the last to end.",
     StartAt: "LoadManifest",
     States: states,
   });
@@ -507,10 +333,10 @@ export const PLACEHOLDER_REFS: WorkflowRefs = {
   functions: {
     loadManifest: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-load-manifest",
     validateManifest: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-validate-manifest",
-    registerWaiter: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-register-waiter",
-    stopRemaining: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-stop-remaining",
+    registerRelease: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-register-release",
+    awaitRelease: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-await-release",
+    stopRelease: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-stop-release",
   },
   releasesTable: "release-machine-releases",
-  executionsTable: "release-machine-executions",
   eventBusName: "default",
 };

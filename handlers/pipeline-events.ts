@@ -1,0 +1,156 @@
+/**
+ * The pipeline-event Lambda and the reconciler: both turn a pipeline execution's end into the
+ * scheduler's decisions. Events come from EventBridge ("CodePipeline Pipeline Execution State
+ * Change", delivered at least once, in any order); the reconciler asks CodePipeline about every
+ * execution still on the `waiting` index, so a lost event costs minutes, not the release.
+ */
+import { GetPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
+import { GetCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type ExecutionDeps, type ExecutionItem, nowIso, recordState, stopExecution } from "./executions";
+import {
+  ExecutionsTable,
+  PIPELINE_EVENT_DETAIL_TYPE,
+  type PipelineExecutionStatus,
+  isTerminal,
+  statusFromEventState,
+} from "./model";
+import { onPipelineEnded } from "./scheduler";
+
+/** A "CodePipeline Pipeline Execution State Change" event, as EventBridge delivers it. */
+export interface PipelineStateChangeEvent {
+  id: string;
+  "detail-type": string;
+  source: string;
+  time: string;
+  detail: { pipeline: string; "execution-id": string; state: string };
+}
+
+export type PipelineEventOutcome = "recorded" | "ended" | "duplicate" | "ignored";
+
+/** The pipeline-event Lambda: record the change; when the execution ended, act on it for its release. */
+export async function handlePipelineEvent(
+  deps: ExecutionDeps,
+  event: PipelineStateChangeEvent,
+): Promise<PipelineEventOutcome> {
+  const status = statusFromEventState(event.detail?.state);
+  if (event["detail-type"] !== PIPELINE_EVENT_DETAIL_TYPE || status === undefined) return "ignored";
+  const item = await recordState(deps, {
+    pipelineExecutionId: event.detail["execution-id"],
+    pipeline: event.detail.pipeline,
+    state: event.detail.state,
+    status,
+    at: event.time,
+    eventId: event.id,
+  });
+  if (!item) {
+    // Recorded before, but a failed attempt may not have acted on it: it is still waiting then.
+    const stored = await readExecution(deps, event.detail["execution-id"]);
+    if (stored?.awaitingRelease && isTerminal(stored.status)) await onPipelineEnded(deps, stored, event.id);
+    return "duplicate";
+  }
+  // No releaseId: an execution this machine did not start (or has not recorded yet). The event is
+  // kept, so the scheduler's recordStart sees it and acts on it then.
+  if (!item.releaseId || !isTerminal(item.status)) return "recorded";
+  await onPipelineEnded(deps, item, event.id);
+  return "ended";
+}
+
+async function readExecution(deps: ExecutionDeps, pipelineExecutionId: string): Promise<ExecutionItem | undefined> {
+  const { Item } = await deps.ddb.send(
+    new GetCommand({
+      TableName: deps.tables.executions,
+      Key: { [ExecutionsTable.hashKey]: pipelineExecutionId },
+      ConsistentRead: true,
+    }),
+  );
+  return Item as ExecutionItem | undefined;
+}
+
+const EVENT_STATE_OF: Record<PipelineExecutionStatus, string> = {
+  InProgress: "STARTED",
+  Stopping: "STOPPING",
+  Stopped: "STOPPED",
+  Succeeded: "SUCCEEDED",
+  Failed: "FAILED",
+  Cancelled: "CANCELED",
+  Superseded: "SUPERSEDED",
+};
+
+export interface ReconcileReport {
+  checked: number;
+  completed: number;
+  failures: { pipelineExecutionId: string; error: string }[];
+}
+
+/**
+ * The reconciler: for every execution still waiting (the sparse `waiting` index), ask CodePipeline
+ * for its status and act on the ends no event brought.
+ */
+export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
+  const report: ReconcileReport = { checked: 0, completed: 0, failures: [] };
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.ddb.send(
+      new ScanCommand({
+        TableName: deps.tables.executions,
+        IndexName: ExecutionsTable.waitingIndex.name,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    startKey = page.LastEvaluatedKey;
+    for (const waiting of (page.Items ?? []) as ExecutionItem[]) {
+      report.checked += 1;
+      try {
+        if (await reconcileOne(deps, waiting)) report.completed += 1;
+      } catch (error) {
+        // One broken execution must not stop the pass over the others.
+        report.failures.push({
+          pipelineExecutionId: waiting.pipelineExecutionId,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        });
+      }
+    }
+  } while (startKey);
+  return report;
+}
+
+async function reconcileOne(deps: ExecutionDeps, waiting: ExecutionItem): Promise<boolean> {
+  const key = `reconciler:${waiting.pipelineExecutionId}`;
+  if (isTerminal(waiting.status)) {
+    await onPipelineEnded(deps, waiting, key);
+    return true;
+  }
+  const { pipelineExecution } = await deps.codepipeline.send(
+    new GetPipelineExecutionCommand({
+      pipelineName: waiting.pipeline,
+      pipelineExecutionId: waiting.pipelineExecutionId,
+    }),
+  );
+  const status = pipelineExecution?.status as PipelineExecutionStatus | undefined;
+  if (!isTerminal(status)) {
+    if (waiting.deadlineAt && waiting.deadlineAt < nowIso(deps) && !waiting.timedOut) {
+      // Ran longer than the release allows one pipeline: stop it; its STOPPED end fails it.
+      await deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.tables.executions,
+          Key: { [ExecutionsTable.hashKey]: waiting.pipelineExecutionId },
+          UpdateExpression: "SET timedOut = :true",
+          ExpressionAttributeValues: { ":true": true },
+        }),
+      );
+      await stopExecution(deps, waiting, `ran past its deadline ${waiting.deadlineAt} (longestPipelineRunHours)`);
+    }
+    return false;
+  }
+  const item = await recordState(deps, {
+    pipelineExecutionId: waiting.pipelineExecutionId,
+    pipeline: waiting.pipeline ?? pipelineExecution?.pipelineName ?? "",
+    state: EVENT_STATE_OF[status],
+    status,
+    at: nowIso(deps),
+    eventId: `reconciler:${waiting.pipelineExecutionId}:${status}`,
+  });
+  await onPipelineEnded(deps, item ?? { ...waiting, status }, key);
+  return true;
+}
+
