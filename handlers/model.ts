@@ -18,6 +18,8 @@ export const ReleasesTable = {
 export const ReleasePipelinesTable = {
   hashKey: "releaseId",
   rangeKey: "pipeline",
+  /** Sparse: only pipelines claimed for a start that is not yet recorded (the reconciler finishes stuck ones). */
+  startingIndex: { name: "starting", hashKey: "startingSince" },
 } as const;
 
 /**
@@ -52,8 +54,9 @@ export const releasePipelinesTableShape: TableShape = {
   attributes: [
     { name: ReleasePipelinesTable.hashKey, type: "S" },
     { name: ReleasePipelinesTable.rangeKey, type: "S" },
+    { name: ReleasePipelinesTable.startingIndex.hashKey, type: "S" },
   ],
-  globalSecondaryIndexes: [],
+  globalSecondaryIndexes: [ReleasePipelinesTable.startingIndex],
 };
 
 export const executionsTableShape: TableShape = {

@@ -14,7 +14,7 @@ import {
   isTerminal,
   statusFromEventState,
 } from "./model";
-import { onPipelineEnded } from "./scheduler";
+import { onPipelineEnded, resumeStuckStarts } from "./scheduler";
 
 /** A "CodePipeline Pipeline Execution State Change" event, as EventBridge delivers it. */
 export interface PipelineStateChangeEvent {
@@ -45,13 +45,13 @@ export async function handlePipelineEvent(
   if (!item) {
     // Recorded before, but a failed attempt may not have acted on it: it is still waiting then.
     const stored = await readExecution(deps, event.detail["execution-id"]);
-    if (stored?.awaitingRelease && isTerminal(stored.status)) await onPipelineEnded(deps, stored, event.id);
+    if (stored?.awaitingRelease && isTerminal(stored.status)) await onPipelineEnded(deps, stored);
     return "duplicate";
   }
   // No releaseId: an execution this machine did not start (or has not recorded yet). The event is
   // kept, so the scheduler's recordStart sees it and acts on it then.
   if (!item.releaseId || !isTerminal(item.status)) return "recorded";
-  await onPipelineEnded(deps, item, event.id);
+  await onPipelineEnded(deps, item);
   return "ended";
 }
 
@@ -79,6 +79,8 @@ const EVENT_STATE_OF: Record<PipelineExecutionStatus, string> = {
 export interface ReconcileReport {
   checked: number;
   completed: number;
+  /** Starts taken over from a claimant that never recorded them. */
+  resumedStarts: number;
   failures: { pipelineExecutionId: string; error: string }[];
 }
 
@@ -87,7 +89,7 @@ export interface ReconcileReport {
  * for its status and act on the ends no event brought.
  */
 export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { checked: 0, completed: 0, failures: [] };
+  const report: ReconcileReport = { checked: 0, completed: 0, resumedStarts: 0, failures: [] };
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await deps.ddb.send(
@@ -111,13 +113,17 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
       }
     }
   } while (startKey);
+  try {
+    report.resumedStarts = await resumeStuckStarts(deps);
+  } catch (error) {
+    report.failures.push({ pipelineExecutionId: "", error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+  }
   return report;
 }
 
 async function reconcileOne(deps: ExecutionDeps, waiting: ExecutionItem): Promise<boolean> {
-  const key = `reconciler:${waiting.pipelineExecutionId}`;
   if (isTerminal(waiting.status)) {
-    await onPipelineEnded(deps, waiting, key);
+    await onPipelineEnded(deps, waiting);
     return true;
   }
   const { pipelineExecution } = await deps.codepipeline.send(
@@ -150,7 +156,7 @@ async function reconcileOne(deps: ExecutionDeps, waiting: ExecutionItem): Promis
     at: nowIso(deps),
     eventId: `reconciler:${waiting.pipelineExecutionId}:${status}`,
   });
-  await onPipelineEnded(deps, item ?? { ...waiting, status }, key);
+  await onPipelineEnded(deps, item ?? { ...waiting, status });
   return true;
 }
 

@@ -9,12 +9,14 @@
  * event or a retried Lambda invocation cannot start a pipeline twice, start one whose dependency
  * did not succeed, or end a release twice:
  * - a pipeline starts only through the claim `Pending -> Starting`, which one writer wins;
+ * - a claim is taken over only by the reconciler, and only from the claimant it read;
  * - dependencies met are a string set (`depsSucceeded`): adding a name twice changes nothing;
  * - the release is over when its `settled` string set holds every pipeline: again idempotent.
  */
 import { StartPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { randomUUID } from "node:crypto";
+import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { DuplicateRelease, ReleaseNotRegistered } from "./errors";
 import {
   type ExecutionDeps,
@@ -70,8 +72,10 @@ export interface PipelineItem {
   variables?: PlannedPipeline["variables"];
   sourceRevisions?: PlannedPipeline["sourceRevisions"];
   status: ScheduleStatus;
-  /** Who claimed the start: only the same caller (a retry of it) may claim it again. */
+  /** The claim on its start (a fresh id per claim): only the reconciler takes one over. */
   claimedBy?: string;
+  /** Set while claimed and not yet recorded: the sparse `starting` index. */
+  startingSince?: string;
   pipelineExecutionId?: string;
   startedAt?: string;
   endedAt?: string;
@@ -97,7 +101,9 @@ export interface RegisterReleaseRequest {
 
 /** Starts issued at once by one invocation: CodePipeline throttles bursts (the SDK retries those). */
 const START_CONCURRENCY = 10;
-/** StartPipelineExecution errors that a later attempt can clear: the caller's retry takes them. */
+/** Attempts at one start while CodePipeline is busy, within one invocation. */
+const START_ATTEMPTS = 6;
+/** StartPipelineExecution errors that a later attempt can clear. */
 const RETRYABLE_START_ERRORS = [
   "ConflictException",
   "ConcurrentPipelineExecutionsLimitExceededException",
@@ -232,36 +238,56 @@ export async function registerRelease(
   });
 
   const roots = pipelines.filter((p) => (p.dependsOn ?? []).length === 0).map((p) => p.name);
-  await inBatches(roots, START_CONCURRENCY, (name) =>
-    startWhenReady(deps, releaseId, name, `register:${executionArn}`),
-  );
+  await inBatches(roots, START_CONCURRENCY, (name) => startWhenReady(deps, releaseId, name));
   return { releaseId, pipelineCount: pipelines.length };
 }
 
 /**
  * Starts one pipeline whose dependencies all succeeded, exactly once: the `Pending -> Starting`
- * claim admits one caller (and that caller's own retries, by `claimedBy`). The start itself is
- * idempotent too (CodePipeline's clientRequestToken from release, pipeline and attempt).
+ * claim admits one caller, whatever the number of events, duplicates or retries that found the
+ * pipeline ready. A claim whose start was never recorded (its Lambda died) is taken over by the
+ * reconciler (`resumeStuckStarts`); the start is idempotent by CodePipeline's clientRequestToken
+ * (release, pipeline, attempt), so that takeover cannot start a second execution either.
  */
-async function startWhenReady(deps: ExecutionDeps, releaseId: string, pipeline: string, claimKey: string): Promise<void> {
-  let item: PipelineItem;
+async function startWhenReady(deps: ExecutionDeps, releaseId: string, pipeline: string): Promise<void> {
+  const claim = await claimStart(deps, releaseId, pipeline, "#status = :pending", {});
+  if (claim) await startClaimed(deps, claim);
+}
+
+async function claimStart(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  condition: string,
+  values: Record<string, string>,
+): Promise<PipelineItem | undefined> {
   try {
     const result = await deps.ddb.send(
       new UpdateCommand({
         TableName: deps.tables.releasePipelines,
         Key: pipelineKey(releaseId, pipeline),
-        UpdateExpression: "SET #status = :starting, claimedBy = :key",
-        ConditionExpression: "#status = :pending OR (#status = :starting AND claimedBy = :key)",
+        UpdateExpression: "SET #status = :starting, claimedBy = :claim, startingSince = :now",
+        ConditionExpression: condition,
         ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: { ":starting": "Starting", ":pending": "Pending", ":key": claimKey },
+        ExpressionAttributeValues: {
+          ":starting": "Starting",
+          ":pending": "Pending",
+          ":claim": randomUUID(),
+          ":now": nowIso(deps),
+          ...values,
+        },
         ReturnValues: "ALL_NEW",
       }),
     );
-    item = result.Attributes as PipelineItem;
+    return result.Attributes as PipelineItem;
   } catch (error) {
-    if (isConditionFailure(error)) return; // another caller started it, or it was skipped
+    if (isConditionFailure(error)) return undefined; // another caller has it, or it was skipped
     throw error;
   }
+}
+
+async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Promise<void> {
+  const { releaseId, pipeline } = item;
   const release = await readReleaseItem(deps, releaseId);
   if (!release || !startsPipelines(release)) {
     await settleUnstarted(deps, releaseId, pipeline, "Starting");
@@ -269,55 +295,114 @@ async function startWhenReady(deps: ExecutionDeps, releaseId: string, pipeline: 
   }
   let pipelineExecutionId: string;
   try {
-    const started = await deps.codepipeline.send(
-      new StartPipelineExecutionCommand({
-        name: pipeline,
-        clientRequestToken: clientRequestToken(releaseId, pipeline, release.attempt),
-        ...(item.variables ? { variables: item.variables } : {}),
-        ...(item.sourceRevisions
-          ? {
-              sourceRevisions: item.sourceRevisions.map((r) => ({
-                actionName: r.actionName,
-                revisionType: r.revisionType as "COMMIT_ID",
-                revisionValue: r.revisionValue,
-              })),
-            }
-          : {}),
-      }),
-    );
-    pipelineExecutionId = started.pipelineExecutionId ?? "";
+    pipelineExecutionId = await startExecution(deps, item, release.attempt);
   } catch (error) {
     if (error instanceof Error && !RETRYABLE_START_ERRORS.includes(error.name)) {
       await failUnstarted(deps, release, pipeline, `${error.name}: ${error.message}`);
       return;
     }
-    throw error; // the caller's retry repeats the claim (same key) and the start (same token)
+    throw error; // left Starting: the reconciler takes the claim over and repeats the start
   }
   const startedAt = nowIso(deps);
   // The schedule first, then the execution: whoever sees the execution's releaseId can rely on
   // the schedule naming this execution.
-  await deps.ddb.send(
-    new UpdateCommand({
-      TableName: deps.tables.releasePipelines,
-      Key: pipelineKey(releaseId, pipeline),
-      UpdateExpression: "SET #status = :started, pipelineExecutionId = :id, startedAt = :now",
-      ConditionExpression: "#status = :starting",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: { ":started": "Started", ":starting": "Starting", ":id": pipelineExecutionId, ":now": startedAt },
-    }),
-  ).catch((error: unknown) => {
-    if (!isConditionFailure(error)) throw error; // already recorded by an earlier attempt
-  });
+  await deps.ddb
+    .send(
+      new UpdateCommand({
+        TableName: deps.tables.releasePipelines,
+        Key: pipelineKey(releaseId, pipeline),
+        UpdateExpression:
+          "SET #status = :started, pipelineExecutionId = :id, startedAt = :now REMOVE startingSince",
+        ConditionExpression: "#status = :starting AND claimedBy = :claim",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":started": "Started",
+          ":starting": "Starting",
+          ":claim": item.claimedBy ?? "",
+          ":id": pipelineExecutionId,
+          ":now": startedAt,
+        },
+      }),
+    )
+    .catch((error: unknown) => {
+      if (!isConditionFailure(error)) throw error; // recorded by the claim's taker-over
+    });
   const deadlineAt = new Date(Date.parse(startedAt) + release.pipelineTimeoutSeconds * 1000).toISOString();
   const execution = await recordStart(deps, { releaseId, pipeline, pipelineExecutionId, startedAt, deadlineAt });
   // Its end may have arrived before it was recorded: the event found no release then.
-  if (isTerminal(execution.status)) await onPipelineEnded(deps, execution, `start:${pipelineExecutionId}`);
+  if (isTerminal(execution.status)) await onPipelineEnded(deps, execution);
   // A failure recorded while this start was in flight: either the failure's stop pass saw this
   // execution (recorded above), or this read sees the failure. Stopping twice is harmless.
   const now = await readReleaseItem(deps, releaseId);
   if (!startsPipelines(now) && !isTerminal(execution.status)) {
     await stopExecution(deps, execution, `Release ${releaseId} is no longer running its pipelines`);
   }
+}
+
+/**
+ * StartPipelineExecution, repeated while CodePipeline answers that it is busy (ConflictException,
+ * or a full execution queue): the SDK itself retries throttling, not these. The same token each
+ * time, so an attempt whose answer was lost returns its execution rather than a second one.
+ */
+async function startExecution(deps: ExecutionDeps, item: PipelineItem, attempt: number): Promise<string> {
+  const command = new StartPipelineExecutionCommand({
+    name: item.pipeline,
+    clientRequestToken: clientRequestToken(item.releaseId, item.pipeline, attempt),
+    ...(item.variables ? { variables: item.variables } : {}),
+    ...(item.sourceRevisions
+      ? {
+          sourceRevisions: item.sourceRevisions.map((r) => ({
+            actionName: r.actionName,
+            revisionType: r.revisionType as "COMMIT_ID",
+            revisionValue: r.revisionValue,
+          })),
+        }
+      : {}),
+  });
+  for (let tries = 1; ; tries += 1) {
+    try {
+      const started = await deps.codepipeline.send(command);
+      return started.pipelineExecutionId ?? "";
+    } catch (error) {
+      const busy = error instanceof Error && RETRYABLE_START_ERRORS.includes(error.name);
+      if (!busy || tries >= START_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** tries) * Math.random()));
+    }
+  }
+}
+
+/** How long a claimed start may stay unrecorded before the reconciler takes it over. */
+export const STUCK_START_SECONDS = 300;
+
+/**
+ * The reconciler's part of the schedule: starts whose Lambda died between the claim and the record
+ * (found on the sparse `starting` index) are taken over, one taker at a time, and completed.
+ */
+export async function resumeStuckStarts(deps: ExecutionDeps): Promise<number> {
+  let resumed = 0;
+  const cutoff = new Date(Date.parse(nowIso(deps)) - STUCK_START_SECONDS * 1000).toISOString();
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.ddb.send(
+      new ScanCommand({
+        TableName: deps.tables.releasePipelines,
+        IndexName: ReleasePipelinesTable.startingIndex.name,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    startKey = page.LastEvaluatedKey;
+    for (const stuck of (page.Items ?? []) as (PipelineItem & { startingSince: string })[]) {
+      if (stuck.startingSince > cutoff) continue;
+      const claim = await claimStart(deps, stuck.releaseId, stuck.pipeline, "#status = :starting AND claimedBy = :old", {
+        ":old": stuck.claimedBy ?? "",
+      });
+      if (claim) {
+        await startClaimed(deps, claim);
+        resumed += 1;
+      }
+    }
+  } while (startKey);
+  return resumed;
 }
 
 /** A pipeline that never started leaves the schedule as Skipped. */
@@ -332,7 +417,7 @@ async function settleUnstarted(
       new UpdateCommand({
         TableName: deps.tables.releasePipelines,
         Key: pipelineKey(releaseId, pipeline),
-        UpdateExpression: "SET #status = :skipped, endedAt = :now",
+        UpdateExpression: "SET #status = :skipped, endedAt = :now REMOVE startingSince",
         ConditionExpression: "#status = :from",
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: { ":skipped": "Skipped", ":from": from, ":now": nowIso(deps) },
@@ -354,7 +439,7 @@ async function failUnstarted(deps: ExecutionDeps, release: ReleaseItem, pipeline
       new UpdateCommand({
         TableName: deps.tables.releasePipelines,
         Key: pipelineKey(release.releaseId, pipeline),
-        UpdateExpression: "SET #status = :failed, endedAt = :now, cause = :cause",
+        UpdateExpression: "SET #status = :failed, endedAt = :now, cause = :cause REMOVE startingSince",
         ConditionExpression: "#status = :starting",
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: { ":failed": "Failed", ":starting": "Starting", ":now": nowIso(deps), ":cause": cause },
@@ -372,9 +457,9 @@ async function failUnstarted(deps: ExecutionDeps, release: ReleaseItem, pipeline
  * it was the last dependency of, or (when it failed) skip its dependants and, under stopRemaining,
  * stop the rest; then settle it, which ends the release's wait when nothing is left.
  * Idempotent: each step is a conditional or set-valued write, so a duplicate event or a retry
- * repeats nothing that matters. `eventKey` identifies the caller for start claims.
+ * repeats nothing that matters.
  */
-export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionItem, eventKey: string): Promise<void> {
+export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionItem): Promise<void> {
   const { releaseId, pipeline, pipelineExecutionId, status } = execution;
   if (!releaseId || !pipeline || !isTerminal(status)) return;
   const item = await readPipeline(deps, releaseId, pipeline);
@@ -410,7 +495,7 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
   }
   if (succeeded) {
     await inBatches(item.dependants, START_CONCURRENCY, (dependant) =>
-      dependencySucceeded(deps, releaseId, dependant, pipeline, eventKey),
+      dependencySucceeded(deps, releaseId, dependant, pipeline),
     );
   } else {
     await afterFailure(deps, releaseId, pipeline, cause ?? "");
@@ -424,7 +509,6 @@ async function dependencySucceeded(
   releaseId: string,
   dependant: string,
   dependency: string,
-  eventKey: string,
 ): Promise<void> {
   const result = await deps.ddb.send(
     new UpdateCommand({
@@ -438,9 +522,7 @@ async function dependencySucceeded(
   );
   const item = result.Attributes as PipelineItem;
   const met = item.dependsOn.every((name) => item.depsSucceeded?.has(name));
-  if (met && (item.status === "Pending" || item.status === "Starting")) {
-    await startWhenReady(deps, releaseId, dependant, eventKey);
-  }
+  if (met && item.status === "Pending") await startWhenReady(deps, releaseId, dependant);
 }
 
 /**

@@ -26,7 +26,21 @@ import {
   type TaskState,
   allStates,
 } from "../stepfunction/asl";
+import { CostCounter, type EngineEvent, type ExecutionCosts, HISTORY_LIMIT } from "./history";
 import type { TaskTokenRegistry } from "./sfn-service";
+
+/**
+ * Step Functions quotas the engine enforces as AWS does, so that a local run fails where a
+ * deployed one would (docs/aws-facts.md, "Step Functions"):
+ * - execution input and every state's input and output: at most 256 KiB of UTF-8;
+ * - execution names: 1-80 characters, none of whitespace, < > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /
+ *   or control characters;
+ * - execution history: at most 25,000 events.
+ * https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
+ * https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
+ */
+export const STATE_DATA_LIMIT_BYTES = 256 * 1024;
+const EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
 
 /** A Lambda function as the engine sees it: one JSON payload in, one JSON result out. */
 export type LocalFunction = (payload: unknown) => Promise<unknown> | unknown;
@@ -47,6 +61,8 @@ export interface EngineServices {
 
 export interface EngineOptions {
   stateMachineArn?: string;
+  /** History events an execution may have (AWS: 25,000); lower only to test the limit. */
+  historyLimit?: number;
   /** Replaces every Retry pause with this many ms (tests); real intervals otherwise. */
   retryPauseMs?: number;
 }
@@ -65,6 +81,10 @@ export interface LocalExecution {
   cause?: string;
   /** Settles when the execution ends; never rejects. */
   done: Promise<LocalExecution>;
+  /** Billable state transitions and history events so far (final once `done` settled). */
+  costs: ExecutionCosts;
+  /** The largest state input or output seen, in bytes. */
+  largestStateBytes: number;
 }
 
 /** An error raised the way Step Functions names it, e.g. `CodePipeline.ConflictException`. */
@@ -79,6 +99,18 @@ class TaskError extends Error {
 export class ExecutionAlreadyExists extends Error {
   override readonly name = "ExecutionAlreadyExists";
 }
+
+/** StartExecution's answer to a name outside Step Functions' rules. */
+export class InvalidName extends Error {
+  override readonly name = "InvalidName";
+}
+
+/** StartExecution's answer to input over its length constraint (262,144 bytes). */
+export class ValidationException extends Error {
+  override readonly name = "ValidationException";
+}
+
+const byteLength = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
 
 const upperFirst = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 const lowerFirst = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
@@ -266,6 +298,15 @@ export class LocalWorkflowEngine {
   /** StartExecution: a name in use by a running execution returns it (as on AWS); a used name otherwise fails. */
   startExecution(request: { input: unknown; name?: string }): LocalExecution {
     const name = request.name ?? randomUUID();
+    if (!EXECUTION_NAME.test(name)) {
+      throw new InvalidName(`Invalid Name: '${name}' (1-80 characters, no whitespace, brackets, wildcards or special characters)`);
+    }
+    const inputBytes = byteLength(request.input);
+    if (inputBytes > STATE_DATA_LIMIT_BYTES) {
+      throw new ValidationException(
+        `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${STATE_DATA_LIMIT_BYTES} (got ${inputBytes})`,
+      );
+    }
     const executionArn = `${this.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
     const existing = this.executions.get(executionArn);
     if (existing) {
@@ -317,6 +358,7 @@ export class LocalWorkflowEngine {
         },
       },
     });
+    const counter = new CostCounter(this.definition);
     const execution: LocalExecution = {
       executionArn,
       name,
@@ -324,22 +366,55 @@ export class LocalWorkflowEngine {
       startDate,
       status: "RUNNING",
       done: undefined as unknown as Promise<LocalExecution>,
+      costs: counter.costs,
+      largestStateBytes: inputBytes,
     };
-    execution.done = run.result.then(
-      (output: unknown) =>
-        Object.assign(execution, { status: "SUCCEEDED" as const, output, stopDate: new Date() }),
-      (error: unknown) => {
-        const inner = (error as { cause?: unknown }).cause ?? error;
-        const e = inner instanceof Error ? inner : new Error(String(inner));
-        const aborted = (error as Error)?.name === "ExecutionAbortedError";
-        return Object.assign(execution, {
-          status: aborted ? ("ABORTED" as const) : ("FAILED" as const),
-          error: e.name,
-          cause: e.message,
-          stopDate: new Date(),
-        });
-      },
-    );
+    // A quota breach fails the execution as on AWS, where no Catch can handle it.
+    let breach: { error: string; cause: string } | undefined;
+    const historyLimit = this.options.historyLimit ?? HISTORY_LIMIT;
+    const watch = (event: EngineEvent) => {
+      counter.addAll([event]);
+      execution.costs = counter.costs;
+      for (const data of [event.state?.input, event.state?.output]) {
+        if (data === undefined) continue;
+        const bytes = byteLength(data);
+        execution.largestStateBytes = Math.max(execution.largestStateBytes, bytes);
+        if (bytes > STATE_DATA_LIMIT_BYTES && !breach) {
+          breach = {
+            error: "States.DataLimitExceeded",
+            cause: `The state/task '${event.state?.name}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${STATE_DATA_LIMIT_BYTES}).`,
+          };
+          run.abort();
+        }
+      }
+      if (execution.costs.historyEvents > historyLimit && !breach) {
+        breach = {
+          error: "States.Runtime",
+          cause: `The execution reached the maximum number of history events (${historyLimit}).`,
+        };
+        run.abort();
+      }
+    };
+    const logged = (async () => {
+      for await (const event of run.eventLogs as AsyncGenerator<EngineEvent>) watch(event);
+    })();
+    execution.done = run.result
+      .then(
+        (output: unknown) => ({ status: "SUCCEEDED" as const, output }),
+        (error: unknown) => {
+          const inner = (error as { cause?: unknown }).cause ?? error;
+          const e = inner instanceof Error ? inner : new Error(String(inner));
+          const aborted = (error as Error)?.name === "ExecutionAbortedError";
+          return { status: aborted ? ("ABORTED" as const) : ("FAILED" as const), error: e.name, cause: e.message };
+        },
+      )
+      .then(async (ending) => {
+        await logged.catch(() => undefined);
+        const final = breach
+          ? { status: "FAILED" as const, error: breach.error, cause: breach.cause, output: undefined }
+          : ending;
+        return Object.assign(execution, final, { stopDate: new Date() });
+      });
     // Waits the execution left behind (a failed Map cancels its iterations) end with it.
     void execution.done.then(() => {
       for (const token of context.tokens) {

@@ -8,6 +8,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { RetryStrategyV2, RetryToken } from "@smithy/types";
 import { documentClient } from "../handlers/clients";
 import type { TableNames } from "../handlers/config";
 import { pipelineStateChangePattern } from "../handlers/event-patterns";
@@ -71,6 +72,24 @@ export const LOCAL_TABLES: TableNames = {
   executions: "executions",
   releasePipelines: "release-pipelines",
 };
+
+/**
+ * An SDK retry strategy that retries what the SDK would (throttling, transient and server errors)
+ * up to `maxAttempts`, pausing `pauseMs` between attempts: the standard behaviour, compressed.
+ */
+function pausedRetries(maxAttempts: number, pauseMs: number): RetryStrategyV2 {
+  const token = (count: number): RetryToken => ({ getRetryCount: () => count, getRetryDelay: () => 0 });
+  return {
+    acquireInitialRetryToken: async () => token(0),
+    refreshRetryTokenForRetry: async (previous, info) => {
+      const count = previous.getRetryCount() + 1;
+      if (count >= maxAttempts || info.errorType === "CLIENT_ERROR") throw info.error ?? new Error("no retry");
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      return token(count);
+    },
+    recordSuccess: () => undefined,
+  };
+}
 
 export interface LocalReleaseMachineOptions {
   pipelines: LocalPipelineSpec[];
@@ -142,12 +161,14 @@ export async function startLocalReleaseMachine(
   const deps: ExecutionDeps = {
     ddb: documentClient(dynamodb),
     sfn: new SFNClient({ ...clientConfig, endpoint: sfnService.endpoint }),
-    // As on Lambda (handlers/clients.ts): the SDK backs off on throttling inside the function.
+    // As on Lambda (handlers/clients.ts): the SDK backs off on throttling inside the function;
+    // with retryPauseMs (tests), after that many ms instead of the SDK's own seconds.
     codepipeline: new CodePipelineClient({
       ...clientConfig,
       endpoint: codepipelineService.endpoint,
-      maxAttempts: 6,
-      retryMode: "adaptive",
+      ...(options.retryPauseMs !== undefined
+        ? { retryStrategy: pausedRetries(6, options.retryPauseMs) }
+        : { maxAttempts: 6, retryMode: "adaptive" }),
     }),
     tables,
   };

@@ -102,7 +102,7 @@ describe("the release workflow, end to end on the local engine", function () {
     assert.equal(execution.error, "PipelineFailed");
     assert.match(
       execution.cause ?? "",
-      /Pipeline svc-fails did not succeed: PipelineExecutionFailed: execution \S+ ended Failed/,
+      /^Pipeline svc-fails did not succeed: execution \S+ ended Failed$/,
     );
     const release = await machine.readRelease(releaseId);
     assert.equal(release?.status, "FAILED");
@@ -178,7 +178,6 @@ describe("the release workflow, end to end on the local engine", function () {
     assert.equal(Item?.status, "REJECTED");
     assert.equal(Item?.errorName, "InvalidManifest");
     assert.match(String(Item?.cause), /svc-nope/);
-    assert.match(String(Item?.input), new RegExp(releaseId));
   });
 
   it("rejects malformed JSON with the json rule", async () => {
@@ -188,26 +187,23 @@ describe("the release workflow, end to end on the local engine", function () {
     assert.match(execution.cause ?? "", /json/);
   });
 
-  it("completes a pipeline whose terminal event arrived before the waiter registered", async () => {
+  it("completes a release whose pipelines all ended before its wait was registered", async () => {
     const releaseId = newReleaseId("early");
     const results: unknown[] = [];
     await withMachine(
       {
         interceptFunction: async (name, payload, invoke) => {
-          if (name === "registerWaiter") {
-            const { pipelineExecutionId } = payload as { pipelineExecutionId: string };
-            // Hold the waiter back until the pipeline's end is recorded.
-            await until("the terminal event to be recorded", async () => {
-              const { Item } = await machineRef.deps.ddb.send(
-                new GetCommand({ TableName: machineRef.tables.executions, Key: { pipelineExecutionId } }),
-              );
-              return Item?.status === "Succeeded" ? true : undefined;
-            });
-            const result = await invoke(payload);
-            results.push(result);
-            return result;
-          }
-          return invoke(payload);
+          if (name !== "awaitRelease") return invoke(payload);
+          // Hold the release's wait back until both pipelines' ends are acted on.
+          await until("every pipeline to settle", async () => {
+            const { Item } = await machineRef.deps.ddb.send(
+              new GetCommand({ TableName: machineRef.tables.releases, Key: { releaseId } }),
+            );
+            return (Item?.settled as Set<string> | undefined)?.size === 2 ? true : undefined;
+          });
+          const result = await invoke(payload);
+          results.push(result);
+          return result;
         },
       },
       async (m) => {
@@ -216,7 +212,7 @@ describe("the release workflow, end to end on the local engine", function () {
         assert.equal(execution.status, "SUCCEEDED", execution.cause);
       },
     );
-    assert.deepEqual(results, [{ completedAtOnce: true }, { completedAtOnce: true }]);
+    assert.deepEqual(results, [{ completedAtOnce: true }]);
   });
   let machineRef: LocalReleaseMachine;
 
@@ -304,7 +300,7 @@ describe("the release workflow, end to end on the local engine", function () {
       assert.equal(execution.error, "PipelineFailed");
       assert.match(
         execution.cause ?? "",
-        /Pipeline svc-gone did not succeed: CodePipeline.PipelineNotFoundException/,
+        /^Pipeline svc-gone could not start: PipelineNotFoundException: /,
       );
       assert.equal((await m.readRelease(releaseId))?.status, "FAILED");
     });

@@ -1,6 +1,6 @@
 /**
  * What Step Functions would bill and record for one execution, derived from the local engine's
- * event log (bench/instrument.ts).
+ * event log as it is written (local/engine.ts enforces the history quota with it).
  *
  * Billable state transitions: one per state entered, Map iterations' states included, which is
  * what a STANDARD workflow is charged for.
@@ -18,7 +18,14 @@
  * on a failed release only).
  */
 import { type State, type StateMachineDefinition, allStates } from "../stepfunction/asl";
-import type { EngineEvent } from "./instrument";
+/** One engine event, as aws-local-stepfunctions logs it (the package does not export the type). */
+export interface EngineEvent {
+  type: string;
+  timestamp: number;
+  state?: { name: string; type: string; input?: unknown; output?: unknown };
+  index?: number;
+  parentState?: { name: string; type: string };
+}
 
 export const HISTORY_LIMIT = 25_000;
 
@@ -108,15 +115,4 @@ export function costsOf(
   definition: Pick<StateMachineDefinition, "States">,
 ): ExecutionCosts {
   return new CostCounter(definition).addAll(events).costs;
-}
-
-/** Transitions by state name (for checks such as "every pipeline entered AwaitPipeline once"). */
-export function transitionsByState(events: EngineEvent[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const event of events) {
-    if (event.type === "StateEntered" && event.state) {
-      counts[event.state.name] = (counts[event.state.name] ?? 0) + 1;
-    }
-  }
-  return counts;
 }
