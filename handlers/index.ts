@@ -20,6 +20,7 @@ import {
   handlePipelineEvent,
   reconcile,
 } from "./pipeline-events";
+import { type RecordedRejection, type RejectionRequest, recordRejection } from "./rejections";
 import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from "./release-status";
 import { type RegisterReleaseRequest, registerRelease, registerReleaseWaiter, stopRelease } from "./scheduler";
 
@@ -40,6 +41,13 @@ export function validateManifestHandler(): (event: {
 }) => Promise<ValidatedManifestOutput> {
   const parse = manifestParser(manifestRulesFromEnvironment());
   return async (event) => validateManifest(parse, event);
+}
+
+export function recordRejectionHandler(): (event: RejectionRequest) => Promise<RecordedRejection> {
+  const { ddb, s3 } = clientsFromEnvironment();
+  const rules = manifestRulesFromEnvironment();
+  const deps = { ddb, s3, tables: tableNamesFromEnvironment(), maxBytes: rules.maxBytes, parse: manifestParser(rules) };
+  return (event) => recordRejection(deps, event);
 }
 
 export function registerReleaseHandler(): (

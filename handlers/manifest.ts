@@ -24,9 +24,11 @@ export const DEFAULT_MANIFEST_RULES = { maxPipelines: 50, maxBytes: 65536 } as c
  * The largest settings any configuration may choose, so that no accepted manifest can take the
  * workflow past a Step Functions quota (docs/aws-facts.md, "Step Functions"): state data is at
  * most 256 KiB, and a manifest's text is carried as a JSON string, in which valid JSON text at
- * most doubles (each '"' and '\\' gains a backslash); 120 KiB doubled leaves 16 KiB for the rest.
+ * most doubles (each '"' and '\\' gains a backslash). 100 KiB doubled leaves 56 KiB for the rest:
+ * RecordRejected carries the whole execution input beside a problem list of up to 16,000
+ * characters.
  */
-export const MANIFEST_RULE_LIMITS = { maxPipelines: 500, maxBytes: 120 * 1024 } as const;
+export const MANIFEST_RULE_LIMITS = { maxPipelines: 500, maxBytes: 100 * 1024 } as const;
 
 /** State data the manifest text may take as a JSON string (256 KiB less room for the rest). */
 export const STATE_TEXT_BUDGET = 256 * 1024 - 16 * 1024;
@@ -362,7 +364,7 @@ function readJson(
 }
 
 /** Offset of the first '{' or '[' nested deeper than `limit`, or -1: a linear scan, no recursion. */
-function offsetNestedDeeperThan(text: string, limit: number): number {
+export function offsetNestedDeeperThan(text: string, limit: number): number {
   let [depth, inString] = [0, false];
   for (let i = 0; i < text.length; i++) {
     const c = text[i];

@@ -6,6 +6,7 @@ import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { TableNames } from "./config";
 import { executionsOfRelease } from "./executions";
 import { RELEASE_ID_PATTERN } from "./manifest";
+import type { ManifestProblem } from "./errors";
 import { type ReleaseStatus, ReleasesTable } from "./model";
 import { pipelinesOfRelease } from "./scheduler";
 
@@ -34,7 +35,18 @@ export interface ReleaseStatusView {
   endedAt?: string;
   error?: string;
   cause?: string;
+  /** For a REJECTED submission: every problem, by field (JSON Pointer) and rule. */
+  problems?: ManifestProblem[];
+  /** Earlier submissions of this releaseId that were rejected, oldest first. */
+  rejections?: RejectionSummary[];
   pipelines: PipelineStatusView[];
+}
+
+export interface RejectionSummary {
+  at: string;
+  source: string;
+  errorName: string;
+  cause: string;
 }
 
 interface ReleaseItem {
@@ -46,6 +58,8 @@ interface ReleaseItem {
   endedAt?: string;
   errorName?: string;
   cause?: string;
+  problems?: ManifestProblem[];
+  rejections?: (RejectionSummary & { executionArn?: string })[];
 }
 
 /**
@@ -112,6 +126,10 @@ export async function readRelease(
     ...(release.endedAt ? { endedAt: release.endedAt } : {}),
     ...(release.errorName ? { error: release.errorName } : {}),
     ...(release.cause ? { cause: readableCause(release.cause) } : {}),
+    ...(release.problems ? { problems: release.problems } : {}),
+    ...(release.rejections?.length
+      ? { rejections: release.rejections.map(({ at, source, errorName, cause }) => ({ at, source, errorName, cause })) }
+      : {}),
     pipelines,
   };
 }

@@ -189,11 +189,14 @@ export async function registerRelease(
         TableName: deps.tables.releases,
         Key: releaseKey(releaseId),
         UpdateExpression:
-          "SET #status = if_not_exists(#status, :running), executionArn = :arn, startedAt = :startedAt, #source = :source, attempt = :attempt, failurePolicy = :policy, pipelineCount = :count, pipelineTimeoutSeconds = :timeout",
-        ConditionExpression: "attribute_not_exists(releaseId) OR executionArn = :arn",
+          "SET #status = :running, executionArn = :arn, startedAt = :startedAt, #source = :source, attempt = :attempt, failurePolicy = :policy, pipelineCount = :count, pipelineTimeoutSeconds = :timeout REMOVE errorName, cause, problems, endedAt",
+        // A releaseId runs once; a rejected submission of it does not count (its record is
+        // replaced, its `rejections` list kept).
+        ConditionExpression: "attribute_not_exists(releaseId) OR executionArn = :arn OR #status = :rejected",
         ExpressionAttributeNames: { "#status": "status", "#source": "source" },
         ExpressionAttributeValues: {
           ":running": "RUNNING",
+          ":rejected": "REJECTED",
           ":arn": executionArn,
           ":startedAt": request.startedAt,
           ":source": request.source,
@@ -297,11 +300,11 @@ async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Promise<vo
   try {
     pipelineExecutionId = await startExecution(deps, item, release.attempt);
   } catch (error) {
-    if (error instanceof Error && !RETRYABLE_START_ERRORS.includes(error.name)) {
-      await failUnstarted(deps, release, pipeline, `${error.name}: ${error.message}`);
-      return;
-    }
-    throw error; // left Starting: the reconciler takes the claim over and repeats the start
+    // Refused for good, or still busy or throttled after every retry: the pipeline fails, with
+    // CodePipeline's answer as the cause, rather than leave the release waiting.
+    const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    await failUnstarted(deps, release, pipeline, why);
+    return;
   }
   const startedAt = nowIso(deps);
   // The schedule first, then the execution: whoever sees the execution's releaseId can rely on

@@ -5,7 +5,7 @@
  */
 import type { StateMachineDefinition } from "../stepfunction/asl";
 import { Integrations, allStates } from "../stepfunction/asl";
-import { ExecutionsTable } from "../handlers/model";
+import { ExecutionsTable, ReleasePipelinesTable } from "../handlers/model";
 
 export interface PolicyStatement {
   Sid: string;
@@ -84,6 +84,7 @@ export function logWriting(logGroupArn: string): PolicyStatement {
 export const HANDLER_NAMES = [
   "loadManifest",
   "validateManifest",
+  "recordRejection",
   "registerRelease",
   "awaitRelease",
   "stopRelease",
@@ -127,6 +128,11 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
       return [allow("ReadManifests", ["s3:GetObject", "s3:GetObjectVersion"], [`${arns.bucketArn}/*`])];
     case "validateManifest":
       return [];
+    case "recordRejection":
+      return [
+        allow("ReadManifests", ["s3:GetObject", "s3:GetObjectVersion"], [`${arns.bucketArn}/*`]),
+        allow("RecordRejections", ["dynamodb:UpdateItem", "dynamodb:PutItem"], [arns.releasesTableArn]),
+      ];
     case "registerRelease":
       return [...scheduling, allow("WriteSchedule", ["dynamodb:PutItem"], [schedule])];
     case "awaitRelease":
@@ -144,9 +150,12 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
       return [
         ...scheduling,
         allow(
-          "FindWaitingExecutions",
+          "FindWaitingExecutionsAndStuckStarts",
           ["dynamodb:Scan"],
-          [`${executions}/index/${ExecutionsTable.waitingIndex.name}`],
+          [
+            `${executions}/index/${ExecutionsTable.waitingIndex.name}`,
+            `${schedule}/index/${ReleasePipelinesTable.startingIndex.name}`,
+          ],
         ),
         allow("ReadPipelineExecutions", ["codepipeline:GetPipelineExecution"], arns.pipelineArns),
       ];

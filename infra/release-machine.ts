@@ -9,6 +9,7 @@ import {
   loadManifestHandler,
   pipelineEventHandler,
   reconcilerHandler,
+  recordRejectionHandler,
   registerReleaseHandler,
   releaseStatusHandler,
   stopReleaseHandler,
@@ -44,6 +45,7 @@ const HANDLERS: Record<
 > = {
   loadManifest: { factory: loadManifestHandler },
   validateManifest: { factory: validateManifestHandler, parsesManifests: true },
+  recordRejection: { factory: recordRejectionHandler, parsesManifests: true },
   registerRelease: { factory: registerReleaseHandler, timeoutSeconds: 300 },
   awaitRelease: { factory: awaitReleaseHandler },
   stopRelease: { factory: stopReleaseHandler, timeoutSeconds: 300 },
@@ -133,15 +135,16 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       .all([
         functions.loadManifest.fn.arn,
         functions.validateManifest.fn.arn,
+        functions.recordRejection.fn.arn,
         functions.registerRelease.fn.arn,
         functions.awaitRelease.fn.arn,
         functions.stopRelease.fn.arn,
         tables.releases.name,
       ])
-      .apply(([loadManifest, validateManifest, registerRelease, awaitRelease, stopRelease, releasesTable]) =>
+      .apply(([loadManifest, validateManifest, recordRejection, registerRelease, awaitRelease, stopRelease, releasesTable]) =>
         releaseWorkflow(
           {
-            functions: { loadManifest, validateManifest, registerRelease, awaitRelease, stopRelease },
+            functions: { loadManifest, validateManifest, recordRejection, registerRelease, awaitRelease, stopRelease },
             releasesTable,
             eventBusName: "default",
           },

@@ -20,6 +20,7 @@ import {
   reconcile,
 } from "../handlers/pipeline-events";
 import { SETTLED_STATUSES } from "../handlers/model";
+import { type RejectionRequest, recordRejection } from "../handlers/rejections";
 import {
   type RegisterReleaseRequest,
   pipelinesOfRelease,
@@ -58,6 +59,7 @@ export const LOCAL_REFS: WorkflowRefs = {
   functions: {
     loadManifest: functionArn("load-manifest"),
     validateManifest: functionArn("validate-manifest"),
+    recordRejection: functionArn("record-rejection"),
     registerRelease: functionArn("register-release"),
     awaitRelease: functionArn("await-release"),
     stopRelease: functionArn("stop-release"),
@@ -183,6 +185,11 @@ export async function startLocalReleaseMachine(
       loadManifest: (payload) =>
         loadManifest({ s3, maxBytes: rules.maxBytes }, (payload as { request: unknown }).request),
       validateManifest: (payload) => validateManifest(parse, payload as { text: unknown }),
+      recordRejection: (payload) =>
+        recordRejection(
+          { ddb: deps.ddb, tables, s3, maxBytes: rules.maxBytes, parse },
+          payload as RejectionRequest,
+        ),
       registerRelease: (payload) => registerRelease(deps, payload as RegisterReleaseRequest),
       awaitRelease: (payload) =>
         registerReleaseWaiter(deps, payload as { taskToken: string; releaseId: string; executionArn: string }),

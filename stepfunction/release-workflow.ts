@@ -8,7 +8,7 @@
  * Functions slot is held while a pipeline runs, a pipeline starts as soon as its dependencies
  * succeeded, and a release costs the same few transitions whatever its size, shape or duration.
  */
-import { RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE, type FailurePolicy } from "../handlers/model";
+import { type FailurePolicy, RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } from "../handlers/model";
 import { WorkflowErrors } from "../handlers/errors";
 import {
   Integrations,
@@ -27,6 +27,7 @@ export interface WorkflowRefs {
   functions: {
     loadManifest: string;
     validateManifest: string;
+    recordRejection: string;
     registerRelease: string;
     awaitRelease: string;
     stopRelease: string;
@@ -210,28 +211,27 @@ export function releaseWorkflow(
         Next: "RegisterRelease",
       },
     ),
-    RecordRejected: {
-      Type: "Task",
-      Comment:
-        "Keeps a record of a rejected submission for operators; keyed apart from real releaseIds (':' is not allowed in one).",
-      Resource: Integrations.dynamoPutItem,
-      Parameters: {
-        TableName: refs.releasesTable,
-        Item: {
-          releaseId: str("States.Format('rejected:{}', $$.Execution.Name)"),
-          status: { S: "REJECTED" },
-          executionArn: str("$$.Execution.Id"),
-          startedAt: str("$$.Execution.StartTime"),
-          errorName: str("$.error.Error"),
-          cause: str("$.error.Cause"),
-        },
+    RecordRejected: lambdaTask(
+      refs.functions.recordRejection,
+      {
+        "request.$": "$$.Execution.Input",
+        "error.$": "$.error",
+        "executionArn.$": "$$.Execution.Id",
+        "executionName.$": "$$.Execution.Name",
+        "startedAt.$": "$$.Execution.StartTime",
       },
-      ResultPath: null,
-      Retry: dynamoRetry,
-      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.recordError", Next: "ManifestRejected" }],
-      Next: "ManifestRejected",
-    },
-    ManifestRejected: { Type: "Fail", ErrorPath: "$.error.Error", CausePath: "$.error.Cause" },
+      {
+        Comment:
+          "Records the refused submission with its problems and source: under its releaseId when that is free, apart otherwise.",
+        ResultSelector: { "error.$": "$.Payload.error", "cause.$": "$.Payload.cause" },
+        ResultPath: "$.rejection",
+        // The submission stays refused even when its record cannot be written.
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.recordError", Next: "RejectedUnrecorded" }],
+        Next: "Rejected",
+      },
+    ),
+    Rejected: { Type: "Fail", ErrorPath: "$.rejection.error", CausePath: "$.rejection.cause" },
+    RejectedUnrecorded: { Type: "Fail", ErrorPath: "$.error.Error", CausePath: "$.error.Cause" },
     RegisterRelease: lambdaTask(
       refs.functions.registerRelease,
       {
@@ -249,24 +249,10 @@ export function releaseWorkflow(
         ResultSelector: { "releaseId.$": "$.Payload.releaseId" },
         ResultPath: "$.release",
         OutputPath: "$.release",
-        Catch: [
-          { ErrorEquals: [WorkflowErrors.DuplicateRelease], ResultPath: "$.error", Next: "DescribeDuplicate" },
-        ],
+        Catch: [{ ErrorEquals: [WorkflowErrors.DuplicateRelease], ResultPath: "$.error", Next: "RecordRejected" }],
         Next: "AwaitRelease",
       },
     ),
-    DescribeDuplicate: {
-      Type: "Pass",
-      Comment: "The Lambda error's Cause is JSON; the release record and the Fail state carry its message.",
-      Parameters: { "cause.$": "States.StringToJson($.error.Cause)" },
-      ResultPath: "$.duplicate",
-      Next: "DuplicateRelease",
-    },
-    DuplicateRelease: {
-      Type: "Fail",
-      Error: WorkflowErrors.DuplicateRelease,
-      CausePath: "$.duplicate.cause.errorMessage",
-    },
     AwaitRelease: {
       Type: "Task",
       Comment:
@@ -333,6 +319,7 @@ export const PLACEHOLDER_REFS: WorkflowRefs = {
   functions: {
     loadManifest: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-load-manifest",
     validateManifest: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-validate-manifest",
+    recordRejection: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-record-rejection",
     registerRelease: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-register-release",
     awaitRelease: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-await-release",
     stopRelease: "arn:aws:lambda:us-east-1:123456789012:function:release-machine-stop-release",

@@ -5,29 +5,28 @@
 import assert from "node:assert/strict";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from "@aws-sdk/client-sfn";
-import { CodePipelineClient, GetPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
+import { SendTaskSuccessCommand, SFNClient, TaskTimedOut } from "@aws-sdk/client-sfn";
+import {
+  CodePipelineClient,
+  StartPipelineExecutionCommand,
+  StopPipelineExecutionCommand,
+} from "@aws-sdk/client-codepipeline";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../handlers/clients";
 import { manifestRulesFromEnvironment, tableNamesFromEnvironment } from "../handlers/config";
 import {
   ConfigurationError,
-  ExecutionNotRecorded,
+  DuplicateRelease,
   InvalidManifest,
   ManifestNotFound,
-  PipelineExecutionFailed,
+  ReleaseNotRegistered,
 } from "../handlers/errors";
-import {
-  type ExecutionDeps,
-  type PipelineStateChangeEvent,
-  completeWaiter,
-  handlePipelineEvent,
-  reconcile,
-  registerWaiter,
-} from "../handlers/executions";
+import type { ExecutionDeps } from "../handlers/executions";
+import { type PipelineStateChangeEvent, handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
+import { pipelinesOfRelease, registerRelease, registerReleaseWaiter } from "../handlers/scheduler";
 import { releaseStatusHandler } from "../handlers/index";
 import { loadManifest, parseReleaseRequest, validateManifest } from "../handlers/load-manifest";
-import { manifestParser } from "../handlers/manifest";
+import { type PlannedPipeline, clientRequestToken, manifestParser } from "../handlers/manifest";
 import { statusFromEventState } from "../handlers/model";
 import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
 
@@ -70,7 +69,7 @@ const pipelineEvent = (
 describe("handlers", () => {
   let dynamo: LocalDynamo;
   let raw: DynamoDBClient;
-  const tables = { releases: "releases", executions: "executions" };
+  const tables = { releases: "releases", executions: "executions", releasePipelines: "release-pipelines" };
 
   before(async () => {
     dynamo = await startDynamo();
@@ -158,16 +157,16 @@ describe("handlers", () => {
   });
 
   describe("validateManifest", () => {
-    it("returns the release plan and the pipeline list in manifest order for the release record", () => {
+    it("returns the release plan in manifest order and carries the manifest's location on", () => {
       const output = validateManifest(manifestParser({ maxPipelines: 5, maxBytes: 1000 }), {
-        text: '{"releaseId":"r1","pipelines":["b","a"]}',
+        text: '{"releaseId":"r1","pipelines":["b",{"name":"a","dependsOn":["b"]}]}',
+        location: "s3://bucket/r1.json",
       });
-      assert.equal(output.releaseId, "r1");
-      assert.deepEqual(output.pipelinesAttribute, { L: [{ S: "b" }, { S: "a" }] });
-      assert.deepEqual(
-        output.pipelines.map((p) => p.start.Name),
-        ["b", "a"],
-      );
+      assert.deepEqual(output, {
+        releaseId: "r1",
+        location: "s3://bucket/r1.json",
+        pipelines: [{ name: "b" }, { name: "a", dependsOn: ["b"] }],
+      });
     });
 
     it("throws InvalidManifest for a missing text", () => {
@@ -206,104 +205,156 @@ describe("handlers", () => {
     });
   });
 
-  describe("registerWaiter", () => {
-    it("throws ExecutionNotRecorded for an execution RecordStart never wrote", async () => {
-      await assert.rejects(
-        registerWaiter(deps(), {
-          taskToken: "t",
-          releaseId: "r",
-          pipeline: "svc-a",
-          pipelineExecutionId: "never-recorded",
-        }),
-        (e: Error) => e instanceof ExecutionNotRecorded && e.name === "ExecutionNotRecorded",
+  /** Registers a one-execution release whose pipelines CodePipeline starts as `exec-<pipeline>`. */
+  async function registered(
+    releaseId: string,
+    pipelines: PlannedPipeline[],
+    overrides: Partial<ExecutionDeps> = {},
+  ): Promise<{ codepipeline: { sent: Sent[] }; executionArn: string }> {
+    const codepipeline = strictClient<CodePipelineClient>({
+      StartPipelineExecutionCommand: (input: { name: string }) => ({
+        pipelineExecutionId: `exec-${releaseId}-${input.name}`,
+      }),
+    });
+    const executionArn = `arn:aws:states:us-east-1:1:execution:m:${releaseId}`;
+    await registerRelease(deps({ codepipeline: codepipeline.client, ...overrides }), {
+      releaseId,
+      executionArn,
+      startedAt: "2026-11-30T12:00:00.000Z",
+      source: "api",
+      failurePolicy: "stopRemaining",
+      longestPipelineRunSeconds: 3600,
+      pipelines,
+    });
+    return { codepipeline, executionArn };
+  }
+
+  describe("registerRelease", () => {
+    it("starts only the pipelines that depend on nothing, each with its attempt's token and variables", async () => {
+      const { codepipeline } = await registered("r-roots", [
+        { name: "svc-a", variables: [{ name: "v", value: "1" }] },
+        { name: "svc-b", dependsOn: ["svc-a"] },
+        { name: "svc-c" },
+      ]);
+      assert.deepEqual(codepipeline.sent, [
+        {
+          name: StartPipelineExecutionCommand.name,
+          input: {
+            name: "svc-a",
+            clientRequestToken: clientRequestToken("r-roots", "svc-a", 1),
+            variables: [{ name: "v", value: "1" }],
+          },
+        },
+        {
+          name: StartPipelineExecutionCommand.name,
+          input: { name: "svc-c", clientRequestToken: clientRequestToken("r-roots", "svc-c", 1) },
+        },
+      ]);
+      const schedule = await pipelinesOfRelease(deps(), "r-roots");
+      assert.deepEqual(
+        schedule.map((p) => [p.pipeline, p.status, p.dependants]),
+        [
+          ["svc-a", "Started", ["svc-b"]],
+          ["svc-b", "Pending", []],
+          ["svc-c", "Started", []],
+        ],
       );
     });
 
-    it("stores the token and waits while the pipeline runs", async () => {
-      await claim("exec-running", "r-running");
-      const result = await registerWaiter(deps(), {
-        taskToken: "tok-1",
-        releaseId: "r-running",
-        pipeline: "svc-a",
-        pipelineExecutionId: "exec-running",
-      });
-      assert.deepEqual(result, { completedAtOnce: false });
+    it("throws DuplicateRelease when another execution registered the releaseId, and starts nothing", async () => {
+      await registered("r-dup-reg", [{ name: "svc-a" }]);
+      const codepipeline = strictClient<CodePipelineClient>({});
+      await assert.rejects(
+        registerRelease(deps({ codepipeline: codepipeline.client }), {
+          releaseId: "r-dup-reg",
+          executionArn: "arn:aws:states:us-east-1:1:execution:m:other",
+          startedAt: "2026-11-30T12:00:00.000Z",
+          source: "api",
+          failurePolicy: "stopRemaining",
+          longestPipelineRunSeconds: 3600,
+          pipelines: [{ name: "svc-a" }],
+        }),
+        (e: Error) => e instanceof DuplicateRelease && /r-dup-reg was already submitted/.test(e.message),
+      );
+      assert.deepEqual(codepipeline.sent, []);
+    });
+
+    it("repeats nothing already done when the same execution registers again (a retried task)", async () => {
+      const first = await registered("r-retry", [{ name: "svc-a" }]);
+      const again = await registered("r-retry", [{ name: "svc-a" }]);
+      assert.equal(first.codepipeline.sent.length, 1);
+      assert.deepEqual(again.codepipeline.sent, [], "the claimed start is not claimed twice");
+    });
+  });
+
+  describe("registerReleaseWaiter", () => {
+    it("throws ReleaseNotRegistered for a release another execution registered", async () => {
+      await registered("r-other-wait", [{ name: "svc-a" }]);
+      await assert.rejects(
+        registerReleaseWaiter(deps(), { taskToken: "t", releaseId: "r-other-wait", executionArn: "arn:other" }),
+        (e: Error) => e instanceof ReleaseNotRegistered && e.name === "ReleaseNotRegistered",
+      );
+    });
+
+    it("stores the token and waits while a pipeline runs", async () => {
+      const { executionArn } = await registered("r-wait", [{ name: "svc-a" }]);
+      const request = { taskToken: "tok-1", releaseId: "r-wait", executionArn };
+      assert.deepEqual(await registerReleaseWaiter(deps(), request), { completedAtOnce: false });
       const { Item } = await documentClient(raw).send(
-        new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-running" } }),
+        new GetCommand({ TableName: tables.releases, Key: { releaseId: "r-wait" } }),
       );
       assert.equal(Item?.taskToken, "tok-1");
-      assert.equal(Item?.awaitingRelease, "r-running");
     });
 
-    it("completes at once when the terminal event arrived first", async () => {
-      await claim("exec-early", "r-early");
-      await handlePipelineEvent(deps(), pipelineEvent("exec-early", "SUCCEEDED", "ev-early"));
+    it("completes at once when every pipeline settled before the wait registered", async () => {
+      const { executionArn } = await registered("r-early-wait", [{ name: "svc-a" }]);
+      await handlePipelineEvent(deps(), pipelineEvent("exec-r-early-wait-svc-a", "SUCCEEDED", "ev-early"));
       const sfn = strictClient<SFNClient>({ SendTaskSuccessCommand: () => ({}) });
-      const result = await registerWaiter(deps({ sfn: sfn.client }), {
-        taskToken: "tok-early",
-        releaseId: "r-early",
-        pipeline: "svc-a",
-        pipelineExecutionId: "exec-early",
-      });
-      assert.deepEqual(result, { completedAtOnce: true });
-      assert.equal(sfn.sent[0].name, SendTaskSuccessCommand.name);
-      assert.deepEqual(JSON.parse((sfn.sent[0].input as { output: string }).output), {
-        pipeline: "svc-a",
-        pipelineExecutionId: "exec-early",
-        status: "Succeeded",
-      });
+      const request = { taskToken: "tok-2", releaseId: "r-early-wait", executionArn };
+      assert.deepEqual(await registerReleaseWaiter(deps({ sfn: sfn.client }), request), { completedAtOnce: true });
+      assert.deepEqual(
+        sfn.sent.map((s) => s.input),
+        [{ taskToken: "tok-2", output: JSON.stringify({ status: "SUCCEEDED" }) }],
+      );
     });
   });
 
   describe("handlePipelineEvent", () => {
-    it("sends PipelineExecutionFailed with the final status for a failed pipeline", async () => {
-      await claim("exec-fail", "r-fail");
-      await documentClient(raw).send(
-        new PutCommand({
-          TableName: tables.executions,
-          Item: {
-            pipelineExecutionId: "exec-fail",
-            releaseId: "r-fail",
-            pipeline: "svc-a",
-            status: "InProgress",
-            taskToken: "tok-f",
-            awaitingRelease: "r-fail",
-          },
-        }),
-      );
-      const sfn = strictClient<SFNClient>({ SendTaskFailureCommand: () => ({}) });
+    it("sends the release's outcome, naming the failed pipeline, when its last pipeline ends", async () => {
+      const { executionArn } = await registered("r-fail", [{ name: "svc-a" }]);
+      const sfn = strictClient<SFNClient>({ SendTaskSuccessCommand: () => ({}) });
+      await registerReleaseWaiter(deps(), { taskToken: "tok-f", releaseId: "r-fail", executionArn });
+
       const outcome = await handlePipelineEvent(
         deps({ sfn: sfn.client }),
-        pipelineEvent("exec-fail", "CANCELED", "ev-f"),
+        pipelineEvent("exec-r-fail-svc-a", "CANCELED", "ev-f"),
       );
-      assert.equal(outcome, "completed");
+
+      assert.equal(outcome, "ended");
       assert.deepEqual(sfn.sent, [
         {
-          name: SendTaskFailureCommand.name,
+          name: SendTaskSuccessCommand.name,
           input: {
             taskToken: "tok-f",
-            error: new PipelineExecutionFailed().name,
-            cause: "execution exec-fail ended Cancelled",
+            output: JSON.stringify({
+              status: "FAILED",
+              error: "PipelineFailed",
+              cause: "Pipeline svc-a did not succeed: execution exec-r-fail-svc-a ended Cancelled",
+            }),
           },
         },
       ]);
       const { Item } = await documentClient(raw).send(
-        new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-fail" } }),
+        new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-r-fail-svc-a" } }),
       );
       assert.equal(Item?.status, "Cancelled");
-      assert.equal(Item?.awaitingRelease, undefined, "the waiter is cleared");
+      assert.equal(Item?.awaitingRelease, undefined, "off the reconciler's index");
     });
 
     it("records an event once, however often it is delivered", async () => {
       await claim("exec-dup", "r-dup");
-      assert.equal(
-        await handlePipelineEvent(deps(), pipelineEvent("exec-dup", "STARTED", "ev-1")),
-        "recorded",
-      );
-      assert.equal(
-        await handlePipelineEvent(deps(), pipelineEvent("exec-dup", "STARTED", "ev-1")),
-        "duplicate",
-      );
+      assert.equal(await handlePipelineEvent(deps(), pipelineEvent("exec-dup", "STARTED", "ev-1")), "recorded");
+      assert.equal(await handlePipelineEvent(deps(), pipelineEvent("exec-dup", "STARTED", "ev-1")), "duplicate");
       const { Item } = await documentClient(raw).send(
         new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-dup" } }),
       );
@@ -313,25 +364,22 @@ describe("handlers", () => {
       );
     });
 
-    it("never lets a late event overwrite a terminal status, but keeps it in the history", async () => {
-      await claim("exec-late", "r-late");
-      await handlePipelineEvent(deps(), pipelineEvent("exec-late", "SUCCEEDED", "ev-end"));
+    it("never lets a late event overwrite a terminal status, and records one end per execution", async () => {
+      await handlePipelineEvent(deps(), pipelineEvent("exec-late", "FAILED", "ev-end"));
       await handlePipelineEvent(deps(), pipelineEvent("exec-late", "STARTED", "ev-start"));
+      await handlePipelineEvent(deps(), pipelineEvent("exec-late", "STOPPED", "ev-stopped"));
       const { Item } = await documentClient(raw).send(
         new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-late" } }),
       );
-      assert.equal(Item?.status, "Succeeded");
+      assert.equal(Item?.status, "Failed");
       assert.deepEqual(
         Item?.history.map((h: { state: string }) => h.state),
-        ["SUCCEEDED", "STARTED"],
+        ["FAILED", "STARTED"],
       );
     });
 
-    it("completes nothing for an execution this machine did not start", async () => {
-      const outcome = await handlePipelineEvent(
-        deps(),
-        pipelineEvent("exec-foreign", "SUCCEEDED", "ev-foreign"),
-      );
+    it("acts on nothing for an execution this machine did not start", async () => {
+      const outcome = await handlePipelineEvent(deps(), pipelineEvent("exec-foreign", "SUCCEEDED", "ev-foreign"));
       assert.equal(outcome, "recorded");
     });
 
@@ -350,104 +398,62 @@ describe("handlers", () => {
       assert.equal(statusFromEventState("CANCELED"), "Cancelled");
       assert.equal(statusFromEventState("nonsense"), undefined);
     });
-  });
 
-  describe("completeWaiter", () => {
-    it("treats a token that no longer waits (TaskTimedOut) as done and clears it", async () => {
-      await documentClient(raw).send(
-        new PutCommand({
-          TableName: tables.executions,
-          Item: {
-            pipelineExecutionId: "exec-stale",
-            releaseId: "r-stale",
-            pipeline: "svc-a",
-            status: "Succeeded",
-            taskToken: "old",
-            awaitingRelease: "r-stale",
-          },
-        }),
-      );
-      const sfn = strictClient<SFNClient>({
-        SendTaskSuccessCommand: () =>
-          Promise.reject(new TaskTimedOut({ message: "Task Timed Out", $metadata: {} })),
-      });
-      const done = await completeWaiter(deps({ sfn: sfn.client }), {
-        pipelineExecutionId: "exec-stale",
-        releaseId: "r-stale",
-        pipeline: "svc-a",
-        status: "Succeeded",
-        taskToken: "old",
-      });
-      assert.equal(done, true);
-      const { Item } = await documentClient(raw).send(
-        new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-stale" } }),
-      );
-      assert.equal(Item?.taskToken, undefined);
-    });
-
-    it("lets other SendTask errors through so the caller retries", async () => {
-      const sfn = strictClient<SFNClient>({
-        SendTaskSuccessCommand: () => Promise.reject(awsError("ThrottlingException")),
-      });
-      await assert.rejects(
-        completeWaiter(deps({ sfn: sfn.client }), {
-          pipelineExecutionId: "e",
-          releaseId: "r",
-          status: "Succeeded",
-          taskToken: "t",
-        }),
-        /ThrottlingException/,
-      );
+    it("treats a release wait that no longer waits (TaskTimedOut) as done, and lets other SendTask errors through", async () => {
+      for (const [releaseId, error, expected] of [
+        ["r-stale", new TaskTimedOut({ message: "Task Timed Out", $metadata: {} }), undefined],
+        ["r-throttled", awsError("ThrottlingException"), /ThrottlingException/],
+      ] as const) {
+        const { executionArn } = await registered(releaseId, [{ name: "svc-a" }]);
+        await registerReleaseWaiter(deps(), { taskToken: "old", releaseId, executionArn });
+        const sfn = strictClient<SFNClient>({ SendTaskSuccessCommand: () => Promise.reject(error) });
+        const handled = handlePipelineEvent(
+          deps({ sfn: sfn.client }),
+          pipelineEvent(`exec-${releaseId}-svc-a`, "SUCCEEDED", `ev-${releaseId}`),
+        );
+        if (expected) await assert.rejects(handled, expected);
+        else assert.equal(await handled, "ended");
+      }
     });
   });
 
   describe("reconcile", () => {
-    it("completes waiters whose pipeline ended without an event and leaves running ones waiting", async () => {
-      const d = documentClient(raw);
-      for (const [id, status] of [
-        ["exec-r1", "InProgress"],
-        ["exec-r2", "InProgress"],
-      ] as const) {
-        await d.send(
-          new PutCommand({
-            TableName: tables.executions,
-            Item: {
-              pipelineExecutionId: id,
-              releaseId: "r-rec",
-              pipeline: "svc-a",
-              status,
-              taskToken: `tok-${id}`,
-              awaitingRelease: "r-rec",
-            },
-          }),
-        );
-      }
+    it("acts on executions that ended without an event and leaves running ones waiting", async () => {
+      await registered("r-rec", [{ name: "svc-a" }, { name: "svc-b" }]);
       const codepipeline = strictClient<CodePipelineClient>({
         GetPipelineExecutionCommand: (input: { pipelineExecutionId: string }) => ({
           pipelineExecution: {
             pipelineName: "svc-a",
             pipelineExecutionId: input.pipelineExecutionId,
-            status: input.pipelineExecutionId === "exec-r1" ? "Failed" : "InProgress",
+            status: input.pipelineExecutionId === "exec-r-rec-svc-a" ? "Failed" : "InProgress",
           },
         }),
+        // stopRemaining: the failure stops the release's other running pipeline.
+        StopPipelineExecutionCommand: () => ({}),
       });
-      const sfn = strictClient<SFNClient>({ SendTaskFailureCommand: () => ({}) });
-      // Waiters left by earlier tests in this file are answered as still running.
+      // Releases left waiting by earlier tests in this file may settle too.
+      const sfn = strictClient<SFNClient>({ SendTaskSuccessCommand: () => ({}) });
       const report = await reconcile(deps({ codepipeline: codepipeline.client, sfn: sfn.client }));
-      assert.equal(report.completed, 1);
+      assert.ok(report.completed >= 1);
       assert.deepEqual(report.failures, []);
-      assert.ok(codepipeline.sent.every((s) => s.name === GetPipelineExecutionCommand.name));
       assert.deepEqual(
-        sfn.sent.map((s) => (s.input as { taskToken: string }).taskToken),
-        ["tok-exec-r1"],
+        codepipeline.sent.filter((s) => s.name === StopPipelineExecutionCommand.name).map((s) => s.input),
+        [
+          {
+            pipelineName: "svc-b",
+            pipelineExecutionId: "exec-r-rec-svc-b",
+            abandon: false,
+            reason: "Release r-rec failed: Pipeline svc-a did not succeed: execution exec-r-rec-svc-a ended Failed",
+          },
+        ],
       );
-      const { Item } = await d.send(
-        new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-r1" } }),
+      const { Item } = await documentClient(raw).send(
+        new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-r-rec-svc-a" } }),
       );
       assert.equal(Item?.status, "Failed");
       assert.deepEqual(
         Item?.history.map((h: { state: string; eventId: string }) => [h.state, h.eventId]),
-        [["FAILED", "reconciler:exec-r1:Failed"]],
+        [["FAILED", "reconciler:exec-r-rec-svc-a:Failed"]],
       );
     });
   });
@@ -457,6 +463,7 @@ describe("handlers", () => {
       const variables = {
         RELEASES_TABLE: tables.releases,
         EXECUTIONS_TABLE: tables.executions,
+        RELEASE_PIPELINES_TABLE: tables.releasePipelines,
         AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
         AWS_REGION: "us-east-1",
         AWS_ACCESS_KEY_ID: "x",
