@@ -253,7 +253,7 @@ export async function registerRelease(
  * (release, pipeline, attempt), so that takeover cannot start a second execution either.
  */
 async function startWhenReady(deps: ExecutionDeps, releaseId: string, pipeline: string): Promise<void> {
-  const claim = await claimStart(deps, releaseId, pipeline, "#status = :pending", {});
+  const claim = await claimStart(deps, releaseId, pipeline, "#status = :pending", { ":pending": "Pending" });
   if (claim) await startClaimed(deps, claim);
 }
 
@@ -274,7 +274,6 @@ async function claimStart(
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: {
           ":starting": "Starting",
-          ":pending": "Pending",
           ":claim": randomUUID(),
           ":now": nowIso(deps),
           ...values,

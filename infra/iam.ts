@@ -111,7 +111,7 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
   const schedule = arns.releasePipelinesTableArn;
   const completeRelease = allow("CompleteReleaseWait", ["states:SendTaskSuccess"], ["*"]);
   const stopPipelines = allow("StopReleasePipelines", ["codepipeline:StopPipelineExecution"], arns.pipelineArns);
-  /** What acting on a pipeline's end takes: settle it, start its dependants or stop the rest. */
+  /** What the scheduler takes to start pipelines, act on their ends and settle them. */
   const scheduling = [
     allow("ReadAndSettleReleases", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
     allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
@@ -121,7 +121,6 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
       ["codepipeline:StartPipelineExecution", "codepipeline:StopPipelineExecution"],
       arns.pipelineArns,
     ),
-    completeRelease,
   ];
   switch (handler) {
     case "loadManifest":
@@ -134,6 +133,7 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
         allow("RecordRejections", ["dynamodb:UpdateItem", "dynamodb:PutItem"], [arns.releasesTableArn]),
       ];
     case "registerRelease":
+      // No task completion: the release's wait is registered only after RegisterRelease returned.
       return [...scheduling, allow("WriteSchedule", ["dynamodb:PutItem"], [schedule])];
     case "awaitRelease":
       return [allow("StoreReleaseWait", ["dynamodb:UpdateItem"], [arns.releasesTableArn]), completeRelease];
@@ -145,10 +145,11 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
         completeRelease,
       ];
     case "pipelineEvent":
-      return [...scheduling, allow("ReadExecutions", ["dynamodb:GetItem"], [executions])];
+      return [...scheduling, completeRelease, allow("ReadExecutions", ["dynamodb:GetItem"], [executions])];
     case "reconciler":
       return [
         ...scheduling,
+        completeRelease,
         allow(
           "FindWaitingExecutionsAndStuckStarts",
           ["dynamodb:Scan"],

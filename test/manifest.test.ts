@@ -61,8 +61,8 @@ describe("parseManifest accepts", () => {
 
     assert.equal(release.releaseId, "5.15");
     assert.deepEqual(
-      release.pipelines.map((p) => [p.name, p.clientRequestToken]),
-      SEED_PIPELINES.map((name) => [name, clientRequestToken("5.15", name)]),
+      release.pipelines,
+      SEED_PIPELINES.map((name) => ({ name })),
     );
   });
 
@@ -82,42 +82,114 @@ describe("parseManifest accepts", () => {
     );
   });
 
-  it("plans a plain name as a start with only Name and ClientRequestToken", () => {
-    const token = clientRequestToken("r1", "svc-b");
-
+  it("plans a plain name as a pipeline with only its name: no dependencies, variables or revisions", () => {
     assert.deepEqual(parseManifest(withPipelines(["svc-b"]), RULES), {
       releaseId: "r1",
-      pipelines: [
-        { name: "svc-b", clientRequestToken: token, start: { Name: "svc-b", ClientRequestToken: token } },
-      ],
+      pipelines: [{ name: "svc-b" }],
     });
   });
 
-  it("maps the extended form's variables and sourceRevisions to PascalCase start parameters", () => {
+  it("keeps the extended form's dependsOn, variables and sourceRevisions as CodePipeline takes them", () => {
     const text = withPipelines([
       {
         name: "svc-a",
         variables: { IMAGE_TAG: "5.15", "deploy@region": "us-east-1" },
         sourceRevisions: [{ actionName: "Source", revisionType: "COMMIT_ID", revisionValue: "abc123" }],
       },
-      { name: "svc-b" },
+      { name: "svc-b", dependsOn: ["svc-a"] },
+      { name: "svc-c", dependsOn: [] },
     ]);
 
     const release = parseManifest(text, RULES);
 
+    assert.deepEqual(release.pipelines, [
+      {
+        name: "svc-a",
+        variables: [
+          { name: "IMAGE_TAG", value: "5.15" },
+          { name: "deploy@region", value: "us-east-1" },
+        ],
+        sourceRevisions: [{ actionName: "Source", revisionType: "COMMIT_ID", revisionValue: "abc123" }],
+      },
+      { name: "svc-b", dependsOn: ["svc-a"] },
+      { name: "svc-c" },
+    ]);
+  });
+});
+
+describe("parseManifest rejects dependencies that could never run", () => {
+  const problemsOf = (pipelines: unknown[]) => {
+    try {
+      parseManifest(withPipelines(pipelines), RULES);
+    } catch (error) {
+      return (error as InvalidManifest).problems.map(({ path, rule }) => ({ path, rule }));
+    }
+    return [];
+  };
+
+  it("names a dependency that is not a pipeline of the manifest, by its JSON Pointer", () => {
+    assert.deepEqual(problemsOf(["svc-a", { name: "svc-b", dependsOn: ["svc-a", "svc-c"] }]), [
+      { path: "/pipelines/1/dependsOn/1", rule: "unknownDependency" },
+    ]);
+  });
+
+  it("names a pipeline that depends on itself", () => {
+    assert.deepEqual(problemsOf([{ name: "svc-a", dependsOn: ["svc-a"] }]), [
+      { path: "/pipelines/0/dependsOn/0", rule: "selfDependency" },
+    ]);
+  });
+
+  it("names a dependency listed twice, pointing at the repeat", () => {
+    assert.deepEqual(problemsOf(["svc-a", { name: "svc-b", dependsOn: ["svc-a", "svc-a"] }]), [
+      { path: "/pipelines/1/dependsOn/1", rule: "uniqueItems" },
+    ]);
+  });
+
+  it("names a cycle and every pipeline on it, so none of them could start", () => {
+    let message = "";
+    try {
+      parseManifest(
+        withPipelines([
+          { name: "svc-a", dependsOn: ["svc-c"] },
+          { name: "svc-b", dependsOn: ["svc-a"] },
+          { name: "svc-c", dependsOn: ["svc-b"] },
+        ]),
+        RULES,
+      );
+    } catch (error) {
+      message = (error as Error).message;
+      assert.deepEqual(
+        (error as InvalidManifest).problems.map(({ path, rule }) => ({ path, rule })),
+        [{ path: "/pipelines/0/dependsOn", rule: "cycle" }],
+      );
+    }
+    assert.match(message, /cycle \("svc-a" -> "svc-c" -> "svc-b" -> "svc-a"\)/);
+  });
+
+  it("refuses a dependsOn that is not a list of names, by type and pattern", () => {
+    assert.deepEqual(problemsOf([{ name: "svc-a", dependsOn: "svc-b" }]), [
+      { path: "/pipelines/0/dependsOn", rule: "type" },
+    ]);
+    assert.deepEqual(problemsOf(["svc-a", { name: "svc-b", dependsOn: ["svc a"] }]), [
+      { path: "/pipelines/1/dependsOn/0", rule: "pattern" },
+    ]);
+  });
+
+  it("accepts a diamond: two pipelines on one dependency, a third on both", () => {
+    const diamond = withPipelines([
+      "db",
+      { name: "api", dependsOn: ["db"] },
+      { name: "web", dependsOn: ["db"] },
+      { name: "smoke", dependsOn: ["api", "web"] },
+    ]);
+    const release = parseManifest(diamond, { maxPipelines: 5, maxBytes: 10_000 });
     assert.deepEqual(
-      release.pipelines.map((p) => p.start),
+      release.pipelines.map((p) => [p.name, p.dependsOn ?? []]),
       [
-        {
-          Name: "svc-a",
-          ClientRequestToken: clientRequestToken("r1", "svc-a"),
-          Variables: [
-            { Name: "IMAGE_TAG", Value: "5.15" },
-            { Name: "deploy@region", Value: "us-east-1" },
-          ],
-          SourceRevisions: [{ ActionName: "Source", RevisionType: "COMMIT_ID", RevisionValue: "abc123" }],
-        },
-        { Name: "svc-b", ClientRequestToken: clientRequestToken("r1", "svc-b") },
+        ["db", []],
+        ["api", ["db"]],
+        ["web", ["db"]],
+        ["smoke", ["api", "web"]],
       ],
     );
   });
@@ -210,7 +282,7 @@ describe("parseManifest rejects", () => {
 
   it("rejects a pipeline item of the wrong type with one problem per item", () => {
     assertProblems(withPipelines([5, null, { name: 5 }, { name: "svc-a", variables: { A: 1 } }]), [
-      ["/pipelines/0", "type", /each pipeline must be a name \(string\) or an object \{ name, variables\?/],
+      ["/pipelines/0", "type", /each pipeline must be a name \(string\) or an object \{ name, dependsOn\?, variables\?/],
       ["/pipelines/1", "type", /each pipeline must be a name/],
       ["/pipelines/2/name", "type", /pipeline name must be of type string/],
       ["/pipelines/3/variables/A", "type", /variable "A" must be of type string/],
@@ -233,7 +305,7 @@ describe("parseManifest rejects", () => {
         [
           "/pipelines/0/stage",
           "additionalProperties",
-          /unknown field "stage"; allowed: name, variables and sourceRevisions/,
+          /unknown field "stage"; allowed: name, variables, sourceRevisions and dependsOn/,
         ],
       ],
     );
@@ -405,7 +477,7 @@ describe("parseManifest rejects", () => {
       {
         path: "/pipelines/0",
         rule: "type",
-        message: "each pipeline must be a name (string) or an object { name, variables?, sourceRevisions? }",
+        message: "each pipeline must be a name (string) or an object { name, dependsOn?, variables?, sourceRevisions? }",
       },
     ]);
     assert.deepEqual(problems.at(-1), {
@@ -442,6 +514,13 @@ describe("identifiers derived from a release", () => {
     assert.equal(new Set(tokens).size, 3);
     assert.equal(clientRequestToken("5.15", "svc-a"), tokens[0]);
     assert.equal(tokens[0], "rm-0736cbcbd7d273e3f2d8d2e4a61db26c25e4c248b43f24d2d6d0a42221ca6d0a");
+  });
+
+  it("derives a new token for each retry attempt, keeping the first attempt's token unchanged", () => {
+    assert.equal(clientRequestToken("5.15", "svc-a", 1), clientRequestToken("5.15", "svc-a"));
+    assert.notEqual(clientRequestToken("5.15", "svc-a", 2), clientRequestToken("5.15", "svc-a", 1));
+    assert.notEqual(clientRequestToken("5.15", "svc-a", 2), clientRequestToken("5.15", "svc-a", 3));
+    assert.match(clientRequestToken("5.15", "svc-a", 2), CLIENT_REQUEST_TOKEN);
   });
 
   it("canonicalizes a releaseId: strings as given, numbers by their JSON text, invalid ones to undefined", () => {

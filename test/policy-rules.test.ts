@@ -462,6 +462,7 @@ describe("policy pack rules", () => {
         bucketArn: BUCKET_ARN,
         releasesTableArn: TABLE_ARN.replace("executions", "releases"),
         executionsTableArn: TABLE_ARN,
+        releasePipelinesTableArn: `${TABLE_ARN}-pipelines`,
         pipelineArns: [`arn:aws:codepipeline:ap-southeast-2:${ACCOUNT}:svc-a`],
         eventBusArn: `arn:aws:events:ap-southeast-2:${ACCOUNT}:event-bus/default`,
       };

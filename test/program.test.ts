@@ -163,14 +163,15 @@ describe("the Pulumi program under mocks", function () {
           functions: {
             loadManifest: arnOf(FUNCTION, "loadManifest"),
             validateManifest: arnOf(FUNCTION, "validateManifest"),
-            registerWaiter: arnOf(FUNCTION, "registerWaiter"),
-            stopRemaining: arnOf(FUNCTION, "stopRemaining"),
+            recordRejection: arnOf(FUNCTION, "recordRejection"),
+            registerRelease: arnOf(FUNCTION, "registerRelease"),
+            awaitRelease: arnOf(FUNCTION, "awaitRelease"),
+            stopRelease: arnOf(FUNCTION, "stopRelease"),
           },
           releasesTable: "releases-table",
-          executionsTable: "executions-table",
           eventBusName: "default",
         },
-        { mapConcurrency: 40, longestPipelineRunSeconds: 168 * 3600, failurePolicy: "stopRemaining" },
+        { longestPipelineRunSeconds: 168 * 3600, failurePolicy: "stopRemaining" },
       );
       assert.deepEqual(JSON.parse(String(machine.definition)), expected);
       assert.equal(machine.type, "STANDARD");
@@ -182,25 +183,19 @@ describe("the Pulumi program under mocks", function () {
       });
     });
 
-    it("may call exactly what its Task states call: CodePipeline only on the configured pipelines", () => {
+    it("may call exactly what its Task states call: its functions, the release item and the event bus", () => {
       const statements = policyOf(named("aws:iam/rolePolicy:RolePolicy", "workflow-policy")).Statement;
       const byAction = (action: string) =>
         statements.filter((s) => s.Action.includes(action)).flatMap((s) => s.Resource);
-      assert.deepEqual(
-        byAction("codepipeline:StartPipelineExecution"),
-        DEV_PIPELINES.map((p) => pipelineArn("aws", REGION, ACCOUNT, p)).sort(),
-      );
+      assert.deepEqual(byAction("codepipeline:StartPipelineExecution"), [], "pipelines start in the scheduler");
       assert.deepEqual(
         byAction("lambda:InvokeFunction"),
-        ["loadManifest", "registerWaiter", "stopRemaining", "validateManifest"]
+        ["awaitRelease", "loadManifest", "recordRejection", "registerRelease", "stopRelease", "validateManifest"]
           .map((f) => arnOf(FUNCTION, f))
           .sort(),
       );
-      assert.deepEqual(byAction("dynamodb:PutItem"), [arnOf(TABLE, "releases")]);
-      assert.deepEqual(
-        byAction("dynamodb:UpdateItem"),
-        [arnOf(TABLE, "executions"), arnOf(TABLE, "releases")].sort(),
-      );
+      assert.deepEqual(byAction("dynamodb:PutItem"), []);
+      assert.deepEqual(byAction("dynamodb:UpdateItem"), [arnOf(TABLE, "releases")]);
       assert.deepEqual(byAction("events:PutEvents"), [
         `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`,
       ]);
@@ -234,6 +229,7 @@ describe("the Pulumi program under mocks", function () {
           bucketArn: "arn:aws:s3:::releases-bucket",
           releasesTableArn: arnOf(TABLE, "releases"),
           executionsTableArn: arnOf(TABLE, "executions"),
+          releasePipelinesTableArn: arnOf(TABLE, "release-pipelines"),
           pipelineArns: DEV_PIPELINES.map((p) => pipelineArn("aws", REGION, ACCOUNT, p)),
           eventBusArn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`,
         };

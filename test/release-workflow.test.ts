@@ -52,49 +52,79 @@ describe("the release workflow definition", () => {
     });
   }
 
-  it("uses JSONPath and has no Wait state, so no polling loop can exist", () => {
-    const definition = render();
-    assert.equal(definition.QueryLanguage, "JSONPath");
-    const types = allStates(definition).map(([, s]) => s.Type);
-    assert.ok(!types.includes("Wait" as never));
+  it("has no Map, no loop and no per-pipeline state: every path from StartAt visits at most 11 states", () => {
+    for (const failurePolicy of ["stopRemaining", "letFinish"] as const) {
+      const definition = render({ failurePolicy });
+      assert.ok(!allStates(definition).some(([, s]) => s.Type === "Map"));
+      const longest = (name: string, seen: string[]): number => {
+        assert.ok(!seen.includes(name), `a loop through ${[...seen, name].join(" -> ")}`);
+        const next = successorsOf(definition.States[name]);
+        return 1 + Math.max(0, ...next.map((n) => longest(n, [...seen, name])));
+      };
+      assert.ok(longest(definition.StartAt, []) <= 11, `${failurePolicy}: ${longest(definition.StartAt, [])}`);
+    }
   });
 
-  it("waits for each pipeline by task token, timing out only after the longest pipeline run", () => {
-    const definition = render({ longestPipelineRunSeconds: 3 * 86400 });
-    const await_ = state<TaskState>(definition, "AwaitPipeline");
-    assert.equal(await_.Resource, "arn:aws:states:::lambda:invoke.waitForTaskToken");
-    assert.equal(await_.TimeoutSeconds, 259200);
-    assert.deepEqual(await_.Parameters?.Payload, {
+  it("parks the whole release in one task-token wait that the scheduler completes", () => {
+    const definition = render();
+    const waits = allStates(definition).filter(
+      ([, s]) => s.Type === "Task" && s.Resource.endsWith(".waitForTaskToken"),
+    );
+    assert.deepEqual(
+      waits.map(([name]) => name),
+      ["AwaitRelease"],
+    );
+    const wait = state<TaskState>(definition, "AwaitRelease");
+    assert.equal(wait.Parameters?.FunctionName, PLACEHOLDER_REFS.functions.awaitRelease);
+    assert.deepEqual(wait.Parameters?.Payload, {
       "taskToken.$": "$$.Task.Token",
       "releaseId.$": "$.releaseId",
-      "pipeline.$": "$.pipeline.name",
-      "pipelineExecutionId.$": "$.execution.pipelineExecutionId",
-      stopIfReleaseFailed: true,
+      "executionArn.$": "$$.Execution.Id",
     });
+    assert.equal(wait.TimeoutSeconds, 31_536_000, "a backstop only: the reconciler times pipelines out");
+    assert.deepEqual(wait.Catch?.map((c) => [c.ErrorEquals, c.Next]), [[["States.ALL"], "StopRelease"]]);
   });
 
-  it("starts pipelines through the CodePipeline SDK integration with the prepared idempotent request", () => {
-    const start = state<TaskState>(render(), "StartPipeline");
-    assert.equal(start.Resource, "arn:aws:states:::aws-sdk:codepipeline:startPipelineExecution");
-    assert.equal(start.InputPath, "$.pipeline.start");
-    assert.deepEqual(start.Retry?.[0].ErrorEquals, [
-      "CodePipeline.ThrottlingException",
-      "CodePipeline.ConflictException",
-    ]);
-    assert.equal(start.Retry?.[0].JitterStrategy, "FULL");
+  it("calls CodePipeline only from functions, never through an SDK integration", () => {
+    for (const [name, s] of allStates(render())) {
+      if (s.Type !== "Task") continue;
+      assert.doesNotMatch(s.Resource, /aws-sdk:codepipeline/, name);
+    }
   });
 
-  it("bounds the Map's concurrency by the option", () => {
-    assert.equal(state<MapState>(render({ mapConcurrency: 3 }), "RunPipelines").MaxConcurrency, 3);
-  });
-
-  it("registers a release with a conditional put and fails a duplicate as DuplicateRelease", () => {
-    const definition = render();
+  it("hands RegisterRelease the plan, the failure policy and the longest pipeline run, and carries on only the releaseId", () => {
+    const definition = render({ failurePolicy: "letFinish", longestPipelineRunSeconds: 7200 });
     const register = state<TaskState>(definition, "RegisterRelease");
-    assert.equal(register.Parameters?.ConditionExpression, "attribute_not_exists(releaseId)");
-    assert.deepEqual(register.Catch?.[0].ErrorEquals, ["DynamoDB.ConditionalCheckFailedException"]);
-    const duplicate = state<FailState>(definition, "DuplicateRelease");
-    assert.deepEqual(duplicate, { Type: "Fail", Error: "DuplicateRelease", CausePath: "$.duplicate.cause" });
+    assert.equal(register.Parameters?.FunctionName, PLACEHOLDER_REFS.functions.registerRelease);
+    assert.deepEqual(register.Parameters?.Payload, {
+      "releaseId.$": "$.release.releaseId",
+      "executionArn.$": "$$.Execution.Id",
+      "startedAt.$": "$$.Execution.StartTime",
+      "source.$": "$.release.location",
+      failurePolicy: "letFinish",
+      longestPipelineRunSeconds: 7200,
+      "pipelines.$": "$.release.pipelines",
+    });
+    assert.equal(register.OutputPath, "$.release");
+    assert.deepEqual(register.ResultSelector, { "releaseId.$": "$.Payload.releaseId" });
+    assert.deepEqual(register.Catch?.map((c) => [c.ErrorEquals, c.Next]), [[["DuplicateRelease"], "RecordRejected"]]);
+  });
+
+  it("records every refused submission (bad manifest, missing object, duplicate) before failing with its error", () => {
+    const definition = render();
+    for (const name of ["LoadManifest", "ValidateManifest"]) {
+      assert.deepEqual(
+        state<TaskState>(definition, name).Catch?.map((c) => [c.ErrorEquals, c.Next]),
+        [[["InvalidManifest", "ManifestNotFound"], "RecordRejected"]],
+      );
+    }
+    const record = state<TaskState>(definition, "RecordRejected");
+    assert.equal(record.Next, "Rejected");
+    assert.deepEqual(state<FailState>(definition, "Rejected"), {
+      Type: "Fail",
+      ErrorPath: "$.rejection.error",
+      CausePath: "$.rejection.cause",
+    });
   });
 
   it("gives every Fail state an Error and a Cause", () => {
@@ -115,31 +145,32 @@ describe("the release workflow definition", () => {
     }
   });
 
-  it("stops the remaining pipelines after a failure only under the stopRemaining policy", () => {
+  it("differs between failure policies only in what RegisterRelease is told", () => {
     const stop = render({ failurePolicy: "stopRemaining" });
-    assert.equal(state<MapState>(stop, "RunPipelines").Catch?.[0].Next, "StopRemaining");
-    assert.equal(state<TaskState>(stop, "StopRemaining").Next, "MarkFailed");
-    assert.equal(state<TaskState>(stop, "RecordPipelineFailure").Next, "StopOtherPipelines");
-    assert.equal(
-      state<TaskState>(stop, "StopOtherPipelines").Parameters?.FunctionName,
-      PLACEHOLDER_REFS.functions.stopRemaining,
-    );
     const finish = render({ failurePolicy: "letFinish" });
-    assert.ok(
-      !allStates(finish).some(([n]) =>
-        ["StopRemaining", "StopOtherPipelines", "CheckReleaseOpen"].includes(n),
-      ),
-    );
-    assert.equal(state<TaskState>(finish, "RecordPipelineFailure").Next, "PipelineFinishedFailed");
-    assert.equal(state<MapState>(finish, "RunPipelines").Next, "ReadOutcome");
+    const payload = (d: StateMachineDefinition) =>
+      (state<TaskState>(d, "RegisterRelease").Parameters?.Payload as Record<string, unknown>).failurePolicy;
+    assert.deepEqual([payload(stop), payload(finish)], ["stopRemaining", "letFinish"]);
+    const withoutPolicy = (d: StateMachineDefinition) =>
+      JSON.stringify(d).replace(/"failurePolicy":"\w+"/, "");
+    assert.equal(withoutPolicy(stop), withoutPolicy(finish));
   });
 
   it("rejects options outside their limits with a message naming the option", () => {
-    assert.throws(() => render({ mapConcurrency: 41 }), /mapConcurrency must be an integer from 1 to 40/);
-    assert.throws(() => render({ longestPipelineRunSeconds: 10 }), /longestPipelineRunSeconds/);
+    assert.throws(() => render({ longestPipelineRunSeconds: 10 }), /longestPipelineRunSeconds must be an integer from 60/);
+    assert.throws(() => render({ longestPipelineRunSeconds: 40_000_000 }), /longestPipelineRunSeconds/);
     assert.throws(() => render({ failurePolicy: "retry" as never }), /failurePolicy/);
   });
 });
+
+/** The states a state can go to next. */
+function successorsOf(s: State): string[] {
+  const next: string[] = [];
+  if ("Next" in s && typeof s.Next === "string") next.push(s.Next);
+  if (s.Type === "Choice") next.push(...s.Choices.map((c) => c.Next), ...(s.Default ? [s.Default] : []));
+  if (s.Type === "Task" && s.Catch) next.push(...s.Catch.map((c) => c.Next));
+  return [...new Set(next)];
+}
 
 describe("the typed ASL builder", () => {
   it("refuses a transition to a state that does not exist, naming the state", () => {
@@ -200,7 +231,12 @@ describe("the typed ASL builder", () => {
     assert.throws(
       () =>
         stateMachine({ StartAt: "W", States: { W: { ...base, Parameters: { "t.$": "$$.Task.Token" } } } }),
-      /needs TimeoutSeconds/,
+      /needs TimeoutSeconds or TimeoutSecondsPath/,
     );
+  });
+
+  it("refuses ResultPath \"$\" (AWS reads it as the default; the local engine would write a key named $)", () => {
+    const task: TaskState = { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", ResultPath: "$", End: true };
+    assert.throws(() => stateMachine({ StartAt: "T", States: { T: task } }), /leave ResultPath out/);
   });
 });
