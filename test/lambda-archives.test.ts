@@ -11,14 +11,16 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../handlers/clients";
+import { clientRequestToken } from "../handlers/manifest";
 import { type CodePipelineService, startCodePipelineService } from "../local/codepipeline-service";
 import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
 import { type LocalS3, S3RVER_CREDENTIALS, startS3 } from "../local/s3";
 import { TaskTokenRegistry, type SfnService, startSfnService } from "../local/sfn-service";
 import { HANDLER_NAMES } from "../infra/iam";
 import { archiveBytes, materialize } from "./lambda-archive-files";
+import { until } from "./local-helpers";
 import { DEV_PIPELINES, loadProgram } from "./pulumi-mocks";
 
 const run = promisify(execFile);
@@ -79,7 +81,11 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       region: "us-east-1",
       credentials: S3RVER_CREDENTIALS,
     });
-    await createReleaseTables(raw, { releases: "releases", executions: "executions" });
+    await createReleaseTables(raw, {
+      releases: "releases",
+      executions: "executions",
+      releasePipelines: "release-pipelines",
+    });
     s3 = await startS3({
       directory: path.join(work, "s3"),
       buckets: ["manifests"],
@@ -103,6 +109,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       AWS_ENDPOINT_URL_CODEPIPELINE: codepipeline.endpoint,
       RELEASES_TABLE: "releases",
       EXECUTIONS_TABLE: "executions",
+      RELEASE_PIPELINES_TABLE: "release-pipelines",
       ALLOWED_PIPELINES: DEV_PIPELINES.join(","),
       MAX_PIPELINES: "50",
       MAX_MANIFEST_BYTES: "65536",
@@ -130,16 +137,11 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
   it("validateManifest turns the seed manifest into a release plan", async () => {
     const text = readFileSync(path.join(ROOT, "release-manifest.json"), "utf8");
     const { result } = await invoke("validateManifest", { text });
-    const plan = result as {
-      releaseId: string;
-      pipelines: { start: { Name: string; ClientRequestToken: string } }[];
-    };
-    assert.equal(plan.releaseId, "5.15");
-    assert.deepEqual(
-      plan.pipelines.map((p) => p.start.Name),
-      DEV_PIPELINES,
-    );
-    assert.ok(plan.pipelines.every((p) => /^rm-[0-9a-f]{64}$/.test(p.start.ClientRequestToken)));
+    assert.deepEqual(result, {
+      releaseId: "5.15",
+      location: "api",
+      pipelines: DEV_PIPELINES.map((name) => ({ name })),
+    });
   });
 
   it("validateManifest raises InvalidManifest, by name, for a pipeline off the allow-list", async () => {
@@ -163,74 +165,54 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     assert.deepEqual(result, { text: '{"releaseId":"r1"}', location: "s3://manifests/r1.json" });
   });
 
-  it("pipelineEvent records the state change and completes the waiting task", async () => {
-    const ddb = documentClient(raw);
+  /** Registers a one-pipeline release through the registerRelease and awaitRelease archives. */
+  async function registeredRelease(releaseId: string, pipeline: string) {
+    const executionArn = `arn:aws:states:us-east-1:000000000000:execution:release-machine:${releaseId}`;
+    const registered = await invoke("registerRelease", {
+      releaseId,
+      executionArn,
+      startedAt: "2026-11-27T00:00:00.000Z",
+      source: "api",
+      failurePolicy: "stopRemaining",
+      longestPipelineRunSeconds: 3600,
+      pipelines: [{ name: pipeline }],
+    });
+    assert.deepEqual(registered.result, { releaseId, pipelineCount: 1 }, JSON.stringify(registered));
     const token = tokens.create();
-    const waiting = tokens.wait(token);
-    await ddb.send(
-      new PutCommand({
-        TableName: "executions",
-        Item: {
-          pipelineExecutionId: "exec-1",
-          releaseId: "r1",
-          pipeline: DEV_PIPELINES[0],
-          status: "InProgress",
-          taskToken: token,
-          awaitingRelease: "r1",
-        },
-      }),
-    );
+    const outcome = tokens.wait(token);
+    const waiter = await invoke("awaitRelease", { taskToken: token, releaseId, executionArn });
+    assert.deepEqual(waiter.result, { completedAtOnce: false }, JSON.stringify(waiter));
+    const [started] = codepipeline.executions(pipeline).filter((e) => e.clientRequestToken === clientRequestToken(releaseId, pipeline));
+    assert.ok(started, `${pipeline} was started by the registerRelease archive`);
+    return { outcome, pipelineExecutionId: started.pipelineExecutionId };
+  }
+
+  it("registerRelease starts the release's pipelines, and pipelineEvent acts on the end and completes the release's wait", async () => {
+    const { outcome, pipelineExecutionId } = await registeredRelease("r1", DEV_PIPELINES[0]);
     const { result } = await invoke("pipelineEvent", {
       id: "event-1",
       "detail-type": "CodePipeline Pipeline Execution State Change",
       source: "aws.codepipeline",
       time: "2026-11-27T00:00:00Z",
-      detail: { pipeline: DEV_PIPELINES[0], "execution-id": "exec-1", state: "SUCCEEDED" },
+      detail: { pipeline: DEV_PIPELINES[0], "execution-id": pipelineExecutionId, state: "SUCCEEDED" },
     });
-    assert.equal(result, "completed");
-    assert.deepEqual(await waiting, {
-      pipeline: DEV_PIPELINES[0],
-      pipelineExecutionId: "exec-1",
-      status: "Succeeded",
-    });
-    const { Item } = await ddb.send(
-      new GetCommand({ TableName: "executions", Key: { pipelineExecutionId: "exec-1" } }),
+    assert.equal(result, "ended");
+    assert.deepEqual(await outcome, { status: "SUCCEEDED" });
+    const { Item } = await documentClient(raw).send(
+      new GetCommand({ TableName: "executions", Key: { pipelineExecutionId } }),
     );
     assert.deepEqual(Item?.history, [{ state: "SUCCEEDED", at: "2026-11-27T00:00:00Z", eventId: "event-1" }]);
   });
 
-  it("reconciler asks CodePipeline and completes a waiter whose end event was lost", async () => {
-    const ddb = documentClient(raw);
-    const { CodePipelineClient, StartPipelineExecutionCommand } =
-      await import("@aws-sdk/client-codepipeline");
-    const client = new CodePipelineClient({
-      endpoint: codepipeline.endpoint,
-      region: "us-east-1",
-      credentials: S3RVER_CREDENTIALS,
-    });
-    const { pipelineExecutionId } = await client.send(
-      new StartPipelineExecutionCommand({ name: DEV_PIPELINES[1], clientRequestToken: "t-1" }),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const token = tokens.create();
-    const waiting = tokens.wait(token);
-    await ddb.send(
-      new PutCommand({
-        TableName: "executions",
-        Item: {
-          pipelineExecutionId,
-          releaseId: "r2",
-          pipeline: DEV_PIPELINES[1],
-          status: "InProgress",
-          taskToken: token,
-          awaitingRelease: "r2",
-        },
-      }),
+  it("reconciler asks CodePipeline and completes a release whose pipeline's end event was lost", async () => {
+    const { outcome, pipelineExecutionId } = await registeredRelease("r2", DEV_PIPELINES[1]);
+    await until("the stand-in to end the pipeline", () =>
+      codepipeline.executions(DEV_PIPELINES[1]).find((e) => e.pipelineExecutionId === pipelineExecutionId)?.status ===
+      "Succeeded",
     );
     const { result } = await invoke("reconciler", { source: "aws.events", "detail-type": "Scheduled Event" });
-    assert.deepEqual(result, { checked: 1, completed: 1, failures: [] });
-    assert.deepEqual(await waiting, { pipeline: DEV_PIPELINES[1], pipelineExecutionId, status: "Succeeded" });
-    client.destroy();
+    assert.deepEqual(result, { checked: 1, completed: 1, resumedStarts: 0, failures: [] });
+    assert.deepEqual(await outcome, { status: "SUCCEEDED" });
   });
 
   it("releaseStatus answers the API with 404 for an unknown release", async () => {
