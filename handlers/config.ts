@@ -4,7 +4,7 @@
  * says which variable to set.
  */
 import { ConfigurationError } from "./errors";
-import { DEFAULT_MANIFEST_RULES, type ManifestRules } from "./manifest";
+import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits } from "./manifest";
 
 export type Environment = Record<string, string | undefined>;
 
@@ -45,9 +45,11 @@ export function manifestRulesFromEnvironment(env: Environment = process.env): Ma
   const allowed = env.ALLOWED_PIPELINES?.split(",")
     .map((name) => name.trim())
     .filter((name) => name !== "");
-  return {
+  const rules = {
     ...(allowed && allowed.length > 0 ? { allowedPipelines: allowed } : {}),
     maxPipelines: positiveInteger(env, "MAX_PIPELINES", DEFAULT_MANIFEST_RULES.maxPipelines),
     maxBytes: positiveInteger(env, "MAX_MANIFEST_BYTES", DEFAULT_MANIFEST_RULES.maxBytes),
   };
+  checkRuleLimits(rules);
+  return rules;
 }

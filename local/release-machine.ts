@@ -29,7 +29,7 @@ import {
   stopRelease,
 } from "../handlers/scheduler";
 import { loadManifest, validateManifest } from "../handlers/load-manifest";
-import { DEFAULT_MANIFEST_RULES, type ManifestRules, manifestParser } from "../handlers/manifest";
+import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits, manifestParser } from "../handlers/manifest";
 import { type ReleaseStatusView, readRelease } from "../handlers/release-status";
 import {
   DEFAULT_WORKFLOW_OPTIONS,
@@ -144,6 +144,7 @@ export async function startLocalReleaseMachine(
     ...options.manifestRules,
     allowedPipelines: allowed,
   };
+  checkRuleLimits(rules);
   const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
 
   const dynamo = await startDynamo(options.dataDir ? { path: options.dataDir } : {});

@@ -104,10 +104,18 @@ describe("the workflow diagram", () => {
   it("starts at the definition's StartAt and ends a Map's transitions at its cluster", () => {
     const dot = workflowToDot(render("stopRemaining"));
     assert.ok(drawnEdges(dot).some((e) => e.tail === "__start__" && e.head === "LoadManifest"));
-    const intoMap = drawnEdges(dot).find(
-      (e) => e.tail === "RegisterRelease" && e.head === "CheckReleaseOpen",
-    );
-    assert.ok(intoMap?.attributes.includes('lhead="cluster_RunPipelines"'));
+    const map: State = {
+      Type: "Map",
+      ItemsPath: "$.items",
+      ItemProcessor: { ProcessorConfig: { Mode: "INLINE" }, StartAt: "Inner", States: { Inner: { Type: "Succeed" } } },
+      Next: "Done",
+    };
+    const withMap = stateMachine({
+      StartAt: "Before",
+      States: { Before: { Type: "Pass", Next: "Each" }, Each: map, Done: { Type: "Succeed" } },
+    });
+    const intoMap = drawnEdges(workflowToDot(withMap)).find((e) => e.tail === "Before" && e.head === "Inner");
+    assert.ok(intoMap?.attributes.includes('lhead="cluster_Each"'), JSON.stringify(intoMap));
   });
 
   it("labels Catch edges with short error names and Choice edges with their condition", () => {

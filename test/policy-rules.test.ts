@@ -478,7 +478,6 @@ describe("policy pack rules", () => {
         "logs:ListLogDeliveries",
         "logs:PutResourcePolicy",
         "logs:UpdateLogDelivery",
-        "states:SendTaskFailure",
         "states:SendTaskSuccess",
         "xray:GetSamplingRules",
         "xray:GetSamplingTargets",

@@ -160,7 +160,7 @@ describe("the policy pack over the program", function () {
     it("a misspelt action", async () => {
       const stack = changed(
         ROLE_POLICY,
-        "registerWaiter-policy",
+        "registerRelease-policy",
         editStatements((statements) => {
           statementOf(statements, "RecordExecutions").Action = ["dynamodb:UpdateItems"];
         }),
@@ -168,7 +168,7 @@ describe("the policy pack over the program", function () {
       assertOnly(
         await check(stack),
         "iam-known-actions",
-        "registerWaiter-policy",
+        "registerRelease-policy",
         /statement "RecordExecutions" names "dynamodb:UpdateItems", which is not an action of dynamodb/,
       );
     });
@@ -215,7 +215,7 @@ describe("the policy pack over the program", function () {
     it("an Allow with NotAction", async () => {
       const stack = changed(
         ROLE_POLICY,
-        "stopRemaining-policy",
+        "stopRelease-policy",
         editStatements((statements) => {
           const stop = statementOf(statements, "StopReleasePipelines");
           stop.NotAction = stop.Action;
@@ -225,7 +225,7 @@ describe("the policy pack over the program", function () {
       assertOnly(
         await check(stack),
         "iam-no-allow-with-not-action",
-        "stopRemaining-policy",
+        "stopRelease-policy",
         /statement "StopReleasePipelines" is an Allow with NotAction \(codepipeline:StopPipelineExecution\)/,
       );
     });

@@ -460,7 +460,7 @@ describe("stack settings", () => {
         readSettings(
           config({
             pipelines: '["ok", "bad name"]',
-            mapConcurrency: "41",
+            maxPipelines: "501",
             failurePolicy: "retry",
             logRetentionDays: "10",
             reconcileSchedule: "often",
@@ -468,7 +468,7 @@ describe("stack settings", () => {
         ),
       (e: Error) =>
         /pipelines has names CodePipeline does not allow: bad name/.test(e.message) &&
-        /mapConcurrency must be an integer from 1 to 40/.test(e.message) &&
+        /maxPipelines must be an integer from 1 to 500/.test(e.message) &&
         /failurePolicy must be stopRemaining or letFinish/.test(e.message) &&
         /logRetentionDays must be one of/.test(e.message) &&
         /reconcileSchedule must be an EventBridge schedule/.test(e.message),

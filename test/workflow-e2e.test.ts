@@ -168,16 +168,50 @@ describe("the release workflow, end to end on the local engine", function () {
     assert.match(execution.cause ?? "", /\/pipelines\/1/);
     assert.match(execution.cause ?? "", /allowList/);
     assert.equal(machine.codepipeline.callCount("StartPipelineExecution"), startsBefore);
-    assert.equal(await machine.readRelease(releaseId), undefined);
+    // Found by its releaseId, with the problem by field and rule, its source, and no stack trace.
+    const release = await machine.readRelease(releaseId);
+    assert.equal(release?.status, "REJECTED");
+    assert.equal(release?.error, "InvalidManifest");
+    assert.equal(release?.source, "api");
+    assert.deepEqual(
+      release?.problems?.map(({ path, rule }) => ({ path, rule })),
+      [{ path: "/pipelines/1", rule: "allowList" }],
+    );
+    assert.match(release?.cause ?? "", /^\/pipelines\/1: pipeline "svc-nope" is not on this machine's allow-list/);
+    assert.deepEqual(release?.pipelines, []);
+  });
+
+  it("runs a corrected submission of a rejected releaseId, keeping the rejection listed", async () => {
+    const releaseId = newReleaseId("corrected");
+    const rejected = await finished(machine, machine.submit({ releaseId, pipelines: ["svc-nope"] }));
+    assert.equal(rejected.error, "InvalidManifest");
+
+    const corrected = await finished(machine, machine.submit({ releaseId, pipelines: ["svc-a"] }));
+
+    assert.equal(corrected.status, "SUCCEEDED", corrected.cause);
+    const release = await machine.readRelease(releaseId);
+    assert.equal(release?.status, "SUCCEEDED");
+    assert.equal(release?.problems, undefined);
+    assert.deepEqual(
+      release?.rejections?.map((r) => [r.errorName, r.source]),
+      [["InvalidManifest", "api"]],
+    );
+  });
+
+  it("records a duplicate apart from the release it repeats, leaving that release untouched", async () => {
+    const releaseId = newReleaseId("dup-record");
+    const first = await finished(machine, machine.submit({ releaseId, pipelines: ["svc-a"] }));
+    const before = await machine.readRelease(releaseId);
+    const second = await finished(machine, machine.submit({ releaseId, pipelines: ["svc-b"] }));
+
+    assert.deepEqual([first.status, second.status, second.error], ["SUCCEEDED", "FAILED", "DuplicateRelease"]);
+    assert.deepEqual(await machine.readRelease(releaseId), before);
     const { Item } = await machine.deps.ddb.send(
-      new GetCommand({
-        TableName: machine.tables.releases,
-        Key: { releaseId: `rejected:${execution.name}` },
-      }),
+      new GetCommand({ TableName: machine.tables.releases, Key: { releaseId: `rejected:${second.name}` } }),
     );
     assert.equal(Item?.status, "REJECTED");
-    assert.equal(Item?.errorName, "InvalidManifest");
-    assert.match(String(Item?.cause), /svc-nope/);
+    assert.equal(Item?.rejectedReleaseId, releaseId);
+    assert.deepEqual(Item?.problems.map((p: { path: string; rule: string }) => [p.path, p.rule]), [["/releaseId", "duplicate"]]);
   });
 
   it("rejects malformed JSON with the json rule", async () => {
