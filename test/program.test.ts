@@ -14,6 +14,8 @@ import {
 import { manifestSchema } from "../handlers/manifest";
 import { executionsTableShape, releasesTableShape } from "../handlers/model";
 import { DEFAULT_SETTINGS, SettingsError, readSettings } from "../infra/config";
+import { apiDefinitionHash } from "../infra/api";
+import { START_RESPONSES, invalidBodyResponseTemplate, startExecutionTemplate } from "../infra/api-templates";
 import { EXCLUDED_PACKAGES } from "../infra/functions";
 import {
   HANDLER_NAMES,
@@ -379,31 +381,81 @@ describe("the Pulumi program under mocks", function () {
       assert.equal(validator.validateRequestBody, true);
       const invalid = named("aws:apigateway/response:Response", "invalid-body").inputs;
       assert.equal(invalid.responseType, "BAD_REQUEST_BODY");
-      assert.match(
-        String((invalid.responseTemplates as Record<string, string>)["application/json"]),
-        /validationErrorString/,
-      );
+      assert.deepEqual(invalid.responseTemplates, { "application/json": invalidBodyResponseTemplate });
     });
 
-    it("starts executions directly with a name derived from the releaseId and maps a used name to 409", () => {
-      const integration = named("aws:apigateway/integration:Integration", "releases-start-execution").inputs;
-      assert.equal(integration.type, "AWS");
-      assert.equal(integration.uri, `arn:aws:apigateway:${REGION}:states:action/StartExecution`);
-      assert.equal(integration.credentials, arnOf("aws:iam/role:Role", "api-start-role"));
-      const template = (integration.requestTemplates as Record<string, string>)["application/json"];
-      assert.match(template, /"name": "release-\$util.escapeJavaScript\(\$input.path\('\$.releaseId'\)\)"/);
-      assert.match(
-        template,
-        new RegExp(`"stateMachineArn": "${arnOf("aws:sfn/stateMachine:StateMachine", "workflow")}"`),
+    it("starts executions directly, mapping every StartExecution answer through the tested templates", () => {
+      const machineArn = arnOf("aws:sfn/stateMachine:StateMachine", "workflow");
+      for (const key of ["root", "releases"]) {
+        const integration = named("aws:apigateway/integration:Integration", `${key}-start-execution`).inputs;
+        assert.equal(integration.type, "AWS");
+        assert.equal(integration.uri, `arn:aws:apigateway:${REGION}:states:action/StartExecution`);
+        assert.equal(integration.credentials, arnOf("aws:iam/role:Role", "api-start-role"));
+        assert.deepEqual(integration.requestTemplates, {
+          "application/json": startExecutionTemplate(machineArn),
+        });
+        for (const response of START_RESPONSES) {
+          const deployed = named(
+            "aws:apigateway/integrationResponse:IntegrationResponse",
+            `${key}-post-${response.status}`,
+          ).inputs;
+          assert.equal(deployed.selectionPattern, response.selectionPattern);
+          assert.deepEqual(deployed.responseTemplates, { "application/json": response.template });
+        }
+        const methodStatuses = ofType("aws:apigateway/methodResponse:MethodResponse")
+          .filter((r) => r.name.startsWith(`${key}-post-`))
+          .map((r) => String(r.inputs.statusCode))
+          .sort();
+        assert.deepEqual(methodStatuses, ["200", "400", "409", "429", "500", "503"]);
+      }
+    });
+
+    it("redeploys the stage whenever any input of any resource defining the API changes", () => {
+      const trigger = String(
+        (
+          named("aws:apigateway/deployment:Deployment", "api-deployment").inputs.triggers as Record<
+            string,
+            string
+          >
+        ).redeployment,
       );
-      const conflict = named(
-        "aws:apigateway/integrationResponse:IntegrationResponse",
-        "releases-post-400",
-      ).inputs;
-      assert.match(
-        String((conflict.responseTemplates as Record<string, string>)["application/json"]),
-        /ExecutionAlreadyExists[\s\S]*status = 409/,
+      const defining = recorded.filter(
+        (r) =>
+          r.type.startsWith("aws:apigateway/") && !/(deployment|stage|methodSettings|account):/.test(r.type),
       );
+      const definition = Object.fromEntries(defining.map((r) => [`${r.type}::${r.name}`, r.inputs]));
+      assert.equal(apiDefinitionHash(definition), trigger, "the trigger covers exactly these resources");
+      for (const [type, name, edit] of [
+        [
+          "aws:apigateway/integrationResponse:IntegrationResponse",
+          "releases-post-400",
+          (i: Record<string, unknown>) => (i.responseTemplates = { "application/json": "{}" }),
+        ],
+        [
+          "aws:apigateway/integration:Integration",
+          "root-start-execution",
+          (i: Record<string, unknown>) => (i.requestTemplates = { "application/json": "{}" }),
+        ],
+        [
+          "aws:apigateway/integrationResponse:IntegrationResponse",
+          "root-post-503",
+          (i: Record<string, unknown>) => (i.selectionPattern = "5\\d{2}|429"),
+        ],
+        [
+          "aws:apigateway/method:Method",
+          "release-get",
+          (i: Record<string, unknown>) => (i.authorization = "NONE"),
+        ],
+        [
+          "aws:apigateway/response:Response",
+          "invalid-body",
+          (i: Record<string, unknown>) => (i.statusCode = "422"),
+        ],
+      ] as const) {
+        const changed = structuredClone(definition);
+        edit(changed[`${type}::${name}`]);
+        assert.notEqual(apiDefinitionHash(changed), trigger, `${type} ${name}`);
+      }
     });
 
     it("answers GET /releases/{releaseId} through the status function, invoked only by this API", () => {
