@@ -1,7 +1,7 @@
 /**
  * One Lambda function per handler: a CallbackFunction serialized from the handler's factory
  * (clients built once per container), with its own role carrying only its statements, a log
- * group with retention, X-Ray, nodejs22.x on arm64, and an archive without what the runtime
+ * group with retention, X-Ray, the current Node.js LTS runtime on arm64, and an archive without what the runtime
  * already has (the AWS SDK v3) or what only local mode uses.
  */
 import * as aws from "@pulumi/aws";
@@ -27,6 +27,13 @@ export const EXCLUDED_PACKAGES = [
   "dynalite",
   "s3rver",
 ];
+
+/**
+ * Every function's runtime: Node.js 24, the current LTS Lambda offers (nodejs22.x reaches end of
+ * support in 2027). The archive tests run the serialized code on the same Node major.
+ * https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+ */
+export const LAMBDA_RUNTIME = aws.lambda.Runtime.NodeJS24dX;
 
 /** Only functions that parse manifests carry the parser's packages. */
 export const MANIFEST_PARSER_PACKAGES = ["ajv", "jsonc-parser"];
@@ -73,7 +80,7 @@ export function handlerFunction<E, R>(
     {
       role,
       callbackFactory: args.factory as unknown as aws.lambda.CallbackFactory<E, R>,
-      runtime: "nodejs22.x",
+      runtime: LAMBDA_RUNTIME,
       architectures: ["arm64"],
       memorySize: 256,
       timeout: args.timeoutSeconds ?? 30,

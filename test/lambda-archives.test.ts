@@ -18,8 +18,8 @@ import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dyn
 import { type LocalS3, S3RVER_CREDENTIALS, startS3 } from "../local/s3";
 import { TaskTokenRegistry, type SfnService, startSfnService } from "../local/sfn-service";
 import { HANDLER_NAMES } from "../infra/iam";
-import { archiveBytes, materialize } from "./lambda-archive-files";
-import { DEV_PIPELINES, loadProgram } from "./pulumi-mocks";
+import { archiveBytes, lambdaNode, materialize } from "./lambda-archive-files";
+import { DEV_PIPELINES, loadProgram, named } from "./pulumi-mocks";
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, "..");
@@ -68,9 +68,11 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
   const tokens = new TaskTokenRegistry();
   let env: Record<string, string>;
   let raw: DynamoDBClient;
+  let node: string;
 
   before(async () => {
     await loadProgram();
+    node = lambdaNode(String(named("aws:lambda/function:Function", "validateManifest").inputs.runtime));
     work = mkdtempSync(path.join(tmpdir(), "rm-archives-"));
     runtimeModules(path.join(work, "runtime", "node_modules"));
     dynamo = await startDynamo();
@@ -120,12 +122,20 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     event: unknown,
   ): Promise<{ result?: unknown; errorType?: string; errorMessage?: string; isError?: boolean }> {
     const entry = await materialize(handler, work);
-    const { stdout } = await run(process.execPath, ["-e", INVOKE, entry, JSON.stringify(event)], {
+    const { stdout } = await run(node, ["-e", INVOKE, entry, JSON.stringify(event)], {
       env,
       cwd: path.dirname(entry),
     });
     return JSON.parse(stdout);
   }
+
+  it("runs the archives on the Node major of every function's runtime", async () => {
+    for (const handler of HANDLERS) {
+      const runtime = String(named("aws:lambda/function:Function", handler).inputs.runtime);
+      const { stdout } = await run(node, ["-p", "process.versions.node"], { env });
+      assert.equal(`nodejs${stdout.trim().split(".")[0]}.x`, runtime, handler);
+    }
+  });
 
   it("validateManifest turns the seed manifest into a release plan", async () => {
     const text = readFileSync(path.join(ROOT, "release-manifest.json"), "utf8");
@@ -246,7 +256,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     for (const handler of HANDLERS) {
       const entry = await materialize(handler, work);
       const { stdout } = await run(
-        process.execPath,
+        node,
         ["-e", "process.stdout.write(typeof require(process.argv[1]).handler)", entry],
         { env, cwd: path.dirname(entry) },
       );

@@ -140,7 +140,7 @@ function goodStack(): EngineResource[] {
     {
       type: "aws:lambda/function:Function",
       name: "releaseStatus",
-      props: { runtime: "nodejs22.x", tracingConfig: { mode: "Active" } },
+      props: { runtime: "nodejs24.x", tracingConfig: { mode: "Active" } },
     },
     {
       type: "aws:lambda/permission:Permission",

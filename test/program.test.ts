@@ -213,9 +213,9 @@ describe("the Pulumi program under mocks", function () {
 
   describe("functions", () => {
     for (const handler of HANDLERS) {
-      it(`runs ${handler} on nodejs22.x arm64 with X-Ray, its own log group and its own role`, () => {
+      it(`runs ${handler} on nodejs24.x arm64 with X-Ray, its own log group and its own role`, () => {
         const fn = named(FUNCTION, handler).inputs;
-        assert.equal(fn.runtime, "nodejs22.x");
+        assert.equal(fn.runtime, "nodejs24.x");
         assert.deepEqual(fn.architectures, ["arm64"]);
         assert.deepEqual(fn.tracingConfig, { mode: "Active" });
         assert.equal(fn.role, arnOf("aws:iam/role:Role", `${handler}-role`));
