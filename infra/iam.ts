@@ -25,22 +25,6 @@ export const document = (statements: PolicyStatement[]): PolicyDocument => ({
   Statement: statements,
 });
 
-/** A trust policy for exactly one service principal, limited to this account. */
-export function trustPolicy(service: string, accountId: string): PolicyDocument & { Statement: object[] } {
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Sid: "AssumedByOneService",
-        Effect: "Allow",
-        Principal: { Service: service },
-        Action: ["sts:AssumeRole"],
-        Condition: { StringEquals: { "aws:SourceAccount": accountId } },
-      } as unknown as PolicyStatement,
-    ],
-  };
-}
-
 /** Everything a document can name, resolved to ARNs. */
 export interface ResourceArns {
   partition: string;

@@ -253,11 +253,45 @@ describe("the policy pack over the program", function () {
         trust.Statement[0].Principal = { Service: ["states.amazonaws.com", "lambda.amazonaws.com"] };
         props.assumeRolePolicy = JSON.stringify(trust);
       });
+      assertFired(await check(stack), [
+        [
+          "iam-trust-one-service",
+          "workflow-role",
+          /trusts 2 service principals \(states\.amazonaws\.com, lambda\.amazonaws\.com\)/,
+        ],
+        [
+          "iam-trust-source-conditions",
+          "workflow-role",
+          /requires aws:SourceAccount, which AWS does not document lambda/,
+        ],
+      ]);
+    });
+
+    it("aws:SourceAccount required of Lambda, which never sends it (the function could not start)", async () => {
+      const stack = changed("aws:iam/role:Role", "pipelineEvent-role", (props) => {
+        const trust = JSON.parse(String(props.assumeRolePolicy)) as { Statement: Json[] };
+        trust.Statement[0].Condition = { StringEquals: { "aws:SourceAccount": "123456789012" } };
+        props.assumeRolePolicy = JSON.stringify(trust);
+      });
       assertOnly(
         await check(stack),
-        "iam-trust-one-service",
+        "iam-trust-source-conditions",
+        "pipelineEvent-role",
+        /requires aws:SourceAccount, which AWS does not document lambda\.amazonaws\.com as sending .*lambda-intro-execution-role/,
+      );
+    });
+
+    it("the workflow role's aws:SourceAccount condition dropped (confused deputy)", async () => {
+      const stack = changed("aws:iam/role:Role", "workflow-role", (props) => {
+        const trust = JSON.parse(String(props.assumeRolePolicy)) as { Statement: Json[] };
+        delete trust.Statement[0].Condition;
+        props.assumeRolePolicy = JSON.stringify(trust);
+      });
+      assertOnly(
+        await check(stack),
+        "iam-trust-source-conditions",
         "workflow-role",
-        /trusts 2 service principals \(states\.amazonaws\.com, lambda\.amazonaws\.com\)/,
+        /trusts states\.amazonaws\.com without aws:SourceAccount or aws:SourceArn/,
       );
     });
 

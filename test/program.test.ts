@@ -262,13 +262,21 @@ describe("the Pulumi program under mocks", function () {
       assert.deepEqual(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment"), []);
     });
 
-    it("has every role trusted by exactly one service principal of this account", () => {
+    it("has every role trusted by one service, limited to this account only where the service sends aws:SourceAccount", () => {
+      const conditioned: string[] = [];
       for (const role of ofType("aws:iam/role:Role")) {
         const trust = JSON.parse(String(role.inputs.assumeRolePolicy));
         assert.equal(trust.Statement.length, 1, role.name);
-        assert.equal(typeof trust.Statement[0].Principal.Service, "string", role.name);
-        assert.deepEqual(trust.Statement[0].Condition, { StringEquals: { "aws:SourceAccount": ACCOUNT } });
+        const service = trust.Statement[0].Principal.Service as string;
+        if (service === "states.amazonaws.com" || service === "events.amazonaws.com") {
+          assert.deepEqual(trust.Statement[0].Condition, { StringEquals: { "aws:SourceAccount": ACCOUNT } });
+          conditioned.push(role.name);
+        } else {
+          assert.ok(["lambda.amazonaws.com", "apigateway.amazonaws.com"].includes(service), role.name);
+          assert.equal(trust.Statement[0].Condition, undefined, role.name);
+        }
       }
+      assert.deepEqual(conditioned.sort(), ["events-start-role", "workflow-role"]);
     });
 
     it("serializes each handler into an archive without the AWS SDK and without local-mode packages", async () => {
