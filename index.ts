@@ -17,4 +17,6 @@ export const stateMachineArn = machine.stateMachineArn;
 export const releasesTableName = machine.releasesTableName;
 export const executionsTableName = machine.executionsTableName;
 export const deadLetterQueueUrl = machine.deadLetterQueueUrl;
+export const failedInvocationsQueueUrl = machine.failedInvocationsQueueUrl;
+export const queueDepthAlarms = machine.queueDepthAlarms;
 export const curlExample = machine.curlExample;

@@ -1,7 +1,9 @@
 /**
  * EventBridge wiring: manifest uploads start the workflow (input transformer, retries and a
  * dead-letter queue so a failed start is never silently lost); the managed pipelines' state
- * changes reach the pipeline-event handler; a schedule runs the reconciler.
+ * changes reach the pipeline-event handler; a schedule runs the reconciler. The functions
+ * EventBridge invokes run asynchronously: an event they still fail on after Lambda's retries goes
+ * to an on-failure queue, and an alarm watches each queue's depth.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,18 +12,22 @@ import {
   manifestUploadedPattern,
   pipelineStateChangePattern,
 } from "../handlers/event-patterns";
-import { startExecutionStatement } from "./iam";
+import type { HandlerFunction } from "./functions";
+import { document, startExecutionStatement } from "./iam";
 import { serviceRole } from "./roles";
 
 /** EventBridge's own ceiling: retry for a day, as often as it allows. */
 const RETRY_POLICY = { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 };
 
+/** SQS's longest retention, 14 days, for both queues of undelivered or failed events. */
+export const FAILED_EVENT_RETENTION_SECONDS = 1_209_600;
+
 export interface ReleaseEventsArgs {
   bucketName: pulumi.Input<string>;
   stateMachineArn: pulumi.Input<string>;
   pipelines: string[];
-  pipelineEventFunction: aws.lambda.Function;
-  reconcilerFunction: aws.lambda.Function;
+  pipelineEventFunction: HandlerFunction<never, unknown>;
+  reconcilerFunction: HandlerFunction<never, unknown>;
   reconcileSchedule: string;
   accountId: pulumi.Input<string>;
 }
@@ -29,7 +35,7 @@ export interface ReleaseEventsArgs {
 export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentResourceOptions) {
   const deadLetters = new aws.sqs.Queue(
     "undelivered-events",
-    { sqsManagedSseEnabled: true, messageRetentionSeconds: 1_209_600 },
+    { sqsManagedSseEnabled: true, messageRetentionSeconds: FAILED_EVENT_RETENTION_SECONDS },
     opts,
   );
 
@@ -78,7 +84,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     "pipeline-event-invoke",
     {
       action: "lambda:InvokeFunction",
-      function: args.pipelineEventFunction.name,
+      function: args.pipelineEventFunction.fn.name,
       principal: "events.amazonaws.com",
       sourceArn: pipelineChanged.arn,
     },
@@ -88,7 +94,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     "pipeline-state-changed-handler",
     {
       rule: pipelineChanged.name,
-      arn: args.pipelineEventFunction.arn,
+      arn: args.pipelineEventFunction.fn.arn,
       retryPolicy: RETRY_POLICY,
       deadLetterConfig: { arn: deadLetters.arn },
     },
@@ -107,7 +113,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     "reconciler-invoke",
     {
       action: "lambda:InvokeFunction",
-      function: args.reconcilerFunction.name,
+      function: args.reconcilerFunction.fn.name,
       principal: "events.amazonaws.com",
       sourceArn: schedule.arn,
     },
@@ -115,7 +121,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
   );
   new aws.cloudwatch.EventTarget(
     "reconcile-schedule-run",
-    { rule: schedule.name, arn: args.reconcilerFunction.arn },
+    { rule: schedule.name, arn: args.reconcilerFunction.fn.arn },
     { ...opts, dependsOn: [reconcilePermission] },
   );
 
@@ -144,5 +150,92 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     },
     opts,
   );
-  return { deadLetters, manifestUploaded, pipelineChanged, schedule };
+  const failedInvocations = asyncFailureDestinations(
+    { pipelineEvent: args.pipelineEventFunction, reconciler: args.reconcilerFunction },
+    opts,
+  );
+  const alarms = [
+    queueDepthAlarm("undelivered-events", deadLetters, "events EventBridge could not deliver", opts),
+    queueDepthAlarm(
+      "failed-invocations",
+      failedInvocations,
+      "events a function failed on after Lambda's retries",
+      opts,
+    ),
+  ];
+  return { deadLetters, failedInvocations, alarms, manifestUploaded, pipelineChanged, schedule };
+}
+
+/**
+ * EventBridge invokes Lambda asynchronously: Lambda retries a failing event twice, then drops it
+ * unless the function has an on-failure destination. Each such function sends what it finally
+ * failed on to one encrypted queue, kept as long as the dead-letter queue keeps its events; Lambda
+ * sends with the function's execution role, so each role may send to that queue.
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+ */
+function asyncFailureDestinations(
+  functions: Record<string, HandlerFunction<never, unknown>>,
+  opts: pulumi.ComponentResourceOptions,
+): aws.sqs.Queue {
+  const queue = new aws.sqs.Queue(
+    "failed-invocations",
+    { sqsManagedSseEnabled: true, messageRetentionSeconds: FAILED_EVENT_RETENTION_SECONDS },
+    opts,
+  );
+  for (const [name, { fn, role }] of Object.entries(functions)) {
+    const send = new aws.iam.RolePolicy(
+      `${name}-failure-destination`,
+      {
+        role: role.id,
+        policy: queue.arn.apply((arn) =>
+          JSON.stringify(
+            document([
+              { Sid: "SendFailedEvents", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [arn] },
+            ]),
+          ),
+        ),
+      },
+      opts,
+    );
+    new aws.lambda.FunctionEventInvokeConfig(
+      `${name}-async`,
+      {
+        functionName: fn.name,
+        maximumRetryAttempts: 2,
+        maximumEventAgeInSeconds: 21600,
+        destinationConfig: { onFailure: { destination: queue.arn } },
+      },
+      { ...opts, dependsOn: [send] },
+    );
+  }
+  return queue;
+}
+
+/**
+ * Any message in the queue is an event the release machine did not act on: alarm at the first.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
+ */
+function queueDepthAlarm(
+  name: string,
+  queue: aws.sqs.Queue,
+  what: string,
+  opts: pulumi.ComponentResourceOptions,
+): aws.cloudwatch.MetricAlarm {
+  return new aws.cloudwatch.MetricAlarm(
+    `${name}-depth`,
+    {
+      alarmDescription: `The release machine's queue of ${what} is not empty: inspect and redrive its messages.`,
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: queue.name },
+      statistic: "Maximum",
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
+    },
+    opts,
+  );
 }

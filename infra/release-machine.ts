@@ -41,6 +41,8 @@ export class ReleaseMachine extends pulumi.ComponentResource {
   readonly releasesTableName: pulumi.Output<string>;
   readonly executionsTableName: pulumi.Output<string>;
   readonly deadLetterQueueUrl: pulumi.Output<string>;
+  readonly failedInvocationsQueueUrl: pulumi.Output<string>;
+  readonly queueDepthAlarms: pulumi.Output<string[]>;
   readonly curlExample: pulumi.Output<string>;
 
   constructor(name: string, args: ReleaseMachineArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -214,8 +216,8 @@ export class ReleaseMachine extends pulumi.ComponentResource {
         bucketName: bucket.bucket,
         stateMachineArn: stateMachine.arn,
         pipelines: settings.pipelines,
-        pipelineEventFunction: functions.pipelineEvent.fn,
-        reconcilerFunction: functions.reconciler.fn,
+        pipelineEventFunction: functions.pipelineEvent,
+        reconcilerFunction: functions.reconciler,
         reconcileSchedule: settings.reconcileSchedule,
         accountId,
       },
@@ -244,6 +246,8 @@ export class ReleaseMachine extends pulumi.ComponentResource {
     this.releasesTableName = tables.releases.name;
     this.executionsTableName = tables.executions.name;
     this.deadLetterQueueUrl = events.deadLetters.url;
+    this.failedInvocationsQueueUrl = events.failedInvocations.url;
+    this.queueDepthAlarms = pulumi.all(events.alarms.map((alarm) => alarm.name));
     this.curlExample = pulumi.interpolate`curl --aws-sigv4 "aws:amz:${regionName}:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN" -H "content-type: application/json" -d @release-manifest.json ${api.url}/releases`;
     this.registerOutputs({
       bucketName: this.bucketName,
@@ -252,6 +256,8 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       releasesTableName: this.releasesTableName,
       executionsTableName: this.executionsTableName,
       deadLetterQueueUrl: this.deadLetterQueueUrl,
+      failedInvocationsQueueUrl: this.failedInvocationsQueueUrl,
+      queueDepthAlarms: this.queueDepthAlarms,
       curlExample: this.curlExample,
     });
   }

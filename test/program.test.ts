@@ -345,6 +345,74 @@ describe("the Pulumi program under mocks", function () {
       assert.equal(permission.principal, "events.amazonaws.com");
     });
 
+    it("sends what the asynchronously invoked functions finally fail on to an encrypted queue kept as long as the DLQ", () => {
+      const queue = named("aws:sqs/queue:Queue", "failed-invocations").inputs;
+      const deadLetters = named("aws:sqs/queue:Queue", "undelivered-events").inputs;
+      assert.equal(queue.sqsManagedSseEnabled, true);
+      assert.equal(queue.messageRetentionSeconds, 1_209_600);
+      assert.equal(queue.messageRetentionSeconds, deadLetters.messageRetentionSeconds);
+      const configs = ofType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");
+      assert.deepEqual(configs.map((c) => c.name).sort(), ["pipelineEvent-async", "reconciler-async"]);
+      for (const handler of ["pipelineEvent", "reconciler"]) {
+        const config = named(
+          "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+          `${handler}-async`,
+        ).inputs;
+        assert.equal(config.functionName, `${handler}-fn`);
+        assert.deepEqual(config.destinationConfig, {
+          onFailure: { destination: arnOf("aws:sqs/queue:Queue", "failed-invocations") },
+        });
+        assert.deepEqual(policyOf(named("aws:iam/rolePolicy:RolePolicy", `${handler}-failure-destination`)), {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "SendFailedEvents",
+              Effect: "Allow",
+              Action: ["sqs:SendMessage"],
+              Resource: [arnOf("aws:sqs/queue:Queue", "failed-invocations")],
+            },
+          ],
+        });
+        assert.equal(
+          named("aws:iam/rolePolicy:RolePolicy", `${handler}-failure-destination`).inputs.role,
+          `${handler}-role-id`,
+        );
+      }
+    });
+
+    it("alarms on the first message in either queue, and exports both alarms", async () => {
+      for (const queue of ["undelivered-events", "failed-invocations"]) {
+        const alarm = named("aws:cloudwatch/metricAlarm:MetricAlarm", `${queue}-depth`).inputs;
+        assert.deepEqual(
+          [
+            alarm.namespace,
+            alarm.metricName,
+            alarm.dimensions,
+            alarm.statistic,
+            alarm.threshold,
+            alarm.comparisonOperator,
+          ],
+          [
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            { QueueName: `${queue}-queue` },
+            "Maximum",
+            0,
+            "GreaterThanThreshold",
+          ],
+        );
+        assert.equal(alarm.treatMissingData, "notBreaching");
+      }
+      assert.deepEqual(await valueOf(program.queueDepthAlarms), [
+        "undelivered-events-depth-metricalarm",
+        "failed-invocations-depth-metricalarm",
+      ]);
+      assert.equal(
+        await valueOf(program.failedInvocationsQueueUrl),
+        `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/failed-invocations-queue`,
+      );
+    });
+
     it("runs the reconciler on the configured schedule", () => {
       assert.equal(
         named("aws:cloudwatch/eventRule:EventRule", "reconcile-schedule").inputs.scheduleExpression,
