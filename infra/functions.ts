@@ -43,6 +43,8 @@ export interface HandlerFunctionArgs<E, R> {
   parsesManifests?: boolean;
   factory: () => (event: E) => Promise<R>;
   environment: Record<string, pulumi.Input<string>>;
+  /** Files (relative to the project root) the archive carries at the same path, e.g. the allow-list. */
+  files?: string[];
   statements: pulumi.Input<PolicyStatement[]>;
   accountId: pulumi.Input<string>;
   logRetentionDays: number;
@@ -88,6 +90,7 @@ export function handlerFunction<E, R>(
       loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
       environment: { variables: { NODE_OPTIONS: "--enable-source-maps", ...args.environment } },
       codePathOptions: {
+        extraIncludePaths: args.files ?? [],
         extraExcludePackages: args.parsesManifests
           ? EXCLUDED_PACKAGES
           : [...EXCLUDED_PACKAGES, ...MANIFEST_PARSER_PACKAGES],

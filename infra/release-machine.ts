@@ -15,6 +15,7 @@ import {
 } from "../handlers/index";
 import type { ManifestRules } from "../handlers/manifest";
 import { releaseWorkflow } from "../stepfunction/release-workflow";
+import { writeAllowListFile } from "./allow-list";
 import { releaseApi } from "./api";
 import type { ReleaseMachineSettings } from "./config";
 import { releaseEvents } from "./events";
@@ -84,14 +85,21 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       maxPipelines: settings.maxPipelines,
       maxBytes: settings.maxManifestBytes,
     };
+    // The allow-list rides in each archive, not the 4 KB environment (infra/allow-list.ts).
+    const allowListFile = writeAllowListFile(settings.pipelines);
     const environment = {
       RELEASES_TABLE: tables.releases.name,
       EXECUTIONS_TABLE: tables.executions.name,
-      ALLOWED_PIPELINES: settings.pipelines.join(","),
+      ALLOWED_PIPELINES_FILE: allowListFile,
       MAX_PIPELINES: String(settings.maxPipelines),
       MAX_MANIFEST_BYTES: String(settings.maxManifestBytes),
     };
-    const common = { environment, accountId, logRetentionDays: settings.logRetentionDays };
+    const common = {
+      environment,
+      files: [allowListFile],
+      accountId,
+      logRetentionDays: settings.logRetentionDays,
+    };
     const statementsFor = (handler: Parameters<typeof handlerStatements>[0]) =>
       arns.apply((a) => handlerStatements(handler, a));
 

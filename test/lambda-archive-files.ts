@@ -9,6 +9,7 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -53,7 +54,11 @@ export async function archiveBytes(handler: string): Promise<number> {
   };
   for (const [name, asset] of Object.entries(assets)) {
     if (name === "__index.js") total += deflateRawSync(Buffer.from(String(await asset.text))).length;
-    else walk(path.resolve(ROOT, String(await asset.path)));
+    else {
+      const target = path.resolve(ROOT, String(await asset.path));
+      if (statSync(target).isDirectory()) walk(target);
+      else addFile(target);
+    }
   }
   return total;
 }

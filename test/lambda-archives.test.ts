@@ -51,6 +51,12 @@ function runtimeModules(into: string): void {
 
 const HANDLERS = HANDLER_NAMES;
 
+/** The environment the program gives validateManifest (all functions share it). */
+function deployedEnvironment(): Record<string, string> {
+  const fn = named("aws:lambda/function:Function", "validateManifest").inputs;
+  return (fn.environment as { variables: Record<string, string> }).variables;
+}
+
 const INVOKE = `
 const { handler } = require(process.argv[1]);
 Promise.resolve(handler(JSON.parse(process.argv[2]), {})).then(
@@ -105,7 +111,8 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       AWS_ENDPOINT_URL_CODEPIPELINE: codepipeline.endpoint,
       RELEASES_TABLE: "releases",
       EXECUTIONS_TABLE: "executions",
-      ALLOWED_PIPELINES: DEV_PIPELINES.join(","),
+      // The program's own setting: the allow-list file inside each archive.
+      ALLOWED_PIPELINES_FILE: deployedEnvironment().ALLOWED_PIPELINES_FILE,
       MAX_PIPELINES: "50",
       MAX_MANIFEST_BYTES: "65536",
     };
@@ -123,7 +130,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
   ): Promise<{ result?: unknown; errorType?: string; errorMessage?: string; isError?: boolean }> {
     const entry = await materialize(handler, work);
     const { stdout } = await run(node, ["-e", INVOKE, entry, JSON.stringify(event)], {
-      env,
+      env: { ...env, LAMBDA_TASK_ROOT: path.dirname(entry) },
       cwd: path.dirname(entry),
     });
     return JSON.parse(stdout);

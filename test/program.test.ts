@@ -224,7 +224,8 @@ describe("the Pulumi program under mocks", function () {
         const env = (fn.environment as { variables: Record<string, string> }).variables;
         assert.equal(env.RELEASES_TABLE, "releases-table");
         assert.equal(env.EXECUTIONS_TABLE, "executions-table");
-        assert.equal(env.ALLOWED_PIPELINES, DEV_PIPELINES.join(","));
+        assert.equal(env.ALLOWED_PIPELINES, undefined, "the allow-list does not travel in the environment");
+        assert.match(env.ALLOWED_PIPELINES_FILE, /^\.pulumi-build\/allowed-pipelines-[0-9a-f]{16}\.json$/);
       });
 
       it(`grants ${handler} only its own statements, its log group and X-Ray`, () => {
@@ -257,6 +258,20 @@ describe("the Pulumi program under mocks", function () {
         assert.deepEqual(statements, expected);
       });
     }
+
+    it("carries the allow-list in every archive, at the path the environment names", async () => {
+      for (const handler of HANDLERS) {
+        const fn = named(FUNCTION, handler).inputs;
+        const file = (fn.environment as { variables: Record<string, string> }).variables
+          .ALLOWED_PIPELINES_FILE;
+        const assets = await (
+          fn.code as { assets: Promise<Record<string, { path: Promise<string> | string }>> }
+        ).assets;
+        assert.ok(assets[file], `${handler} archive lacks ${file}`);
+        const onDisk = path.resolve(path.join(__dirname, ".."), String(await assets[file].path));
+        assert.deepEqual(JSON.parse(readFileSync(onDisk, "utf8")), DEV_PIPELINES);
+      }
+    });
 
     it("attaches no managed policy to any role (CallbackFunction's FullAccess defaults are never used)", () => {
       assert.deepEqual(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment"), []);
