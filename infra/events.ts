@@ -22,6 +22,31 @@ const RETRY_POLICY = { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 18
 /** SQS's longest retention, 14 days, for both queues of undelivered or failed events. */
 export const FAILED_EVENT_RETENTION_SECONDS = 1_209_600;
 
+/**
+ * EventBridge's limit on one event pattern, in characters.
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
+ */
+export const EVENT_PATTERN_MAX_CHARACTERS = 2048;
+
+/**
+ * The allow-list cut into consecutive runs whose pipeline-state-change pattern each fits one rule
+ * (JSON as sent, no whitespace). A name too long for any rule on its own is a configuration error.
+ */
+export function pipelinePatternChunks(
+  pipelines: readonly string[],
+  limit = EVENT_PATTERN_MAX_CHARACTERS,
+): string[][] {
+  const size = (names: readonly string[]) => JSON.stringify(pipelineStateChangePattern(names)).length;
+  const chunks: string[][] = [];
+  for (const name of pipelines) {
+    const last = chunks.at(-1);
+    if (last && size([...last, name]) <= limit) last.push(name);
+    else if (size([name]) <= limit) chunks.push([name]);
+    else throw new Error(`pipeline ${name} alone makes an event pattern longer than ${limit} characters`);
+  }
+  return chunks;
+}
+
 export interface ReleaseEventsArgs {
   bucketName: pulumi.Input<string>;
   stateMachineArn: pulumi.Input<string>;
@@ -72,34 +97,39 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     { ...opts, dependsOn: [startPolicy] },
   );
 
-  const pipelineChanged = new aws.cloudwatch.EventRule(
-    "pipeline-state-changed",
-    {
-      description: "State changes of the pipelines this release machine manages",
-      eventPattern: JSON.stringify(pipelineStateChangePattern(args.pipelines)),
-    },
-    opts,
-  );
-  const pipelinePermission = new aws.lambda.Permission(
-    "pipeline-event-invoke",
-    {
-      action: "lambda:InvokeFunction",
-      function: args.pipelineEventFunction.fn.name,
-      principal: "events.amazonaws.com",
-      sourceArn: pipelineChanged.arn,
-    },
-    opts,
-  );
-  new aws.cloudwatch.EventTarget(
-    "pipeline-state-changed-handler",
-    {
-      rule: pipelineChanged.name,
-      arn: args.pipelineEventFunction.fn.arn,
-      retryPolicy: RETRY_POLICY,
-      deadLetterConfig: { arn: deadLetters.arn },
-    },
-    { ...opts, dependsOn: [pipelinePermission] },
-  );
+  // As many rules as the allow-list needs: one event pattern holds at most 2,048 characters.
+  const pipelineRules = pipelinePatternChunks(args.pipelines).map((chunk, i) => {
+    const suffix = i === 0 ? "" : `-${i + 1}`;
+    const rule = new aws.cloudwatch.EventRule(
+      `pipeline-state-changed${suffix}`,
+      {
+        description: `State changes of the pipelines this release machine manages (part ${i + 1})`,
+        eventPattern: JSON.stringify(pipelineStateChangePattern(chunk)),
+      },
+      opts,
+    );
+    const permission = new aws.lambda.Permission(
+      `pipeline-event-invoke${suffix}`,
+      {
+        action: "lambda:InvokeFunction",
+        function: args.pipelineEventFunction.fn.name,
+        principal: "events.amazonaws.com",
+        sourceArn: rule.arn,
+      },
+      opts,
+    );
+    new aws.cloudwatch.EventTarget(
+      `pipeline-state-changed-handler${suffix}`,
+      {
+        rule: rule.name,
+        arn: args.pipelineEventFunction.fn.arn,
+        retryPolicy: RETRY_POLICY,
+        deadLetterConfig: { arn: deadLetters.arn },
+      },
+      { ...opts, dependsOn: [permission] },
+    );
+    return rule;
+  });
 
   const schedule = new aws.cloudwatch.EventRule(
     "reconcile-schedule",
@@ -131,7 +161,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     {
       queueUrl: deadLetters.url,
       policy: pulumi
-        .all([deadLetters.arn, manifestUploaded.arn, pipelineChanged.arn])
+        .all([deadLetters.arn, manifestUploaded.arn, ...pipelineRules.map((rule) => rule.arn)])
         .apply(([queueArn, ...ruleArns]) =>
           JSON.stringify({
             Version: "2012-10-17",
@@ -163,7 +193,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
       opts,
     ),
   ];
-  return { deadLetters, failedInvocations, alarms, manifestUploaded, pipelineChanged, schedule };
+  return { deadLetters, failedInvocations, alarms, manifestUploaded, pipelineRules, schedule };
 }
 
 /**

@@ -6,8 +6,30 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type HandlerName, type PolicyStatement, XRAY, logWriting } from "./iam";
-import { serviceRole } from "./roles";
+import {
+  type HandlerName,
+  type PolicyStatement,
+  type ResourceArns,
+  XRAY,
+  handlerStatements,
+  logWriting,
+} from "./iam";
+import { type PipelineGrants, serviceRole } from "./roles";
+
+/** Stand-in ARNs to learn, before any ARN is known, which handlers grant on the pipelines. */
+const PIPELINE_PLACEHOLDER = "arn:placeholder:codepipeline:pipeline";
+const PLACEHOLDER_ARNS: ResourceArns = {
+  partition: "aws",
+  region: "placeholder",
+  accountId: "000000000000",
+  bucketArn: "arn:placeholder:bucket",
+  releasesTableArn: "arn:placeholder:releases",
+  executionsTableArn: "arn:placeholder:executions",
+  pipelineArns: [PIPELINE_PLACEHOLDER],
+  eventBusArn: "arn:placeholder:bus",
+};
+const grantsOnPipelines = (name: HandlerName) =>
+  handlerStatements(name, PLACEHOLDER_ARNS).some((s) => s.Resource.includes(PIPELINE_PLACEHOLDER));
 
 /**
  * Packages left out of every archive: the Lambda runtime provides the AWS SDK; the rest serve only
@@ -46,6 +68,8 @@ export interface HandlerFunctionArgs<E, R> {
   /** Files (relative to the project root) the archive carries at the same path, e.g. the allow-list. */
   files?: string[];
   statements: pulumi.Input<PolicyStatement[]>;
+  /** The allow-list, so a handler granting on every pipeline gets room for hundreds of them. */
+  pipelines?: PipelineGrants;
   accountId: pulumi.Input<string>;
   logRetentionDays: number;
   timeoutSeconds?: number;
@@ -55,6 +79,7 @@ export interface HandlerFunction<E, R> {
   fn: aws.lambda.CallbackFunction<E, R>;
   role: aws.iam.Role;
   policy: aws.iam.RolePolicy;
+  attachments: aws.iam.RolePolicyAttachment[];
   logGroup: aws.cloudwatch.LogGroup;
 }
 
@@ -68,7 +93,7 @@ export function handlerFunction<E, R>(
     { retentionInDays: args.logRetentionDays },
     opts,
   );
-  const { role, policy } = serviceRole(
+  const { role, policy, attachments } = serviceRole(
     name,
     "lambda.amazonaws.com",
     args.accountId,
@@ -76,6 +101,7 @@ export function handlerFunction<E, R>(
       .all([pulumi.output(args.statements), logGroup.arn])
       .apply(([statements, logArn]) => [...statements, logWriting(logArn), XRAY]),
     opts,
+    grantsOnPipelines(name) ? args.pipelines : undefined,
   );
   const fn = new aws.lambda.CallbackFunction<E, R>(
     name,
@@ -96,8 +122,8 @@ export function handlerFunction<E, R>(
           : [...EXCLUDED_PACKAGES, ...MANIFEST_PARSER_PACKAGES],
       },
     },
-    // The role's policy must exist before the first invocation.
-    { ...opts, dependsOn: [policy] },
+    // The role's policies must exist before the first invocation.
+    { ...opts, dependsOn: [policy, ...attachments] },
   );
-  return { fn, role, policy, logGroup };
+  return { fn, role, policy, attachments, logGroup };
 }

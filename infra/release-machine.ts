@@ -94,9 +94,11 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       MAX_PIPELINES: String(settings.maxPipelines),
       MAX_MANIFEST_BYTES: String(settings.maxManifestBytes),
     };
+    const pipelineGrants = { names: settings.pipelines, arns: arns.apply((a) => a.pipelineArns) };
     const common = {
       environment,
       files: [allowListFile],
+      pipelines: pipelineGrants,
       accountId,
       logRetentionDays: settings.logRetentionDays,
     };
@@ -183,7 +185,11 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       { namePrefix: "/aws/vendedlogs/states/release-machine-", retentionInDays: settings.logRetentionDays },
       child,
     );
-    const { role: machineRole, policy: machinePolicy } = serviceRole(
+    const {
+      role: machineRole,
+      policy: machinePolicy,
+      attachments: machineAttachments,
+    } = serviceRole(
       "workflow",
       "states.amazonaws.com",
       accountId,
@@ -202,6 +208,7 @@ export class ReleaseMachine extends pulumi.ComponentResource {
           XRAY_WITH_SAMPLING,
         ]),
       child,
+      pipelineGrants,
     );
     const stateMachine = new aws.sfn.StateMachine(
       "workflow",
@@ -216,7 +223,7 @@ export class ReleaseMachine extends pulumi.ComponentResource {
         },
         tracingConfiguration: { enabled: true },
       },
-      { ...child, dependsOn: [machinePolicy] },
+      { ...child, dependsOn: [machinePolicy, ...machineAttachments] },
     );
 
     const events = releaseEvents(

@@ -34,6 +34,8 @@ function providerState(type: string, name: string, inputs: Record<string, unknow
         arn: arn("lambda", `function:${name}-fn`),
         invokeArn: `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${name}-fn`)}/invocations`,
       };
+    case "aws:iam/policy:Policy":
+      return { name: `${name}-policy`, arn: `arn:aws:iam::${ACCOUNT}:policy/${name}-policy` };
     case "aws:iam/role:Role":
       return { name: `${name}-role`, arn: `arn:aws:iam::${ACCOUNT}:role/${name}-role` };
     case "aws:cloudwatch/logGroup:LogGroup":
