@@ -16,6 +16,7 @@ import {
 import type { ManifestRules } from "../handlers/manifest";
 import { releaseWorkflow } from "../stepfunction/release-workflow";
 import { writeAllowListFile } from "./allow-list";
+import { auditTrail } from "./audit-trail";
 import { releaseApi } from "./api";
 import type { ReleaseMachineSettings } from "./config";
 import { releaseEvents } from "./events";
@@ -59,6 +60,7 @@ export class ReleaseMachine extends pulumi.ComponentResource {
 
     const { bucket, ready } = releaseBucket("releases", child);
     const tables = releaseTables(settings.deletionProtection, child);
+    if (settings.auditTrail) auditTrail("audit", { releaseBucketArn: bucket.arn }, child);
 
     const arns: pulumi.Output<ResourceArns> = pulumi
       .all([

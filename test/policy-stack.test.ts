@@ -14,6 +14,7 @@ import {
   describeViolations,
   runPolicies,
 } from "./policy-harness";
+import { awsxTrailChildren } from "./awsx-children";
 import { recorded, valueOf } from "./pulumi-mocks";
 
 type Json = Record<string, unknown>;
@@ -39,7 +40,7 @@ async function settle(): Promise<void> {
  * A fresh JSON copy each time, so a test can change it freely.
  */
 function programStack(): EngineResource[] {
-  return recorded.map((r) => {
+  const own = recorded.map((r) => {
     const props = JSON.parse(JSON.stringify(r.state)) as Json;
     return {
       type: r.type,
@@ -47,6 +48,8 @@ function programStack(): EngineResource[] {
       props: { ...props, id: typeof props.id === "string" ? props.id : `${r.name}-id` },
     };
   });
+  // The audit trail's log-bucket policy exists only inside the awsx plugin: added as deployed.
+  return [...own, ...awsxTrailChildren(recorded)];
 }
 
 const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";

@@ -22,6 +22,8 @@ export interface ScaleMeasurements {
   environments: { fn: string; variables: Record<string, string> }[];
   allowListFiles: { fn: string; names: string[] }[];
   resourceCount: number;
+  /** awsx Trail components (auditTrail is off in this stack). */
+  trails: number;
   /** The policy pack's violations over the whole stack, as `policy: message`. */
   policyViolations: string[];
 }
@@ -29,7 +31,11 @@ export interface ScaleMeasurements {
 async function main(): Promise<void> {
   const [pipelines, out] = process.argv.slice(2);
   pulumi.runtime.setAllConfig(
-    { "release-machine:pipelines": pipelines, "release-machine:deletionProtection": "false" },
+    {
+      "release-machine:pipelines": pipelines,
+      "release-machine:deletionProtection": "false",
+      "release-machine:auditTrail": "false",
+    },
     [],
   );
   await loadProgram();
@@ -69,6 +75,7 @@ async function main(): Promise<void> {
       }),
     ),
     resourceCount: recorded.length,
+    trails: ofType("awsx:cloudtrail:Trail").length,
     policyViolations: (
       await runPolicies(
         policies,

@@ -35,7 +35,7 @@ const LAMBDA_ENVIRONMENT_BYTES = 4096;
 
 const parse = (text: string) => JSON.parse(text) as PolicyDocument;
 
-describe("500 pipelines of 40 characters", function () {
+describe("500 pipelines of 40 characters (auditTrail off)", function () {
   this.timeout(120000);
   let measured: ScaleMeasurements;
 
@@ -125,6 +125,10 @@ describe("500 pipelines of 40 characters", function () {
       assert.ok(bytes <= LAMBDA_ENVIRONMENT_BYTES, `${fn}: ${bytes} bytes`);
     }
     for (const { fn, names } of measured.allowListFiles) assert.deepEqual(names, PIPELINES, fn);
+  });
+
+  it("builds no audit trail when auditTrail is false (this stack's setting)", () => {
+    assert.equal(measured.trails, 0);
   });
 
   it("passes the policy pack with zero violations", () => {
