@@ -180,6 +180,18 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     assert.deepEqual(result, { text: '{"releaseId":"r1"}', location: "s3://manifests/r1.json" });
   });
 
+  it("loadManifest reads a key with spaces, + and % exactly as EventBridge's Object Created event names it", async () => {
+    // S3 URL-encodes keys only in its event notifications (notification-content-structure.html);
+    // its EventBridge events carry detail.object.key as the key (ev-events.html), so the key is
+    // used as it arrives and never decoded: "a+b" stays "a+b".
+    const key = "releases/5.16 hot+fix 100%.json";
+    await s3
+      .client()
+      .send(new PutObjectCommand({ Bucket: "manifests", Key: key, Body: '{"releaseId":"5.16"}' }));
+    const { result } = await invoke("loadManifest", { request: { source: "s3", bucket: "manifests", key } });
+    assert.deepEqual(result, { text: '{"releaseId":"5.16"}', location: `s3://manifests/${key}` });
+  });
+
   it("pipelineEvent records the state change and completes the waiting task", async () => {
     const ddb = documentClient(raw);
     const token = tokens.create();
