@@ -48,6 +48,26 @@ function jsonPath(document: Json | undefined, path: string): Json | undefined {
   return node;
 }
 
+/**
+ * What `$input.json(path)` and `$input.path(path)` answer for a body, for engines that take the
+ * answers precomputed (the Velocity 1.7 cross-check): the JSON text ("" when missing) and the
+ * value when it is a string.
+ */
+export function pathAnswers(
+  body: string,
+  paths: readonly string[],
+): { path: string; json: string; text?: string }[] {
+  const document = parsedBody(body);
+  return paths.map((path) => {
+    const value = jsonPath(document, path);
+    return {
+      path,
+      json: value === undefined ? "" : JSON.stringify(value),
+      ...(typeof value === "string" ? { text: value } : {}),
+    };
+  });
+}
+
 export interface RenderedTemplate {
   output: string;
   /** `$context.responseOverride.status` after rendering, if the template set it. */
