@@ -18,4 +18,6 @@ export const releasesTableName = machine.releasesTableName;
 export const executionsTableName = machine.executionsTableName;
 export const releasePipelinesTableName = machine.releasePipelinesTableName;
 export const deadLetterQueueUrl = machine.deadLetterQueueUrl;
+export const failedInvocationsQueueUrl = machine.failedInvocationsQueueUrl;
+export const queueDepthAlarms = machine.queueDepthAlarms;
 export const curlExample = machine.curlExample;

@@ -3,6 +3,8 @@
  * local runtime sets the same names). A missing or malformed value is a ConfigurationError that
  * says which variable to set.
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { ConfigurationError } from "./errors";
 import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits } from "./manifest";
 
@@ -40,11 +42,38 @@ export function tableNamesFromEnvironment(env: Environment = process.env): Table
   };
 }
 
-/** ALLOWED_PIPELINES is a comma-separated list; unset means no allow-list (local experiments only). */
-export function manifestRulesFromEnvironment(env: Environment = process.env): ManifestRules {
-  const allowed = env.ALLOWED_PIPELINES?.split(",")
+/**
+ * The pipeline allow-list: on Lambda a JSON array in a file of the function's own code
+ * (ALLOWED_PIPELINES_FILE, relative to LAMBDA_TASK_ROOT), because Lambda's 4 KB environment cannot
+ * hold hundreds of names; locally ALLOWED_PIPELINES, a comma-separated list. Neither set means no
+ * allow-list (local experiments only).
+ * https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+ */
+function allowedPipelines(env: Environment): string[] | undefined {
+  const file = env.ALLOWED_PIPELINES_FILE?.trim();
+  if (file) {
+    const where = path.resolve(env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(where, "utf8"));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ConfigurationError(`ALLOWED_PIPELINES_FILE ${where} cannot be read as JSON: ${reason}`);
+    }
+    if (!Array.isArray(parsed) || !parsed.every((name) => typeof name === "string" && name !== "")) {
+      throw new ConfigurationError(
+        `ALLOWED_PIPELINES_FILE ${where} must hold a JSON array of pipeline names`,
+      );
+    }
+    return parsed;
+  }
+  return env.ALLOWED_PIPELINES?.split(",")
     .map((name) => name.trim())
     .filter((name) => name !== "");
+}
+
+export function manifestRulesFromEnvironment(env: Environment = process.env): ManifestRules {
+  const allowed = allowedPipelines(env);
   const rules = {
     ...(allowed && allowed.length > 0 ? { allowedPipelines: allowed } : {}),
     maxPipelines: positiveInteger(env, "MAX_PIPELINES", DEFAULT_MANIFEST_RULES.maxPipelines),

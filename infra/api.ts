@@ -7,12 +7,7 @@ import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { type ManifestRules, manifestSchema } from "../handlers/manifest";
-import {
-  invalidBodyResponseTemplate,
-  startErrorResponseTemplate,
-  startExecutionTemplate,
-  startedResponseTemplate,
-} from "./api-templates";
+import { START_RESPONSES, invalidBodyResponseTemplate, startExecutionTemplate } from "./api-templates";
 import { type PolicyStatement, startExecutionStatement } from "./iam";
 import { serviceRole } from "./roles";
 
@@ -35,19 +30,50 @@ export interface ReleaseApi {
   url: pulumi.Output<string>;
 }
 
+/**
+ * The redeploy trigger: a SHA-256 over every input of every resource that defines the API
+ * (resources, methods, integrations and their templates, selection patterns, method responses,
+ * models, validators, gateway responses), keyed by type and name and canonicalized (sorted keys),
+ * so any change to any of them deploys the stage again.
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-deploy-api.html
+ */
+export function apiDefinitionHash(definition: Record<string, unknown>): string {
+  const canonical = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (value !== null && typeof value === "object") {
+      return Object.fromEntries(
+        Object.keys(value)
+          .sort()
+          .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+          .map((key) => [key, canonical((value as Record<string, unknown>)[key])]),
+      );
+    }
+    return value;
+  };
+  return createHash("sha256")
+    .update(JSON.stringify(canonical(definition)))
+    .digest("hex");
+}
+
 export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceOptions): ReleaseApi {
+  // Every resource that defines the API, by `type::name`, for the redeploy trigger.
+  const definition: Record<string, pulumi.Input<object>> = {};
+  const defines = <A extends object>(type: string, name: string, resourceArgs: A): A => {
+    definition[`aws:apigateway/${type}::${name}`] = resourceArgs;
+    return resourceArgs;
+  };
   const api = new aws.apigateway.RestApi(
     "api",
-    {
+    defines("restApi:RestApi", "api", {
       description: "Release Machine: submit and read releases",
       endpointConfiguration: { types: "REGIONAL" },
-    },
+    }),
     opts,
   );
   // The one manifest schema, as API Gateway's draft-04 model.
   const model = new aws.apigateway.Model(
     "manifest-model",
-    {
+    defines("model:Model", "manifest-model", {
       restApi: api.id,
       name: "ReleaseManifest",
       contentType: "application/json",
@@ -55,27 +81,27 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
         $schema: "http://json-schema.org/draft-04/schema#",
         ...manifestSchema(args.manifestRules),
       }),
-    },
+    }),
     opts,
   );
   const validator = new aws.apigateway.RequestValidator(
     "validator",
-    {
+    defines("requestValidator:RequestValidator", "validator", {
       restApi: api.id,
       name: "body-and-parameters",
       validateRequestBody: true,
       validateRequestParameters: true,
-    },
+    }),
     opts,
   );
   const invalidBody = new aws.apigateway.Response(
     "invalid-body",
-    {
+    defines("response:Response", "invalid-body", {
       restApiId: api.id,
       responseType: "BAD_REQUEST_BODY",
       statusCode: "400",
       responseTemplates: { "application/json": invalidBodyResponseTemplate },
-    },
+    }),
     opts,
   );
 
@@ -89,12 +115,20 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
 
   const releases = new aws.apigateway.Resource(
     "releases",
-    { restApi: api.id, parentId: api.rootResourceId, pathPart: "releases" },
+    defines("resource:Resource", "releases", {
+      restApi: api.id,
+      parentId: api.rootResourceId,
+      pathPart: "releases",
+    }),
     opts,
   );
   const release = new aws.apigateway.Resource(
     "release",
-    { restApi: api.id, parentId: releases.id, pathPart: "{releaseId}" },
+    defines("resource:Resource", "release", {
+      restApi: api.id,
+      parentId: releases.id,
+      pathPart: "{releaseId}",
+    }),
     opts,
   );
 
@@ -102,7 +136,7 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
   const startOn = (key: string, resourceId: pulumi.Input<string>) => {
     const method = new aws.apigateway.Method(
       `${key}-post`,
-      {
+      defines("method:Method", `${key}-post`, {
         restApi: api.id,
         resourceId,
         httpMethod: "POST",
@@ -110,12 +144,12 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
         requestValidatorId: validator.id,
         // $default too: otherwise a body sent with another Content-Type skips validation.
         requestModels: { "application/json": model.name, $default: model.name },
-      },
+      }),
       opts,
     );
     const integration = new aws.apigateway.Integration(
       `${key}-start-execution`,
-      {
+      defines("integration:Integration", `${key}-start-execution`, {
         restApi: api.id,
         resourceId,
         httpMethod: method.httpMethod,
@@ -127,58 +161,66 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
         requestTemplates: pulumi.output(args.stateMachineArn).apply((arn) => ({
           "application/json": startExecutionTemplate(arn),
         })),
-      },
+      }),
       opts,
     );
-    const responses = [
-      { status: "200", pattern: undefined, template: startedResponseTemplate },
-      { status: "400", pattern: "4\\d{2}", template: startErrorResponseTemplate },
-    ].map(({ status, pattern, template }) => {
-      const methodResponse = new aws.apigateway.MethodResponse(
-        `${key}-post-${status}`,
-        { restApi: api.id, resourceId, httpMethod: method.httpMethod, statusCode: status },
-        opts,
-      );
-      return new aws.apigateway.IntegrationResponse(
-        `${key}-post-${status}`,
-        {
-          restApi: api.id,
-          resourceId,
-          httpMethod: method.httpMethod,
-          statusCode: methodResponse.statusCode,
-          ...(pattern ? { selectionPattern: pattern } : {}),
-          responseTemplates: { "application/json": template },
-        },
-        { ...opts, dependsOn: [integration] },
-      );
-    });
-    parts.push(method, integration, ...responses);
+    // A method response for every status an integration response selects or sets by override.
+    const statuses = [...new Set(START_RESPONSES.flatMap((r) => [r.status, ...r.overrides]))].sort();
+    const methodResponses = statuses.map(
+      (status) =>
+        new aws.apigateway.MethodResponse(
+          `${key}-post-${status}`,
+          defines("methodResponse:MethodResponse", `${key}-post-${status}`, {
+            restApi: api.id,
+            resourceId,
+            httpMethod: method.httpMethod,
+            statusCode: status,
+          }),
+          opts,
+        ),
+    );
+    const responses = START_RESPONSES.map(
+      ({ status, selectionPattern, template }) =>
+        new aws.apigateway.IntegrationResponse(
+          `${key}-post-${status}`,
+          defines("integrationResponse:IntegrationResponse", `${key}-post-${status}`, {
+            restApi: api.id,
+            resourceId,
+            httpMethod: method.httpMethod,
+            statusCode: status,
+            ...(selectionPattern ? { selectionPattern } : {}),
+            responseTemplates: { "application/json": template },
+          }),
+          { ...opts, dependsOn: [integration, ...methodResponses] },
+        ),
+    );
+    parts.push(method, integration, ...methodResponses, ...responses);
   };
   startOn("root", api.rootResourceId);
   startOn("releases", releases.id);
 
   const getMethod = new aws.apigateway.Method(
     "release-get",
-    {
+    defines("method:Method", "release-get", {
       restApi: api.id,
       resourceId: release.id,
       httpMethod: "GET",
       authorization: "AWS_IAM",
       requestValidatorId: validator.id,
       requestParameters: { "method.request.path.releaseId": true },
-    },
+    }),
     opts,
   );
   const getIntegration = new aws.apigateway.Integration(
     "release-get-status",
-    {
+    defines("integration:Integration", "release-get-status", {
       restApi: api.id,
       resourceId: release.id,
       httpMethod: getMethod.httpMethod,
       type: "AWS_PROXY",
       integrationHttpMethod: "POST",
       uri: args.statusFunction.invokeArn,
-    },
+    }),
     opts,
   );
   const statusPermission = new aws.lambda.Permission(
@@ -204,19 +246,7 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
     "api-deployment",
     {
       restApi: api.id,
-      // Redeploy whenever the API's shape or its templates change.
-      triggers: {
-        redeployment: createHash("sha256")
-          .update(
-            JSON.stringify([
-              manifestSchema(args.manifestRules),
-              startExecutionTemplate("ARN"),
-              startErrorResponseTemplate,
-              invalidBodyResponseTemplate,
-            ]),
-          )
-          .digest("hex"),
-      },
+      triggers: { redeployment: pulumi.output(definition).apply((d) => apiDefinitionHash(d)) },
     },
     { ...opts, dependsOn: parts },
   );

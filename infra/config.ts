@@ -20,6 +20,8 @@ export interface ReleaseMachineSettings {
   apiThrottleBurstLimit: number;
   /** Set the account's API Gateway CloudWatch role (needed once per account and region for API logs). */
   manageApiGatewayAccount: boolean;
+  /** Record every write to the release bucket (who uploaded each manifest) with CloudTrail. */
+  auditTrail: boolean;
 }
 
 /** The project's defaults, identical to Pulumi.yaml's (a test keeps the two equal). */
@@ -34,6 +36,7 @@ export const DEFAULT_SETTINGS: Omit<ReleaseMachineSettings, "pipelines"> = {
   apiThrottleRateLimit: 10,
   apiThrottleBurstLimit: 20,
   manageApiGatewayAccount: true,
+  auditTrail: true,
 };
 
 /** CloudWatch Logs accepts only these retention periods. */
@@ -130,6 +133,7 @@ export function readSettings(
     apiThrottleRateLimit: integer("apiThrottleRateLimit", 1, 10_000),
     apiThrottleBurstLimit: integer("apiThrottleBurstLimit", 1, 5_000),
     manageApiGatewayAccount: boolean("manageApiGatewayAccount"),
+    auditTrail: boolean("auditTrail"),
   };
   if (problems.length > 0)
     throw new SettingsError(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);

@@ -1,7 +1,9 @@
 /**
  * EventBridge wiring: manifest uploads start the workflow (input transformer, retries and a
  * dead-letter queue so a failed start is never silently lost); the managed pipelines' state
- * changes reach the pipeline-event handler; a schedule runs the reconciler.
+ * changes reach the pipeline-event handler; a schedule runs the reconciler. The functions
+ * EventBridge invokes run asynchronously: an event they still fail on after Lambda's retries goes
+ * to an on-failure queue, and an alarm watches each queue's depth.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,18 +12,47 @@ import {
   manifestUploadedPattern,
   pipelineStateChangePattern,
 } from "../handlers/event-patterns";
-import { startExecutionStatement } from "./iam";
+import type { HandlerFunction } from "./functions";
+import { document, startExecutionStatement } from "./iam";
 import { serviceRole } from "./roles";
 
 /** EventBridge's own ceiling: retry for a day, as often as it allows. */
 const RETRY_POLICY = { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 };
 
+/** SQS's longest retention, 14 days, for both queues of undelivered or failed events. */
+export const FAILED_EVENT_RETENTION_SECONDS = 1_209_600;
+
+/**
+ * EventBridge's limit on one event pattern, in characters.
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
+ */
+export const EVENT_PATTERN_MAX_CHARACTERS = 2048;
+
+/**
+ * The allow-list cut into consecutive runs whose pipeline-state-change pattern each fits one rule
+ * (JSON as sent, no whitespace). A name too long for any rule on its own is a configuration error.
+ */
+export function pipelinePatternChunks(
+  pipelines: readonly string[],
+  limit = EVENT_PATTERN_MAX_CHARACTERS,
+): string[][] {
+  const size = (names: readonly string[]) => JSON.stringify(pipelineStateChangePattern(names)).length;
+  const chunks: string[][] = [];
+  for (const name of pipelines) {
+    const last = chunks.at(-1);
+    if (last && size([...last, name]) <= limit) last.push(name);
+    else if (size([name]) <= limit) chunks.push([name]);
+    else throw new Error(`pipeline ${name} alone makes an event pattern longer than ${limit} characters`);
+  }
+  return chunks;
+}
+
 export interface ReleaseEventsArgs {
   bucketName: pulumi.Input<string>;
   stateMachineArn: pulumi.Input<string>;
   pipelines: string[];
-  pipelineEventFunction: aws.lambda.Function;
-  reconcilerFunction: aws.lambda.Function;
+  pipelineEventFunction: HandlerFunction<never, unknown>;
+  reconcilerFunction: HandlerFunction<never, unknown>;
   reconcileSchedule: string;
   accountId: pulumi.Input<string>;
 }
@@ -29,7 +60,7 @@ export interface ReleaseEventsArgs {
 export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentResourceOptions) {
   const deadLetters = new aws.sqs.Queue(
     "undelivered-events",
-    { sqsManagedSseEnabled: true, messageRetentionSeconds: 1_209_600 },
+    { sqsManagedSseEnabled: true, messageRetentionSeconds: FAILED_EVENT_RETENTION_SECONDS },
     opts,
   );
 
@@ -66,34 +97,39 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     { ...opts, dependsOn: [startPolicy] },
   );
 
-  const pipelineChanged = new aws.cloudwatch.EventRule(
-    "pipeline-state-changed",
-    {
-      description: "State changes of the pipelines this release machine manages",
-      eventPattern: JSON.stringify(pipelineStateChangePattern(args.pipelines)),
-    },
-    opts,
-  );
-  const pipelinePermission = new aws.lambda.Permission(
-    "pipeline-event-invoke",
-    {
-      action: "lambda:InvokeFunction",
-      function: args.pipelineEventFunction.name,
-      principal: "events.amazonaws.com",
-      sourceArn: pipelineChanged.arn,
-    },
-    opts,
-  );
-  new aws.cloudwatch.EventTarget(
-    "pipeline-state-changed-handler",
-    {
-      rule: pipelineChanged.name,
-      arn: args.pipelineEventFunction.arn,
-      retryPolicy: RETRY_POLICY,
-      deadLetterConfig: { arn: deadLetters.arn },
-    },
-    { ...opts, dependsOn: [pipelinePermission] },
-  );
+  // As many rules as the allow-list needs: one event pattern holds at most 2,048 characters.
+  const pipelineRules = pipelinePatternChunks(args.pipelines).map((chunk, i) => {
+    const suffix = i === 0 ? "" : `-${i + 1}`;
+    const rule = new aws.cloudwatch.EventRule(
+      `pipeline-state-changed${suffix}`,
+      {
+        description: `State changes of the pipelines this release machine manages (part ${i + 1})`,
+        eventPattern: JSON.stringify(pipelineStateChangePattern(chunk)),
+      },
+      opts,
+    );
+    const permission = new aws.lambda.Permission(
+      `pipeline-event-invoke${suffix}`,
+      {
+        action: "lambda:InvokeFunction",
+        function: args.pipelineEventFunction.fn.name,
+        principal: "events.amazonaws.com",
+        sourceArn: rule.arn,
+      },
+      opts,
+    );
+    new aws.cloudwatch.EventTarget(
+      `pipeline-state-changed-handler${suffix}`,
+      {
+        rule: rule.name,
+        arn: args.pipelineEventFunction.fn.arn,
+        retryPolicy: RETRY_POLICY,
+        deadLetterConfig: { arn: deadLetters.arn },
+      },
+      { ...opts, dependsOn: [permission] },
+    );
+    return rule;
+  });
 
   const schedule = new aws.cloudwatch.EventRule(
     "reconcile-schedule",
@@ -107,7 +143,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     "reconciler-invoke",
     {
       action: "lambda:InvokeFunction",
-      function: args.reconcilerFunction.name,
+      function: args.reconcilerFunction.fn.name,
       principal: "events.amazonaws.com",
       sourceArn: schedule.arn,
     },
@@ -115,7 +151,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
   );
   new aws.cloudwatch.EventTarget(
     "reconcile-schedule-run",
-    { rule: schedule.name, arn: args.reconcilerFunction.arn },
+    { rule: schedule.name, arn: args.reconcilerFunction.fn.arn },
     { ...opts, dependsOn: [reconcilePermission] },
   );
 
@@ -125,7 +161,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     {
       queueUrl: deadLetters.url,
       policy: pulumi
-        .all([deadLetters.arn, manifestUploaded.arn, pipelineChanged.arn])
+        .all([deadLetters.arn, manifestUploaded.arn, ...pipelineRules.map((rule) => rule.arn)])
         .apply(([queueArn, ...ruleArns]) =>
           JSON.stringify({
             Version: "2012-10-17",
@@ -144,5 +180,92 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     },
     opts,
   );
-  return { deadLetters, manifestUploaded, pipelineChanged, schedule };
+  const failedInvocations = asyncFailureDestinations(
+    { pipelineEvent: args.pipelineEventFunction, reconciler: args.reconcilerFunction },
+    opts,
+  );
+  const alarms = [
+    queueDepthAlarm("undelivered-events", deadLetters, "events EventBridge could not deliver", opts),
+    queueDepthAlarm(
+      "failed-invocations",
+      failedInvocations,
+      "events a function failed on after Lambda's retries",
+      opts,
+    ),
+  ];
+  return { deadLetters, failedInvocations, alarms, manifestUploaded, pipelineRules, schedule };
+}
+
+/**
+ * EventBridge invokes Lambda asynchronously: Lambda retries a failing event twice, then drops it
+ * unless the function has an on-failure destination. Each such function sends what it finally
+ * failed on to one encrypted queue, kept as long as the dead-letter queue keeps its events; Lambda
+ * sends with the function's execution role, so each role may send to that queue.
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+ */
+function asyncFailureDestinations(
+  functions: Record<string, HandlerFunction<never, unknown>>,
+  opts: pulumi.ComponentResourceOptions,
+): aws.sqs.Queue {
+  const queue = new aws.sqs.Queue(
+    "failed-invocations",
+    { sqsManagedSseEnabled: true, messageRetentionSeconds: FAILED_EVENT_RETENTION_SECONDS },
+    opts,
+  );
+  for (const [name, { fn, role }] of Object.entries(functions)) {
+    const send = new aws.iam.RolePolicy(
+      `${name}-failure-destination`,
+      {
+        role: role.id,
+        policy: queue.arn.apply((arn) =>
+          JSON.stringify(
+            document([
+              { Sid: "SendFailedEvents", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [arn] },
+            ]),
+          ),
+        ),
+      },
+      opts,
+    );
+    new aws.lambda.FunctionEventInvokeConfig(
+      `${name}-async`,
+      {
+        functionName: fn.name,
+        maximumRetryAttempts: 2,
+        maximumEventAgeInSeconds: 21600,
+        destinationConfig: { onFailure: { destination: queue.arn } },
+      },
+      { ...opts, dependsOn: [send] },
+    );
+  }
+  return queue;
+}
+
+/**
+ * Any message in the queue is an event the release machine did not act on: alarm at the first.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
+ */
+function queueDepthAlarm(
+  name: string,
+  queue: aws.sqs.Queue,
+  what: string,
+  opts: pulumi.ComponentResourceOptions,
+): aws.cloudwatch.MetricAlarm {
+  return new aws.cloudwatch.MetricAlarm(
+    `${name}-depth`,
+    {
+      alarmDescription: `The release machine's queue of ${what} is not empty: inspect and redrive its messages.`,
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: queue.name },
+      statistic: "Maximum",
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
+    },
+    opts,
+  );
 }

@@ -25,22 +25,6 @@ export const document = (statements: PolicyStatement[]): PolicyDocument => ({
   Statement: statements,
 });
 
-/** A trust policy for exactly one service principal, limited to this account. */
-export function trustPolicy(service: string, accountId: string): PolicyDocument & { Statement: object[] } {
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Sid: "AssumedByOneService",
-        Effect: "Allow",
-        Principal: { Service: service },
-        Action: ["sts:AssumeRole"],
-        Condition: { StringEquals: { "aws:SourceAccount": accountId } },
-      } as unknown as PolicyStatement,
-    ],
-  };
-}
-
 /** Everything a document can name, resolved to ARNs. */
 export interface ResourceArns {
   partition: string;
@@ -110,17 +94,17 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
   const executions = arns.executionsTableArn;
   const schedule = arns.releasePipelinesTableArn;
   const completeRelease = allow("CompleteReleaseWait", ["states:SendTaskSuccess"], ["*"]);
-  const stopPipelines = allow("StopReleasePipelines", ["codepipeline:StopPipelineExecution"], arns.pipelineArns);
+  /**
+   * Each role names the pipelines in one statement only: with hundreds of pipelines, that list is
+   * what fills a role's policy quota (infra/roles.ts moves it into managed policies).
+   */
+  const onPipelines = (...actions: string[]) =>
+    allow("ReleasePipelines", actions.map((a) => `codepipeline:${a}`), arns.pipelineArns);
   /** What the scheduler takes to start pipelines, act on their ends and settle them. */
   const scheduling = [
     allow("ReadAndSettleReleases", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
     allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
     allow("RecordExecutions", ["dynamodb:UpdateItem"], [executions]),
-    allow(
-      "StartAndStopReleasePipelines",
-      ["codepipeline:StartPipelineExecution", "codepipeline:StopPipelineExecution"],
-      arns.pipelineArns,
-    ),
   ];
   switch (handler) {
     case "loadManifest":
@@ -134,18 +118,27 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
       ];
     case "registerRelease":
       // No task completion: the release's wait is registered only after RegisterRelease returned.
-      return [...scheduling, allow("WriteSchedule", ["dynamodb:PutItem"], [schedule])];
+      return [
+        ...scheduling,
+        allow("WriteSchedule", ["dynamodb:PutItem"], [schedule]),
+        onPipelines("StartPipelineExecution", "StopPipelineExecution"),
+      ];
     case "awaitRelease":
       return [allow("StoreReleaseWait", ["dynamodb:UpdateItem"], [arns.releasesTableArn]), completeRelease];
     case "stopRelease":
       return [
         allow("SettleReleases", ["dynamodb:UpdateItem"], [arns.releasesTableArn]),
         allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
-        stopPipelines,
+        onPipelines("StopPipelineExecution"),
         completeRelease,
       ];
     case "pipelineEvent":
-      return [...scheduling, completeRelease, allow("ReadExecutions", ["dynamodb:GetItem"], [executions])];
+      return [
+        ...scheduling,
+        allow("ReadExecutions", ["dynamodb:GetItem"], [executions]),
+        onPipelines("StartPipelineExecution", "StopPipelineExecution"),
+        completeRelease,
+      ];
     case "reconciler":
       return [
         ...scheduling,
@@ -158,7 +151,7 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
             `${schedule}/index/${ReleasePipelinesTable.startingIndex.name}`,
           ],
         ),
-        allow("ReadPipelineExecutions", ["codepipeline:GetPipelineExecution"], arns.pipelineArns),
+        onPipelines("StartPipelineExecution", "StopPipelineExecution", "GetPipelineExecution"),
       ];
     case "releaseStatus":
       return [

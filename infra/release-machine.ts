@@ -17,6 +17,8 @@ import {
 } from "../handlers/index";
 import type { ManifestRules } from "../handlers/manifest";
 import { releaseWorkflow } from "../stepfunction/release-workflow";
+import { writeAllowListFile } from "./allow-list";
+import { auditTrail } from "./audit-trail";
 import { releaseApi } from "./api";
 import type { ReleaseMachineSettings } from "./config";
 import { releaseEvents } from "./events";
@@ -66,6 +68,8 @@ export class ReleaseMachine extends pulumi.ComponentResource {
   readonly executionsTableName: pulumi.Output<string>;
   readonly releasePipelinesTableName: pulumi.Output<string>;
   readonly deadLetterQueueUrl: pulumi.Output<string>;
+  readonly failedInvocationsQueueUrl: pulumi.Output<string>;
+  readonly queueDepthAlarms: pulumi.Output<string[]>;
   readonly curlExample: pulumi.Output<string>;
 
   constructor(name: string, args: ReleaseMachineArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -81,6 +85,7 @@ export class ReleaseMachine extends pulumi.ComponentResource {
 
     const { bucket, ready } = releaseBucket("releases", child);
     const tables = releaseTables(settings.deletionProtection, child);
+    if (settings.auditTrail) auditTrail("audit", { releaseBucketArn: bucket.arn }, child);
 
     const arns: pulumi.Output<ResourceArns> = pulumi
       .all([
@@ -109,15 +114,24 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       maxPipelines: settings.maxPipelines,
       maxBytes: settings.maxManifestBytes,
     };
+    // The allow-list rides in each archive, not the 4 KB environment (infra/allow-list.ts).
+    const allowListFile = writeAllowListFile(settings.pipelines);
     const environment = {
       RELEASES_TABLE: tables.releases.name,
       EXECUTIONS_TABLE: tables.executions.name,
       RELEASE_PIPELINES_TABLE: tables.releasePipelines.name,
-      ALLOWED_PIPELINES: settings.pipelines.join(","),
+      ALLOWED_PIPELINES_FILE: allowListFile,
       MAX_PIPELINES: String(settings.maxPipelines),
       MAX_MANIFEST_BYTES: String(settings.maxManifestBytes),
     };
-    const common = { environment, accountId, logRetentionDays: settings.logRetentionDays };
+    const pipelineGrants = { names: settings.pipelines, arns: arns.apply((a) => a.pipelineArns) };
+    const common = {
+      environment,
+      files: [allowListFile],
+      pipelines: pipelineGrants,
+      accountId,
+      logRetentionDays: settings.logRetentionDays,
+    };
     const fn = (name: HandlerName): HandlerFunction<never, unknown> => {
       const { factory, ...extra } = HANDLERS[name];
       return handlerFunction(
@@ -161,7 +175,11 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       { namePrefix: "/aws/vendedlogs/states/release-machine-", retentionInDays: settings.logRetentionDays },
       child,
     );
-    const { role: machineRole, policy: machinePolicy } = serviceRole(
+    const {
+      role: machineRole,
+      policy: machinePolicy,
+      attachments: machineAttachments,
+    } = serviceRole(
       "workflow",
       "states.amazonaws.com",
       accountId,
@@ -179,6 +197,7 @@ export class ReleaseMachine extends pulumi.ComponentResource {
           LOG_DELIVERY,
           XRAY_WITH_SAMPLING,
         ]),
+      // The workflow names no pipeline: the scheduler's functions start and stop them.
       child,
     );
     const stateMachine = new aws.sfn.StateMachine(
@@ -194,7 +213,7 @@ export class ReleaseMachine extends pulumi.ComponentResource {
         },
         tracingConfiguration: { enabled: true },
       },
-      { ...child, dependsOn: [machinePolicy] },
+      { ...child, dependsOn: [machinePolicy, ...machineAttachments] },
     );
 
     const events = releaseEvents(
@@ -202,8 +221,8 @@ export class ReleaseMachine extends pulumi.ComponentResource {
         bucketName: bucket.bucket,
         stateMachineArn: stateMachine.arn,
         pipelines: settings.pipelines,
-        pipelineEventFunction: functions.pipelineEvent.fn,
-        reconcilerFunction: functions.reconciler.fn,
+        pipelineEventFunction: functions.pipelineEvent,
+        reconcilerFunction: functions.reconciler,
         reconcileSchedule: settings.reconcileSchedule,
         accountId,
       },
@@ -233,6 +252,8 @@ export class ReleaseMachine extends pulumi.ComponentResource {
     this.executionsTableName = tables.executions.name;
     this.releasePipelinesTableName = tables.releasePipelines.name;
     this.deadLetterQueueUrl = events.deadLetters.url;
+    this.failedInvocationsQueueUrl = events.failedInvocations.url;
+    this.queueDepthAlarms = pulumi.all(events.alarms.map((alarm) => alarm.name));
     this.curlExample = pulumi.interpolate`curl --aws-sigv4 "aws:amz:${regionName}:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN" -H "content-type: application/json" -d @release-manifest.json ${api.url}/releases`;
     this.registerOutputs({
       bucketName: this.bucketName,
@@ -242,6 +263,8 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       executionsTableName: this.executionsTableName,
       releasePipelinesTableName: this.releasePipelinesTableName,
       deadLetterQueueUrl: this.deadLetterQueueUrl,
+      failedInvocationsQueueUrl: this.failedInvocationsQueueUrl,
+      queueDepthAlarms: this.queueDepthAlarms,
       curlExample: this.curlExample,
     });
   }

@@ -16,6 +16,7 @@ import { iamNoWildcardActions } from "./iam-no-wildcard-actions";
 import { iamPassRoleScoped } from "./iam-passrole-scoped";
 import { iamResourceWildcard } from "./iam-resource-wildcard";
 import { iamTrustOneService } from "./iam-trust-one-service";
+import { iamTrustSourceConditions } from "./iam-trust-source-conditions";
 import { lambdaPermissionSourceArn } from "./lambda-permission-source-arn";
 import { lambdaTracingActive } from "./lambda-tracing-active";
 import { s3Encryption } from "./s3-encryption";
@@ -34,6 +35,7 @@ export const leastPrivilegePolicies: Policies = [
   iamNoAllowNotAction,
   iamNoBroadManagedPolicies,
   iamTrustOneService,
+  iamTrustSourceConditions,
 ];
 
 /** Secure defaults of the resources the release machine uses. */

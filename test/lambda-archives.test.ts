@@ -19,9 +19,9 @@ import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dyn
 import { type LocalS3, S3RVER_CREDENTIALS, startS3 } from "../local/s3";
 import { TaskTokenRegistry, type SfnService, startSfnService } from "../local/sfn-service";
 import { HANDLER_NAMES } from "../infra/iam";
-import { archiveBytes, materialize } from "./lambda-archive-files";
+import { archiveBytes, lambdaNode, materialize } from "./lambda-archive-files";
 import { until } from "./local-helpers";
-import { DEV_PIPELINES, loadProgram } from "./pulumi-mocks";
+import { DEV_PIPELINES, loadProgram, named } from "./pulumi-mocks";
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, "..");
@@ -53,6 +53,12 @@ function runtimeModules(into: string): void {
 
 const HANDLERS = HANDLER_NAMES;
 
+/** The environment the program gives validateManifest (all functions share it). */
+function deployedEnvironment(): Record<string, string> {
+  const fn = named("aws:lambda/function:Function", "validateManifest").inputs;
+  return (fn.environment as { variables: Record<string, string> }).variables;
+}
+
 const INVOKE = `
 const { handler } = require(process.argv[1]);
 Promise.resolve(handler(JSON.parse(process.argv[2]), {})).then(
@@ -70,9 +76,11 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
   const tokens = new TaskTokenRegistry();
   let env: Record<string, string>;
   let raw: DynamoDBClient;
+  let node: string;
 
   before(async () => {
     await loadProgram();
+    node = lambdaNode(String(named("aws:lambda/function:Function", "validateManifest").inputs.runtime));
     work = mkdtempSync(path.join(tmpdir(), "rm-archives-"));
     runtimeModules(path.join(work, "runtime", "node_modules"));
     dynamo = await startDynamo();
@@ -110,7 +118,8 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       RELEASES_TABLE: "releases",
       EXECUTIONS_TABLE: "executions",
       RELEASE_PIPELINES_TABLE: "release-pipelines",
-      ALLOWED_PIPELINES: DEV_PIPELINES.join(","),
+      // The program's own setting: the allow-list file inside each archive.
+      ALLOWED_PIPELINES_FILE: deployedEnvironment().ALLOWED_PIPELINES_FILE,
       MAX_PIPELINES: "50",
       MAX_MANIFEST_BYTES: "65536",
     };
@@ -127,12 +136,20 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     event: unknown,
   ): Promise<{ result?: unknown; errorType?: string; errorMessage?: string; isError?: boolean }> {
     const entry = await materialize(handler, work);
-    const { stdout } = await run(process.execPath, ["-e", INVOKE, entry, JSON.stringify(event)], {
-      env,
+    const { stdout } = await run(node, ["-e", INVOKE, entry, JSON.stringify(event)], {
+      env: { ...env, LAMBDA_TASK_ROOT: path.dirname(entry) },
       cwd: path.dirname(entry),
     });
     return JSON.parse(stdout);
   }
+
+  it("runs the archives on the Node major of every function's runtime", async () => {
+    for (const handler of HANDLERS) {
+      const runtime = String(named("aws:lambda/function:Function", handler).inputs.runtime);
+      const { stdout } = await run(node, ["-p", "process.versions.node"], { env });
+      assert.equal(`nodejs${stdout.trim().split(".")[0]}.x`, runtime, handler);
+    }
+  });
 
   it("validateManifest turns the seed manifest into a release plan", async () => {
     const text = readFileSync(path.join(ROOT, "release-manifest.json"), "utf8");
@@ -163,6 +180,18 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       request: { source: "s3", bucket: "manifests", key: "r1.json" },
     });
     assert.deepEqual(result, { text: '{"releaseId":"r1"}', location: "s3://manifests/r1.json" });
+  });
+
+  it("loadManifest reads a key with spaces, + and % exactly as EventBridge's Object Created event names it", async () => {
+    // S3 URL-encodes keys only in its event notifications (notification-content-structure.html);
+    // its EventBridge events carry detail.object.key as the key (ev-events.html), so the key is
+    // used as it arrives and never decoded: "a+b" stays "a+b".
+    const key = "releases/5.16 hot+fix 100%.json";
+    await s3
+      .client()
+      .send(new PutObjectCommand({ Bucket: "manifests", Key: key, Body: '{"releaseId":"5.16"}' }));
+    const { result } = await invoke("loadManifest", { request: { source: "s3", bucket: "manifests", key } });
+    assert.deepEqual(result, { text: '{"releaseId":"5.16"}', location: `s3://manifests/${key}` });
   });
 
   /** Registers a one-pipeline release through the registerRelease and awaitRelease archives. */
@@ -228,7 +257,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     for (const handler of HANDLERS) {
       const entry = await materialize(handler, work);
       const { stdout } = await run(
-        process.execPath,
+        node,
         ["-e", "process.stdout.write(typeof require(process.argv[1]).handler)", entry],
         { env, cwd: path.dirname(entry) },
       );

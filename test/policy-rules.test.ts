@@ -140,7 +140,7 @@ function goodStack(): EngineResource[] {
     {
       type: "aws:lambda/function:Function",
       name: "releaseStatus",
-      props: { runtime: "nodejs22.x", tracingConfig: { mode: "Active" } },
+      props: { runtime: "nodejs24.x", tracingConfig: { mode: "Active" } },
     },
     {
       type: "aws:lambda/permission:Permission",
@@ -655,12 +655,14 @@ describe("policy pack rules", () => {
       const stack = changed("fn-role", (props) => {
         props.assumeRolePolicy = trust({ Service: ["lambda.amazonaws.com", "states.amazonaws.com"] });
       });
-      assertOnly(
-        await run(stack),
-        "iam-trust-one-service",
-        "fn-role",
-        /role "fn-role" \(assumeRolePolicy\) trusts 2 service principals \(lambda\.amazonaws\.com, states\.amazonaws\.com\)/,
-      );
+      assertFired(await run(stack), [
+        [
+          "iam-trust-one-service",
+          "fn-role",
+          /role "fn-role" \(assumeRolePolicy\) trusts 2 service principals \(lambda\.amazonaws\.com, states\.amazonaws\.com\)/,
+        ],
+        ["iam-trust-source-conditions", "fn-role", /trusts states\.amazonaws\.com without aws:SourceAccount/],
+      ]);
     });
 
     it("rejects two statements trusting different services", async () => {
@@ -673,7 +675,10 @@ describe("policy pack rules", () => {
           ],
         });
       });
-      assertOnly(await run(stack), "iam-trust-one-service", "fn-role", /trusts 2 service principals/);
+      assertFired(await run(stack), [
+        ["iam-trust-one-service", "fn-role", /trusts 2 service principals/],
+        ["iam-trust-source-conditions", "fn-role", /trusts ec2\.amazonaws\.com, for which no fact says/],
+      ]);
     });
 
     it("rejects an account principal beside the service", async () => {
@@ -700,6 +705,56 @@ describe("policy pack rules", () => {
         "iam-trust-one-service",
         "fn-role",
         /has Principal "\*", which is not a service/,
+      );
+    });
+  });
+
+  describe("iam-trust-source-conditions", () => {
+    const conditioned = (service: string, condition: Json) =>
+      trust({ Service: service }, { Condition: condition });
+
+    it("accepts Step Functions and EventBridge limited to this account, Lambda and API Gateway without a condition", async () => {
+      for (const assumeRolePolicy of [
+        conditioned("states.amazonaws.com", { StringEquals: { "aws:SourceAccount": ACCOUNT } }),
+        conditioned("events.amazonaws.com", {
+          ArnLike: { "aws:SourceArn": `arn:aws:events:*:${ACCOUNT}:rule/*` },
+        }),
+        trust({ Service: "lambda.amazonaws.com" }),
+        trust({ Service: "apigateway.amazonaws.com" }),
+      ]) {
+        const stack = changed("fn-role", (props) => {
+          props.assumeRolePolicy = assumeRolePolicy;
+        });
+        assert.deepEqual((await run(stack)).violations, [], assumeRolePolicy);
+      }
+    });
+
+    it("rejects aws:SourceAccount or aws:SourceArn (any operator, any case) where the service does not send it", async () => {
+      for (const [service, condition] of [
+        ["lambda.amazonaws.com", { StringEquals: { "aws:SourceAccount": ACCOUNT } }],
+        ["apigateway.amazonaws.com", { ArnLike: { "AWS:SourceArn": "arn:aws:execute-api:*" } }],
+      ] as const) {
+        const stack = changed("fn-role", (props) => {
+          props.assumeRolePolicy = conditioned(service, condition);
+        });
+        assertOnly(
+          await run(stack),
+          "iam-trust-source-conditions",
+          "fn-role",
+          new RegExp(`which AWS does not document ${service.replace(/\./g, "\\.")} as sending`),
+        );
+      }
+    });
+
+    it("rejects a Step Functions trust without a source condition, naming the page", async () => {
+      const stack = changed("fn-role", (props) => {
+        props.assumeRolePolicy = trust({ Service: "states.amazonaws.com" });
+      });
+      assertOnly(
+        await run(stack),
+        "iam-trust-source-conditions",
+        "fn-role",
+        /without aws:SourceAccount or aws:SourceArn, .*procedure-create-iam-role\.html/,
       );
     });
   });

@@ -14,6 +14,7 @@ import {
   describeViolations,
   runPolicies,
 } from "./policy-harness";
+import { awsxTrailChildren } from "./awsx-children";
 import { recorded, valueOf } from "./pulumi-mocks";
 
 type Json = Record<string, unknown>;
@@ -39,7 +40,7 @@ async function settle(): Promise<void> {
  * A fresh JSON copy each time, so a test can change it freely.
  */
 function programStack(): EngineResource[] {
-  return recorded.map((r) => {
+  const own = recorded.map((r) => {
     const props = JSON.parse(JSON.stringify(r.state)) as Json;
     return {
       type: r.type,
@@ -47,6 +48,8 @@ function programStack(): EngineResource[] {
       props: { ...props, id: typeof props.id === "string" ? props.id : `${r.name}-id` },
     };
   });
+  // The audit trail's log-bucket policy exists only inside the awsx plugin: added as deployed.
+  return [...own, ...awsxTrailChildren(recorded)];
 }
 
 const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
@@ -123,7 +126,7 @@ describe("the policy pack over the program", function () {
         ROLE_POLICY,
         "reconciler-policy",
         editStatements((statements) => {
-          const pipelines = statementOf(statements, "ReadPipelineExecutions").Resource;
+          const pipelines = statementOf(statements, "ReleasePipelines").Resource;
           statements.push({
             Sid: "AnythingOnPipelines",
             Effect: "Allow",
@@ -217,7 +220,7 @@ describe("the policy pack over the program", function () {
         ROLE_POLICY,
         "stopRelease-policy",
         editStatements((statements) => {
-          const stop = statementOf(statements, "StopReleasePipelines");
+          const stop = statementOf(statements, "ReleasePipelines");
           stop.NotAction = stop.Action;
           delete stop.Action;
         }),
@@ -226,7 +229,7 @@ describe("the policy pack over the program", function () {
         await check(stack),
         "iam-no-allow-with-not-action",
         "stopRelease-policy",
-        /statement "StopReleasePipelines" is an Allow with NotAction \(codepipeline:StopPipelineExecution\)/,
+        /statement "ReleasePipelines" is an Allow with NotAction \(codepipeline:StopPipelineExecution\)/,
       );
     });
 
@@ -253,11 +256,45 @@ describe("the policy pack over the program", function () {
         trust.Statement[0].Principal = { Service: ["states.amazonaws.com", "lambda.amazonaws.com"] };
         props.assumeRolePolicy = JSON.stringify(trust);
       });
+      assertFired(await check(stack), [
+        [
+          "iam-trust-one-service",
+          "workflow-role",
+          /trusts 2 service principals \(states\.amazonaws\.com, lambda\.amazonaws\.com\)/,
+        ],
+        [
+          "iam-trust-source-conditions",
+          "workflow-role",
+          /requires aws:SourceAccount, which AWS does not document lambda/,
+        ],
+      ]);
+    });
+
+    it("aws:SourceAccount required of Lambda, which never sends it (the function could not start)", async () => {
+      const stack = changed("aws:iam/role:Role", "pipelineEvent-role", (props) => {
+        const trust = JSON.parse(String(props.assumeRolePolicy)) as { Statement: Json[] };
+        trust.Statement[0].Condition = { StringEquals: { "aws:SourceAccount": "123456789012" } };
+        props.assumeRolePolicy = JSON.stringify(trust);
+      });
       assertOnly(
         await check(stack),
-        "iam-trust-one-service",
+        "iam-trust-source-conditions",
+        "pipelineEvent-role",
+        /requires aws:SourceAccount, which AWS does not document lambda\.amazonaws\.com as sending .*lambda-intro-execution-role/,
+      );
+    });
+
+    it("the workflow role's aws:SourceAccount condition dropped (confused deputy)", async () => {
+      const stack = changed("aws:iam/role:Role", "workflow-role", (props) => {
+        const trust = JSON.parse(String(props.assumeRolePolicy)) as { Statement: Json[] };
+        delete trust.Statement[0].Condition;
+        props.assumeRolePolicy = JSON.stringify(trust);
+      });
+      assertOnly(
+        await check(stack),
+        "iam-trust-source-conditions",
         "workflow-role",
-        /trusts 2 service principals \(states\.amazonaws\.com, lambda\.amazonaws\.com\)/,
+        /trusts states\.amazonaws\.com without aws:SourceAccount or aws:SourceArn/,
       );
     });
 

@@ -14,6 +14,8 @@ import {
 import { manifestSchema } from "../handlers/manifest";
 import { executionsTableShape, releasesTableShape } from "../handlers/model";
 import { DEFAULT_SETTINGS, SettingsError, readSettings } from "../infra/config";
+import { apiDefinitionHash } from "../infra/api";
+import { START_RESPONSES, invalidBodyResponseTemplate, startExecutionTemplate } from "../infra/api-templates";
 import { EXCLUDED_PACKAGES } from "../infra/functions";
 import {
   HANDLER_NAMES,
@@ -206,9 +208,9 @@ describe("the Pulumi program under mocks", function () {
 
   describe("functions", () => {
     for (const handler of HANDLERS) {
-      it(`runs ${handler} on nodejs22.x arm64 with X-Ray, its own log group and its own role`, () => {
+      it(`runs ${handler} on nodejs24.x arm64 with X-Ray, its own log group and its own role`, () => {
         const fn = named(FUNCTION, handler).inputs;
-        assert.equal(fn.runtime, "nodejs22.x");
+        assert.equal(fn.runtime, "nodejs24.x");
         assert.deepEqual(fn.architectures, ["arm64"]);
         assert.deepEqual(fn.tracingConfig, { mode: "Active" });
         assert.equal(fn.role, arnOf("aws:iam/role:Role", `${handler}-role`));
@@ -217,7 +219,8 @@ describe("the Pulumi program under mocks", function () {
         const env = (fn.environment as { variables: Record<string, string> }).variables;
         assert.equal(env.RELEASES_TABLE, "releases-table");
         assert.equal(env.EXECUTIONS_TABLE, "executions-table");
-        assert.equal(env.ALLOWED_PIPELINES, DEV_PIPELINES.join(","));
+        assert.equal(env.ALLOWED_PIPELINES, undefined, "the allow-list does not travel in the environment");
+        assert.match(env.ALLOWED_PIPELINES_FILE, /^\.pulumi-build\/allowed-pipelines-[0-9a-f]{16}\.json$/);
       });
 
       it(`grants ${handler} only its own statements, its log group and X-Ray`, () => {
@@ -252,17 +255,39 @@ describe("the Pulumi program under mocks", function () {
       });
     }
 
+    it("carries the allow-list in every archive, at the path the environment names", async () => {
+      for (const handler of HANDLERS) {
+        const fn = named(FUNCTION, handler).inputs;
+        const file = (fn.environment as { variables: Record<string, string> }).variables
+          .ALLOWED_PIPELINES_FILE;
+        const assets = await (
+          fn.code as { assets: Promise<Record<string, { path: Promise<string> | string }>> }
+        ).assets;
+        assert.ok(assets[file], `${handler} archive lacks ${file}`);
+        const onDisk = path.resolve(path.join(__dirname, ".."), String(await assets[file].path));
+        assert.deepEqual(JSON.parse(readFileSync(onDisk, "utf8")), DEV_PIPELINES);
+      }
+    });
+
     it("attaches no managed policy to any role (CallbackFunction's FullAccess defaults are never used)", () => {
       assert.deepEqual(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment"), []);
     });
 
-    it("has every role trusted by exactly one service principal of this account", () => {
+    it("has every role trusted by one service, limited to this account only where the service sends aws:SourceAccount", () => {
+      const conditioned: string[] = [];
       for (const role of ofType("aws:iam/role:Role")) {
         const trust = JSON.parse(String(role.inputs.assumeRolePolicy));
         assert.equal(trust.Statement.length, 1, role.name);
-        assert.equal(typeof trust.Statement[0].Principal.Service, "string", role.name);
-        assert.deepEqual(trust.Statement[0].Condition, { StringEquals: { "aws:SourceAccount": ACCOUNT } });
+        const service = trust.Statement[0].Principal.Service as string;
+        if (service === "states.amazonaws.com" || service === "events.amazonaws.com") {
+          assert.deepEqual(trust.Statement[0].Condition, { StringEquals: { "aws:SourceAccount": ACCOUNT } });
+          conditioned.push(role.name);
+        } else {
+          assert.ok(["lambda.amazonaws.com", "apigateway.amazonaws.com"].includes(service), role.name);
+          assert.equal(trust.Statement[0].Condition, undefined, role.name);
+        }
       }
+      assert.deepEqual(conditioned.sort(), ["events-start-role", "workflow-role"]);
     });
 
     it("serializes each handler into an archive without the AWS SDK and without local-mode packages", async () => {
@@ -331,6 +356,74 @@ describe("the Pulumi program under mocks", function () {
       assert.equal(permission.principal, "events.amazonaws.com");
     });
 
+    it("sends what the asynchronously invoked functions finally fail on to an encrypted queue kept as long as the DLQ", () => {
+      const queue = named("aws:sqs/queue:Queue", "failed-invocations").inputs;
+      const deadLetters = named("aws:sqs/queue:Queue", "undelivered-events").inputs;
+      assert.equal(queue.sqsManagedSseEnabled, true);
+      assert.equal(queue.messageRetentionSeconds, 1_209_600);
+      assert.equal(queue.messageRetentionSeconds, deadLetters.messageRetentionSeconds);
+      const configs = ofType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");
+      assert.deepEqual(configs.map((c) => c.name).sort(), ["pipelineEvent-async", "reconciler-async"]);
+      for (const handler of ["pipelineEvent", "reconciler"]) {
+        const config = named(
+          "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+          `${handler}-async`,
+        ).inputs;
+        assert.equal(config.functionName, `${handler}-fn`);
+        assert.deepEqual(config.destinationConfig, {
+          onFailure: { destination: arnOf("aws:sqs/queue:Queue", "failed-invocations") },
+        });
+        assert.deepEqual(policyOf(named("aws:iam/rolePolicy:RolePolicy", `${handler}-failure-destination`)), {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "SendFailedEvents",
+              Effect: "Allow",
+              Action: ["sqs:SendMessage"],
+              Resource: [arnOf("aws:sqs/queue:Queue", "failed-invocations")],
+            },
+          ],
+        });
+        assert.equal(
+          named("aws:iam/rolePolicy:RolePolicy", `${handler}-failure-destination`).inputs.role,
+          `${handler}-role-id`,
+        );
+      }
+    });
+
+    it("alarms on the first message in either queue, and exports both alarms", async () => {
+      for (const queue of ["undelivered-events", "failed-invocations"]) {
+        const alarm = named("aws:cloudwatch/metricAlarm:MetricAlarm", `${queue}-depth`).inputs;
+        assert.deepEqual(
+          [
+            alarm.namespace,
+            alarm.metricName,
+            alarm.dimensions,
+            alarm.statistic,
+            alarm.threshold,
+            alarm.comparisonOperator,
+          ],
+          [
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            { QueueName: `${queue}-queue` },
+            "Maximum",
+            0,
+            "GreaterThanThreshold",
+          ],
+        );
+        assert.equal(alarm.treatMissingData, "notBreaching");
+      }
+      assert.deepEqual(await valueOf(program.queueDepthAlarms), [
+        "undelivered-events-depth-metricalarm",
+        "failed-invocations-depth-metricalarm",
+      ]);
+      assert.equal(
+        await valueOf(program.failedInvocationsQueueUrl),
+        `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/failed-invocations-queue`,
+      );
+    });
+
     it("runs the reconciler on the configured schedule", () => {
       assert.equal(
         named("aws:cloudwatch/eventRule:EventRule", "reconcile-schedule").inputs.scheduleExpression,
@@ -375,31 +468,81 @@ describe("the Pulumi program under mocks", function () {
       assert.equal(validator.validateRequestBody, true);
       const invalid = named("aws:apigateway/response:Response", "invalid-body").inputs;
       assert.equal(invalid.responseType, "BAD_REQUEST_BODY");
-      assert.match(
-        String((invalid.responseTemplates as Record<string, string>)["application/json"]),
-        /validationErrorString/,
-      );
+      assert.deepEqual(invalid.responseTemplates, { "application/json": invalidBodyResponseTemplate });
     });
 
-    it("starts executions directly with a name derived from the releaseId and maps a used name to 409", () => {
-      const integration = named("aws:apigateway/integration:Integration", "releases-start-execution").inputs;
-      assert.equal(integration.type, "AWS");
-      assert.equal(integration.uri, `arn:aws:apigateway:${REGION}:states:action/StartExecution`);
-      assert.equal(integration.credentials, arnOf("aws:iam/role:Role", "api-start-role"));
-      const template = (integration.requestTemplates as Record<string, string>)["application/json"];
-      assert.match(template, /"name": "release-\$util.escapeJavaScript\(\$input.path\('\$.releaseId'\)\)"/);
-      assert.match(
-        template,
-        new RegExp(`"stateMachineArn": "${arnOf("aws:sfn/stateMachine:StateMachine", "workflow")}"`),
+    it("starts executions directly, mapping every StartExecution answer through the tested templates", () => {
+      const machineArn = arnOf("aws:sfn/stateMachine:StateMachine", "workflow");
+      for (const key of ["root", "releases"]) {
+        const integration = named("aws:apigateway/integration:Integration", `${key}-start-execution`).inputs;
+        assert.equal(integration.type, "AWS");
+        assert.equal(integration.uri, `arn:aws:apigateway:${REGION}:states:action/StartExecution`);
+        assert.equal(integration.credentials, arnOf("aws:iam/role:Role", "api-start-role"));
+        assert.deepEqual(integration.requestTemplates, {
+          "application/json": startExecutionTemplate(machineArn),
+        });
+        for (const response of START_RESPONSES) {
+          const deployed = named(
+            "aws:apigateway/integrationResponse:IntegrationResponse",
+            `${key}-post-${response.status}`,
+          ).inputs;
+          assert.equal(deployed.selectionPattern, response.selectionPattern);
+          assert.deepEqual(deployed.responseTemplates, { "application/json": response.template });
+        }
+        const methodStatuses = ofType("aws:apigateway/methodResponse:MethodResponse")
+          .filter((r) => r.name.startsWith(`${key}-post-`))
+          .map((r) => String(r.inputs.statusCode))
+          .sort();
+        assert.deepEqual(methodStatuses, ["200", "400", "409", "429", "500", "503"]);
+      }
+    });
+
+    it("redeploys the stage whenever any input of any resource defining the API changes", () => {
+      const trigger = String(
+        (
+          named("aws:apigateway/deployment:Deployment", "api-deployment").inputs.triggers as Record<
+            string,
+            string
+          >
+        ).redeployment,
       );
-      const conflict = named(
-        "aws:apigateway/integrationResponse:IntegrationResponse",
-        "releases-post-400",
-      ).inputs;
-      assert.match(
-        String((conflict.responseTemplates as Record<string, string>)["application/json"]),
-        /ExecutionAlreadyExists[\s\S]*status = 409/,
+      const defining = recorded.filter(
+        (r) =>
+          r.type.startsWith("aws:apigateway/") && !/(deployment|stage|methodSettings|account):/.test(r.type),
       );
+      const definition = Object.fromEntries(defining.map((r) => [`${r.type}::${r.name}`, r.inputs]));
+      assert.equal(apiDefinitionHash(definition), trigger, "the trigger covers exactly these resources");
+      for (const [type, name, edit] of [
+        [
+          "aws:apigateway/integrationResponse:IntegrationResponse",
+          "releases-post-400",
+          (i: Record<string, unknown>) => (i.responseTemplates = { "application/json": "{}" }),
+        ],
+        [
+          "aws:apigateway/integration:Integration",
+          "root-start-execution",
+          (i: Record<string, unknown>) => (i.requestTemplates = { "application/json": "{}" }),
+        ],
+        [
+          "aws:apigateway/integrationResponse:IntegrationResponse",
+          "root-post-503",
+          (i: Record<string, unknown>) => (i.selectionPattern = "5\\d{2}|429"),
+        ],
+        [
+          "aws:apigateway/method:Method",
+          "release-get",
+          (i: Record<string, unknown>) => (i.authorization = "NONE"),
+        ],
+        [
+          "aws:apigateway/response:Response",
+          "invalid-body",
+          (i: Record<string, unknown>) => (i.statusCode = "422"),
+        ],
+      ] as const) {
+        const changed = structuredClone(definition);
+        edit(changed[`${type}::${name}`]);
+        assert.notEqual(apiDefinitionHash(changed), trigger, `${type} ${name}`);
+      }
     });
 
     it("answers GET /releases/{releaseId} through the status function, invoked only by this API", () => {

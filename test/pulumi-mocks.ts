@@ -4,6 +4,7 @@
  * not mocked here throws, so the program cannot silently depend on something untested.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as pulumiState from "@pulumi/pulumi/runtime/state";
 
 export const ACCOUNT = "123456789012";
 export const REGION = "ap-southeast-2";
@@ -34,6 +35,8 @@ function providerState(type: string, name: string, inputs: Record<string, unknow
         arn: arn("lambda", `function:${name}-fn`),
         invokeArn: `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${name}-fn`)}/invocations`,
       };
+    case "aws:iam/policy:Policy":
+      return { name: `${name}-policy`, arn: `arn:aws:iam::${ACCOUNT}:policy/${name}-policy` };
     case "aws:iam/role:Role":
       return { name: `${name}-role`, arn: `arn:aws:iam::${ACCOUNT}:role/${name}-role` };
     case "aws:cloudwatch/logGroup:LogGroup":
@@ -103,6 +106,15 @@ pulumi.runtime.setMocks(
   "dev",
   false,
 );
+
+/**
+ * The mocks declare no support for `transforms` (a resource with them would never register: the
+ * SDK refuses before the mock monitor is called). The audit trail needs one, so the tests let the
+ * SDK proceed: it starts its loopback callback server and registers the transform, and the mock
+ * monitor records the resource and ignores the callback, as it ignores every engine-side step.
+ */
+const runtimeState = pulumiState as unknown as { getStore(): { supportsTransforms: boolean } };
+runtimeState.getStore().supportsTransforms = true;
 
 export const DEV_PIPELINES = [1, 2, 3, 4, 5].map((n) => `pipeline-for-stepfunctions-pipeline-repo-${n}`);
 
