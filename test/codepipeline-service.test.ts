@@ -362,6 +362,42 @@ describe("the local CodePipeline service", () => {
     assert.equal(service.callCount("StartPipelineExecution"), 4);
   });
 
+  it("answers an injected ThrottlingException so that the SDK classifies it as throttling and retries it", async () => {
+    const classified: string[] = [];
+    // Retries at once, only what the SDK calls THROTTLING: its own backoff would add seconds of jitter.
+    const retrying = new CodePipelineClient({
+      endpoint: service.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+      retryStrategy: {
+        acquireInitialRetryToken: async () => ({ getRetryCount: () => 0, getRetryDelay: () => 0 }),
+        refreshRetryTokenForRetry: async (
+          token: { getRetryCount(): number },
+          info: { errorType: string },
+        ) => {
+          classified.push(info.errorType);
+          const attempt = token.getRetryCount() + 1;
+          if (info.errorType !== "THROTTLING" || attempt >= 3) throw new Error("no retry");
+          return { getRetryCount: () => attempt, getRetryDelay: () => 0 };
+        },
+        recordSuccess: () => undefined,
+      },
+    });
+    service.faults.inject({ operation: "StartPipelineExecution", error: "ThrottlingException", times: 2 });
+    try {
+      const { pipelineExecutionId } = await retrying.send(
+        new StartPipelineExecutionCommand({ name: "manual", clientRequestToken: "throttled" }),
+      );
+      assert.deepEqual(classified, ["THROTTLING", "THROTTLING"]);
+      assert.deepEqual(
+        service.executions().map((e) => e.pipelineExecutionId),
+        [pipelineExecutionId],
+      );
+    } finally {
+      retrying.destroy();
+    }
+  });
+
   it("can answer an injected fault with another HTTP status, until the faults are cleared", async () => {
     const id = await start("slow");
     service.faults.inject({

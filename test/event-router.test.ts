@@ -1,6 +1,7 @@
 // The local EventBridge stand-in: content filtering as AWS documents it, and asynchronous,
 // retried, fault-injectable delivery.
 import assert from "node:assert/strict";
+import { manifestUploadedPattern, pipelineStateChangePattern } from "../handlers/event-patterns";
 import {
   type EventEnvelope,
   type EventPattern,
@@ -31,12 +32,8 @@ const matching = (pattern: EventPattern, ...events: unknown[]) =>
   events.flatMap((event, i) => (matchesPattern(pattern, event) ? [i] : []));
 
 describe("EventBridge pattern matching", () => {
-  describe("the patterns the release machine declares", () => {
-    const manifestUploaded: EventPattern = {
-      source: ["aws.s3"],
-      "detail-type": ["Object Created"],
-      detail: { bucket: { name: ["my-bucket"] }, object: { key: [{ suffix: ".json" }] } },
-    };
+  describe("the patterns the release machine declares (handlers/event-patterns.ts)", () => {
+    const manifestUploaded: EventPattern = manifestUploadedPattern("my-bucket");
     const s3Event = (bucket: string, key: string, overrides: Partial<EventEnvelope> = {}) =>
       envelope({
         source: "aws.s3",
@@ -71,11 +68,7 @@ describe("EventBridge pattern matching", () => {
       );
     });
 
-    const pipelineChanged: EventPattern = {
-      source: ["aws.codepipeline"],
-      "detail-type": ["CodePipeline Pipeline Execution State Change"],
-      detail: { pipeline: ["a", "b"] },
-    };
+    const pipelineChanged: EventPattern = pipelineStateChangePattern(["a", "b"]);
     const pipelineEvent = (pipeline: string, detailType = "CodePipeline Pipeline Execution State Change") =>
       envelope({
         source: "aws.codepipeline",
@@ -265,7 +258,14 @@ describe("EventBridge pattern matching", () => {
     it("wildcard matches any run of characters where * stands, and literally elsewhere", () => {
       const pattern = { k: [{ wildcard: "dir/*.png" }] };
       assert.deepEqual(
-        matching(pattern, { k: "dir/a.png" }, { k: "dir/.png" }, { k: "dir/a.pngx" }, { k: "dirxa.png" }),
+        matching(
+          pattern,
+          { k: "dir/a.png" },
+          { k: "dir/.png" },
+          { k: "dir/a.pngx" },
+          { k: "dirxa.png" },
+          { k: "dir/apng" },
+        ),
         [0, 1],
       );
       const escaped = { k: [{ wildcard: "a\\*b*" }] };
