@@ -2,7 +2,7 @@
  * What every local HTTP server here shares: reading a request body, telling a JSON object from
  * other values, and listening on loopback with an error that names the port when it is taken.
  */
-import type { IncomingMessage, Server } from "node:http";
+import { type IncomingMessage, type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
 /** A JSON object: not null, not an array. */
@@ -48,4 +48,15 @@ export async function listen(server: Server, port: number, host = "127.0.0.1"): 
     });
   });
   return server.address() as AddressInfo;
+}
+
+/**
+ * Throws PortInUse when `port` is taken. For servers that cannot report it themselves (s3rver's
+ * listen leaves EADDRINUSE as an unhandled 'error' event, which would crash the process).
+ */
+export async function assertPortFree(port: number, host = "127.0.0.1"): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  await listen(probe, port, host);
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
