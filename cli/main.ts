@@ -17,7 +17,7 @@ import {
   submitRelease,
 } from "./api";
 import { HELP } from "./help";
-import { formatTimestamp, renderApiError, renderStatus } from "./render";
+import { exitCodeFor, formatTimestamp, renderApiError, renderStatus } from "./render";
 import { type Output, watchRelease } from "./watch";
 
 export interface Io {
@@ -186,7 +186,7 @@ async function status(releaseId: string, values: Values, io: Io): Promise<number
     throw new ApiError(404, { error: "ReleaseNotFound", message: `no release has releaseId ${releaseId}` });
   }
   io.stdout.write(values.json ? json(view) : `${renderStatus(view, new Date()).join("\n")}\n`);
-  return 0;
+  return exitCodeFor(view);
 }
 
 async function watch(releaseId: string, values: Values, io: Io): Promise<number> {
