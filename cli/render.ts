@@ -101,11 +101,12 @@ function nameWidth(view: ReleaseView): number {
 }
 
 /** A manifest's problems, one a line: `path  rule  message`, columns aligned. */
-export function problemLines(problems: Problem[]): string[] {
+export function problemLines(problems: Problem[], indent = "  "): string[] {
   const pathWidth = Math.max(...problems.map((p) => (p.path || "(manifest)").length));
   const ruleWidth = Math.max(...problems.map((p) => p.rule.length));
   return problems.map(
-    (p) => `  ${(p.path || "(manifest)").padEnd(pathWidth)}  ${p.rule.padEnd(ruleWidth)}  ${p.message}`,
+    (p) =>
+      `${indent}${(p.path || "(manifest)").padEnd(pathWidth)}  ${p.rule.padEnd(ruleWidth)}  ${p.message}`,
   );
 }
 
@@ -169,7 +170,9 @@ export function renderChanges(previous: ReleaseView | undefined, view: ReleaseVi
   }
   if (!previous || previous.status !== view.status) {
     if (isFinished(view)) {
-      if (!previous) lines.unshift(`${formatTime(view.startedAt)} release ${view.releaseId} started`);
+      // A rejected submission never started: it has no start to report.
+      if (!previous && view.startedAt)
+        lines.unshift(`${formatTime(view.startedAt)} release ${view.releaseId} started`);
       lines.push(`${formatTime(view.endedAt ?? view.startedAt)} release ${view.releaseId} ${view.status}`);
     } else {
       lines.unshift(`${formatTime(view.startedAt)} release ${view.releaseId} ${view.status}`);
@@ -190,7 +193,8 @@ export function renderOutcome(view: ReleaseView, now: Date): string[] {
     if (view.error) lines.push(`  error: ${view.error}`);
     if (view.cause) lines.push(`  cause: ${view.cause}`);
     const problems = view.problems ?? [];
-    if (problems.length > 0) lines.push(`  problems (${problems.length}):`, ...problemLines(problems));
+    if (problems.length > 0)
+      lines.push(`  problems (${problems.length}):`, ...problemLines(problems, "    "));
   }
   return lines;
 }
