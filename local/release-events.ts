@@ -82,6 +82,8 @@ export function followExecution(
 ): void {
   emit({ type: "started", at: execution.startDate, releaseId, execution: execution.name });
   void execution.done.then(async (done) => {
+    // Its pipelines' last events may still be in delivery: their lines come first.
+    await machine.router.idle();
     if (!open()) return;
     const record = releaseId ? await machine.readRelease(releaseId).catch(() => undefined) : undefined;
     const rejected = record?.status === "REJECTED" || REJECTIONS.includes(done.error ?? "");
