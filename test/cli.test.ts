@@ -118,7 +118,7 @@ describe("release-machine CLI", function () {
     for (;;) {
       const [record] = server.machine.codepipeline.executions(pipeline).filter((e) => !e.endTime);
       if (record) return record.pipelineExecutionId;
-      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
 

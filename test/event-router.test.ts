@@ -462,14 +462,19 @@ describe("EventRouter", () => {
 
   it("lets the intercept hook delay a delivery, and idle() waits for it", async () => {
     const router = newRouter();
-    const received = recorder(router, "late");
-    router.intercept = () => ({ delayMs: 60 });
+    const late = recorder(router, "late");
+    let promptDelivered!: () => void;
+    const prompt = new Promise<void>((resolve) => (promptDelivered = resolve));
+    router.addRule({ name: "prompt", pattern: { source: ["test.source"] }, target: () => promptDelivered() });
+    router.intercept = (_event, rule) => (rule === "late" ? { delayMs: 60 } : "deliver");
     const started = Date.now();
+
     router.publish(envelope());
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    assert.equal(received.length, 0);
+    await prompt;
+    const beforeDelay = late.length;
     await router.idle();
-    assert.equal(received.length, 1);
+
+    assert.deepEqual([beforeDelay, late.length], [0, 1]);
     assert.ok(Date.now() - started >= 55, `delivered after ${Date.now() - started} ms`);
   });
 
@@ -480,7 +485,7 @@ describe("EventRouter", () => {
       name: "first",
       pattern: { source: ["test.source"] },
       target: async () => {
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setImmediate(resolve));
         router.putEvents([{ Source: "second.source", DetailType: "Then", Detail: "{}" }]);
       },
     });
@@ -501,7 +506,6 @@ describe("EventRouter", () => {
     router.intercept = undefined;
     router.publish(envelope({ id: "after" }));
     await router.idle();
-    await new Promise((resolve) => setTimeout(resolve, 5));
     assert.deepEqual(received, []);
     assert.equal(router.published.length, 2);
   });
