@@ -3,36 +3,21 @@
  * optional so that the CLI works against an older or newer API. A rejected submission comes back
  * as `{releaseId, status: "REJECTED", error, cause, problems, source}`, without pipelines.
  */
+import type { ManifestProblem } from "../handlers/errors";
+import type { PipelineStatusView, ReleaseStatusView } from "../handlers/release-status";
 
 /** One problem of a manifest: the field (JSON Pointer), the rule it breaks, in words. */
-export interface Problem {
-  path: string;
-  rule: string;
-  message: string;
-}
+export type Problem = ManifestProblem;
 
-export interface PipelineView {
-  name: string;
-  /** The execution's status in CodePipeline's spelling, or "Pending" before it started. */
-  status: string;
-  pipelineExecutionId?: string;
-  startedAt?: string;
-  history?: { state: string; at: string }[];
+export interface PipelineView extends Omit<PipelineStatusView, "history"> {
+  history?: PipelineStatusView["history"];
   /** Where a failed pipeline failed, when the API knows. */
   failedStage?: string;
   failedAction?: string;
 }
 
-export interface ReleaseView {
-  releaseId: string;
-  /** RUNNING, SUCCEEDED, FAILED, REJECTED (and CANCELLED once the API has it). */
-  status: string;
-  executionArn?: string;
-  source?: string;
-  startedAt?: string;
-  endedAt?: string;
-  error?: string;
-  cause?: string;
+/** The API's view of a release, plus what a REJECTED answer carries; pipelines may be absent. */
+export interface ReleaseView extends Omit<ReleaseStatusView, "pipelines"> {
   problems?: Problem[];
   pipelines?: PipelineView[];
 }

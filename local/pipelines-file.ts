@@ -7,14 +7,11 @@
 import { readFileSync } from "node:fs";
 import Ajv, { type ErrorObject } from "ajv";
 import { type ParseError, parse, printParseErrorCode } from "jsonc-parser";
+import type { ManifestProblem } from "../handlers/errors";
 import type { LocalPipelineSpec } from "./codepipeline-run";
 
-export interface FileProblem {
-  /** JSON Pointer to the field, "" for the whole file. */
-  path: string;
-  rule: string;
-  message: string;
-}
+/** A problem at a field of the file: the same shape as a manifest's problems. */
+export type FileProblem = ManifestProblem;
 
 /** The pipelines file cannot be used; `message` lists every problem, one a line. */
 export class InvalidPipelinesFile extends Error {

@@ -7,12 +7,11 @@
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { packCliPackage, stageCliPackage } from "../cli/pack";
 import type { ReleaseView } from "../cli/view";
+import { serveReleases } from "./release-api";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -90,21 +89,15 @@ describe("the packaged CLI, installed without dev dependencies", function () {
         { name: "svc-a", status: "Failed", history: [{ state: "FAILED", at: "2026-11-30T10:00:04.000Z" }] },
       ],
     };
-    const api = createServer((request, response) => {
-      const found = request.url === "/releases/pkg-1";
-      response.writeHead(found ? 200 : 404, { "content-type": "application/json" });
-      response.end(JSON.stringify(found ? failed : { error: "ReleaseNotFound", message: "no such release" }));
-    });
-    await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
+    const api = await serveReleases([failed]);
     try {
-      const { port } = api.address() as AddressInfo;
-      const status = await run(bin, ["status", "pkg-1"], { RELEASE_MACHINE_URL: `http://127.0.0.1:${port}` });
+      const status = await run(bin, ["status", "pkg-1"], { RELEASE_MACHINE_URL: api.url });
 
       assert.equal(status.code, 1, status.stderr);
       assert.match(status.stdout, /^Release pkg-1: FAILED$/m);
       assert.match(status.stdout, /^ {2}!! svc-a\s+Failed\s+FAILED at 10:00:04Z$/m);
     } finally {
-      await new Promise((resolve) => api.close(resolve));
+      await api.close();
     }
   });
 });

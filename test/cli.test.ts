@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { type Server, createServer } from "node:http";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { regionFromApiUrl, signRequest } from "../cli/api";
@@ -24,6 +24,7 @@ import {
 import type { ReleaseView } from "../cli/view";
 import { listen } from "../local/http";
 import { type LocalServer, startLocalServer } from "../local/server";
+import { serveReleases } from "./release-api";
 
 const ROOT = path.join(__dirname, "..");
 const BIN = path.join(ROOT, "cli", "release-machine.js");
@@ -76,17 +77,6 @@ async function closedPort(): Promise<number> {
   const { port } = await listen(probe, 0);
   await new Promise((resolve) => probe.close(resolve));
   return port;
-}
-
-/** A small HTTP server answering GET /releases/{id} with `views` (404 for others). */
-async function releaseApi(views: ReleaseView[]): Promise<{ url: string; server: Server }> {
-  const api = createServer((request, response) => {
-    const view = views.find((v) => request.url === `/releases/${v.releaseId}`);
-    response.writeHead(view ? 200 : 404, { "content-type": "application/json" });
-    response.end(JSON.stringify(view ?? { error: "ReleaseNotFound", message: "no such release" }));
-  });
-  const { port } = await listen(api, 0);
-  return { url: `http://127.0.0.1:${port}`, server: api };
 }
 
 describe("release-machine CLI", function () {
@@ -258,7 +248,7 @@ describe("release-machine CLI", function () {
         problems: [{ path: "/pipelines/0", rule: "allowList", message: 'pipeline "svc-x" is not allowed' }],
         source: "s3://release-manifests/cli-rejected.json",
       };
-      const api = await releaseApi([rejected]);
+      const api = await serveReleases([rejected]);
       try {
         const env = { RELEASE_MACHINE_URL: api.url };
         const [watched, status] = [
@@ -282,7 +272,7 @@ describe("release-machine CLI", function () {
           '  /pipelines/0  allowList  pipeline "svc-x" is not allowed',
         ]);
       } finally {
-        await new Promise((resolve) => api.server.close(resolve));
+        await api.close();
       }
     });
 
