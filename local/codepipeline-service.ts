@@ -89,6 +89,12 @@ export interface CodePipelineServiceOptions {
   host?: string; // default 127.0.0.1
   region?: string; // default us-east-1
   accountId?: string; // default 000000000000
+  /**
+   * How long a stop-and-wait (StopPipelineExecution without abandon) stays Stopping before it
+   * ends Stopped; default 20 ms ("Stop and wait" lets running actions finish: locally a moment).
+   * null keeps it Stopping until `finish(id, "Stopped")`, for tests that act while it stops.
+   */
+  stopAndWaitMs?: number | null;
 }
 
 export interface CodePipelineService {
@@ -96,8 +102,8 @@ export interface CodePipelineService {
   endpoint: string;
   /** Stops the server and cancels every pending timer, so the process can exit. */
   close(): Promise<void>;
-  /** Ends a running execution now, emitting its terminal event. */
-  finish(pipelineExecutionId: string, status: "Succeeded" | "Failed"): void;
+  /** Ends a running (or stopping) execution now, emitting its terminal event. */
+  finish(pipelineExecutionId: string, status: "Succeeded" | "Failed" | "Stopped"): void;
   /** Resolves once the execution has ended and its terminal event was emitted. */
   whenEnded(pipelineExecutionId: string): Promise<ExecutionRecord>;
   executions(pipelineName?: string): ExecutionRecord[];
@@ -120,7 +126,6 @@ type Body = Record<string, unknown>;
 
 const PIPELINE_NAME = /^[A-Za-z0-9.@_-]{1,100}$/;
 const TOKEN = /^[a-zA-Z0-9-]{1,128}$/;
-/** "Stop and wait" lets running actions finish; locally that takes a moment, not minutes. */
 const STOP_AND_WAIT_MS = 20;
 const epochSeconds = (date: Date) => date.getTime() / 1000;
 const validation = (message: string) => new ApiError("ValidationException", message);
@@ -250,7 +255,7 @@ export class LocalCodePipeline implements CodePipelineService {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  finish(pipelineExecutionId: string, status: "Succeeded" | "Failed"): void {
+  finish(pipelineExecutionId: string, status: "Succeeded" | "Failed" | "Stopped"): void {
     this.run(pipelineExecutionId).end(status);
   }
 
@@ -407,8 +412,9 @@ export class LocalCodePipeline implements CodePipelineService {
     }
     run.abandoned = abandon;
     if (r.status === "InProgress") run.beginStop(typeof body.reason === "string" ? body.reason : undefined);
+    const waitMs = this.options.stopAndWaitMs === undefined ? STOP_AND_WAIT_MS : this.options.stopAndWaitMs;
     if (abandon) run.end("Stopped");
-    else run.later(STOP_AND_WAIT_MS, () => run.end("Stopped"));
+    else if (waitMs !== null) run.later(waitMs, () => run.end("Stopped"));
     return { pipelineExecutionId: r.pipelineExecutionId };
   }
 

@@ -83,6 +83,8 @@ describe("the local CodePipeline service", () => {
     waiters = [];
     service = await startCodePipelineService({
       pipelines: PIPELINES,
+      // A stop-and-wait stays Stopping until the test ends it: nothing here races a timer.
+      stopAndWaitMs: null,
       onEvent: (e) => {
         events.push(e);
         for (const waiter of waiters.filter((w) => w.matches(e))) waiter.resolve();
@@ -280,6 +282,7 @@ describe("the local CodePipeline service", () => {
     assert.equal((await get("slow", id))?.status, "Stopping");
     await assert.rejects(stop(), DuplicatedStopRequestException);
 
+    service.finish(id, "Stopped");
     await service.whenEnded(id);
     assert.equal((await get("slow", id))?.status, "Stopped");
     assert.deepEqual(trail(events, id), [
@@ -291,6 +294,26 @@ describe("the local CodePipeline service", () => {
     ]);
     await assert.rejects(stop(), PipelineExecutionNotStoppableException);
     await assert.rejects(stop(true), PipelineExecutionNotStoppableException);
+  });
+
+  it("ends a stop-and-wait by itself, Stopped, when stopAndWaitMs is left at its default", async () => {
+    const own = await startCodePipelineService({ pipelines: PIPELINES, onEvent: () => undefined });
+    const ownClient = new CodePipelineClient({
+      endpoint: own.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    });
+    try {
+      const { pipelineExecutionId = "" } = await ownClient.send(
+        new StartPipelineExecutionCommand({ name: "slow", clientRequestToken: "default-stop" }),
+      );
+      await ownClient.send(new StopPipelineExecutionCommand({ pipelineName: "slow", pipelineExecutionId }));
+
+      assert.equal((await own.whenEnded(pipelineExecutionId)).status, "Stopped");
+    } finally {
+      ownClient.destroy();
+      await own.close();
+    }
   });
 
   it("abandons an execution at once, also escalating a stop that is still waiting", async () => {
