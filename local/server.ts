@@ -19,8 +19,7 @@ import type { LocalPipelineSpec } from "./codepipeline-service";
 import { lockDataDir } from "./data-dir-lock";
 import { ExecutionAlreadyExists } from "./engine";
 import type { EventEnvelope } from "./event-router";
-import { listen } from "./http";
-import { readBody } from "./http";
+import { listen, readBody } from "./http";
 import { type ReleaseEvent, followExecution, releaseIdOf, reportPipelineEnds } from "./release-events";
 import {
   LOCAL_ACCOUNT,
