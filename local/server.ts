@@ -17,7 +17,7 @@ import { isTerminal } from "../handlers/model";
 import { releaseStatusApi } from "../handlers/release-status";
 import type { LocalPipelineSpec } from "./codepipeline-service";
 import { lockDataDir } from "./data-dir-lock";
-import { ExecutionAlreadyExists } from "./engine";
+import { ExecutionAlreadyExists, type LocalExecution } from "./engine";
 import type { EventEnvelope } from "./event-router";
 import { listen, readBody } from "./http";
 import { type ReleaseEvent, followExecution, releaseIdOf, reportPipelineEnds } from "./release-events";
@@ -159,10 +159,7 @@ class LocalReleaseApi {
   constructor(
     private readonly machine: LocalReleaseMachine,
     pipelines: LocalPipelineSpec[],
-    private readonly started: (
-      execution: ReturnType<LocalReleaseMachine["start"]>,
-      releaseId?: string,
-    ) => void,
+    private readonly started: (execution: LocalExecution, releaseId?: string) => void,
     private readonly emit: (event: ReleaseEvent) => void,
   ) {
     this.rules = { ...DEFAULT_MANIFEST_RULES, allowedPipelines: pipelines.map((p) => p.name) };
@@ -262,7 +259,10 @@ class LocalReleaseApi {
   }
 }
 
-/** Starts what `release` needs, in order; on a failure closes what had started, then rethrows. */
+/**
+ * Takes the data folder, then starts S3 and the release machine; on a failure closes what had
+ * started (so a taken port leaves no process or lock behind), then rethrows.
+ */
 async function startParts(options: LocalServerOptions, onUpload: (event: EventEnvelope) => void) {
   const closers: (() => Promise<void> | void)[] = [lockDataDir(options.dataDir)];
   try {
@@ -301,7 +301,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   };
   let publish: (event: EventEnvelope) => void = () => undefined;
   const { s3, machine, closeAll } = await startParts(options, (event) => publish(event));
-  const follow = (execution: ReturnType<LocalReleaseMachine["start"]>, releaseId?: string) =>
+  const follow = (execution: LocalExecution, releaseId?: string) =>
     followExecution(machine, execution, releaseId, emit, () => open);
   const server = createServer();
   try {
@@ -350,7 +350,7 @@ async function startUploaded(
   s3: LocalS3,
   event: EventEnvelope,
   emit: (event: ReleaseEvent) => void,
-  follow: (execution: ReturnType<LocalReleaseMachine["start"]>, releaseId?: string) => void,
+  follow: (execution: LocalExecution, releaseId?: string) => void,
 ): Promise<void> {
   const input = transformInput(event, manifestUploadedInput) as { bucket: string; key: string };
   const source = `s3://${input.bucket}/${input.key}`;
