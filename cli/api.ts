@@ -5,6 +5,7 @@
  */
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
+import { isRecord } from "../local/http";
 import type { ReleaseView } from "./view";
 import type { ApiErrorBody } from "./render";
 
@@ -148,7 +149,7 @@ export async function call(
 }
 
 function errorBody(body: unknown): ApiErrorBody {
-  if (body && typeof body === "object" && !Array.isArray(body)) {
+  if (isRecord(body)) {
     // API Gateway's own errors (403, 429…) say `{"message": "…"}`, sometimes as `Message`.
     const record = body as Record<string, unknown> & ApiErrorBody;
     return typeof record.Message === "string" && record.message === undefined
