@@ -111,7 +111,9 @@ async function submit(file: string, values: Values, io: Io): Promise<number> {
     io.stdout.write(json(answer));
     return 0;
   }
-  const releaseId = releaseIdFromExecutionArn(answer.executionArn) ?? "<releaseId>";
+  // Executions are named after string releaseIds only; a numeric one is read from the manifest.
+  const releaseId =
+    releaseIdFromExecutionArn(answer.executionArn) ?? (await releaseIdOfManifest(text)) ?? "<releaseId>";
   const started = new Date(answer.startDate * 1000).toISOString();
   const api = values.api ? ` --api ${target.url}` : "";
   io.stdout.write(
@@ -123,6 +125,16 @@ async function submit(file: string, values: Values, io: Io): Promise<number> {
     ].join("\n"),
   );
   return 0;
+}
+
+/** The manifest's releaseId as the manifest rules read it (5.10 stays "5.10"), if it has one. */
+async function releaseIdOfManifest(text: string): Promise<string | undefined> {
+  const { manifestReleaseId } = await import("./upload");
+  try {
+    return manifestReleaseId(text);
+  } catch {
+    return undefined;
+  }
 }
 
 async function upload(file: string, text: string, bucket: string, values: Values, io: Io): Promise<number> {

@@ -6,6 +6,7 @@
  * is its execution's end read together with the release's record.
  */
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { findNodeAtLocation, parseTree } from "jsonc-parser";
 import { ExecutionsTable, PIPELINE_EVENT_DETAIL_TYPE } from "../handlers/model";
 import type { LocalExecution } from "./engine";
 import type { EventEnvelope } from "./event-router";
@@ -57,15 +58,16 @@ export function formatReleaseEvent(event: ReleaseEvent): string {
   }
 }
 
-/** The releaseId of a manifest's text, if it can be read; the workflow still checks everything. */
+/**
+ * The releaseId of a manifest's text, if it can be read; the workflow still checks everything. A
+ * number is taken as written (5.10 stays "5.10"), as the manifest rules take it.
+ */
 export function releaseIdOf(text: string): string | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    const id = (value as { releaseId?: unknown } | null)?.releaseId;
-    return typeof id === "string" || typeof id === "number" ? String(id) : undefined;
-  } catch {
-    return undefined;
-  }
+  const root = parseTree(text);
+  const node = root && findNodeAtLocation(root, ["releaseId"]);
+  if (node?.type === "string") return String(node.value);
+  if (node?.type === "number") return text.slice(node.offset, node.offset + node.length);
+  return undefined;
 }
 
 /**

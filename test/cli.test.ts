@@ -160,6 +160,17 @@ describe("release-machine CLI", function () {
       assert.ok(lines.some((line) => /svc-b\s+Succeeded \(SUCCEEDED\)$/.test(line)));
     });
 
+    it("names a numeric releaseId as the manifest writes it in submit's watch command", async () => {
+      const file = path.join(dataDir, "numeric.json");
+      writeFileSync(file, '{ "releaseId": 7.10, "pipelines": ["svc-a"] }');
+
+      const submitted = await cli(["submit", file]);
+
+      assert.equal(submitted.code, 0, submitted.stderr);
+      assert.match(submitted.stdout, /^Release 7\.10 submitted/);
+      assert.match(submitted.stdout, /^Follow it: {3}npx release-machine watch 7\.10$/m);
+    });
+
     it("status exits 0 for a release that is still RUNNING", async () => {
       const file = manifestFile("running", { releaseId: "cli-running", pipelines: ["svc-manual"] });
       assert.equal((await cli(["submit", file])).code, 0);
