@@ -8,6 +8,7 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { findNodeAtLocation, parseTree } from "jsonc-parser";
 import { ExecutionsTable, PIPELINE_EVENT_DETAIL_TYPE } from "../handlers/model";
+import { readableCause } from "../handlers/release-status";
 import type { LocalExecution } from "./engine";
 import type { EventEnvelope } from "./event-router";
 import type { LocalReleaseMachine } from "./release-machine";
@@ -91,7 +92,8 @@ export function followExecution(
     const rejected = record?.status === "REJECTED" || REJECTIONS.includes(done.error ?? "");
     const status = rejected ? "REJECTED" : done.status === "SUCCEEDED" ? "SUCCEEDED" : "FAILED";
     const error = done.error ?? record?.error;
-    const cause = done.cause ?? record?.cause;
+    // A Lambda error's cause is JSON ({"errorType","errorMessage","trace"}): people read the message.
+    const cause = done.cause !== undefined ? readableCause(done.cause) : record?.cause;
     emit({
       type: "ended",
       at: done.stopDate ?? new Date(),

@@ -190,8 +190,16 @@ describe("npm start, used as a user would", function () {
         Body: JSON.stringify({ releaseId: "s3-1", pipelines: ["svc-b", "svc-a"] }),
       }),
     );
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: "release-manifests",
+        Key: "releases/s3-bad.json",
+        Body: JSON.stringify({ releaseId: "s3-bad", pipelines: ["nope"] }),
+      }),
+    );
     s3.destroy();
     const release = await ended("s3-1");
+    await started.logged(/^\S+ {2}rejected {3}release s3-bad: /m);
     assert.equal(release.status, "SUCCEEDED");
     assert.equal(release.source, "s3://release-manifests/releases/s3-1.json");
     assert.deepEqual(
@@ -267,6 +275,12 @@ describe("npm start, used as a user would", function () {
       at(/^\S+ {2}submitted {2}release s3-1 from s3:\/\/release-manifests\/releases\/s3-1\.json$/) >= 0,
     );
     assert.ok(at(/^\S+ {2}rejected {3}release bad id from the API: /) >= 0);
+    assert.ok(
+      at(
+        /^\S+ {2}rejected {3}release s3-bad: InvalidManifest: \/pipelines\/0: pipeline "nope" is not on this machine's allow-list/,
+      ) >= 0,
+      started.output(),
+    );
     assert.ok(
       at(/^\S+ {2}rejected {3}release http-1 from the API: release http-1 was already submitted/) >= 0,
     );
