@@ -64,10 +64,14 @@ export function formatReleaseEvent(event: ReleaseEvent): string {
  * number is taken as written (5.10 stays "5.10"), as the manifest rules take it.
  */
 export function releaseIdOf(text: string): string | undefined {
-  const root = parseTree(text);
-  const node = root && findNodeAtLocation(root, ["releaseId"]);
-  if (node?.type === "string") return String(node.value);
-  if (node?.type === "number") return text.slice(node.offset, node.offset + node.length);
+  try {
+    const root = parseTree(text);
+    const node = root && findNodeAtLocation(root, ["releaseId"]);
+    if (node?.type === "string") return String(node.value);
+    if (node?.type === "number") return text.slice(node.offset, node.offset + node.length);
+  } catch {
+    // Nested too deep for the parser's recursion (the manifest rules reject it by depth).
+  }
   return undefined;
 }
 

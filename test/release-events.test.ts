@@ -65,16 +65,18 @@ describe("npm start's release event lines", () => {
     assert.equal(line, `10:00:04Z  failed     release r: a b ${"x".repeat(295)}…`);
   });
 
-  it("reads a releaseId as the manifest writes it, and none from text that has none", () => {
+  it("reads a releaseId as the manifest writes it; none where there is none or the text nests too deep to read", () => {
+    const deep = `{"releaseId":"deep","x":${"[".repeat(10_000)}${"]".repeat(10_000)}}`;
     assert.deepEqual(
       [
+        deep,
         '{"releaseId":"5.16"}',
         '{"releaseId": 5.10}',
         '{"pipelines":[]}',
         "not json",
         '{"releaseId":true}',
       ].map(releaseIdOf),
-      ["5.16", "5.10", undefined, undefined, undefined],
+      [undefined, "5.16", "5.10", undefined, undefined, undefined],
     );
   });
 });
