@@ -5,7 +5,8 @@
  */
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
-import type { ReleaseStatusView } from "../handlers/release-status";
+import { isRecord } from "../local/http";
+import type { ReleaseView } from "./view";
 import type { ApiErrorBody } from "./render";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3000";
@@ -148,7 +149,7 @@ export async function call(
 }
 
 function errorBody(body: unknown): ApiErrorBody {
-  if (body && typeof body === "object" && !Array.isArray(body)) {
+  if (isRecord(body)) {
     // API Gateway's own errors (403, 429…) say `{"message": "…"}`, sometimes as `Message`.
     const record = body as Record<string, unknown> & ApiErrorBody;
     return typeof record.Message === "string" && record.message === undefined
@@ -177,12 +178,9 @@ export function releaseIdFromExecutionArn(executionArn: string): string | undefi
 }
 
 /** `GET /releases/{id}`: the release, or undefined for 404 ReleaseNotFound; throws ApiError otherwise. */
-export async function getRelease(
-  target: ApiTarget,
-  releaseId: string,
-): Promise<ReleaseStatusView | undefined> {
+export async function getRelease(target: ApiTarget, releaseId: string): Promise<ReleaseView | undefined> {
   const answer = await call(target, "GET", `/releases/${encodeURIComponent(releaseId)}`);
-  if (answer.status === 200) return answer.body as ReleaseStatusView;
+  if (answer.status === 200) return answer.body as ReleaseView;
   const body = errorBody(answer.body);
   if (answer.status === 404 && body.error === "ReleaseNotFound") return undefined;
   throw new ApiError(answer.status, body);

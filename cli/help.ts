@@ -24,8 +24,12 @@ Locally (\`npm start\` in another terminal):
   npx release-machine submit release-manifest.json
   npx release-machine watch 5.15
 
-Exit codes: 0 done (watch: the release SUCCEEDED); 1 the release FAILED or was REJECTED, the API
-refused the request or could not be reached; 2 a usage error, or watch timed out.
+Exit codes:
+  0  done: submitted; status of a release that is RUNNING or SUCCEEDED; watch saw it SUCCEED
+  1  the release FAILED or was REJECTED (status and watch); the API refused the request (e.g.
+     an invalid manifest, a duplicate releaseId, no such release for status) or could not be
+     reached
+  2  a usage error; watch gave up waiting for the release to appear (--timeout)
 ${COMMON}
 `,
   submit: `Usage: release-machine submit FILE [options]
@@ -43,14 +47,17 @@ ${COMMON}
 `,
   status: `Usage: release-machine status RELEASE_ID [options]
 
-Prints the release's status, times, error and cause, and one line per pipeline with its status
-and last state (GET /releases/{releaseId}). Exit 1 if no release has that id.
+Prints the release's status, times, error and cause, a rejected manifest's problems, and one
+line per pipeline with its status, last state and, for a failed one, the stage and action it
+failed at (GET /releases/{releaseId}). Exits 0 if it is RUNNING or SUCCEEDED, 1 if it FAILED or
+was REJECTED, or if no release has that id.
 ${COMMON}
 `,
   watch: `Usage: release-machine watch RELEASE_ID [options]
 
 Follows the release until it ends: on a terminal a per-pipeline view redrawn in place, otherwise
-a line per change. A release that does not exist yet is waited for (an S3 upload starts it a
+a line per change; a failed pipeline shows the stage and action it failed at, a rejected
+manifest its problems. A release that does not exist yet is waited for (an S3 upload starts it a
 moment later). Exits 0 if it SUCCEEDED, 1 if it FAILED or was REJECTED, 2 if it never appeared.
 
 Options:

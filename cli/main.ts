@@ -17,7 +17,7 @@ import {
   submitRelease,
 } from "./api";
 import { HELP } from "./help";
-import { formatTimestamp, renderApiError, renderStatus } from "./render";
+import { exitCodeFor, formatTimestamp, renderApiError, renderStatus } from "./render";
 import { type Output, watchRelease } from "./watch";
 
 export interface Io {
@@ -111,7 +111,9 @@ async function submit(file: string, values: Values, io: Io): Promise<number> {
     io.stdout.write(json(answer));
     return 0;
   }
-  const releaseId = releaseIdFromExecutionArn(answer.executionArn) ?? "<releaseId>";
+  // Executions are named after string releaseIds only; a numeric one is read from the manifest.
+  const releaseId =
+    releaseIdFromExecutionArn(answer.executionArn) ?? (await releaseIdOfManifest(text)) ?? "<releaseId>";
   const started = new Date(answer.startDate * 1000).toISOString();
   const api = values.api ? ` --api ${target.url}` : "";
   io.stdout.write(
@@ -123,6 +125,16 @@ async function submit(file: string, values: Values, io: Io): Promise<number> {
     ].join("\n"),
   );
   return 0;
+}
+
+/** The manifest's releaseId as the manifest rules read it (5.10 stays "5.10"), if it has one. */
+async function releaseIdOfManifest(text: string): Promise<string | undefined> {
+  const { manifestReleaseId } = await import("./upload");
+  try {
+    return manifestReleaseId(text);
+  } catch {
+    return undefined;
+  }
 }
 
 async function upload(file: string, text: string, bucket: string, values: Values, io: Io): Promise<number> {
@@ -186,7 +198,7 @@ async function status(releaseId: string, values: Values, io: Io): Promise<number
     throw new ApiError(404, { error: "ReleaseNotFound", message: `no release has releaseId ${releaseId}` });
   }
   io.stdout.write(values.json ? json(view) : `${renderStatus(view, new Date()).join("\n")}\n`);
-  return 0;
+  return exitCodeFor(view);
 }
 
 async function watch(releaseId: string, values: Values, io: Io): Promise<number> {

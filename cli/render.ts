@@ -2,13 +2,9 @@
  * Text rendering for the CLI: pure functions from API answers to lines, so tests can call them
  * with fixed values. Times are shown in UTC (`10:00:01Z`) so output is the same on every machine.
  */
-import type { PipelineStatusView, ReleaseStatusView } from "../handlers/release-status";
+import type { PipelineView, Problem, ReleaseView } from "./view";
 
-export interface Problem {
-  path: string;
-  rule: string;
-  message: string;
-}
+export type { Problem } from "./view";
 
 /** An error answer of the release API (local or API Gateway). */
 export interface ApiErrorBody {
@@ -18,16 +14,17 @@ export interface ApiErrorBody {
   releaseId?: string;
 }
 
-export type Outcome = "SUCCEEDED" | "FAILED" | "REJECTED";
-
 /** A release is over once it is anything but RUNNING. */
-export function isFinished(view: ReleaseStatusView): boolean {
+export function isFinished(view: ReleaseView): boolean {
   return view.status !== "RUNNING";
 }
 
-/** Exit codes: 0 succeeded, 1 failed, rejected or any other end. */
-export function exitCodeFor(view: ReleaseStatusView): number {
-  return view.status === "SUCCEEDED" ? 0 : 1;
+/**
+ * The exit code a release's status gives `watch` and `status`: 0 while RUNNING and once
+ * SUCCEEDED; 1 for FAILED, REJECTED, CANCELLED or any other end.
+ */
+export function exitCodeFor(view: ReleaseView): number {
+  return view.status === "SUCCEEDED" || view.status === "RUNNING" ? 0 : 1;
 }
 
 /** `2026-11-27T10:00:01.234Z` → `2026-11-27 10:00:01Z`. */
@@ -62,13 +59,19 @@ function between(from: string | undefined, to: string | undefined): number | und
 }
 
 /** How long the release ran (ended) or has been running (now). */
-export function releaseElapsed(view: ReleaseStatusView, now: Date): string | undefined {
+export function releaseElapsed(view: ReleaseView, now: Date): string | undefined {
   const ms = between(view.startedAt, view.endedAt ?? (isFinished(view) ? undefined : now.toISOString()));
   return ms === undefined ? undefined : formatDuration(ms);
 }
 
-export function lastState(pipeline: PipelineStatusView): { state: string; at: string } | undefined {
-  return pipeline.history.length > 0 ? pipeline.history[pipeline.history.length - 1] : undefined;
+export function lastState(pipeline: PipelineView): { state: string; at: string } | undefined {
+  return pipeline.history?.at(-1);
+}
+
+/** ` at stage Deploy, action DeployApp` for a pipeline the API says failed there; "" otherwise. */
+export function failedAt(pipeline: PipelineView): string {
+  if (!pipeline.failedStage) return "";
+  return ` at stage ${pipeline.failedStage}${pipeline.failedAction ? `, action ${pipeline.failedAction}` : ""}`;
 }
 
 const MARKS: Record<string, string> = {
@@ -84,19 +87,31 @@ const MARKS: Record<string, string> = {
 };
 
 /** One pipeline: `ok svc-a    Succeeded   SUCCEEDED at 10:00:04Z`, names padded to `width`. */
-export function pipelineLine(pipeline: PipelineStatusView, width: number): string {
+export function pipelineLine(pipeline: PipelineView, width: number): string {
   const last = lastState(pipeline);
   const mark = MARKS[pipeline.status] ?? "??";
   const state = last ? `${last.state} at ${formatTime(last.at)}` : "not started";
-  return `${mark} ${pipeline.name.padEnd(width)}  ${pipeline.status.padEnd(10)}  ${state}`.trimEnd();
+  return `${mark} ${pipeline.name.padEnd(width)}  ${pipeline.status.padEnd(10)}  ${state}${failedAt(pipeline)}`.trimEnd();
 }
 
-function nameWidth(view: ReleaseStatusView): number {
-  return Math.max(8, ...view.pipelines.map((p) => p.name.length));
+const pipelinesOf = (view: ReleaseView) => view.pipelines ?? [];
+
+function nameWidth(view: ReleaseView): number {
+  return Math.max(8, ...pipelinesOf(view).map((p) => p.name.length));
+}
+
+/** A manifest's problems, one a line: `path  rule  message`, columns aligned. */
+export function problemLines(problems: Problem[], indent = "  "): string[] {
+  const pathWidth = Math.max(...problems.map((p) => (p.path || "(manifest)").length));
+  const ruleWidth = Math.max(...problems.map((p) => p.rule.length));
+  return problems.map(
+    (p) =>
+      `${indent}${(p.path || "(manifest)").padEnd(pathWidth)}  ${p.rule.padEnd(ruleWidth)}  ${p.message}`,
+  );
 }
 
 /** `status`: the whole release as a readable block. */
-export function renderStatus(view: ReleaseStatusView, now: Date): string[] {
+export function renderStatus(view: ReleaseView, now: Date): string[] {
   const elapsed = releaseElapsed(view, now);
   const lines = [`Release ${view.releaseId}: ${view.status}`];
   lines.push(`  started  ${formatTimestamp(view.startedAt)}`);
@@ -106,26 +121,29 @@ export function renderStatus(view: ReleaseStatusView, now: Date): string[] {
   if (view.source) lines.push(`  source   ${view.source}`);
   if (view.error) lines.push(`  error    ${view.error}`);
   if (view.cause) lines.push(`  cause    ${view.cause}`);
-  if (view.pipelines.length === 0) {
-    lines.push("Pipelines: none recorded");
+  const problems = view.problems ?? [];
+  if (problems.length > 0) lines.push(`Problems (${problems.length}):`, ...problemLines(problems));
+  const pipelines = pipelinesOf(view);
+  if (pipelines.length === 0) {
+    if (view.status !== "REJECTED") lines.push("Pipelines: none recorded");
   } else {
     const width = nameWidth(view);
-    lines.push(`Pipelines (${view.pipelines.length}):`);
-    for (const pipeline of view.pipelines) lines.push(`  ${pipelineLine(pipeline, width)}`);
+    lines.push(`Pipelines (${pipelines.length}):`);
+    for (const pipeline of pipelines) lines.push(`  ${pipelineLine(pipeline, width)}`);
   }
   return lines;
 }
 
 /** `watch` on a terminal: the frame redrawn in place on every poll. */
-export function renderFrame(view: ReleaseStatusView, now: Date): string[] {
+export function renderFrame(view: ReleaseView, now: Date): string[] {
   const elapsed = releaseElapsed(view, now);
   const counts = new Map<string, number>();
-  for (const p of view.pipelines) counts.set(p.status, (counts.get(p.status) ?? 0) + 1);
+  for (const p of pipelinesOf(view)) counts.set(p.status, (counts.get(p.status) ?? 0) + 1);
   const summary = [...counts].map(([status, n]) => `${n} ${status}`).join(", ");
   const width = nameWidth(view);
   return [
     `Release ${view.releaseId}  ${view.status}${elapsed ? `  ${elapsed}` : ""}${summary ? `  (${summary})` : ""}`,
-    ...view.pipelines.map((p) => `  ${pipelineLine(p, width)}`),
+    ...pipelinesOf(view).map((p) => `  ${pipelineLine(p, width)}`),
   ];
 }
 
@@ -133,24 +151,28 @@ export function renderFrame(view: ReleaseStatusView, now: Date): string[] {
  * `watch` without a terminal: one line per change since the previous answer (all of it at first),
  * in the order things happened: the release starting, its pipelines, the release ending.
  */
-export function renderChanges(previous: ReleaseStatusView | undefined, view: ReleaseStatusView): string[] {
+export function renderChanges(previous: ReleaseView | undefined, view: ReleaseView): string[] {
   const lines: string[] = [];
   const width = nameWidth(view);
-  for (const pipeline of view.pipelines) {
-    const before = previous?.pipelines.find((p) => p.name === pipeline.name);
+  for (const pipeline of pipelinesOf(view)) {
+    const before = previous && pipelinesOf(previous).find((p) => p.name === pipeline.name);
     const changed =
       !before ||
       before.status !== pipeline.status ||
-      before.history.length !== pipeline.history.length ||
-      lastState(before)?.state !== lastState(pipeline)?.state;
+      before.history?.length !== pipeline.history?.length ||
+      lastState(before)?.state !== lastState(pipeline)?.state ||
+      failedAt(before) !== failedAt(pipeline);
     if (!changed) continue;
     const last = lastState(pipeline);
     const at = last ? formatTime(last.at) : formatTime(view.startedAt);
-    lines.push(`${at} ${pipeline.name.padEnd(width)}  ${pipeline.status}${last ? ` (${last.state})` : ""}`);
+    const state = last ? ` (${last.state})` : "";
+    lines.push(`${at} ${pipeline.name.padEnd(width)}  ${pipeline.status}${state}${failedAt(pipeline)}`);
   }
   if (!previous || previous.status !== view.status) {
     if (isFinished(view)) {
-      if (!previous) lines.unshift(`${formatTime(view.startedAt)} release ${view.releaseId} started`);
+      // A rejected submission never started: it has no start to report.
+      if (!previous && view.startedAt)
+        lines.unshift(`${formatTime(view.startedAt)} release ${view.releaseId} started`);
       lines.push(`${formatTime(view.endedAt ?? view.startedAt)} release ${view.releaseId} ${view.status}`);
     } else {
       lines.unshift(`${formatTime(view.startedAt)} release ${view.releaseId} ${view.status}`);
@@ -160,14 +182,19 @@ export function renderChanges(previous: ReleaseStatusView | undefined, view: Rel
 }
 
 /** The last words of `watch`: the outcome, its duration and, for a failure, why. */
-export function renderOutcome(view: ReleaseStatusView, now: Date): string[] {
+export function renderOutcome(view: ReleaseView, now: Date): string[] {
   const elapsed = releaseElapsed(view, now);
   const lines = [`Release ${view.releaseId} ${view.status}${elapsed ? ` after ${elapsed}` : ""}`];
   if (view.status !== "SUCCEEDED") {
-    const failed = view.pipelines.filter((p) => p.status === "Failed").map((p) => p.name);
-    if (failed.length > 0) lines.push(`  failed pipelines: ${failed.join(", ")}`);
+    const failed = pipelinesOf(view)
+      .filter((p) => p.status === "Failed")
+      .map((p) => `${p.name}${failedAt(p)}`);
+    if (failed.length > 0) lines.push(`  failed pipelines: ${failed.join("; ")}`);
     if (view.error) lines.push(`  error: ${view.error}`);
     if (view.cause) lines.push(`  cause: ${view.cause}`);
+    const problems = view.problems ?? [];
+    if (problems.length > 0)
+      lines.push(`  problems (${problems.length}):`, ...problemLines(problems, "    "));
   }
   return lines;
 }
@@ -179,14 +206,8 @@ export function renderApiError(status: number | undefined, body: ApiErrorBody): 
   const lines = [`${title}${body.message ? `: ${body.message}` : ""}`];
   const problems = body.problems ?? [];
   if (problems.length > 0) {
-    const pathWidth = Math.max(...problems.map((p) => (p.path || "(manifest)").length));
-    const ruleWidth = Math.max(...problems.map((p) => p.rule.length));
     lines[0] = `${title}: the manifest has ${problems.length} problem${problems.length === 1 ? "" : "s"}`;
-    for (const p of problems) {
-      lines.push(
-        `  ${(p.path || "(manifest)").padEnd(pathWidth)}  ${p.rule.padEnd(ruleWidth)}  ${p.message}`,
-      );
-    }
+    lines.push(...problemLines(problems));
   }
   return lines;
 }

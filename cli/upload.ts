@@ -4,10 +4,9 @@
  * the real bucket, with credentials and region from the AWS default chain.
  */
 import { DEFAULT_MANIFEST_RULES, parseManifest } from "../handlers/manifest";
+import { localS3ClientConfig } from "../local/s3-config";
 
 export const DEFAULT_S3_URL = "http://127.0.0.1:4569";
-/** s3rver's fixed credentials (local/s3.ts). */
-const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
 export interface UploadOptions {
   bucket: string;
@@ -40,15 +39,7 @@ export async function uploadManifest(options: UploadOptions): Promise<Uploaded> 
   // Loaded only here: the S3 client is large and only this command needs it.
   const { PutObjectCommand, S3Client } = await import("@aws-sdk/client-s3");
   const client = options.endpoint
-    ? new S3Client({
-        endpoint: options.endpoint,
-        region: options.region ?? "us-east-1",
-        forcePathStyle: true,
-        credentials: S3RVER_CREDENTIALS,
-        // s3rver corrupts uploads sent with streaming checksums.
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED",
-      })
+    ? new S3Client(localS3ClientConfig(options.endpoint, options.region))
     : new S3Client({ ...(options.region ? { region: options.region } : {}), followRegionRedirects: true });
   try {
     const answer = await client.send(

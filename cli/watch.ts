@@ -3,7 +3,7 @@
  * is redrawn in place; otherwise one line is printed per change. A release that does not exist
  * yet is waited for (an S3 upload starts its release asynchronously) up to a timeout.
  */
-import type { ReleaseStatusView } from "../handlers/release-status";
+import type { ReleaseView } from "./view";
 import { type ApiTarget, ApiError, Unreachable, getRelease } from "./api";
 import { exitCodeFor, formatDuration, isFinished, renderChanges, renderFrame, renderOutcome } from "./render";
 
@@ -43,7 +43,7 @@ export async function watchRelease(
   err: Output,
 ): Promise<number> {
   const started = Date.now();
-  let previous: ReleaseStatusView | undefined;
+  let previous: ReleaseView | undefined;
   let drawn = 0;
   let failures = 0;
   let saidWaiting = false;
@@ -58,7 +58,7 @@ export async function watchRelease(
   };
 
   for (;;) {
-    let view: ReleaseStatusView | undefined;
+    let view: ReleaseView | undefined;
     try {
       view = await getRelease(target, releaseId);
       failures = 0;

@@ -135,7 +135,13 @@ export async function recordState(
  */
 export async function recordStart(
   deps: ExecutionDeps,
-  start: { releaseId: string; pipeline: string; pipelineExecutionId: string; startedAt: string; deadlineAt: string },
+  start: {
+    releaseId: string;
+    pipeline: string;
+    pipelineExecutionId: string;
+    startedAt: string;
+    deadlineAt: string;
+  },
 ): Promise<ExecutionItem> {
   const result = await deps.ddb.send(
     new UpdateCommand({
@@ -159,16 +165,18 @@ export async function recordStart(
 
 /** Takes an execution off the `waiting` index once its end has been acted on. */
 export async function releaseWaiterDone(deps: ExecutionDeps, pipelineExecutionId: string): Promise<void> {
-  await deps.ddb.send(
-    new UpdateCommand({
-      TableName: deps.tables.executions,
-      Key: { [ExecutionsTable.hashKey]: pipelineExecutionId },
-      UpdateExpression: "REMOVE awaitingRelease, waitingSince, deadlineAt",
-      ConditionExpression: "attribute_exists(pipelineExecutionId)",
-    }),
-  ).catch((error: unknown) => {
-    if (!isConditionFailure(error)) throw error;
-  });
+  await deps.ddb
+    .send(
+      new UpdateCommand({
+        TableName: deps.tables.executions,
+        Key: { [ExecutionsTable.hashKey]: pipelineExecutionId },
+        UpdateExpression: "REMOVE awaitingRelease, waitingSince, deadlineAt",
+        ConditionExpression: "attribute_exists(pipelineExecutionId)",
+      }),
+    )
+    .catch((error: unknown) => {
+      if (!isConditionFailure(error)) throw error;
+    });
 }
 
 /** Stops one execution; one that already ended or is already stopping is fine. Returns whether it stopped it. */
@@ -215,4 +223,3 @@ export async function executionsOfRelease(
   } while (startKey);
   return items;
 }
-

@@ -22,7 +22,12 @@ import {
 } from "./pipeline-events";
 import { type RecordedRejection, type RejectionRequest, recordRejection } from "./rejections";
 import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from "./release-status";
-import { type RegisterReleaseRequest, registerRelease, registerReleaseWaiter, stopRelease } from "./scheduler";
+import {
+  type RegisterReleaseRequest,
+  registerRelease,
+  registerReleaseWaiter,
+  stopRelease,
+} from "./scheduler";
 
 function executionDeps(): ExecutionDeps {
   const { ddb, sfn, codepipeline } = clientsFromEnvironment();
@@ -46,7 +51,13 @@ export function validateManifestHandler(): (event: {
 export function recordRejectionHandler(): (event: RejectionRequest) => Promise<RecordedRejection> {
   const { ddb, s3 } = clientsFromEnvironment();
   const rules = manifestRulesFromEnvironment();
-  const deps = { ddb, s3, tables: tableNamesFromEnvironment(), maxBytes: rules.maxBytes, parse: manifestParser(rules) };
+  const deps = {
+    ddb,
+    s3,
+    tables: tableNamesFromEnvironment(),
+    maxBytes: rules.maxBytes,
+    parse: manifestParser(rules),
+  };
   return (event) => recordRejection(deps, event);
 }
 

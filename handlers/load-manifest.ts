@@ -55,7 +55,8 @@ export async function loadManifest(
   input: unknown,
 ): Promise<LoadedManifest> {
   const request = parseReleaseRequest(input);
-  if (request.source === "api") return { text: withinStateLimit(request.body, deps.maxBytes), location: "api" };
+  if (request.source === "api")
+    return { text: withinStateLimit(request.body, deps.maxBytes), location: "api" };
 
   const location = `s3://${request.bucket}/${request.key}${request.versionId ? `?versionId=${request.versionId}` : ""}`;
   let response;

@@ -269,7 +269,9 @@ function graphProblems(items: unknown[]): ManifestProblem[] {
     dependsOn.forEach((dep, j) => {
       const at = `/pipelines/${i}/dependsOn/${j}`;
       if (dep === names[i]) {
-        problems.push(problem(at, "selfDependency", `pipeline ${quote(dep)} cannot depend on itself; remove it`));
+        problems.push(
+          problem(at, "selfDependency", `pipeline ${quote(dep)} cannot depend on itself; remove it`),
+        );
       } else if (!names.includes(dep)) {
         const message = `dependsOn names ${quote(dep)}, which is not a pipeline of this manifest; add it to pipelines or remove it`;
         problems.push(problem(at, "unknownDependency", message));

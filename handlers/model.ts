@@ -77,7 +77,7 @@ export const executionsTableShape: TableShape = {
  */
 export type FailurePolicy = "stopRemaining" | "letFinish";
 
-export type ReleaseStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "REJECTED";
+export type ReleaseStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "REJECTED" | "CANCELLED";
 
 /**
  * A pipeline's place in its release's schedule. `Pending`: waiting for its dependencies;

@@ -55,7 +55,10 @@ export async function handlePipelineEvent(
   return "ended";
 }
 
-async function readExecution(deps: ExecutionDeps, pipelineExecutionId: string): Promise<ExecutionItem | undefined> {
+async function readExecution(
+  deps: ExecutionDeps,
+  pipelineExecutionId: string,
+): Promise<ExecutionItem | undefined> {
   const { Item } = await deps.ddb.send(
     new GetCommand({
       TableName: deps.tables.executions,
@@ -116,7 +119,10 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
   try {
     report.resumedStarts = await resumeStuckStarts(deps);
   } catch (error) {
-    report.failures.push({ pipelineExecutionId: "", error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+    report.failures.push({
+      pipelineExecutionId: "",
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
   }
   return report;
 }
@@ -144,7 +150,11 @@ async function reconcileOne(deps: ExecutionDeps, waiting: ExecutionItem): Promis
           ExpressionAttributeValues: { ":true": true },
         }),
       );
-      await stopExecution(deps, waiting, `ran past its deadline ${waiting.deadlineAt} (longestPipelineRunHours)`);
+      await stopExecution(
+        deps,
+        waiting,
+        `ran past its deadline ${waiting.deadlineAt} (longestPipelineRunHours)`,
+      );
     }
     return false;
   }
@@ -159,4 +169,3 @@ async function reconcileOne(deps: ExecutionDeps, waiting: ExecutionItem): Promis
   await onPipelineEnded(deps, item ?? { ...waiting, status });
   return true;
 }
-

@@ -84,18 +84,23 @@ async function problemsOf(
     return { problems: problems ?? single("", request.error.Error) };
   }
   const releaseId = readableReleaseId(text);
-  if (request.error.Error === "DuplicateRelease") return { problems: single("/releaseId", "duplicate"), releaseId };
+  if (request.error.Error === "DuplicateRelease")
+    return { problems: single("/releaseId", "duplicate"), releaseId };
   try {
     deps.parse(text);
   } catch (error) {
     const problems = (error as { problems?: ManifestProblem[] }).problems;
     // A releaseId the validator refused is not one to record the rejection under.
-    if (problems) return { problems, releaseId: problems.some((p) => p.path === "/releaseId") ? undefined : releaseId };
+    if (problems)
+      return { problems, releaseId: problems.some((p) => p.path === "/releaseId") ? undefined : releaseId };
   }
   return { problems: single("", request.error.Error), releaseId };
 }
 
-export async function recordRejection(deps: RejectionDeps, request: RejectionRequest): Promise<RecordedRejection> {
+export async function recordRejection(
+  deps: RejectionDeps,
+  request: RejectionRequest,
+): Promise<RecordedRejection> {
   const cause = readableCause(request.error.Cause);
   const { problems, releaseId } = await problemsOf(deps, request, cause);
   const at = (deps.now ? deps.now() : new Date()).toISOString();
@@ -109,7 +114,13 @@ export async function recordRejection(deps: RejectionDeps, request: RejectionReq
     startedAt: request.startedAt,
     endedAt: at,
   };
-  const summary = { at, source: record.source, errorName: record.errorName, cause, executionArn: request.executionArn };
+  const summary = {
+    at,
+    source: record.source,
+    errorName: record.errorName,
+    cause,
+    executionArn: request.executionArn,
+  };
   if (releaseId !== undefined && request.error.Error !== "DuplicateRelease") {
     try {
       await deps.ddb.send(
@@ -137,7 +148,11 @@ export async function recordRejection(deps: RejectionDeps, request: RejectionReq
   await deps.ddb.send(
     new PutCommand({
       TableName: deps.tables.releases,
-      Item: { [ReleasesTable.hashKey]: key, ...(releaseId ? { rejectedReleaseId: releaseId } : {}), ...record },
+      Item: {
+        [ReleasesTable.hashKey]: key,
+        ...(releaseId ? { rejectedReleaseId: releaseId } : {}),
+        ...record,
+      },
     }),
   );
   return { error: request.error.Error, cause, recordedAs: key };

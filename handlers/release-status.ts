@@ -105,7 +105,10 @@ export async function readRelease(
     const history = [...(execution?.history ?? [])]
       .sort((a, b) => a.at.localeCompare(b.at))
       .map(({ state, at }) => ({ state, at }));
-    const status = item.status === "Started" || item.status === "Starting" ? (execution?.status ?? "Started") : item.status;
+    const status =
+      item.status === "Started" || item.status === "Starting"
+        ? (execution?.status ?? "Started")
+        : item.status;
     return {
       name: item.pipeline,
       status,
@@ -128,7 +131,14 @@ export async function readRelease(
     ...(release.cause ? { cause: readableCause(release.cause) } : {}),
     ...(release.problems ? { problems: release.problems } : {}),
     ...(release.rejections?.length
-      ? { rejections: release.rejections.map(({ at, source, errorName, cause }) => ({ at, source, errorName, cause })) }
+      ? {
+          rejections: release.rejections.map(({ at, source, errorName, cause }) => ({
+            at,
+            source,
+            errorName,
+            cause,
+          })),
+        }
       : {}),
     pipelines,
   };

@@ -27,6 +27,7 @@ import {
   releaseWaiterDone,
   stopExecution,
 } from "./executions";
+import { findFailurePoint } from "./failure-cause";
 import { type PlannedPipeline, clientRequestToken } from "./manifest";
 import {
   type FailurePolicy,
@@ -113,7 +114,11 @@ const RETRYABLE_START_ERRORS = [
   "ServiceUnavailable",
 ];
 
-async function inBatches<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+async function inBatches<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   for (let i = 0; i < items.length; i += limit) {
     await Promise.all(items.slice(i, i + limit).map(work));
   }
@@ -125,14 +130,21 @@ const pipelineKey = (releaseId: string, pipeline: string) => ({
   [ReleasePipelinesTable.rangeKey]: pipeline,
 });
 
-export async function readReleaseItem(deps: ExecutionDeps, releaseId: string): Promise<ReleaseItem | undefined> {
+export async function readReleaseItem(
+  deps: ExecutionDeps,
+  releaseId: string,
+): Promise<ReleaseItem | undefined> {
   const { Item } = await deps.ddb.send(
     new GetCommand({ TableName: deps.tables.releases, Key: releaseKey(releaseId), ConsistentRead: true }),
   );
   return Item as ReleaseItem | undefined;
 }
 
-async function readPipeline(deps: ExecutionDeps, releaseId: string, pipeline: string): Promise<PipelineItem | undefined> {
+async function readPipeline(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+): Promise<PipelineItem | undefined> {
   const { Item } = await deps.ddb.send(
     new GetCommand({
       TableName: deps.tables.releasePipelines,
@@ -330,7 +342,13 @@ async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Promise<vo
       if (!isConditionFailure(error)) throw error; // recorded by the claim's taker-over
     });
   const deadlineAt = new Date(Date.parse(startedAt) + release.pipelineTimeoutSeconds * 1000).toISOString();
-  const execution = await recordStart(deps, { releaseId, pipeline, pipelineExecutionId, startedAt, deadlineAt });
+  const execution = await recordStart(deps, {
+    releaseId,
+    pipeline,
+    pipelineExecutionId,
+    startedAt,
+    deadlineAt,
+  });
   // Its end may have arrived before it was recorded: the event found no release then.
   if (isTerminal(execution.status)) await onPipelineEnded(deps, execution);
   // A failure recorded while this start was in flight: either the failure's stop pass saw this
@@ -395,9 +413,15 @@ export async function resumeStuckStarts(deps: ExecutionDeps): Promise<number> {
     startKey = page.LastEvaluatedKey;
     for (const stuck of (page.Items ?? []) as (PipelineItem & { startingSince: string })[]) {
       if (stuck.startingSince > cutoff) continue;
-      const claim = await claimStart(deps, stuck.releaseId, stuck.pipeline, "#status = :starting AND claimedBy = :old", {
-        ":old": stuck.claimedBy ?? "",
-      });
+      const claim = await claimStart(
+        deps,
+        stuck.releaseId,
+        stuck.pipeline,
+        "#status = :starting AND claimedBy = :old",
+        {
+          ":old": stuck.claimedBy ?? "",
+        },
+      );
       if (claim) {
         await startClaimed(deps, claim);
         resumed += 1;
@@ -434,7 +458,12 @@ async function settleUnstarted(
 }
 
 /** A start CodePipeline refused for good (the pipeline is gone, the request invalid): a failure. */
-async function failUnstarted(deps: ExecutionDeps, release: ReleaseItem, pipeline: string, why: string): Promise<void> {
+async function failUnstarted(
+  deps: ExecutionDeps,
+  release: ReleaseItem,
+  pipeline: string,
+  why: string,
+): Promise<void> {
   const cause = `Pipeline ${pipeline} could not start: ${why}`;
   await deps.ddb
     .send(
@@ -444,7 +473,12 @@ async function failUnstarted(deps: ExecutionDeps, release: ReleaseItem, pipeline
         UpdateExpression: "SET #status = :failed, endedAt = :now, cause = :cause REMOVE startingSince",
         ConditionExpression: "#status = :starting",
         ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: { ":failed": "Failed", ":starting": "Starting", ":now": nowIso(deps), ":cause": cause },
+        ExpressionAttributeValues: {
+          ":failed": "Failed",
+          ":starting": "Starting",
+          ":now": nowIso(deps),
+          ":cause": cause,
+        },
       }),
     )
     .catch((error: unknown) => {
@@ -468,11 +502,7 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
   // Not this release's execution of the pipeline (an earlier attempt's, say): nothing to decide.
   if (!item || item.pipelineExecutionId !== pipelineExecutionId) return;
   const succeeded = status === "Succeeded";
-  const cause = succeeded
-    ? undefined
-    : execution.timedOut
-      ? `Pipeline ${pipeline} did not succeed: execution ${pipelineExecutionId} ran past ${execution.deadlineAt} (longestPipelineRunHours) and was stopped`
-      : `Pipeline ${pipeline} did not succeed: execution ${pipelineExecutionId} ended ${status}`;
+  const cause = succeeded ? undefined : await failureCause(deps, execution, status);
   if (!SETTLED_STATUSES.includes(item.status)) {
     await deps.ddb
       .send(
@@ -506,6 +536,22 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
   await releaseWaiterDone(deps, pipelineExecutionId);
 }
 
+/** Why a pipeline did not succeed, in words: its end, and where CodePipeline says it failed. */
+async function failureCause(deps: ExecutionDeps, execution: ExecutionItem, status: string): Promise<string> {
+  const head = `Pipeline ${execution.pipeline} did not succeed: execution ${execution.pipelineExecutionId}`;
+  if (execution.timedOut)
+    return `${head} ran past ${execution.deadlineAt} (longestPipelineRunHours) and was stopped`;
+  if (status !== "Failed") return `${head} ended ${status}`;
+  const point = await findFailurePoint(
+    deps.codepipeline,
+    execution.pipeline ?? "",
+    execution.pipelineExecutionId,
+  );
+  if (!point) return `${head} ended Failed`;
+  const action = point.action ? `, action ${point.action}` : "";
+  return `${head} ended Failed at stage ${point.stage}${action}${point.message ? `: ${point.message}` : ""}`;
+}
+
 async function dependencySucceeded(
   deps: ExecutionDeps,
   releaseId: string,
@@ -531,7 +577,12 @@ async function dependencySucceeded(
  * After a pipeline failed: keep the release's first failure, skip every pipeline that depends on
  * the failed one (directly or not), and under stopRemaining stop everything else.
  */
-async function afterFailure(deps: ExecutionDeps, releaseId: string, pipeline: string, cause: string): Promise<void> {
+async function afterFailure(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  cause: string,
+): Promise<void> {
   const result = await deps.ddb.send(
     new UpdateCommand({
       TableName: deps.tables.releases,
@@ -556,7 +607,9 @@ async function afterFailure(deps: ExecutionDeps, releaseId: string, pipeline: st
     doomed.add(name);
     queue.push(...(byName.get(name)?.dependants ?? []));
   }
-  await inBatches([...doomed], START_CONCURRENCY, (name) => settleUnstarted(deps, releaseId, name, "Pending"));
+  await inBatches([...doomed], START_CONCURRENCY, (name) =>
+    settleUnstarted(deps, releaseId, name, "Pending"),
+  );
 }
 
 /**
@@ -614,11 +667,16 @@ async function completeReleaseIfSettled(deps: ExecutionDeps, release: ReleaseIte
   if (!isSettled(release) || !release.taskToken) return false;
   try {
     await deps.sfn.send(
-      new SendTaskSuccessCommand({ taskToken: release.taskToken, output: JSON.stringify(outcomeOf(release)) }),
+      new SendTaskSuccessCommand({
+        taskToken: release.taskToken,
+        output: JSON.stringify(outcomeOf(release)),
+      }),
     );
   } catch (error) {
     // The wait already ended (completed by a concurrent caller, or timed out): nothing to do.
-    if (!(error instanceof Error && ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"].includes(error.name)))
+    if (!(
+      error instanceof Error && ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"].includes(error.name)
+    ))
       throw error;
   }
   return true;
@@ -640,14 +698,20 @@ export async function registerReleaseWaiter(
         Key: releaseKey(request.releaseId),
         UpdateExpression: "SET taskToken = :token, waitingSince = :now",
         ConditionExpression: "executionArn = :arn",
-        ExpressionAttributeValues: { ":token": request.taskToken, ":arn": request.executionArn, ":now": nowIso(deps) },
+        ExpressionAttributeValues: {
+          ":token": request.taskToken,
+          ":arn": request.executionArn,
+          ":now": nowIso(deps),
+        },
         ReturnValues: "ALL_NEW",
       }),
     );
     release = result.Attributes as ReleaseItem;
   } catch (error) {
     if (isConditionFailure(error)) {
-      throw new ReleaseNotRegistered(`release ${request.releaseId} is not registered by ${request.executionArn}`);
+      throw new ReleaseNotRegistered(
+        `release ${request.releaseId} is not registered by ${request.executionArn}`,
+      );
     }
     throw error;
   }

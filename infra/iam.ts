@@ -98,8 +98,14 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
    * Each role names the pipelines in one statement only: with hundreds of pipelines, that list is
    * what fills a role's policy quota (infra/roles.ts moves it into managed policies).
    */
+  /** Where a failed pipeline failed, for the release's cause (handlers/failure-cause.ts). */
+  const FAILURE_DETAILS = ["ListActionExecutions", "GetPipelineState"];
   const onPipelines = (...actions: string[]) =>
-    allow("ReleasePipelines", actions.map((a) => `codepipeline:${a}`), arns.pipelineArns);
+    allow(
+      "ReleasePipelines",
+      actions.map((a) => `codepipeline:${a}`),
+      arns.pipelineArns,
+    );
   /** What the scheduler takes to start pipelines, act on their ends and settle them. */
   const scheduling = [
     allow("ReadAndSettleReleases", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
@@ -121,7 +127,7 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
       return [
         ...scheduling,
         allow("WriteSchedule", ["dynamodb:PutItem"], [schedule]),
-        onPipelines("StartPipelineExecution", "StopPipelineExecution"),
+        onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
       ];
     case "awaitRelease":
       return [allow("StoreReleaseWait", ["dynamodb:UpdateItem"], [arns.releasesTableArn]), completeRelease];
@@ -136,7 +142,7 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
       return [
         ...scheduling,
         allow("ReadExecutions", ["dynamodb:GetItem"], [executions]),
-        onPipelines("StartPipelineExecution", "StopPipelineExecution"),
+        onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
         completeRelease,
       ];
     case "reconciler":
@@ -151,7 +157,12 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
             `${schedule}/index/${ReleasePipelinesTable.startingIndex.name}`,
           ],
         ),
-        onPipelines("StartPipelineExecution", "StopPipelineExecution", "GetPipelineExecution"),
+        onPipelines(
+          "StartPipelineExecution",
+          "StopPipelineExecution",
+          "GetPipelineExecution",
+          ...FAILURE_DETAILS,
+        ),
       ];
     case "releaseStatus":
       return [

@@ -97,17 +97,27 @@ export class ReleaseMachine extends pulumi.ComponentResource {
         tables.executions.arn,
         tables.releasePipelines.arn,
       ])
-      .apply(([part, reg, account, bucketArn, releasesTableArn, executionsTableArn, releasePipelinesTableArn]) => ({
-        partition: part,
-        region: reg,
-        accountId: account,
-        bucketArn,
-        releasesTableArn,
-        executionsTableArn,
-        releasePipelinesTableArn,
-        pipelineArns: settings.pipelines.map((p) => pipelineArn(part, reg, account, p)),
-        eventBusArn: `arn:${part}:events:${reg}:${account}:event-bus/default`,
-      }));
+      .apply(
+        ([
+          part,
+          reg,
+          account,
+          bucketArn,
+          releasesTableArn,
+          executionsTableArn,
+          releasePipelinesTableArn,
+        ]) => ({
+          partition: part,
+          region: reg,
+          accountId: account,
+          bucketArn,
+          releasesTableArn,
+          executionsTableArn,
+          releasePipelinesTableArn,
+          pipelineArns: settings.pipelines.map((p) => pipelineArn(part, reg, account, p)),
+          eventBusArn: `arn:${part}:events:${reg}:${account}:event-bus/default`,
+        }),
+      );
 
     const rules: ManifestRules = {
       allowedPipelines: settings.pipelines,
@@ -155,18 +165,34 @@ export class ReleaseMachine extends pulumi.ComponentResource {
         functions.stopRelease.fn.arn,
         tables.releases.name,
       ])
-      .apply(([loadManifest, validateManifest, recordRejection, registerRelease, awaitRelease, stopRelease, releasesTable]) =>
-        releaseWorkflow(
-          {
-            functions: { loadManifest, validateManifest, recordRejection, registerRelease, awaitRelease, stopRelease },
-            releasesTable,
-            eventBusName: "default",
-          },
-          {
-            longestPipelineRunSeconds: settings.longestPipelineRunHours * 3600,
-            failurePolicy: settings.failurePolicy,
-          },
-        ),
+      .apply(
+        ([
+          loadManifest,
+          validateManifest,
+          recordRejection,
+          registerRelease,
+          awaitRelease,
+          stopRelease,
+          releasesTable,
+        ]) =>
+          releaseWorkflow(
+            {
+              functions: {
+                loadManifest,
+                validateManifest,
+                recordRejection,
+                registerRelease,
+                awaitRelease,
+                stopRelease,
+              },
+              releasesTable,
+              eventBusName: "default",
+            },
+            {
+              longestPipelineRunSeconds: settings.longestPipelineRunHours * 3600,
+              failurePolicy: settings.failurePolicy,
+            },
+          ),
       );
 
     const machineLogs = new aws.cloudwatch.LogGroup(

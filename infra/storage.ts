@@ -8,7 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   type TableShape,
   executionsTableShape,
-  releasePipelinesTableShape, releasesTableShape } from "../handlers/model";
+  releasePipelinesTableShape,
+  releasesTableShape,
+} from "../handlers/model";
 
 export interface ReleaseBucket {
   bucket: aws.s3.Bucket;

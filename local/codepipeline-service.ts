@@ -1,23 +1,37 @@
 /**
  * A local CodePipeline: an HTTP server speaking CodePipeline's JSON 1.1 protocol, so handlers and
  * the engine use the unmodified `@aws-sdk/client-codepipeline`. Its pipelines run for a configured
- * time (or until finished by hand), end with a configured outcome and emit the same
- * "CodePipeline … State Change" events EventBridge delivers on AWS. No npm package emulates
- * CodePipeline, hence this file. Faults can be injected per operation for reliability tests.
+ * time (or until finished by hand), end with a configured outcome, failing at a configured stage
+ * and action, and emit the same "CodePipeline … State Change" events EventBridge delivers on AWS.
+ * GetPipelineState and ListActionExecutions report stages and actions in CodePipeline's shapes.
+ * No npm package emulates CodePipeline, hence this file. Faults can be injected per operation.
  */
 import { randomUUID } from "node:crypto";
-import { type IncomingMessage, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import type { PipelineEventState, PipelineExecutionStatus } from "../handlers/model";
+import { type IncomingMessage, type Server, createServer } from "node:http";
+import type { PipelineEventState } from "../handlers/model";
+import {
+  type ActionRecord,
+  type ExecutionRecord,
+  type LocalPipelineSpec,
+  type PipelinePlan,
+  PipelineRun,
+  type PipelineVariable,
+  type RunEvents,
+  type SourceRevisionOverride,
+  type StageEventState,
+  planOf,
+} from "./codepipeline-run";
+import { isRecord, listen, readBody } from "./http";
 
-export interface LocalPipelineSpec {
-  name: string;
-  /** Total run time in ms; null runs until `finish()` is called. */
-  durationMs: number | null;
-  outcome: "Succeeded" | "Failed";
-  /** Stages walked through in order, each an equal share of the run; default Source, Build, Deploy. */
-  stages?: string[];
-}
+export type {
+  ExecutionRecord,
+  LocalPipelineFailure,
+  LocalPipelineSpec,
+  LocalStageSpec,
+  PipelineVariable,
+  SourceRevisionOverride,
+  StageEventState,
+} from "./codepipeline-run";
 
 /** The EventBridge envelope around every CodePipeline event. */
 export interface CodePipelineEvent<DetailType extends string, Detail> {
@@ -45,39 +59,18 @@ export type PipelineStateChangeEvent = CodePipelineEvent<
   }
 >;
 
-export type StageEventState = "STARTED" | "SUCCEEDED" | "FAILED" | "STOPPED";
-
 export type StageStateChangeEvent = CodePipelineEvent<
   "CodePipeline Stage Execution State Change",
   { pipeline: string; "execution-id": string; stage: string; state: StageEventState; version: number }
 >;
 
-/** Request members of StartPipelineExecution (V2 pipelines). */
-export interface PipelineVariable {
-  name: string;
-  value: string;
-}
-export interface SourceRevisionOverride {
-  actionName: string;
-  revisionType: string;
-  revisionValue: string;
-}
-
-export interface ExecutionRecord {
-  pipelineExecutionId: string;
-  pipeline: string;
-  status: PipelineExecutionStatus;
-  clientRequestToken: string;
-  variables?: PipelineVariable[];
-  sourceRevisions?: SourceRevisionOverride[];
-  startTime: Date;
-  lastUpdateTime: Date;
-  endTime?: Date;
-  stopReason?: string;
-}
-
 export type FaultableOperation =
-  "StartPipelineExecution" | "GetPipelineExecution" | "StopPipelineExecution" | "ListPipelineExecutions";
+  | "StartPipelineExecution"
+  | "GetPipelineExecution"
+  | "StopPipelineExecution"
+  | "ListPipelineExecutions"
+  | "GetPipelineState"
+  | "ListActionExecutions";
 
 export interface InjectedFault {
   operation: FaultableOperation;
@@ -96,6 +89,12 @@ export interface CodePipelineServiceOptions {
   host?: string; // default 127.0.0.1
   region?: string; // default us-east-1
   accountId?: string; // default 000000000000
+  /**
+   * How long a stop-and-wait (StopPipelineExecution without abandon) stays Stopping before it
+   * ends Stopped; default 20 ms ("Stop and wait" lets running actions finish: locally a moment).
+   * null keeps it Stopping until `finish(id, "Stopped")`, for tests that act while it stops.
+   */
+  stopAndWaitMs?: number | null;
 }
 
 export interface CodePipelineService {
@@ -103,8 +102,10 @@ export interface CodePipelineService {
   endpoint: string;
   /** Stops the server and cancels every pending timer, so the process can exit. */
   close(): Promise<void>;
-  /** Ends a running execution now, emitting its terminal event. */
-  finish(pipelineExecutionId: string, status: "Succeeded" | "Failed"): void;
+  /** Ends a running (or stopping) execution now, emitting its terminal event. */
+  finish(pipelineExecutionId: string, status: "Succeeded" | "Failed" | "Stopped"): void;
+  /** Resolves once the execution has ended and its terminal event was emitted. */
+  whenEnded(pipelineExecutionId: string): Promise<ExecutionRecord>;
   executions(pipelineName?: string): ExecutionRecord[];
   /** HTTP calls received for an operation, failed ones included. */
   callCount(operation: string): number;
@@ -121,27 +122,12 @@ class ApiError extends Error {
   }
 }
 
-/** What the service tracks besides the record it hands out. */
-interface Run {
-  record: ExecutionRecord;
-  stages: string[];
-  announced: boolean;
-  openStage?: string;
-  abandoned: boolean;
-  timers: NodeJS.Timeout[];
-}
-
 type Body = Record<string, unknown>;
 
 const PIPELINE_NAME = /^[A-Za-z0-9.@_-]{1,100}$/;
 const TOKEN = /^[a-zA-Z0-9-]{1,128}$/;
-const DEFAULT_STAGES = ["Source", "Build", "Deploy"];
-/** "Stop and wait" lets running actions finish; locally that takes a moment, not minutes. */
 const STOP_AND_WAIT_MS = 20;
 const epochSeconds = (date: Date) => date.getTime() / 1000;
-const isObject = (value: unknown): value is Body =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-
 const validation = (message: string) => new ApiError("ValidationException", message);
 
 /** Validates a list of string-valued objects such as `variables` (at most 50, as on AWS). */
@@ -150,132 +136,203 @@ function listOf<T>(value: unknown, member: string, keys: (keyof T & string)[]): 
   const valid =
     Array.isArray(value) &&
     value.length <= 50 &&
-    value.every((item) => isObject(item) && keys.every((key) => typeof item[key] === "string"));
+    value.every((item) => isRecord(item) && keys.every((key) => typeof item[key] === "string"));
   if (!valid) throw validation(`'${member}' must be at most 50 objects with string ${keys.join(", ")}`);
   return value as T[];
 }
 
-export async function startCodePipelineService(
-  options: CodePipelineServiceOptions,
-): Promise<CodePipelineService> {
-  const region = options.region ?? "us-east-1";
-  const account = options.accountId ?? "000000000000";
-  const specs = new Map(options.pipelines.map((spec) => [spec.name, spec]));
-  const runs = new Map<string, Run>();
-  const byToken = new Map<string, string>();
-  const calls = new Map<string, number>();
-  let faults: InjectedFault[] = [];
-  const trigger = {
-    triggerType: "StartPipelineExecution",
-    triggerDetail: `arn:aws:sts::${account}:assumed-role/release-machine-local/engine`,
+/** One page of `items` by `maxResults` (1–100, default 100) and a numeric `nextToken`. */
+function page<T>(items: T[], body: Body): { items: T[]; nextToken?: string } {
+  const { maxResults = 100, nextToken = "0" } = body;
+  const max = Number.isInteger(maxResults) ? Number(maxResults) : 0;
+  if (max < 1 || max > 100) throw validation("Value at 'maxResults' failed to satisfy constraint: 1 to 100");
+  if (typeof nextToken !== "string" || !/^\d+$/.test(nextToken)) {
+    throw new ApiError("InvalidNextTokenException", "The next token is not valid");
+  }
+  const [from, to] = [Number(nextToken), Number(nextToken) + max];
+  return { items: items.slice(from, to), ...(to < items.length && { nextToken: String(to) }) };
+}
+
+/** Newest first; reversed first so items started within the same millisecond still list newest first. */
+function newestFirst<T>(items: T[], startOf: (item: T) => Date): T[] {
+  return [...items].reverse().sort((a, b) => startOf(b).getTime() - startOf(a).getTime());
+}
+
+const statusSummary = (r: ExecutionRecord) =>
+  r.status === "Failed"
+    ? { statusSummary: "An action in a stage of this execution failed" }
+    : r.stopReason !== undefined
+      ? { statusSummary: r.stopReason }
+      : {};
+
+/** GetPipelineState's ActionExecution for one action run. */
+const actionExecution = (a: ActionRecord) => ({
+  actionExecutionId: a.actionExecutionId,
+  status: a.status,
+  lastStatusChange: epochSeconds(a.lastUpdateTime),
+  ...(a.errorDetails && { summary: a.errorDetails.message, errorDetails: a.errorDetails }),
+});
+
+/** ListActionExecutions' ActionExecutionDetail for one action run. */
+const actionExecutionDetail = (pipelineExecutionId: string, a: ActionRecord) => ({
+  pipelineExecutionId,
+  actionExecutionId: a.actionExecutionId,
+  pipelineVersion: 1,
+  stageName: a.stageName,
+  actionName: a.actionName,
+  startTime: epochSeconds(a.startTime),
+  lastUpdateTime: epochSeconds(a.lastUpdateTime),
+  status: a.status,
+  ...(a.status !== "InProgress" && {
+    output: {
+      executionResult: {
+        externalExecutionSummary: a.errorDetails?.message ?? `Action ${a.actionName} ${a.status}`,
+        ...(a.errorDetails && { errorDetails: a.errorDetails }),
+      },
+    },
+  }),
+});
+
+export class LocalCodePipeline implements CodePipelineService {
+  endpoint = "";
+  readonly faults = {
+    inject: (fault: InjectedFault) => void this.injected.push({ ...fault }),
+    clear: () => void (this.injected = []),
+  };
+  private readonly plans = new Map<string, PipelinePlan>();
+  private readonly specs = new Map<string, LocalPipelineSpec>();
+  private readonly runs = new Map<string, PipelineRun>();
+  private readonly byToken = new Map<string, string>();
+  private readonly calls = new Map<string, number>();
+  private injected: InjectedFault[] = [];
+  private readonly server: Server;
+  private readonly region: string;
+  private readonly account: string;
+  private readonly trigger: { triggerType: string; triggerDetail: string };
+  private readonly operations: Record<FaultableOperation, (body: Body) => object> = {
+    StartPipelineExecution: (body) => this.startPipelineExecution(body),
+    GetPipelineExecution: (body) => this.getPipelineExecution(body),
+    StopPipelineExecution: (body) => this.stopPipelineExecution(body),
+    ListPipelineExecutions: (body) => this.listPipelineExecutions(body),
+    GetPipelineState: (body) => this.getPipelineState(body),
+    ListActionExecutions: (body) => this.listActionExecutions(body),
   };
 
-  function envelope<T extends string, D>(
-    detailType: T,
-    pipeline: string,
-    detail: D,
-  ): CodePipelineEvent<T, D> {
+  /** Throws for a spec whose failure names no stage or action of its pipeline. */
+  constructor(private readonly options: CodePipelineServiceOptions) {
+    this.region = options.region ?? "us-east-1";
+    this.account = options.accountId ?? "000000000000";
+    this.trigger = {
+      triggerType: "StartPipelineExecution",
+      triggerDetail: `arn:aws:sts::${this.account}:assumed-role/release-machine-local/engine`,
+    };
+    for (const spec of options.pipelines) {
+      this.specs.set(spec.name, spec);
+      this.plans.set(spec.name, planOf(spec));
+    }
+    this.server = createServer((request, response) => {
+      void this.answer(request).then(({ status, payload }) => {
+        response.writeHead(status, { "content-type": "application/x-amz-json-1.1" });
+        response.end(JSON.stringify(payload));
+      });
+    });
+  }
+
+  /** Starts listening (loopback, an ephemeral port unless `port` is set). */
+  async listen(): Promise<this> {
+    const { address, port, family } = await listen(
+      this.server,
+      this.options.port ?? 0,
+      this.options.host ?? "127.0.0.1",
+    );
+    this.endpoint = `http://${family === "IPv6" ? `[${address}]` : address}:${port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const run of this.runs.values()) run.cancelTimers();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  finish(pipelineExecutionId: string, status: "Succeeded" | "Failed" | "Stopped"): void {
+    this.run(pipelineExecutionId).end(status);
+  }
+
+  whenEnded(pipelineExecutionId: string): Promise<ExecutionRecord> {
+    return this.run(pipelineExecutionId).ended;
+  }
+
+  executions(pipelineName?: string): ExecutionRecord[] {
+    return [...this.runs.values()]
+      .map((run) => run.record)
+      .filter((r) => pipelineName === undefined || r.pipeline === pipelineName);
+  }
+
+  callCount(operation: string): number {
+    return this.calls.get(operation) ?? 0;
+  }
+
+  private run(pipelineExecutionId: string): PipelineRun {
+    const run = this.runs.get(pipelineExecutionId);
+    if (!run) throw new Error(`No local execution ${pipelineExecutionId}`);
+    return run;
+  }
+
+  private readonly events: RunEvents = {
+    pipeline: ({ record }, state) =>
+      this.options.onEvent(
+        this.envelope("CodePipeline Pipeline Execution State Change", record.pipeline, {
+          pipeline: record.pipeline,
+          "execution-id": record.pipelineExecutionId,
+          "start-time": record.startTime.toISOString(),
+          state,
+          version: 1,
+          "pipeline-execution-attempt": 1,
+          "execution-trigger": {
+            "trigger-type": this.trigger.triggerType,
+            "trigger-detail": this.trigger.triggerDetail,
+          },
+        }),
+      ),
+    stage: ({ record }, stage, state) =>
+      this.options.onEvent(
+        this.envelope("CodePipeline Stage Execution State Change", record.pipeline, {
+          pipeline: record.pipeline,
+          "execution-id": record.pipelineExecutionId,
+          stage,
+          state,
+          version: 1,
+        }),
+      ),
+  };
+
+  private envelope<T extends string, D>(detailType: T, pipeline: string, detail: D): CodePipelineEvent<T, D> {
     return {
       version: "0",
       id: randomUUID(),
       "detail-type": detailType,
       source: "aws.codepipeline",
-      account,
+      account: this.account,
       time: new Date().toISOString(),
-      region,
-      resources: [`arn:aws:codepipeline:${region}:${account}:${pipeline}`],
+      region: this.region,
+      resources: [`arn:aws:codepipeline:${this.region}:${this.account}:${pipeline}`],
       detail,
     };
   }
 
-  function emit({ record }: Run, state: PipelineEventState): void {
-    options.onEvent(
-      envelope("CodePipeline Pipeline Execution State Change", record.pipeline, {
-        pipeline: record.pipeline,
-        "execution-id": record.pipelineExecutionId,
-        "start-time": record.startTime.toISOString(),
-        state,
-        version: 1,
-        "pipeline-execution-attempt": 1,
-        "execution-trigger": { "trigger-type": trigger.triggerType, "trigger-detail": trigger.triggerDetail },
-      }),
-    );
-  }
-
-  function emitStage(run: Run, stage: string, state: StageEventState): void {
-    run.openStage = state === "STARTED" ? stage : undefined;
-    const { pipeline, pipelineExecutionId } = run.record;
-    options.onEvent(
-      envelope("CodePipeline Stage Execution State Change", pipeline, {
-        pipeline,
-        "execution-id": pipelineExecutionId,
-        stage,
-        state,
-        version: 1,
-      }),
-    );
-  }
-
-  /** STARTED goes out on a timer; a stop or finish that comes first must not skip it. */
-  function announce(run: Run): void {
-    if (run.announced) return;
-    run.announced = true;
-    emit(run, "STARTED");
-    if (run.stages.length > 0) emitStage(run, run.stages[0], "STARTED");
-  }
-
-  function later(run: Run, ms: number, action: () => void): void {
-    run.timers.push(setTimeout(action, ms));
-  }
-
-  function cancelTimers(run: Run): void {
-    for (const timer of run.timers) clearTimeout(timer);
-    run.timers = [];
-  }
-
-  function end(run: Run, status: "Succeeded" | "Failed" | "Stopped"): void {
-    const { record } = run;
-    if (record.endTime) return;
-    announce(run);
-    cancelTimers(run);
-    const state = status === "Succeeded" ? "SUCCEEDED" : status === "Failed" ? "FAILED" : "STOPPED";
-    if (run.openStage) emitStage(run, run.openStage, state);
-    record.status = status;
-    record.endTime = record.lastUpdateTime = new Date();
-    emit(run, state);
-  }
-
-  /** Walks the stages on timers; durationMs 0 still ends asynchronously, as on AWS. */
-  function start(run: Run, spec: LocalPipelineSpec): void {
-    later(run, 0, () => announce(run));
-    if (spec.durationMs === null) return;
-    const { stages } = run;
-    if (stages.length === 0) return later(run, spec.durationMs, () => end(run, spec.outcome));
-    const share = spec.durationMs / stages.length;
-    stages.forEach((stage, i) => {
-      const last = i === stages.length - 1;
-      later(run, share * (i + 1), () => {
-        if (!last) {
-          emitStage(run, stage, "SUCCEEDED");
-          emitStage(run, stages[i + 1], "STARTED");
-        } else end(run, spec.outcome);
-      });
-    });
-  }
-
-  function pipelineOf(name: unknown, member: string): LocalPipelineSpec {
+  private pipelineOf(name: unknown, member: string): LocalPipelineSpec {
     if (typeof name !== "string" || !PIPELINE_NAME.test(name)) {
       throw validation(`Value at '${member}' failed to satisfy constraint: [A-Za-z0-9.@\\-_]{1,100}`);
     }
-    const spec = specs.get(name);
+    const spec = this.specs.get(name);
     if (!spec) throw new ApiError("PipelineNotFoundException", `Pipeline with name '${name}' does not exist`);
     return spec;
   }
 
-  function runOf(body: Body): Run {
-    const spec = pipelineOf(body.pipelineName, "pipelineName");
-    const id = body.pipelineExecutionId;
-    const run = typeof id === "string" ? runs.get(id) : undefined;
+  /** The run `id` names in pipeline `spec`, or PipelineExecutionNotFoundException. */
+  private runOf(spec: LocalPipelineSpec, id: unknown): PipelineRun {
+    const run = typeof id === "string" ? this.runs.get(id) : undefined;
     if (!run || run.record.pipeline !== spec.name) {
       throw new ApiError(
         "PipelineExecutionNotFoundException",
@@ -285,129 +342,161 @@ export async function startCodePipelineService(
     return run;
   }
 
-  const statusSummary = (r: ExecutionRecord) =>
-    r.status === "Failed"
-      ? { statusSummary: "An action in the last stage failed" }
-      : r.stopReason !== undefined
-        ? { statusSummary: r.stopReason }
-        : {};
+  private startPipelineExecution(body: Body): object {
+    const spec = this.pipelineOf(body.name, "name");
+    const token = body.clientRequestToken;
+    if (typeof token !== "string" || !TOKEN.test(token)) {
+      throw validation("Value at 'clientRequestToken' failed to satisfy constraint: ^[a-zA-Z0-9-]{1,128}$");
+    }
+    const variables = listOf<PipelineVariable>(body.variables, "variables", ["name", "value"]);
+    const sourceRevisions = listOf<SourceRevisionOverride>(body.sourceRevisions, "sourceRevisions", [
+      "actionName",
+      "revisionType",
+      "revisionValue",
+    ]);
+    const key = `${spec.name}\n${token}`;
+    const known = this.byToken.get(key);
+    if (known) return { pipelineExecutionId: known };
+    const now = new Date();
+    const record: ExecutionRecord = {
+      pipelineExecutionId: randomUUID(),
+      pipeline: spec.name,
+      status: "InProgress",
+      clientRequestToken: token,
+      ...(variables && { variables }),
+      ...(sourceRevisions && { sourceRevisions }),
+      startTime: now,
+      lastUpdateTime: now,
+    };
+    const run = new PipelineRun(record, this.plans.get(spec.name) as PipelinePlan, this.events);
+    this.runs.set(record.pipelineExecutionId, run);
+    this.byToken.set(key, record.pipelineExecutionId);
+    run.start(spec.durationMs);
+    return { pipelineExecutionId: record.pipelineExecutionId };
+  }
 
-  const operations: Record<FaultableOperation, (body: Body) => object> = {
-    StartPipelineExecution(body) {
-      const spec = pipelineOf(body.name, "name");
-      const token = body.clientRequestToken;
-      if (typeof token !== "string" || !TOKEN.test(token)) {
-        throw validation("Value at 'clientRequestToken' failed to satisfy constraint: ^[a-zA-Z0-9-]{1,128}$");
-      }
-      const variables = listOf<PipelineVariable>(body.variables, "variables", ["name", "value"]);
-      const sourceRevisions = listOf<SourceRevisionOverride>(body.sourceRevisions, "sourceRevisions", [
-        "actionName",
-        "revisionType",
-        "revisionValue",
-      ]);
-      const key = `${spec.name}\n${token}`;
-      const known = byToken.get(key);
-      if (known) return { pipelineExecutionId: known };
-      const now = new Date();
-      const record: ExecutionRecord = {
-        pipelineExecutionId: randomUUID(),
-        pipeline: spec.name,
-        status: "InProgress",
-        clientRequestToken: token,
-        ...(variables && { variables }),
-        ...(sourceRevisions && { sourceRevisions }),
-        startTime: now,
-        lastUpdateTime: now,
-      };
-      const stages = spec.stages ?? DEFAULT_STAGES;
-      const run: Run = { record, stages, announced: false, abandoned: false, timers: [] };
-      runs.set(record.pipelineExecutionId, run);
-      byToken.set(key, record.pipelineExecutionId);
-      start(run, spec);
-      return { pipelineExecutionId: record.pipelineExecutionId };
-    },
+  private getPipelineExecution(body: Body): object {
+    const { record: r } = this.runOf(
+      this.pipelineOf(body.pipelineName, "pipelineName"),
+      body.pipelineExecutionId,
+    );
+    return {
+      pipelineExecution: {
+        pipelineName: r.pipeline,
+        pipelineVersion: 1,
+        pipelineExecutionId: r.pipelineExecutionId,
+        status: r.status,
+        ...statusSummary(r),
+        artifactRevisions: [],
+        ...(r.variables && {
+          variables: r.variables.map((v) => ({ name: v.name, resolvedValue: v.value })),
+        }),
+        trigger: this.trigger,
+      },
+    };
+  }
 
-    GetPipelineExecution(body) {
-      const { record: r } = runOf(body);
-      return {
-        pipelineExecution: {
-          pipelineName: r.pipeline,
-          pipelineVersion: 1,
-          pipelineExecutionId: r.pipelineExecutionId,
-          status: r.status,
-          ...statusSummary(r),
-          artifactRevisions: [],
-          ...(r.variables && {
-            variables: r.variables.map((v) => ({ name: v.name, resolvedValue: v.value })),
+  private stopPipelineExecution(body: Body): object {
+    const run = this.runOf(this.pipelineOf(body.pipelineName, "pipelineName"), body.pipelineExecutionId);
+    const { record: r } = run;
+    const abandon = body.abandon === true;
+    // As on AWS, a stop-and-wait in progress may still be escalated to an abandon, once.
+    if (r.status === "Stopping" && (!abandon || run.abandoned)) {
+      throw new ApiError("DuplicatedStopRequestException", "A stop request is already in progress");
+    }
+    if (r.status !== "InProgress" && r.status !== "Stopping") {
+      throw new ApiError(
+        "PipelineExecutionNotStoppableException",
+        `Pipeline execution ${r.pipelineExecutionId} is ${r.status} and cannot be stopped`,
+      );
+    }
+    run.abandoned = abandon;
+    if (r.status === "InProgress") run.beginStop(typeof body.reason === "string" ? body.reason : undefined);
+    const waitMs = this.options.stopAndWaitMs === undefined ? STOP_AND_WAIT_MS : this.options.stopAndWaitMs;
+    if (abandon) run.end("Stopped");
+    else if (waitMs !== null) run.later(waitMs, () => run.end("Stopped"));
+    return { pipelineExecutionId: r.pipelineExecutionId };
+  }
+
+  private listPipelineExecutions(body: Body): object {
+    const spec = this.pipelineOf(body.pipelineName, "pipelineName");
+    const { items, nextToken } = page(
+      newestFirst(this.executions(spec.name), (r) => r.startTime),
+      body,
+    );
+    return {
+      pipelineExecutionSummaries: items.map((r) => ({
+        pipelineExecutionId: r.pipelineExecutionId,
+        status: r.status,
+        ...statusSummary(r),
+        startTime: epochSeconds(r.startTime),
+        lastUpdateTime: epochSeconds(r.lastUpdateTime),
+        trigger: this.trigger,
+        ...(r.stopReason !== undefined && { stopTrigger: { reason: r.stopReason } }),
+      })),
+      ...(nextToken && { nextToken }),
+    };
+  }
+
+  /** Each stage as its latest execution left it, with the latest run of each of its actions. */
+  private getPipelineState(body: Body): object {
+    const spec = this.pipelineOf(body.name, "name");
+    const runs = newestFirst(
+      [...this.runs.values()].filter((run) => run.record.pipeline === spec.name),
+      (run) => run.record.startTime,
+    );
+    const created = runs.at(-1)?.record.startTime ?? new Date();
+    return {
+      pipelineName: spec.name,
+      pipelineVersion: 1,
+      stageStates: (this.plans.get(spec.name) as PipelinePlan).stages.map(({ name, actions }) => {
+        const latest = runs.find((run) => run.stages.some((s) => s.name === name));
+        const stage = latest?.stages.find((s) => s.name === name);
+        return {
+          stageName: name,
+          inboundTransitionState: { enabled: true },
+          actionStates: actions.map((actionName) => {
+            const action = stage?.actions.find((a) => a.actionName === actionName);
+            return { actionName, ...(action && { latestExecution: actionExecution(action) }) };
           }),
-          trigger,
-        },
-      };
-    },
+          ...(latest &&
+            stage && {
+              latestExecution: {
+                pipelineExecutionId: latest.record.pipelineExecutionId,
+                status: stage.status,
+              },
+            }),
+        };
+      }),
+      created: epochSeconds(created),
+      updated: epochSeconds(created),
+    };
+  }
 
-    StopPipelineExecution(body) {
-      const run = runOf(body);
-      const { record: r } = run;
-      const abandon = body.abandon === true;
-      // As on AWS, a stop-and-wait in progress may still be escalated to an abandon, once.
-      if (r.status === "Stopping" && (!abandon || run.abandoned)) {
-        throw new ApiError("DuplicatedStopRequestException", "A stop request is already in progress");
-      }
-      if (r.status !== "InProgress" && r.status !== "Stopping") {
-        throw new ApiError(
-          "PipelineExecutionNotStoppableException",
-          `Pipeline execution ${r.pipelineExecutionId} is ${r.status} and cannot be stopped`,
-        );
-      }
-      run.abandoned = abandon;
-      if (r.status === "InProgress") {
-        announce(run);
-        cancelTimers(run);
-        r.status = "Stopping";
-        r.lastUpdateTime = new Date();
-        r.stopReason = typeof body.reason === "string" ? body.reason : undefined;
-        emit(run, "STOPPING");
-      }
-      if (abandon) end(run, "Stopped");
-      else later(run, STOP_AND_WAIT_MS, () => end(run, "Stopped"));
-      return { pipelineExecutionId: r.pipelineExecutionId };
-    },
+  /** Action runs newest first, of one execution when `filter.pipelineExecutionId` names one. */
+  private listActionExecutions(body: Body): object {
+    const spec = this.pipelineOf(body.pipelineName, "pipelineName");
+    if (body.filter !== undefined && !isRecord(body.filter)) throw validation("'filter' must be an object");
+    const id = body.filter?.pipelineExecutionId;
+    const runs = id === undefined ? [...this.runs.values()] : [this.runOf(spec, id)];
+    const details = runs
+      .filter((run) => run.record.pipeline === spec.name)
+      .flatMap((run) => run.stages.flatMap((s) => s.actions.map((a) => ({ run, a }))));
+    const { items, nextToken } = page(
+      newestFirst(details, ({ a }) => a.startTime),
+      body,
+    );
+    return {
+      actionExecutionDetails: items.map(({ run, a }) =>
+        actionExecutionDetail(run.record.pipelineExecutionId, a),
+      ),
+      ...(nextToken && { nextToken }),
+    };
+  }
 
-    ListPipelineExecutions(body) {
-      const spec = pipelineOf(body.pipelineName, "pipelineName");
-      const { maxResults = 100, nextToken = "0" } = body;
-      const max = Number.isInteger(maxResults) ? Number(maxResults) : 0;
-      if (max < 1 || max > 100)
-        throw validation("Value at 'maxResults' failed to satisfy constraint: 1 to 100");
-      if (typeof nextToken !== "string" || !/^\d+$/.test(nextToken)) {
-        throw new ApiError("InvalidNextTokenException", "The next token is not valid");
-      }
-      const from = Number(nextToken);
-      // Reversed first so executions started within the same millisecond still list newest first.
-      const all = [...runs.values()]
-        .map((run) => run.record)
-        .filter((r) => r.pipeline === spec.name)
-        .reverse()
-        .sort((a, b) => b.startTime.getTime() - a.startTime.getTime());
-      const to = from + max;
-      return {
-        pipelineExecutionSummaries: all.slice(from, to).map((r) => ({
-          pipelineExecutionId: r.pipelineExecutionId,
-          status: r.status,
-          ...statusSummary(r),
-          startTime: epochSeconds(r.startTime),
-          lastUpdateTime: epochSeconds(r.lastUpdateTime),
-          trigger,
-          ...(r.stopReason !== undefined && { stopTrigger: { reason: r.stopReason } }),
-        })),
-        ...(to < all.length && { nextToken: String(to) }),
-      };
-    },
-  };
-
-  function takeFault(operation: string, body: Body): InjectedFault | undefined {
+  private takeFault(operation: string, body: Body): InjectedFault | undefined {
     const pipeline = body.name ?? body.pipelineName;
-    const fault = faults.find(
+    const fault = this.injected.find(
       (f) =>
         f.operation === operation && f.times > 0 && (f.pipeline === undefined || f.pipeline === pipeline),
     );
@@ -415,78 +504,49 @@ export async function startCodePipelineService(
     return fault;
   }
 
-  async function readBody(request: IncomingMessage): Promise<Body> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString("utf8");
-    try {
-      const body: unknown = JSON.parse(text === "" ? "{}" : text);
-      if (isObject(body)) return body;
-    } catch {
-      // Reported below, like any other body that is not a JSON object.
-    }
-    throw new ApiError("SerializationException", "The request body is not a JSON object");
-  }
-
-  async function handle(request: IncomingMessage): Promise<object> {
+  private async handle(request: IncomingMessage): Promise<object> {
     if (request.method !== "POST" || request.url !== "/")
       throw new ApiError("UnknownOperationException", "Only POST / is served", 404);
     const target = String(request.headers["x-amz-target"] ?? "");
     const operation = target.startsWith("CodePipeline_20150709.") ? target.slice(22) : target;
-    calls.set(operation, (calls.get(operation) ?? 0) + 1);
-    const body = await readBody(request);
-    if (!Object.hasOwn(operations, operation)) {
+    this.calls.set(operation, this.callCount(operation) + 1);
+    const body = parseBody((await readBody(request)) ?? "");
+    if (!Object.hasOwn(this.operations, operation)) {
       throw new ApiError("UnknownOperationException", `Operation '${target}' is not supported locally`);
     }
-    const fault = takeFault(operation, body);
+    const fault = this.takeFault(operation, body);
     if (fault && !fault.afterEffect)
       throw new ApiError(fault.error, `Injected ${fault.error}`, fault.httpStatus);
-    const result = operations[operation as FaultableOperation](body);
+    const result = this.operations[operation as FaultableOperation](body);
     if (fault)
       throw new ApiError(fault.error, `Injected ${fault.error} (the call took effect)`, fault.httpStatus);
     return result;
   }
 
-  const server = createServer((request, response) => {
-    void handle(request)
-      .then(
-        (result) => ({ status: 200, payload: result }),
-        (error: unknown) => {
-          const e = error instanceof ApiError ? error : new ApiError("InternalFailure", String(error), 500);
-          return { status: e.httpStatus, payload: { __type: e.type, message: e.message } };
-        },
-      )
-      .then(({ status, payload }) => {
-        response.writeHead(status, { "content-type": "application/x-amz-json-1.1" });
-        response.end(JSON.stringify(payload));
-      });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve);
-  });
-  const { address, port, family } = server.address() as AddressInfo;
+  /** One request's status and JSON payload; never throws. */
+  private async answer(request: IncomingMessage): Promise<{ status: number; payload: object }> {
+    try {
+      return { status: 200, payload: await this.handle(request) };
+    } catch (error) {
+      const e = error instanceof ApiError ? error : new ApiError("InternalFailure", String(error), 500);
+      return { status: e.httpStatus, payload: { __type: e.type, message: e.message } };
+    }
+  }
+}
 
-  return {
-    endpoint: `http://${family === "IPv6" ? `[${address}]` : address}:${port}`,
-    async close() {
-      for (const run of runs.values()) cancelTimers(run);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-    finish(pipelineExecutionId, status) {
-      const run = runs.get(pipelineExecutionId);
-      if (!run) throw new Error(`No local execution ${pipelineExecutionId}`);
-      end(run, status);
-    },
-    executions: (pipelineName) =>
-      [...runs.values()]
-        .map((run) => run.record)
-        .filter((r) => pipelineName === undefined || r.pipeline === pipelineName),
-    callCount: (operation) => calls.get(operation) ?? 0,
-    faults: {
-      inject: (fault) => void faults.push({ ...fault }),
-      clear: () => void (faults = []),
-    },
-  };
+function parseBody(text: string): Body {
+  try {
+    const body: unknown = JSON.parse(text === "" ? "{}" : text);
+    if (isRecord(body)) return body;
+  } catch {
+    // Reported below, like any other body that is not a JSON object.
+  }
+  throw new ApiError("SerializationException", "The request body is not a JSON object");
+}
+
+/** Starts a local CodePipeline on loopback; see LocalCodePipeline. */
+export async function startCodePipelineService(
+  options: CodePipelineServiceOptions,
+): Promise<CodePipelineService> {
+  return new LocalCodePipeline(options).listen();
 }

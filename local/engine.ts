@@ -40,6 +40,7 @@ import type { TaskTokenRegistry } from "./sfn-service";
  * https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
  */
 export const STATE_DATA_LIMIT_BYTES = 256 * 1024;
+// eslint-disable-next-line no-control-regex -- Step Functions refuses control characters in names
 const EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
 
 /** A Lambda function as the engine sees it: one JSON payload in, one JSON result out. */
@@ -299,7 +300,9 @@ export class LocalWorkflowEngine {
   startExecution(request: { input: unknown; name?: string }): LocalExecution {
     const name = request.name ?? randomUUID();
     if (!EXECUTION_NAME.test(name)) {
-      throw new InvalidName(`Invalid Name: '${name}' (1-80 characters, no whitespace, brackets, wildcards or special characters)`);
+      throw new InvalidName(
+        `Invalid Name: '${name}' (1-80 characters, no whitespace, brackets, wildcards or special characters)`,
+      );
     }
     const inputBytes = byteLength(request.input);
     if (inputBytes > STATE_DATA_LIMIT_BYTES) {
@@ -405,7 +408,11 @@ export class LocalWorkflowEngine {
           const inner = (error as { cause?: unknown }).cause ?? error;
           const e = inner instanceof Error ? inner : new Error(String(inner));
           const aborted = (error as Error)?.name === "ExecutionAbortedError";
-          return { status: aborted ? ("ABORTED" as const) : ("FAILED" as const), error: e.name, cause: e.message };
+          return {
+            status: aborted ? ("ABORTED" as const) : ("FAILED" as const),
+            error: e.name,
+            cause: e.message,
+          };
         },
       )
       .then(async (ending) => {

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { PutEventsRequestEntry, PutEventsResultEntry } from "@aws-sdk/client-eventbridge";
+import { isRecord } from "./http";
 
 export type EventPattern = { [field: string]: EventPattern | EventPattern[] | Matcher[] };
 export type Matcher = string | number | boolean | null | { [operator: string]: unknown };
@@ -30,8 +31,6 @@ export class EventPatternError extends Error {
 
 type Leaf = string | number | boolean | null;
 type Test = (value: unknown) => boolean;
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 const isLeaf = (v: unknown): v is Leaf => v === null || ["string", "number", "boolean"].includes(typeof v);
 const [lower, show] = [(s: string) => s.toLowerCase(), (value: unknown) => JSON.stringify(value)];
 function invalid(where: string, why: string): never {
@@ -41,7 +40,7 @@ function invalid(where: string, why: string): never {
 /** Values at one path: arrays are transparent; objects are not leaves, so `exists` ignores them. */
 const leavesOf = (v: unknown): Leaf[] => (Array.isArray(v) ? v.flatMap(leavesOf) : isLeaf(v) ? [v] : []);
 const objectsOf = (value: unknown): Record<string, unknown>[] =>
-  Array.isArray(value) ? value.flatMap(objectsOf) : isObject(value) ? [value] : [];
+  Array.isArray(value) ? value.flatMap(objectsOf) : isRecord(value) ? [value] : [];
 
 function strings(operand: unknown, where: string, listAllowed = false): string[] {
   const list: unknown[] = listAllowed && Array.isArray(operand) ? operand : [operand];
@@ -69,7 +68,7 @@ function numeric(operand: unknown, where: string): Test {
 
 /** prefix / suffix, with a string or `{ "equals-ignore-case": string }` operand. */
 function affix(operand: unknown, where: string, test: (value: string, affix: string) => boolean): Test {
-  if (isObject(operand) && Object.keys(operand).join() === "equals-ignore-case") {
+  if (isRecord(operand) && Object.keys(operand).join() === "equals-ignore-case") {
     const [s] = strings(operand["equals-ignore-case"], where);
     return (v) => typeof v === "string" && test(lower(v), lower(s));
   }
@@ -83,7 +82,7 @@ function anythingBut(operand: unknown, where: string): Test {
   const list: unknown[] = Array.isArray(operand) ? operand : [operand];
   const uniform = ["string", "number"].some((type) => list.every((e) => typeof e === type));
   const excluded =
-    isObject(operand) && NEGATABLE.includes(Object.keys(operand).join())
+    isRecord(operand) && NEGATABLE.includes(Object.keys(operand).join())
       ? leafTest(operand, where, true)
       : list.length > 0 && uniform
         ? (v: unknown) => list.includes(v)
@@ -94,7 +93,7 @@ function anythingBut(operand: unknown, where: string): Test {
 /** One matcher against one leaf value (`exists` is the field's: it looks at absence). */
 function leafTest(matcher: unknown, where: string, listAllowed = false): Test {
   if (isLeaf(matcher)) return (v) => v === matcher;
-  if (!isObject(matcher) || Object.keys(matcher).length !== 1) invalid(where, `bad matcher ${show(matcher)}`);
+  if (!isRecord(matcher) || Object.keys(matcher).length !== 1) invalid(where, `bad matcher ${show(matcher)}`);
   const [[op, operand]] = Object.entries(matcher);
   const at = `${where} ${op}`;
   switch (op) {
@@ -134,7 +133,7 @@ function fieldTest(matchers: unknown[], where: string): Test {
 }
 
 function objectTest(pattern: unknown, where: string): Test {
-  if (!isObject(pattern) || Object.keys(pattern).length === 0) invalid(where, "must be a non-empty object");
+  if (!isRecord(pattern) || Object.keys(pattern).length === 0) invalid(where, "must be a non-empty object");
   const tests = Object.entries(pattern).map(([key, expected]): Test => {
     const path = where === "pattern" ? key : `${where}.${key}`;
     if (key === "$or") {
@@ -142,7 +141,7 @@ function objectTest(pattern: unknown, where: string): Test {
       const alternatives = expected.map((alt, i) => objectTest(alt, `${path}[${i}]`));
       return (node) => alternatives.some((alt) => alt(node));
     }
-    const child = (node: unknown) => (isObject(node) ? node[key] : undefined);
+    const child = (node: unknown) => (isRecord(node) ? node[key] : undefined);
     if (Array.isArray(expected)) {
       const test = fieldTest(expected, path);
       return (node) => test(child(node));
@@ -240,7 +239,7 @@ export class EventRouter {
       } catch {
         // Not JSON: reported below like any other non-object Detail.
       }
-      if (!isObject(detail)) return { ErrorCode: "MalformedDetail", ErrorMessage: "Detail is malformed." };
+      if (!isRecord(detail)) return { ErrorCode: "MalformedDetail", ErrorMessage: "Detail is malformed." };
       const [{ accountId: account, region }, id] = [this.options, randomUUID()];
       const event = { version: "0", id, "detail-type": entry.DetailType, source: entry.Source, account };
       const rest = { time: time.toISOString(), region, resources: entry.Resources ?? [], detail };

@@ -1,49 +1,94 @@
 /**
- * `npm start`: runs the release machine locally until Ctrl-C. Settings by environment:
- * RELEASE_MACHINE_PORT (API, default 3000), RELEASE_MACHINE_S3_PORT (default 4569),
- * RELEASE_MACHINE_DATA_DIR (default .release-machine/), RELEASE_MACHINE_PIPELINES (default
- * pipelines.local.json).
+ * `npm start`: runs the release machine locally until Ctrl-C, printing where everything listens
+ * and then one line per release event. Settings by environment: RELEASE_MACHINE_PORT (API,
+ * default 3000), RELEASE_MACHINE_S3_PORT (default 4569), RELEASE_MACHINE_DATA_DIR (default
+ * .release-machine/), RELEASE_MACHINE_PIPELINES (default pipelines.local.json).
  */
-import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { LOCAL_BUCKET, readLocalPipelines, startLocalServer } from "./server";
+import { DataDirInUse } from "./data-dir-lock";
+import { PortInUse } from "./http";
+import { InvalidPipelinesFile, readLocalPipelines } from "./pipelines-file";
+import { formatReleaseEvent } from "./release-events";
+import { LOCAL_REGION } from "./release-machine";
+import { S3RVER_CREDENTIALS } from "./s3-config";
+import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "./server";
+import type { LocalPipelineSpec } from "./codepipeline-service";
 
-function port(name: string, fallback: number): number {
-  const raw = process.env[name];
+export interface Settings {
+  port: number;
+  s3Port: number;
+  dataDir: string;
+  pipelinesFile: string;
+}
+
+/** A setting with a value that cannot be used; the message names it. */
+export class SettingError extends Error {
+  override readonly name = "SettingError";
+}
+
+const ROOT = path.join(__dirname, "..");
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
   const value = raw === undefined || raw === "" ? fallback : Number(raw);
   if (!Number.isInteger(value) || value < 0 || value > 65535) {
-    throw new Error(`${name} must be a port number from 0 to 65535, got "${raw}"`);
+    throw new SettingError(`${name} must be a port number from 0 to 65535, got "${raw}"`);
   }
   return value;
 }
 
-async function main(): Promise<void> {
-  const root = path.join(__dirname, "..");
-  const dataDir = path.resolve(process.env.RELEASE_MACHINE_DATA_DIR || path.join(root, ".release-machine"));
-  const pipelinesFile = path.resolve(
-    process.env.RELEASE_MACHINE_PIPELINES || path.join(root, "pipelines.local.json"),
-  );
-  mkdirSync(dataDir, { recursive: true });
-  const pipelines = readLocalPipelines(pipelinesFile);
-  const server = await startLocalServer({
-    port: port("RELEASE_MACHINE_PORT", 3000),
-    s3Port: port("RELEASE_MACHINE_S3_PORT", 4569),
-    dataDir,
-    pipelines,
-  });
+/** The settings from the environment, checked. */
+export function readSettings(env: NodeJS.ProcessEnv): Settings {
+  const settings = {
+    port: port(env, "RELEASE_MACHINE_PORT", 3000),
+    s3Port: port(env, "RELEASE_MACHINE_S3_PORT", 4569),
+    dataDir: path.resolve(env.RELEASE_MACHINE_DATA_DIR || path.join(ROOT, ".release-machine")),
+    pipelinesFile: path.resolve(env.RELEASE_MACHINE_PIPELINES || path.join(ROOT, "pipelines.local.json")),
+  };
+  if (settings.port !== 0 && settings.port === settings.s3Port) {
+    throw new SettingError(
+      `RELEASE_MACHINE_PORT and RELEASE_MACHINE_S3_PORT are both ${settings.port}; give them different ports`,
+    );
+  }
+  return settings;
+}
+
+/** Why `npm start` could not start, in words that name the setting to change. */
+export function startupMessage(error: unknown, settings?: Settings): string {
+  if (error instanceof PortInUse) {
+    const setting = error.port === settings?.s3Port ? "RELEASE_MACHINE_S3_PORT" : "RELEASE_MACHINE_PORT";
+    return `${error.message} (another npm start?); stop that process or set ${setting} to a free port`;
+  }
+  if (error instanceof DataDirInUse) {
+    return `${error.message}; stop it, or set RELEASE_MACHINE_DATA_DIR to another folder`;
+  }
+  if (error instanceof InvalidPipelinesFile) {
+    return `${error.message}\n(RELEASE_MACHINE_PIPELINES names the file; default pipelines.local.json)`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** What runs where, and the exact commands to use it. */
+export function banner(server: LocalServer, settings: Settings, pipelines: LocalPipelineSpec[]): string[] {
+  const { accessKeyId, secretAccessKey } = S3RVER_CREDENTIALS;
+  const { releases, executions } = server.tables;
   const lines = [
     "Release Machine is running locally (no AWS account involved).",
     "",
     `  API         ${server.url}  (POST /releases, GET /releases/{releaseId})`,
-    `  S3          ${server.s3Endpoint}  bucket ${LOCAL_BUCKET}  (access key S3RVER / secret S3RVER)`,
-    `  data        ${dataDir}`,
+    `  S3          ${server.s3Endpoint}  bucket ${LOCAL_BUCKET}  (access key ${accessKeyId} / secret ${secretAccessKey})`,
+    `  DynamoDB    ${server.dynamoEndpoint}  tables ${releases}, ${executions}  (any access key; region ${LOCAL_REGION})`,
+    `  data        ${settings.dataDir}`,
     `  pipelines   ${pipelines.map((p) => `${p.name}${p.outcome === "Failed" ? " (fails)" : ""}`).join(", ")}`,
     "",
-    "Submit a release:",
+    "In another terminal, in this folder:",
+    `  export RELEASE_MACHINE_URL=${server.url} RELEASE_MACHINE_S3_URL=${server.s3Endpoint}`,
+    "  npx release-machine submit release-manifest.json",
+    "  npx release-machine watch <releaseId>",
+    "Or without the CLI:",
     `  curl -X POST ${server.url}/releases -H 'content-type: application/json' -d @release-manifest.json`,
-    `  AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws s3 cp release-manifest.json s3://${LOCAL_BUCKET}/ --endpoint-url ${server.s3Endpoint}`,
-    "Follow it:",
-    `  npx release-machine watch <releaseId>      or      curl ${server.url}/releases/<releaseId>`,
+    `  AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} aws s3 cp release-manifest.json s3://${LOCAL_BUCKET}/ --endpoint-url ${server.s3Endpoint}`,
+    `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws dynamodb scan --table-name ${releases} --endpoint-url ${server.dynamoEndpoint} --region ${LOCAL_REGION}`,
     "",
     "Ctrl-C stops it; finished releases stay readable after a restart.",
   ];
@@ -53,8 +98,36 @@ async function main(): Promise<void> {
       `Marked FAILED (they were running when the machine last stopped): ${server.recovered.join(", ")}`,
     );
   }
-  process.stdout.write(`${lines.join("\n")}\n`);
+  return [...lines, "", "Release events:"];
+}
 
+/** Starts the local machine from these settings, printing events to `out`. */
+export async function startFromSettings(
+  settings: Settings,
+  out: { write(text: string): unknown },
+): Promise<LocalServer> {
+  const pipelines = readLocalPipelines(settings.pipelinesFile);
+  const server = await startLocalServer({
+    port: settings.port,
+    s3Port: settings.s3Port,
+    dataDir: settings.dataDir,
+    pipelines,
+    onReleaseEvent: (event) => out.write(`${formatReleaseEvent(event)}\n`),
+  });
+  out.write(`${banner(server, settings, pipelines).join("\n")}\n`);
+  return server;
+}
+
+async function main(): Promise<void> {
+  let settings: Settings | undefined;
+  let server: LocalServer;
+  try {
+    settings = readSettings(process.env);
+    server = await startFromSettings(settings, process.stdout);
+  } catch (error) {
+    process.stderr.write(`release-machine: ${startupMessage(error, settings)}\n`);
+    process.exit(1);
+  }
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -63,7 +136,7 @@ async function main(): Promise<void> {
     server.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        process.stderr.write(`${String(error)}\n`);
+        process.stderr.write(`release-machine: ${error instanceof Error ? error.message : String(error)}\n`);
         process.exit(1);
       },
     );
@@ -72,7 +145,4 @@ async function main(): Promise<void> {
   process.on("SIGTERM", stop);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`release-machine: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+if (require.main === module) void main();

@@ -29,7 +29,12 @@ import {
   stopRelease,
 } from "../handlers/scheduler";
 import { loadManifest, validateManifest } from "../handlers/load-manifest";
-import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits, manifestParser } from "../handlers/manifest";
+import {
+  DEFAULT_MANIFEST_RULES,
+  type ManifestRules,
+  checkRuleLimits,
+  manifestParser,
+} from "../handlers/manifest";
 import { type ReleaseStatusView, readRelease } from "../handlers/release-status";
 import {
   DEFAULT_WORKFLOW_OPTIONS,
@@ -85,7 +90,8 @@ function pausedRetries(maxAttempts: number, pauseMs: number): RetryStrategyV2 {
     acquireInitialRetryToken: async () => token(0),
     refreshRetryTokenForRetry: async (previous, info) => {
       const count = previous.getRetryCount() + 1;
-      if (count >= maxAttempts || info.errorType === "CLIENT_ERROR") throw info.error ?? new Error("no retry");
+      if (count >= maxAttempts || info.errorType === "CLIENT_ERROR")
+        throw info.error ?? new Error("no retry");
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
       return token(count);
     },
@@ -193,7 +199,10 @@ export async function startLocalReleaseMachine(
         ),
       registerRelease: (payload) => registerRelease(deps, payload as RegisterReleaseRequest),
       awaitRelease: (payload) =>
-        registerReleaseWaiter(deps, payload as { taskToken: string; releaseId: string; executionArn: string }),
+        registerReleaseWaiter(
+          deps,
+          payload as { taskToken: string; releaseId: string; executionArn: string },
+        ),
       stopRelease: (payload) => {
         const { releaseId, reason } = payload as { releaseId: string; reason?: string };
         return stopRelease(deps, releaseId, reason ?? "the release stopped");

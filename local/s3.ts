@@ -5,8 +5,12 @@
  */
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { EventEnvelope } from "./event-router";
+import { assertPortFree } from "./http";
+import { S3RVER_CREDENTIALS, localS3ClientConfig } from "./s3-config";
+
+export { S3RVER_CREDENTIALS };
 
 // s3rver ships no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -28,13 +32,12 @@ interface S3Notification {
   }[];
 }
 
-/** s3rver's fixed credentials. */
-export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
-
 export interface LocalS3 {
   endpoint: string;
   /** A client for this S3; checksums only where required (s3rver corrupts streamed uploads otherwise). */
   client(): S3Client;
+  /** An object's body as text. */
+  getText(bucket: string, key: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -81,19 +84,20 @@ export async function startS3(options: {
       });
     }
   });
+  await assertPortFree(options.port ?? 0);
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
+  const reader = new S3Client(localS3ClientConfig(endpoint, options.region));
   return {
     endpoint,
-    client: () =>
-      new S3Client({
-        endpoint,
-        region: options.region,
-        forcePathStyle: true,
-        credentials: S3RVER_CREDENTIALS,
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED",
-      }),
-    close: () => server.close(),
+    client: () => new S3Client(localS3ClientConfig(endpoint, options.region)),
+    async getText(bucket, key) {
+      const { Body } = await reader.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return (await Body?.transformToString("utf8")) ?? "";
+    },
+    async close() {
+      reader.destroy();
+      await server.close();
+    },
   };
 }

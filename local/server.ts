@@ -2,19 +2,22 @@
  * `npm start`: the whole release machine on this machine, on loopback only. The local release
  * machine (dynalite persisted under the data folder, the CodePipeline stand-in, the event router,
  * the engine running the deployed definition) plus s3rver with the release bucket and an HTTP
- * server that answers like the release API: same routes, same manifest schema, same responses.
+ * server that answers like the release API: same routes, same manifest schema, same responses,
+ * the same content types as API Gateway with the stack's passthrough setting (NEVER).
  */
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { readFileSync } from "node:fs";
 import path from "node:path";
-import { manifestUploadedInput, manifestUploadedPattern } from "../handlers/event-patterns";
+import type { TableNames } from "../handlers/config";
 import { InvalidManifest } from "../handlers/errors";
+import { manifestUploadedInput, manifestUploadedPattern } from "../handlers/event-patterns";
 import { DEFAULT_MANIFEST_RULES, executionName, manifestParser } from "../handlers/manifest";
 import { releaseStatusApi } from "../handlers/release-status";
 import type { LocalPipelineSpec } from "./codepipeline-service";
-import { ExecutionAlreadyExists } from "./engine";
+import { lockDataDir } from "./data-dir-lock";
+import { ExecutionAlreadyExists, type LocalExecution } from "./engine";
 import type { EventEnvelope } from "./event-router";
+import { listen, readBody } from "./http";
+import { type ReleaseEvent, followExecution, releaseIdOf, reportPipelineEnds } from "./release-events";
 import {
   LOCAL_ACCOUNT,
   LOCAL_REGION,
@@ -23,6 +26,9 @@ import {
   startLocalReleaseMachine,
 } from "./release-machine";
 import { type LocalS3, startS3 } from "./s3";
+
+export { readLocalPipelines } from "./pipelines-file";
+export type { ReleaseEvent } from "./release-events";
 
 export const LOCAL_BUCKET = "release-manifests";
 
@@ -35,40 +41,35 @@ export interface LocalServerOptions {
   reconcileEveryMs?: number;
   /** Compress Retry pauses (tests). */
   retryPauseMs?: number;
+  /** Told of every release event: submissions, starts, pipeline ends, release ends. */
+  onReleaseEvent?: (event: ReleaseEvent) => void;
 }
 
 export interface LocalServer {
   url: string;
   s3Endpoint: string;
+  /** dynalite, for the AWS CLI or SDK (`--endpoint-url`). */
+  dynamoEndpoint: string;
+  tables: TableNames;
   machine: LocalReleaseMachine;
   /** Releases found RUNNING at start-up and marked FAILED: their engine stopped with them. */
   recovered: string[];
   close(): Promise<void>;
 }
 
-/** Reads `pipelines.local.json`: `{ "pipelines": [{ name, durationMs, outcome, stages? }] }`. */
-export function readLocalPipelines(file: string): LocalPipelineSpec[] {
-  const parsed = JSON.parse(readFileSync(file, "utf8")) as { pipelines?: unknown };
-  const pipelines = parsed.pipelines;
-  if (!Array.isArray(pipelines) || pipelines.length === 0) {
-    throw new Error(`${file}: expected {"pipelines": [{"name", "durationMs", "outcome"}, ...]}`);
-  }
-  return pipelines.map((p: Partial<LocalPipelineSpec>, i) => {
-    if (typeof p.name !== "string" || !(p.durationMs === null || typeof p.durationMs === "number")) {
-      throw new Error(
-        `${file}: pipelines[${i}] needs a name and a durationMs (a number, or null to run until stopped)`,
-      );
-    }
-    if (p.outcome !== "Succeeded" && p.outcome !== "Failed") {
-      throw new Error(`${file}: pipelines[${i}].outcome must be "Succeeded" or "Failed"`);
-    }
-    return {
-      name: p.name,
-      durationMs: p.durationMs,
-      outcome: p.outcome,
-      ...(p.stages ? { stages: p.stages } : {}),
-    };
-  });
+/** The 415 body: what the deployed API's UNSUPPORTED_MEDIA_TYPE gateway response should say too. */
+export const UNSUPPORTED_MEDIA_TYPE = {
+  error: "UnsupportedMediaType",
+  message: "send the manifest with the header Content-Type: application/json",
+} as const;
+
+/**
+ * API Gateway's choice of mapping template: no Content-Type is application/json; otherwise the
+ * media type (parameters such as charset aside) must be one with a template, here only JSON.
+ */
+export function acceptsContentType(header: string | undefined): boolean {
+  if (header === undefined || header.trim() === "") return true;
+  return header.split(";")[0].trim().toLowerCase() === "application/json";
 }
 
 /** EventBridge's input transformer: JSONPath-like `$.a.b` lookups substituted into the template. */
@@ -95,91 +96,99 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   response.end(`${JSON.stringify(body, null, 2)}\n`);
 }
 
-/**
- * The body as text, or undefined when it is over `limit` bytes. An oversized body is still read to
- * its end, and dropped: leaving the loop early would destroy the socket, so the client would get a
- * reset connection (and a keep-alive client a reset on its next request) instead of the 413.
- */
-async function readBody(request: IncomingMessage, limit: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size <= limit) chunks.push(chunk as Buffer);
+/** The release API's routes over one running machine. */
+class LocalReleaseApi {
+  private readonly rules;
+  private readonly parse;
+
+  constructor(
+    private readonly machine: LocalReleaseMachine,
+    pipelines: LocalPipelineSpec[],
+    private readonly started: (execution: LocalExecution, releaseId?: string) => void,
+    private readonly emit: (event: ReleaseEvent) => void,
+  ) {
+    this.rules = { ...DEFAULT_MANIFEST_RULES, allowedPipelines: pipelines.map((p) => p.name) };
+    this.parse = manifestParser(this.rules);
   }
-  return size > limit ? undefined : Buffer.concat(chunks).toString("utf8");
-}
 
-export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
-  const rules = {
-    ...DEFAULT_MANIFEST_RULES,
-    allowedPipelines: options.pipelines.map((p) => p.name),
-  };
-  const parse = manifestParser(rules);
-
-  let publish: (event: EventEnvelope) => void = () => undefined;
-  const s3: LocalS3 = await startS3({
-    directory: path.join(options.dataDir, "s3"),
-    buckets: [LOCAL_BUCKET],
-    port: options.s3Port,
-    region: LOCAL_REGION,
-    accountId: LOCAL_ACCOUNT,
-    onObjectCreated: (event) => publish(event),
-  });
-  const machine = await startLocalReleaseMachine({
-    pipelines: options.pipelines,
-    dataDir: path.join(options.dataDir, "dynamodb"),
-    s3: s3.client(),
-    reconcileEveryMs: options.reconcileEveryMs ?? 10_000,
-    ...(options.retryPauseMs !== undefined ? { retryPauseMs: options.retryPauseMs } : {}),
-  });
-  const recovered = await failOrphanedReleases(machine);
-
-  publish = (event) => machine.router.publish(event);
-  machine.router.addRule({
-    name: "manifest-uploaded",
-    pattern: manifestUploadedPattern(LOCAL_BUCKET),
-    target: (event) => {
-      machine.start(transformInput(event, manifestUploadedInput));
-    },
-  });
-
-  async function submit(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const text = await readBody(request, rules.maxBytes);
-    if (text === undefined) {
-      send(response, 413, {
-        error: "InvalidManifest",
-        message: `the manifest is larger than ${rules.maxBytes} bytes`,
-        problems: [{ path: "", rule: "maxBytes", message: `the limit is ${rules.maxBytes} bytes` }],
+  async route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    const statusPath = /^\/releases\/([^/]+)$/.exec(url.pathname);
+    if (request.method === "POST" && (url.pathname === "/" || url.pathname === "/releases")) {
+      await this.submit(request, response);
+    } else if (request.method === "GET" && statusPath) {
+      const answer = await releaseStatusApi(this.machine.deps, {
+        pathParameters: { releaseId: decodeURIComponent(statusPath[1]) },
       });
-      return;
+      response.writeHead(answer.statusCode, answer.headers);
+      response.end(`${answer.body}\n`);
+    } else {
+      send(response, 404, {
+        error: "NotFound",
+        message: "routes: POST /releases, POST /, GET /releases/{releaseId}",
+      });
+    }
+  }
+
+  /**
+   * As API Gateway: the body is checked first (the model is registered for every content type),
+   * then a content type without a mapping template is refused with 415.
+   */
+  private async submit(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const { maxBytes } = this.rules;
+    const text = await readBody(request, maxBytes);
+    if (text === undefined) {
+      return send(response, 413, {
+        error: "InvalidManifest",
+        message: `the manifest is larger than ${maxBytes} bytes`,
+        problems: [{ path: "", rule: "maxBytes", message: `the limit is ${maxBytes} bytes` }],
+      });
     }
     let releaseId: string;
     try {
-      releaseId = parse(text).releaseId;
+      releaseId = this.parse(text).releaseId;
     } catch (error) {
       if (!(error instanceof InvalidManifest)) throw error;
-      send(response, 400, { error: "InvalidManifest", message: error.message, problems: error.problems });
-      return;
+      this.emit({
+        type: "rejected",
+        at: new Date(),
+        releaseId: releaseIdOf(text),
+        source: "the API",
+        reason: error.message,
+      });
+      return send(response, 400, {
+        error: "InvalidManifest",
+        message: error.message,
+        problems: error.problems,
+      });
     }
-    const existing = await machine.readRelease(releaseId);
+    if (!acceptsContentType(request.headers["content-type"]))
+      return send(response, 415, UNSUPPORTED_MEDIA_TYPE);
+    const existing = await this.machine.readRelease(releaseId);
     if (existing) {
-      send(response, 409, {
+      const message = `release ${releaseId} was already submitted (${existing.status}); a releaseId runs once`;
+      this.emit({ type: "rejected", at: new Date(), releaseId, source: "the API", reason: message });
+      return send(response, 409, {
         error: "DuplicateRelease",
-        message: `release ${releaseId} was already submitted (${existing.status}); a releaseId runs once`,
+        message,
         releaseId,
         ...(existing.executionArn ? { executionArn: existing.executionArn } : {}),
       });
-      return;
     }
+    this.start(response, text, releaseId);
+  }
+
+  private start(response: ServerResponse, text: string, releaseId: string): void {
     try {
       // Named as the API's mapping template names it (string ids only), so a repeat while open
       // returns the same execution.
       const named = typeof (JSON.parse(text) as { releaseId?: unknown }).releaseId === "string";
-      const execution = machine.start(
+      const execution = this.machine.start(
         { source: "api", body: text },
         named ? { name: executionName(releaseId) } : {},
       );
+      this.emit({ type: "submitted", at: execution.startDate, releaseId, source: "the API" });
+      this.started(execution, releaseId);
       send(response, 200, {
         executionArn: execution.executionArn,
         startDate: execution.startDate.getTime() / 1000,
@@ -193,48 +202,109 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       });
     }
   }
+}
 
-  const server = createServer((request, response) => {
-    void (async () => {
-      const url = new URL(request.url ?? "/", "http://localhost");
-      const statusPath = /^\/releases\/([^/]+)$/.exec(url.pathname);
-      if (request.method === "POST" && (url.pathname === "/" || url.pathname === "/releases")) {
-        await submit(request, response);
-      } else if (request.method === "GET" && statusPath) {
-        const answer = await releaseStatusApi(machine.deps, {
-          pathParameters: { releaseId: decodeURIComponent(statusPath[1]) },
+/**
+ * Takes the data folder, then starts S3 and the release machine; on a failure closes what had
+ * started (so a taken port leaves no process or lock behind), then rethrows.
+ */
+async function startParts(options: LocalServerOptions, onUpload: (event: EventEnvelope) => void) {
+  const closers: (() => Promise<void> | void)[] = [lockDataDir(options.dataDir)];
+  try {
+    const s3: LocalS3 = await startS3({
+      directory: path.join(options.dataDir, "s3"),
+      buckets: [LOCAL_BUCKET],
+      port: options.s3Port,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      onObjectCreated: onUpload,
+    });
+    closers.unshift(() => s3.close());
+    const machine = await startLocalReleaseMachine({
+      pipelines: options.pipelines,
+      dataDir: path.join(options.dataDir, "dynamodb"),
+      s3: s3.client(),
+      reconcileEveryMs: options.reconcileEveryMs ?? 10_000,
+      ...(options.retryPauseMs !== undefined ? { retryPauseMs: options.retryPauseMs } : {}),
+    });
+    closers.unshift(() => machine.close());
+    return { s3, machine, closeAll: () => closeInOrder(closers) };
+  } catch (error) {
+    await closeInOrder(closers).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function closeInOrder(closers: (() => Promise<void> | void)[]): Promise<void> {
+  for (const close of closers) await close();
+}
+
+export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  let open = true;
+  const emit = (event: ReleaseEvent) => {
+    if (open) options.onReleaseEvent?.(event);
+  };
+  let publish: (event: EventEnvelope) => void = () => undefined;
+  const { s3, machine, closeAll } = await startParts(options, (event) => publish(event));
+  const follow = (execution: LocalExecution, releaseId?: string) =>
+    followExecution(machine, execution, releaseId, emit, () => open);
+  const server = createServer();
+  try {
+    const recovered = await failOrphanedReleases(machine);
+    publish = (event) => machine.router.publish(event);
+    reportPipelineEnds(machine, emit);
+    machine.router.addRule({
+      name: "manifest-uploaded",
+      pattern: manifestUploadedPattern(LOCAL_BUCKET),
+      target: (event) => startUploaded(machine, s3, event, emit, follow),
+    });
+    const api = new LocalReleaseApi(machine, options.pipelines, follow, emit);
+    server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+      api.route(request, response).catch((error: unknown) => {
+        send(response, 500, {
+          error: "InternalError",
+          message: error instanceof Error ? error.message : String(error),
         });
-        response.writeHead(answer.statusCode, answer.headers);
-        response.end(`${answer.body}\n`);
-      } else {
-        send(response, 404, {
-          error: "NotFound",
-          message: "routes: POST /releases, POST /, GET /releases/{releaseId}",
-        });
-      }
-    })().catch((error: unknown) => {
-      send(response, 500, {
-        error: "InternalError",
-        message: error instanceof Error ? error.message : String(error),
       });
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+    const { port } = await listen(server, options.port);
+    return {
+      url: `http://127.0.0.1:${port}`,
+      s3Endpoint: s3.endpoint,
+      dynamoEndpoint: machine.dynamo.endpoint,
+      tables: machine.tables,
+      machine,
+      recovered,
+      async close() {
+        open = false;
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await closeAll();
+      },
+    };
+  } catch (error) {
+    open = false;
+    await closeAll().catch(() => undefined);
+    throw error;
+  }
+}
 
-  return {
-    url: `http://127.0.0.1:${port}`,
-    s3Endpoint: s3.endpoint,
-    machine,
-    recovered,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await machine.close();
-      await s3.close();
-    },
-  };
+/** The S3 rule's target: reports the upload, then starts the workflow with the rule's input. */
+async function startUploaded(
+  machine: LocalReleaseMachine,
+  s3: LocalS3,
+  event: EventEnvelope,
+  emit: (event: ReleaseEvent) => void,
+  follow: (execution: LocalExecution, releaseId?: string) => void,
+): Promise<void> {
+  const input = transformInput(event, manifestUploadedInput) as { bucket: string; key: string };
+  const source = `s3://${input.bucket}/${input.key}`;
+  // Read only to name the release in the log; the workflow reads and checks the manifest itself.
+  const releaseId = await s3
+    .getText(input.bucket, input.key)
+    .then(releaseIdOf)
+    .catch(() => undefined);
+  const execution = machine.start(input);
+  emit({ type: "submitted", at: execution.startDate, releaseId, source });
+  follow(execution, releaseId);
 }

@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { isRecord, listen, readBody } from "./http";
 
 /** Error codes as Step Functions names them; the SDK maps each to its typed exception. */
 export type TaskTokenErrorCode =
@@ -161,12 +161,6 @@ function dispatch(registry: TaskTokenRegistry, operation: string, body: Record<s
   return {};
 }
 
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 /** Step Functions' own errors carry its model namespace; protocol errors are bare. The SDK reads
  *  the part after '#' either way (tried with @aws-sdk/client-sfn 3.1164). */
 const errorType = (code: TaskTokenErrorCode) =>
@@ -179,16 +173,16 @@ async function answer(registry: TaskTokenRegistry, request: IncomingMessage): Pr
   const target = String(request.headers["x-amz-target"] ?? "");
   const operation = target.startsWith("AWSStepFunctions.") ? target.slice("AWSStepFunctions.".length) : "";
   try {
-    const raw = await readBody(request);
+    const raw = (await readBody(request)) ?? "";
     let body: unknown;
     try {
       body = JSON.parse(raw === "" ? "{}" : raw);
     } catch {
       throw new TaskTokenError("SerializationException", "The request body is not valid JSON");
     }
-    if (request.method !== "POST" || typeof body !== "object" || body === null || Array.isArray(body))
+    if (request.method !== "POST" || !isRecord(body))
       throw new TaskTokenError("SerializationException", "Expected a POST with a JSON object body");
-    return [200, dispatch(registry, operation, body as Record<string, unknown>)];
+    return [200, dispatch(registry, operation, body)];
   } catch (error) {
     return error instanceof TaskTokenError
       ? [400, { __type: errorType(error.code), message: error.message }]
@@ -215,11 +209,7 @@ export async function startSfnService(options: {
     });
   });
   const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listen(server, options.port ?? 0, host);
   return {
     endpoint: `http://${host}:${port}`,
     close: () =>

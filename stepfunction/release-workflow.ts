@@ -249,7 +249,9 @@ export function releaseWorkflow(
         ResultSelector: { "releaseId.$": "$.Payload.releaseId" },
         ResultPath: "$.release",
         OutputPath: "$.release",
-        Catch: [{ ErrorEquals: [WorkflowErrors.DuplicateRelease], ResultPath: "$.error", Next: "RecordRejected" }],
+        Catch: [
+          { ErrorEquals: [WorkflowErrors.DuplicateRelease], ResultPath: "$.error", Next: "RecordRejected" },
+        ],
         Next: "AwaitRelease",
       },
     ),

@@ -1,19 +1,30 @@
 /**
- * The `release-machine` CLI: run as a child process (`node cli/release-machine.js …`) against the
- * real local server started in-process, plus unit tests of its SigV4 signing and text rendering.
+ * The `release-machine` CLI against the real local server started in-process: commands run
+ * through the injectable `main()` (one test per exit code), two run as the binary to prove it
+ * starts; plus unit tests of its SigV4 signing and text rendering.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { ReleaseStatusView } from "../handlers/release-status";
 import { regionFromApiUrl, signRequest } from "../cli/api";
 import { main } from "../cli/main";
-import { formatDuration, renderApiError, renderChanges } from "../cli/render";
+import {
+  exitCodeFor,
+  formatDuration,
+  pipelineLine,
+  renderApiError,
+  renderChanges,
+  renderOutcome,
+  renderStatus,
+} from "../cli/render";
+import type { ReleaseView } from "../cli/view";
+import { listen } from "../local/http";
 import { type LocalServer, startLocalServer } from "../local/server";
+import { serveReleases } from "./release-api";
 
 const ROOT = path.join(__dirname, "..");
 const BIN = path.join(ROOT, "cli", "release-machine.js");
@@ -27,21 +38,25 @@ interface Run {
 let server: LocalServer;
 let dataDir: string;
 
-/** Runs the CLI as a newcomer would, pointed at the test server. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+/** Runs one command line in-process, as the binary would, pointed at the test server. */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  let [stdout, stderr] = ["", ""];
+  const code = await main(args, {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    env: { RELEASE_MACHINE_URL: server.url, RELEASE_MACHINE_S3_URL: server.s3Endpoint, ...env },
+    isTTY: false,
+  });
+  return { code, stdout, stderr };
+}
+
+/** Runs the real binary (cli/release-machine.js) in a child process. */
+function binary(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [BIN, ...args],
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          RELEASE_MACHINE_URL: server.url,
-          RELEASE_MACHINE_S3_URL: server.s3Endpoint,
-          ...env,
-        },
-      },
+      { cwd: ROOT, env: { ...process.env, RELEASE_MACHINE_URL: server.url } },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
         resolve({ code, stdout, stderr });
@@ -59,8 +74,7 @@ function manifestFile(name: string, manifest: unknown): string {
 /** A port on loopback that nothing listens on. */
 async function closedPort(): Promise<number> {
   const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as { port: number };
+  const { port } = await listen(probe, 0);
   await new Promise((resolve) => probe.close(resolve));
   return port;
 }
@@ -78,6 +92,7 @@ describe("release-machine CLI", function () {
         { name: "svc-a", durationMs: 100, outcome: "Succeeded" },
         { name: "svc-b", durationMs: 150, outcome: "Succeeded" },
         { name: "svc-bad", durationMs: 100, outcome: "Failed" },
+        { name: "svc-manual", durationMs: null, outcome: "Succeeded" },
       ],
       retryPauseMs: 5,
     });
@@ -88,157 +103,40 @@ describe("release-machine CLI", function () {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("submits a release and watch exits 0 once every pipeline succeeded", async () => {
-    const file = manifestFile("ok", { releaseId: "cli-ok", pipelines: ["svc-a", "svc-b"] });
-    const submitted = await cli(["submit", file]);
-    assert.equal(submitted.code, 0, submitted.stderr);
-    assert.match(submitted.stdout, /^Release cli-ok submitted/);
-    assert.match(submitted.stdout, /npx release-machine watch cli-ok/);
+  /** The execution of `pipeline` once the stand-in has started it. */
+  const executionOf = async (pipeline: string): Promise<string> => {
+    for (;;) {
+      const [record] = server.machine.codepipeline.executions(pipeline).filter((e) => !e.endTime);
+      if (record) return record.pipelineExecutionId;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
 
-    const watched = await cli(["watch", "cli-ok", "--interval", "50"]);
-    assert.equal(watched.code, 0, watched.stderr);
-    const lines = watched.stdout.trimEnd().split("\n");
-    assert.match(lines[lines.length - 1], /^Release cli-ok SUCCEEDED after \d+\.\ds$/);
-    assert.ok(lines.some((line) => /svc-a\s+Succeeded \(SUCCEEDED\)$/.test(line)));
-    assert.ok(lines.some((line) => /svc-b\s+Succeeded \(SUCCEEDED\)$/.test(line)));
+  describe("the binary", () => {
+    it("starts and prints the top-level usage for --help", async () => {
+      const top = await binary(["--help"]);
+      assert.equal(top.code, 0, top.stderr);
+      assert.match(top.stdout, /^ {2}release-machine submit FILE /m);
+      assert.match(top.stdout, /^ {2}release-machine watch RELEASE_ID /m);
+    });
+
+    it("submits a release over HTTP and sets its exit code from the answer", async () => {
+      const file = manifestFile("bin", { releaseId: "cli-bin", pipelines: ["svc-a"] });
+      const [submitted, refused] = [await binary(["submit", file]), await binary(["submit", file])];
+      assert.equal(submitted.code, 0, submitted.stderr);
+      assert.match(submitted.stdout, /^Release cli-bin submitted/);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /^DuplicateRelease \(HTTP 409\)/);
+    });
   });
 
-  it("watch exits 1 for a release with a failing pipeline and names it", async () => {
-    const file = manifestFile("bad", { releaseId: "cli-bad", pipelines: ["svc-a", "svc-bad"] });
-    assert.equal((await cli(["submit", file])).code, 0);
-
-    const watched = await cli(["watch", "cli-bad", "--interval", "50"]);
-    assert.equal(watched.code, 1);
-    assert.match(watched.stdout, /^Release cli-bad FAILED after /m);
-    assert.match(watched.stdout, /^ {2}failed pipelines: svc-bad$/m);
-    assert.match(watched.stdout, /^ {2}cause: Pipeline svc-bad did not succeed/m);
-  });
-
-  it("prints only parseable JSON with --json for submit, watch and status", async () => {
-    const file = manifestFile("json", { releaseId: "cli-json", pipelines: ["svc-a"] });
-    const submitted = await cli(["submit", file, "--json"]);
-    assert.equal(submitted.code, 0, submitted.stderr);
-    const answer = JSON.parse(submitted.stdout) as { executionArn: string; startDate: number };
-    assert.match(answer.executionArn, /:execution:[^:]+:release-cli-json$/);
-    assert.equal(typeof answer.startDate, "number");
-
-    const watched = await cli(["watch", "cli-json", "--json", "--interval", "50"]);
-    assert.equal(watched.code, 0, watched.stderr);
-    const final = JSON.parse(watched.stdout) as ReleaseStatusView;
-    assert.equal(final.releaseId, "cli-json");
-    assert.equal(final.status, "SUCCEEDED");
-    assert.deepEqual(
-      final.pipelines.map((p) => [p.name, p.status]),
-      [["svc-a", "Succeeded"]],
-    );
-
-    const status = await cli(["status", "cli-json", "--json"]);
-    assert.equal(status.code, 0, status.stderr);
-    const view = JSON.parse(status.stdout) as ReleaseStatusView;
-    assert.equal(view.status, "SUCCEEDED");
-    assert.equal(view.executionArn, answer.executionArn);
-    assert.deepEqual(
-      view.pipelines[0].history.map((h) => h.state),
-      ["STARTED", "SUCCEEDED"],
-    );
-    assert.ok(view.startedAt && view.endedAt, "status has both times");
-  });
-
-  it("status prints the release, its times and one line per pipeline", async () => {
-    const file = manifestFile("status", { releaseId: "cli-status", pipelines: ["svc-a", "svc-bad"] });
-    assert.equal((await cli(["submit", file])).code, 0);
-    assert.equal((await cli(["watch", "cli-status", "--interval", "50", "--json"])).code, 1);
-
-    const status = await cli(["status", "cli-status"]);
-    assert.equal(status.code, 0, status.stderr);
-    const lines = status.stdout.trimEnd().split("\n");
-    assert.equal(lines[0], "Release cli-status: FAILED");
-    assert.match(status.stdout, /^ {2}started {2}\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/m);
-    assert.match(status.stdout, /^ {2}ended {4}\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z \(\d+\.\ds\)$/m);
-    assert.match(status.stdout, /^ {2}error {4}PipelineFailed$/m);
-    assert.match(status.stdout, /^ {2}!! svc-bad\s+Failed\s+FAILED at \d{2}:\d{2}:\d{2}Z$/m);
-    assert.equal(lines.filter((line) => /^ {2}(ok|!!|--|>>) svc-/.test(line)).length, 2);
-  });
-
-  it("exits 1 and lists each problem of a manifest the API rejects", async () => {
-    const file = manifestFile("invalid", { releaseId: "cli-invalid", pipelines: ["svc-nope"], owner: "me" });
-    const submitted = await cli(["submit", file]);
-    assert.equal(submitted.code, 1);
-    const lines = submitted.stderr.trimEnd().split("\n");
-    assert.equal(lines[0], "InvalidManifest (HTTP 400): the manifest has 2 problems");
-    assert.match(lines[1], /^ {2}\/owner\s+additionalProperties\s+unknown field "owner"/);
-    assert.match(
-      lines[2],
-      /^ {2}\/pipelines\/0\s+allowList\s+pipeline "svc-nope" is not on this machine's allow-list/,
-    );
-
-    const json = await cli(["submit", file, "--json"]);
-    assert.equal(json.code, 1);
-    const body = JSON.parse(json.stdout) as { error: string; problems: { path: string; rule: string }[] };
-    assert.equal(body.error, "InvalidManifest");
-    assert.deepEqual(
-      body.problems.map((p) => [p.path, p.rule]),
-      [
-        ["/owner", "additionalProperties"],
-        ["/pipelines/0", "allowList"],
-      ],
-    );
-  });
-
-  it("exits 1 with DuplicateRelease when a releaseId is submitted twice", async () => {
-    const file = manifestFile("twice", { releaseId: "cli-twice", pipelines: ["svc-a"] });
-    assert.equal((await cli(["submit", file])).code, 0);
-    const again = await cli(["submit", file]);
-    assert.equal(again.code, 1);
-    assert.match(again.stderr, /^DuplicateRelease \(HTTP 409\): release cli-twice was already submitted/);
-  });
-
-  it("uploads with --bucket to the local S3, and watch waits for the release and sees it succeed", async () => {
-    const file = manifestFile("upload", { releaseId: "cli-upload", pipelines: ["svc-a", "svc-b"] });
-    const uploaded = await cli(["submit", file, "--bucket", "release-manifests", "--json"]);
-    assert.equal(uploaded.code, 0, uploaded.stderr);
-    const where = JSON.parse(uploaded.stdout) as { releaseId: string; location: string; endpoint: string };
-    assert.equal(where.releaseId, "cli-upload");
-    assert.equal(where.location, "s3://release-manifests/cli-upload.json");
-    assert.equal(where.endpoint, server.s3Endpoint);
-
-    const watched = await cli(["watch", "cli-upload", "--interval", "50", "--timeout", "10s"]);
-    assert.equal(watched.code, 0, watched.stderr);
-    assert.match(watched.stdout, /^Release cli-upload SUCCEEDED after /m);
-
-    const status = JSON.parse((await cli(["status", "cli-upload", "--json"])).stdout) as ReleaseStatusView;
-    assert.equal(status.source, "s3://release-manifests/cli-upload.json");
-  });
-
-  it("refuses to upload a manifest that breaks the manifest rules", async () => {
-    const file = manifestFile("upload-bad", { releaseId: "-leading-dash", pipelines: ["svc-a"] });
-    const uploaded = await cli(["submit", file, "--bucket", "release-manifests"]);
-    assert.equal(uploaded.code, 1);
-    assert.match(uploaded.stderr, /^ {2}\/releaseId\s+pattern\s+/m);
-    assert.match(uploaded.stderr, /^Nothing was uploaded\.$/m);
-  });
-
-  it("status exits 1 for an unknown release and watch exits 2 when it never appears", async () => {
-    const [status, watched] = await Promise.all([
-      cli(["status", "cli-ghost"]),
-      cli(["watch", "cli-ghost", "--interval", "50", "--timeout", "300ms"]),
-    ]);
-    assert.equal(status.code, 1);
-    assert.equal(status.stderr.trim(), "ReleaseNotFound (HTTP 404): no release has releaseId cli-ghost");
-    assert.equal(watched.code, 2);
-    assert.match(watched.stderr, /^release-machine: no release has releaseId cli-ghost \(waited 0\.\ds\)$/m);
-  });
-
-  it("prints usage for --help on the top level and on every command", async () => {
-    const [top, submit, status, watch] = await Promise.all([
-      cli(["--help"]),
-      cli(["submit", "--help"]),
-      cli(["status", "--help"]),
-      cli(["watch", "-h"]),
-    ]);
-    for (const run of [top, submit, status, watch]) assert.equal(run.code, 0, run.stderr);
-    assert.match(top.stdout, /^ {2}release-machine submit FILE /m);
-    assert.match(top.stdout, /^ {2}release-machine watch RELEASE_ID /m);
+  it("prints each command's usage for --help and -h", async () => {
+    const [submit, status, watch] = [
+      await cli(["submit", "--help"]),
+      await cli(["status", "--help"]),
+      await cli(["watch", "-h"]),
+    ];
+    for (const run of [submit, status, watch]) assert.equal(run.code, 0, run.stderr);
     assert.match(submit.stdout, /^Usage: release-machine submit FILE \[options\]$/m);
     assert.match(submit.stdout, /^ {2}--bucket NAME /m);
     assert.match(status.stdout, /^Usage: release-machine status RELEASE_ID \[options\]$/m);
@@ -246,43 +144,259 @@ describe("release-machine CLI", function () {
     assert.match(watch.stdout, /^ {2}--timeout DURATION /m);
   });
 
-  it("exits 2 for a usage error and points to the command's help", async () => {
-    const [missing, unknown] = await Promise.all([cli(["watch"]), cli(["status", "x", "--frobnicate"])]);
-    assert.equal(missing.code, 2);
-    assert.equal(
-      missing.stderr,
-      'release-machine: watch needs RELEASE_ID\nRun "release-machine watch --help" for usage.\n',
-    );
-    assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /Unknown option '--frobnicate'/);
+  describe("exit code 0", () => {
+    it("submits a release, and watch exits 0 once every pipeline succeeded", async () => {
+      const file = manifestFile("ok", { releaseId: "cli-ok", pipelines: ["svc-a", "svc-b"] });
+      const submitted = await cli(["submit", file]);
+      assert.equal(submitted.code, 0, submitted.stderr);
+      assert.match(submitted.stdout, /^Release cli-ok submitted/);
+      assert.match(submitted.stdout, /npx release-machine watch cli-ok/);
+
+      const watched = await cli(["watch", "cli-ok", "--interval", "20"]);
+      assert.equal(watched.code, 0, watched.stderr);
+      const lines = watched.stdout.trimEnd().split("\n");
+      assert.match(lines[lines.length - 1], /^Release cli-ok SUCCEEDED after \d+\.\ds$/);
+      assert.ok(lines.some((line) => /svc-a\s+Succeeded \(SUCCEEDED\)$/.test(line)));
+      assert.ok(lines.some((line) => /svc-b\s+Succeeded \(SUCCEEDED\)$/.test(line)));
+    });
+
+    it("names a numeric releaseId as the manifest writes it in submit's watch command", async () => {
+      const file = path.join(dataDir, "numeric.json");
+      writeFileSync(file, '{ "releaseId": 7.10, "pipelines": ["svc-a"] }');
+
+      const submitted = await cli(["submit", file]);
+
+      assert.equal(submitted.code, 0, submitted.stderr);
+      assert.match(submitted.stdout, /^Release 7\.10 submitted/);
+      assert.match(submitted.stdout, /^Follow it: {3}npx release-machine watch 7\.10$/m);
+    });
+
+    it("status exits 0 for a release that is still RUNNING", async () => {
+      const file = manifestFile("running", { releaseId: "cli-running", pipelines: ["svc-manual"] });
+      assert.equal((await cli(["submit", file])).code, 0);
+      const execution = await executionOf("svc-manual");
+
+      const status = await cli(["status", "cli-running"]);
+      server.machine.codepipeline.finish(execution, "Succeeded");
+
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /^Release cli-running: RUNNING$/m);
+    });
+
+    it("prints only parseable JSON with --json for submit, watch and status", async () => {
+      const file = manifestFile("json", { releaseId: "cli-json", pipelines: ["svc-a"] });
+      const submitted = await cli(["submit", file, "--json"]);
+      assert.equal(submitted.code, 0, submitted.stderr);
+      const answer = JSON.parse(submitted.stdout) as { executionArn: string; startDate: number };
+      assert.match(answer.executionArn, /:execution:[^:]+:release-cli-json$/);
+      assert.equal(typeof answer.startDate, "number");
+
+      const watched = await cli(["watch", "cli-json", "--json", "--interval", "20"]);
+      assert.equal(watched.code, 0, watched.stderr);
+      const final = JSON.parse(watched.stdout) as ReleaseView;
+      assert.equal(final.releaseId, "cli-json");
+      assert.equal(final.status, "SUCCEEDED");
+      assert.deepEqual(
+        final.pipelines?.map((p) => [p.name, p.status]),
+        [["svc-a", "Succeeded"]],
+      );
+
+      const status = await cli(["status", "cli-json", "--json"]);
+      assert.equal(status.code, 0, status.stderr);
+      const view = JSON.parse(status.stdout) as ReleaseView;
+      assert.equal(view.status, "SUCCEEDED");
+      assert.equal(view.executionArn, answer.executionArn);
+      assert.deepEqual(
+        view.pipelines?.[0].history?.map((h) => h.state),
+        ["STARTED", "SUCCEEDED"],
+      );
+      assert.ok(view.startedAt && view.endedAt, "status has both times");
+    });
+
+    it("uploads with --bucket to the local S3, and watch waits for the release and sees it succeed", async () => {
+      const file = manifestFile("upload", { releaseId: "cli-upload", pipelines: ["svc-a", "svc-b"] });
+      const uploaded = await cli(["submit", file, "--bucket", "release-manifests", "--json"]);
+      assert.equal(uploaded.code, 0, uploaded.stderr);
+      const where = JSON.parse(uploaded.stdout) as { releaseId: string; location: string; endpoint: string };
+      assert.equal(where.releaseId, "cli-upload");
+      assert.equal(where.location, "s3://release-manifests/cli-upload.json");
+      assert.equal(where.endpoint, server.s3Endpoint);
+
+      const watched = await cli(["watch", "cli-upload", "--interval", "20"]);
+      assert.equal(watched.code, 0, watched.stderr);
+      assert.match(watched.stdout, /^Release cli-upload SUCCEEDED after /m);
+
+      const status = JSON.parse((await cli(["status", "cli-upload", "--json"])).stdout) as ReleaseView;
+      assert.equal(status.source, "s3://release-manifests/cli-upload.json");
+    });
   });
 
-  it("asks whether `npm start` is running when the local API refuses the connection", async () => {
-    const port = await closedPort();
-    const run = await cli(["status", "cli-ok"], { RELEASE_MACHINE_URL: `http://127.0.0.1:${port}` });
-    assert.equal(run.code, 1);
-    assert.equal(
-      run.stderr,
-      `release-machine: cannot reach the release API at http://127.0.0.1:${port} (ECONNREFUSED); ` +
-        "is `npm start` running? (or set RELEASE_MACHINE_URL / pass --api)\n",
-    );
+  describe("exit code 1", () => {
+    it("watch and status exit 1 for a FAILED release and name the failing pipeline", async () => {
+      const file = manifestFile("bad", { releaseId: "cli-bad", pipelines: ["svc-a", "svc-bad"] });
+      assert.equal((await cli(["submit", file])).code, 0);
+
+      const watched = await cli(["watch", "cli-bad", "--interval", "20"]);
+      const status = await cli(["status", "cli-bad"]);
+
+      assert.equal(watched.code, 1);
+      assert.match(watched.stdout, /^Release cli-bad FAILED after /m);
+      assert.match(watched.stdout, /^ {2}failed pipelines: svc-bad$/m);
+      assert.match(watched.stdout, /^ {2}cause: Pipeline svc-bad did not succeed/m);
+      assert.equal(status.code, 1, status.stderr);
+      const lines = status.stdout.trimEnd().split("\n");
+      assert.equal(lines[0], "Release cli-bad: FAILED");
+      assert.match(status.stdout, /^ {2}started {2}\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/m);
+      assert.match(status.stdout, /^ {2}ended {4}\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z \(\d+\.\ds\)$/m);
+      assert.match(status.stdout, /^ {2}error {4}PipelineFailed$/m);
+      assert.match(status.stdout, /^ {2}!! svc-bad\s+Failed\s+FAILED at \d{2}:\d{2}:\d{2}Z$/m);
+      assert.equal(lines.filter((line) => /^ {2}(ok|!!|--|>>) svc-/.test(line)).length, 2);
+    });
+
+    it("watch and status exit 1 for a REJECTED release and list its problems", async () => {
+      // The answer the API gives a rejected submission: GET /releases/{id} with status REJECTED.
+      const rejected: ReleaseView = {
+        releaseId: "cli-rejected",
+        status: "REJECTED",
+        error: "InvalidManifest",
+        cause: "the manifest has 1 problem",
+        problems: [{ path: "/pipelines/0", rule: "allowList", message: 'pipeline "svc-x" is not allowed' }],
+        source: "s3://release-manifests/cli-rejected.json",
+      };
+      const api = await serveReleases([rejected]);
+      try {
+        const env = { RELEASE_MACHINE_URL: api.url };
+        const [watched, status] = [
+          await cli(["watch", "cli-rejected", "--interval", "20"], env),
+          await cli(["status", "cli-rejected"], env),
+        ];
+
+        assert.equal(watched.code, 1);
+        assert.match(
+          watched.stdout,
+          /^ {2}problems \(1\):\n {4}\/pipelines\/0 {2}allowList {2}pipeline "svc-x" is not allowed$/m,
+        );
+        assert.equal(status.code, 1);
+        assert.deepEqual(status.stdout.trimEnd().split("\n"), [
+          "Release cli-rejected: REJECTED",
+          "  started  -",
+          "  source   s3://release-manifests/cli-rejected.json",
+          "  error    InvalidManifest",
+          "  cause    the manifest has 1 problem",
+          "Problems (1):",
+          '  /pipelines/0  allowList  pipeline "svc-x" is not allowed',
+        ]);
+      } finally {
+        await api.close();
+      }
+    });
+
+    it("exits 1 and lists each problem of a manifest the API rejects", async () => {
+      const file = manifestFile("invalid", {
+        releaseId: "cli-invalid",
+        pipelines: ["svc-nope"],
+        owner: "me",
+      });
+      const submitted = await cli(["submit", file]);
+      assert.equal(submitted.code, 1);
+      const lines = submitted.stderr.trimEnd().split("\n");
+      assert.equal(lines[0], "InvalidManifest (HTTP 400): the manifest has 2 problems");
+      assert.match(lines[1], /^ {2}\/owner\s+additionalProperties\s+unknown field "owner"/);
+      assert.match(
+        lines[2],
+        /^ {2}\/pipelines\/0\s+allowList\s+pipeline "svc-nope" is not on this machine's allow-list/,
+      );
+
+      const json = await cli(["submit", file, "--json"]);
+      assert.equal(json.code, 1);
+      const body = JSON.parse(json.stdout) as { error: string; problems: { path: string; rule: string }[] };
+      assert.equal(body.error, "InvalidManifest");
+      assert.deepEqual(
+        body.problems.map((p) => [p.path, p.rule]),
+        [
+          ["/owner", "additionalProperties"],
+          ["/pipelines/0", "allowList"],
+        ],
+      );
+    });
+
+    it("refuses to upload a manifest that breaks the manifest rules", async () => {
+      const file = manifestFile("upload-bad", { releaseId: "-leading-dash", pipelines: ["svc-a"] });
+      const uploaded = await cli(["submit", file, "--bucket", "release-manifests"]);
+      assert.equal(uploaded.code, 1);
+      assert.match(uploaded.stderr, /^ {2}\/releaseId\s+pattern\s+/m);
+      assert.match(uploaded.stderr, /^Nothing was uploaded\.$/m);
+    });
+
+    it("status exits 1 for a release that does not exist", async () => {
+      const status = await cli(["status", "cli-ghost"]);
+      assert.equal(status.code, 1);
+      assert.equal(status.stderr.trim(), "ReleaseNotFound (HTTP 404): no release has releaseId cli-ghost");
+    });
+
+    it("asks whether `npm start` is running when the local API refuses the connection", async () => {
+      const port = await closedPort();
+      const run = await cli(["status", "cli-ok"], { RELEASE_MACHINE_URL: `http://127.0.0.1:${port}` });
+      assert.equal(run.code, 1);
+      assert.equal(
+        run.stderr,
+        `release-machine: cannot reach the release API at http://127.0.0.1:${port} (ECONNREFUSED); ` +
+          "is `npm start` running? (or set RELEASE_MACHINE_URL / pass --api)\n",
+      );
+    });
+  });
+
+  describe("exit code 2", () => {
+    it("exits 2 for a usage error and points to the command's help", async () => {
+      const [missing, unknown] = [await cli(["watch"]), await cli(["status", "x", "--frobnicate"])];
+      assert.equal(missing.code, 2);
+      assert.equal(
+        missing.stderr,
+        'release-machine: watch needs RELEASE_ID\nRun "release-machine watch --help" for usage.\n',
+      );
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /Unknown option '--frobnicate'/);
+    });
+
+    it("watch exits 2 when the release never appears before --timeout", async () => {
+      const watched = await cli(["watch", "cli-ghost", "--interval", "20", "--timeout", "100ms"]);
+      assert.equal(watched.code, 2);
+      assert.match(
+        watched.stderr,
+        /^release-machine: no release has releaseId cli-ghost \(waited \d+\.\ds\)$/m,
+      );
+    });
   });
 
   it("redraws the view in place when stdout is a terminal", async () => {
-    const file = manifestFile("tty", { releaseId: "cli-tty", pipelines: ["svc-b"] });
+    const file = manifestFile("tty", { releaseId: "cli-tty", pipelines: ["svc-manual"] });
     assert.equal((await cli(["submit", file])).code, 0);
-    let out = "";
-    const code = await main(["watch", "cli-tty", "--interval", "20"], {
-      stdout: { write: (text: string) => (out += text) },
+    const execution = await executionOf("svc-manual");
+    const frames: string[] = [];
+    let firstRunningFrame!: () => void;
+    const drawnRunning = new Promise<void>((resolve) => (firstRunningFrame = resolve));
+
+    const watching = main(["watch", "cli-tty", "--interval", "20"], {
+      stdout: {
+        write: (text: string) => {
+          frames.push(text);
+          if (/svc-manual\s+InProgress/.test(text)) firstRunningFrame();
+        },
+      },
       stderr: { write: () => true },
       env: { RELEASE_MACHINE_URL: server.url },
       isTTY: true,
       columns: () => 80,
     });
-    assert.equal(code, 0);
+    await drawnRunning;
+    server.machine.codepipeline.finish(execution, "Succeeded");
+
+    assert.equal(await watching, 0);
+    const running = frames.findIndex((f) => /svc-manual\s+InProgress/.test(f));
+    const done = frames.findIndex((f) => f.startsWith("\x1b[2A\r\x1b[JRelease cli-tty  SUCCEEDED "));
+    assert.ok(running >= 0 && done > running, JSON.stringify(frames));
     // Every frame after the first moves up over the previous two lines and clears them.
-    assert.ok(out.includes("\x1b[2A\r\x1b[J"), "redraws with cursor movement");
-    assert.match(out, /Release cli-tty {2}SUCCEEDED .*\n {2}ok svc-b\s+Succeeded\s+SUCCEEDED at /);
+    assert.match(frames[done], / {2}ok svc-manual\s+Succeeded\s+SUCCEEDED at /);
   });
 });
 
@@ -364,17 +478,20 @@ describe("release-machine CLI: rendering", () => {
   });
 
   it("prints a line per change only, the release's end after its pipelines", () => {
-    const before: ReleaseStatusView = {
+    const before: ReleaseView = {
       releaseId: "r1",
       status: "RUNNING",
       startedAt: "2026-11-27T10:00:00.000Z",
       pipelines: [pipeline("svc-a", "InProgress", ["STARTED"]), pipeline("svc-b", "InProgress", ["STARTED"])],
     };
-    const after: ReleaseStatusView = {
+    const after: ReleaseView = {
       ...before,
       status: "SUCCEEDED",
       endedAt: "2026-11-27T10:00:03.000Z",
-      pipelines: [before.pipelines[0], pipeline("svc-b", "Succeeded", ["STARTED", "SUCCEEDED"])],
+      pipelines: [
+        pipeline("svc-a", "InProgress", ["STARTED"]),
+        pipeline("svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]),
+      ],
     };
     assert.deepEqual(renderChanges(before, after), [
       "10:00:02Z svc-b     Succeeded (SUCCEEDED)",
@@ -400,6 +517,41 @@ describe("release-machine CLI: rendering", () => {
       ],
     );
     assert.deepEqual(renderApiError(403, { message: "Forbidden" }), ["HTTP 403: Forbidden"]);
+  });
+
+  it("names the stage and action a failed pipeline failed at, in status, watch's lines and the outcome", () => {
+    const failed = {
+      ...pipeline("svc-a", "Failed", ["STARTED", "FAILED"]),
+      failedStage: "Deploy",
+      failedAction: "DeployApp",
+    };
+    const view: ReleaseView = {
+      releaseId: "r2",
+      status: "FAILED",
+      startedAt: "2026-11-27T10:00:00.000Z",
+      endedAt: "2026-11-27T10:00:02.000Z",
+      pipelines: [failed, pipeline("svc-b", "Stopped", ["STARTED", "STOPPED"])],
+    };
+
+    assert.equal(
+      pipelineLine(failed, 8),
+      "!! svc-a     Failed      FAILED at 10:00:02Z at stage Deploy, action DeployApp",
+    );
+    assert.ok(renderStatus(view, new Date()).includes(`  ${pipelineLine(failed, 8)}`));
+    assert.deepEqual(renderChanges(undefined, view).slice(1, 2), [
+      "10:00:02Z svc-a     Failed (FAILED) at stage Deploy, action DeployApp",
+    ]);
+    assert.deepEqual(renderOutcome(view, new Date()).slice(0, 2), [
+      "Release r2 FAILED after 2.0s",
+      "  failed pipelines: svc-a at stage Deploy, action DeployApp",
+    ]);
+  });
+
+  it("exits 0 for a RUNNING or SUCCEEDED release and 1 for FAILED, REJECTED and CANCELLED", () => {
+    const codes = (["RUNNING", "SUCCEEDED", "FAILED", "REJECTED", "CANCELLED"] as const).map((status) =>
+      exitCodeFor({ releaseId: "r", status }),
+    );
+    assert.deepEqual(codes, [0, 0, 1, 1, 1]);
   });
 
   it("formats durations from tenths of seconds to hours", () => {

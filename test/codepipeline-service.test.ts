@@ -3,12 +3,13 @@
  * can talk to it and gets typed exceptions back, the handlers can too.
  */
 import assert from "node:assert/strict";
-import { setTimeout as delay } from "node:timers/promises";
 import {
   CodePipelineClient,
   CodePipelineServiceException,
   DuplicatedStopRequestException,
   GetPipelineExecutionCommand,
+  GetPipelineStateCommand,
+  ListActionExecutionsCommand,
   InvalidNextTokenException,
   ListPipelineExecutionsCommand,
   PipelineExecutionNotFoundException,
@@ -35,18 +36,15 @@ const PIPELINES: LocalPipelineSpec[] = [
   { name: "instant", durationMs: 0, outcome: "Succeeded", stages: ["Only"] },
   { name: "manual", durationMs: null, outcome: "Succeeded", stages: ["Approval"] },
   { name: "slow", durationMs: 60_000, outcome: "Succeeded" },
+  {
+    name: "fails-at-build",
+    durationMs: 30,
+    outcome: "Failed",
+    stages: ["Source", { name: "Build", actions: ["Compile", "UnitTests"] }, "Deploy"],
+    failure: { stage: "Build", action: "UnitTests", code: "JobFailed", message: "3 tests failed" },
+  },
 ];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 2000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
-}
 
 /** The error of a call that must fail: a modelled exception class, or the base class for the rest. */
 async function rejection(call: Promise<unknown>): Promise<CodePipelineServiceException> {
@@ -67,23 +65,31 @@ const trail = (events: AnyEvent[], executionId: string) =>
     .filter((e) => e.detail["execution-id"] === executionId)
     .map((e) => ("stage" in e.detail ? `${e.detail.stage} ${e.detail.state}` : e.detail.state));
 
-const TERMINAL = ["SUCCEEDED", "FAILED", "STOPPED"];
-const ended = (events: AnyEvent[], executionId: string) => () =>
-  events.some(
-    (e) =>
-      e["detail-type"] === "CodePipeline Pipeline Execution State Change" &&
-      e.detail["execution-id"] === executionId &&
-      TERMINAL.includes(e.detail.state),
-  );
-
 describe("the local CodePipeline service", () => {
   let service: CodePipelineService;
   let events: AnyEvent[];
+  let waiters: { matches: (e: AnyEvent) => boolean; resolve: () => void }[];
   let client: CodePipelineClient;
+
+  /** Resolves once an event `matches` has been emitted (at once if one already was). */
+  const emitted = (matches: (e: AnyEvent) => boolean) =>
+    new Promise<void>((resolve) => {
+      if (events.some(matches)) resolve();
+      else waiters.push({ matches, resolve });
+    });
 
   beforeEach(async () => {
     events = [];
-    service = await startCodePipelineService({ pipelines: PIPELINES, onEvent: (e) => void events.push(e) });
+    waiters = [];
+    service = await startCodePipelineService({
+      pipelines: PIPELINES,
+      // A stop-and-wait stays Stopping until the test ends it: nothing here races a timer.
+      stopAndWaitMs: null,
+      onEvent: (e) => {
+        events.push(e);
+        for (const waiter of waiters.filter((w) => w.matches(e))) waiter.resolve();
+      },
+    });
     // One attempt, so every injected fault reaches the test instead of the SDK's own retries.
     client = new CodePipelineClient({
       endpoint: service.endpoint,
@@ -119,7 +125,7 @@ describe("the local CodePipeline service", () => {
   it("starts an execution with a UUID and emits STARTED, every stage, then SUCCEEDED in EventBridge's shape", async () => {
     const id = await start("fast-ok");
     assert.match(id, UUID);
-    await until("the terminal event", ended(events, id));
+    await service.whenEnded(id);
 
     assert.deepEqual(trail(events, id), [
       "STARTED",
@@ -173,8 +179,7 @@ describe("the local CodePipeline service", () => {
 
   it("ends a Failed pipeline with its last stage FAILED, then the pipeline FAILED", async () => {
     const id = await start("fast-fails");
-    assert.equal((await get("fast-fails", id))?.status, "InProgress");
-    await until("the terminal event", ended(events, id));
+    await service.whenEnded(id);
 
     assert.deepEqual(trail(events, id), [
       "STARTED",
@@ -191,7 +196,7 @@ describe("the local CodePipeline service", () => {
 
   it("ends a zero-duration pipeline by itself, asynchronously, right after the start", async () => {
     const id = await start("instant");
-    await until("the terminal event", ended(events, id), 200);
+    await service.whenEnded(id);
     assert.deepEqual(trail(events, id), ["STARTED", "Only STARTED", "Only SUCCEEDED", "SUCCEEDED"]);
   });
 
@@ -276,7 +281,8 @@ describe("the local CodePipeline service", () => {
     assert.equal((await get("slow", id))?.status, "Stopping");
     await assert.rejects(stop(), DuplicatedStopRequestException);
 
-    await until("the STOPPED event", ended(events, id));
+    service.finish(id, "Stopped");
+    await service.whenEnded(id);
     assert.equal((await get("slow", id))?.status, "Stopped");
     assert.deepEqual(trail(events, id), [
       "STARTED",
@@ -287,6 +293,26 @@ describe("the local CodePipeline service", () => {
     ]);
     await assert.rejects(stop(), PipelineExecutionNotStoppableException);
     await assert.rejects(stop(true), PipelineExecutionNotStoppableException);
+  });
+
+  it("ends a stop-and-wait by itself, Stopped, when stopAndWaitMs is left at its default", async () => {
+    const own = await startCodePipelineService({ pipelines: PIPELINES, onEvent: () => undefined });
+    const ownClient = new CodePipelineClient({
+      endpoint: own.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    });
+    try {
+      const { pipelineExecutionId = "" } = await ownClient.send(
+        new StartPipelineExecutionCommand({ name: "slow", clientRequestToken: "default-stop" }),
+      );
+      await ownClient.send(new StopPipelineExecutionCommand({ pipelineName: "slow", pipelineExecutionId }));
+
+      assert.equal((await own.whenEnded(pipelineExecutionId)).status, "Stopped");
+    } finally {
+      ownClient.destroy();
+      await own.close();
+    }
   });
 
   it("abandons an execution at once, also escalating a stop that is still waiting", async () => {
@@ -362,6 +388,42 @@ describe("the local CodePipeline service", () => {
     assert.equal(service.callCount("StartPipelineExecution"), 4);
   });
 
+  it("answers an injected ThrottlingException so that the SDK classifies it as throttling and retries it", async () => {
+    const classified: string[] = [];
+    // Retries at once, only what the SDK calls THROTTLING: its own backoff would add seconds of jitter.
+    const retrying = new CodePipelineClient({
+      endpoint: service.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+      retryStrategy: {
+        acquireInitialRetryToken: async () => ({ getRetryCount: () => 0, getRetryDelay: () => 0 }),
+        refreshRetryTokenForRetry: async (
+          token: { getRetryCount(): number },
+          info: { errorType: string },
+        ) => {
+          classified.push(info.errorType);
+          const attempt = token.getRetryCount() + 1;
+          if (info.errorType !== "THROTTLING" || attempt >= 3) throw new Error("no retry");
+          return { getRetryCount: () => attempt, getRetryDelay: () => 0 };
+        },
+        recordSuccess: () => undefined,
+      },
+    });
+    service.faults.inject({ operation: "StartPipelineExecution", error: "ThrottlingException", times: 2 });
+    try {
+      const { pipelineExecutionId } = await retrying.send(
+        new StartPipelineExecutionCommand({ name: "manual", clientRequestToken: "throttled" }),
+      );
+      assert.deepEqual(classified, ["THROTTLING", "THROTTLING"]);
+      assert.deepEqual(
+        service.executions().map((e) => e.pipelineExecutionId),
+        [pipelineExecutionId],
+      );
+    } finally {
+      retrying.destroy();
+    }
+  });
+
   it("can answer an injected fault with another HTTP status, until the faults are cleared", async () => {
     const id = await start("slow");
     service.faults.inject({
@@ -394,13 +456,13 @@ describe("the local CodePipeline service", () => {
     const retried = await client.send(new StartPipelineExecutionCommand(request));
     assert.equal(retried.pipelineExecutionId, started[0].pipelineExecutionId);
     assert.equal(service.executions().length, 1);
-    await until("the terminal event", ended(events, started[0].pipelineExecutionId));
+    await service.whenEnded(started[0].pipelineExecutionId);
     assert.equal(trail(events, started[0].pipelineExecutionId).filter((s) => s === "STARTED").length, 1);
   });
 
   it("runs a null-duration pipeline until finish() ends it", async () => {
     const id = await start("manual");
-    await delay(50);
+    await emitted((e) => e.detail["execution-id"] === id && "stage" in e.detail);
     assert.deepEqual(trail(events, id), ["STARTED", "Approval STARTED"]);
     assert.equal((await get("manual", id))?.status, "InProgress");
 
@@ -435,7 +497,7 @@ describe("the local CodePipeline service", () => {
   it("cancels every pending timer on close(), so nothing fires afterwards and the process can exit", async () => {
     const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
     // Counted after a first await: mocha arms this test's own timeout once the test returns its promise.
-    await delay(0);
+    await new Promise((resolve) => setImmediate(resolve));
     const before = timeouts();
     await start("slow");
     await start("manual");
@@ -445,8 +507,136 @@ describe("the local CodePipeline service", () => {
     client.destroy();
     await service.close();
     assert.equal(timeouts(), before);
-    const seen = events.length;
-    await delay(60);
-    assert.equal(events.length, seen, "no event after close()");
+  });
+  describe("stages and actions, as GetPipelineState and ListActionExecutions report them", () => {
+    /** Each stage as [name, its latest execution's status, [action, status, error message]…]. */
+    const stateOf = async (name: string) =>
+      ((await client.send(new GetPipelineStateCommand({ name }))).stageStates ?? []).map((stage) => [
+        stage.stageName,
+        stage.latestExecution?.status,
+        (stage.actionStates ?? []).map((a) => [
+          a.actionName,
+          a.latestExecution?.status,
+          a.latestExecution?.errorDetails?.message,
+        ]),
+      ]);
+
+    it("fails at the stage and action the spec names, and never reaches the stages after it", async () => {
+      const id = await start("fails-at-build");
+      await service.whenEnded(id);
+
+      assert.deepEqual(trail(events, id), [
+        "STARTED",
+        "Source STARTED",
+        "Source SUCCEEDED",
+        "Build STARTED",
+        "Build FAILED",
+        "FAILED",
+      ]);
+      assert.deepEqual(await stateOf("fails-at-build"), [
+        ["Source", "Succeeded", [["Source", "Succeeded", undefined]]],
+        [
+          "Build",
+          "Failed",
+          [
+            ["Compile", "Succeeded", undefined],
+            ["UnitTests", "Failed", "3 tests failed"],
+          ],
+        ],
+        ["Deploy", undefined, [["Deploy", undefined, undefined]]],
+      ]);
+    });
+
+    it("reports each stage with the id and status of the latest execution that reached it", async () => {
+      const first = await start("fast-fails", "first");
+      await service.whenEnded(first);
+      const second = await start("fast-fails", "second");
+      await service.whenEnded(second);
+
+      const { stageStates = [] } = await client.send(new GetPipelineStateCommand({ name: "fast-fails" }));
+
+      assert.deepEqual(
+        stageStates.map((s) => [
+          s.stageName,
+          s.latestExecution?.pipelineExecutionId,
+          s.latestExecution?.status,
+        ]),
+        [
+          ["Source", second, "Succeeded"],
+          ["Test", second, "Failed"],
+        ],
+      );
+      assert.equal(stageStates[1].actionStates?.[0].latestExecution?.errorDetails?.code, "JobFailed");
+    });
+
+    it("lists one execution's action runs newest first, the failing one with its errorDetails", async () => {
+      const id = await start("fails-at-build");
+      await service.whenEnded(id);
+      const other = await start("fails-at-build", "another-run");
+      await emitted((e) => e.detail["execution-id"] === other && "stage" in e.detail);
+
+      const { actionExecutionDetails = [] } = await client.send(
+        new ListActionExecutionsCommand({
+          pipelineName: "fails-at-build",
+          filter: { pipelineExecutionId: id },
+        }),
+      );
+
+      assert.deepEqual(
+        actionExecutionDetails.map((a) => [a.pipelineExecutionId, a.stageName, a.actionName, a.status]),
+        [
+          [id, "Build", "UnitTests", "Failed"],
+          [id, "Build", "Compile", "Succeeded"],
+          [id, "Source", "Source", "Succeeded"],
+        ],
+      );
+      assert.deepEqual(actionExecutionDetails[0].output?.executionResult?.errorDetails, {
+        code: "JobFailed",
+        message: "3 tests failed",
+      });
+      assert.ok(actionExecutionDetails[0].startTime instanceof Date);
+    });
+
+    it("marks the open stage's actions Abandoned when an execution is stopped with abandon", async () => {
+      const id = await start("slow");
+      await client.send(
+        new StopPipelineExecutionCommand({ pipelineName: "slow", pipelineExecutionId: id, abandon: true }),
+      );
+
+      assert.deepEqual((await stateOf("slow"))[0], [
+        "Source",
+        "Stopped",
+        [["Source", "Abandoned", undefined]],
+      ]);
+    });
+
+    it("answers ListActionExecutions for an execution it does not know with PipelineExecutionNotFoundException", async () => {
+      await assert.rejects(
+        client.send(
+          new ListActionExecutionsCommand({
+            pipelineName: "slow",
+            filter: { pipelineExecutionId: "00000000-0000-4000-8000-000000000000" },
+          }),
+        ),
+        PipelineExecutionNotFoundException,
+      );
+    });
+
+    it("refuses a spec whose failure names a stage or an action the pipeline does not have", async () => {
+      const spec = (failure: LocalPipelineSpec["failure"]): LocalPipelineSpec => ({
+        name: "p",
+        durationMs: 10,
+        outcome: "Failed",
+        stages: ["Build"],
+        failure,
+      });
+      const onEvent = () => undefined;
+      await assert.rejects(startCodePipelineService({ pipelines: [spec({ stage: "Deploy" })], onEvent }), {
+        message: 'pipeline p: failure.stage "Deploy" is not one of its stages',
+      });
+      await assert.rejects(startCodePipelineService({ pipelines: [spec({ action: "Lint" })], onEvent }), {
+        message: 'pipeline p: failure.action "Lint" is not an action of stage Build',
+      });
+    });
   });
 });

@@ -1,6 +1,7 @@
 // The local EventBridge stand-in: content filtering as AWS documents it, and asynchronous,
 // retried, fault-injectable delivery.
 import assert from "node:assert/strict";
+import { manifestUploadedPattern, pipelineStateChangePattern } from "../handlers/event-patterns";
 import {
   type EventEnvelope,
   type EventPattern,
@@ -31,12 +32,8 @@ const matching = (pattern: EventPattern, ...events: unknown[]) =>
   events.flatMap((event, i) => (matchesPattern(pattern, event) ? [i] : []));
 
 describe("EventBridge pattern matching", () => {
-  describe("the patterns the release machine declares", () => {
-    const manifestUploaded: EventPattern = {
-      source: ["aws.s3"],
-      "detail-type": ["Object Created"],
-      detail: { bucket: { name: ["my-bucket"] }, object: { key: [{ suffix: ".json" }] } },
-    };
+  describe("the patterns the release machine declares (handlers/event-patterns.ts)", () => {
+    const manifestUploaded: EventPattern = manifestUploadedPattern("my-bucket");
     const s3Event = (bucket: string, key: string, overrides: Partial<EventEnvelope> = {}) =>
       envelope({
         source: "aws.s3",
@@ -71,11 +68,7 @@ describe("EventBridge pattern matching", () => {
       );
     });
 
-    const pipelineChanged: EventPattern = {
-      source: ["aws.codepipeline"],
-      "detail-type": ["CodePipeline Pipeline Execution State Change"],
-      detail: { pipeline: ["a", "b"] },
-    };
+    const pipelineChanged: EventPattern = pipelineStateChangePattern(["a", "b"]);
     const pipelineEvent = (pipeline: string, detailType = "CodePipeline Pipeline Execution State Change") =>
       envelope({
         source: "aws.codepipeline",
@@ -265,7 +258,14 @@ describe("EventBridge pattern matching", () => {
     it("wildcard matches any run of characters where * stands, and literally elsewhere", () => {
       const pattern = { k: [{ wildcard: "dir/*.png" }] };
       assert.deepEqual(
-        matching(pattern, { k: "dir/a.png" }, { k: "dir/.png" }, { k: "dir/a.pngx" }, { k: "dirxa.png" }),
+        matching(
+          pattern,
+          { k: "dir/a.png" },
+          { k: "dir/.png" },
+          { k: "dir/a.pngx" },
+          { k: "dirxa.png" },
+          { k: "dir/apng" },
+        ),
         [0, 1],
       );
       const escaped = { k: [{ wildcard: "a\\*b*" }] };
@@ -462,14 +462,19 @@ describe("EventRouter", () => {
 
   it("lets the intercept hook delay a delivery, and idle() waits for it", async () => {
     const router = newRouter();
-    const received = recorder(router, "late");
-    router.intercept = () => ({ delayMs: 60 });
+    const late = recorder(router, "late");
+    let promptDelivered!: () => void;
+    const prompt = new Promise<void>((resolve) => (promptDelivered = resolve));
+    router.addRule({ name: "prompt", pattern: { source: ["test.source"] }, target: () => promptDelivered() });
+    router.intercept = (_event, rule) => (rule === "late" ? { delayMs: 60 } : "deliver");
     const started = Date.now();
+
     router.publish(envelope());
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    assert.equal(received.length, 0);
+    await prompt;
+    const beforeDelay = late.length;
     await router.idle();
-    assert.equal(received.length, 1);
+
+    assert.deepEqual([beforeDelay, late.length], [0, 1]);
     assert.ok(Date.now() - started >= 55, `delivered after ${Date.now() - started} ms`);
   });
 
@@ -480,7 +485,7 @@ describe("EventRouter", () => {
       name: "first",
       pattern: { source: ["test.source"] },
       target: async () => {
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setImmediate(resolve));
         router.putEvents([{ Source: "second.source", DetailType: "Then", Detail: "{}" }]);
       },
     });
@@ -501,7 +506,6 @@ describe("EventRouter", () => {
     router.intercept = undefined;
     router.publish(envelope({ id: "after" }));
     await router.idle();
-    await new Promise((resolve) => setTimeout(resolve, 5));
     assert.deepEqual(received, []);
     assert.equal(router.published.length, 2);
   });

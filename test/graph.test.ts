@@ -107,7 +107,11 @@ describe("the workflow diagram", () => {
     const map: State = {
       Type: "Map",
       ItemsPath: "$.items",
-      ItemProcessor: { ProcessorConfig: { Mode: "INLINE" }, StartAt: "Inner", States: { Inner: { Type: "Succeed" } } },
+      ItemProcessor: {
+        ProcessorConfig: { Mode: "INLINE" },
+        StartAt: "Inner",
+        States: { Inner: { Type: "Succeed" } },
+      },
       Next: "Done",
     };
     const withMap = stateMachine({

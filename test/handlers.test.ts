@@ -291,7 +291,11 @@ describe("handlers", () => {
     it("throws ReleaseNotRegistered for a release another execution registered", async () => {
       await registered("r-other-wait", [{ name: "svc-a" }]);
       await assert.rejects(
-        registerReleaseWaiter(deps(), { taskToken: "t", releaseId: "r-other-wait", executionArn: "arn:other" }),
+        registerReleaseWaiter(deps(), {
+          taskToken: "t",
+          releaseId: "r-other-wait",
+          executionArn: "arn:other",
+        }),
         (e: Error) => e instanceof ReleaseNotRegistered && e.name === "ReleaseNotRegistered",
       );
     });
@@ -311,7 +315,9 @@ describe("handlers", () => {
       await handlePipelineEvent(deps(), pipelineEvent("exec-r-early-wait-svc-a", "SUCCEEDED", "ev-early"));
       const sfn = strictClient<SFNClient>({ SendTaskSuccessCommand: () => ({}) });
       const request = { taskToken: "tok-2", releaseId: "r-early-wait", executionArn };
-      assert.deepEqual(await registerReleaseWaiter(deps({ sfn: sfn.client }), request), { completedAtOnce: true });
+      assert.deepEqual(await registerReleaseWaiter(deps({ sfn: sfn.client }), request), {
+        completedAtOnce: true,
+      });
       assert.deepEqual(
         sfn.sent.map((s) => s.input),
         [{ taskToken: "tok-2", output: JSON.stringify({ status: "SUCCEEDED" }) }],
@@ -353,8 +359,14 @@ describe("handlers", () => {
 
     it("records an event once, however often it is delivered", async () => {
       await claim("exec-dup", "r-dup");
-      assert.equal(await handlePipelineEvent(deps(), pipelineEvent("exec-dup", "STARTED", "ev-1")), "recorded");
-      assert.equal(await handlePipelineEvent(deps(), pipelineEvent("exec-dup", "STARTED", "ev-1")), "duplicate");
+      assert.equal(
+        await handlePipelineEvent(deps(), pipelineEvent("exec-dup", "STARTED", "ev-1")),
+        "recorded",
+      );
+      assert.equal(
+        await handlePipelineEvent(deps(), pipelineEvent("exec-dup", "STARTED", "ev-1")),
+        "duplicate",
+      );
       const { Item } = await documentClient(raw).send(
         new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-dup" } }),
       );
@@ -379,7 +391,10 @@ describe("handlers", () => {
     });
 
     it("acts on nothing for an execution this machine did not start", async () => {
-      const outcome = await handlePipelineEvent(deps(), pipelineEvent("exec-foreign", "SUCCEEDED", "ev-foreign"));
+      const outcome = await handlePipelineEvent(
+        deps(),
+        pipelineEvent("exec-foreign", "SUCCEEDED", "ev-foreign"),
+      );
       assert.equal(outcome, "recorded");
     });
 
@@ -443,7 +458,8 @@ describe("handlers", () => {
             pipelineName: "svc-b",
             pipelineExecutionId: "exec-r-rec-svc-b",
             abandon: false,
-            reason: "Release r-rec failed: Pipeline svc-a did not succeed: execution exec-r-rec-svc-a ended Failed",
+            reason:
+              "Release r-rec failed: Pipeline svc-a did not succeed: execution exec-r-rec-svc-a ended Failed",
           },
         ],
       );

@@ -211,7 +211,9 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     const outcome = tokens.wait(token);
     const waiter = await invoke("awaitRelease", { taskToken: token, releaseId, executionArn });
     assert.deepEqual(waiter.result, { completedAtOnce: false }, JSON.stringify(waiter));
-    const [started] = codepipeline.executions(pipeline).filter((e) => e.clientRequestToken === clientRequestToken(releaseId, pipeline));
+    const [started] = codepipeline
+      .executions(pipeline)
+      .filter((e) => e.clientRequestToken === clientRequestToken(releaseId, pipeline));
     assert.ok(started, `${pipeline} was started by the registerRelease archive`);
     return { outcome, pipelineExecutionId: started.pipelineExecutionId };
   }
@@ -235,9 +237,11 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
 
   it("reconciler asks CodePipeline and completes a release whose pipeline's end event was lost", async () => {
     const { outcome, pipelineExecutionId } = await registeredRelease("r2", DEV_PIPELINES[1]);
-    await until("the stand-in to end the pipeline", () =>
-      codepipeline.executions(DEV_PIPELINES[1]).find((e) => e.pipelineExecutionId === pipelineExecutionId)?.status ===
-      "Succeeded",
+    await until(
+      "the stand-in to end the pipeline",
+      () =>
+        codepipeline.executions(DEV_PIPELINES[1]).find((e) => e.pipelineExecutionId === pipelineExecutionId)
+          ?.status === "Succeeded",
     );
     const { result } = await invoke("reconciler", { source: "aws.events", "detail-type": "Scheduled Event" });
     assert.deepEqual(result, { checked: 1, completed: 1, resumedStarts: 0, failures: [] });

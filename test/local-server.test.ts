@@ -5,19 +5,20 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { ReleaseStatusView } from "../handlers/release-status";
-import { S3RVER_CREDENTIALS } from "../local/s3";
+import { listen } from "../local/http";
+import { readSettings, startFromSettings, startupMessage } from "../local/main";
+import { localS3ClientConfig } from "../local/s3-config";
 
 const ROOT = path.join(__dirname, "..");
 
 async function freePort(): Promise<number> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
+  const { port } = await listen(server, 0);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
@@ -25,9 +26,13 @@ async function freePort(): Promise<number> {
 interface Started {
   child: ChildProcess;
   output: () => string;
+  /** Resolves once the output matches `pattern` (at once if it already does). */
+  logged: (pattern: RegExp) => Promise<RegExpMatchArray>;
+  exited: Promise<number | null>;
 }
 
-async function npmStart(env: Record<string, string>): Promise<Started> {
+/** `npm start` in a child process; resolves once its banner is out, rejects if it exits first. */
+async function npmStart(env: Record<string, string>, until = /^Release events:$/m): Promise<Started> {
   // Its own process group, so a SIGINT reaches npm and the server as Ctrl-C would in a terminal.
   const child = spawn("npm", ["start", "--silent"], {
     cwd: ROOT,
@@ -36,24 +41,41 @@ async function npmStart(env: Record<string, string>): Promise<Started> {
     detached: true,
   });
   let output = "";
-  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!output.includes("Release Machine is running locally")) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`npm start did not come up:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { child, output: () => output };
+  const waiters: (() => void)[] = [];
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    waiters.splice(0).forEach((wake) => wake());
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const logged = async (pattern: RegExp): Promise<RegExpMatchArray> => {
+    for (;;) {
+      const match = output.match(pattern);
+      if (match) return match;
+      if (child.exitCode !== null) throw new Error(`npm start exited before printing ${pattern}:\n${output}`);
+      await Promise.race([new Promise<void>((wake) => waiters.push(wake)), exited]);
+    }
+  };
+  await logged(until);
+  return { child, output: () => output, logged, exited };
 }
 
 async function stop(started: Started): Promise<void> {
   if (started.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => started.child.once("exit", resolve));
   process.kill(-(started.child.pid as number), "SIGINT");
   const killed = setTimeout(() => process.kill(-(started.child.pid as number), "SIGKILL"), 15_000);
-  await exited;
+  await started.exited;
   clearTimeout(killed);
+}
+
+/** Asks `probe` again on each turn of the event loop until it answers; the test's timeout bounds it. */
+async function eventually<T>(probe: () => Promise<T | undefined>): Promise<T> {
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 describe("npm start, used as a user would", function () {
@@ -63,6 +85,7 @@ describe("npm start, used as a user would", function () {
   let s3Url: string;
   let env: Record<string, string>;
   let started: Started;
+  let pipelinesFile: string;
 
   const post = async (body: string, route = "/releases") => {
     const response = await fetch(`${api}${route}`, {
@@ -79,19 +102,15 @@ describe("npm start, used as a user would", function () {
       body: (await response.json()) as ReleaseStatusView & { error?: string },
     };
   };
+  /** The release once `npm start` has logged its end. */
   const ended = async (releaseId: string): Promise<ReleaseStatusView> => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const { status, body } = await get(releaseId);
-      if (status === 200 && body.status !== "RUNNING") return body;
-      if (Date.now() > deadline) throw new Error(`release ${releaseId} did not end: ${JSON.stringify(body)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await started.logged(new RegExp(`^\\S+ {2}(succeeded|failed|rejected) +release ${releaseId}\\b`, "m"));
+    return (await get(releaseId)).body;
   };
 
   before(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), "rm-start-"));
-    const pipelinesFile = path.join(dataDir, "pipelines.json");
+    pipelinesFile = path.join(dataDir, "pipelines.json");
     writeFileSync(
       pipelinesFile,
       JSON.stringify({
@@ -126,6 +145,18 @@ describe("npm start, used as a user would", function () {
     assert.match(output, new RegExp(`S3\\s+${s3Url}\\s+bucket release-manifests`));
     assert.match(
       output,
+      new RegExp(`^ {2}export RELEASE_MACHINE_URL=${api} RELEASE_MACHINE_S3_URL=${s3Url}$`, "m"),
+    );
+    assert.match(output, /^ {2}npx release-machine submit release-manifest\.json$/m);
+    const [, dynamo] =
+      output.match(/^ {2}DynamoDB {4}(http:\/\/127\.0\.0\.1:\d+) {2}tables releases, executions /m) ?? [];
+    assert.ok(dynamo, output);
+    assert.match(
+      output,
+      new RegExp(`aws dynamodb scan --table-name releases --endpoint-url ${dynamo} --region us-east-1$`, "m"),
+    );
+    assert.match(
+      output,
       new RegExp(
         `curl -X POST ${api}/releases -H 'content-type: application/json' -d @release-manifest.json`,
       ),
@@ -151,14 +182,7 @@ describe("npm start, used as a user would", function () {
   });
 
   it("runs a release uploaded to the local bucket, through the same rule pattern as on AWS", async () => {
-    const s3 = new S3Client({
-      endpoint: s3Url,
-      region: "us-east-1",
-      credentials: S3RVER_CREDENTIALS,
-      forcePathStyle: true,
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
+    const s3 = new S3Client(localS3ClientConfig(s3Url));
     await s3.send(
       new PutObjectCommand({
         Bucket: "release-manifests",
@@ -166,11 +190,16 @@ describe("npm start, used as a user would", function () {
         Body: JSON.stringify({ releaseId: "s3-1", pipelines: ["svc-b", "svc-a"] }),
       }),
     );
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: "release-manifests",
+        Key: "releases/s3-bad.json",
+        Body: JSON.stringify({ releaseId: "s3-bad", pipelines: ["nope"] }),
+      }),
+    );
     s3.destroy();
-    const deadline = Date.now() + 15_000;
-    while ((await get("s3-1")).status === 404 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
     const release = await ended("s3-1");
+    await started.logged(/^\S+ {2}rejected {3}release s3-bad: /m);
     assert.equal(release.status, "SUCCEEDED");
     assert.equal(release.source, "s3://release-manifests/releases/s3-1.json");
     assert.deepEqual(
@@ -227,11 +256,143 @@ describe("npm start, used as a user would", function () {
     assert.equal(missing.body.error, "ReleaseNotFound");
   });
 
+  it("logs one line per release event: submitted, started, each pipeline's end, and the outcome", () => {
+    const lines = started.output().split("\n");
+    const at = (pattern: RegExp) => lines.findIndex((line) => pattern.test(line));
+    const http1 = [
+      /^\d\d:\d\d:\d\dZ {2}submitted {2}release http-1 from the API$/,
+      /^\S+ {2}started {4}release http-1 {2}\(execution release-http-1\)$/,
+      /^\S+ {2}pipeline {3}svc-a SUCCEEDED {2}\(release http-1\)$/,
+      /^\S+ {2}succeeded {2}release http-1$/,
+    ].map(at);
+    assert.ok(
+      http1.every((index, i) => index >= 0 && (i === 0 || index > http1[i - 1])),
+      JSON.stringify(http1),
+    );
+    assert.ok(at(/^\S+ {2}pipeline {3}svc-b SUCCEEDED {2}\(release http-1\)$/) < http1[3]);
+    assert.ok(at(/^\S+ {2}failed {5}release fail-1: PipelineFailed: Pipeline svc-bad did not succeed/) >= 0);
+    assert.ok(
+      at(/^\S+ {2}submitted {2}release s3-1 from s3:\/\/release-manifests\/releases\/s3-1\.json$/) >= 0,
+    );
+    assert.ok(at(/^\S+ {2}rejected {3}release bad id from the API: /) >= 0);
+    assert.ok(
+      at(
+        /^\S+ {2}rejected {3}release s3-bad: InvalidManifest: \/pipelines\/0: pipeline "nope" is not on this machine's allow-list/,
+      ) >= 0,
+      started.output(),
+    );
+    assert.ok(
+      at(/^\S+ {2}rejected {3}release http-1 from the API: release http-1 was already submitted/) >= 0,
+    );
+  });
+
+  it("reads a body without Content-Type as JSON, as API Gateway does", async () => {
+    const response = await fetch(`${api}/releases`, {
+      method: "POST",
+      body: Buffer.from(JSON.stringify({ releaseId: "untyped-1", pipelines: ["svc-a"] })),
+    });
+    assert.equal(response.status, 200, await response.text());
+    assert.equal((await ended("untyped-1")).status, "SUCCEEDED");
+  });
+
+  it("answers 415 naming the header for text/plain and form bodies, and accepts JSON with a charset", async () => {
+    const submit = async (contentType: string, releaseId: string) => {
+      const response = await fetch(`${api}/releases`, {
+        method: "POST",
+        headers: { "content-type": contentType },
+        body: JSON.stringify({ releaseId, pipelines: ["svc-a"] }),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const [plain, form, charset] = [
+      await submit("text/plain", "typed-1"),
+      await submit("application/x-www-form-urlencoded", "typed-2"),
+      await submit("application/json; charset=utf-8", "typed-3"),
+    ];
+    const unsupported = {
+      error: "UnsupportedMediaType",
+      message: "send the manifest with the header Content-Type: application/json",
+    };
+    assert.deepEqual(
+      [plain, form],
+      [
+        { status: 415, body: unsupported },
+        { status: 415, body: unsupported },
+      ],
+    );
+    assert.equal(charset.status, 200);
+    assert.deepEqual([(await get("typed-1")).status, (await get("typed-2")).status], [404, 404]);
+  });
+
+  it("checks the body before the content type, as API Gateway's model does before its mapping", async () => {
+    const response = await fetch(`${api}/releases`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify({ releaseId: "typed-bad", pipelines: ["nope"] }),
+    });
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as { error: string }).error, "InvalidManifest");
+  });
+
+  it("refuses a second npm start on the same data folder with one line naming RELEASE_MACHINE_DATA_DIR", async () => {
+    const second = await npmStart(env, /^release-machine: /m).catch((error: Error) => error);
+    assert.ok(!(second instanceof Error), String(second));
+    assert.equal(await second.exited, 1);
+    const said = second
+      .output()
+      .split("\n")
+      .filter((line) => line.startsWith("release-machine: "));
+    assert.deepEqual(said, [
+      `release-machine: the data folder ${env.RELEASE_MACHINE_DATA_DIR} is in use by another release machine ` +
+        `(process ${said[0]?.match(/process (\d+)/)?.[1]}); stop it, or set RELEASE_MACHINE_DATA_DIR to another folder`,
+    ]);
+    assert.doesNotMatch(second.output(), /Database is (closed|not open)|^\s+at |code: '/m);
+  });
+
+  it("names the port setting to change when the S3 or the API port is taken, and leaves nothing running", async () => {
+    const other = (name: string) => path.join(dataDir, name);
+    const out = { write: () => true };
+    const settings = {
+      port: 0,
+      s3Port: Number(env.RELEASE_MACHINE_S3_PORT),
+      dataDir: other("s3-taken"),
+      pipelinesFile,
+    };
+    const s3Taken = await startFromSettings(settings, out).catch((error: unknown) =>
+      startupMessage(error, settings),
+    );
+    const apiSettings = {
+      port: Number(env.RELEASE_MACHINE_PORT),
+      s3Port: 0,
+      dataDir: other("api-taken"),
+      pipelinesFile,
+    };
+    const apiTaken = await startFromSettings(apiSettings, out).catch((error: unknown) =>
+      startupMessage(error, apiSettings),
+    );
+
+    assert.deepEqual(
+      [s3Taken, apiTaken],
+      [
+        `port ${settings.s3Port} on 127.0.0.1 is already in use (another npm start?); stop that process or set RELEASE_MACHINE_S3_PORT to a free port`,
+        `port ${apiSettings.port} on 127.0.0.1 is already in use (another npm start?); stop that process or set RELEASE_MACHINE_PORT to a free port`,
+      ],
+    );
+    // What had started was closed again: the data folder can be used at once.
+    const again = await startFromSettings({ ...apiSettings, port: 0 }, out);
+    await again.close();
+  });
+
+  it("refuses the same port for the API and S3, naming both settings", () => {
+    assert.throws(() => readSettings({ RELEASE_MACHINE_PORT: "4000", RELEASE_MACHINE_S3_PORT: "4000" }), {
+      name: "SettingError",
+      message: "RELEASE_MACHINE_PORT and RELEASE_MACHINE_S3_PORT are both 4000; give them different ports",
+    });
+  });
+
   it("keeps finished releases readable after a restart, and reports a release cut off by the stop as FAILED", async () => {
     assert.equal((await post(JSON.stringify({ releaseId: "cut-1", pipelines: ["svc-slow"] }))).status, 200);
-    const deadline = Date.now() + 10_000;
-    while ((await get("cut-1")).status !== 200 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+    await eventually(async () => ((await get("cut-1")).status === 200 ? true : undefined));
     await stop(started);
 
     started = await npmStart(env);

@@ -282,7 +282,11 @@ describe("parseManifest rejects", () => {
 
   it("rejects a pipeline item of the wrong type with one problem per item", () => {
     assertProblems(withPipelines([5, null, { name: 5 }, { name: "svc-a", variables: { A: 1 } }]), [
-      ["/pipelines/0", "type", /each pipeline must be a name \(string\) or an object \{ name, dependsOn\?, variables\?/],
+      [
+        "/pipelines/0",
+        "type",
+        /each pipeline must be a name \(string\) or an object \{ name, dependsOn\?, variables\?/,
+      ],
       ["/pipelines/1", "type", /each pipeline must be a name/],
       ["/pipelines/2/name", "type", /pipeline name must be of type string/],
       ["/pipelines/3/variables/A", "type", /variable "A" must be of type string/],
@@ -477,7 +481,8 @@ describe("parseManifest rejects", () => {
       {
         path: "/pipelines/0",
         rule: "type",
-        message: "each pipeline must be a name (string) or an object { name, dependsOn?, variables?, sourceRevisions? }",
+        message:
+          "each pipeline must be a name (string) or an object { name, dependsOn?, variables?, sourceRevisions? }",
       },
     ]);
     assert.deepEqual(problems.at(-1), {

@@ -15,7 +15,12 @@ import type { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../handlers/clients";
-import { DuplicateRelease, InvalidManifest, ManifestNotFound, ReleaseNotRegistered } from "../handlers/errors";
+import {
+  DuplicateRelease,
+  InvalidManifest,
+  ManifestNotFound,
+  ReleaseNotRegistered,
+} from "../handlers/errors";
 import type { ExecutionDeps } from "../handlers/executions";
 import { loadManifest, validateManifest } from "../handlers/load-manifest";
 import { type PlannedPipeline, manifestParser } from "../handlers/manifest";
@@ -98,6 +103,15 @@ const PERMISSIONS: Record<string, (input: Input) => Permission[]> = {
   StopPipelineExecutionCommand: (i) => [
     { action: "codepipeline:StopPipelineExecution", resource: pipelineResource(i) },
   ],
+  ListActionExecutionsCommand: (i) => [
+    { action: "codepipeline:ListActionExecutions", resource: pipelineResource(i) },
+  ],
+  GetPipelineStateCommand: (i) => [
+    {
+      action: "codepipeline:GetPipelineState",
+      resource: pipelineArn(PARTITION, REGION, ACCOUNT, text(i.name)),
+    },
+  ],
   StartPipelineExecutionCommand: (i) => [
     {
       action: "codepipeline:StartPipelineExecution",
@@ -159,7 +173,10 @@ const fail = (name: string) => () => {
   throw awsError(name);
 };
 /** dynalite, shared by every handler's paths; each path uses its own releaseIds. */
-const dynamo = { client: undefined as unknown as DynamoDBClient, server: undefined as unknown as LocalDynamo };
+const dynamo = {
+  client: undefined as unknown as DynamoDBClient,
+  server: undefined as unknown as LocalDynamo,
+};
 
 const pipelineEvent = (state: string, executionId: string): PipelineStateChangeEvent => ({
   id: `event-${state}-${executionId}`,
@@ -171,7 +188,9 @@ const pipelineEvent = (state: string, executionId: string): PipelineStateChangeE
 
 /** CodePipeline as the fakes answer it: each start returns `exec-<releaseId>-<pipeline>`. */
 const starts = (releaseId: string) => ({
-  StartPipelineExecutionCommand: (input: Input) => ({ pipelineExecutionId: `exec-${releaseId}-${text(input.name)}` }),
+  StartPipelineExecutionCommand: (input: Input) => ({
+    pipelineExecutionId: `exec-${releaseId}-${text(input.name)}`,
+  }),
   StopPipelineExecutionCommand: () => ({}),
 });
 
@@ -244,15 +263,27 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
 
   async recordRejection(aws) {
     const parse = manifestParser({ allowedPipelines: PIPELINES, maxPipelines: 50, maxBytes: 65536 });
-    const deps = { ddb: aws.recordingDdb(), tables: TABLES, s3: aws.client<S3Client>(), maxBytes: 65536, parse };
+    const deps = {
+      ddb: aws.recordingDdb(),
+      tables: TABLES,
+      s3: aws.client<S3Client>(),
+      maxBytes: 65536,
+      parse,
+    };
     const base = { executionArn: "arn:x", executionName: "x", startedAt: "2026-11-27T10:00:00Z" };
     const invalid = { Error: "InvalidManifest", Cause: JSON.stringify({ errorMessage: "bad" }) };
     aws.answer({
-      GetObjectCommand: () => ({ ContentLength: 30, Body: { transformToString: async () => '{"releaseId":"rej-1"}' } }),
+      GetObjectCommand: () => ({
+        ContentLength: 30,
+        Body: { transformToString: async () => '{"releaseId":"rej-1"}' },
+      }),
     });
     // Under its releaseId (an update), then apart for an unreadable one (a put).
     const s3Request = { source: "s3", bucket: BUCKET, key: "r.json", versionId: "v1" };
-    assert.equal((await recordRejection(deps, { ...base, request: s3Request, error: invalid })).recordedAs, "rej-1");
+    assert.equal(
+      (await recordRejection(deps, { ...base, request: s3Request, error: invalid })).recordedAs,
+      "rej-1",
+    );
     const unreadable = { ...base, executionName: "y", request: { source: "api", body: "[" }, error: invalid };
     assert.equal((await recordRejection(deps, unreadable)).recordedAs, "rejected:y");
   },
@@ -265,7 +296,11 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     await documentClient(dynamo.client).send(
       new PutCommand({
         TableName: TABLES.executions,
-        Item: { pipelineExecutionId: `exec-iam-reg-${PIPELINES[0]}`, status: "Succeeded", pipeline: PIPELINES[0] },
+        Item: {
+          pipelineExecutionId: `exec-iam-reg-${PIPELINES[0]}`,
+          status: "Succeeded",
+          pipeline: PIPELINES[0],
+        },
       }),
     );
     aws.answer({
@@ -281,6 +316,19 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       { name: PIPELINES[2], dependsOn: [PIPELINES[1]] },
     ]);
     await register(deps, "iam-reg-2", [{ name: PIPELINES[0] }, { name: PIPELINES[2] }]);
+    // An early FAILED end: acting on it asks CodePipeline where the pipeline failed.
+    aws.answer(starts("iam-reg-3"));
+    await documentClient(dynamo.client).send(
+      new PutCommand({
+        TableName: TABLES.executions,
+        Item: {
+          pipelineExecutionId: `exec-iam-reg-3-${PIPELINES[0]}`,
+          status: "Failed",
+          pipeline: PIPELINES[0],
+        },
+      }),
+    );
+    await register(deps, "iam-reg-3", [{ name: PIPELINES[0] }]);
     await assert.rejects(
       registerRelease(deps, {
         releaseId: "iam-reg",
@@ -303,9 +351,12 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     aws.calls.length = 0; // only the waiter's own calls count
     const recorded = aws.executionDeps();
     aws.answer({ SendTaskSuccessCommand: () => ({}) });
-    assert.deepEqual(await registerReleaseWaiter(recorded, { taskToken: "t", releaseId: "iam-await", executionArn }), {
-      completedAtOnce: true,
-    });
+    assert.deepEqual(
+      await registerReleaseWaiter(recorded, { taskToken: "t", releaseId: "iam-await", executionArn }),
+      {
+        completedAtOnce: true,
+      },
+    );
     await assert.rejects(
       registerReleaseWaiter(recorded, { taskToken: "t", releaseId: "iam-await", executionArn: "arn:other" }),
       ReleaseNotRegistered,
@@ -318,7 +369,11 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       { name: PIPELINES[0] },
       { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
     ]);
-    await registerReleaseWaiter(setupDeps("iam-stop"), { taskToken: "t", releaseId: "iam-stop", executionArn });
+    await registerReleaseWaiter(setupDeps("iam-stop"), {
+      taskToken: "t",
+      releaseId: "iam-stop",
+      executionArn,
+    });
     aws.calls.length = 0;
     aws.answer({ StopPipelineExecutionCommand: () => ({}), SendTaskSuccessCommand: () => ({}) });
     const deps = aws.executionDeps();
@@ -355,7 +410,10 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     });
     assert.ok(raced());
     // A start claims svc-b between the stop's read and its skip: the skip then reads svc-b again.
-    await register(setupDeps("iam-stop-2"), "iam-stop-2", [{ name: PIPELINES[0] }, { name: PIPELINES[1], dependsOn: [PIPELINES[0]] }]);
+    await register(setupDeps("iam-stop-2"), "iam-stop-2", [
+      { name: PIPELINES[0] },
+      { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
+    ]);
     raced = racing(() =>
       raw.send(
         new UpdateCommand({
@@ -380,12 +438,19 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
       { name: PIPELINES[2] },
     ]);
-    await registerReleaseWaiter(setupDeps("iam-event"), { taskToken: "t", releaseId: "iam-event", executionArn });
+    await registerReleaseWaiter(setupDeps("iam-event"), {
+      taskToken: "t",
+      releaseId: "iam-event",
+      executionArn,
+    });
     aws.calls.length = 0; // only the event handler's own calls count
     const exec = (p: string) => `exec-iam-event-${p}`;
     assert.equal(await handlePipelineEvent(deps, pipelineEvent("STARTED", exec(PIPELINES[0]))), "recorded");
     assert.equal(await handlePipelineEvent(deps, pipelineEvent("SUCCEEDED", exec(PIPELINES[0]))), "ended");
-    assert.equal(await handlePipelineEvent(deps, pipelineEvent("SUCCEEDED", exec(PIPELINES[0]))), "duplicate");
+    assert.equal(
+      await handlePipelineEvent(deps, pipelineEvent("SUCCEEDED", exec(PIPELINES[0]))),
+      "duplicate",
+    );
     assert.equal(await handlePipelineEvent(deps, pipelineEvent("FAILED", exec(PIPELINES[1]))), "ended");
     assert.equal(await handlePipelineEvent(deps, pipelineEvent("STOPPED", exec(PIPELINES[2]))), "ended");
     assert.equal(await handlePipelineEvent(deps, pipelineEvent("SUCCEEDED", "not-ours")), "recorded");
@@ -395,22 +460,36 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
   async reconciler(aws) {
     const deps = aws.executionDeps();
     aws.answer({ ...starts("iam-rec"), SendTaskSuccessCommand: () => ({}) });
-    const executionArn = await register(setupDeps("iam-rec"), "iam-rec", [{ name: PIPELINES[0] }, { name: PIPELINES[1] }]);
+    const executionArn = await register(setupDeps("iam-rec"), "iam-rec", [
+      { name: PIPELINES[0] },
+      { name: PIPELINES[1] },
+    ]);
     await registerReleaseWaiter(setupDeps("iam-rec"), { taskToken: "t", releaseId: "iam-rec", executionArn });
     // A start whose claimant died long ago: the reconciler takes it over.
-    await register(setupDeps("iam-rec-2"), "iam-rec-2", [{ name: PIPELINES[0] }, { name: PIPELINES[1], dependsOn: [PIPELINES[0]] }]);
+    await register(setupDeps("iam-rec-2"), "iam-rec-2", [
+      { name: PIPELINES[0] },
+      { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
+    ]);
     await documentClient(dynamo.client).send(
       new UpdateCommand({
         TableName: TABLES.releasePipelines,
         Key: { releaseId: "iam-rec-2", pipeline: PIPELINES[1] },
         UpdateExpression: "SET #status = :starting, claimedBy = :dead, startingSince = :long",
         ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: { ":starting": "Starting", ":dead": "dead", ":long": "2000-01-01T00:00:00.000Z" },
+        ExpressionAttributeValues: {
+          ":starting": "Starting",
+          ":dead": "dead",
+          ":long": "2000-01-01T00:00:00.000Z",
+        },
       }),
     );
     // And a release whose only pipeline ended unnoticed: acting on it completes the release's wait.
     const lastArn = await register(setupDeps("iam-rec-3"), "iam-rec-3", [{ name: PIPELINES[0] }]);
-    await registerReleaseWaiter(setupDeps("iam-rec-3"), { taskToken: "t3", releaseId: "iam-rec-3", executionArn: lastArn });
+    await registerReleaseWaiter(setupDeps("iam-rec-3"), {
+      taskToken: "t3",
+      releaseId: "iam-rec-3",
+      executionArn: lastArn,
+    });
     const ended: Record<string, string> = {
       [`exec-iam-rec-${PIPELINES[0]}`]: "Failed",
       [`exec-iam-rec-3-${PIPELINES[0]}`]: "Succeeded",
@@ -421,7 +500,10 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       StopPipelineExecutionCommand: () => ({}),
       SendTaskSuccessCommand: () => ({}),
       GetPipelineExecutionCommand: (input) => ({
-        pipelineExecution: { pipelineName: input.pipelineName, status: statusOf(text(input.pipelineExecutionId)) },
+        pipelineExecution: {
+          pipelineName: input.pipelineName,
+          status: statusOf(text(input.pipelineExecutionId)),
+        },
       }),
     });
     aws.calls.length = 0; // only the reconciler's own calls count

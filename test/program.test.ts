@@ -189,10 +189,21 @@ describe("the Pulumi program under mocks", function () {
       const statements = policyOf(named("aws:iam/rolePolicy:RolePolicy", "workflow-policy")).Statement;
       const byAction = (action: string) =>
         statements.filter((s) => s.Action.includes(action)).flatMap((s) => s.Resource);
-      assert.deepEqual(byAction("codepipeline:StartPipelineExecution"), [], "pipelines start in the scheduler");
+      assert.deepEqual(
+        byAction("codepipeline:StartPipelineExecution"),
+        [],
+        "pipelines start in the scheduler",
+      );
       assert.deepEqual(
         byAction("lambda:InvokeFunction"),
-        ["awaitRelease", "loadManifest", "recordRejection", "registerRelease", "stopRelease", "validateManifest"]
+        [
+          "awaitRelease",
+          "loadManifest",
+          "recordRejection",
+          "registerRelease",
+          "stopRelease",
+          "validateManifest",
+        ]
           .map((f) => arnOf(FUNCTION, f))
           .sort(),
       );

@@ -61,7 +61,10 @@ describe("the release workflow definition", () => {
         const next = successorsOf(definition.States[name]);
         return 1 + Math.max(0, ...next.map((n) => longest(n, [...seen, name])));
       };
-      assert.ok(longest(definition.StartAt, []) <= 11, `${failurePolicy}: ${longest(definition.StartAt, [])}`);
+      assert.ok(
+        longest(definition.StartAt, []) <= 11,
+        `${failurePolicy}: ${longest(definition.StartAt, [])}`,
+      );
     }
   });
 
@@ -82,7 +85,10 @@ describe("the release workflow definition", () => {
       "executionArn.$": "$$.Execution.Id",
     });
     assert.equal(wait.TimeoutSeconds, 31_536_000, "a backstop only: the reconciler times pipelines out");
-    assert.deepEqual(wait.Catch?.map((c) => [c.ErrorEquals, c.Next]), [[["States.ALL"], "StopRelease"]]);
+    assert.deepEqual(
+      wait.Catch?.map((c) => [c.ErrorEquals, c.Next]),
+      [[["States.ALL"], "StopRelease"]],
+    );
   });
 
   it("calls CodePipeline only from functions, never through an SDK integration", () => {
@@ -107,7 +113,10 @@ describe("the release workflow definition", () => {
     });
     assert.equal(register.OutputPath, "$.release");
     assert.deepEqual(register.ResultSelector, { "releaseId.$": "$.Payload.releaseId" });
-    assert.deepEqual(register.Catch?.map((c) => [c.ErrorEquals, c.Next]), [[["DuplicateRelease"], "RecordRejected"]]);
+    assert.deepEqual(
+      register.Catch?.map((c) => [c.ErrorEquals, c.Next]),
+      [[["DuplicateRelease"], "RecordRejected"]],
+    );
   });
 
   it("records every refused submission (bad manifest, missing object, duplicate) before failing with its error", () => {
@@ -157,7 +166,10 @@ describe("the release workflow definition", () => {
   });
 
   it("rejects options outside their limits with a message naming the option", () => {
-    assert.throws(() => render({ longestPipelineRunSeconds: 10 }), /longestPipelineRunSeconds must be an integer from 60/);
+    assert.throws(
+      () => render({ longestPipelineRunSeconds: 10 }),
+      /longestPipelineRunSeconds must be an integer from 60/,
+    );
     assert.throws(() => render({ longestPipelineRunSeconds: 40_000_000 }), /longestPipelineRunSeconds/);
     assert.throws(() => render({ failurePolicy: "retry" as never }), /failurePolicy/);
   });
@@ -235,8 +247,13 @@ describe("the typed ASL builder", () => {
     );
   });
 
-  it("refuses ResultPath \"$\" (AWS reads it as the default; the local engine would write a key named $)", () => {
-    const task: TaskState = { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", ResultPath: "$", End: true };
+  it('refuses ResultPath "$" (AWS reads it as the default; the local engine would write a key named $)', () => {
+    const task: TaskState = {
+      Type: "Task",
+      Resource: "arn:aws:states:::lambda:invoke",
+      ResultPath: "$",
+      End: true,
+    };
     assert.throws(() => stateMachine({ StartAt: "T", States: { T: task } }), /leave ResultPath out/);
   });
 });

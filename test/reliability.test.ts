@@ -235,7 +235,8 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
     async function rejectionRecordOf(key: string): Promise<Record<string, unknown>> {
       const records = await until(`the rejection of s3://${LOCAL_BUCKET}/${key} to be recorded`, async () => {
         const found = (await scanAll(machine, machine.tables.releases)).filter(
-          (item) => item.status === "REJECTED" && String(item.source).startsWith(`s3://${LOCAL_BUCKET}/${key}`),
+          (item) =>
+            item.status === "REJECTED" && String(item.source).startsWith(`s3://${LOCAL_BUCKET}/${key}`),
         );
         return found.length > 0 ? found : undefined;
       });
@@ -482,10 +483,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
 
         assert.equal(release.status, "FAILED");
         assert.equal(release.error, "PipelineFailed");
-        assert.match(
-          release.cause ?? "",
-          /^Pipeline svc-b could not start: ThrottlingException: /,
-        );
+        assert.match(release.cause ?? "", /^Pipeline svc-b could not start: ThrottlingException: /);
         assert.deepEqual(startsOf(machine, releaseId, "svc-b"), [], "svc-b never started");
         const [manual] = startsOf(machine, releaseId, "svc-manual");
         await until("svc-manual to be stopped", () => manual.status === "Stopped");
@@ -670,7 +668,10 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
           assert.deepEqual([execution.status, execution.error], ["FAILED", "PipelineFailed"]);
           const release = await endedRelease(m, releaseId);
           assert.equal(release.status, "FAILED");
-          assert.match(release.cause ?? "", /^Pipeline svc-gone could not start: PipelineNotFoundException: /);
+          assert.match(
+            release.cause ?? "",
+            /^Pipeline svc-gone could not start: PipelineNotFoundException: /,
+          );
           const started = ["svc-manual", "svc-c"].flatMap((p) => startsOf(m, releaseId, p));
           assert.equal(started.length, 2, "each existing pipeline started once");
           await until("no pipeline of the failed release to be left running", () =>
@@ -728,10 +729,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
           const releaseId = newReleaseId("ddb-throttled");
           let thrown = 0;
           inject = async (name, payload, invoke) => {
-            if (
-              name === "awaitRelease" &&
-              thrown === 0
-            ) {
+            if (name === "awaitRelease" && thrown === 0) {
               thrown += 1;
               throw named(
                 "ProvisionedThroughputExceededException",
@@ -831,6 +829,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
           const cutId = newReleaseId("cut");
           const answer = await fetch(`${first.url}/releases`, {
             method: "POST",
+            headers: { "content-type": "application/json" },
             body: JSON.stringify({ releaseId: cutId, pipelines: ["svc-manual", "svc-a"] }),
           });
           assert.equal(answer.status, 200);
@@ -870,6 +869,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
           const nextId = newReleaseId("after-restart");
           const next = await fetch(`${second.url}/releases`, {
             method: "POST",
+            headers: { "content-type": "application/json" },
             body: JSON.stringify({ releaseId: nextId, pipelines: ["svc-a", "svc-b"] }),
           });
           assert.equal(next.status, 200);

@@ -108,7 +108,12 @@ describe("500 pipelines of 40 characters (auditTrail off)", function () {
       return Object.fromEntries([...byAction].map(([action, arns]) => [action, [...arns].sort()]));
     };
     const all = [...everyArn].sort();
-    const startAndStop = { "codepipeline:StartPipelineExecution": all, "codepipeline:StopPipelineExecution": all };
+    const startAndStop = {
+      "codepipeline:StartPipelineExecution": all,
+      "codepipeline:StopPipelineExecution": all,
+      "codepipeline:ListActionExecutions": all,
+      "codepipeline:GetPipelineState": all,
+    };
     assert.deepEqual(grantedOnPipelines("workflow-role"), {}, "pipelines start in the scheduler's functions");
     assert.deepEqual(grantedOnPipelines("registerRelease-role"), startAndStop);
     assert.deepEqual(grantedOnPipelines("pipelineEvent-role"), startAndStop);

@@ -1,0 +1,49 @@
+/**
+ * One `npm start` per data folder. dynalite keeps its tables in LevelDB, which a second process
+ * cannot open: it would start, then crash on its first request ("Database is not open"). A lock
+ * file holding the owner's process id is taken first, so the second start fails at once, saying
+ * which folder and which process; a lock left by a process that is gone is taken over.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import path from "node:path";
+
+/** The data folder is used by another running process. */
+export class DataDirInUse extends Error {
+  override readonly name = "DataDirInUse";
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
+    super(`the data folder ${dataDir} is in use by another release machine (process ${pid})`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Takes the folder's lock (creating the folder); returns its release. Throws DataDirInUse. */
+export function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, "release-machine.lock");
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      const fd = openSync(file, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const owner = Number(readFileSync(file, "utf8").trim());
+      if (Number.isInteger(owner) && owner > 0 && alive(owner)) throw new DataDirInUse(dataDir, owner);
+      rmSync(file, { force: true }); // left by a process that is gone
+    }
+  }
+  throw new Error(`cannot take the lock ${file}`);
+}

@@ -1,0 +1,137 @@
+/**
+ * What `npm start` tells its terminal, one line per release event: a submission (over the API or
+ * by an upload), its workflow starting, each pipeline ending, the release succeeding, failing or
+ * being rejected. Gathered from outside the release machine: the local server sees submissions
+ * and starts executions itself, pipeline ends come through the event router, and a release's end
+ * is its execution's end read together with the release's record.
+ */
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { findNodeAtLocation, parseTree } from "jsonc-parser";
+import { ExecutionsTable, PIPELINE_EVENT_DETAIL_TYPE } from "../handlers/model";
+import { readableCause } from "../handlers/release-status";
+import type { LocalExecution } from "./engine";
+import type { EventEnvelope } from "./event-router";
+import type { LocalReleaseMachine } from "./release-machine";
+
+export type ReleaseEvent =
+  | { type: "submitted"; at: Date; releaseId?: string; source: string }
+  | { type: "started"; at: Date; releaseId?: string; execution: string }
+  | { type: "pipeline-ended"; at: Date; releaseId?: string; pipeline: string; state: string }
+  | { type: "rejected"; at: Date; releaseId?: string; source: string; reason: string }
+  | {
+      type: "ended";
+      at: Date;
+      releaseId?: string;
+      status: "SUCCEEDED" | "FAILED" | "REJECTED";
+      error?: string;
+      cause?: string;
+    };
+
+/** Workflow errors that mean the submission itself was refused, not that the release failed. */
+const REJECTIONS = ["InvalidManifest", "ManifestNotFound", "DuplicateRelease"];
+const ENDED_STATES = ["SUCCEEDED", "FAILED", "STOPPED", "CANCELED", "SUPERSEDED"];
+const MAX_CAUSE = 300;
+
+const time = (at: Date) => `${at.toISOString().slice(11, 19)}Z`;
+const release = (releaseId: string | undefined) => (releaseId ? `release ${releaseId}` : "a release");
+const short = (text: string) => {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > MAX_CAUSE ? `${line.slice(0, MAX_CAUSE - 1)}…` : line;
+};
+
+/** One line, e.g. `10:00:04Z  pipeline svc-a SUCCEEDED  (release 5.15)`. */
+export function formatReleaseEvent(event: ReleaseEvent): string {
+  const at = time(event.at);
+  switch (event.type) {
+    case "submitted":
+      return `${at}  submitted  ${release(event.releaseId)} from ${event.source}`;
+    case "started":
+      return `${at}  started    ${release(event.releaseId)}  (execution ${event.execution})`;
+    case "pipeline-ended":
+      return `${at}  pipeline   ${event.pipeline} ${event.state}${event.releaseId ? `  (release ${event.releaseId})` : ""}`;
+    case "rejected":
+      return `${at}  rejected   ${release(event.releaseId)} from ${event.source}: ${short(event.reason)}`;
+    case "ended": {
+      const word = { SUCCEEDED: "succeeded", FAILED: "failed   ", REJECTED: "rejected " }[event.status];
+      const why = [event.error, event.cause && short(event.cause)].filter(Boolean).join(": ");
+      return `${at}  ${word}  ${release(event.releaseId)}${why ? `: ${why}` : ""}`;
+    }
+  }
+}
+
+/**
+ * The releaseId of a manifest's text, if it can be read; the workflow still checks everything. A
+ * number is taken as written (5.10 stays "5.10"), as the manifest rules take it.
+ */
+export function releaseIdOf(text: string): string | undefined {
+  try {
+    const root = parseTree(text);
+    const node = root && findNodeAtLocation(root, ["releaseId"]);
+    if (node?.type === "string") return String(node.value);
+    if (node?.type === "number") return text.slice(node.offset, node.offset + node.length);
+  } catch {
+    // Nested too deep for the parser's recursion (the manifest rules reject it by depth).
+  }
+  return undefined;
+}
+
+/**
+ * Reports one execution: started now, and how it ended once it has. A release found REJECTED, or
+ * an execution failing with a rejection's error, is reported as rejected. Nothing is read or
+ * reported once `open()` is false: the machine is shutting down and its executions are cut off.
+ */
+export function followExecution(
+  machine: LocalReleaseMachine,
+  execution: LocalExecution,
+  releaseId: string | undefined,
+  emit: (event: ReleaseEvent) => void,
+  open: () => boolean,
+): void {
+  emit({ type: "started", at: execution.startDate, releaseId, execution: execution.name });
+  void execution.done.then(async (done) => {
+    // Its pipelines' last events may still be in delivery: their lines come first.
+    await machine.router.idle();
+    if (!open()) return;
+    const record = releaseId ? await machine.readRelease(releaseId).catch(() => undefined) : undefined;
+    const rejected = record?.status === "REJECTED" || REJECTIONS.includes(done.error ?? "");
+    const status = rejected ? "REJECTED" : done.status === "SUCCEEDED" ? "SUCCEEDED" : "FAILED";
+    const error = done.error ?? record?.error;
+    // A Lambda error's cause is JSON ({"errorType","errorMessage","trace"}): people read the message.
+    const cause = done.cause !== undefined ? readableCause(done.cause) : record?.cause;
+    emit({
+      type: "ended",
+      at: done.stopDate ?? new Date(),
+      releaseId,
+      status,
+      ...(status !== "SUCCEEDED" && error ? { error } : {}),
+      ...(status !== "SUCCEEDED" && cause ? { cause } : {}),
+    });
+  });
+}
+
+/** Adds a router rule reporting every pipeline execution's end, with its release when recorded. */
+export function reportPipelineEnds(machine: LocalReleaseMachine, emit: (event: ReleaseEvent) => void): void {
+  machine.router.addRule({
+    name: "local-release-log",
+    pattern: {
+      source: ["aws.codepipeline"],
+      "detail-type": [PIPELINE_EVENT_DETAIL_TYPE],
+      detail: { state: ENDED_STATES },
+    },
+    target: async (event: EventEnvelope) => {
+      const { pipeline, state } = event.detail as { pipeline: string; state: string };
+      const executionId = String(event.detail["execution-id"]);
+      // The execution may not be recorded yet (events can come first): then no release is named.
+      const item = await machine.deps.ddb
+        .send(
+          new GetCommand({
+            TableName: machine.tables.executions,
+            Key: { [ExecutionsTable.hashKey]: executionId },
+          }),
+        )
+        .then((answer) => answer.Item as { releaseId?: string } | undefined)
+        .catch(() => undefined);
+      emit({ type: "pipeline-ended", at: new Date(event.time), releaseId: item?.releaseId, pipeline, state });
+    },
+  });
+}
