@@ -64,6 +64,8 @@ export interface EngineOptions {
   stateMachineArn?: string;
   /** History events an execution may have (AWS: 25,000); lower only to test the limit. */
   historyLimit?: number;
+  /** Told of every engine event of every execution, as it is logged (benchmarks time states with it). */
+  onEvent?: (executionArn: string, event: EngineEvent) => void;
   /** Replaces every Retry pause with this many ms (tests); real intervals otherwise. */
   retryPauseMs?: number;
 }
@@ -376,6 +378,7 @@ export class LocalWorkflowEngine {
     let breach: { error: string; cause: string } | undefined;
     const historyLimit = this.options.historyLimit ?? HISTORY_LIMIT;
     const watch = (event: EngineEvent) => {
+      this.options.onEvent?.(executionArn, event);
       counter.addAll([event]);
       execution.costs = counter.costs;
       for (const data of [event.state?.input, event.state?.output]) {

@@ -48,7 +48,7 @@ import {
   startCodePipelineService,
 } from "./codepipeline-service";
 import { createReleaseTables, type LocalDynamo, startDynamo } from "./dynamodb";
-import { type LocalExecution, LocalWorkflowEngine } from "./engine";
+import { type EngineOptions, type LocalExecution, LocalWorkflowEngine } from "./engine";
 import { type EventEnvelope, EventRouter } from "./event-router";
 import { TaskTokenRegistry, startSfnService } from "./sfn-service";
 
@@ -109,6 +109,8 @@ export interface LocalReleaseMachineOptions {
   dataDir?: string;
   /** Compress Retry pauses to this many ms (tests). */
   retryPauseMs?: number;
+  /** Told of every engine event (benchmarks). */
+  onEngineEvent?: EngineOptions["onEvent"];
   /** Run the reconciler on this period; off when unset (tests call reconcile()). */
   reconcileEveryMs?: number;
   /**
@@ -238,6 +240,7 @@ export async function startLocalReleaseMachine(
     {
       stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:release-machine`,
       retryPauseMs: options.retryPauseMs,
+      ...(options.onEngineEvent ? { onEvent: options.onEngineEvent } : {}),
     },
   );
 
