@@ -1,6 +1,6 @@
 /**
  * APIGateway.8's rule (routes specify an authorization type; Security Hub checks it on HTTP and
- * WebSocket routes) applied to REST API methods, ARCHITECTURE §5: no method is open with
+ * WebSocket routes) applied to REST API methods, docs/architecture.md, "Security defaults": no method is open with
  * authorization "NONE". API keys are not authentication; the release API uses AWS_IAM.
  */
 import * as aws from "@pulumi/aws";

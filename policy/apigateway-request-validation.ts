@@ -1,5 +1,5 @@
 /**
- * ARCHITECTURE §5 "request validation on" (no Security Hub control): every method that takes a
+ * docs/architecture.md, "Security defaults" "request validation on" (no Security Hub control): every method that takes a
  * body (POST, PUT, PATCH, and ANY, which includes them) names a request validator that validates bodies, and registers a model
  * for the "$default" content type too: API Gateway skips body validation for a Content-Type that
  * has no model, so without "$default" a caller bypasses the schema by changing one header.

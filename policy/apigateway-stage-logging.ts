@@ -1,6 +1,6 @@
 /**
  * APIGateway.1 (REST API stages have execution logging at ERROR or INFO), plus access logging
- * (ARCHITECTURE §5 "logging on"): every stage has method settings covering every method (method
+ * (docs/architecture.md, "Security defaults" "logging on"): every stage has method settings covering every method (method
  * path star-slash-star) with loggingLevel ERROR or INFO, and accessLogSettings naming a
  * destination. A stack policy, because method settings are a separate resource that names its
  * API and stage.

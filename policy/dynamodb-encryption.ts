@@ -1,5 +1,5 @@
 /**
- * ARCHITECTURE §5 "tables with SSE" (no Security Hub control: DynamoDB always encrypts at rest
+ * docs/architecture.md, "Security defaults" "tables with SSE" (no Security Hub control: DynamoDB always encrypts at rest
  * with an AWS-owned key): every table sets serverSideEncryption.enabled, i.e. a KMS key (the
  * AWS-managed aws/dynamodb key or a customer key) whose every use CloudTrail records.
  */

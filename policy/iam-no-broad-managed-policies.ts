@@ -1,5 +1,5 @@
 /**
- * IAM.1's companion for AWS-managed policies (ARCHITECTURE §5): no AdministratorAccess,
+ * IAM.1's companion for AWS-managed policies (docs/architecture.md, "Security defaults"): no AdministratorAccess,
  * PowerUser or *FullAccess attachment, whether by RolePolicyAttachment, PolicyAttachment,
  * RolePolicyAttachmentsExclusive or a role's managedPolicyArns. These are what
  * aws.lambda.CallbackFunction attaches when given no role; each grants far beyond one function's needs.

@@ -1,5 +1,5 @@
 /**
- * Least privilege for who may assume a role (ARCHITECTURE §5): a role's trust policy names
+ * Least privilege for who may assume a role (docs/architecture.md, "Security defaults"): a role's trust policy names
  * exactly one AWS service principal, e.g. lambda.amazonaws.com, in every Allow statement. A
  * second service, an AWS account or "*" lets something other than the one service the role was
  * made for act with its permissions.

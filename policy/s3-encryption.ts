@@ -2,7 +2,7 @@
  * S3.4 (default server-side encryption configured; S3.17 for KMS keys): every bucket has a
  * BucketServerSideEncryptionConfiguration whose default rule names an algorithm (AES256,
  * aws:kms or aws:kms:dsse). S3 has encrypted new objects with SSE-S3 since January 2023 anyway;
- * the explicit configuration makes the choice visible and reviewable, as ARCHITECTURE §2 asks.
+ * the explicit configuration makes the choice visible and reviewable, as docs/architecture.md, "Parts" asks.
  */
 import * as aws from "@pulumi/aws";
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";

@@ -1,5 +1,5 @@
 /**
- * ARCHITECTURE §5 "state machine tracing on" (no Security Hub control): X-Ray tracing on the
+ * docs/architecture.md, "Security defaults" "state machine tracing on" (no Security Hub control): X-Ray tracing on the
  * state machine joins each release's trace with its Lambda functions' traces.
  */
 import * as aws from "@pulumi/aws";

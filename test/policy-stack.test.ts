@@ -1,5 +1,5 @@
 /**
- * The policy pack over the Pulumi program itself (ARCHITECTURE §8 point 5): every resource the
+ * The policy pack over the Pulumi program itself (docs/architecture.md, "How the AWS side is verified"): every resource the
  * program registers under strict mocks, with its resolved inputs and provider outputs, passes
  * every policy; and copies of the program's own resources, each changed in one way a careless
  * edit could, are caught by the matching policy with a message naming the resource.
