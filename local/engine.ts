@@ -326,7 +326,7 @@ export class LocalWorkflowEngine {
     const overrides = Object.fromEntries(
       Object.entries(this.overrides).map(([state, override]) => [
         state,
-        (input: unknown) => override(input, context),
+        (input: unknown) => this.tracked(override(input, context)),
       ]),
     );
     const retryPauseMs = this.options.retryPauseMs;
@@ -377,9 +377,12 @@ export class LocalWorkflowEngine {
     // A quota breach fails the execution as on AWS, where no Catch can handle it.
     let breach: { error: string; cause: string } | undefined;
     const historyLimit = this.options.historyLimit ?? HISTORY_LIMIT;
+    // The counter reads a growing log (it remembers how far it got); at most the history limit.
+    const log: EngineEvent[] = [];
     const watch = (event: EngineEvent) => {
       this.options.onEvent?.(executionArn, event);
-      counter.addAll([event]);
+      log.push(event);
+      counter.addAll(log);
       execution.costs = counter.costs;
       for (const data of [event.state?.input, event.state?.output]) {
         if (data === undefined) continue;
@@ -437,6 +440,18 @@ export class LocalWorkflowEngine {
   }
 
   private readonly abortFns = new Map<string, () => void>();
+  /** Task invocations still running: an aborted execution does not stop them, shutdown waits for them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  private tracked<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => this.inFlight.delete(settled));
+    return work;
+  }
 
   describeExecution(executionArn: string): LocalExecution | undefined {
     return this.executions.get(executionArn);
@@ -446,10 +461,11 @@ export class LocalWorkflowEngine {
     return [...this.executions.values()];
   }
 
-  /** Aborts every running execution (shutdown). */
+  /** Aborts every running execution and waits for the task invocations still running (shutdown). */
   async stopAll(): Promise<void> {
     const running = this.listExecutions().filter((e) => e.status === "RUNNING");
     for (const execution of running) this.abortFns.get(execution.executionArn)?.();
     await Promise.all(running.map((e) => e.done));
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 }

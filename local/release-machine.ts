@@ -111,6 +111,8 @@ export interface LocalReleaseMachineOptions {
   retryPauseMs?: number;
   /** Told of every engine event (benchmarks). */
   onEngineEvent?: EngineOptions["onEvent"];
+  /** History events an execution may have (AWS: 25,000); lower only to test the limit. */
+  historyLimit?: number;
   /** Run the reconciler on this period; off when unset (tests call reconcile()). */
   reconcileEveryMs?: number;
   /**
@@ -241,6 +243,7 @@ export async function startLocalReleaseMachine(
       stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:release-machine`,
       retryPauseMs: options.retryPauseMs,
       ...(options.onEngineEvent ? { onEvent: options.onEngineEvent } : {}),
+      ...(options.historyLimit !== undefined ? { historyLimit: options.historyLimit } : {}),
     },
   );
 

@@ -1,0 +1,228 @@
+/**
+ * Step Functions' quotas, enforced by the local engine as AWS enforces them, and the release
+ * workflow kept inside them at the configured maxima: the largest manifest, the most pipelines,
+ * the longest names and the most escaping a manifest can hold (docs/aws-facts.md, "Step Functions").
+ */
+import assert from "node:assert/strict";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
+import { MANIFEST_RULE_LIMITS } from "../handlers/manifest";
+import { readSettings } from "../infra/config";
+import {
+  InvalidName,
+  LocalWorkflowEngine,
+  STATE_DATA_LIMIT_BYTES,
+  ValidationException,
+} from "../local/engine";
+import { HISTORY_LIMIT } from "../local/history";
+import { startLocalReleaseMachine } from "../local/release-machine";
+import { TaskTokenRegistry } from "../local/sfn-service";
+import { stateMachine } from "../stepfunction/asl";
+import { finished, newReleaseId } from "./local-helpers";
+
+const FUNCTION = "arn:aws:lambda:us-east-1:000000000000:function:big";
+
+/** An engine running one Lambda task that returns `result`; no other service is reachable. */
+function oneTaskEngine(result: () => unknown): LocalWorkflowEngine {
+  const definition = stateMachine({
+    StartAt: "Big",
+    States: {
+      Big: {
+        Type: "Task",
+        Resource: "arn:aws:states:::lambda:invoke",
+        Parameters: { FunctionName: FUNCTION, "Payload.$": "$" },
+        Retry: [{ ErrorEquals: ["Lambda.ServiceException"] }],
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.caught", Next: "Caught" }],
+        End: true,
+      },
+      Caught: { Type: "Succeed" },
+    },
+  });
+  const unreachable = { endpoint: "http://127.0.0.1:9", region: "us-east-1", maxAttempts: 1 };
+  return new LocalWorkflowEngine(definition, {
+    functions: { [FUNCTION]: async () => result() },
+    dynamodb: new DynamoDBClient(unreachable),
+    codepipeline: new CodePipelineClient(unreachable),
+    putEvents: async () => ({ FailedEntryCount: 0, Entries: [] }),
+    tokens: new TaskTokenRegistry(),
+  });
+}
+
+describe("Step Functions quotas on the local engine", () => {
+  it("refuses execution names Step Functions refuses: whitespace, special characters, over 80 characters", () => {
+    const engine = oneTaskEngine(() => ({}));
+    for (const name of ["release 5.16", "release/5.16", "r#1", "x".repeat(81), ""]) {
+      assert.throws(() => engine.startExecution({ input: {}, name }), InvalidName, JSON.stringify(name));
+    }
+    assert.equal(engine.startExecution({ input: {}, name: `r-${"x".repeat(78)}` }).status, "RUNNING");
+  });
+
+  it("refuses an execution input over 262,144 bytes with ValidationException", () => {
+    const engine = oneTaskEngine(() => ({}));
+    const input = { body: "x".repeat(STATE_DATA_LIMIT_BYTES) };
+    assert.throws(() => engine.startExecution({ input }), ValidationException);
+  });
+
+  it("fails an execution with States.DataLimitExceeded when a state's output passes 256 KiB, past any Catch", async () => {
+    const engine = oneTaskEngine(() => ({ blob: "x".repeat(STATE_DATA_LIMIT_BYTES) }));
+    const done = await engine.startExecution({ input: {} }).done;
+    assert.equal(done.status, "FAILED");
+    assert.equal(done.error, "States.DataLimitExceeded");
+    assert.match(done.cause ?? "", /'Big'/);
+  });
+
+  it("fails the release workflow with States.Runtime once its history passes the limit", async () => {
+    const machine = await startLocalReleaseMachine({
+      pipelines: [{ name: "h-a", durationMs: 0, outcome: "Succeeded" }],
+      retryPauseMs: 5,
+      historyLimit: 10,
+    });
+    try {
+      const done = await finished(
+        machine,
+        machine.submit({ releaseId: newReleaseId("history"), pipelines: ["h-a"] }),
+      );
+      assert.equal(done.status, "FAILED");
+      assert.equal(done.error, "States.Runtime");
+      assert.match(done.cause ?? "", /maximum number of history events \(10\)/);
+    } finally {
+      await machine.close();
+    }
+  });
+});
+
+describe("the release workflow at the configured maxima", function () {
+  this.timeout(120_000);
+  const names = Array.from(
+    { length: MANIFEST_RULE_LIMITS.maxPipelines },
+    (_, i) => `p${String(i).padStart(3, "0")}-${"n".repeat(95)}`,
+  );
+
+  /**
+   * A manifest of exactly `bytes` bytes: `count` pipelines of the longest names, each carrying up
+   * to 50 variables of '"' characters, which take 2 bytes in the text and 4 in the state (where the
+   * text travels as a JSON string): the most a valid manifest can grow there.
+   */
+  function largestManifest(releaseId: string, bytes: number, count = names.length): string {
+    const pipelines: unknown[] = names.slice(0, count);
+    let room = bytes - JSON.stringify({ releaseId, pipelines }).length;
+    for (let i = 0; i < count && room > 100; i += 1) {
+      const variables: Record<string, string> = {};
+      room -= `{"name":,"variables":{}}`.length;
+      for (let v = 0; v < 50 && room > 20; v += 1) {
+        const key = `V${v}`;
+        const quotes = Math.min(1000, Math.floor((room - `"${key}":"",`.length) / 2));
+        if (quotes <= 0) break;
+        variables[key] = '"'.repeat(quotes);
+        room -= `"${key}":"",`.length + quotes * 2;
+      }
+      pipelines[i] = { name: names[i], variables };
+    }
+    const text = JSON.stringify({ releaseId, pipelines });
+    return text + " ".repeat(Math.max(0, bytes - Buffer.byteLength(text)));
+  }
+
+  it("runs 500 pipelines of 100-character names from a 100 KiB manifest within 256 KiB of state and 25,000 history events", async () => {
+    const machine = await startLocalReleaseMachine({
+      pipelines: names.map((name) => ({ name, durationMs: 0, outcome: "Succeeded" as const })),
+      manifestRules: MANIFEST_RULE_LIMITS,
+      retryPauseMs: 5,
+    });
+    try {
+      const releaseId = newReleaseId("max");
+      const text = largestManifest(releaseId, MANIFEST_RULE_LIMITS.maxBytes);
+      assert.equal(Buffer.byteLength(text), MANIFEST_RULE_LIMITS.maxBytes);
+
+      const done = await finished(machine, machine.submit(text));
+
+      assert.equal(done.status, "SUCCEEDED", done.cause);
+      assert.ok(
+        done.largestStateBytes > 150_000,
+        `the state did carry the escaped text: ${done.largestStateBytes}`,
+      );
+      assert.ok(
+        done.largestStateBytes <= STATE_DATA_LIMIT_BYTES,
+        `largest state ${done.largestStateBytes} bytes`,
+      );
+      assert.ok(done.costs.historyEvents < HISTORY_LIMIT, `${done.costs.historyEvents} history events`);
+      const release = await machine.readRelease(releaseId);
+      assert.equal(release?.pipelines.length, 500);
+      assert.ok(release?.pipelines.every((p) => p.status === "Succeeded"));
+      const started = machine.codepipeline.executions(names[0])[0];
+      assert.equal(started.variables?.length, Object.keys(JSON.parse(text).pipelines[0].variables).length);
+    } finally {
+      await machine.close();
+    }
+  });
+
+  it("runs a 100 KiB manifest made almost wholly of escaped quotes within 256 KiB of state", async () => {
+    const machine = await startLocalReleaseMachine({
+      pipelines: names.slice(0, 3).map((name) => ({ name, durationMs: 0, outcome: "Succeeded" as const })),
+      manifestRules: MANIFEST_RULE_LIMITS,
+      retryPauseMs: 5,
+    });
+    try {
+      const releaseId = newReleaseId("max-escaped");
+      const text = largestManifest(releaseId, MANIFEST_RULE_LIMITS.maxBytes, 3);
+      assert.equal(Buffer.byteLength(text), MANIFEST_RULE_LIMITS.maxBytes);
+      assert.ok((text.match(/"/g) ?? []).length > 0.45 * text.length, "mostly quotes");
+
+      const done = await finished(machine, machine.submit(text));
+
+      assert.equal(done.status, "SUCCEEDED", done.cause);
+      assert.ok(
+        done.largestStateBytes > 200_000,
+        `the state did carry the doubled text: ${done.largestStateBytes}`,
+      );
+      assert.ok(
+        done.largestStateBytes <= STATE_DATA_LIMIT_BYTES,
+        `largest state ${done.largestStateBytes} bytes`,
+      );
+    } finally {
+      await machine.close();
+    }
+  });
+
+  it("rejects a 100 KiB manifest of the most escaping, recording the rejection within 256 KiB of state", async () => {
+    const machine = await startLocalReleaseMachine({
+      pipelines: [{ name: "only-one", durationMs: 0, outcome: "Succeeded" }],
+      manifestRules: MANIFEST_RULE_LIMITS,
+      retryPauseMs: 5,
+    });
+    try {
+      const releaseId = newReleaseId("max-rejected");
+      // Off the allow-list, so it is rejected after the whole text travelled through the state.
+      const text = largestManifest(releaseId, MANIFEST_RULE_LIMITS.maxBytes, 3);
+      const done = await finished(machine, machine.submit(text));
+
+      assert.deepEqual([done.status, done.error], ["FAILED", "InvalidManifest"]);
+      assert.ok(
+        done.largestStateBytes > 200_000,
+        `the state did carry the doubled text: ${done.largestStateBytes}`,
+      );
+      assert.ok(
+        done.largestStateBytes <= STATE_DATA_LIMIT_BYTES,
+        `largest state ${done.largestStateBytes} bytes`,
+      );
+      const release = await machine.readRelease(releaseId);
+      assert.equal(release?.status, "REJECTED");
+      assert.ok((release?.problems?.length ?? 0) > 0);
+    } finally {
+      await machine.close();
+    }
+  });
+
+  it("accepts no configuration that could take a manifest past a quota", () => {
+    const get = (overrides: Record<string, string>) => (key: string) =>
+      ({ pipelines: '["a"]', ...overrides })[key];
+    assert.throws(
+      () => readSettings(get({ maxPipelines: "501" })),
+      /maxPipelines must be an integer from 1 to 500/,
+    );
+    assert.throws(
+      () => readSettings(get({ maxManifestBytes: String(MANIFEST_RULE_LIMITS.maxBytes + 1) })),
+      /maxManifestBytes must be an integer from 256 to 102400/,
+    );
+    assert.equal(readSettings(get({ maxPipelines: "500", maxManifestBytes: "102400" })).maxPipelines, 500);
+  });
+});
