@@ -31,10 +31,11 @@ export async function until<T>(
 export async function finished(
   machine: LocalReleaseMachine,
   execution: LocalExecution,
+  timeoutMs = WAIT_MS,
 ): Promise<LocalExecution> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`execution ${execution.name} did not end`)), WAIT_MS);
+    timer = setTimeout(() => reject(new Error(`execution ${execution.name} did not end`)), timeoutMs);
   });
   try {
     const done = await Promise.race([execution.done, timedOut]);

@@ -4,8 +4,8 @@
  * and the schema's draft-04 portability are in test/manifest.test.ts.
  */
 import assert from "node:assert/strict";
-import { InvalidManifest, type ManifestProblem } from "../handlers/errors";
 import { type ManifestRules, parseManifest } from "../handlers/manifest";
+import { assertRejected as assertShared, manifest, withPipelines } from "./manifest-helpers";
 
 const RULES: ManifestRules = {
   allowedPipelines: ["svc-a", "svc-b", "svc-c"],
@@ -22,28 +22,8 @@ interface ExpectedProblem {
   message: RegExp;
 }
 
-/** The problems of the InvalidManifest that `text` must be rejected with. */
-function problemsOf(text: string, rules: ManifestRules): ManifestProblem[] {
-  try {
-    parseManifest(text, rules);
-  } catch (error) {
-    if (error instanceof InvalidManifest) return error.problems;
-    throw error;
-  }
-  return assert.fail(`expected InvalidManifest for ${text}`);
-}
-
-function assertRejected(text: string, expected: ExpectedProblem[], rules: ManifestRules = RULES): void {
-  const problems = problemsOf(text, rules);
-  assert.deepEqual(
-    problems.map(({ path, rule }) => ({ path, rule })),
-    expected.map(({ path, rule }) => ({ path, rule })),
-  );
-  problems.forEach((problem, i) => assert.match(problem.message, expected[i].message));
-}
-
-const manifest = (fields: Record<string, unknown>): string => JSON.stringify(fields);
-const withPipelines = (pipelines: unknown[]): string => manifest({ releaseId: "r1", pipelines });
+const assertRejected = (text: string, expected: ExpectedProblem[], rules: ManifestRules = RULES) =>
+  assertShared(text, expected, rules);
 
 describe("parseManifest: one test per rule", () => {
   describe("json", () => {
