@@ -71,13 +71,13 @@ export function startupMessage(error: unknown, settings?: Settings): string {
 /** What runs where, and the exact commands to use it. */
 export function banner(server: LocalServer, settings: Settings, pipelines: LocalPipelineSpec[]): string[] {
   const { accessKeyId, secretAccessKey } = S3RVER_CREDENTIALS;
-  const { releases, executions } = server.tables;
+  const { releases, releasePipelines, executions } = server.tables;
   const lines = [
     "Release Machine is running locally (no AWS account involved).",
     "",
     `  API         ${server.url}  (POST /releases, GET /releases/{releaseId})`,
     `  S3          ${server.s3Endpoint}  bucket ${LOCAL_BUCKET}  (access key ${accessKeyId} / secret ${secretAccessKey})`,
-    `  DynamoDB    ${server.dynamoEndpoint}  tables ${releases}, ${executions}  (any access key; region ${LOCAL_REGION})`,
+    `  DynamoDB    ${server.dynamoEndpoint}  tables ${releases}, ${releasePipelines}, ${executions}  (any access key; region ${LOCAL_REGION})`,
     `  data        ${settings.dataDir}`,
     `  pipelines   ${pipelines.map((p) => `${p.name}${p.outcome === "Failed" ? " (fails)" : ""}`).join(", ")}`,
     "",
