@@ -5,6 +5,7 @@
  * execution still on the `waiting` index, so a lost event costs minutes, not the release.
  */
 import { GetPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
+import type { EventBridgeEvent } from "aws-lambda";
 import { GetCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { type ExecutionDeps, type ExecutionItem, nowIso, recordState, stopExecution } from "./executions";
 import {
@@ -16,13 +17,33 @@ import {
 } from "./model";
 import { onPipelineEnded, resumeStuckStarts } from "./scheduler";
 
-/** A "CodePipeline Pipeline Execution State Change" event, as EventBridge delivers it. */
-export interface PipelineStateChangeEvent {
-  id: string;
-  "detail-type": string;
-  source: string;
-  time: string;
-  detail: { pipeline: string; "execution-id": string; state: string };
+/**
+ * The detail of a "CodePipeline Pipeline Execution State Change" event: the fields read here, and
+ * the others CodePipeline sends. https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html
+ */
+export interface PipelineStateChangeDetail {
+  pipeline: string;
+  "execution-id": string;
+  /** One of PipelineEventState; anything else is ignored. */
+  state: string;
+  "start-time"?: string;
+  version?: number;
+  "pipeline-execution-attempt"?: number;
+  "execution-trigger"?: { "trigger-type": string; "trigger-detail": string };
+}
+
+/** The event as EventBridge delivers it; the one envelope type of the project (@types/aws-lambda). */
+export type PipelineStateChangeEvent = EventBridgeEvent<string, PipelineStateChangeDetail>;
+
+/** The event, when its detail has the fields the handler reads; undefined for any other event. */
+export function pipelineStateChange(
+  event: EventBridgeEvent<string, Record<string, unknown>>,
+): PipelineStateChangeEvent | undefined {
+  const { pipeline, state } = event.detail;
+  const executionId = event.detail["execution-id"];
+  return typeof pipeline === "string" && typeof state === "string" && typeof executionId === "string"
+    ? { ...event, detail: { ...event.detail, pipeline, state, "execution-id": executionId } }
+    : undefined;
 }
 
 export type PipelineEventOutcome = "recorded" | "ended" | "duplicate" | "ignored";

@@ -6,6 +6,7 @@
  * GetPipelineState and ListActionExecutions report stages and actions in CodePipeline's shapes.
  * No npm package emulates CodePipeline, hence this file. Faults can be injected per operation.
  */
+import type { EventBridgeEvent } from "aws-lambda";
 import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type Server, createServer } from "node:http";
 import type { PipelineEventState } from "../handlers/model";
@@ -34,17 +35,8 @@ export type {
 } from "./codepipeline-run";
 
 /** The EventBridge envelope around every CodePipeline event. */
-export interface CodePipelineEvent<DetailType extends string, Detail> {
-  version: "0";
-  id: string;
-  "detail-type": DetailType;
-  source: "aws.codepipeline";
-  account: string;
-  time: string;
-  region: string;
-  resources: string[];
-  detail: Detail;
-}
+/** A CodePipeline event as EventBridge delivers it (the envelope type of @types/aws-lambda). */
+export type CodePipelineEvent<DetailType extends string, Detail> = EventBridgeEvent<DetailType, Detail>;
 
 export type PipelineStateChangeEvent = CodePipelineEvent<
   "CodePipeline Pipeline Execution State Change",

@@ -5,6 +5,7 @@
  * No maintained npm package evaluates EventBridge patterns, so `compilePattern` does (a library could
  * replace it). It validates the whole pattern first: one we cannot evaluate throws, never guesses.
  */
+import type { EventBridgeEvent } from "aws-lambda";
 import { randomUUID } from "node:crypto";
 import type { PutEventsRequestEntry, PutEventsResultEntry } from "@aws-sdk/client-eventbridge";
 import { isRecord } from "./http";
@@ -12,17 +13,8 @@ import { isRecord } from "./http";
 export type EventPattern = { [field: string]: EventPattern | EventPattern[] | Matcher[] };
 export type Matcher = string | number | boolean | null | { [operator: string]: unknown };
 
-export interface EventEnvelope {
-  version: string;
-  id: string;
-  "detail-type": string;
-  source: string;
-  account: string;
-  time: string;
-  region: string;
-  resources: string[];
-  detail: Record<string, unknown>;
-}
+/** An event as EventBridge delivers it (the envelope type of @types/aws-lambda). */
+export type EventEnvelope = EventBridgeEvent<string, Record<string, unknown>>;
 
 /** A pattern EventBridge would reject, or one using a matcher this stand-in does not implement. */
 export class EventPatternError extends Error {

@@ -14,9 +14,9 @@ import type { TableNames } from "../handlers/config";
 import { pipelineStateChangePattern } from "../handlers/event-patterns";
 import { type ExecutionDeps, recordState, releaseWaiterDone } from "../handlers/executions";
 import {
-  type PipelineStateChangeEvent,
   type ReconcileReport,
   handlePipelineEvent,
+  pipelineStateChange,
   reconcile,
 } from "../handlers/pipeline-events";
 import { SETTLED_STATUSES } from "../handlers/model";
@@ -49,7 +49,7 @@ import {
 } from "./codepipeline-service";
 import { createReleaseTables, type LocalDynamo, startDynamo } from "./dynamodb";
 import { type EngineOptions, type LocalExecution, LocalWorkflowEngine } from "./engine";
-import { type EventEnvelope, EventRouter } from "./event-router";
+import { EventRouter } from "./event-router";
 import { TaskTokenRegistry, startSfnService } from "./sfn-service";
 
 export const LOCAL_REGION = "us-east-1";
@@ -164,7 +164,7 @@ export async function startLocalReleaseMachine(
   const router = new EventRouter({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
   const codepipelineService = await startCodePipelineService({
     pipelines: options.pipelines,
-    onEvent: (event) => router.publish(event as unknown as EventEnvelope),
+    onEvent: (event) => router.publish(event),
     region: LOCAL_REGION,
     accountId: LOCAL_ACCOUNT,
   });
@@ -250,7 +250,10 @@ export async function startLocalReleaseMachine(
   router.addRule({
     name: "pipeline-state-changed",
     pattern: pipelineStateChangePattern(allowed),
-    target: (event) => handlePipelineEvent(deps, event as unknown as PipelineStateChangeEvent),
+    target: async (event) => {
+      const change = pipelineStateChange(event);
+      return change ? handlePipelineEvent(deps, change) : "ignored";
+    },
   });
 
   const timer =

@@ -62,6 +62,10 @@ const pipelineEvent = (
   id,
   "detail-type": "CodePipeline Pipeline Execution State Change",
   source: "aws.codepipeline",
+  version: "0",
+  account: "123456789012",
+  region: "us-east-1",
+  resources: [],
   time: new Date().toISOString(),
   detail: { pipeline, "execution-id": executionId, state },
 });

@@ -182,6 +182,10 @@ const pipelineEvent = (state: string, executionId: string): PipelineStateChangeE
   id: `event-${state}-${executionId}`,
   "detail-type": "CodePipeline Pipeline Execution State Change",
   source: "aws.codepipeline",
+  version: "0",
+  account: "123456789012",
+  region: "us-east-1",
+  resources: [],
   time: "2026-11-27T10:00:00Z",
   detail: { pipeline: PIPELINES[0], "execution-id": executionId, state },
 });
