@@ -4,7 +4,8 @@
  * No Pulumi resources here, so every document can be tested as plain data.
  */
 import type { StateMachineDefinition } from "../stepfunction/asl";
-import { Integrations, allStates } from "../stepfunction/asl";
+import { allStates } from "../stepfunction/asl";
+import { integrationOf } from "../stepfunction/integrations";
 import { ExecutionsTable, ReleasePipelinesTable } from "../handlers/model";
 
 export interface PolicyStatement {
@@ -177,21 +178,10 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
   }
 }
 
-const DYNAMO_ACTIONS: Record<string, string> = {
-  [Integrations.dynamoPutItem]: "dynamodb:PutItem",
-  [Integrations.dynamoUpdateItem]: "dynamodb:UpdateItem",
-  [Integrations.dynamoGetItem]: "dynamodb:GetItem",
-};
-
-/** Thrown for a Task resource this module cannot derive permissions for: add it here first. */
-export class UnknownTaskResource extends Error {
-  override readonly name = "UnknownTaskResource";
-}
-
 /**
- * The state machine's permissions, derived from its Task states: each Lambda it invokes, each
- * table and item action it uses, the CodePipeline actions scoped to the configured pipelines, and
- * the event bus it publishes to. Statements are merged per (action set) so the document stays small.
+ * The state machine's permissions, derived from its Task states through the integrations they use
+ * (stepfunction/integrations.ts): each Lambda it invokes, each table action, the event bus it
+ * publishes to. Statements are merged per action so the document stays small.
  */
 export function stateMachineStatements(
   definition: StateMachineDefinition,
@@ -199,31 +189,14 @@ export function stateMachineStatements(
   tableArnsByName: Record<string, string>,
 ): PolicyStatement[] {
   const grants = new Map<string, Set<string>>();
-  const grant = (action: string, resource: string) => {
-    grants.set(action, (grants.get(action) ?? new Set()).add(resource));
-  };
+  const context = { tableArn: (name: string) => tableArnsByName[name], eventBusArn: arns.eventBusArn };
   for (const [name, state] of allStates(definition)) {
     if (state.Type !== "Task") continue;
-    const params = state.Parameters ?? {};
-    if (
-      state.Resource === Integrations.lambdaInvoke ||
-      state.Resource === Integrations.lambdaInvokeWaitForTaskToken
-    ) {
-      grant("lambda:InvokeFunction", String(params.FunctionName));
-    } else if (DYNAMO_ACTIONS[state.Resource]) {
-      const tableArn = tableArnsByName[String(params.TableName)];
-      if (!tableArn)
-        throw new UnknownTaskResource(
-          `state "${name}": table ${String(params.TableName)} is not one of ours`,
-        );
-      grant(DYNAMO_ACTIONS[state.Resource], tableArn);
-    } else if (state.Resource === Integrations.eventsPutEvents) {
-      grant("events:PutEvents", arns.eventBusArn);
-    } else {
-      const sdk = /^arn:aws:states:::aws-sdk:codepipeline:([a-zA-Z]+)$/.exec(state.Resource);
-      if (!sdk) throw new UnknownTaskResource(`state "${name}": no permission mapping for ${state.Resource}`);
-      const action = `codepipeline:${sdk[1].charAt(0).toUpperCase()}${sdk[1].slice(1)}`;
-      for (const pipeline of arns.pipelineArns) grant(action, pipeline);
+    for (const { action, resource } of integrationOf(name, state.Resource).grants(
+      state.Parameters ?? {},
+      context,
+    )) {
+      grants.set(action, (grants.get(action) ?? new Set()).add(resource));
     }
   }
   const sids: Record<string, string> = {

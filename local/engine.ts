@@ -1,17 +1,15 @@
 /**
  * Runs the rendered workflow definition with aws-local-stepfunctions, resolving every Task state
- * to what it stands for on AWS: Lambda tasks to the in-process handlers, `aws-sdk:codepipeline:*`
- * to real SDK calls against the CodePipeline stand-in, `dynamodb:*` to dynalite, `events:putEvents`
- * to the event router, and `.waitForTaskToken` to the task-token registry that the handlers
- * complete through the Step Functions protocol. A Task it cannot resolve is an error at
- * construction, never a silent pass.
+ * as its integration declares (stepfunction/integrations.ts): Lambda tasks to the in-process
+ * handlers, `dynamodb:*` to dynalite, `events:putEvents` to the event router, and
+ * `.waitForTaskToken` to the task-token registry that the handlers complete through the Step
+ * Functions protocol. A Task it cannot resolve is an error at construction, never a silent pass.
  *
  * The engine keys overrides by state name, takes a static Context Object and has no
  * `$$.Task.Token`; getters on the context supply fresh tokens and entry times per read.
  */
 import "./polyfills";
 import { randomUUID } from "node:crypto";
-import * as codepipelineSdk from "@aws-sdk/client-codepipeline";
 import {
   type DynamoDBClient,
   GetItemCommand,
@@ -19,13 +17,8 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { StateMachine } from "aws-local-stepfunctions";
-import {
-  Integrations,
-  type JsonValue,
-  type StateMachineDefinition,
-  type TaskState,
-  allStates,
-} from "../stepfunction/asl";
+import { type JsonValue, type StateMachineDefinition, type TaskState, allStates } from "../stepfunction/asl";
+import { type LocalCall, integrationOf } from "../stepfunction/integrations";
 import { CostCounter, type EngineEvent, type ExecutionCosts, HISTORY_LIMIT } from "./history";
 import type { TaskTokenRegistry } from "./sfn-service";
 
@@ -50,7 +43,6 @@ export interface EngineServices {
   /** Handlers keyed by the function ARN the definition references. */
   functions: Record<string, LocalFunction>;
   dynamodb: DynamoDBClient;
-  codepipeline: codepipelineSdk.CodePipelineClient;
   putEvents: (
     entries: { Source: string; DetailType: string; Detail: string; EventBusName?: string }[],
   ) => Promise<{
@@ -115,21 +107,28 @@ export class ValidationException extends Error {
 
 const byteLength = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
 
-const upperFirst = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-const lowerFirst = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
-
-/** Step Functions' aws-sdk integrations speak PascalCase; CodePipeline's own protocol is camelCase. */
-function renameKeys(value: unknown, rename: (key: string) => string): unknown {
+/** An SDK output as Step Functions returns it: JSON, without the SDK's `$metadata`. */
+function withoutMetadata(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map((v) => renameKeys(v, rename));
+  if (Array.isArray(value)) return value.map(withoutMetadata);
   if (value !== null && typeof value === "object") {
     return Object.fromEntries(
       Object.entries(value)
         .filter(([key]) => key !== "$metadata")
-        .map(([key, v]) => [rename(key), renameKeys(v, rename)]),
+        .map(([key, v]) => [key, withoutMetadata(v)]),
     );
   }
   return value;
+}
+
+/** Runs a local function as Lambda would: JSON in, JSON out, an error by its name with Lambda's Cause. */
+async function invokeLocal(fn: LocalFunction, payload: unknown): Promise<unknown> {
+  try {
+    return asJson(await fn(asJson(payload)));
+  } catch (error) {
+    const e = error instanceof Error ? error : new Error(String(error));
+    throw new TaskError(e.name, lambdaErrorCause(e));
+  }
 }
 
 /** The JSON round trip a Lambda payload takes (Sets, Dates, undefined become JSON). */
@@ -206,96 +205,85 @@ export class LocalWorkflowEngine {
     }
   }
 
+  /** How this Task runs locally: what its integration declares (stepfunction/integrations.ts). */
   private resolve(name: string, state: TaskState): Override {
-    const { services } = this;
     const fail = (why: string) => new Error(`Task state "${name}" (${state.Resource}): ${why}`);
-    const functionOf = (): LocalFunction => {
-      const arn = state.Parameters?.FunctionName;
-      const fn = typeof arn === "string" ? services.functions[arn] : undefined;
-      if (!fn) throw fail(`no local function for FunctionName ${JSON.stringify(arn)}`);
-      return fn;
-    };
-    const invoke = async (fn: LocalFunction, payload: unknown) => {
-      try {
-        return asJson(await fn(asJson(payload)));
-      } catch (error) {
-        const e = error instanceof Error ? error : new Error(String(error));
-        throw new TaskError(e.name, lambdaErrorCause(e));
-      }
-    };
+    let local: LocalCall;
+    try {
+      local = integrationOf(name, state.Resource).local;
+    } catch {
+      throw fail("no local stand-in resolves this resource");
+    }
+    switch (local.kind) {
+      case "lambda":
+        return local.waitForTaskToken ? this.lambdaWaitForToken(state, fail) : this.lambda(state, fail);
+      case "dynamodb":
+        return this.dynamodb(local.command);
+      case "putEvents":
+        return this.putEvents();
+    }
+  }
 
-    switch (state.Resource) {
-      case Integrations.lambdaInvoke: {
-        const fn = functionOf();
-        return async (input) => {
-          const payload = (input as { Payload?: unknown }).Payload;
-          return { ExecutedVersion: "$LATEST", StatusCode: 200, Payload: await invoke(fn, payload) };
-        };
+  private functionOf(state: TaskState, fail: (why: string) => Error): LocalFunction {
+    const arn = state.Parameters?.FunctionName;
+    const fn = typeof arn === "string" ? this.services.functions[arn] : undefined;
+    if (!fn) throw fail(`no local function for FunctionName ${JSON.stringify(arn)}`);
+    return fn;
+  }
+
+  private lambda(state: TaskState, fail: (why: string) => Error): Override {
+    const fn = this.functionOf(state, fail);
+    return async (input) => {
+      const payload = (input as { Payload?: unknown }).Payload;
+      return { ExecutedVersion: "$LATEST", StatusCode: 200, Payload: await invokeLocal(fn, payload) };
+    };
+  }
+
+  private lambdaWaitForToken(state: TaskState, fail: (why: string) => Error): Override {
+    const fn = this.functionOf(state, fail);
+    const tokenKey = tokenKeyOf(state.Parameters?.Payload);
+    if (!tokenKey) throw fail("the Payload must carry $$.Task.Token in a top-level field");
+    const { tokens } = this.services;
+    return async (input, execution) => {
+      const payload = (input as { Payload: Record<string, unknown> }).Payload;
+      const token = payload[tokenKey];
+      if (typeof token !== "string") throw fail("no task token in the payload");
+      execution.tokens.add(token);
+      const completion = tokens.wait(token);
+      // The wait must be observed before the handler may complete it.
+      completion.catch(() => undefined);
+      await invokeLocal(fn, payload);
+      return completion;
+    };
+  }
+
+  private dynamodb(command: "PutItem" | "UpdateItem" | "GetItem"): Override {
+    const Command = { PutItem: PutItemCommand, UpdateItem: UpdateItemCommand, GetItem: GetItemCommand }[
+      command
+    ] as unknown as new (input: never) => never;
+    return async (input) => {
+      try {
+        // The optimized DynamoDB integration takes DynamoDB's own (PascalCase) request shape.
+        const output = await this.services.dynamodb.send(new Command(input as never));
+        return withoutMetadata(output);
+      } catch (error) {
+        throw sdkError("DynamoDB", error);
       }
-      case Integrations.lambdaInvokeWaitForTaskToken: {
-        const fn = functionOf();
-        const tokenKey = tokenKeyOf(state.Parameters?.Payload);
-        if (!tokenKey) throw fail("the Payload must carry $$.Task.Token in a top-level field");
-        return async (input, execution) => {
-          const payload = (input as { Payload: Record<string, unknown> }).Payload;
-          const token = payload[tokenKey];
-          if (typeof token !== "string") throw fail("no task token in the payload");
-          execution.tokens.add(token);
-          const completion = services.tokens.wait(token);
-          // The wait must be observed before the handler may complete it.
-          completion.catch(() => undefined);
-          await invoke(fn, payload);
-          return completion;
-        };
+    };
+  }
+
+  private putEvents(): Override {
+    return async (input) => {
+      const entries = ((input as { Entries: Record<string, unknown>[] }).Entries ?? []).map((entry) => ({
+        ...(entry as { Source: string; DetailType: string; EventBusName?: string }),
+        Detail: typeof entry.Detail === "string" ? entry.Detail : JSON.stringify(entry.Detail),
+      }));
+      const result = await this.services.putEvents(entries);
+      if (result.FailedEntryCount > 0) {
+        throw new TaskError("EventBridge.FailedEntry", JSON.stringify(result.Entries));
       }
-      case Integrations.dynamoPutItem:
-      case Integrations.dynamoUpdateItem:
-      case Integrations.dynamoGetItem: {
-        const Command = {
-          [Integrations.dynamoPutItem]: PutItemCommand,
-          [Integrations.dynamoUpdateItem]: UpdateItemCommand,
-          [Integrations.dynamoGetItem]: GetItemCommand,
-        }[state.Resource] as unknown as new (input: never) => never;
-        return async (input) => {
-          try {
-            // The optimized DynamoDB integration takes DynamoDB's own (PascalCase) request shape.
-            const output = await services.dynamodb.send(new Command(input as never));
-            return renameKeys(output, (k) => k);
-          } catch (error) {
-            throw sdkError("DynamoDB", error);
-          }
-        };
-      }
-      case Integrations.eventsPutEvents:
-        return async (input) => {
-          const entries = ((input as { Entries: Record<string, unknown>[] }).Entries ?? []).map((entry) => ({
-            ...(entry as { Source: string; DetailType: string; EventBusName?: string }),
-            Detail: typeof entry.Detail === "string" ? entry.Detail : JSON.stringify(entry.Detail),
-          }));
-          const result = await services.putEvents(entries);
-          if (result.FailedEntryCount > 0) {
-            throw new TaskError("EventBridge.FailedEntry", JSON.stringify(result.Entries));
-          }
-          return result;
-        };
-      default:
-        break;
-    }
-    const sdk = /^arn:aws:states:::aws-sdk:codepipeline:([a-zA-Z]+)$/.exec(state.Resource);
-    if (sdk) {
-      const commandName = `${upperFirst(sdk[1])}Command` as keyof typeof codepipelineSdk;
-      const Command = codepipelineSdk[commandName] as unknown as (new (input: unknown) => never) | undefined;
-      if (typeof Command !== "function") throw fail(`CodePipeline has no action ${sdk[1]}`);
-      return async (input) => {
-        try {
-          const output = await services.codepipeline.send(new Command(renameKeys(input, lowerFirst)));
-          return renameKeys(output, upperFirst);
-        } catch (error) {
-          throw sdkError("CodePipeline", error);
-        }
-      };
-    }
-    throw fail("no local stand-in resolves this resource");
+      return result;
+    };
   }
 
   /** StartExecution: a name in use by a running execution returns it (as on AWS); a used name otherwise fails. */

@@ -217,10 +217,6 @@ export async function startLocalReleaseMachine(
   // policies alone decide how often a failed call is repeated (the SDK would add its own retries).
   const singleAttempt = { ...clientConfig, maxAttempts: 1 };
   const engineDynamodb = new DynamoDBClient({ ...singleAttempt, endpoint: dynamo.endpoint });
-  const engineCodepipeline = new CodePipelineClient({
-    ...singleAttempt,
-    endpoint: codepipelineService.endpoint,
-  });
   const engine = new LocalWorkflowEngine(
     definition,
     {
@@ -235,7 +231,6 @@ export async function startLocalReleaseMachine(
         }),
       ),
       dynamodb: engineDynamodb,
-      codepipeline: engineCodepipeline,
       putEvents: async (entries) => router.putEvents(entries),
       tokens: registry,
     },
@@ -286,7 +281,6 @@ export async function startLocalReleaseMachine(
       router.close();
       await codepipelineService.close();
       await sfnService.close();
-      engineCodepipeline.destroy();
       engineDynamodb.destroy();
       dynamodb.destroy();
       await dynamo.close();

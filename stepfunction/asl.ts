@@ -4,6 +4,7 @@
  * broken transition or an unnamed failure is a build error that names the state, not a
  * deploy-time surprise. Pure: no Pulumi, no AWS SDK.
  */
+import { INTEGRATIONS } from "./integrations";
 
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
@@ -217,13 +218,7 @@ export function retryTransient(
   };
 }
 
-/** Resource ARNs of the Step Functions service integrations used here. */
-export const Integrations = {
-  lambdaInvoke: "arn:aws:states:::lambda:invoke",
-  lambdaInvokeWaitForTaskToken: "arn:aws:states:::lambda:invoke.waitForTaskToken",
-  dynamoPutItem: "arn:aws:states:::dynamodb:putItem",
-  dynamoUpdateItem: "arn:aws:states:::dynamodb:updateItem",
-  dynamoGetItem: "arn:aws:states:::dynamodb:getItem",
-  eventsPutEvents: "arn:aws:states:::events:putEvents",
-  awsSdk: (service: string, action: string) => `arn:aws:states:::aws-sdk:${service}:${action}`,
-} as const;
+/** The resource ARN of each integration the workflow may use (declared in ./integrations.ts). */
+export const Integrations = Object.fromEntries(
+  Object.entries(INTEGRATIONS).map(([key, integration]) => [key, integration.resource]),
+) as { [K in keyof typeof INTEGRATIONS]: (typeof INTEGRATIONS)[K]["resource"] };

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import { MANIFEST_RULE_LIMITS } from "../handlers/manifest";
 import { readSettings } from "../infra/config";
 import {
@@ -44,7 +43,6 @@ function oneTaskEngine(result: () => unknown): LocalWorkflowEngine {
   return new LocalWorkflowEngine(definition, {
     functions: { [FUNCTION]: async () => result() },
     dynamodb: new DynamoDBClient(unreachable),
-    codepipeline: new CodePipelineClient(unreachable),
     putEvents: async () => ({ FailedEntryCount: 0, Entries: [] }),
     tokens: new TaskTokenRegistry(),
   });
