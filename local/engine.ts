@@ -107,6 +107,30 @@ export class ValidationException extends Error {
 
 const byteLength = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
 
+/** StartExecution's own checks: the name's alphabet and length, the input's size. Returns the input's bytes. */
+function checkStartRequest(name: string, input: unknown): number {
+  if (!EXECUTION_NAME.test(name)) {
+    throw new InvalidName(
+      `Invalid Name: '${name}' (1-80 characters, no whitespace, brackets, wildcards or special characters)`,
+    );
+  }
+  const bytes = byteLength(input);
+  if (bytes > STATE_DATA_LIMIT_BYTES) {
+    throw new ValidationException(
+      `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${STATE_DATA_LIMIT_BYTES} (got ${bytes})`,
+    );
+  }
+  return bytes;
+}
+
+/** How a run that threw ended: aborted (shutdown), or failed with the error Step Functions would name. */
+function endingOf(error: unknown): { status: "ABORTED" | "FAILED"; error: string; cause: string } {
+  const inner = (error as { cause?: unknown }).cause ?? error;
+  const e = inner instanceof Error ? inner : new Error(String(inner));
+  const aborted = (error as Error)?.name === "ExecutionAbortedError";
+  return { status: aborted ? "ABORTED" : "FAILED", error: e.name, cause: e.message };
+}
+
 /** An SDK output as Step Functions returns it: JSON, without the SDK's `$metadata`. */
 function withoutMetadata(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
@@ -289,17 +313,7 @@ export class LocalWorkflowEngine {
   /** StartExecution: a name in use by a running execution returns it (as on AWS); a used name otherwise fails. */
   startExecution(request: { input: unknown; name?: string }): LocalExecution {
     const name = request.name ?? randomUUID();
-    if (!EXECUTION_NAME.test(name)) {
-      throw new InvalidName(
-        `Invalid Name: '${name}' (1-80 characters, no whitespace, brackets, wildcards or special characters)`,
-      );
-    }
-    const inputBytes = byteLength(request.input);
-    if (inputBytes > STATE_DATA_LIMIT_BYTES) {
-      throw new ValidationException(
-        `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${STATE_DATA_LIMIT_BYTES} (got ${inputBytes})`,
-      );
-    }
+    const inputBytes = checkStartRequest(name, request.input);
     const executionArn = `${this.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
     const existing = this.executions.get(executionArn);
     if (existing) {
@@ -308,20 +322,55 @@ export class LocalWorkflowEngine {
       }
       throw new ExecutionAlreadyExists(`Execution Already Exists: '${executionArn}'`);
     }
-    const startDate = new Date();
     const context: ExecutionContext = { tokens: new Set() };
-    const tokens = this.services.tokens;
+    const run = this.run(request.input, executionArn, name, context);
+    const execution: LocalExecution = {
+      executionArn,
+      name,
+      input: request.input,
+      startDate: new Date(),
+      status: "RUNNING",
+      done: undefined as unknown as Promise<LocalExecution>,
+      costs: { transitions: 0, historyEvents: 0 },
+      largestStateBytes: inputBytes,
+    };
+    const breach = this.watchQuotas(execution, run);
+    execution.done = run.result
+      .then(
+        (output: unknown) => ({ status: "SUCCEEDED" as const, output }),
+        (error: unknown) => endingOf(error),
+      )
+      .then(async (ending) => {
+        const broken = await breach;
+        const final = broken ? { status: "FAILED" as const, ...broken, output: undefined } : ending;
+        return Object.assign(execution, final, { stopDate: new Date() });
+      });
+    // Waits the execution left behind end with it.
+    const { tokens } = this.services;
+    void execution.done.then(() => {
+      for (const token of context.tokens) {
+        if (tokens.pending().includes(token)) tokens.cancel(token, "the execution ended");
+      }
+    });
+    this.abortFns.set(executionArn, run.abort);
+    this.executions.set(executionArn, execution);
+    return execution;
+  }
+
+  /** One run of the definition, with the overrides, retry pauses and Context Object of this execution. */
+  private run(input: unknown, executionArn: string, name: string, context: ExecutionContext) {
+    const { tokens } = this.services;
     const overrides = Object.fromEntries(
       Object.entries(this.overrides).map(([state, override]) => [
         state,
-        (input: unknown) => this.tracked(override(input, context)),
+        (stateInput: unknown) => this.tracked(override(stateInput, context)),
       ]),
     );
     const retryPauseMs = this.options.retryPauseMs;
     const machine = new StateMachine(withNodeTimerLimits(this.definition) as never, {
       validationOptions: { noValidate: true },
     });
-    const run = machine.run(request.input as never, {
+    return machine.run(input as never, {
       overrides: {
         taskResourceLocalHandlers: overrides as never,
         ...(retryPauseMs !== undefined
@@ -351,80 +400,50 @@ export class LocalWorkflowEngine {
         },
       },
     });
+  }
+
+  /**
+   * Follows the run's event log: counts transitions and history events onto the execution and
+   * aborts the run at the first quota it passes, as AWS fails such an execution (no Catch can
+   * handle it). Settles with that breach, or undefined, once the log is closed.
+   */
+  private async watchQuotas(
+    execution: LocalExecution,
+    run: { eventLogs: AsyncGenerator<unknown>; abort: () => void },
+  ): Promise<{ error: string; cause: string } | undefined> {
     const counter = new CostCounter(this.definition);
-    const execution: LocalExecution = {
-      executionArn,
-      name,
-      input: request.input,
-      startDate,
-      status: "RUNNING",
-      done: undefined as unknown as Promise<LocalExecution>,
-      costs: counter.costs,
-      largestStateBytes: inputBytes,
-    };
-    // A quota breach fails the execution as on AWS, where no Catch can handle it.
-    let breach: { error: string; cause: string } | undefined;
     const historyLimit = this.options.historyLimit ?? HISTORY_LIMIT;
-    // The counter reads a growing log (it remembers how far it got); at most the history limit.
-    const log: EngineEvent[] = [];
-    const watch = (event: EngineEvent) => {
-      this.options.onEvent?.(executionArn, event);
-      log.push(event);
-      counter.addAll(log);
-      execution.costs = counter.costs;
-      for (const data of [event.state?.input, event.state?.output]) {
-        if (data === undefined) continue;
-        const bytes = byteLength(data);
-        execution.largestStateBytes = Math.max(execution.largestStateBytes, bytes);
-        if (bytes > STATE_DATA_LIMIT_BYTES && !breach) {
-          breach = {
-            error: "States.DataLimitExceeded",
-            cause: `The state/task '${event.state?.name}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${STATE_DATA_LIMIT_BYTES}).`,
-          };
-          run.abort();
+    let breach: { error: string; cause: string } | undefined;
+    const stop = (found: { error: string; cause: string }) => {
+      breach ??= found;
+      run.abort();
+    };
+    try {
+      for await (const event of run.eventLogs as AsyncGenerator<EngineEvent>) {
+        this.options.onEvent?.(execution.executionArn, event);
+        execution.costs = counter.addAll([event]).costs;
+        for (const data of [event.state?.input, event.state?.output]) {
+          if (data === undefined) continue;
+          const bytes = byteLength(data);
+          execution.largestStateBytes = Math.max(execution.largestStateBytes, bytes);
+          if (bytes > STATE_DATA_LIMIT_BYTES) {
+            stop({
+              error: "States.DataLimitExceeded",
+              cause: `The state/task '${event.state?.name}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${STATE_DATA_LIMIT_BYTES}).`,
+            });
+          }
+        }
+        if (execution.costs.historyEvents > historyLimit) {
+          stop({
+            error: "States.Runtime",
+            cause: `The execution reached the maximum number of history events (${historyLimit}).`,
+          });
         }
       }
-      if (execution.costs.historyEvents > historyLimit && !breach) {
-        breach = {
-          error: "States.Runtime",
-          cause: `The execution reached the maximum number of history events (${historyLimit}).`,
-        };
-        run.abort();
-      }
-    };
-    const logged = (async () => {
-      for await (const event of run.eventLogs as AsyncGenerator<EngineEvent>) watch(event);
-    })();
-    execution.done = run.result
-      .then(
-        (output: unknown) => ({ status: "SUCCEEDED" as const, output }),
-        (error: unknown) => {
-          const inner = (error as { cause?: unknown }).cause ?? error;
-          const e = inner instanceof Error ? inner : new Error(String(inner));
-          const aborted = (error as Error)?.name === "ExecutionAbortedError";
-          return {
-            status: aborted ? ("ABORTED" as const) : ("FAILED" as const),
-            error: e.name,
-            cause: e.message,
-          };
-        },
-      )
-      .then(async (ending) => {
-        await logged.catch(() => undefined);
-        const final = breach
-          ? { status: "FAILED" as const, error: breach.error, cause: breach.cause, output: undefined }
-          : ending;
-        return Object.assign(execution, final, { stopDate: new Date() });
-      });
-    // Waits the execution left behind (a failed Map cancels its iterations) end with it.
-    void execution.done.then(() => {
-      for (const token of context.tokens) {
-        if (tokens.pending().includes(token)) tokens.cancel(token, "the execution ended");
-      }
-    });
-    this.abortFns.set(executionArn, run.abort);
-    this.executions.set(executionArn, execution);
-    return execution;
+    } catch {
+      // A log that fails ends the watch; the run's own result still ends the execution.
+    }
+    return breach;
   }
 
   private readonly abortFns = new Map<string, () => void>();
