@@ -26,7 +26,8 @@ export interface Catcher {
   ResultPath?: string | null;
 }
 
-type Transition = { Next: string; End?: never } | { End: true; Next?: never };
+/** A state either goes on to `Next` or ends its scope: never both, never neither (by type). */
+export type Transition = { Next: string; End?: never } | { End: true; Next?: never };
 
 interface IoFields {
   Comment?: string;
@@ -34,28 +35,30 @@ interface IoFields {
   OutputPath?: string | null;
 }
 
-export type TaskState = IoFields &
-  Transition & {
-    Type: "Task";
-    Resource: string;
-    Parameters?: PayloadTemplate;
-    ResultSelector?: PayloadTemplate;
-    ResultPath?: string | null;
-    TimeoutSeconds?: number;
-    /** A path to the timeout in the state's input: a wait sized per execution. */
-    TimeoutSecondsPath?: string;
-    HeartbeatSeconds?: number;
-    Retry?: Retrier[];
-    Catch?: Catcher[];
-  };
+/** A Task's fields other than its transition. */
+export interface TaskFields extends IoFields {
+  Type: "Task";
+  Resource: string;
+  Parameters?: PayloadTemplate;
+  ResultSelector?: PayloadTemplate;
+  ResultPath?: string | null;
+  TimeoutSeconds?: number;
+  /** A path to the timeout in the state's input: a wait sized per execution. */
+  TimeoutSecondsPath?: string;
+  HeartbeatSeconds?: number;
+  Retry?: Retrier[];
+  Catch?: Catcher[];
+}
+export type TaskState = TaskFields & Transition;
 
-export type PassState = IoFields &
-  Transition & {
-    Type: "Pass";
-    Parameters?: PayloadTemplate;
-    Result?: JsonValue;
-    ResultPath?: string | null;
-  };
+/** A Pass state's fields other than its transition. */
+export interface PassFields extends IoFields {
+  Type: "Pass";
+  Parameters?: PayloadTemplate;
+  Result?: JsonValue;
+  ResultPath?: string | null;
+}
+export type PassState = PassFields & Transition;
 
 export type ChoiceRule =
   | { Variable: string; IsPresent: boolean; Next: string }
@@ -216,6 +219,43 @@ export function retryTransient(
     JitterStrategy: "FULL",
     ...options,
   };
+}
+
+/**
+ * One builder per state type, each returning its exact type: the transition is a separate,
+ * exclusive argument, so a state with both `Next` and `End` (or neither) does not type-check, and
+ * no builder needs a cast.
+ */
+export const next = (state: string): Transition => ({ Next: state });
+export const end: Transition = { End: true };
+
+export function task(fields: Omit<TaskFields, "Type">, transition: Transition): TaskState {
+  return { Type: "Task", ...fields, ...transition };
+}
+
+export function pass(fields: Omit<PassFields, "Type">, transition: Transition): PassState {
+  return { Type: "Pass", ...fields, ...transition };
+}
+
+export function choice(choices: ChoiceRule[], otherwise?: string, comment?: string): ChoiceState {
+  return {
+    Type: "Choice",
+    Choices: choices,
+    ...(otherwise ? { Default: otherwise } : {}),
+    ...(comment ? { Comment: comment } : {}),
+  };
+}
+
+export function succeed(comment?: string): SucceedState {
+  return { Type: "Succeed", ...(comment ? { Comment: comment } : {}) };
+}
+
+/** A Fail state says what failed and why: an error and a cause, each fixed or from a path. */
+export function fail(
+  error: { Error: string } | { ErrorPath: string },
+  cause: { Cause: string } | { CausePath: string },
+): FailState {
+  return { Type: "Fail", ...error, ...cause };
 }
 
 /** The resource ARN of each integration the workflow may use (declared in ./integrations.ts). */

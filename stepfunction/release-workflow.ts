@@ -16,6 +16,9 @@ import {
   type Retrier,
   type State,
   type StateMachineDefinition,
+  type TaskFields,
+  type TaskState,
+  type Transition,
   retryTransient,
   stateMachine,
 } from "./asl";
@@ -98,19 +101,22 @@ function validateOptions(options: WorkflowOptions): void {
   }
 }
 
+/** A Lambda task's own fields and its transition (Next or End, never both: by type). */
+export type LambdaTaskOptions = Omit<TaskFields, "Type" | "Resource" | "Parameters"> & Transition;
+
 /** A Lambda task through the optimized integration, retrying the transient Lambda errors. */
 export function lambdaTask(
   functionArn: string,
   payload: PayloadTemplate,
-  rest: Partial<State> & object,
-): State {
+  rest: LambdaTaskOptions,
+): TaskState {
   return {
     Type: "Task",
     Resource: Integrations.lambdaInvoke,
     Parameters: { FunctionName: functionArn, Payload: payload },
     Retry: lambdaRetry,
     ...rest,
-  } as State;
+  };
 }
 
 const str = (path: string) => ({ "S.$": path });

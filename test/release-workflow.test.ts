@@ -9,12 +9,20 @@ import {
   type StateMachineDefinition,
   type TaskState,
   allStates,
+  choice,
+  end,
+  fail,
+  next,
+  pass,
   stateMachine,
+  succeed,
+  task,
 } from "../stepfunction/asl";
 import {
   DEFAULT_WORKFLOW_OPTIONS,
   PLACEHOLDER_REFS,
   type WorkflowOptions,
+  lambdaTask,
   releaseWorkflow,
 } from "../stepfunction/release-workflow";
 
@@ -185,6 +193,35 @@ function successorsOf(s: State): string[] {
 }
 
 describe("the typed ASL builder", () => {
+  it("builds each state type with its exact type, the transition given apart", () => {
+    assert.deepEqual(task({ Resource: "arn:aws:states:::lambda:invoke" }, next("B")), {
+      Type: "Task",
+      Resource: "arn:aws:states:::lambda:invoke",
+      Next: "B",
+    });
+    assert.deepEqual(pass({ Result: 1 }, end), { Type: "Pass", Result: 1, End: true });
+    assert.deepEqual(choice([{ Variable: "$.a", IsPresent: true, Next: "X" }], "Y"), {
+      Type: "Choice",
+      Choices: [{ Variable: "$.a", IsPresent: true, Next: "X" }],
+      Default: "Y",
+    });
+    assert.deepEqual(fail({ Error: "E" }, { CausePath: "$.c" }), {
+      Type: "Fail",
+      Error: "E",
+      CausePath: "$.c",
+    });
+    assert.deepEqual(succeed(), { Type: "Succeed" });
+  });
+
+  it("does not type-check a state with both Next and End, or a Lambda task with neither", () => {
+    // Each line below must fail the type-check (npm test runs tsc): @ts-expect-error fails if it does not.
+    // @ts-expect-error Next and End together
+    const both: TaskState = { Type: "Task", Resource: "r", Next: "A", End: true };
+    // @ts-expect-error a Lambda task must say where it goes
+    const neither = lambdaTask("arn", {}, { ResultPath: null });
+    assert.ok(both && neither);
+  });
+
   it("refuses a transition to a state that does not exist, naming the state", () => {
     assert.throws(
       () => stateMachine({ StartAt: "A", States: { A: { Type: "Pass", Next: "B" } } }),
