@@ -49,8 +49,6 @@ export class CostCounter {
   private readonly caught = new Set<string>();
   private transitions = 0;
   private history = 0;
-  /** Events added so far (lets a caller feed a growing log incrementally). */
-  seen = 0;
 
   constructor(definition: Pick<StateMachineDefinition, "States">) {
     this.resources = taskResources(definition);
@@ -60,8 +58,9 @@ export class CostCounter {
     return { transitions: this.transitions, historyEvents: this.history };
   }
 
-  addAll(events: EngineEvent[]): this {
-    for (; this.seen < events.length; this.seen += 1) this.add(events[this.seen]);
+  /** Counts every event given, in order (the engine feeds one event at a time as it is logged). */
+  addAll(events: readonly EngineEvent[]): this {
+    for (const event of events) this.add(event);
     return this;
   }
 
