@@ -70,6 +70,8 @@ export interface MachineFacts {
 
 export interface WallClock {
   date: string;
+  /** The command line the run was started with. */
+  command: string;
   machine: MachineFacts;
   wallTimes: WallTimes;
   elapsedSeconds: number;

@@ -20,6 +20,7 @@ import path from "node:path";
 import { DEFAULT_MANIFEST_RULES, MANIFEST_RULE_LIMITS } from "../handlers/manifest";
 import { HISTORY_LIMIT } from "../local/history";
 import { lambdaArchiveBytes } from "./archives";
+import { parseArgs } from "./args";
 import { BaselineBench } from "./baseline-bench";
 import { POLL_SECONDS } from "./baseline-workflow";
 import {
@@ -51,8 +52,6 @@ import { summary } from "./summary";
 import { evaluateTargets } from "./targets";
 import { measureWallTimes } from "./walltime";
 
-/** Where the report goes without `--out`: an ignored folder, so a run leaves the tracked tree unchanged. */
-export const DEFAULT_OUT = path.join(__dirname, "out", "RESULTS.md");
 /** Baseline cells run for real; longer ones are extrapolated (a 7-day loop is 20,160 polls). */
 const BASELINE_MEASURED_UP_TO_SECONDS = 4 * 3600;
 /** Baseline 24 h runs executed until the engine's history quota fails them. */
@@ -62,26 +61,6 @@ const RECONCILER_EXECUTED_UP_TO_SECONDS = 4 * 3600;
 
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 const byLabel = (label: string): Duration => DURATIONS.find((d) => d.label === label) as Duration;
-
-export interface BenchArgs {
-  json: boolean;
-  out: string;
-}
-
-export function parseArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = { json: false, out: DEFAULT_OUT };
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    if (arg === "--json") args.json = true;
-    else if (arg === "--out" || arg.startsWith("--out=")) {
-      const value = arg === "--out" ? argv[(i += 1)] : arg.slice("--out=".length);
-      if (!value) throw new Error("bench: --out needs a path");
-      args.out = path.resolve(value);
-    } else
-      throw new Error(`bench: unknown argument ${arg} (usage: npm run bench -- [--json] [--out <path>])`);
-  }
-  return args;
-}
 
 /** Each grid cell has its own pipeline phase φ and reconciler phase ψ, shared by both designs. */
 function specOf(pipelines: number, duration: Duration, extra: Partial<CellSpec> = {}): CellSpec {
@@ -284,6 +263,9 @@ async function main(): Promise<void> {
     largest,
     ...(await archives()),
     date: new Date().toISOString(),
+    command: ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(
+      " ",
+    ),
     machine: machineFacts(),
     wallTimes,
     elapsedSeconds: (Date.now() - started) / 1000,
