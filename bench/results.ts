@@ -29,6 +29,8 @@ export interface Ceilings {
     /** The manifest's maxPipelines: its default and the most it may be set to. */
     defaultMaxPipelines: number;
     configurableMaxPipelines: number;
+    /** The same, in words (the key earlier reports had). */
+    configuredMaxPipelines: string;
   };
   baseline: { maxPolls: number; longestSeconds: number; fixedHistory: number; perPollHistory: number };
 }

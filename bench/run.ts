@@ -219,6 +219,7 @@ function ceilingsOf(oursModel: LinearModel, baseModel5: LinearModel): Ceilings {
       fixedHistory,
       defaultMaxPipelines: DEFAULT_MANIFEST_RULES.maxPipelines,
       configurableMaxPipelines: MANIFEST_RULE_LIMITS.maxPipelines,
+      configuredMaxPipelines: `default ${DEFAULT_MANIFEST_RULES.maxPipelines}, at most ${MANIFEST_RULE_LIMITS.maxPipelines}`,
     },
     baseline: {
       maxPolls: maxPollsUnderLimit(baseModel5),

@@ -64,7 +64,7 @@ function transitionTargets(r: Counts): Target[] {
       target: `≤ ${TRANSITIONS_PER_PIPELINE} per pipeline + ≤ ${TRANSITIONS_PER_RELEASE} per release`,
       measured:
         `${per.transitions} per pipeline + ${fixed.transitions} per release (fitted); ` +
-        `${releases.length - over.length} of ${releases.length} releases (1 to ${LARGEST_RELEASE} pipelines, failed and graph ones included) within bound, most ${most}`,
+        `${releases.length - over.length} of ${releases.length} releases (${Math.min(...releases.map((c) => c.pipelines))} to ${Math.max(...releases.map((c) => c.pipelines))} pipelines, failed and graph ones included) within bound, most ${most}`,
       met:
         over.length === 0 &&
         per.transitions <= TRANSITIONS_PER_PIPELINE &&
