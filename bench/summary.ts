@@ -26,8 +26,8 @@ export function summary(r: BenchResults): Record<string, unknown> {
     detectionDelaySeconds: {
       ours: Number(mean(oursDelays).toFixed(3)),
       baseline: Number(mean(baselineDelays).toFixed(1)),
-      oursMax: Math.max(...oursDelays),
-      baselineMax: Math.max(...baselineDelays),
+      oursMax: Number(Math.max(...oursDelays).toFixed(3)),
+      baselineMax: Number(Math.max(...baselineDelays).toFixed(1)),
     },
     lostEventRecoverySeconds: Number((r.lostEvent.waitSeconds + r.lostEvent.processingMs / 1000).toFixed(1)),
     localReleaseMs: {
