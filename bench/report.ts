@@ -313,7 +313,7 @@ function wallClock(r: BenchResults): string {
   });
   return `## Part 2: wall clock (this machine)
 
-\`${r.command}\` ran on ${r.date} in ${r.elapsedSeconds.toFixed(0)} s. Machine: ${m.nproc} CPU (\`nproc\`), ${m.cpu}, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}.
+\`${r.command}\` ran on ${r.date} in ${r.elapsedSeconds.toFixed(0)} s. Machine: ${m.nproc} CPU (\`nproc\`), ${m.cpu}, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; 1-minute load average ${m.loadAverage.start} at the start, ${m.loadAverage.end} at the end.
 
 ${targetTable(r.targets.filter((t) => t.kind === "wallclock"))}
 

@@ -68,6 +68,8 @@ export interface MachineFacts {
   memoryGiB: number;
   node: string;
   platform: string;
+  /** 1-minute load averages when the run started and when it ended (other processes share the CPUs). */
+  loadAverage: { start: number; end: number };
 }
 
 export interface WallClock {

@@ -74,7 +74,9 @@ function specOf(pipelines: number, duration: Duration, extra: Partial<CellSpec> 
   };
 }
 
-function machineFacts(): MachineFacts {
+const loadNow = () => Math.round(os.loadavg()[0] * 100) / 100;
+
+function machineFacts(loadAtStart: number): MachineFacts {
   let nproc = os.availableParallelism();
   try {
     nproc = Number(execFileSync("nproc", { encoding: "utf8" }).trim());
@@ -87,6 +89,7 @@ function machineFacts(): MachineFacts {
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAverage: { start: loadAtStart, end: loadNow() },
   };
 }
 
@@ -244,6 +247,7 @@ async function archives(): Promise<Pick<Counts, "archives" | "archiveError">> {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
+  const loadAtStart = loadNow();
   log("ours: the grid, failed releases, dependency graphs and a lost event");
   const ours = await runOurs();
   log("baseline: measured cells, runs to the history limit and failed releases");
@@ -267,7 +271,7 @@ async function main(): Promise<void> {
     command: ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(
       " ",
     ),
-    machine: machineFacts(),
+    machine: machineFacts(loadAtStart),
     wallTimes,
     elapsedSeconds: (Date.now() - started) / 1000,
   };
