@@ -3,6 +3,10 @@
  * CodePipeline stand-in and `LocalWorkflowEngine` (the engine `npm start` uses) running the
  * baseline definition with the bench's Lambda functions. The original has no event rule, so the
  * stand-in's events go nowhere.
+ *
+ * The engine runs the definition rendered with a 0-second Wait (the simulation advances its own
+ * clock by 30 s per poll): a Wait's length changes no transition and no history event, so the
+ * counts are those of the 30-second definition (`definition`), and nothing in the engine is patched.
  */
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -15,7 +19,13 @@ import {
 } from "../local/codepipeline-service";
 import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
 import { type LocalExecution, LocalWorkflowEngine } from "../local/engine";
-import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REFS, LOCAL_REGION } from "../local/release-machine";
+import {
+  LOCAL_ACCOUNT,
+  LOCAL_CREDENTIALS,
+  LOCAL_REFS,
+  LOCAL_REGION,
+  LOCAL_TABLES,
+} from "../local/release-machine";
 import { TaskTokenRegistry } from "../local/sfn-service";
 import type { StateMachineDefinition } from "../stepfunction/asl";
 import { type BaselineDeps, checkPipelines, startPipelines, validateManifest } from "./baseline-handlers";
@@ -37,6 +47,7 @@ export const BASELINE_REFS: BaselineRefs = {
 };
 
 export interface BaselineMachine {
+  /** The definition as deployed (30-second Wait); the engine runs it with a 0-second one. */
   definition: StateMachineDefinition;
   engine: LocalWorkflowEngine;
   codepipeline: CodePipelineService;
@@ -51,7 +62,7 @@ export async function startBaselineMachine(options: {
   beforeInvoke?: (fn: BaselineFunction, payload: unknown) => Promise<void> | void;
 }): Promise<BaselineMachine> {
   const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  const tables = { releases: LOCAL_REFS.releasesTable, executions: LOCAL_REFS.executionsTable };
+  const tables = LOCAL_TABLES;
   const dynamo: LocalDynamo = await startDynamo();
   const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
   await createReleaseTables(dynamodb, tables);
@@ -90,11 +101,10 @@ export async function startBaselineMachine(options: {
   );
   const definition = baselineWorkflow(BASELINE_REFS);
   const engine = new LocalWorkflowEngine(
-    definition,
+    baselineWorkflow(BASELINE_REFS, { waitSeconds: 0 }),
     {
       functions,
       dynamodb,
-      codepipeline: deps.codepipeline,
       putEvents: async () => ({ FailedEntryCount: 0, Entries: [] }),
       tokens: new TaskTokenRegistry(),
     },

@@ -61,8 +61,12 @@ function markRelease(refs: BaselineRefs, status: "SUCCEEDED" | "FAILED", next: s
   };
 }
 
-export function baselineWorkflow(refs: BaselineRefs): StateMachineDefinition {
-  const wait: WaitState = { Type: "Wait", Seconds: POLL_SECONDS, Next: CHECK_STATE };
+/** `waitSeconds` replaces the 30-second poll interval (0 lets the simulation run the loop at full speed). */
+export function baselineWorkflow(
+  refs: BaselineRefs,
+  options: { waitSeconds?: number } = {},
+): StateMachineDefinition {
+  const wait: WaitState = { Type: "Wait", Seconds: options.waitSeconds ?? POLL_SECONDS, Next: CHECK_STATE };
   return stateMachine({
     Comment: "Polling baseline (the original's shape): start every pipeline, then check them all every 30 s.",
     StartAt: "ValidateManifest",

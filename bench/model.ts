@@ -6,7 +6,7 @@
  * two measured durations, then checked against every other measured one.
  * Ours: transitions and history are fixed + perPipeline × pipelines, whatever the duration.
  */
-import { HISTORY_LIMIT } from "./history";
+import { HISTORY_LIMIT } from "../local/history";
 import { POLL_SECONDS } from "./baseline-workflow";
 import type { CellResult, Duration, RunCosts } from "./simulation";
 

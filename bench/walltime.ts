@@ -1,12 +1,15 @@
 /**
  * Real time the local release machine takes for releases whose pipelines take no time: the
- * engine, the handlers and the stand-ins themselves. Event-log capture is off, so this times the
- * product code alone. Each figure is the median of several runs after a warm-up.
+ * engine, the handlers and the stand-ins themselves, end to end (submit → execution ended). Each
+ * figure is the median of several runs after a warm-up. The 500-pipeline runs also give the
+ * engine's own counts of that release (transitions, history events, largest state), which are
+ * deterministic and reported with the counts.
  */
 import { performance } from "node:perf_hooks";
+import type { ExecutionCosts } from "../local/history";
 import { startLocalReleaseMachine } from "../local/release-machine";
-import { setCapturing } from "./instrument";
-import { PIPELINE_NAMES } from "./simulation";
+import { MANIFEST_RULE_LIMITS } from "../handlers/manifest";
+import { pipelineNames } from "./simulation";
 
 export interface WallTime {
   medianMs: number;
@@ -17,7 +20,17 @@ export interface WallTimes {
   pipelines5: WallTime;
   pipelines50: WallTime;
   concurrent20x5: WallTime;
+  pipelines500: WallTime;
 }
+
+/** The engine's counts of the largest release (the same on every run: checked). */
+export interface LargestRelease extends ExecutionCosts {
+  pipelines: number;
+  largestStateBytes: number;
+}
+
+/** The largest release the manifest rules can be configured to accept. */
+export const LARGEST_RELEASE = MANIFEST_RULE_LIMITS.maxPipelines;
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -26,23 +39,30 @@ const median = (values: number[]) => {
 };
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
-export async function measureWallTimes(repeat = { small: 9, large: 5, concurrent: 5 }): Promise<WallTimes> {
-  setCapturing(false);
+export async function measureWallTimes(
+  repeat = { small: 9, large: 5, concurrent: 5, largest: 3 },
+): Promise<{ wallTimes: WallTimes; largest: LargestRelease }> {
+  const names = pipelineNames(LARGEST_RELEASE, 3);
   const machine = await startLocalReleaseMachine({
-    pipelines: PIPELINE_NAMES.map((name) => ({ name, durationMs: 0, outcome: "Succeeded" as const })),
+    pipelines: names.map((name) => ({ name, durationMs: 0, outcome: "Succeeded" as const })),
+    manifestRules: { maxPipelines: LARGEST_RELEASE },
     retryPauseMs: 5,
   });
   let sequence = 0;
+  const largest: LargestRelease[] = [];
   const releases = async (pipelines: number, count: number): Promise<number> => {
     const start = performance.now();
     const executions = Array.from({ length: count }, () =>
-      machine.submit({ releaseId: `wall-${(sequence += 1)}`, pipelines: PIPELINE_NAMES.slice(0, pipelines) }),
+      machine.submit({ releaseId: `wall-${(sequence += 1)}`, pipelines: names.slice(0, pipelines) }),
     );
     const done = await Promise.all(executions.map((e) => e.done));
     const elapsed = performance.now() - start;
     const failed = done.find((e) => e.status !== "SUCCEEDED");
     if (failed)
       throw new Error(`bench: wall-time release ${failed.name} ended ${failed.status}: ${failed.cause}`);
+    if (pipelines === LARGEST_RELEASE) {
+      for (const e of done) largest.push({ pipelines, ...e.costs, largestStateBytes: e.largestStateBytes });
+    }
     await machine.router.idle();
     return elapsed;
   };
@@ -54,13 +74,16 @@ export async function measureWallTimes(repeat = { small: 9, large: 5, concurrent
   try {
     for (let i = 0; i < 3; i += 1) await releases(5, 1); // warm-up: JIT, sockets, tables
     await releases(50, 1);
-    return {
+    const wallTimes: WallTimes = {
       pipelines5: await measure(5, 1, repeat.small),
       pipelines50: await measure(50, 1, repeat.large),
       concurrent20x5: await measure(5, 20, repeat.concurrent),
+      pipelines500: await measure(LARGEST_RELEASE, 1, repeat.largest),
     };
+    const differing = largest.find((l) => JSON.stringify(l) !== JSON.stringify(largest[0]));
+    if (differing) throw new Error(`bench: ${LARGEST_RELEASE}-pipeline releases counted differently`);
+    return { wallTimes, largest: largest[0] };
   } finally {
     await machine.close();
-    setCapturing(true);
   }
 }

@@ -149,7 +149,9 @@ describe("npm start, used as a user would", function () {
     );
     assert.match(output, /^ {2}npx release-machine submit release-manifest\.json$/m);
     const [, dynamo] =
-      output.match(/^ {2}DynamoDB {4}(http:\/\/127\.0\.0\.1:\d+) {2}tables releases, release-pipelines, executions /m) ?? [];
+      output.match(
+        /^ {2}DynamoDB {4}(http:\/\/127\.0\.0\.1:\d+) {2}tables releases, release-pipelines, executions /m,
+      ) ?? [];
     assert.ok(dynamo, output);
     assert.match(
       output,

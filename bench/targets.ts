@@ -1,0 +1,185 @@
+/**
+ * The targets of issue 10 ("Benchmarks", item 8) and of the earlier benchmark, checked against
+ * what was measured. A missed target is reported, never thrown: `npm run bench` does not fail on it.
+ */
+import { HISTORY_LIMIT } from "../local/history";
+import {
+  type BenchResults,
+  type Counts,
+  type Target,
+  delays,
+  findCell,
+  graphResult,
+  minutesOf,
+  oursReleases,
+} from "./results";
+import { PIPELINE_COUNTS, RECONCILE_PERIOD_SECONDS } from "./simulation";
+import { LARGEST_RELEASE } from "./walltime";
+
+/** Issue 10, item 8: transitions per release at most this per pipeline plus this per release. */
+export const TRANSITIONS_PER_PIPELINE = 2;
+export const TRANSITIONS_PER_RELEASE = 11;
+/** Fewer transitions than the baseline, 5 pipelines, by duration. */
+export const TRANSITION_FACTORS: [string, number][] = [
+  ["10m", 3],
+  ["60m", 8],
+  ["4h", 15],
+];
+export const RELEASE_MINUTES_50X60M = 61;
+export const GRAPH_SLACK_MINUTES = 1;
+export const DETECTION_DELAY_SECONDS = 1;
+export const WALL_TIME_TARGETS_MS: [keyof BenchResults["wallTimes"], string, number][] = [
+  ["pipelines5", "1 release × 5 pipelines", 300],
+  ["pipelines50", "1 release × 50 pipelines", 2000],
+  ["pipelines500", `1 release × ${LARGEST_RELEASE} pipelines`, 10_000],
+];
+export const ARCHIVE_LIMIT_BYTES = 1_000_000;
+
+const transitionBound = (pipelines: number) => TRANSITIONS_PER_PIPELINE * pipelines + TRANSITIONS_PER_RELEASE;
+const count = (kind: Target["kind"], t: Omit<Target, "kind">): Target => ({ kind, ...t });
+
+function transitionTargets(r: Counts): Target[] {
+  const flat = PIPELINE_COUNTS.every((n) => {
+    const cells = r.ours.filter((c) => c.pipelines === n);
+    return cells.every(
+      (c) => c.transitions === cells[0].transitions && c.historyEvents === cells[0].historyEvents,
+    );
+  });
+  const releases = [
+    ...oursReleases(r),
+    { pipelines: r.largest.pipelines, transitions: r.largest.transitions },
+  ];
+  const over = releases.filter((c) => c.transitions > transitionBound(c.pipelines));
+  const most = Math.max(...releases.map((c) => c.transitions));
+  const { per, fixed } = r.oursModel;
+  const targets: Target[] = [
+    count("counts", {
+      name: "ours flat in duration",
+      target: "same transitions and history from 2 min to 7 d",
+      measured: `${PIPELINE_COUNTS.map((n) => `${n}: ${findCell(r.ours, n, "2m").transitions}`).join(", ")} transitions at 2 min`,
+      met: flat,
+    }),
+    count("counts", {
+      name: "ours transitions per release, any graph",
+      target: `≤ ${TRANSITIONS_PER_PIPELINE} per pipeline + ≤ ${TRANSITIONS_PER_RELEASE} per release`,
+      measured:
+        `${per.transitions} per pipeline + ${fixed.transitions} per release (fitted); ` +
+        `${releases.length - over.length} of ${releases.length} releases (${Math.min(...releases.map((c) => c.pipelines))} to ${Math.max(...releases.map((c) => c.pipelines))} pipelines, failed and graph ones included) within bound, most ${most}`,
+      met:
+        over.length === 0 &&
+        per.transitions <= TRANSITIONS_PER_PIPELINE &&
+        fixed.transitions <= TRANSITIONS_PER_RELEASE,
+    }),
+  ];
+  const graph = graphResult(r, "threeLevels");
+  targets.push(
+    count("counts", {
+      name: `transitions, ${graph.result.pipelines}-pipeline graph of ${graph.levels} levels`,
+      target: `≤ ${transitionBound(graph.result.pipelines)}`,
+      measured: String(graph.result.transitions),
+      met: graph.result.transitions <= transitionBound(graph.result.pipelines),
+    }),
+  );
+  for (const [label, wanted] of TRANSITION_FACTORS) {
+    const ours = findCell(r.ours, 5, label).transitions;
+    const base = findCell(r.baseline, 5, label).transitions;
+    targets.push(
+      count("counts", {
+        name: `fewer transitions, 5 pipelines × ${label}`,
+        target: `≥ ${wanted}×`,
+        measured: `${(base / ours).toFixed(2)}× (${base} vs ${ours})`,
+        met: base / ours >= wanted,
+      }),
+    );
+  }
+  return targets;
+}
+
+function historyTargets(r: Counts): Target[] {
+  const ours7d = findCell(r.ours, 5, "7d");
+  const base7d = findCell(r.baseline, 5, "7d");
+  return [
+    count("counts", {
+      name: "5 pipelines × 7 d under the history limit",
+      target: `ours completes under ${HISTORY_LIMIT}, the baseline does not`,
+      measured: `ours ${ours7d.status}, ${ours7d.historyEvents} events; baseline would reach ${base7d.historyEvents}`,
+      met: ours7d.status === "SUCCEEDED" && ours7d.historyEvents <= HISTORY_LIMIT && base7d.overHistoryLimit,
+    }),
+    count("counts", {
+      name: `history of a ${LARGEST_RELEASE}-pipeline release`,
+      target: `< ${HISTORY_LIMIT}`,
+      measured: `${r.largest.historyEvents} events (largest state ${r.largest.largestStateBytes} bytes)`,
+      met: r.largest.historyEvents < HISTORY_LIMIT,
+    }),
+  ];
+}
+
+function timeTargets(r: Counts): Target[] {
+  const ours = minutesOf(findCell(r.ours, 50, "60m").releaseSeconds);
+  const base = minutesOf(findCell(r.baseline, 50, "60m").releaseSeconds);
+  const graph = graphResult(r, "twoChains");
+  const graphMinutes = minutesOf(graph.result.releaseSeconds);
+  const critical = minutesOf(graph.criticalPathSeconds);
+  return [
+    count("counts", {
+      name: "50 pipelines × 60 min, simulated wall time",
+      target: `ours ≤ ${RELEASE_MINUTES_50X60M} min`,
+      measured: `ours ${ours} min, baseline ${base} min`,
+      met: ours <= RELEASE_MINUTES_50X60M,
+    }),
+    count("counts", {
+      name: `graph ${graph.title}, simulated wall time`,
+      target: `≤ critical path + ${GRAPH_SLACK_MINUTES} min`,
+      measured: `${graphMinutes} min, critical path ${critical} min`,
+      met: graphMinutes <= critical + GRAPH_SLACK_MINUTES,
+    }),
+    count("counts", {
+      name: "lost event recovered",
+      target: `within one reconciler period (${RECONCILE_PERIOD_SECONDS} s)`,
+      measured: `next run ${r.lostEvent.waitSeconds.toFixed(1)} s after the pipeline ended, ${r.lostEvent.status}`,
+      met: r.lostEvent.waitSeconds <= RECONCILE_PERIOD_SECONDS && r.lostEvent.status.startsWith("SUCCEEDED"),
+    }),
+  ];
+}
+
+function archiveTarget(r: Counts): Target {
+  const [largestName, largest] = Object.entries(r.archives).sort(([, a], [, b]) => b - a)[0] ?? ["none", 0];
+  return count("counts", {
+    name: "Lambda archives",
+    target: `every one < ${ARCHIVE_LIMIT_BYTES.toLocaleString("en-US")} bytes`,
+    measured: r.archiveError
+      ? `not measured (${r.archiveError})`
+      : `largest ${largestName}: ${largest.toLocaleString("en-US")} bytes`,
+    met: !r.archiveError && Object.values(r.archives).every((bytes) => bytes < ARCHIVE_LIMIT_BYTES),
+  });
+}
+
+function wallClockTargets(r: Omit<BenchResults, "targets">): Target[] {
+  const maxOurs = Math.max(...delays(r).ours);
+  return [
+    count("wallclock", {
+      name: "detection delay, ours",
+      target: `< ${DETECTION_DELAY_SECONDS} s`,
+      measured: `max ${(maxOurs * 1000).toFixed(0)} ms`,
+      met: maxOurs < DETECTION_DELAY_SECONDS,
+    }),
+    ...WALL_TIME_TARGETS_MS.map(([key, name, limitMs]) =>
+      count("wallclock", {
+        name: `local release, ${name}`,
+        target: `< ${limitMs.toLocaleString("en-US")} ms`,
+        measured: `${r.wallTimes[key].medianMs} ms (median)`,
+        met: r.wallTimes[key].medianMs < limitMs,
+      }),
+    ),
+  ];
+}
+
+export function evaluateTargets(r: Omit<BenchResults, "targets">): Target[] {
+  return [
+    ...transitionTargets(r),
+    ...historyTargets(r),
+    ...timeTargets(r),
+    archiveTarget(r),
+    ...wallClockTargets(r),
+  ];
+}
