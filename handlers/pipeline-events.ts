@@ -14,7 +14,7 @@ import {
   isTerminal,
   statusFromEventState,
 } from "./model";
-import { onPipelineEnded, resumeStuckStarts } from "./scheduler";
+import { expireGates, onPipelineEnded, resumeStuckStarts } from "./scheduler";
 
 /** A "CodePipeline Pipeline Execution State Change" event, as EventBridge delivers it. */
 export interface PipelineStateChangeEvent {
@@ -84,6 +84,8 @@ export interface ReconcileReport {
   completed: number;
   /** Starts taken over from a claimant that never recorded them. */
   resumedStarts: number;
+  /** Approval gates closed because their deadline passed. */
+  expiredGates: number;
   failures: { pipelineExecutionId: string; error: string }[];
 }
 
@@ -92,7 +94,13 @@ export interface ReconcileReport {
  * for its status and act on the ends no event brought.
  */
 export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { checked: 0, completed: 0, resumedStarts: 0, failures: [] };
+  const report: ReconcileReport = {
+    checked: 0,
+    completed: 0,
+    resumedStarts: 0,
+    expiredGates: 0,
+    failures: [],
+  };
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await deps.ddb.send(
@@ -118,6 +126,14 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
   } while (startKey);
   try {
     report.resumedStarts = await resumeStuckStarts(deps);
+  } catch (error) {
+    report.failures.push({
+      pipelineExecutionId: "",
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+  }
+  try {
+    report.expiredGates = await expireGates(deps);
   } catch (error) {
     report.failures.push({
       pipelineExecutionId: "",

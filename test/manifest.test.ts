@@ -309,7 +309,7 @@ describe("parseManifest rejects", () => {
         [
           "/pipelines/0/stage",
           "additionalProperties",
-          /unknown field "stage"; allowed: name, variables, sourceRevisions and dependsOn/,
+          /unknown field "stage"; allowed: name, variables, sourceRevisions, dependsOn and approval/,
         ],
       ],
     );
@@ -482,7 +482,7 @@ describe("parseManifest rejects", () => {
         path: "/pipelines/0",
         rule: "type",
         message:
-          "each pipeline must be a name (string) or an object { name, dependsOn?, variables?, sourceRevisions? }",
+          "each pipeline must be a name (string) or an object { name, dependsOn?, variables?, sourceRevisions?, approval? }",
       },
     ]);
     assert.deepEqual(problems.at(-1), {
@@ -560,6 +560,7 @@ describe("manifestSchema", () => {
     "maxItems",
     "maxLength",
     "maxProperties",
+    "maximum",
     "minItems",
     "minLength",
     "minProperties",

@@ -107,6 +107,7 @@ describe("the release workflow definition", () => {
       "executionArn.$": "$$.Execution.Id",
       "startedAt.$": "$$.Execution.StartTime",
       "source.$": "$.release.location",
+      "submittedBy.$": "$.release.submittedBy",
       failurePolicy: "letFinish",
       longestPipelineRunSeconds: 7200,
       "pipelines.$": "$.release.pipelines",
