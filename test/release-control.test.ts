@@ -205,6 +205,69 @@ describe("release control, end to end on the local engine", function () {
     });
   });
 
+  describe("cancel racing the natural end, each order forced", () => {
+    /**
+     * Runs `act` once, just before (or just after) the scheduler writes the release's outcome, by
+     * wrapping the machine's DynamoDB client: the one place the two can meet.
+     */
+    function aroundOutcomeWrite(m: LocalReleaseMachine, when: "before" | "after", act: () => Promise<void>) {
+      const ddb = m.deps.ddb;
+      const original = ddb.send.bind(ddb) as (command: unknown) => Promise<unknown>;
+      let fired = false;
+      const send = async (command: unknown) => {
+        const outcome =
+          command instanceof UpdateCommand && command.input.UpdateExpression === "SET outcome = :outcome";
+        const now = outcome && !fired;
+        if (now) fired = true;
+        if (now && when === "before") await act();
+        const result = await original(command);
+        if (now && when === "after") await act();
+        return result;
+      };
+      ddb.send = send as unknown as typeof ddb.send;
+      return {
+        fired: () => fired,
+        restore: () => {
+          ddb.send = original as unknown as typeof ddb.send;
+        },
+      };
+    }
+
+    for (const [when, answer, final] of [
+      ["before", 202, "CANCELLED"],
+      ["after", 409, "SUCCEEDED"],
+    ] as const) {
+      it(`answers ${answer} and ends ${final} when the cancel lands just ${when} the outcome is written`, async () => {
+        await withMachine(["k-forced"], async (m) => {
+          const releaseId = newReleaseId(`cancel-${when}`);
+          const execution = submit(m, { releaseId, pipelines: ["k-forced"] });
+          await running(m, "k-forced");
+          let cancelled: { status: number; json: Record<string, unknown> } | undefined;
+          const race = aroundOutcomeWrite(m, when, async () => {
+            cancelled = await cancel(m, releaseId);
+          });
+          try {
+            await end(m, "k-forced", "Succeeded");
+            const done = await finished(m, execution);
+            assert.ok(race.fired(), "the cancel ran at the outcome's write");
+            assert.equal(cancelled?.status, answer, JSON.stringify(cancelled?.json));
+            assert.equal(done.status, final === "SUCCEEDED" ? "SUCCEEDED" : "FAILED");
+          } finally {
+            race.restore();
+          }
+          const release = await m.readRelease(releaseId);
+          assert.equal(release?.status, final);
+          assert.equal(await pipelineStatus(m, releaseId, "k-forced"), "Succeeded");
+          const finals = stateChanges(m, releaseId).filter(([s]) => s === "SUCCEEDED" || s === "CANCELLED");
+          assert.deepEqual(
+            finals.map(([s]) => s),
+            [final],
+          );
+        });
+      });
+    }
+  });
+
   describe("retry", () => {
     it("starts attempt 2 with only the pipelines that did not succeed, keeping the succeeded one's execution", async () => {
       await withMachine(["r-a", "r-b", "r-c"], async (m) => {
