@@ -9,6 +9,7 @@ import { InvalidManifest, type ManifestProblem } from "../handlers/errors";
 import {
   type JsonSchema,
   type ManifestRules,
+  DEFAULT_APPROVAL_TIMEOUT_HOURS,
   DEFAULT_MANIFEST_RULES,
   canonicalReleaseId,
   clientRequestToken,
@@ -114,6 +115,60 @@ describe("parseManifest accepts", () => {
       { name: "svc-b", dependsOn: ["svc-a"] },
       { name: "svc-c" },
     ]);
+  });
+});
+
+describe("approval gates in the manifest", () => {
+  it("plans `true` as a gate with the default timeout and any approver but the submitter", () => {
+    const release = parseManifest(
+      withPipelines(["svc-a", { name: "svc-b", dependsOn: ["svc-a"], approval: true }]),
+      RULES,
+    );
+    assert.deepEqual(release.pipelines[1], {
+      name: "svc-b",
+      dependsOn: ["svc-a"],
+      approval: { timeoutHours: DEFAULT_APPROVAL_TIMEOUT_HOURS },
+    });
+    assert.deepEqual(parseManifest(withPipelines([{ name: "svc-a", approval: false }]), RULES).pipelines, [
+      { name: "svc-a" },
+    ]);
+  });
+
+  it("keeps a gate's own timeout and approver patterns", () => {
+    const approvers = [
+      "arn:aws:sts::123456789012:assumed-role/release-approvers/*",
+      "arn:aws:iam::123456789012:user/ops",
+    ];
+    const release = parseManifest(
+      withPipelines([{ name: "svc-a", approval: { timeoutHours: 4, approvers } }]),
+      RULES,
+    );
+    assert.deepEqual(release.pipelines[0].approval, { timeoutHours: 4, approvers });
+  });
+
+  it("rejects a gate of the wrong type, an unknown field, and a timeout or approver list outside its limits", () => {
+    assertProblems(
+      withPipelines([
+        { name: "svc-a", approval: "yes" },
+        { name: "svc-b", approval: { timeoutHours: 0, who: "me" } },
+        { name: "svc-c", approval: { timeoutHours: 8761, approvers: [] } },
+        { name: "svc-d", approval: { timeoutHours: 1.5, approvers: ["not an arn"] } },
+      ]),
+      [
+        ["/pipelines/0/approval", "type", /approval must be of type boolean or object/],
+        ["/pipelines/1/approval/timeoutHours", "minimum", /timeoutHours must be at least 1/],
+        [
+          "/pipelines/1/approval/who",
+          "additionalProperties",
+          /unknown field "who"; allowed: timeoutHours and approvers/,
+        ],
+        ["/pipelines/2/approval/approvers", "minItems", /approvers must list at least 1 item/],
+        ["/pipelines/2/approval/timeoutHours", "maximum", /timeoutHours must be at most 8760/],
+        ["/pipelines/3/approval/approvers/0", "pattern", /"not an arn" must be an IAM ARN or ARN pattern/],
+        ["/pipelines/3/approval/timeoutHours", "type", /timeoutHours must be of type integer/],
+      ],
+      OPEN,
+    );
   });
 });
 

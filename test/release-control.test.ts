@@ -205,6 +205,41 @@ describe("release control, end to end on the local engine", function () {
     });
   });
 
+  describe("the release's own wait failing", () => {
+    it("stops what runs and publishes FAILED with the wait's error, caused by the release machine", async () => {
+      const broken = new Error("the wait could not be registered");
+      broken.name = "WaitBroken";
+      await withMachine(
+        ["w-a", "w-b"],
+        async (m) => {
+          const releaseId = newReleaseId("wait-failed");
+          const execution = submit(m, { releaseId, pipelines: ["w-a", { name: "w-b", dependsOn: ["w-a"] }] });
+          const done = await finished(m, execution);
+          assert.equal(done.status, "FAILED");
+          await until("w-a to stop", () => executionsOf(m, "w-a").find((e) => e.status === "Stopped"));
+          const release = await m.readRelease(releaseId);
+          assert.equal(release?.status, "FAILED");
+          assert.equal(release?.error, "WaitBroken");
+          assert.equal(await pipelineStatus(m, releaseId, "w-b"), "Skipped");
+          const failed = m.router.published.find(
+            (e) =>
+              e["detail-type"] === "Release State Change" &&
+              e.detail.releaseId === releaseId &&
+              e.detail.status === "FAILED",
+          );
+          assert.equal(failed?.detail.error, "WaitBroken");
+          assert.equal(failed?.detail.causedBy, "release-machine");
+        },
+        {
+          interceptFunction: async (name, payload, invoke) => {
+            if (name === "awaitRelease") throw broken;
+            return invoke(payload);
+          },
+        },
+      );
+    });
+  });
+
   describe("cancel racing the natural end, each order forced", () => {
     /**
      * Runs `act` once, just before (or just after) the scheduler writes the release's outcome, by
