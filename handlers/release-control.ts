@@ -128,8 +128,7 @@ function checkReleaseId(releaseId: string | undefined): string {
 
 async function existingRelease(deps: ExecutionDeps, releaseId: string): Promise<ReleaseItem> {
   const release = await readReleaseItem(deps, releaseId);
-  if (!release || release.status === "REJECTED")
-    throw new RequestRefused(404, "ReleaseNotFound", `no release has releaseId ${releaseId}`);
+  if (!release) throw new RequestRefused(404, "ReleaseNotFound", `no release has releaseId ${releaseId}`);
   return release;
 }
 
@@ -230,6 +229,13 @@ export async function approvalRoute(
     request.body,
   );
   const release = await existingRelease(deps, releaseId);
+  if (release.status === "REJECTED") {
+    throw new RequestRefused(
+      409,
+      "ReleaseNotRunning",
+      `release ${releaseId} was REJECTED; it has no gates to decide`,
+    );
+  }
   const { Item } = await deps.ddb.send(
     new GetCommand({
       TableName: deps.tables.releasePipelines,

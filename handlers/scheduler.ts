@@ -311,9 +311,7 @@ export async function registerRelease(
   });
 
   const roots = pipelines.filter((p) => (p.dependsOn ?? []).length === 0);
-  await inBatches(roots, START_CONCURRENCY, (p) =>
-    startWhenReady(deps, releaseId, p.name, p.approval !== undefined),
-  );
+  await inBatches(roots, START_CONCURRENCY, (p) => startWhenReady(deps, releaseId, p.name, p.approval));
   await skipUnstartedIfStopped(deps, releaseId);
   return { releaseId, pipelineCount: pipelines.length };
 }
@@ -339,9 +337,9 @@ async function startWhenReady(
   deps: ExecutionDeps,
   releaseId: string,
   pipeline: string,
-  gated: boolean,
+  gate: ApprovalGate | undefined,
 ): Promise<void> {
-  if (gated) return openGate(deps, releaseId, pipeline);
+  if (gate) return openGate(deps, releaseId, pipeline, gate);
   const claim = await claimStart(deps, releaseId, pipeline, "#status = :pending", { ":pending": "Pending" });
   if (claim) await startClaimed(deps, claim);
 }
@@ -648,8 +646,7 @@ async function dependencySucceeded(
   );
   const item = result.Attributes as PipelineItem;
   const met = item.dependsOn.every((name) => item.depsSucceeded?.has(name));
-  if (met && item.status === "Pending")
-    await startWhenReady(deps, releaseId, dependant, item.approval !== undefined);
+  if (met && item.status === "Pending") await startWhenReady(deps, releaseId, dependant, item.approval);
 }
 
 /**
@@ -869,53 +866,45 @@ async function skipUnstarted(deps: ExecutionDeps, releaseId: string): Promise<st
  * or a halt recorded meanwhile may have read this pipeline as Pending and passed it by: the second
  * read of the release catches that and skips it.
  */
-async function openGate(deps: ExecutionDeps, releaseId: string, pipeline: string): Promise<void> {
+async function openGate(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  gate: ApprovalGate,
+): Promise<void> {
   const release = await readReleaseItem(deps, releaseId);
   if (!release || !startsPipelines(release)) {
     await settleUnstarted(deps, releaseId, pipeline, "Pending");
     return;
   }
   const now = nowIso(deps);
-  let item: PipelineItem;
+  const deadlineAt = new Date(Date.parse(now) + gate.timeoutHours * 3600 * 1000).toISOString();
   try {
-    const result = await deps.ddb.send(
+    await deps.ddb.send(
       new UpdateCommand({
         TableName: deps.tables.releasePipelines,
         Key: pipelineKey(releaseId, pipeline),
-        UpdateExpression: "SET #status = :awaiting, approvalRequestedAt = :now",
+        UpdateExpression:
+          "SET #status = :awaiting, approvalRequestedAt = :now, approvalDeadlineAt = :deadline",
         ConditionExpression: "#status = :pending",
         ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: { ":awaiting": "AwaitingApproval", ":pending": "Pending", ":now": now },
-        ReturnValues: "ALL_NEW",
+        ExpressionAttributeValues: {
+          ":awaiting": "AwaitingApproval",
+          ":pending": "Pending",
+          ":now": now,
+          ":deadline": deadlineAt,
+        },
       }),
     );
-    item = result.Attributes as PipelineItem;
   } catch (error) {
     if (isConditionFailure(error)) return; // opened, skipped or decided by another caller
     throw error;
   }
-  const hours = item.approval?.timeoutHours ?? 72;
-  const deadlineAt = new Date(Date.parse(now) + hours * 3600 * 1000).toISOString();
-  // The deadline separately: only a gate that is still waiting goes on the index.
-  await deps.ddb
-    .send(
-      new UpdateCommand({
-        TableName: deps.tables.releasePipelines,
-        Key: pipelineKey(releaseId, pipeline),
-        UpdateExpression: "SET approvalDeadlineAt = :deadline",
-        ConditionExpression: "#status = :awaiting",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: { ":awaiting": "AwaitingApproval", ":deadline": deadlineAt },
-      }),
-    )
-    .catch((error: unknown) => {
-      if (!isConditionFailure(error)) throw error;
-    });
   await publishApprovalRequested(deps, {
     releaseId,
     pipeline,
     submittedBy: release.submittedBy ?? "unknown",
-    ...(item.approval?.approvers ? { approvers: item.approval.approvers } : {}),
+    ...(gate.approvers ? { approvers: gate.approvers } : {}),
     deadlineAt,
   });
   await publishReleaseEvent(deps, { releaseId, status: "AWAITING_APPROVAL", pipeline, causedBy: MACHINE });
@@ -1228,9 +1217,7 @@ export async function retryRelease(
   }
   await publishReleaseEvent(deps, { releaseId, status: "RUNNING", attempt, causedBy: requestedBy });
   const ready = again.filter((i) => i.dependsOn.every((name) => succeeded.has(name)));
-  await inBatches(ready, START_CONCURRENCY, (i) =>
-    startWhenReady(deps, releaseId, i.pipeline, i.approval !== undefined),
-  );
+  await inBatches(ready, START_CONCURRENCY, (i) => startWhenReady(deps, releaseId, i.pipeline, i.approval));
   await skipUnstartedIfStopped(deps, releaseId);
   return { releaseId, attempt };
 }

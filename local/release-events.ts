@@ -22,7 +22,7 @@ export type ReleaseEvent =
       type: "ended";
       at: Date;
       releaseId?: string;
-      status: "SUCCEEDED" | "FAILED" | "REJECTED";
+      status: "SUCCEEDED" | "FAILED" | "REJECTED" | "CANCELLED";
       error?: string;
       cause?: string;
     };
@@ -52,7 +52,12 @@ export function formatReleaseEvent(event: ReleaseEvent): string {
     case "rejected":
       return `${at}  rejected   ${release(event.releaseId)} from ${event.source}: ${short(event.reason)}`;
     case "ended": {
-      const word = { SUCCEEDED: "succeeded", FAILED: "failed   ", REJECTED: "rejected " }[event.status];
+      const word = {
+        SUCCEEDED: "succeeded",
+        FAILED: "failed   ",
+        REJECTED: "rejected ",
+        CANCELLED: "cancelled",
+      }[event.status];
       const why = [event.error, event.cause && short(event.cause)].filter(Boolean).join(": ");
       return `${at}  ${word}  ${release(event.releaseId)}${why ? `: ${why}` : ""}`;
     }
@@ -94,7 +99,13 @@ export function followExecution(
     if (!open()) return;
     const record = releaseId ? await machine.readRelease(releaseId).catch(() => undefined) : undefined;
     const rejected = record?.status === "REJECTED" || REJECTIONS.includes(done.error ?? "");
-    const status = rejected ? "REJECTED" : done.status === "SUCCEEDED" ? "SUCCEEDED" : "FAILED";
+    const status = rejected
+      ? "REJECTED"
+      : record?.status === "CANCELLED"
+        ? "CANCELLED"
+        : done.status === "SUCCEEDED"
+          ? "SUCCEEDED"
+          : "FAILED";
     const error = done.error ?? record?.error;
     // A Lambda error's cause is JSON ({"errorType","errorMessage","trace"}): people read the message.
     const cause = done.cause !== undefined ? readableCause(done.cause) : record?.cause;

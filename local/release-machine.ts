@@ -133,6 +133,8 @@ export interface LocalReleaseMachineOptions {
   s3?: S3Client;
   /** Whether a release's submitter may approve its own gates (the stack's `allowSelfApproval`). */
   allowSelfApproval?: boolean;
+  /** Told of each execution started through StartExecution (a retry's attempt), for the server's log. */
+  onExecutionStarted?: (execution: LocalExecution, input: unknown) => void;
 }
 
 export interface LocalReleaseMachine {
@@ -193,7 +195,10 @@ export async function startLocalReleaseMachine(
           `State Machine Does Not Exist: '${stateMachineArn}'`,
         );
       try {
-        return late.engine.startExecution({ input: JSON.parse(input) as unknown, name });
+        const parsed = JSON.parse(input) as unknown;
+        const execution = late.engine.startExecution({ input: parsed, name });
+        options.onExecutionStarted?.(execution, parsed);
+        return execution;
       } catch (error) {
         if (error instanceof ExecutionAlreadyExists)
           throw new TaskTokenError("ExecutionAlreadyExists", error.message);

@@ -288,7 +288,11 @@ class LocalReleaseApi {
  * Takes the data folder, then starts S3 and the release machine; on a failure closes what had
  * started (so a taken port leaves no process or lock behind), then rethrows.
  */
-async function startParts(options: LocalServerOptions, onUpload: (event: EventEnvelope) => void) {
+async function startParts(
+  options: LocalServerOptions,
+  onUpload: (event: EventEnvelope) => void,
+  onExecutionStarted: (execution: LocalExecution, input: unknown) => void,
+) {
   const closers: (() => Promise<void> | void)[] = [lockDataDir(options.dataDir)];
   try {
     const s3: LocalS3 = await startS3({
@@ -306,6 +310,7 @@ async function startParts(options: LocalServerOptions, onUpload: (event: EventEn
       s3: s3.client(),
       reconcileEveryMs: options.reconcileEveryMs ?? 10_000,
       ...(options.allowSelfApproval !== undefined ? { allowSelfApproval: options.allowSelfApproval } : {}),
+      onExecutionStarted,
       ...(options.retryPauseMs !== undefined ? { retryPauseMs: options.retryPauseMs } : {}),
     });
     closers.unshift(() => machine.close());
@@ -326,9 +331,16 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     if (open) options.onReleaseEvent?.(event);
   };
   let publish: (event: EventEnvelope) => void = () => undefined;
-  const { s3, machine, closeAll } = await startParts(options, (event) => publish(event));
+  // A retry's execution is started by the control route, through the engine's StartExecution.
+  const late: { follow?: (execution: LocalExecution, releaseId?: string) => void } = {};
+  const { s3, machine, closeAll } = await startParts(
+    options,
+    (event) => publish(event),
+    (execution, input) => late.follow?.(execution, retriedReleaseId(input)),
+  );
   const follow = (execution: LocalExecution, releaseId?: string) =>
     followExecution(machine, execution, releaseId, emit, () => open);
+  late.follow = follow;
   const server = createServer();
   try {
     const recovered = await failOrphanedReleases(machine);
@@ -368,6 +380,15 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     await closeAll().catch(() => undefined);
     throw error;
   }
+}
+
+/** The releaseId a retry's execution input names (`{"retry": {"releaseId", ...}}`). */
+function retriedReleaseId(input: unknown): string | undefined {
+  const retry =
+    typeof input === "object" && input !== null ? (input as { retry?: unknown }).retry : undefined;
+  const releaseId =
+    typeof retry === "object" && retry !== null ? (retry as { releaseId?: unknown }).releaseId : undefined;
+  return typeof releaseId === "string" ? releaseId : undefined;
 }
 
 /** The S3 rule's target: reports the upload, then starts the workflow with the rule's input. */

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { main } from "../cli/main";
-import { type LocalServer, startLocalServer } from "../local/server";
+import { type LocalServer, type ReleaseEvent, startLocalServer } from "../local/server";
 import { newReleaseId, until } from "./local-helpers";
 
 interface Run {
@@ -20,6 +20,8 @@ interface Run {
 
 let server: LocalServer;
 let dataDir: string;
+/** What `npm start` would log, line by line. */
+const logged: ReleaseEvent[] = [];
 
 async function cli(args: string[], user = "alice"): Promise<Run> {
   let [stdout, stderr] = ["", ""];
@@ -75,6 +77,7 @@ describe("release-machine CLI: release control", function () {
         outcome: "Succeeded" as const,
       })),
       retryPauseMs: 5,
+      onReleaseEvent: (event) => logged.push(event),
     });
   });
 
@@ -184,6 +187,16 @@ describe("release-machine CLI: release control", function () {
     assert.equal(running.code, 1);
     assert.match(running.stderr, /^ReleaseNotRetryable \(HTTP 409\)/);
     assert.equal((await cli(["cancel", releaseId], "carol")).code, 0);
+    // npm start's log follows the retry's execution too, to its CANCELLED end.
+    await until("the retry's end to be logged", () =>
+      logged.some((e) => e.type === "ended" && e.releaseId === releaseId && e.status === "CANCELLED"),
+    );
+    assert.deepEqual(
+      logged
+        .filter((e) => e.releaseId === releaseId && (e.type === "started" || e.type === "ended"))
+        .map((e) => (e.type === "ended" ? `ended ${e.status}` : e.type)),
+      ["started", "ended FAILED", "started", "ended CANCELLED"],
+    );
   });
 
   it("lists releases newest first with who submitted them, page by page, and refuses a bad status or limit", async () => {
@@ -218,7 +231,10 @@ describe("release-machine CLI: release control", function () {
     const badLimit = await cli(["list", "--limit", "0"]);
     assert.equal(badLimit.code, 2);
     assert.match(badLimit.stderr, /--limit must be an integer from 1 to 100/);
-    for (const releaseId of [first, second]) assert.equal((await cli(["cancel", releaseId])).code, 0);
+    for (const releaseId of [first, second]) {
+      assert.equal((await cli(["cancel", releaseId])).code, 0);
+      await releaseStatus(releaseId, "CANCELLED");
+    }
   });
 
   it("exits 2 for --user against API Gateway, where the IAM identity is the caller", async () => {

@@ -244,7 +244,10 @@ export interface BadControlRequest {
   /** Completes "refuses …". */
   name: string;
   method: "GET" | "POST";
-  /** The path, with RUNNING and ENDED standing for a running (gated) and an ended release. */
+  /**
+   * The path, with RUNNING, ENDED and REJECTED standing for a running (gated) release, an ended
+   * one and a rejected submission.
+   */
   path: string;
   body?: string;
   contentType?: string;
@@ -373,6 +376,30 @@ export const BAD_CONTROL_REQUESTS: BadControlRequest[] = [
     ),
     user: "mallory",
   },
+  control(
+    "a cancel of a rejected submission",
+    "POST",
+    "/releases/REJECTED/cancel",
+    "{}",
+    409,
+    "ReleaseNotRunning",
+  ),
+  control(
+    "a retry of a rejected submission",
+    "POST",
+    "/releases/REJECTED/retry",
+    "{}",
+    409,
+    "ReleaseNotRetryable",
+  ),
+  control(
+    "a decision in a rejected submission",
+    "POST",
+    "/releases/REJECTED/approvals/svc-a",
+    json({ decision: "approve" }),
+    409,
+    "ReleaseNotRunning",
+  ),
   // Bad bodies.
   control(
     "a cancel body that is not JSON",

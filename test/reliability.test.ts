@@ -299,6 +299,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
   describe("a bad-input battery for the release-control routes", () => {
     const running = newReleaseId("control-running");
     const ended = newReleaseId("control-ended");
+    const rejected = newReleaseId("control-rejected");
 
     before(async () => {
       await post(
@@ -308,18 +309,26 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         }),
       );
       await post(JSON.stringify({ releaseId: ended, pipelines: ["svc-a"] }));
+      // Rejected by the workflow, past the API: a pipeline listed twice.
+      machine.start({
+        source: "api",
+        body: JSON.stringify({ releaseId: rejected, pipelines: ["svc-a", "svc-a"] }),
+      });
       await until("the gate to wait", async () =>
         (await machine.readRelease(running))?.pipelines[0]?.status === "AwaitingApproval" ? true : undefined,
       );
       await until("the other release to end", async () =>
         (await machine.readRelease(ended))?.status === "SUCCEEDED" ? true : undefined,
       );
+      await until("the submission to be rejected", async () =>
+        (await machine.readRelease(rejected))?.status === "REJECTED" ? true : undefined,
+      );
     });
 
     /** Everything a refused request must leave as it was. */
     async function state() {
       return {
-        releases: await Promise.all([running, ended].map((id) => machine.readRelease(id))),
+        releases: await Promise.all([running, ended, rejected].map((id) => machine.readRelease(id))),
         starts: machine.codepipeline.callCount("StartPipelineExecution"),
         engineExecutions: machine.engine.listExecutions().length,
       };
@@ -328,7 +337,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
     BAD_CONTROL_REQUESTS.forEach((request: BadControlRequest) => {
       it(`refuses ${request.name} with ${request.status} ${request.error}, changing nothing`, async () => {
         const before = await state();
-        const url = `${server.url}${request.path.replace("RUNNING", running).replace("ENDED", ended)}`;
+        const url = `${server.url}${request.path.replace("RUNNING", running).replace("ENDED", ended).replace("REJECTED", rejected)}`;
         const response = await fetch(url, {
           method: request.method,
           headers: {
