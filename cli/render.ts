@@ -222,6 +222,8 @@ export function renderOutcome(view: ReleaseView, now: Date): string[] {
       .filter((p) => p.status === "Failed")
       .map((p) => `${p.name}${failedAt(p)}`);
     if (failed.length > 0) lines.push(`  failed pipelines: ${failed.join("; ")}`);
+    if (view.cancelledBy)
+      lines.push(`  cancelled by ${view.cancelledBy}${view.cancelReason ? `: ${view.cancelReason}` : ""}`);
     if (view.error) lines.push(`  error: ${view.error}`);
     if (view.cause) lines.push(`  cause: ${view.cause}`);
     const problems = view.problems ?? [];

@@ -113,6 +113,9 @@ describe("release-machine CLI: release control", function () {
     assert.match(cancelled.stdout, new RegExp(`^Release ${releaseId} is CANCELLING \\(by bob\\)`));
     await releaseStatus(releaseId, "CANCELLED");
 
+    const watched = await cli(["watch", releaseId, "--interval", "20ms"]);
+    assert.equal(watched.code, 1, "watch exits 1 for a CANCELLED release");
+    assert.match(watched.stdout, /^ {2}cancelled by bob: bad build$/m);
     const status = await cli(["status", releaseId]);
     assert.equal(status.code, 1, "a CANCELLED release exits 1");
     assert.match(status.stdout, /^ {2}cancel {3}by bob: bad build$/m);
@@ -205,6 +208,12 @@ describe("release-machine CLI: release control", function () {
     const second = newReleaseId("cli-list");
     await submitted({ releaseId: second, pipelines: [{ name: "c-other", approval: true }] }, "erin");
 
+    // Each is listed once its workflow registered it.
+    for (const releaseId of [first, second]) {
+      await until(`${releaseId} to be registered`, async () =>
+        (await server.machine.readRelease(releaseId)) ? true : undefined,
+      );
+    }
     const page = await cli(["list", "--limit", "2"]);
     assert.equal(page.code, 0, page.stderr);
     const rows = page.stdout.split("\n");

@@ -178,7 +178,6 @@ describe("release control, end to end on the local engine", function () {
 
     it("leaves exactly one final status, agreeing with the cancel's answer, when a cancel races the last pipeline's end", async () => {
       await withMachine(["k-race"], async (m) => {
-        const seen = new Set<string>();
         for (let round = 0; round < 8; round += 1) {
           const releaseId = newReleaseId("cancel-race");
           const execution = submit(m, { releaseId, pipelines: ["k-race"] });
@@ -198,9 +197,7 @@ describe("release control, end to end on the local engine", function () {
           assert.equal(release?.status, expected, `round ${round}: cancel answered ${answer.status}`);
           assert.deepEqual(finals, [expected], `round ${round}: one final event`);
           assert.equal(done.status, expected === "SUCCEEDED" ? "SUCCEEDED" : "FAILED");
-          seen.add(expected);
         }
-        assert.ok(seen.size >= 1);
       });
     });
   });
