@@ -124,22 +124,20 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
       }
     }
   } while (startKey);
-  try {
-    report.resumedStarts = await resumeStuckStarts(deps);
-  } catch (error) {
-    report.failures.push({
-      pipelineExecutionId: "",
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-    });
-  }
-  try {
-    report.expiredGates = await expireGates(deps);
-  } catch (error) {
-    report.failures.push({
-      pipelineExecutionId: "",
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-    });
-  }
+  // Each pass runs even when another failed; a failure is reported, not thrown.
+  const pass = async (work: () => Promise<number>): Promise<number> => {
+    try {
+      return await work();
+    } catch (error) {
+      report.failures.push({
+        pipelineExecutionId: "",
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
+      return 0;
+    }
+  };
+  report.resumedStarts = await pass(() => resumeStuckStarts(deps));
+  report.expiredGates = await pass(() => expireGates(deps));
   return report;
 }
 

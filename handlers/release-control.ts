@@ -19,7 +19,7 @@ import {
   ReleasePipelinesTable,
   ReleasesTable,
 } from "./model";
-import type { ProxyResponse } from "./release-status";
+import { type ProxyResponse, json } from "./release-status";
 import {
   type PipelineItem,
   type ReleaseItem,
@@ -375,12 +375,6 @@ export interface ControlRequest {
   /** On AWS `requestContext.identity.userArn` (AWS_IAM); locally the `x-release-machine-user` header. */
   requestContext?: { identity?: { userArn?: string | null } | null } | null;
 }
-
-const json = (statusCode: number, body: unknown): ProxyResponse => ({
-  statusCode,
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify(body),
-});
 
 /** The control routes: the resource paths API Gateway and the local server route here. */
 export const CONTROL_ROUTES = {

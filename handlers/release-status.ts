@@ -203,7 +203,8 @@ export interface ProxyResponse {
   body: string;
 }
 
-const json = (statusCode: number, body: unknown): ProxyResponse => ({
+/** A Lambda proxy answer with a JSON body, as every API handler gives it. */
+export const json = (statusCode: number, body: unknown): ProxyResponse => ({
   statusCode,
   headers: { "content-type": "application/json" },
   body: JSON.stringify(body),

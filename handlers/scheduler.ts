@@ -11,7 +11,15 @@
  * - a pipeline starts only through the claim `Pending -> Starting`, which one writer wins;
  * - a claim is taken over only by the reconciler, and only from the claimant it read;
  * - dependencies met are a string set (`depsSucceeded`): adding a name twice changes nothing;
- * - the release is over when its `settled` string set holds every pipeline: again idempotent.
+ * - the release is over when its `settled` string set holds every pipeline: again idempotent;
+ * - its outcome is decided once (`decideOutcome`), conditional on the cancel state it was computed
+ *   from, and a cancel is accepted only while no outcome exists: of a cancel and the natural end,
+ *   exactly one decides how the release ends;
+ * - a gate opens `Pending -> AwaitingApproval`, and is decided (approved, rejected, expired) by one
+ *   conditional write from `AwaitingApproval`: one decision wins;
+ * - a retry moves the release `FAILED|CANCELLED at attempt n -> RUNNING at n+1` in one write.
+ * The control routes (handlers/release-control.ts) only check and authorize requests; they call
+ * `cancelRelease` and `decideGate` here, and the retry's execution calls `retryRelease`.
  */
 import { StartPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
@@ -471,39 +479,51 @@ async function startExecution(deps: ExecutionDeps, item: PipelineItem, attempt: 
 export const STUCK_START_SECONDS = 300;
 
 /**
+ * Every item on one of the schedule's sparse indexes (`starting`, `gates`), page by page. These
+ * indexes hold only the few items waiting for the reconciler, so the scan reads only those.
+ */
+async function* onScheduleIndex<T>(deps: ExecutionDeps, indexName: string): AsyncGenerator<T> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.ddb.send(
+      new ScanCommand({
+        TableName: deps.tables.releasePipelines,
+        IndexName: indexName,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    startKey = page.LastEvaluatedKey;
+    yield* (page.Items ?? []) as T[];
+  } while (startKey);
+}
+
+/**
  * The reconciler's part of the schedule: starts whose Lambda died between the claim and the record
  * (found on the sparse `starting` index) are taken over, one taker at a time, and completed.
  */
 export async function resumeStuckStarts(deps: ExecutionDeps): Promise<number> {
   let resumed = 0;
   const cutoff = new Date(Date.parse(nowIso(deps)) - STUCK_START_SECONDS * 1000).toISOString();
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new ScanCommand({
-        TableName: deps.tables.releasePipelines,
-        IndexName: ReleasePipelinesTable.startingIndex.name,
-        ExclusiveStartKey: startKey,
-      }),
+  const stuckStarts = onScheduleIndex<PipelineItem & { startingSince: string }>(
+    deps,
+    ReleasePipelinesTable.startingIndex.name,
+  );
+  for await (const stuck of stuckStarts) {
+    if (stuck.startingSince > cutoff) continue;
+    const claim = await claimStart(
+      deps,
+      stuck.releaseId,
+      stuck.pipeline,
+      "#status = :starting AND claimedBy = :old",
+      {
+        ":old": stuck.claimedBy ?? "",
+      },
     );
-    startKey = page.LastEvaluatedKey;
-    for (const stuck of (page.Items ?? []) as (PipelineItem & { startingSince: string })[]) {
-      if (stuck.startingSince > cutoff) continue;
-      const claim = await claimStart(
-        deps,
-        stuck.releaseId,
-        stuck.pipeline,
-        "#status = :starting AND claimedBy = :old",
-        {
-          ":old": stuck.claimedBy ?? "",
-        },
-      );
-      if (claim) {
-        await startClaimed(deps, claim);
-        resumed += 1;
-      }
+    if (claim) {
+      await startClaimed(deps, claim);
+      resumed += 1;
     }
-  } while (startKey);
+  }
   return resumed;
 }
 
@@ -1023,48 +1043,41 @@ async function haltRelease(
 export async function expireGates(deps: ExecutionDeps): Promise<number> {
   let expired = 0;
   const now = nowIso(deps);
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new ScanCommand({
-        TableName: deps.tables.releasePipelines,
-        IndexName: ReleasePipelinesTable.gatesIndex.name,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    startKey = page.LastEvaluatedKey;
-    for (const gate of (page.Items ?? []) as (PipelineItem & { approvalDeadlineAt: string })[]) {
-      if (gate.approvalDeadlineAt > now) continue;
-      const cause = `The approval of ${gate.pipeline} expired at ${gate.approvalDeadlineAt} without a decision`;
-      try {
-        await deps.ddb.send(
-          new UpdateCommand({
-            TableName: deps.tables.releasePipelines,
-            Key: pipelineKey(gate.releaseId, gate.pipeline),
-            UpdateExpression:
-              "SET #status = :skipped, endedAt = :now, cause = :cause, decision = :expired, decidedBy = :by, decidedAt = :now REMOVE approvalDeadlineAt",
-            ConditionExpression: "#status = :awaiting AND approvalDeadlineAt = :deadline",
-            ExpressionAttributeNames: { "#status": "status" },
-            ExpressionAttributeValues: {
-              ":skipped": "Skipped",
-              ":awaiting": "AwaitingApproval",
-              ":deadline": gate.approvalDeadlineAt,
-              ":now": now,
-              ":cause": cause,
-              ":expired": "expired",
-              ":by": MACHINE,
-            },
-          }),
-        );
-      } catch (error) {
-        if (isConditionFailure(error)) continue; // decided or skipped meanwhile
-        throw error;
-      }
-      await haltRelease(deps, gate.releaseId, "ApprovalExpired", cause, MACHINE);
-      await settle(deps, gate.releaseId, gate.pipeline);
-      expired += 1;
+  const gates = onScheduleIndex<PipelineItem & { approvalDeadlineAt: string }>(
+    deps,
+    ReleasePipelinesTable.gatesIndex.name,
+  );
+  for await (const gate of gates) {
+    if (gate.approvalDeadlineAt > now) continue;
+    const cause = `The approval of ${gate.pipeline} expired at ${gate.approvalDeadlineAt} without a decision`;
+    try {
+      await deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.tables.releasePipelines,
+          Key: pipelineKey(gate.releaseId, gate.pipeline),
+          UpdateExpression:
+            "SET #status = :skipped, endedAt = :now, cause = :cause, decision = :expired, decidedBy = :by, decidedAt = :now REMOVE approvalDeadlineAt",
+          ConditionExpression: "#status = :awaiting AND approvalDeadlineAt = :deadline",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":skipped": "Skipped",
+            ":awaiting": "AwaitingApproval",
+            ":deadline": gate.approvalDeadlineAt,
+            ":now": now,
+            ":cause": cause,
+            ":expired": "expired",
+            ":by": MACHINE,
+          },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) continue; // decided or skipped meanwhile
+      throw error;
     }
-  } while (startKey);
+    await haltRelease(deps, gate.releaseId, "ApprovalExpired", cause, MACHINE);
+    await settle(deps, gate.releaseId, gate.pipeline);
+    expired += 1;
+  }
   return expired;
 }
 

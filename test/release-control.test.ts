@@ -401,9 +401,13 @@ describe("release control, end to end on the local engine", function () {
         await finished(m, first);
         const answers = await Promise.all([retry(m, releaseId, BOB), retry(m, releaseId, CAROL)]);
         assert.deepEqual(answers.map((a) => a.status).sort(), [202, 409]);
-        await until("r-f's second execution", () => executionsOf(m, "r-f").length === 2);
-        await m.router.idle();
+        const winner = answers.find((a) => a.status === 202);
+        const second = m.engine.describeExecution(String(winner?.json.executionArn));
+        assert.ok(second, "the winning retry's execution");
+        await end(m, "r-f", "Succeeded");
+        assert.equal((await finished(m, second)).status, "SUCCEEDED");
         assert.equal(executionsOf(m, "r-f").length, 2, "one execution per attempt");
+        assert.equal((await m.readRelease(releaseId))?.retriedBy, winner === answers[0] ? BOB : CAROL);
       });
     });
   });
