@@ -28,7 +28,11 @@ async function cli(args: string[], user = "alice"): Promise<Run> {
   const code = await main(args, {
     stdout: { write: (text: string) => (stdout += text) },
     stderr: { write: (text: string) => (stderr += text) },
-    env: { RELEASE_MACHINE_URL: server.url, RELEASE_MACHINE_USER: user },
+    env: {
+      RELEASE_MACHINE_URL: server.url,
+      RELEASE_MACHINE_S3_URL: server.s3Endpoint,
+      RELEASE_MACHINE_USER: user,
+    },
     isTTY: false,
   });
   return { code, stdout, stderr };
@@ -244,6 +248,20 @@ describe("release-machine CLI: release control", function () {
       assert.equal((await cli(["cancel", releaseId])).code, 0);
       await releaseStatus(releaseId, "CANCELLED");
     }
+  });
+
+  it("records the uploading account as the submitter of a release started by an upload, as S3's event names it", async () => {
+    const releaseId = newReleaseId("cli-upload");
+    const file = path.join(dataDir, `${releaseId}.json`);
+    writeFileSync(file, JSON.stringify({ releaseId, pipelines: [{ name: "c-other", approval: true }] }));
+    const uploaded = await cli(["submit", file, "--bucket", "release-manifests"]);
+    assert.equal(uploaded.code, 0, uploaded.stderr);
+    await until("the uploaded release to register", async () =>
+      (await server.machine.readRelease(releaseId)) ? true : undefined,
+    );
+    assert.equal((await server.machine.readRelease(releaseId))?.submittedBy, "000000000000");
+    assert.equal((await cli(["cancel", releaseId])).code, 0);
+    await releaseStatus(releaseId, "CANCELLED");
   });
 
   it("exits 2 for --user against API Gateway, where the IAM identity is the caller", async () => {
