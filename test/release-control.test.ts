@@ -6,9 +6,9 @@
  * stand-in's `finish()` and waits for the router to deliver every event, so nothing depends on timing.
  */
 import assert from "node:assert/strict";
-import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { clientRequestToken } from "../handlers/manifest";
-import { releaseControlApi } from "../handlers/release-control";
+import { approverMatches, releaseControlApi } from "../handlers/release-control";
 import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
 import {
@@ -156,6 +156,45 @@ describe("release control, end to end on the local engine", function () {
           ["CANCELLING", BOB],
           ["CANCELLED", BOB],
         ]);
+      });
+    });
+
+    it("skips every pipeline and starts none when the cancel lands while the schedule is still being written", async () => {
+      await withMachine(["k-e", "k-f"], async (m) => {
+        const releaseId = newReleaseId("cancel-registering");
+        const ddb = m.deps.ddb;
+        const original = ddb.send.bind(ddb) as (command: unknown) => Promise<unknown>;
+        let answer: { status: number; json: Record<string, unknown> } | undefined;
+        // The cancel runs just before the schedule's first item is written: the release item exists.
+        const send = async (command: unknown) => {
+          if (
+            !answer &&
+            command instanceof PutCommand &&
+            command.input.TableName === m.tables.releasePipelines
+          ) {
+            answer = await cancel(m, releaseId, BOB, "too early");
+          }
+          return original(command);
+        };
+        ddb.send = send as unknown as typeof ddb.send;
+        try {
+          const execution = submit(m, { releaseId, pipelines: ["k-e", { name: "k-f", dependsOn: ["k-e"] }] });
+          const done = await finished(m, execution);
+          assert.equal(done.status, "FAILED");
+        } finally {
+          ddb.send = original as unknown as typeof ddb.send;
+        }
+        assert.equal(answer?.status, 202);
+        const release = await m.readRelease(releaseId);
+        assert.equal(release?.status, "CANCELLED");
+        assert.deepEqual(
+          release?.pipelines.map((p) => [p.name, p.status]),
+          [
+            ["k-e", "Skipped"],
+            ["k-f", "Skipped"],
+          ],
+        );
+        assert.deepEqual([executionsOf(m, "k-e"), executionsOf(m, "k-f")], [[], []]);
       });
     });
 
@@ -625,5 +664,26 @@ describe("release control, end to end on the local engine", function () {
         );
       });
     });
+  });
+});
+
+describe("approver patterns", () => {
+  it("matches `*` as any run of characters and every other character literally, case-sensitively", () => {
+    const pattern = "arn:aws:sts::123456789012:assumed-role/release-approvers/*";
+    assert.equal(
+      approverMatches(pattern, "arn:aws:sts::123456789012:assumed-role/release-approvers/carol"),
+      true,
+    );
+    assert.equal(
+      approverMatches(pattern, "arn:aws:sts::123456789012:assumed-role/release-approvers-x/carol"),
+      false,
+    );
+    assert.equal(
+      approverMatches(pattern, "arn:aws:sts::123456789012:assumed-role/Release-Approvers/carol"),
+      false,
+    );
+    assert.equal(approverMatches("arn:aws:iam::1:user/a.b+c", "arn:aws:iam::1:user/aXb+c"), false);
+    assert.equal(approverMatches("arn:aws:iam::1:user/a.b+c", "arn:aws:iam::1:user/a.b+c"), true);
+    assert.equal(approverMatches("local-user", "local-user"), true);
   });
 });
