@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { main } from "../cli/main";
+import { formatReleaseEvent } from "../local/release-events";
 import { type LocalServer, type ReleaseEvent, startLocalServer } from "../local/server";
 import { newReleaseId, until } from "./local-helpers";
 
@@ -203,6 +204,19 @@ describe("release-machine CLI: release control", function () {
         .filter((e) => e.releaseId === releaseId && (e.type === "started" || e.type === "ended"))
         .map((e) => (e.type === "ended" ? `ended ${e.status}` : e.type)),
       ["started", "ended FAILED", "started", "ended CANCELLED"],
+    );
+    // ...and says who opened, decided, retried and cancelled what.
+    assert.deepEqual(
+      logged
+        .filter((e) => e.type === "control" && e.releaseId === releaseId)
+        .map((e) => formatReleaseEvent(e).slice("00:00:00Z  ".length)),
+      [
+        `gate       c-other awaits approval  (release ${releaseId})`,
+        `rejected   c-other by bob: freeze  (release ${releaseId})`,
+        `retried    release ${releaseId} by carol: attempt 2`,
+        `gate       c-other awaits approval  (release ${releaseId})`,
+        `cancel     release ${releaseId} by carol`,
+      ],
     );
   });
 
