@@ -110,15 +110,20 @@ export function gateAndDependencies(pipeline: PipelineView): string {
 }
 
 /** One pipeline: `ok svc-a    Succeeded   SUCCEEDED at 10:00:04Z`, names padded to `width`. */
-export function pipelineLine(pipeline: PipelineView, width: number): string {
+export function pipelineLine(pipeline: PipelineView, width: number, statusWidth = 10): string {
   const last = lastState(pipeline);
   const mark = MARKS[pipeline.status] ?? "??";
   const state = last ? `${last.state} at ${formatTime(last.at)}` : "not started";
   const attempt = pipeline.attempt && pipeline.attempt > 1 ? ` (attempt ${pipeline.attempt})` : "";
-  return `${mark} ${pipeline.name.padEnd(width)}  ${pipeline.status.padEnd(10)}  ${state}${attempt}${failedAt(pipeline)}${gateAndDependencies(pipeline)}`.trimEnd();
+  return `${mark} ${pipeline.name.padEnd(width)}  ${pipeline.status.padEnd(statusWidth)}  ${state}${attempt}${failedAt(pipeline)}${gateAndDependencies(pipeline)}`.trimEnd();
 }
 
 const pipelinesOf = (view: ReleaseView) => view.pipelines ?? [];
+
+/** Wide enough for the longest status shown (`AwaitingApproval`), so the columns stay aligned. */
+function statusWidth(view: ReleaseView): number {
+  return Math.max(10, ...pipelinesOf(view).map((p) => p.status.length));
+}
 
 function nameWidth(view: ReleaseView): number {
   return Math.max(8, ...pipelinesOf(view).map((p) => p.name.length));
@@ -158,7 +163,7 @@ export function renderStatus(view: ReleaseView, now: Date): string[] {
   } else {
     const width = nameWidth(view);
     lines.push(`Pipelines (${pipelines.length}):`);
-    for (const pipeline of pipelines) lines.push(`  ${pipelineLine(pipeline, width)}`);
+    for (const pipeline of pipelines) lines.push(`  ${pipelineLine(pipeline, width, statusWidth(view))}`);
   }
   return lines;
 }
@@ -172,7 +177,7 @@ export function renderFrame(view: ReleaseView, now: Date): string[] {
   const width = nameWidth(view);
   return [
     `Release ${view.releaseId}  ${view.status}${elapsed ? `  ${elapsed}` : ""}${summary ? `  (${summary})` : ""}`,
-    ...pipelinesOf(view).map((p) => `  ${pipelineLine(p, width)}`),
+    ...pipelinesOf(view).map((p) => `  ${pipelineLine(p, width, statusWidth(view))}`),
   ];
 }
 
