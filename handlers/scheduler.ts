@@ -1094,13 +1094,16 @@ export interface CancelRequest {
  * decided (ReleaseStateConflict: it already ended). From there `startsPipelines` is false, so
  * nothing more starts; pipelines not started are skipped and running ones stopped, and their
  * STOPPED ends settle the release, whose wait then receives the CANCELLED outcome.
- * A repeated cancel of a release already cancelling answers as the first did.
+ * A repeated cancel of a release already cancelling answers as the first did (the first
+ * canceller and reason stand) and repeats the stop pass, which is idempotent: so a cancel whose
+ * invocation died after its write is finished by asking again.
  */
 export async function cancelRelease(
   deps: ExecutionDeps,
   request: CancelRequest,
 ): Promise<{ releaseId: string; status: "CANCELLING"; cancelledBy: string }> {
-  const { releaseId, by } = request;
+  const { releaseId } = request;
+  let cancel = { by: request.by, reason: request.reason, first: true };
   try {
     await deps.ddb.send(
       new UpdateCommand({
@@ -1111,7 +1114,7 @@ export async function cancelRelease(
           "#status = :running AND attribute_not_exists(outcome) AND attribute_not_exists(cancelledBy)",
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: {
-          ":by": by,
+          ":by": request.by,
           ":now": nowIso(deps),
           ":running": "RUNNING",
           ...(request.reason ? { ":reason": request.reason } : {}),
@@ -1121,25 +1124,29 @@ export async function cancelRelease(
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     const release = await readReleaseItem(deps, releaseId);
-    if (release?.status === "RUNNING" && release.cancelledBy !== undefined)
-      return { releaseId, status: "CANCELLING", cancelledBy: release.cancelledBy };
-    const state = release?.outcome ? `${release.outcome.status} (its outcome is decided)` : release?.status;
-    throw new ReleaseStateConflict(
-      `release ${releaseId} is ${state ?? "unknown"}; only a running release can be cancelled`,
-    );
+    if (release?.status !== "RUNNING" || release.cancelledBy === undefined) {
+      const state = release?.outcome ? `${release.outcome.status} (its outcome is decided)` : release?.status;
+      throw new ReleaseStateConflict(
+        `release ${releaseId} is ${state ?? "unknown"}; only a running release can be cancelled`,
+      );
+    }
+    // Already cancelling: the first cancel stands; its stop pass is repeated (in case it died).
+    cancel = { by: release.cancelledBy, reason: release.cancelReason, first: false };
   }
-  await publishReleaseEvent(deps, {
-    releaseId,
-    status: "CANCELLING",
-    causedBy: by,
-    ...(request.reason ? { reason: request.reason } : {}),
-  });
-  const why = `Release ${releaseId} cancelled by ${by}${request.reason ? `: ${request.reason}` : ""}`;
+  if (cancel.first) {
+    await publishReleaseEvent(deps, {
+      releaseId,
+      status: "CANCELLING",
+      causedBy: cancel.by,
+      ...(cancel.reason ? { reason: cancel.reason } : {}),
+    });
+  }
+  const why = `Release ${releaseId} cancelled by ${cancel.by}${cancel.reason ? `: ${cancel.reason}` : ""}`;
   await stopRelease(deps, releaseId, why);
   // Everything may have been settled already (only gates and pending pipelines were left).
   const release = await readReleaseItem(deps, releaseId);
   if (release) await completeReleaseIfSettled(deps, release);
-  return { releaseId, status: "CANCELLING", cancelledBy: by };
+  return { releaseId, status: "CANCELLING", cancelledBy: cancel.by };
 }
 
 export interface RetryReleaseRequest {

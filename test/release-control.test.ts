@@ -198,6 +198,36 @@ describe("release control, end to end on the local engine", function () {
       });
     });
 
+    it("finishes a cancel whose invocation died after its write when the cancel is asked again, keeping the first canceller", async () => {
+      await withMachine(["k-g"], async (m) => {
+        const releaseId = newReleaseId("cancel-again");
+        const execution = submit(m, { releaseId, pipelines: ["k-g"] });
+        await running(m, "k-g");
+        // The first cancel's write landed; its invocation died before the stop pass.
+        await m.deps.ddb.send(
+          new UpdateCommand({
+            TableName: m.tables.releases,
+            Key: { releaseId },
+            UpdateExpression: "SET cancelledBy = :by, cancelReason = :reason, cancelledAt = :at",
+            ExpressionAttributeValues: { ":by": CAROL, ":reason": "first", ":at": new Date().toISOString() },
+          }),
+        );
+        assert.equal((await m.readRelease(releaseId))?.status, "CANCELLING");
+
+        const again = await cancel(m, releaseId, BOB, "second");
+        assert.deepEqual(again, {
+          status: 202,
+          json: { releaseId, status: "CANCELLING", cancelledBy: CAROL },
+        });
+        await finished(m, execution);
+        const release = await m.readRelease(releaseId);
+        assert.deepEqual(
+          [release?.status, release?.cancelledBy, release?.cancelReason, release?.pipelines[0].status],
+          ["CANCELLED", CAROL, "first", "Stopped"],
+        );
+      });
+    });
+
     it("answers 409 for a release that already ended and 404 for an unknown one, changing nothing", async () => {
       await withMachine(["k-d"], async (m) => {
         const releaseId = newReleaseId("cancel-ended");
