@@ -963,7 +963,9 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
         Key: pipelineKey(releaseId, pipeline),
         UpdateExpression: approve
           ? `SET #status = :starting, claimedBy = :claim, startingSince = :now, decision = :decision, decidedBy = :by, decidedAt = :now${comment} REMOVE approvalDeadlineAt`
-          : `SET #status = :skipped, endedAt = :now, cause = :cause, decision = :decision, decidedBy = :by, decidedAt = :now${comment} REMOVE approvalDeadlineAt`,
+          : // The deadline stays (the gate stays on the `gates` index) until the release is halted
+            // and the pipeline settled: if this invocation dies first, the reconciler finishes it.
+            `SET #status = :skipped, endedAt = :now, cause = :cause, decision = :decision, decidedBy = :by, decidedAt = :now${comment}`,
         ConditionExpression: "#status = :awaiting",
         ExpressionAttributeNames: { "#status": "status", ...(comment ? { "#comment": "comment" } : {}) },
         ExpressionAttributeValues: {
@@ -999,10 +1001,28 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
   if (approve) {
     await startClaimed(deps, item);
   } else {
-    await haltRelease(deps, releaseId, "ApprovalRejected", rejectionCause(request), by);
-    await settle(deps, releaseId, pipeline);
+    await finishClosedGate(deps, item);
   }
   return item;
+}
+
+/**
+ * What a rejected or expired gate means for its release: the release halts (ApprovalRejected or
+ * ApprovalExpired), the pipeline settles, and only then does the gate leave the `gates` index.
+ * Idempotent, so the reconciler can repeat it for a gate whose closing invocation died.
+ */
+async function finishClosedGate(deps: ExecutionDeps, gate: PipelineItem): Promise<void> {
+  const error = gate.decision === "reject" ? "ApprovalRejected" : "ApprovalExpired";
+  await haltRelease(deps, gate.releaseId, error, gate.cause ?? error, gate.decidedBy ?? MACHINE);
+  await settle(deps, gate.releaseId, gate.pipeline);
+  await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.releasePipelines,
+      Key: pipelineKey(gate.releaseId, gate.pipeline),
+      UpdateExpression: "REMOVE approvalDeadlineAt",
+      ConditionExpression: "attribute_exists(pipeline)",
+    }),
+  );
 }
 
 function rejectionCause(request: GateDecisionRequest): string {
@@ -1048,15 +1068,21 @@ export async function expireGates(deps: ExecutionDeps): Promise<number> {
     ReleasePipelinesTable.gatesIndex.name,
   );
   for await (const gate of gates) {
-    if (gate.approvalDeadlineAt > now) continue;
+    // Closed (rejected or expired) but not finished: its closing invocation died.
+    if (gate.status === "Skipped" && (gate.decision === "reject" || gate.decision === "expired")) {
+      await finishClosedGate(deps, gate);
+      continue;
+    }
+    if (gate.status !== "AwaitingApproval" || gate.approvalDeadlineAt > now) continue;
     const cause = `The approval of ${gate.pipeline} expired at ${gate.approvalDeadlineAt} without a decision`;
+    let closed: PipelineItem;
     try {
-      await deps.ddb.send(
+      const result = await deps.ddb.send(
         new UpdateCommand({
           TableName: deps.tables.releasePipelines,
           Key: pipelineKey(gate.releaseId, gate.pipeline),
           UpdateExpression:
-            "SET #status = :skipped, endedAt = :now, cause = :cause, decision = :expired, decidedBy = :by, decidedAt = :now REMOVE approvalDeadlineAt",
+            "SET #status = :skipped, endedAt = :now, cause = :cause, decision = :expired, decidedBy = :by, decidedAt = :now",
           ConditionExpression: "#status = :awaiting AND approvalDeadlineAt = :deadline",
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: {
@@ -1068,14 +1094,15 @@ export async function expireGates(deps: ExecutionDeps): Promise<number> {
             ":expired": "expired",
             ":by": MACHINE,
           },
+          ReturnValues: "ALL_NEW",
         }),
       );
+      closed = result.Attributes as PipelineItem;
     } catch (error) {
       if (isConditionFailure(error)) continue; // decided or skipped meanwhile
       throw error;
     }
-    await haltRelease(deps, gate.releaseId, "ApprovalExpired", cause, MACHINE);
-    await settle(deps, gate.releaseId, gate.pipeline);
+    await finishClosedGate(deps, closed);
     expired += 1;
   }
   return expired;

@@ -620,6 +620,38 @@ describe("release control, end to end on the local engine", function () {
       );
     });
 
+    it("finishes a rejection whose invocation died after closing the gate, through the reconciler", async () => {
+      await withMachine(["g-died"], async (m) => {
+        const releaseId = newReleaseId("gate-reject-died");
+        const execution = submit(m, { releaseId, pipelines: [{ name: "g-died", approval: true }] });
+        await awaiting(m, releaseId, "g-died");
+        // The rejection's write landed; its invocation died before halting the release.
+        await m.deps.ddb.send(
+          new UpdateCommand({
+            TableName: m.tables.releasePipelines,
+            Key: { releaseId, pipeline: "g-died" },
+            UpdateExpression:
+              "SET #status = :skipped, decision = :reject, decidedBy = :by, decidedAt = :at, cause = :cause",
+            ExpressionAttributeNames: { "#status": "status" },
+            ExpressionAttributeValues: {
+              ":skipped": "Skipped",
+              ":reject": "reject",
+              ":by": BOB,
+              ":at": new Date().toISOString(),
+              ":cause": `The approval of g-died was rejected by ${BOB}`,
+            },
+          }),
+        );
+        const report = await m.reconcile();
+        assert.deepEqual([report.failures, report.expiredGates], [[], 0]);
+        await finished(m, execution);
+        const release = await m.readRelease(releaseId);
+        assert.deepEqual([release?.status, release?.error], ["FAILED", "ApprovalRejected"]);
+        assert.equal(release?.pipelines[0].approval?.deadlineAt, undefined, "the gate left the index");
+        assert.deepEqual(stateChanges(m, releaseId).at(-1), ["FAILED", BOB]);
+      });
+    });
+
     it("fails the release ApprovalExpired when the reconciler finds the gate past its deadline", async () => {
       await withMachine(["g-late"], async (m) => {
         const releaseId = newReleaseId("gate-expired");
