@@ -299,25 +299,33 @@ export interface ReleaseSummary {
   attempt?: number;
 }
 
-const TOKEN_KEYS = ["releaseId", "listed", "status", "startedAt"];
-
-function decodeNextToken(token: string): Record<string, string> {
+/**
+ * The page a nextToken continues: the index key a previous answer's LastEvaluatedKey held, for
+ * the same listing (all releases, or one status); anything else is refused, never sent to DynamoDB.
+ */
+function decodeNextToken(token: string, index: { hashKey: string; rangeKey: string }, value: string) {
   const refused = new RequestRefused(
     400,
     "InvalidNextToken",
-    "nextToken must be a value a previous GET /releases answered",
+    "nextToken must be the value a previous GET /releases answered, with the same status filter",
   );
-  let value: unknown;
+  let decoded: unknown;
   try {
-    value = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    decoded = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
   } catch {
     throw refused;
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw refused;
-  const entries = Object.entries(value);
-  if (entries.length === 0 || entries.some(([k, v]) => !TOKEN_KEYS.includes(k) || typeof v !== "string"))
+  if (typeof decoded !== "object" || decoded === null || Array.isArray(decoded)) throw refused;
+  const key = decoded as Record<string, unknown>;
+  const expected = [ReleasesTable.hashKey, index.hashKey, index.rangeKey].sort();
+  const strings = Object.values(key).every((v) => typeof v === "string");
+  if (
+    !strings ||
+    JSON.stringify(Object.keys(key).sort()) !== JSON.stringify(expected) ||
+    key[index.hashKey] !== value
+  )
     throw refused;
-  return value as Record<string, string>;
+  return key as Record<string, string>;
 }
 
 /**
@@ -333,18 +341,20 @@ export async function listRoute(
     throw new RequestRefused(400, "InvalidStatus", `status must be one of ${RELEASE_STATUSES.join(", ")}`);
   }
   const limit = query.limit === undefined ? DEFAULT_LIST_LIMIT : Number(query.limit);
-  if (!/^\d+$/.test(query.limit ?? "20") || limit < 1 || limit > MAX_LIST_LIMIT) {
+  if (!/^\d+$/.test(query.limit ?? String(DEFAULT_LIST_LIMIT)) || limit < 1 || limit > MAX_LIST_LIMIT) {
     throw new RequestRefused(400, "InvalidLimit", `limit must be an integer from 1 to ${MAX_LIST_LIMIT}`);
   }
-  const startKey = query.nextToken !== undefined ? decodeNextToken(query.nextToken) : undefined;
   const index = status ? ReleasesTable.byStatusIndex : ReleasesTable.newestIndex;
+  const partition = status ?? LISTED_RELEASE;
+  const startKey =
+    query.nextToken !== undefined ? decodeNextToken(query.nextToken, index, partition) : undefined;
   const page = await deps.ddb.send(
     new QueryCommand({
       TableName: deps.tables.releases,
       IndexName: index.name,
       KeyConditionExpression: "#key = :value",
       ExpressionAttributeNames: { "#key": index.hashKey },
-      ExpressionAttributeValues: { ":value": status ?? LISTED_RELEASE },
+      ExpressionAttributeValues: { ":value": partition },
       ScanIndexForward: false,
       Limit: limit,
       ...(startKey ? { ExclusiveStartKey: startKey } : {}),

@@ -506,6 +506,14 @@ export const BAD_CONTROL_REQUESTS: BadControlRequest[] = [
     contentType: "text/plain",
   },
   // Bad list queries.
+  control(
+    "a nextToken from another status's listing",
+    "GET",
+    `/releases?status=SUCCEEDED&nextToken=${Buffer.from(json({ releaseId: "x", status: "FAILED", startedAt: "2026-11-30T00:00:00.000Z" })).toString("base64url")}`,
+    undefined,
+    400,
+    "InvalidNextToken",
+  ),
   control("a list of an unknown status", "GET", "/releases?status=done", undefined, 400, "InvalidStatus"),
   control("a list limit of 0", "GET", "/releases?limit=0", undefined, 400, "InvalidLimit"),
   control("a list limit over 100", "GET", "/releases?limit=101", undefined, 400, "InvalidLimit"),
