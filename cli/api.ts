@@ -10,6 +10,8 @@ import type { ReleaseView } from "./view";
 import type { ApiErrorBody } from "./render";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3000";
+/** The local server's identity header (local/server.ts reads the same name). */
+export const LOCAL_USER_HEADER = "x-release-machine-user";
 
 export interface Credentials {
   accessKeyId: string;
@@ -30,6 +32,11 @@ export interface ApiTarget {
   url: string;
   /** Present for API Gateway: sign every request. */
   signing?: Signing;
+  /**
+   * Locally only: who the request is from (the local server's `x-release-machine-user` header).
+   * On AWS the caller is the IAM identity that signs.
+   */
+  user?: string;
 }
 
 /** The API answered with an error status; `body` is its JSON error (or the text as `message`). */
@@ -128,6 +135,7 @@ export async function call(
   const url = routeUrl(target.url, route);
   let headers: Record<string, string> = { accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
+  if (target.user && !target.signing) headers[LOCAL_USER_HEADER] = target.user;
   if (target.signing) {
     const { host: _host, ...signed } = await signRequest({ method, url, headers, body }, target.signing);
     headers = signed;
@@ -184,4 +192,88 @@ export async function getRelease(target: ApiTarget, releaseId: string): Promise<
   const body = errorBody(answer.body);
   if (answer.status === 404 && body.error === "ReleaseNotFound") return undefined;
   throw new ApiError(answer.status, body);
+}
+
+/** `POST /releases/{releaseId}/cancel`: `{releaseId, status: "CANCELLING", cancelledBy}`. */
+export interface Cancelling {
+  releaseId: string;
+  status: "CANCELLING";
+  cancelledBy: string;
+}
+
+/** `POST /releases/{releaseId}/retry`: the new attempt and its execution. */
+export interface Retried {
+  releaseId: string;
+  attempt: number;
+  executionArn: string;
+}
+
+/** `POST /releases/{releaseId}/approvals/{pipeline}`: the recorded decision. */
+export interface Decided {
+  releaseId: string;
+  pipeline: string;
+  decision: "approve" | "reject";
+  decidedBy: string;
+  status: string;
+}
+
+/** `GET /releases`: one page, newest first. */
+export interface ReleaseList {
+  releases: {
+    releaseId: string;
+    status: string;
+    startedAt?: string;
+    endedAt?: string;
+    submittedBy?: string;
+    attempt?: number;
+  }[];
+  nextToken?: string;
+}
+
+/** One control request; answers the body for `expected`, throws ApiError for anything else. */
+async function control<T>(
+  target: ApiTarget,
+  method: "GET" | "POST",
+  route: string,
+  expected: number,
+  body?: object,
+): Promise<T> {
+  const answer = await call(target, method, route, body === undefined ? undefined : JSON.stringify(body));
+  if (answer.status !== expected) throw new ApiError(answer.status, errorBody(answer.body));
+  return answer.body as T;
+}
+
+const releaseRoute = (releaseId: string) => `/releases/${encodeURIComponent(releaseId)}`;
+
+export const cancelRelease = (target: ApiTarget, releaseId: string, reason?: string) =>
+  control<Cancelling>(target, "POST", `${releaseRoute(releaseId)}/cancel`, 202, reason ? { reason } : {});
+
+export const retryRelease = (target: ApiTarget, releaseId: string) =>
+  control<Retried>(target, "POST", `${releaseRoute(releaseId)}/retry`, 202, {});
+
+export const decideApproval = (
+  target: ApiTarget,
+  releaseId: string,
+  pipeline: string,
+  decision: "approve" | "reject",
+  comment?: string,
+) =>
+  control<Decided>(
+    target,
+    "POST",
+    `${releaseRoute(releaseId)}/approvals/${encodeURIComponent(pipeline)}`,
+    200,
+    { decision, ...(comment ? { comment } : {}) },
+  );
+
+export function listReleases(
+  target: ApiTarget,
+  query: { status?: string; limit?: number; nextToken?: string },
+): Promise<ReleaseList> {
+  const params = new URLSearchParams();
+  if (query.status) params.set("status", query.status);
+  if (query.limit !== undefined) params.set("limit", String(query.limit));
+  if (query.nextToken) params.set("nextToken", query.nextToken);
+  const search = params.toString();
+  return control<ReleaseList>(target, "GET", `/releases${search ? `?${search}` : ""}`, 200);
 }

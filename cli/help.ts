@@ -8,6 +8,8 @@ Common options:
                    https://abc.execute-api.eu-west-1.amazonaws.com/v1): requests are signed with
                    SigV4 using the AWS default credential chain (env, profile, SSO, role…).
   --region REGION  the region to sign for (default: from the URL, else $AWS_REGION)
+  --user NAME      locally: who you are to the local API (default: $RELEASE_MACHINE_USER, else
+                   local-user; sent as x-release-machine-user). On AWS your IAM identity is used.
   --json           print machine-readable JSON only
   -h, --help       show this help`;
 
@@ -18,6 +20,11 @@ Usage:
   release-machine submit FILE [--bucket NAME [--aws]] [--api URL] [--json]
   release-machine status RELEASE_ID [--api URL] [--json]
   release-machine watch RELEASE_ID [--interval MS] [--timeout DURATION] [--api URL] [--json]
+  release-machine list [--status STATUS] [--limit N] [--next-token TOKEN] [--json]
+  release-machine cancel RELEASE_ID [--reason TEXT] [--json]
+  release-machine retry RELEASE_ID [--json]
+  release-machine approve RELEASE_ID PIPELINE [--comment TEXT] [--json]
+  release-machine reject RELEASE_ID PIPELINE [--comment TEXT] [--json]
   release-machine COMMAND --help
 
 Locally (\`npm start\` in another terminal):
@@ -25,10 +32,11 @@ Locally (\`npm start\` in another terminal):
   npx release-machine watch 5.15
 
 Exit codes:
-  0  done: submitted; status of a release that is RUNNING or SUCCEEDED; watch saw it SUCCEED
-  1  the release FAILED or was REJECTED (status and watch); the API refused the request (e.g.
-     an invalid manifest, a duplicate releaseId, no such release for status) or could not be
-     reached
+  0  done: submitted, cancelled (CANCELLING), retried, decided, listed; status of a release that
+     is RUNNING, CANCELLING or SUCCEEDED; watch saw it SUCCEED
+  1  the release FAILED, was CANCELLED or was REJECTED (status and watch); the API refused the
+     request (e.g. an invalid manifest, a duplicate releaseId, no such release (404), a state
+     that does not allow it (409), not allowed to decide (403)) or could not be reached
   2  a usage error; watch gave up waiting for the release to appear (--timeout)
 ${COMMON}
 `,
@@ -58,12 +66,65 @@ ${COMMON}
 Follows the release until it ends: on a terminal a per-pipeline view redrawn in place, otherwise
 a line per change; a failed pipeline shows the stage and action it failed at, a rejected
 manifest its problems. A release that does not exist yet is waited for (an S3 upload starts it a
-moment later). Exits 0 if it SUCCEEDED, 1 if it FAILED or was REJECTED, 2 if it never appeared.
+moment later). Each pipeline shows what it waits for ("after a, b"), its approval gate ("awaits
+approval until …", "approved by …", "rejected by …", "approval expired") and its attempt after a
+retry. Exits 0 if it SUCCEEDED, 1 if it FAILED, was CANCELLED or was REJECTED, 2 if it never
+appeared.
 
 Options:
   --interval MS        time between polls (default 1000; 500ms, 2s also accepted)
   --timeout DURATION   how long to wait for the release to appear (default 30s; 500ms, 2m…;
                        a bare number is milliseconds)
+${COMMON}
+`,
+  cancel: `Usage: release-machine cancel RELEASE_ID [options]
+
+Cancels a running release (POST /releases/{releaseId}/cancel): nothing more starts, pipelines not
+started are skipped, running ones are stopped, and the release ends CANCELLED, recording who
+cancelled it and why. Exits 0 when the API accepted the cancel (CANCELLING), 1 when it refused it:
+404 no such release, 409 the release already ended.
+
+Options:
+  --reason TEXT    why (at most 1000 characters), recorded and published with the cancel
+${COMMON}
+`,
+  retry: `Usage: release-machine retry RELEASE_ID [options]
+
+Retries a FAILED or CANCELLED release (POST /releases/{releaseId}/retry): a new attempt runs only
+the pipelines that did not succeed (and those depending on them); succeeded pipelines keep their
+execution. Exits 0 when attempt n+1 started, 1 when the API refused: 404 no such release, 409 the
+release is running, succeeded, or this attempt was already started.
+${COMMON}
+`,
+  approve: `Usage: release-machine approve RELEASE_ID PIPELINE [options]
+
+Approves the pipeline's gate (POST /releases/{releaseId}/approvals/{pipeline}): the pipeline starts.
+Exits 0 when recorded, 1 when refused: 403 you are not among its approvers or you submitted the
+release (unless the stack allows it), 404 no such release or pipeline, 409 the gate is not
+waiting (already decided, expired, or the release no longer runs).
+
+Options:
+  --comment TEXT   recorded with the decision (at most 1000 characters)
+${COMMON}
+`,
+  reject: `Usage: release-machine reject RELEASE_ID PIPELINE [options]
+
+Rejects the pipeline's gate (POST /releases/{releaseId}/approvals/{pipeline}): the pipeline is
+skipped, nothing more starts, and the release fails with ApprovalRejected. Exit codes as approve.
+
+Options:
+  --comment TEXT   why, recorded with the decision (at most 1000 characters)
+${COMMON}
+`,
+  list: `Usage: release-machine list [options]
+
+Lists releases newest first (GET /releases): id, status, start, end and who submitted it. Exits
+0, or 1 when the API refused the request (e.g. an unknown status or an invalid --next-token).
+
+Options:
+  --status STATUS      only RUNNING, SUCCEEDED, FAILED, REJECTED or CANCELLED releases
+  --limit N            releases per page, 1 to 100 (default 20)
+  --next-token TOKEN   the next page, as the previous page printed it
 ${COMMON}
 `,
 };

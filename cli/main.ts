@@ -10,10 +10,14 @@ import {
   ApiError,
   DEFAULT_API_URL,
   Unreachable,
+  cancelRelease,
+  decideApproval,
   getRelease,
+  listReleases,
   needsSigning,
   regionFromApiUrl,
   releaseIdFromExecutionArn,
+  retryRelease,
   submitRelease,
 } from "./api";
 import { HELP } from "./help";
@@ -37,6 +41,7 @@ type Values = Record<string, string | boolean | undefined>;
 const COMMON_OPTIONS = {
   api: { type: "string" },
   region: { type: "string" },
+  user: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -50,6 +55,16 @@ const OPTIONS = {
   },
   status: COMMON_OPTIONS,
   watch: { ...COMMON_OPTIONS, interval: { type: "string" }, timeout: { type: "string" } },
+  cancel: { ...COMMON_OPTIONS, reason: { type: "string" } },
+  retry: COMMON_OPTIONS,
+  approve: { ...COMMON_OPTIONS, comment: { type: "string" } },
+  reject: { ...COMMON_OPTIONS, comment: { type: "string" } },
+  list: {
+    ...COMMON_OPTIONS,
+    status: { type: "string" },
+    limit: { type: "string" },
+    "next-token": { type: "string" },
+  },
 } as const;
 
 type Command = keyof typeof OPTIONS;
@@ -70,7 +85,13 @@ async function apiTarget(values: Values, env: Io["env"]): Promise<ApiTarget> {
   } catch {
     throw new UsageError(`the API URL "${url}" is not a URL`);
   }
-  if (!needsSigning(url)) return { url };
+  const user = ((values.user as string | undefined) ?? env.RELEASE_MACHINE_USER)?.trim();
+  if (!needsSigning(url)) return { url, ...(user ? { user } : {}) };
+  if (values.user !== undefined) {
+    throw new UsageError(
+      "--user names the caller of the local API only; on AWS the caller is the IAM identity that signs",
+    );
+  }
   const region =
     (values.region as string | undefined) ??
     regionFromApiUrl(url) ??
@@ -80,6 +101,12 @@ async function apiTarget(values: Values, env: Io["env"]): Promise<ApiTarget> {
   // Loaded only for AWS: the credential chain pulls in the SSO/STS clients.
   const { defaultProvider } = await import("@aws-sdk/credential-provider-node");
   return { url, signing: { region, credentials: defaultProvider() } };
+}
+
+function twoArguments(positionals: string[], what: string, command: Command): [string, string] {
+  if (positionals.length !== 2)
+    throw new UsageError(`${command} needs ${what}; got ${positionals.length} argument(s)`);
+  return [positionals[0], positionals[1]];
 }
 
 function oneArgument(positionals: string[], what: string, command: Command): string {
@@ -221,8 +248,108 @@ async function watch(releaseId: string, values: Values, io: Io): Promise<number>
   );
 }
 
+async function cancel(releaseId: string, values: Values, io: Io): Promise<number> {
+  const reason = values.reason as string | undefined;
+  const answer = await cancelRelease(await apiTarget(values, io.env), releaseId, reason);
+  io.stdout.write(
+    values.json
+      ? json(answer)
+      : [
+          `Release ${releaseId} is ${answer.status} (by ${answer.cancelledBy}): nothing more starts, running pipelines are being stopped.`,
+          `Follow it:   npx release-machine watch ${releaseId}`,
+          "",
+        ].join("\n"),
+  );
+  return 0;
+}
+
+async function retry(releaseId: string, values: Values, io: Io): Promise<number> {
+  const answer = await retryRelease(await apiTarget(values, io.env), releaseId);
+  io.stdout.write(
+    values.json
+      ? json(answer)
+      : [
+          `Release ${releaseId} attempt ${answer.attempt} started: only the pipelines that did not succeed run again.`,
+          `  execution  ${answer.executionArn}`,
+          `Follow it:   npx release-machine watch ${releaseId}`,
+          "",
+        ].join("\n"),
+  );
+  return 0;
+}
+
+async function decide(
+  decision: "approve" | "reject",
+  [releaseId, pipeline]: [string, string],
+  values: Values,
+  io: Io,
+): Promise<number> {
+  const comment = values.comment as string | undefined;
+  const answer = await decideApproval(
+    await apiTarget(values, io.env),
+    releaseId,
+    pipeline,
+    decision,
+    comment,
+  );
+  const outcome =
+    decision === "approve"
+      ? `approved by ${answer.decidedBy}: it starts now`
+      : `rejected by ${answer.decidedBy}: the release fails (ApprovalRejected)`;
+  io.stdout.write(values.json ? json(answer) : `Pipeline ${pipeline} of release ${releaseId} ${outcome}.\n`);
+  return 0;
+}
+
+async function list(values: Values, io: Io): Promise<number> {
+  const raw = values.limit as string | undefined;
+  const limit = raw === undefined ? undefined : Number(raw);
+  if (limit !== undefined && (!/^\d+$/.test(raw ?? "") || limit < 1 || limit > 100)) {
+    throw new UsageError(`--limit must be an integer from 1 to 100; got "${raw}"`);
+  }
+  const status = (values.status as string | undefined)?.toUpperCase();
+  const nextToken = values["next-token"] as string | undefined;
+  const page = await listReleases(await apiTarget(values, io.env), {
+    ...(status ? { status } : {}),
+    ...(limit !== undefined ? { limit } : {}),
+    ...(nextToken ? { nextToken } : {}),
+  });
+  if (values.json) {
+    io.stdout.write(json(page));
+    return 0;
+  }
+  if (page.releases.length === 0) {
+    io.stdout.write(`No releases${status ? ` ${status}` : ""}.\n`);
+    return 0;
+  }
+  const width = Math.max(10, ...page.releases.map((r) => r.releaseId.length));
+  const lines = [
+    `${"RELEASE".padEnd(width)}  ${"STATUS".padEnd(10)}  ${"STARTED".padEnd(20)}  ${"ENDED".padEnd(20)}  SUBMITTED BY`,
+  ];
+  for (const r of page.releases) {
+    lines.push(
+      `${r.releaseId.padEnd(width)}  ${r.status.padEnd(10)}  ${formatTimestamp(r.startedAt).padEnd(20)}  ${formatTimestamp(r.endedAt).padEnd(20)}  ${r.submittedBy ?? "-"}`,
+    );
+  }
+  if (page.nextToken)
+    lines.push(
+      `More: npx release-machine list --next-token ${page.nextToken}${status ? ` --status ${status}` : ""}`,
+    );
+  io.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
 async function dispatch(command: Command, values: Values, positionals: string[], io: Io): Promise<number> {
   switch (command) {
+    case "cancel":
+      return cancel(oneArgument(positionals, "RELEASE_ID", command), values, io);
+    case "retry":
+      return retry(oneArgument(positionals, "RELEASE_ID", command), values, io);
+    case "approve":
+    case "reject":
+      return decide(command, twoArguments(positionals, "RELEASE_ID PIPELINE", command), values, io);
+    case "list":
+      if (positionals.length > 0) throw new UsageError("list takes no arguments; filter with --status");
+      return list(values, io);
     case "submit":
       return submit(oneArgument(positionals, "manifest FILE", command), values, io);
     case "status":

@@ -14,17 +14,17 @@ export interface ApiErrorBody {
   releaseId?: string;
 }
 
-/** A release is over once it is anything but RUNNING. */
+/** A release is over once it is anything but RUNNING (or CANCELLING: its pipelines are being stopped). */
 export function isFinished(view: ReleaseView): boolean {
-  return view.status !== "RUNNING";
+  return view.status !== "RUNNING" && view.status !== "CANCELLING";
 }
 
 /**
- * The exit code a release's status gives `watch` and `status`: 0 while RUNNING and once
- * SUCCEEDED; 1 for FAILED, REJECTED, CANCELLED or any other end.
+ * The exit code a release's status gives `watch` and `status`: 0 while RUNNING or CANCELLING
+ * and once SUCCEEDED; 1 for FAILED, REJECTED, CANCELLED or any other end.
  */
 export function exitCodeFor(view: ReleaseView): number {
-  return view.status === "SUCCEEDED" || view.status === "RUNNING" ? 0 : 1;
+  return ["SUCCEEDED", "RUNNING", "CANCELLING"].includes(view.status) ? 0 : 1;
 }
 
 /** `2026-11-27T10:00:01.234Z` → `2026-11-27 10:00:01Z`. */
@@ -84,17 +84,46 @@ const MARKS: Record<string, string> = {
   InProgress: ">>",
   Started: ">>",
   Pending: "  ",
+  AwaitingApproval: "||",
+  Skipped: "--",
 };
 
+/**
+ * What a pipeline's gate and dependencies say, for display: `; after a, b` while it waits for
+ * them, `; awaits approval until 12:00:00Z`, `; approved by arn… ("ship it")`, `; approval expired`.
+ */
+export function gateAndDependencies(pipeline: PipelineView): string {
+  const parts: string[] = [];
+  if (pipeline.status === "Pending" && pipeline.dependsOn?.length)
+    parts.push(`after ${pipeline.dependsOn.join(", ")}`);
+  const gate = pipeline.approval;
+  if (gate) {
+    const comment = gate.comment ? ` ("${gate.comment}")` : "";
+    if (gate.decision === "approve") parts.push(`approved by ${gate.decidedBy ?? "?"}${comment}`);
+    else if (gate.decision === "reject") parts.push(`rejected by ${gate.decidedBy ?? "?"}${comment}`);
+    else if (gate.decision === "expired") parts.push("approval expired");
+    else if (pipeline.status === "AwaitingApproval")
+      parts.push(`awaits approval until ${formatTimestamp(gate.deadlineAt)}`);
+    else parts.push("gated");
+  }
+  return parts.length > 0 ? `; ${parts.join("; ")}` : "";
+}
+
 /** One pipeline: `ok svc-a    Succeeded   SUCCEEDED at 10:00:04Z`, names padded to `width`. */
-export function pipelineLine(pipeline: PipelineView, width: number): string {
+export function pipelineLine(pipeline: PipelineView, width: number, statusWidth = 10): string {
   const last = lastState(pipeline);
   const mark = MARKS[pipeline.status] ?? "??";
   const state = last ? `${last.state} at ${formatTime(last.at)}` : "not started";
-  return `${mark} ${pipeline.name.padEnd(width)}  ${pipeline.status.padEnd(10)}  ${state}${failedAt(pipeline)}`.trimEnd();
+  const attempt = pipeline.attempt && pipeline.attempt > 1 ? ` (attempt ${pipeline.attempt})` : "";
+  return `${mark} ${pipeline.name.padEnd(width)}  ${pipeline.status.padEnd(statusWidth)}  ${state}${attempt}${failedAt(pipeline)}${gateAndDependencies(pipeline)}`.trimEnd();
 }
 
 const pipelinesOf = (view: ReleaseView) => view.pipelines ?? [];
+
+/** Wide enough for the longest status shown (`AwaitingApproval`), so the columns stay aligned. */
+function statusWidth(view: ReleaseView): number {
+  return Math.max(10, ...pipelinesOf(view).map((p) => p.status.length));
+}
 
 function nameWidth(view: ReleaseView): number {
   return Math.max(8, ...pipelinesOf(view).map((p) => p.name.length));
@@ -119,6 +148,11 @@ export function renderStatus(view: ReleaseView, now: Date): string[] {
     lines.push(`  ended    ${formatTimestamp(view.endedAt)}${elapsed ? ` (${elapsed})` : ""}`);
   else if (elapsed) lines.push(`  running  for ${elapsed}`);
   if (view.source) lines.push(`  source   ${view.source}`);
+  if (view.submittedBy) lines.push(`  by       ${view.submittedBy}`);
+  if (view.attempt && view.attempt > 1)
+    lines.push(`  attempt  ${view.attempt}${view.retriedBy ? ` (retried by ${view.retriedBy})` : ""}`);
+  if (view.cancelledBy)
+    lines.push(`  cancel   by ${view.cancelledBy}${view.cancelReason ? `: ${view.cancelReason}` : ""}`);
   if (view.error) lines.push(`  error    ${view.error}`);
   if (view.cause) lines.push(`  cause    ${view.cause}`);
   const problems = view.problems ?? [];
@@ -129,7 +163,7 @@ export function renderStatus(view: ReleaseView, now: Date): string[] {
   } else {
     const width = nameWidth(view);
     lines.push(`Pipelines (${pipelines.length}):`);
-    for (const pipeline of pipelines) lines.push(`  ${pipelineLine(pipeline, width)}`);
+    for (const pipeline of pipelines) lines.push(`  ${pipelineLine(pipeline, width, statusWidth(view))}`);
   }
   return lines;
 }
@@ -143,7 +177,7 @@ export function renderFrame(view: ReleaseView, now: Date): string[] {
   const width = nameWidth(view);
   return [
     `Release ${view.releaseId}  ${view.status}${elapsed ? `  ${elapsed}` : ""}${summary ? `  (${summary})` : ""}`,
-    ...pipelinesOf(view).map((p) => `  ${pipelineLine(p, width)}`),
+    ...pipelinesOf(view).map((p) => `  ${pipelineLine(p, width, statusWidth(view))}`),
   ];
 }
 
@@ -161,12 +195,15 @@ export function renderChanges(previous: ReleaseView | undefined, view: ReleaseVi
       before.status !== pipeline.status ||
       before.history?.length !== pipeline.history?.length ||
       lastState(before)?.state !== lastState(pipeline)?.state ||
-      failedAt(before) !== failedAt(pipeline);
+      failedAt(before) !== failedAt(pipeline) ||
+      gateAndDependencies(before) !== gateAndDependencies(pipeline);
     if (!changed) continue;
     const last = lastState(pipeline);
     const at = last ? formatTime(last.at) : formatTime(view.startedAt);
     const state = last ? ` (${last.state})` : "";
-    lines.push(`${at} ${pipeline.name.padEnd(width)}  ${pipeline.status}${state}${failedAt(pipeline)}`);
+    lines.push(
+      `${at} ${pipeline.name.padEnd(width)}  ${pipeline.status}${state}${failedAt(pipeline)}${gateAndDependencies(pipeline)}`,
+    );
   }
   if (!previous || previous.status !== view.status) {
     if (isFinished(view)) {
@@ -190,6 +227,8 @@ export function renderOutcome(view: ReleaseView, now: Date): string[] {
       .filter((p) => p.status === "Failed")
       .map((p) => `${p.name}${failedAt(p)}`);
     if (failed.length > 0) lines.push(`  failed pipelines: ${failed.join("; ")}`);
+    if (view.cancelledBy)
+      lines.push(`  cancelled by ${view.cancelledBy}${view.cancelReason ? `: ${view.cancelReason}` : ""}`);
     if (view.error) lines.push(`  error: ${view.error}`);
     if (view.cause) lines.push(`  cause: ${view.cause}`);
     const problems = view.problems ?? [];
@@ -206,7 +245,8 @@ export function renderApiError(status: number | undefined, body: ApiErrorBody): 
   const lines = [`${title}${body.message ? `: ${body.message}` : ""}`];
   const problems = body.problems ?? [];
   if (problems.length > 0) {
-    lines[0] = `${title}: the manifest has ${problems.length} problem${problems.length === 1 ? "" : "s"}`;
+    const what = body.error === "InvalidRequest" ? "the request" : "the manifest";
+    lines[0] = `${title}: ${what} has ${problems.length} problem${problems.length === 1 ? "" : "s"}`;
     lines.push(...problemLines(problems));
   }
   return lines;

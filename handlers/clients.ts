@@ -5,6 +5,7 @@
  */
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -14,6 +15,7 @@ export interface AwsClients {
   s3: S3Client;
   sfn: SFNClient;
   codepipeline: CodePipelineClient;
+  events: EventBridgeClient;
 }
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
@@ -33,5 +35,6 @@ export function clientsFromEnvironment(): AwsClients {
     // Starts come in bursts (a release's first pipelines, a dependency's dependants); the SDK's
     // adaptive mode backs off on CodePipeline's throttling inside the function.
     codepipeline: new CodePipelineClient({ maxAttempts: 6, retryMode: "adaptive" }),
+    events: new EventBridgeClient({}),
   };
 }

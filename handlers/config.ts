@@ -82,3 +82,20 @@ export function manifestRulesFromEnvironment(env: Environment = process.env): Ma
   checkRuleLimits(rules);
   return rules;
 }
+
+/**
+ * The control function's settings: the workflow a retry starts (STATE_MACHINE_ARN) and whether a
+ * submitter may approve their own release (ALLOW_SELF_APPROVAL, "true" or "false").
+ */
+export function controlSettingsFromEnvironment(env: Environment = process.env): {
+  stateMachineArn: string;
+  allowSelfApproval: boolean;
+} {
+  const flag = (env.ALLOW_SELF_APPROVAL ?? "false").trim();
+  if (flag !== "true" && flag !== "false") {
+    throw new ConfigurationError(
+      `environment variable ALLOW_SELF_APPROVAL must be "true" or "false", got "${flag}"`,
+    );
+  }
+  return { stateMachineArn: required(env, "STATE_MACHINE_ARN"), allowSelfApproval: flag === "true" };
+}

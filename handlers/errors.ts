@@ -76,10 +76,66 @@ export class ConfigurationError extends Error {
   }
 }
 
+/** One problem with a control request: the field (JSON Pointer), the rule it breaks, and what to do. */
+export interface RequestProblem {
+  path: string;
+  rule: string;
+  message: string;
+}
+
+/**
+ * A control request the API refuses (handlers/release-control.ts): its HTTP status, error name and
+ * message, and for a bad body every problem by field.
+ */
+export class RequestRefused extends Error {
+  declare readonly statusCode: number;
+  declare readonly error: string;
+  declare readonly problems?: RequestProblem[];
+  constructor(statusCode: number, error: string, message: string, problems?: RequestProblem[]) {
+    super(message);
+    return Object.assign(named(RequestRefused.prototype, error, message), {
+      statusCode,
+      error,
+      ...(problems ? { problems } : {}),
+    });
+  }
+}
+
+/**
+ * A release-control request the release's state does not allow (the API's 409): cancelling an
+ * ended release, retrying a running or succeeded one, deciding a gate that is not waiting.
+ */
+export class ReleaseStateConflict extends Error {
+  constructor(message: string) {
+    super(message);
+    return named(ReleaseStateConflict.prototype, "ReleaseStateConflict", message);
+  }
+}
+
+/** A gate decision that lost: the gate was decided, expired or skipped before it (409). */
+export class GateNotAwaiting extends Error {
+  constructor(message: string) {
+    super(message);
+    return named(GateNotAwaiting.prototype, "GateNotAwaiting", message);
+  }
+}
+
+/** The retry's execution found the release no longer retryable (another attempt started it). */
+export class RetryRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    return named(RetryRefused.prototype, "RetryRefused", message);
+  }
+}
+
 /**
  * Error names raised by the workflow's own Fail states (no class: Step Functions raises them).
  */
 export const WorkflowErrors = {
   DuplicateRelease: "DuplicateRelease",
   PipelineFailed: "PipelineFailed",
+  RetryRefused: "RetryRefused",
+  ReleaseCancelled: "ReleaseCancelled",
+  ApprovalRejected: "ApprovalRejected",
+  ApprovalExpired: "ApprovalExpired",
 } as const;

@@ -31,6 +31,9 @@ export const manifestUploadedInput = {
     bucket: "$.detail.bucket.name",
     key: "$.detail.object.key",
     versionId: "$.detail.object.version-id",
+    // Who uploaded it, as S3's event says (an account or principal id): the release's submittedBy.
+    requester: "$.detail.requester",
   },
-  inputTemplate: '{"source":"s3","bucket":<bucket>,"key":<key>,"versionId":<versionId>}',
+  inputTemplate:
+    '{"source":"s3","bucket":<bucket>,"key":<key>,"versionId":<versionId>,"requester":<requester>}',
 } as const;

@@ -7,6 +7,7 @@
  * writes second sees what the first wrote (docs/architecture.md, "Races").
  */
 import { StopPipelineExecutionCommand, type CodePipelineClient } from "@aws-sdk/client-codepipeline";
+import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { TableNames } from "./config";
@@ -22,6 +23,8 @@ export interface ExecutionDeps {
   ddb: DynamoDBDocumentClient;
   sfn: SFNClient;
   codepipeline: CodePipelineClient;
+  /** Release events (handlers/release-events.ts). */
+  events: EventBridgeClient;
   tables: TableNames;
   now?: () => Date;
 }

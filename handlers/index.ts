@@ -4,7 +4,11 @@
  * factories run locally, pointed at the stand-ins by environment alone.
  */
 import { clientsFromEnvironment } from "./clients";
-import { manifestRulesFromEnvironment, tableNamesFromEnvironment } from "./config";
+import {
+  controlSettingsFromEnvironment,
+  manifestRulesFromEnvironment,
+  tableNamesFromEnvironment,
+} from "./config";
 import type { ExecutionDeps } from "./executions";
 import {
   type LoadedManifest,
@@ -22,16 +26,21 @@ import {
 } from "./pipeline-events";
 import { type RecordedRejection, type RejectionRequest, recordRejection } from "./rejections";
 import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from "./release-status";
+import { type ControlDeps, type ControlRequest, releaseControlApi } from "./release-control";
 import {
   type RegisterReleaseRequest,
+  type RetryReleaseRequest,
+  type StopReleaseRequest,
+  type StopReleaseResult,
   registerRelease,
   registerReleaseWaiter,
-  stopRelease,
+  retryRelease,
+  stopReleaseAfterFailedWait,
 } from "./scheduler";
 
 function executionDeps(): ExecutionDeps {
-  const { ddb, sfn, codepipeline } = clientsFromEnvironment();
-  return { ddb, sfn, codepipeline, tables: tableNamesFromEnvironment() };
+  const { ddb, sfn, codepipeline, events } = clientsFromEnvironment();
+  return { ddb, sfn, codepipeline, events, tables: tableNamesFromEnvironment() };
 }
 
 export function loadManifestHandler(): (event: { request: unknown }) => Promise<LoadedManifest> {
@@ -61,11 +70,12 @@ export function recordRejectionHandler(): (event: RejectionRequest) => Promise<R
   return (event) => recordRejection(deps, event);
 }
 
+/** RegisterRelease, and RetryRelease (attempt n+1) through the same function and role. */
 export function registerReleaseHandler(): (
-  event: RegisterReleaseRequest,
-) => Promise<{ releaseId: string; pipelineCount: number }> {
+  event: RegisterReleaseRequest | RetryReleaseRequest,
+) => Promise<{ releaseId: string }> {
   const deps = executionDeps();
-  return (event) => registerRelease(deps, event);
+  return (event) => ("retry" in event ? retryRelease(deps, event) : registerRelease(deps, event));
 }
 
 export function awaitReleaseHandler(): (event: {
@@ -77,12 +87,9 @@ export function awaitReleaseHandler(): (event: {
   return (event) => registerReleaseWaiter(deps, event);
 }
 
-export function stopReleaseHandler(): (event: {
-  releaseId: string;
-  reason?: string;
-}) => Promise<{ stopped: string[]; skipped: string[] }> {
+export function stopReleaseHandler(): (event: StopReleaseRequest) => Promise<StopReleaseResult> {
   const deps = executionDeps();
-  return (event) => stopRelease(deps, event.releaseId, event.reason ?? "the release stopped");
+  return (event) => stopReleaseAfterFailedWait(deps, event);
 }
 
 export function pipelineEventHandler(): (event: PipelineStateChangeEvent) => Promise<PipelineEventOutcome> {
@@ -93,6 +100,15 @@ export function pipelineEventHandler(): (event: PipelineStateChangeEvent) => Pro
 export function reconcilerHandler(): () => Promise<ReconcileReport> {
   const deps = executionDeps();
   return () => reconcile(deps);
+}
+
+/**
+ * API Gateway (Lambda proxy) handler for the control routes: `GET /releases`, and
+ * `POST /releases/{releaseId}/cancel`, `/retry` and `/approvals/{pipeline}`.
+ */
+export function releaseControlHandler(): (event: ControlRequest) => Promise<ProxyResponse> {
+  const deps: ControlDeps = { ...executionDeps(), ...controlSettingsFromEnvironment() };
+  return (event) => releaseControlApi(deps, event);
 }
 
 /** API Gateway (Lambda proxy) handler for `GET /releases/{releaseId}`. */

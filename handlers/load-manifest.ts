@@ -8,12 +8,24 @@ import { type PlannedPipeline, STATE_TEXT_BUDGET, type ValidatedRelease } from "
 
 /** The execution input: what the S3 rule's input transformer or the API's mapping template sends. */
 export type ReleaseRequest =
-  { source: "s3"; bucket: string; key: string; versionId?: string } | { source: "api"; body: string };
+  | { source: "s3"; bucket: string; key: string; versionId?: string; requester?: string }
+  | { source: "api"; body: string; submittedBy?: string };
 
 export interface LoadedManifest {
   text: string;
   /** Where it came from, for the release record: `s3://bucket/key?versionId=…` or `api`. */
   location: string;
+  /**
+   * Who submitted it: the API caller's IAM ARN (the start template passes
+   * `$context.identity.userArn`), S3's `requester` when the event carries it, else `unknown`.
+   */
+  submittedBy: string;
+}
+
+/** Who submitted a release, as its request says; `unknown` when it does not. */
+function submitterOf(request: ReleaseRequest): string {
+  const who = request.source === "api" ? request.submittedBy : request.requester;
+  return who && who.trim() !== "" ? who.slice(0, 2048) : "unknown";
 }
 
 function describeRequestProblem(message: string): InvalidManifest {
@@ -26,19 +38,21 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 export function parseReleaseRequest(input: unknown): ReleaseRequest {
   if (isRecord(input) && input.source === "s3") {
-    const { bucket, key, versionId } = input;
+    const { bucket, key, versionId, requester } = input;
+    const by = typeof requester === "string" && requester !== "" ? { requester } : {};
     if (typeof bucket !== "string" || bucket === "" || typeof key !== "string" || key === "") {
       throw describeRequestProblem("an S3 release request needs the bucket and key of the manifest object");
     }
     return typeof versionId === "string" && versionId !== ""
-      ? { source: "s3", bucket, key, versionId }
-      : { source: "s3", bucket, key };
+      ? { source: "s3", bucket, key, versionId, ...by }
+      : { source: "s3", bucket, key, ...by };
   }
   if (isRecord(input) && input.source === "api") {
     if (typeof input.body !== "string") {
       throw describeRequestProblem("an API release request needs the request body as text");
     }
-    return { source: "api", body: input.body };
+    const by = typeof input.submittedBy === "string" ? { submittedBy: input.submittedBy } : {};
+    return { source: "api", body: input.body, ...by };
   }
   throw describeRequestProblem(
     'the execution input must be {"source":"s3","bucket","key","versionId"} or {"source":"api","body"}',
@@ -56,7 +70,11 @@ export async function loadManifest(
 ): Promise<LoadedManifest> {
   const request = parseReleaseRequest(input);
   if (request.source === "api")
-    return { text: withinStateLimit(request.body, deps.maxBytes), location: "api" };
+    return {
+      text: withinStateLimit(request.body, deps.maxBytes),
+      location: "api",
+      submittedBy: submitterOf(request),
+    };
 
   const location = `s3://${request.bucket}/${request.key}${request.versionId ? `?versionId=${request.versionId}` : ""}`;
   let response;
@@ -82,7 +100,7 @@ export async function loadManifest(
     ]);
   }
   const text = (await response.Body?.transformToString("utf-8")) ?? "";
-  return { text: withinStateLimit(text, deps.maxBytes), location };
+  return { text: withinStateLimit(text, deps.maxBytes), location, submittedBy: submitterOf(request) };
 }
 
 /**
@@ -110,12 +128,14 @@ export interface ValidatedManifestOutput {
   releaseId: string;
   /** Where the manifest came from, carried on for the release record. */
   location: string;
+  /** Who submitted it, carried on for the release record. */
+  submittedBy: string;
   pipelines: PlannedPipeline[];
 }
 
 export function validateManifest(
   parse: (text: string) => ValidatedRelease,
-  input: { text: unknown; location?: unknown },
+  input: { text: unknown; location?: unknown; submittedBy?: unknown },
 ): ValidatedManifestOutput {
   if (typeof input.text !== "string") {
     throw new InvalidManifest([
@@ -126,6 +146,7 @@ export function validateManifest(
   return {
     releaseId: release.releaseId,
     location: typeof input.location === "string" ? input.location : "api",
+    submittedBy: typeof input.submittedBy === "string" ? input.submittedBy : "unknown",
     pipelines: release.pipelines,
   };
 }

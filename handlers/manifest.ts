@@ -37,12 +37,26 @@ export const STATE_TEXT_BUDGET = 256 * 1024 - 16 * 1024;
 export const RELEASE_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 /** CodePipeline's pipeline (and action) name. */
 export const PIPELINE_NAME_PATTERN = "^[A-Za-z0-9.@_-]{1,100}$";
+/** An approval gate as planned: the manifest's `true` gets the default timeout and no approver list. */
+export interface ApprovalGate {
+  timeoutHours: number;
+  /** IAM ARN patterns (`*` matches any run of characters); any caller but the submitter when absent. */
+  approvers?: string[];
+}
+
+/** How long a gate waits for a decision unless the manifest says otherwise. */
+export const DEFAULT_APPROVAL_TIMEOUT_HOURS = 72;
+/** A gate waits at most as long as a STANDARD execution lives: one year. */
+export const MAX_APPROVAL_TIMEOUT_HOURS = 8760;
+/** An approver: an IAM ARN or ARN pattern (or a local user name), no spaces. */
+export const APPROVER_PATTERN = "^[A-Za-z0-9:/_+=,.@*-]{1,2048}$";
 const VARIABLE_NAME_PATTERN = "^[A-Za-z0-9@_-]{1,128}$"; // CodePipeline's pipeline-variable name
 const ALPHABETS: Record<string, string> = {
   [RELEASE_ID_PATTERN]:
     "1-64 characters of only letters A-Z a-z, digits, '.', '_' and '-', starting with a letter or digit",
   [PIPELINE_NAME_PATTERN]: "1-100 characters of only letters A-Z a-z, digits, '.', '@', '_' and '-'",
   [VARIABLE_NAME_PATTERN]: "1-128 characters of only letters A-Z a-z, digits, '@', '_' and '-'",
+  [APPROVER_PATTERN]: "an IAM ARN or ARN pattern: 1-2048 characters, no spaces, '*' as wildcard",
 };
 /** Objects and arrays may sit at most this many levels below the top; a valid manifest needs 4. */
 const MAX_DEPTH = 10;
@@ -53,7 +67,8 @@ const FORBIDDEN_KEYS = ["__proto__", "constructor", "prototype"];
 const PROBLEM_BUDGET = 16_000;
 
 type JsonType = "object" | "array" | "string" | "number" | "integer" | "boolean" | "null";
-type Limit = "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties" | "maxProperties";
+type Limit =
+  "maximum" | "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties" | "maxProperties";
 /** Only keywords that mean the same in draft-04 (API Gateway models) and draft-07 (ajv's default). */
 export interface JsonSchema
   extends
@@ -112,6 +127,20 @@ export function manifestSchema(rules: ManifestRules): JsonSchema {
         maxItems: rules.maxPipelines,
         items: { type: "string", pattern: PIPELINE_NAME_PATTERN },
       },
+      // An approval gate: `true`, or the gate's own timeout and (on AWS) who may decide.
+      approval: {
+        type: ["boolean", "object"],
+        additionalProperties: false,
+        properties: {
+          timeoutHours: { type: "integer", minimum: 1, maximum: MAX_APPROVAL_TIMEOUT_HOURS },
+          approvers: {
+            type: "array",
+            minItems: 1,
+            maxItems: 20,
+            items: { type: "string", pattern: APPROVER_PATTERN },
+          },
+        },
+      },
     },
     ["name"],
   );
@@ -143,6 +172,8 @@ export function manifestSchema(rules: ManifestRules): JsonSchema {
  */
 export interface PlannedPipeline {
   name: string;
+  /** Present when a person must approve the pipeline's start (handlers/release-control.ts). */
+  approval?: ApprovalGate;
   /** Pipelines of the same release that must succeed before this one starts (manifest order kept). */
   dependsOn?: string[];
   variables?: { name: string; value: string }[];
@@ -202,7 +233,13 @@ export function checkRuleLimits(rules: Pick<ManifestRules, "maxPipelines" | "max
 type Revision = { actionName: string; revisionType: string; revisionValue: string };
 type PipelineItem =
   | string
-  | { name: string; variables?: Record<string, string>; sourceRevisions?: Revision[]; dependsOn?: string[] };
+  | {
+      name: string;
+      variables?: Record<string, string>;
+      sourceRevisions?: Revision[];
+      dependsOn?: string[];
+      approval?: boolean | { timeoutHours?: number; approvers?: string[] };
+    };
 
 /** A parser with the schema compiled once, for handlers that parse many manifests. */
 export function manifestParser(rules: ManifestRules): (text: string) => ValidatedRelease {
@@ -246,9 +283,16 @@ export function manifestParser(rules: ManifestRules): (text: string) => Validate
 
 function plan(item: PipelineItem): PlannedPipeline {
   if (typeof item === "string") return { name: item };
-  const { name, variables, sourceRevisions, dependsOn } = item;
+  const { name, variables, sourceRevisions, dependsOn, approval } = item;
   const planned: PlannedPipeline = { name };
   if (dependsOn && dependsOn.length > 0) planned.dependsOn = dependsOn;
+  if (approval === true) planned.approval = { timeoutHours: DEFAULT_APPROVAL_TIMEOUT_HOURS };
+  if (typeof approval === "object") {
+    planned.approval = {
+      timeoutHours: approval.timeoutHours ?? DEFAULT_APPROVAL_TIMEOUT_HOURS,
+      ...(approval.approvers ? { approvers: approval.approvers } : {}),
+    };
+  }
   if (variables) planned.variables = Object.entries(variables).map(([n, value]) => ({ name: n, value }));
   if (sourceRevisions) planned.sourceRevisions = sourceRevisions.map((r) => ({ ...r }));
   return planned;
@@ -475,7 +519,7 @@ type Explain = (field: string, params: Record<string, unknown>, error: ErrorObje
 const EXPLAIN: Record<string, Explain> = {
   type: (field, p) => `${field} must be of type ${[p.type].flat().join(" or ")}`,
   anyOf: () =>
-    "each pipeline must be a name (string) or an object { name, dependsOn?, variables?, sourceRevisions? }",
+    "each pipeline must be a name (string) or an object { name, dependsOn?, variables?, sourceRevisions?, approval? }",
   required: (_, p) => `${p.missingProperty} is required; add it`,
   additionalProperties: (_, p, e) =>
     `unknown field ${quote(p.additionalProperty)}; allowed: ${allowedFields(e.parentSchema as JsonSchema)}`,
@@ -486,7 +530,11 @@ const EXPLAIN: Record<string, Explain> = {
   enum: (field, p) => `${field} must be one of ${(p.allowedValues as string[]).join(", ")}`,
   allowList: (_, p, e) =>
     `pipeline ${quote(e.data)} is not on this machine's allow-list; allowed: ${allowedNames(p.allowedValues as string[])}`,
-  minimum: (field, p) => `${field} must be >= ${p.limit}; better, send it as a string such as "5.16"`,
+  minimum: (field, p) =>
+    field === "releaseId"
+      ? `${field} must be >= ${p.limit}; better, send it as a string such as "5.16"`
+      : `${field} must be at least ${p.limit}`,
+  maximum: (field, p) => `${field} must be at most ${p.limit}`,
   minItems: (field, p) => `${field} must list at least ${p.limit} item${p.limit === 1 ? "" : "s"}`,
   maxItems: (field, p) => `${field} may list at most ${p.limit} items; split the release`,
   minLength: (field) => `${field} must not be empty`,

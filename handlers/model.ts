@@ -7,7 +7,17 @@
 /** `Releases` table: one item per releaseId (plus `rejected:<execution>` items for rejected manifests). */
 export const ReleasesTable = {
   hashKey: "releaseId",
+  /**
+   * Sparse: every registered release carries `listed = "release"`, so `GET /releases` reads them
+   * newest first with one Query (rejected submissions are not listed).
+   */
+  newestIndex: { name: "newest", hashKey: "listed", rangeKey: "startedAt" },
+  /** Releases of one status, newest first (`GET /releases?status=`). */
+  byStatusIndex: { name: "byStatus", hashKey: "status", rangeKey: "startedAt" },
 } as const;
+
+/** The value of `listed` on every registered release: the newest index's one partition. */
+export const LISTED_RELEASE = "release";
 
 /**
  * `ReleasePipelines` table: one item per (release, pipeline), the release's schedule. It holds
@@ -20,6 +30,8 @@ export const ReleasePipelinesTable = {
   rangeKey: "pipeline",
   /** Sparse: only pipelines claimed for a start that is not yet recorded (the reconciler finishes stuck ones). */
   startingIndex: { name: "starting", hashKey: "startingSince" },
+  /** Sparse: only pipelines awaiting approval, keyed by when their gate expires (the reconciler expires them). */
+  gatesIndex: { name: "gates", hashKey: "approvalDeadlineAt" },
 } as const;
 
 /**
@@ -44,8 +56,13 @@ export interface TableShape {
 
 export const releasesTableShape: TableShape = {
   hashKey: ReleasesTable.hashKey,
-  attributes: [{ name: ReleasesTable.hashKey, type: "S" }],
-  globalSecondaryIndexes: [],
+  attributes: [
+    { name: ReleasesTable.hashKey, type: "S" },
+    { name: ReleasesTable.newestIndex.hashKey, type: "S" },
+    { name: ReleasesTable.newestIndex.rangeKey, type: "S" },
+    { name: ReleasesTable.byStatusIndex.hashKey, type: "S" },
+  ],
+  globalSecondaryIndexes: [ReleasesTable.newestIndex, ReleasesTable.byStatusIndex],
 };
 
 export const releasePipelinesTableShape: TableShape = {
@@ -55,8 +72,9 @@ export const releasePipelinesTableShape: TableShape = {
     { name: ReleasePipelinesTable.hashKey, type: "S" },
     { name: ReleasePipelinesTable.rangeKey, type: "S" },
     { name: ReleasePipelinesTable.startingIndex.hashKey, type: "S" },
+    { name: ReleasePipelinesTable.gatesIndex.hashKey, type: "S" },
   ],
-  globalSecondaryIndexes: [ReleasePipelinesTable.startingIndex],
+  globalSecondaryIndexes: [ReleasePipelinesTable.startingIndex, ReleasePipelinesTable.gatesIndex],
 };
 
 export const executionsTableShape: TableShape = {
@@ -79,13 +97,24 @@ export type FailurePolicy = "stopRemaining" | "letFinish";
 
 export type ReleaseStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "REJECTED" | "CANCELLED";
 
+/** The statuses `GET /releases?status=` accepts. */
+export const RELEASE_STATUSES: readonly ReleaseStatus[] = [
+  "RUNNING",
+  "SUCCEEDED",
+  "FAILED",
+  "REJECTED",
+  "CANCELLED",
+];
+
 /**
  * A pipeline's place in its release's schedule. `Pending`: waiting for its dependencies;
  * `Starting`: claimed by exactly one starter; `Started`: its execution is recorded (the
  * execution's own status says how far it got); a terminal execution status once it ended;
- * `Skipped`: it never started (a dependency failed, or the release stopped starting pipelines).
+ * `Skipped`: it never started (a dependency failed, or the release stopped starting pipelines);
+ * `AwaitingApproval`: its dependencies succeeded and its gate waits for a person's decision.
  */
-export type ScheduleStatus = "Pending" | "Starting" | "Started" | "Skipped" | PipelineExecutionStatus;
+export type ScheduleStatus =
+  "Pending" | "AwaitingApproval" | "Starting" | "Started" | "Skipped" | PipelineExecutionStatus;
 
 /** Statuses after which a pipeline's place in the release never changes again. */
 export const SETTLED_STATUSES: readonly ScheduleStatus[] = [
@@ -138,7 +167,11 @@ export function isTerminal(status: string | undefined): status is PipelineExecut
 
 /** Source of the release-machine's own EventBridge events. */
 export const RELEASE_EVENT_SOURCE = "release-machine";
+/** The bus the release machine publishes to. */
+export const RELEASE_EVENT_BUS = "default";
 export const RELEASE_EVENT_DETAIL_TYPE = "Release State Change";
+/** Published when a gated pipeline's dependencies succeeded and it waits for a decision. */
+export const APPROVAL_REQUESTED_DETAIL_TYPE = "Release Approval Requested";
 
 /** The CodePipeline event the pipeline-event handler consumes. */
 export const PIPELINE_EVENT_DETAIL_TYPE = "CodePipeline Pipeline Execution State Change";

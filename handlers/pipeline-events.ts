@@ -15,7 +15,7 @@ import {
   isTerminal,
   statusFromEventState,
 } from "./model";
-import { onPipelineEnded, resumeStuckStarts } from "./scheduler";
+import { expireGates, onPipelineEnded, resumeStuckStarts } from "./scheduler";
 
 /**
  * The detail of a "CodePipeline Pipeline Execution State Change" event: the fields read here, and
@@ -105,6 +105,8 @@ export interface ReconcileReport {
   completed: number;
   /** Starts taken over from a claimant that never recorded them. */
   resumedStarts: number;
+  /** Approval gates closed because their deadline passed. */
+  expiredGates: number;
   failures: { pipelineExecutionId: string; error: string }[];
 }
 
@@ -113,7 +115,13 @@ export interface ReconcileReport {
  * for its status and act on the ends no event brought.
  */
 export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { checked: 0, completed: 0, resumedStarts: 0, failures: [] };
+  const report: ReconcileReport = {
+    checked: 0,
+    completed: 0,
+    resumedStarts: 0,
+    expiredGates: 0,
+    failures: [],
+  };
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await deps.ddb.send(
@@ -137,14 +145,20 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
       }
     }
   } while (startKey);
-  try {
-    report.resumedStarts = await resumeStuckStarts(deps);
-  } catch (error) {
-    report.failures.push({
-      pipelineExecutionId: "",
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-    });
-  }
+  // Each pass runs even when another failed; a failure is reported, not thrown.
+  const pass = async (work: () => Promise<number>): Promise<number> => {
+    try {
+      return await work();
+    } catch (error) {
+      report.failures.push({
+        pipelineExecutionId: "",
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
+      return 0;
+    }
+  };
+  report.resumedStarts = await pass(() => resumeStuckStarts(deps));
+  report.expiredGates = await pass(() => expireGates(deps));
   return report;
 }
 

@@ -8,7 +8,7 @@ import { executionsOfRelease } from "./executions";
 import { RELEASE_ID_PATTERN } from "./manifest";
 import type { ManifestProblem } from "./errors";
 import { type ReleaseStatus, ReleasesTable } from "./model";
-import { pipelinesOfRelease } from "./scheduler";
+import { type PipelineItem, pipelinesOfRelease } from "./scheduler";
 
 export interface PipelineStatusView {
   name: string;
@@ -18,6 +18,10 @@ export interface PipelineStatusView {
    */
   status: string;
   dependsOn?: string[];
+  /** The release attempt whose execution this is (a retry restarts only what did not succeed). */
+  attempt?: number;
+  /** Its approval gate: who may decide, until when, and who decided what. Never a task token. */
+  approval?: ApprovalView;
   pipelineExecutionId?: string;
   /** ISO 8601, once known. */
   startedAt?: string;
@@ -26,9 +30,27 @@ export interface PipelineStatusView {
   history: { state: string; at: string }[];
 }
 
+export interface ApprovalView {
+  timeoutHours: number;
+  approvers?: string[];
+  requestedAt?: string;
+  deadlineAt?: string;
+  decision?: string;
+  decidedBy?: string;
+  decidedAt?: string;
+  comment?: string;
+}
+
 export interface ReleaseStatusView {
   releaseId: string;
-  status: ReleaseStatus;
+  /** CANCELLING from the cancel until the release's outcome is recorded. */
+  status: ReleaseStatus | "CANCELLING";
+  /** 1, then one more per retry. */
+  attempt?: number;
+  submittedBy?: string;
+  cancelledBy?: string;
+  cancelReason?: string;
+  retriedBy?: string;
   executionArn?: string;
   source?: string;
   startedAt?: string;
@@ -52,6 +74,11 @@ export interface RejectionSummary {
 interface ReleaseItem {
   releaseId: string;
   status: ReleaseStatus;
+  attempt?: number;
+  submittedBy?: string;
+  cancelledBy?: string;
+  cancelReason?: string;
+  retriedBy?: string;
   executionArn?: string;
   source?: string;
   startedAt?: string;
@@ -80,6 +107,20 @@ export function readableCause(cause: string): string {
     // not JSON: already readable
   }
   return cause;
+}
+
+function approvalView(item: PipelineItem): ApprovalView {
+  const gate = item.approval ?? { timeoutHours: 0 };
+  return {
+    timeoutHours: gate.timeoutHours,
+    ...(gate.approvers ? { approvers: gate.approvers } : {}),
+    ...(item.approvalRequestedAt ? { requestedAt: item.approvalRequestedAt } : {}),
+    ...(item.approvalDeadlineAt ? { deadlineAt: item.approvalDeadlineAt } : {}),
+    ...(item.decision ? { decision: item.decision } : {}),
+    ...(item.decidedBy ? { decidedBy: item.decidedBy } : {}),
+    ...(item.decidedAt ? { decidedAt: item.decidedAt } : {}),
+    ...(item.comment ? { comment: item.comment } : {}),
+  };
 }
 
 /** Returns undefined when no release has that id. */
@@ -113,6 +154,8 @@ export async function readRelease(
       name: item.pipeline,
       status,
       ...(item.dependsOn.length > 0 ? { dependsOn: item.dependsOn } : {}),
+      ...(item.attempt ? { attempt: item.attempt } : {}),
+      ...(item.approval ? { approval: approvalView(item) } : {}),
       ...(item.pipelineExecutionId ? { pipelineExecutionId: item.pipelineExecutionId } : {}),
       ...(item.startedAt ? { startedAt: item.startedAt } : {}),
       ...(item.endedAt ? { endedAt: item.endedAt } : {}),
@@ -122,7 +165,12 @@ export async function readRelease(
   });
   return {
     releaseId: release.releaseId,
-    status: release.status,
+    status: release.status === "RUNNING" && release.cancelledBy !== undefined ? "CANCELLING" : release.status,
+    ...(release.attempt ? { attempt: release.attempt } : {}),
+    ...(release.submittedBy ? { submittedBy: release.submittedBy } : {}),
+    ...(release.cancelledBy ? { cancelledBy: release.cancelledBy } : {}),
+    ...(release.cancelReason ? { cancelReason: release.cancelReason } : {}),
+    ...(release.retriedBy ? { retriedBy: release.retriedBy } : {}),
     ...(release.executionArn ? { executionArn: release.executionArn } : {}),
     ...(release.source ? { source: release.source } : {}),
     ...(release.startedAt ? { startedAt: release.startedAt } : {}),
@@ -155,7 +203,8 @@ export interface ProxyResponse {
   body: string;
 }
 
-const json = (statusCode: number, body: unknown): ProxyResponse => ({
+/** A Lambda proxy answer with a JSON body, as every API handler gives it. */
+export const json = (statusCode: number, body: unknown): ProxyResponse => ({
   statusCode,
   headers: { "content-type": "application/json" },
   body: JSON.stringify(body),

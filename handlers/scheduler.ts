@@ -11,13 +11,27 @@
  * - a pipeline starts only through the claim `Pending -> Starting`, which one writer wins;
  * - a claim is taken over only by the reconciler, and only from the claimant it read;
  * - dependencies met are a string set (`depsSucceeded`): adding a name twice changes nothing;
- * - the release is over when its `settled` string set holds every pipeline: again idempotent.
+ * - the release is over when its `settled` string set holds every pipeline: again idempotent;
+ * - its outcome is decided once (`decideOutcome`), conditional on the cancel state it was computed
+ *   from, and a cancel is accepted only while no outcome exists: of a cancel and the natural end,
+ *   exactly one decides how the release ends;
+ * - a gate opens `Pending -> AwaitingApproval`, and is decided (approved, rejected, expired) by one
+ *   conditional write from `AwaitingApproval`: one decision wins;
+ * - a retry moves the release `FAILED|CANCELLED at attempt n -> RUNNING at n+1` in one write.
+ * The control routes (handlers/release-control.ts) only check and authorize requests; they call
+ * `cancelRelease` and `decideGate` here, and the retry's execution calls `retryRelease`.
  */
 import { StartPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { DuplicateRelease, ReleaseNotRegistered } from "./errors";
+import {
+  DuplicateRelease,
+  GateNotAwaiting,
+  ReleaseNotRegistered,
+  ReleaseStateConflict,
+  RetryRefused,
+} from "./errors";
 import {
   type ExecutionDeps,
   type ExecutionItem,
@@ -28,9 +42,11 @@ import {
   stopExecution,
 } from "./executions";
 import { findFailurePoint } from "./failure-cause";
-import { type PlannedPipeline, clientRequestToken } from "./manifest";
+import { type ApprovalGate, type PlannedPipeline, clientRequestToken } from "./manifest";
+import { publishApprovalRequested, publishReleaseEvent } from "./release-events";
 import {
   type FailurePolicy,
+  LISTED_RELEASE,
   type ReleaseStatus,
   type ScheduleStatus,
   ReleasePipelinesTable,
@@ -53,8 +69,21 @@ export interface ReleaseItem {
   pipelineTimeoutSeconds: number;
   /** Pipelines whose place in the release will not change again (ended or skipped). */
   settled?: Set<string>;
-  /** The first pipeline failure's cause; set once. */
+  /** The first failure's cause; set once, with its error name and who caused it. */
   firstFailure?: string;
+  firstFailureError?: string;
+  firstFailureBy?: string;
+  /** Set when the release starts nothing more, whatever its failure policy (a gate was rejected or expired). */
+  halted?: string;
+  /** Who submitted the release: an IAM ARN on AWS, the local user locally. */
+  submittedBy?: string;
+  /** Who cancelled it and why; set once, only while the release runs and has no outcome. */
+  cancelledBy?: string;
+  cancelReason?: string;
+  cancelledAt?: string;
+  /** Decided once, when every pipeline settled (or the cancel settled them): what the workflow records. */
+  outcome?: ReleaseOutcome;
+  retriedBy?: string;
   taskToken?: string;
   endedAt?: string;
   errorName?: string;
@@ -78,16 +107,34 @@ export interface PipelineItem {
   /** Set while claimed and not yet recorded: the sparse `starting` index. */
   startingSince?: string;
   pipelineExecutionId?: string;
+  /** The release attempt that started its current execution. */
+  attempt?: number;
+  /** The last attempt whose retry reset this pipeline (so a retried reset repeats nothing). */
+  resetForAttempt?: number;
   startedAt?: string;
   endedAt?: string;
   cause?: string;
+  /** Its approval gate, when the manifest has one, and the gate's progress. */
+  approval?: ApprovalGate;
+  approvalRequestedAt?: string;
+  /** Set only while it awaits approval: the sparse `gates` index the reconciler expires gates from. */
+  approvalDeadlineAt?: string;
+  decision?: GateDecision;
+  decidedBy?: string;
+  decidedAt?: string;
+  comment?: string;
 }
+
+/** How a gate was decided: by a person, or by its deadline. */
+export type GateDecision = "approve" | "reject" | "expired";
 
 /** What the release's wait returns: the workflow marks the release with it. */
 export interface ReleaseOutcome {
-  status: "SUCCEEDED" | "FAILED";
+  status: "SUCCEEDED" | "FAILED" | "CANCELLED";
   error?: string;
   cause?: string;
+  /** Who caused this end: the canceller, the decider of a gate, or `release-machine`. */
+  causedBy: string;
 }
 
 export interface RegisterReleaseRequest {
@@ -95,6 +142,8 @@ export interface RegisterReleaseRequest {
   executionArn: string;
   startedAt: string;
   source: string;
+  /** Who submitted it; `unknown` when the source does not say. */
+  submittedBy?: string;
   failurePolicy: FailurePolicy;
   longestPipelineRunSeconds: number;
   pipelines: PlannedPipeline[];
@@ -178,11 +227,19 @@ export async function pipelinesOfRelease(
   return items.sort((a, b) => a.order - b.order);
 }
 
-/** Whether the release still starts pipelines: it runs, and (under stopRemaining) nothing failed. */
-function startsPipelines(release: ReleaseItem | undefined): boolean {
+/**
+ * Whether the release still starts pipelines: it runs, nobody cancelled it, no gate halted it, its
+ * outcome is not decided, and (under stopRemaining) nothing failed.
+ */
+export function startsPipelines(release: ReleaseItem | undefined): boolean {
   if (!release || release.status !== "RUNNING") return false;
+  if (release.cancelledBy !== undefined || release.halted !== undefined || release.outcome !== undefined)
+    return false;
   return !(release.failurePolicy === "stopRemaining" && release.firstFailure !== undefined);
 }
+
+/** Who a release event names when no person caused the change. */
+export const MACHINE = "release-machine";
 
 /**
  * RegisterRelease's Lambda: records the release exactly once per releaseId (a conditional write:
@@ -201,7 +258,7 @@ export async function registerRelease(
         TableName: deps.tables.releases,
         Key: releaseKey(releaseId),
         UpdateExpression:
-          "SET #status = :running, executionArn = :arn, startedAt = :startedAt, #source = :source, attempt = :attempt, failurePolicy = :policy, pipelineCount = :count, pipelineTimeoutSeconds = :timeout REMOVE errorName, cause, problems, endedAt",
+          "SET #status = :running, executionArn = :arn, startedAt = :startedAt, #source = :source, attempt = :attempt, failurePolicy = :policy, pipelineCount = :count, pipelineTimeoutSeconds = :timeout, submittedBy = :by, listed = :listed REMOVE errorName, cause, problems, endedAt",
         // A releaseId runs once; a rejected submission of it does not count (its record is
         // replaced, its `rejections` list kept).
         ConditionExpression: "attribute_not_exists(releaseId) OR executionArn = :arn OR #status = :rejected",
@@ -216,6 +273,8 @@ export async function registerRelease(
           ":policy": request.failurePolicy,
           ":count": pipelines.length,
           ":timeout": request.longestPipelineRunSeconds,
+          ":by": request.submittedBy ?? "unknown",
+          ":listed": LISTED_RELEASE,
         },
       }),
     );
@@ -226,6 +285,12 @@ export async function registerRelease(
     );
   }
 
+  await publishReleaseEvent(deps, {
+    releaseId,
+    status: "RUNNING",
+    attempt: 1,
+    causedBy: request.submittedBy ?? "unknown",
+  });
   const dependants = new Map<string, string[]>(pipelines.map((p) => [p.name, []]));
   for (const p of pipelines) for (const dep of p.dependsOn ?? []) dependants.get(dep)?.push(p.name);
   await inBatches(pipelines, START_CONCURRENCY, async (p) => {
@@ -237,6 +302,7 @@ export async function registerRelease(
       dependants: dependants.get(p.name) ?? [],
       ...(p.variables ? { variables: p.variables } : {}),
       ...(p.sourceRevisions ? { sourceRevisions: p.sourceRevisions } : {}),
+      ...(p.approval ? { approval: p.approval } : {}),
       status: "Pending",
     };
     try {
@@ -252,9 +318,20 @@ export async function registerRelease(
     }
   });
 
-  const roots = pipelines.filter((p) => (p.dependsOn ?? []).length === 0).map((p) => p.name);
-  await inBatches(roots, START_CONCURRENCY, (name) => startWhenReady(deps, releaseId, name));
+  const roots = pipelines.filter((p) => (p.dependsOn ?? []).length === 0);
+  await inBatches(roots, START_CONCURRENCY, (p) => startWhenReady(deps, releaseId, p.name, p.approval));
+  await skipUnstartedIfStopped(deps, releaseId);
   return { releaseId, pipelineCount: pipelines.length };
+}
+
+/**
+ * A cancel that arrived while the schedule was being written found only part of it to skip: the
+ * rest is skipped here, once the whole schedule exists.
+ */
+async function skipUnstartedIfStopped(deps: ExecutionDeps, releaseId: string): Promise<void> {
+  const release = await readReleaseItem(deps, releaseId);
+  if (release && release.status === "RUNNING" && !startsPipelines(release))
+    await skipUnstarted(deps, releaseId);
 }
 
 /**
@@ -264,7 +341,13 @@ export async function registerRelease(
  * reconciler (`resumeStuckStarts`); the start is idempotent by CodePipeline's clientRequestToken
  * (release, pipeline, attempt), so that takeover cannot start a second execution either.
  */
-async function startWhenReady(deps: ExecutionDeps, releaseId: string, pipeline: string): Promise<void> {
+async function startWhenReady(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  gate: ApprovalGate | undefined,
+): Promise<void> {
+  if (gate) return openGate(deps, releaseId, pipeline, gate);
   const claim = await claimStart(deps, releaseId, pipeline, "#status = :pending", { ":pending": "Pending" });
   if (claim) await startClaimed(deps, claim);
 }
@@ -326,7 +409,7 @@ async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Promise<vo
         TableName: deps.tables.releasePipelines,
         Key: pipelineKey(releaseId, pipeline),
         UpdateExpression:
-          "SET #status = :started, pipelineExecutionId = :id, startedAt = :now REMOVE startingSince",
+          "SET #status = :started, pipelineExecutionId = :id, startedAt = :now, attempt = :attempt REMOVE startingSince",
         ConditionExpression: "#status = :starting AND claimedBy = :claim",
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: {
@@ -335,6 +418,7 @@ async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Promise<vo
           ":claim": item.claimedBy ?? "",
           ":id": pipelineExecutionId,
           ":now": startedAt,
+          ":attempt": release.attempt,
         },
       }),
     )
@@ -395,39 +479,51 @@ async function startExecution(deps: ExecutionDeps, item: PipelineItem, attempt: 
 export const STUCK_START_SECONDS = 300;
 
 /**
+ * Every item on one of the schedule's sparse indexes (`starting`, `gates`), page by page. These
+ * indexes hold only the few items waiting for the reconciler, so the scan reads only those.
+ */
+async function* onScheduleIndex<T>(deps: ExecutionDeps, indexName: string): AsyncGenerator<T> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.ddb.send(
+      new ScanCommand({
+        TableName: deps.tables.releasePipelines,
+        IndexName: indexName,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    startKey = page.LastEvaluatedKey;
+    yield* (page.Items ?? []) as T[];
+  } while (startKey);
+}
+
+/**
  * The reconciler's part of the schedule: starts whose Lambda died between the claim and the record
  * (found on the sparse `starting` index) are taken over, one taker at a time, and completed.
  */
 export async function resumeStuckStarts(deps: ExecutionDeps): Promise<number> {
   let resumed = 0;
   const cutoff = new Date(Date.parse(nowIso(deps)) - STUCK_START_SECONDS * 1000).toISOString();
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new ScanCommand({
-        TableName: deps.tables.releasePipelines,
-        IndexName: ReleasePipelinesTable.startingIndex.name,
-        ExclusiveStartKey: startKey,
-      }),
+  const stuckStarts = onScheduleIndex<PipelineItem & { startingSince: string }>(
+    deps,
+    ReleasePipelinesTable.startingIndex.name,
+  );
+  for await (const stuck of stuckStarts) {
+    if (stuck.startingSince > cutoff) continue;
+    const claim = await claimStart(
+      deps,
+      stuck.releaseId,
+      stuck.pipeline,
+      "#status = :starting AND claimedBy = :old",
+      {
+        ":old": stuck.claimedBy ?? "",
+      },
     );
-    startKey = page.LastEvaluatedKey;
-    for (const stuck of (page.Items ?? []) as (PipelineItem & { startingSince: string })[]) {
-      if (stuck.startingSince > cutoff) continue;
-      const claim = await claimStart(
-        deps,
-        stuck.releaseId,
-        stuck.pipeline,
-        "#status = :starting AND claimedBy = :old",
-        {
-          ":old": stuck.claimedBy ?? "",
-        },
-      );
-      if (claim) {
-        await startClaimed(deps, claim);
-        resumed += 1;
-      }
+    if (claim) {
+      await startClaimed(deps, claim);
+      resumed += 1;
     }
-  } while (startKey);
+  }
   return resumed;
 }
 
@@ -436,14 +532,14 @@ async function settleUnstarted(
   deps: ExecutionDeps,
   releaseId: string,
   pipeline: string,
-  from: "Pending" | "Starting",
+  from: "Pending" | "Starting" | "AwaitingApproval",
 ): Promise<void> {
   try {
     await deps.ddb.send(
       new UpdateCommand({
         TableName: deps.tables.releasePipelines,
         Key: pipelineKey(releaseId, pipeline),
-        UpdateExpression: "SET #status = :skipped, endedAt = :now REMOVE startingSince",
+        UpdateExpression: "SET #status = :skipped, endedAt = :now REMOVE startingSince, approvalDeadlineAt",
         ConditionExpression: "#status = :from",
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: { ":skipped": "Skipped", ":from": from, ":now": nowIso(deps) },
@@ -570,7 +666,7 @@ async function dependencySucceeded(
   );
   const item = result.Attributes as PipelineItem;
   const met = item.dependsOn.every((name) => item.depsSucceeded?.has(name));
-  if (met && item.status === "Pending") await startWhenReady(deps, releaseId, dependant);
+  if (met && item.status === "Pending") await startWhenReady(deps, releaseId, dependant, item.approval);
 }
 
 /**
@@ -587,8 +683,9 @@ async function afterFailure(
     new UpdateCommand({
       TableName: deps.tables.releases,
       Key: releaseKey(releaseId),
-      UpdateExpression: "SET firstFailure = if_not_exists(firstFailure, :cause)",
-      ExpressionAttributeValues: { ":cause": cause },
+      UpdateExpression:
+        "SET firstFailure = if_not_exists(firstFailure, :cause), firstFailureError = if_not_exists(firstFailureError, :error), firstFailureBy = if_not_exists(firstFailureBy, :by)",
+      ExpressionAttributeValues: { ":cause": cause, ":error": "PipelineFailed", ":by": MACHINE },
       ReturnValues: "ALL_NEW",
     }),
   );
@@ -626,8 +723,8 @@ export async function stopRelease(
   const skipped: string[] = [];
   const items = await pipelinesOfRelease(deps, releaseId);
   await inBatches(items, START_CONCURRENCY, async (item) => {
-    if (item.status === "Pending") {
-      await settleUnstarted(deps, releaseId, item.pipeline, "Pending");
+    if (item.status === "Pending" || item.status === "AwaitingApproval") {
+      await settleUnstarted(deps, releaseId, item.pipeline, item.status);
       skipped.push(item.pipeline);
     } else if (item.status === "Started" && item.pipelineExecutionId) {
       const execution = { pipelineExecutionId: item.pipelineExecutionId, pipeline: item.pipeline };
@@ -656,20 +753,73 @@ export function isSettled(release: ReleaseItem): boolean {
   return (release.settled?.size ?? 0) >= release.pipelineCount;
 }
 
+/** What the release's item says its end is: a cancel first, then its first failure, else success. */
 export function outcomeOf(release: ReleaseItem): ReleaseOutcome {
-  return release.firstFailure === undefined
-    ? { status: "SUCCEEDED" }
-    : { status: "FAILED", error: "PipelineFailed", cause: release.firstFailure };
+  if (release.cancelledBy !== undefined) {
+    const why = release.cancelReason ? `: ${release.cancelReason}` : "";
+    return {
+      status: "CANCELLED",
+      error: "ReleaseCancelled",
+      cause: `Release ${release.releaseId} was cancelled by ${release.cancelledBy}${why}`,
+      causedBy: release.cancelledBy,
+    };
+  }
+  if (release.firstFailure !== undefined) {
+    return {
+      status: "FAILED",
+      error: release.firstFailureError ?? "PipelineFailed",
+      cause: release.firstFailure,
+      causedBy: release.firstFailureBy ?? MACHINE,
+    };
+  }
+  return { status: "SUCCEEDED", causedBy: release.submittedBy ?? MACHINE };
 }
 
-/** Sends the release's waiting task its outcome once every pipeline is settled. Returns whether it did. */
-async function completeReleaseIfSettled(deps: ExecutionDeps, release: ReleaseItem): Promise<boolean> {
-  if (!isSettled(release) || !release.taskToken) return false;
+/**
+ * Decides the release's outcome exactly once: a conditional write that also requires the cancel
+ * state it was computed from. A cancel and the last pipeline's end race only here: whichever
+ * writes first decides (the cancel requires that no outcome exists; the outcome requires the cancel
+ * state it read), so the release ends with one status, and the loser learns it.
+ */
+async function decideOutcome(deps: ExecutionDeps, read: ReleaseItem): Promise<ReleaseItem> {
+  let release = read;
+  for (let tries = 0; tries < 5; tries += 1) {
+    if (release.outcome) return release;
+    try {
+      const result = await deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.tables.releases,
+          Key: releaseKey(release.releaseId),
+          UpdateExpression: "SET outcome = :outcome",
+          ConditionExpression: `attribute_not_exists(outcome) AND attribute_${release.cancelledBy === undefined ? "not_" : ""}exists(cancelledBy)`,
+          ExpressionAttributeValues: { ":outcome": outcomeOf(release) },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return result.Attributes as ReleaseItem;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const again = await readReleaseItem(deps, release.releaseId);
+      if (!again) throw error;
+      release = again;
+    }
+  }
+  throw new Error(`the outcome of release ${release.releaseId} kept changing while it was decided`);
+}
+
+/**
+ * Once every pipeline is settled: decides the outcome (once) and sends it to the release's waiting
+ * task, if that is registered yet. Returns whether it sent it.
+ */
+async function completeReleaseIfSettled(deps: ExecutionDeps, settledRelease: ReleaseItem): Promise<boolean> {
+  if (!isSettled(settledRelease)) return false;
+  const release = await decideOutcome(deps, settledRelease);
+  if (!release.taskToken || !release.outcome) return false;
   try {
     await deps.sfn.send(
       new SendTaskSuccessCommand({
         taskToken: release.taskToken,
-        output: JSON.stringify(outcomeOf(release)),
+        output: JSON.stringify(release.outcome),
       }),
     );
   } catch (error) {
@@ -716,4 +866,432 @@ export async function registerReleaseWaiter(
     throw error;
   }
   return { completedAtOnce: await completeReleaseIfSettled(deps, release) };
+}
+
+/** Skips every pipeline that has not started (Pending or awaiting approval); running ones run on. */
+async function skipUnstarted(deps: ExecutionDeps, releaseId: string): Promise<string[]> {
+  const skipped: string[] = [];
+  const items = await pipelinesOfRelease(deps, releaseId);
+  await inBatches(items, START_CONCURRENCY, async (item) => {
+    if (item.status !== "Pending" && item.status !== "AwaitingApproval") return;
+    await settleUnstarted(deps, releaseId, item.pipeline, item.status);
+    skipped.push(item.pipeline);
+  });
+  return skipped;
+}
+
+/**
+ * A gated pipeline whose dependencies succeeded: `Pending -> AwaitingApproval` (one writer wins),
+ * with the gate's deadline on the sparse `gates` index, then "Release Approval Requested". A cancel
+ * or a halt recorded meanwhile may have read this pipeline as Pending and passed it by: the second
+ * read of the release catches that and skips it.
+ */
+async function openGate(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  gate: ApprovalGate,
+): Promise<void> {
+  const release = await readReleaseItem(deps, releaseId);
+  if (!release || !startsPipelines(release)) {
+    await settleUnstarted(deps, releaseId, pipeline, "Pending");
+    return;
+  }
+  const now = nowIso(deps);
+  const deadlineAt = new Date(Date.parse(now) + gate.timeoutHours * 3600 * 1000).toISOString();
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.releasePipelines,
+        Key: pipelineKey(releaseId, pipeline),
+        UpdateExpression:
+          "SET #status = :awaiting, approvalRequestedAt = :now, approvalDeadlineAt = :deadline",
+        ConditionExpression: "#status = :pending",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":awaiting": "AwaitingApproval",
+          ":pending": "Pending",
+          ":now": now,
+          ":deadline": deadlineAt,
+        },
+      }),
+    );
+  } catch (error) {
+    if (isConditionFailure(error)) return; // opened, skipped or decided by another caller
+    throw error;
+  }
+  await publishApprovalRequested(deps, {
+    releaseId,
+    pipeline,
+    submittedBy: release.submittedBy ?? "unknown",
+    ...(gate.approvers ? { approvers: gate.approvers } : {}),
+    deadlineAt,
+  });
+  await publishReleaseEvent(deps, { releaseId, status: "AWAITING_APPROVAL", pipeline, causedBy: MACHINE });
+  if (!startsPipelines(await readReleaseItem(deps, releaseId))) {
+    await settleUnstarted(deps, releaseId, pipeline, "AwaitingApproval");
+  }
+}
+
+export interface GateDecisionRequest {
+  releaseId: string;
+  pipeline: string;
+  decision: "approve" | "reject";
+  comment?: string;
+  /** The decider: an IAM ARN on AWS, the local user locally. */
+  by: string;
+}
+
+/**
+ * A person's decision on a gate: one conditional write from `AwaitingApproval`, so of two
+ * concurrent decisions exactly one wins (the other gets GateNotAwaiting), and a gate a cancel or
+ * its deadline already closed cannot be decided. Approval claims the start in that same write
+ * (`AwaitingApproval -> Starting`): from there it is an ordinary start, which the reconciler
+ * completes if this invocation dies. Rejection skips the pipeline and fails the release with
+ * ApprovalRejected: nothing more starts, running pipelines run to their end.
+ */
+export async function decideGate(deps: ExecutionDeps, request: GateDecisionRequest): Promise<PipelineItem> {
+  const { releaseId, pipeline, decision, by } = request;
+  const approve = decision === "approve";
+  const now = nowIso(deps);
+  const comment = request.comment ? ", #comment = :comment" : "";
+  let item: PipelineItem;
+  try {
+    const result = await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.releasePipelines,
+        Key: pipelineKey(releaseId, pipeline),
+        UpdateExpression: approve
+          ? `SET #status = :starting, claimedBy = :claim, startingSince = :now, decision = :decision, decidedBy = :by, decidedAt = :now${comment} REMOVE approvalDeadlineAt`
+          : // The deadline stays (the gate stays on the `gates` index) until the release is halted
+            // and the pipeline settled: if this invocation dies first, the reconciler finishes it.
+            `SET #status = :skipped, endedAt = :now, cause = :cause, decision = :decision, decidedBy = :by, decidedAt = :now${comment}`,
+        ConditionExpression: "#status = :awaiting",
+        ExpressionAttributeNames: { "#status": "status", ...(comment ? { "#comment": "comment" } : {}) },
+        ExpressionAttributeValues: {
+          ":awaiting": "AwaitingApproval",
+          ":decision": decision,
+          ":by": by,
+          ":now": now,
+          ...(request.comment ? { ":comment": request.comment } : {}),
+          ...(approve
+            ? { ":starting": "Starting", ":claim": randomUUID() }
+            : { ":skipped": "Skipped", ":cause": rejectionCause(request) }),
+        },
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    item = result.Attributes as PipelineItem;
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    const current = await readPipeline(deps, releaseId, pipeline);
+    const state = current?.decision
+      ? `was already decided (${current.decision} by ${current.decidedBy ?? "unknown"})`
+      : `is ${current?.status ?? "not part of the release"}`;
+    throw new GateNotAwaiting(`the approval of ${pipeline} in release ${releaseId} ${state}`);
+  }
+  await publishReleaseEvent(deps, {
+    releaseId,
+    status: "RUNNING",
+    pipeline,
+    decision,
+    causedBy: by,
+    ...(request.comment ? { comment: request.comment } : {}),
+  });
+  if (approve) {
+    await startClaimed(deps, item);
+  } else {
+    await finishClosedGate(deps, item);
+  }
+  return item;
+}
+
+/**
+ * What a rejected or expired gate means for its release: the release halts (ApprovalRejected or
+ * ApprovalExpired), the pipeline settles, and only then does the gate leave the `gates` index.
+ * Idempotent, so the reconciler can repeat it for a gate whose closing invocation died.
+ */
+async function finishClosedGate(deps: ExecutionDeps, gate: PipelineItem): Promise<void> {
+  const error = gate.decision === "reject" ? "ApprovalRejected" : "ApprovalExpired";
+  await haltRelease(deps, gate.releaseId, error, gate.cause ?? error, gate.decidedBy ?? MACHINE);
+  await settle(deps, gate.releaseId, gate.pipeline);
+  await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.releasePipelines,
+      Key: pipelineKey(gate.releaseId, gate.pipeline),
+      UpdateExpression: "REMOVE approvalDeadlineAt",
+      ConditionExpression: "attribute_exists(pipeline)",
+    }),
+  );
+}
+
+function rejectionCause(request: GateDecisionRequest): string {
+  const why = request.comment ? `: ${request.comment}` : "";
+  return `The approval of ${request.pipeline} was rejected by ${request.by}${why}`;
+}
+
+/**
+ * A gate's rejection or expiry: the release's first failure (if it has none yet) with that error,
+ * `halted` so nothing more starts whatever the failure policy, and every unstarted pipeline skipped.
+ */
+async function haltRelease(
+  deps: ExecutionDeps,
+  releaseId: string,
+  error: "ApprovalRejected" | "ApprovalExpired",
+  cause: string,
+  by: string,
+): Promise<void> {
+  await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.releases,
+      Key: releaseKey(releaseId),
+      UpdateExpression:
+        "SET firstFailure = if_not_exists(firstFailure, :cause), firstFailureError = if_not_exists(firstFailureError, :error), firstFailureBy = if_not_exists(firstFailureBy, :by), halted = if_not_exists(halted, :cause)",
+      ConditionExpression: "attribute_exists(releaseId)",
+      ExpressionAttributeValues: { ":cause": cause, ":error": error, ":by": by },
+    }),
+  );
+  await skipUnstarted(deps, releaseId);
+}
+
+/**
+ * The reconciler's part for gates: a gate past its deadline (found on the sparse `gates` index)
+ * closes as expired, in one conditional write from `AwaitingApproval` with the deadline it read, so
+ * a decision arriving at the same moment either wins or finds the gate closed; the release fails
+ * with ApprovalExpired. Returns the number of gates expired.
+ */
+export async function expireGates(deps: ExecutionDeps): Promise<number> {
+  let expired = 0;
+  const now = nowIso(deps);
+  const gates = onScheduleIndex<PipelineItem & { approvalDeadlineAt: string }>(
+    deps,
+    ReleasePipelinesTable.gatesIndex.name,
+  );
+  for await (const gate of gates) {
+    // Closed (rejected or expired) but not finished: its closing invocation died.
+    if (gate.status === "Skipped" && (gate.decision === "reject" || gate.decision === "expired")) {
+      await finishClosedGate(deps, gate);
+      continue;
+    }
+    if (gate.status !== "AwaitingApproval" || gate.approvalDeadlineAt > now) continue;
+    const cause = `The approval of ${gate.pipeline} expired at ${gate.approvalDeadlineAt} without a decision`;
+    let closed: PipelineItem;
+    try {
+      const result = await deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.tables.releasePipelines,
+          Key: pipelineKey(gate.releaseId, gate.pipeline),
+          UpdateExpression:
+            "SET #status = :skipped, endedAt = :now, cause = :cause, decision = :expired, decidedBy = :by, decidedAt = :now",
+          ConditionExpression: "#status = :awaiting AND approvalDeadlineAt = :deadline",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":skipped": "Skipped",
+            ":awaiting": "AwaitingApproval",
+            ":deadline": gate.approvalDeadlineAt,
+            ":now": now,
+            ":cause": cause,
+            ":expired": "expired",
+            ":by": MACHINE,
+          },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      closed = result.Attributes as PipelineItem;
+    } catch (error) {
+      if (isConditionFailure(error)) continue; // decided or skipped meanwhile
+      throw error;
+    }
+    await finishClosedGate(deps, closed);
+    expired += 1;
+  }
+  return expired;
+}
+
+export interface CancelRequest {
+  releaseId: string;
+  by: string;
+  reason?: string;
+}
+
+/**
+ * Cancels a running release. The cancel is one conditional write on the release item: only while
+ * it runs and before its outcome is decided (decideOutcome requires the cancel state it read), so
+ * a cancel racing the natural end either wins (the release ends CANCELLED) or finds the outcome
+ * decided (ReleaseStateConflict: it already ended). From there `startsPipelines` is false, so
+ * nothing more starts; pipelines not started are skipped and running ones stopped, and their
+ * STOPPED ends settle the release, whose wait then receives the CANCELLED outcome.
+ * A repeated cancel of a release already cancelling answers as the first did (the first
+ * canceller and reason stand) and repeats the stop pass, which is idempotent: so a cancel whose
+ * invocation died after its write is finished by asking again.
+ */
+export async function cancelRelease(
+  deps: ExecutionDeps,
+  request: CancelRequest,
+): Promise<{ releaseId: string; status: "CANCELLING"; cancelledBy: string }> {
+  const { releaseId } = request;
+  let cancel = { by: request.by, reason: request.reason, first: true };
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.releases,
+        Key: releaseKey(releaseId),
+        UpdateExpression: `SET cancelledBy = :by, cancelledAt = :now${request.reason ? ", cancelReason = :reason" : ""}`,
+        ConditionExpression:
+          "#status = :running AND attribute_not_exists(outcome) AND attribute_not_exists(cancelledBy)",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":by": request.by,
+          ":now": nowIso(deps),
+          ":running": "RUNNING",
+          ...(request.reason ? { ":reason": request.reason } : {}),
+        },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    const release = await readReleaseItem(deps, releaseId);
+    if (release?.status !== "RUNNING" || release.cancelledBy === undefined) {
+      const state = release?.outcome ? `${release.outcome.status} (its outcome is decided)` : release?.status;
+      throw new ReleaseStateConflict(
+        `release ${releaseId} is ${state ?? "unknown"}; only a running release can be cancelled`,
+      );
+    }
+    // Already cancelling: the first cancel stands; its stop pass is repeated (in case it died).
+    cancel = { by: release.cancelledBy, reason: release.cancelReason, first: false };
+  }
+  if (cancel.first) {
+    await publishReleaseEvent(deps, {
+      releaseId,
+      status: "CANCELLING",
+      causedBy: cancel.by,
+      ...(cancel.reason ? { reason: cancel.reason } : {}),
+    });
+  }
+  const why = `Release ${releaseId} cancelled by ${cancel.by}${cancel.reason ? `: ${cancel.reason}` : ""}`;
+  await stopRelease(deps, releaseId, why);
+  // Everything may have been settled already (only gates and pending pipelines were left).
+  const release = await readReleaseItem(deps, releaseId);
+  if (release) await completeReleaseIfSettled(deps, release);
+  return { releaseId, status: "CANCELLING", cancelledBy: cancel.by };
+}
+
+export interface RetryReleaseRequest {
+  retry: { releaseId: string; attempt: number; requestedBy: string };
+  executionArn: string;
+}
+
+/** The execution name of a release's attempt (2 and later): unique per attempt, so a retry is idempotent. */
+export function retryExecutionName(releaseId: string, attempt: number): string {
+  return `retry-${attempt}-${createHash("sha256").update(releaseId).digest("hex").slice(0, 48)}`;
+}
+
+/**
+ * The retry's first step, in its own execution (attempt n+1): resets every pipeline that did not
+ * succeed to Pending (once per attempt: `resetForAttempt`), then moves the release from FAILED or
+ * CANCELLED at attempt n to RUNNING at attempt n+1 in one conditional write (of two retries one
+ * wins; the other execution fails RetryRefused), its settled set reduced to the pipelines that
+ * succeeded, and starts the pipelines whose dependencies all succeeded. Succeeded pipelines keep
+ * their execution; new starts carry the attempt in their clientRequestToken.
+ * Resetting first means a late duplicate end of an old execution finds no pipeline naming it.
+ */
+export async function retryRelease(
+  deps: ExecutionDeps,
+  request: RetryReleaseRequest,
+): Promise<{ releaseId: string; attempt: number }> {
+  const { releaseId, attempt, requestedBy } = request.retry;
+  const release = await readReleaseItem(deps, releaseId);
+  const retrying = release?.executionArn === request.executionArn;
+  if (
+    !release ||
+    (!retrying && (!["FAILED", "CANCELLED"].includes(release.status) || release.attempt !== attempt - 1))
+  ) {
+    throw new RetryRefused(
+      `release ${releaseId} is ${release ? `${release.status} at attempt ${release.attempt}` : "unknown"}; attempt ${attempt} cannot start`,
+    );
+  }
+  const items = await pipelinesOfRelease(deps, releaseId);
+  const succeeded = new Set(items.filter((i) => i.status === "Succeeded").map((i) => i.pipeline));
+  const again = items.filter((i) => !succeeded.has(i.pipeline));
+  await inBatches(again, START_CONCURRENCY, async (item) => {
+    const met = item.dependsOn.filter((name) => succeeded.has(name));
+    await deps.ddb
+      .send(
+        new UpdateCommand({
+          TableName: deps.tables.releasePipelines,
+          Key: pipelineKey(releaseId, item.pipeline),
+          UpdateExpression: `SET #status = :pending, resetForAttempt = :attempt${met.length > 0 ? ", depsSucceeded = :met" : ""} REMOVE pipelineExecutionId, startedAt, endedAt, cause, claimedBy, startingSince, approvalRequestedAt, approvalDeadlineAt, decision, decidedBy, decidedAt, #comment${met.length > 0 ? "" : ", depsSucceeded"}`,
+          ConditionExpression: "attribute_not_exists(resetForAttempt) OR resetForAttempt < :attempt",
+          ExpressionAttributeNames: { "#status": "status", "#comment": "comment" },
+          ExpressionAttributeValues: {
+            ":pending": "Pending",
+            ":attempt": attempt,
+            ...(met.length > 0 ? { ":met": new Set(met) } : {}),
+          },
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!isConditionFailure(error)) throw error; // reset by an earlier try of this attempt
+      });
+  });
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.releases,
+        Key: releaseKey(releaseId),
+        UpdateExpression: `SET #status = :running, attempt = :attempt, executionArn = :arn, retriedBy = :by, retriedAt = :now${succeeded.size > 0 ? ", settled = :settled" : ""} REMOVE outcome, cancelledBy, cancelReason, cancelledAt, firstFailure, firstFailureError, firstFailureBy, halted, taskToken, waitingSince, endedAt, errorName, cause${succeeded.size > 0 ? "" : ", settled"}`,
+        ConditionExpression:
+          "(#status IN (:failed, :cancelled) AND attempt = :previous) OR executionArn = :arn",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":running": "RUNNING",
+          ":failed": "FAILED",
+          ":cancelled": "CANCELLED",
+          ":attempt": attempt,
+          ":previous": attempt - 1,
+          ":arn": request.executionArn,
+          ":by": requestedBy,
+          ":now": nowIso(deps),
+          ...(succeeded.size > 0 ? { ":settled": succeeded } : {}),
+        },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    throw new RetryRefused(
+      `release ${releaseId} was retried by another request; attempt ${attempt} did not start`,
+    );
+  }
+  await publishReleaseEvent(deps, { releaseId, status: "RUNNING", attempt, causedBy: requestedBy });
+  const ready = again.filter((i) => i.dependsOn.every((name) => succeeded.has(name)));
+  await inBatches(ready, START_CONCURRENCY, (i) => startWhenReady(deps, releaseId, i.pipeline, i.approval));
+  await skipUnstartedIfStopped(deps, releaseId);
+  return { releaseId, attempt };
+}
+
+export interface StopReleaseRequest {
+  releaseId: string;
+  reason?: string;
+  error?: string;
+}
+
+export interface StopReleaseResult {
+  stopped: string[];
+  skipped: string[];
+  /** The failure the workflow records and publishes: the wait's own, caused by the machine. */
+  failure: { Error: string; Cause: string; CausedBy: string };
+}
+
+/** StopRelease's Lambda: the release's wait failed (its backstop timeout, or a defect). */
+export async function stopReleaseAfterFailedWait(
+  deps: ExecutionDeps,
+  request: StopReleaseRequest,
+): Promise<StopReleaseResult> {
+  const reason = request.reason ?? "the release stopped";
+  const { stopped, skipped } = await stopRelease(deps, request.releaseId, reason);
+  return {
+    stopped,
+    skipped,
+    failure: { Error: request.error ?? "States.Timeout", Cause: reason, CausedBy: MACHINE },
+  };
 }

@@ -52,15 +52,17 @@ const NAME_DERIVATION = [
 /**
  * The StartExecution request. The body travels as text (`{"source":"api","body":"…"}`) so a numeric
  * releaseId keeps its JSON text; it is escaped twice: once as the `body` string inside the input
- * document, once as the `input` string of the request.
+ * document, once as the `input` string of the request. `submittedBy` is the caller's IAM ARN
+ * (`$context.identity.userArn`, set under AWS_IAM), recorded on the release and shown in listings.
  */
 export function startExecutionTemplate(stateMachineArn: string): string {
   return [
     NAME_DERIVATION,
+    `#set($callerText = "$!context.identity.userArn")`,
     "{",
     `  "stateMachineArn": "${stateMachineArn}",`,
     `  #if($nameable && $encoded != '' && $encodedLength <= ${MAX_ENCODED_RELEASE_ID})"name": "${EXECUTION_NAME_PREFIX}\${encoded}",#end`,
-    `  "input": "{\\"source\\":\\"api\\",\\"body\\":\\"${jsonStringContent("$input.body", 2)}\\"}"`,
+    `  "input": "{\\"source\\":\\"api\\",\\"submittedBy\\":\\"${jsonStringContent("$callerText", 2)}\\",\\"body\\":\\"${jsonStringContent("$input.body", 2)}\\"}"`,
     "}",
   ].join("\n");
 }

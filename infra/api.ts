@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { type ManifestRules, manifestSchema } from "../handlers/manifest";
+import { CONTROL_BODY_SCHEMAS, type ControlBodyModel } from "../handlers/release-control";
 import { START_RESPONSES, invalidBodyResponseTemplate, startExecutionTemplate } from "./api-templates";
 import { type PolicyStatement, startExecutionStatement } from "./iam";
 import { serviceRole } from "./roles";
@@ -14,6 +15,8 @@ import { serviceRole } from "./roles";
 export interface ReleaseApiArgs {
   stateMachineArn: pulumi.Input<string>;
   statusFunction: aws.lambda.Function;
+  /** The release-control Lambda: list, cancel, retry, approvals (handlers/release-control.ts). */
+  controlFunction: aws.lambda.Function;
   manifestRules: ManifestRules;
   region: pulumi.Input<string>;
   partition: pulumi.Input<string>;
@@ -234,6 +237,7 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
     opts,
   );
   parts.push(getMethod, getIntegration, statusPermission);
+  parts.push(...controlRoutes(args, { api, releases, release, validator, defines }, opts));
 
   const accessLogs = new aws.cloudwatch.LogGroup(
     "api-access-logs",
@@ -291,6 +295,136 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
     opts,
   );
   return { api, stage, url: stage.invokeUrl };
+}
+
+/** What the control routes hang on: the API, its `/releases` and `/releases/{releaseId}`, the validator. */
+interface ControlParents {
+  api: aws.apigateway.RestApi;
+  releases: aws.apigateway.Resource;
+  release: aws.apigateway.Resource;
+  validator: aws.apigateway.RequestValidator;
+  defines: <A extends object>(type: string, name: string, resourceArgs: A) => A;
+}
+
+/**
+ * The release-control routes, each `AWS_IAM`, each POST body validated against its model (for
+ * every content type), all proxied to the control Lambda, which reads the caller's IAM ARN from
+ * `requestContext.identity.userArn`:
+ * `GET /releases`, `POST /releases/{releaseId}/cancel`, `POST /releases/{releaseId}/retry`,
+ * `POST /releases/{releaseId}/approvals/{pipeline}`.
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
+ */
+function controlRoutes(
+  args: ReleaseApiArgs,
+  { api, releases, release, validator, defines }: ControlParents,
+  opts: pulumi.ComponentResourceOptions,
+): pulumi.Resource[] {
+  const parts: pulumi.Resource[] = [];
+  const models = Object.fromEntries(
+    (Object.keys(CONTROL_BODY_SCHEMAS) as ControlBodyModel[]).map((name) => {
+      const model = new aws.apigateway.Model(
+        `model-${name}`,
+        defines("model:Model", `model-${name}`, {
+          restApi: api.id,
+          name,
+          contentType: "application/json",
+          schema: JSON.stringify({
+            $schema: "http://json-schema.org/draft-04/schema#",
+            title: name,
+            ...CONTROL_BODY_SCHEMAS[name],
+          }),
+        }),
+        opts,
+      );
+      parts.push(model);
+      return [name, model];
+    }),
+  ) as Record<ControlBodyModel, aws.apigateway.Model>;
+
+  const resource = (name: string, parentId: pulumi.Input<string>, pathPart: string) =>
+    new aws.apigateway.Resource(
+      name,
+      defines("resource:Resource", name, { restApi: api.id, parentId, pathPart }),
+      opts,
+    );
+  const cancel = resource("release-cancel", release.id, "cancel");
+  const retry = resource("release-retry", release.id, "retry");
+  const approvals = resource("release-approvals", release.id, "approvals");
+  const approval = resource("release-approval", approvals.id, "{pipeline}");
+  parts.push(cancel, retry, approvals, approval);
+
+  const route = (
+    key: string,
+    resourceId: pulumi.Input<string>,
+    httpMethod: "GET" | "POST",
+    extra: { model?: ControlBodyModel; parameters: Record<string, boolean> },
+  ) => {
+    const method = new aws.apigateway.Method(
+      key,
+      defines("method:Method", key, {
+        restApi: api.id,
+        resourceId,
+        httpMethod,
+        authorization: "AWS_IAM",
+        requestValidatorId: validator.id,
+        requestParameters: extra.parameters,
+        ...(extra.model
+          ? {
+              requestModels: {
+                "application/json": models[extra.model].name,
+                $default: models[extra.model].name,
+              },
+            }
+          : {}),
+      }),
+      opts,
+    );
+    const integration = new aws.apigateway.Integration(
+      `${key}-control`,
+      defines("integration:Integration", `${key}-control`, {
+        restApi: api.id,
+        resourceId,
+        httpMethod: method.httpMethod,
+        type: "AWS_PROXY",
+        integrationHttpMethod: "POST",
+        uri: args.controlFunction.invokeArn,
+      }),
+      opts,
+    );
+    parts.push(method, integration);
+  };
+  route("releases-get", releases.id, "GET", {
+    parameters: {
+      "method.request.querystring.status": false,
+      "method.request.querystring.limit": false,
+      "method.request.querystring.nextToken": false,
+    },
+  });
+  const releaseParameter = { "method.request.path.releaseId": true };
+  route("release-cancel-post", cancel.id, "POST", { model: "CancelRequest", parameters: releaseParameter });
+  route("release-retry-post", retry.id, "POST", { model: "RetryRequest", parameters: releaseParameter });
+  route("release-approval-post", approval.id, "POST", {
+    model: "ApprovalDecision",
+    parameters: { ...releaseParameter, "method.request.path.pipeline": true },
+  });
+  for (const [name, path] of [
+    ["releases-get-invoke", "GET/releases"],
+    ["release-control-invoke", "POST/releases/*/*"],
+  ] as const) {
+    parts.push(
+      new aws.lambda.Permission(
+        name,
+        {
+          action: "lambda:InvokeFunction",
+          function: args.controlFunction.name,
+          principal: "apigateway.amazonaws.com",
+          sourceArn: pulumi.interpolate`${api.executionArn}/*/${path}`,
+        },
+        opts,
+      ),
+    );
+  }
+  return parts;
 }
 
 /** API Gateway writes logs only once the account names a CloudWatch role (per account and region). */

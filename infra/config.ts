@@ -22,6 +22,8 @@ export interface ReleaseMachineSettings {
   manageApiGatewayAccount: boolean;
   /** Record every write to the release bucket (who uploaded each manifest) with CloudTrail. */
   auditTrail: boolean;
+  /** Whether a release's submitter may approve its own approval gates (four eyes when false). */
+  allowSelfApproval: boolean;
 }
 
 /** The project's defaults, identical to Pulumi.yaml's (a test keeps the two equal). */
@@ -37,6 +39,7 @@ export const DEFAULT_SETTINGS: Omit<ReleaseMachineSettings, "pipelines"> = {
   apiThrottleBurstLimit: 20,
   manageApiGatewayAccount: true,
   auditTrail: true,
+  allowSelfApproval: false,
 };
 
 /** CloudWatch Logs accepts only these retention periods. */
@@ -134,6 +137,7 @@ export function readSettings(
     apiThrottleBurstLimit: integer("apiThrottleBurstLimit", 1, 5_000),
     manageApiGatewayAccount: boolean("manageApiGatewayAccount"),
     auditTrail: boolean("auditTrail"),
+    allowSelfApproval: boolean("allowSelfApproval"),
   };
   if (problems.length > 0)
     throw new SettingsError(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);

@@ -28,6 +28,7 @@ const PLACEHOLDER_ARNS: ResourceArns = {
   releasePipelinesTableArn: "arn:placeholder:release-pipelines",
   pipelineArns: [PIPELINE_PLACEHOLDER],
   eventBusArn: "arn:placeholder:bus",
+  stateMachineArn: "arn:placeholder:states",
 };
 const grantsOnPipelines = (name: HandlerName) =>
   handlerStatements(name, PLACEHOLDER_ARNS).some((s) => s.Resource.includes(PIPELINE_PLACEHOLDER));

@@ -6,7 +6,7 @@
 import type { StateMachineDefinition } from "../stepfunction/asl";
 import { allStates } from "../stepfunction/asl";
 import { integrationOf } from "../stepfunction/integrations";
-import { ExecutionsTable, ReleasePipelinesTable } from "../handlers/model";
+import { ExecutionsTable, ReleasePipelinesTable, ReleasesTable } from "../handlers/model";
 
 export interface PolicyStatement {
   Sid: string;
@@ -37,6 +37,8 @@ export interface ResourceArns {
   releasePipelinesTableArn: string;
   pipelineArns: string[];
   eventBusArn: string;
+  /** The release workflow: only the control function (retry) starts it, so only its role names it. */
+  stateMachineArn?: string;
 }
 
 export function pipelineArn(partition: string, region: string, accountId: string, pipeline: string): string {
@@ -76,6 +78,7 @@ export const HANDLER_NAMES = [
   "pipelineEvent",
   "reconciler",
   "releaseStatus",
+  "releaseControl",
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
@@ -95,6 +98,8 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
   const executions = arns.executionsTableArn;
   const schedule = arns.releasePipelinesTableArn;
   const completeRelease = allow("CompleteReleaseWait", ["states:SendTaskSuccess"], ["*"]);
+  /** "Release State Change" and "Release Approval Requested" (handlers/release-events.ts). */
+  const publishEvents = allow("PublishReleaseEvents", ["events:PutEvents"], [arns.eventBusArn]);
   /**
    * Each role names the pipelines in one statement only: with hundreds of pipelines, that list is
    * what fills a role's policy quota (infra/roles.ts moves it into managed policies).
@@ -125,10 +130,12 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
       ];
     case "registerRelease":
       // No task completion: the release's wait is registered only after RegisterRelease returned.
+      // RetryRelease (attempt n+1) runs in this function too; gates may open on either.
       return [
         ...scheduling,
         allow("WriteSchedule", ["dynamodb:PutItem"], [schedule]),
         onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
+        publishEvents,
       ];
     case "awaitRelease":
       return [allow("StoreReleaseWait", ["dynamodb:UpdateItem"], [arns.releasesTableArn]), completeRelease];
@@ -145,17 +152,19 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
         allow("ReadExecutions", ["dynamodb:GetItem"], [executions]),
         onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
         completeRelease,
+        publishEvents,
       ];
     case "reconciler":
       return [
         ...scheduling,
         completeRelease,
         allow(
-          "FindWaitingExecutionsAndStuckStarts",
+          "FindWaitingExecutionsStuckStartsAndExpiredGates",
           ["dynamodb:Scan"],
           [
             `${executions}/index/${ExecutionsTable.waitingIndex.name}`,
             `${schedule}/index/${ReleasePipelinesTable.startingIndex.name}`,
+            `${schedule}/index/${ReleasePipelinesTable.gatesIndex.name}`,
           ],
         ),
         onPipelines(
@@ -164,6 +173,27 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
           "GetPipelineExecution",
           ...FAILURE_DETAILS,
         ),
+        publishEvents,
+      ];
+    case "releaseControl":
+      // Cancel, approvals and retry: the scheduler's part each reaches (an approval starts a
+      // pipeline, a cancel stops them), the release list's indexes, and the workflow a retry starts.
+      return [
+        allow("ReadAndSettleReleases", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
+        allow(
+          "ListReleases",
+          ["dynamodb:Query"],
+          [
+            `${arns.releasesTableArn}/index/${ReleasesTable.newestIndex.name}`,
+            `${arns.releasesTableArn}/index/${ReleasesTable.byStatusIndex.name}`,
+          ],
+        ),
+        allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
+        allow("RecordExecutions", ["dynamodb:UpdateItem"], [executions]),
+        onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
+        completeRelease,
+        publishEvents,
+        allow("StartRetries", ["states:StartExecution"], [requiredStateMachineArn(arns)]),
       ];
     case "releaseStatus":
       return [
@@ -176,6 +206,15 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
         ),
       ];
   }
+}
+
+function requiredStateMachineArn(arns: ResourceArns): string {
+  if (arns.stateMachineArn === undefined) {
+    throw new RangeError(
+      "releaseControl's statements name the state machine: pass its ARN as stateMachineArn",
+    );
+  }
+  return arns.stateMachineArn;
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   reconcilerHandler,
   recordRejectionHandler,
   registerReleaseHandler,
+  releaseControlHandler,
   releaseStatusHandler,
   stopReleaseHandler,
   validateManifestHandler,
@@ -54,7 +55,16 @@ const HANDLERS: Record<
   pipelineEvent: { factory: pipelineEventHandler, timeoutSeconds: 300 },
   reconciler: { factory: reconcilerHandler, timeoutSeconds: 600 },
   releaseStatus: { factory: releaseStatusHandler },
+  // An approval starts a pipeline and a cancel stops many: the scheduler's timeout. It validates
+  // request bodies with the parser's schema compiler (ajv).
+  releaseControl: { factory: releaseControlHandler, parsesManifests: true, timeoutSeconds: 300 },
 };
+
+/**
+ * The control function starts the workflow (retry), so it is created after the state machine,
+ * whose definition names the other functions.
+ */
+const AFTER_STATE_MACHINE: readonly HandlerName[] = ["releaseControl"];
 
 export interface ReleaseMachineArgs {
   settings: ReleaseMachineSettings;
@@ -142,18 +152,27 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       accountId,
       logRetentionDays: settings.logRetentionDays,
     };
-    const fn = (name: HandlerName): HandlerFunction<never, unknown> => {
+    const fn = (
+      name: HandlerName,
+      resolved: pulumi.Output<ResourceArns> = arns,
+      environmentExtra: Record<string, pulumi.Input<string>> = {},
+    ): HandlerFunction<never, unknown> => {
       const { factory, ...extra } = HANDLERS[name];
       return handlerFunction(
         name,
-        { ...common, ...extra, factory, statements: arns.apply((a) => handlerStatements(name, a)) },
+        {
+          ...common,
+          ...extra,
+          environment: { ...environment, ...environmentExtra },
+          factory,
+          statements: resolved.apply((a) => handlerStatements(name, a)),
+        },
         child,
       );
     };
-    const functions = Object.fromEntries(HANDLER_NAMES.map((name) => [name, fn(name)])) as Record<
-      HandlerName,
-      HandlerFunction<never, unknown>
-    >;
+    const functions = Object.fromEntries(
+      HANDLER_NAMES.filter((name) => !AFTER_STATE_MACHINE.includes(name)).map((name) => [name, fn(name)]),
+    ) as Record<HandlerName, HandlerFunction<never, unknown>>;
 
     const definition = pulumi
       .all([
@@ -242,6 +261,12 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       { ...child, dependsOn: [machinePolicy, ...machineAttachments] },
     );
 
+    functions.releaseControl = fn(
+      "releaseControl",
+      pulumi.all([arns, stateMachine.arn]).apply(([a, stateMachineArn]) => ({ ...a, stateMachineArn })),
+      { STATE_MACHINE_ARN: stateMachine.arn, ALLOW_SELF_APPROVAL: String(settings.allowSelfApproval) },
+    );
+
     const events = releaseEvents(
       {
         bucketName: bucket.bucket,
@@ -259,6 +284,7 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       {
         stateMachineArn: stateMachine.arn,
         statusFunction: functions.releaseStatus.fn,
+        controlFunction: functions.releaseControl.fn,
         manifestRules: rules,
         region: regionName,
         partition: partition.partition,

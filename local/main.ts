@@ -2,7 +2,8 @@
  * `npm start`: runs the release machine locally until Ctrl-C, printing where everything listens
  * and then one line per release event. Settings by environment: RELEASE_MACHINE_PORT (API,
  * default 3000), RELEASE_MACHINE_S3_PORT (default 4569), RELEASE_MACHINE_DATA_DIR (default
- * .release-machine/), RELEASE_MACHINE_PIPELINES (default pipelines.local.json).
+ * .release-machine/), RELEASE_MACHINE_PIPELINES (default pipelines.local.json),
+ * RELEASE_MACHINE_ALLOW_SELF_APPROVAL (the stack's allowSelfApproval; default false).
  */
 import path from "node:path";
 import { DataDirInUse } from "./data-dir-lock";
@@ -19,6 +20,8 @@ export interface Settings {
   s3Port: number;
   dataDir: string;
   pipelinesFile: string;
+  /** Whether a release's submitter may approve its own gates (as the stack's `allowSelfApproval`). */
+  allowSelfApproval?: boolean;
 }
 
 /** A setting with a value that cannot be used; the message names it. */
@@ -37,6 +40,14 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return value;
 }
 
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (raw !== "true" && raw !== "false")
+    throw new SettingError(`${name} must be true or false, got "${raw}"`);
+  return raw === "true";
+}
+
 /** The settings from the environment, checked. */
 export function readSettings(env: NodeJS.ProcessEnv): Settings {
   const settings = {
@@ -44,6 +55,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     s3Port: port(env, "RELEASE_MACHINE_S3_PORT", 4569),
     dataDir: path.resolve(env.RELEASE_MACHINE_DATA_DIR || path.join(ROOT, ".release-machine")),
     pipelinesFile: path.resolve(env.RELEASE_MACHINE_PIPELINES || path.join(ROOT, "pipelines.local.json")),
+    allowSelfApproval: flag(env, "RELEASE_MACHINE_ALLOW_SELF_APPROVAL", false),
   };
   if (settings.port !== 0 && settings.port === settings.s3Port) {
     throw new SettingError(
@@ -75,7 +87,7 @@ export function banner(server: LocalServer, settings: Settings, pipelines: Local
   const lines = [
     "Release Machine is running locally (no AWS account involved).",
     "",
-    `  API         ${server.url}  (POST /releases, GET /releases/{releaseId})`,
+    `  API         ${server.url}  (POST /releases, GET /releases[/{releaseId}], POST /releases/{releaseId}/cancel|retry|approvals/{pipeline})`,
     `  S3          ${server.s3Endpoint}  bucket ${LOCAL_BUCKET}  (access key ${accessKeyId} / secret ${secretAccessKey})`,
     `  DynamoDB    ${server.dynamoEndpoint}  tables ${releases}, ${releasePipelines}, ${executions}  (any access key; region ${LOCAL_REGION})`,
     `  data        ${settings.dataDir}`,
@@ -112,6 +124,7 @@ export async function startFromSettings(
     s3Port: settings.s3Port,
     dataDir: settings.dataDir,
     pipelines,
+    allowSelfApproval: settings.allowSelfApproval ?? false,
     onReleaseEvent: (event) => out.write(`${formatReleaseEvent(event)}\n`),
   });
   out.write(`${banner(server, settings, pipelines).join("\n")}\n`);

@@ -7,7 +7,12 @@
  */
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { findNodeAtLocation, parseTree } from "jsonc-parser";
-import { ExecutionsTable, PIPELINE_EVENT_DETAIL_TYPE } from "../handlers/model";
+import {
+  ExecutionsTable,
+  PIPELINE_EVENT_DETAIL_TYPE,
+  RELEASE_EVENT_DETAIL_TYPE,
+  RELEASE_EVENT_SOURCE,
+} from "../handlers/model";
 import { readableCause } from "../handlers/release-status";
 import type { LocalExecution } from "./engine";
 import type { EventEnvelope } from "./event-router";
@@ -19,10 +24,21 @@ export type ReleaseEvent =
   | { type: "pipeline-ended"; at: Date; releaseId?: string; pipeline: string; state: string }
   | { type: "rejected"; at: Date; releaseId?: string; source: string; reason: string }
   | {
+      /** A person's or the scheduler's control of a running release: a gate, a decision, a cancel. */
+      type: "control";
+      at: Date;
+      releaseId: string;
+      status: string;
+      causedBy: string;
+      pipeline?: string;
+      decision?: string;
+      detail?: string;
+    }
+  | {
       type: "ended";
       at: Date;
       releaseId?: string;
-      status: "SUCCEEDED" | "FAILED" | "REJECTED";
+      status: "SUCCEEDED" | "FAILED" | "REJECTED" | "CANCELLED";
       error?: string;
       cause?: string;
     };
@@ -51,8 +67,24 @@ export function formatReleaseEvent(event: ReleaseEvent): string {
       return `${at}  pipeline   ${event.pipeline} ${event.state}${event.releaseId ? `  (release ${event.releaseId})` : ""}`;
     case "rejected":
       return `${at}  rejected   ${release(event.releaseId)} from ${event.source}: ${short(event.reason)}`;
+    case "control": {
+      const why = event.detail ? `: ${short(event.detail)}` : "";
+      const where = `  (release ${event.releaseId})`;
+      if (event.status === "AWAITING_APPROVAL")
+        return `${at}  gate       ${event.pipeline ?? ""} awaits approval${where}`;
+      if (event.decision)
+        return `${at}  ${event.decision === "approve" ? "approved " : "rejected "}  ${event.pipeline ?? ""} by ${event.causedBy}${why}${where}`;
+      if (event.status === "CANCELLING")
+        return `${at}  cancel     ${release(event.releaseId)} by ${event.causedBy}${why}`;
+      return `${at}  retried    ${release(event.releaseId)} by ${event.causedBy}${why}`;
+    }
     case "ended": {
-      const word = { SUCCEEDED: "succeeded", FAILED: "failed   ", REJECTED: "rejected " }[event.status];
+      const word = {
+        SUCCEEDED: "succeeded",
+        FAILED: "failed   ",
+        REJECTED: "rejected ",
+        CANCELLED: "cancelled",
+      }[event.status];
       const why = [event.error, event.cause && short(event.cause)].filter(Boolean).join(": ");
       return `${at}  ${word}  ${release(event.releaseId)}${why ? `: ${why}` : ""}`;
     }
@@ -94,7 +126,13 @@ export function followExecution(
     if (!open()) return;
     const record = releaseId ? await machine.readRelease(releaseId).catch(() => undefined) : undefined;
     const rejected = record?.status === "REJECTED" || REJECTIONS.includes(done.error ?? "");
-    const status = rejected ? "REJECTED" : done.status === "SUCCEEDED" ? "SUCCEEDED" : "FAILED";
+    const status = rejected
+      ? "REJECTED"
+      : record?.status === "CANCELLED"
+        ? "CANCELLED"
+        : done.status === "SUCCEEDED"
+          ? "SUCCEEDED"
+          : "FAILED";
     const error = done.error ?? record?.error;
     // A Lambda error's cause is JSON ({"errorType","errorMessage","trace"}): people read the message.
     const cause = done.cause !== undefined ? readableCause(done.cause) : record?.cause;
@@ -111,6 +149,33 @@ export function followExecution(
 
 /** Adds a router rule reporting every pipeline execution's end, with its release when recorded. */
 export function reportPipelineEnds(machine: LocalReleaseMachine, emit: (event: ReleaseEvent) => void): void {
+  // Gates, decisions and cancels, from the handlers' own "Release State Change" events.
+  machine.router.addRule({
+    name: "local-release-control-log",
+    pattern: {
+      source: [RELEASE_EVENT_SOURCE],
+      "detail-type": [RELEASE_EVENT_DETAIL_TYPE],
+      detail: { status: ["AWAITING_APPROVAL", "CANCELLING", "RUNNING"] },
+    },
+    target: (event: EventEnvelope) => {
+      const detail = event.detail as Record<string, unknown>;
+      const text = (key: string) => (typeof detail[key] === "string" ? (detail[key] as string) : undefined);
+      // A release's first RUNNING is already logged as "started"; a retry's and a decision's are not.
+      if (text("status") === "RUNNING" && !text("decision") && detail.attempt === 1) return;
+      const [pipeline, decision, comment, reason] = ["pipeline", "decision", "comment", "reason"].map(text);
+      emit({
+        type: "control",
+        at: new Date(event.time),
+        releaseId: text("releaseId") ?? "",
+        status: text("status") ?? "",
+        causedBy: text("causedBy") ?? "unknown",
+        ...(pipeline ? { pipeline } : {}),
+        ...(decision ? { decision } : {}),
+        ...((comment ?? reason) ? { detail: comment ?? reason } : {}),
+        ...(text("status") === "RUNNING" && !decision ? { detail: `attempt ${String(detail.attempt)}` } : {}),
+      });
+    },
+  });
   machine.router.addRule({
     name: "local-release-log",
     pattern: {

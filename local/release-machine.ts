@@ -5,6 +5,7 @@
  */
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
@@ -23,10 +24,13 @@ import { SETTLED_STATUSES } from "../handlers/model";
 import { type RejectionRequest, recordRejection } from "../handlers/rejections";
 import {
   type RegisterReleaseRequest,
+  type RetryReleaseRequest,
+  type StopReleaseRequest,
   pipelinesOfRelease,
   registerRelease,
   registerReleaseWaiter,
-  stopRelease,
+  retryRelease,
+  stopReleaseAfterFailedWait,
 } from "../handlers/scheduler";
 import { loadManifest, validateManifest } from "../handlers/load-manifest";
 import {
@@ -36,6 +40,7 @@ import {
   manifestParser,
 } from "../handlers/manifest";
 import { type ReleaseStatusView, readRelease } from "../handlers/release-status";
+import type { ControlDeps } from "../handlers/release-control";
 import {
   DEFAULT_WORKFLOW_OPTIONS,
   type WorkflowOptions,
@@ -48,9 +53,15 @@ import {
   startCodePipelineService,
 } from "./codepipeline-service";
 import { createReleaseTables, type LocalDynamo, startDynamo } from "./dynamodb";
-import { type EngineOptions, type LocalExecution, LocalWorkflowEngine } from "./engine";
+import {
+  type EngineOptions,
+  ExecutionAlreadyExists,
+  type LocalExecution,
+  LocalWorkflowEngine,
+} from "./engine";
+import { type EventsService, startEventsService } from "./events-service";
 import { EventRouter } from "./event-router";
-import { TaskTokenRegistry, startSfnService } from "./sfn-service";
+import { TaskTokenError, TaskTokenRegistry, startSfnService } from "./sfn-service";
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "000000000000";
@@ -74,6 +85,9 @@ export const LOCAL_REFS: WorkflowRefs = {
 };
 
 /** The local tables' names (the Pulumi program names its own). */
+/** The local state machine's ARN: what the retry route starts executions of. */
+export const LOCAL_STATE_MACHINE_ARN = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:release-machine`;
+
 export const LOCAL_TABLES: TableNames = {
   releases: LOCAL_REFS.releasesTable,
   executions: "executions",
@@ -126,6 +140,10 @@ export interface LocalReleaseMachineOptions {
   ) => Promise<unknown>;
   /** An S3 client for manifests uploaded to the local bucket (the local server provides one). */
   s3?: S3Client;
+  /** Whether a release's submitter may approve its own gates (the stack's `allowSelfApproval`). */
+  allowSelfApproval?: boolean;
+  /** Told of each execution started through StartExecution (a retry's attempt), for the server's log. */
+  onExecutionStarted?: (execution: LocalExecution, input: unknown) => void;
 }
 
 export interface LocalReleaseMachine {
@@ -135,6 +153,12 @@ export interface LocalReleaseMachine {
   dynamo: LocalDynamo;
   deps: ExecutionDeps;
   tables: TableNames;
+  /** The state machine the engine runs (the retry route starts its executions). */
+  stateMachineArn: string;
+  /** The EventBridge stand-in the handlers publish release events to. */
+  events: EventsService;
+  /** What the release-control routes run with (handlers/release-control.ts). */
+  control: ControlDeps;
   /** Starts an execution as the API does: the manifest text as the request body. */
   submit(manifest: unknown, options?: { name?: string }): LocalExecution;
   /** Starts an execution with an explicit input (e.g. the S3 rule's). */
@@ -169,7 +193,29 @@ export async function startLocalReleaseMachine(
     accountId: LOCAL_ACCOUNT,
   });
   const registry = new TaskTokenRegistry();
-  const sfnService = await startSfnService({ registry });
+  // StartExecution reaches the engine, created below (the retry route starts attempts through it).
+  const late: { engine?: LocalWorkflowEngine } = {};
+  const sfnService = await startSfnService({
+    registry,
+    startExecution: ({ stateMachineArn, name, input }) => {
+      if (!late.engine || stateMachineArn !== LOCAL_STATE_MACHINE_ARN)
+        throw new TaskTokenError(
+          "StateMachineDoesNotExist",
+          `State Machine Does Not Exist: '${stateMachineArn}'`,
+        );
+      try {
+        const parsed = JSON.parse(input) as unknown;
+        const execution = late.engine.startExecution({ input: parsed, name });
+        options.onExecutionStarted?.(execution, parsed);
+        return execution;
+      } catch (error) {
+        if (error instanceof ExecutionAlreadyExists)
+          throw new TaskTokenError("ExecutionAlreadyExists", error.message);
+        throw error;
+      }
+    },
+  });
+  const eventsService = await startEventsService({ putEvents: (entries) => router.putEvents(entries) });
 
   const deps: ExecutionDeps = {
     ddb: documentClient(dynamodb),
@@ -183,6 +229,7 @@ export async function startLocalReleaseMachine(
         ? { retryStrategy: pausedRetries(6, options.retryPauseMs) }
         : { maxAttempts: 6, retryMode: "adaptive" }),
     }),
+    events: new EventBridgeClient({ ...clientConfig, endpoint: eventsService.endpoint }),
     tables,
   };
   const s3 =
@@ -201,16 +248,16 @@ export async function startLocalReleaseMachine(
           { ddb: deps.ddb, tables, s3, maxBytes: rules.maxBytes, parse },
           payload as RejectionRequest,
         ),
-      registerRelease: (payload) => registerRelease(deps, payload as RegisterReleaseRequest),
+      registerRelease: (payload) =>
+        typeof payload === "object" && payload !== null && "retry" in payload
+          ? retryRelease(deps, payload as RetryReleaseRequest)
+          : registerRelease(deps, payload as RegisterReleaseRequest),
       awaitRelease: (payload) =>
         registerReleaseWaiter(
           deps,
           payload as { taskToken: string; releaseId: string; executionArn: string },
         ),
-      stopRelease: (payload) => {
-        const { releaseId, reason } = payload as { releaseId: string; reason?: string };
-        return stopRelease(deps, releaseId, reason ?? "the release stopped");
-      },
+      stopRelease: (payload) => stopReleaseAfterFailedWait(deps, payload as StopReleaseRequest),
     };
   const definition = releaseWorkflow(LOCAL_REFS, { ...DEFAULT_WORKFLOW_OPTIONS, ...options.workflow });
   // The engine calls AWS as Step Functions does: one request per attempt, so the workflow's Retry
@@ -235,13 +282,14 @@ export async function startLocalReleaseMachine(
       tokens: registry,
     },
     {
-      stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:release-machine`,
+      stateMachineArn: LOCAL_STATE_MACHINE_ARN,
       retryPauseMs: options.retryPauseMs,
       ...(options.onEngineEvent ? { onEvent: options.onEngineEvent } : {}),
       ...(options.historyLimit !== undefined ? { historyLimit: options.historyLimit } : {}),
     },
   );
 
+  late.engine = engine;
   router.addRule({
     name: "pipeline-state-changed",
     pattern: pipelineStateChangePattern(allowed),
@@ -266,6 +314,13 @@ export async function startLocalReleaseMachine(
     dynamo,
     deps,
     tables,
+    stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+    events: eventsService,
+    control: {
+      ...deps,
+      stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+      allowSelfApproval: options.allowSelfApproval ?? false,
+    },
     start,
     submit: (manifest, submitOptions) =>
       start(
@@ -281,6 +336,8 @@ export async function startLocalReleaseMachine(
       router.close();
       await codepipelineService.close();
       await sfnService.close();
+      await eventsService.close();
+      deps.events.destroy();
       engineDynamodb.destroy();
       dynamodb.destroy();
       await dynamo.close();

@@ -80,6 +80,8 @@ export async function startS3(options: {
             sequencer: object.sequencer,
           },
           reason: "PutObject",
+          // As on AWS, the requesting account (the release's submittedBy for an upload).
+          requester: options.accountId,
         },
       });
     }

@@ -12,6 +12,7 @@ import { InvalidManifest } from "../handlers/errors";
 import { manifestUploadedInput, manifestUploadedPattern } from "../handlers/event-patterns";
 import { DEFAULT_MANIFEST_RULES, executionName, manifestParser } from "../handlers/manifest";
 import { releaseStatusApi } from "../handlers/release-status";
+import { CONTROL_ROUTES, type ControlRequest, releaseControlApi } from "../handlers/release-control";
 import type { LocalPipelineSpec } from "./codepipeline-service";
 import { lockDataDir } from "./data-dir-lock";
 import { ExecutionAlreadyExists, type LocalExecution } from "./engine";
@@ -43,6 +44,20 @@ export interface LocalServerOptions {
   retryPauseMs?: number;
   /** Told of every release event: submissions, starts, pipeline ends, release ends. */
   onReleaseEvent?: (event: ReleaseEvent) => void;
+  /** Whether a release's submitter may approve its own gates (the stack's `allowSelfApproval`). */
+  allowSelfApproval?: boolean;
+}
+
+/** Who calls the local API: the header, as `$context.identity.userArn` names the caller on AWS. */
+export const LOCAL_USER_HEADER = "x-release-machine-user";
+export const DEFAULT_LOCAL_USER = "local-user";
+/** Control bodies are a reason or a comment: far below this. */
+const MAX_CONTROL_BODY_BYTES = 16 * 1024;
+
+function callerOf(request: IncomingMessage): string {
+  const header = request.headers[LOCAL_USER_HEADER];
+  const user = (Array.isArray(header) ? header[0] : header)?.trim();
+  return user ? user : DEFAULT_LOCAL_USER;
 }
 
 export interface LocalServer {
@@ -91,6 +106,40 @@ export function transformInput(
   return JSON.parse(text);
 }
 
+/** Which control route a request is for, with its path parameters, as API Gateway resolves them. */
+function controlRouteOf(
+  method: string,
+  url: URL,
+): Omit<ControlRequest, "body" | "requestContext"> | undefined {
+  const segments = url.pathname
+    .split("/")
+    .slice(1)
+    .map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return s;
+      }
+    });
+  if (method === "GET" && url.pathname === "/releases") {
+    const query = Object.fromEntries(url.searchParams);
+    return { resource: CONTROL_ROUTES.list.resource, httpMethod: "GET", queryStringParameters: query };
+  }
+  if (method !== "POST" || segments[0] !== "releases" || segments.length < 3) return undefined;
+  const releaseId = segments[1];
+  if (segments.length === 3 && segments[2] === "cancel")
+    return { resource: CONTROL_ROUTES.cancel.resource, httpMethod: "POST", pathParameters: { releaseId } };
+  if (segments.length === 3 && segments[2] === "retry")
+    return { resource: CONTROL_ROUTES.retry.resource, httpMethod: "POST", pathParameters: { releaseId } };
+  if (segments.length === 4 && segments[2] === "approvals")
+    return {
+      resource: CONTROL_ROUTES.approval.resource,
+      httpMethod: "POST",
+      pathParameters: { releaseId, pipeline: segments[3] },
+    };
+  return undefined;
+}
+
 function send(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { "content-type": "application/json" });
   response.end(`${JSON.stringify(body, null, 2)}\n`);
@@ -114,8 +163,11 @@ class LocalReleaseApi {
   async route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? "/", "http://localhost");
     const statusPath = /^\/releases\/([^/]+)$/.exec(url.pathname);
+    const control = controlRouteOf(request.method ?? "", url);
     if (request.method === "POST" && (url.pathname === "/" || url.pathname === "/releases")) {
       await this.submit(request, response);
+    } else if (control) {
+      await this.control(request, response, control);
     } else if (request.method === "GET" && statusPath) {
       const answer = await releaseStatusApi(this.machine.deps, {
         pathParameters: { releaseId: decodeURIComponent(statusPath[1]) },
@@ -125,9 +177,37 @@ class LocalReleaseApi {
     } else {
       send(response, 404, {
         error: "NotFound",
-        message: "routes: POST /releases, POST /, GET /releases/{releaseId}",
+        message:
+          "routes: POST /releases, POST /, GET /releases, GET /releases/{releaseId}, POST /releases/{releaseId}/cancel, POST /releases/{releaseId}/retry, POST /releases/{releaseId}/approvals/{pipeline}",
       });
     }
+  }
+
+  /** The control routes, through the same handler as the deployed API's control Lambda. */
+  private async control(
+    request: IncomingMessage,
+    response: ServerResponse,
+    route: Omit<ControlRequest, "body" | "requestContext">,
+  ): Promise<void> {
+    const body = request.method === "POST" ? await readBody(request, MAX_CONTROL_BODY_BYTES) : "";
+    if (body === undefined) {
+      return send(response, 413, {
+        error: "InvalidRequest",
+        message: `the body is larger than ${MAX_CONTROL_BODY_BYTES} bytes`,
+      });
+    }
+    if (request.method === "POST" && !acceptsContentType(request.headers["content-type"]))
+      return send(response, 415, {
+        ...UNSUPPORTED_MEDIA_TYPE,
+        message: "send the body with Content-Type: application/json",
+      });
+    const answer = await releaseControlApi(this.machine.control, {
+      ...route,
+      body,
+      requestContext: { identity: { userArn: callerOf(request) } },
+    });
+    response.writeHead(answer.statusCode, answer.headers);
+    response.end(`${answer.body}\n`);
   }
 
   /**
@@ -175,16 +255,16 @@ class LocalReleaseApi {
         ...(existing.executionArn ? { executionArn: existing.executionArn } : {}),
       });
     }
-    this.start(response, text, releaseId);
+    this.start(response, text, releaseId, callerOf(request));
   }
 
-  private start(response: ServerResponse, text: string, releaseId: string): void {
+  private start(response: ServerResponse, text: string, releaseId: string, caller: string): void {
     try {
       // Named as the API's mapping template names it (string ids only), so a repeat while open
       // returns the same execution.
       const named = typeof (JSON.parse(text) as { releaseId?: unknown }).releaseId === "string";
       const execution = this.machine.start(
-        { source: "api", body: text },
+        { source: "api", body: text, submittedBy: caller },
         named ? { name: executionName(releaseId) } : {},
       );
       this.emit({ type: "submitted", at: execution.startDate, releaseId, source: "the API" });
@@ -208,7 +288,11 @@ class LocalReleaseApi {
  * Takes the data folder, then starts S3 and the release machine; on a failure closes what had
  * started (so a taken port leaves no process or lock behind), then rethrows.
  */
-async function startParts(options: LocalServerOptions, onUpload: (event: EventEnvelope) => void) {
+async function startParts(
+  options: LocalServerOptions,
+  onUpload: (event: EventEnvelope) => void,
+  onExecutionStarted: (execution: LocalExecution, input: unknown) => void,
+) {
   const closers: (() => Promise<void> | void)[] = [lockDataDir(options.dataDir)];
   try {
     const s3: LocalS3 = await startS3({
@@ -225,6 +309,8 @@ async function startParts(options: LocalServerOptions, onUpload: (event: EventEn
       dataDir: path.join(options.dataDir, "dynamodb"),
       s3: s3.client(),
       reconcileEveryMs: options.reconcileEveryMs ?? 10_000,
+      ...(options.allowSelfApproval !== undefined ? { allowSelfApproval: options.allowSelfApproval } : {}),
+      onExecutionStarted,
       ...(options.retryPauseMs !== undefined ? { retryPauseMs: options.retryPauseMs } : {}),
     });
     closers.unshift(() => machine.close());
@@ -245,9 +331,16 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     if (open) options.onReleaseEvent?.(event);
   };
   let publish: (event: EventEnvelope) => void = () => undefined;
-  const { s3, machine, closeAll } = await startParts(options, (event) => publish(event));
+  // A retry's execution is started by the control route, through the engine's StartExecution.
+  const late: { follow?: (execution: LocalExecution, releaseId?: string) => void } = {};
+  const { s3, machine, closeAll } = await startParts(
+    options,
+    (event) => publish(event),
+    (execution, input) => late.follow?.(execution, retriedReleaseId(input)),
+  );
   const follow = (execution: LocalExecution, releaseId?: string) =>
     followExecution(machine, execution, releaseId, emit, () => open);
+  late.follow = follow;
   const server = createServer();
   try {
     const recovered = await failOrphanedReleases(machine);
@@ -287,6 +380,15 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     await closeAll().catch(() => undefined);
     throw error;
   }
+}
+
+/** The releaseId a retry's execution input names (`{"retry": {"releaseId", ...}}`). */
+function retriedReleaseId(input: unknown): string | undefined {
+  const retry =
+    typeof input === "object" && input !== null ? (input as { retry?: unknown }).retry : undefined;
+  const releaseId =
+    typeof retry === "object" && retry !== null ? (retry as { releaseId?: unknown }).releaseId : undefined;
+  return typeof releaseId === "string" ? releaseId : undefined;
 }
 
 /** The S3 rule's target: reports the upload, then starts the workflow with the rule's input. */

@@ -10,6 +10,8 @@ import { isRecord, listen, readBody } from "./http";
 
 /** Error codes as Step Functions names them; the SDK maps each to its typed exception. */
 export type TaskTokenErrorCode =
+  | "ExecutionAlreadyExists"
+  | "StateMachineDoesNotExist"
   | "InvalidToken"
   | "TaskDoesNotExist"
   | "TaskTimedOut"
@@ -137,7 +139,29 @@ function text(body: Record<string, unknown>, field: string, required: boolean, m
 }
 
 /** One SendTask* call against the registry; returns the response body. */
-function dispatch(registry: TaskTokenRegistry, operation: string, body: Record<string, unknown>): object {
+/**
+ * StartExecution, when the service fronts a local engine (the retry route starts a release's next
+ * attempt through it): `name` is required here, as the release machine always names its retries.
+ */
+export type LocalStartExecution = (request: { stateMachineArn: string; name: string; input: string }) => {
+  executionArn: string;
+  startDate: Date;
+};
+
+function dispatch(
+  registry: TaskTokenRegistry,
+  operation: string,
+  body: Record<string, unknown>,
+  startExecution?: LocalStartExecution,
+): object {
+  if (operation === "StartExecution" && startExecution) {
+    const started = startExecution({
+      stateMachineArn: text(body, "stateMachineArn", true, 2048),
+      name: text(body, "name", true, 80),
+      input: text(body, "input", true, MAX_OUTPUT_BYTES),
+    });
+    return { executionArn: started.executionArn, startDate: started.startDate.getTime() / 1000 };
+  }
   const known = ["SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"];
   // The operation is checked first: an unsupported call must not be reported as a bad token.
   if (!known.includes(operation))
@@ -169,7 +193,11 @@ const errorType = (code: TaskTokenErrorCode) =>
     : `com.amazonaws.swf.service.v2.model#${code}`;
 
 /** One HTTP request: its status and JSON body. Never throws. */
-async function answer(registry: TaskTokenRegistry, request: IncomingMessage): Promise<[number, object]> {
+async function answer(
+  registry: TaskTokenRegistry,
+  request: IncomingMessage,
+  startExecution?: LocalStartExecution,
+): Promise<[number, object]> {
   const target = String(request.headers["x-amz-target"] ?? "");
   const operation = target.startsWith("AWSStepFunctions.") ? target.slice("AWSStepFunctions.".length) : "";
   try {
@@ -182,7 +210,7 @@ async function answer(registry: TaskTokenRegistry, request: IncomingMessage): Pr
     }
     if (request.method !== "POST" || !isRecord(body))
       throw new TaskTokenError("SerializationException", "Expected a POST with a JSON object body");
-    return [200, dispatch(registry, operation, body)];
+    return [200, dispatch(registry, operation, body, startExecution)];
   } catch (error) {
     return error instanceof TaskTokenError
       ? [400, { __type: errorType(error.code), message: error.message }]
@@ -201,9 +229,11 @@ export async function startSfnService(options: {
   registry: TaskTokenRegistry;
   port?: number;
   host?: "127.0.0.1";
+  /** Answers StartExecution (the local release machine's engine); unsupported without it. */
+  startExecution?: LocalStartExecution;
 }): Promise<SfnService> {
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    void answer(options.registry, request).then(([status, payload]) => {
+    void answer(options.registry, request, options.startExecution).then(([status, payload]) => {
       const headers = { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": randomUUID() };
       response.writeHead(status, headers).end(JSON.stringify(payload));
     });

@@ -121,9 +121,15 @@ export function lambdaTask(
 
 const str = (path: string) => ({ "S.$": path });
 
-/** A release-table update that ends the release with `status`; `failure` fields only when it failed. */
-function markRelease(refs: WorkflowRefs, status: "SUCCEEDED" | "FAILED", next: string): State {
-  const failed = status === "FAILED";
+/**
+ * A release-table update that ends the release with `status`; error and cause when it did not
+ * succeed (`$.failure` for FAILED, the outcome itself for CANCELLED).
+ */
+function markRelease(refs: WorkflowRefs, status: "SUCCEEDED" | "FAILED" | "CANCELLED", next: string): State {
+  const failed = status !== "SUCCEEDED";
+  const reason = status === "CANCELLED" ? "$.outcome" : "$.failure";
+  const [errorPath, causePath] =
+    status === "CANCELLED" ? [`${reason}.error`, `${reason}.cause`] : [`${reason}.Error`, `${reason}.Cause`];
   return {
     Type: "Task",
     Resource: Integrations.dynamoUpdateItem,
@@ -137,7 +143,7 @@ function markRelease(refs: WorkflowRefs, status: "SUCCEEDED" | "FAILED", next: s
       ExpressionAttributeValues: {
         ":status": { S: status },
         ":now": str("$$.State.EnteredTime"),
-        ...(failed ? { ":error": str("$.failure.Error"), ":cause": str("$.failure.Cause") } : {}),
+        ...(failed ? { ":error": str(errorPath), ":cause": str(causePath) } : {}),
       },
     },
     ResultPath: null,
@@ -152,15 +158,30 @@ function markRelease(refs: WorkflowRefs, status: "SUCCEEDED" | "FAILED", next: s
  */
 function publishReleaseEvent(
   refs: WorkflowRefs,
-  status: "SUCCEEDED" | "FAILED",
+  status: "SUCCEEDED" | "FAILED" | "CANCELLED",
   next: string,
   ends = false,
 ): State {
+  // Who caused the end: the outcome says (the canceller, a gate's decider, the submitter); a
+  // failed wait's path carries it in `$.failure` (StopRelease sets it).
+  const fields: Record<typeof status, PayloadTemplate> = {
+    SUCCEEDED: { "causedBy.$": "$.outcome.causedBy" },
+    FAILED: {
+      "error.$": "$.failure.Error",
+      "cause.$": "$.failure.Cause",
+      "causedBy.$": "$.failure.CausedBy",
+    },
+    CANCELLED: {
+      "error.$": "$.outcome.error",
+      "cause.$": "$.outcome.cause",
+      "causedBy.$": "$.outcome.causedBy",
+    },
+  };
   const detail: PayloadTemplate = {
     "releaseId.$": "$.releaseId",
     status,
     "executionArn.$": "$$.Execution.Id",
-    ...(status === "FAILED" ? { "error.$": "$.failure.Error", "cause.$": "$.failure.Cause" } : {}),
+    ...fields[status],
   };
   return {
     Type: "Task",
@@ -194,6 +215,24 @@ export function releaseWorkflow(
   ];
 
   const states: Record<string, State> = {
+    Submission: {
+      Type: "Choice",
+      Comment: "A new release is loaded from its manifest; a retry (POST /releases/{id}/retry) resumes one.",
+      Choices: [{ Variable: "$.retry", IsPresent: true, Next: "RetryRelease" }],
+      Default: "LoadManifest",
+    },
+    RetryRelease: lambdaTask(
+      refs.functions.registerRelease,
+      { "retry.$": "$.retry", "executionArn.$": "$$.Execution.Id" },
+      {
+        Comment:
+          "Attempt n+1: resets the pipelines that did not succeed, moves the release FAILED/CANCELLED -> RUNNING (one conditional write) and starts what is ready.",
+        ResultSelector: { "releaseId.$": "$.Payload.releaseId" },
+        Catch: [{ ErrorEquals: [WorkflowErrors.RetryRefused], ResultPath: "$.error", Next: "RetryRefused" }],
+        Next: "AwaitRelease",
+      },
+    ),
+    RetryRefused: { Type: "Fail", ErrorPath: "$.error.Error", CausePath: "$.error.Cause" },
     LoadManifest: lambdaTask(
       refs.functions.loadManifest,
       { "request.$": "$" },
@@ -201,14 +240,18 @@ export function releaseWorkflow(
         Comment:
           "Reads the manifest text: the S3 object at the event's version, or the API request body. The request is not carried on.",
         // No ResultPath: the result replaces the input (the default, "$").
-        ResultSelector: { "text.$": "$.Payload.text", "location.$": "$.Payload.location" },
+        ResultSelector: {
+          "text.$": "$.Payload.text",
+          "location.$": "$.Payload.location",
+          "submittedBy.$": "$.Payload.submittedBy",
+        },
         Catch: rejected,
         Next: "ValidateManifest",
       },
     ),
     ValidateManifest: lambdaTask(
       refs.functions.validateManifest,
-      { "text.$": "$.text", "location.$": "$.location" },
+      { "text.$": "$.text", "location.$": "$.location", "submittedBy.$": "$.submittedBy" },
       {
         Comment:
           "Schema, allow-list, dependencies and limits. Its plan replaces the text: only what later states need is carried.",
@@ -245,6 +288,7 @@ export function releaseWorkflow(
         "executionArn.$": "$$.Execution.Id",
         "startedAt.$": "$$.Execution.StartTime",
         "source.$": "$.release.location",
+        "submittedBy.$": "$.release.submittedBy",
         failurePolicy: options.failurePolicy,
         longestPipelineRunSeconds: options.longestPipelineRunSeconds,
         "pipelines.$": "$.release.pipelines",
@@ -285,21 +329,34 @@ export function releaseWorkflow(
     },
     ReleaseOutcome: {
       Type: "Choice",
-      Choices: [{ Variable: "$.outcome.status", StringEquals: "SUCCEEDED", Next: "MarkSucceeded" }],
+      Choices: [
+        { Variable: "$.outcome.status", StringEquals: "SUCCEEDED", Next: "MarkSucceeded" },
+        { Variable: "$.outcome.status", StringEquals: "CANCELLED", Next: "MarkCancelled" },
+      ],
       Default: "DescribeFailure",
     },
     DescribeFailure: {
       Type: "Pass",
-      Parameters: { "Error.$": "$.outcome.error", "Cause.$": "$.outcome.cause" },
+      Parameters: {
+        "Error.$": "$.outcome.error",
+        "Cause.$": "$.outcome.cause",
+        "CausedBy.$": "$.outcome.causedBy",
+      },
       ResultPath: "$.failure",
       Next: "MarkFailed",
     },
     StopRelease: lambdaTask(
       refs.functions.stopRelease,
-      { "releaseId.$": "$.releaseId", "reason.$": "$.failure.Cause" },
+      { "releaseId.$": "$.releaseId", "reason.$": "$.failure.Cause", "error.$": "$.failure.Error" },
       {
-        Comment: "The release's wait failed: skip what has not started and stop what runs.",
-        ResultPath: null,
+        Comment:
+          "The release's wait failed: skip what has not started and stop what runs. Returns the failure, naming who caused it.",
+        ResultSelector: {
+          "Error.$": "$.Payload.failure.Error",
+          "Cause.$": "$.Payload.failure.Cause",
+          "CausedBy.$": "$.Payload.failure.CausedBy",
+        },
+        ResultPath: "$.failure",
         // Failing to stop must not keep the release from being recorded as failed.
         Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.stopError", Next: "MarkFailed" }],
         Next: "MarkFailed",
@@ -309,6 +366,9 @@ export function releaseWorkflow(
     // Ends the execution itself; ReleaseSucceeded is reached only when the notification fails.
     PublishSucceeded: publishReleaseEvent(refs, "SUCCEEDED", "ReleaseSucceeded", true),
     ReleaseSucceeded: { Type: "Succeed" },
+    MarkCancelled: markRelease(refs, "CANCELLED", "PublishCancelled"),
+    PublishCancelled: publishReleaseEvent(refs, "CANCELLED", "ReleaseCancelled"),
+    ReleaseCancelled: { Type: "Fail", ErrorPath: "$.outcome.error", CausePath: "$.outcome.cause" },
     MarkFailed: markRelease(refs, "FAILED", "PublishFailed"),
     PublishFailed: publishReleaseEvent(refs, "FAILED", "ReleaseFailed"),
     ReleaseFailed: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
@@ -317,7 +377,7 @@ export function releaseWorkflow(
   return stateMachine({
     Comment:
       "Release Machine: register a release, start its pipelines as their dependencies succeed, and wait for the last to end.",
-    StartAt: "LoadManifest",
+    StartAt: "Submission",
     States: states,
   });
 }

@@ -78,7 +78,12 @@ export interface TemplateRequest {
   body: string;
   requestId?: string;
   error?: { message: string; validationErrorString?: string };
+  /** `$context.identity.userArn`: the IAM caller API Gateway authorized (AWS_IAM). */
+  userArn?: string;
 }
+
+/** The caller the templates are rendered for unless a test names another. */
+export const TEMPLATE_CALLER = "arn:aws:iam::123456789012:user/alice";
 
 function parsedBody(body: string): Json | undefined {
   try {
@@ -93,6 +98,7 @@ export function renderMappingTemplate(template: string, request: TemplateRequest
   const document = parsedBody(request.body);
   const context = {
     requestId: request.requestId ?? "req-1",
+    identity: { userArn: request.userArn ?? TEMPLATE_CALLER },
     responseOverride: { status: undefined as number | undefined, header: {} },
     error: {
       message: request.error?.message ?? "",

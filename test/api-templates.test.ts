@@ -14,7 +14,12 @@ import {
   startServerErrorTemplate,
   startedResponseTemplate,
 } from "../infra/api-templates";
-import { escapeJavaScript, renderMappingTemplate, substituteGatewayResponse } from "./api-gateway-vtl";
+import {
+  TEMPLATE_CALLER,
+  escapeJavaScript,
+  renderMappingTemplate,
+  substituteGatewayResponse,
+} from "./api-gateway-vtl";
 
 const MACHINE = "arn:aws:states:ap-southeast-2:123456789012:stateMachine:workflow-machine";
 
@@ -70,7 +75,7 @@ describe("the StartExecution request template, rendered by velocityjs", () => {
       '{"releaseId": 5.10, "pipelines": ["svc-a"]}',
       '{"releaseId": 5.15, "pipelines": ["svc-a"]}',
     ]) {
-      assert.deepEqual(executionInput(body), { source: "api", body });
+      assert.deepEqual(executionInput(body), { source: "api", submittedBy: TEMPLATE_CALLER, body });
     }
   });
 
@@ -129,14 +134,18 @@ describe("the StartExecution request template, rendered by velocityjs", () => {
   ] as const) {
     it(`carries ${what} in the body to the workflow unchanged`, () => {
       const body = `{"releaseId": "r1", "pipelines": ["svc-a"], "note": ${JSON.stringify(text)}, "raw": "${[...text].filter((c) => c !== "\\" && c !== '"' && c >= " ").join("")}"}`;
-      assert.deepEqual(executionInput(body), { source: "api", body });
+      assert.deepEqual(executionInput(body), { source: "api", submittedBy: TEMPLATE_CALLER, body });
       assert.equal(startRequest(body).name, "release-r1");
     });
   }
 
   it("carries a body that is not JSON unchanged (the workflow reports it)", () => {
     for (const body of ["", "'", "''", "not json '", '{"releaseId": "r1"\'']) {
-      assert.deepEqual(executionInput(body), { source: "api", body }, JSON.stringify(body));
+      assert.deepEqual(
+        executionInput(body),
+        { source: "api", submittedBy: TEMPLATE_CALLER, body },
+        JSON.stringify(body),
+      );
     }
   });
 
@@ -152,7 +161,7 @@ describe("the StartExecution request template, rendered by velocityjs", () => {
     assert.equal(Buffer.byteLength(body), 65536);
     assert.ok(head.length > 0);
     const request = startRequest(body);
-    assert.deepEqual(JSON.parse(request.input), { source: "api", body });
+    assert.deepEqual(JSON.parse(request.input), { source: "api", submittedBy: TEMPLATE_CALLER, body });
     // Step Functions' input quota, counted in UTF-8 bytes of the input string.
     // https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
     assert.ok(Buffer.byteLength(request.input) <= 256 * 1024, `${Buffer.byteLength(request.input)} bytes`);

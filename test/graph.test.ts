@@ -103,7 +103,7 @@ describe("the workflow diagram", () => {
 
   it("starts at the definition's StartAt and ends a Map's transitions at its cluster", () => {
     const dot = workflowToDot(render("stopRemaining"));
-    assert.ok(drawnEdges(dot).some((e) => e.tail === "__start__" && e.head === "LoadManifest"));
+    assert.ok(drawnEdges(dot).some((e) => e.tail === "__start__" && e.head === "Submission"));
     const map: State = {
       Type: "Map",
       ItemsPath: "$.items",

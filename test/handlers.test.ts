@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SendTaskSuccessCommand, SFNClient, TaskTimedOut } from "@aws-sdk/client-sfn";
 import {
   CodePipelineClient,
@@ -94,6 +95,8 @@ describe("handlers", () => {
       ddb: documentClient(raw),
       sfn: strictClient<SFNClient>({}).client,
       codepipeline: strictClient<CodePipelineClient>({}).client,
+      // Release events are published and not the subject here: accepted, each one recorded.
+      events: strictClient<EventBridgeClient>({ PutEventsCommand: () => ({ FailedEntryCount: 0 }) }).client,
       tables,
       ...overrides,
     };
@@ -117,7 +120,11 @@ describe("handlers", () => {
         { s3: s3.client, maxBytes: 100 },
         { source: "s3", bucket: "b", key: "r.json", versionId: "v1" },
       );
-      assert.deepEqual(loaded, { text: "{}", location: "s3://b/r.json?versionId=v1" });
+      assert.deepEqual(loaded, {
+        text: "{}",
+        location: "s3://b/r.json?versionId=v1",
+        submittedBy: "unknown",
+      });
       assert.deepEqual(s3.sent, [
         { name: GetObjectCommand.name, input: { Bucket: "b", Key: "r.json", VersionId: "v1" } },
       ]);
@@ -169,6 +176,7 @@ describe("handlers", () => {
       assert.deepEqual(output, {
         releaseId: "r1",
         location: "s3://bucket/r1.json",
+        submittedBy: "unknown",
         pipelines: [{ name: "b" }, { name: "a", dependsOn: ["b"] }],
       });
     });
@@ -324,7 +332,7 @@ describe("handlers", () => {
       });
       assert.deepEqual(
         sfn.sent.map((s) => s.input),
-        [{ taskToken: "tok-2", output: JSON.stringify({ status: "SUCCEEDED" }) }],
+        [{ taskToken: "tok-2", output: JSON.stringify({ status: "SUCCEEDED", causedBy: "unknown" }) }],
       );
     });
   });
@@ -350,6 +358,7 @@ describe("handlers", () => {
               status: "FAILED",
               error: "PipelineFailed",
               cause: "Pipeline svc-a did not succeed: execution exec-r-fail-svc-a ended Cancelled",
+              causedBy: "release-machine",
             }),
           },
         },

@@ -18,16 +18,20 @@ import { type CodePipelineService, startCodePipelineService } from "../local/cod
 import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
 import { type LocalS3, S3RVER_CREDENTIALS, startS3 } from "../local/s3";
 import { TaskTokenRegistry, type SfnService, startSfnService } from "../local/sfn-service";
+import { type EventsService, startEventsService } from "../local/events-service";
+import type { PutEventsEntry } from "../local/event-router";
 import { HANDLER_NAMES } from "../infra/iam";
 import { archiveBytes, lambdaNode, materialize } from "./lambda-archive-files";
 import { until } from "./local-helpers";
 import { DEV_PIPELINES, loadProgram, named } from "./pulumi-mocks";
 
 const run = promisify(execFile);
+const SUBMITTER = "arn:aws:iam::000000000000:user/alice";
 const ROOT = path.join(__dirname, "..");
 const RUNTIME_PACKAGES = [
   "@aws-sdk/client-codepipeline",
   "@aws-sdk/client-dynamodb",
+  "@aws-sdk/client-eventbridge",
   "@aws-sdk/client-s3",
   "@aws-sdk/client-sfn",
   "@aws-sdk/lib-dynamodb",
@@ -75,6 +79,9 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
   let codepipeline: CodePipelineService;
   const tokens = new TaskTokenRegistry();
   let env: Record<string, string>;
+  let events: EventsService;
+  /** Release events the archives published, through the EventBridge stand-in. */
+  const published: PutEventsEntry[] = [];
   let raw: DynamoDBClient;
   let node: string;
 
@@ -101,6 +108,12 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       accountId: "000000000000",
     });
     sfn = await startSfnService({ registry: tokens });
+    events = await startEventsService({
+      putEvents: (entries) => {
+        published.push(...entries);
+        return { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: "e" })) };
+      },
+    });
     codepipeline = await startCodePipelineService({
       pipelines: DEV_PIPELINES.map((name) => ({ name, durationMs: 0, outcome: "Succeeded" as const })),
       onEvent: () => undefined,
@@ -115,6 +128,10 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_ENDPOINT_URL_SFN: sfn.endpoint,
       AWS_ENDPOINT_URL_CODEPIPELINE: codepipeline.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: events.endpoint,
+      // The control function's own settings (the retry route starts this machine).
+      STATE_MACHINE_ARN: "arn:aws:states:us-east-1:000000000000:stateMachine:release-machine",
+      ALLOW_SELF_APPROVAL: "false",
       RELEASES_TABLE: "releases",
       EXECUTIONS_TABLE: "executions",
       RELEASE_PIPELINES_TABLE: "release-pipelines",
@@ -127,7 +144,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
 
   after(async () => {
     raw?.destroy();
-    await Promise.all([dynamo?.close(), s3?.close(), sfn?.close(), codepipeline?.close()]);
+    await Promise.all([dynamo?.close(), s3?.close(), sfn?.close(), codepipeline?.close(), events?.close()]);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -157,6 +174,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     assert.deepEqual(result, {
       releaseId: "5.15",
       location: "api",
+      submittedBy: "unknown",
       pipelines: DEV_PIPELINES.map((name) => ({ name })),
     });
   });
@@ -179,7 +197,11 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     const { result } = await invoke("loadManifest", {
       request: { source: "s3", bucket: "manifests", key: "r1.json" },
     });
-    assert.deepEqual(result, { text: '{"releaseId":"r1"}', location: "s3://manifests/r1.json" });
+    assert.deepEqual(result, {
+      text: '{"releaseId":"r1"}',
+      location: "s3://manifests/r1.json",
+      submittedBy: "unknown",
+    });
   });
 
   it("loadManifest reads a key with spaces, + and % exactly as EventBridge's Object Created event names it", async () => {
@@ -191,7 +213,11 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       .client()
       .send(new PutObjectCommand({ Bucket: "manifests", Key: key, Body: '{"releaseId":"5.16"}' }));
     const { result } = await invoke("loadManifest", { request: { source: "s3", bucket: "manifests", key } });
-    assert.deepEqual(result, { text: '{"releaseId":"5.16"}', location: `s3://manifests/${key}` });
+    assert.deepEqual(result, {
+      text: '{"releaseId":"5.16"}',
+      location: `s3://manifests/${key}`,
+      submittedBy: "unknown",
+    });
   });
 
   /** Registers a one-pipeline release through the registerRelease and awaitRelease archives. */
@@ -202,11 +228,17 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       executionArn,
       startedAt: "2026-11-27T00:00:00.000Z",
       source: "api",
+      submittedBy: SUBMITTER,
       failurePolicy: "stopRemaining",
       longestPipelineRunSeconds: 3600,
       pipelines: [{ name: pipeline }],
     });
     assert.deepEqual(registered.result, { releaseId, pipelineCount: 1 }, JSON.stringify(registered));
+    // Its release event reached the EventBridge stand-in, pointed there by environment alone.
+    const running = published
+      .map((entry) => JSON.parse(entry.Detail ?? "{}") as Record<string, unknown>)
+      .find((detail) => detail.releaseId === releaseId);
+    assert.deepEqual(running, { releaseId, status: "RUNNING", attempt: 1, causedBy: SUBMITTER });
     const token = tokens.create();
     const outcome = tokens.wait(token);
     const waiter = await invoke("awaitRelease", { taskToken: token, releaseId, executionArn });
@@ -228,7 +260,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       detail: { pipeline: DEV_PIPELINES[0], "execution-id": pipelineExecutionId, state: "SUCCEEDED" },
     });
     assert.equal(result, "ended");
-    assert.deepEqual(await outcome, { status: "SUCCEEDED" });
+    assert.deepEqual(await outcome, { status: "SUCCEEDED", causedBy: SUBMITTER });
     const { Item } = await documentClient(raw).send(
       new GetCommand({ TableName: "executions", Key: { pipelineExecutionId } }),
     );
@@ -244,8 +276,8 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
           ?.status === "Succeeded",
     );
     const { result } = await invoke("reconciler", { source: "aws.events", "detail-type": "Scheduled Event" });
-    assert.deepEqual(result, { checked: 1, completed: 1, resumedStarts: 0, failures: [] });
-    assert.deepEqual(await outcome, { status: "SUCCEEDED" });
+    assert.deepEqual(result, { checked: 1, completed: 1, resumedStarts: 0, expiredGates: 0, failures: [] });
+    assert.deepEqual(await outcome, { status: "SUCCEEDED", causedBy: SUBMITTER });
   });
 
   it("releaseStatus answers the API with 404 for an unknown release", async () => {

@@ -385,6 +385,15 @@ describe("npm start, used as a user would", function () {
     await again.close();
   });
 
+  it("reads RELEASE_MACHINE_ALLOW_SELF_APPROVAL as true or false, naming it otherwise", () => {
+    assert.equal(readSettings({}).allowSelfApproval, false);
+    assert.equal(readSettings({ RELEASE_MACHINE_ALLOW_SELF_APPROVAL: "true" }).allowSelfApproval, true);
+    assert.throws(() => readSettings({ RELEASE_MACHINE_ALLOW_SELF_APPROVAL: "yes" }), {
+      name: "SettingError",
+      message: 'RELEASE_MACHINE_ALLOW_SELF_APPROVAL must be true or false, got "yes"',
+    });
+  });
+
   it("refuses the same port for the API and S3, naming both settings", () => {
     assert.throws(() => readSettings({ RELEASE_MACHINE_PORT: "4000", RELEASE_MACHINE_S3_PORT: "4000" }), {
       name: "SettingError",

@@ -9,6 +9,7 @@ import { InvalidManifest } from "../handlers/errors";
 import {
   type JsonSchema,
   type ManifestRules,
+  DEFAULT_APPROVAL_TIMEOUT_HOURS,
   DEFAULT_MANIFEST_RULES,
   canonicalReleaseId,
   clientRequestToken,
@@ -16,7 +17,7 @@ import {
   manifestSchema,
   parseManifest,
 } from "../handlers/manifest";
-import { assertRejected, problemsOf, withPipelines } from "./manifest-helpers";
+import { assertRejected, manifest, problemsOf, withPipelines } from "./manifest-helpers";
 
 const RULES: ManifestRules = {
   allowedPipelines: ["svc-a", "svc-b", "svc-c"],
@@ -102,6 +103,60 @@ describe("parseManifest accepts", () => {
       { name: "svc-b", dependsOn: ["svc-a"] },
       { name: "svc-c" },
     ]);
+  });
+});
+
+describe("approval gates in the manifest", () => {
+  it("plans `true` as a gate with the default timeout and any approver but the submitter", () => {
+    const release = parseManifest(
+      withPipelines(["svc-a", { name: "svc-b", dependsOn: ["svc-a"], approval: true }]),
+      RULES,
+    );
+    assert.deepEqual(release.pipelines[1], {
+      name: "svc-b",
+      dependsOn: ["svc-a"],
+      approval: { timeoutHours: DEFAULT_APPROVAL_TIMEOUT_HOURS },
+    });
+    assert.deepEqual(parseManifest(withPipelines([{ name: "svc-a", approval: false }]), RULES).pipelines, [
+      { name: "svc-a" },
+    ]);
+  });
+
+  it("keeps a gate's own timeout and approver patterns", () => {
+    const approvers = [
+      "arn:aws:sts::123456789012:assumed-role/release-approvers/*",
+      "arn:aws:iam::123456789012:user/ops",
+    ];
+    const release = parseManifest(
+      withPipelines([{ name: "svc-a", approval: { timeoutHours: 4, approvers } }]),
+      RULES,
+    );
+    assert.deepEqual(release.pipelines[0].approval, { timeoutHours: 4, approvers });
+  });
+
+  it("rejects a gate of the wrong type, an unknown field, and a timeout or approver list outside its limits", () => {
+    assertProblems(
+      withPipelines([
+        { name: "svc-a", approval: "yes" },
+        { name: "svc-b", approval: { timeoutHours: 0, who: "me" } },
+        { name: "svc-c", approval: { timeoutHours: 8761, approvers: [] } },
+        { name: "svc-d", approval: { timeoutHours: 1.5, approvers: ["not an arn"] } },
+      ]),
+      [
+        ["/pipelines/0/approval", "type", /approval must be of type boolean or object/],
+        ["/pipelines/1/approval/timeoutHours", "minimum", /timeoutHours must be at least 1/],
+        [
+          "/pipelines/1/approval/who",
+          "additionalProperties",
+          /unknown field "who"; allowed: timeoutHours and approvers/,
+        ],
+        ["/pipelines/2/approval/approvers", "minItems", /approvers must list at least 1 item/],
+        ["/pipelines/2/approval/timeoutHours", "maximum", /timeoutHours must be at most 8760/],
+        ["/pipelines/3/approval/approvers/0", "pattern", /"not an arn" must be an IAM ARN or ARN pattern/],
+        ["/pipelines/3/approval/timeoutHours", "type", /timeoutHours must be of type integer/],
+      ],
+      OPEN,
+    );
   });
 });
 
@@ -211,6 +266,23 @@ describe("parseManifest rejects", () => {
     ]);
   });
 
+  const badIds: [string, string, RegExp][] = [
+    ["with a space", "release 1", /got "release 1"/],
+    ["starting with a dot", ".r1", /starting with a letter or digit/],
+    ["of 65 characters", "r".repeat(65), /1-64 characters/],
+    ["with a Cyrillic look-alike e", "rel\u0435ase", /got "rel\\u0435ase"/],
+    ["with a zero-width space", "r\u200b1", /got "r\\u200b1"/],
+    ["ending in a newline", "r1\n", /got "r1\\n"/],
+  ];
+  for (const [what, releaseId, shown] of badIds) {
+    it(`rejects a releaseId ${what}, listing the characters allowed`, () => {
+      const allowed = /only letters A-Z a-z, digits, '\.', '_' and '-'/;
+
+      assertProblems(manifest({ releaseId, pipelines: ["svc-a"] }), [["/releaseId", "pattern", allowed]]);
+      assert.match(problemsOf(manifest({ releaseId, pipelines: ["svc-a"] }), RULES)[0].message, shown);
+    });
+  }
+
   it("rejects a numeric releaseId whose JSON text is not a valid id", () => {
     for (const literal of ["-0", "1E+3", "1".repeat(65)]) {
       assertProblems(withReleaseId(literal), [
@@ -304,7 +376,7 @@ describe("parseManifest rejects", () => {
         path: "/pipelines/0",
         rule: "type",
         message:
-          "each pipeline must be a name (string) or an object { name, dependsOn?, variables?, sourceRevisions? }",
+          "each pipeline must be a name (string) or an object { name, dependsOn?, variables?, sourceRevisions?, approval? }",
       },
     ]);
     assert.deepEqual(problems.at(-1), {
@@ -382,6 +454,7 @@ describe("manifestSchema", () => {
     "maxItems",
     "maxLength",
     "maxProperties",
+    "maximum",
     "minItems",
     "minLength",
     "minProperties",

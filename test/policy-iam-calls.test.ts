@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import type { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
@@ -28,6 +29,7 @@ import { type PipelineStateChangeEvent, handlePipelineEvent, reconcile } from ".
 import { recordRejection } from "../handlers/rejections";
 import { releaseStatusApi } from "../handlers/release-status";
 import { registerRelease, registerReleaseWaiter, stopRelease } from "../handlers/scheduler";
+import { type ControlDeps, releaseControlApi } from "../handlers/release-control";
 import { type LocalDynamo, createReleaseTables, startDynamo } from "../local/dynamodb";
 import { type HandlerName, type ResourceArns, handlerStatements, pipelineArn } from "../infra/iam";
 import { wildcardMatches } from "../policy/iam-reference";
@@ -55,7 +57,10 @@ const ARNS: ResourceArns = {
   releasePipelinesTableArn: tableArn(TABLES.releasePipelines),
   pipelineArns: PIPELINES.map((p) => pipelineArn(PARTITION, REGION, ACCOUNT, p)),
   eventBusArn: `arn:${PARTITION}:events:${REGION}:${ACCOUNT}:event-bus/default`,
+  stateMachineArn: `arn:${PARTITION}:states:${REGION}:${ACCOUNT}:stateMachine:release-machine`,
 };
+const STATE_MACHINE_ARN = `arn:${PARTITION}:states:${REGION}:${ACCOUNT}:stateMachine:release-machine`;
+const APPROVER = `arn:${PARTITION}:iam::${ACCOUNT}:user/approver`;
 
 type Input = Record<string, unknown>;
 interface Call {
@@ -97,6 +102,13 @@ const PERMISSIONS: Record<string, (input: Input) => Permission[]> = {
   SendTaskSuccessCommand: () => [{ action: "states:SendTaskSuccess", resource: "*" }],
   SendTaskFailureCommand: () => [{ action: "states:SendTaskFailure", resource: "*" }],
   SendTaskHeartbeatCommand: () => [{ action: "states:SendTaskHeartbeat", resource: "*" }],
+  StartExecutionCommand: (i) => [{ action: "states:StartExecution", resource: text(i.stateMachineArn) }],
+  // Every entry names its bus; PutEvents is authorized against each bus it writes to.
+  PutEventsCommand: (i) =>
+    (i.Entries as { EventBusName?: string }[]).map((entry) => ({
+      action: "events:PutEvents",
+      resource: `arn:${PARTITION}:events:${REGION}:${ACCOUNT}:event-bus/${entry.EventBusName ?? "default"}`,
+    })),
   GetPipelineExecutionCommand: (i) => [
     { action: "codepipeline:GetPipelineExecution", resource: pipelineResource(i) },
   ],
@@ -158,6 +170,7 @@ class FakeAws {
       ddb: this.recordingDdb(),
       sfn: this.client<SFNClient>(),
       codepipeline: this.client<CodePipelineClient>(),
+      events: this.client<EventBridgeClient>(),
       tables: TABLES,
       now: () => new Date("2026-11-27T10:00:00Z"),
     };
@@ -198,9 +211,16 @@ const starts = (releaseId: string) => ({
   StopPipelineExecutionCommand: () => ({}),
 });
 
+/** EventBridge's answer to a release event: every entry accepted. */
+const published = () => ({ FailedEntryCount: 0, Entries: [{ EventId: "e" }] });
+
 /** Deps for arranging a test: dynalite unrecorded, and CodePipeline and Step Functions fakes of their own. */
 function setupDeps(releaseId: string): ExecutionDeps {
-  const other = new FakeAws().answer({ ...starts(releaseId), SendTaskSuccessCommand: () => ({}) });
+  const other = new FakeAws().answer({
+    ...starts(releaseId),
+    SendTaskSuccessCommand: () => ({}),
+    PutEventsCommand: published,
+  });
   return { ...other.executionDeps(), ddb: documentClient(dynamo.client) };
 }
 
@@ -241,6 +261,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     assert.deepEqual(await loadManifest(deps, { source: "api", body: "{}" }), {
       text: "{}",
       location: "api",
+      submittedBy: "unknown",
     });
 
     aws.answer({ GetObjectCommand: fail("NoSuchKey") });
@@ -309,6 +330,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     );
     aws.answer({
       ...starts("iam-reg"),
+      PutEventsCommand: published,
       StartPipelineExecutionCommand: (input) =>
         text(input.name) === PIPELINES[2]
           ? fail("PipelineNotFoundException")()
@@ -321,7 +343,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     ]);
     await register(deps, "iam-reg-2", [{ name: PIPELINES[0] }, { name: PIPELINES[2] }]);
     // An early FAILED end: acting on it asks CodePipeline where the pipeline failed.
-    aws.answer(starts("iam-reg-3"));
+    aws.answer({ ...starts("iam-reg-3"), PutEventsCommand: published });
     await documentClient(dynamo.client).send(
       new PutCommand({
         TableName: TABLES.executions,
@@ -349,7 +371,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
 
   async awaitRelease(aws) {
     const deps = { ...aws.executionDeps(), ddb: documentClient(dynamo.client) };
-    aws.answer(starts("iam-await"));
+    aws.answer({ ...starts("iam-await"), PutEventsCommand: published });
     const executionArn = await register(deps, "iam-await", [{ name: PIPELINES[0] }]);
     await handlePipelineEvent(deps, pipelineEvent("SUCCEEDED", `exec-iam-await-${PIPELINES[0]}`));
     aws.calls.length = 0; // only the waiter's own calls count
@@ -436,7 +458,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
 
   async pipelineEvent(aws) {
     const deps = aws.executionDeps();
-    aws.answer({ ...starts("iam-event"), SendTaskSuccessCommand: () => ({}) });
+    aws.answer({ ...starts("iam-event"), SendTaskSuccessCommand: () => ({}), PutEventsCommand: published });
     const executionArn = await register(setupDeps("iam-event"), "iam-event", [
       { name: PIPELINES[0] },
       { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
@@ -459,6 +481,15 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     assert.equal(await handlePipelineEvent(deps, pipelineEvent("STOPPED", exec(PIPELINES[2]))), "ended");
     assert.equal(await handlePipelineEvent(deps, pipelineEvent("SUCCEEDED", "not-ours")), "recorded");
     assert.equal(await handlePipelineEvent(deps, pipelineEvent("NOT_A_STATE", "x")), "ignored");
+    // A gated dependant whose dependency succeeded: its gate opens and is announced.
+    await register(setupDeps("iam-event-gate"), "iam-event-gate", [
+      { name: PIPELINES[0] },
+      { name: PIPELINES[1], dependsOn: [PIPELINES[0]], approval: { timeoutHours: 1 } },
+    ]);
+    assert.equal(
+      await handlePipelineEvent(deps, pipelineEvent("SUCCEEDED", `exec-iam-event-gate-${PIPELINES[0]}`)),
+      "ended",
+    );
   },
 
   async reconciler(aws) {
@@ -488,7 +519,28 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       }),
     );
     // And a release whose only pipeline ended unnoticed: acting on it completes the release's wait.
-    const lastArn = await register(setupDeps("iam-rec-3"), "iam-rec-3", [{ name: PIPELINES[0] }]);
+    // Its dependant is gated: the reconciler's completion opens the gate.
+    const lastArn = await register(setupDeps("iam-rec-3"), "iam-rec-3", [
+      { name: PIPELINES[0] },
+      { name: PIPELINES[1], dependsOn: [PIPELINES[0]], approval: { timeoutHours: 1 } },
+    ]);
+    // And a gate whose deadline passed: the reconciler expires it.
+    const gateArn = await register(setupDeps("iam-rec-4"), "iam-rec-4", [
+      { name: PIPELINES[0], approval: { timeoutHours: 1 } },
+    ]);
+    await registerReleaseWaiter(setupDeps("iam-rec-4"), {
+      taskToken: "t4",
+      releaseId: "iam-rec-4",
+      executionArn: gateArn,
+    });
+    await documentClient(dynamo.client).send(
+      new UpdateCommand({
+        TableName: TABLES.releasePipelines,
+        Key: { releaseId: "iam-rec-4", pipeline: PIPELINES[0] },
+        UpdateExpression: "SET approvalDeadlineAt = :long",
+        ExpressionAttributeValues: { ":long": "2000-01-01T00:00:00.000Z" },
+      }),
+    );
     await registerReleaseWaiter(setupDeps("iam-rec-3"), {
       taskToken: "t3",
       releaseId: "iam-rec-3",
@@ -503,6 +555,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       StartPipelineExecutionCommand: (input) => ({ pipelineExecutionId: `exec-resumed-${text(input.name)}` }),
       StopPipelineExecutionCommand: () => ({}),
       SendTaskSuccessCommand: () => ({}),
+      PutEventsCommand: published,
       GetPipelineExecutionCommand: (input) => ({
         pipelineExecution: {
           pipelineName: input.pipelineName,
@@ -515,6 +568,99 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     assert.deepEqual(report.failures, []);
     assert.ok(report.completed >= 1);
     assert.equal(report.resumedStarts, 1);
+    assert.equal(report.expiredGates, 1);
+  },
+
+  async releaseControl(aws) {
+    const executionDeps = aws.executionDeps();
+    const deps: ControlDeps = {
+      ...executionDeps,
+      stateMachineArn: STATE_MACHINE_ARN,
+      allowSelfApproval: false,
+    };
+    const call = (resource: string, pathParameters: Record<string, string>, body?: object) =>
+      releaseControlApi(deps, {
+        resource,
+        httpMethod: "POST",
+        pathParameters,
+        body: body ? JSON.stringify(body) : null,
+        requestContext: { identity: { userArn: APPROVER } },
+      });
+    aws.answer({
+      ...starts("iam-ctl"),
+      PutEventsCommand: published,
+      SendTaskSuccessCommand: () => ({}),
+      StartExecutionCommand: (input) => ({
+        executionArn: `${text(input.stateMachineArn)}:${text(input.name)}`,
+      }),
+      // The approved pipeline's execution already failed: acting on it asks where.
+      GetPipelineStateCommand: () => ({ stageStates: [] }),
+      ListActionExecutionsCommand: () => ({ actionExecutionDetails: [] }),
+    });
+    // Cancel: one running pipeline is stopped, one pending is skipped.
+    await register(setupDeps("iam-ctl"), "iam-ctl", [
+      { name: PIPELINES[0] },
+      { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
+    ]);
+    assert.equal(
+      (await call("/releases/{releaseId}/cancel", { releaseId: "iam-ctl" }, { reason: "r" })).statusCode,
+      202,
+    );
+    // Cancel of a release with only a gate left: the skip settles it and completes its wait.
+    const gatedArn = await register(setupDeps("iam-ctl-2"), "iam-ctl-2", [
+      { name: PIPELINES[0], approval: { timeoutHours: 1 } },
+    ]);
+    await registerReleaseWaiter(setupDeps("iam-ctl-2"), {
+      taskToken: "t",
+      releaseId: "iam-ctl-2",
+      executionArn: gatedArn,
+    });
+    assert.equal((await call("/releases/{releaseId}/cancel", { releaseId: "iam-ctl-2" })).statusCode, 202);
+    // Approve a gate (its start's execution had already failed) and reject another.
+    await register(setupDeps("iam-ctl-3"), "iam-ctl-3", [
+      { name: PIPELINES[0], approval: { timeoutHours: 1 } },
+    ]);
+    await register(setupDeps("iam-ctl-4"), "iam-ctl-4", [
+      { name: PIPELINES[1], approval: { timeoutHours: 1 } },
+    ]);
+    await documentClient(dynamo.client).send(
+      new PutCommand({
+        TableName: TABLES.executions,
+        Item: {
+          pipelineExecutionId: `exec-iam-ctl-${PIPELINES[0]}`,
+          status: "Failed",
+          pipeline: PIPELINES[0],
+        },
+      }),
+    );
+    const approvals = "/releases/{releaseId}/approvals/{pipeline}";
+    const approved = await call(
+      approvals,
+      { releaseId: "iam-ctl-3", pipeline: PIPELINES[0] },
+      { decision: "approve" },
+    );
+    assert.equal(approved.statusCode, 200, approved.body);
+    const rejected = await call(
+      approvals,
+      { releaseId: "iam-ctl-4", pipeline: PIPELINES[1] },
+      { decision: "reject" },
+    );
+    assert.equal(rejected.statusCode, 200, rejected.body);
+    // Retry a failed release; then list releases, newest first and by status.
+    await documentClient(dynamo.client).send(
+      new UpdateCommand({
+        TableName: TABLES.releases,
+        Key: { releaseId: "iam-ctl" },
+        UpdateExpression: "SET #status = :failed",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":failed": "FAILED" },
+      }),
+    );
+    assert.equal((await call("/releases/{releaseId}/retry", { releaseId: "iam-ctl" }, {})).statusCode, 202);
+    const list = (query: Record<string, string>) =>
+      releaseControlApi(deps, { resource: "/releases", httpMethod: "GET", queryStringParameters: query });
+    assert.equal((await list({ limit: "2" })).statusCode, 200);
+    assert.equal((await list({ status: "FAILED" })).statusCode, 200);
   },
 
   async releaseStatus(aws) {
@@ -591,6 +737,7 @@ describe("each Lambda role against what its code calls", () => {
       pipelineEvent: true,
       reconciler: true,
       releaseStatus: true,
+      releaseControl: true,
     };
     assert.deepEqual(Object.keys(HANDLER_PATHS).sort(), Object.keys(handlers).sort());
   });

@@ -12,6 +12,7 @@ import {
   pipelineStateChangePattern,
 } from "../handlers/event-patterns";
 import { manifestSchema } from "../handlers/manifest";
+import { CONTROL_BODY_SCHEMAS } from "../handlers/release-control";
 import { executionsTableShape, releasesTableShape } from "../handlers/model";
 import { DEFAULT_SETTINGS, SettingsError, readSettings } from "../infra/config";
 import { apiDefinitionHash } from "../infra/api";
@@ -246,6 +247,7 @@ describe("the Pulumi program under mocks", function () {
           releasePipelinesTableArn: arnOf(TABLE, "release-pipelines"),
           pipelineArns: DEV_PIPELINES.map((p) => pipelineArn("aws", REGION, ACCOUNT, p)),
           eventBusArn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`,
+          stateMachineArn: arnOf("aws:sfn/stateMachine:StateMachine", "workflow"),
         };
         const expected: PolicyStatement[] = [
           ...handlerStatements(handler, arns),
@@ -455,10 +457,49 @@ describe("the Pulumi program under mocks", function () {
     it("authorizes every method with AWS_IAM", () => {
       const methods = ofType("aws:apigateway/method:Method");
       assert.deepEqual(methods.map((m) => [m.name, m.inputs.authorization]).sort(), [
+        ["release-approval-post", "AWS_IAM"],
+        ["release-cancel-post", "AWS_IAM"],
         ["release-get", "AWS_IAM"],
+        ["release-retry-post", "AWS_IAM"],
+        ["releases-get", "AWS_IAM"],
         ["releases-post", "AWS_IAM"],
         ["root-post", "AWS_IAM"],
       ]);
+    });
+
+    it("validates each control route's body against its model, the handler's own schema, for every content type", () => {
+      for (const [method, model] of [
+        ["release-cancel-post", "CancelRequest"],
+        ["release-retry-post", "RetryRequest"],
+        ["release-approval-post", "ApprovalDecision"],
+      ] as const) {
+        const inputs = named("aws:apigateway/method:Method", method).inputs;
+        assert.deepEqual(inputs.requestModels, { "application/json": model, $default: model });
+        assert.ok(inputs.requestValidatorId, method);
+        const schema = JSON.parse(
+          String(named("aws:apigateway/model:Model", `model-${model}`).inputs.schema),
+        );
+        assert.deepEqual(schema, {
+          $schema: "http://json-schema.org/draft-04/schema#",
+          title: model,
+          ...CONTROL_BODY_SCHEMAS[model],
+        });
+      }
+    });
+
+    it("proxies the control routes to the control function, which alone may start the workflow", () => {
+      const integrations = ofType("aws:apigateway/integration:Integration").filter((i) =>
+        i.name.endsWith("-control"),
+      );
+      assert.deepEqual(integrations.map((i) => [i.name, i.inputs.type]).sort(), [
+        ["release-approval-post-control", "AWS_PROXY"],
+        ["release-cancel-post-control", "AWS_PROXY"],
+        ["release-retry-post-control", "AWS_PROXY"],
+        ["releases-get-control", "AWS_PROXY"],
+      ]);
+      const statements = policyOf(named("aws:iam/rolePolicy:RolePolicy", "releaseControl-policy")).Statement;
+      const start = statements.find((s) => s.Action.includes("states:StartExecution"));
+      assert.deepEqual(start?.Resource, [arnOf("aws:sfn/stateMachine:StateMachine", "workflow")]);
     });
 
     it("validates POST bodies against the manifest schema for every content type", () => {

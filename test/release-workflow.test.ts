@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import {
+  type ChoiceState,
   DefinitionError,
   type FailState,
   type MapState,
@@ -115,6 +116,7 @@ describe("the release workflow definition", () => {
       "executionArn.$": "$$.Execution.Id",
       "startedAt.$": "$$.Execution.StartTime",
       "source.$": "$.release.location",
+      "submittedBy.$": "$.release.submittedBy",
       failurePolicy: "letFinish",
       longestPipelineRunSeconds: 7200,
       "pipelines.$": "$.release.pipelines",
@@ -125,6 +127,50 @@ describe("the release workflow definition", () => {
       register.Catch?.map((c) => [c.ErrorEquals, c.Next]),
       [[["DuplicateRelease"], "RecordRejected"]],
     );
+  });
+
+  it("routes a retry to RetryRelease, which resumes the release's wait or fails RetryRefused", () => {
+    const definition = render();
+    assert.equal(definition.StartAt, "Submission");
+    const submission = state<ChoiceState>(definition, "Submission");
+    assert.deepEqual(submission.Choices, [{ Variable: "$.retry", IsPresent: true, Next: "RetryRelease" }]);
+    assert.equal(submission.Default, "LoadManifest");
+    const retry = state<TaskState>(definition, "RetryRelease");
+    assert.equal(retry.Parameters?.FunctionName, PLACEHOLDER_REFS.functions.registerRelease);
+    assert.deepEqual(retry.Parameters?.Payload, {
+      "retry.$": "$.retry",
+      "executionArn.$": "$$.Execution.Id",
+    });
+    assert.equal(retry.Next, "AwaitRelease");
+    assert.deepEqual(
+      retry.Catch?.map((c) => [c.ErrorEquals, c.Next]),
+      [[["RetryRefused"], "RetryRefused"]],
+    );
+  });
+
+  it("marks a CANCELLED outcome CANCELLED and publishes it naming who cancelled, then fails the execution", () => {
+    const definition = render();
+    const outcome = state<ChoiceState>(definition, "ReleaseOutcome");
+    assert.deepEqual(outcome.Choices, [
+      { Variable: "$.outcome.status", StringEquals: "SUCCEEDED", Next: "MarkSucceeded" },
+      { Variable: "$.outcome.status", StringEquals: "CANCELLED", Next: "MarkCancelled" },
+    ]);
+    const mark = state<TaskState>(definition, "MarkCancelled");
+    assert.deepEqual(mark.Parameters?.ExpressionAttributeValues, {
+      ":status": { S: "CANCELLED" },
+      ":now": { "S.$": "$$.State.EnteredTime" },
+      ":error": { "S.$": "$.outcome.error" },
+      ":cause": { "S.$": "$.outcome.cause" },
+    });
+    const publish = state<TaskState>(definition, "PublishCancelled");
+    const entry = (publish.Parameters?.Entries as { Detail: Record<string, unknown> }[])[0];
+    assert.equal(entry.Detail.status, "CANCELLED");
+    assert.equal(entry.Detail["causedBy.$"], "$.outcome.causedBy");
+    assert.deepEqual(state<State>(definition, "ReleaseCancelled"), {
+      Type: "Fail",
+      ErrorPath: "$.outcome.error",
+      CausePath: "$.outcome.cause",
+    });
   });
 
   it("records every refused submission (bad manifest, missing object, duplicate) before failing with its error", () => {

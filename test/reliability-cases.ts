@@ -238,3 +238,300 @@ export const BAD_INPUTS: BadInput[] = [
     "depth",
   ),
 ];
+
+/** A bad request to a release-control route, and the refusal it must get (test/reliability.test.ts). */
+export interface BadControlRequest {
+  /** Completes "refuses …". */
+  name: string;
+  method: "GET" | "POST";
+  /**
+   * The path, with RUNNING, ENDED and REJECTED standing for a running (gated) release, an ended
+   * one and a rejected submission.
+   */
+  path: string;
+  body?: string;
+  contentType?: string;
+  /** Who calls; the submitter of both releases when unset. */
+  user?: string;
+  status: number;
+  error: string;
+  /** The problem a 400 for a bad body must name (JSON Pointer and rule). */
+  problem?: { path: string; rule: string };
+}
+
+const long = "x".repeat(1001);
+const control = (
+  name: string,
+  method: "GET" | "POST",
+  path: string,
+  body: string | undefined,
+  status: number,
+  error: string,
+  problem?: { path: string; rule: string },
+): BadControlRequest => ({
+  name,
+  method,
+  path,
+  ...(body !== undefined ? { body } : {}),
+  status,
+  error,
+  ...(problem ? { problem } : {}),
+});
+
+export const BAD_CONTROL_REQUESTS: BadControlRequest[] = [
+  // Unknown release, pipeline or route.
+  control(
+    "a cancel of an unknown release",
+    "POST",
+    "/releases/no-such-release/cancel",
+    "{}",
+    404,
+    "ReleaseNotFound",
+  ),
+  control(
+    "a retry of an unknown release",
+    "POST",
+    "/releases/no-such-release/retry",
+    "{}",
+    404,
+    "ReleaseNotFound",
+  ),
+  control(
+    "a decision in an unknown release",
+    "POST",
+    "/releases/no-such-release/approvals/svc-a",
+    json({ decision: "approve" }),
+    404,
+    "ReleaseNotFound",
+  ),
+  control(
+    "a decision on a pipeline the release does not have",
+    "POST",
+    "/releases/RUNNING/approvals/svc-b",
+    json({ decision: "approve" }),
+    404,
+    "PipelineNotFound",
+  ),
+  control("a malformed releaseId", "POST", "/releases/bad%24id/cancel", "{}", 400, "InvalidReleaseId"),
+  control(
+    "a malformed pipeline name",
+    "POST",
+    "/releases/RUNNING/approvals/svc%20a",
+    json({ decision: "approve" }),
+    400,
+    "InvalidPipeline",
+  ),
+  control("an unknown control route", "POST", "/releases/RUNNING/pause", "{}", 404, "NotFound"),
+  // Wrong state.
+  control(
+    "a cancel of a release that ended",
+    "POST",
+    "/releases/ENDED/cancel",
+    "{}",
+    409,
+    "ReleaseNotRunning",
+  ),
+  control(
+    "a retry of a running release",
+    "POST",
+    "/releases/RUNNING/retry",
+    "{}",
+    409,
+    "ReleaseNotRetryable",
+  ),
+  control(
+    "a retry of a release that succeeded",
+    "POST",
+    "/releases/ENDED/retry",
+    "{}",
+    409,
+    "ReleaseNotRetryable",
+  ),
+  control(
+    "a decision on a pipeline without a gate",
+    "POST",
+    "/releases/ENDED/approvals/svc-a",
+    json({ decision: "approve" }),
+    409,
+    "NoApprovalGate",
+  ),
+  {
+    ...control(
+      "the submitter's approval of their own release",
+      "POST",
+      "/releases/RUNNING/approvals/svc-manual",
+      json({ decision: "approve" }),
+      403,
+      "SelfApprovalNotAllowed",
+    ),
+  },
+  {
+    ...control(
+      "a decision by someone outside the gate's approvers",
+      "POST",
+      "/releases/RUNNING/approvals/svc-manual",
+      json({ decision: "approve" }),
+      403,
+      "NotAnApprover",
+    ),
+    user: "mallory",
+  },
+  control(
+    "a cancel of a rejected submission",
+    "POST",
+    "/releases/REJECTED/cancel",
+    "{}",
+    409,
+    "ReleaseNotRunning",
+  ),
+  control(
+    "a retry of a rejected submission",
+    "POST",
+    "/releases/REJECTED/retry",
+    "{}",
+    409,
+    "ReleaseNotRetryable",
+  ),
+  control(
+    "a decision in a rejected submission",
+    "POST",
+    "/releases/REJECTED/approvals/svc-a",
+    json({ decision: "approve" }),
+    409,
+    "ReleaseNotRunning",
+  ),
+  // Bad bodies.
+  control(
+    "a cancel body that is not JSON",
+    "POST",
+    "/releases/RUNNING/cancel",
+    "{reason: x}",
+    400,
+    "InvalidRequest",
+    { path: "", rule: "json" },
+  ),
+  control("a cancel body that is an array", "POST", "/releases/RUNNING/cancel", "[]", 400, "InvalidRequest", {
+    path: "",
+    rule: "type",
+  }),
+  control(
+    "a cancel with an unknown field",
+    "POST",
+    "/releases/RUNNING/cancel",
+    json({ why: "x" }),
+    400,
+    "InvalidRequest",
+    { path: "/why", rule: "additionalProperties" },
+  ),
+  control(
+    "a cancel reason that is not a string",
+    "POST",
+    "/releases/RUNNING/cancel",
+    json({ reason: 42 }),
+    400,
+    "InvalidRequest",
+    { path: "/reason", rule: "type" },
+  ),
+  control(
+    "an oversized cancel reason (1001 characters)",
+    "POST",
+    "/releases/RUNNING/cancel",
+    json({ reason: long }),
+    400,
+    "InvalidRequest",
+    { path: "/reason", rule: "maxLength" },
+  ),
+  control(
+    "a retry body with a field",
+    "POST",
+    "/releases/ENDED/retry",
+    json({ attempt: 3 }),
+    400,
+    "InvalidRequest",
+    { path: "/attempt", rule: "additionalProperties" },
+  ),
+  control(
+    "a decision without a decision",
+    "POST",
+    "/releases/RUNNING/approvals/svc-manual",
+    json({ comment: "ok" }),
+    400,
+    "InvalidRequest",
+    { path: "/decision", rule: "required" },
+  ),
+  control(
+    "a decision that is neither approve nor reject",
+    "POST",
+    "/releases/RUNNING/approvals/svc-manual",
+    json({ decision: "maybe" }),
+    400,
+    "InvalidRequest",
+    { path: "/decision", rule: "enum" },
+  ),
+  control(
+    "an oversized comment (1001 characters)",
+    "POST",
+    "/releases/RUNNING/approvals/svc-manual",
+    json({ decision: "reject", comment: long }),
+    400,
+    "InvalidRequest",
+    { path: "/comment", rule: "maxLength" },
+  ),
+  control(
+    "an empty comment",
+    "POST",
+    "/releases/RUNNING/approvals/svc-manual",
+    json({ decision: "reject", comment: "" }),
+    400,
+    "InvalidRequest",
+    { path: "/comment", rule: "minLength" },
+  ),
+  control(
+    "a control body larger than 16 KiB",
+    "POST",
+    "/releases/RUNNING/cancel",
+    json({ reason: "x".repeat(17_000) }),
+    413,
+    "InvalidRequest",
+  ),
+  {
+    ...control(
+      "a cancel sent as text/plain",
+      "POST",
+      "/releases/RUNNING/cancel",
+      "{}",
+      415,
+      "UnsupportedMediaType",
+    ),
+    contentType: "text/plain",
+  },
+  // Bad list queries.
+  control(
+    "a nextToken from another status's listing",
+    "GET",
+    `/releases?status=SUCCEEDED&nextToken=${Buffer.from(json({ releaseId: "x", status: "FAILED", startedAt: "2026-11-30T00:00:00.000Z" })).toString("base64url")}`,
+    undefined,
+    400,
+    "InvalidNextToken",
+  ),
+  control("a list of an unknown status", "GET", "/releases?status=done", undefined, 400, "InvalidStatus"),
+  control("a list limit of 0", "GET", "/releases?limit=0", undefined, 400, "InvalidLimit"),
+  control("a list limit over 100", "GET", "/releases?limit=101", undefined, 400, "InvalidLimit"),
+  control("a list limit that is not a number", "GET", "/releases?limit=ten", undefined, 400, "InvalidLimit"),
+  control(
+    "a nextToken that is not one",
+    "GET",
+    "/releases?nextToken=garbage",
+    undefined,
+    400,
+    "InvalidNextToken",
+  ),
+  control(
+    "a nextToken naming another key",
+    "GET",
+    `/releases?nextToken=${Buffer.from('{"x":"1"}').toString("base64url")}`,
+    undefined,
+    400,
+    "InvalidNextToken",
+  ),
+];

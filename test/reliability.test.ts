@@ -24,7 +24,13 @@ import {
 import { S3RVER_CREDENTIALS } from "../local/s3";
 import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "../local/server";
 import { finished, newReleaseId, until } from "./local-helpers";
-import { BAD_INPUTS, type BadInput, RELIABILITY_ALLOW_LIST } from "./reliability-cases";
+import {
+  BAD_CONTROL_REQUESTS,
+  BAD_INPUTS,
+  type BadControlRequest,
+  type BadInput,
+  RELIABILITY_ALLOW_LIST,
+} from "./reliability-cases";
 
 /** Keys of this run's uploads, apart from earlier runs' in a reused bucket. */
 const RUN = Date.now().toString(36);
@@ -286,6 +292,81 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         assertNoLeaks(leaksBetween(afterApi, await footprint(), 1), "S3");
 
         tally.badInputs += 1;
+      });
+    });
+  });
+
+  describe("a bad-input battery for the release-control routes", () => {
+    const running = newReleaseId("control-running");
+    const ended = newReleaseId("control-ended");
+    const rejected = newReleaseId("control-rejected");
+
+    before(async () => {
+      await post(
+        JSON.stringify({
+          releaseId: running,
+          pipelines: [{ name: "svc-manual", approval: { approvers: ["local-user", "bob"] } }],
+        }),
+      );
+      await post(JSON.stringify({ releaseId: ended, pipelines: ["svc-a"] }));
+      // Rejected by the workflow, past the API: a pipeline listed twice.
+      machine.start({
+        source: "api",
+        body: JSON.stringify({ releaseId: rejected, pipelines: ["svc-a", "svc-a"] }),
+      });
+      await until("the gate to wait", async () =>
+        (await machine.readRelease(running))?.pipelines[0]?.status === "AwaitingApproval" ? true : undefined,
+      );
+      await until("the other release to end", async () =>
+        (await machine.readRelease(ended))?.status === "SUCCEEDED" ? true : undefined,
+      );
+      await until("the submission to be rejected", async () =>
+        (await machine.readRelease(rejected))?.status === "REJECTED" ? true : undefined,
+      );
+    });
+
+    /** Everything a refused request must leave as it was. */
+    async function state() {
+      return {
+        releases: await Promise.all([running, ended, rejected].map((id) => machine.readRelease(id))),
+        starts: machine.codepipeline.callCount("StartPipelineExecution"),
+        engineExecutions: machine.engine.listExecutions().length,
+      };
+    }
+
+    BAD_CONTROL_REQUESTS.forEach((request: BadControlRequest) => {
+      it(`refuses ${request.name} with ${request.status} ${request.error}, changing nothing`, async () => {
+        const before = await state();
+        const url = `${server.url}${request.path.replace("RUNNING", running).replace("ENDED", ended).replace("REJECTED", rejected)}`;
+        const response = await fetch(url, {
+          method: request.method,
+          headers: {
+            ...(request.body !== undefined
+              ? { "content-type": request.contentType ?? "application/json" }
+              : {}),
+            ...(request.user ? { "x-release-machine-user": request.user } : {}),
+          },
+          ...(request.body !== undefined ? { body: request.body } : {}),
+        });
+        const body = (await response.json()) as {
+          error?: string;
+          message?: string;
+          problems?: { path: string; rule: string }[];
+        };
+        assert.deepEqual(
+          [response.status, body.error],
+          [request.status, request.error],
+          JSON.stringify(body),
+        );
+        assert.ok(body.message && body.message.length > 10, "the refusal says why in words");
+        if (request.problem) {
+          assert.ok(
+            body.problems?.some((p) => p.path === request.problem?.path && p.rule === request.problem.rule),
+            `names ${request.problem.path} and ${request.problem.rule}: ${JSON.stringify(body.problems)}`,
+          );
+        }
+        tally.badInputs += 1;
+        assert.deepEqual(await state(), before);
       });
     });
   });
@@ -862,7 +943,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
           const report = await second.machine.reconcile();
           assert.deepEqual(
             report,
-            { checked: 0, completed: 0, resumedStarts: 0, failures: [] },
+            { checked: 0, completed: 0, resumedStarts: 0, expiredGates: 0, failures: [] },
             "no waiter of the old engine is left",
           );
 

@@ -76,7 +76,7 @@ describe("the release workflow, end to end on the local engine", function () {
     );
     assert.deepEqual(
       published.map((e) => e.detail.status),
-      ["SUCCEEDED"],
+      ["RUNNING", "SUCCEEDED"],
     );
     const waiting = (await executionItems(machine)).filter(
       (i) => i.releaseId === releaseId && i.awaitingRelease,
@@ -122,7 +122,10 @@ describe("the release workflow, end to end on the local engine", function () {
     );
     assert.deepEqual(
       published.map((e) => [e.detail.status, e.detail.error]),
-      [["FAILED", "PipelineFailed"]],
+      [
+        ["RUNNING", undefined],
+        ["FAILED", "PipelineFailed"],
+      ],
     );
   });
 

@@ -1,0 +1,427 @@
+/**
+ * The release-control API: cancel, retry, approval decisions and the release list, on AWS (one
+ * Lambda behind API Gateway's proxy integration, `AWS_IAM` on every route) and in `npm start`
+ * alike. Each route parses and checks its request, authorizes the caller, then leaves every
+ * decision to the scheduler (handlers/scheduler.ts), whose conditional writes settle the races.
+ * The request bodies' schemas below are the one source for the API Gateway models (infra/api.ts),
+ * this handler and the local server.
+ */
+import { StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import Ajv, { type ErrorObject } from "ajv";
+import { GateNotAwaiting, ReleaseStateConflict, type RequestProblem, RequestRefused } from "./errors";
+import type { ExecutionDeps } from "./executions";
+import { type JsonSchema, PIPELINE_NAME_PATTERN, RELEASE_ID_PATTERN } from "./manifest";
+import {
+  LISTED_RELEASE,
+  RELEASE_STATUSES,
+  type ReleaseStatus,
+  ReleasePipelinesTable,
+  ReleasesTable,
+} from "./model";
+import { type ProxyResponse, json } from "./release-status";
+import {
+  type PipelineItem,
+  type ReleaseItem,
+  cancelRelease,
+  decideGate,
+  readReleaseItem,
+  retryExecutionName,
+} from "./scheduler";
+
+/** What the control routes need besides the scheduler's clients. */
+export interface ControlDeps extends ExecutionDeps {
+  /** The release workflow, whose next attempt a retry starts. */
+  stateMachineArn: string;
+  /** Whether a release's submitter may approve its own gates (stack config `allowSelfApproval`). */
+  allowSelfApproval: boolean;
+}
+
+/** Lengths people write; a longer reason or comment is refused, never cut. */
+export const MAX_REASON_LENGTH = 1000;
+export const MAX_COMMENT_LENGTH = 1000;
+export const DEFAULT_LIST_LIMIT = 20;
+export const MAX_LIST_LIMIT = 100;
+
+const object = (properties: Record<string, JsonSchema>, required: string[] = []): JsonSchema => ({
+  type: "object",
+  additionalProperties: false,
+  required,
+  properties,
+});
+
+/** The bodies of the control routes, by route: API Gateway models and this handler's checks. */
+export const CONTROL_BODY_SCHEMAS = {
+  CancelRequest: object({ reason: { type: "string", minLength: 1, maxLength: MAX_REASON_LENGTH } }),
+  RetryRequest: object({}),
+  ApprovalDecision: object(
+    {
+      decision: { type: "string", enum: ["approve", "reject"] },
+      comment: { type: "string", minLength: 1, maxLength: MAX_COMMENT_LENGTH },
+    },
+    ["decision"],
+  ),
+} as const satisfies Record<string, JsonSchema>;
+
+export type ControlBodyModel = keyof typeof CONTROL_BODY_SCHEMAS;
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validators = Object.fromEntries(
+  Object.entries(CONTROL_BODY_SCHEMAS).map(([name, schema]) => [name, ajv.compile(schema)]),
+) as Record<ControlBodyModel, ReturnType<typeof ajv.compile>>;
+
+function describe(error: ErrorObject): RequestProblem {
+  const params = error.params as Record<string, unknown>;
+  const key = params.missingProperty ?? params.additionalProperty;
+  const path = key === undefined ? error.instancePath : `${error.instancePath}/${String(key)}`;
+  const field = path === "" ? "the body" : path.slice(1);
+  const messages: Record<string, () => string> = {
+    required: () => `${field} is required`,
+    additionalProperties: () => `unknown field "${String(key)}"; allowed: ${allowedOf(error)}`,
+    type: () => `${field} must be of type ${String(params.type)}`,
+    enum: () => `${field} must be one of ${(params.allowedValues as string[]).join(", ")}`,
+    minLength: () => `${field} must not be empty; leave it out instead`,
+    maxLength: () => `${field} must be at most ${String(params.limit)} characters`,
+  };
+  return {
+    path,
+    rule: error.keyword,
+    message: (messages[error.keyword] ?? (() => `${field} ${error.message}`))(),
+  };
+}
+
+function allowedOf(error: ErrorObject): string {
+  const names = Object.keys((error.parentSchema as JsonSchema | undefined)?.properties ?? {});
+  return names.length > 0 ? names.join(", ") : "none (send {})";
+}
+
+/** Parses a route's JSON body (an absent or empty body is `{}`) and checks it against its model. */
+export function parseControlBody<T>(model: ControlBodyModel, body: string | null | undefined): T {
+  let value: unknown = {};
+  if (body !== undefined && body !== null && body.trim() !== "") {
+    try {
+      value = JSON.parse(body);
+    } catch {
+      throw new RequestRefused(400, "InvalidRequest", "the body is not valid JSON", [
+        { path: "", rule: "json", message: "the body must be a JSON object" },
+      ]);
+    }
+  }
+  const validate = validators[model];
+  if (!validate(value)) {
+    const problems = (validate.errors ?? []).map(describe);
+    throw new RequestRefused(400, "InvalidRequest", problems.map((p) => p.message).join("; "), problems);
+  }
+  return value as T;
+}
+
+function checkReleaseId(releaseId: string | undefined): string {
+  if (releaseId === undefined || !new RegExp(RELEASE_ID_PATTERN).test(releaseId)) {
+    throw new RequestRefused(
+      400,
+      "InvalidReleaseId",
+      "releaseId must be 1-64 characters of letters, digits, '.', '_' and '-', starting with a letter or digit",
+    );
+  }
+  return releaseId;
+}
+
+async function existingRelease(deps: ExecutionDeps, releaseId: string): Promise<ReleaseItem> {
+  const release = await readReleaseItem(deps, releaseId);
+  if (!release) throw new RequestRefused(404, "ReleaseNotFound", `no release has releaseId ${releaseId}`);
+  return release;
+}
+
+/** `POST /releases/{releaseId}/cancel`: 202 CANCELLING; 404 unknown; 409 once it ended. */
+export async function cancelRoute(
+  deps: ExecutionDeps,
+  request: { releaseId?: string; body?: string | null; caller: string },
+): Promise<{ releaseId: string; status: "CANCELLING"; cancelledBy: string }> {
+  const releaseId = checkReleaseId(request.releaseId);
+  const { reason } = parseControlBody<{ reason?: string }>("CancelRequest", request.body);
+  await existingRelease(deps, releaseId);
+  try {
+    return await cancelRelease(deps, { releaseId, by: request.caller, ...(reason ? { reason } : {}) });
+  } catch (error) {
+    if (error instanceof ReleaseStateConflict)
+      throw new RequestRefused(409, "ReleaseNotRunning", error.message);
+    throw error;
+  }
+}
+
+/**
+ * `POST /releases/{releaseId}/retry`: starts attempt n+1 as a new execution of the workflow, named
+ * by the attempt (so two racing retries start one execution: the second gets 409). 409 while the
+ * release runs, after it succeeded, or for a rejected submission.
+ */
+export async function retryRoute(
+  deps: ControlDeps,
+  request: { releaseId?: string; body?: string | null; caller: string },
+): Promise<{ releaseId: string; attempt: number; executionArn: string }> {
+  const releaseId = checkReleaseId(request.releaseId);
+  parseControlBody<Record<string, never>>("RetryRequest", request.body);
+  const release = await existingRelease(deps, releaseId);
+  if (release.status !== "FAILED" && release.status !== "CANCELLED") {
+    const why = release.status === "SUCCEEDED" ? "it succeeded" : `it is ${release.status}`;
+    throw new RequestRefused(
+      409,
+      "ReleaseNotRetryable",
+      `release ${releaseId} cannot be retried: ${why}; only a FAILED or CANCELLED release can`,
+    );
+  }
+  const attempt = release.attempt + 1;
+  try {
+    const started = await deps.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: deps.stateMachineArn,
+        name: retryExecutionName(releaseId, attempt),
+        input: JSON.stringify({ retry: { releaseId, attempt, requestedBy: request.caller } }),
+      }),
+    );
+    return { releaseId, attempt, executionArn: started.executionArn ?? "" };
+  } catch (error) {
+    if (error instanceof Error && error.name === "ExecutionAlreadyExists") {
+      throw new RequestRefused(
+        409,
+        "RetryAlreadyStarted",
+        `attempt ${attempt} of release ${releaseId} was already started`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** Whether an approver pattern (`*` any run of characters) matches the caller, case-sensitively as ARNs are. */
+export function approverMatches(pattern: string, caller: string): boolean {
+  const regex = pattern
+    .split("*")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+    .join(".*");
+  return new RegExp(`^${regex}$`).test(caller);
+}
+
+/**
+ * `POST /releases/{releaseId}/approvals/{pipeline}`: 200 with the decision. 403 when the caller is
+ * not among the gate's approvers, or approves a release they submitted (unless the stack allows
+ * it); 409 when the gate is not waiting (decided, expired, skipped) or the release no longer runs.
+ */
+export async function approvalRoute(
+  deps: ControlDeps,
+  request: { releaseId?: string; pipeline?: string; body?: string | null; caller: string },
+): Promise<{
+  releaseId: string;
+  pipeline: string;
+  decision: "approve" | "reject";
+  decidedBy: string;
+  status: string;
+}> {
+  const releaseId = checkReleaseId(request.releaseId);
+  const pipeline = request.pipeline ?? "";
+  if (!new RegExp(PIPELINE_NAME_PATTERN).test(pipeline)) {
+    throw new RequestRefused(
+      400,
+      "InvalidPipeline",
+      "pipeline must be 1-100 characters of letters, digits, '.', '@', '_' and '-'",
+    );
+  }
+  const { decision, comment } = parseControlBody<{ decision: "approve" | "reject"; comment?: string }>(
+    "ApprovalDecision",
+    request.body,
+  );
+  const release = await existingRelease(deps, releaseId);
+  if (release.status === "REJECTED") {
+    throw new RequestRefused(
+      409,
+      "ReleaseNotRunning",
+      `release ${releaseId} was REJECTED; it has no gates to decide`,
+    );
+  }
+  const { Item } = await deps.ddb.send(
+    new GetCommand({
+      TableName: deps.tables.releasePipelines,
+      Key: { [ReleasePipelinesTable.hashKey]: releaseId, [ReleasePipelinesTable.rangeKey]: pipeline },
+      ConsistentRead: true,
+    }),
+  );
+  const item = Item as PipelineItem | undefined;
+  if (!item)
+    throw new RequestRefused(404, "PipelineNotFound", `release ${releaseId} has no pipeline ${pipeline}`);
+  if (!item.approval)
+    throw new RequestRefused(
+      409,
+      "NoApprovalGate",
+      `pipeline ${pipeline} of release ${releaseId} has no approval gate`,
+    );
+  if (release.status !== "RUNNING" || release.cancelledBy !== undefined) {
+    const state = release.cancelledBy !== undefined ? "CANCELLING" : release.status;
+    throw new RequestRefused(
+      409,
+      "ReleaseNotRunning",
+      `release ${releaseId} is ${state}; its gates can no longer be decided`,
+    );
+  }
+  if (item.approval.approvers && !item.approval.approvers.some((p) => approverMatches(p, request.caller))) {
+    throw new RequestRefused(
+      403,
+      "NotAnApprover",
+      `${request.caller} is not among the approvers of ${pipeline}: ${item.approval.approvers.join(", ")}`,
+    );
+  }
+  if (decision === "approve" && request.caller === release.submittedBy && !deps.allowSelfApproval) {
+    throw new RequestRefused(
+      403,
+      "SelfApprovalNotAllowed",
+      `${request.caller} submitted release ${releaseId} and may not approve it (stack config allowSelfApproval)`,
+    );
+  }
+  try {
+    const decided = await decideGate(deps, {
+      releaseId,
+      pipeline,
+      decision,
+      by: request.caller,
+      ...(comment ? { comment } : {}),
+    });
+    return { releaseId, pipeline, decision, decidedBy: request.caller, status: decided.status };
+  } catch (error) {
+    if (error instanceof GateNotAwaiting) throw new RequestRefused(409, "GateNotAwaiting", error.message);
+    throw error;
+  }
+}
+
+/** One line of `GET /releases`. */
+export interface ReleaseSummary {
+  releaseId: string;
+  status: ReleaseStatus | "CANCELLING";
+  startedAt?: string;
+  endedAt?: string;
+  submittedBy?: string;
+  attempt?: number;
+}
+
+/**
+ * The page a nextToken continues: the index key a previous answer's LastEvaluatedKey held, for
+ * the same listing (all releases, or one status); anything else is refused, never sent to DynamoDB.
+ */
+function decodeNextToken(token: string, index: { hashKey: string; rangeKey: string }, value: string) {
+  const refused = new RequestRefused(
+    400,
+    "InvalidNextToken",
+    "nextToken must be the value a previous GET /releases answered, with the same status filter",
+  );
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw refused;
+  }
+  if (typeof decoded !== "object" || decoded === null || Array.isArray(decoded)) throw refused;
+  const key = decoded as Record<string, unknown>;
+  const expected = [ReleasesTable.hashKey, index.hashKey, index.rangeKey].sort();
+  const strings = Object.values(key).every((v) => typeof v === "string");
+  if (
+    !strings ||
+    JSON.stringify(Object.keys(key).sort()) !== JSON.stringify(expected) ||
+    key[index.hashKey] !== value
+  )
+    throw refused;
+  return key as Record<string, string>;
+}
+
+/**
+ * `GET /releases?status=&limit=&nextToken=`: newest first, from the `newest` index (or `byStatus`
+ * for one status): one Query per page, never a scan.
+ */
+export async function listRoute(
+  deps: Pick<ExecutionDeps, "ddb" | "tables">,
+  query: { status?: string; limit?: string; nextToken?: string },
+): Promise<{ releases: ReleaseSummary[]; nextToken?: string }> {
+  const { status } = query;
+  if (status !== undefined && !(RELEASE_STATUSES as readonly string[]).includes(status)) {
+    throw new RequestRefused(400, "InvalidStatus", `status must be one of ${RELEASE_STATUSES.join(", ")}`);
+  }
+  const limit = query.limit === undefined ? DEFAULT_LIST_LIMIT : Number(query.limit);
+  if (!/^\d+$/.test(query.limit ?? String(DEFAULT_LIST_LIMIT)) || limit < 1 || limit > MAX_LIST_LIMIT) {
+    throw new RequestRefused(400, "InvalidLimit", `limit must be an integer from 1 to ${MAX_LIST_LIMIT}`);
+  }
+  const index = status ? ReleasesTable.byStatusIndex : ReleasesTable.newestIndex;
+  const partition = status ?? LISTED_RELEASE;
+  const startKey =
+    query.nextToken !== undefined ? decodeNextToken(query.nextToken, index, partition) : undefined;
+  const page = await deps.ddb.send(
+    new QueryCommand({
+      TableName: deps.tables.releases,
+      IndexName: index.name,
+      KeyConditionExpression: "#key = :value",
+      ExpressionAttributeNames: { "#key": index.hashKey },
+      ExpressionAttributeValues: { ":value": partition },
+      ScanIndexForward: false,
+      Limit: limit,
+      ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+    }),
+  );
+  const releases = ((page.Items ?? []) as ReleaseItem[]).map((r): ReleaseSummary => ({
+    releaseId: r.releaseId,
+    status: r.status === "RUNNING" && r.cancelledBy !== undefined ? "CANCELLING" : r.status,
+    ...(r.startedAt ? { startedAt: r.startedAt } : {}),
+    ...(r.endedAt ? { endedAt: r.endedAt } : {}),
+    ...(r.submittedBy ? { submittedBy: r.submittedBy } : {}),
+    ...(r.attempt ? { attempt: r.attempt } : {}),
+  }));
+  const next = page.LastEvaluatedKey
+    ? { nextToken: Buffer.from(JSON.stringify(page.LastEvaluatedKey)).toString("base64url") }
+    : {};
+  return { releases, ...next };
+}
+
+/** The subset of API Gateway's Lambda proxy event the control routes read. */
+export interface ControlRequest {
+  /** The route's resource path, e.g. `/releases/{releaseId}/cancel`. */
+  resource: string;
+  httpMethod: string;
+  pathParameters?: Record<string, string | undefined> | null;
+  queryStringParameters?: Record<string, string | undefined> | null;
+  body?: string | null;
+  /** On AWS `requestContext.identity.userArn` (AWS_IAM); locally the `x-release-machine-user` header. */
+  requestContext?: { identity?: { userArn?: string | null } | null } | null;
+}
+
+/** The control routes: the resource paths API Gateway and the local server route here. */
+export const CONTROL_ROUTES = {
+  list: { method: "GET", resource: "/releases" },
+  cancel: { method: "POST", resource: "/releases/{releaseId}/cancel" },
+  retry: { method: "POST", resource: "/releases/{releaseId}/retry" },
+  approval: { method: "POST", resource: "/releases/{releaseId}/approvals/{pipeline}" },
+} as const;
+
+/** The control Lambda: routes by resource, answers every refusal with its status and a clear error. */
+export async function releaseControlApi(deps: ControlDeps, request: ControlRequest): Promise<ProxyResponse> {
+  try {
+    const path = request.pathParameters ?? {};
+    const caller = request.requestContext?.identity?.userArn ?? "";
+    const route = `${request.httpMethod} ${request.resource}`;
+    if (route === "GET /releases")
+      return json(200, await listRoute(deps, request.queryStringParameters ?? {}));
+    if (caller === "")
+      throw new RequestRefused(
+        403,
+        "NoCallerIdentity",
+        "the request carries no caller identity; sign it with IAM credentials",
+      );
+    const params = { releaseId: path.releaseId, body: request.body, caller };
+    if (route === "POST /releases/{releaseId}/cancel") return json(202, await cancelRoute(deps, params));
+    if (route === "POST /releases/{releaseId}/retry") return json(202, await retryRoute(deps, params));
+    if (route === "POST /releases/{releaseId}/approvals/{pipeline}")
+      return json(200, await approvalRoute(deps, { ...params, pipeline: path.pipeline }));
+    throw new RequestRefused(404, "NotFound", `no route ${route}`);
+  } catch (error) {
+    if (error instanceof RequestRefused) {
+      return json(error.statusCode, {
+        error: error.error,
+        message: error.message,
+        ...(error.problems ? { problems: error.problems } : {}),
+      });
+    }
+    throw error;
+  }
+}

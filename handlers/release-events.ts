@@ -1,0 +1,69 @@
+/**
+ * The release machine's own EventBridge events from the handlers: "Release State Change" for each
+ * change a person or the scheduler causes (started, awaiting approval, approved, cancelling,
+ * retried), and "Release Approval Requested" when a gate opens. The workflow publishes the final
+ * states itself (stepfunction/release-workflow.ts), with the same source and detail fields.
+ * https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
+ */
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import type { ExecutionDeps } from "./executions";
+import {
+  APPROVAL_REQUESTED_DETAIL_TYPE,
+  RELEASE_EVENT_BUS,
+  RELEASE_EVENT_DETAIL_TYPE,
+  RELEASE_EVENT_SOURCE,
+} from "./model";
+
+/** "Release State Change" detail: the release's status after the change, and who caused it. */
+export interface ReleaseStateDetail {
+  releaseId: string;
+  status: "RUNNING" | "AWAITING_APPROVAL" | "CANCELLING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+  causedBy: string;
+  attempt?: number;
+  /** The pipeline the change concerns (a gate opened or decided). */
+  pipeline?: string;
+  decision?: string;
+  comment?: string;
+  reason?: string;
+}
+
+/** "Release Approval Requested" detail. Never a task token: the gate is decided through the API. */
+export interface ApprovalRequestedDetail {
+  releaseId: string;
+  pipeline: string;
+  submittedBy: string;
+  approvers?: string[];
+  deadlineAt: string;
+}
+
+/**
+ * Publishes one event. A lost notification must not undo or repeat the decision it reports, so a
+ * refused entry is logged, not thrown (the release's item and GET stay the record).
+ */
+async function publish(deps: ExecutionDeps, detailType: string, detail: object): Promise<void> {
+  try {
+    const result = await deps.events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: RELEASE_EVENT_SOURCE,
+            DetailType: detailType,
+            EventBusName: RELEASE_EVENT_BUS,
+            Detail: JSON.stringify(detail),
+          },
+        ],
+      }),
+    );
+    if (result.FailedEntryCount) console.error(`${detailType} not published`, result.Entries, detail);
+  } catch (error) {
+    console.error(`${detailType} not published`, error, detail);
+  }
+}
+
+export const publishReleaseEvent = (deps: ExecutionDeps, detail: ReleaseStateDetail): Promise<void> =>
+  publish(deps, RELEASE_EVENT_DETAIL_TYPE, detail);
+
+export const publishApprovalRequested = (
+  deps: ExecutionDeps,
+  detail: ApprovalRequestedDetail,
+): Promise<void> => publish(deps, APPROVAL_REQUESTED_DETAIL_TYPE, detail);

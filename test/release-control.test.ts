@@ -1,0 +1,751 @@
+/**
+ * End to end: release control on the local engine and stand-ins: cancel, retry of what did not
+ * succeed, approval gates, the release list, and the races between them. The routes run through
+ * the same handler as the deployed control Lambda (handlers/release-control.ts), with the caller
+ * as API Gateway passes it. Pipelines here never end by themselves: each test ends them with the
+ * stand-in's `finish()` and waits for the router to deliver every event, so nothing depends on timing.
+ */
+import assert from "node:assert/strict";
+import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { clientRequestToken } from "../handlers/manifest";
+import { approverMatches, releaseControlApi } from "../handlers/release-control";
+import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
+import type { LocalExecution } from "../local/engine";
+import {
+  type LocalReleaseMachine,
+  type LocalReleaseMachineOptions,
+  startLocalReleaseMachine,
+} from "../local/release-machine";
+import { finished, newReleaseId, until } from "./local-helpers";
+
+const manual = (name: string): LocalPipelineSpec => ({ name, durationMs: null, outcome: "Succeeded" });
+const ALICE = "arn:aws:iam::123456789012:user/alice";
+const BOB = "arn:aws:iam::123456789012:user/bob";
+const CAROL = "arn:aws:iam::123456789012:role/release-approvers/carol";
+
+async function withMachine(
+  pipelines: string[],
+  body: (machine: LocalReleaseMachine) => Promise<void>,
+  options: Partial<LocalReleaseMachineOptions> = {},
+): Promise<void> {
+  const machine = await startLocalReleaseMachine({
+    pipelines: pipelines.map(manual),
+    retryPauseMs: 5,
+    ...options,
+  });
+  try {
+    await body(machine);
+  } finally {
+    await machine.close();
+  }
+}
+
+/** Submits as the API does, on behalf of `by` (the start template's `submittedBy`). */
+function submit(machine: LocalReleaseMachine, manifest: object, by = ALICE): LocalExecution {
+  return machine.start({ source: "api", body: JSON.stringify(manifest), submittedBy: by });
+}
+
+async function control(
+  machine: LocalReleaseMachine,
+  resource: string,
+  path: Record<string, string>,
+  body: object | undefined,
+  caller: string,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const answer = await releaseControlApi(machine.control, {
+    resource,
+    httpMethod: "POST",
+    pathParameters: path,
+    body: body === undefined ? null : JSON.stringify(body),
+    requestContext: { identity: { userArn: caller } },
+  });
+  return { status: answer.statusCode, json: JSON.parse(answer.body) as Record<string, unknown> };
+}
+
+const cancel = (m: LocalReleaseMachine, releaseId: string, by = BOB, reason?: string) =>
+  control(m, "/releases/{releaseId}/cancel", { releaseId }, reason ? { reason } : {}, by);
+const retry = (m: LocalReleaseMachine, releaseId: string, by = BOB) =>
+  control(m, "/releases/{releaseId}/retry", { releaseId }, {}, by);
+const decide = (
+  m: LocalReleaseMachine,
+  releaseId: string,
+  pipeline: string,
+  decision: "approve" | "reject",
+  by = BOB,
+  comment?: string,
+) =>
+  control(
+    m,
+    "/releases/{releaseId}/approvals/{pipeline}",
+    { releaseId, pipeline },
+    { decision, ...(comment ? { comment } : {}) },
+    by,
+  );
+
+function executionsOf(machine: LocalReleaseMachine, pipeline: string): ExecutionRecord[] {
+  return machine.codepipeline.executions(pipeline);
+}
+
+async function running(machine: LocalReleaseMachine, pipeline: string): Promise<ExecutionRecord> {
+  return until(`${pipeline} to be running`, () =>
+    executionsOf(machine, pipeline).find((e) => e.status === "InProgress"),
+  );
+}
+
+async function end(machine: LocalReleaseMachine, pipeline: string, status: "Succeeded" | "Failed") {
+  machine.codepipeline.finish((await running(machine, pipeline)).pipelineExecutionId, status);
+  await machine.router.idle();
+}
+
+async function pipelineStatus(machine: LocalReleaseMachine, releaseId: string, pipeline: string) {
+  const release = await machine.readRelease(releaseId);
+  return release?.pipelines.find((p) => p.name === pipeline)?.status;
+}
+
+async function awaiting(machine: LocalReleaseMachine, releaseId: string, pipeline: string): Promise<void> {
+  await until(`${pipeline} to await approval`, async () =>
+    (await pipelineStatus(machine, releaseId, pipeline)) === "AwaitingApproval" ? true : undefined,
+  );
+}
+
+/** The release's "Release State Change" events, as [status, causedBy]. */
+function stateChanges(machine: LocalReleaseMachine, releaseId: string): [unknown, unknown][] {
+  return machine.router.published
+    .filter((e) => e["detail-type"] === "Release State Change" && e.detail.releaseId === releaseId)
+    .map((e) => [e.detail.status, e.detail.causedBy]);
+}
+
+describe("release control, end to end on the local engine", function () {
+  this.timeout(30000);
+
+  describe("cancel", () => {
+    it("stops the running pipeline, skips those not started, starts nothing more and records who cancelled and why", async () => {
+      await withMachine(["k-a", "k-b", "k-c"], async (m) => {
+        const releaseId = newReleaseId("cancel");
+        const execution = submit(m, {
+          releaseId,
+          pipelines: ["k-a", { name: "k-b", dependsOn: ["k-a"] }, { name: "k-c", dependsOn: ["k-b"] }],
+        });
+        const started = await running(m, "k-a");
+
+        const answer = await cancel(m, releaseId, BOB, "wrong build");
+        assert.deepEqual(answer, {
+          status: 202,
+          json: { releaseId, status: "CANCELLING", cancelledBy: BOB },
+        });
+        const done = await finished(m, execution);
+
+        assert.equal(done.status, "FAILED");
+        const release = await m.readRelease(releaseId);
+        assert.equal(release?.status, "CANCELLED");
+        assert.equal(release?.error, "ReleaseCancelled");
+        assert.equal(release?.cancelledBy, BOB);
+        assert.equal(release?.cancelReason, "wrong build");
+        assert.deepEqual(
+          release?.pipelines.map((p) => [p.name, p.status]),
+          [
+            ["k-a", "Stopped"],
+            ["k-b", "Skipped"],
+            ["k-c", "Skipped"],
+          ],
+        );
+        assert.equal(executionsOf(m, "k-a")[0].pipelineExecutionId, started.pipelineExecutionId);
+        assert.deepEqual([executionsOf(m, "k-b"), executionsOf(m, "k-c")], [[], []]);
+        assert.deepEqual(stateChanges(m, releaseId), [
+          ["RUNNING", ALICE],
+          ["CANCELLING", BOB],
+          ["CANCELLED", BOB],
+        ]);
+      });
+    });
+
+    it("skips every pipeline and starts none when the cancel lands while the schedule is still being written", async () => {
+      await withMachine(["k-e", "k-f"], async (m) => {
+        const releaseId = newReleaseId("cancel-registering");
+        const ddb = m.deps.ddb;
+        const original = ddb.send.bind(ddb) as (command: unknown) => Promise<unknown>;
+        let answer: { status: number; json: Record<string, unknown> } | undefined;
+        // The cancel runs just before the schedule's first item is written: the release item exists.
+        const send = async (command: unknown) => {
+          if (
+            !answer &&
+            command instanceof PutCommand &&
+            command.input.TableName === m.tables.releasePipelines
+          ) {
+            answer = await cancel(m, releaseId, BOB, "too early");
+          }
+          return original(command);
+        };
+        ddb.send = send as unknown as typeof ddb.send;
+        try {
+          const execution = submit(m, { releaseId, pipelines: ["k-e", { name: "k-f", dependsOn: ["k-e"] }] });
+          const done = await finished(m, execution);
+          assert.equal(done.status, "FAILED");
+        } finally {
+          ddb.send = original as unknown as typeof ddb.send;
+        }
+        assert.equal(answer?.status, 202);
+        const release = await m.readRelease(releaseId);
+        assert.equal(release?.status, "CANCELLED");
+        assert.deepEqual(
+          release?.pipelines.map((p) => [p.name, p.status]),
+          [
+            ["k-e", "Skipped"],
+            ["k-f", "Skipped"],
+          ],
+        );
+        assert.deepEqual([executionsOf(m, "k-e"), executionsOf(m, "k-f")], [[], []]);
+      });
+    });
+
+    it("finishes a cancel whose invocation died after its write when the cancel is asked again, keeping the first canceller", async () => {
+      await withMachine(["k-g"], async (m) => {
+        const releaseId = newReleaseId("cancel-again");
+        const execution = submit(m, { releaseId, pipelines: ["k-g"] });
+        await running(m, "k-g");
+        // The first cancel's write landed; its invocation died before the stop pass.
+        await m.deps.ddb.send(
+          new UpdateCommand({
+            TableName: m.tables.releases,
+            Key: { releaseId },
+            UpdateExpression: "SET cancelledBy = :by, cancelReason = :reason, cancelledAt = :at",
+            ExpressionAttributeValues: { ":by": CAROL, ":reason": "first", ":at": new Date().toISOString() },
+          }),
+        );
+        assert.equal((await m.readRelease(releaseId))?.status, "CANCELLING");
+
+        const again = await cancel(m, releaseId, BOB, "second");
+        assert.deepEqual(again, {
+          status: 202,
+          json: { releaseId, status: "CANCELLING", cancelledBy: CAROL },
+        });
+        await finished(m, execution);
+        const release = await m.readRelease(releaseId);
+        assert.deepEqual(
+          [release?.status, release?.cancelledBy, release?.cancelReason, release?.pipelines[0].status],
+          ["CANCELLED", CAROL, "first", "Stopped"],
+        );
+      });
+    });
+
+    it("answers 409 for a release that already ended and 404 for an unknown one, changing nothing", async () => {
+      await withMachine(["k-d"], async (m) => {
+        const releaseId = newReleaseId("cancel-ended");
+        const execution = submit(m, { releaseId, pipelines: ["k-d"] });
+        await end(m, "k-d", "Succeeded");
+        await finished(m, execution);
+
+        const late = await cancel(m, releaseId);
+        assert.equal(late.status, 409);
+        assert.equal(late.json.error, "ReleaseNotRunning");
+        assert.match(String(late.json.message), /is SUCCEEDED/);
+        assert.equal((await m.readRelease(releaseId))?.status, "SUCCEEDED");
+        assert.equal((await m.readRelease(releaseId))?.cancelledBy, undefined);
+        assert.deepEqual((await cancel(m, "no-such-release")).status, 404);
+      });
+    });
+
+    it("leaves exactly one final status, agreeing with the cancel's answer, when a cancel races the last pipeline's end", async () => {
+      await withMachine(["k-race"], async (m) => {
+        for (let round = 0; round < 8; round += 1) {
+          const releaseId = newReleaseId("cancel-race");
+          const execution = submit(m, { releaseId, pipelines: ["k-race"] });
+          const pipeline = await running(m, "k-race");
+          // Both at once: the stand-in's end (and the event handler acting on it) and the cancel.
+          const [answer] = await Promise.all([
+            cancel(m, releaseId),
+            Promise.resolve().then(() => m.codepipeline.finish(pipeline.pipelineExecutionId, "Succeeded")),
+          ]);
+          const done = await finished(m, execution);
+          const release = await m.readRelease(releaseId);
+          const finals = stateChanges(m, releaseId)
+            .map(([status]) => status)
+            .filter((s) => s === "SUCCEEDED" || s === "CANCELLED");
+          const expected = answer.status === 202 ? "CANCELLED" : "SUCCEEDED";
+          assert.ok([202, 409].includes(answer.status), JSON.stringify(answer));
+          assert.equal(release?.status, expected, `round ${round}: cancel answered ${answer.status}`);
+          assert.deepEqual(finals, [expected], `round ${round}: one final event`);
+          assert.equal(done.status, expected === "SUCCEEDED" ? "SUCCEEDED" : "FAILED");
+        }
+      });
+    });
+  });
+
+  describe("the release's own wait failing", () => {
+    it("stops what runs and publishes FAILED with the wait's error, caused by the release machine", async () => {
+      const broken = new Error("the wait could not be registered");
+      broken.name = "WaitBroken";
+      await withMachine(
+        ["w-a", "w-b"],
+        async (m) => {
+          const releaseId = newReleaseId("wait-failed");
+          const execution = submit(m, { releaseId, pipelines: ["w-a", { name: "w-b", dependsOn: ["w-a"] }] });
+          const done = await finished(m, execution);
+          assert.equal(done.status, "FAILED");
+          await until("w-a to stop", () => executionsOf(m, "w-a").find((e) => e.status === "Stopped"));
+          const release = await m.readRelease(releaseId);
+          assert.equal(release?.status, "FAILED");
+          assert.equal(release?.error, "WaitBroken");
+          assert.equal(await pipelineStatus(m, releaseId, "w-b"), "Skipped");
+          const failed = m.router.published.find(
+            (e) =>
+              e["detail-type"] === "Release State Change" &&
+              e.detail.releaseId === releaseId &&
+              e.detail.status === "FAILED",
+          );
+          assert.equal(failed?.detail.error, "WaitBroken");
+          assert.equal(failed?.detail.causedBy, "release-machine");
+        },
+        {
+          interceptFunction: async (name, payload, invoke) => {
+            if (name === "awaitRelease") throw broken;
+            return invoke(payload);
+          },
+        },
+      );
+    });
+  });
+
+  describe("cancel racing the natural end, each order forced", () => {
+    /**
+     * Runs `act` once, just before (or just after) the scheduler writes the release's outcome, by
+     * wrapping the machine's DynamoDB client: the one place the two can meet.
+     */
+    function aroundOutcomeWrite(m: LocalReleaseMachine, when: "before" | "after", act: () => Promise<void>) {
+      const ddb = m.deps.ddb;
+      const original = ddb.send.bind(ddb) as (command: unknown) => Promise<unknown>;
+      let fired = false;
+      const send = async (command: unknown) => {
+        const outcome =
+          command instanceof UpdateCommand && command.input.UpdateExpression === "SET outcome = :outcome";
+        const now = outcome && !fired;
+        if (now) fired = true;
+        if (now && when === "before") await act();
+        const result = await original(command);
+        if (now && when === "after") await act();
+        return result;
+      };
+      ddb.send = send as unknown as typeof ddb.send;
+      return {
+        fired: () => fired,
+        restore: () => {
+          ddb.send = original as unknown as typeof ddb.send;
+        },
+      };
+    }
+
+    for (const [when, answer, final] of [
+      ["before", 202, "CANCELLED"],
+      ["after", 409, "SUCCEEDED"],
+    ] as const) {
+      it(`answers ${answer} and ends ${final} when the cancel lands just ${when} the outcome is written`, async () => {
+        await withMachine(["k-forced"], async (m) => {
+          const releaseId = newReleaseId(`cancel-${when}`);
+          const execution = submit(m, { releaseId, pipelines: ["k-forced"] });
+          await running(m, "k-forced");
+          let cancelled: { status: number; json: Record<string, unknown> } | undefined;
+          const race = aroundOutcomeWrite(m, when, async () => {
+            cancelled = await cancel(m, releaseId);
+          });
+          try {
+            await end(m, "k-forced", "Succeeded");
+            const done = await finished(m, execution);
+            assert.ok(race.fired(), "the cancel ran at the outcome's write");
+            assert.equal(cancelled?.status, answer, JSON.stringify(cancelled?.json));
+            assert.equal(done.status, final === "SUCCEEDED" ? "SUCCEEDED" : "FAILED");
+          } finally {
+            race.restore();
+          }
+          const release = await m.readRelease(releaseId);
+          assert.equal(release?.status, final);
+          assert.equal(await pipelineStatus(m, releaseId, "k-forced"), "Succeeded");
+          const finals = stateChanges(m, releaseId).filter(([s]) => s === "SUCCEEDED" || s === "CANCELLED");
+          assert.deepEqual(
+            finals.map(([s]) => s),
+            [final],
+          );
+        });
+      });
+    }
+  });
+
+  describe("retry", () => {
+    it("starts attempt 2 with only the pipelines that did not succeed, keeping the succeeded one's execution", async () => {
+      await withMachine(["r-a", "r-b", "r-c"], async (m) => {
+        const releaseId = newReleaseId("retry");
+        const first = submit(m, {
+          releaseId,
+          pipelines: ["r-a", { name: "r-b", dependsOn: ["r-a"] }, { name: "r-c", dependsOn: ["r-b"] }],
+        });
+        await end(m, "r-a", "Succeeded");
+        await end(m, "r-b", "Failed");
+        await finished(m, first);
+        const failed = await m.readRelease(releaseId);
+        assert.equal(failed?.status, "FAILED");
+        const aExecution = failed?.pipelines[0].pipelineExecutionId;
+
+        const answer = await retry(m, releaseId, CAROL);
+        assert.equal(answer.status, 202, JSON.stringify(answer.json));
+        assert.equal(answer.json.attempt, 2);
+        assert.match(String(answer.json.executionArn), /:retry-2-[0-9a-f]{48}$/);
+        const second = m.engine.describeExecution(String(answer.json.executionArn));
+        assert.ok(second, "the retry started an execution of the workflow");
+
+        await until("r-b's second execution", () => executionsOf(m, "r-b").length === 2);
+        const restarted = executionsOf(m, "r-b").find((e) => e.status === "InProgress");
+        assert.equal(restarted?.clientRequestToken, clientRequestToken(releaseId, "r-b", 2));
+        assert.notEqual(restarted?.clientRequestToken, clientRequestToken(releaseId, "r-b", 1));
+        assert.equal(executionsOf(m, "r-a").length, 1, "r-a, which succeeded, is not started again");
+
+        const whileRunning = await retry(m, releaseId);
+        assert.deepEqual([whileRunning.status, whileRunning.json.error], [409, "ReleaseNotRetryable"]);
+
+        await end(m, "r-b", "Succeeded");
+        await end(m, "r-c", "Succeeded");
+        const done = await finished(m, second);
+        assert.equal(done.status, "SUCCEEDED");
+        const release = await m.readRelease(releaseId);
+        assert.equal(release?.status, "SUCCEEDED");
+        assert.equal(release?.attempt, 2);
+        assert.equal(release?.retriedBy, CAROL);
+        assert.deepEqual(
+          release?.pipelines.map((p) => [p.name, p.status, p.attempt]),
+          [
+            ["r-a", "Succeeded", 1],
+            ["r-b", "Succeeded", 2],
+            ["r-c", "Succeeded", 2],
+          ],
+        );
+        assert.equal(release?.pipelines[0].pipelineExecutionId, aExecution);
+        assert.equal(release?.pipelines[1].pipelineExecutionId, restarted?.pipelineExecutionId);
+
+        const afterSuccess = await retry(m, releaseId);
+        assert.equal(afterSuccess.status, 409);
+        assert.match(String(afterSuccess.json.message), /it succeeded/);
+        assert.deepEqual(stateChanges(m, releaseId), [
+          ["RUNNING", ALICE],
+          ["FAILED", "release-machine"],
+          ["RUNNING", CAROL],
+          ["SUCCEEDED", ALICE],
+        ]);
+      });
+    });
+
+    it("retries a cancelled release: what was stopped or skipped runs again", async () => {
+      await withMachine(["r-d", "r-e"], async (m) => {
+        const releaseId = newReleaseId("retry-cancelled");
+        const first = submit(m, { releaseId, pipelines: ["r-d", { name: "r-e", dependsOn: ["r-d"] }] });
+        await running(m, "r-d");
+        await cancel(m, releaseId);
+        await finished(m, first);
+        assert.equal((await m.readRelease(releaseId))?.status, "CANCELLED");
+
+        const answer = await retry(m, releaseId);
+        assert.equal(answer.status, 202);
+        await until("r-d's second execution", () => executionsOf(m, "r-d").length === 2);
+        await m.router.idle();
+        const release = await m.readRelease(releaseId);
+        assert.equal(release?.status, "RUNNING");
+        assert.equal(release?.cancelledBy, undefined, "the cancel belonged to attempt 1");
+        assert.deepEqual(
+          release?.pipelines.map((p) => [p.name, p.status]),
+          [
+            ["r-d", "InProgress"],
+            ["r-e", "Pending"],
+          ],
+        );
+        await end(m, "r-d", "Succeeded");
+        await end(m, "r-e", "Succeeded");
+        await until("the release to succeed", async () =>
+          (await m.readRelease(releaseId))?.status === "SUCCEEDED" ? true : undefined,
+        );
+      });
+    });
+
+    it("lets only one of two racing retries start attempt 2", async () => {
+      await withMachine(["r-f"], async (m) => {
+        const releaseId = newReleaseId("retry-race");
+        const first = submit(m, { releaseId, pipelines: ["r-f"] });
+        await end(m, "r-f", "Failed");
+        await finished(m, first);
+        const answers = await Promise.all([retry(m, releaseId, BOB), retry(m, releaseId, CAROL)]);
+        assert.deepEqual(answers.map((a) => a.status).sort(), [202, 409]);
+        const winner = answers.find((a) => a.status === 202);
+        const second = m.engine.describeExecution(String(winner?.json.executionArn));
+        assert.ok(second, "the winning retry's execution");
+        await end(m, "r-f", "Succeeded");
+        assert.equal((await finished(m, second)).status, "SUCCEEDED");
+        assert.equal(executionsOf(m, "r-f").length, 2, "one execution per attempt");
+        assert.equal((await m.readRelease(releaseId))?.retriedBy, winner === answers[0] ? BOB : CAROL);
+      });
+    });
+  });
+
+  describe("approval gates", () => {
+    it("holds a gated pipeline AwaitingApproval once its dependency succeeded, announces it, and starts it when a second person approves", async () => {
+      await withMachine(["g-build", "g-prod"], async (m) => {
+        const releaseId = newReleaseId("gate");
+        const execution = submit(m, {
+          releaseId,
+          pipelines: ["g-build", { name: "g-prod", dependsOn: ["g-build"], approval: { timeoutHours: 4 } }],
+        });
+        await end(m, "g-build", "Succeeded");
+        await awaiting(m, releaseId, "g-prod");
+        assert.deepEqual(executionsOf(m, "g-prod"), []);
+        const requested = m.router.published.filter(
+          (e) => e["detail-type"] === "Release Approval Requested" && e.detail.releaseId === releaseId,
+        );
+        assert.equal(requested.length, 1);
+        assert.equal(requested[0].detail.pipeline, "g-prod");
+        assert.equal(requested[0].detail.submittedBy, ALICE);
+        assert.ok(!JSON.stringify(requested[0].detail).toLowerCase().includes("token"));
+
+        const own = await decide(m, releaseId, "g-prod", "approve", ALICE);
+        assert.deepEqual([own.status, own.json.error], [403, "SelfApprovalNotAllowed"]);
+        assert.equal(await pipelineStatus(m, releaseId, "g-prod"), "AwaitingApproval");
+
+        const approved = await decide(m, releaseId, "g-prod", "approve", BOB, "ship it");
+        assert.equal(approved.status, 200, JSON.stringify(approved.json));
+        assert.deepEqual(approved.json, {
+          releaseId,
+          pipeline: "g-prod",
+          decision: "approve",
+          decidedBy: BOB,
+          status: "Starting",
+        });
+        await end(m, "g-prod", "Succeeded");
+        const done = await finished(m, execution);
+        assert.equal(done.status, "SUCCEEDED");
+        const release = await m.readRelease(releaseId);
+        const gate = release?.pipelines.find((p) => p.name === "g-prod")?.approval;
+        assert.equal(gate?.decision, "approve");
+        assert.equal(gate?.decidedBy, BOB);
+        assert.equal(gate?.comment, "ship it");
+        assert.equal(gate?.timeoutHours, 4);
+        assert.ok(!JSON.stringify(release).toLowerCase().includes("token"), "no task token reaches clients");
+      });
+    });
+
+    it("fails the release ApprovalRejected when the gate is rejected, starting nothing more", async () => {
+      await withMachine(["g-a", "g-b", "g-c"], async (m) => {
+        const releaseId = newReleaseId("gate-reject");
+        const execution = submit(m, {
+          releaseId,
+          pipelines: [{ name: "g-a", approval: true }, { name: "g-b", dependsOn: ["g-a"] }, "g-c"],
+        });
+        await awaiting(m, releaseId, "g-a");
+        const rejected = await decide(m, releaseId, "g-a", "reject", BOB, "not today");
+        assert.equal(rejected.status, 200);
+        await end(m, "g-c", "Succeeded");
+        await finished(m, execution);
+        const release = await m.readRelease(releaseId);
+        assert.equal(release?.status, "FAILED");
+        assert.equal(release?.error, "ApprovalRejected");
+        assert.match(release?.cause ?? "", /approval of g-a was rejected by .*bob: not today/);
+        assert.deepEqual(
+          release?.pipelines.map((p) => [p.name, p.status]),
+          [
+            ["g-a", "Skipped"],
+            ["g-b", "Skipped"],
+            ["g-c", "Succeeded"],
+          ],
+        );
+        assert.deepEqual([executionsOf(m, "g-a"), executionsOf(m, "g-b")], [[], []]);
+        assert.deepEqual(stateChanges(m, releaseId).at(-1), ["FAILED", BOB]);
+      });
+    });
+
+    it("lets exactly one of two concurrent decisions win; the other gets 409 and the pipeline starts once", async () => {
+      await withMachine(["g-x"], async (m) => {
+        const releaseId = newReleaseId("gate-race");
+        submit(m, { releaseId, pipelines: [{ name: "g-x", approval: true }] });
+        await awaiting(m, releaseId, "g-x");
+        const answers = await Promise.all([
+          decide(m, releaseId, "g-x", "approve", BOB),
+          decide(m, releaseId, "g-x", "reject", CAROL),
+        ]);
+        assert.deepEqual(answers.map((a) => a.status).sort(), [200, 409]);
+        const loser = answers.find((a) => a.status === 409);
+        assert.equal(loser?.json.error, "GateNotAwaiting");
+        await m.router.idle();
+        const winner = answers.find((a) => a.status === 200)?.json.decision;
+        assert.equal(executionsOf(m, "g-x").length, winner === "approve" ? 1 : 0);
+      });
+    });
+
+    it("answers 409 to an approval arriving after the release was cancelled, and starts nothing", async () => {
+      await withMachine(["g-y"], async (m) => {
+        const releaseId = newReleaseId("gate-cancelled");
+        const execution = submit(m, { releaseId, pipelines: [{ name: "g-y", approval: true }] });
+        await awaiting(m, releaseId, "g-y");
+        assert.equal((await cancel(m, releaseId)).status, 202);
+        const late = await decide(m, releaseId, "g-y", "approve", CAROL);
+        assert.equal(late.status, 409);
+        await finished(m, execution);
+        assert.equal((await m.readRelease(releaseId))?.status, "CANCELLED");
+        assert.equal(await pipelineStatus(m, releaseId, "g-y"), "Skipped");
+        assert.deepEqual(executionsOf(m, "g-y"), []);
+      });
+    });
+
+    it("refuses a caller outside the gate's approvers with 403, and accepts one matching a pattern", async () => {
+      await withMachine(["g-z"], async (m) => {
+        const releaseId = newReleaseId("gate-approvers");
+        submit(m, {
+          releaseId,
+          pipelines: [
+            { name: "g-z", approval: { approvers: ["arn:aws:iam::123456789012:role/release-approvers/*"] } },
+          ],
+        });
+        await awaiting(m, releaseId, "g-z");
+        const outsider = await decide(m, releaseId, "g-z", "approve", BOB);
+        assert.deepEqual([outsider.status, outsider.json.error], [403, "NotAnApprover"]);
+        const approver = await decide(m, releaseId, "g-z", "approve", CAROL);
+        assert.equal(approver.status, 200);
+        await running(m, "g-z");
+      });
+    });
+
+    it("lets the submitter approve their own release when the stack allows it", async () => {
+      await withMachine(
+        ["g-self"],
+        async (m) => {
+          const releaseId = newReleaseId("gate-self");
+          submit(m, { releaseId, pipelines: [{ name: "g-self", approval: true }] });
+          await awaiting(m, releaseId, "g-self");
+          assert.equal((await decide(m, releaseId, "g-self", "approve", ALICE)).status, 200);
+          await running(m, "g-self");
+        },
+        { allowSelfApproval: true },
+      );
+    });
+
+    it("finishes a rejection whose invocation died after closing the gate, through the reconciler", async () => {
+      await withMachine(["g-died"], async (m) => {
+        const releaseId = newReleaseId("gate-reject-died");
+        const execution = submit(m, { releaseId, pipelines: [{ name: "g-died", approval: true }] });
+        await awaiting(m, releaseId, "g-died");
+        // The rejection's write landed; its invocation died before halting the release.
+        await m.deps.ddb.send(
+          new UpdateCommand({
+            TableName: m.tables.releasePipelines,
+            Key: { releaseId, pipeline: "g-died" },
+            UpdateExpression:
+              "SET #status = :skipped, decision = :reject, decidedBy = :by, decidedAt = :at, cause = :cause",
+            ExpressionAttributeNames: { "#status": "status" },
+            ExpressionAttributeValues: {
+              ":skipped": "Skipped",
+              ":reject": "reject",
+              ":by": BOB,
+              ":at": new Date().toISOString(),
+              ":cause": `The approval of g-died was rejected by ${BOB}`,
+            },
+          }),
+        );
+        const report = await m.reconcile();
+        assert.deepEqual([report.failures, report.expiredGates], [[], 0]);
+        await finished(m, execution);
+        const release = await m.readRelease(releaseId);
+        assert.deepEqual([release?.status, release?.error], ["FAILED", "ApprovalRejected"]);
+        assert.equal(release?.pipelines[0].approval?.deadlineAt, undefined, "the gate left the index");
+        assert.deepEqual(stateChanges(m, releaseId).at(-1), ["FAILED", BOB]);
+      });
+    });
+
+    it("fails the release ApprovalExpired when the reconciler finds the gate past its deadline", async () => {
+      await withMachine(["g-late"], async (m) => {
+        const releaseId = newReleaseId("gate-expired");
+        const execution = submit(m, {
+          releaseId,
+          pipelines: [{ name: "g-late", approval: { timeoutHours: 1 } }],
+        });
+        await awaiting(m, releaseId, "g-late");
+        // An hour later, as the reconciler sees it: the deadline moved into the past.
+        await m.deps.ddb.send(
+          new UpdateCommand({
+            TableName: m.tables.releasePipelines,
+            Key: { releaseId, pipeline: "g-late" },
+            UpdateExpression: "SET approvalDeadlineAt = :past",
+            ExpressionAttributeValues: { ":past": "2000-01-01T00:00:00.000Z" },
+          }),
+        );
+        const report = await m.reconcile();
+        assert.equal(report.expiredGates, 1);
+        await finished(m, execution);
+        const release = await m.readRelease(releaseId);
+        assert.equal(release?.status, "FAILED");
+        assert.equal(release?.error, "ApprovalExpired");
+        const gate = release?.pipelines[0];
+        assert.deepEqual([gate?.status, gate?.approval?.decision], ["Skipped", "expired"]);
+        const late = await decide(m, releaseId, "g-late", "approve", BOB);
+        assert.equal(late.status, 409);
+      });
+    });
+  });
+
+  describe("the release list", () => {
+    it("lists releases newest first, page by page, and by status, with who submitted each", async () => {
+      await withMachine(["l-a"], async (m) => {
+        const ids: string[] = [];
+        for (const by of [ALICE, BOB, CAROL]) {
+          const releaseId = newReleaseId("list");
+          ids.push(releaseId);
+          const execution = submit(m, { releaseId, pipelines: ["l-a"] }, by);
+          await end(m, "l-a", by === BOB ? "Failed" : "Succeeded");
+          await finished(m, execution);
+        }
+        const list = async (query: Record<string, string>) => {
+          const answer = await releaseControlApi(m.control, {
+            resource: "/releases",
+            httpMethod: "GET",
+            queryStringParameters: query,
+          });
+          return { status: answer.statusCode, json: JSON.parse(answer.body) as Record<string, unknown> };
+        };
+        const first = await list({ limit: "2" });
+        assert.equal(first.status, 200);
+        const page1 = first.json.releases as { releaseId: string; submittedBy: string; status: string }[];
+        assert.deepEqual(
+          page1.map((r) => [r.releaseId, r.submittedBy, r.status]),
+          [
+            [ids[2], CAROL, "SUCCEEDED"],
+            [ids[1], BOB, "FAILED"],
+          ],
+        );
+        assert.equal(typeof first.json.nextToken, "string");
+        const second = await list({ limit: "2", nextToken: String(first.json.nextToken) });
+        const page2 = second.json.releases as { releaseId: string }[];
+        assert.deepEqual(
+          page2.map((r) => r.releaseId),
+          [ids[0]],
+        );
+        const failed = await list({ status: "FAILED" });
+        assert.deepEqual(
+          (failed.json.releases as { releaseId: string }[]).map((r) => r.releaseId),
+          [ids[1]],
+        );
+      });
+    });
+  });
+});
+
+describe("approver patterns", () => {
+  it("matches `*` as any run of characters and every other character literally, case-sensitively", () => {
+    const pattern = "arn:aws:sts::123456789012:assumed-role/release-approvers/*";
+    assert.equal(
+      approverMatches(pattern, "arn:aws:sts::123456789012:assumed-role/release-approvers/carol"),
+      true,
+    );
+    assert.equal(
+      approverMatches(pattern, "arn:aws:sts::123456789012:assumed-role/release-approvers-x/carol"),
+      false,
+    );
+    assert.equal(
+      approverMatches(pattern, "arn:aws:sts::123456789012:assumed-role/Release-Approvers/carol"),
+      false,
+    );
+    assert.equal(approverMatches("arn:aws:iam::1:user/a.b+c", "arn:aws:iam::1:user/aXb+c"), false);
+    assert.equal(approverMatches("arn:aws:iam::1:user/a.b+c", "arn:aws:iam::1:user/a.b+c"), true);
+    assert.equal(approverMatches("local-user", "local-user"), true);
+  });
+});
