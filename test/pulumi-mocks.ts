@@ -146,6 +146,14 @@ export function named(type: string, name: string): RecordedResource {
   return found;
 }
 
+/** The name index.ts gives its ReleaseMachine: every child's name starts with it. */
+export const PROGRAM_NAME = "release-machine";
+
+/** A child of the program's component, by its name within the component (e.g. "workflow"). */
+export function own(type: string, local: string): RecordedResource {
+  return named(type, `${PROGRAM_NAME}-${local}`);
+}
+
 /** Runs the program once per process (modules are cached) and waits until its resources settle. */
 export async function loadProgram(): Promise<typeof import("../index")> {
   const program = await import("../index");
