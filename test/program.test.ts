@@ -26,16 +26,7 @@ import {
   pipelineArn,
 } from "../infra/iam";
 import { releaseWorkflow } from "../stepfunction/release-workflow";
-import {
-  ACCOUNT,
-  DEV_PIPELINES,
-  REGION,
-  loadProgram,
-  own,
-  ofType,
-  recorded,
-  valueOf,
-} from "./pulumi-mocks";
+import { ACCOUNT, DEV_PIPELINES, REGION, loadProgram, own, ofType, recorded, valueOf } from "./pulumi-mocks";
 
 type Program = typeof import("../index");
 let program: Program;
@@ -108,8 +99,7 @@ describe("the Pulumi program under mocks", function () {
         { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true },
       ]);
       assert.deepEqual(
-        own("aws:s3/bucketVersioning:BucketVersioning", "releases-versioning").inputs
-          .versioningConfiguration,
+        own("aws:s3/bucketVersioning:BucketVersioning", "releases-versioning").inputs.versioningConfiguration,
         { status: "Enabled" },
       );
       const policy = JSON.parse(
@@ -121,7 +111,10 @@ describe("the Pulumi program under mocks", function () {
           Effect: "Deny",
           Principal: "*",
           Action: "s3:*",
-          Resource: ["arn:aws:s3:::release-machine-releases-bucket", "arn:aws:s3:::release-machine-releases-bucket/*"],
+          Resource: [
+            "arn:aws:s3:::release-machine-releases-bucket",
+            "arn:aws:s3:::release-machine-releases-bucket/*",
+          ],
           Condition: { Bool: { "aws:SecureTransport": "false" } },
         },
       ]);
@@ -226,7 +219,10 @@ describe("the Pulumi program under mocks", function () {
         assert.deepEqual(fn.architectures, ["arm64"]);
         assert.deepEqual(fn.tracingConfig, { mode: "Active" });
         assert.equal(fn.role, arnOf("aws:iam/role:Role", `${handler}-role`));
-        assert.deepEqual(fn.loggingConfig, { logFormat: "JSON", logGroup: `/log/release-machine-${handler}-logs` });
+        assert.deepEqual(fn.loggingConfig, {
+          logFormat: "JSON",
+          logGroup: `/log/release-machine-${handler}-logs`,
+        });
         assert.equal(own("aws:cloudwatch/logGroup:LogGroup", `${handler}-logs`).inputs.retentionInDays, 30);
         const env = (fn.environment as { variables: Record<string, string> }).variables;
         assert.equal(env.RELEASES_TABLE, "release-machine-releases-table");
@@ -300,7 +296,10 @@ describe("the Pulumi program under mocks", function () {
           assert.equal(trust.Statement[0].Condition, undefined, role.name);
         }
       }
-      assert.deepEqual(conditioned.sort(), ["release-machine-events-start-role", "release-machine-workflow-role"]);
+      assert.deepEqual(conditioned.sort(), [
+        "release-machine-events-start-role",
+        "release-machine-workflow-role",
+      ]);
     });
 
     it("serializes each handler into an archive without the AWS SDK and without local-mode packages", async () => {
@@ -333,7 +332,10 @@ describe("the Pulumi program under mocks", function () {
   describe("events", () => {
     it("starts the workflow for *.json uploads to this bucket, with retries and a dead-letter queue", () => {
       const rule = own("aws:cloudwatch/eventRule:EventRule", "manifest-uploaded").inputs;
-      assert.deepEqual(JSON.parse(String(rule.eventPattern)), manifestUploadedPattern("release-machine-releases-bucket"));
+      assert.deepEqual(
+        JSON.parse(String(rule.eventPattern)),
+        manifestUploadedPattern("release-machine-releases-bucket"),
+      );
       const target = own("aws:cloudwatch/eventTarget:EventTarget", "manifest-uploaded-start").inputs;
       assert.equal(target.arn, arnOf("aws:sfn/stateMachine:StateMachine", "workflow"));
       assert.deepEqual(target.inputTransformer, {
@@ -376,7 +378,10 @@ describe("the Pulumi program under mocks", function () {
       assert.equal(queue.messageRetentionSeconds, 1_209_600);
       assert.equal(queue.messageRetentionSeconds, deadLetters.messageRetentionSeconds);
       const configs = ofType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");
-      assert.deepEqual(configs.map((c) => c.name).sort(), ["release-machine-pipelineEvent-async", "release-machine-reconciler-async"]);
+      assert.deepEqual(configs.map((c) => c.name).sort(), [
+        "release-machine-pipelineEvent-async",
+        "release-machine-reconciler-async",
+      ]);
       for (const handler of ["pipelineEvent", "reconciler"]) {
         const config = own(
           "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
@@ -476,9 +481,7 @@ describe("the Pulumi program under mocks", function () {
         const inputs = own("aws:apigateway/method:Method", method).inputs;
         assert.deepEqual(inputs.requestModels, { "application/json": model, $default: model });
         assert.ok(inputs.requestValidatorId, method);
-        const schema = JSON.parse(
-          String(own("aws:apigateway/model:Model", `model-${model}`).inputs.schema),
-        );
+        const schema = JSON.parse(String(own("aws:apigateway/model:Model", `model-${model}`).inputs.schema));
         assert.deepEqual(schema, {
           $schema: "http://json-schema.org/draft-04/schema#",
           title: model,

@@ -65,7 +65,9 @@ describe("500 pipelines of 40 characters (auditTrail off)", function () {
 
   it("keeps every EventBridge event pattern within 2,048 characters, and together they match every pipeline once", () => {
     // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
-    const pipelineRules = measured.eventPatterns.filter((r) => r.rule.startsWith("pipeline-state-changed"));
+    const pipelineRules = measured.eventPatterns.filter((r) =>
+      r.rule.startsWith("release-machine-pipeline-state-changed"),
+    );
     assert.ok(pipelineRules.length > 1, "the allow-list needs several rules");
     for (const { rule, pattern } of measured.eventPatterns) {
       assert.ok(pattern.length <= EVENT_PATTERN_MAX_CHARACTERS, `${rule}: ${pattern.length} characters`);
@@ -114,11 +116,17 @@ describe("500 pipelines of 40 characters (auditTrail off)", function () {
       "codepipeline:ListActionExecutions": all,
       "codepipeline:GetPipelineState": all,
     };
-    assert.deepEqual(grantedOnPipelines("workflow-role"), {}, "pipelines start in the scheduler's functions");
-    assert.deepEqual(grantedOnPipelines("registerRelease-role"), startAndStop);
-    assert.deepEqual(grantedOnPipelines("pipelineEvent-role"), startAndStop);
-    assert.deepEqual(grantedOnPipelines("stopRelease-role"), { "codepipeline:StopPipelineExecution": all });
-    assert.deepEqual(grantedOnPipelines("reconciler-role"), {
+    assert.deepEqual(
+      grantedOnPipelines("release-machine-workflow-role"),
+      {},
+      "pipelines start in the scheduler's functions",
+    );
+    assert.deepEqual(grantedOnPipelines("release-machine-registerRelease-role"), startAndStop);
+    assert.deepEqual(grantedOnPipelines("release-machine-pipelineEvent-role"), startAndStop);
+    assert.deepEqual(grantedOnPipelines("release-machine-stopRelease-role"), {
+      "codepipeline:StopPipelineExecution": all,
+    });
+    assert.deepEqual(grantedOnPipelines("release-machine-reconciler-role"), {
       ...startAndStop,
       "codepipeline:GetPipelineExecution": all,
     });
