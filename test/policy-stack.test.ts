@@ -12,10 +12,10 @@ import {
   assertFired,
   assertOnly,
   describeViolations,
+  engineStack,
   runPolicies,
 } from "./policy-harness";
-import { awsxTrailChildren } from "./awsx-children";
-import { recorded, valueOf } from "./pulumi-mocks";
+import { recorded, settle, valueOf } from "./pulumi-mocks";
 
 type Json = Record<string, unknown>;
 interface Statement extends Json {
@@ -24,33 +24,8 @@ interface Statement extends Json {
   Resource?: string | string[];
 }
 
-async function settle(): Promise<void> {
-  // Outputs resolve over several turns; wait until the resource count stops changing.
-  let count = -1;
-  while (count !== recorded.length) {
-    count = recorded.length;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/**
- * The program's resources as the analyzer sees them after an update: each resource's state
- * (resolved inputs plus the provider outputs the mocks compute), and its id, which the engine
- * sends among the outputs and the mocks return beside the state (same rule as pulumi-mocks.ts).
- * A fresh JSON copy each time, so a test can change it freely.
- */
-function programStack(): EngineResource[] {
-  const own = recorded.map((r) => {
-    const props = JSON.parse(JSON.stringify(r.state)) as Json;
-    return {
-      type: r.type,
-      name: r.name,
-      props: { ...props, id: typeof props.id === "string" ? props.id : `${r.name}-id` },
-    };
-  });
-  // The audit trail's log-bucket policy exists only inside the awsx plugin: added as deployed.
-  return [...own, ...awsxTrailChildren(recorded)];
-}
+/** The program's stack as the analyzer sees it after an update (a fresh copy each time). */
+const programStack = (): EngineResource[] => engineStack(recorded);
 
 const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
 

@@ -158,11 +158,15 @@ export function own(type: string, local: string): RecordedResource {
 export async function loadProgram(): Promise<typeof import("../index")> {
   const program = await import("../index");
   await valueOf(program.curlExample);
-  // Outputs resolve over several turns; wait until the resource count stops changing.
+  await settle();
+  return program;
+}
+
+/** Outputs resolve over several turns: waits until the count of recorded resources stops changing. */
+export async function settle(): Promise<void> {
   let count = -1;
   while (count !== recorded.length) {
     count = recorded.length;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return program;
 }
