@@ -13,7 +13,9 @@ import {
   startExecutionTemplate,
   startServerErrorTemplate,
   startedResponseTemplate,
+  unsupportedMediaTypeResponseTemplate,
 } from "../infra/api-templates";
+import { UNSUPPORTED_MEDIA_TYPE } from "../local/server";
 import {
   TEMPLATE_CALLER,
   escapeJavaScript,
@@ -299,6 +301,28 @@ describe("the invalid-body gateway response", () => {
   });
 });
 
+describe("the unsupported-media-type gateway response", () => {
+  it("answers exactly what the local API answers for a Content-Type other than JSON", () => {
+    const substituted = substituteGatewayResponse(unsupportedMediaTypeResponseTemplate, {
+      requestId: "c0ffee-1",
+      "error.messageString": JSON.stringify("Unsupported Media Type"),
+    });
+    assert.deepEqual(JSON.parse(substituted), { ...UNSUPPORTED_MEDIA_TYPE });
+  });
+
+  it("renders the same through velocityjs, naming the header to send", () => {
+    const { output } = renderMappingTemplate(unsupportedMediaTypeResponseTemplate, {
+      body: "",
+      requestId: "c0ffee-1",
+      error: { message: "Unsupported Media Type" },
+    });
+    assert.deepEqual(JSON.parse(output), {
+      error: "UnsupportedMediaType",
+      message: "send the manifest with the header Content-Type: application/json",
+    });
+  });
+});
+
 describe("the templates' portability between Velocity 1.7 and velocityjs", () => {
   const templates = {
     startExecution: startExecutionTemplate(MACHINE),
@@ -306,6 +330,7 @@ describe("the templates' portability between Velocity 1.7 and velocityjs", () =>
     clientError: startClientErrorTemplate,
     serverError: startServerErrorTemplate,
     invalidBody: invalidBodyResponseTemplate,
+    unsupportedMediaType: unsupportedMediaTypeResponseTemplate,
   };
 
   it("uses no construct whose meaning differs between the two engines", () => {

@@ -25,6 +25,7 @@ import {
   handlerStatements,
   pipelineArn,
 } from "../infra/iam";
+import { UNSUPPORTED_MEDIA_TYPE } from "../local/server";
 import { releaseWorkflow } from "../stepfunction/release-workflow";
 import { ACCOUNT, DEV_PIPELINES, REGION, loadProgram, own, ofType, recorded, valueOf } from "./pulumi-mocks";
 
@@ -524,6 +525,24 @@ describe("the Pulumi program under mocks", function () {
       const invalid = own("aws:apigateway/response:Response", "invalid-body").inputs;
       assert.equal(invalid.responseType, "BAD_REQUEST_BODY");
       assert.deepEqual(invalid.responseTemplates, { "application/json": invalidBodyResponseTemplate });
+    });
+
+    it("maps only application/json (and no Content-Type, read as JSON) and answers any other type with the local API's 415", () => {
+      for (const key of ["root", "releases"]) {
+        const integration = own("aws:apigateway/integration:Integration", `${key}-start-execution`).inputs;
+        // NEVER with one application/json template: no header maps as JSON, other types get 415.
+        assert.equal(integration.passthroughBehavior, "NEVER");
+        assert.deepEqual(Object.keys(integration.requestTemplates as object), ["application/json"]);
+      }
+      const unsupported = own("aws:apigateway/response:Response", "unsupported-media-type").inputs;
+      assert.equal(unsupported.responseType, "UNSUPPORTED_MEDIA_TYPE");
+      assert.equal(unsupported.statusCode, "415");
+      assert.deepEqual(
+        JSON.parse(String((unsupported.responseTemplates as Record<string, string>)["application/json"])),
+        {
+          ...UNSUPPORTED_MEDIA_TYPE,
+        },
+      );
     });
 
     it("starts executions directly, mapping every StartExecution answer through the tested templates", () => {
