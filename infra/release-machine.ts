@@ -80,17 +80,32 @@ interface Placement {
   partition: pulumi.Output<string>;
 }
 
-export class ReleaseMachine extends pulumi.ComponentResource {
-  readonly bucketName: pulumi.Output<string>;
-  readonly apiUrl: pulumi.Output<string>;
-  readonly stateMachineArn: pulumi.Output<string>;
-  readonly releasesTableName: pulumi.Output<string>;
-  readonly executionsTableName: pulumi.Output<string>;
-  readonly releasePipelinesTableName: pulumi.Output<string>;
-  readonly deadLetterQueueUrl: pulumi.Output<string>;
-  readonly failedInvocationsQueueUrl: pulumi.Output<string>;
-  readonly queueDepthAlarms: pulumi.Output<string[]>;
-  readonly curlExample: pulumi.Output<string>;
+/** What a user needs to submit and follow releases (index.ts exports each). */
+export interface ReleaseMachineOutputs {
+  bucketName: pulumi.Output<string>;
+  apiUrl: pulumi.Output<string>;
+  stateMachineArn: pulumi.Output<string>;
+  releasesTableName: pulumi.Output<string>;
+  executionsTableName: pulumi.Output<string>;
+  releasePipelinesTableName: pulumi.Output<string>;
+  deadLetterQueueUrl: pulumi.Output<string>;
+  failedInvocationsQueueUrl: pulumi.Output<string>;
+  queueDepthAlarms: pulumi.Output<string[]>;
+  curlExample: pulumi.Output<string>;
+}
+
+export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseMachineOutputs {
+  // Set from the outputs object at the end of the constructor.
+  readonly bucketName!: pulumi.Output<string>;
+  readonly apiUrl!: pulumi.Output<string>;
+  readonly stateMachineArn!: pulumi.Output<string>;
+  readonly releasesTableName!: pulumi.Output<string>;
+  readonly executionsTableName!: pulumi.Output<string>;
+  readonly releasePipelinesTableName!: pulumi.Output<string>;
+  readonly deadLetterQueueUrl!: pulumi.Output<string>;
+  readonly failedInvocationsQueueUrl!: pulumi.Output<string>;
+  readonly queueDepthAlarms!: pulumi.Output<string[]>;
+  readonly curlExample!: pulumi.Output<string>;
 
   constructor(name: string, args: ReleaseMachineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-machine:index:ReleaseMachine", name, {}, opts);
@@ -156,28 +171,20 @@ export class ReleaseMachine extends pulumi.ComponentResource {
     );
 
     // Outputs.
-    this.bucketName = bucket.bucket;
-    this.apiUrl = api.url;
-    this.stateMachineArn = stateMachine.arn;
-    this.releasesTableName = tables.releases.name;
-    this.executionsTableName = tables.executions.name;
-    this.releasePipelinesTableName = tables.releasePipelines.name;
-    this.deadLetterQueueUrl = events.deadLetters.url;
-    this.failedInvocationsQueueUrl = events.failedInvocations.url;
-    this.queueDepthAlarms = pulumi.all(events.alarms.map((alarm) => alarm.name));
-    this.curlExample = curlExample(placement.region, api.url);
-    this.registerOutputs({
-      bucketName: this.bucketName,
-      apiUrl: this.apiUrl,
-      stateMachineArn: this.stateMachineArn,
-      releasesTableName: this.releasesTableName,
-      executionsTableName: this.executionsTableName,
-      releasePipelinesTableName: this.releasePipelinesTableName,
-      deadLetterQueueUrl: this.deadLetterQueueUrl,
-      failedInvocationsQueueUrl: this.failedInvocationsQueueUrl,
-      queueDepthAlarms: this.queueDepthAlarms,
-      curlExample: this.curlExample,
-    });
+    const outputs: ReleaseMachineOutputs = {
+      bucketName: bucket.bucket,
+      apiUrl: api.url,
+      stateMachineArn: stateMachine.arn,
+      releasesTableName: tables.releases.name,
+      executionsTableName: tables.executions.name,
+      releasePipelinesTableName: tables.releasePipelines.name,
+      deadLetterQueueUrl: events.deadLetters.url,
+      failedInvocationsQueueUrl: events.failedInvocations.url,
+      queueDepthAlarms: pulumi.all(events.alarms.map((alarm) => alarm.name)),
+      curlExample: curlExample(placement.region, api.url),
+    };
+    Object.assign(this, outputs);
+    this.registerOutputs(outputs);
   }
 }
 
