@@ -21,13 +21,102 @@ import { EXCLUDED_PACKAGES } from "../infra/functions";
 import {
   HANDLER_NAMES,
   type PolicyDocument,
-  type PolicyStatement,
+  type HandlerName,
   handlerStatements,
   pipelineArn,
 } from "../infra/iam";
 import { UNSUPPORTED_MEDIA_TYPE } from "../local/server";
 import { releaseWorkflow } from "../stepfunction/release-workflow";
 import { ACCOUNT, DEV_PIPELINES, REGION, loadProgram, own, ofType, recorded, valueOf } from "./pulumi-mocks";
+
+const DYNAMODB_READ_WRITE = ["dynamodb:GetItem", "dynamodb:UpdateItem"];
+const SCHEDULE = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"];
+const READ_MANIFESTS = ["s3:GetObject", "s3:GetObjectVersion"];
+const START_AND_STOP = ["codepipeline:StartPipelineExecution", "codepipeline:StopPipelineExecution"];
+const FAILURE_DETAILS = ["codepipeline:ListActionExecutions", "codepipeline:GetPipelineState"];
+
+/**
+ * What each function may do, written down here independently of infra/iam.ts: Sid → actions.
+ * test/policy-iam-calls.test.ts proves these match the calls the handlers make.
+ */
+const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
+  loadManifest: { ReadManifests: READ_MANIFESTS },
+  validateManifest: {},
+  recordRejection: {
+    ReadManifests: READ_MANIFESTS,
+    RecordRejections: ["dynamodb:UpdateItem", "dynamodb:PutItem"],
+  },
+  registerRelease: {
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
+    Schedule: SCHEDULE,
+    RecordExecutions: ["dynamodb:UpdateItem"],
+    WriteSchedule: ["dynamodb:PutItem"],
+    ReleasePipelines: [...START_AND_STOP, ...FAILURE_DETAILS],
+    PublishReleaseEvents: ["events:PutEvents"],
+  },
+  awaitRelease: {
+    StoreReleaseWait: ["dynamodb:UpdateItem"],
+    CompleteReleaseWait: ["states:SendTaskSuccess"],
+  },
+  stopRelease: {
+    SettleReleases: ["dynamodb:UpdateItem"],
+    Schedule: SCHEDULE,
+    ReleasePipelines: ["codepipeline:StopPipelineExecution"],
+    CompleteReleaseWait: ["states:SendTaskSuccess"],
+  },
+  pipelineEvent: {
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
+    Schedule: SCHEDULE,
+    RecordExecutions: ["dynamodb:UpdateItem"],
+    ReadExecutions: ["dynamodb:GetItem"],
+    ReleasePipelines: [...START_AND_STOP, ...FAILURE_DETAILS],
+    CompleteReleaseWait: ["states:SendTaskSuccess"],
+    PublishReleaseEvents: ["events:PutEvents"],
+  },
+  reconciler: {
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
+    Schedule: SCHEDULE,
+    RecordExecutions: ["dynamodb:UpdateItem"],
+    CompleteReleaseWait: ["states:SendTaskSuccess"],
+    FindWaitingExecutionsStuckStartsAndExpiredGates: ["dynamodb:Scan"],
+    ReleasePipelines: [...START_AND_STOP, "codepipeline:GetPipelineExecution", ...FAILURE_DETAILS],
+    PublishReleaseEvents: ["events:PutEvents"],
+  },
+  releaseControl: {
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
+    ListReleases: ["dynamodb:Query"],
+    Schedule: SCHEDULE,
+    RecordExecutions: ["dynamodb:UpdateItem"],
+    ReleasePipelines: [...START_AND_STOP, ...FAILURE_DETAILS],
+    CompleteReleaseWait: ["states:SendTaskSuccess"],
+    PublishReleaseEvents: ["events:PutEvents"],
+    StartRetries: ["states:StartExecution"],
+  },
+  releaseStatus: {
+    ReadReleases: ["dynamodb:GetItem"],
+    ReadSchedule: ["dynamodb:Query"],
+    FindReleaseExecutions: ["dynamodb:Query"],
+  },
+};
+const EVERY_FUNCTION_GRANTS = {
+  WriteOwnLogs: ["logs:CreateLogStream", "logs:PutLogEvents"],
+  WriteTraces: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+};
+/** Actions without resource-level permissions: the only statements that may name "*". */
+const UNSCOPED_SIDS = ["CompleteReleaseWait", "WriteTraces"];
+
+/** Whether an IAM resource names something this stack created (or the default bus, or its pipelines). */
+function ownResource(resource: string, logGroupArn: string): boolean {
+  const tables = ["releases", "executions", "release-pipelines"].map((t) => arnOf(TABLE, t));
+  return (
+    resource === `${arnOf("aws:s3/bucket:Bucket", "releases")}/*` ||
+    tables.some((table) => resource === table || resource.startsWith(`${table}/index/`)) ||
+    DEV_PIPELINES.some((p) => resource === pipelineArn("aws", REGION, ACCOUNT, p)) ||
+    resource === `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default` ||
+    resource === arnOf("aws:sfn/stateMachine:StateMachine", "workflow") ||
+    resource === `${logGroupArn}:*`
+  );
+}
 
 type Program = typeof import("../index");
 let program: Program;
@@ -232,13 +321,39 @@ describe("the Pulumi program under mocks", function () {
         assert.match(env.ALLOWED_PIPELINES_FILE, /^\.pulumi-build\/allowed-pipelines-[0-9a-f]{16}\.json$/);
       });
 
-      it(`grants ${handler} only its own statements, its log group and X-Ray`, () => {
+      it(`grants ${handler} exactly its own Sids and actions, on this stack's own ARNs`, () => {
+        const statements = policyOf(own("aws:iam/rolePolicy:RolePolicy", `${handler}-policy`)).Statement;
+        assert.deepEqual(Object.fromEntries(statements.map((s) => [s.Sid, s.Action])), {
+          ...EXPECTED_GRANTS[handler],
+          ...EVERY_FUNCTION_GRANTS,
+        });
+        assert.equal(new Set(statements.map((s) => s.Sid)).size, statements.length, "one Sid per purpose");
+        const logGroup = arnOf("aws:cloudwatch/logGroup:LogGroup", `${handler}-logs`);
+        for (const statement of statements) {
+          assert.equal(statement.Effect, "Allow");
+          for (const resource of statement.Resource) {
+            assert.ok(
+              ownResource(resource, logGroup) ||
+                (resource === "*" && UNSCOPED_SIDS.includes(statement.Sid ?? "")),
+              `${handler} ${statement.Sid} names ${resource}, not an ARN of this stack`,
+            );
+          }
+        }
+        const pipelines = statements.find((s) => s.Sid === "ReleasePipelines");
+        if (pipelines)
+          assert.deepEqual(
+            pipelines.Resource,
+            DEV_PIPELINES.map((p) => pipelineArn("aws", REGION, ACCOUNT, p)),
+          );
+      });
+
+      it(`wires ${handler}'s role to handlerStatements over the mocked resources' ARNs`, () => {
         const statements = policyOf(own("aws:iam/rolePolicy:RolePolicy", `${handler}-policy`)).Statement;
         const arns = {
           partition: "aws",
           region: REGION,
           accountId: ACCOUNT,
-          bucketArn: "arn:aws:s3:::release-machine-releases-bucket",
+          bucketArn: arnOf("aws:s3/bucket:Bucket", "releases"),
           releasesTableArn: arnOf(TABLE, "releases"),
           executionsTableArn: arnOf(TABLE, "executions"),
           releasePipelinesTableArn: arnOf(TABLE, "release-pipelines"),
@@ -246,22 +361,7 @@ describe("the Pulumi program under mocks", function () {
           eventBusArn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`,
           stateMachineArn: arnOf("aws:sfn/stateMachine:StateMachine", "workflow"),
         };
-        const expected: PolicyStatement[] = [
-          ...handlerStatements(handler, arns),
-          {
-            Sid: "WriteOwnLogs",
-            Effect: "Allow",
-            Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-            Resource: [`${arnOf("aws:cloudwatch/logGroup:LogGroup", `${handler}-logs`)}:*`],
-          },
-          {
-            Sid: "WriteTraces",
-            Effect: "Allow",
-            Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-            Resource: ["*"],
-          },
-        ];
-        assert.deepEqual(statements, expected);
+        assert.deepEqual(statements.slice(0, -2), handlerStatements(handler, arns));
       });
     }
 
