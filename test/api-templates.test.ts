@@ -156,12 +156,10 @@ describe("the StartExecution request template, rendered by velocityjs", () => {
       { length: 50 },
       (_, i) => `pipeline-${String(i).padStart(2, "0")}-${"x".repeat(30)}`,
     );
-    const head = manifest("5.16").replace(/\]\}$/, "");
     let body = `{"releaseId": "5.16", "pipelines": ${JSON.stringify(pipelines)}, "note": "`;
     body += 'it\'s a "release" \\ '.repeat(Math.floor((65536 - body.length - 2) / 20));
     body += "x".repeat(65536 - Buffer.byteLength(body) - 2) + '"}';
     assert.equal(Buffer.byteLength(body), 65536);
-    assert.ok(head.length > 0);
     const request = startRequest(body);
     assert.deepEqual(JSON.parse(request.input), { source: "api", submittedBy: TEMPLATE_CALLER, body });
     // Step Functions' input quota, counted in UTF-8 bytes of the input string.
