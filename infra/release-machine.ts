@@ -188,6 +188,22 @@ export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseM
   }
 }
 
+/**
+ * Before child names were derived from the component's name, they were the bare local names
+ * ("workflow", "releases", "loadManifest", ...). A stack deployed then keeps its resources (its
+ * tables and bucket included) when its one component is given this transformation: each child
+ * `<component>-<local>` is aliased to `<local>` (same parent, same type), so an update renames
+ * instead of replacing. At most one component in a stack may take it: two would both claim the
+ * old names. It is an SDK-side transformation (not a `transform`), so it runs under the mocks too.
+ */
+export function aliasUnprefixedChildNames(componentName: string): pulumi.ResourceTransformation {
+  const prefix = `${componentName}-`;
+  return ({ name, props, opts }) =>
+    name.startsWith(prefix)
+      ? { props, opts: pulumi.mergeOptions(opts, { aliases: [{ name: name.slice(prefix.length) }] }) }
+      : undefined;
+}
+
 function placementOf(child: pulumi.InvokeOutputOptions): Placement {
   return {
     accountId: aws.getCallerIdentityOutput({}, child).accountId,

@@ -6,8 +6,10 @@
  * other tests see only the program's stack.
  */
 import assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 import { readSettings } from "../infra/config";
-import { ReleaseMachine } from "../infra/release-machine";
+import * as pulumi from "@pulumi/pulumi";
+import { ReleaseMachine, aliasUnprefixedChildNames } from "../infra/release-machine";
 import { policies } from "../policy/policies";
 import { type FailurePolicy, releaseWorkflow } from "../stepfunction/release-workflow";
 import { describeViolations, engineStack, runPolicies } from "./policy-harness";
@@ -18,16 +20,23 @@ const FUNCTION = "aws:lambda/function:Function";
 const ACCOUNT_SETTINGS = "aws:apigateway/account:Account";
 
 /** Builds the components (name → config overrides) in one stack and returns what they registered. */
-async function build(components: Record<string, Record<string, string>>): Promise<RecordedResource[]> {
+async function build(
+  components: Record<string, Record<string, string>>,
+  opts?: pulumi.ComponentResourceOptions,
+): Promise<RecordedResource[]> {
   const start = recorded.length;
   const machines = Object.entries(components).map(
     ([name, config]) =>
-      new ReleaseMachine(name, {
-        settings: readSettings(
-          (key) =>
-            ({ pipelines: JSON.stringify(DEV_PIPELINES), deletionProtection: "false", ...config })[key],
-        ),
-      }),
+      new ReleaseMachine(
+        name,
+        {
+          settings: readSettings(
+            (key) =>
+              ({ pipelines: JSON.stringify(DEV_PIPELINES), deletionProtection: "false", ...config })[key],
+          ),
+        },
+        opts,
+      ),
   );
   await Promise.all(machines.map((machine) => valueOf(machine.curlExample)));
   await settle();
@@ -205,4 +214,41 @@ describe("the ReleaseMachine component, built per configuration", function () {
       });
     });
   }
+
+  describe("a stack deployed before child names carried the component's name", () => {
+    const seen: { name: string; aliases: unknown }[] = [];
+    let resources: RecordedResource[] = [];
+    before(async () => {
+      const record: pulumi.ResourceTransformation = ({ name, opts }) => {
+        seen.push({ name, aliases: opts.aliases });
+        return undefined;
+      };
+      resources = await build(
+        { legacy: {} },
+        { transformations: [aliasUnprefixedChildNames("legacy"), record] },
+      );
+    });
+    after(() => forget(resources));
+
+    it("aliases every child to its old, bare name, so an update renames instead of replacing", () => {
+      const children = resources.filter((r) => r.name !== "legacy");
+      assert.ok(children.length > 100, `only ${children.length} children`);
+      for (const child of children) {
+        // Some types bring aliases of their own (aws.s3.Bucket: its BucketV2 type); ours is added.
+        const aliases = seen.find((s) => s.name === child.name)?.aliases;
+        const bare = { name: child.name.slice("legacy-".length) };
+        assert.ok(
+          Array.isArray(aliases) && aliases.some((alias) => isDeepStrictEqual(alias, bare)),
+          `${child.name}: ${JSON.stringify(aliases)}`,
+        );
+      }
+    });
+
+    it("leaves a resource whose name the component did not prefix alone", () => {
+      const transform = aliasUnprefixedChildNames("legacy");
+      const args = { resource: undefined as never, type: "aws:s3/bucket:Bucket", props: {}, opts: {} };
+      assert.equal(transform({ ...args, name: "other-bucket" }), undefined);
+      assert.deepEqual(transform({ ...args, name: "legacy-releases" })?.opts.aliases, [{ name: "releases" }]);
+    });
+  });
 });
