@@ -253,18 +253,25 @@ function startOn(
     }),
     opts,
   );
+  return [method, integration, ...startResponses(key, { api, defines }, method, integration, opts)];
+}
+
+/** The method and integration responses of one start route, one per StartExecution answer. */
+function startResponses(
+  key: string,
+  { api, defines }: { api: aws.apigateway.RestApi; defines: Defines },
+  method: aws.apigateway.Method,
+  integration: aws.apigateway.Integration,
+  opts: pulumi.ComponentResourceOptions,
+): pulumi.Resource[] {
+  const on = { restApi: api.id, resourceId: method.resourceId, httpMethod: method.httpMethod };
   // A method response for every status an integration response selects or sets by override.
   const statuses = [...new Set(START_RESPONSES.flatMap((r) => [r.status, ...r.overrides]))].sort();
   const methodResponses = statuses.map(
     (status) =>
       new aws.apigateway.MethodResponse(
         `${key}-post-${status}`,
-        defines("methodResponse:MethodResponse", `${key}-post-${status}`, {
-          restApi: api.id,
-          resourceId,
-          httpMethod: method.httpMethod,
-          statusCode: status,
-        }),
+        defines("methodResponse:MethodResponse", `${key}-post-${status}`, { ...on, statusCode: status }),
         opts,
       ),
   );
@@ -273,9 +280,7 @@ function startOn(
       new aws.apigateway.IntegrationResponse(
         `${key}-post-${status}`,
         defines("integrationResponse:IntegrationResponse", `${key}-post-${status}`, {
-          restApi: api.id,
-          resourceId,
-          httpMethod: method.httpMethod,
+          ...on,
           statusCode: status,
           ...(selectionPattern ? { selectionPattern } : {}),
           responseTemplates: { "application/json": template },
@@ -283,7 +288,7 @@ function startOn(
         { ...opts, dependsOn: [integration, ...methodResponses] },
       ),
   );
-  return [method, integration, ...methodResponses, ...responses];
+  return [...methodResponses, ...responses];
 }
 
 /** `GET /releases/{releaseId}`: the status function, through a Lambda proxy only this API may invoke. */
