@@ -4,12 +4,15 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readSettings } from "./infra/config";
-import { ReleaseMachine } from "./infra/release-machine";
+import { ReleaseMachine, aliasUnprefixedChildNames } from "./infra/release-machine";
 
 const config = new pulumi.Config();
-const machine = new ReleaseMachine("release-machine", {
-  settings: readSettings((key) => config.get(key), config.name),
-});
+const machine = new ReleaseMachine(
+  "release-machine",
+  { settings: readSettings((key) => config.get(key), config.name) },
+  // Stacks deployed before child names carried the component's name keep their resources.
+  { transformations: [aliasUnprefixedChildNames("release-machine")] },
+);
 
 export const bucketName = machine.bucketName;
 export const apiUrl = machine.apiUrl;

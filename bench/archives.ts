@@ -111,6 +111,7 @@ export async function lambdaArchiveBytes(): Promise<Record<string, number>> {
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
   const sizes: Record<string, number> = {};
-  for (const fn of registered) sizes[fn.name] = await archiveBytes(fn.code);
+  // Functions are named `<component>-<handler>`; the report keys them by handler.
+  for (const fn of registered) sizes[fn.name.replace(/^release-machine-/, "")] = await archiveBytes(fn.code);
   return sizes;
 }

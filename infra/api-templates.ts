@@ -152,3 +152,13 @@ export const START_RESPONSES: readonly StartResponse[] = [
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference
  */
 export const invalidBodyResponseTemplate = `{"error": "InvalidManifest", "message": $context.error.messageString, "requestId": "$context.requestId"}`;
+
+/**
+ * The UNSUPPORTED_MEDIA_TYPE gateway response (415): a POST whose Content-Type has no mapping
+ * template (only application/json has one, and passthroughBehavior NEVER refuses the rest). The
+ * same body as the local API's 415 (local/server.ts UNSUPPORTED_MEDIA_TYPE); no variable in it.
+ */
+export const unsupportedMediaTypeResponseTemplate = JSON.stringify({
+  error: "UnsupportedMediaType",
+  message: "send the manifest with the header Content-Type: application/json",
+});

@@ -59,65 +59,13 @@ export function readSettings(
 ): ReleaseMachineSettings {
   const problems: string[] = [];
   const set = (key: string, rule: string) => problems.push(`${project}:${key} ${rule}`);
+  const integer = (key: keyof typeof DEFAULT_SETTINGS, min: number, max: number) =>
+    readInteger(get, set, key, min, max);
+  const boolean = (key: keyof typeof DEFAULT_SETTINGS) => readBoolean(get, set, key);
 
-  const integer = (key: keyof typeof DEFAULT_SETTINGS, min: number, max: number): number => {
-    const raw = get(key);
-    const fallback = DEFAULT_SETTINGS[key] as number;
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      set(
-        key,
-        `must be an integer from ${min} to ${max} (got "${raw}"); e.g. pulumi config set ${key} ${fallback}`,
-      );
-      return fallback;
-    }
-    return value;
-  };
-  const boolean = (key: keyof typeof DEFAULT_SETTINGS): boolean => {
-    const raw = get(key);
-    if (raw === undefined) return DEFAULT_SETTINGS[key] as boolean;
-    if (raw !== "true" && raw !== "false") set(key, `must be true or false (got "${raw}")`);
-    return raw === "true";
-  };
-
-  let pipelines: string[] = [];
-  const rawPipelines = get("pipelines");
-  try {
-    const parsed: unknown = rawPipelines === undefined ? [] : JSON.parse(rawPipelines);
-    if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === "string")) throw new Error("not a list");
-    pipelines = parsed;
-  } catch {
-    set(
-      "pipelines",
-      "must be a list of pipeline names (pulumi config set --path 'pipelines[0]' my-pipeline)",
-    );
-  }
-  if (pipelines.length === 0 && rawPipelines !== undefined && problems.length === 0) {
-    set("pipelines", "is empty; list the pipelines this machine may release");
-  }
-  if (rawPipelines === undefined) {
-    set(
-      "pipelines",
-      "is not set; list the pipelines this machine may release (pulumi config set --path 'pipelines[0]' my-pipeline)",
-    );
-  }
-  const badNames = pipelines.filter((p) => !new RegExp(PIPELINE_NAME_PATTERN).test(p));
-  if (badNames.length > 0) set("pipelines", `has names CodePipeline does not allow: ${badNames.join(", ")}`);
-  const repeated = pipelines.filter((p, i) => pipelines.indexOf(p) !== i);
-  if (repeated.length > 0) set("pipelines", `lists ${repeated.join(", ")} more than once`);
-
-  const failurePolicy = get("failurePolicy") ?? DEFAULT_SETTINGS.failurePolicy;
-  if (failurePolicy !== "stopRemaining" && failurePolicy !== "letFinish") {
-    set("failurePolicy", `must be stopRemaining or letFinish (got "${failurePolicy}")`);
-  }
-  const reconcileSchedule = get("reconcileSchedule") ?? DEFAULT_SETTINGS.reconcileSchedule;
-  if (!/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/.test(reconcileSchedule)) {
-    set(
-      "reconcileSchedule",
-      `must be an EventBridge schedule such as "rate(5 minutes)" (got "${reconcileSchedule}")`,
-    );
-  }
+  const pipelines = readPipelines(get, set);
+  const failurePolicy = readFailurePolicy(get, set);
+  const reconcileSchedule = readReconcileSchedule(get, set);
   const logRetentionDays = integer("logRetentionDays", 1, 3653);
   if (!RETENTION_DAYS.includes(logRetentionDays)) {
     set("logRetentionDays", `must be one of CloudWatch's periods: ${RETENTION_DAYS.join(", ")}`);
@@ -129,7 +77,7 @@ export function readSettings(
     maxPipelines: integer("maxPipelines", 1, MANIFEST_RULE_LIMITS.maxPipelines),
     maxManifestBytes: integer("maxManifestBytes", 256, MANIFEST_RULE_LIMITS.maxBytes),
     longestPipelineRunHours: integer("longestPipelineRunHours", 1, 8760),
-    failurePolicy: failurePolicy as FailurePolicy,
+    failurePolicy,
     reconcileSchedule,
     logRetentionDays,
     deletionProtection: boolean("deletionProtection"),
@@ -142,4 +90,90 @@ export function readSettings(
   if (problems.length > 0)
     throw new SettingsError(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
   return settings;
+}
+
+type Getter = (key: string) => string | undefined;
+/** Records a problem with one key: the rule it breaks and how to fix it. */
+type Problem = (key: string, rule: string) => void;
+
+function readInteger(
+  get: Getter,
+  set: Problem,
+  key: keyof typeof DEFAULT_SETTINGS,
+  min: number,
+  max: number,
+): number {
+  const raw = get(key);
+  const fallback = DEFAULT_SETTINGS[key] as number;
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    set(
+      key,
+      `must be an integer from ${min} to ${max} (got "${raw}"); e.g. pulumi config set ${key} ${fallback}`,
+    );
+    return fallback;
+  }
+  return value;
+}
+
+function readBoolean(get: Getter, set: Problem, key: keyof typeof DEFAULT_SETTINGS): boolean {
+  const raw = get(key);
+  if (raw === undefined) return DEFAULT_SETTINGS[key] as boolean;
+  if (raw !== "true" && raw !== "false") set(key, `must be true or false (got "${raw}")`);
+  return raw === "true";
+}
+
+/** The allow-list: a non-empty list of distinct names CodePipeline accepts. */
+function readPipelines(get: Getter, set: Problem): string[] {
+  let failed = false;
+  const note: Problem = (key, rule) => {
+    failed = true;
+    set(key, rule);
+  };
+  let pipelines: string[] = [];
+  const rawPipelines = get("pipelines");
+  try {
+    const parsed: unknown = rawPipelines === undefined ? [] : JSON.parse(rawPipelines);
+    if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === "string")) throw new Error("not a list");
+    pipelines = parsed;
+  } catch {
+    note(
+      "pipelines",
+      "must be a list of pipeline names (pulumi config set --path 'pipelines[0]' my-pipeline)",
+    );
+  }
+  if (pipelines.length === 0 && rawPipelines !== undefined && !failed) {
+    note("pipelines", "is empty; list the pipelines this machine may release");
+  }
+  if (rawPipelines === undefined) {
+    note(
+      "pipelines",
+      "is not set; list the pipelines this machine may release (pulumi config set --path 'pipelines[0]' my-pipeline)",
+    );
+  }
+  const badNames = pipelines.filter((p) => !new RegExp(PIPELINE_NAME_PATTERN).test(p));
+  if (badNames.length > 0) note("pipelines", `has names CodePipeline does not allow: ${badNames.join(", ")}`);
+  const repeated = pipelines.filter((p, i) => pipelines.indexOf(p) !== i);
+  if (repeated.length > 0) note("pipelines", `lists ${repeated.join(", ")} more than once`);
+  return pipelines;
+}
+
+function readFailurePolicy(get: Getter, set: Problem): FailurePolicy {
+  const failurePolicy = get("failurePolicy") ?? DEFAULT_SETTINGS.failurePolicy;
+  if (failurePolicy !== "stopRemaining" && failurePolicy !== "letFinish") {
+    set("failurePolicy", `must be stopRemaining or letFinish (got "${failurePolicy}")`);
+  }
+  return failurePolicy as FailurePolicy;
+}
+
+function readReconcileSchedule(get: Getter, set: Problem): string {
+  const reconcileSchedule = get("reconcileSchedule") ?? DEFAULT_SETTINGS.reconcileSchedule;
+  if (!/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/.test(reconcileSchedule)) {
+    set(
+      "reconcileSchedule",
+      `must be an EventBridge schedule such as "rate(5 minutes)" (got "${reconcileSchedule}")`,
+    );
+  }
+  return reconcileSchedule;
 }

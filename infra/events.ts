@@ -48,6 +48,8 @@ export function pipelinePatternChunks(
 }
 
 export interface ReleaseEventsArgs {
+  /** The component's name: every child's name starts with it. */
+  name: string;
   bucketName: pulumi.Input<string>;
   stateMachineArn: pulumi.Input<string>;
   pipelines: string[];
@@ -58,14 +60,47 @@ export interface ReleaseEventsArgs {
 }
 
 export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentResourceOptions) {
+  const prefix = args.name;
   const deadLetters = new aws.sqs.Queue(
-    "undelivered-events",
+    `${prefix}-undelivered-events`,
     { sqsManagedSseEnabled: true, messageRetentionSeconds: FAILED_EVENT_RETENTION_SECONDS },
     opts,
   );
+  const manifestUploaded = manifestUploadedStart(args, deadLetters, opts);
+  const pipelineRules = pipelineStateRules(args, deadLetters, opts);
+  const schedule = reconcileSchedule(args, opts);
+  deadLetterPolicy(prefix, deadLetters, [manifestUploaded, ...pipelineRules], opts);
+  const failedInvocations = asyncFailureDestinations(
+    prefix,
+    { pipelineEvent: args.pipelineEventFunction, reconciler: args.reconcilerFunction },
+    opts,
+  );
+  const alarms = [
+    queueDepthAlarm(
+      `${prefix}-undelivered-events`,
+      deadLetters,
+      "events EventBridge could not deliver",
+      opts,
+    ),
+    queueDepthAlarm(
+      `${prefix}-failed-invocations`,
+      failedInvocations,
+      "events a function failed on after Lambda's retries",
+      opts,
+    ),
+  ];
+  return { deadLetters, failedInvocations, alarms, manifestUploaded, pipelineRules, schedule };
+}
 
+/** Manifest uploads start the workflow, with EventBridge's retries and the dead-letter queue. */
+function manifestUploadedStart(
+  args: ReleaseEventsArgs,
+  deadLetters: aws.sqs.Queue,
+  opts: pulumi.ComponentResourceOptions,
+): aws.cloudwatch.EventRule {
+  const prefix = args.name;
   const manifestUploaded = new aws.cloudwatch.EventRule(
-    "manifest-uploaded",
+    `${prefix}-manifest-uploaded`,
     {
       description: "A release manifest (*.json) was written to the release bucket",
       eventPattern: pulumi
@@ -75,14 +110,14 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     opts,
   );
   const { role: startRole, policy: startPolicy } = serviceRole(
-    "events-start",
+    `${prefix}-events-start`,
     "events.amazonaws.com",
     args.accountId,
     pulumi.output(args.stateMachineArn).apply((arn) => [startExecutionStatement(arn)]),
     opts,
   );
   new aws.cloudwatch.EventTarget(
-    "manifest-uploaded-start",
+    `${prefix}-manifest-uploaded-start`,
     {
       rule: manifestUploaded.name,
       arn: args.stateMachineArn,
@@ -96,12 +131,20 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     },
     { ...opts, dependsOn: [startPolicy] },
   );
+  return manifestUploaded;
+}
 
-  // As many rules as the allow-list needs: one event pattern holds at most 2,048 characters.
-  const pipelineRules = pipelinePatternChunks(args.pipelines).map((chunk, i) => {
+/** As many rules as the allow-list needs (one event pattern holds at most 2,048 characters). */
+function pipelineStateRules(
+  args: ReleaseEventsArgs,
+  deadLetters: aws.sqs.Queue,
+  opts: pulumi.ComponentResourceOptions,
+): aws.cloudwatch.EventRule[] {
+  const prefix = args.name;
+  return pipelinePatternChunks(args.pipelines).map((chunk, i) => {
     const suffix = i === 0 ? "" : `-${i + 1}`;
     const rule = new aws.cloudwatch.EventRule(
-      `pipeline-state-changed${suffix}`,
+      `${prefix}-pipeline-state-changed${suffix}`,
       {
         description: `State changes of the pipelines this release machine manages (part ${i + 1})`,
         eventPattern: JSON.stringify(pipelineStateChangePattern(chunk)),
@@ -109,7 +152,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
       opts,
     );
     const permission = new aws.lambda.Permission(
-      `pipeline-event-invoke${suffix}`,
+      `${prefix}-pipeline-event-invoke${suffix}`,
       {
         action: "lambda:InvokeFunction",
         function: args.pipelineEventFunction.fn.name,
@@ -119,7 +162,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
       opts,
     );
     new aws.cloudwatch.EventTarget(
-      `pipeline-state-changed-handler${suffix}`,
+      `${prefix}-pipeline-state-changed-handler${suffix}`,
       {
         rule: rule.name,
         arn: args.pipelineEventFunction.fn.arn,
@@ -130,17 +173,24 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     );
     return rule;
   });
+}
 
+/** The schedule running the reconciler. */
+function reconcileSchedule(
+  args: ReleaseEventsArgs,
+  opts: pulumi.ComponentResourceOptions,
+): aws.cloudwatch.EventRule {
+  const prefix = args.name;
   const schedule = new aws.cloudwatch.EventRule(
-    "reconcile-schedule",
+    `${prefix}-reconcile-schedule`,
     {
       description: "Completes waiting pipelines whose end event was lost",
       scheduleExpression: args.reconcileSchedule,
     },
     opts,
   );
-  const reconcilePermission = new aws.lambda.Permission(
-    "reconciler-invoke",
+  const permission = new aws.lambda.Permission(
+    `${prefix}-reconciler-invoke`,
     {
       action: "lambda:InvokeFunction",
       function: args.reconcilerFunction.fn.name,
@@ -150,18 +200,26 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     opts,
   );
   new aws.cloudwatch.EventTarget(
-    "reconcile-schedule-run",
+    `${prefix}-reconcile-schedule-run`,
     { rule: schedule.name, arn: args.reconcilerFunction.fn.arn },
-    { ...opts, dependsOn: [reconcilePermission] },
+    { ...opts, dependsOn: [permission] },
   );
+  return schedule;
+}
 
-  // Only EventBridge, and only for these rules, may put undelivered events in the queue.
-  new aws.sqs.QueuePolicy(
-    "undelivered-events-policy",
+/** Only EventBridge, and only for these rules, may put undelivered events in the queue. */
+function deadLetterPolicy(
+  prefix: string,
+  deadLetters: aws.sqs.Queue,
+  rules: aws.cloudwatch.EventRule[],
+  opts: pulumi.ComponentResourceOptions,
+): aws.sqs.QueuePolicy {
+  return new aws.sqs.QueuePolicy(
+    `${prefix}-undelivered-events-policy`,
     {
       queueUrl: deadLetters.url,
       policy: pulumi
-        .all([deadLetters.arn, manifestUploaded.arn, ...pipelineRules.map((rule) => rule.arn)])
+        .all([deadLetters.arn, ...rules.map((rule) => rule.arn)])
         .apply(([queueArn, ...ruleArns]) =>
           JSON.stringify({
             Version: "2012-10-17",
@@ -180,20 +238,6 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     },
     opts,
   );
-  const failedInvocations = asyncFailureDestinations(
-    { pipelineEvent: args.pipelineEventFunction, reconciler: args.reconcilerFunction },
-    opts,
-  );
-  const alarms = [
-    queueDepthAlarm("undelivered-events", deadLetters, "events EventBridge could not deliver", opts),
-    queueDepthAlarm(
-      "failed-invocations",
-      failedInvocations,
-      "events a function failed on after Lambda's retries",
-      opts,
-    ),
-  ];
-  return { deadLetters, failedInvocations, alarms, manifestUploaded, pipelineRules, schedule };
 }
 
 /**
@@ -205,17 +249,18 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
  * https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
  */
 function asyncFailureDestinations(
+  prefix: string,
   functions: Record<string, HandlerFunction<never, unknown>>,
   opts: pulumi.ComponentResourceOptions,
 ): aws.sqs.Queue {
   const queue = new aws.sqs.Queue(
-    "failed-invocations",
+    `${prefix}-failed-invocations`,
     { sqsManagedSseEnabled: true, messageRetentionSeconds: FAILED_EVENT_RETENTION_SECONDS },
     opts,
   );
   for (const [name, { fn, role }] of Object.entries(functions)) {
     const send = new aws.iam.RolePolicy(
-      `${name}-failure-destination`,
+      `${prefix}-${name}-failure-destination`,
       {
         role: role.id,
         policy: queue.arn.apply((arn) =>
@@ -229,7 +274,7 @@ function asyncFailureDestinations(
       opts,
     );
     new aws.lambda.FunctionEventInvokeConfig(
-      `${name}-async`,
+      `${prefix}-${name}-async`,
       {
         functionName: fn.name,
         maximumRetryAttempts: 2,

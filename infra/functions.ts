@@ -63,6 +63,8 @@ export const LAMBDA_RUNTIME = aws.lambda.Runtime.NodeJS24dX;
 export const MANIFEST_PARSER_PACKAGES = ["ajv", "jsonc-parser"];
 
 export interface HandlerFunctionArgs<E, R> {
+  /** The function's Pulumi name (the component's name and the handler's), the base of its children's. */
+  resourceName: string;
   /** Whether the handler parses manifests (and so needs MANIFEST_PARSER_PACKAGES). */
   parsesManifests?: boolean;
   factory: () => (event: E) => Promise<R>;
@@ -91,12 +93,12 @@ export function handlerFunction<E, R>(
   opts: pulumi.ComponentResourceOptions,
 ): HandlerFunction<E, R> {
   const logGroup = new aws.cloudwatch.LogGroup(
-    `${name}-logs`,
+    `${args.resourceName}-logs`,
     { retentionInDays: args.logRetentionDays },
     opts,
   );
   const { role, policy, attachments } = serviceRole(
-    name,
+    args.resourceName,
     "lambda.amazonaws.com",
     args.accountId,
     pulumi
@@ -106,7 +108,7 @@ export function handlerFunction<E, R>(
     grantsOnPipelines(name) ? args.pipelines : undefined,
   );
   const fn = new aws.lambda.CallbackFunction<E, R>(
-    name,
+    args.resourceName,
     {
       role,
       callbackFactory: args.factory as unknown as aws.lambda.CallbackFactory<E, R>,

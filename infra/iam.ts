@@ -89,123 +89,135 @@ const allow = (Sid: string, Action: string[], Resource: string[]): PolicyStateme
   Resource,
 });
 
+/** Where a failed pipeline failed, for the release's cause (handlers/failure-cause.ts). */
+const FAILURE_DETAILS = ["ListActionExecutions", "GetPipelineState"];
+
+/** The statements several handlers share, over one stack's ARNs. */
+function sharedStatements(arns: ResourceArns) {
+  const schedule = arns.releasePipelinesTableArn;
+  return {
+    completeRelease: allow("CompleteReleaseWait", ["states:SendTaskSuccess"], ["*"]),
+    /** "Release State Change" and "Release Approval Requested" (handlers/release-events.ts). */
+    publishEvents: allow("PublishReleaseEvents", ["events:PutEvents"], [arns.eventBusArn]),
+    readManifests: allow("ReadManifests", ["s3:GetObject", "s3:GetObjectVersion"], [`${arns.bucketArn}/*`]),
+    /**
+     * Each role names the pipelines in one statement only: with hundreds of pipelines, that list is
+     * what fills a role's policy quota (infra/roles.ts moves it into managed policies).
+     */
+    onPipelines: (...actions: string[]) =>
+      allow(
+        "ReleasePipelines",
+        actions.map((a) => `codepipeline:${a}`),
+        arns.pipelineArns,
+      ),
+    readAndSettleReleases: allow(
+      "ReadAndSettleReleases",
+      ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+      [arns.releasesTableArn],
+    ),
+    schedule: allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
+    recordExecutions: allow("RecordExecutions", ["dynamodb:UpdateItem"], [arns.executionsTableArn]),
+  };
+}
+type Shared = ReturnType<typeof sharedStatements>;
+
+/** What the scheduler takes to start pipelines, act on their ends and settle them. */
+const scheduling = (shared: Shared) => [
+  shared.readAndSettleReleases,
+  shared.schedule,
+  shared.recordExecutions,
+];
+
 /**
  * Each handler's permissions: exactly the calls its code makes (test/policy-iam-calls proves the
  * match in both directions). The scheduler (handlers/scheduler.ts) runs inside several functions;
  * each gets the part of it that it reaches.
  */
-export function handlerStatements(handler: HandlerName, arns: ResourceArns): PolicyStatement[] {
-  const executions = arns.executionsTableArn;
-  const schedule = arns.releasePipelinesTableArn;
-  const completeRelease = allow("CompleteReleaseWait", ["states:SendTaskSuccess"], ["*"]);
-  /** "Release State Change" and "Release Approval Requested" (handlers/release-events.ts). */
-  const publishEvents = allow("PublishReleaseEvents", ["events:PutEvents"], [arns.eventBusArn]);
-  /**
-   * Each role names the pipelines in one statement only: with hundreds of pipelines, that list is
-   * what fills a role's policy quota (infra/roles.ts moves it into managed policies).
-   */
-  /** Where a failed pipeline failed, for the release's cause (handlers/failure-cause.ts). */
-  const FAILURE_DETAILS = ["ListActionExecutions", "GetPipelineState"];
-  const onPipelines = (...actions: string[]) =>
+const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Shared) => PolicyStatement[]> = {
+  loadManifest: (_, shared) => [shared.readManifests],
+  validateManifest: () => [],
+  recordRejection: (arns, shared) => [
+    shared.readManifests,
+    allow("RecordRejections", ["dynamodb:UpdateItem", "dynamodb:PutItem"], [arns.releasesTableArn]),
+  ],
+  // No task completion: the release's wait is registered only after RegisterRelease returned.
+  // RetryRelease (attempt n+1) runs in this function too; gates may open on either.
+  registerRelease: (arns, shared) => [
+    ...scheduling(shared),
+    allow("WriteSchedule", ["dynamodb:PutItem"], [arns.releasePipelinesTableArn]),
+    shared.onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
+    shared.publishEvents,
+  ],
+  awaitRelease: (arns, shared) => [
+    allow("StoreReleaseWait", ["dynamodb:UpdateItem"], [arns.releasesTableArn]),
+    shared.completeRelease,
+  ],
+  stopRelease: (arns, shared) => [
+    allow("SettleReleases", ["dynamodb:UpdateItem"], [arns.releasesTableArn]),
+    shared.schedule,
+    shared.onPipelines("StopPipelineExecution"),
+    shared.completeRelease,
+  ],
+  pipelineEvent: (arns, shared) => [
+    ...scheduling(shared),
+    allow("ReadExecutions", ["dynamodb:GetItem"], [arns.executionsTableArn]),
+    shared.onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
+    shared.completeRelease,
+    shared.publishEvents,
+  ],
+  reconciler: (arns, shared) => [
+    ...scheduling(shared),
+    shared.completeRelease,
     allow(
-      "ReleasePipelines",
-      actions.map((a) => `codepipeline:${a}`),
-      arns.pipelineArns,
-    );
-  /** What the scheduler takes to start pipelines, act on their ends and settle them. */
-  const scheduling = [
-    allow("ReadAndSettleReleases", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
-    allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
-    allow("RecordExecutions", ["dynamodb:UpdateItem"], [executions]),
-  ];
-  switch (handler) {
-    case "loadManifest":
-      return [allow("ReadManifests", ["s3:GetObject", "s3:GetObjectVersion"], [`${arns.bucketArn}/*`])];
-    case "validateManifest":
-      return [];
-    case "recordRejection":
-      return [
-        allow("ReadManifests", ["s3:GetObject", "s3:GetObjectVersion"], [`${arns.bucketArn}/*`]),
-        allow("RecordRejections", ["dynamodb:UpdateItem", "dynamodb:PutItem"], [arns.releasesTableArn]),
-      ];
-    case "registerRelease":
-      // No task completion: the release's wait is registered only after RegisterRelease returned.
-      // RetryRelease (attempt n+1) runs in this function too; gates may open on either.
-      return [
-        ...scheduling,
-        allow("WriteSchedule", ["dynamodb:PutItem"], [schedule]),
-        onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
-        publishEvents,
-      ];
-    case "awaitRelease":
-      return [allow("StoreReleaseWait", ["dynamodb:UpdateItem"], [arns.releasesTableArn]), completeRelease];
-    case "stopRelease":
-      return [
-        allow("SettleReleases", ["dynamodb:UpdateItem"], [arns.releasesTableArn]),
-        allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
-        onPipelines("StopPipelineExecution"),
-        completeRelease,
-      ];
-    case "pipelineEvent":
-      return [
-        ...scheduling,
-        allow("ReadExecutions", ["dynamodb:GetItem"], [executions]),
-        onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
-        completeRelease,
-        publishEvents,
-      ];
-    case "reconciler":
-      return [
-        ...scheduling,
-        completeRelease,
-        allow(
-          "FindWaitingExecutionsStuckStartsAndExpiredGates",
-          ["dynamodb:Scan"],
-          [
-            `${executions}/index/${ExecutionsTable.waitingIndex.name}`,
-            `${schedule}/index/${ReleasePipelinesTable.startingIndex.name}`,
-            `${schedule}/index/${ReleasePipelinesTable.gatesIndex.name}`,
-          ],
-        ),
-        onPipelines(
-          "StartPipelineExecution",
-          "StopPipelineExecution",
-          "GetPipelineExecution",
-          ...FAILURE_DETAILS,
-        ),
-        publishEvents,
-      ];
-    case "releaseControl":
-      // Cancel, approvals and retry: the scheduler's part each reaches (an approval starts a
-      // pipeline, a cancel stops them), the release list's indexes, and the workflow a retry starts.
-      return [
-        allow("ReadAndSettleReleases", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
-        allow(
-          "ListReleases",
-          ["dynamodb:Query"],
-          [
-            `${arns.releasesTableArn}/index/${ReleasesTable.newestIndex.name}`,
-            `${arns.releasesTableArn}/index/${ReleasesTable.byStatusIndex.name}`,
-          ],
-        ),
-        allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
-        allow("RecordExecutions", ["dynamodb:UpdateItem"], [executions]),
-        onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
-        completeRelease,
-        publishEvents,
-        allow("StartRetries", ["states:StartExecution"], [requiredStateMachineArn(arns)]),
-      ];
-    case "releaseStatus":
-      return [
-        allow("ReadReleases", ["dynamodb:GetItem"], [arns.releasesTableArn]),
-        allow("ReadSchedule", ["dynamodb:Query"], [schedule]),
-        allow(
-          "FindReleaseExecutions",
-          ["dynamodb:Query"],
-          [`${executions}/index/${ExecutionsTable.byReleaseIndex.name}`],
-        ),
-      ];
-  }
+      "FindWaitingExecutionsStuckStartsAndExpiredGates",
+      ["dynamodb:Scan"],
+      [
+        `${arns.executionsTableArn}/index/${ExecutionsTable.waitingIndex.name}`,
+        `${arns.releasePipelinesTableArn}/index/${ReleasePipelinesTable.startingIndex.name}`,
+        `${arns.releasePipelinesTableArn}/index/${ReleasePipelinesTable.gatesIndex.name}`,
+      ],
+    ),
+    shared.onPipelines(
+      "StartPipelineExecution",
+      "StopPipelineExecution",
+      "GetPipelineExecution",
+      ...FAILURE_DETAILS,
+    ),
+    shared.publishEvents,
+  ],
+  // Cancel, approvals and retry: the scheduler's part each reaches (an approval starts a pipeline,
+  // a cancel stops them), the release list's indexes, and the workflow a retry starts.
+  releaseControl: (arns, shared) => [
+    shared.readAndSettleReleases,
+    allow(
+      "ListReleases",
+      ["dynamodb:Query"],
+      [
+        `${arns.releasesTableArn}/index/${ReleasesTable.newestIndex.name}`,
+        `${arns.releasesTableArn}/index/${ReleasesTable.byStatusIndex.name}`,
+      ],
+    ),
+    shared.schedule,
+    shared.recordExecutions,
+    shared.onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
+    shared.completeRelease,
+    shared.publishEvents,
+    allow("StartRetries", ["states:StartExecution"], [requiredStateMachineArn(arns)]),
+  ],
+  releaseStatus: (arns) => [
+    allow("ReadReleases", ["dynamodb:GetItem"], [arns.releasesTableArn]),
+    allow("ReadSchedule", ["dynamodb:Query"], [arns.releasePipelinesTableArn]),
+    allow(
+      "FindReleaseExecutions",
+      ["dynamodb:Query"],
+      [`${arns.executionsTableArn}/index/${ExecutionsTable.byReleaseIndex.name}`],
+    ),
+  ],
+};
+
+/** One handler's statements over one stack's ARNs. */
+export function handlerStatements(handler: HandlerName, arns: ResourceArns): PolicyStatement[] {
+  return HANDLER_STATEMENTS[handler](arns, sharedStatements(arns));
 }
 
 function requiredStateMachineArn(arns: ResourceArns): string {

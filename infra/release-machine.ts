@@ -70,225 +70,98 @@ export interface ReleaseMachineArgs {
   settings: ReleaseMachineSettings;
 }
 
-export class ReleaseMachine extends pulumi.ComponentResource {
-  readonly bucketName: pulumi.Output<string>;
-  readonly apiUrl: pulumi.Output<string>;
-  readonly stateMachineArn: pulumi.Output<string>;
-  readonly releasesTableName: pulumi.Output<string>;
-  readonly executionsTableName: pulumi.Output<string>;
-  readonly releasePipelinesTableName: pulumi.Output<string>;
-  readonly deadLetterQueueUrl: pulumi.Output<string>;
-  readonly failedInvocationsQueueUrl: pulumi.Output<string>;
-  readonly queueDepthAlarms: pulumi.Output<string[]>;
-  readonly curlExample: pulumi.Output<string>;
+type Functions = Record<HandlerName, HandlerFunction<never, unknown>>;
+type Tables = ReturnType<typeof releaseTables>;
+
+/** The account, region and partition the component deploys to. */
+interface Placement {
+  accountId: pulumi.Output<string>;
+  region: pulumi.Output<string>;
+  partition: pulumi.Output<string>;
+}
+
+/** What a user needs to submit and follow releases (index.ts exports each). */
+export interface ReleaseMachineOutputs {
+  bucketName: pulumi.Output<string>;
+  apiUrl: pulumi.Output<string>;
+  stateMachineArn: pulumi.Output<string>;
+  releasesTableName: pulumi.Output<string>;
+  executionsTableName: pulumi.Output<string>;
+  releasePipelinesTableName: pulumi.Output<string>;
+  deadLetterQueueUrl: pulumi.Output<string>;
+  failedInvocationsQueueUrl: pulumi.Output<string>;
+  queueDepthAlarms: pulumi.Output<string[]>;
+  curlExample: pulumi.Output<string>;
+}
+
+export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseMachineOutputs {
+  // Set from the outputs object at the end of the constructor.
+  readonly bucketName!: pulumi.Output<string>;
+  readonly apiUrl!: pulumi.Output<string>;
+  readonly stateMachineArn!: pulumi.Output<string>;
+  readonly releasesTableName!: pulumi.Output<string>;
+  readonly executionsTableName!: pulumi.Output<string>;
+  readonly releasePipelinesTableName!: pulumi.Output<string>;
+  readonly deadLetterQueueUrl!: pulumi.Output<string>;
+  readonly failedInvocationsQueueUrl!: pulumi.Output<string>;
+  readonly queueDepthAlarms!: pulumi.Output<string[]>;
+  readonly curlExample!: pulumi.Output<string>;
 
   constructor(name: string, args: ReleaseMachineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-machine:index:ReleaseMachine", name, {}, opts);
     const { settings } = args;
     const child = { parent: this };
+    const placement = placementOf(child);
 
-    const identity = aws.getCallerIdentityOutput({}, child);
-    const region = aws.getRegionOutput({}, child);
-    const partition = aws.getPartitionOutput({}, child);
-    const accountId = identity.accountId;
-    const regionName = region.region;
+    // Storage: the release bucket, the tables and (optionally) the audit trail of manifest writes.
+    const { bucket, ready } = releaseBucket(`${name}-releases`, child);
+    const tables = releaseTables(name, settings.deletionProtection, child);
+    if (settings.auditTrail) auditTrail(`${name}-audit`, { releaseBucketArn: bucket.arn }, child);
+    const arns = resourceArns(placement, bucket, tables, settings.pipelines);
 
-    const { bucket, ready } = releaseBucket("releases", child);
-    const tables = releaseTables(settings.deletionProtection, child);
-    if (settings.auditTrail) auditTrail("audit", { releaseBucketArn: bucket.arn }, child);
-
-    const arns: pulumi.Output<ResourceArns> = pulumi
-      .all([
-        partition.partition,
-        regionName,
-        accountId,
-        bucket.arn,
-        tables.releases.arn,
-        tables.executions.arn,
-        tables.releasePipelines.arn,
-      ])
-      .apply(
-        ([
-          part,
-          reg,
-          account,
-          bucketArn,
-          releasesTableArn,
-          executionsTableArn,
-          releasePipelinesTableArn,
-        ]) => ({
-          partition: part,
-          region: reg,
-          accountId: account,
-          bucketArn,
-          releasesTableArn,
-          executionsTableArn,
-          releasePipelinesTableArn,
-          pipelineArns: settings.pipelines.map((p) => pipelineArn(part, reg, account, p)),
-          eventBusArn: `arn:${part}:events:${reg}:${account}:event-bus/default`,
-        }),
-      );
-
-    const rules: ManifestRules = {
-      allowedPipelines: settings.pipelines,
-      maxPipelines: settings.maxPipelines,
-      maxBytes: settings.maxManifestBytes,
-    };
-    // The allow-list rides in each archive, not the 4 KB environment (infra/allow-list.ts).
-    const allowListFile = writeAllowListFile(settings.pipelines);
-    const environment = {
-      RELEASES_TABLE: tables.releases.name,
-      EXECUTIONS_TABLE: tables.executions.name,
-      RELEASE_PIPELINES_TABLE: tables.releasePipelines.name,
-      ALLOWED_PIPELINES_FILE: allowListFile,
-      MAX_PIPELINES: String(settings.maxPipelines),
-      MAX_MANIFEST_BYTES: String(settings.maxManifestBytes),
-    };
-    const pipelineGrants = { names: settings.pipelines, arns: arns.apply((a) => a.pipelineArns) };
-    const common = {
-      environment,
-      files: [allowListFile],
-      pipelines: pipelineGrants,
-      accountId,
-      logRetentionDays: settings.logRetentionDays,
-    };
-    const fn = (
-      name: HandlerName,
-      resolved: pulumi.Output<ResourceArns> = arns,
-      environmentExtra: Record<string, pulumi.Input<string>> = {},
-    ): HandlerFunction<never, unknown> => {
-      const { factory, ...extra } = HANDLERS[name];
-      return handlerFunction(
-        name,
-        {
-          ...common,
-          ...extra,
-          environment: { ...environment, ...environmentExtra },
-          factory,
-          statements: resolved.apply((a) => handlerStatements(name, a)),
-        },
-        child,
-      );
-    };
+    // Functions: one per handler; the control function follows the state machine it starts.
+    const fn = functionFactory(name, settings, tables, arns, placement.accountId, child);
     const functions = Object.fromEntries(
-      HANDLER_NAMES.filter((name) => !AFTER_STATE_MACHINE.includes(name)).map((name) => [name, fn(name)]),
-    ) as Record<HandlerName, HandlerFunction<never, unknown>>;
+      HANDLER_NAMES.filter((handler) => !AFTER_STATE_MACHINE.includes(handler)).map((handler) => [
+        handler,
+        fn(handler),
+      ]),
+    ) as Functions;
 
-    const definition = pulumi
-      .all([
-        functions.loadManifest.fn.arn,
-        functions.validateManifest.fn.arn,
-        functions.recordRejection.fn.arn,
-        functions.registerRelease.fn.arn,
-        functions.awaitRelease.fn.arn,
-        functions.stopRelease.fn.arn,
-        tables.releases.name,
-      ])
-      .apply(
-        ([
-          loadManifest,
-          validateManifest,
-          recordRejection,
-          registerRelease,
-          awaitRelease,
-          stopRelease,
-          releasesTable,
-        ]) =>
-          releaseWorkflow(
-            {
-              functions: {
-                loadManifest,
-                validateManifest,
-                recordRejection,
-                registerRelease,
-                awaitRelease,
-                stopRelease,
-              },
-              releasesTable,
-              eventBusName: "default",
-            },
-            {
-              longestPipelineRunSeconds: settings.longestPipelineRunHours * 3600,
-              failurePolicy: settings.failurePolicy,
-            },
-          ),
-      );
-
-    const machineLogs = new aws.cloudwatch.LogGroup(
-      "workflow-logs",
-      // The vended-logs prefix keeps CloudWatch's resource policy within its size limit.
-      { namePrefix: "/aws/vendedlogs/states/release-machine-", retentionInDays: settings.logRetentionDays },
-      child,
-    );
-    const {
-      role: machineRole,
-      policy: machinePolicy,
-      attachments: machineAttachments,
-    } = serviceRole(
-      "workflow",
-      "states.amazonaws.com",
-      accountId,
-      pulumi
-        .all([
-          definition,
-          arns,
-          tables.releases.name,
-          tables.releases.arn,
-          tables.executions.name,
-          tables.executions.arn,
-        ])
-        .apply(([def, a, releasesName, releasesArn, executionsName, executionsArn]) => [
-          ...stateMachineStatements(def, a, { [releasesName]: releasesArn, [executionsName]: executionsArn }),
-          LOG_DELIVERY,
-          XRAY_WITH_SAMPLING,
-        ]),
-      // The workflow names no pipeline: the scheduler's functions start and stop them.
-      child,
-    );
-    const stateMachine = new aws.sfn.StateMachine(
-      "workflow",
-      {
-        type: "STANDARD",
-        roleArn: machineRole.arn,
-        definition: definition.apply((d) => JSON.stringify(d)),
-        loggingConfiguration: {
-          level: "ALL",
-          includeExecutionData: true,
-          logDestination: pulumi.interpolate`${machineLogs.arn}:*`,
-        },
-        tracingConfiguration: { enabled: true },
-      },
-      { ...child, dependsOn: [machinePolicy, ...machineAttachments] },
-    );
-
+    // Workflow: the state machine running the release workflow over those functions.
+    const stateMachine = releaseStateMachine(name, { settings, functions, tables, arns, placement }, child);
     functions.releaseControl = fn(
       "releaseControl",
       pulumi.all([arns, stateMachine.arn]).apply(([a, stateMachineArn]) => ({ ...a, stateMachineArn })),
       { STATE_MACHINE_ARN: stateMachine.arn, ALLOW_SELF_APPROVAL: String(settings.allowSelfApproval) },
     );
 
+    // Events: uploads start the workflow, pipeline state changes and the reconcile schedule.
     const events = releaseEvents(
       {
+        name,
         bucketName: bucket.bucket,
         stateMachineArn: stateMachine.arn,
         pipelines: settings.pipelines,
         pipelineEventFunction: functions.pipelineEvent,
         reconcilerFunction: functions.reconciler,
         reconcileSchedule: settings.reconcileSchedule,
-        accountId,
+        accountId: placement.accountId,
       },
       { parent: this, dependsOn: ready },
     );
 
+    // API: submit, read and control releases.
     const api = releaseApi(
       {
+        name,
         stateMachineArn: stateMachine.arn,
         statusFunction: functions.releaseStatus.fn,
         controlFunction: functions.releaseControl.fn,
-        manifestRules: rules,
-        region: regionName,
-        partition: partition.partition,
-        accountId,
+        manifestRules: manifestRules(settings),
+        region: placement.region,
+        partition: placement.partition,
+        accountId: placement.accountId,
         logRetentionDays: settings.logRetentionDays,
         throttleRateLimit: settings.apiThrottleRateLimit,
         throttleBurstLimit: settings.apiThrottleBurstLimit,
@@ -297,27 +170,223 @@ export class ReleaseMachine extends pulumi.ComponentResource {
       child,
     );
 
-    this.bucketName = bucket.bucket;
-    this.apiUrl = api.url;
-    this.stateMachineArn = stateMachine.arn;
-    this.releasesTableName = tables.releases.name;
-    this.executionsTableName = tables.executions.name;
-    this.releasePipelinesTableName = tables.releasePipelines.name;
-    this.deadLetterQueueUrl = events.deadLetters.url;
-    this.failedInvocationsQueueUrl = events.failedInvocations.url;
-    this.queueDepthAlarms = pulumi.all(events.alarms.map((alarm) => alarm.name));
-    this.curlExample = pulumi.interpolate`curl --aws-sigv4 "aws:amz:${regionName}:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN" -H "content-type: application/json" -d @release-manifest.json ${api.url}/releases`;
-    this.registerOutputs({
-      bucketName: this.bucketName,
-      apiUrl: this.apiUrl,
-      stateMachineArn: this.stateMachineArn,
-      releasesTableName: this.releasesTableName,
-      executionsTableName: this.executionsTableName,
-      releasePipelinesTableName: this.releasePipelinesTableName,
-      deadLetterQueueUrl: this.deadLetterQueueUrl,
-      failedInvocationsQueueUrl: this.failedInvocationsQueueUrl,
-      queueDepthAlarms: this.queueDepthAlarms,
-      curlExample: this.curlExample,
-    });
+    // Outputs.
+    const outputs: ReleaseMachineOutputs = {
+      bucketName: bucket.bucket,
+      apiUrl: api.url,
+      stateMachineArn: stateMachine.arn,
+      releasesTableName: tables.releases.name,
+      executionsTableName: tables.executions.name,
+      releasePipelinesTableName: tables.releasePipelines.name,
+      deadLetterQueueUrl: events.deadLetters.url,
+      failedInvocationsQueueUrl: events.failedInvocations.url,
+      queueDepthAlarms: pulumi.all(events.alarms.map((alarm) => alarm.name)),
+      curlExample: curlExample(placement.region, api.url),
+    };
+    Object.assign(this, outputs);
+    this.registerOutputs(outputs);
   }
+}
+
+/**
+ * Before child names were derived from the component's name, they were the bare local names
+ * ("workflow", "releases", "loadManifest", ...). A stack deployed then keeps its resources (its
+ * tables and bucket included) when its one component is given this transformation: each child
+ * `<component>-<local>` is aliased to `<local>` (same parent, same type), so an update renames
+ * instead of replacing. At most one component in a stack may take it: two would both claim the
+ * old names. It is an SDK-side transformation (not a `transform`), so it runs under the mocks too.
+ */
+export function aliasUnprefixedChildNames(componentName: string): pulumi.ResourceTransformation {
+  const prefix = `${componentName}-`;
+  return ({ name, props, opts }) =>
+    name.startsWith(prefix)
+      ? { props, opts: pulumi.mergeOptions(opts, { aliases: [{ name: name.slice(prefix.length) }] }) }
+      : undefined;
+}
+
+function placementOf(child: pulumi.InvokeOutputOptions): Placement {
+  return {
+    accountId: aws.getCallerIdentityOutput({}, child).accountId,
+    region: aws.getRegionOutput({}, child).region,
+    partition: aws.getPartitionOutput({}, child).partition,
+  };
+}
+
+function manifestRules(settings: ReleaseMachineSettings): ManifestRules {
+  return {
+    allowedPipelines: settings.pipelines,
+    maxPipelines: settings.maxPipelines,
+    maxBytes: settings.maxManifestBytes,
+  };
+}
+
+/** The ARNs every role is built from. */
+function resourceArns(
+  placement: Placement,
+  bucket: aws.s3.Bucket,
+  tables: Tables,
+  pipelines: readonly string[],
+): pulumi.Output<ResourceArns> {
+  return pulumi
+    .all([
+      placement.partition,
+      placement.region,
+      placement.accountId,
+      bucket.arn,
+      tables.releases.arn,
+      tables.executions.arn,
+      tables.releasePipelines.arn,
+    ])
+    .apply(
+      ([part, reg, account, bucketArn, releasesTableArn, executionsTableArn, releasePipelinesTableArn]) => ({
+        partition: part,
+        region: reg,
+        accountId: account,
+        bucketArn,
+        releasesTableArn,
+        executionsTableArn,
+        releasePipelinesTableArn,
+        pipelineArns: pipelines.map((p) => pipelineArn(part, reg, account, p)),
+        eventBusArn: `arn:${part}:events:${reg}:${account}:event-bus/default`,
+      }),
+    );
+}
+
+/**
+ * Builds one handler's function, named `<component>-<handler>`, with the environment every handler
+ * shares and the statements of its role from the ARNs it is given.
+ */
+function functionFactory(
+  prefix: string,
+  settings: ReleaseMachineSettings,
+  tables: Tables,
+  arns: pulumi.Output<ResourceArns>,
+  accountId: pulumi.Output<string>,
+  child: pulumi.ComponentResourceOptions,
+) {
+  // The allow-list rides in each archive, not the 4 KB environment (infra/allow-list.ts).
+  const allowListFile = writeAllowListFile(settings.pipelines);
+  const environment = {
+    RELEASES_TABLE: tables.releases.name,
+    EXECUTIONS_TABLE: tables.executions.name,
+    RELEASE_PIPELINES_TABLE: tables.releasePipelines.name,
+    ALLOWED_PIPELINES_FILE: allowListFile,
+    MAX_PIPELINES: String(settings.maxPipelines),
+    MAX_MANIFEST_BYTES: String(settings.maxManifestBytes),
+  };
+  const pipelines = { names: settings.pipelines, arns: arns.apply((a) => a.pipelineArns) };
+  return (
+    handler: HandlerName,
+    resolved: pulumi.Output<ResourceArns> = arns,
+    environmentExtra: Record<string, pulumi.Input<string>> = {},
+  ): HandlerFunction<never, unknown> => {
+    const { factory, ...extra } = HANDLERS[handler];
+    return handlerFunction(
+      handler,
+      {
+        resourceName: `${prefix}-${handler}`,
+        files: [allowListFile],
+        pipelines,
+        accountId,
+        logRetentionDays: settings.logRetentionDays,
+        ...extra,
+        environment: { ...environment, ...environmentExtra },
+        factory,
+        statements: resolved.apply((a) => handlerStatements(handler, a)),
+      },
+      child,
+    );
+  };
+}
+
+/** The release workflow's definition, over the functions' ARNs. */
+function workflowDefinition(settings: ReleaseMachineSettings, functions: Functions, tables: Tables) {
+  const names = [
+    "loadManifest",
+    "validateManifest",
+    "recordRejection",
+    "registerRelease",
+    "awaitRelease",
+    "stopRelease",
+  ] as const;
+  return pulumi
+    .all([pulumi.all(names.map((handler) => functions[handler].fn.arn)), tables.releases.name])
+    .apply(([functionArns, releasesTable]) =>
+      releaseWorkflow(
+        {
+          functions: Object.fromEntries(names.map((handler, i) => [handler, functionArns[i]])) as Record<
+            (typeof names)[number],
+            string
+          >,
+          releasesTable,
+          eventBusName: "default",
+        },
+        {
+          longestPipelineRunSeconds: settings.longestPipelineRunHours * 3600,
+          failurePolicy: settings.failurePolicy,
+        },
+      ),
+    );
+}
+
+/** The state machine, its log group and its role, whose statements derive from its states. */
+function releaseStateMachine(
+  prefix: string,
+  parts: {
+    settings: ReleaseMachineSettings;
+    functions: Functions;
+    tables: Tables;
+    arns: pulumi.Output<ResourceArns>;
+    placement: Placement;
+  },
+  child: pulumi.ComponentResourceOptions,
+): aws.sfn.StateMachine {
+  const { settings, tables, arns } = parts;
+  const definition = workflowDefinition(settings, parts.functions, tables);
+  const logs = new aws.cloudwatch.LogGroup(
+    `${prefix}-workflow-logs`,
+    // The vended-logs prefix keeps CloudWatch's resource policy within its size limit.
+    { namePrefix: `/aws/vendedlogs/states/${prefix}-`, retentionInDays: settings.logRetentionDays },
+    child,
+  );
+  const { role, policy, attachments } = serviceRole(
+    `${prefix}-workflow`,
+    "states.amazonaws.com",
+    parts.placement.accountId,
+    pulumi
+      .all([
+        definition,
+        arns,
+        tables.releases.name,
+        tables.releases.arn,
+        tables.executions.name,
+        tables.executions.arn,
+      ])
+      .apply(([def, a, releasesName, releasesArn, executionsName, executionsArn]) => [
+        ...stateMachineStatements(def, a, { [releasesName]: releasesArn, [executionsName]: executionsArn }),
+        LOG_DELIVERY,
+        XRAY_WITH_SAMPLING,
+      ]),
+    // The workflow names no pipeline: the scheduler's functions start and stop them.
+    child,
+  );
+  return new aws.sfn.StateMachine(
+    `${prefix}-workflow`,
+    {
+      type: "STANDARD",
+      roleArn: role.arn,
+      definition: definition.apply((d) => JSON.stringify(d)),
+      loggingConfiguration: {
+        level: "ALL",
+        includeExecutionData: true,
+        logDestination: pulumi.interpolate`${logs.arn}:*`,
+      },
+      tracingConfiguration: { enabled: true },
+    },
+    { ...child, dependsOn: [policy, ...attachments] },
+  );
+}
+
+function curlExample(region: pulumi.Output<string>, url: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.interpolate`curl --aws-sigv4 "aws:amz:${region}:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN" -H "content-type: application/json" -d @release-manifest.json ${url}/releases`;
 }

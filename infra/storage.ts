@@ -108,10 +108,19 @@ export function releaseTable(
   );
 }
 
-export function releaseTables(deletionProtection: boolean, opts: pulumi.CustomResourceOptions) {
+export function releaseTables(
+  prefix: string,
+  deletionProtection: boolean,
+  opts: pulumi.CustomResourceOptions,
+) {
   return {
-    releases: releaseTable("releases", releasesTableShape, deletionProtection, opts),
-    executions: releaseTable("executions", executionsTableShape, deletionProtection, opts),
-    releasePipelines: releaseTable("release-pipelines", releasePipelinesTableShape, deletionProtection, opts),
+    releases: releaseTable(`${prefix}-releases`, releasesTableShape, deletionProtection, opts),
+    executions: releaseTable(`${prefix}-executions`, executionsTableShape, deletionProtection, opts),
+    releasePipelines: releaseTable(
+      `${prefix}-release-pipelines`,
+      releasePipelinesTableShape,
+      deletionProtection,
+      opts,
+    ),
   };
 }

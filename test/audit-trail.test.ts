@@ -10,7 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { tlsOnlyBucketPolicy, withTlsOnly } from "../infra/audit-trail";
 import { readSettings } from "../infra/config";
 import { awsxCloudTrailPolicy } from "./awsx-children";
-import { DEV_PIPELINES, loadProgram, named, ofType } from "./pulumi-mocks";
+import { DEV_PIPELINES, loadProgram, own, ofType } from "./pulumi-mocks";
 
 const LOG_BUCKET_ARN = "arn:aws:s3:::audit-logs-bucket";
 const TLS_GUARD = {
@@ -32,10 +32,10 @@ describe("the audit trail", function () {
     const trails = ofType("awsx:cloudtrail:Trail");
     assert.deepEqual(
       trails.map((t) => t.name),
-      ["audit"],
+      ["release-machine-audit"],
     );
     assert.deepEqual(trails[0].inputs, {
-      s3Bucket: { existing: { name: "audit-logs-bucket" } },
+      s3Bucket: { existing: { name: "release-machine-audit-logs-bucket" } },
       cloudWatchLogsGroup: { enable: false },
       advancedEventSelectors: [
         {
@@ -44,7 +44,7 @@ describe("the audit trail", function () {
             { field: "eventCategory", equals: ["Data"] },
             { field: "resources.type", equals: ["AWS::S3::Object"] },
             { field: "readOnly", equals: ["false"] },
-            { field: "resources.ARN", startsWiths: ["arn:aws:s3:::releases-bucket/"] },
+            { field: "resources.ARN", startsWiths: ["arn:aws:s3:::release-machine-releases-bucket/"] },
           ],
         },
       ],
@@ -55,7 +55,7 @@ describe("the audit trail", function () {
   });
 
   it("logs to its own private, owner-enforced, encrypted, versioned bucket", () => {
-    const block = named(
+    const block = own(
       "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
       "audit-logs-public-access",
     ).inputs;
@@ -67,27 +67,26 @@ describe("the audit trail", function () {
         block.ignorePublicAcls,
         block.restrictPublicBuckets,
       ],
-      ["audit-logs-bucket", true, true, true, true],
+      ["release-machine-audit-logs-bucket", true, true, true, true],
     );
     assert.deepEqual(
-      named("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "audit-logs-ownership").inputs.rule,
+      own("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "audit-logs-ownership").inputs.rule,
       { objectOwnership: "BucketOwnerEnforced" },
     );
     assert.deepEqual(
-      named(
+      own(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         "audit-logs-encryption",
       ).inputs.rules,
       [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
     );
     assert.deepEqual(
-      named("aws:s3/bucketVersioning:BucketVersioning", "audit-logs-versioning").inputs
-        .versioningConfiguration,
+      own("aws:s3/bucketVersioning:BucketVersioning", "audit-logs-versioning").inputs.versioningConfiguration,
       { status: "Enabled" },
     );
     assert.deepEqual(
       ofType("aws:s3/bucketPolicy:BucketPolicy").map((p) => p.name),
-      ["releases-tls-only"],
+      ["release-machine-releases-tls-only"],
       "no policy of ours on the log bucket: awsx's would be overwritten",
     );
   });

@@ -16,7 +16,7 @@ import {
 import { homedir } from "node:os";
 import path from "node:path";
 import { deflateRawSync } from "node:zlib";
-import { named } from "./pulumi-mocks";
+import { own } from "./pulumi-mocks";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -25,7 +25,7 @@ interface Archive {
 }
 
 export async function materialize(handler: string, into: string): Promise<string> {
-  const code = named("aws:lambda/function:Function", handler).inputs.code as Archive;
+  const code = own("aws:lambda/function:Function", handler).inputs.code as Archive;
   const assets = await code.assets;
   const dir = mkdtempSync(path.join(into, `${handler}-`));
   mkdirSync(path.join(dir, "node_modules", "@x"), { recursive: true });
@@ -41,7 +41,7 @@ export async function materialize(handler: string, into: string): Promise<string
 
 /** The archive's size as deflated zip entries (what Lambda's deployment-package limit counts). */
 export async function archiveBytes(handler: string): Promise<number> {
-  const code = named("aws:lambda/function:Function", handler).inputs.code as Archive;
+  const code = own("aws:lambda/function:Function", handler).inputs.code as Archive;
   const assets = await code.assets;
   let total = 0;
   const addFile = (file: string) => (total += deflateRawSync(readFileSync(file)).length + 30 + file.length);

@@ -23,7 +23,7 @@ import type { PutEventsEntry } from "../local/event-router";
 import { HANDLER_NAMES } from "../infra/iam";
 import { archiveBytes, lambdaNode, materialize } from "./lambda-archive-files";
 import { until } from "./local-helpers";
-import { DEV_PIPELINES, loadProgram, named } from "./pulumi-mocks";
+import { DEV_PIPELINES, loadProgram, own } from "./pulumi-mocks";
 
 const run = promisify(execFile);
 const SUBMITTER = "arn:aws:iam::000000000000:user/alice";
@@ -59,7 +59,7 @@ const HANDLERS = HANDLER_NAMES;
 
 /** The environment the program gives validateManifest (all functions share it). */
 function deployedEnvironment(): Record<string, string> {
-  const fn = named("aws:lambda/function:Function", "validateManifest").inputs;
+  const fn = own("aws:lambda/function:Function", "validateManifest").inputs;
   return (fn.environment as { variables: Record<string, string> }).variables;
 }
 
@@ -87,7 +87,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
 
   before(async () => {
     await loadProgram();
-    node = lambdaNode(String(named("aws:lambda/function:Function", "validateManifest").inputs.runtime));
+    node = lambdaNode(String(own("aws:lambda/function:Function", "validateManifest").inputs.runtime));
     work = mkdtempSync(path.join(tmpdir(), "rm-archives-"));
     runtimeModules(path.join(work, "runtime", "node_modules"));
     dynamo = await startDynamo();
@@ -162,7 +162,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
 
   it("runs the archives on the Node major of every function's runtime", async () => {
     for (const handler of HANDLERS) {
-      const runtime = String(named("aws:lambda/function:Function", handler).inputs.runtime);
+      const runtime = String(own("aws:lambda/function:Function", handler).inputs.runtime);
       const { stdout } = await run(node, ["-p", "process.versions.node"], { env });
       assert.equal(`nodejs${stdout.trim().split(".")[0]}.x`, runtime, handler);
     }

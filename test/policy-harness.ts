@@ -19,6 +19,8 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
+import { awsxTrailChildren } from "./awsx-children";
+import type { RecordedResource } from "./pulumi-mocks";
 
 /**
  * @pulumi/policy 1.21 re-exports these from its index, but its proxy.d.ts declares nothing (they
@@ -242,4 +244,22 @@ export function assertFired(result: PolicyRun, expected: [string, string, RegExp
   );
   result.violations.forEach((v, i) => assert.match(v.message, expected[i][2]));
   assert.deepEqual(result.notEvaluable, []);
+}
+
+/**
+ * Resources recorded under the mocks (test/pulumi-mocks.ts) as the analyzer sees them after an
+ * update: each resource's state (resolved inputs plus the provider outputs the mocks compute) and
+ * its id, which the engine always adds to outputs; plus what awsx's Trail registers inside its
+ * plugin (test/awsx-children.ts). A fresh JSON copy each time, so a test can change it freely.
+ */
+export function engineStack(resources: readonly RecordedResource[]): EngineResource[] {
+  const own = resources.map((r) => {
+    const props = JSON.parse(JSON.stringify(r.state)) as Record<string, unknown>;
+    return {
+      type: r.type,
+      name: r.name,
+      props: { ...props, id: typeof props.id === "string" ? props.id : `${r.name}-id` },
+    };
+  });
+  return [...own, ...awsxTrailChildren(resources)];
 }

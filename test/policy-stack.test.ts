@@ -12,10 +12,10 @@ import {
   assertFired,
   assertOnly,
   describeViolations,
+  engineStack,
   runPolicies,
 } from "./policy-harness";
-import { awsxTrailChildren } from "./awsx-children";
-import { recorded, valueOf } from "./pulumi-mocks";
+import { recorded, settle, valueOf } from "./pulumi-mocks";
 
 type Json = Record<string, unknown>;
 interface Statement extends Json {
@@ -24,33 +24,8 @@ interface Statement extends Json {
   Resource?: string | string[];
 }
 
-async function settle(): Promise<void> {
-  // Outputs resolve over several turns; wait until the resource count stops changing.
-  let count = -1;
-  while (count !== recorded.length) {
-    count = recorded.length;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/**
- * The program's resources as the analyzer sees them after an update: each resource's state
- * (resolved inputs plus the provider outputs the mocks compute), and its id, which the engine
- * sends among the outputs and the mocks return beside the state (same rule as pulumi-mocks.ts).
- * A fresh JSON copy each time, so a test can change it freely.
- */
-function programStack(): EngineResource[] {
-  const own = recorded.map((r) => {
-    const props = JSON.parse(JSON.stringify(r.state)) as Json;
-    return {
-      type: r.type,
-      name: r.name,
-      props: { ...props, id: typeof props.id === "string" ? props.id : `${r.name}-id` },
-    };
-  });
-  // The audit trail's log-bucket policy exists only inside the awsx plugin: added as deployed.
-  return [...own, ...awsxTrailChildren(recorded)];
-}
+/** The program's stack as the analyzer sees it after an update (a fresh copy each time). */
+const programStack = (): EngineResource[] => engineStack(recorded);
 
 const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
 
@@ -78,8 +53,13 @@ function statementOf(statements: Statement[], sid: string): Statement {
   return found;
 }
 
-const without = (type: string, name: string) =>
-  programStack().filter((r) => !(r.type === type && r.name === name));
+/** The program's stack without one resource (by type and name), which must be there. */
+function without(type: string, name: string): EngineResource[] {
+  const stack = programStack();
+  const kept = stack.filter((r) => !(r.type === type && r.name === name));
+  if (kept.length !== stack.length - 1) throw new Error(`the program has no ${type} named ${name}`);
+  return kept;
+}
 
 const check = (stack: EngineResource[]): Promise<PolicyRun> => runPolicies(policies, stack);
 
@@ -124,7 +104,7 @@ describe("the policy pack over the program", function () {
     it("a wildcard statement added to a function's role policy", async () => {
       const stack = changed(
         ROLE_POLICY,
-        "reconciler-policy",
+        "release-machine-reconciler-policy",
         editStatements((statements) => {
           const pipelines = statementOf(statements, "ReleasePipelines").Resource;
           statements.push({
@@ -138,15 +118,15 @@ describe("the policy pack over the program", function () {
       assertOnly(
         await check(stack),
         "iam-no-wildcard-actions",
-        "reconciler-policy",
-        /role policy "reconciler-policy" \(policy\), statement "AnythingOnPipelines" allows "codepipeline:\*"/,
+        "release-machine-reconciler-policy",
+        /role policy "release-machine-reconciler-policy" \(policy\), statement "AnythingOnPipelines" allows "codepipeline:\*"/,
       );
     });
 
     it("a wildcard in the dead-letter queue's resource policy", async () => {
       const stack = changed(
         "aws:sqs/queuePolicy:QueuePolicy",
-        "undelivered-events-policy",
+        "release-machine-undelivered-events-policy",
         editStatements((statements) => {
           statementOf(statements, "EventBridgeDeadLetters").Action = "sqs:*";
         }),
@@ -154,7 +134,7 @@ describe("the policy pack over the program", function () {
       assertOnly(
         await check(stack),
         "iam-no-wildcard-actions",
-        "undelivered-events-policy",
+        "release-machine-undelivered-events-policy",
         /queue policy/,
         /"sqs:\*"/,
       );
@@ -163,7 +143,7 @@ describe("the policy pack over the program", function () {
     it("a misspelt action", async () => {
       const stack = changed(
         ROLE_POLICY,
-        "registerRelease-policy",
+        "release-machine-registerRelease-policy",
         editStatements((statements) => {
           statementOf(statements, "RecordExecutions").Action = ["dynamodb:UpdateItems"];
         }),
@@ -171,7 +151,7 @@ describe("the policy pack over the program", function () {
       assertOnly(
         await check(stack),
         "iam-known-actions",
-        "registerRelease-policy",
+        "release-machine-registerRelease-policy",
         /statement "RecordExecutions" names "dynamodb:UpdateItems", which is not an action of dynamodb/,
       );
     });
@@ -179,7 +159,7 @@ describe("the policy pack over the program", function () {
     it('Resource "*" on dynamodb:UpdateItem', async () => {
       const stack = changed(
         ROLE_POLICY,
-        "pipelineEvent-policy",
+        "release-machine-pipelineEvent-policy",
         editStatements((statements) => {
           statementOf(statements, "RecordExecutions").Resource = ["*"];
         }),
@@ -187,7 +167,7 @@ describe("the policy pack over the program", function () {
       assertOnly(
         await check(stack),
         "iam-resource-wildcard-only-for-unscoped-actions",
-        "pipelineEvent-policy",
+        "release-machine-pipelineEvent-policy",
         /statement "RecordExecutions" allows "dynamodb:UpdateItem" on Resource "\*"/,
         /resource types: table/,
       );
@@ -196,7 +176,7 @@ describe("the policy pack over the program", function () {
     it('iam:PassRole on "*" in the workflow role', async () => {
       const stack = changed(
         ROLE_POLICY,
-        "workflow-policy",
+        "release-machine-workflow-policy",
         editStatements((statements) => {
           statements.push({ Sid: "PassRoles", Effect: "Allow", Action: ["iam:PassRole"], Resource: ["*"] });
         }),
@@ -204,12 +184,12 @@ describe("the policy pack over the program", function () {
       assertFired(await check(stack), [
         [
           "iam-resource-wildcard-only-for-unscoped-actions",
-          "workflow-policy",
+          "release-machine-workflow-policy",
           /"iam:PassRole" on Resource "\*"/,
         ],
         [
           "iam-passrole-not-on-wildcard",
-          "workflow-policy",
+          "release-machine-workflow-policy",
           /statement "PassRoles" allows iam:PassRole on "\*"/,
         ],
       ]);
@@ -218,7 +198,7 @@ describe("the policy pack over the program", function () {
     it("an Allow with NotAction", async () => {
       const stack = changed(
         ROLE_POLICY,
-        "stopRelease-policy",
+        "release-machine-stopRelease-policy",
         editStatements((statements) => {
           const stop = statementOf(statements, "ReleasePipelines");
           stop.NotAction = stop.Action;
@@ -228,7 +208,7 @@ describe("the policy pack over the program", function () {
       assertOnly(
         await check(stack),
         "iam-no-allow-with-not-action",
-        "stopRelease-policy",
+        "release-machine-stopRelease-policy",
         /statement "ReleasePipelines" is an Allow with NotAction \(codepipeline:StopPipelineExecution\)/,
       );
     });
@@ -239,7 +219,10 @@ describe("the policy pack over the program", function () {
         {
           type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
           name: "workflow-admin",
-          props: { role: "workflow-role-role", policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" },
+          props: {
+            role: "release-machine-workflow-role-role",
+            policyArn: "arn:aws:iam::aws:policy/AdministratorAccess",
+          },
         },
       ];
       assertOnly(
@@ -251,7 +234,7 @@ describe("the policy pack over the program", function () {
     });
 
     it("a trust policy naming two services", async () => {
-      const stack = changed("aws:iam/role:Role", "workflow-role", (props) => {
+      const stack = changed("aws:iam/role:Role", "release-machine-workflow-role", (props) => {
         const trust = JSON.parse(String(props.assumeRolePolicy)) as { Statement: { Principal: Json }[] };
         trust.Statement[0].Principal = { Service: ["states.amazonaws.com", "lambda.amazonaws.com"] };
         props.assumeRolePolicy = JSON.stringify(trust);
@@ -259,19 +242,19 @@ describe("the policy pack over the program", function () {
       assertFired(await check(stack), [
         [
           "iam-trust-one-service",
-          "workflow-role",
+          "release-machine-workflow-role",
           /trusts 2 service principals \(states\.amazonaws\.com, lambda\.amazonaws\.com\)/,
         ],
         [
           "iam-trust-source-conditions",
-          "workflow-role",
+          "release-machine-workflow-role",
           /requires aws:SourceAccount, which AWS does not document lambda/,
         ],
       ]);
     });
 
     it("aws:SourceAccount required of Lambda, which never sends it (the function could not start)", async () => {
-      const stack = changed("aws:iam/role:Role", "pipelineEvent-role", (props) => {
+      const stack = changed("aws:iam/role:Role", "release-machine-pipelineEvent-role", (props) => {
         const trust = JSON.parse(String(props.assumeRolePolicy)) as { Statement: Json[] };
         trust.Statement[0].Condition = { StringEquals: { "aws:SourceAccount": "123456789012" } };
         props.assumeRolePolicy = JSON.stringify(trust);
@@ -279,13 +262,13 @@ describe("the policy pack over the program", function () {
       assertOnly(
         await check(stack),
         "iam-trust-source-conditions",
-        "pipelineEvent-role",
+        "release-machine-pipelineEvent-role",
         /requires aws:SourceAccount, which AWS does not document lambda\.amazonaws\.com as sending .*lambda-intro-execution-role/,
       );
     });
 
     it("the workflow role's aws:SourceAccount condition dropped (confused deputy)", async () => {
-      const stack = changed("aws:iam/role:Role", "workflow-role", (props) => {
+      const stack = changed("aws:iam/role:Role", "release-machine-workflow-role", (props) => {
         const trust = JSON.parse(String(props.assumeRolePolicy)) as { Statement: Json[] };
         delete trust.Statement[0].Condition;
         props.assumeRolePolicy = JSON.stringify(trust);
@@ -293,7 +276,7 @@ describe("the policy pack over the program", function () {
       assertOnly(
         await check(stack),
         "iam-trust-source-conditions",
-        "workflow-role",
+        "release-machine-workflow-role",
         /trusts states\.amazonaws\.com without aws:SourceAccount or aws:SourceArn/,
       );
     });
@@ -301,7 +284,7 @@ describe("the policy pack over the program", function () {
     it("the bucket's public access block loosened", async () => {
       const stack = changed(
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-        "releases-public-access",
+        "release-machine-releases-public-access",
         (props) => {
           props.restrictPublicBuckets = false;
         },
@@ -309,124 +292,166 @@ describe("the policy pack over the program", function () {
       assertOnly(
         await check(stack),
         "s3-bucket-public-access-blocked",
-        "releases-public-access",
+        "release-machine-releases-public-access",
         /leaves restrictPublicBuckets not true/,
       );
     });
 
     it("the bucket's TLS-only policy removed", async () => {
-      const stack = without("aws:s3/bucketPolicy:BucketPolicy", "releases-tls-only");
+      const stack = without("aws:s3/bucketPolicy:BucketPolicy", "release-machine-releases-tls-only");
       assertOnly(
         await check(stack),
         "s3-bucket-tls-only",
-        "releases",
-        /bucket "releases" has no bucket policy/,
+        "release-machine-releases",
+        /bucket "release-machine-releases" has no bucket policy/,
       );
     });
 
     it("the bucket's versioning suspended", async () => {
-      const stack = changed("aws:s3/bucketVersioning:BucketVersioning", "releases-versioning", (props) => {
-        props.versioningConfiguration = { status: "Suspended" };
-      });
-      assertOnly(await check(stack), "s3-bucket-versioning-enabled", "releases-versioning", /"Suspended"/);
+      const stack = changed(
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "release-machine-releases-versioning",
+        (props) => {
+          props.versioningConfiguration = { status: "Suspended" };
+        },
+      );
+      assertOnly(
+        await check(stack),
+        "s3-bucket-versioning-enabled",
+        "release-machine-releases-versioning",
+        /"Suspended"/,
+      );
     });
 
     it("the bucket's encryption configuration removed", async () => {
       const stack = without(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-        "releases-encryption",
+        "release-machine-releases-encryption",
       );
       assertOnly(
         await check(stack),
         "s3-bucket-encryption-configured",
-        "releases",
+        "release-machine-releases",
         /has no BucketServerSideEncryptionConfiguration/,
       );
     });
 
     it("point-in-time recovery off on the Releases table", async () => {
-      const stack = changed("aws:dynamodb/table:Table", "releases", (props) => {
+      const stack = changed("aws:dynamodb/table:Table", "release-machine-releases", (props) => {
         props.pointInTimeRecovery = { enabled: false };
       });
-      assertOnly(await check(stack), "dynamodb-point-in-time-recovery", "releases", /table "releases"/);
+      assertOnly(
+        await check(stack),
+        "dynamodb-point-in-time-recovery",
+        "release-machine-releases",
+        /table "release-machine-releases"/,
+      );
     });
 
     it("KMS encryption off on the Executions table", async () => {
-      const stack = changed("aws:dynamodb/table:Table", "executions", (props) => {
+      const stack = changed("aws:dynamodb/table:Table", "release-machine-executions", (props) => {
         props.serverSideEncryption = { enabled: false };
       });
-      assertOnly(await check(stack), "dynamodb-kms-encryption", "executions", /table "executions"/);
+      assertOnly(
+        await check(stack),
+        "dynamodb-kms-encryption",
+        "release-machine-executions",
+        /table "release-machine-executions"/,
+      );
     });
 
     it('the status method set to "NONE"', async () => {
-      const stack = changed("aws:apigateway/method:Method", "release-get", (props) => {
+      const stack = changed("aws:apigateway/method:Method", "release-machine-release-get", (props) => {
         props.authorization = "NONE";
       });
       assertOnly(
         await check(stack),
         "apigateway-method-authorized",
-        "release-get",
+        "release-machine-release-get",
         /has authorization "NONE"/,
       );
     });
 
     it("a POST without its request validator", async () => {
-      const stack = changed("aws:apigateway/method:Method", "releases-post", (props) => {
+      const stack = changed("aws:apigateway/method:Method", "release-machine-releases-post", (props) => {
         delete props.requestValidatorId;
       });
       assertOnly(
         await check(stack),
         "apigateway-request-validation",
-        "releases-post",
-        /API method "releases-post" \(POST\) has no request validator/,
+        "release-machine-releases-post",
+        /API method "release-machine-releases-post" \(POST\) has no request validator/,
       );
     });
 
     it("the stage's execution logging turned off", async () => {
-      const stack = changed("aws:apigateway/methodSettings:MethodSettings", "api-settings", (props) => {
-        props.settings = { ...(props.settings as Json), loggingLevel: "OFF" };
-      });
-      assertOnly(await check(stack), "apigateway-stage-logging", "api-stage", /logs executions at "OFF"/);
+      const stack = changed(
+        "aws:apigateway/methodSettings:MethodSettings",
+        "release-machine-api-settings",
+        (props) => {
+          props.settings = { ...(props.settings as Json), loggingLevel: "OFF" };
+        },
+      );
+      assertOnly(
+        await check(stack),
+        "apigateway-stage-logging",
+        "release-machine-api-stage",
+        /logs executions at "OFF"/,
+      );
     });
 
     it("state machine logging OFF", async () => {
-      const stack = changed("aws:sfn/stateMachine:StateMachine", "workflow", (props) => {
+      const stack = changed("aws:sfn/stateMachine:StateMachine", "release-machine-workflow", (props) => {
         props.loggingConfiguration = { ...(props.loggingConfiguration as Json), level: "OFF" };
-      });
-      assertOnly(await check(stack), "sfn-logging-enabled", "workflow", /has logging level OFF/);
-    });
-
-    it("state machine tracing off", async () => {
-      const stack = changed("aws:sfn/stateMachine:StateMachine", "workflow", (props) => {
-        props.tracingConfiguration = { enabled: false };
-      });
-      assertOnly(await check(stack), "sfn-tracing-enabled", "workflow", /X-Ray tracing off/);
-    });
-
-    it("a function's tracing set to PassThrough", async () => {
-      const stack = changed("aws:lambda/function:Function", "reconciler", (props) => {
-        props.tracingConfig = { mode: "PassThrough" };
-      });
-      assertOnly(await check(stack), "lambda-tracing-active", "reconciler", /"PassThrough"/);
-    });
-
-    it("a Lambda permission without sourceArn", async () => {
-      const stack = changed("aws:lambda/permission:Permission", "pipeline-event-invoke", (props) => {
-        delete props.sourceArn;
       });
       assertOnly(
         await check(stack),
+        "sfn-logging-enabled",
+        "release-machine-workflow",
+        /has logging level OFF/,
+      );
+    });
+
+    it("state machine tracing off", async () => {
+      const stack = changed("aws:sfn/stateMachine:StateMachine", "release-machine-workflow", (props) => {
+        props.tracingConfiguration = { enabled: false };
+      });
+      assertOnly(await check(stack), "sfn-tracing-enabled", "release-machine-workflow", /X-Ray tracing off/);
+    });
+
+    it("a function's tracing set to PassThrough", async () => {
+      const stack = changed("aws:lambda/function:Function", "release-machine-reconciler", (props) => {
+        props.tracingConfig = { mode: "PassThrough" };
+      });
+      assertOnly(await check(stack), "lambda-tracing-active", "release-machine-reconciler", /"PassThrough"/);
+    });
+
+    it("a Lambda permission without sourceArn", async () => {
+      const stack = changed(
+        "aws:lambda/permission:Permission",
+        "release-machine-pipeline-event-invoke",
+        (props) => {
+          delete props.sourceArn;
+        },
+      );
+      assertOnly(
+        await check(stack),
         "lambda-permission-source-arn",
-        "pipeline-event-invoke",
+        "release-machine-pipeline-event-invoke",
         /lets events\.amazonaws\.com call lambda:InvokeFunction with no sourceArn/,
       );
     });
 
     it("a log group without retention", async () => {
-      const stack = changed("aws:cloudwatch/logGroup:LogGroup", "workflow-logs", (props) => {
+      const stack = changed("aws:cloudwatch/logGroup:LogGroup", "release-machine-workflow-logs", (props) => {
         delete props.retentionInDays;
       });
-      assertOnly(await check(stack), "cloudwatch-log-group-retention", "workflow-logs", /never expires/);
+      assertOnly(
+        await check(stack),
+        "cloudwatch-log-group-retention",
+        "release-machine-workflow-logs",
+        /never expires/,
+      );
     });
   });
 });

@@ -21,26 +21,107 @@ import { EXCLUDED_PACKAGES } from "../infra/functions";
 import {
   HANDLER_NAMES,
   type PolicyDocument,
-  type PolicyStatement,
+  type HandlerName,
   handlerStatements,
   pipelineArn,
 } from "../infra/iam";
+import { UNSUPPORTED_MEDIA_TYPE } from "../local/server";
 import { releaseWorkflow } from "../stepfunction/release-workflow";
-import {
-  ACCOUNT,
-  DEV_PIPELINES,
-  REGION,
-  loadProgram,
-  named,
-  ofType,
-  recorded,
-  valueOf,
-} from "./pulumi-mocks";
+import { ACCOUNT, DEV_PIPELINES, REGION, loadProgram, own, ofType, recorded, valueOf } from "./pulumi-mocks";
+
+const DYNAMODB_READ_WRITE = ["dynamodb:GetItem", "dynamodb:UpdateItem"];
+const SCHEDULE = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"];
+const READ_MANIFESTS = ["s3:GetObject", "s3:GetObjectVersion"];
+const START_AND_STOP = ["codepipeline:StartPipelineExecution", "codepipeline:StopPipelineExecution"];
+const FAILURE_DETAILS = ["codepipeline:ListActionExecutions", "codepipeline:GetPipelineState"];
+
+/**
+ * What each function may do, written down here independently of infra/iam.ts: Sid → actions.
+ * test/policy-iam-calls.test.ts proves these match the calls the handlers make.
+ */
+const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
+  loadManifest: { ReadManifests: READ_MANIFESTS },
+  validateManifest: {},
+  recordRejection: {
+    ReadManifests: READ_MANIFESTS,
+    RecordRejections: ["dynamodb:UpdateItem", "dynamodb:PutItem"],
+  },
+  registerRelease: {
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
+    Schedule: SCHEDULE,
+    RecordExecutions: ["dynamodb:UpdateItem"],
+    WriteSchedule: ["dynamodb:PutItem"],
+    ReleasePipelines: [...START_AND_STOP, ...FAILURE_DETAILS],
+    PublishReleaseEvents: ["events:PutEvents"],
+  },
+  awaitRelease: {
+    StoreReleaseWait: ["dynamodb:UpdateItem"],
+    CompleteReleaseWait: ["states:SendTaskSuccess"],
+  },
+  stopRelease: {
+    SettleReleases: ["dynamodb:UpdateItem"],
+    Schedule: SCHEDULE,
+    ReleasePipelines: ["codepipeline:StopPipelineExecution"],
+    CompleteReleaseWait: ["states:SendTaskSuccess"],
+  },
+  pipelineEvent: {
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
+    Schedule: SCHEDULE,
+    RecordExecutions: ["dynamodb:UpdateItem"],
+    ReadExecutions: ["dynamodb:GetItem"],
+    ReleasePipelines: [...START_AND_STOP, ...FAILURE_DETAILS],
+    CompleteReleaseWait: ["states:SendTaskSuccess"],
+    PublishReleaseEvents: ["events:PutEvents"],
+  },
+  reconciler: {
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
+    Schedule: SCHEDULE,
+    RecordExecutions: ["dynamodb:UpdateItem"],
+    CompleteReleaseWait: ["states:SendTaskSuccess"],
+    FindWaitingExecutionsStuckStartsAndExpiredGates: ["dynamodb:Scan"],
+    ReleasePipelines: [...START_AND_STOP, "codepipeline:GetPipelineExecution", ...FAILURE_DETAILS],
+    PublishReleaseEvents: ["events:PutEvents"],
+  },
+  releaseControl: {
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
+    ListReleases: ["dynamodb:Query"],
+    Schedule: SCHEDULE,
+    RecordExecutions: ["dynamodb:UpdateItem"],
+    ReleasePipelines: [...START_AND_STOP, ...FAILURE_DETAILS],
+    CompleteReleaseWait: ["states:SendTaskSuccess"],
+    PublishReleaseEvents: ["events:PutEvents"],
+    StartRetries: ["states:StartExecution"],
+  },
+  releaseStatus: {
+    ReadReleases: ["dynamodb:GetItem"],
+    ReadSchedule: ["dynamodb:Query"],
+    FindReleaseExecutions: ["dynamodb:Query"],
+  },
+};
+const EVERY_FUNCTION_GRANTS = {
+  WriteOwnLogs: ["logs:CreateLogStream", "logs:PutLogEvents"],
+  WriteTraces: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+};
+/** Actions without resource-level permissions: the only statements that may name "*". */
+const UNSCOPED_SIDS = ["CompleteReleaseWait", "WriteTraces"];
+
+/** Whether an IAM resource names something this stack created (or the default bus, or its pipelines). */
+function ownResource(resource: string, logGroupArn: string): boolean {
+  const tables = ["releases", "executions", "release-pipelines"].map((t) => arnOf(TABLE, t));
+  return (
+    resource === `${arnOf("aws:s3/bucket:Bucket", "releases")}/*` ||
+    tables.some((table) => resource === table || resource.startsWith(`${table}/index/`)) ||
+    DEV_PIPELINES.some((p) => resource === pipelineArn("aws", REGION, ACCOUNT, p)) ||
+    resource === `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default` ||
+    resource === arnOf("aws:sfn/stateMachine:StateMachine", "workflow") ||
+    resource === `${logGroupArn}:*`
+  );
+}
 
 type Program = typeof import("../index");
 let program: Program;
 
-const arnOf = (type: string, name: string) => String(named(type, name).state.arn);
+const arnOf = (type: string, name: string) => String(own(type, name).state.arn);
 const policyOf = (resource: { inputs: Record<string, unknown> }): PolicyDocument =>
   JSON.parse(String(resource.inputs.policy)) as PolicyDocument;
 const FUNCTION = "aws:lambda/function:Function";
@@ -60,14 +141,14 @@ describe("the Pulumi program under mocks", function () {
   });
 
   it("exports the bucket, API URL, state machine, tables and a signed curl example", async () => {
-    assert.equal(await valueOf(program.bucketName), "releases-bucket");
+    assert.equal(await valueOf(program.bucketName), "release-machine-releases-bucket");
     assert.equal(await valueOf(program.apiUrl), `https://api-id.execute-api.${REGION}.amazonaws.com/v1`);
     assert.equal(
       await valueOf(program.stateMachineArn),
-      `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:workflow-machine`,
+      `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:release-machine-workflow-machine`,
     );
-    assert.equal(await valueOf(program.releasesTableName), "releases-table");
-    assert.equal(await valueOf(program.executionsTableName), "executions-table");
+    assert.equal(await valueOf(program.releasesTableName), "release-machine-releases-table");
+    assert.equal(await valueOf(program.executionsTableName), "release-machine-executions-table");
     const curl = await valueOf(program.curlExample);
     assert.match(curl, new RegExp(`^curl --aws-sigv4 "aws:amz:${REGION}:execute-api"`));
     assert.match(
@@ -78,7 +159,7 @@ describe("the Pulumi program under mocks", function () {
 
   describe("release bucket", () => {
     it("blocks every kind of public access and disables ACLs", () => {
-      const block = named(
+      const block = own(
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
         "releases-public-access",
       ).inputs;
@@ -90,9 +171,9 @@ describe("the Pulumi program under mocks", function () {
           block.restrictPublicBuckets,
           block.bucket,
         ],
-        [true, true, true, true, "releases-bucket"],
+        [true, true, true, true, "release-machine-releases-bucket"],
       );
-      const ownership = named(
+      const ownership = own(
         "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
         "releases-ownership",
       ).inputs;
@@ -100,7 +181,7 @@ describe("the Pulumi program under mocks", function () {
     });
 
     it("encrypts, versions, refuses plain HTTP and notifies EventBridge", () => {
-      const sse = named(
+      const sse = own(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         "releases-encryption",
       ).inputs;
@@ -108,12 +189,11 @@ describe("the Pulumi program under mocks", function () {
         { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true },
       ]);
       assert.deepEqual(
-        named("aws:s3/bucketVersioning:BucketVersioning", "releases-versioning").inputs
-          .versioningConfiguration,
+        own("aws:s3/bucketVersioning:BucketVersioning", "releases-versioning").inputs.versioningConfiguration,
         { status: "Enabled" },
       );
       const policy = JSON.parse(
-        String(named("aws:s3/bucketPolicy:BucketPolicy", "releases-tls-only").inputs.policy),
+        String(own("aws:s3/bucketPolicy:BucketPolicy", "releases-tls-only").inputs.policy),
       );
       assert.deepEqual(policy.Statement, [
         {
@@ -121,12 +201,15 @@ describe("the Pulumi program under mocks", function () {
           Effect: "Deny",
           Principal: "*",
           Action: "s3:*",
-          Resource: ["arn:aws:s3:::releases-bucket", "arn:aws:s3:::releases-bucket/*"],
+          Resource: [
+            "arn:aws:s3:::release-machine-releases-bucket",
+            "arn:aws:s3:::release-machine-releases-bucket/*",
+          ],
           Condition: { Bool: { "aws:SecureTransport": "false" } },
         },
       ]);
       assert.equal(
-        named("aws:s3/bucketNotification:BucketNotification", "releases-to-eventbridge").inputs.eventbridge,
+        own("aws:s3/bucketNotification:BucketNotification", "releases-to-eventbridge").inputs.eventbridge,
         true,
       );
     });
@@ -138,7 +221,7 @@ describe("the Pulumi program under mocks", function () {
       ["executions", executionsTableShape],
     ] as const) {
       it(`creates ${name} on demand with its keys, indexes, PITR, encryption and configured deletion protection`, () => {
-        const table = named(TABLE, name).inputs;
+        const table = own(TABLE, name).inputs;
         assert.equal(table.billingMode, "PAY_PER_REQUEST");
         assert.equal(table.hashKey, shape.hashKey);
         assert.deepEqual(table.attributes, shape.attributes);
@@ -160,7 +243,7 @@ describe("the Pulumi program under mocks", function () {
 
   describe("state machine", () => {
     it("deploys exactly the release workflow rendered with the real function ARNs and table names", () => {
-      const machine = named("aws:sfn/stateMachine:StateMachine", "workflow").inputs;
+      const machine = own("aws:sfn/stateMachine:StateMachine", "workflow").inputs;
       const expected = releaseWorkflow(
         {
           functions: {
@@ -171,7 +254,7 @@ describe("the Pulumi program under mocks", function () {
             awaitRelease: arnOf(FUNCTION, "awaitRelease"),
             stopRelease: arnOf(FUNCTION, "stopRelease"),
           },
-          releasesTable: "releases-table",
+          releasesTable: "release-machine-releases-table",
           eventBusName: "default",
         },
         { longestPipelineRunSeconds: 168 * 3600, failurePolicy: "stopRemaining" },
@@ -187,7 +270,7 @@ describe("the Pulumi program under mocks", function () {
     });
 
     it("may call exactly what its Task states call: its functions, the release item and the event bus", () => {
-      const statements = policyOf(named("aws:iam/rolePolicy:RolePolicy", "workflow-policy")).Statement;
+      const statements = policyOf(own("aws:iam/rolePolicy:RolePolicy", "workflow-policy")).Statement;
       const byAction = (action: string) =>
         statements.filter((s) => s.Action.includes(action)).flatMap((s) => s.Resource);
       assert.deepEqual(
@@ -221,27 +304,56 @@ describe("the Pulumi program under mocks", function () {
   describe("functions", () => {
     for (const handler of HANDLERS) {
       it(`runs ${handler} on nodejs24.x arm64 with X-Ray, its own log group and its own role`, () => {
-        const fn = named(FUNCTION, handler).inputs;
+        const fn = own(FUNCTION, handler).inputs;
         assert.equal(fn.runtime, "nodejs24.x");
         assert.deepEqual(fn.architectures, ["arm64"]);
         assert.deepEqual(fn.tracingConfig, { mode: "Active" });
         assert.equal(fn.role, arnOf("aws:iam/role:Role", `${handler}-role`));
-        assert.deepEqual(fn.loggingConfig, { logFormat: "JSON", logGroup: `/log/${handler}-logs` });
-        assert.equal(named("aws:cloudwatch/logGroup:LogGroup", `${handler}-logs`).inputs.retentionInDays, 30);
+        assert.deepEqual(fn.loggingConfig, {
+          logFormat: "JSON",
+          logGroup: `/log/release-machine-${handler}-logs`,
+        });
+        assert.equal(own("aws:cloudwatch/logGroup:LogGroup", `${handler}-logs`).inputs.retentionInDays, 30);
         const env = (fn.environment as { variables: Record<string, string> }).variables;
-        assert.equal(env.RELEASES_TABLE, "releases-table");
-        assert.equal(env.EXECUTIONS_TABLE, "executions-table");
+        assert.equal(env.RELEASES_TABLE, "release-machine-releases-table");
+        assert.equal(env.EXECUTIONS_TABLE, "release-machine-executions-table");
         assert.equal(env.ALLOWED_PIPELINES, undefined, "the allow-list does not travel in the environment");
         assert.match(env.ALLOWED_PIPELINES_FILE, /^\.pulumi-build\/allowed-pipelines-[0-9a-f]{16}\.json$/);
       });
 
-      it(`grants ${handler} only its own statements, its log group and X-Ray`, () => {
-        const statements = policyOf(named("aws:iam/rolePolicy:RolePolicy", `${handler}-policy`)).Statement;
+      it(`grants ${handler} exactly its own Sids and actions, on this stack's own ARNs`, () => {
+        const statements = policyOf(own("aws:iam/rolePolicy:RolePolicy", `${handler}-policy`)).Statement;
+        assert.deepEqual(Object.fromEntries(statements.map((s) => [s.Sid, s.Action])), {
+          ...EXPECTED_GRANTS[handler],
+          ...EVERY_FUNCTION_GRANTS,
+        });
+        assert.equal(new Set(statements.map((s) => s.Sid)).size, statements.length, "one Sid per purpose");
+        const logGroup = arnOf("aws:cloudwatch/logGroup:LogGroup", `${handler}-logs`);
+        for (const statement of statements) {
+          assert.equal(statement.Effect, "Allow");
+          for (const resource of statement.Resource) {
+            assert.ok(
+              ownResource(resource, logGroup) ||
+                (resource === "*" && UNSCOPED_SIDS.includes(statement.Sid ?? "")),
+              `${handler} ${statement.Sid} names ${resource}, not an ARN of this stack`,
+            );
+          }
+        }
+        const pipelines = statements.find((s) => s.Sid === "ReleasePipelines");
+        if (pipelines)
+          assert.deepEqual(
+            pipelines.Resource,
+            DEV_PIPELINES.map((p) => pipelineArn("aws", REGION, ACCOUNT, p)),
+          );
+      });
+
+      it(`wires ${handler}'s role to handlerStatements over the mocked resources' ARNs`, () => {
+        const statements = policyOf(own("aws:iam/rolePolicy:RolePolicy", `${handler}-policy`)).Statement;
         const arns = {
           partition: "aws",
           region: REGION,
           accountId: ACCOUNT,
-          bucketArn: "arn:aws:s3:::releases-bucket",
+          bucketArn: arnOf("aws:s3/bucket:Bucket", "releases"),
           releasesTableArn: arnOf(TABLE, "releases"),
           executionsTableArn: arnOf(TABLE, "executions"),
           releasePipelinesTableArn: arnOf(TABLE, "release-pipelines"),
@@ -249,28 +361,13 @@ describe("the Pulumi program under mocks", function () {
           eventBusArn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`,
           stateMachineArn: arnOf("aws:sfn/stateMachine:StateMachine", "workflow"),
         };
-        const expected: PolicyStatement[] = [
-          ...handlerStatements(handler, arns),
-          {
-            Sid: "WriteOwnLogs",
-            Effect: "Allow",
-            Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-            Resource: [`${arnOf("aws:cloudwatch/logGroup:LogGroup", `${handler}-logs`)}:*`],
-          },
-          {
-            Sid: "WriteTraces",
-            Effect: "Allow",
-            Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-            Resource: ["*"],
-          },
-        ];
-        assert.deepEqual(statements, expected);
+        assert.deepEqual(statements.slice(0, -2), handlerStatements(handler, arns));
       });
     }
 
     it("carries the allow-list in every archive, at the path the environment names", async () => {
       for (const handler of HANDLERS) {
-        const fn = named(FUNCTION, handler).inputs;
+        const fn = own(FUNCTION, handler).inputs;
         const file = (fn.environment as { variables: Record<string, string> }).variables
           .ALLOWED_PIPELINES_FILE;
         const assets = await (
@@ -300,12 +397,15 @@ describe("the Pulumi program under mocks", function () {
           assert.equal(trust.Statement[0].Condition, undefined, role.name);
         }
       }
-      assert.deepEqual(conditioned.sort(), ["events-start-role", "workflow-role"]);
+      assert.deepEqual(conditioned.sort(), [
+        "release-machine-events-start-role",
+        "release-machine-workflow-role",
+      ]);
     });
 
     it("serializes each handler into an archive without the AWS SDK and without local-mode packages", async () => {
       for (const handler of HANDLERS) {
-        const code = named(FUNCTION, handler).inputs.code as {
+        const code = own(FUNCTION, handler).inputs.code as {
           assets: Promise<Record<string, unknown>> | Record<string, unknown>;
         };
         const files = Object.keys(await code.assets);
@@ -332,9 +432,12 @@ describe("the Pulumi program under mocks", function () {
 
   describe("events", () => {
     it("starts the workflow for *.json uploads to this bucket, with retries and a dead-letter queue", () => {
-      const rule = named("aws:cloudwatch/eventRule:EventRule", "manifest-uploaded").inputs;
-      assert.deepEqual(JSON.parse(String(rule.eventPattern)), manifestUploadedPattern("releases-bucket"));
-      const target = named("aws:cloudwatch/eventTarget:EventTarget", "manifest-uploaded-start").inputs;
+      const rule = own("aws:cloudwatch/eventRule:EventRule", "manifest-uploaded").inputs;
+      assert.deepEqual(
+        JSON.parse(String(rule.eventPattern)),
+        manifestUploadedPattern("release-machine-releases-bucket"),
+      );
+      const target = own("aws:cloudwatch/eventTarget:EventTarget", "manifest-uploaded-start").inputs;
       assert.equal(target.arn, arnOf("aws:sfn/stateMachine:StateMachine", "workflow"));
       assert.deepEqual(target.inputTransformer, {
         inputPaths: manifestUploadedInput.inputPaths,
@@ -342,8 +445,8 @@ describe("the Pulumi program under mocks", function () {
       });
       assert.deepEqual(target.retryPolicy, { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 });
       assert.deepEqual(target.deadLetterConfig, { arn: arnOf("aws:sqs/queue:Queue", "undelivered-events") });
-      assert.equal(named("aws:sqs/queue:Queue", "undelivered-events").inputs.sqsManagedSseEnabled, true);
-      const startPolicy = policyOf(named("aws:iam/rolePolicy:RolePolicy", "events-start-policy"));
+      assert.equal(own("aws:sqs/queue:Queue", "undelivered-events").inputs.sqsManagedSseEnabled, true);
+      const startPolicy = policyOf(own("aws:iam/rolePolicy:RolePolicy", "events-start-policy"));
       assert.deepEqual(startPolicy.Statement, [
         {
           Sid: "StartReleases",
@@ -355,13 +458,13 @@ describe("the Pulumi program under mocks", function () {
     });
 
     it("routes state changes of exactly the managed pipelines to the pipeline-event function", () => {
-      const rule = named("aws:cloudwatch/eventRule:EventRule", "pipeline-state-changed").inputs;
+      const rule = own("aws:cloudwatch/eventRule:EventRule", "pipeline-state-changed").inputs;
       assert.deepEqual(JSON.parse(String(rule.eventPattern)), pipelineStateChangePattern(DEV_PIPELINES));
       assert.equal(
-        named("aws:cloudwatch/eventTarget:EventTarget", "pipeline-state-changed-handler").inputs.arn,
+        own("aws:cloudwatch/eventTarget:EventTarget", "pipeline-state-changed-handler").inputs.arn,
         arnOf(FUNCTION, "pipelineEvent"),
       );
-      const permission = named("aws:lambda/permission:Permission", "pipeline-event-invoke").inputs;
+      const permission = own("aws:lambda/permission:Permission", "pipeline-event-invoke").inputs;
       assert.equal(
         permission.sourceArn,
         arnOf("aws:cloudwatch/eventRule:EventRule", "pipeline-state-changed"),
@@ -370,23 +473,26 @@ describe("the Pulumi program under mocks", function () {
     });
 
     it("sends what the asynchronously invoked functions finally fail on to an encrypted queue kept as long as the DLQ", () => {
-      const queue = named("aws:sqs/queue:Queue", "failed-invocations").inputs;
-      const deadLetters = named("aws:sqs/queue:Queue", "undelivered-events").inputs;
+      const queue = own("aws:sqs/queue:Queue", "failed-invocations").inputs;
+      const deadLetters = own("aws:sqs/queue:Queue", "undelivered-events").inputs;
       assert.equal(queue.sqsManagedSseEnabled, true);
       assert.equal(queue.messageRetentionSeconds, 1_209_600);
       assert.equal(queue.messageRetentionSeconds, deadLetters.messageRetentionSeconds);
       const configs = ofType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");
-      assert.deepEqual(configs.map((c) => c.name).sort(), ["pipelineEvent-async", "reconciler-async"]);
+      assert.deepEqual(configs.map((c) => c.name).sort(), [
+        "release-machine-pipelineEvent-async",
+        "release-machine-reconciler-async",
+      ]);
       for (const handler of ["pipelineEvent", "reconciler"]) {
-        const config = named(
+        const config = own(
           "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
           `${handler}-async`,
         ).inputs;
-        assert.equal(config.functionName, `${handler}-fn`);
+        assert.equal(config.functionName, `release-machine-${handler}-fn`);
         assert.deepEqual(config.destinationConfig, {
           onFailure: { destination: arnOf("aws:sqs/queue:Queue", "failed-invocations") },
         });
-        assert.deepEqual(policyOf(named("aws:iam/rolePolicy:RolePolicy", `${handler}-failure-destination`)), {
+        assert.deepEqual(policyOf(own("aws:iam/rolePolicy:RolePolicy", `${handler}-failure-destination`)), {
           Version: "2012-10-17",
           Statement: [
             {
@@ -398,15 +504,15 @@ describe("the Pulumi program under mocks", function () {
           ],
         });
         assert.equal(
-          named("aws:iam/rolePolicy:RolePolicy", `${handler}-failure-destination`).inputs.role,
-          `${handler}-role-id`,
+          own("aws:iam/rolePolicy:RolePolicy", `${handler}-failure-destination`).inputs.role,
+          `release-machine-${handler}-role-id`,
         );
       }
     });
 
     it("alarms on the first message in either queue, and exports both alarms", async () => {
       for (const queue of ["undelivered-events", "failed-invocations"]) {
-        const alarm = named("aws:cloudwatch/metricAlarm:MetricAlarm", `${queue}-depth`).inputs;
+        const alarm = own("aws:cloudwatch/metricAlarm:MetricAlarm", `${queue}-depth`).inputs;
         assert.deepEqual(
           [
             alarm.namespace,
@@ -419,7 +525,7 @@ describe("the Pulumi program under mocks", function () {
           [
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",
-            { QueueName: `${queue}-queue` },
+            { QueueName: `release-machine-${queue}-queue` },
             "Maximum",
             0,
             "GreaterThanThreshold",
@@ -428,26 +534,26 @@ describe("the Pulumi program under mocks", function () {
         assert.equal(alarm.treatMissingData, "notBreaching");
       }
       assert.deepEqual(await valueOf(program.queueDepthAlarms), [
-        "undelivered-events-depth-metricalarm",
-        "failed-invocations-depth-metricalarm",
+        "release-machine-undelivered-events-depth-metricalarm",
+        "release-machine-failed-invocations-depth-metricalarm",
       ]);
       assert.equal(
         await valueOf(program.failedInvocationsQueueUrl),
-        `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/failed-invocations-queue`,
+        `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/release-machine-failed-invocations-queue`,
       );
     });
 
     it("runs the reconciler on the configured schedule", () => {
       assert.equal(
-        named("aws:cloudwatch/eventRule:EventRule", "reconcile-schedule").inputs.scheduleExpression,
+        own("aws:cloudwatch/eventRule:EventRule", "reconcile-schedule").inputs.scheduleExpression,
         "rate(5 minutes)",
       );
       assert.equal(
-        named("aws:cloudwatch/eventTarget:EventTarget", "reconcile-schedule-run").inputs.arn,
+        own("aws:cloudwatch/eventTarget:EventTarget", "reconcile-schedule-run").inputs.arn,
         arnOf(FUNCTION, "reconciler"),
       );
       assert.equal(
-        named("aws:lambda/permission:Permission", "reconciler-invoke").inputs.sourceArn,
+        own("aws:lambda/permission:Permission", "reconciler-invoke").inputs.sourceArn,
         arnOf("aws:cloudwatch/eventRule:EventRule", "reconcile-schedule"),
       );
     });
@@ -457,13 +563,13 @@ describe("the Pulumi program under mocks", function () {
     it("authorizes every method with AWS_IAM", () => {
       const methods = ofType("aws:apigateway/method:Method");
       assert.deepEqual(methods.map((m) => [m.name, m.inputs.authorization]).sort(), [
-        ["release-approval-post", "AWS_IAM"],
-        ["release-cancel-post", "AWS_IAM"],
-        ["release-get", "AWS_IAM"],
-        ["release-retry-post", "AWS_IAM"],
-        ["releases-get", "AWS_IAM"],
-        ["releases-post", "AWS_IAM"],
-        ["root-post", "AWS_IAM"],
+        ["release-machine-release-approval-post", "AWS_IAM"],
+        ["release-machine-release-cancel-post", "AWS_IAM"],
+        ["release-machine-release-get", "AWS_IAM"],
+        ["release-machine-release-retry-post", "AWS_IAM"],
+        ["release-machine-releases-get", "AWS_IAM"],
+        ["release-machine-releases-post", "AWS_IAM"],
+        ["release-machine-root-post", "AWS_IAM"],
       ]);
     });
 
@@ -473,12 +579,10 @@ describe("the Pulumi program under mocks", function () {
         ["release-retry-post", "RetryRequest"],
         ["release-approval-post", "ApprovalDecision"],
       ] as const) {
-        const inputs = named("aws:apigateway/method:Method", method).inputs;
+        const inputs = own("aws:apigateway/method:Method", method).inputs;
         assert.deepEqual(inputs.requestModels, { "application/json": model, $default: model });
         assert.ok(inputs.requestValidatorId, method);
-        const schema = JSON.parse(
-          String(named("aws:apigateway/model:Model", `model-${model}`).inputs.schema),
-        );
+        const schema = JSON.parse(String(own("aws:apigateway/model:Model", `model-${model}`).inputs.schema));
         assert.deepEqual(schema, {
           $schema: "http://json-schema.org/draft-04/schema#",
           title: model,
@@ -492,41 +596,59 @@ describe("the Pulumi program under mocks", function () {
         i.name.endsWith("-control"),
       );
       assert.deepEqual(integrations.map((i) => [i.name, i.inputs.type]).sort(), [
-        ["release-approval-post-control", "AWS_PROXY"],
-        ["release-cancel-post-control", "AWS_PROXY"],
-        ["release-retry-post-control", "AWS_PROXY"],
-        ["releases-get-control", "AWS_PROXY"],
+        ["release-machine-release-approval-post-control", "AWS_PROXY"],
+        ["release-machine-release-cancel-post-control", "AWS_PROXY"],
+        ["release-machine-release-retry-post-control", "AWS_PROXY"],
+        ["release-machine-releases-get-control", "AWS_PROXY"],
       ]);
-      const statements = policyOf(named("aws:iam/rolePolicy:RolePolicy", "releaseControl-policy")).Statement;
+      const statements = policyOf(own("aws:iam/rolePolicy:RolePolicy", "releaseControl-policy")).Statement;
       const start = statements.find((s) => s.Action.includes("states:StartExecution"));
       assert.deepEqual(start?.Resource, [arnOf("aws:sfn/stateMachine:StateMachine", "workflow")]);
     });
 
     it("validates POST bodies against the manifest schema for every content type", () => {
-      const model = named("aws:apigateway/model:Model", "manifest-model").inputs;
+      const model = own("aws:apigateway/model:Model", "manifest-model").inputs;
       assert.deepEqual(JSON.parse(String(model.schema)), {
         $schema: "http://json-schema.org/draft-04/schema#",
         ...manifestSchema({ allowedPipelines: DEV_PIPELINES, maxPipelines: 50, maxBytes: 65536 }),
       });
       for (const name of ["root-post", "releases-post"]) {
-        const method = named("aws:apigateway/method:Method", name).inputs;
+        const method = own("aws:apigateway/method:Method", name).inputs;
         assert.deepEqual(method.requestModels, {
           "application/json": "ReleaseManifest",
           $default: "ReleaseManifest",
         });
         assert.ok(method.requestValidatorId);
       }
-      const validator = named("aws:apigateway/requestValidator:RequestValidator", "validator").inputs;
+      const validator = own("aws:apigateway/requestValidator:RequestValidator", "validator").inputs;
       assert.equal(validator.validateRequestBody, true);
-      const invalid = named("aws:apigateway/response:Response", "invalid-body").inputs;
+      const invalid = own("aws:apigateway/response:Response", "invalid-body").inputs;
       assert.equal(invalid.responseType, "BAD_REQUEST_BODY");
       assert.deepEqual(invalid.responseTemplates, { "application/json": invalidBodyResponseTemplate });
+    });
+
+    it("maps only application/json (and no Content-Type, read as JSON) and answers any other type with the local API's 415", () => {
+      for (const key of ["root", "releases"]) {
+        const integration = own("aws:apigateway/integration:Integration", `${key}-start-execution`).inputs;
+        // NEVER with one application/json template: no header maps as JSON, other types get 415.
+        assert.equal(integration.passthroughBehavior, "NEVER");
+        assert.deepEqual(Object.keys(integration.requestTemplates as object), ["application/json"]);
+      }
+      const unsupported = own("aws:apigateway/response:Response", "unsupported-media-type").inputs;
+      assert.equal(unsupported.responseType, "UNSUPPORTED_MEDIA_TYPE");
+      assert.equal(unsupported.statusCode, "415");
+      assert.deepEqual(
+        JSON.parse(String((unsupported.responseTemplates as Record<string, string>)["application/json"])),
+        {
+          ...UNSUPPORTED_MEDIA_TYPE,
+        },
+      );
     });
 
     it("starts executions directly, mapping every StartExecution answer through the tested templates", () => {
       const machineArn = arnOf("aws:sfn/stateMachine:StateMachine", "workflow");
       for (const key of ["root", "releases"]) {
-        const integration = named("aws:apigateway/integration:Integration", `${key}-start-execution`).inputs;
+        const integration = own("aws:apigateway/integration:Integration", `${key}-start-execution`).inputs;
         assert.equal(integration.type, "AWS");
         assert.equal(integration.uri, `arn:aws:apigateway:${REGION}:states:action/StartExecution`);
         assert.equal(integration.credentials, arnOf("aws:iam/role:Role", "api-start-role"));
@@ -534,7 +656,7 @@ describe("the Pulumi program under mocks", function () {
           "application/json": startExecutionTemplate(machineArn),
         });
         for (const response of START_RESPONSES) {
-          const deployed = named(
+          const deployed = own(
             "aws:apigateway/integrationResponse:IntegrationResponse",
             `${key}-post-${response.status}`,
           ).inputs;
@@ -542,7 +664,7 @@ describe("the Pulumi program under mocks", function () {
           assert.deepEqual(deployed.responseTemplates, { "application/json": response.template });
         }
         const methodStatuses = ofType("aws:apigateway/methodResponse:MethodResponse")
-          .filter((r) => r.name.startsWith(`${key}-post-`))
+          .filter((r) => r.name.startsWith(`release-machine-${key}-post-`))
           .map((r) => String(r.inputs.statusCode))
           .sort();
         assert.deepEqual(methodStatuses, ["200", "400", "409", "429", "500", "503"]);
@@ -552,7 +674,7 @@ describe("the Pulumi program under mocks", function () {
     it("redeploys the stage whenever any input of any resource defining the API changes", () => {
       const trigger = String(
         (
-          named("aws:apigateway/deployment:Deployment", "api-deployment").inputs.triggers as Record<
+          own("aws:apigateway/deployment:Deployment", "api-deployment").inputs.triggers as Record<
             string,
             string
           >
@@ -590,29 +712,34 @@ describe("the Pulumi program under mocks", function () {
           "invalid-body",
           (i: Record<string, unknown>) => (i.statusCode = "422"),
         ],
+        [
+          "aws:apigateway/response:Response",
+          "unsupported-media-type",
+          (i: Record<string, unknown>) => (i.responseTemplates = { "application/json": "{}" }),
+        ],
       ] as const) {
         const changed = structuredClone(definition);
-        edit(changed[`${type}::${name}`]);
+        edit(changed[`${type}::release-machine-${name}`]);
         assert.notEqual(apiDefinitionHash(changed), trigger, `${type} ${name}`);
       }
     });
 
     it("answers GET /releases/{releaseId} through the status function, invoked only by this API", () => {
-      const integration = named("aws:apigateway/integration:Integration", "release-get-status").inputs;
+      const integration = own("aws:apigateway/integration:Integration", "release-get-status").inputs;
       assert.equal(integration.type, "AWS_PROXY");
-      assert.equal(integration.uri, named(FUNCTION, "releaseStatus").state.invokeArn);
-      const permission = named("aws:lambda/permission:Permission", "release-get-invoke").inputs;
+      assert.equal(integration.uri, own(FUNCTION, "releaseStatus").state.invokeArn);
+      const permission = own("aws:lambda/permission:Permission", "release-get-invoke").inputs;
       assert.equal(permission.sourceArn, `arn:aws:execute-api:${REGION}:${ACCOUNT}:api-id/*/GET/releases/*`);
     });
 
     it("throttles the stage and logs every access", () => {
-      const stage = named("aws:apigateway/stage:Stage", "api-stage").inputs;
+      const stage = own("aws:apigateway/stage:Stage", "api-stage").inputs;
       assert.equal(stage.xrayTracingEnabled, true);
       assert.equal(
         (stage.accessLogSettings as { destinationArn: string }).destinationArn,
         arnOf("aws:cloudwatch/logGroup:LogGroup", "api-access-logs"),
       );
-      const settings = named("aws:apigateway/methodSettings:MethodSettings", "api-settings").inputs;
+      const settings = own("aws:apigateway/methodSettings:MethodSettings", "api-settings").inputs;
       assert.deepEqual(settings.settings, {
         metricsEnabled: true,
         loggingLevel: "INFO",

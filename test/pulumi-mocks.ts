@@ -146,15 +146,27 @@ export function named(type: string, name: string): RecordedResource {
   return found;
 }
 
+/** The name index.ts gives its ReleaseMachine: every child's name starts with it. */
+export const PROGRAM_NAME = "release-machine";
+
+/** A child of the program's component, by its name within the component (e.g. "workflow"). */
+export function own(type: string, local: string): RecordedResource {
+  return named(type, `${PROGRAM_NAME}-${local}`);
+}
+
 /** Runs the program once per process (modules are cached) and waits until its resources settle. */
 export async function loadProgram(): Promise<typeof import("../index")> {
   const program = await import("../index");
   await valueOf(program.curlExample);
-  // Outputs resolve over several turns; wait until the resource count stops changing.
+  await settle();
+  return program;
+}
+
+/** Outputs resolve over several turns: waits until the count of recorded resources stops changing. */
+export async function settle(): Promise<void> {
   let count = -1;
   while (count !== recorded.length) {
     count = recorded.length;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return program;
 }

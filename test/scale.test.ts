@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { EVENT_PATTERN_MAX_CHARACTERS, pipelinePatternChunks } from "../infra/events";
-import { type PolicyDocument, pipelineArn } from "../infra/iam";
+import { HANDLER_NAMES, type PolicyDocument, pipelineArn } from "../infra/iam";
 import {
   AllowListTooLarge,
   IAM_LIMITS,
@@ -65,7 +65,9 @@ describe("500 pipelines of 40 characters (auditTrail off)", function () {
 
   it("keeps every EventBridge event pattern within 2,048 characters, and together they match every pipeline once", () => {
     // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
-    const pipelineRules = measured.eventPatterns.filter((r) => r.rule.startsWith("pipeline-state-changed"));
+    const pipelineRules = measured.eventPatterns.filter((r) =>
+      r.rule.startsWith("release-machine-pipeline-state-changed"),
+    );
     assert.ok(pipelineRules.length > 1, "the allow-list needs several rules");
     for (const { rule, pattern } of measured.eventPatterns) {
       assert.ok(pattern.length <= EVENT_PATTERN_MAX_CHARACTERS, `${rule}: ${pattern.length} characters`);
@@ -78,6 +80,10 @@ describe("500 pipelines of 40 characters (auditTrail off)", function () {
 
   it("keeps every role within IAM's limits: 2,048 trust, 10,240 inline in all, 10 managed policies of 6,144", () => {
     // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+    const measuredRoles = measured.roles.map((r) => r.role);
+    for (const role of [...HANDLER_NAMES, "workflow"].map((base) => `release-machine-${base}-role`)) {
+      assert.ok(measuredRoles.includes(role), `${role} was not measured`);
+    }
     for (const { role, trust, inline, managed } of measured.roles) {
       assert.ok(policyCharacters(parse(trust)) <= IAM_LIMITS.trustPolicy, `${role} trust`);
       const inlineTotal = inline.reduce((sum, p) => sum + policyCharacters(parse(p)), 0);
@@ -114,17 +120,26 @@ describe("500 pipelines of 40 characters (auditTrail off)", function () {
       "codepipeline:ListActionExecutions": all,
       "codepipeline:GetPipelineState": all,
     };
-    assert.deepEqual(grantedOnPipelines("workflow-role"), {}, "pipelines start in the scheduler's functions");
-    assert.deepEqual(grantedOnPipelines("registerRelease-role"), startAndStop);
-    assert.deepEqual(grantedOnPipelines("pipelineEvent-role"), startAndStop);
-    assert.deepEqual(grantedOnPipelines("stopRelease-role"), { "codepipeline:StopPipelineExecution": all });
-    assert.deepEqual(grantedOnPipelines("reconciler-role"), {
+    assert.deepEqual(
+      grantedOnPipelines("release-machine-workflow-role"),
+      {},
+      "pipelines start in the scheduler's functions",
+    );
+    assert.deepEqual(grantedOnPipelines("release-machine-registerRelease-role"), startAndStop);
+    assert.deepEqual(grantedOnPipelines("release-machine-pipelineEvent-role"), startAndStop);
+    assert.deepEqual(grantedOnPipelines("release-machine-stopRelease-role"), {
+      "codepipeline:StopPipelineExecution": all,
+    });
+    assert.deepEqual(grantedOnPipelines("release-machine-reconciler-role"), {
       ...startAndStop,
       "codepipeline:GetPipelineExecution": all,
     });
   });
 
   it("keeps every function's environment within Lambda's 4 KB, carrying the 500 names in the archive instead", () => {
+    const everyFunction = HANDLER_NAMES.map((handler) => `release-machine-${handler}`).sort();
+    assert.deepEqual(measured.environments.map((e) => e.fn).sort(), everyFunction);
+    assert.deepEqual(measured.allowListFiles.map((f) => f.fn).sort(), everyFunction);
     for (const { fn, variables } of measured.environments) {
       const bytes = Object.entries(variables).reduce(
         (sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value),
