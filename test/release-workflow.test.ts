@@ -5,7 +5,6 @@ import {
   type ChoiceState,
   DefinitionError,
   type FailState,
-  type MapState,
   type State,
   type StateMachineDefinition,
   type TaskState,
@@ -17,8 +16,10 @@ import {
   pass,
   stateMachine,
   succeed,
+  successors,
   task,
 } from "../stepfunction/asl";
+import { oneStateMap } from "./asl-fixtures";
 import {
   DEFAULT_WORKFLOW_OPTIONS,
   PLACEHOLDER_REFS,
@@ -67,8 +68,8 @@ describe("the release workflow definition", () => {
       assert.ok(!allStates(definition).some(([, s]) => s.Type === "Map"));
       const longest = (name: string, seen: string[]): number => {
         assert.ok(!seen.includes(name), `a loop through ${[...seen, name].join(" -> ")}`);
-        const next = successorsOf(definition.States[name]);
-        return 1 + Math.max(0, ...next.map((n) => longest(n, [...seen, name])));
+        const next = new Set(successors(definition.States[name]));
+        return 1 + Math.max(0, ...[...next].map((n) => longest(n, [...seen, name])));
       };
       assert.ok(
         longest(definition.StartAt, []) <= 11,
@@ -229,15 +230,6 @@ describe("the release workflow definition", () => {
   });
 });
 
-/** The states a state can go to next. */
-function successorsOf(s: State): string[] {
-  const next: string[] = [];
-  if ("Next" in s && typeof s.Next === "string") next.push(s.Next);
-  if (s.Type === "Choice") next.push(...s.Choices.map((c) => c.Next), ...(s.Default ? [s.Default] : []));
-  if (s.Type === "Task" && s.Catch) next.push(...s.Catch.map((c) => c.Next));
-  return [...new Set(next)];
-}
-
 describe("the typed ASL builder", () => {
   it("builds each state type with its exact type, the transition given apart", () => {
     assert.deepEqual(task({ Resource: "arn:aws:states:::lambda:invoke" }, next("B")), {
@@ -284,16 +276,7 @@ describe("the typed ASL builder", () => {
   });
 
   it("refuses a state name used in two scopes", () => {
-    const map: MapState = {
-      Type: "Map",
-      ItemsPath: "$.items",
-      ItemProcessor: {
-        ProcessorConfig: { Mode: "INLINE" },
-        StartAt: "A",
-        States: { A: { Type: "Succeed" } },
-      },
-      Next: "A",
-    };
+    const map = oneStateMap("A", "A");
     assert.throws(
       () => stateMachine({ StartAt: "M", States: { M: map, A: { Type: "Succeed" } } }),
       /"A" is used twice/,
