@@ -200,42 +200,24 @@ export function approverMatches(pattern: string, caller: string): boolean {
   return new RegExp(`^${regex}$`).test(caller);
 }
 
-/**
- * `POST /releases/{releaseId}/approvals/{pipeline}`: 200 with the decision. 403 when the caller is
- * not among the gate's approvers, or approves a release they submitted (unless the stack allows
- * it); 409 when the gate is not waiting (decided, expired, skipped) or the release no longer runs.
- */
-export async function approvalRoute(
-  deps: ControlDeps,
-  request: { releaseId?: string; pipeline?: string; body?: string | null; caller: string },
-): Promise<{
-  releaseId: string;
-  pipeline: string;
-  decision: "approve" | "reject";
-  decidedBy: string;
-  status: string;
-}> {
-  const releaseId = checkReleaseId(request.releaseId);
-  const pipeline = request.pipeline ?? "";
-  if (!new RegExp(PIPELINE_NAME_PATTERN).test(pipeline)) {
+function checkPipelineName(pipeline: string | undefined): string {
+  const name = pipeline ?? "";
+  if (!new RegExp(PIPELINE_NAME_PATTERN).test(name)) {
     throw new RequestRefused(
       400,
       "InvalidPipeline",
       "pipeline must be 1-100 characters of letters, digits, '.', '@', '_' and '-'",
     );
   }
-  const { decision, comment } = parseControlBody<{ decision: "approve" | "reject"; comment?: string }>(
-    "ApprovalDecision",
-    request.body,
-  );
-  const release = await existingRelease(deps, releaseId);
-  if (release.status === "REJECTED") {
-    throw new RequestRefused(
-      409,
-      "ReleaseNotRunning",
-      `release ${releaseId} was REJECTED; it has no gates to decide`,
-    );
-  }
+  return name;
+}
+
+/** The gated pipeline a decision is for: 404 when the release has no such pipeline, 409 when it has no gate. */
+async function gatedPipeline(
+  deps: ControlDeps,
+  releaseId: string,
+  pipeline: string,
+): Promise<PipelineItem & { approval: NonNullable<PipelineItem["approval"]> }> {
   const { Item } = await deps.ddb.send(
     new GetCommand({
       TableName: deps.tables.releasePipelines,
@@ -252,6 +234,17 @@ export async function approvalRoute(
       "NoApprovalGate",
       `pipeline ${pipeline} of release ${releaseId} has no approval gate`,
     );
+  return { ...item, approval: item.approval };
+}
+
+/** Who may decide: a release that still runs, a caller among the approvers, no self-approval unless allowed. */
+function checkMayDecide(
+  deps: ControlDeps,
+  release: ReleaseItem,
+  gate: NonNullable<PipelineItem["approval"]>,
+  request: { releaseId: string; pipeline: string; decision: "approve" | "reject"; caller: string },
+): void {
+  const { releaseId, pipeline, decision, caller } = request;
   if (release.status !== "RUNNING" || release.cancelledBy !== undefined) {
     const state = release.cancelledBy !== undefined ? "CANCELLING" : release.status;
     throw new RequestRefused(
@@ -260,20 +253,53 @@ export async function approvalRoute(
       `release ${releaseId} is ${state}; its gates can no longer be decided`,
     );
   }
-  if (item.approval.approvers && !item.approval.approvers.some((p) => approverMatches(p, request.caller))) {
+  if (gate.approvers && !gate.approvers.some((p) => approverMatches(p, caller))) {
     throw new RequestRefused(
       403,
       "NotAnApprover",
-      `${request.caller} is not among the approvers of ${pipeline}: ${item.approval.approvers.join(", ")}`,
+      `${caller} is not among the approvers of ${pipeline}: ${gate.approvers.join(", ")}`,
     );
   }
-  if (decision === "approve" && request.caller === release.submittedBy && !deps.allowSelfApproval) {
+  if (decision === "approve" && caller === release.submittedBy && !deps.allowSelfApproval) {
     throw new RequestRefused(
       403,
       "SelfApprovalNotAllowed",
-      `${request.caller} submitted release ${releaseId} and may not approve it (stack config allowSelfApproval)`,
+      `${caller} submitted release ${releaseId} and may not approve it (stack config allowSelfApproval)`,
     );
   }
+}
+
+/**
+ * `POST /releases/{releaseId}/approvals/{pipeline}`: 200 with the decision. 403 when the caller is
+ * not among the gate's approvers, or approves a release they submitted (unless the stack allows
+ * it); 409 when the gate is not waiting (decided, expired, skipped) or the release no longer runs.
+ */
+export async function approvalRoute(
+  deps: ControlDeps,
+  request: { releaseId?: string; pipeline?: string; body?: string | null; caller: string },
+): Promise<{
+  releaseId: string;
+  pipeline: string;
+  decision: "approve" | "reject";
+  decidedBy: string;
+  status: string;
+}> {
+  const releaseId = checkReleaseId(request.releaseId);
+  const pipeline = checkPipelineName(request.pipeline);
+  const { decision, comment } = parseControlBody<{ decision: "approve" | "reject"; comment?: string }>(
+    "ApprovalDecision",
+    request.body,
+  );
+  const release = await existingRelease(deps, releaseId);
+  if (release.status === "REJECTED") {
+    throw new RequestRefused(
+      409,
+      "ReleaseNotRunning",
+      `release ${releaseId} was REJECTED; it has no gates to decide`,
+    );
+  }
+  const item = await gatedPipeline(deps, releaseId, pipeline);
+  checkMayDecide(deps, release, item.approval, { releaseId, pipeline, decision, caller: request.caller });
   try {
     const decided = await decideGate(deps, {
       releaseId,
