@@ -24,7 +24,8 @@
 import { StartPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
 import { createHash, randomUUID } from "node:crypto";
-import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { allItems, paged } from "./paged";
 import {
   DuplicateRelease,
   GateNotAwaiting,
@@ -209,21 +210,14 @@ export async function pipelinesOfRelease(
   deps: Pick<ExecutionDeps, "ddb" | "tables">,
   releaseId: string,
 ): Promise<PipelineItem[]> {
-  const items: PipelineItem[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.tables.releasePipelines,
-        KeyConditionExpression: "releaseId = :releaseId",
-        ExpressionAttributeValues: { ":releaseId": releaseId },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...((page.Items ?? []) as PipelineItem[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const items = await allItems<PipelineItem>(deps.ddb, {
+    query: {
+      TableName: deps.tables.releasePipelines,
+      KeyConditionExpression: "releaseId = :releaseId",
+      ExpressionAttributeValues: { ":releaseId": releaseId },
+      ConsistentRead: true,
+    },
+  });
   return items.sort((a, b) => a.order - b.order);
 }
 
@@ -482,19 +476,8 @@ export const STUCK_START_SECONDS = 300;
  * Every item on one of the schedule's sparse indexes (`starting`, `gates`), page by page. These
  * indexes hold only the few items waiting for the reconciler, so the scan reads only those.
  */
-async function* onScheduleIndex<T>(deps: ExecutionDeps, indexName: string): AsyncGenerator<T> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new ScanCommand({
-        TableName: deps.tables.releasePipelines,
-        IndexName: indexName,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    startKey = page.LastEvaluatedKey;
-    yield* (page.Items ?? []) as T[];
-  } while (startKey);
+function onScheduleIndex<T>(deps: ExecutionDeps, indexName: string): AsyncGenerator<T> {
+  return paged<T>(deps.ddb, { scan: { TableName: deps.tables.releasePipelines, IndexName: indexName } });
 }
 
 /**
