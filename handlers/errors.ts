@@ -30,9 +30,9 @@ function named<T extends Error>(prototype: T, name: string, message: string): T 
 }
 
 /**
- * The class of a named error that carries only a message: `export const X = namedError("X")` and
- * `export type X = InstanceType<typeof X>` declare one. (Not a subclass: serialized, a subclass's
- * implicit constructor drops the message and the object its parent returns.)
+ * The class of a named error that carries only a message: `export const X = namedError("X")`
+ * declares one (`new X(message)`, `instanceof X`). Not a subclass of a shared class: serialized,
+ * a subclass's implicit constructor drops the message and the object its parent returns.
  */
 function namedError(errorName: string) {
   const NamedError = class extends Error {
@@ -61,19 +61,15 @@ export class InvalidManifest extends Error {
 
 /** The manifest object named by the event (bucket, key, version) does not exist. */
 export const ManifestNotFound = namedError("ManifestNotFound");
-export type ManifestNotFound = InstanceType<typeof ManifestNotFound>;
 
 /** Another execution already holds this releaseId: a release runs once (RegisterRelease). */
 export const DuplicateRelease = namedError("DuplicateRelease");
-export type DuplicateRelease = InstanceType<typeof DuplicateRelease>;
 
 /** AwaitRelease was asked to wait for a release this execution never registered: a defect, not transient. */
 export const ReleaseNotRegistered = namedError("ReleaseNotRegistered");
-export type ReleaseNotRegistered = InstanceType<typeof ReleaseNotRegistered>;
 
 /** The handler's environment is missing or has a malformed setting; the message says what to set. */
 export const ConfigurationError = namedError("ConfigurationError");
-export type ConfigurationError = InstanceType<typeof ConfigurationError>;
 
 /** One problem with a control request: the field (JSON Pointer), the rule it breaks, and what to do. */
 export interface RequestProblem {
@@ -105,15 +101,12 @@ export class RequestRefused extends Error {
  * ended release, retrying a running or succeeded one, deciding a gate that is not waiting.
  */
 export const ReleaseStateConflict = namedError("ReleaseStateConflict");
-export type ReleaseStateConflict = InstanceType<typeof ReleaseStateConflict>;
 
 /** A gate decision that lost: the gate was decided, expired or skipped before it (409). */
 export const GateNotAwaiting = namedError("GateNotAwaiting");
-export type GateNotAwaiting = InstanceType<typeof GateNotAwaiting>;
 
 /** The retry's execution found the release no longer retryable (another attempt started it). */
 export const RetryRefused = namedError("RetryRefused");
-export type RetryRefused = InstanceType<typeof RetryRefused>;
 
 /**
  * Error names raised by the workflow's own Fail states (no class: Step Functions raises them).

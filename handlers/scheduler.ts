@@ -24,7 +24,7 @@
 import { StartPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
 import { createHash, randomUUID } from "node:crypto";
-import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, UpdateCommand, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
 import { allItems, paged } from "./paged";
 import {
   DuplicateRelease,
@@ -205,6 +205,43 @@ async function readPipeline(
   return Item as PipelineItem | undefined;
 }
 
+type ItemUpdate = Omit<UpdateCommandInput, "TableName" | "Key" | "ReturnValues">;
+
+/** Updates a release and returns it as written. */
+async function updateRelease(
+  deps: ExecutionDeps,
+  releaseId: string,
+  update: ItemUpdate,
+): Promise<ReleaseItem> {
+  const result = await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.releases,
+      Key: releaseKey(releaseId),
+      ...update,
+      ReturnValues: "ALL_NEW",
+    }),
+  );
+  return result.Attributes as ReleaseItem;
+}
+
+/** Updates a release's pipeline and returns it as written. */
+async function updatePipeline(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  update: ItemUpdate,
+): Promise<PipelineItem> {
+  const result = await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.releasePipelines,
+      Key: pipelineKey(releaseId, pipeline),
+      ...update,
+      ReturnValues: "ALL_NEW",
+    }),
+  );
+  return result.Attributes as PipelineItem;
+}
+
 /** Every pipeline of a release, in manifest order. */
 export async function pipelinesOfRelease(
   deps: Pick<ExecutionDeps, "ddb" | "tables">,
@@ -354,23 +391,17 @@ async function claimStart(
   values: Record<string, string>,
 ): Promise<PipelineItem | undefined> {
   try {
-    const result = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.releasePipelines,
-        Key: pipelineKey(releaseId, pipeline),
-        UpdateExpression: "SET #status = :starting, claimedBy = :claim, startingSince = :now",
-        ConditionExpression: condition,
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":starting": "Starting",
-          ":claim": randomUUID(),
-          ":now": nowIso(deps),
-          ...values,
-        },
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    return result.Attributes as PipelineItem;
+    return await updatePipeline(deps, releaseId, pipeline, {
+      UpdateExpression: "SET #status = :starting, claimedBy = :claim, startingSince = :now",
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":starting": "Starting",
+        ":claim": randomUUID(),
+        ":now": nowIso(deps),
+        ...values,
+      },
+    });
   } catch (error) {
     if (isConditionFailure(error)) return undefined; // another caller has it, or it was skipped
     throw error;
@@ -637,17 +668,11 @@ async function dependencySucceeded(
   dependant: string,
   dependency: string,
 ): Promise<void> {
-  const result = await deps.ddb.send(
-    new UpdateCommand({
-      TableName: deps.tables.releasePipelines,
-      Key: pipelineKey(releaseId, dependant),
-      UpdateExpression: "ADD depsSucceeded :dependency",
-      ConditionExpression: "attribute_exists(pipeline)",
-      ExpressionAttributeValues: { ":dependency": new Set([dependency]) },
-      ReturnValues: "ALL_NEW",
-    }),
-  );
-  const item = result.Attributes as PipelineItem;
+  const item = await updatePipeline(deps, releaseId, dependant, {
+    UpdateExpression: "ADD depsSucceeded :dependency",
+    ConditionExpression: "attribute_exists(pipeline)",
+    ExpressionAttributeValues: { ":dependency": new Set([dependency]) },
+  });
   const met = item.dependsOn.every((name) => item.depsSucceeded?.has(name));
   if (met && item.status === "Pending") await startWhenReady(deps, releaseId, dependant, item.approval);
 }
@@ -662,17 +687,11 @@ async function afterFailure(
   pipeline: string,
   cause: string,
 ): Promise<void> {
-  const result = await deps.ddb.send(
-    new UpdateCommand({
-      TableName: deps.tables.releases,
-      Key: releaseKey(releaseId),
-      UpdateExpression:
-        "SET firstFailure = if_not_exists(firstFailure, :cause), firstFailureError = if_not_exists(firstFailureError, :error), firstFailureBy = if_not_exists(firstFailureBy, :by)",
-      ExpressionAttributeValues: { ":cause": cause, ":error": "PipelineFailed", ":by": MACHINE },
-      ReturnValues: "ALL_NEW",
-    }),
-  );
-  const release = result.Attributes as ReleaseItem;
+  const release = await updateRelease(deps, releaseId, {
+    UpdateExpression:
+      "SET firstFailure = if_not_exists(firstFailure, :cause), firstFailureError = if_not_exists(firstFailureError, :error), firstFailureBy = if_not_exists(firstFailureBy, :by)",
+    ExpressionAttributeValues: { ":cause": cause, ":error": "PipelineFailed", ":by": MACHINE },
+  });
   if (release.failurePolicy === "stopRemaining") {
     await stopRelease(deps, releaseId, `Release ${releaseId} failed: ${cause}`);
     return;
@@ -719,17 +738,12 @@ export async function stopRelease(
 
 /** Marks a pipeline's place settled; the release's wait ends when every pipeline is. */
 async function settle(deps: ExecutionDeps, releaseId: string, pipeline: string): Promise<void> {
-  const result = await deps.ddb.send(
-    new UpdateCommand({
-      TableName: deps.tables.releases,
-      Key: releaseKey(releaseId),
-      UpdateExpression: "ADD settled :pipeline",
-      ConditionExpression: "attribute_exists(releaseId)",
-      ExpressionAttributeValues: { ":pipeline": new Set([pipeline]) },
-      ReturnValues: "ALL_NEW",
-    }),
-  );
-  await completeReleaseIfSettled(deps, result.Attributes as ReleaseItem);
+  const result = await updateRelease(deps, releaseId, {
+    UpdateExpression: "ADD settled :pipeline",
+    ConditionExpression: "attribute_exists(releaseId)",
+    ExpressionAttributeValues: { ":pipeline": new Set([pipeline]) },
+  });
+  await completeReleaseIfSettled(deps, result);
 }
 
 export function isSettled(release: ReleaseItem): boolean {
@@ -769,17 +783,11 @@ async function decideOutcome(deps: ExecutionDeps, read: ReleaseItem): Promise<Re
   for (let tries = 0; tries < 5; tries += 1) {
     if (release.outcome) return release;
     try {
-      const result = await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.tables.releases,
-          Key: releaseKey(release.releaseId),
-          UpdateExpression: "SET outcome = :outcome",
-          ConditionExpression: `attribute_not_exists(outcome) AND attribute_${release.cancelledBy === undefined ? "not_" : ""}exists(cancelledBy)`,
-          ExpressionAttributeValues: { ":outcome": outcomeOf(release) },
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return result.Attributes as ReleaseItem;
+      return await updateRelease(deps, release.releaseId, {
+        UpdateExpression: "SET outcome = :outcome",
+        ConditionExpression: `attribute_not_exists(outcome) AND attribute_${release.cancelledBy === undefined ? "not_" : ""}exists(cancelledBy)`,
+        ExpressionAttributeValues: { ":outcome": outcomeOf(release) },
+      });
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const again = await readReleaseItem(deps, release.releaseId);
@@ -825,21 +833,15 @@ export async function registerReleaseWaiter(
 ): Promise<{ completedAtOnce: boolean }> {
   let release: ReleaseItem;
   try {
-    const result = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.releases,
-        Key: releaseKey(request.releaseId),
-        UpdateExpression: "SET taskToken = :token, waitingSince = :now",
-        ConditionExpression: "executionArn = :arn",
-        ExpressionAttributeValues: {
-          ":token": request.taskToken,
-          ":arn": request.executionArn,
-          ":now": nowIso(deps),
-        },
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    release = result.Attributes as ReleaseItem;
+    release = await updateRelease(deps, request.releaseId, {
+      UpdateExpression: "SET taskToken = :token, waitingSince = :now",
+      ConditionExpression: "executionArn = :arn",
+      ExpressionAttributeValues: {
+        ":token": request.taskToken,
+        ":arn": request.executionArn,
+        ":now": nowIso(deps),
+      },
+    });
   } catch (error) {
     if (isConditionFailure(error)) {
       throw new ReleaseNotRegistered(
@@ -940,31 +942,25 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
   const comment = request.comment ? ", #comment = :comment" : "";
   let item: PipelineItem;
   try {
-    const result = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.releasePipelines,
-        Key: pipelineKey(releaseId, pipeline),
-        UpdateExpression: approve
-          ? `SET #status = :starting, claimedBy = :claim, startingSince = :now, decision = :decision, decidedBy = :by, decidedAt = :now${comment} REMOVE approvalDeadlineAt`
-          : // The deadline stays (the gate stays on the `gates` index) until the release is halted
-            // and the pipeline settled: if this invocation dies first, the reconciler finishes it.
-            `SET #status = :skipped, endedAt = :now, cause = :cause, decision = :decision, decidedBy = :by, decidedAt = :now${comment}`,
-        ConditionExpression: "#status = :awaiting",
-        ExpressionAttributeNames: { "#status": "status", ...(comment ? { "#comment": "comment" } : {}) },
-        ExpressionAttributeValues: {
-          ":awaiting": "AwaitingApproval",
-          ":decision": decision,
-          ":by": by,
-          ":now": now,
-          ...(request.comment ? { ":comment": request.comment } : {}),
-          ...(approve
-            ? { ":starting": "Starting", ":claim": randomUUID() }
-            : { ":skipped": "Skipped", ":cause": rejectionCause(request) }),
-        },
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    item = result.Attributes as PipelineItem;
+    item = await updatePipeline(deps, releaseId, pipeline, {
+      UpdateExpression: approve
+        ? `SET #status = :starting, claimedBy = :claim, startingSince = :now, decision = :decision, decidedBy = :by, decidedAt = :now${comment} REMOVE approvalDeadlineAt`
+        : // The deadline stays (the gate stays on the `gates` index) until the release is halted
+          // and the pipeline settled: if this invocation dies first, the reconciler finishes it.
+          `SET #status = :skipped, endedAt = :now, cause = :cause, decision = :decision, decidedBy = :by, decidedAt = :now${comment}`,
+      ConditionExpression: "#status = :awaiting",
+      ExpressionAttributeNames: { "#status": "status", ...(comment ? { "#comment": "comment" } : {}) },
+      ExpressionAttributeValues: {
+        ":awaiting": "AwaitingApproval",
+        ":decision": decision,
+        ":by": by,
+        ":now": now,
+        ...(request.comment ? { ":comment": request.comment } : {}),
+        ...(approve
+          ? { ":starting": "Starting", ":claim": randomUUID() }
+          : { ":skipped": "Skipped", ":cause": rejectionCause(request) }),
+      },
+    });
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     const current = await readPipeline(deps, releaseId, pipeline);
@@ -1060,27 +1056,21 @@ export async function expireGates(deps: ExecutionDeps): Promise<number> {
     const cause = `The approval of ${gate.pipeline} expired at ${gate.approvalDeadlineAt} without a decision`;
     let closed: PipelineItem;
     try {
-      const result = await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.tables.releasePipelines,
-          Key: pipelineKey(gate.releaseId, gate.pipeline),
-          UpdateExpression:
-            "SET #status = :skipped, endedAt = :now, cause = :cause, decision = :expired, decidedBy = :by, decidedAt = :now",
-          ConditionExpression: "#status = :awaiting AND approvalDeadlineAt = :deadline",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
-            ":skipped": "Skipped",
-            ":awaiting": "AwaitingApproval",
-            ":deadline": gate.approvalDeadlineAt,
-            ":now": now,
-            ":cause": cause,
-            ":expired": "expired",
-            ":by": MACHINE,
-          },
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      closed = result.Attributes as PipelineItem;
+      closed = await updatePipeline(deps, gate.releaseId, gate.pipeline, {
+        UpdateExpression:
+          "SET #status = :skipped, endedAt = :now, cause = :cause, decision = :expired, decidedBy = :by, decidedAt = :now",
+        ConditionExpression: "#status = :awaiting AND approvalDeadlineAt = :deadline",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":skipped": "Skipped",
+          ":awaiting": "AwaitingApproval",
+          ":deadline": gate.approvalDeadlineAt,
+          ":now": now,
+          ":cause": cause,
+          ":expired": "expired",
+          ":by": MACHINE,
+        },
+      });
     } catch (error) {
       if (isConditionFailure(error)) continue; // decided or skipped meanwhile
       throw error;
