@@ -10,7 +10,7 @@ import { StopPipelineExecutionCommand, type CodePipelineClient } from "@aws-sdk/
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { allItems } from "./paged";
+import { allItems } from "./reads";
 import type { TableNames } from "./config";
 import {
   ExecutionsTable,

@@ -6,8 +6,8 @@
  */
 import { GetPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import type { EventBridgeEvent } from "aws-lambda";
-import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { paged } from "./paged";
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { paged, readItem } from "./reads";
 import { type ExecutionDeps, type ExecutionItem, nowIso, recordState, stopExecution } from "./executions";
 import {
   ExecutionsTable,
@@ -81,14 +81,9 @@ async function readExecution(
   deps: ExecutionDeps,
   pipelineExecutionId: string,
 ): Promise<ExecutionItem | undefined> {
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.executions,
-      Key: { [ExecutionsTable.hashKey]: pipelineExecutionId },
-      ConsistentRead: true,
-    }),
-  );
-  return Item as ExecutionItem | undefined;
+  return readItem<ExecutionItem>(deps.ddb, deps.tables.executions, {
+    [ExecutionsTable.hashKey]: pipelineExecutionId,
+  });
 }
 
 const EVENT_STATE_OF: Record<PipelineExecutionStatus, string> = {

@@ -7,24 +7,19 @@
  * this handler and the local server.
  */
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import Ajv, { type ErrorObject } from "ajv";
 import { GateNotAwaiting, ReleaseStateConflict, type RequestProblem, RequestRefused } from "./errors";
 import type { ExecutionDeps } from "./executions";
 import { type JsonSchema, PIPELINE_NAME_PATTERN, RELEASE_ID_PATTERN } from "./manifest";
-import {
-  LISTED_RELEASE,
-  RELEASE_STATUSES,
-  type ReleaseStatus,
-  ReleasePipelinesTable,
-  ReleasesTable,
-} from "./model";
+import { LISTED_RELEASE, RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "./model";
 import { type ProxyResponse, json } from "./release-status";
 import {
   type PipelineItem,
   type ReleaseItem,
   cancelRelease,
   decideGate,
+  readPipeline,
   readReleaseItem,
   retryExecutionName,
 } from "./scheduler";
@@ -218,14 +213,7 @@ async function gatedPipeline(
   releaseId: string,
   pipeline: string,
 ): Promise<PipelineItem & { approval: NonNullable<PipelineItem["approval"]> }> {
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.releasePipelines,
-      Key: { [ReleasePipelinesTable.hashKey]: releaseId, [ReleasePipelinesTable.rangeKey]: pipeline },
-      ConsistentRead: true,
-    }),
-  );
-  const item = Item as PipelineItem | undefined;
+  const item = await readPipeline(deps, releaseId, pipeline);
   if (!item)
     throw new RequestRefused(404, "PipelineNotFound", `release ${releaseId} has no pipeline ${pipeline}`);
   if (!item.approval)

@@ -2,7 +2,8 @@
  * Reads a release and its pipelines' executions into the shape `GET /releases/{releaseId}`
  * answers, on AWS and locally alike.
  */
-import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { readItem } from "./reads";
 import type { TableNames } from "./config";
 import { executionsOfRelease } from "./executions";
 import { RELEASE_ID_PATTERN } from "./manifest";
@@ -137,15 +138,10 @@ export async function readRelease(
   deps: { ddb: DynamoDBDocumentClient; tables: TableNames },
   releaseId: string,
 ): Promise<ReleaseStatusView | undefined> {
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.releases,
-      Key: { [ReleasesTable.hashKey]: releaseId },
-      ConsistentRead: true,
-    }),
-  );
-  if (!Item) return undefined;
-  const release = Item as ReleaseItem;
+  const release = await readItem<ReleaseItem>(deps.ddb, deps.tables.releases, {
+    [ReleasesTable.hashKey]: releaseId,
+  });
+  if (!release) return undefined;
   const [schedule, executions] = await Promise.all([
     pipelinesOfRelease(deps, releaseId),
     executionsOfRelease(deps, releaseId),

@@ -24,8 +24,8 @@
 import { StartPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
 import { createHash, randomUUID } from "node:crypto";
-import { GetCommand, PutCommand, UpdateCommand, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
-import { allItems, paged } from "./paged";
+import { PutCommand, UpdateCommand, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
+import { allItems, paged, readItem } from "./reads";
 import {
   DuplicateRelease,
   GateNotAwaiting,
@@ -184,25 +184,15 @@ export async function readReleaseItem(
   deps: ExecutionDeps,
   releaseId: string,
 ): Promise<ReleaseItem | undefined> {
-  const { Item } = await deps.ddb.send(
-    new GetCommand({ TableName: deps.tables.releases, Key: releaseKey(releaseId), ConsistentRead: true }),
-  );
-  return Item as ReleaseItem | undefined;
+  return readItem<ReleaseItem>(deps.ddb, deps.tables.releases, releaseKey(releaseId));
 }
 
-async function readPipeline(
-  deps: ExecutionDeps,
+export async function readPipeline(
+  deps: Pick<ExecutionDeps, "ddb" | "tables">,
   releaseId: string,
   pipeline: string,
 ): Promise<PipelineItem | undefined> {
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.releasePipelines,
-      Key: pipelineKey(releaseId, pipeline),
-      ConsistentRead: true,
-    }),
-  );
-  return Item as PipelineItem | undefined;
+  return readItem<PipelineItem>(deps.ddb, deps.tables.releasePipelines, pipelineKey(releaseId, pipeline));
 }
 
 type ItemUpdate = Omit<UpdateCommandInput, "TableName" | "Key" | "ReturnValues">;

@@ -1,9 +1,11 @@
 /**
- * Every item a DynamoDB Query or Scan finds, page after page: one call answers at most 1 MB, and
- * `LastEvaluatedKey` says where the next page starts.
+ * The DynamoDB reads the handlers share: one item, read consistently (it decides what a handler
+ * does next), and every item a Query or Scan finds, page after page (one call answers at most
+ * 1 MB, and `LastEvaluatedKey` says where the next page starts).
  */
 import {
   type DynamoDBDocumentClient,
+  GetCommand,
   QueryCommand,
   type QueryCommandInput,
   ScanCommand,
@@ -33,4 +35,14 @@ export async function allItems<T>(ddb: DynamoDBDocumentClient, request: PagedReq
   const items: T[] = [];
   for await (const item of paged<T>(ddb, request)) items.push(item);
   return items;
+}
+
+/** One item by its key, read consistently; undefined when there is none. */
+export async function readItem<T>(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  key: Record<string, string>,
+): Promise<T | undefined> {
+  const { Item } = await ddb.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
+  return Item as T | undefined;
 }
