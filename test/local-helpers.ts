@@ -1,7 +1,8 @@
 /**
  * Helpers for tests that drive the local release machine: unique release ids, bounded waits,
- * and waiting for an execution to end with its events delivered.
+ * waiting for an execution to end with its events delivered, and a client for the CodePipeline stand-in.
  */
+import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import type { LocalExecution } from "../local/engine";
 import type { LocalReleaseMachine } from "../local/release-machine";
 
@@ -44,4 +45,17 @@ export async function finished(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A CodePipeline client for the local stand-in that makes one attempt per call, so an injected
+ * fault reaches the test instead of the SDK's own retries.
+ */
+export function singleAttemptCodePipeline(endpoint: string): CodePipelineClient {
+  return new CodePipelineClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    maxAttempts: 1,
+  });
 }
