@@ -114,8 +114,9 @@ describe("the local CodePipeline service", () => {
     return pipelineExecutionId;
   };
   /** Starts `name` and waits for its execution to end. */
-  const runToEnd = async (name: string) => {
-    const id = await runToEnd(name);
+  const runToEnd = async (name: string): Promise<string> => {
+    const id = await start(name);
+    await service.whenEnded(id);
     return id;
   };
   const get = async (pipelineName: string, pipelineExecutionId: string) =>
