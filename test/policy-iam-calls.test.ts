@@ -26,6 +26,7 @@ import type { ExecutionDeps } from "../handlers/executions";
 import { loadManifest, validateManifest } from "../handlers/load-manifest";
 import { type PlannedPipeline, manifestParser } from "../handlers/manifest";
 import { type PipelineStateChangeEvent, handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
+import { awsError, pipelineEvent as stateChange } from "./event-builders";
 import { recordRejection } from "../handlers/rejections";
 import { releaseStatusApi } from "../handlers/release-status";
 import { registerRelease, registerReleaseWaiter, stopRelease } from "../handlers/scheduler";
@@ -177,11 +178,6 @@ class FakeAws {
   }
 }
 
-function awsError(name: string): Error {
-  const error = new Error(name);
-  error.name = name;
-  return error;
-}
 const fail = (name: string) => () => {
   throw awsError(name);
 };
@@ -191,17 +187,14 @@ const dynamo = {
   server: undefined as unknown as LocalDynamo,
 };
 
-const pipelineEvent = (state: string, executionId: string): PipelineStateChangeEvent => ({
-  id: `event-${state}-${executionId}`,
-  "detail-type": "CodePipeline Pipeline Execution State Change",
-  source: "aws.codepipeline",
-  version: "0",
-  account: "123456789012",
-  region: "us-east-1",
-  resources: [],
-  time: "2026-11-27T10:00:00Z",
-  detail: { pipeline: PIPELINES[0], "execution-id": executionId, state },
-});
+const pipelineEvent = (state: string, executionId: string): PipelineStateChangeEvent =>
+  stateChange({
+    id: `event-${state}-${executionId}`,
+    pipeline: PIPELINES[0],
+    executionId,
+    state,
+    time: "2026-11-27T10:00:00Z",
+  });
 
 /** CodePipeline as the fakes answer it: each start returns `exec-<releaseId>-<pipeline>`. */
 const starts = (releaseId: string) => ({
