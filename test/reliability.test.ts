@@ -101,6 +101,20 @@ async function assertRanOnce(machine: LocalReleaseMachine, releaseId: string, pi
   );
 }
 
+/** The release SUCCEEDED, each of `pipelines` (in order) started once and went STARTED -> SUCCEEDED. */
+async function assertCleanSuccess(
+  machine: LocalReleaseMachine,
+  release: ReleaseStatusView,
+  pipelines: string[],
+) {
+  assert.equal(release.status, "SUCCEEDED", release.cause);
+  assert.deepEqual(
+    historyOf(release),
+    pipelines.map((pipeline) => [pipeline, "Succeeded", ["STARTED", "SUCCEEDED"]]),
+  );
+  await assertRanOnce(machine, release.releaseId, pipelines);
+}
+
 function faultTest(title: string, body: () => Promise<void>): void {
   it(title, async () => {
     tally.faults += 1;
@@ -484,6 +498,20 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       assert.equal(answer.status, 200, JSON.stringify(answer));
       return answer;
     };
+    /** The next `times` starts of `pipeline` fail with `error` (with afterEffect, after starting it). */
+    const failStarts = (
+      pipeline: string,
+      error: string,
+      times: number,
+      options: { afterEffect?: boolean } = {},
+    ) =>
+      machine.codepipeline.faults.inject({
+        operation: "StartPipelineExecution",
+        error,
+        times,
+        pipeline,
+        ...options,
+      });
     const stateEvents = (executionId: string) =>
       machine.router.published.filter(
         (e) =>
@@ -496,20 +524,9 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       async () => {
         const releaseId = newReleaseId("throttled");
         const startsBefore = machine.codepipeline.callCount("StartPipelineExecution");
-        machine.codepipeline.faults.inject({
-          operation: "StartPipelineExecution",
-          error: "ThrottlingException",
-          times: 5,
-          pipeline: "svc-a",
-        });
+        failStarts("svc-a", "ThrottlingException", 5);
         // A throttled call whose start took effect anyway: the retry must get the same execution back.
-        machine.codepipeline.faults.inject({
-          operation: "StartPipelineExecution",
-          error: "ThrottlingException",
-          times: 2,
-          pipeline: "svc-b",
-          afterEffect: true,
-        });
+        failStarts("svc-b", "ThrottlingException", 2, { afterEffect: true });
 
         await submit(releaseId, ["svc-a", "svc-b"]);
         const release = await endedRelease(machine, releaseId);
@@ -528,23 +545,12 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       "a burst of ConflictException on start that took effect (afterEffect): SUCCEEDED, no double start",
       async () => {
         const releaseId = newReleaseId("conflict");
-        machine.codepipeline.faults.inject({
-          operation: "StartPipelineExecution",
-          error: "ConflictException",
-          times: 4,
-          pipeline: "svc-c",
-          afterEffect: true,
-        });
+        failStarts("svc-c", "ConflictException", 4, { afterEffect: true });
 
         await submit(releaseId, ["svc-c", "svc-a"]);
         const release = await endedRelease(machine, releaseId);
 
-        assert.equal(release.status, "SUCCEEDED", release.cause);
-        assert.deepEqual(historyOf(release), [
-          ["svc-c", "Succeeded", ["STARTED", "SUCCEEDED"]],
-          ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
-        ]);
-        await assertRanOnce(machine, releaseId, ["svc-c", "svc-a"]);
+        await assertCleanSuccess(machine, release, ["svc-c", "svc-a"]);
       },
     );
 
@@ -552,12 +558,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       "throttling beyond the retry budget: FAILED naming the pipeline, the others stopped, nothing started twice",
       async () => {
         const releaseId = newReleaseId("throttled-out");
-        machine.codepipeline.faults.inject({
-          operation: "StartPipelineExecution",
-          error: "ThrottlingException",
-          times: 50,
-          pipeline: "svc-b",
-        });
+        failStarts("svc-b", "ThrottlingException", 50);
 
         await submit(releaseId, ["svc-manual", "svc-b"]);
         const release = await endedRelease(machine, releaseId);
@@ -606,12 +607,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         assert.deepEqual(report.failures, []);
         assert.equal(report.completed, 2);
         const release = await endedRelease(machine, releaseId);
-        assert.equal(release.status, "SUCCEEDED", release.cause);
-        assert.deepEqual(historyOf(release), [
-          ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
-          ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
-        ]);
-        await assertRanOnce(machine, releaseId, ["svc-a", "svc-b"]);
+        await assertCleanSuccess(machine, release, ["svc-a", "svc-b"]);
       },
     );
 
