@@ -725,6 +725,16 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       });
 
       const named = (name: string, message: string) => Object.assign(new Error(message), { name });
+      /** The next call of `fn` throws `error` instead of running (the first `times` calls); the rest run. */
+      const throwFrom = (fn: string, error: Error, times = 1) => {
+        let thrown = 0;
+        inject = async (name, payload, invoke) => {
+          if (name !== fn || thrown >= times) return invoke(payload);
+          thrown += 1;
+          throw error;
+        };
+        return { thrown: () => thrown };
+      };
       const callsOf = (name: string, pipeline?: string) =>
         calls.filter((c) => c.name === name && (pipeline === undefined || c.pipeline === pipeline)).length;
 
@@ -805,22 +815,18 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         async () => {
           const m = handlerMachine;
           const releaseId = newReleaseId("ddb-throttled");
-          let thrown = 0;
-          inject = async (name, payload, invoke) => {
-            if (name === "awaitRelease" && thrown === 0) {
-              thrown += 1;
-              throw named(
-                "ProvisionedThroughputExceededException",
-                "The level of configured provisioned throughput for the table was exceeded.",
-              );
-            }
-            return invoke(payload);
-          };
+          const fault = throwFrom(
+            "awaitRelease",
+            named(
+              "ProvisionedThroughputExceededException",
+              "The level of configured provisioned throughput for the table was exceeded.",
+            ),
+          );
 
           const execution = await finished(m, m.submit({ releaseId, pipelines: ["svc-a", "svc-b"] }));
 
           assert.equal(execution.status, "SUCCEEDED", execution.cause);
-          assert.equal(thrown, 1);
+          assert.equal(fault.thrown(), 1);
           assert.equal(callsOf("awaitRelease"), 2, "the throttled call was retried once");
           await assertRanCleanly(m, releaseId, ["svc-a", "svc-b"]);
         },
@@ -831,14 +837,10 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         async () => {
           const m = handlerMachine;
           const releaseId = newReleaseId("transient");
-          let thrown = 0;
-          inject = async (name, payload, invoke) => {
-            if (name === "loadManifest" && thrown === 0) {
-              thrown += 1;
-              throw named("Lambda.ServiceException", "Lambda was unable to run the function");
-            }
-            return invoke(payload);
-          };
+          throwFrom(
+            "loadManifest",
+            named("Lambda.ServiceException", "Lambda was unable to run the function"),
+          );
 
           const execution = await finished(m, m.submit({ releaseId, pipelines: ["svc-b"] }));
 
@@ -853,12 +855,11 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         async () => {
           const m = handlerMachine;
           const releaseId = newReleaseId("defect");
-          inject = async (name, payload, invoke) => {
-            if (name === "awaitRelease") {
-              throw new TypeError("Cannot read properties of undefined (reading 'S')");
-            }
-            return invoke(payload);
-          };
+          throwFrom(
+            "awaitRelease",
+            new TypeError("Cannot read properties of undefined (reading 'S')"),
+            Infinity,
+          );
 
           const execution = await finished(m, m.submit({ releaseId, pipelines: ["svc-manual", "svc-b"] }));
 
