@@ -5,6 +5,7 @@ import {
   type ChoiceState,
   DefinitionError,
   type FailState,
+  type PayloadTemplate,
   type State,
   type StateMachineDefinition,
   type TaskState,
@@ -37,6 +38,11 @@ const aslValidator = require("asl-validator") as (
 
 const render = (options: Partial<WorkflowOptions> = {}) =>
   releaseWorkflow(PLACEHOLDER_REFS, { ...DEFAULT_WORKFLOW_OPTIONS, ...options });
+
+/** A Lambda task hands `functionArn` exactly `payload`. */
+function assertInvokes(task: TaskState, functionArn: string, payload: PayloadTemplate): void {
+  assert.deepEqual(task.Parameters, { FunctionName: functionArn, Payload: payload });
+}
 
 function state<T extends State>(definition: StateMachineDefinition, name: string): T {
   const found = allStates(definition).find(([n]) => n === name);
@@ -88,8 +94,7 @@ describe("the release workflow definition", () => {
       ["AwaitRelease"],
     );
     const wait = state<TaskState>(definition, "AwaitRelease");
-    assert.equal(wait.Parameters?.FunctionName, PLACEHOLDER_REFS.functions.awaitRelease);
-    assert.deepEqual(wait.Parameters?.Payload, {
+    assertInvokes(wait, PLACEHOLDER_REFS.functions.awaitRelease, {
       "taskToken.$": "$$.Task.Token",
       "releaseId.$": "$.releaseId",
       "executionArn.$": "$$.Execution.Id",
@@ -111,8 +116,7 @@ describe("the release workflow definition", () => {
   it("hands RegisterRelease the plan, the failure policy and the longest pipeline run, and carries on only the releaseId", () => {
     const definition = render({ failurePolicy: "letFinish", longestPipelineRunSeconds: 7200 });
     const register = state<TaskState>(definition, "RegisterRelease");
-    assert.equal(register.Parameters?.FunctionName, PLACEHOLDER_REFS.functions.registerRelease);
-    assert.deepEqual(register.Parameters?.Payload, {
+    assertInvokes(register, PLACEHOLDER_REFS.functions.registerRelease, {
       "releaseId.$": "$.release.releaseId",
       "executionArn.$": "$$.Execution.Id",
       "startedAt.$": "$$.Execution.StartTime",
@@ -137,8 +141,7 @@ describe("the release workflow definition", () => {
     assert.deepEqual(submission.Choices, [{ Variable: "$.retry", IsPresent: true, Next: "RetryRelease" }]);
     assert.equal(submission.Default, "LoadManifest");
     const retry = state<TaskState>(definition, "RetryRelease");
-    assert.equal(retry.Parameters?.FunctionName, PLACEHOLDER_REFS.functions.registerRelease);
-    assert.deepEqual(retry.Parameters?.Payload, {
+    assertInvokes(retry, PLACEHOLDER_REFS.functions.registerRelease, {
       "retry.$": "$.retry",
       "executionArn.$": "$$.Execution.Id",
     });

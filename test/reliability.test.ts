@@ -423,6 +423,13 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       return winners[0];
     }
 
+    /** The starts CodePipeline was asked for and the executions the engine ran, before a storm. */
+    const countsBefore = () =>
+      [
+        machine.codepipeline.callCount("StartPipelineExecution"),
+        machine.engine.listExecutions().length,
+      ] as const;
+
     function assertApiAnswers(answers: Answer[], releaseId: string): void {
       for (const answer of answers) {
         assert.ok([200, 409].includes(answer.status), JSON.stringify(answer));
@@ -436,10 +443,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
     it("runs a releaseId posted 20 times at once exactly once, answering each with its one execution or 409", async () => {
       tally.storms += 1;
       const releaseId = newReleaseId("storm-api");
-      const [startsBefore, executionsBefore] = [
-        machine.codepipeline.callCount("StartPipelineExecution"),
-        machine.engine.listExecutions().length,
-      ];
+      const [startsBefore, executionsBefore] = countsBefore();
       const body = JSON.stringify({ releaseId, pipelines: PAIR });
 
       const answers = await Promise.all(Array.from({ length: 20 }, () => post(body)));
@@ -454,10 +458,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
     it("runs a releaseId posted 10 times and uploaded 10 times at once exactly once", async () => {
       tally.storms += 1;
       const releaseId = newReleaseId("storm-mixed");
-      const [startsBefore, executionsBefore] = [
-        machine.codepipeline.callCount("StartPipelineExecution"),
-        machine.engine.listExecutions().length,
-      ];
+      const [startsBefore, executionsBefore] = countsBefore();
       const body = JSON.stringify({ releaseId, pipelines: PAIR });
       const keys = Array.from({ length: 10 }, (_, i) => `storms/${releaseId}/copy-${i}.json`);
 
@@ -482,10 +483,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
     it("runs a numeric releaseId posted 20 times at once exactly once (unnamed executions race in the table)", async () => {
       tally.storms += 1;
       const releaseId = String(Date.now() * 1000 + 7);
-      const [startsBefore, executionsBefore] = [
-        machine.codepipeline.callCount("StartPipelineExecution"),
-        machine.engine.listExecutions().length,
-      ];
+      const [startsBefore, executionsBefore] = countsBefore();
       const body = `{"releaseId": ${releaseId}, "pipelines": ${JSON.stringify(PAIR)}}`;
 
       const answers = await Promise.all(Array.from({ length: 20 }, () => post(body)));
