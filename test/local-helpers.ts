@@ -3,6 +3,7 @@
  * waiting for an execution to end with its events delivered, and a client for the CodePipeline stand-in.
  */
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
+import type { ReleaseStatusView } from "../handlers/release-status";
 import type { LocalExecution } from "../local/engine";
 import type { LocalReleaseMachine } from "../local/release-machine";
 
@@ -12,6 +13,10 @@ export const WAIT_MS = 10_000;
 const RUN = Date.now().toString(36);
 let counter = 0;
 export const newReleaseId = (label: string) => `${label}-${RUN}-${(counter += 1)}`;
+
+/** Each pipeline of a release as "<name> <status>", in manifest order. */
+export const statusesOf = (release: ReleaseStatusView | undefined): string[] =>
+  (release?.pipelines ?? []).map((p) => `${p.name} ${p.status}`);
 
 /** Polls `probe` until it returns a value other than undefined or false. */
 export async function until<T>(
