@@ -217,6 +217,11 @@ function setupDeps(releaseId: string): ExecutionDeps {
   return { ...other.executionDeps(), ddb: documentClient(dynamo.client) };
 }
 
+/** AwaitRelease's registration of the release's wait under `taskToken`. */
+async function waitFor(deps: ExecutionDeps, releaseId: string, executionArn: string, taskToken: string) {
+  await registerReleaseWaiter(deps, { taskToken, releaseId, executionArn });
+}
+
 async function register(deps: ExecutionDeps, releaseId: string, pipelines: PlannedPipeline[]) {
   const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:m:${releaseId}`;
   await registerRelease(deps, {
@@ -388,11 +393,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       { name: PIPELINES[0] },
       { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
     ]);
-    await registerReleaseWaiter(setupDeps("iam-stop"), {
-      taskToken: "t",
-      releaseId: "iam-stop",
-      executionArn,
-    });
+    await waitFor(setupDeps("iam-stop"), "iam-stop", executionArn, "t");
     aws.calls.length = 0;
     aws.answer({ StopPipelineExecutionCommand: () => ({}), SendTaskSuccessCommand: () => ({}) });
     const deps = aws.executionDeps();
@@ -457,11 +458,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
       { name: PIPELINES[2] },
     ]);
-    await registerReleaseWaiter(setupDeps("iam-event"), {
-      taskToken: "t",
-      releaseId: "iam-event",
-      executionArn,
-    });
+    await waitFor(setupDeps("iam-event"), "iam-event", executionArn, "t");
     aws.calls.length = 0; // only the event handler's own calls count
     const exec = (p: string) => `exec-iam-event-${p}`;
     assert.equal(await handlePipelineEvent(deps, pipelineEvent("STARTED", exec(PIPELINES[0]))), "recorded");
@@ -492,7 +489,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       { name: PIPELINES[0] },
       { name: PIPELINES[1] },
     ]);
-    await registerReleaseWaiter(setupDeps("iam-rec"), { taskToken: "t", releaseId: "iam-rec", executionArn });
+    await waitFor(setupDeps("iam-rec"), "iam-rec", executionArn, "t");
     // A start whose claimant died long ago: the reconciler takes it over.
     await register(setupDeps("iam-rec-2"), "iam-rec-2", [
       { name: PIPELINES[0] },
@@ -521,11 +518,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     const gateArn = await register(setupDeps("iam-rec-4"), "iam-rec-4", [
       { name: PIPELINES[0], approval: { timeoutHours: 1 } },
     ]);
-    await registerReleaseWaiter(setupDeps("iam-rec-4"), {
-      taskToken: "t4",
-      releaseId: "iam-rec-4",
-      executionArn: gateArn,
-    });
+    await waitFor(setupDeps("iam-rec-4"), "iam-rec-4", gateArn, "t4");
     await documentClient(dynamo.client).send(
       new UpdateCommand({
         TableName: TABLES.releasePipelines,
@@ -534,11 +527,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
         ExpressionAttributeValues: { ":long": "2000-01-01T00:00:00.000Z" },
       }),
     );
-    await registerReleaseWaiter(setupDeps("iam-rec-3"), {
-      taskToken: "t3",
-      releaseId: "iam-rec-3",
-      executionArn: lastArn,
-    });
+    await waitFor(setupDeps("iam-rec-3"), "iam-rec-3", lastArn, "t3");
     const ended: Record<string, string> = {
       [`exec-iam-rec-${PIPELINES[0]}`]: "Failed",
       [`exec-iam-rec-3-${PIPELINES[0]}`]: "Succeeded",
@@ -603,11 +592,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     const gatedArn = await register(setupDeps("iam-ctl-2"), "iam-ctl-2", [
       { name: PIPELINES[0], approval: { timeoutHours: 1 } },
     ]);
-    await registerReleaseWaiter(setupDeps("iam-ctl-2"), {
-      taskToken: "t",
-      releaseId: "iam-ctl-2",
-      executionArn: gatedArn,
-    });
+    await waitFor(setupDeps("iam-ctl-2"), "iam-ctl-2", gatedArn, "t");
     assert.equal((await call("/releases/{releaseId}/cancel", { releaseId: "iam-ctl-2" })).statusCode, 202);
     // Approve a gate (its start's execution had already failed) and reject another.
     await register(setupDeps("iam-ctl-3"), "iam-ctl-3", [

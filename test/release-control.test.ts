@@ -115,6 +115,10 @@ function stateChanges(machine: LocalReleaseMachine, releaseId: string): [unknown
     .map((e) => [e.detail.status, e.detail.causedBy]);
 }
 
+/** Pipelines each depending on the one before it. */
+const chain = (...names: string[]) =>
+  names.map((name, i) => (i === 0 ? name : { name, dependsOn: [names[i - 1]] }));
+
 describe("release control, end to end on the local engine", function () {
   this.timeout(30000);
 
@@ -124,7 +128,7 @@ describe("release control, end to end on the local engine", function () {
         const releaseId = newReleaseId("cancel");
         const execution = submit(m, {
           releaseId,
-          pipelines: ["k-a", { name: "k-b", dependsOn: ["k-a"] }, { name: "k-c", dependsOn: ["k-b"] }],
+          pipelines: chain("k-a", "k-b", "k-c"),
         });
         const started = await running(m, "k-a");
 
@@ -362,7 +366,7 @@ describe("release control, end to end on the local engine", function () {
         const releaseId = newReleaseId("retry");
         const first = submit(m, {
           releaseId,
-          pipelines: ["r-a", { name: "r-b", dependsOn: ["r-a"] }, { name: "r-c", dependsOn: ["r-b"] }],
+          pipelines: chain("r-a", "r-b", "r-c"),
         });
         await end(m, "r-a", "Succeeded");
         await end(m, "r-b", "Failed");
