@@ -217,6 +217,16 @@ function setupDeps(releaseId: string): ExecutionDeps {
   return { ...other.executionDeps(), ddb: documentClient(dynamo.client) };
 }
 
+/** An end of the first pipeline's execution in release `releaseId`, recorded before its start (an early event). */
+async function recordEnd(releaseId: string, status: "Succeeded" | "Failed") {
+  await documentClient(dynamo.client).send(
+    new PutCommand({
+      TableName: TABLES.executions,
+      Item: { pipelineExecutionId: `exec-${releaseId}-${PIPELINES[0]}`, status, pipeline: PIPELINES[0] },
+    }),
+  );
+}
+
 /** AwaitRelease's registration of the release's wait under `taskToken`. */
 async function waitFor(deps: ExecutionDeps, releaseId: string, executionArn: string, taskToken: string) {
   await registerReleaseWaiter(deps, { taskToken, releaseId, executionArn });
@@ -316,16 +326,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     aws.answer(starts("iam-reg"));
     // svc-a's end is recorded before its start (an early event): registering it acts on that end,
     // which starts svc-b. svc-c does not exist: its failure stops the rest (stopRemaining).
-    await documentClient(dynamo.client).send(
-      new PutCommand({
-        TableName: TABLES.executions,
-        Item: {
-          pipelineExecutionId: `exec-iam-reg-${PIPELINES[0]}`,
-          status: "Succeeded",
-          pipeline: PIPELINES[0],
-        },
-      }),
-    );
+    await recordEnd("iam-reg", "Succeeded");
     aws.answer({
       ...starts("iam-reg"),
       PutEventsCommand: published,
@@ -342,16 +343,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     await register(deps, "iam-reg-2", [{ name: PIPELINES[0] }, { name: PIPELINES[2] }]);
     // An early FAILED end: acting on it asks CodePipeline where the pipeline failed.
     aws.answer({ ...starts("iam-reg-3"), PutEventsCommand: published });
-    await documentClient(dynamo.client).send(
-      new PutCommand({
-        TableName: TABLES.executions,
-        Item: {
-          pipelineExecutionId: `exec-iam-reg-3-${PIPELINES[0]}`,
-          status: "Failed",
-          pipeline: PIPELINES[0],
-        },
-      }),
-    );
+    await recordEnd("iam-reg-3", "Failed");
     await register(deps, "iam-reg-3", [{ name: PIPELINES[0] }]);
     await assert.rejects(
       registerRelease(deps, {
@@ -601,16 +593,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     await register(setupDeps("iam-ctl-4"), "iam-ctl-4", [
       { name: PIPELINES[1], approval: { timeoutHours: 1 } },
     ]);
-    await documentClient(dynamo.client).send(
-      new PutCommand({
-        TableName: TABLES.executions,
-        Item: {
-          pipelineExecutionId: `exec-iam-ctl-${PIPELINES[0]}`,
-          status: "Failed",
-          pipeline: PIPELINES[0],
-        },
-      }),
-    );
+    await recordEnd("iam-ctl", "Failed");
     const approvals = "/releases/{releaseId}/approvals/{pipeline}";
     const approved = await call(
       approvals,

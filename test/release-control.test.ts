@@ -126,10 +126,7 @@ describe("release control, end to end on the local engine", function () {
     it("stops the running pipeline, skips those not started, starts nothing more and records who cancelled and why", async () => {
       await withMachine(["k-a", "k-b", "k-c"], async (m) => {
         const releaseId = newReleaseId("cancel");
-        const execution = submit(m, {
-          releaseId,
-          pipelines: chain("k-a", "k-b", "k-c"),
-        });
+        const execution = submit(m, { releaseId, pipelines: chain("k-a", "k-b", "k-c") });
         const started = await running(m, "k-a");
 
         const answer = await cancel(m, releaseId, BOB, "wrong build");
@@ -364,10 +361,7 @@ describe("release control, end to end on the local engine", function () {
     it("starts attempt 2 with only the pipelines that did not succeed, keeping the succeeded one's execution", async () => {
       await withMachine(["r-a", "r-b", "r-c"], async (m) => {
         const releaseId = newReleaseId("retry");
-        const first = submit(m, {
-          releaseId,
-          pipelines: chain("r-a", "r-b", "r-c"),
-        });
+        const first = submit(m, { releaseId, pipelines: chain("r-a", "r-b", "r-c") });
         await end(m, "r-a", "Succeeded");
         await end(m, "r-b", "Failed");
         await finished(m, first);
