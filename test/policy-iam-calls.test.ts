@@ -14,7 +14,12 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  PutCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../handlers/clients";
 import {
   DuplicateRelease,
@@ -224,6 +229,17 @@ async function recordEnd(releaseId: string, status: "Succeeded" | "Failed") {
       TableName: TABLES.executions,
       Item: { pipelineExecutionId: `exec-${releaseId}-${PIPELINES[0]}`, status, pipeline: PIPELINES[0] },
     }),
+  );
+}
+
+/** Changes a release's pipeline item directly, to arrange what the handler under test finds. */
+async function updatePipelineItem(
+  releaseId: string,
+  pipeline: string,
+  update: Omit<UpdateCommandInput, "TableName" | "Key">,
+) {
+  await documentClient(dynamo.client).send(
+    new UpdateCommand({ TableName: TABLES.releasePipelines, Key: { releaseId, pipeline }, ...update }),
   );
 }
 
@@ -487,19 +503,15 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       { name: PIPELINES[0] },
       { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
     ]);
-    await documentClient(dynamo.client).send(
-      new UpdateCommand({
-        TableName: TABLES.releasePipelines,
-        Key: { releaseId: "iam-rec-2", pipeline: PIPELINES[1] },
-        UpdateExpression: "SET #status = :starting, claimedBy = :dead, startingSince = :long",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":starting": "Starting",
-          ":dead": "dead",
-          ":long": "2000-01-01T00:00:00.000Z",
-        },
-      }),
-    );
+    await updatePipelineItem("iam-rec-2", PIPELINES[1], {
+      UpdateExpression: "SET #status = :starting, claimedBy = :dead, startingSince = :long",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":starting": "Starting",
+        ":dead": "dead",
+        ":long": "2000-01-01T00:00:00.000Z",
+      },
+    });
     // And a release whose only pipeline ended unnoticed: acting on it completes the release's wait.
     // Its dependant is gated: the reconciler's completion opens the gate.
     const lastArn = await register(setupDeps("iam-rec-3"), "iam-rec-3", [
@@ -511,14 +523,10 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       { name: PIPELINES[0], approval: { timeoutHours: 1 } },
     ]);
     await waitFor(setupDeps("iam-rec-4"), "iam-rec-4", gateArn, "t4");
-    await documentClient(dynamo.client).send(
-      new UpdateCommand({
-        TableName: TABLES.releasePipelines,
-        Key: { releaseId: "iam-rec-4", pipeline: PIPELINES[0] },
-        UpdateExpression: "SET approvalDeadlineAt = :long",
-        ExpressionAttributeValues: { ":long": "2000-01-01T00:00:00.000Z" },
-      }),
-    );
+    await updatePipelineItem("iam-rec-4", PIPELINES[0], {
+      UpdateExpression: "SET approvalDeadlineAt = :long",
+      ExpressionAttributeValues: { ":long": "2000-01-01T00:00:00.000Z" },
+    });
     await waitFor(setupDeps("iam-rec-3"), "iam-rec-3", lastArn, "t3");
     const ended: Record<string, string> = {
       [`exec-iam-rec-${PIPELINES[0]}`]: "Failed",
