@@ -5,7 +5,11 @@
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import type { ReleaseStatusView } from "../handlers/release-status";
 import type { LocalExecution } from "../local/engine";
-import type { LocalReleaseMachine } from "../local/release-machine";
+import {
+  type LocalReleaseMachine,
+  type LocalReleaseMachineOptions,
+  startLocalReleaseMachine,
+} from "../local/release-machine";
 
 /** Every wait is bounded by this, so a stuck release fails its test instead of the run. */
 export const WAIT_MS = 10_000;
@@ -63,4 +67,17 @@ export function singleAttemptCodePipeline(endpoint: string): CodePipelineClient 
     credentials: { accessKeyId: "x", secretAccessKey: "x" },
     maxAttempts: 1,
   });
+}
+
+/** Runs `body` with a local release machine (Retry pauses compressed to 5 ms), closing it afterwards. */
+export async function withLocalMachine(
+  options: LocalReleaseMachineOptions,
+  body: (machine: LocalReleaseMachine) => Promise<void>,
+): Promise<void> {
+  const machine = await startLocalReleaseMachine({ retryPauseMs: 5, ...options });
+  try {
+    await body(machine);
+  } finally {
+    await machine.close();
+  }
 }

@@ -11,12 +11,8 @@ import { clientRequestToken } from "../handlers/manifest";
 import { approverMatches, releaseControlApi } from "../handlers/release-control";
 import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
-import {
-  type LocalReleaseMachine,
-  type LocalReleaseMachineOptions,
-  startLocalReleaseMachine,
-} from "../local/release-machine";
-import { finished, newReleaseId, statusesOf, until } from "./local-helpers";
+import { type LocalReleaseMachine, type LocalReleaseMachineOptions } from "../local/release-machine";
+import { finished, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
 
 const manual = (name: string): LocalPipelineSpec => ({ name, durationMs: null, outcome: "Succeeded" });
 const ALICE = "arn:aws:iam::123456789012:user/alice";
@@ -28,16 +24,7 @@ async function withMachine(
   body: (machine: LocalReleaseMachine) => Promise<void>,
   options: Partial<LocalReleaseMachineOptions> = {},
 ): Promise<void> {
-  const machine = await startLocalReleaseMachine({
-    pipelines: pipelines.map(manual),
-    retryPauseMs: 5,
-    ...options,
-  });
-  try {
-    await body(machine);
-  } finally {
-    await machine.close();
-  }
+  return withLocalMachine({ pipelines: pipelines.map(manual), ...options }, body);
 }
 
 /** Submits as the API does, on behalf of `by` (the start template's `submittedBy`). */

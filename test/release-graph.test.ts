@@ -7,12 +7,8 @@
 import assert from "node:assert/strict";
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
-import {
-  type LocalReleaseMachine,
-  type LocalReleaseMachineOptions,
-  startLocalReleaseMachine,
-} from "../local/release-machine";
-import { finished, newReleaseId, statusesOf, until } from "./local-helpers";
+import { type LocalReleaseMachine, type LocalReleaseMachineOptions } from "../local/release-machine";
+import { finished, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
 
 const manual = (name: string): LocalPipelineSpec => ({ name, durationMs: null, outcome: "Succeeded" });
 
@@ -34,18 +30,11 @@ async function end(machine: LocalReleaseMachine, pipeline: string, status: "Succ
   await machine.router.idle();
 }
 
-async function withMachine(
+const withMachine = (
   pipelines: LocalPipelineSpec[],
   options: Partial<LocalReleaseMachineOptions>,
   body: (machine: LocalReleaseMachine) => Promise<void>,
-): Promise<void> {
-  const machine = await startLocalReleaseMachine({ pipelines, retryPauseMs: 5, ...options });
-  try {
-    await body(machine);
-  } finally {
-    await machine.close();
-  }
-}
+) => withLocalMachine({ pipelines, ...options }, body);
 
 /** Every dependency's execution ended Succeeded no later than its dependant's started, by the stand-in's clock. */
 function assertStartedAfterDependencies(machine: LocalReleaseMachine, graph: Record<string, string[]>): void {

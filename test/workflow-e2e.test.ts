@@ -11,7 +11,7 @@ import {
   type LocalReleaseMachineOptions,
   startLocalReleaseMachine,
 } from "../local/release-machine";
-import { finished, newReleaseId, statusesOf, until } from "./local-helpers";
+import { finished, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
 
 const PIPELINES: LocalPipelineSpec[] = [
   { name: "svc-a", durationMs: 40, outcome: "Succeeded" },
@@ -26,17 +26,10 @@ async function executionItems(machine: LocalReleaseMachine): Promise<ExecutionIt
   return (Items ?? []) as ExecutionItem[];
 }
 
-async function withMachine(
+const withMachine = (
   options: Partial<LocalReleaseMachineOptions>,
   body: (machine: LocalReleaseMachine) => Promise<void>,
-): Promise<void> {
-  const machine = await startLocalReleaseMachine({ pipelines: PIPELINES, retryPauseMs: 5, ...options });
-  try {
-    await body(machine);
-  } finally {
-    await machine.close();
-  }
-}
+) => withLocalMachine({ pipelines: PIPELINES, ...options }, body);
 
 describe("the release workflow, end to end on the local engine", function () {
   this.timeout(20000);
