@@ -102,6 +102,20 @@ function stateChanges(machine: LocalReleaseMachine, releaseId: string): [unknown
     .map((e) => [e.detail.status, e.detail.causedBy]);
 }
 
+/** A release of `pipeline` alone, which ended `status`: its releaseId. */
+async function endedAlone(
+  m: LocalReleaseMachine,
+  label: string,
+  pipeline: string,
+  status: "Succeeded" | "Failed",
+): Promise<string> {
+  const releaseId = newReleaseId(label);
+  const execution = submit(m, { releaseId, pipelines: [pipeline] });
+  await end(m, pipeline, status);
+  await finished(m, execution);
+  return releaseId;
+}
+
 /** Pipelines each depending on the one before it. */
 const chain = (...names: string[]) =>
   names.map((name, i) => (i === 0 ? name : { name, dependsOn: [names[i - 1]] }));
@@ -205,10 +219,7 @@ describe("release control, end to end on the local engine", function () {
 
     it("answers 409 for a release that already ended and 404 for an unknown one, changing nothing", async () => {
       await withMachine(["k-d"], async (m) => {
-        const releaseId = newReleaseId("cancel-ended");
-        const execution = submit(m, { releaseId, pipelines: ["k-d"] });
-        await end(m, "k-d", "Succeeded");
-        await finished(m, execution);
+        const releaseId = await endedAlone(m, "cancel-ended", "k-d", "Succeeded");
 
         const late = await cancel(m, releaseId);
         assert.equal(late.status, 409);
@@ -430,10 +441,7 @@ describe("release control, end to end on the local engine", function () {
 
     it("lets only one of two racing retries start attempt 2", async () => {
       await withMachine(["r-f"], async (m) => {
-        const releaseId = newReleaseId("retry-race");
-        const first = submit(m, { releaseId, pipelines: ["r-f"] });
-        await end(m, "r-f", "Failed");
-        await finished(m, first);
+        const releaseId = await endedAlone(m, "retry-race", "r-f", "Failed");
         const answers = await Promise.all([retry(m, releaseId, BOB), retry(m, releaseId, CAROL)]);
         assert.deepEqual(answers.map((a) => a.status).sort(), [202, 409]);
         const winner = answers.find((a) => a.status === 202);
