@@ -4,6 +4,7 @@
  */
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import type { ReleaseStatusView } from "../handlers/release-status";
+import type { LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
 import {
   type LocalReleaseMachine,
@@ -81,3 +82,14 @@ export async function withLocalMachine(
     await machine.close();
   }
 }
+
+/** Local pipelines by name and how long each runs (null: until the test ends it); those in `failing` end Failed. */
+export const localPipelines = (
+  durations: Record<string, number | null>,
+  failing: readonly string[] = [],
+): LocalPipelineSpec[] =>
+  Object.entries(durations).map(([name, durationMs]) => ({
+    name,
+    durationMs,
+    outcome: failing.includes(name) ? "Failed" : "Succeeded",
+  }));

@@ -13,7 +13,7 @@ import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExecutionItem } from "../handlers/executions";
 import { clientRequestToken } from "../handlers/manifest";
 import type { ReleaseStatusView } from "../handlers/release-status";
-import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
+import type { ExecutionRecord } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
 import type { EventEnvelope } from "../local/event-router";
 import {
@@ -23,7 +23,7 @@ import {
 } from "../local/release-machine";
 import { S3RVER_CREDENTIALS } from "../local/s3";
 import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "../local/server";
-import { finished, newReleaseId, until } from "./local-helpers";
+import { finished, localPipelines, newReleaseId, until } from "./local-helpers";
 import {
   BAD_CONTROL_REQUESTS,
   BAD_INPUTS,
@@ -35,13 +35,10 @@ import {
 /** Keys of this run's uploads, apart from earlier runs' in a reused bucket. */
 const RUN = Date.now().toString(36);
 
-const PIPELINES: LocalPipelineSpec[] = [
-  { name: "svc-a", durationMs: 20, outcome: "Succeeded" },
-  { name: "svc-b", durationMs: 40, outcome: "Succeeded" },
-  { name: "svc-c", durationMs: 30, outcome: "Succeeded" },
-  { name: "svc-manual", durationMs: null, outcome: "Succeeded" },
-  { name: "svc-fails", durationMs: 30, outcome: "Failed" },
-];
+const PIPELINES = localPipelines(
+  { "svc-a": 20, "svc-b": 40, "svc-c": 30, "svc-manual": null, "svc-fails": 30 },
+  ["svc-fails"],
+);
 
 /** What the summary line reports, counted as the tests run. */
 const tally = { badInputs: 0, leaks: 0, storms: 0, stormReleases: 0, faults: 0, correctOutcomes: 0 };

@@ -5,21 +5,17 @@
 import assert from "node:assert/strict";
 import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExecutionItem } from "../handlers/executions";
-import type { LocalPipelineSpec } from "../local/codepipeline-service";
 import {
   type LocalReleaseMachine,
   type LocalReleaseMachineOptions,
   startLocalReleaseMachine,
 } from "../local/release-machine";
-import { finished, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
+import { finished, localPipelines, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
 
-const PIPELINES: LocalPipelineSpec[] = [
-  { name: "svc-a", durationMs: 40, outcome: "Succeeded" },
-  { name: "svc-b", durationMs: 70, outcome: "Succeeded" },
-  { name: "svc-fails", durationMs: 30, outcome: "Failed" },
-  { name: "svc-manual", durationMs: null, outcome: "Succeeded" },
-  { name: "svc-instant", durationMs: 0, outcome: "Succeeded" },
-];
+const PIPELINES = localPipelines(
+  { "svc-a": 40, "svc-b": 70, "svc-fails": 30, "svc-manual": null, "svc-instant": 0 },
+  ["svc-fails"],
+);
 
 async function executionItems(machine: LocalReleaseMachine): Promise<ExecutionItem[]> {
   const { Items } = await machine.deps.ddb.send(new ScanCommand({ TableName: machine.tables.executions }));
