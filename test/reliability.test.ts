@@ -720,6 +720,12 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       });
 
       const named = (name: string, message: string) => Object.assign(new Error(message), { name });
+      /** A fault test on the handler machine, with a fresh releaseId labelled `label`. */
+      const handlerFault = (
+        title: string,
+        label: string,
+        body: (m: LocalReleaseMachine, releaseId: string) => Promise<void>,
+      ) => faultTest(title, () => body(handlerMachine, newReleaseId(label)));
       /** The next call of `fn` throws `error` instead of running (the first `times` calls); the rest run. */
       const throwFrom = (fn: string, error: Error, times = 1) => {
         let thrown = 0;
@@ -733,12 +739,10 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       const callsOf = (name: string, pipeline?: string) =>
         calls.filter((c) => c.name === name && (pipeline === undefined || c.pipeline === pipeline)).length;
 
-      faultTest(
+      handlerFault(
         "PipelineNotFoundException mid-release: FAILED naming the missing pipeline, the others stopped",
-        async () => {
-          const m = handlerMachine;
-          const releaseId = newReleaseId("gone");
-
+        "gone",
+        async (m, releaseId) => {
           // svc-gone starts once svc-c has succeeded, while svc-manual runs.
           const execution = await finished(
             m,
@@ -805,11 +809,10 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         },
       );
 
-      faultTest(
+      handlerFault(
         "DynamoDB throttling in the release's wait (ProvisionedThroughputExceededException once): retried, SUCCEEDED",
-        async () => {
-          const m = handlerMachine;
-          const releaseId = newReleaseId("ddb-throttled");
+        "ddb-throttled",
+        async (m, releaseId) => {
           const fault = throwFrom(
             "awaitRelease",
             named(
@@ -827,11 +830,10 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         },
       );
 
-      faultTest(
+      handlerFault(
         "a handler that throws a transient error once (Lambda.ServiceException in LoadManifest): retried, SUCCEEDED",
-        async () => {
-          const m = handlerMachine;
-          const releaseId = newReleaseId("transient");
+        "transient",
+        async (m, releaseId) => {
           throwFrom(
             "loadManifest",
             named("Lambda.ServiceException", "Lambda was unable to run the function"),
@@ -845,11 +847,10 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         },
       );
 
-      faultTest(
+      handlerFault(
         "a handler that throws a non-transient error (TypeError in the release's wait): not retried, FAILED naming it, the rest stopped",
-        async () => {
-          const m = handlerMachine;
-          const releaseId = newReleaseId("defect");
+        "defect",
+        async (m, releaseId) => {
           throwFrom(
             "awaitRelease",
             new TypeError("Cannot read properties of undefined (reading 'S')"),
