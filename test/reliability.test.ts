@@ -117,6 +117,18 @@ async function assertCleanSuccess(
   await assertRanCleanly(machine, release.releaseId, pipelines);
 }
 
+/** POST /releases with `manifest` as its JSON body. */
+function postManifest(
+  serverUrl: string,
+  manifest: { releaseId: string; pipelines: string[] },
+): Promise<Response> {
+  return fetch(`${serverUrl}/releases`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(manifest),
+  });
+}
+
 function faultTest(title: string, body: () => Promise<void>): void {
   it(title, async () => {
     tally.faults += 1;
@@ -895,10 +907,9 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         let second: LocalServer | undefined;
         try {
           const cutId = newReleaseId("cut");
-          const answer = await fetch(`${first.url}/releases`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ releaseId: cutId, pipelines: ["svc-manual", "svc-a"] }),
+          const answer = await postManifest(first.url, {
+            releaseId: cutId,
+            pipelines: ["svc-manual", "svc-a"],
           });
           assert.equal(answer.status, 200);
           const firstMachine = first.machine;
@@ -935,11 +946,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
           );
 
           const nextId = newReleaseId("after-restart");
-          const next = await fetch(`${second.url}/releases`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ releaseId: nextId, pipelines: ["svc-a", "svc-b"] }),
-          });
+          const next = await postManifest(second.url, { releaseId: nextId, pipelines: ["svc-a", "svc-b"] });
           assert.equal(next.status, 200);
           const release = await endedRelease(second.machine, nextId);
           assert.equal(release.status, "SUCCEEDED", release.cause);
