@@ -17,10 +17,17 @@
  */
 import {
   Integrations,
+  type PayloadTemplate,
   type State,
   type StateMachineDefinition,
+  type TaskState,
+  choice,
+  fail,
+  next,
   retryTransient,
   stateMachine,
+  succeed,
+  task,
 } from "../stepfunction/asl";
 import { TRANSIENT_DYNAMODB_ERRORS, lambdaTask } from "../stepfunction/release-workflow";
 
@@ -44,21 +51,28 @@ export interface BaselineRefs {
 
 const dynamoRetry = [retryTransient(TRANSIENT_DYNAMODB_ERRORS)];
 
-function markRelease(refs: BaselineRefs, status: "SUCCEEDED" | "FAILED", next: string): State {
-  return {
-    Type: "Task",
-    Resource: Integrations.dynamoUpdateItem,
-    Parameters: {
+/** A DynamoDB write to the releases table, retrying the transient DynamoDB errors. */
+function releasesWrite(resource: string, parameters: PayloadTemplate, then: string): TaskState {
+  return task(
+    { Resource: resource, Parameters: parameters, ResultPath: null, Retry: dynamoRetry },
+    next(then),
+  );
+}
+
+const releaseKey = { releaseId: { "S.$": "$.release.releaseId" } };
+
+function markRelease(refs: BaselineRefs, status: "SUCCEEDED" | "FAILED", then: string): TaskState {
+  return releasesWrite(
+    Integrations.dynamoUpdateItem,
+    {
       TableName: refs.releasesTable,
-      Key: { releaseId: { "S.$": "$.release.releaseId" } },
+      Key: releaseKey,
       UpdateExpression: "SET #status = :status, endedAt = :now",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: { ":status": { S: status }, ":now": { "S.$": "$$.State.EnteredTime" } },
     },
-    ResultPath: null,
-    Retry: dynamoRetry,
-    Next: next,
-  };
+    then,
+  );
 }
 
 /** `waitSeconds` replaces the 30-second poll interval (0 lets the simulation run the loop at full speed). */
@@ -77,55 +91,45 @@ export function baselineWorkflow(
         {
           ResultSelector: { "releaseId.$": "$.Payload.releaseId", "pipelines.$": "$.Payload.pipelines" },
           ResultPath: "$.release",
-          Next: "RecordRelease",
         },
+        next("RecordRelease"),
       ),
-      RecordRelease: {
-        Type: "Task",
-        Resource: Integrations.dynamoPutItem,
-        Parameters: {
+      RecordRelease: releasesWrite(
+        Integrations.dynamoPutItem,
+        {
           TableName: refs.releasesTable,
           Item: {
-            releaseId: { "S.$": "$.release.releaseId" },
+            ...releaseKey,
             status: { S: "RUNNING" },
             startedAt: { "S.$": "$$.Execution.StartTime" },
           },
         },
-        ResultPath: null,
-        Retry: dynamoRetry,
-        Next: "StartPipelines",
-      },
+        "StartPipelines",
+      ),
       StartPipelines: lambdaTask(
         refs.functions.startPipelines,
         { "releaseId.$": "$.release.releaseId", "pipelines.$": "$.release.pipelines" },
-        {
-          ResultSelector: { "executions.$": "$.Payload.executions" },
-          ResultPath: "$.started",
-          Next: WAIT_STATE,
-        },
+        { ResultSelector: { "executions.$": "$.Payload.executions" }, ResultPath: "$.started" },
+        next(WAIT_STATE),
       ),
       [WAIT_STATE]: wait as unknown as State,
       [CHECK_STATE]: lambdaTask(
         refs.functions.checkPipelines,
         { "releaseId.$": "$.release.releaseId", "executions.$": "$.started.executions" },
-        {
-          ResultSelector: { "releaseStatus.$": "$.Payload.releaseStatus" },
-          ResultPath: "$.check",
-          Next: "PipelinesDone",
-        },
+        { ResultSelector: { "releaseStatus.$": "$.Payload.releaseStatus" }, ResultPath: "$.check" },
+        next("PipelinesDone"),
       ),
-      PipelinesDone: {
-        Type: "Choice",
-        Choices: [
+      PipelinesDone: choice(
+        [
           { Variable: "$.check.releaseStatus", StringEquals: "SUCCEEDED", Next: "MarkSucceeded" },
           { Variable: "$.check.releaseStatus", StringEquals: "FAILED", Next: "MarkFailed" },
         ],
-        Default: WAIT_STATE,
-      },
+        WAIT_STATE,
+      ),
       MarkSucceeded: markRelease(refs, "SUCCEEDED", "ReleaseSucceeded"),
-      ReleaseSucceeded: { Type: "Succeed" },
+      ReleaseSucceeded: succeed(),
       MarkFailed: markRelease(refs, "FAILED", "ReleaseFailed"),
-      ReleaseFailed: { Type: "Fail", Error: "PipelineFailed", Cause: "A pipeline of the release failed" },
+      ReleaseFailed: fail({ Error: "PipelineFailed" }, { Cause: "A pipeline of the release failed" }),
     },
   });
 }

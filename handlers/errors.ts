@@ -29,6 +29,21 @@ function named<T extends Error>(prototype: T, name: string, message: string): T 
   return error as T;
 }
 
+/**
+ * The class of a named error that carries only a message: `export const X = namedError("X")`
+ * declares one (`new X(message)`, `instanceof X`). Not a subclass of a shared class: serialized,
+ * a subclass's implicit constructor drops the message and the object its parent returns.
+ */
+function namedError(errorName: string) {
+  const NamedError = class extends Error {
+    constructor(message: string) {
+      super(message);
+      return named(NamedError.prototype, errorName, message);
+    }
+  };
+  return NamedError;
+}
+
 /** The manifest is not acceptable; `problems` lists every problem found, not only the first. */
 export class InvalidManifest extends Error {
   declare readonly problems: ManifestProblem[];
@@ -45,36 +60,16 @@ export class InvalidManifest extends Error {
 }
 
 /** The manifest object named by the event (bucket, key, version) does not exist. */
-export class ManifestNotFound extends Error {
-  constructor(message: string) {
-    super(message);
-    return named(ManifestNotFound.prototype, "ManifestNotFound", message);
-  }
-}
+export const ManifestNotFound = namedError("ManifestNotFound");
 
 /** Another execution already holds this releaseId: a release runs once (RegisterRelease). */
-export class DuplicateRelease extends Error {
-  constructor(message: string) {
-    super(message);
-    return named(DuplicateRelease.prototype, "DuplicateRelease", message);
-  }
-}
+export const DuplicateRelease = namedError("DuplicateRelease");
 
 /** AwaitRelease was asked to wait for a release this execution never registered: a defect, not transient. */
-export class ReleaseNotRegistered extends Error {
-  constructor(message: string) {
-    super(message);
-    return named(ReleaseNotRegistered.prototype, "ReleaseNotRegistered", message);
-  }
-}
+export const ReleaseNotRegistered = namedError("ReleaseNotRegistered");
 
 /** The handler's environment is missing or has a malformed setting; the message says what to set. */
-export class ConfigurationError extends Error {
-  constructor(message: string) {
-    super(message);
-    return named(ConfigurationError.prototype, "ConfigurationError", message);
-  }
-}
+export const ConfigurationError = namedError("ConfigurationError");
 
 /** One problem with a control request: the field (JSON Pointer), the rule it breaks, and what to do. */
 export interface RequestProblem {
@@ -105,28 +100,13 @@ export class RequestRefused extends Error {
  * A release-control request the release's state does not allow (the API's 409): cancelling an
  * ended release, retrying a running or succeeded one, deciding a gate that is not waiting.
  */
-export class ReleaseStateConflict extends Error {
-  constructor(message: string) {
-    super(message);
-    return named(ReleaseStateConflict.prototype, "ReleaseStateConflict", message);
-  }
-}
+export const ReleaseStateConflict = namedError("ReleaseStateConflict");
 
 /** A gate decision that lost: the gate was decided, expired or skipped before it (409). */
-export class GateNotAwaiting extends Error {
-  constructor(message: string) {
-    super(message);
-    return named(GateNotAwaiting.prototype, "GateNotAwaiting", message);
-  }
-}
+export const GateNotAwaiting = namedError("GateNotAwaiting");
 
 /** The retry's execution found the release no longer retryable (another attempt started it). */
-export class RetryRefused extends Error {
-  constructor(message: string) {
-    super(message);
-    return named(RetryRefused.prototype, "RetryRefused", message);
-  }
-}
+export const RetryRefused = namedError("RetryRefused");
 
 /**
  * Error names raised by the workflow's own Fail states (no class: Step Functions raises them).

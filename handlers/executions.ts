@@ -9,7 +9,8 @@
 import { StopPipelineExecutionCommand, type CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { SFNClient } from "@aws-sdk/client-sfn";
-import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { allItems } from "./reads";
 import type { TableNames } from "./config";
 import {
   ExecutionsTable,
@@ -209,20 +210,12 @@ export async function executionsOfRelease(
   deps: Pick<ExecutionDeps, "ddb" | "tables">,
   releaseId: string,
 ): Promise<ExecutionItem[]> {
-  const items: ExecutionItem[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.tables.executions,
-        IndexName: ExecutionsTable.byReleaseIndex.name,
-        KeyConditionExpression: "releaseId = :releaseId",
-        ExpressionAttributeValues: { ":releaseId": releaseId },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...((page.Items ?? []) as ExecutionItem[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return items;
+  return allItems<ExecutionItem>(deps.ddb, {
+    query: {
+      TableName: deps.tables.executions,
+      IndexName: ExecutionsTable.byReleaseIndex.name,
+      KeyConditionExpression: "releaseId = :releaseId",
+      ExpressionAttributeValues: { ":releaseId": releaseId },
+    },
+  });
 }

@@ -54,39 +54,36 @@ export interface TableShape {
   globalSecondaryIndexes: { name: string; hashKey: string; rangeKey?: string }[];
 }
 
-export const releasesTableShape: TableShape = {
-  hashKey: ReleasesTable.hashKey,
-  attributes: [
-    { name: ReleasesTable.hashKey, type: "S" },
-    { name: ReleasesTable.newestIndex.hashKey, type: "S" },
-    { name: ReleasesTable.newestIndex.rangeKey, type: "S" },
-    { name: ReleasesTable.byStatusIndex.hashKey, type: "S" },
-  ],
-  globalSecondaryIndexes: [ReleasesTable.newestIndex, ReleasesTable.byStatusIndex],
-};
+type KeySchema = { readonly hashKey: string; readonly rangeKey?: string };
 
-export const releasePipelinesTableShape: TableShape = {
-  hashKey: ReleasePipelinesTable.hashKey,
-  rangeKey: ReleasePipelinesTable.rangeKey,
-  attributes: [
-    { name: ReleasePipelinesTable.hashKey, type: "S" },
-    { name: ReleasePipelinesTable.rangeKey, type: "S" },
-    { name: ReleasePipelinesTable.startingIndex.hashKey, type: "S" },
-    { name: ReleasePipelinesTable.gatesIndex.hashKey, type: "S" },
-  ],
-  globalSecondaryIndexes: [ReleasePipelinesTable.startingIndex, ReleasePipelinesTable.gatesIndex],
-};
+/** A table's shape from its keys and indexes: every key attribute once, a string. */
+function tableShape(
+  table: KeySchema,
+  indexes: readonly (KeySchema & { readonly name: string })[],
+): TableShape {
+  const keys = [table, ...indexes].flatMap((k) => (k.rangeKey ? [k.hashKey, k.rangeKey] : [k.hashKey]));
+  return {
+    hashKey: table.hashKey,
+    ...(table.rangeKey ? { rangeKey: table.rangeKey } : {}),
+    attributes: [...new Set(keys)].map((name) => ({ name, type: "S" as const })),
+    globalSecondaryIndexes: [...indexes],
+  };
+}
 
-export const executionsTableShape: TableShape = {
-  hashKey: ExecutionsTable.hashKey,
-  attributes: [
-    { name: ExecutionsTable.hashKey, type: "S" },
-    { name: ExecutionsTable.byReleaseIndex.hashKey, type: "S" },
-    { name: ExecutionsTable.byReleaseIndex.rangeKey, type: "S" },
-    { name: ExecutionsTable.waitingIndex.hashKey, type: "S" },
-  ],
-  globalSecondaryIndexes: [ExecutionsTable.byReleaseIndex, ExecutionsTable.waitingIndex],
-};
+export const releasesTableShape = tableShape(ReleasesTable, [
+  ReleasesTable.newestIndex,
+  ReleasesTable.byStatusIndex,
+]);
+
+export const releasePipelinesTableShape = tableShape(ReleasePipelinesTable, [
+  ReleasePipelinesTable.startingIndex,
+  ReleasePipelinesTable.gatesIndex,
+]);
+
+export const executionsTableShape = tableShape(ExecutionsTable, [
+  ExecutionsTable.byReleaseIndex,
+  ExecutionsTable.waitingIndex,
+]);
 
 /**
  * `stopRemaining`: the first pipeline failure stops the release's running pipelines and starts

@@ -6,7 +6,8 @@
  */
 import { GetPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import type { EventBridgeEvent } from "aws-lambda";
-import { GetCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { paged, readItem } from "./reads";
 import { type ExecutionDeps, type ExecutionItem, nowIso, recordState, stopExecution } from "./executions";
 import {
   ExecutionsTable,
@@ -80,14 +81,9 @@ async function readExecution(
   deps: ExecutionDeps,
   pipelineExecutionId: string,
 ): Promise<ExecutionItem | undefined> {
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.executions,
-      Key: { [ExecutionsTable.hashKey]: pipelineExecutionId },
-      ConsistentRead: true,
-    }),
-  );
-  return Item as ExecutionItem | undefined;
+  return readItem<ExecutionItem>(deps.ddb, deps.tables.executions, {
+    [ExecutionsTable.hashKey]: pipelineExecutionId,
+  });
 }
 
 const EVENT_STATE_OF: Record<PipelineExecutionStatus, string> = {
@@ -122,29 +118,21 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
     expiredGates: 0,
     failures: [],
   };
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new ScanCommand({
-        TableName: deps.tables.executions,
-        IndexName: ExecutionsTable.waitingIndex.name,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    startKey = page.LastEvaluatedKey;
-    for (const waiting of (page.Items ?? []) as ExecutionItem[]) {
-      report.checked += 1;
-      try {
-        if (await reconcileOne(deps, waiting)) report.completed += 1;
-      } catch (error) {
-        // One broken execution must not stop the pass over the others.
-        report.failures.push({
-          pipelineExecutionId: waiting.pipelineExecutionId,
-          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-        });
-      }
+  const stillWaiting = paged<ExecutionItem>(deps.ddb, {
+    scan: { TableName: deps.tables.executions, IndexName: ExecutionsTable.waitingIndex.name },
+  });
+  for await (const waiting of stillWaiting) {
+    report.checked += 1;
+    try {
+      if (await reconcileOne(deps, waiting)) report.completed += 1;
+    } catch (error) {
+      // One broken execution must not stop the pass over the others.
+      report.failures.push({
+        pipelineExecutionId: waiting.pipelineExecutionId,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
     }
-  } while (startKey);
+  }
   // Each pass runs even when another failed; a failure is reported, not thrown.
   const pass = async (work: () => Promise<number>): Promise<number> => {
     try {

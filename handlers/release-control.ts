@@ -7,24 +7,19 @@
  * this handler and the local server.
  */
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import Ajv, { type ErrorObject } from "ajv";
 import { GateNotAwaiting, ReleaseStateConflict, type RequestProblem, RequestRefused } from "./errors";
 import type { ExecutionDeps } from "./executions";
 import { type JsonSchema, PIPELINE_NAME_PATTERN, RELEASE_ID_PATTERN } from "./manifest";
-import {
-  LISTED_RELEASE,
-  RELEASE_STATUSES,
-  type ReleaseStatus,
-  ReleasePipelinesTable,
-  ReleasesTable,
-} from "./model";
+import { LISTED_RELEASE, RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "./model";
 import { type ProxyResponse, json } from "./release-status";
 import {
   type PipelineItem,
   type ReleaseItem,
   cancelRelease,
   decideGate,
+  readPipeline,
   readReleaseItem,
   retryExecutionName,
 } from "./scheduler";
@@ -200,6 +195,68 @@ export function approverMatches(pattern: string, caller: string): boolean {
   return new RegExp(`^${regex}$`).test(caller);
 }
 
+function checkPipelineName(pipeline: string | undefined): string {
+  const name = pipeline ?? "";
+  if (!new RegExp(PIPELINE_NAME_PATTERN).test(name)) {
+    throw new RequestRefused(
+      400,
+      "InvalidPipeline",
+      "pipeline must be 1-100 characters of letters, digits, '.', '@', '_' and '-'",
+    );
+  }
+  return name;
+}
+
+/** The gated pipeline a decision is for: 404 when the release has no such pipeline, 409 when it has no gate. */
+async function gatedPipeline(
+  deps: ControlDeps,
+  releaseId: string,
+  pipeline: string,
+): Promise<PipelineItem & { approval: NonNullable<PipelineItem["approval"]> }> {
+  const item = await readPipeline(deps, releaseId, pipeline);
+  if (!item)
+    throw new RequestRefused(404, "PipelineNotFound", `release ${releaseId} has no pipeline ${pipeline}`);
+  if (!item.approval)
+    throw new RequestRefused(
+      409,
+      "NoApprovalGate",
+      `pipeline ${pipeline} of release ${releaseId} has no approval gate`,
+    );
+  return { ...item, approval: item.approval };
+}
+
+/** Who may decide: a release that still runs, a caller among the approvers, no self-approval unless allowed. */
+function checkMayDecide(
+  deps: ControlDeps,
+  release: ReleaseItem,
+  gate: NonNullable<PipelineItem["approval"]>,
+  request: { releaseId: string; pipeline: string; decision: "approve" | "reject"; caller: string },
+): void {
+  const { releaseId, pipeline, decision, caller } = request;
+  if (release.status !== "RUNNING" || release.cancelledBy !== undefined) {
+    const state = release.cancelledBy !== undefined ? "CANCELLING" : release.status;
+    throw new RequestRefused(
+      409,
+      "ReleaseNotRunning",
+      `release ${releaseId} is ${state}; its gates can no longer be decided`,
+    );
+  }
+  if (gate.approvers && !gate.approvers.some((p) => approverMatches(p, caller))) {
+    throw new RequestRefused(
+      403,
+      "NotAnApprover",
+      `${caller} is not among the approvers of ${pipeline}: ${gate.approvers.join(", ")}`,
+    );
+  }
+  if (decision === "approve" && caller === release.submittedBy && !deps.allowSelfApproval) {
+    throw new RequestRefused(
+      403,
+      "SelfApprovalNotAllowed",
+      `${caller} submitted release ${releaseId} and may not approve it (stack config allowSelfApproval)`,
+    );
+  }
+}
+
 /**
  * `POST /releases/{releaseId}/approvals/{pipeline}`: 200 with the decision. 403 when the caller is
  * not among the gate's approvers, or approves a release they submitted (unless the stack allows
@@ -216,14 +273,7 @@ export async function approvalRoute(
   status: string;
 }> {
   const releaseId = checkReleaseId(request.releaseId);
-  const pipeline = request.pipeline ?? "";
-  if (!new RegExp(PIPELINE_NAME_PATTERN).test(pipeline)) {
-    throw new RequestRefused(
-      400,
-      "InvalidPipeline",
-      "pipeline must be 1-100 characters of letters, digits, '.', '@', '_' and '-'",
-    );
-  }
+  const pipeline = checkPipelineName(request.pipeline);
   const { decision, comment } = parseControlBody<{ decision: "approve" | "reject"; comment?: string }>(
     "ApprovalDecision",
     request.body,
@@ -236,44 +286,8 @@ export async function approvalRoute(
       `release ${releaseId} was REJECTED; it has no gates to decide`,
     );
   }
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.releasePipelines,
-      Key: { [ReleasePipelinesTable.hashKey]: releaseId, [ReleasePipelinesTable.rangeKey]: pipeline },
-      ConsistentRead: true,
-    }),
-  );
-  const item = Item as PipelineItem | undefined;
-  if (!item)
-    throw new RequestRefused(404, "PipelineNotFound", `release ${releaseId} has no pipeline ${pipeline}`);
-  if (!item.approval)
-    throw new RequestRefused(
-      409,
-      "NoApprovalGate",
-      `pipeline ${pipeline} of release ${releaseId} has no approval gate`,
-    );
-  if (release.status !== "RUNNING" || release.cancelledBy !== undefined) {
-    const state = release.cancelledBy !== undefined ? "CANCELLING" : release.status;
-    throw new RequestRefused(
-      409,
-      "ReleaseNotRunning",
-      `release ${releaseId} is ${state}; its gates can no longer be decided`,
-    );
-  }
-  if (item.approval.approvers && !item.approval.approvers.some((p) => approverMatches(p, request.caller))) {
-    throw new RequestRefused(
-      403,
-      "NotAnApprover",
-      `${request.caller} is not among the approvers of ${pipeline}: ${item.approval.approvers.join(", ")}`,
-    );
-  }
-  if (decision === "approve" && request.caller === release.submittedBy && !deps.allowSelfApproval) {
-    throw new RequestRefused(
-      403,
-      "SelfApprovalNotAllowed",
-      `${request.caller} submitted release ${releaseId} and may not approve it (stack config allowSelfApproval)`,
-    );
-  }
+  const item = await gatedPipeline(deps, releaseId, pipeline);
+  checkMayDecide(deps, release, item.approval, { releaseId, pipeline, decision, caller: request.caller });
   try {
     const decided = await decideGate(deps, {
       releaseId,

@@ -2,7 +2,8 @@
  * Reads a release and its pipelines' executions into the shape `GET /releases/{releaseId}`
  * answers, on AWS and locally alike.
  */
-import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { readItem } from "./reads";
 import type { TableNames } from "./config";
 import { executionsOfRelease } from "./executions";
 import { RELEASE_ID_PATTERN } from "./manifest";
@@ -41,10 +42,8 @@ export interface ApprovalView {
   comment?: string;
 }
 
-export interface ReleaseStatusView {
-  releaseId: string;
-  /** CANCELLING from the cancel until the release's outcome is recorded. */
-  status: ReleaseStatus | "CANCELLING";
+/** A release's fields that the view shows as the releases table stores them. */
+interface ReleaseRecord {
   /** 1, then one more per retry. */
   attempt?: number;
   submittedBy?: string;
@@ -55,10 +54,28 @@ export interface ReleaseStatusView {
   source?: string;
   startedAt?: string;
   endedAt?: string;
-  error?: string;
   cause?: string;
   /** For a REJECTED submission: every problem, by field (JSON Pointer) and rule. */
   problems?: ManifestProblem[];
+}
+
+const RECORD_FIELDS = [
+  "attempt",
+  "submittedBy",
+  "cancelledBy",
+  "cancelReason",
+  "retriedBy",
+  "executionArn",
+  "source",
+  "startedAt",
+  "endedAt",
+] as const;
+
+export interface ReleaseStatusView extends ReleaseRecord {
+  releaseId: string;
+  /** CANCELLING from the cancel until the release's outcome is recorded. */
+  status: ReleaseStatus | "CANCELLING";
+  error?: string;
   /** Earlier submissions of this releaseId that were rejected, oldest first. */
   rejections?: RejectionSummary[];
   pipelines: PipelineStatusView[];
@@ -71,22 +88,18 @@ export interface RejectionSummary {
   cause: string;
 }
 
-interface ReleaseItem {
+interface ReleaseItem extends ReleaseRecord {
   releaseId: string;
   status: ReleaseStatus;
-  attempt?: number;
-  submittedBy?: string;
-  cancelledBy?: string;
-  cancelReason?: string;
-  retriedBy?: string;
-  executionArn?: string;
-  source?: string;
-  startedAt?: string;
-  endedAt?: string;
   errorName?: string;
-  cause?: string;
-  problems?: ManifestProblem[];
   rejections?: (RejectionSummary & { executionArn?: string })[];
+}
+
+/** The fields of `item` named in `keys` that are set, in that order (the view leaves out the rest). */
+function setFields<T extends object, K extends keyof T>(item: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((key) => item[key]).map((key) => [key, item[key]])) as Partial<
+    Pick<T, K>
+  >;
 }
 
 /**
@@ -113,13 +126,10 @@ function approvalView(item: PipelineItem): ApprovalView {
   const gate = item.approval ?? { timeoutHours: 0 };
   return {
     timeoutHours: gate.timeoutHours,
-    ...(gate.approvers ? { approvers: gate.approvers } : {}),
+    ...setFields(gate, ["approvers"]),
     ...(item.approvalRequestedAt ? { requestedAt: item.approvalRequestedAt } : {}),
     ...(item.approvalDeadlineAt ? { deadlineAt: item.approvalDeadlineAt } : {}),
-    ...(item.decision ? { decision: item.decision } : {}),
-    ...(item.decidedBy ? { decidedBy: item.decidedBy } : {}),
-    ...(item.decidedAt ? { decidedAt: item.decidedAt } : {}),
-    ...(item.comment ? { comment: item.comment } : {}),
+    ...setFields(item, ["decision", "decidedBy", "decidedAt", "comment"]),
   };
 }
 
@@ -128,15 +138,10 @@ export async function readRelease(
   deps: { ddb: DynamoDBDocumentClient; tables: TableNames },
   releaseId: string,
 ): Promise<ReleaseStatusView | undefined> {
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.releases,
-      Key: { [ReleasesTable.hashKey]: releaseId },
-      ConsistentRead: true,
-    }),
-  );
-  if (!Item) return undefined;
-  const release = Item as ReleaseItem;
+  const release = await readItem<ReleaseItem>(deps.ddb, deps.tables.releases, {
+    [ReleasesTable.hashKey]: releaseId,
+  });
+  if (!release) return undefined;
   const [schedule, executions] = await Promise.all([
     pipelinesOfRelease(deps, releaseId),
     executionsOfRelease(deps, releaseId),
@@ -154,27 +159,16 @@ export async function readRelease(
       name: item.pipeline,
       status,
       ...(item.dependsOn.length > 0 ? { dependsOn: item.dependsOn } : {}),
-      ...(item.attempt ? { attempt: item.attempt } : {}),
+      ...setFields(item, ["attempt"]),
       ...(item.approval ? { approval: approvalView(item) } : {}),
-      ...(item.pipelineExecutionId ? { pipelineExecutionId: item.pipelineExecutionId } : {}),
-      ...(item.startedAt ? { startedAt: item.startedAt } : {}),
-      ...(item.endedAt ? { endedAt: item.endedAt } : {}),
-      ...(item.cause ? { cause: item.cause } : {}),
+      ...setFields(item, ["pipelineExecutionId", "startedAt", "endedAt", "cause"]),
       history,
     };
   });
   return {
     releaseId: release.releaseId,
     status: release.status === "RUNNING" && release.cancelledBy !== undefined ? "CANCELLING" : release.status,
-    ...(release.attempt ? { attempt: release.attempt } : {}),
-    ...(release.submittedBy ? { submittedBy: release.submittedBy } : {}),
-    ...(release.cancelledBy ? { cancelledBy: release.cancelledBy } : {}),
-    ...(release.cancelReason ? { cancelReason: release.cancelReason } : {}),
-    ...(release.retriedBy ? { retriedBy: release.retriedBy } : {}),
-    ...(release.executionArn ? { executionArn: release.executionArn } : {}),
-    ...(release.source ? { source: release.source } : {}),
-    ...(release.startedAt ? { startedAt: release.startedAt } : {}),
-    ...(release.endedAt ? { endedAt: release.endedAt } : {}),
+    ...setFields(release, RECORD_FIELDS),
     ...(release.errorName ? { error: release.errorName } : {}),
     ...(release.cause ? { cause: readableCause(release.cause) } : {}),
     ...(release.problems ? { problems: release.problems } : {}),

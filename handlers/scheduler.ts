@@ -24,7 +24,8 @@
 import { StartPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
 import { createHash, randomUUID } from "node:crypto";
-import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, UpdateCommand, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
+import { allItems, paged, readItem } from "./reads";
 import {
   DuplicateRelease,
   GateNotAwaiting,
@@ -183,25 +184,52 @@ export async function readReleaseItem(
   deps: ExecutionDeps,
   releaseId: string,
 ): Promise<ReleaseItem | undefined> {
-  const { Item } = await deps.ddb.send(
-    new GetCommand({ TableName: deps.tables.releases, Key: releaseKey(releaseId), ConsistentRead: true }),
-  );
-  return Item as ReleaseItem | undefined;
+  return readItem<ReleaseItem>(deps.ddb, deps.tables.releases, releaseKey(releaseId));
 }
 
-async function readPipeline(
-  deps: ExecutionDeps,
+export async function readPipeline(
+  deps: Pick<ExecutionDeps, "ddb" | "tables">,
   releaseId: string,
   pipeline: string,
 ): Promise<PipelineItem | undefined> {
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.releasePipelines,
-      Key: pipelineKey(releaseId, pipeline),
-      ConsistentRead: true,
+  return readItem<PipelineItem>(deps.ddb, deps.tables.releasePipelines, pipelineKey(releaseId, pipeline));
+}
+
+type ItemUpdate = Omit<UpdateCommandInput, "TableName" | "Key" | "ReturnValues">;
+
+/** Updates a release and returns it as written. */
+async function updateRelease(
+  deps: ExecutionDeps,
+  releaseId: string,
+  update: ItemUpdate,
+): Promise<ReleaseItem> {
+  const result = await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.releases,
+      Key: releaseKey(releaseId),
+      ...update,
+      ReturnValues: "ALL_NEW",
     }),
   );
-  return Item as PipelineItem | undefined;
+  return result.Attributes as ReleaseItem;
+}
+
+/** Updates a release's pipeline and returns it as written. */
+async function updatePipeline(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  update: ItemUpdate,
+): Promise<PipelineItem> {
+  const result = await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.releasePipelines,
+      Key: pipelineKey(releaseId, pipeline),
+      ...update,
+      ReturnValues: "ALL_NEW",
+    }),
+  );
+  return result.Attributes as PipelineItem;
 }
 
 /** Every pipeline of a release, in manifest order. */
@@ -209,21 +237,14 @@ export async function pipelinesOfRelease(
   deps: Pick<ExecutionDeps, "ddb" | "tables">,
   releaseId: string,
 ): Promise<PipelineItem[]> {
-  const items: PipelineItem[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.tables.releasePipelines,
-        KeyConditionExpression: "releaseId = :releaseId",
-        ExpressionAttributeValues: { ":releaseId": releaseId },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...((page.Items ?? []) as PipelineItem[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const items = await allItems<PipelineItem>(deps.ddb, {
+    query: {
+      TableName: deps.tables.releasePipelines,
+      KeyConditionExpression: "releaseId = :releaseId",
+      ExpressionAttributeValues: { ":releaseId": releaseId },
+      ConsistentRead: true,
+    },
+  });
   return items.sort((a, b) => a.order - b.order);
 }
 
@@ -360,23 +381,17 @@ async function claimStart(
   values: Record<string, string>,
 ): Promise<PipelineItem | undefined> {
   try {
-    const result = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.releasePipelines,
-        Key: pipelineKey(releaseId, pipeline),
-        UpdateExpression: "SET #status = :starting, claimedBy = :claim, startingSince = :now",
-        ConditionExpression: condition,
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":starting": "Starting",
-          ":claim": randomUUID(),
-          ":now": nowIso(deps),
-          ...values,
-        },
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    return result.Attributes as PipelineItem;
+    return await updatePipeline(deps, releaseId, pipeline, {
+      UpdateExpression: "SET #status = :starting, claimedBy = :claim, startingSince = :now",
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":starting": "Starting",
+        ":claim": randomUUID(),
+        ":now": nowIso(deps),
+        ...values,
+      },
+    });
   } catch (error) {
     if (isConditionFailure(error)) return undefined; // another caller has it, or it was skipped
     throw error;
@@ -482,19 +497,8 @@ export const STUCK_START_SECONDS = 300;
  * Every item on one of the schedule's sparse indexes (`starting`, `gates`), page by page. These
  * indexes hold only the few items waiting for the reconciler, so the scan reads only those.
  */
-async function* onScheduleIndex<T>(deps: ExecutionDeps, indexName: string): AsyncGenerator<T> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new ScanCommand({
-        TableName: deps.tables.releasePipelines,
-        IndexName: indexName,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    startKey = page.LastEvaluatedKey;
-    yield* (page.Items ?? []) as T[];
-  } while (startKey);
+function onScheduleIndex<T>(deps: ExecutionDeps, indexName: string): AsyncGenerator<T> {
+  return paged<T>(deps.ddb, { scan: { TableName: deps.tables.releasePipelines, IndexName: indexName } });
 }
 
 /**
@@ -654,17 +658,11 @@ async function dependencySucceeded(
   dependant: string,
   dependency: string,
 ): Promise<void> {
-  const result = await deps.ddb.send(
-    new UpdateCommand({
-      TableName: deps.tables.releasePipelines,
-      Key: pipelineKey(releaseId, dependant),
-      UpdateExpression: "ADD depsSucceeded :dependency",
-      ConditionExpression: "attribute_exists(pipeline)",
-      ExpressionAttributeValues: { ":dependency": new Set([dependency]) },
-      ReturnValues: "ALL_NEW",
-    }),
-  );
-  const item = result.Attributes as PipelineItem;
+  const item = await updatePipeline(deps, releaseId, dependant, {
+    UpdateExpression: "ADD depsSucceeded :dependency",
+    ConditionExpression: "attribute_exists(pipeline)",
+    ExpressionAttributeValues: { ":dependency": new Set([dependency]) },
+  });
   const met = item.dependsOn.every((name) => item.depsSucceeded?.has(name));
   if (met && item.status === "Pending") await startWhenReady(deps, releaseId, dependant, item.approval);
 }
@@ -679,17 +677,11 @@ async function afterFailure(
   pipeline: string,
   cause: string,
 ): Promise<void> {
-  const result = await deps.ddb.send(
-    new UpdateCommand({
-      TableName: deps.tables.releases,
-      Key: releaseKey(releaseId),
-      UpdateExpression:
-        "SET firstFailure = if_not_exists(firstFailure, :cause), firstFailureError = if_not_exists(firstFailureError, :error), firstFailureBy = if_not_exists(firstFailureBy, :by)",
-      ExpressionAttributeValues: { ":cause": cause, ":error": "PipelineFailed", ":by": MACHINE },
-      ReturnValues: "ALL_NEW",
-    }),
-  );
-  const release = result.Attributes as ReleaseItem;
+  const release = await updateRelease(deps, releaseId, {
+    UpdateExpression:
+      "SET firstFailure = if_not_exists(firstFailure, :cause), firstFailureError = if_not_exists(firstFailureError, :error), firstFailureBy = if_not_exists(firstFailureBy, :by)",
+    ExpressionAttributeValues: { ":cause": cause, ":error": "PipelineFailed", ":by": MACHINE },
+  });
   if (release.failurePolicy === "stopRemaining") {
     await stopRelease(deps, releaseId, `Release ${releaseId} failed: ${cause}`);
     return;
@@ -736,17 +728,12 @@ export async function stopRelease(
 
 /** Marks a pipeline's place settled; the release's wait ends when every pipeline is. */
 async function settle(deps: ExecutionDeps, releaseId: string, pipeline: string): Promise<void> {
-  const result = await deps.ddb.send(
-    new UpdateCommand({
-      TableName: deps.tables.releases,
-      Key: releaseKey(releaseId),
-      UpdateExpression: "ADD settled :pipeline",
-      ConditionExpression: "attribute_exists(releaseId)",
-      ExpressionAttributeValues: { ":pipeline": new Set([pipeline]) },
-      ReturnValues: "ALL_NEW",
-    }),
-  );
-  await completeReleaseIfSettled(deps, result.Attributes as ReleaseItem);
+  const result = await updateRelease(deps, releaseId, {
+    UpdateExpression: "ADD settled :pipeline",
+    ConditionExpression: "attribute_exists(releaseId)",
+    ExpressionAttributeValues: { ":pipeline": new Set([pipeline]) },
+  });
+  await completeReleaseIfSettled(deps, result);
 }
 
 export function isSettled(release: ReleaseItem): boolean {
@@ -786,17 +773,11 @@ async function decideOutcome(deps: ExecutionDeps, read: ReleaseItem): Promise<Re
   for (let tries = 0; tries < 5; tries += 1) {
     if (release.outcome) return release;
     try {
-      const result = await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.tables.releases,
-          Key: releaseKey(release.releaseId),
-          UpdateExpression: "SET outcome = :outcome",
-          ConditionExpression: `attribute_not_exists(outcome) AND attribute_${release.cancelledBy === undefined ? "not_" : ""}exists(cancelledBy)`,
-          ExpressionAttributeValues: { ":outcome": outcomeOf(release) },
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return result.Attributes as ReleaseItem;
+      return await updateRelease(deps, release.releaseId, {
+        UpdateExpression: "SET outcome = :outcome",
+        ConditionExpression: `attribute_not_exists(outcome) AND attribute_${release.cancelledBy === undefined ? "not_" : ""}exists(cancelledBy)`,
+        ExpressionAttributeValues: { ":outcome": outcomeOf(release) },
+      });
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const again = await readReleaseItem(deps, release.releaseId);
@@ -842,21 +823,15 @@ export async function registerReleaseWaiter(
 ): Promise<{ completedAtOnce: boolean }> {
   let release: ReleaseItem;
   try {
-    const result = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.releases,
-        Key: releaseKey(request.releaseId),
-        UpdateExpression: "SET taskToken = :token, waitingSince = :now",
-        ConditionExpression: "executionArn = :arn",
-        ExpressionAttributeValues: {
-          ":token": request.taskToken,
-          ":arn": request.executionArn,
-          ":now": nowIso(deps),
-        },
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    release = result.Attributes as ReleaseItem;
+    release = await updateRelease(deps, request.releaseId, {
+      UpdateExpression: "SET taskToken = :token, waitingSince = :now",
+      ConditionExpression: "executionArn = :arn",
+      ExpressionAttributeValues: {
+        ":token": request.taskToken,
+        ":arn": request.executionArn,
+        ":now": nowIso(deps),
+      },
+    });
   } catch (error) {
     if (isConditionFailure(error)) {
       throw new ReleaseNotRegistered(
@@ -957,31 +932,25 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
   const comment = request.comment ? ", #comment = :comment" : "";
   let item: PipelineItem;
   try {
-    const result = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.releasePipelines,
-        Key: pipelineKey(releaseId, pipeline),
-        UpdateExpression: approve
-          ? `SET #status = :starting, claimedBy = :claim, startingSince = :now, decision = :decision, decidedBy = :by, decidedAt = :now${comment} REMOVE approvalDeadlineAt`
-          : // The deadline stays (the gate stays on the `gates` index) until the release is halted
-            // and the pipeline settled: if this invocation dies first, the reconciler finishes it.
-            `SET #status = :skipped, endedAt = :now, cause = :cause, decision = :decision, decidedBy = :by, decidedAt = :now${comment}`,
-        ConditionExpression: "#status = :awaiting",
-        ExpressionAttributeNames: { "#status": "status", ...(comment ? { "#comment": "comment" } : {}) },
-        ExpressionAttributeValues: {
-          ":awaiting": "AwaitingApproval",
-          ":decision": decision,
-          ":by": by,
-          ":now": now,
-          ...(request.comment ? { ":comment": request.comment } : {}),
-          ...(approve
-            ? { ":starting": "Starting", ":claim": randomUUID() }
-            : { ":skipped": "Skipped", ":cause": rejectionCause(request) }),
-        },
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    item = result.Attributes as PipelineItem;
+    item = await updatePipeline(deps, releaseId, pipeline, {
+      UpdateExpression: approve
+        ? `SET #status = :starting, claimedBy = :claim, startingSince = :now, decision = :decision, decidedBy = :by, decidedAt = :now${comment} REMOVE approvalDeadlineAt`
+        : // The deadline stays (the gate stays on the `gates` index) until the release is halted
+          // and the pipeline settled: if this invocation dies first, the reconciler finishes it.
+          `SET #status = :skipped, endedAt = :now, cause = :cause, decision = :decision, decidedBy = :by, decidedAt = :now${comment}`,
+      ConditionExpression: "#status = :awaiting",
+      ExpressionAttributeNames: { "#status": "status", ...(comment ? { "#comment": "comment" } : {}) },
+      ExpressionAttributeValues: {
+        ":awaiting": "AwaitingApproval",
+        ":decision": decision,
+        ":by": by,
+        ":now": now,
+        ...(request.comment ? { ":comment": request.comment } : {}),
+        ...(approve
+          ? { ":starting": "Starting", ":claim": randomUUID() }
+          : { ":skipped": "Skipped", ":cause": rejectionCause(request) }),
+      },
+    });
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     const current = await readPipeline(deps, releaseId, pipeline);
@@ -1077,27 +1046,21 @@ export async function expireGates(deps: ExecutionDeps): Promise<number> {
     const cause = `The approval of ${gate.pipeline} expired at ${gate.approvalDeadlineAt} without a decision`;
     let closed: PipelineItem;
     try {
-      const result = await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.tables.releasePipelines,
-          Key: pipelineKey(gate.releaseId, gate.pipeline),
-          UpdateExpression:
-            "SET #status = :skipped, endedAt = :now, cause = :cause, decision = :expired, decidedBy = :by, decidedAt = :now",
-          ConditionExpression: "#status = :awaiting AND approvalDeadlineAt = :deadline",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
-            ":skipped": "Skipped",
-            ":awaiting": "AwaitingApproval",
-            ":deadline": gate.approvalDeadlineAt,
-            ":now": now,
-            ":cause": cause,
-            ":expired": "expired",
-            ":by": MACHINE,
-          },
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      closed = result.Attributes as PipelineItem;
+      closed = await updatePipeline(deps, gate.releaseId, gate.pipeline, {
+        UpdateExpression:
+          "SET #status = :skipped, endedAt = :now, cause = :cause, decision = :expired, decidedBy = :by, decidedAt = :now",
+        ConditionExpression: "#status = :awaiting AND approvalDeadlineAt = :deadline",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":skipped": "Skipped",
+          ":awaiting": "AwaitingApproval",
+          ":deadline": gate.approvalDeadlineAt,
+          ":now": now,
+          ":cause": cause,
+          ":expired": "expired",
+          ":by": MACHINE,
+        },
+      });
     } catch (error) {
       if (isConditionFailure(error)) continue; // decided or skipped meanwhile
       throw error;

@@ -168,34 +168,34 @@ export interface LocalReleaseMachine {
   close(): Promise<void>;
 }
 
-export async function startLocalReleaseMachine(
-  options: LocalReleaseMachineOptions,
-): Promise<LocalReleaseMachine> {
-  const tables: TableNames = LOCAL_TABLES;
-  const allowed = options.allowedPipelines ?? options.pipelines.map((p) => p.name);
-  const rules: ManifestRules = {
+const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+
+type LocalFunctions = Record<
+  keyof WorkflowRefs["functions"],
+  (payload: unknown) => Promise<unknown> | unknown
+>;
+
+/** The manifest rules: the defaults, the options' overrides, and the allow-list. */
+function localRules(options: LocalReleaseMachineOptions): ManifestRules & { allowedPipelines: string[] } {
+  const rules = {
     ...DEFAULT_MANIFEST_RULES,
     ...options.manifestRules,
-    allowedPipelines: allowed,
+    allowedPipelines: options.allowedPipelines ?? options.pipelines.map((p) => p.name),
   };
   checkRuleLimits(rules);
-  const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  return rules;
+}
 
-  const dynamo = await startDynamo(options.dataDir ? { path: options.dataDir } : {});
-  const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
-  await createReleaseTables(dynamodb, tables);
-
-  const router = new EventRouter({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
-  const codepipelineService = await startCodePipelineService({
-    pipelines: options.pipelines,
-    onEvent: (event) => router.publish(event),
-    region: LOCAL_REGION,
-    accountId: LOCAL_ACCOUNT,
-  });
-  const registry = new TaskTokenRegistry();
-  // StartExecution reaches the engine, created below (the retry route starts attempts through it).
-  const late: { engine?: LocalWorkflowEngine } = {};
-  const sfnService = await startSfnService({
+/**
+ * The task-token service, whose StartExecution (the retry route's attempts) reaches the engine
+ * once `late.engine` is set: the engine is built after the service it completes tasks through.
+ */
+function startLocalSfn(
+  registry: TaskTokenRegistry,
+  late: { engine?: LocalWorkflowEngine },
+  onExecutionStarted: LocalReleaseMachineOptions["onExecutionStarted"],
+) {
+  return startSfnService({
     registry,
     startExecution: ({ stateMachineArn, name, input }) => {
       if (!late.engine || stateMachineArn !== LOCAL_STATE_MACHINE_ARN)
@@ -206,7 +206,7 @@ export async function startLocalReleaseMachine(
       try {
         const parsed = JSON.parse(input) as unknown;
         const execution = late.engine.startExecution({ input: parsed, name });
-        options.onExecutionStarted?.(execution, parsed);
+        onExecutionStarted?.(execution, parsed);
         return execution;
       } catch (error) {
         if (error instanceof ExecutionAlreadyExists)
@@ -215,71 +215,76 @@ export async function startLocalReleaseMachine(
       }
     },
   });
-  const eventsService = await startEventsService({ putEvents: (entries) => router.putEvents(entries) });
+}
 
-  const deps: ExecutionDeps = {
+/** The handlers' clients, pointed at the stand-ins. */
+function handlerDeps(
+  dynamodb: DynamoDBClient,
+  endpoints: { sfn: string; codepipeline: string; events: string },
+  retryPauseMs: number | undefined,
+): ExecutionDeps {
+  return {
     ddb: documentClient(dynamodb),
-    sfn: new SFNClient({ ...clientConfig, endpoint: sfnService.endpoint }),
+    sfn: new SFNClient({ ...clientConfig, endpoint: endpoints.sfn }),
     // As on Lambda (handlers/clients.ts): the SDK backs off on throttling inside the function;
     // with retryPauseMs (tests), after that many ms instead of the SDK's own seconds.
     codepipeline: new CodePipelineClient({
       ...clientConfig,
-      endpoint: codepipelineService.endpoint,
-      ...(options.retryPauseMs !== undefined
-        ? { retryStrategy: pausedRetries(6, options.retryPauseMs) }
+      endpoint: endpoints.codepipeline,
+      ...(retryPauseMs !== undefined
+        ? { retryStrategy: pausedRetries(6, retryPauseMs) }
         : { maxAttempts: 6, retryMode: "adaptive" }),
     }),
-    events: new EventBridgeClient({ ...clientConfig, endpoint: eventsService.endpoint }),
-    tables,
+    events: new EventBridgeClient({ ...clientConfig, endpoint: endpoints.events }),
+    tables: LOCAL_TABLES,
   };
-  const s3 =
-    options.s3 ??
-    // Without a local bucket, S3 requests fail fast rather than reach AWS.
-    new S3Client({ ...clientConfig, endpoint: "http://127.0.0.1:9", maxAttempts: 1 });
+}
 
+/** The workflow's functions: the same handlers Lambda runs, called with the engine's payloads. */
+function localFunctions(deps: ExecutionDeps, s3: S3Client, rules: ManifestRules): LocalFunctions {
   const parse = manifestParser(rules);
-  const handlers: Record<keyof WorkflowRefs["functions"], (payload: unknown) => Promise<unknown> | unknown> =
-    {
-      loadManifest: (payload) =>
-        loadManifest({ s3, maxBytes: rules.maxBytes }, (payload as { request: unknown }).request),
-      validateManifest: (payload) => validateManifest(parse, payload as { text: unknown }),
-      recordRejection: (payload) =>
-        recordRejection(
-          { ddb: deps.ddb, tables, s3, maxBytes: rules.maxBytes, parse },
-          payload as RejectionRequest,
-        ),
-      registerRelease: (payload) =>
-        typeof payload === "object" && payload !== null && "retry" in payload
-          ? retryRelease(deps, payload as RetryReleaseRequest)
-          : registerRelease(deps, payload as RegisterReleaseRequest),
-      awaitRelease: (payload) =>
-        registerReleaseWaiter(
-          deps,
-          payload as { taskToken: string; releaseId: string; executionArn: string },
-        ),
-      stopRelease: (payload) => stopReleaseAfterFailedWait(deps, payload as StopReleaseRequest),
-    };
+  return {
+    loadManifest: (payload) =>
+      loadManifest({ s3, maxBytes: rules.maxBytes }, (payload as { request: unknown }).request),
+    validateManifest: (payload) => validateManifest(parse, payload as { text: unknown }),
+    recordRejection: (payload) =>
+      recordRejection(
+        { ddb: deps.ddb, tables: deps.tables, s3, maxBytes: rules.maxBytes, parse },
+        payload as RejectionRequest,
+      ),
+    registerRelease: (payload) =>
+      typeof payload === "object" && payload !== null && "retry" in payload
+        ? retryRelease(deps, payload as RetryReleaseRequest)
+        : registerRelease(deps, payload as RegisterReleaseRequest),
+    awaitRelease: (payload) =>
+      registerReleaseWaiter(deps, payload as { taskToken: string; releaseId: string; executionArn: string }),
+    stopRelease: (payload) => stopReleaseAfterFailedWait(deps, payload as StopReleaseRequest),
+  };
+}
+
+/** The engine running the rendered workflow, its Lambda tasks resolved to `functions` by ARN. */
+function localEngine(
+  options: LocalReleaseMachineOptions,
+  functions: LocalFunctions,
+  resources: { dynamodb: DynamoDBClient; router: EventRouter; registry: TaskTokenRegistry },
+): LocalWorkflowEngine {
   const definition = releaseWorkflow(LOCAL_REFS, { ...DEFAULT_WORKFLOW_OPTIONS, ...options.workflow });
-  // The engine calls AWS as Step Functions does: one request per attempt, so the workflow's Retry
-  // policies alone decide how often a failed call is repeated (the SDK would add its own retries).
-  const singleAttempt = { ...clientConfig, maxAttempts: 1 };
-  const engineDynamodb = new DynamoDBClient({ ...singleAttempt, endpoint: dynamo.endpoint });
-  const engine = new LocalWorkflowEngine(
+  const intercept = options.interceptFunction;
+  return new LocalWorkflowEngine(
     definition,
     {
       functions: Object.fromEntries(
-        (Object.keys(handlers) as (keyof typeof handlers)[]).map((name) => {
-          const invoke = async (payload: unknown) => handlers[name](payload);
-          const intercept = options.interceptFunction;
+        (Object.keys(functions) as (keyof LocalFunctions)[]).map((name) => {
+          const invoke = async (payload: unknown) => functions[name](payload);
           return [
             LOCAL_REFS.functions[name],
             intercept ? (payload: unknown) => intercept(name, payload, invoke) : invoke,
           ];
         }),
       ),
-      dynamodb: engineDynamodb,
-      putEvents: async (entries) => router.putEvents(entries),
-      tokens: registry,
+      dynamodb: resources.dynamodb,
+      putEvents: async (entries) => resources.router.putEvents(entries),
+      tokens: resources.registry,
     },
     {
       stateMachineArn: LOCAL_STATE_MACHINE_ARN,
@@ -288,8 +293,28 @@ export async function startLocalReleaseMachine(
       ...(options.historyLimit !== undefined ? { historyLimit: options.historyLimit } : {}),
     },
   );
+}
 
-  late.engine = engine;
+/** The stand-ins the handlers and the engine talk to, started on free ports. */
+async function startStandIns(options: LocalReleaseMachineOptions, router: EventRouter) {
+  const dynamo = await startDynamo(options.dataDir ? { path: options.dataDir } : {});
+  const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
+  await createReleaseTables(dynamodb, LOCAL_TABLES);
+  const codepipeline = await startCodePipelineService({
+    pipelines: options.pipelines,
+    onEvent: (event) => router.publish(event),
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT,
+  });
+  const registry = new TaskTokenRegistry();
+  const late: { engine?: LocalWorkflowEngine } = {};
+  const sfn = await startLocalSfn(registry, late, options.onExecutionStarted);
+  const events = await startEventsService({ putEvents: (entries) => router.putEvents(entries) });
+  return { dynamo, dynamodb, codepipeline, registry, late, sfn, events };
+}
+
+/** CodePipeline's state changes of the allowed pipelines reach the pipeline-event handler, as the stack's rule does. */
+function routePipelineEvents(router: EventRouter, deps: ExecutionDeps, allowed: readonly string[]): void {
   router.addRule({
     name: "pipeline-state-changed",
     pattern: pipelineStateChangePattern(allowed),
@@ -298,6 +323,40 @@ export async function startLocalReleaseMachine(
       return change ? handlePipelineEvent(deps, change) : "ignored";
     },
   });
+}
+
+export async function startLocalReleaseMachine(
+  options: LocalReleaseMachineOptions,
+): Promise<LocalReleaseMachine> {
+  const tables: TableNames = LOCAL_TABLES;
+  const rules = localRules(options);
+  const router = new EventRouter({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+  const { dynamo, dynamodb, codepipeline, registry, late, sfn, events } = await startStandIns(
+    options,
+    router,
+  );
+
+  const deps = handlerDeps(
+    dynamodb,
+    { sfn: sfn.endpoint, codepipeline: codepipeline.endpoint, events: events.endpoint },
+    options.retryPauseMs,
+  );
+  const s3 =
+    options.s3 ??
+    // Without a local bucket, S3 requests fail fast rather than reach AWS.
+    new S3Client({ ...clientConfig, endpoint: "http://127.0.0.1:9", maxAttempts: 1 });
+
+  // The engine calls AWS as Step Functions does: one request per attempt, so the workflow's Retry
+  // policies alone decide how often a failed call is repeated (the SDK would add its own retries).
+  const engineDynamodb = new DynamoDBClient({ ...clientConfig, maxAttempts: 1, endpoint: dynamo.endpoint });
+  const engine = localEngine(options, localFunctions(deps, s3, rules), {
+    dynamodb: engineDynamodb,
+    router,
+    registry,
+  });
+
+  late.engine = engine;
+  routePipelineEvents(router, deps, rules.allowedPipelines);
 
   const timer =
     options.reconcileEveryMs !== undefined
@@ -310,12 +369,12 @@ export async function startLocalReleaseMachine(
   return {
     engine,
     router,
-    codepipeline: codepipelineService,
+    codepipeline,
     dynamo,
     deps,
     tables,
     stateMachineArn: LOCAL_STATE_MACHINE_ARN,
-    events: eventsService,
+    events,
     control: {
       ...deps,
       stateMachineArn: LOCAL_STATE_MACHINE_ARN,
@@ -334,9 +393,9 @@ export async function startLocalReleaseMachine(
       await engine.stopAll();
       await router.idle();
       router.close();
-      await codepipelineService.close();
-      await sfnService.close();
-      await eventsService.close();
+      await codepipeline.close();
+      await sfn.close();
+      await events.close();
       deps.events.destroy();
       engineDynamodb.destroy();
       dynamodb.destroy();

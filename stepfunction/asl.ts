@@ -116,7 +116,8 @@ export function allStates(definition: { States: Record<string, State> }): [strin
   return found;
 }
 
-function successors(state: State): string[] {
+/** The states a state may go on to: its Next, a Choice's rules and default, and its catchers. */
+export function successors(state: State): string[] {
   const next: string[] = [];
   if ("Next" in state && typeof state.Next === "string") next.push(state.Next);
   if (state.Type === "Choice") {
@@ -240,9 +241,9 @@ export function pass(fields: Omit<PassFields, "Type">, transition: Transition): 
 export function choice(choices: ChoiceRule[], otherwise?: string, comment?: string): ChoiceState {
   return {
     Type: "Choice",
+    ...(comment ? { Comment: comment } : {}),
     Choices: choices,
     ...(otherwise ? { Default: otherwise } : {}),
-    ...(comment ? { Comment: comment } : {}),
   };
 }
 

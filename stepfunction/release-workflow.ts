@@ -19,8 +19,15 @@ import {
   type TaskFields,
   type TaskState,
   type Transition,
+  choice,
+  end,
+  fail,
+  next,
+  pass,
   retryTransient,
   stateMachine,
+  succeed,
+  task,
 } from "./asl";
 
 export type { FailurePolicy };
@@ -101,70 +108,71 @@ function validateOptions(options: WorkflowOptions): void {
   }
 }
 
-/** A Lambda task's own fields and its transition (Next or End, never both: by type). */
-export type LambdaTaskOptions = Omit<TaskFields, "Type" | "Resource" | "Parameters"> & Transition;
+/** A Lambda task's own fields (its transition is a separate argument: Next or End, never both). */
+export type LambdaTaskFields = Omit<TaskFields, "Type" | "Resource" | "Parameters">;
 
 /** A Lambda task through the optimized integration, retrying the transient Lambda errors. */
 export function lambdaTask(
   functionArn: string,
   payload: PayloadTemplate,
-  rest: LambdaTaskOptions,
+  fields: LambdaTaskFields,
+  transition: Transition,
 ): TaskState {
-  return {
-    Type: "Task",
-    Resource: Integrations.lambdaInvoke,
-    Parameters: { FunctionName: functionArn, Payload: payload },
-    Retry: lambdaRetry,
-    ...rest,
-  };
+  return task(
+    {
+      Resource: Integrations.lambdaInvoke,
+      Parameters: { FunctionName: functionArn, Payload: payload },
+      Retry: lambdaRetry,
+      ...fields,
+    },
+    transition,
+  );
 }
 
 const str = (path: string) => ({ "S.$": path });
+
+type ReleaseEnd = "SUCCEEDED" | "FAILED" | "CANCELLED";
 
 /**
  * A release-table update that ends the release with `status`; error and cause when it did not
  * succeed (`$.failure` for FAILED, the outcome itself for CANCELLED).
  */
-function markRelease(refs: WorkflowRefs, status: "SUCCEEDED" | "FAILED" | "CANCELLED", next: string): State {
+function markRelease(refs: WorkflowRefs, status: ReleaseEnd, then: string): TaskState {
   const failed = status !== "SUCCEEDED";
   const reason = status === "CANCELLED" ? "$.outcome" : "$.failure";
   const [errorPath, causePath] =
     status === "CANCELLED" ? [`${reason}.error`, `${reason}.cause`] : [`${reason}.Error`, `${reason}.Cause`];
-  return {
-    Type: "Task",
-    Resource: Integrations.dynamoUpdateItem,
-    Parameters: {
-      TableName: refs.releasesTable,
-      Key: { releaseId: str("$.releaseId") },
-      UpdateExpression: failed
-        ? "SET #status = :status, endedAt = :now, errorName = :error, cause = :cause"
-        : "SET #status = :status, endedAt = :now",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: {
-        ":status": { S: status },
-        ":now": str("$$.State.EnteredTime"),
-        ...(failed ? { ":error": str(errorPath), ":cause": str(causePath) } : {}),
+  return task(
+    {
+      Resource: Integrations.dynamoUpdateItem,
+      Parameters: {
+        TableName: refs.releasesTable,
+        Key: { releaseId: str("$.releaseId") },
+        UpdateExpression: failed
+          ? "SET #status = :status, endedAt = :now, errorName = :error, cause = :cause"
+          : "SET #status = :status, endedAt = :now",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":status": { S: status },
+          ":now": str("$$.State.EnteredTime"),
+          ...(failed ? { ":error": str(errorPath), ":cause": str(causePath) } : {}),
+        },
       },
+      ResultPath: null,
+      Retry: dynamoRetry,
     },
-    ResultPath: null,
-    Retry: dynamoRetry,
-    Next: next,
-  };
+    next(then),
+  );
 }
 
 /**
- * Publishes "Release State Change". `next` follows it (and its failure); with `ends`, the state
- * ends the execution and `next` is reached only when publishing failed.
+ * Publishes "Release State Change". `then` follows it (and its failure); with `ends`, the state
+ * ends the execution and `then` is reached only when publishing failed.
  */
-function publishReleaseEvent(
-  refs: WorkflowRefs,
-  status: "SUCCEEDED" | "FAILED" | "CANCELLED",
-  next: string,
-  ends = false,
-): State {
+function publishReleaseEvent(refs: WorkflowRefs, status: ReleaseEnd, then: string, ends = false): TaskState {
   // Who caused the end: the outcome says (the canceller, a gate's decider, the submitter); a
   // failed wait's path carries it in `$.failure` (StopRelease sets it).
-  const fields: Record<typeof status, PayloadTemplate> = {
+  const fields: Record<ReleaseEnd, PayloadTemplate> = {
     SUCCEEDED: { "causedBy.$": "$.outcome.causedBy" },
     FAILED: {
       "error.$": "$.failure.Error",
@@ -183,44 +191,38 @@ function publishReleaseEvent(
     "executionArn.$": "$$.Execution.Id",
     ...fields[status],
   };
-  return {
-    Type: "Task",
-    Resource: Integrations.eventsPutEvents,
-    Parameters: {
-      Entries: [
-        {
-          Source: RELEASE_EVENT_SOURCE,
-          DetailType: RELEASE_EVENT_DETAIL_TYPE,
-          EventBusName: refs.eventBusName,
-          Detail: detail,
-        },
-      ],
+  return task(
+    {
+      Resource: Integrations.eventsPutEvents,
+      Parameters: {
+        Entries: [
+          {
+            Source: RELEASE_EVENT_SOURCE,
+            DetailType: RELEASE_EVENT_DETAIL_TYPE,
+            EventBusName: refs.eventBusName,
+            Detail: detail,
+          },
+        ],
+      },
+      ResultPath: null,
+      Retry: [retryTransient(["EventBridge.ThrottlingException", "EventBridge.InternalException"])],
+      // A lost notification must not change the release's recorded outcome.
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.publishError", Next: then }],
     },
-    ResultPath: null,
-    Retry: [retryTransient(["EventBridge.ThrottlingException", "EventBridge.InternalException"])],
-    // A lost notification must not change the release's recorded outcome.
-    Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.publishError", Next: next }],
-    ...(ends ? { End: true as const } : { Next: next }),
-  };
+    ends ? end : next(then),
+  );
 }
 
-/** Renders the release workflow. Throws RangeError for bad options, DefinitionError for a broken graph. */
-export function releaseWorkflow(
-  refs: WorkflowRefs,
-  options: WorkflowOptions = DEFAULT_WORKFLOW_OPTIONS,
-): StateMachineDefinition {
-  validateOptions(options);
-  const rejected = [
-    { ErrorEquals: ["InvalidManifest", "ManifestNotFound"], ResultPath: "$.error", Next: "RecordRejected" },
-  ];
+type States = Record<string, State>;
 
-  const states: Record<string, State> = {
-    Submission: {
-      Type: "Choice",
-      Comment: "A new release is loaded from its manifest; a retry (POST /releases/{id}/retry) resumes one.",
-      Choices: [{ Variable: "$.retry", IsPresent: true, Next: "RetryRelease" }],
-      Default: "LoadManifest",
-    },
+/** Where a submission enters: a new release is loaded from its manifest, a retry resumes one. */
+function submissionStates(refs: WorkflowRefs): States {
+  return {
+    Submission: choice(
+      [{ Variable: "$.retry", IsPresent: true, Next: "RetryRelease" }],
+      "LoadManifest",
+      "A new release is loaded from its manifest; a retry (POST /releases/{id}/retry) resumes one.",
+    ),
     RetryRelease: lambdaTask(
       refs.functions.registerRelease,
       { "retry.$": "$.retry", "executionArn.$": "$$.Execution.Id" },
@@ -229,10 +231,21 @@ export function releaseWorkflow(
           "Attempt n+1: resets the pipelines that did not succeed, moves the release FAILED/CANCELLED -> RUNNING (one conditional write) and starts what is ready.",
         ResultSelector: { "releaseId.$": "$.Payload.releaseId" },
         Catch: [{ ErrorEquals: [WorkflowErrors.RetryRefused], ResultPath: "$.error", Next: "RetryRefused" }],
-        Next: "AwaitRelease",
       },
+      next("AwaitRelease"),
     ),
-    RetryRefused: { Type: "Fail", ErrorPath: "$.error.Error", CausePath: "$.error.Cause" },
+    RetryRefused: fail({ ErrorPath: "$.error.Error" }, { CausePath: "$.error.Cause" }),
+  };
+}
+
+/** A manifest the release cannot be built from goes to the rejection record. */
+const rejected = [
+  { ErrorEquals: ["InvalidManifest", "ManifestNotFound"], ResultPath: "$.error", Next: "RecordRejected" },
+];
+
+/** Intake: read the manifest text, then validate it into a plan. */
+function validationStates(refs: WorkflowRefs): States {
+  return {
     LoadManifest: lambdaTask(
       refs.functions.loadManifest,
       { "request.$": "$" },
@@ -246,8 +259,8 @@ export function releaseWorkflow(
           "submittedBy.$": "$.Payload.submittedBy",
         },
         Catch: rejected,
-        Next: "ValidateManifest",
       },
+      next("ValidateManifest"),
     ),
     ValidateManifest: lambdaTask(
       refs.functions.validateManifest,
@@ -257,9 +270,15 @@ export function releaseWorkflow(
           "Schema, allow-list, dependencies and limits. Its plan replaces the text: only what later states need is carried.",
         ResultSelector: { "release.$": "$.Payload" },
         Catch: rejected,
-        Next: "RegisterRelease",
       },
+      next("RegisterRelease"),
     ),
+  };
+}
+
+/** A refused submission is recorded, then the execution fails with the refusal. */
+function rejectionStates(refs: WorkflowRefs): States {
+  return {
     RecordRejected: lambdaTask(
       refs.functions.recordRejection,
       {
@@ -276,11 +295,17 @@ export function releaseWorkflow(
         ResultPath: "$.rejection",
         // The submission stays refused even when its record cannot be written.
         Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.recordError", Next: "RejectedUnrecorded" }],
-        Next: "Rejected",
       },
+      next("Rejected"),
     ),
-    Rejected: { Type: "Fail", ErrorPath: "$.rejection.error", CausePath: "$.rejection.cause" },
-    RejectedUnrecorded: { Type: "Fail", ErrorPath: "$.error.Error", CausePath: "$.error.Cause" },
+    Rejected: fail({ ErrorPath: "$.rejection.error" }, { CausePath: "$.rejection.cause" }),
+    RejectedUnrecorded: fail({ ErrorPath: "$.error.Error" }, { CausePath: "$.error.Cause" }),
+  };
+}
+
+/** Registration: the release is written once, its schedule set and its first pipelines started. */
+function registrationStates(refs: WorkflowRefs, options: WorkflowOptions): States {
+  return {
     RegisterRelease: lambdaTask(
       refs.functions.registerRelease,
       {
@@ -302,49 +327,62 @@ export function releaseWorkflow(
         Catch: [
           { ErrorEquals: [WorkflowErrors.DuplicateRelease], ResultPath: "$.error", Next: "RecordRejected" },
         ],
-        Next: "AwaitRelease",
       },
+      next("AwaitRelease"),
     ),
-    AwaitRelease: {
-      Type: "Task",
-      Comment:
-        "Parks until every pipeline settled: the pipeline-event handler or the reconciler sends the outcome. No slot is held per pipeline and nothing polls.",
-      Resource: Integrations.lambdaInvokeWaitForTaskToken,
-      Parameters: {
-        FunctionName: refs.functions.awaitRelease,
-        Payload: {
-          "taskToken.$": "$$.Task.Token",
-          "releaseId.$": "$.releaseId",
-          "executionArn.$": "$$.Execution.Id",
+  };
+}
+
+/** The one wait for the whole release, and the branch on its outcome. */
+function waitStates(refs: WorkflowRefs): States {
+  return {
+    AwaitRelease: task(
+      {
+        Comment:
+          "Parks until every pipeline settled: the pipeline-event handler or the reconciler sends the outcome. No slot is held per pipeline and nothing polls.",
+        Resource: Integrations.lambdaInvokeWaitForTaskToken,
+        Parameters: {
+          FunctionName: refs.functions.awaitRelease,
+          Payload: {
+            "taskToken.$": "$$.Task.Token",
+            "releaseId.$": "$.releaseId",
+            "executionArn.$": "$$.Execution.Id",
+          },
         },
+        // A backstop for defects only: each pipeline's own limit (longestPipelineRunSeconds) is
+        // enforced by the reconciler, which stops a pipeline that runs longer and fails it.
+        TimeoutSeconds: MAX_WAIT_SECONDS,
+        ResultPath: "$.outcome",
+        Retry: lambdaRetry,
+        // The wait failed (its backstop timeout, or a defect): stop what runs and record why.
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "StopRelease" }],
       },
-      // A backstop for defects only: each pipeline's own limit (longestPipelineRunSeconds) is
-      // enforced by the reconciler, which stops a pipeline that runs longer and fails it.
-      TimeoutSeconds: MAX_WAIT_SECONDS,
-      ResultPath: "$.outcome",
-      Retry: lambdaRetry,
-      // The wait failed (its backstop timeout, or a defect): stop what runs and record why.
-      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "StopRelease" }],
-      Next: "ReleaseOutcome",
-    },
-    ReleaseOutcome: {
-      Type: "Choice",
-      Choices: [
+      next("ReleaseOutcome"),
+    ),
+    ReleaseOutcome: choice(
+      [
         { Variable: "$.outcome.status", StringEquals: "SUCCEEDED", Next: "MarkSucceeded" },
         { Variable: "$.outcome.status", StringEquals: "CANCELLED", Next: "MarkCancelled" },
       ],
-      Default: "DescribeFailure",
-    },
-    DescribeFailure: {
-      Type: "Pass",
-      Parameters: {
-        "Error.$": "$.outcome.error",
-        "Cause.$": "$.outcome.cause",
-        "CausedBy.$": "$.outcome.causedBy",
+      "DescribeFailure",
+    ),
+  };
+}
+
+/** A failed outcome, or a failed wait: the failure is described (and what runs stopped) before it is recorded. */
+function failureStates(refs: WorkflowRefs): States {
+  return {
+    DescribeFailure: pass(
+      {
+        Parameters: {
+          "Error.$": "$.outcome.error",
+          "Cause.$": "$.outcome.cause",
+          "CausedBy.$": "$.outcome.causedBy",
+        },
+        ResultPath: "$.failure",
       },
-      ResultPath: "$.failure",
-      Next: "MarkFailed",
-    },
+      next("MarkFailed"),
+    ),
     StopRelease: lambdaTask(
       refs.functions.stopRelease,
       { "releaseId.$": "$.releaseId", "reason.$": "$.failure.Cause", "error.$": "$.failure.Error" },
@@ -359,26 +397,47 @@ export function releaseWorkflow(
         ResultPath: "$.failure",
         // Failing to stop must not keep the release from being recorded as failed.
         Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.stopError", Next: "MarkFailed" }],
-        Next: "MarkFailed",
       },
+      next("MarkFailed"),
     ),
+  };
+}
+
+/** Each end of a release: recorded in the releases table, published, then the execution ends. */
+function endingStates(refs: WorkflowRefs): States {
+  return {
     MarkSucceeded: markRelease(refs, "SUCCEEDED", "PublishSucceeded"),
     // Ends the execution itself; ReleaseSucceeded is reached only when the notification fails.
     PublishSucceeded: publishReleaseEvent(refs, "SUCCEEDED", "ReleaseSucceeded", true),
-    ReleaseSucceeded: { Type: "Succeed" },
+    ReleaseSucceeded: succeed(),
     MarkCancelled: markRelease(refs, "CANCELLED", "PublishCancelled"),
     PublishCancelled: publishReleaseEvent(refs, "CANCELLED", "ReleaseCancelled"),
-    ReleaseCancelled: { Type: "Fail", ErrorPath: "$.outcome.error", CausePath: "$.outcome.cause" },
+    ReleaseCancelled: fail({ ErrorPath: "$.outcome.error" }, { CausePath: "$.outcome.cause" }),
     MarkFailed: markRelease(refs, "FAILED", "PublishFailed"),
     PublishFailed: publishReleaseEvent(refs, "FAILED", "ReleaseFailed"),
-    ReleaseFailed: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
+    ReleaseFailed: fail({ ErrorPath: "$.failure.Error" }, { CausePath: "$.failure.Cause" }),
   };
+}
 
+/** Renders the release workflow. Throws RangeError for bad options, DefinitionError for a broken graph. */
+export function releaseWorkflow(
+  refs: WorkflowRefs,
+  options: WorkflowOptions = DEFAULT_WORKFLOW_OPTIONS,
+): StateMachineDefinition {
+  validateOptions(options);
   return stateMachine({
     Comment:
       "Release Machine: register a release, start its pipelines as their dependencies succeed, and wait for the last to end.",
     StartAt: "Submission",
-    States: states,
+    States: {
+      ...submissionStates(refs),
+      ...validationStates(refs),
+      ...rejectionStates(refs),
+      ...registrationStates(refs, options),
+      ...waitStates(refs),
+      ...failureStates(refs),
+      ...endingStates(refs),
+    },
   });
 }
 

@@ -5,39 +5,22 @@
  * ends them with the stand-in's `finish()`.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { main } from "../cli/main";
 import { formatReleaseEvent } from "../local/release-events";
-import { type LocalServer, type ReleaseEvent, startLocalServer } from "../local/server";
+import type { LocalServer, ReleaseEvent } from "../local/server";
+import { type CliServer, type Run, runCli, runMain, startCliServer } from "./cli-harness";
 import { newReleaseId, until } from "./local-helpers";
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
+let testServer: CliServer;
 let server: LocalServer;
 let dataDir: string;
 /** What `npm start` would log, line by line. */
 const logged: ReleaseEvent[] = [];
 
-async function cli(args: string[], user = "alice"): Promise<Run> {
-  let [stdout, stderr] = ["", ""];
-  const code = await main(args, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    env: {
-      RELEASE_MACHINE_URL: server.url,
-      RELEASE_MACHINE_S3_URL: server.s3Endpoint,
-      RELEASE_MACHINE_USER: user,
-    },
-    isTTY: false,
-  });
-  return { code, stdout, stderr };
-}
+/** Runs one command line in-process as `user`. */
+const cli = (args: string[], user = "alice"): Promise<Run> =>
+  runCli(server, args, { RELEASE_MACHINE_USER: user });
 
 async function submitted(
   manifest: { releaseId: string; pipelines: unknown[] },
@@ -71,24 +54,20 @@ describe("release-machine CLI: release control", function () {
   this.timeout(30_000);
 
   before(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), "release-machine-cli-control-"));
-    server = await startLocalServer({
-      port: 0,
-      s3Port: 0,
-      dataDir,
-      pipelines: ["c-build", "c-prod", "c-other"].map((name) => ({
+    testServer = await startCliServer(
+      "cli-control",
+      ["c-build", "c-prod", "c-other"].map((name) => ({
         name,
         durationMs: null,
         outcome: "Succeeded" as const,
       })),
-      retryPauseMs: 5,
-      onReleaseEvent: (event) => logged.push(event),
-    });
+      { onReleaseEvent: (event) => logged.push(event) },
+    );
+    ({ server, dataDir } = testServer);
   });
 
   after(async () => {
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await testServer?.close();
   });
 
   it("prints the usage of cancel, retry, approve, reject and list for --help", async () => {
@@ -279,15 +258,9 @@ describe("release-machine CLI: release control", function () {
   });
 
   it("exits 2 for --user against API Gateway, where the IAM identity is the caller", async () => {
-    let stderr = "";
-    const code = await main(
+    const { code, stderr } = await runMain(
       ["list", "--api", "https://abc.execute-api.eu-west-1.amazonaws.com/v1", "--user", "x"],
-      {
-        stdout: { write: () => undefined },
-        stderr: { write: (text: string) => (stderr += text) },
-        env: { AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b" },
-        isTTY: false,
-      },
+      { AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b" },
     );
     assert.equal(code, 2);
     assert.match(stderr, /--user names the caller of the local API only/);

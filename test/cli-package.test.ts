@@ -10,8 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { packCliPackage, stageCliPackage } from "../cli/pack";
-import type { ReleaseView } from "../cli/view";
-import { serveReleases } from "./release-api";
+import { releaseView, withReleaseApi } from "./release-api";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -79,25 +78,20 @@ describe("the packaged CLI, installed without dev dependencies", function () {
   });
 
   it("reads a release's status from the API and exits 1 for a FAILED one", async () => {
-    const failed: ReleaseView = {
-      releaseId: "pkg-1",
-      status: "FAILED",
+    const failed = releaseView("pkg-1", "FAILED", {
       startedAt: "2026-11-30T10:00:00.000Z",
       endedAt: "2026-11-30T10:00:04.000Z",
       error: "PipelineFailed",
       pipelines: [
         { name: "svc-a", status: "Failed", history: [{ state: "FAILED", at: "2026-11-30T10:00:04.000Z" }] },
       ],
-    };
-    const api = await serveReleases([failed]);
-    try {
-      const status = await run(bin, ["status", "pkg-1"], { RELEASE_MACHINE_URL: api.url });
+    });
+    const status = await withReleaseApi([failed], (url) =>
+      run(bin, ["status", "pkg-1"], { RELEASE_MACHINE_URL: url }),
+    );
 
-      assert.equal(status.code, 1, status.stderr);
-      assert.match(status.stdout, /^Release pkg-1: FAILED$/m);
-      assert.match(status.stdout, /^ {2}!! svc-a\s+Failed\s+FAILED at 10:00:04Z$/m);
-    } finally {
-      await api.close();
-    }
+    assert.equal(status.code, 1, status.stderr);
+    assert.match(status.stdout, /^Release pkg-1: FAILED$/m);
+    assert.match(status.stdout, /^ {2}!! svc-a\s+Failed\s+FAILED at 10:00:04Z$/m);
   });
 });

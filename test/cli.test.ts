@@ -6,9 +6,8 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { regionFromApiUrl, signRequest } from "../cli/api";
 import { main } from "../cli/main";
@@ -23,32 +22,19 @@ import {
 } from "../cli/render";
 import type { ReleaseView } from "../cli/view";
 import { listen } from "../local/http";
-import { type LocalServer, startLocalServer } from "../local/server";
-import { serveReleases } from "./release-api";
+import type { LocalServer } from "../local/server";
+import { type CliServer, type Run, runCli, startCliServer } from "./cli-harness";
+import { releaseView, withReleaseApi } from "./release-api";
 
 const ROOT = path.join(__dirname, "..");
 const BIN = path.join(ROOT, "cli", "release-machine.js");
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
+let testServer: CliServer;
 let server: LocalServer;
 let dataDir: string;
 
 /** Runs one command line in-process, as the binary would, pointed at the test server. */
-async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  let [stdout, stderr] = ["", ""];
-  const code = await main(args, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    env: { RELEASE_MACHINE_URL: server.url, RELEASE_MACHINE_S3_URL: server.s3Endpoint, ...env },
-    isTTY: false,
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> => runCli(server, args, env);
 
 /** Runs the real binary (cli/release-machine.js) in a child process. */
 function binary(args: string[]): Promise<Run> {
@@ -83,24 +69,17 @@ describe("release-machine CLI", function () {
   this.timeout(30_000);
 
   before(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), "release-machine-cli-"));
-    server = await startLocalServer({
-      port: 0,
-      s3Port: 0,
-      dataDir,
-      pipelines: [
-        { name: "svc-a", durationMs: 100, outcome: "Succeeded" },
-        { name: "svc-b", durationMs: 150, outcome: "Succeeded" },
-        { name: "svc-bad", durationMs: 100, outcome: "Failed" },
-        { name: "svc-manual", durationMs: null, outcome: "Succeeded" },
-      ],
-      retryPauseMs: 5,
-    });
+    testServer = await startCliServer("cli", [
+      { name: "svc-a", durationMs: 100, outcome: "Succeeded" },
+      { name: "svc-b", durationMs: 150, outcome: "Succeeded" },
+      { name: "svc-bad", durationMs: 100, outcome: "Failed" },
+      { name: "svc-manual", durationMs: null, outcome: "Succeeded" },
+    ]);
+    ({ server, dataDir } = testServer);
   });
 
   after(async () => {
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await testServer?.close();
   });
 
   /** The execution of `pipeline` once the stand-in has started it. */
@@ -255,40 +234,32 @@ describe("release-machine CLI", function () {
 
     it("watch and status exit 1 for a REJECTED release and list its problems", async () => {
       // The answer the API gives a rejected submission: GET /releases/{id} with status REJECTED.
-      const rejected: ReleaseView = {
-        releaseId: "cli-rejected",
-        status: "REJECTED",
+      const rejected = releaseView("cli-rejected", "REJECTED", {
         error: "InvalidManifest",
         cause: "the manifest has 1 problem",
         problems: [{ path: "/pipelines/0", rule: "allowList", message: 'pipeline "svc-x" is not allowed' }],
         source: "s3://release-manifests/cli-rejected.json",
-      };
-      const api = await serveReleases([rejected]);
-      try {
-        const env = { RELEASE_MACHINE_URL: api.url };
-        const [watched, status] = [
-          await cli(["watch", "cli-rejected", "--interval", "20"], env),
-          await cli(["status", "cli-rejected"], env),
-        ];
+      });
+      const [watched, status] = await withReleaseApi([rejected], async (url) => [
+        await cli(["watch", "cli-rejected", "--interval", "20"], { RELEASE_MACHINE_URL: url }),
+        await cli(["status", "cli-rejected"], { RELEASE_MACHINE_URL: url }),
+      ]);
 
-        assert.equal(watched.code, 1);
-        assert.match(
-          watched.stdout,
-          /^ {2}problems \(1\):\n {4}\/pipelines\/0 {2}allowList {2}pipeline "svc-x" is not allowed$/m,
-        );
-        assert.equal(status.code, 1);
-        assert.deepEqual(status.stdout.trimEnd().split("\n"), [
-          "Release cli-rejected: REJECTED",
-          "  started  -",
-          "  source   s3://release-manifests/cli-rejected.json",
-          "  error    InvalidManifest",
-          "  cause    the manifest has 1 problem",
-          "Problems (1):",
-          '  /pipelines/0  allowList  pipeline "svc-x" is not allowed',
-        ]);
-      } finally {
-        await api.close();
-      }
+      assert.equal(watched.code, 1);
+      assert.match(
+        watched.stdout,
+        /^ {2}problems \(1\):\n {4}\/pipelines\/0 {2}allowList {2}pipeline "svc-x" is not allowed$/m,
+      );
+      assert.equal(status.code, 1);
+      assert.deepEqual(status.stdout.trimEnd().split("\n"), [
+        "Release cli-rejected: REJECTED",
+        "  started  -",
+        "  source   s3://release-manifests/cli-rejected.json",
+        "  error    InvalidManifest",
+        "  cause    the manifest has 1 problem",
+        "Problems (1):",
+        '  /pipelines/0  allowList  pipeline "svc-x" is not allowed',
+      ]);
     });
 
     it("exits 1 and lists each problem of a manifest the API rejects", async () => {

@@ -345,6 +345,20 @@ describe("EventRouter", () => {
   afterEach(() => routers.splice(0).forEach((router) => router.close()));
 
   /** A rule on `source: [source]` that records what it receives. */
+  /** A rule whose target throws on its first `failures` calls ("attempt n failed"), counting every call. */
+  function failingTarget(router: EventRouter, name: string, failures: number) {
+    const target = { calls: 0 };
+    router.addRule({
+      name,
+      pattern: { source: ["test.source"] },
+      target: async () => {
+        target.calls += 1;
+        if (target.calls <= failures) throw new Error(`attempt ${target.calls} failed`);
+      },
+    });
+    return target;
+  }
+
   function recorder(router: EventRouter, name: string, source = "test.source", eventBusName?: string) {
     const received: EventEnvelope[] = [];
     router.addRule({
@@ -406,37 +420,21 @@ describe("EventRouter", () => {
 
   it("retries a throwing target and records nothing once it succeeds", async () => {
     const router = newRouter({ maxAttempts: 3 });
-    let calls = 0;
-    router.addRule({
-      name: "flaky",
-      pattern: { source: ["test.source"] },
-      target: async () => {
-        calls += 1;
-        if (calls < 3) throw new Error(`attempt ${calls} failed`);
-      },
-    });
+    const target = failingTarget(router, "flaky", 2);
     router.publish(envelope());
     await router.idle();
-    assert.equal(calls, 3);
+    assert.equal(target.calls, 3);
     assert.deepEqual(router.deliveryFailures, []);
   });
 
   it("records a delivery failure after the last attempt instead of throwing", async () => {
     const router = newRouter({ maxAttempts: 2 });
-    let calls = 0;
-    router.addRule({
-      name: "broken",
-      pattern: { source: ["test.source"] },
-      target: () => {
-        calls += 1;
-        throw new Error("target is down");
-      },
-    });
+    const target = failingTarget(router, "broken", Infinity);
     router.publish(envelope({ id: "e-1" }));
     await router.idle();
-    assert.equal(calls, 2);
+    assert.equal(target.calls, 2);
     assert.deepEqual(router.deliveryFailures, [
-      { rule: "broken", eventId: "e-1", error: "Error: target is down" },
+      { rule: "broken", eventId: "e-1", error: "Error: attempt 2 failed" },
     ]);
   });
 

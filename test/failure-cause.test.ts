@@ -10,6 +10,7 @@ import {
 } from "@aws-sdk/client-codepipeline";
 import { describePipelineFailure } from "../handlers/failure-cause";
 import { type CodePipelineService, startCodePipelineService } from "../local/codepipeline-service";
+import { singleAttemptCodePipeline } from "./local-helpers";
 
 describe("describePipelineFailure", () => {
   let service: CodePipelineService;
@@ -35,13 +36,7 @@ describe("describePipelineFailure", () => {
       ],
       onEvent: () => undefined,
     });
-    // One attempt, so an injected fault reaches the function instead of the SDK's retries.
-    client = new CodePipelineClient({
-      endpoint: service.endpoint,
-      region: "us-east-1",
-      credentials: { accessKeyId: "x", secretAccessKey: "x" },
-      maxAttempts: 1,
-    });
+    client = singleAttemptCodePipeline(service.endpoint);
   });
   after(async () => {
     client.destroy();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { type State, type StateMachineDefinition, allStates, stateMachine } from "../stepfunction/asl";
+import { oneStateMap } from "./asl-fixtures";
 import { catchLabel, renderSvg, shortErrorName, workflowToDot } from "../stepfunction/graph";
 import { WORKFLOW_SVG_PATH, workflowSvg } from "../stepfunction/render-graph";
 import {
@@ -104,16 +105,7 @@ describe("the workflow diagram", () => {
   it("starts at the definition's StartAt and ends a Map's transitions at its cluster", () => {
     const dot = workflowToDot(render("stopRemaining"));
     assert.ok(drawnEdges(dot).some((e) => e.tail === "__start__" && e.head === "Submission"));
-    const map: State = {
-      Type: "Map",
-      ItemsPath: "$.items",
-      ItemProcessor: {
-        ProcessorConfig: { Mode: "INLINE" },
-        StartAt: "Inner",
-        States: { Inner: { Type: "Succeed" } },
-      },
-      Next: "Done",
-    };
+    const map = oneStateMap("Inner", "Done");
     const withMap = stateMachine({
       StartAt: "Before",
       States: { Before: { Type: "Pass", Next: "Each" }, Each: map, Done: { Type: "Succeed" } },

@@ -24,6 +24,7 @@ import {
 } from "../handlers/errors";
 import type { ExecutionDeps } from "../handlers/executions";
 import { type PipelineStateChangeEvent, handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
+import { awsError, pipelineEvent as stateChange } from "./event-builders";
 import { pipelinesOfRelease, registerRelease, registerReleaseWaiter } from "../handlers/scheduler";
 import { releaseStatusHandler } from "../handlers/index";
 import { loadManifest, parseReleaseRequest, validateManifest } from "../handlers/load-manifest";
@@ -48,28 +49,12 @@ function strictClient<T>(answers: Record<string, (input: never) => unknown>): { 
   return { client, sent };
 }
 
-function awsError(name: string, message = name): Error {
-  const error = new Error(message);
-  error.name = name;
-  return error;
-}
-
 const pipelineEvent = (
   executionId: string,
   state: string,
   id: string,
   pipeline = "svc-a",
-): PipelineStateChangeEvent => ({
-  id,
-  "detail-type": "CodePipeline Pipeline Execution State Change",
-  source: "aws.codepipeline",
-  version: "0",
-  account: "123456789012",
-  region: "us-east-1",
-  resources: [],
-  time: new Date().toISOString(),
-  detail: { pipeline, "execution-id": executionId, state },
-});
+): PipelineStateChangeEvent => stateChange({ id, pipeline, executionId, state });
 
 describe("handlers", () => {
   let dynamo: LocalDynamo;

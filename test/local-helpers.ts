@@ -1,9 +1,16 @@
 /**
  * Helpers for tests that drive the local release machine: unique release ids, bounded waits,
- * and waiting for an execution to end with its events delivered.
+ * waiting for an execution to end with its events delivered, and a client for the CodePipeline stand-in.
  */
+import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
+import type { ReleaseStatusView } from "../handlers/release-status";
+import type { LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
-import type { LocalReleaseMachine } from "../local/release-machine";
+import {
+  type LocalReleaseMachine,
+  type LocalReleaseMachineOptions,
+  startLocalReleaseMachine,
+} from "../local/release-machine";
 
 /** Every wait is bounded by this, so a stuck release fails its test instead of the run. */
 export const WAIT_MS = 10_000;
@@ -11,6 +18,10 @@ export const WAIT_MS = 10_000;
 const RUN = Date.now().toString(36);
 let counter = 0;
 export const newReleaseId = (label: string) => `${label}-${RUN}-${(counter += 1)}`;
+
+/** Each pipeline of a release as "<name> <status>", in manifest order. */
+export const statusesOf = (release: ReleaseStatusView | undefined): string[] =>
+  (release?.pipelines ?? []).map((p) => `${p.name} ${p.status}`);
 
 /** Polls `probe` until it returns a value other than undefined or false. */
 export async function until<T>(
@@ -45,3 +56,40 @@ export async function finished(
     clearTimeout(timer);
   }
 }
+
+/**
+ * A CodePipeline client for the local stand-in that makes one attempt per call, so an injected
+ * fault reaches the test instead of the SDK's own retries.
+ */
+export function singleAttemptCodePipeline(endpoint: string): CodePipelineClient {
+  return new CodePipelineClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    maxAttempts: 1,
+  });
+}
+
+/** Runs `body` with a local release machine (Retry pauses compressed to 5 ms), closing it afterwards. */
+export async function withLocalMachine(
+  options: LocalReleaseMachineOptions,
+  body: (machine: LocalReleaseMachine) => Promise<void>,
+): Promise<void> {
+  const machine = await startLocalReleaseMachine({ retryPauseMs: 5, ...options });
+  try {
+    await body(machine);
+  } finally {
+    await machine.close();
+  }
+}
+
+/** Local pipelines by name and how long each runs (null: until the test ends it); those in `failing` end Failed. */
+export const localPipelines = (
+  durations: Record<string, number | null>,
+  failing: readonly string[] = [],
+): LocalPipelineSpec[] =>
+  Object.entries(durations).map(([name, durationMs]) => ({
+    name,
+    durationMs,
+    outcome: failing.includes(name) ? "Failed" : "Succeeded",
+  }));

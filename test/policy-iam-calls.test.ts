@@ -14,7 +14,12 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  PutCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../handlers/clients";
 import {
   DuplicateRelease,
@@ -26,6 +31,7 @@ import type { ExecutionDeps } from "../handlers/executions";
 import { loadManifest, validateManifest } from "../handlers/load-manifest";
 import { type PlannedPipeline, manifestParser } from "../handlers/manifest";
 import { type PipelineStateChangeEvent, handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
+import { awsError, pipelineEvent as stateChange } from "./event-builders";
 import { recordRejection } from "../handlers/rejections";
 import { releaseStatusApi } from "../handlers/release-status";
 import { registerRelease, registerReleaseWaiter, stopRelease } from "../handlers/scheduler";
@@ -177,11 +183,6 @@ class FakeAws {
   }
 }
 
-function awsError(name: string): Error {
-  const error = new Error(name);
-  error.name = name;
-  return error;
-}
 const fail = (name: string) => () => {
   throw awsError(name);
 };
@@ -191,17 +192,14 @@ const dynamo = {
   server: undefined as unknown as LocalDynamo,
 };
 
-const pipelineEvent = (state: string, executionId: string): PipelineStateChangeEvent => ({
-  id: `event-${state}-${executionId}`,
-  "detail-type": "CodePipeline Pipeline Execution State Change",
-  source: "aws.codepipeline",
-  version: "0",
-  account: "123456789012",
-  region: "us-east-1",
-  resources: [],
-  time: "2026-11-27T10:00:00Z",
-  detail: { pipeline: PIPELINES[0], "execution-id": executionId, state },
-});
+const pipelineEvent = (state: string, executionId: string): PipelineStateChangeEvent =>
+  stateChange({
+    id: `event-${state}-${executionId}`,
+    pipeline: PIPELINES[0],
+    executionId,
+    state,
+    time: "2026-11-27T10:00:00Z",
+  });
 
 /** CodePipeline as the fakes answer it: each start returns `exec-<releaseId>-<pipeline>`. */
 const starts = (releaseId: string) => ({
@@ -222,6 +220,32 @@ function setupDeps(releaseId: string): ExecutionDeps {
     PutEventsCommand: published,
   });
   return { ...other.executionDeps(), ddb: documentClient(dynamo.client) };
+}
+
+/** An end of the first pipeline's execution in release `releaseId`, recorded before its start (an early event). */
+async function recordEnd(releaseId: string, status: "Succeeded" | "Failed") {
+  await documentClient(dynamo.client).send(
+    new PutCommand({
+      TableName: TABLES.executions,
+      Item: { pipelineExecutionId: `exec-${releaseId}-${PIPELINES[0]}`, status, pipeline: PIPELINES[0] },
+    }),
+  );
+}
+
+/** Changes a release's pipeline item directly, to arrange what the handler under test finds. */
+async function updatePipelineItem(
+  releaseId: string,
+  pipeline: string,
+  update: Omit<UpdateCommandInput, "TableName" | "Key">,
+) {
+  await documentClient(dynamo.client).send(
+    new UpdateCommand({ TableName: TABLES.releasePipelines, Key: { releaseId, pipeline }, ...update }),
+  );
+}
+
+/** AwaitRelease's registration of the release's wait under `taskToken`. */
+async function waitFor(deps: ExecutionDeps, releaseId: string, executionArn: string, taskToken: string) {
+  await registerReleaseWaiter(deps, { taskToken, releaseId, executionArn });
 }
 
 async function register(deps: ExecutionDeps, releaseId: string, pipelines: PlannedPipeline[]) {
@@ -318,16 +342,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     aws.answer(starts("iam-reg"));
     // svc-a's end is recorded before its start (an early event): registering it acts on that end,
     // which starts svc-b. svc-c does not exist: its failure stops the rest (stopRemaining).
-    await documentClient(dynamo.client).send(
-      new PutCommand({
-        TableName: TABLES.executions,
-        Item: {
-          pipelineExecutionId: `exec-iam-reg-${PIPELINES[0]}`,
-          status: "Succeeded",
-          pipeline: PIPELINES[0],
-        },
-      }),
-    );
+    await recordEnd("iam-reg", "Succeeded");
     aws.answer({
       ...starts("iam-reg"),
       PutEventsCommand: published,
@@ -344,16 +359,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     await register(deps, "iam-reg-2", [{ name: PIPELINES[0] }, { name: PIPELINES[2] }]);
     // An early FAILED end: acting on it asks CodePipeline where the pipeline failed.
     aws.answer({ ...starts("iam-reg-3"), PutEventsCommand: published });
-    await documentClient(dynamo.client).send(
-      new PutCommand({
-        TableName: TABLES.executions,
-        Item: {
-          pipelineExecutionId: `exec-iam-reg-3-${PIPELINES[0]}`,
-          status: "Failed",
-          pipeline: PIPELINES[0],
-        },
-      }),
-    );
+    await recordEnd("iam-reg-3", "Failed");
     await register(deps, "iam-reg-3", [{ name: PIPELINES[0] }]);
     await assert.rejects(
       registerRelease(deps, {
@@ -395,11 +401,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       { name: PIPELINES[0] },
       { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
     ]);
-    await registerReleaseWaiter(setupDeps("iam-stop"), {
-      taskToken: "t",
-      releaseId: "iam-stop",
-      executionArn,
-    });
+    await waitFor(setupDeps("iam-stop"), "iam-stop", executionArn, "t");
     aws.calls.length = 0;
     aws.answer({ StopPipelineExecutionCommand: () => ({}), SendTaskSuccessCommand: () => ({}) });
     const deps = aws.executionDeps();
@@ -464,11 +466,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
       { name: PIPELINES[2] },
     ]);
-    await registerReleaseWaiter(setupDeps("iam-event"), {
-      taskToken: "t",
-      releaseId: "iam-event",
-      executionArn,
-    });
+    await waitFor(setupDeps("iam-event"), "iam-event", executionArn, "t");
     aws.calls.length = 0; // only the event handler's own calls count
     const exec = (p: string) => `exec-iam-event-${p}`;
     assert.equal(await handlePipelineEvent(deps, pipelineEvent("STARTED", exec(PIPELINES[0]))), "recorded");
@@ -499,25 +497,21 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       { name: PIPELINES[0] },
       { name: PIPELINES[1] },
     ]);
-    await registerReleaseWaiter(setupDeps("iam-rec"), { taskToken: "t", releaseId: "iam-rec", executionArn });
+    await waitFor(setupDeps("iam-rec"), "iam-rec", executionArn, "t");
     // A start whose claimant died long ago: the reconciler takes it over.
     await register(setupDeps("iam-rec-2"), "iam-rec-2", [
       { name: PIPELINES[0] },
       { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
     ]);
-    await documentClient(dynamo.client).send(
-      new UpdateCommand({
-        TableName: TABLES.releasePipelines,
-        Key: { releaseId: "iam-rec-2", pipeline: PIPELINES[1] },
-        UpdateExpression: "SET #status = :starting, claimedBy = :dead, startingSince = :long",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":starting": "Starting",
-          ":dead": "dead",
-          ":long": "2000-01-01T00:00:00.000Z",
-        },
-      }),
-    );
+    await updatePipelineItem("iam-rec-2", PIPELINES[1], {
+      UpdateExpression: "SET #status = :starting, claimedBy = :dead, startingSince = :long",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":starting": "Starting",
+        ":dead": "dead",
+        ":long": "2000-01-01T00:00:00.000Z",
+      },
+    });
     // And a release whose only pipeline ended unnoticed: acting on it completes the release's wait.
     // Its dependant is gated: the reconciler's completion opens the gate.
     const lastArn = await register(setupDeps("iam-rec-3"), "iam-rec-3", [
@@ -528,24 +522,12 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     const gateArn = await register(setupDeps("iam-rec-4"), "iam-rec-4", [
       { name: PIPELINES[0], approval: { timeoutHours: 1 } },
     ]);
-    await registerReleaseWaiter(setupDeps("iam-rec-4"), {
-      taskToken: "t4",
-      releaseId: "iam-rec-4",
-      executionArn: gateArn,
+    await waitFor(setupDeps("iam-rec-4"), "iam-rec-4", gateArn, "t4");
+    await updatePipelineItem("iam-rec-4", PIPELINES[0], {
+      UpdateExpression: "SET approvalDeadlineAt = :long",
+      ExpressionAttributeValues: { ":long": "2000-01-01T00:00:00.000Z" },
     });
-    await documentClient(dynamo.client).send(
-      new UpdateCommand({
-        TableName: TABLES.releasePipelines,
-        Key: { releaseId: "iam-rec-4", pipeline: PIPELINES[0] },
-        UpdateExpression: "SET approvalDeadlineAt = :long",
-        ExpressionAttributeValues: { ":long": "2000-01-01T00:00:00.000Z" },
-      }),
-    );
-    await registerReleaseWaiter(setupDeps("iam-rec-3"), {
-      taskToken: "t3",
-      releaseId: "iam-rec-3",
-      executionArn: lastArn,
-    });
+    await waitFor(setupDeps("iam-rec-3"), "iam-rec-3", lastArn, "t3");
     const ended: Record<string, string> = {
       [`exec-iam-rec-${PIPELINES[0]}`]: "Failed",
       [`exec-iam-rec-3-${PIPELINES[0]}`]: "Succeeded",
@@ -610,11 +592,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     const gatedArn = await register(setupDeps("iam-ctl-2"), "iam-ctl-2", [
       { name: PIPELINES[0], approval: { timeoutHours: 1 } },
     ]);
-    await registerReleaseWaiter(setupDeps("iam-ctl-2"), {
-      taskToken: "t",
-      releaseId: "iam-ctl-2",
-      executionArn: gatedArn,
-    });
+    await waitFor(setupDeps("iam-ctl-2"), "iam-ctl-2", gatedArn, "t");
     assert.equal((await call("/releases/{releaseId}/cancel", { releaseId: "iam-ctl-2" })).statusCode, 202);
     // Approve a gate (its start's execution had already failed) and reject another.
     await register(setupDeps("iam-ctl-3"), "iam-ctl-3", [
@@ -623,16 +601,7 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     await register(setupDeps("iam-ctl-4"), "iam-ctl-4", [
       { name: PIPELINES[1], approval: { timeoutHours: 1 } },
     ]);
-    await documentClient(dynamo.client).send(
-      new PutCommand({
-        TableName: TABLES.executions,
-        Item: {
-          pipelineExecutionId: `exec-iam-ctl-${PIPELINES[0]}`,
-          status: "Failed",
-          pipeline: PIPELINES[0],
-        },
-      }),
-    );
+    await recordEnd("iam-ctl", "Failed");
     const approvals = "/releases/{releaseId}/approvals/{pipeline}";
     const approved = await call(
       approvals,

@@ -35,23 +35,27 @@ function options(): analyzer.AnalyzerResourceOptions {
   return opts;
 }
 
+/** A resource's type, name, URN, properties and options, as the engine fills a request or a stack resource. */
+function described<T extends analyzer.AnalyzeRequest | analyzer.AnalyzerResource>(
+  message: T,
+  type: string,
+  name: string,
+  props: Props,
+): T {
+  message.setType(type);
+  message.setName(name);
+  message.setUrn(urnOf(type, name));
+  message.setProperties(Struct.fromJavaScript(props));
+  message.setOptions(options());
+  return message;
+}
+
 function analyzeRequest(type: string, name: string, props: Props): analyzer.AnalyzeRequest {
-  const request = new analyzer.AnalyzeRequest();
-  request.setType(type);
-  request.setName(name);
-  request.setUrn(urnOf(type, name));
-  request.setProperties(Struct.fromJavaScript(props));
-  request.setOptions(options());
-  return request;
+  return described(new analyzer.AnalyzeRequest(), type, name, props);
 }
 
 function stackResource(type: string, name: string, props: Props, dependsOn: Record<string, string[]> = {}) {
-  const resource = new analyzer.AnalyzerResource();
-  resource.setType(type);
-  resource.setName(name);
-  resource.setUrn(urnOf(type, name));
-  resource.setProperties(Struct.fromJavaScript(props));
-  resource.setOptions(options());
+  const resource = described(new analyzer.AnalyzerResource(), type, name, props);
   for (const [property, urns] of Object.entries(dependsOn)) {
     const dependencies = new analyzer.AnalyzerPropertyDependencies();
     dependencies.setUrnsList(urns);

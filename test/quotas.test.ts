@@ -19,7 +19,7 @@ import type { LocalPipelineSpec } from "../local/codepipeline-service";
 import { type LocalReleaseMachine, startLocalReleaseMachine } from "../local/release-machine";
 import { TaskTokenRegistry } from "../local/sfn-service";
 import { stateMachine } from "../stepfunction/asl";
-import { finished, newReleaseId } from "./local-helpers";
+import { finished, newReleaseId, withLocalMachine } from "./local-helpers";
 
 const FUNCTION = "arn:aws:lambda:us-east-1:000000000000:function:big";
 
@@ -105,16 +105,7 @@ async function atMaxima(
   pipelines: LocalPipelineSpec[],
   body: (machine: LocalReleaseMachine) => Promise<void>,
 ): Promise<void> {
-  const machine = await startLocalReleaseMachine({
-    pipelines,
-    manifestRules: MANIFEST_RULE_LIMITS,
-    retryPauseMs: 5,
-  });
-  try {
-    await body(machine);
-  } finally {
-    await machine.close();
-  }
+  return withLocalMachine({ pipelines, manifestRules: MANIFEST_RULE_LIMITS }, body);
 }
 
 describe("the release workflow at the configured maxima", function () {

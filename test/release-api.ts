@@ -7,12 +7,24 @@ import { type Server, createServer } from "node:http";
 import type { ReleaseView } from "../cli/view";
 import { listen } from "../local/http";
 
-export interface ReleaseApi {
-  url: string;
-  close(): Promise<void>;
+/** A release as the API answers it: its id and status, and `fields`. */
+export const releaseView = (
+  releaseId: string,
+  status: ReleaseView["status"],
+  fields: Omit<ReleaseView, "releaseId" | "status">,
+): ReleaseView => ({ releaseId, status, ...fields });
+
+/** Serves `views` while `use` runs with the server's URL, then closes it. */
+export async function withReleaseApi<T>(views: ReleaseView[], use: (url: string) => Promise<T>): Promise<T> {
+  const api = await serveReleases(views);
+  try {
+    return await use(api.url);
+  } finally {
+    await api.close();
+  }
 }
 
-export async function serveReleases(views: ReleaseView[]): Promise<ReleaseApi> {
+async function serveReleases(views: ReleaseView[]): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((request, response) => {
     const view = views.find((v) => request.url === `/releases/${encodeURIComponent(v.releaseId)}`);
     response.writeHead(view ? 200 : 404, { "content-type": "application/json" });

@@ -11,12 +11,8 @@ import { clientRequestToken } from "../handlers/manifest";
 import { approverMatches, releaseControlApi } from "../handlers/release-control";
 import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
-import {
-  type LocalReleaseMachine,
-  type LocalReleaseMachineOptions,
-  startLocalReleaseMachine,
-} from "../local/release-machine";
-import { finished, newReleaseId, until } from "./local-helpers";
+import { type LocalReleaseMachine, type LocalReleaseMachineOptions } from "../local/release-machine";
+import { finished, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
 
 const manual = (name: string): LocalPipelineSpec => ({ name, durationMs: null, outcome: "Succeeded" });
 const ALICE = "arn:aws:iam::123456789012:user/alice";
@@ -28,16 +24,7 @@ async function withMachine(
   body: (machine: LocalReleaseMachine) => Promise<void>,
   options: Partial<LocalReleaseMachineOptions> = {},
 ): Promise<void> {
-  const machine = await startLocalReleaseMachine({
-    pipelines: pipelines.map(manual),
-    retryPauseMs: 5,
-    ...options,
-  });
-  try {
-    await body(machine);
-  } finally {
-    await machine.close();
-  }
+  return withLocalMachine({ pipelines: pipelines.map(manual), ...options }, body);
 }
 
 /** Submits as the API does, on behalf of `by` (the start template's `submittedBy`). */
@@ -115,6 +102,24 @@ function stateChanges(machine: LocalReleaseMachine, releaseId: string): [unknown
     .map((e) => [e.detail.status, e.detail.causedBy]);
 }
 
+/** A release of `pipeline` alone, which ended `status`: its releaseId. */
+async function endedAlone(
+  m: LocalReleaseMachine,
+  label: string,
+  pipeline: string,
+  status: "Succeeded" | "Failed",
+): Promise<string> {
+  const releaseId = newReleaseId(label);
+  const execution = submit(m, { releaseId, pipelines: [pipeline] });
+  await end(m, pipeline, status);
+  await finished(m, execution);
+  return releaseId;
+}
+
+/** Pipelines each depending on the one before it. */
+const chain = (...names: string[]) =>
+  names.map((name, i) => (i === 0 ? name : { name, dependsOn: [names[i - 1]] }));
+
 describe("release control, end to end on the local engine", function () {
   this.timeout(30000);
 
@@ -122,10 +127,7 @@ describe("release control, end to end on the local engine", function () {
     it("stops the running pipeline, skips those not started, starts nothing more and records who cancelled and why", async () => {
       await withMachine(["k-a", "k-b", "k-c"], async (m) => {
         const releaseId = newReleaseId("cancel");
-        const execution = submit(m, {
-          releaseId,
-          pipelines: ["k-a", { name: "k-b", dependsOn: ["k-a"] }, { name: "k-c", dependsOn: ["k-b"] }],
-        });
+        const execution = submit(m, { releaseId, pipelines: chain("k-a", "k-b", "k-c") });
         const started = await running(m, "k-a");
 
         const answer = await cancel(m, releaseId, BOB, "wrong build");
@@ -141,14 +143,7 @@ describe("release control, end to end on the local engine", function () {
         assert.equal(release?.error, "ReleaseCancelled");
         assert.equal(release?.cancelledBy, BOB);
         assert.equal(release?.cancelReason, "wrong build");
-        assert.deepEqual(
-          release?.pipelines.map((p) => [p.name, p.status]),
-          [
-            ["k-a", "Stopped"],
-            ["k-b", "Skipped"],
-            ["k-c", "Skipped"],
-          ],
-        );
+        assert.deepEqual(statusesOf(release), ["k-a Stopped", "k-b Skipped", "k-c Skipped"]);
         assert.equal(executionsOf(m, "k-a")[0].pipelineExecutionId, started.pipelineExecutionId);
         assert.deepEqual([executionsOf(m, "k-b"), executionsOf(m, "k-c")], [[], []]);
         assert.deepEqual(stateChanges(m, releaseId), [
@@ -187,13 +182,7 @@ describe("release control, end to end on the local engine", function () {
         assert.equal(answer?.status, 202);
         const release = await m.readRelease(releaseId);
         assert.equal(release?.status, "CANCELLED");
-        assert.deepEqual(
-          release?.pipelines.map((p) => [p.name, p.status]),
-          [
-            ["k-e", "Skipped"],
-            ["k-f", "Skipped"],
-          ],
-        );
+        assert.deepEqual(statusesOf(release), ["k-e Skipped", "k-f Skipped"]);
         assert.deepEqual([executionsOf(m, "k-e"), executionsOf(m, "k-f")], [[], []]);
       });
     });
@@ -230,10 +219,7 @@ describe("release control, end to end on the local engine", function () {
 
     it("answers 409 for a release that already ended and 404 for an unknown one, changing nothing", async () => {
       await withMachine(["k-d"], async (m) => {
-        const releaseId = newReleaseId("cancel-ended");
-        const execution = submit(m, { releaseId, pipelines: ["k-d"] });
-        await end(m, "k-d", "Succeeded");
-        await finished(m, execution);
+        const releaseId = await endedAlone(m, "cancel-ended", "k-d", "Succeeded");
 
         const late = await cancel(m, releaseId);
         assert.equal(late.status, 409);
@@ -373,10 +359,7 @@ describe("release control, end to end on the local engine", function () {
     it("starts attempt 2 with only the pipelines that did not succeed, keeping the succeeded one's execution", async () => {
       await withMachine(["r-a", "r-b", "r-c"], async (m) => {
         const releaseId = newReleaseId("retry");
-        const first = submit(m, {
-          releaseId,
-          pipelines: ["r-a", { name: "r-b", dependsOn: ["r-a"] }, { name: "r-c", dependsOn: ["r-b"] }],
-        });
+        const first = submit(m, { releaseId, pipelines: chain("r-a", "r-b", "r-c") });
         await end(m, "r-a", "Succeeded");
         await end(m, "r-b", "Failed");
         await finished(m, first);
@@ -447,13 +430,7 @@ describe("release control, end to end on the local engine", function () {
         const release = await m.readRelease(releaseId);
         assert.equal(release?.status, "RUNNING");
         assert.equal(release?.cancelledBy, undefined, "the cancel belonged to attempt 1");
-        assert.deepEqual(
-          release?.pipelines.map((p) => [p.name, p.status]),
-          [
-            ["r-d", "InProgress"],
-            ["r-e", "Pending"],
-          ],
-        );
+        assert.deepEqual(statusesOf(release), ["r-d InProgress", "r-e Pending"]);
         await end(m, "r-d", "Succeeded");
         await end(m, "r-e", "Succeeded");
         await until("the release to succeed", async () =>
@@ -464,10 +441,7 @@ describe("release control, end to end on the local engine", function () {
 
     it("lets only one of two racing retries start attempt 2", async () => {
       await withMachine(["r-f"], async (m) => {
-        const releaseId = newReleaseId("retry-race");
-        const first = submit(m, { releaseId, pipelines: ["r-f"] });
-        await end(m, "r-f", "Failed");
-        await finished(m, first);
+        const releaseId = await endedAlone(m, "retry-race", "r-f", "Failed");
         const answers = await Promise.all([retry(m, releaseId, BOB), retry(m, releaseId, CAROL)]);
         assert.deepEqual(answers.map((a) => a.status).sort(), [202, 409]);
         const winner = answers.find((a) => a.status === 202);
@@ -542,14 +516,7 @@ describe("release control, end to end on the local engine", function () {
         assert.equal(release?.status, "FAILED");
         assert.equal(release?.error, "ApprovalRejected");
         assert.match(release?.cause ?? "", /approval of g-a was rejected by .*bob: not today/);
-        assert.deepEqual(
-          release?.pipelines.map((p) => [p.name, p.status]),
-          [
-            ["g-a", "Skipped"],
-            ["g-b", "Skipped"],
-            ["g-c", "Succeeded"],
-          ],
-        );
+        assert.deepEqual(statusesOf(release), ["g-a Skipped", "g-b Skipped", "g-c Succeeded"]);
         assert.deepEqual([executionsOf(m, "g-a"), executionsOf(m, "g-b")], [[], []]);
         assert.deepEqual(stateChanges(m, releaseId).at(-1), ["FAILED", BOB]);
       });

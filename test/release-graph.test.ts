@@ -7,12 +7,8 @@
 import assert from "node:assert/strict";
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
-import {
-  type LocalReleaseMachine,
-  type LocalReleaseMachineOptions,
-  startLocalReleaseMachine,
-} from "../local/release-machine";
-import { finished, newReleaseId, until } from "./local-helpers";
+import { type LocalReleaseMachine, type LocalReleaseMachineOptions } from "../local/release-machine";
+import { finished, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
 
 const manual = (name: string): LocalPipelineSpec => ({ name, durationMs: null, outcome: "Succeeded" });
 
@@ -34,18 +30,11 @@ async function end(machine: LocalReleaseMachine, pipeline: string, status: "Succ
   await machine.router.idle();
 }
 
-async function withMachine(
+const withMachine = (
   pipelines: LocalPipelineSpec[],
   options: Partial<LocalReleaseMachineOptions>,
   body: (machine: LocalReleaseMachine) => Promise<void>,
-): Promise<void> {
-  const machine = await startLocalReleaseMachine({ pipelines, retryPauseMs: 5, ...options });
-  try {
-    await body(machine);
-  } finally {
-    await machine.close();
-  }
-}
+) => withLocalMachine({ pipelines, ...options }, body);
 
 /** Every dependency's execution ended Succeeded no later than its dependant's started, by the stand-in's clock. */
 function assertStartedAfterDependencies(machine: LocalReleaseMachine, graph: Record<string, string[]>): void {
@@ -83,15 +72,12 @@ describe("releases with dependencies between pipelines, end to end", function ()
         [undefined, undefined, undefined],
       );
       const pending = await m.readRelease(releaseId);
-      assert.deepEqual(
-        pending?.pipelines.map((p) => [p.name, p.status]),
-        [
-          ["g-db", "InProgress"],
-          ["g-api", "Pending"],
-          ["g-web", "Pending"],
-          ["g-smoke", "Pending"],
-        ],
-      );
+      assert.deepEqual(statusesOf(pending), [
+        "g-db InProgress",
+        "g-api Pending",
+        "g-web Pending",
+        "g-smoke Pending",
+      ]);
 
       await end(m, "g-db", "Succeeded");
       await Promise.all([running(m, "g-api"), running(m, "g-web")]);
@@ -179,15 +165,7 @@ describe("releases with dependencies between pipelines, end to end", function ()
       assert.equal(executionOf(m, "f-c"), undefined);
       assert.equal(executionOf(m, "f-other")?.status, "Stopped");
       const release = await m.readRelease(releaseId);
-      assert.deepEqual(
-        release?.pipelines.map((p) => [p.name, p.status]),
-        [
-          ["f-a", "Failed"],
-          ["f-b", "Skipped"],
-          ["f-c", "Skipped"],
-          ["f-other", "Stopped"],
-        ],
-      );
+      assert.deepEqual(statusesOf(release), ["f-a Failed", "f-b Skipped", "f-c Skipped", "f-other Stopped"]);
       const skipped = release?.pipelines.filter((p) => p.status === "Skipped") ?? [];
       assert.ok(skipped.every((p) => p.startedAt === undefined && p.pipelineExecutionId === undefined));
       const stoppedHistory = release?.pipelines
@@ -220,15 +198,7 @@ describe("releases with dependencies between pipelines, end to end", function ()
       assert.match(done.cause ?? "", /^Pipeline l-a did not succeed/);
       assert.equal(m.codepipeline.callCount("StopPipelineExecution"), 0);
       const release = await m.readRelease(releaseId);
-      assert.deepEqual(
-        release?.pipelines.map((p) => [p.name, p.status]),
-        [
-          ["l-a", "Failed"],
-          ["l-b", "Skipped"],
-          ["l-c", "Succeeded"],
-          ["l-d", "Succeeded"],
-        ],
-      );
+      assert.deepEqual(statusesOf(release), ["l-a Failed", "l-b Skipped", "l-c Succeeded", "l-d Succeeded"]);
     });
   });
 

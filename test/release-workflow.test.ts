@@ -5,7 +5,7 @@ import {
   type ChoiceState,
   DefinitionError,
   type FailState,
-  type MapState,
+  type PayloadTemplate,
   type State,
   type StateMachineDefinition,
   type TaskState,
@@ -17,8 +17,10 @@ import {
   pass,
   stateMachine,
   succeed,
+  successors,
   task,
 } from "../stepfunction/asl";
+import { oneStateMap } from "./asl-fixtures";
 import {
   DEFAULT_WORKFLOW_OPTIONS,
   PLACEHOLDER_REFS,
@@ -36,6 +38,11 @@ const aslValidator = require("asl-validator") as (
 
 const render = (options: Partial<WorkflowOptions> = {}) =>
   releaseWorkflow(PLACEHOLDER_REFS, { ...DEFAULT_WORKFLOW_OPTIONS, ...options });
+
+/** A Lambda task hands `functionArn` exactly `payload`. */
+function assertInvokes(task: TaskState, functionArn: string, payload: PayloadTemplate): void {
+  assert.deepEqual(task.Parameters, { FunctionName: functionArn, Payload: payload });
+}
 
 function state<T extends State>(definition: StateMachineDefinition, name: string): T {
   const found = allStates(definition).find(([n]) => n === name);
@@ -67,8 +74,8 @@ describe("the release workflow definition", () => {
       assert.ok(!allStates(definition).some(([, s]) => s.Type === "Map"));
       const longest = (name: string, seen: string[]): number => {
         assert.ok(!seen.includes(name), `a loop through ${[...seen, name].join(" -> ")}`);
-        const next = successorsOf(definition.States[name]);
-        return 1 + Math.max(0, ...next.map((n) => longest(n, [...seen, name])));
+        const next = new Set(successors(definition.States[name]));
+        return 1 + Math.max(0, ...[...next].map((n) => longest(n, [...seen, name])));
       };
       assert.ok(
         longest(definition.StartAt, []) <= 11,
@@ -87,8 +94,7 @@ describe("the release workflow definition", () => {
       ["AwaitRelease"],
     );
     const wait = state<TaskState>(definition, "AwaitRelease");
-    assert.equal(wait.Parameters?.FunctionName, PLACEHOLDER_REFS.functions.awaitRelease);
-    assert.deepEqual(wait.Parameters?.Payload, {
+    assertInvokes(wait, PLACEHOLDER_REFS.functions.awaitRelease, {
       "taskToken.$": "$$.Task.Token",
       "releaseId.$": "$.releaseId",
       "executionArn.$": "$$.Execution.Id",
@@ -110,8 +116,7 @@ describe("the release workflow definition", () => {
   it("hands RegisterRelease the plan, the failure policy and the longest pipeline run, and carries on only the releaseId", () => {
     const definition = render({ failurePolicy: "letFinish", longestPipelineRunSeconds: 7200 });
     const register = state<TaskState>(definition, "RegisterRelease");
-    assert.equal(register.Parameters?.FunctionName, PLACEHOLDER_REFS.functions.registerRelease);
-    assert.deepEqual(register.Parameters?.Payload, {
+    assertInvokes(register, PLACEHOLDER_REFS.functions.registerRelease, {
       "releaseId.$": "$.release.releaseId",
       "executionArn.$": "$$.Execution.Id",
       "startedAt.$": "$$.Execution.StartTime",
@@ -136,8 +141,7 @@ describe("the release workflow definition", () => {
     assert.deepEqual(submission.Choices, [{ Variable: "$.retry", IsPresent: true, Next: "RetryRelease" }]);
     assert.equal(submission.Default, "LoadManifest");
     const retry = state<TaskState>(definition, "RetryRelease");
-    assert.equal(retry.Parameters?.FunctionName, PLACEHOLDER_REFS.functions.registerRelease);
-    assert.deepEqual(retry.Parameters?.Payload, {
+    assertInvokes(retry, PLACEHOLDER_REFS.functions.registerRelease, {
       "retry.$": "$.retry",
       "executionArn.$": "$$.Execution.Id",
     });
@@ -229,15 +233,6 @@ describe("the release workflow definition", () => {
   });
 });
 
-/** The states a state can go to next. */
-function successorsOf(s: State): string[] {
-  const next: string[] = [];
-  if ("Next" in s && typeof s.Next === "string") next.push(s.Next);
-  if (s.Type === "Choice") next.push(...s.Choices.map((c) => c.Next), ...(s.Default ? [s.Default] : []));
-  if (s.Type === "Task" && s.Catch) next.push(...s.Catch.map((c) => c.Next));
-  return [...new Set(next)];
-}
-
 describe("the typed ASL builder", () => {
   it("builds each state type with its exact type, the transition given apart", () => {
     assert.deepEqual(task({ Resource: "arn:aws:states:::lambda:invoke" }, next("B")), {
@@ -284,16 +279,7 @@ describe("the typed ASL builder", () => {
   });
 
   it("refuses a state name used in two scopes", () => {
-    const map: MapState = {
-      Type: "Map",
-      ItemsPath: "$.items",
-      ItemProcessor: {
-        ProcessorConfig: { Mode: "INLINE" },
-        StartAt: "A",
-        States: { A: { Type: "Succeed" } },
-      },
-      Next: "A",
-    };
+    const map = oneStateMap("A", "A");
     assert.throws(
       () => stateMachine({ StartAt: "M", States: { M: map, A: { Type: "Succeed" } } }),
       /"A" is used twice/,

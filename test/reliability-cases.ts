@@ -260,278 +260,137 @@ export interface BadControlRequest {
 }
 
 const long = "x".repeat(1001);
-const control = (
+const CANCEL = "/releases/RUNNING/cancel";
+const GATE = "/releases/RUNNING/approvals/svc-manual";
+const approve = json({ decision: "approve" });
+
+/** A POST the API refuses with `status` and `error`. */
+const post = (
   name: string,
-  method: "GET" | "POST",
   path: string,
-  body: string | undefined,
+  body: string,
   status: number,
   error: string,
-  problem?: { path: string; rule: string },
 ): BadControlRequest => ({
   name,
-  method,
+  method: "POST",
   path,
-  ...(body !== undefined ? { body } : {}),
+  body,
   status,
   error,
-  ...(problem ? { problem } : {}),
 });
+
+/** An approval of `pipeline` in `release` that the API refuses. */
+const decide = (name: string, release: string, pipeline: string, status: number, error: string) =>
+  post(name, `/releases/${release}/approvals/${pipeline}`, approve, status, error);
+
+/** A POST whose body the API refuses (400), naming the problem: its JSON Pointer and rule. */
+const badBody = (name: string, path: string, body: string, at: string, rule: string): BadControlRequest => ({
+  ...post(name, path, body, 400, "InvalidRequest"),
+  problem: { path: at, rule },
+});
+
+/** A listing query the API refuses (400). */
+const badList = (name: string, path: string, error: string): BadControlRequest => ({
+  name,
+  method: "GET",
+  path,
+  status: 400,
+  error,
+});
+
+const token = (key: unknown): string => Buffer.from(json(key)).toString("base64url");
 
 export const BAD_CONTROL_REQUESTS: BadControlRequest[] = [
   // Unknown release, pipeline or route.
-  control(
-    "a cancel of an unknown release",
-    "POST",
-    "/releases/no-such-release/cancel",
-    "{}",
-    404,
-    "ReleaseNotFound",
-  ),
-  control(
-    "a retry of an unknown release",
-    "POST",
-    "/releases/no-such-release/retry",
-    "{}",
-    404,
-    "ReleaseNotFound",
-  ),
-  control(
-    "a decision in an unknown release",
-    "POST",
-    "/releases/no-such-release/approvals/svc-a",
-    json({ decision: "approve" }),
-    404,
-    "ReleaseNotFound",
-  ),
-  control(
-    "a decision on a pipeline the release does not have",
-    "POST",
-    "/releases/RUNNING/approvals/svc-b",
-    json({ decision: "approve" }),
-    404,
-    "PipelineNotFound",
-  ),
-  control("a malformed releaseId", "POST", "/releases/bad%24id/cancel", "{}", 400, "InvalidReleaseId"),
-  control(
-    "a malformed pipeline name",
-    "POST",
-    "/releases/RUNNING/approvals/svc%20a",
-    json({ decision: "approve" }),
-    400,
-    "InvalidPipeline",
-  ),
-  control("an unknown control route", "POST", "/releases/RUNNING/pause", "{}", 404, "NotFound"),
+  post("a cancel of an unknown release", "/releases/no-such-release/cancel", "{}", 404, "ReleaseNotFound"),
+  post("a retry of an unknown release", "/releases/no-such-release/retry", "{}", 404, "ReleaseNotFound"),
+  decide("a decision in an unknown release", "no-such-release", "svc-a", 404, "ReleaseNotFound"),
+  decide("a decision on a pipeline the release does not have", "RUNNING", "svc-b", 404, "PipelineNotFound"),
+  post("a malformed releaseId", "/releases/bad%24id/cancel", "{}", 400, "InvalidReleaseId"),
+  decide("a malformed pipeline name", "RUNNING", "svc%20a", 400, "InvalidPipeline"),
+  post("an unknown control route", "/releases/RUNNING/pause", "{}", 404, "NotFound"),
   // Wrong state.
-  control(
-    "a cancel of a release that ended",
-    "POST",
-    "/releases/ENDED/cancel",
-    "{}",
-    409,
-    "ReleaseNotRunning",
-  ),
-  control(
-    "a retry of a running release",
-    "POST",
-    "/releases/RUNNING/retry",
-    "{}",
-    409,
-    "ReleaseNotRetryable",
-  ),
-  control(
-    "a retry of a release that succeeded",
-    "POST",
-    "/releases/ENDED/retry",
-    "{}",
-    409,
-    "ReleaseNotRetryable",
-  ),
-  control(
-    "a decision on a pipeline without a gate",
-    "POST",
-    "/releases/ENDED/approvals/svc-a",
-    json({ decision: "approve" }),
-    409,
-    "NoApprovalGate",
+  post("a cancel of a release that ended", "/releases/ENDED/cancel", "{}", 409, "ReleaseNotRunning"),
+  post("a retry of a running release", "/releases/RUNNING/retry", "{}", 409, "ReleaseNotRetryable"),
+  post("a retry of a release that succeeded", "/releases/ENDED/retry", "{}", 409, "ReleaseNotRetryable"),
+  decide("a decision on a pipeline without a gate", "ENDED", "svc-a", 409, "NoApprovalGate"),
+  decide(
+    "the submitter's approval of their own release",
+    "RUNNING",
+    "svc-manual",
+    403,
+    "SelfApprovalNotAllowed",
   ),
   {
-    ...control(
-      "the submitter's approval of their own release",
-      "POST",
-      "/releases/RUNNING/approvals/svc-manual",
-      json({ decision: "approve" }),
-      403,
-      "SelfApprovalNotAllowed",
-    ),
-  },
-  {
-    ...control(
+    ...decide(
       "a decision by someone outside the gate's approvers",
-      "POST",
-      "/releases/RUNNING/approvals/svc-manual",
-      json({ decision: "approve" }),
+      "RUNNING",
+      "svc-manual",
       403,
       "NotAnApprover",
     ),
     user: "mallory",
   },
-  control(
-    "a cancel of a rejected submission",
-    "POST",
-    "/releases/REJECTED/cancel",
-    "{}",
-    409,
-    "ReleaseNotRunning",
-  ),
-  control(
-    "a retry of a rejected submission",
-    "POST",
-    "/releases/REJECTED/retry",
-    "{}",
-    409,
-    "ReleaseNotRetryable",
-  ),
-  control(
-    "a decision in a rejected submission",
-    "POST",
-    "/releases/REJECTED/approvals/svc-a",
-    json({ decision: "approve" }),
-    409,
-    "ReleaseNotRunning",
-  ),
+  post("a cancel of a rejected submission", "/releases/REJECTED/cancel", "{}", 409, "ReleaseNotRunning"),
+  post("a retry of a rejected submission", "/releases/REJECTED/retry", "{}", 409, "ReleaseNotRetryable"),
+  decide("a decision in a rejected submission", "REJECTED", "svc-a", 409, "ReleaseNotRunning"),
   // Bad bodies.
-  control(
-    "a cancel body that is not JSON",
-    "POST",
-    "/releases/RUNNING/cancel",
-    "{reason: x}",
-    400,
-    "InvalidRequest",
-    { path: "", rule: "json" },
-  ),
-  control("a cancel body that is an array", "POST", "/releases/RUNNING/cancel", "[]", 400, "InvalidRequest", {
-    path: "",
-    rule: "type",
-  }),
-  control(
-    "a cancel with an unknown field",
-    "POST",
-    "/releases/RUNNING/cancel",
-    json({ why: "x" }),
-    400,
-    "InvalidRequest",
-    { path: "/why", rule: "additionalProperties" },
-  ),
-  control(
-    "a cancel reason that is not a string",
-    "POST",
-    "/releases/RUNNING/cancel",
-    json({ reason: 42 }),
-    400,
-    "InvalidRequest",
-    { path: "/reason", rule: "type" },
-  ),
-  control(
+  badBody("a cancel body that is not JSON", CANCEL, "{reason: x}", "", "json"),
+  badBody("a cancel body that is an array", CANCEL, "[]", "", "type"),
+  badBody("a cancel with an unknown field", CANCEL, json({ why: "x" }), "/why", "additionalProperties"),
+  badBody("a cancel reason that is not a string", CANCEL, json({ reason: 42 }), "/reason", "type"),
+  badBody(
     "an oversized cancel reason (1001 characters)",
-    "POST",
-    "/releases/RUNNING/cancel",
+    CANCEL,
     json({ reason: long }),
-    400,
-    "InvalidRequest",
-    { path: "/reason", rule: "maxLength" },
+    "/reason",
+    "maxLength",
   ),
-  control(
+  badBody(
     "a retry body with a field",
-    "POST",
     "/releases/ENDED/retry",
     json({ attempt: 3 }),
-    400,
-    "InvalidRequest",
-    { path: "/attempt", rule: "additionalProperties" },
+    "/attempt",
+    "additionalProperties",
   ),
-  control(
-    "a decision without a decision",
-    "POST",
-    "/releases/RUNNING/approvals/svc-manual",
-    json({ comment: "ok" }),
-    400,
-    "InvalidRequest",
-    { path: "/decision", rule: "required" },
-  ),
-  control(
+  badBody("a decision without a decision", GATE, json({ comment: "ok" }), "/decision", "required"),
+  badBody(
     "a decision that is neither approve nor reject",
-    "POST",
-    "/releases/RUNNING/approvals/svc-manual",
+    GATE,
     json({ decision: "maybe" }),
-    400,
-    "InvalidRequest",
-    { path: "/decision", rule: "enum" },
+    "/decision",
+    "enum",
   ),
-  control(
+  badBody(
     "an oversized comment (1001 characters)",
-    "POST",
-    "/releases/RUNNING/approvals/svc-manual",
+    GATE,
     json({ decision: "reject", comment: long }),
-    400,
-    "InvalidRequest",
-    { path: "/comment", rule: "maxLength" },
+    "/comment",
+    "maxLength",
   ),
-  control(
-    "an empty comment",
-    "POST",
-    "/releases/RUNNING/approvals/svc-manual",
-    json({ decision: "reject", comment: "" }),
-    400,
-    "InvalidRequest",
-    { path: "/comment", rule: "minLength" },
-  ),
-  control(
+  badBody("an empty comment", GATE, json({ decision: "reject", comment: "" }), "/comment", "minLength"),
+  post(
     "a control body larger than 16 KiB",
-    "POST",
-    "/releases/RUNNING/cancel",
+    CANCEL,
     json({ reason: "x".repeat(17_000) }),
     413,
     "InvalidRequest",
   ),
   {
-    ...control(
-      "a cancel sent as text/plain",
-      "POST",
-      "/releases/RUNNING/cancel",
-      "{}",
-      415,
-      "UnsupportedMediaType",
-    ),
+    ...post("a cancel sent as text/plain", CANCEL, "{}", 415, "UnsupportedMediaType"),
     contentType: "text/plain",
   },
   // Bad list queries.
-  control(
+  badList(
     "a nextToken from another status's listing",
-    "GET",
-    `/releases?status=SUCCEEDED&nextToken=${Buffer.from(json({ releaseId: "x", status: "FAILED", startedAt: "2026-11-30T00:00:00.000Z" })).toString("base64url")}`,
-    undefined,
-    400,
+    `/releases?status=SUCCEEDED&nextToken=${token({ releaseId: "x", status: "FAILED", startedAt: "2026-11-30T00:00:00.000Z" })}`,
     "InvalidNextToken",
   ),
-  control("a list of an unknown status", "GET", "/releases?status=done", undefined, 400, "InvalidStatus"),
-  control("a list limit of 0", "GET", "/releases?limit=0", undefined, 400, "InvalidLimit"),
-  control("a list limit over 100", "GET", "/releases?limit=101", undefined, 400, "InvalidLimit"),
-  control("a list limit that is not a number", "GET", "/releases?limit=ten", undefined, 400, "InvalidLimit"),
-  control(
-    "a nextToken that is not one",
-    "GET",
-    "/releases?nextToken=garbage",
-    undefined,
-    400,
-    "InvalidNextToken",
-  ),
-  control(
-    "a nextToken naming another key",
-    "GET",
-    `/releases?nextToken=${Buffer.from('{"x":"1"}').toString("base64url")}`,
-    undefined,
-    400,
-    "InvalidNextToken",
-  ),
+  badList("a list of an unknown status", "/releases?status=done", "InvalidStatus"),
+  badList("a list limit of 0", "/releases?limit=0", "InvalidLimit"),
+  badList("a list limit over 100", "/releases?limit=101", "InvalidLimit"),
+  badList("a list limit that is not a number", "/releases?limit=ten", "InvalidLimit"),
+  badList("a nextToken that is not one", "/releases?nextToken=garbage", "InvalidNextToken"),
+  badList("a nextToken naming another key", `/releases?nextToken=${token({ x: "1" })}`, "InvalidNextToken"),
 ];

@@ -13,7 +13,7 @@ import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExecutionItem } from "../handlers/executions";
 import { clientRequestToken } from "../handlers/manifest";
 import type { ReleaseStatusView } from "../handlers/release-status";
-import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
+import type { ExecutionRecord } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
 import type { EventEnvelope } from "../local/event-router";
 import {
@@ -23,7 +23,7 @@ import {
 } from "../local/release-machine";
 import { S3RVER_CREDENTIALS } from "../local/s3";
 import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "../local/server";
-import { finished, newReleaseId, until } from "./local-helpers";
+import { finished, localPipelines, newReleaseId, until } from "./local-helpers";
 import {
   BAD_CONTROL_REQUESTS,
   BAD_INPUTS,
@@ -35,13 +35,10 @@ import {
 /** Keys of this run's uploads, apart from earlier runs' in a reused bucket. */
 const RUN = Date.now().toString(36);
 
-const PIPELINES: LocalPipelineSpec[] = [
-  { name: "svc-a", durationMs: 20, outcome: "Succeeded" },
-  { name: "svc-b", durationMs: 40, outcome: "Succeeded" },
-  { name: "svc-c", durationMs: 30, outcome: "Succeeded" },
-  { name: "svc-manual", durationMs: null, outcome: "Succeeded" },
-  { name: "svc-fails", durationMs: 30, outcome: "Failed" },
-];
+const PIPELINES = localPipelines(
+  { "svc-a": 20, "svc-b": 40, "svc-c": 30, "svc-manual": null, "svc-fails": 30 },
+  ["svc-fails"],
+);
 
 /** What the summary line reports, counted as the tests run. */
 const tally = { badInputs: 0, leaks: 0, storms: 0, stormReleases: 0, faults: 0, correctOutcomes: 0 };
@@ -99,6 +96,37 @@ async function assertRanOnce(machine: LocalReleaseMachine, releaseId: string, pi
     [],
     "no waiter is left behind",
   );
+}
+
+/** Each of `pipelines` (in order) started once and went STARTED -> SUCCEEDED; no waiter is left. */
+async function assertRanCleanly(machine: LocalReleaseMachine, releaseId: string, pipelines: string[]) {
+  assert.deepEqual(
+    historyOf(await machine.readRelease(releaseId)),
+    pipelines.map((pipeline) => [pipeline, "Succeeded", ["STARTED", "SUCCEEDED"]]),
+  );
+  await assertRanOnce(machine, releaseId, pipelines);
+}
+
+/** The release SUCCEEDED and each of `pipelines` ran cleanly. */
+async function assertCleanSuccess(
+  machine: LocalReleaseMachine,
+  release: ReleaseStatusView,
+  pipelines: string[],
+) {
+  assert.equal(release.status, "SUCCEEDED", release.cause);
+  await assertRanCleanly(machine, release.releaseId, pipelines);
+}
+
+/** POST /releases with `manifest` as its JSON body. */
+function postManifest(
+  serverUrl: string,
+  manifest: { releaseId: string; pipelines: string[] },
+): Promise<Response> {
+  return fetch(`${serverUrl}/releases`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(manifest),
+  });
 }
 
 function faultTest(title: string, body: () => Promise<void>): void {
@@ -404,6 +432,13 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       return winners[0];
     }
 
+    /** The starts CodePipeline was asked for and the executions the engine ran, before a storm. */
+    const countsBefore = () =>
+      [
+        machine.codepipeline.callCount("StartPipelineExecution"),
+        machine.engine.listExecutions().length,
+      ] as const;
+
     function assertApiAnswers(answers: Answer[], releaseId: string): void {
       for (const answer of answers) {
         assert.ok([200, 409].includes(answer.status), JSON.stringify(answer));
@@ -417,10 +452,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
     it("runs a releaseId posted 20 times at once exactly once, answering each with its one execution or 409", async () => {
       tally.storms += 1;
       const releaseId = newReleaseId("storm-api");
-      const [startsBefore, executionsBefore] = [
-        machine.codepipeline.callCount("StartPipelineExecution"),
-        machine.engine.listExecutions().length,
-      ];
+      const [startsBefore, executionsBefore] = countsBefore();
       const body = JSON.stringify({ releaseId, pipelines: PAIR });
 
       const answers = await Promise.all(Array.from({ length: 20 }, () => post(body)));
@@ -435,10 +467,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
     it("runs a releaseId posted 10 times and uploaded 10 times at once exactly once", async () => {
       tally.storms += 1;
       const releaseId = newReleaseId("storm-mixed");
-      const [startsBefore, executionsBefore] = [
-        machine.codepipeline.callCount("StartPipelineExecution"),
-        machine.engine.listExecutions().length,
-      ];
+      const [startsBefore, executionsBefore] = countsBefore();
       const body = JSON.stringify({ releaseId, pipelines: PAIR });
       const keys = Array.from({ length: 10 }, (_, i) => `storms/${releaseId}/copy-${i}.json`);
 
@@ -463,10 +492,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
     it("runs a numeric releaseId posted 20 times at once exactly once (unnamed executions race in the table)", async () => {
       tally.storms += 1;
       const releaseId = String(Date.now() * 1000 + 7);
-      const [startsBefore, executionsBefore] = [
-        machine.codepipeline.callCount("StartPipelineExecution"),
-        machine.engine.listExecutions().length,
-      ];
+      const [startsBefore, executionsBefore] = countsBefore();
       const body = `{"releaseId": ${releaseId}, "pipelines": ${JSON.stringify(PAIR)}}`;
 
       const answers = await Promise.all(Array.from({ length: 20 }, () => post(body)));
@@ -484,6 +510,20 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       assert.equal(answer.status, 200, JSON.stringify(answer));
       return answer;
     };
+    /** The next `times` starts of `pipeline` fail with `error` (with afterEffect, after starting it). */
+    const failStarts = (
+      pipeline: string,
+      error: string,
+      times: number,
+      options: { afterEffect?: boolean } = {},
+    ) =>
+      machine.codepipeline.faults.inject({
+        operation: "StartPipelineExecution",
+        error,
+        times,
+        pipeline,
+        ...options,
+      });
     const stateEvents = (executionId: string) =>
       machine.router.published.filter(
         (e) =>
@@ -496,20 +536,9 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       async () => {
         const releaseId = newReleaseId("throttled");
         const startsBefore = machine.codepipeline.callCount("StartPipelineExecution");
-        machine.codepipeline.faults.inject({
-          operation: "StartPipelineExecution",
-          error: "ThrottlingException",
-          times: 5,
-          pipeline: "svc-a",
-        });
+        failStarts("svc-a", "ThrottlingException", 5);
         // A throttled call whose start took effect anyway: the retry must get the same execution back.
-        machine.codepipeline.faults.inject({
-          operation: "StartPipelineExecution",
-          error: "ThrottlingException",
-          times: 2,
-          pipeline: "svc-b",
-          afterEffect: true,
-        });
+        failStarts("svc-b", "ThrottlingException", 2, { afterEffect: true });
 
         await submit(releaseId, ["svc-a", "svc-b"]);
         const release = await endedRelease(machine, releaseId);
@@ -528,23 +557,12 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       "a burst of ConflictException on start that took effect (afterEffect): SUCCEEDED, no double start",
       async () => {
         const releaseId = newReleaseId("conflict");
-        machine.codepipeline.faults.inject({
-          operation: "StartPipelineExecution",
-          error: "ConflictException",
-          times: 4,
-          pipeline: "svc-c",
-          afterEffect: true,
-        });
+        failStarts("svc-c", "ConflictException", 4, { afterEffect: true });
 
         await submit(releaseId, ["svc-c", "svc-a"]);
         const release = await endedRelease(machine, releaseId);
 
-        assert.equal(release.status, "SUCCEEDED", release.cause);
-        assert.deepEqual(historyOf(release), [
-          ["svc-c", "Succeeded", ["STARTED", "SUCCEEDED"]],
-          ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
-        ]);
-        await assertRanOnce(machine, releaseId, ["svc-c", "svc-a"]);
+        await assertCleanSuccess(machine, release, ["svc-c", "svc-a"]);
       },
     );
 
@@ -552,12 +570,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       "throttling beyond the retry budget: FAILED naming the pipeline, the others stopped, nothing started twice",
       async () => {
         const releaseId = newReleaseId("throttled-out");
-        machine.codepipeline.faults.inject({
-          operation: "StartPipelineExecution",
-          error: "ThrottlingException",
-          times: 50,
-          pipeline: "svc-b",
-        });
+        failStarts("svc-b", "ThrottlingException", 50);
 
         await submit(releaseId, ["svc-manual", "svc-b"]);
         const release = await endedRelease(machine, releaseId);
@@ -606,12 +619,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         assert.deepEqual(report.failures, []);
         assert.equal(report.completed, 2);
         const release = await endedRelease(machine, releaseId);
-        assert.equal(release.status, "SUCCEEDED", release.cause);
-        assert.deepEqual(historyOf(release), [
-          ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
-          ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
-        ]);
-        await assertRanOnce(machine, releaseId, ["svc-a", "svc-b"]);
+        await assertCleanSuccess(machine, release, ["svc-a", "svc-b"]);
       },
     );
 
@@ -654,11 +662,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
             `${item.pipeline}: the events really arrived out of order`,
           );
         }
-        assert.deepEqual(historyOf(release), [
-          ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
-          ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
-        ]);
-        await assertRanOnce(machine, releaseId, ["svc-a", "svc-b"]);
+        await assertRanCleanly(machine, releaseId, ["svc-a", "svc-b"]);
       },
     );
 
@@ -728,15 +732,29 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       });
 
       const named = (name: string, message: string) => Object.assign(new Error(message), { name });
+      /** A fault test on the handler machine, with a fresh releaseId labelled `label`. */
+      const handlerFault = (
+        title: string,
+        label: string,
+        body: (m: LocalReleaseMachine, releaseId: string) => Promise<void>,
+      ) => faultTest(title, () => body(handlerMachine, newReleaseId(label)));
+      /** The next call of `fn` throws `error` instead of running (the first `times` calls); the rest run. */
+      const throwFrom = (fn: string, error: Error, times = 1) => {
+        let thrown = 0;
+        inject = async (name, payload, invoke) => {
+          if (name !== fn || thrown >= times) return invoke(payload);
+          thrown += 1;
+          throw error;
+        };
+        return { thrown: () => thrown };
+      };
       const callsOf = (name: string, pipeline?: string) =>
         calls.filter((c) => c.name === name && (pipeline === undefined || c.pipeline === pipeline)).length;
 
-      faultTest(
+      handlerFault(
         "PipelineNotFoundException mid-release: FAILED naming the missing pipeline, the others stopped",
-        async () => {
-          const m = handlerMachine;
-          const releaseId = newReleaseId("gone");
-
+        "gone",
+        async (m, releaseId) => {
           // svc-gone starts once svc-c has succeeded, while svc-manual runs.
           const execution = await finished(
             m,
@@ -803,72 +821,53 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         },
       );
 
-      faultTest(
+      handlerFault(
         "DynamoDB throttling in the release's wait (ProvisionedThroughputExceededException once): retried, SUCCEEDED",
-        async () => {
-          const m = handlerMachine;
-          const releaseId = newReleaseId("ddb-throttled");
-          let thrown = 0;
-          inject = async (name, payload, invoke) => {
-            if (name === "awaitRelease" && thrown === 0) {
-              thrown += 1;
-              throw named(
-                "ProvisionedThroughputExceededException",
-                "The level of configured provisioned throughput for the table was exceeded.",
-              );
-            }
-            return invoke(payload);
-          };
+        "ddb-throttled",
+        async (m, releaseId) => {
+          const fault = throwFrom(
+            "awaitRelease",
+            named(
+              "ProvisionedThroughputExceededException",
+              "The level of configured provisioned throughput for the table was exceeded.",
+            ),
+          );
 
           const execution = await finished(m, m.submit({ releaseId, pipelines: ["svc-a", "svc-b"] }));
 
           assert.equal(execution.status, "SUCCEEDED", execution.cause);
-          assert.equal(thrown, 1);
+          assert.equal(fault.thrown(), 1);
           assert.equal(callsOf("awaitRelease"), 2, "the throttled call was retried once");
-          assert.deepEqual(historyOf(await m.readRelease(releaseId)), [
-            ["svc-a", "Succeeded", ["STARTED", "SUCCEEDED"]],
-            ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
-          ]);
-          await assertRanOnce(m, releaseId, ["svc-a", "svc-b"]);
+          await assertRanCleanly(m, releaseId, ["svc-a", "svc-b"]);
         },
       );
 
-      faultTest(
+      handlerFault(
         "a handler that throws a transient error once (Lambda.ServiceException in LoadManifest): retried, SUCCEEDED",
-        async () => {
-          const m = handlerMachine;
-          const releaseId = newReleaseId("transient");
-          let thrown = 0;
-          inject = async (name, payload, invoke) => {
-            if (name === "loadManifest" && thrown === 0) {
-              thrown += 1;
-              throw named("Lambda.ServiceException", "Lambda was unable to run the function");
-            }
-            return invoke(payload);
-          };
+        "transient",
+        async (m, releaseId) => {
+          throwFrom(
+            "loadManifest",
+            named("Lambda.ServiceException", "Lambda was unable to run the function"),
+          );
 
           const execution = await finished(m, m.submit({ releaseId, pipelines: ["svc-b"] }));
 
           assert.equal(execution.status, "SUCCEEDED", execution.cause);
           assert.equal(callsOf("loadManifest"), 2);
-          assert.deepEqual(historyOf(await m.readRelease(releaseId)), [
-            ["svc-b", "Succeeded", ["STARTED", "SUCCEEDED"]],
-          ]);
-          await assertRanOnce(m, releaseId, ["svc-b"]);
+          await assertRanCleanly(m, releaseId, ["svc-b"]);
         },
       );
 
-      faultTest(
+      handlerFault(
         "a handler that throws a non-transient error (TypeError in the release's wait): not retried, FAILED naming it, the rest stopped",
-        async () => {
-          const m = handlerMachine;
-          const releaseId = newReleaseId("defect");
-          inject = async (name, payload, invoke) => {
-            if (name === "awaitRelease") {
-              throw new TypeError("Cannot read properties of undefined (reading 'S')");
-            }
-            return invoke(payload);
-          };
+        "defect",
+        async (m, releaseId) => {
+          throwFrom(
+            "awaitRelease",
+            new TypeError("Cannot read properties of undefined (reading 'S')"),
+            Infinity,
+          );
 
           const execution = await finished(m, m.submit({ releaseId, pipelines: ["svc-manual", "svc-b"] }));
 
@@ -908,10 +907,9 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         let second: LocalServer | undefined;
         try {
           const cutId = newReleaseId("cut");
-          const answer = await fetch(`${first.url}/releases`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ releaseId: cutId, pipelines: ["svc-manual", "svc-a"] }),
+          const answer = await postManifest(first.url, {
+            releaseId: cutId,
+            pipelines: ["svc-manual", "svc-a"],
           });
           assert.equal(answer.status, 200);
           const firstMachine = first.machine;
@@ -948,11 +946,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
           );
 
           const nextId = newReleaseId("after-restart");
-          const next = await fetch(`${second.url}/releases`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ releaseId: nextId, pipelines: ["svc-a", "svc-b"] }),
-          });
+          const next = await postManifest(second.url, { releaseId: nextId, pipelines: ["svc-a", "svc-b"] });
           assert.equal(next.status, 200);
           const release = await endedRelease(second.machine, nextId);
           assert.equal(release.status, "SUCCEEDED", release.cause);
