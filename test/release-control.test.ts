@@ -425,7 +425,13 @@ describe("release control, end to end on the local engine", function () {
 
         const answer = await retry(m, releaseId);
         assert.equal(answer.status, 202);
-        await until("r-d's second execution", () => executionsOf(m, "r-d").length === 2);
+        const second = await until("r-d's second execution", () => executionsOf(m, "r-d")[1]);
+        // The scheduler records the start after CodePipeline answered: wait for that record.
+        await until(
+          "the second start to be recorded",
+          async () =>
+            (await m.readRelease(releaseId))?.pipelines[0].pipelineExecutionId === second.pipelineExecutionId,
+        );
         await m.router.idle();
         const release = await m.readRelease(releaseId);
         assert.equal(release?.status, "RUNNING");

@@ -65,7 +65,13 @@ describe("releases with dependencies between pipelines, end to end", function ()
           dependsOn.length > 0 ? { name, dependsOn } : name,
         ),
       });
-      await running(m, "g-db");
+      const db = await running(m, "g-db");
+      // The scheduler records the start after CodePipeline answered: wait for that record.
+      await until(
+        "g-db's start to be recorded",
+        async () =>
+          (await m.readRelease(releaseId))?.pipelines[0].pipelineExecutionId === db.pipelineExecutionId,
+      );
       await m.router.idle();
       assert.deepEqual(
         ["g-api", "g-web", "g-smoke"].map((p) => executionOf(m, p)),
@@ -259,9 +265,15 @@ describe("releases with dependencies between pipelines, end to end", function ()
     await withMachine([manual("d-slow")], { workflow: { longestPipelineRunSeconds: 60 } }, async (m) => {
       const releaseId = newReleaseId("deadline");
       const execution = m.submit({ releaseId, pipelines: ["d-slow"] });
-      await running(m, "d-slow");
+      const slow = await running(m, "d-slow");
+      await until(
+        "d-slow's start to be recorded",
+        async () =>
+          (await m.readRelease(releaseId))?.pipelines[0].pipelineExecutionId === slow.pipelineExecutionId,
+      );
       await m.router.idle();
-      assert.equal((await m.reconcile()).completed, 0, "not yet past its deadline");
+      const before = await m.reconcile();
+      assert.deepEqual([before.checked, before.completed], [1, 0], "watched, not yet past its deadline");
 
       m.deps.now = () => new Date(Date.now() + 61_000);
       await m.reconcile();
