@@ -186,15 +186,6 @@ export interface ValidatedRelease {
 }
 
 /**
- * The Step Functions execution name: 1-80 characters, no whitespace, control characters or
- * <>{}[]?*"#%\^|~`$&,;:/. A canonical releaseId fits, so the name stays readable without a hash,
- * and must: API Gateway's mapping template derives the same name, and VTL has no hash function.
- */
-export function executionName(releaseId: string): string {
-  return `release-${releaseId}`;
-}
-
-/**
  * CodePipeline's idempotency token for (release, pipeline). Tokens allow only [a-zA-Z0-9-] (at most
  * 128), so pasting the id in would map "5.15" and "5-15" to one token; a SHA-256 keeps them apart.
  */

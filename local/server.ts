@@ -10,7 +10,8 @@ import path from "node:path";
 import type { TableNames } from "../handlers/config";
 import { InvalidManifest } from "../handlers/errors";
 import { manifestUploadedInput, manifestUploadedPattern } from "../handlers/event-patterns";
-import { DEFAULT_MANIFEST_RULES, executionName, manifestParser } from "../handlers/manifest";
+import { executionNameFor } from "../handlers/execution-name";
+import { DEFAULT_MANIFEST_RULES, manifestParser } from "../handlers/manifest";
 import { releaseStatusApi } from "../handlers/release-status";
 import { CONTROL_ROUTES, type ControlRequest, releaseControlApi } from "../handlers/release-control";
 import type { LocalPipelineSpec } from "./codepipeline-service";
@@ -260,12 +261,13 @@ class LocalReleaseApi {
 
   private start(response: ServerResponse, text: string, releaseId: string, caller: string): void {
     try {
-      // Named as the API's mapping template names it (string ids only), so a repeat while open
-      // returns the same execution.
+      // Named as the API's mapping template names it (string ids only, by the same injective
+      // rule: handlers/execution-name.ts), so a repeat while open returns the same execution.
       const named = typeof (JSON.parse(text) as { releaseId?: unknown }).releaseId === "string";
+      const name = named ? executionNameFor(releaseId) : undefined;
       const execution = this.machine.start(
         { source: "api", body: text, submittedBy: caller },
-        named ? { name: executionName(releaseId) } : {},
+        name ? { name } : {},
       );
       this.emit({ type: "submitted", at: execution.startDate, releaseId, source: "the API" });
       this.started(execution, releaseId);

@@ -13,7 +13,6 @@ import {
   DEFAULT_MANIFEST_RULES,
   canonicalReleaseId,
   clientRequestToken,
-  executionName,
   manifestSchema,
   parseManifest,
 } from "../handlers/manifest";
@@ -389,18 +388,7 @@ describe("parseManifest rejects", () => {
 });
 
 describe("identifiers derived from a release", () => {
-  /** Step Functions names: 1-80 characters; no whitespace, control characters or <>{}[]?*"#%\^|~`$&,;:/ */
-  const EXECUTION_NAME = /^[^\s\p{Cc}<>{}[\]?*"#%\\^|~`$&,;:/]{1,80}$/u;
   const CLIENT_REQUEST_TOKEN = /^[a-zA-Z0-9-]{1,128}$/;
-
-  it("names the execution release-<releaseId>, within Step Functions' rules even at the longest id", () => {
-    const longest = `9${"_-.".repeat(21)}`;
-
-    assert.equal(executionName("5.15"), "release-5.15");
-    assert.equal(executionName(longest), `release-${longest}`);
-    assert.match(executionName(longest), EXECUTION_NAME);
-    assert.equal(executionName(longest).length, 72);
-  });
 
   it("derives a stable CodePipeline token that tells 5.15 from 5-15 and one pipeline from another", () => {
     const tokens = [
