@@ -5,11 +5,10 @@
  * deployment-package limit counts: the code `pulumi up` would upload. Pulumi's mocks are global
  * to the process, so this runs last.
  */
-import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { deflateRawSync } from "node:zlib";
 import * as pulumi from "@pulumi/pulumi";
 import * as pulumiState from "@pulumi/pulumi/runtime/state";
+import { archiveBytes } from "../infra/archive-size";
 
 const ROOT = path.join(__dirname, "..");
 const ACCOUNT = "123456789012";
@@ -77,29 +76,6 @@ function mockProgram(): void {
   registered = functions;
 }
 
-/** Deflated size of every file of an archive, with each zip entry's local header. */
-async function archiveBytes(code: Archive): Promise<number> {
-  const assets = await code.assets;
-  let total = 0;
-  const addFile = (file: string) => (total += deflateRawSync(readFileSync(file)).length + 30 + file.length);
-  const walk = (target: string): void => {
-    for (const entry of readdirSync(target, { withFileTypes: true })) {
-      const full = path.join(target, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else addFile(full);
-    }
-  };
-  for (const [name, asset] of Object.entries(assets)) {
-    if (name === "__index.js") total += deflateRawSync(Buffer.from(String(await asset.text))).length;
-    else {
-      const target = path.resolve(ROOT, String(await asset.path));
-      if (statSync(target).isDirectory()) walk(target);
-      else addFile(target);
-    }
-  }
-  return total;
-}
-
 export async function lambdaArchiveBytes(): Promise<Record<string, number>> {
   mockProgram();
   const program = await import("../index");
@@ -112,6 +88,7 @@ export async function lambdaArchiveBytes(): Promise<Record<string, number>> {
   }
   const sizes: Record<string, number> = {};
   // Functions are named `<component>-<handler>`; the report keys them by handler.
-  for (const fn of registered) sizes[fn.name.replace(/^release-machine-/, "")] = await archiveBytes(fn.code);
+  for (const fn of registered)
+    sizes[fn.name.replace(/^release-machine-/, "")] = await archiveBytes(fn.code, ROOT);
   return sizes;
 }

