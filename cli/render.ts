@@ -199,7 +199,8 @@ export function renderChanges(previous: ReleaseView | undefined, view: ReleaseVi
       gateAndDependencies(before) !== gateAndDependencies(pipeline);
     if (!changed) continue;
     const last = lastState(pipeline);
-    const at = last ? formatTime(last.at) : formatTime(view.startedAt);
+    // A pipeline without events (Pending, Skipped, AwaitingApproval) is dated by its own end, if any.
+    const at = formatTime(last?.at ?? pipeline.endedAt ?? view.startedAt);
     const state = last ? ` (${last.state})` : "";
     lines.push(
       `${at} ${pipeline.name.padEnd(width)}  ${pipeline.status}${state}${failedAt(pipeline)}${gateAndDependencies(pipeline)}`,

@@ -471,6 +471,20 @@ describe("release-machine CLI: rendering", () => {
     assert.deepEqual(renderChanges(after, after), []);
   });
 
+  it("dates a pipeline skipped without events by its own end, not the release's start", () => {
+    const before: ReleaseView = {
+      releaseId: "r1",
+      status: "RUNNING",
+      startedAt: "2026-11-27T10:00:00.000Z",
+      pipelines: [{ name: "svc-b", status: "Pending", history: [] }],
+    };
+    const after: ReleaseView = {
+      ...before,
+      pipelines: [{ name: "svc-b", status: "Skipped", endedAt: "2026-11-27T10:00:05.000Z", history: [] }],
+    };
+    assert.deepEqual(renderChanges(before, after), ["10:00:05Z svc-b     Skipped"]);
+  });
+
   it("lists an API error's problems as path, rule and message", () => {
     assert.deepEqual(
       renderApiError(400, {
