@@ -37,16 +37,21 @@ const grantsOnPipelines = (name: HandlerName) =>
  * Packages left out of every archive: the Lambda runtime provides the AWS SDK; the rest serve only
  * local mode and the CLI.
  */
-export const EXCLUDED_PACKAGES = [
-  "@aws-crypto/sha256-js",
-  "@aws-sdk/credential-provider-node",
-  "@smithy/signature-v4",
+/** The AWS SDK packages the handlers use, which the Lambda Node.js runtime provides. */
+export const RUNTIME_PROVIDED_PACKAGES = [
   "@aws-sdk/client-codepipeline",
   "@aws-sdk/client-dynamodb",
   "@aws-sdk/client-eventbridge",
   "@aws-sdk/client-s3",
   "@aws-sdk/client-sfn",
   "@aws-sdk/lib-dynamodb",
+];
+
+export const EXCLUDED_PACKAGES = [
+  "@aws-crypto/sha256-js",
+  "@aws-sdk/credential-provider-node",
+  "@smithy/signature-v4",
+  ...RUNTIME_PROVIDED_PACKAGES,
   "aws-local-stepfunctions",
   "dynalite",
   "s3rver",

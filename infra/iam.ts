@@ -6,6 +6,7 @@
 import type { StateMachineDefinition } from "../stepfunction/asl";
 import { allStates } from "../stepfunction/asl";
 import { integrationOf } from "../stepfunction/integrations";
+import { WORKFLOW_FUNCTIONS } from "../stepfunction/release-workflow";
 import { ExecutionsTable, ReleasePipelinesTable, ReleasesTable } from "../handlers/model";
 
 export interface PolicyStatement {
@@ -69,12 +70,7 @@ export function logWriting(logGroupArn: string): PolicyStatement {
 
 /** Every Lambda function of the program, one per handler. */
 export const HANDLER_NAMES = [
-  "loadManifest",
-  "validateManifest",
-  "recordRejection",
-  "registerRelease",
-  "awaitRelease",
-  "stopRelease",
+  ...WORKFLOW_FUNCTIONS,
   "pipelineEvent",
   "reconciler",
   "releaseStatus",

@@ -17,7 +17,7 @@ import {
   validateManifestHandler,
 } from "../handlers/index";
 import type { ManifestRules } from "../handlers/manifest";
-import { releaseWorkflow } from "../stepfunction/release-workflow";
+import { WORKFLOW_FUNCTIONS, type WorkflowFunction, releaseWorkflow } from "../stepfunction/release-workflow";
 import { writeAllowListFile } from "./allow-list";
 import { auditTrail } from "./audit-trail";
 import { releaseApi } from "./api";
@@ -301,21 +301,14 @@ function functionFactory(
 
 /** The release workflow's definition, over the functions' ARNs. */
 function workflowDefinition(settings: ReleaseMachineSettings, functions: Functions, tables: Tables) {
-  const names = [
-    "loadManifest",
-    "validateManifest",
-    "recordRejection",
-    "registerRelease",
-    "awaitRelease",
-    "stopRelease",
-  ] as const;
+  const names = WORKFLOW_FUNCTIONS;
   return pulumi
     .all([pulumi.all(names.map((handler) => functions[handler].fn.arn)), tables.releases.name])
     .apply(([functionArns, releasesTable]) =>
       releaseWorkflow(
         {
           functions: Object.fromEntries(names.map((handler, i) => [handler, functionArns[i]])) as Record<
-            (typeof names)[number],
+            WorkflowFunction,
             string
           >,
           releasesTable,

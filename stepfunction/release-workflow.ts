@@ -32,16 +32,20 @@ import {
 
 export type { FailurePolicy };
 
+/** The functions the workflow's Task states invoke (the other handlers are invoked by events). */
+export const WORKFLOW_FUNCTIONS = [
+  "loadManifest",
+  "validateManifest",
+  "recordRejection",
+  "registerRelease",
+  "awaitRelease",
+  "stopRelease",
+] as const;
+export type WorkflowFunction = (typeof WORKFLOW_FUNCTIONS)[number];
+
 /** What the workflow calls: function ARNs, table names, the event bus for release events. */
 export interface WorkflowRefs {
-  functions: {
-    loadManifest: string;
-    validateManifest: string;
-    recordRejection: string;
-    registerRelease: string;
-    awaitRelease: string;
-    stopRelease: string;
-  };
+  functions: Record<WorkflowFunction, string>;
   releasesTable: string;
   eventBusName: string;
 }

@@ -20,6 +20,7 @@ import { type LocalS3, S3RVER_CREDENTIALS, startS3 } from "../local/s3";
 import { TaskTokenRegistry, type SfnService, startSfnService } from "../local/sfn-service";
 import { type EventsService, startEventsService } from "../local/events-service";
 import type { PutEventsEntry } from "../local/event-router";
+import { RUNTIME_PROVIDED_PACKAGES } from "../infra/functions";
 import { HANDLER_NAMES } from "../infra/iam";
 import { archiveBytes, lambdaNode, materialize } from "./lambda-archive-files";
 import { until } from "./local-helpers";
@@ -28,14 +29,7 @@ import { DEV_PIPELINES, loadProgram, own } from "./pulumi-mocks";
 const run = promisify(execFile);
 const SUBMITTER = "arn:aws:iam::000000000000:user/alice";
 const ROOT = path.join(__dirname, "..");
-const RUNTIME_PACKAGES = [
-  "@aws-sdk/client-codepipeline",
-  "@aws-sdk/client-dynamodb",
-  "@aws-sdk/client-eventbridge",
-  "@aws-sdk/client-s3",
-  "@aws-sdk/client-sfn",
-  "@aws-sdk/lib-dynamodb",
-];
+const RUNTIME_PACKAGES = RUNTIME_PROVIDED_PACKAGES;
 
 /** The runtime's node_modules: the SDK packages and everything they depend on, and nothing else. */
 function runtimeModules(into: string): void {

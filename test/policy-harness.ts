@@ -95,11 +95,8 @@ const OPTIONS: PolicyResourceOptions = {
 const proxied = (props: Record<string, unknown>): Record<string, unknown> =>
   unknownCheckingProxy(props) as Record<string, unknown>;
 
-/** The arguments one resource validation receives. */
-export function resourceArgs(
-  resource: EngineResource,
-  config: Record<string, unknown> = {},
-): ResourceValidationArgs {
+/** What the engine tells a policy about any resource: identity, unknown-checking props, type tests. */
+function described(resource: EngineResource) {
   const { type } = resource;
   const props = proxied(resource.props);
   return {
@@ -108,10 +105,20 @@ export function resourceArgs(
     urn: urnOf(type, resource.name),
     name: resource.name,
     opts: OPTIONS,
-    stackTags: new Map(),
-    isType: (resourceClass) => isTypeOf(type, resourceClass),
+    isType: (resourceClass: ResourceClass) => isTypeOf(type, resourceClass),
     asType: ((resourceClass: ResourceClass) =>
       isTypeOf(type, resourceClass) ? props : undefined) as ResourceValidationArgs["asType"],
+  };
+}
+
+/** The arguments one resource validation receives. */
+export function resourceArgs(
+  resource: EngineResource,
+  config: Record<string, unknown> = {},
+): ResourceValidationArgs {
+  return {
+    ...described(resource),
+    stackTags: new Map(),
     getConfig: <T extends object>() => config as T,
     notApplicable,
   };
@@ -119,22 +126,11 @@ export function resourceArgs(
 
 /** The resources one stack validation receives, property dependencies linked as the engine does. */
 export function stackResources(resources: EngineResource[]): PolicyResource[] {
-  const built = resources.map((resource): PolicyResource => {
-    const { type } = resource;
-    const props = proxied(resource.props);
-    return {
-      type,
-      props,
-      urn: urnOf(type, resource.name),
-      name: resource.name,
-      opts: OPTIONS,
-      dependencies: [],
-      propertyDependencies: {},
-      isType: (resourceClass) => isTypeOf(type, resourceClass),
-      asType: ((resourceClass: ResourceClass) =>
-        isTypeOf(type, resourceClass) ? props : undefined) as PolicyResource["asType"],
-    };
-  });
+  const built = resources.map((resource): PolicyResource => ({
+    ...described(resource),
+    dependencies: [],
+    propertyDependencies: {},
+  }));
   const byName = new Map(built.map((r) => [r.name, r]));
   resources.forEach((resource, i) => {
     for (const [property, names] of Object.entries(resource.propertyDependencies ?? {})) {
