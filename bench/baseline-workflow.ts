@@ -1,6 +1,6 @@
 /**
- * The polling baseline: the shape of the original SAM demo (shared/seed, ARCHITECTURE §3 "Why not
- * polling"), built with the same typed ASL builders as our workflow, so both are measured on the
+ * The polling baseline: the shape of the original SAM demo this project replaces (docs/architecture.md,
+ * "Scheduling", says why not polling), built with the same typed ASL builders as our workflow, so both are measured on the
  * same engine with the same stand-ins.
  *
  *   ValidateManifest (Lambda) ─▶ RecordRelease (dynamodb:putItem) ─▶ StartPipelines (one Lambda

@@ -25,6 +25,7 @@ import { listen } from "../local/http";
 import type { LocalServer } from "../local/server";
 import { type CliServer, type Run, runCli, startCliServer } from "./cli-harness";
 import { releaseView, withReleaseApi } from "./release-api";
+import { until } from "./local-helpers";
 
 const ROOT = path.join(__dirname, "..");
 const BIN = path.join(ROOT, "cli", "release-machine.js");
@@ -83,13 +84,12 @@ describe("release-machine CLI", function () {
   });
 
   /** The execution of `pipeline` once the stand-in has started it. */
-  const executionOf = async (pipeline: string): Promise<string> => {
-    for (;;) {
-      const [record] = server.machine.codepipeline.executions(pipeline).filter((e) => !e.endTime);
-      if (record) return record.pipelineExecutionId;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  };
+  const executionOf = async (pipeline: string): Promise<string> =>
+    (
+      await until(`${pipeline} to be started`, () =>
+        server.machine.codepipeline.executions(pipeline).find((e) => !e.endTime),
+      )
+    ).pipelineExecutionId;
 
   describe("the binary", () => {
     it("starts and prints the top-level usage for --help", async () => {

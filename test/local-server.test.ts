@@ -13,6 +13,7 @@ import type { ReleaseStatusView } from "../handlers/release-status";
 import { listen } from "../local/http";
 import { readSettings, startFromSettings, startupMessage } from "../local/main";
 import { localS3ClientConfig } from "../local/s3-config";
+import { until } from "./local-helpers";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -67,15 +68,6 @@ async function stop(started: Started): Promise<void> {
   const killed = setTimeout(() => process.kill(-(started.child.pid as number), "SIGKILL"), 15_000);
   await started.exited;
   clearTimeout(killed);
-}
-
-/** Asks `probe` again on each turn of the event loop until it answers; the test's timeout bounds it. */
-async function eventually<T>(probe: () => Promise<T | undefined>): Promise<T> {
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe("npm start, used as a user would", function () {
@@ -403,7 +395,7 @@ describe("npm start, used as a user would", function () {
 
   it("keeps finished releases readable after a restart, and reports a release cut off by the stop as FAILED", async () => {
     assert.equal((await post(JSON.stringify({ releaseId: "cut-1", pipelines: ["svc-slow"] }))).status, 200);
-    await eventually(async () => ((await get("cut-1")).status === 200 ? true : undefined));
+    await until("the restarted API to answer for cut-1", async () => (await get("cut-1")).status === 200);
     await stop(started);
 
     started = await npmStart(env);

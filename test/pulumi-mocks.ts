@@ -4,6 +4,7 @@
  * not mocked here throws, so the program cannot silently depend on something untested.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as pulumiSettings from "@pulumi/pulumi/runtime/settings";
 import * as pulumiState from "@pulumi/pulumi/runtime/state";
 
 export const ACCOUNT = "123456789012";
@@ -162,11 +163,21 @@ export async function loadProgram(): Promise<typeof import("../index")> {
   return program;
 }
 
-/** Outputs resolve over several turns: waits until the count of recorded resources stops changing. */
+/**
+ * The Pulumi SDK's own RPC queue: every resource registration and invoke keeps it open until the
+ * (mocked) monitor answered. Exported by the SDK at run time but not in its type declarations.
+ */
+const rpcQueue = pulumiSettings as unknown as { waitForRPCs(): Promise<void> };
+
+/**
+ * Outputs resolve over several turns: waits until the SDK's RPC queue has drained and no new
+ * resource was recorded while it did (an apply may register more resources once it resolves).
+ */
 export async function settle(): Promise<void> {
   let count = -1;
   while (count !== recorded.length) {
     count = recorded.length;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await rpcQueue.waitForRPCs();
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
