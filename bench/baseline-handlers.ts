@@ -10,8 +10,8 @@ import {
 } from "@aws-sdk/client-codepipeline";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { TableNames } from "../handlers/config";
-import { isTerminal } from "../handlers/model";
-import type { ValidatedRelease } from "../handlers/manifest";
+import { isTerminal } from "../contract/tables";
+import type { ValidatedRelease } from "../contract/manifest";
 
 export interface BaselineDeps {
   ddb: DynamoDBDocumentClient;

@@ -11,7 +11,7 @@
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { documentClient } from "../handlers/clients";
-import { DEFAULT_MANIFEST_RULES, manifestParser } from "../handlers/manifest";
+import { DEFAULT_MANIFEST_RULES, manifestParser } from "../contract/manifest";
 import {
   type CodePipelineService,
   type LocalPipelineSpec,

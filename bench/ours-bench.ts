@@ -11,7 +11,7 @@
  * looks again. The engine's `onEvent` gives the real time the release was recorded (MarkSucceeded
  * or MarkFailed exited), hence the detection delay.
  */
-import { clientRequestToken } from "../handlers/manifest";
+import { clientRequestToken } from "../contract/manifest";
 import type { EngineEvent } from "../local/history";
 import type { LocalExecution } from "../local/engine";
 import { type LocalReleaseMachine, startLocalReleaseMachine } from "../local/release-machine";

@@ -4,7 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { InvalidManifest } from "../handlers/errors";
+import { InvalidManifest } from "../contract/errors";
 import {
   type ApiTarget,
   ApiError,

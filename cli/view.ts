@@ -3,7 +3,7 @@
  * optional so that the CLI works against an older or newer API. A rejected submission comes back
  * as `{releaseId, status: "REJECTED", error, cause, problems, source}`, without pipelines.
  */
-import type { ManifestProblem } from "../handlers/errors";
+import type { ManifestProblem } from "../contract/errors";
 import type { PipelineStatusView, ReleaseStatusView } from "../handlers/release-status";
 
 /** One problem of a manifest: the field (JSON Pointer), the rule it breaks, in words. */

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { ConfigurationError } from "./errors";
-import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits } from "./manifest";
+import { ConfigurationError } from "../contract/errors";
+import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits } from "../contract/manifest";
 
 export type Environment = Record<string, string | undefined>;
 

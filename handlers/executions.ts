@@ -18,7 +18,7 @@ import {
   type PipelineExecutionStatus,
   TERMINAL_STATUSES,
   isTerminal,
-} from "./model";
+} from "../contract/tables";
 
 export interface ExecutionDeps {
   ddb: DynamoDBDocumentClient;

@@ -16,7 +16,7 @@ import {
   loadManifest,
   validateManifest,
 } from "./load-manifest";
-import { manifestParser } from "./manifest";
+import { manifestParser } from "../contract/manifest";
 import {
   type PipelineEventOutcome,
   type PipelineStateChangeEvent,

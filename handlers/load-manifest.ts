@@ -3,8 +3,8 @@
  * "Object Created" rule, or the API's request body) into a validated release plan.
  */
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { InvalidManifest, ManifestNotFound } from "./errors";
-import { type PlannedPipeline, STATE_TEXT_BUDGET, type ValidatedRelease } from "./manifest";
+import { InvalidManifest, ManifestNotFound } from "../contract/errors";
+import { type PlannedPipeline, STATE_TEXT_BUDGET, type ValidatedRelease } from "../contract/manifest";
 
 /** The execution input: what the S3 rule's input transformer or the API's mapping template sends. */
 export type ReleaseRequest =

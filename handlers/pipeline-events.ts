@@ -15,7 +15,7 @@ import {
   type PipelineExecutionStatus,
   isTerminal,
   statusFromEventState,
-} from "./model";
+} from "../contract/tables";
 import { expireGates, onPipelineEnded, resumeStuckStarts } from "./scheduler";
 
 /**

@@ -13,11 +13,11 @@
 import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { findNodeAtLocation, parseTree } from "jsonc-parser";
-import type { ManifestProblem } from "./errors";
+import type { ManifestProblem } from "../contract/errors";
 import { type ExecutionDeps, isConditionFailure } from "./executions";
 import { loadManifest, parseReleaseRequest } from "./load-manifest";
-import { type ValidatedRelease, canonicalReleaseId, offsetNestedDeeperThan } from "./manifest";
-import { ReleasesTable } from "./model";
+import { type ValidatedRelease, canonicalReleaseId, offsetNestedDeeperThan } from "../contract/manifest";
+import { ReleasesTable } from "../contract/tables";
 import { readableCause } from "./release-status";
 
 export interface RejectionRequest {

@@ -9,10 +9,15 @@
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import Ajv, { type ErrorObject } from "ajv";
-import { GateNotAwaiting, ReleaseStateConflict, type RequestProblem, RequestRefused } from "./errors";
+import {
+  GateNotAwaiting,
+  ReleaseStateConflict,
+  type RequestProblem,
+  RequestRefused,
+} from "../contract/errors";
 import type { ExecutionDeps } from "./executions";
-import { type JsonSchema, PIPELINE_NAME_PATTERN, RELEASE_ID_PATTERN } from "./manifest";
-import { LISTED_RELEASE, RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "./model";
+import { type JsonSchema, PIPELINE_NAME_PATTERN, RELEASE_ID_PATTERN } from "../contract/manifest";
+import { LISTED_RELEASE, RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "../contract/tables";
 import { type ProxyResponse, json } from "./release-status";
 import {
   type PipelineItem,

@@ -12,7 +12,7 @@ import {
   RELEASE_EVENT_BUS,
   RELEASE_EVENT_DETAIL_TYPE,
   RELEASE_EVENT_SOURCE,
-} from "./model";
+} from "../contract/tables";
 
 /** "Release State Change" detail: the release's status after the change, and who caused it. */
 export interface ReleaseStateDetail {

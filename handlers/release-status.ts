@@ -6,9 +6,9 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { readItem } from "./reads";
 import type { TableNames } from "./config";
 import { executionsOfRelease } from "./executions";
-import { RELEASE_ID_PATTERN } from "./manifest";
-import type { ManifestProblem } from "./errors";
-import { type ReleaseStatus, ReleasesTable } from "./model";
+import { RELEASE_ID_PATTERN } from "../contract/manifest";
+import type { ManifestProblem } from "../contract/errors";
+import { type ReleaseStatus, ReleasesTable } from "../contract/tables";
 import { type PipelineItem, pipelinesOfRelease } from "./scheduler";
 
 export interface PipelineStatusView {

@@ -32,7 +32,7 @@ import {
   ReleaseNotRegistered,
   ReleaseStateConflict,
   RetryRefused,
-} from "./errors";
+} from "../contract/errors";
 import {
   type ExecutionDeps,
   type ExecutionItem,
@@ -43,7 +43,7 @@ import {
   stopExecution,
 } from "./executions";
 import { findFailurePoint } from "./failure-cause";
-import { type ApprovalGate, type PlannedPipeline, clientRequestToken } from "./manifest";
+import { type ApprovalGate, type PlannedPipeline, clientRequestToken } from "../contract/manifest";
 import { publishApprovalRequested, publishReleaseEvent } from "./release-events";
 import {
   type FailurePolicy,
@@ -54,7 +54,7 @@ import {
   ReleasesTable,
   SETTLED_STATUSES,
   isTerminal,
-} from "./model";
+} from "../contract/tables";
 
 /** The release item as the scheduler reads it. */
 export interface ReleaseItem {

@@ -13,7 +13,7 @@
  *   compare with `== ''` after `"$!ref"`; no `.length()` (a property in JavaScript).
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html
  */
-import { EXECUTION_NAME_PREFIX, MAX_ENCODED_RELEASE_ID } from "../handlers/execution-name";
+import { EXECUTION_NAME_PREFIX, MAX_ENCODED_RELEASE_ID } from "../contract/execution-name";
 
 /**
  * JSON string content for a string reference, whatever it holds. `$util.escapeJavaScript` escapes
@@ -28,7 +28,7 @@ function jsonStringContent(reference: string, times: 1 | 2): string {
 
 /**
  * The execution name derived from a string releaseId, in VTL: the rule of
- * handlers/execution-name.ts (`_` → `__`, `.` → `_d`, letters, digits and `-` as they are; no name
+ * contract/execution-name.ts (`_` → `__`, `.` → `_d`, letters, digits and `-` as they are; no name
  * when another character appears or the name would pass 80 characters). A numeric releaseId gets
  * no name: `$input.path` reads it as a double, turning 5.10 into 5.1. Exactly-once does not depend
  * on the name: the workflow's conditional write on the release item refuses a second run.

@@ -11,7 +11,7 @@ import {
   manifestUploadedInput,
   manifestUploadedPattern,
   pipelineStateChangePattern,
-} from "../handlers/event-patterns";
+} from "../contract/event-patterns";
 import type { HandlerFunction } from "./functions";
 import { document, startExecutionStatement } from "./iam";
 import { serviceRole } from "./roles";

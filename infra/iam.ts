@@ -7,7 +7,7 @@ import type { StateMachineDefinition } from "../stepfunction/asl";
 import { allStates } from "../stepfunction/asl";
 import { integrationOf } from "../stepfunction/integrations";
 import { WORKFLOW_FUNCTIONS } from "../stepfunction/release-workflow";
-import { ExecutionsTable, ReleasePipelinesTable, ReleasesTable } from "../handlers/model";
+import { ExecutionsTable, ReleasePipelinesTable, ReleasesTable } from "../contract/tables";
 
 export interface PolicyStatement {
   Sid: string;

@@ -16,7 +16,7 @@ import {
   stopReleaseHandler,
   validateManifestHandler,
 } from "../handlers/index";
-import type { ManifestRules } from "../handlers/manifest";
+import type { ManifestRules } from "../contract/manifest";
 import { WORKFLOW_FUNCTIONS, type WorkflowFunction, releaseWorkflow } from "../stepfunction/release-workflow";
 import { writeAllowListFile } from "./allow-list";
 import { auditTrail } from "./audit-trail";

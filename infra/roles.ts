@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { TRUST_FACTS } from "../policy/trust-facts";
+import { TRUST_FACTS } from "../contract/trust-facts";
 import { type PolicyDocument, type PolicyStatement, document } from "./iam";
 import { pipelinePolicyChunks, splitPipelineStatements } from "./pipeline-policies";
 
@@ -21,7 +21,7 @@ export interface TrustStatement {
 /**
  * A trust policy for exactly one service principal. It is limited to this account by
  * aws:SourceAccount only where AWS documents that the service sends the key when it assumes the
- * role (policy/trust-facts.ts, which cites the page per service); elsewhere the condition would
+ * role (contract/trust-facts.ts, which cites the page per service); elsewhere the condition would
  * never match and the service could not assume the role.
  */
 export function trustPolicy(
@@ -30,7 +30,7 @@ export function trustPolicy(
 ): Omit<PolicyDocument, "Statement"> & { Statement: TrustStatement[] } {
   const fact = TRUST_FACTS[service];
   if (!fact)
-    throw new Error(`no trust fact for ${service}: add it to policy/trust-facts.ts with its AWS page`);
+    throw new Error(`no trust fact for ${service}: add it to contract/trust-facts.ts with its AWS page`);
   const statement: TrustStatement = {
     Sid: "AssumedByOneService",
     Effect: "Allow",

@@ -10,7 +10,7 @@ import {
   executionsTableShape,
   releasePipelinesTableShape,
   releasesTableShape,
-} from "../handlers/model";
+} from "../contract/tables";
 
 export interface ReleaseBucket {
   bucket: aws.s3.Bucket;

@@ -4,7 +4,7 @@
  * GetPipelineState and ListActionExecutions report about it.
  */
 import { randomUUID } from "node:crypto";
-import type { PipelineEventState, PipelineExecutionStatus } from "../handlers/model";
+import type { PipelineEventState, PipelineExecutionStatus } from "../contract/tables";
 
 /** A stage of a local pipeline; its actions run side by side and default to one named as the stage. */
 export interface LocalStageSpec {

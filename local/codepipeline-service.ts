@@ -9,7 +9,7 @@
 import type { EventBridgeEvent } from "aws-lambda";
 import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type Server, createServer } from "node:http";
-import type { PipelineEventState } from "../handlers/model";
+import type { PipelineEventState } from "../contract/tables";
 import {
   type ActionRecord,
   type ExecutionRecord,

@@ -9,7 +9,7 @@ import {
   executionsTableShape,
   releasePipelinesTableShape,
   releasesTableShape,
-} from "../handlers/model";
+} from "../contract/tables";
 
 // dynalite ships no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

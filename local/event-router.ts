@@ -1,6 +1,6 @@
 /**
  * The in-process EventBridge stand-in: matches events against the same patterns the Pulumi program
- * declares (handlers/event-patterns.ts) and delivers them asynchronously, at least once, with bounded
+ * declares (contract/event-patterns.ts) and delivers them asynchronously, at least once, with bounded
  * retries, as EventBridge does; a fault-injection hook can drop, duplicate or delay deliveries.
  * No maintained npm package evaluates EventBridge patterns, so `compilePattern` does (a library could
  * replace it). It validates the whole pattern first: one we cannot evaluate throws, never guesses.

@@ -11,7 +11,7 @@ import { PortInUse } from "./http";
 import { InvalidPipelinesFile, readLocalPipelines } from "./pipelines-file";
 import { formatReleaseEvent } from "./release-events";
 import { LOCAL_REGION } from "./release-machine";
-import { S3RVER_CREDENTIALS } from "./s3-config";
+import { S3RVER_CREDENTIALS } from "../contract/local-s3-config";
 import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "./server";
 import type { LocalPipelineSpec } from "./codepipeline-service";
 

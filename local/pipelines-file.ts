@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import Ajv, { type ErrorObject } from "ajv";
 import { type ParseError, parse, printParseErrorCode } from "jsonc-parser";
-import type { ManifestProblem } from "../handlers/errors";
+import type { ManifestProblem } from "../contract/errors";
 import type { LocalPipelineSpec } from "./codepipeline-run";
 
 /** A problem at a field of the file: the same shape as a manifest's problems. */

@@ -12,7 +12,7 @@ import {
   PIPELINE_EVENT_DETAIL_TYPE,
   RELEASE_EVENT_DETAIL_TYPE,
   RELEASE_EVENT_SOURCE,
-} from "../handlers/model";
+} from "../contract/tables";
 import { readableCause } from "../handlers/release-status";
 import type { LocalExecution } from "./engine";
 import type { EventEnvelope } from "./event-router";

@@ -12,7 +12,7 @@ import { ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { RetryStrategyV2, RetryToken } from "@smithy/types";
 import { documentClient } from "../handlers/clients";
 import type { TableNames } from "../handlers/config";
-import { pipelineStateChangePattern } from "../handlers/event-patterns";
+import { pipelineStateChangePattern } from "../contract/event-patterns";
 import { type ExecutionDeps, recordState, releaseWaiterDone } from "../handlers/executions";
 import {
   type ReconcileReport,
@@ -20,7 +20,7 @@ import {
   pipelineStateChange,
   reconcile,
 } from "../handlers/pipeline-events";
-import { SETTLED_STATUSES } from "../handlers/model";
+import { SETTLED_STATUSES } from "../contract/tables";
 import { type RejectionRequest, recordRejection } from "../handlers/rejections";
 import {
   type RegisterReleaseRequest,
@@ -38,7 +38,7 @@ import {
   type ManifestRules,
   checkRuleLimits,
   manifestParser,
-} from "../handlers/manifest";
+} from "../contract/manifest";
 import { type ReleaseStatusView, readRelease } from "../handlers/release-status";
 import type { ControlDeps } from "../handlers/release-control";
 import {

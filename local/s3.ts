@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { EventEnvelope } from "./event-router";
 import { assertPortFree } from "./http";
-import { S3RVER_CREDENTIALS, localS3ClientConfig } from "./s3-config";
+import { S3RVER_CREDENTIALS, localS3ClientConfig } from "../contract/local-s3-config";
 
 export { S3RVER_CREDENTIALS };
 

@@ -8,10 +8,10 @@
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import path from "node:path";
 import type { TableNames } from "../handlers/config";
-import { InvalidManifest } from "../handlers/errors";
-import { manifestUploadedInput, manifestUploadedPattern } from "../handlers/event-patterns";
-import { executionNameFor } from "../handlers/execution-name";
-import { DEFAULT_MANIFEST_RULES, manifestParser } from "../handlers/manifest";
+import { InvalidManifest } from "../contract/errors";
+import { manifestUploadedInput, manifestUploadedPattern } from "../contract/event-patterns";
+import { executionNameFor } from "../contract/execution-name";
+import { DEFAULT_MANIFEST_RULES, manifestParser } from "../contract/manifest";
 import { releaseStatusApi } from "../handlers/release-status";
 import { CONTROL_ROUTES, type ControlRequest, releaseControlApi } from "../handlers/release-control";
 import type { LocalPipelineSpec } from "./codepipeline-service";
@@ -262,7 +262,7 @@ class LocalReleaseApi {
   private start(response: ServerResponse, text: string, releaseId: string, caller: string): void {
     try {
       // Named as the API's mapping template names it (string ids only, by the same injective
-      // rule: handlers/execution-name.ts), so a repeat while open returns the same execution.
+      // rule: contract/execution-name.ts), so a repeat while open returns the same execution.
       const named = typeof (JSON.parse(text) as { releaseId?: unknown }).releaseId === "string";
       const name = named ? executionNameFor(releaseId) : undefined;
       const execution = this.machine.start(

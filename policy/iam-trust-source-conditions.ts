@@ -1,12 +1,12 @@
 /**
- * Confused-deputy conditions in trust policies, exactly where AWS documents them (trust-facts.ts):
+ * Confused-deputy conditions in trust policies, exactly where AWS documents them (contract/trust-facts.ts):
  * a service that sends aws:SourceAccount / aws:SourceArn when it assumes the role must be limited
  * by one of them; a service not documented to send them must not be, because the condition would
  * never match and the role could not be assumed at all.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { isRecord, parseDocument } from "./iam-documents";
-import { SOURCE_KEYS, TRUST_FACTS } from "./trust-facts";
+import { SOURCE_KEYS, TRUST_FACTS } from "../contract/trust-facts";
 
 /** The aws:Source* keys a statement's Condition tests, under any operator. */
 function sourceKeysIn(condition: unknown): string[] {
@@ -41,7 +41,7 @@ export const iamTrustSourceConditions: ResourceValidationPolicy = {
         const where = `role "${args.name}" (assumeRolePolicy), ${statement.label}`;
         if (!fact) {
           reportViolation(
-            `${where} trusts ${service}, for which no fact says whether it sends aws:SourceAccount/aws:SourceArn. Add it to policy/trust-facts.ts with the AWS page that says so.`,
+            `${where} trusts ${service}, for which no fact says whether it sends aws:SourceAccount/aws:SourceArn. Add it to contract/trust-facts.ts with the AWS page that says so.`,
           );
           continue;
         }

@@ -8,8 +8,8 @@
  * Functions slot is held while a pipeline runs, a pipeline starts as soon as its dependencies
  * succeeded, and a release costs the same few transitions whatever its size, shape or duration.
  */
-import { type FailurePolicy, RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } from "../handlers/model";
-import { WorkflowErrors } from "../handlers/errors";
+import { type FailurePolicy, RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } from "../contract/tables";
+import { WorkflowErrors } from "../contract/errors";
 import {
   Integrations,
   type PayloadTemplate,

@@ -2,10 +2,10 @@
  * The release API's mapping templates executed by velocityjs under API Gateway's semantics
  * (test/api-gateway-vtl.ts): every output must parse as JSON and carry exactly what was sent,
  * whatever characters it holds; StartExecution's answers map to the statuses clients act on; the
- * execution name derived in VTL is the one handlers/execution-name.ts derives.
+ * execution name derived in VTL is the one contract/execution-name.ts derives.
  */
 import assert from "node:assert/strict";
-import { executionNameFor } from "../handlers/execution-name";
+import { executionNameFor } from "../contract/execution-name";
 import {
   START_RESPONSES,
   invalidBodyResponseTemplate,

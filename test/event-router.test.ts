@@ -1,7 +1,7 @@
 // The local EventBridge stand-in: content filtering as AWS documents it, and asynchronous,
 // retried, fault-injectable delivery.
 import assert from "node:assert/strict";
-import { manifestUploadedPattern, pipelineStateChangePattern } from "../handlers/event-patterns";
+import { manifestUploadedPattern, pipelineStateChangePattern } from "../contract/event-patterns";
 import {
   type EventEnvelope,
   type EventPattern,
@@ -32,7 +32,7 @@ const matching = (pattern: EventPattern, ...events: unknown[]) =>
   events.flatMap((event, i) => (matchesPattern(pattern, event) ? [i] : []));
 
 describe("EventBridge pattern matching", () => {
-  describe("the patterns the release machine declares (handlers/event-patterns.ts)", () => {
+  describe("the patterns the release machine declares (contract/event-patterns.ts)", () => {
     const manifestUploaded: EventPattern = manifestUploadedPattern("my-bucket");
     const s3Event = (bucket: string, key: string, overrides: Partial<EventEnvelope> = {}) =>
       envelope({

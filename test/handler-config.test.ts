@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { manifestRulesFromEnvironment } from "../handlers/config";
-import { ConfigurationError } from "../handlers/errors";
+import { ConfigurationError } from "../contract/errors";
 import { writeAllowListFile } from "../infra/allow-list";
 
 describe("the allow-list file in the function's code", () => {

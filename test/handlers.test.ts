@@ -21,15 +21,15 @@ import {
   InvalidManifest,
   ManifestNotFound,
   ReleaseNotRegistered,
-} from "../handlers/errors";
+} from "../contract/errors";
 import type { ExecutionDeps } from "../handlers/executions";
 import { type PipelineStateChangeEvent, handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
 import { awsError, pipelineEvent as stateChange } from "./event-builders";
 import { pipelinesOfRelease, registerRelease, registerReleaseWaiter } from "../handlers/scheduler";
 import { releaseStatusHandler } from "../handlers/index";
 import { loadManifest, parseReleaseRequest, validateManifest } from "../handlers/load-manifest";
-import { type PlannedPipeline, clientRequestToken, manifestParser } from "../handlers/manifest";
-import { statusFromEventState } from "../handlers/model";
+import { type PlannedPipeline, clientRequestToken, manifestParser } from "../contract/manifest";
+import { statusFromEventState } from "../contract/tables";
 import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
 
 type Sent = { name: string; input: unknown };

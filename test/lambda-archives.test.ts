@@ -13,7 +13,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../handlers/clients";
-import { clientRequestToken } from "../handlers/manifest";
+import { clientRequestToken } from "../contract/manifest";
 import { type CodePipelineService, startCodePipelineService } from "../local/codepipeline-service";
 import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
 import { type LocalS3, S3RVER_CREDENTIALS, startS3 } from "../local/s3";

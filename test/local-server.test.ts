@@ -12,7 +12,7 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { ReleaseStatusView } from "../handlers/release-status";
 import { listen } from "../local/http";
 import { readSettings, startFromSettings, startupMessage } from "../local/main";
-import { localS3ClientConfig } from "../local/s3-config";
+import { localS3ClientConfig } from "../contract/local-s3-config";
 import { until } from "./local-helpers";
 
 const ROOT = path.join(__dirname, "..");

@@ -1,7 +1,7 @@
 /** Helpers shared by the manifest tests: the problems a text is rejected with, and manifests to reject. */
 import assert from "node:assert/strict";
-import { InvalidManifest, type ManifestProblem } from "../handlers/errors";
-import { type ManifestRules, parseManifest } from "../handlers/manifest";
+import { InvalidManifest, type ManifestProblem } from "../contract/errors";
+import { type ManifestRules, parseManifest } from "../contract/manifest";
 
 /** The problems of the InvalidManifest that `text` must be rejected with. */
 export function problemsOf(text: string, rules: ManifestRules): ManifestProblem[] {

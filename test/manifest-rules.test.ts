@@ -4,7 +4,7 @@
  * and the schema's draft-04 portability are in test/manifest.test.ts.
  */
 import assert from "node:assert/strict";
-import { type ManifestRules, parseManifest } from "../handlers/manifest";
+import { type ManifestRules, parseManifest } from "../contract/manifest";
 import { assertRejected as assertShared, manifest, withPipelines } from "./manifest-helpers";
 
 const RULES: ManifestRules = {
@@ -343,16 +343,16 @@ describe("parseManifest: one test per rule", () => {
 });
 
 /**
- * Known defects, reported and not fixed here: these fail until handlers/manifest.ts is fixed, and
+ * Known defects, reported and not fixed here: these fail until contract/manifest.ts is fixed, and
  * each says what the rule should report.
  */
 describe("parseManifest: type errors inside pipeline objects and at the top level", () => {
-  // parseManifest (handlers/manifest.ts:364) reads `manifest.releaseId` on null: a TypeError escapes.
+  // parseManifest (contract/manifest.ts:364) reads `manifest.releaseId` on null: a TypeError escapes.
   it("rejects a top-level null as the wrong type, as it does an array or a string", () => {
     assertRejected("null", [{ path: "", rule: "type", message: /the manifest must be of type object/ }]);
   });
 
-  // schemaProblems (handlers/manifest.ts:339) drops every "type" error inside the pipeline-object
+  // schemaProblems (contract/manifest.ts:339) drops every "type" error inside the pipeline-object
   // branch of the item anyOf, so wrongly typed fields of a pipeline object are accepted or crash.
   it("rejects a pipeline object whose name is a number", () => {
     assertRejected(

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import Ajv from "ajv";
-import { InvalidManifest } from "../handlers/errors";
+import { InvalidManifest } from "../contract/errors";
 import {
   type JsonSchema,
   type ManifestRules,
@@ -15,7 +15,7 @@ import {
   clientRequestToken,
   manifestSchema,
   parseManifest,
-} from "../handlers/manifest";
+} from "../contract/manifest";
 import { assertRejected, manifest, problemsOf, withPipelines } from "./manifest-helpers";
 
 const RULES: ManifestRules = {

@@ -26,10 +26,10 @@ import {
   InvalidManifest,
   ManifestNotFound,
   ReleaseNotRegistered,
-} from "../handlers/errors";
+} from "../contract/errors";
 import type { ExecutionDeps } from "../handlers/executions";
 import { loadManifest, validateManifest } from "../handlers/load-manifest";
-import { type PlannedPipeline, manifestParser } from "../handlers/manifest";
+import { type PlannedPipeline, manifestParser } from "../contract/manifest";
 import { type PipelineStateChangeEvent, handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
 import { awsError, pipelineEvent as stateChange } from "./event-builders";
 import { recordRejection } from "../handlers/rejections";

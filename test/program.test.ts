@@ -10,10 +10,10 @@ import {
   manifestUploadedInput,
   manifestUploadedPattern,
   pipelineStateChangePattern,
-} from "../handlers/event-patterns";
-import { manifestSchema } from "../handlers/manifest";
+} from "../contract/event-patterns";
+import { manifestSchema } from "../contract/manifest";
 import { CONTROL_BODY_SCHEMAS } from "../handlers/release-control";
-import { executionsTableShape, releasesTableShape } from "../handlers/model";
+import { executionsTableShape, releasesTableShape } from "../contract/tables";
 import { DEFAULT_SETTINGS, SettingsError, readSettings } from "../infra/config";
 import { apiDefinitionHash } from "../infra/api";
 import { START_RESPONSES, invalidBodyResponseTemplate, startExecutionTemplate } from "../infra/api-templates";

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { clientRequestToken } from "../handlers/manifest";
+import { clientRequestToken } from "../contract/manifest";
 import { approverMatches, releaseControlApi } from "../handlers/release-control";
 import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";

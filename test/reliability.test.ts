@@ -11,7 +11,7 @@ import path from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExecutionItem } from "../handlers/executions";
-import { clientRequestToken } from "../handlers/manifest";
+import { clientRequestToken } from "../contract/manifest";
 import type { ReleaseStatusView } from "../handlers/release-status";
 import type { ExecutionRecord } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";

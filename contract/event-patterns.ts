@@ -2,7 +2,7 @@
  * The EventBridge patterns of the release machine's rules: one source for the Pulumi rules
  * (infra/) and the local event router (local/).
  */
-import { PIPELINE_EVENT_DETAIL_TYPE } from "./model";
+import { PIPELINE_EVENT_DETAIL_TYPE } from "./tables";
 
 /** A manifest (`*.json`) written to the release bucket: S3's "Object Created" event. */
 export function manifestUploadedPattern(bucketName: string) {
