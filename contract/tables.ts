@@ -1,8 +1,10 @@
 /**
  * The release machine's data model: table keys, index names, statuses and the mapping of
  * CodePipeline's two spellings of a state. One source for the handlers, the workflow
- * definition, the Pulumi tables (infra/) and the local tables (local/).
+ * definition, the Pulumi tables (infra/) and the local tables (local/). The items and their
+ * statuses are the lifecycle's (contract/lifecycle.ts).
  */
+import type { PipelineExecutionStatus } from "./lifecycle";
 
 /** `Releases` table: one item per releaseId (plus `rejected:<execution>` items for rejected manifests). */
 export const ReleasesTable = {
@@ -85,47 +87,15 @@ export const executionsTableShape = tableShape(ExecutionsTable, [
   ExecutionsTable.waitingIndex,
 ]);
 
-/**
- * `stopRemaining`: the first pipeline failure stops the release's running pipelines and starts
- * nothing more. `letFinish`: running pipelines, and those not depending on the failed one, run to
- * their end; dependants of a failed pipeline never start.
- */
-export type FailurePolicy = "stopRemaining" | "letFinish";
-
-export type ReleaseStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "REJECTED" | "CANCELLED";
-
-/** The statuses `GET /releases?status=` accepts. */
-export const RELEASE_STATUSES: readonly ReleaseStatus[] = [
-  "RUNNING",
-  "SUCCEEDED",
-  "FAILED",
-  "REJECTED",
-  "CANCELLED",
-];
-
-/**
- * A pipeline's place in its release's schedule. `Pending`: waiting for its dependencies;
- * `Starting`: claimed by exactly one starter; `Started`: its execution is recorded (the
- * execution's own status says how far it got); a terminal execution status once it ended;
- * `Skipped`: it never started (a dependency failed, or the release stopped starting pipelines);
- * `AwaitingApproval`: its dependencies succeeded and its gate waits for a person's decision.
- */
-export type ScheduleStatus =
-  "Pending" | "AwaitingApproval" | "Starting" | "Started" | "Skipped" | PipelineExecutionStatus;
-
-/** Statuses after which a pipeline's place in the release never changes again. */
-export const SETTLED_STATUSES: readonly ScheduleStatus[] = [
-  "Succeeded",
-  "Failed",
-  "Stopped",
-  "Cancelled",
-  "Superseded",
-  "Skipped",
-];
-
-/** CodePipeline API execution statuses (GetPipelineExecution). */
-export type PipelineExecutionStatus =
-  "Cancelled" | "InProgress" | "Stopped" | "Stopping" | "Succeeded" | "Superseded" | "Failed";
+// The statuses and the items' shapes belong to the lifecycle; these names stay importable from here.
+export {
+  type FailurePolicy,
+  type PipelineExecutionStatus,
+  RELEASE_STATUSES,
+  type ReleaseStatus,
+  SETTLED_STATUSES,
+  type ScheduleStatus,
+} from "./lifecycle";
 
 /** CodePipeline EventBridge states ("CodePipeline Pipeline Execution State Change" detail.state). */
 export type PipelineEventState =

@@ -27,16 +27,15 @@ import {
 import { type RecordedRejection, type RejectionRequest, recordRejection } from "./rejections";
 import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from "./release-status";
 import { type ControlDeps, type ControlRequest, releaseControlApi } from "./release-control";
+import { type RegisterReleaseRequest, registerRelease } from "./release/registration";
+import { registerReleaseWaiter } from "./release/outcome";
 import {
-  type RegisterReleaseRequest,
   type RetryReleaseRequest,
   type StopReleaseRequest,
   type StopReleaseResult,
-  registerRelease,
-  registerReleaseWaiter,
   retryRelease,
   stopReleaseAfterFailedWait,
-} from "./scheduler";
+} from "./release/control";
 
 function executionDeps(): ExecutionDeps {
   const { ddb, sfn, codepipeline, events } = clientsFromEnvironment();

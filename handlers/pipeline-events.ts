@@ -16,7 +16,9 @@ import {
   isTerminal,
   statusFromEventState,
 } from "../contract/tables";
-import { expireGates, onPipelineEnded, resumeStuckStarts } from "./scheduler";
+import { onPipelineEnded } from "./release/ends";
+import { expireGates } from "./release/gates";
+import { resumeStuckStarts } from "./release/start-and-claims";
 
 /**
  * The detail of a "CodePipeline Pipeline Execution State Change" event: the fields read here, and

@@ -10,11 +10,11 @@
  * - Otherwise (no readable releaseId, or the releaseId belongs to a real release, as for a
  *   duplicate): recorded apart, under `rejected:<execution name>`, without touching the release.
  */
-import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { findNodeAtLocation, parseTree } from "jsonc-parser";
 import type { ManifestProblem } from "../contract/errors";
-import { type ExecutionDeps, isConditionFailure } from "./executions";
+import type { ExecutionDeps } from "./executions";
+import { changeRelease, recordRejectionApart } from "./lifecycle-store";
 import { loadManifest, parseReleaseRequest } from "./load-manifest";
 import { type ValidatedRelease, canonicalReleaseId, offsetNestedDeeperThan } from "../contract/manifest";
 import { ReleasesTable } from "../contract/tables";
@@ -105,7 +105,6 @@ export async function recordRejection(
   const { problems, releaseId } = await problemsOf(deps, request, cause);
   const at = (deps.now ? deps.now() : new Date()).toISOString();
   const record = {
-    status: "REJECTED",
     source: sourceOf(request.request),
     errorName: request.error.Error,
     cause,
@@ -122,38 +121,17 @@ export async function recordRejection(
     executionArn: request.executionArn,
   };
   if (releaseId !== undefined && request.error.Error !== "DuplicateRelease") {
-    try {
-      await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.tables.releases,
-          Key: { [ReleasesTable.hashKey]: releaseId },
-          UpdateExpression:
-            "SET #status = :status, #source = :source, errorName = :errorName, cause = :cause, problems = :problems, executionArn = :executionArn, startedAt = :startedAt, endedAt = :endedAt, rejections = list_append(if_not_exists(rejections, :none), :summary)",
-          // Never over a real release: only a release not yet submitted, or rejected before.
-          ConditionExpression: "attribute_not_exists(releaseId) OR #status = :status",
-          ExpressionAttributeNames: { "#status": "status", "#source": "source" },
-          ExpressionAttributeValues: {
-            ...Object.fromEntries(Object.entries(record).map(([k, v]) => [`:${k}`, v])),
-            ":none": [],
-            ":summary": [summary],
-          },
-        }),
-      );
-      return { error: request.error.Error, cause, recordedAs: releaseId };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+    // Never over a real release: only a release not yet submitted, or rejected before.
+    const recorded = await changeRelease(deps, releaseId, "reject", {
+      fields: { ...record, rejections: [summary] },
+    });
+    if (recorded.changed) return { error: request.error.Error, cause, recordedAs: releaseId };
   }
   const key = `rejected:${request.executionName}`;
-  await deps.ddb.send(
-    new PutCommand({
-      TableName: deps.tables.releases,
-      Item: {
-        [ReleasesTable.hashKey]: key,
-        ...(releaseId ? { rejectedReleaseId: releaseId } : {}),
-        ...record,
-      },
-    }),
-  );
+  await recordRejectionApart(deps, {
+    [ReleasesTable.hashKey]: key,
+    ...(releaseId ? { rejectedReleaseId: releaseId } : {}),
+    ...record,
+  });
   return { error: request.error.Error, cause, recordedAs: key };
 }

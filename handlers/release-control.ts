@@ -2,7 +2,7 @@
  * The release-control API: cancel, retry, approval decisions and the release list, on AWS (one
  * Lambda behind API Gateway's proxy integration, `AWS_IAM` on every route) and in `npm start`
  * alike. Each route parses and checks its request, authorizes the caller, then leaves every
- * decision to the scheduler (handlers/scheduler.ts), whose conditional writes settle the races.
+ * decision to the scheduler (handlers/release/), whose conditional writes settle the races.
  * The request bodies' schemas below are the one source for the API Gateway models (infra/api.ts),
  * this handler and the local server.
  */
@@ -19,15 +19,10 @@ import type { ExecutionDeps } from "./executions";
 import { type JsonSchema, PIPELINE_NAME_PATTERN, RELEASE_ID_PATTERN } from "../contract/manifest";
 import { LISTED_RELEASE, RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "../contract/tables";
 import { type ProxyResponse, json } from "./release-status";
-import {
-  type PipelineItem,
-  type ReleaseItem,
-  cancelRelease,
-  decideGate,
-  readPipeline,
-  readReleaseItem,
-  retryExecutionName,
-} from "./scheduler";
+import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
+import { cancelRelease, retryExecutionName } from "./release/control";
+import { decideGate } from "./release/gates";
+import { readPipeline, readReleaseItem } from "./release/reads";
 
 /** What the control routes need besides the scheduler's clients. */
 export interface ControlDeps extends ExecutionDeps {

@@ -2,7 +2,8 @@
  * The release machine's own EventBridge events from the handlers: "Release State Change" for each
  * change a person or the scheduler causes (started, awaiting approval, approved, cancelling,
  * retried), and "Release Approval Requested" when a gate opens. The workflow publishes the final
- * states itself (stepfunction/release-workflow.ts), with the same source and detail fields.
+ * states itself (stepfunction/release-workflow.ts); both publish the one detail type of
+ * contract/release-events.ts.
  * https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
  */
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
@@ -13,28 +14,9 @@ import {
   RELEASE_EVENT_DETAIL_TYPE,
   RELEASE_EVENT_SOURCE,
 } from "../contract/tables";
+import type { ApprovalRequestedDetail, ReleaseStateDetail } from "../contract/release-events";
 
-/** "Release State Change" detail: the release's status after the change, and who caused it. */
-export interface ReleaseStateDetail {
-  releaseId: string;
-  status: "RUNNING" | "AWAITING_APPROVAL" | "CANCELLING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
-  causedBy: string;
-  attempt?: number;
-  /** The pipeline the change concerns (a gate opened or decided). */
-  pipeline?: string;
-  decision?: string;
-  comment?: string;
-  reason?: string;
-}
-
-/** "Release Approval Requested" detail. Never a task token: the gate is decided through the API. */
-export interface ApprovalRequestedDetail {
-  releaseId: string;
-  pipeline: string;
-  submittedBy: string;
-  approvers?: string[];
-  deadlineAt: string;
-}
+export type { ApprovalRequestedDetail, ReleaseStateDetail };
 
 /**
  * Publishes one event. A lost notification must not undo or repeat the decision it reports, so a

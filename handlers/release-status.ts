@@ -9,7 +9,8 @@ import { executionsOfRelease } from "./executions";
 import { RELEASE_ID_PATTERN } from "../contract/manifest";
 import type { ManifestProblem } from "../contract/errors";
 import { type ReleaseStatus, ReleasesTable } from "../contract/tables";
-import { type PipelineItem, pipelinesOfRelease } from "./scheduler";
+import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
+import { pipelinesOfRelease } from "./release/reads";
 
 export interface PipelineStatusView {
   name: string;
@@ -86,13 +87,6 @@ export interface RejectionSummary {
   source: string;
   errorName: string;
   cause: string;
-}
-
-interface ReleaseItem extends ReleaseRecord {
-  releaseId: string;
-  status: ReleaseStatus;
-  errorName?: string;
-  rejections?: (RejectionSummary & { executionArn?: string })[];
 }
 
 /** The fields of `item` named in `keys` that are set, in that order (the view leaves out the rest). */

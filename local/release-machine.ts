@@ -8,30 +8,27 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { RetryStrategyV2, RetryToken } from "@smithy/types";
 import { documentClient } from "../handlers/clients";
 import type { TableNames } from "../handlers/config";
 import { pipelineStateChangePattern } from "../contract/event-patterns";
-import { type ExecutionDeps, recordState, releaseWaiterDone } from "../handlers/executions";
+import type { ExecutionDeps } from "../handlers/executions";
 import {
   type ReconcileReport,
   handlePipelineEvent,
   pipelineStateChange,
   reconcile,
 } from "../handlers/pipeline-events";
-import { SETTLED_STATUSES } from "../contract/tables";
 import { type RejectionRequest, recordRejection } from "../handlers/rejections";
+import { type RegisterReleaseRequest, registerRelease } from "../handlers/release/registration";
+import { registerReleaseWaiter } from "../handlers/release/outcome";
 import {
-  type RegisterReleaseRequest,
   type RetryReleaseRequest,
   type StopReleaseRequest,
-  pipelinesOfRelease,
-  registerRelease,
-  registerReleaseWaiter,
   retryRelease,
   stopReleaseAfterFailedWait,
-} from "../handlers/scheduler";
+} from "../handlers/release/control";
+import { failAbandonedReleases } from "../handlers/release/recovery";
 import { loadManifest, validateManifest } from "../handlers/load-manifest";
 import {
   DEFAULT_MANIFEST_RULES,
@@ -411,59 +408,5 @@ export async function startLocalReleaseMachine(
  * Returns their ids.
  */
 export async function failOrphanedReleases(machine: LocalReleaseMachine): Promise<string[]> {
-  const { deps, tables } = machine;
-  const { Items } = await deps.ddb.send(
-    new ScanCommand({
-      TableName: tables.releases,
-      FilterExpression: "#status = :running",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: { ":running": "RUNNING" },
-    }),
-  );
-  const ids = (Items ?? []).map((item) => String(item.releaseId));
-  const now = () => new Date().toISOString();
-  for (const releaseId of ids) {
-    for (const item of await pipelinesOfRelease(deps, releaseId)) {
-      if (SETTLED_STATUSES.includes(item.status)) continue;
-      const id = item.pipelineExecutionId;
-      if (id) {
-        await recordState(deps, {
-          pipelineExecutionId: id,
-          pipeline: item.pipeline,
-          state: "STOPPED",
-          status: "Stopped",
-          at: now(),
-          eventId: `local-engine-stopped:${id}`,
-        });
-        await releaseWaiterDone(deps, id);
-      }
-      await deps.ddb.send(
-        new UpdateCommand({
-          TableName: tables.releasePipelines,
-          Key: { releaseId, pipeline: item.pipeline },
-          UpdateExpression: "SET #status = :status, endedAt = :now",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ":status": id ? "Stopped" : "Skipped", ":now": now() },
-        }),
-      );
-    }
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: tables.releases,
-        Key: { releaseId },
-        UpdateExpression: "SET #status = :failed, errorName = :error, cause = :cause, endedAt = :now",
-        ConditionExpression: "#status = :running",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":failed": "FAILED",
-          ":running": "RUNNING",
-          ":error": "LocalEngineStopped",
-          ":cause":
-            "The local release machine stopped while this release was running; its local pipelines stopped with it. Submit it again under a new releaseId.",
-          ":now": now(),
-        },
-      }),
-    );
-  }
-  return ids;
+  return failAbandonedReleases(machine.deps);
 }

@@ -4,11 +4,14 @@
  *
  * The workflow validates and registers a release, then parks in one `.waitForTaskToken` wait for
  * the whole release. Pipelines are started and followed outside it, by the scheduler
- * (handlers/scheduler.ts) that the registration and every pipeline's end call: so no Step
+ * (handlers/release/) that the registration and every pipeline's end call: so no Step
  * Functions slot is held while a pipeline runs, a pipeline starts as soon as its dependencies
  * succeeded, and a release costs the same few transitions whatever its size, shape or duration.
  */
 import { type FailurePolicy, RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } from "../contract/tables";
+import { MACHINE, RELEASE_CHANGES, type ReleaseEnd, type ReleaseFailure } from "../contract/lifecycle";
+import { changeExpression } from "../contract/lifecycle-expression";
+import { RELEASE_STATE_DETAIL_FIELDS, type ReleaseStateDetail } from "../contract/release-events";
 import { WorkflowErrors } from "../contract/errors";
 import {
   Integrations,
@@ -135,32 +138,55 @@ export function lambdaTask(
 
 const str = (path: string) => ({ "S.$": path });
 
-type ReleaseEnd = "SUCCEEDED" | "FAILED" | "CANCELLED";
+const MARK_CHANGES = {
+  SUCCEEDED: "markSucceeded",
+  FAILED: "markFailed",
+  CANCELLED: "markCancelled",
+} as const satisfies Record<ReleaseEnd, keyof typeof RELEASE_CHANGES>;
+
+/** Where each end's facts are: the outcome itself, or `$.failure` for FAILED (DescribeFailure or StopRelease). */
+const END_SOURCE: Record<ReleaseEnd, string> = {
+  SUCCEEDED: "$.outcome",
+  FAILED: "$.failure",
+  CANCELLED: "$.outcome",
+};
+
+/** The attributes a Mark state writes, by JSONPath. */
+function markPaths(status: ReleaseEnd): Map<string, string> {
+  const source = END_SOURCE[status];
+  return new Map([
+    ["endedAt", "$$.State.EnteredTime"],
+    ["errorName", `${source}.error`],
+    ["cause", `${source}.cause`],
+  ]);
+}
 
 /**
- * A release-table update that ends the release with `status`; error and cause when it did not
- * succeed (`$.failure` for FAILED, the outcome itself for CANCELLED).
+ * A release-table update that ends the release with `status`: the lifecycle's declared change
+ * (contract/lifecycle.ts), its values taken from the state's input.
  */
 function markRelease(refs: WorkflowRefs, status: ReleaseEnd, then: string): TaskState {
-  const failed = status !== "SUCCEEDED";
-  const reason = status === "CANCELLED" ? "$.outcome" : "$.failure";
-  const [errorPath, causePath] =
-    status === "CANCELLED" ? [`${reason}.error`, `${reason}.cause`] : [`${reason}.Error`, `${reason}.Cause`];
+  const change = RELEASE_CHANGES[MARK_CHANGES[status]];
+  const paths = markPaths(status);
+  const { placeholders, ...expressions } = changeExpression(change, "release", {
+    fields: Object.keys(change.fields),
+  });
+  const values = Object.fromEntries(
+    Object.entries(placeholders).map(([placeholder, source]) => {
+      if ("status" in source) return [placeholder, { S: source.status }];
+      const path = "field" in source ? paths.get(source.field) : undefined;
+      if (path === undefined) throw new Error(`${MARK_CHANGES[status]}: no path for ${placeholder}`);
+      return [placeholder, str(path)];
+    }),
+  );
   return task(
     {
       Resource: Integrations.dynamoUpdateItem,
       Parameters: {
         TableName: refs.releasesTable,
         Key: { releaseId: str("$.releaseId") },
-        UpdateExpression: failed
-          ? "SET #status = :status, endedAt = :now, errorName = :error, cause = :cause"
-          : "SET #status = :status, endedAt = :now",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":status": { S: status },
-          ":now": str("$$.State.EnteredTime"),
-          ...(failed ? { ":error": str(errorPath), ":cause": str(causePath) } : {}),
-        },
+        ...expressions,
+        ExpressionAttributeValues: values,
       },
       ResultPath: null,
       Retry: dynamoRetry,
@@ -169,32 +195,42 @@ function markRelease(refs: WorkflowRefs, status: ReleaseEnd, then: string): Task
   );
 }
 
+/** What the last "Release State Change" of each end carries, by JSONPath (its status is a literal). */
+const END_DETAIL: Record<ReleaseEnd, Partial<Record<keyof ReleaseStateDetail, string>>> = {
+  SUCCEEDED: { releaseId: "$.releaseId", causedBy: "$.outcome.causedBy", executionArn: "$$.Execution.Id" },
+  FAILED: {
+    releaseId: "$.releaseId",
+    causedBy: "$.failure.causedBy",
+    executionArn: "$$.Execution.Id",
+    error: "$.failure.error",
+    cause: "$.failure.cause",
+  },
+  CANCELLED: {
+    releaseId: "$.releaseId",
+    causedBy: "$.outcome.causedBy",
+    executionArn: "$$.Execution.Id",
+    error: "$.outcome.error",
+    cause: "$.outcome.cause",
+  },
+};
+
+/** The detail template: the fields of contract/release-events.ts, in its order, and no other. */
+export function releaseEndDetail(status: ReleaseEnd): PayloadTemplate {
+  const paths = END_DETAIL[status];
+  return Object.fromEntries(
+    RELEASE_STATE_DETAIL_FIELDS.flatMap((field): [string, string][] => {
+      if (field === "status") return [[field, status]];
+      const path = paths[field];
+      return path === undefined ? [] : [[`${field}.$`, path]];
+    }),
+  );
+}
+
 /**
  * Publishes "Release State Change". `then` follows it (and its failure); with `ends`, the state
  * ends the execution and `then` is reached only when publishing failed.
  */
 function publishReleaseEvent(refs: WorkflowRefs, status: ReleaseEnd, then: string, ends = false): TaskState {
-  // Who caused the end: the outcome says (the canceller, a gate's decider, the submitter); a
-  // failed wait's path carries it in `$.failure` (StopRelease sets it).
-  const fields: Record<ReleaseEnd, PayloadTemplate> = {
-    SUCCEEDED: { "causedBy.$": "$.outcome.causedBy" },
-    FAILED: {
-      "error.$": "$.failure.Error",
-      "cause.$": "$.failure.Cause",
-      "causedBy.$": "$.failure.CausedBy",
-    },
-    CANCELLED: {
-      "error.$": "$.outcome.error",
-      "cause.$": "$.outcome.cause",
-      "causedBy.$": "$.outcome.causedBy",
-    },
-  };
-  const detail: PayloadTemplate = {
-    "releaseId.$": "$.releaseId",
-    status,
-    "executionArn.$": "$$.Execution.Id",
-    ...fields[status],
-  };
   return task(
     {
       Resource: Integrations.eventsPutEvents,
@@ -204,7 +240,7 @@ function publishReleaseEvent(refs: WorkflowRefs, status: ReleaseEnd, then: strin
             Source: RELEASE_EVENT_SOURCE,
             DetailType: RELEASE_EVENT_DETAIL_TYPE,
             EventBusName: refs.eventBusName,
-            Detail: detail,
+            Detail: releaseEndDetail(status),
           },
         ],
       },
@@ -358,8 +394,9 @@ function waitStates(refs: WorkflowRefs): States {
         TimeoutSeconds: MAX_WAIT_SECONDS,
         ResultPath: "$.outcome",
         Retry: lambdaRetry,
-        // The wait failed (its backstop timeout, or a defect): stop what runs and record why.
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "StopRelease" }],
+        // The wait failed (its backstop timeout, or a defect): stop what runs and record why. Step
+        // Functions spells the caught error {Error, Cause}; StopRelease answers the release's spelling.
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.waitError", Next: "StopRelease" }],
       },
       next("ReleaseOutcome"),
     ),
@@ -375,32 +412,45 @@ function waitStates(refs: WorkflowRefs): States {
 
 /** A failed outcome, or a failed wait: the failure is described (and what runs stopped) before it is recorded. */
 function failureStates(refs: WorkflowRefs): States {
+  const failure = (source: Record<keyof ReleaseFailure, string>): PayloadTemplate => ({
+    "error.$": source.error,
+    "cause.$": source.cause,
+    ...(source.causedBy.startsWith("$") ? { "causedBy.$": source.causedBy } : { causedBy: source.causedBy }),
+  });
   return {
     DescribeFailure: pass(
       {
-        Parameters: {
-          "Error.$": "$.outcome.error",
-          "Cause.$": "$.outcome.cause",
-          "CausedBy.$": "$.outcome.causedBy",
-        },
+        Parameters: failure({
+          error: "$.outcome.error",
+          cause: "$.outcome.cause",
+          causedBy: "$.outcome.causedBy",
+        }),
         ResultPath: "$.failure",
       },
       next("MarkFailed"),
     ),
     StopRelease: lambdaTask(
       refs.functions.stopRelease,
-      { "releaseId.$": "$.releaseId", "reason.$": "$.failure.Cause", "error.$": "$.failure.Error" },
+      { "releaseId.$": "$.releaseId", "reason.$": "$.waitError.Cause", "error.$": "$.waitError.Error" },
       {
         Comment:
           "The release's wait failed: skip what has not started and stop what runs. Returns the failure, naming who caused it.",
-        ResultSelector: {
-          "Error.$": "$.Payload.failure.Error",
-          "Cause.$": "$.Payload.failure.Cause",
-          "CausedBy.$": "$.Payload.failure.CausedBy",
-        },
+        ResultSelector: failure({
+          error: "$.Payload.failure.error",
+          cause: "$.Payload.failure.cause",
+          causedBy: "$.Payload.failure.causedBy",
+        }),
         ResultPath: "$.failure",
         // Failing to stop must not keep the release from being recorded as failed.
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.stopError", Next: "MarkFailed" }],
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.stopError", Next: "DescribeWaitFailure" }],
+      },
+      next("MarkFailed"),
+    ),
+    DescribeWaitFailure: pass(
+      {
+        Comment: "StopRelease failed too: the wait's own error is the failure, caused by the machine.",
+        Parameters: failure({ error: "$.waitError.Error", cause: "$.waitError.Cause", causedBy: MACHINE }),
+        ResultPath: "$.failure",
       },
       next("MarkFailed"),
     ),
@@ -419,7 +469,7 @@ function endingStates(refs: WorkflowRefs): States {
     ReleaseCancelled: fail({ ErrorPath: "$.outcome.error" }, { CausePath: "$.outcome.cause" }),
     MarkFailed: markRelease(refs, "FAILED", "PublishFailed"),
     PublishFailed: publishReleaseEvent(refs, "FAILED", "ReleaseFailed"),
-    ReleaseFailed: fail({ ErrorPath: "$.failure.Error" }, { CausePath: "$.failure.Cause" }),
+    ReleaseFailed: fail({ ErrorPath: "$.failure.error" }, { CausePath: "$.failure.cause" }),
   };
 }
 

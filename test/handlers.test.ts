@@ -25,7 +25,9 @@ import {
 import type { ExecutionDeps } from "../handlers/executions";
 import { type PipelineStateChangeEvent, handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
 import { awsError, pipelineEvent as stateChange } from "./event-builders";
-import { pipelinesOfRelease, registerRelease, registerReleaseWaiter } from "../handlers/scheduler";
+import { registerReleaseWaiter } from "../handlers/release/outcome";
+import { pipelinesOfRelease } from "../handlers/release/reads";
+import { registerRelease } from "../handlers/release/registration";
 import { releaseStatusHandler } from "../handlers/index";
 import { loadManifest, parseReleaseRequest, validateManifest } from "../handlers/load-manifest";
 import { type PlannedPipeline, clientRequestToken, manifestParser } from "../contract/manifest";

@@ -34,7 +34,9 @@ import { type PipelineStateChangeEvent, handlePipelineEvent, reconcile } from ".
 import { awsError, pipelineEvent as stateChange } from "./event-builders";
 import { recordRejection } from "../handlers/rejections";
 import { releaseStatusApi } from "../handlers/release-status";
-import { registerRelease, registerReleaseWaiter, stopRelease } from "../handlers/scheduler";
+import { stopRelease } from "../handlers/release/failure-policy";
+import { registerReleaseWaiter } from "../handlers/release/outcome";
+import { registerRelease } from "../handlers/release/registration";
 import { type ControlDeps, releaseControlApi } from "../handlers/release-control";
 import { type LocalDynamo, createReleaseTables, startDynamo } from "../local/dynamodb";
 import { type HandlerName, type ResourceArns, handlerStatements, pipelineArn } from "../infra/iam";

@@ -1,0 +1,160 @@
+/**
+ * A person's control of a release, and the workflow's stop when its wait failed: cancel (one
+ * conditional write, accepted only while no outcome exists), retry (attempt n+1 resets what did
+ * not succeed and moves the release FAILED|CANCELLED -> RUNNING in one write), and the stop after
+ * a failed wait. The control routes (handlers/release-control.ts) only check and authorize.
+ */
+import { createHash } from "node:crypto";
+import { ReleaseStateConflict, RetryRefused } from "../../contract/errors";
+import { MACHINE, type ReleaseFailure } from "../../contract/lifecycle";
+import { type ExecutionDeps, nowIso } from "../executions";
+import { changePipeline, changeRelease } from "../lifecycle-store";
+import { publishReleaseEvent } from "../release-events";
+import { skipUnstartedIfStopped, stopRelease } from "./failure-policy";
+import { completeReleaseIfSettled } from "./outcome";
+import { START_CONCURRENCY, inBatches, pipelinesOfRelease, readReleaseItem } from "./reads";
+import { startWhenReady } from "./start-and-claims";
+
+export interface CancelRequest {
+  releaseId: string;
+  by: string;
+  reason?: string;
+}
+
+/**
+ * Cancels a running release. A cancel racing the natural end either wins (the release ends
+ * CANCELLED) or finds the outcome decided (ReleaseStateConflict: it already ended). From there
+ * nothing more starts; pipelines not started are skipped and running ones stopped, and their
+ * STOPPED ends settle the release, whose wait then receives the CANCELLED outcome.
+ * A repeated cancel of a release already cancelling answers as the first did (the first
+ * canceller and reason stand) and repeats the stop pass, which is idempotent: so a cancel whose
+ * invocation died after its write is finished by asking again.
+ */
+export async function cancelRelease(
+  deps: ExecutionDeps,
+  request: CancelRequest,
+): Promise<{ releaseId: string; status: "CANCELLING"; cancelledBy: string }> {
+  const { releaseId } = request;
+  let cancel = { by: request.by, reason: request.reason, first: true };
+  const written = await changeRelease(deps, releaseId, "cancel", {
+    fields: { cancelledBy: request.by, cancelledAt: nowIso(deps), cancelReason: request.reason },
+  });
+  if (!written.changed) {
+    const release = await readReleaseItem(deps, releaseId);
+    if (release?.status !== "RUNNING" || release.cancelledBy === undefined) {
+      const state = release?.outcome ? `${release.outcome.status} (its outcome is decided)` : release?.status;
+      throw new ReleaseStateConflict(
+        `release ${releaseId} is ${state ?? "unknown"}; only a running release can be cancelled`,
+      );
+    }
+    // Already cancelling: the first cancel stands; its stop pass is repeated (in case it died).
+    cancel = { by: release.cancelledBy, reason: release.cancelReason, first: false };
+  }
+  if (cancel.first) {
+    await publishReleaseEvent(deps, {
+      releaseId,
+      status: "CANCELLING",
+      causedBy: cancel.by,
+      ...(cancel.reason ? { reason: cancel.reason } : {}),
+    });
+  }
+  const why = `Release ${releaseId} cancelled by ${cancel.by}${cancel.reason ? `: ${cancel.reason}` : ""}`;
+  await stopRelease(deps, releaseId, why);
+  // Everything may have been settled already (only gates and pending pipelines were left).
+  const release = await readReleaseItem(deps, releaseId);
+  if (release) await completeReleaseIfSettled(deps, release);
+  return { releaseId, status: "CANCELLING", cancelledBy: cancel.by };
+}
+
+export interface RetryReleaseRequest {
+  retry: { releaseId: string; attempt: number; requestedBy: string };
+  executionArn: string;
+}
+
+/** The execution name of a release's attempt (2 and later): unique per attempt, so a retry is idempotent. */
+export function retryExecutionName(releaseId: string, attempt: number): string {
+  return `retry-${attempt}-${createHash("sha256").update(releaseId).digest("hex").slice(0, 48)}`;
+}
+
+/**
+ * The retry's first step, in its own execution (attempt n+1): resets every pipeline that did not
+ * succeed to Pending (once per attempt: `resetForAttempt`), then moves the release to RUNNING at
+ * attempt n+1 (of two retries one wins; the other execution fails RetryRefused), its settled set
+ * reduced to the pipelines that succeeded, and starts the pipelines whose dependencies all
+ * succeeded. Succeeded pipelines keep their execution; new starts carry the attempt in their
+ * clientRequestToken. Resetting first means a late duplicate end of an old execution finds no
+ * pipeline naming it.
+ */
+export async function retryRelease(
+  deps: ExecutionDeps,
+  request: RetryReleaseRequest,
+): Promise<{ releaseId: string; attempt: number }> {
+  const { releaseId, attempt, requestedBy } = request.retry;
+  const release = await readReleaseItem(deps, releaseId);
+  const retrying = release?.executionArn === request.executionArn;
+  if (
+    !release ||
+    (!retrying && (!["FAILED", "CANCELLED"].includes(release.status) || release.attempt !== attempt - 1))
+  ) {
+    throw new RetryRefused(
+      `release ${releaseId} is ${release ? `${release.status} at attempt ${release.attempt}` : "unknown"}; attempt ${attempt} cannot start`,
+    );
+  }
+  const items = await pipelinesOfRelease(deps, releaseId);
+  const succeeded = new Set(items.filter((i) => i.status === "Succeeded").map((i) => i.pipeline));
+  const again = items.filter((i) => !succeeded.has(i.pipeline));
+  // Not reset: an earlier try of this attempt reset it.
+  await inBatches(again, START_CONCURRENCY, (item) => {
+    const met = item.dependsOn.filter((name) => succeeded.has(name));
+    return changePipeline(deps, releaseId, item.pipeline, "resetForRetry", {
+      fields: { resetForAttempt: attempt, depsSucceeded: met.length > 0 ? new Set(met) : undefined },
+    });
+  });
+  const moved = await changeRelease(deps, releaseId, "retry", {
+    fields: {
+      attempt,
+      executionArn: request.executionArn,
+      retriedBy: requestedBy,
+      retriedAt: nowIso(deps),
+      settled: succeeded.size > 0 ? succeeded : undefined,
+    },
+    where: { previousAttempt: attempt - 1 },
+  });
+  if (!moved.changed) {
+    throw new RetryRefused(
+      `release ${releaseId} was retried by another request; attempt ${attempt} did not start`,
+    );
+  }
+  await publishReleaseEvent(deps, { releaseId, status: "RUNNING", attempt, causedBy: requestedBy });
+  const ready = again.filter((i) => i.dependsOn.every((name) => succeeded.has(name)));
+  await inBatches(ready, START_CONCURRENCY, (i) => startWhenReady(deps, releaseId, i.pipeline, i.approval));
+  await skipUnstartedIfStopped(deps, releaseId);
+  return { releaseId, attempt };
+}
+
+export interface StopReleaseRequest {
+  releaseId: string;
+  reason?: string;
+  error?: string;
+}
+
+export interface StopReleaseResult {
+  stopped: string[];
+  skipped: string[];
+  /** The failure the workflow records and publishes: the wait's own, caused by the machine. */
+  failure: ReleaseFailure;
+}
+
+/** StopRelease's Lambda: the release's wait failed (its backstop timeout, or a defect). */
+export async function stopReleaseAfterFailedWait(
+  deps: ExecutionDeps,
+  request: StopReleaseRequest,
+): Promise<StopReleaseResult> {
+  const reason = request.reason ?? "the release stopped";
+  const { stopped, skipped } = await stopRelease(deps, request.releaseId, reason);
+  return {
+    stopped,
+    skipped,
+    failure: { error: request.error ?? "States.Timeout", cause: reason, causedBy: MACHINE },
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * What a failure means for the rest of a release (docs/architecture.md, "Scheduling", failure
+ * policy): the release keeps its first failure; under `stopRemaining` every pipeline not started
+ * is skipped and every running one stopped, under `letFinish` only the failed pipeline's
+ * dependants are skipped. The same skip and stop passes serve a cancel, a halted release and a
+ * failed wait.
+ */
+import { MACHINE, type ReleaseItem } from "../../contract/lifecycle";
+import { type ExecutionDeps, nowIso, stopExecution } from "../executions";
+import { changePipeline, changeRelease } from "../lifecycle-store";
+import { settle } from "./outcome";
+import {
+  START_CONCURRENCY,
+  inBatches,
+  pipelinesOfRelease,
+  readPipeline,
+  readReleaseItem,
+  startsPipelines,
+} from "./reads";
+
+/** A pipeline that never started leaves the schedule as Skipped, from the status it was read in. */
+export async function settleUnstarted(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  from: "Pending" | "Starting" | "AwaitingApproval",
+): Promise<void> {
+  const skipped = await changePipeline(deps, releaseId, pipeline, "skip", {
+    fields: { endedAt: nowIso(deps) },
+    from,
+  });
+  if (!skipped.changed) {
+    const item = await readPipeline(deps, releaseId, pipeline);
+    if (item?.status !== "Skipped") return; // claimed or started meanwhile: its own path settles it
+  }
+  await settle(deps, releaseId, pipeline);
+}
+
+/** Skips every pipeline that has not started (Pending or awaiting approval); running ones run on. */
+export async function skipUnstarted(deps: ExecutionDeps, releaseId: string): Promise<string[]> {
+  const skipped: string[] = [];
+  const items = await pipelinesOfRelease(deps, releaseId);
+  await inBatches(items, START_CONCURRENCY, async (item) => {
+    if (item.status !== "Pending" && item.status !== "AwaitingApproval") return;
+    await settleUnstarted(deps, releaseId, item.pipeline, item.status);
+    skipped.push(item.pipeline);
+  });
+  return skipped;
+}
+
+/**
+ * A cancel that arrived while the schedule was being written found only part of it to skip: the
+ * rest is skipped here, once the whole schedule exists.
+ */
+export async function skipUnstartedIfStopped(deps: ExecutionDeps, releaseId: string): Promise<void> {
+  const release = await readReleaseItem(deps, releaseId);
+  if (release && release.status === "RUNNING" && !startsPipelines(release))
+    await skipUnstarted(deps, releaseId);
+}
+
+/**
+ * Ends the running part of a release: pipelines not yet started are skipped, running ones are
+ * stopped (their STOPPED events then settle them like any end). Used by stopRemaining, a cancel
+ * and when the release's wait fails.
+ */
+export async function stopRelease(
+  deps: ExecutionDeps,
+  releaseId: string,
+  reason: string,
+): Promise<{ stopped: string[]; skipped: string[] }> {
+  const stopped: string[] = [];
+  const skipped: string[] = [];
+  const items = await pipelinesOfRelease(deps, releaseId);
+  await inBatches(items, START_CONCURRENCY, async (item) => {
+    if (item.status === "Pending" || item.status === "AwaitingApproval") {
+      await settleUnstarted(deps, releaseId, item.pipeline, item.status);
+      skipped.push(item.pipeline);
+    } else if (item.status === "Started" && item.pipelineExecutionId) {
+      const execution = { pipelineExecutionId: item.pipelineExecutionId, pipeline: item.pipeline };
+      if (await stopExecution(deps, execution, reason)) stopped.push(item.pipeline);
+    }
+  });
+  return { stopped, skipped };
+}
+
+/**
+ * After a pipeline failed: keep the release's first failure, skip every pipeline that depends on
+ * the failed one (directly or not), and under stopRemaining stop everything else.
+ */
+export async function afterFailure(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  cause: string,
+): Promise<void> {
+  const recorded = await changeRelease(deps, releaseId, "recordFailure", {
+    fields: { firstFailure: cause, firstFailureError: "PipelineFailed", firstFailureBy: MACHINE },
+  });
+  if (recorded.changed && recorded.item.failurePolicy === "stopRemaining") {
+    await stopRelease(deps, releaseId, `Release ${releaseId} failed: ${cause}`);
+    return;
+  }
+  const items = await pipelinesOfRelease(deps, releaseId);
+  const byName = new Map(items.map((i) => [i.pipeline, i]));
+  const doomed = new Set<string>();
+  const queue = [...(byName.get(pipeline)?.dependants ?? [])];
+  for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
+    if (doomed.has(name)) continue;
+    doomed.add(name);
+    queue.push(...(byName.get(name)?.dependants ?? []));
+  }
+  await inBatches([...doomed], START_CONCURRENCY, (name) =>
+    settleUnstarted(deps, releaseId, name, "Pending"),
+  );
+}
+
+/** A start CodePipeline refused for good (the pipeline is gone, the request invalid): a failure. */
+export async function failUnstarted(
+  deps: ExecutionDeps,
+  release: ReleaseItem,
+  pipeline: string,
+  why: string,
+): Promise<void> {
+  const cause = `Pipeline ${pipeline} could not start: ${why}`;
+  await changePipeline(deps, release.releaseId, pipeline, "failStart", {
+    fields: { endedAt: nowIso(deps), cause },
+  });
+  await afterFailure(deps, release.releaseId, pipeline, cause);
+  await settle(deps, release.releaseId, pipeline);
+}

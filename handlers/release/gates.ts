@@ -1,0 +1,173 @@
+/**
+ * Approval gates: a gated pipeline whose dependencies succeeded waits as `AwaitingApproval` until
+ * a person decides or its deadline passes. Every decision (approve, reject, expire) is one
+ * conditional write from `AwaitingApproval`, so one decision wins; approving takes the start claim
+ * in that same write. A rejected or expired gate halts the release. docs/architecture.md,
+ * "Scheduling", release control.
+ */
+import { randomUUID } from "node:crypto";
+import { GateNotAwaiting } from "../../contract/errors";
+import type { ApprovalGate } from "../../contract/manifest";
+import { MACHINE, type PipelineItem } from "../../contract/lifecycle";
+import { ReleasePipelinesTable } from "../../contract/tables";
+import { type ExecutionDeps, nowIso } from "../executions";
+import { changePipeline, changeRelease } from "../lifecycle-store";
+import { publishApprovalRequested, publishReleaseEvent } from "../release-events";
+import { settleUnstarted, skipUnstarted } from "./failure-policy";
+import { settle } from "./outcome";
+import { onScheduleIndex, readPipeline, readReleaseItem, startsPipelines } from "./reads";
+import { startClaimed } from "./start-and-claims";
+
+/**
+ * `Pending -> AwaitingApproval` (one writer wins), with the gate's deadline on the sparse `gates`
+ * index, then "Release Approval Requested". A cancel or a halt recorded meanwhile may have read
+ * this pipeline as Pending and passed it by: the second read of the release catches that and
+ * skips it.
+ */
+export async function openGate(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  gate: ApprovalGate,
+): Promise<void> {
+  const release = await readReleaseItem(deps, releaseId);
+  if (!release || !startsPipelines(release)) {
+    await settleUnstarted(deps, releaseId, pipeline, "Pending");
+    return;
+  }
+  const now = nowIso(deps);
+  const deadlineAt = new Date(Date.parse(now) + gate.timeoutHours * 3600 * 1000).toISOString();
+  const opened = await changePipeline(deps, releaseId, pipeline, "openGate", {
+    fields: { approvalRequestedAt: now, approvalDeadlineAt: deadlineAt },
+  });
+  if (!opened.changed) return; // opened, skipped or decided by another caller
+  await publishApprovalRequested(deps, {
+    releaseId,
+    pipeline,
+    submittedBy: release.submittedBy ?? "unknown",
+    ...(gate.approvers ? { approvers: gate.approvers } : {}),
+    deadlineAt,
+  });
+  await publishReleaseEvent(deps, { releaseId, status: "AWAITING_APPROVAL", pipeline, causedBy: MACHINE });
+  if (!startsPipelines(await readReleaseItem(deps, releaseId))) {
+    await settleUnstarted(deps, releaseId, pipeline, "AwaitingApproval");
+  }
+}
+
+export interface GateDecisionRequest {
+  releaseId: string;
+  pipeline: string;
+  decision: "approve" | "reject";
+  comment?: string;
+  /** The decider: an IAM ARN on AWS, the local user locally. */
+  by: string;
+}
+
+/**
+ * A person's decision on a gate: of two concurrent decisions exactly one wins (the other gets
+ * GateNotAwaiting), and a gate a cancel or its deadline already closed cannot be decided. Approval
+ * is then an ordinary start, which the reconciler completes if this invocation dies. Rejection
+ * skips the pipeline and fails the release with ApprovalRejected: nothing more starts, running
+ * pipelines run to their end.
+ */
+export async function decideGate(deps: ExecutionDeps, request: GateDecisionRequest): Promise<PipelineItem> {
+  const { releaseId, pipeline, decision, by } = request;
+  const now = nowIso(deps);
+  const decided = { decision, decidedBy: by, decidedAt: now, comment: request.comment };
+  const result =
+    decision === "approve"
+      ? await changePipeline(deps, releaseId, pipeline, "approve", {
+          fields: { claimedBy: randomUUID(), startingSince: now, ...decided },
+        })
+      : // The deadline stays (the gate stays on the `gates` index) until the release is halted
+        // and the pipeline settled: if this invocation dies first, the reconciler finishes it.
+        await changePipeline(deps, releaseId, pipeline, "rejectGate", {
+          fields: { endedAt: now, cause: rejectionCause(request), ...decided },
+        });
+  if (!result.changed) {
+    const current = await readPipeline(deps, releaseId, pipeline);
+    const state = current?.decision
+      ? `was already decided (${current.decision} by ${current.decidedBy ?? "unknown"})`
+      : `is ${current?.status ?? "not part of the release"}`;
+    throw new GateNotAwaiting(`the approval of ${pipeline} in release ${releaseId} ${state}`);
+  }
+  await publishReleaseEvent(deps, {
+    releaseId,
+    status: "RUNNING",
+    pipeline,
+    decision,
+    causedBy: by,
+    ...(request.comment ? { comment: request.comment } : {}),
+  });
+  if (decision === "approve") await startClaimed(deps, result.item);
+  else await finishClosedGate(deps, result.item);
+  return result.item;
+}
+
+/**
+ * What a rejected or expired gate means for its release: the release halts (ApprovalRejected or
+ * ApprovalExpired), the pipeline settles, and only then does the gate leave the `gates` index.
+ * Idempotent, so the reconciler can repeat it for a gate whose closing invocation died.
+ */
+async function finishClosedGate(deps: ExecutionDeps, gate: PipelineItem): Promise<void> {
+  const error = gate.decision === "reject" ? "ApprovalRejected" : "ApprovalExpired";
+  await haltRelease(deps, gate.releaseId, error, gate.cause ?? error, gate.decidedBy ?? MACHINE);
+  await settle(deps, gate.releaseId, gate.pipeline);
+  const closed = await changePipeline(deps, gate.releaseId, gate.pipeline, "closeGate", { fields: {} });
+  if (!closed.changed) throw new Error(`release ${gate.releaseId} has no pipeline ${gate.pipeline}`);
+}
+
+function rejectionCause(request: GateDecisionRequest): string {
+  const why = request.comment ? `: ${request.comment}` : "";
+  return `The approval of ${request.pipeline} was rejected by ${request.by}${why}`;
+}
+
+/**
+ * A gate's rejection or expiry: the release's first failure (if it has none yet) with that error,
+ * `halted` so nothing more starts whatever the failure policy, and every unstarted pipeline skipped.
+ */
+async function haltRelease(
+  deps: ExecutionDeps,
+  releaseId: string,
+  error: "ApprovalRejected" | "ApprovalExpired",
+  cause: string,
+  by: string,
+): Promise<void> {
+  const halted = await changeRelease(deps, releaseId, "halt", {
+    fields: { firstFailure: cause, firstFailureError: error, firstFailureBy: by, halted: cause },
+  });
+  if (!halted.changed) throw new Error(`release ${releaseId} does not exist: it cannot halt`);
+  await skipUnstarted(deps, releaseId);
+}
+
+/**
+ * The reconciler's part for gates: a gate past its deadline (found on the sparse `gates` index)
+ * closes as expired, in one conditional write from `AwaitingApproval` with the deadline it read, so
+ * a decision arriving at the same moment either wins or finds the gate closed; the release fails
+ * with ApprovalExpired. Returns the number of gates expired.
+ */
+export async function expireGates(deps: ExecutionDeps): Promise<number> {
+  let expired = 0;
+  const now = nowIso(deps);
+  const gates = onScheduleIndex<PipelineItem & { approvalDeadlineAt: string }>(
+    deps,
+    ReleasePipelinesTable.gatesIndex.name,
+  );
+  for await (const gate of gates) {
+    // Closed (rejected or expired) but not finished: its closing invocation died.
+    if (gate.status === "Skipped" && (gate.decision === "reject" || gate.decision === "expired")) {
+      await finishClosedGate(deps, gate);
+      continue;
+    }
+    if (gate.status !== "AwaitingApproval" || gate.approvalDeadlineAt > now) continue;
+    const cause = `The approval of ${gate.pipeline} expired at ${gate.approvalDeadlineAt} without a decision`;
+    const closed = await changePipeline(deps, gate.releaseId, gate.pipeline, "expireGate", {
+      fields: { endedAt: now, cause, decision: "expired", decidedBy: MACHINE, decidedAt: now },
+      where: { deadline: gate.approvalDeadlineAt },
+    });
+    if (!closed.changed) continue; // decided or skipped meanwhile
+    await finishClosedGate(deps, closed.item);
+    expired += 1;
+  }
+  return expired;
+}

@@ -1,0 +1,114 @@
+/**
+ * The end of a release: each pipeline settles into the release's `settled` set; once it holds
+ * every pipeline the outcome is decided, once, and sent to the release's waiting task (which
+ * AwaitRelease registers, possibly after everything settled). docs/architecture.md, "Races".
+ */
+import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
+import { ReleaseNotRegistered } from "../../contract/errors";
+import { MACHINE, type ReleaseItem, type ReleaseOutcome } from "../../contract/lifecycle";
+import { type ExecutionDeps, nowIso } from "../executions";
+import { changeRelease } from "../lifecycle-store";
+import { readReleaseItem } from "./reads";
+
+/** Marks a pipeline's place settled; the release's wait ends when every pipeline is. */
+export async function settle(deps: ExecutionDeps, releaseId: string, pipeline: string): Promise<void> {
+  const result = await changeRelease(deps, releaseId, "settle", { fields: { settled: new Set([pipeline]) } });
+  if (!result.changed) throw new Error(`release ${releaseId} does not exist: ${pipeline} cannot settle`);
+  await completeReleaseIfSettled(deps, result.item);
+}
+
+export function isSettled(release: ReleaseItem): boolean {
+  return (release.settled?.size ?? 0) >= release.pipelineCount;
+}
+
+/** What the release's item says its end is: a cancel first, then its first failure, else success. */
+export function outcomeOf(release: ReleaseItem): ReleaseOutcome {
+  if (release.cancelledBy !== undefined) {
+    const why = release.cancelReason ? `: ${release.cancelReason}` : "";
+    return {
+      status: "CANCELLED",
+      error: "ReleaseCancelled",
+      cause: `Release ${release.releaseId} was cancelled by ${release.cancelledBy}${why}`,
+      causedBy: release.cancelledBy,
+    };
+  }
+  if (release.firstFailure !== undefined) {
+    return {
+      status: "FAILED",
+      error: release.firstFailureError ?? "PipelineFailed",
+      cause: release.firstFailure,
+      causedBy: release.firstFailureBy ?? MACHINE,
+    };
+  }
+  return { status: "SUCCEEDED", causedBy: release.submittedBy ?? MACHINE };
+}
+
+/**
+ * Decides the release's outcome exactly once: a conditional write that also requires the cancel
+ * state it was computed from. A cancel and the last pipeline's end race only here: whichever
+ * writes first decides (the cancel requires that no outcome exists; the outcome requires the cancel
+ * state it read), so the release ends with one status, and the loser learns it.
+ */
+async function decideOutcome(deps: ExecutionDeps, read: ReleaseItem): Promise<ReleaseItem> {
+  let release = read;
+  for (let tries = 0; tries < 5; tries += 1) {
+    if (release.outcome) return release;
+    const change = release.cancelledBy === undefined ? "decideOutcome" : "decideCancelledOutcome";
+    const result = await changeRelease(deps, release.releaseId, change, {
+      fields: { outcome: outcomeOf(release) },
+    });
+    if (result.changed) return result.item;
+    const again = await readReleaseItem(deps, release.releaseId);
+    if (!again) throw new Error(`release ${release.releaseId} disappeared while its outcome was decided`);
+    release = again;
+  }
+  throw new Error(`the outcome of release ${release.releaseId} kept changing while it was decided`);
+}
+
+/**
+ * Once every pipeline is settled: decides the outcome (once) and sends it to the release's waiting
+ * task, if that is registered yet. Returns whether it sent it.
+ */
+export async function completeReleaseIfSettled(
+  deps: ExecutionDeps,
+  settledRelease: ReleaseItem,
+): Promise<boolean> {
+  if (!isSettled(settledRelease)) return false;
+  const release = await decideOutcome(deps, settledRelease);
+  if (!release.taskToken || !release.outcome) return false;
+  try {
+    await deps.sfn.send(
+      new SendTaskSuccessCommand({
+        taskToken: release.taskToken,
+        output: JSON.stringify(release.outcome),
+      }),
+    );
+  } catch (error) {
+    // The wait already ended (completed by a concurrent caller, or timed out): nothing to do.
+    if (!(
+      error instanceof Error && ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"].includes(error.name)
+    ))
+      throw error;
+  }
+  return true;
+}
+
+/**
+ * AwaitRelease's Lambda: stores the release's task token, then completes the wait at once if every
+ * pipeline settled before the token was stored (fast pipelines, or a release of failures).
+ */
+export async function registerReleaseWaiter(
+  deps: ExecutionDeps,
+  request: { taskToken: string; releaseId: string; executionArn: string },
+): Promise<{ completedAtOnce: boolean }> {
+  const result = await changeRelease(deps, request.releaseId, "storeWait", {
+    fields: { taskToken: request.taskToken, waitingSince: nowIso(deps) },
+    where: { executionArn: request.executionArn },
+  });
+  if (!result.changed) {
+    throw new ReleaseNotRegistered(
+      `release ${request.releaseId} is not registered by ${request.executionArn}`,
+    );
+  }
+  return { completedAtOnce: await completeReleaseIfSettled(deps, result.item) };
+}

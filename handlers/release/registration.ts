@@ -1,0 +1,81 @@
+/**
+ * RegisterRelease: the release is recorded exactly once per releaseId (of two racing submissions
+ * one wins, the other gets DuplicateRelease), its schedule written (one ReleasePipelines item per
+ * pipeline) and the pipelines that depend on nothing started. A retry of the same execution
+ * passes the condition again and repeats only what is missing.
+ */
+import { DuplicateRelease } from "../../contract/errors";
+import type { PlannedPipeline } from "../../contract/manifest";
+import type { FailurePolicy, PipelineItem } from "../../contract/lifecycle";
+import { LISTED_RELEASE } from "../../contract/tables";
+import type { ExecutionDeps } from "../executions";
+import { changeRelease, schedulePipeline } from "../lifecycle-store";
+import { publishReleaseEvent } from "../release-events";
+import { skipUnstartedIfStopped } from "./failure-policy";
+import { START_CONCURRENCY, inBatches } from "./reads";
+import { startWhenReady } from "./start-and-claims";
+
+export interface RegisterReleaseRequest {
+  releaseId: string;
+  executionArn: string;
+  startedAt: string;
+  source: string;
+  /** Who submitted it; `unknown` when the source does not say. */
+  submittedBy?: string;
+  failurePolicy: FailurePolicy;
+  longestPipelineRunSeconds: number;
+  pipelines: PlannedPipeline[];
+}
+
+export async function registerRelease(
+  deps: ExecutionDeps,
+  request: RegisterReleaseRequest,
+): Promise<{ releaseId: string; pipelineCount: number }> {
+  const { releaseId, executionArn, pipelines } = request;
+  const registered = await changeRelease(deps, releaseId, "register", {
+    fields: {
+      executionArn,
+      startedAt: request.startedAt,
+      source: request.source,
+      attempt: 1,
+      failurePolicy: request.failurePolicy,
+      pipelineCount: pipelines.length,
+      pipelineTimeoutSeconds: request.longestPipelineRunSeconds,
+      submittedBy: request.submittedBy ?? "unknown",
+      listed: LISTED_RELEASE,
+    },
+  });
+  if (!registered.changed) {
+    throw new DuplicateRelease(
+      `Release ${releaseId} was already submitted; a releaseId runs once. Submit a new releaseId to release again.`,
+    );
+  }
+
+  await publishReleaseEvent(deps, {
+    releaseId,
+    status: "RUNNING",
+    attempt: 1,
+    causedBy: request.submittedBy ?? "unknown",
+  });
+  const dependants = new Map<string, string[]>(pipelines.map((p) => [p.name, []]));
+  for (const p of pipelines) for (const dep of p.dependsOn ?? []) dependants.get(dep)?.push(p.name);
+  await inBatches(pipelines, START_CONCURRENCY, (p) => {
+    const item: Omit<PipelineItem, "status"> = {
+      releaseId,
+      pipeline: p.name,
+      order: pipelines.indexOf(p),
+      dependsOn: p.dependsOn ?? [],
+      dependants: dependants.get(p.name) ?? [],
+      ...(p.variables ? { variables: p.variables } : {}),
+      ...(p.sourceRevisions ? { sourceRevisions: p.sourceRevisions } : {}),
+      ...(p.approval ? { approval: p.approval } : {}),
+    };
+    // Not written: an earlier attempt wrote it, and its progress is kept.
+    return schedulePipeline(deps, item);
+  });
+
+  const roots = pipelines.filter((p) => (p.dependsOn ?? []).length === 0);
+  await inBatches(roots, START_CONCURRENCY, (p) => startWhenReady(deps, releaseId, p.name, p.approval));
+  await skipUnstartedIfStopped(deps, releaseId);
+  return { releaseId, pipelineCount: pipelines.length };
+}
