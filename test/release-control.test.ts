@@ -303,7 +303,7 @@ describe("release control, end to end on the local engine", function () {
       let fired = false;
       const send = async (command: unknown) => {
         const outcome =
-          command instanceof UpdateCommand && command.input.UpdateExpression === "SET outcome = :outcome";
+          command instanceof UpdateCommand && command.input.UpdateExpression === "SET #outcome = :outcome";
         const now = outcome && !fired;
         if (now) fired = true;
         if (now && when === "before") await act();

@@ -160,10 +160,12 @@ describe("the release workflow definition", () => {
       { Variable: "$.outcome.status", StringEquals: "CANCELLED", Next: "MarkCancelled" },
     ]);
     const mark = state<TaskState>(definition, "MarkCancelled");
+    assert.equal(mark.Parameters?.ConditionExpression, "#status = :from OR #status = :to");
     assert.deepEqual(mark.Parameters?.ExpressionAttributeValues, {
-      ":status": { S: "CANCELLED" },
-      ":now": { "S.$": "$$.State.EnteredTime" },
-      ":error": { "S.$": "$.outcome.error" },
+      ":from": { S: "RUNNING" },
+      ":to": { S: "CANCELLED" },
+      ":endedAt": { "S.$": "$$.State.EnteredTime" },
+      ":errorName": { "S.$": "$.outcome.error" },
       ":cause": { "S.$": "$.outcome.cause" },
     });
     const publish = state<TaskState>(definition, "PublishCancelled");
