@@ -4,7 +4,7 @@
  * definition, the Pulumi tables (infra/) and the local tables (local/). The items and their
  * statuses are the lifecycle's (contract/lifecycle.ts).
  */
-import type { PipelineExecutionStatus } from "./lifecycle";
+import { PIPELINE_ENDS, type PipelineExecutionStatus } from "./lifecycle";
 
 /** `Releases` table: one item per releaseId (plus `rejected:<execution>` items for rejected manifests). */
 export const ReleasesTable = {
@@ -120,13 +120,8 @@ export function statusFromEventState(state: string): PipelineExecutionStatus | u
   return (eventStateToStatus as Record<string, PipelineExecutionStatus | undefined>)[state];
 }
 
-export const TERMINAL_STATUSES: readonly PipelineExecutionStatus[] = [
-  "Succeeded",
-  "Failed",
-  "Stopped",
-  "Cancelled",
-  "Superseded",
-];
+/** An execution's end statuses: the ends a pipeline's schedule item takes over. */
+export const TERMINAL_STATUSES: readonly PipelineExecutionStatus[] = PIPELINE_ENDS;
 
 export function isTerminal(status: string | undefined): status is PipelineExecutionStatus {
   return status !== undefined && (TERMINAL_STATUSES as readonly string[]).includes(status);

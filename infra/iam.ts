@@ -126,7 +126,7 @@ const scheduling = (shared: Shared) => [
 
 /**
  * Each handler's permissions: exactly the calls its code makes (test/policy-iam-calls proves the
- * match in both directions). The scheduler (handlers/scheduler.ts) runs inside several functions;
+ * match in both directions). The scheduler (handlers/release/) runs inside several functions;
  * each gets the part of it that it reaches.
  */
 const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Shared) => PolicyStatement[]> = {
