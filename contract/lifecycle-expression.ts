@@ -23,14 +23,24 @@ type WhereOf<C> = C extends { where: readonly (infer W extends string)[] } ? W :
 type ToOf<C> = C extends { to: readonly (infer T)[] } ? T : never;
 type FromOf<C> = C extends { from: readonly (infer F)[] } ? F : never;
 
-/** One execution of a change: its values, the status it moves to when it may move to several, and
- * the one status it read when the condition must be that one. */
-export type ChangeCall<C, Item> = {
-  fields: ChangeFields<C, Item>;
-  where?: Record<WhereOf<C>, string | number>;
-  to?: ToOf<C>;
-  from?: FromOf<C>;
-};
+/** The `where` values a change's conditions name: required exactly when it names any. */
+type WhereArg<C> = [WhereOf<C>] extends [never]
+  ? { where?: never }
+  : { where: Record<WhereOf<C>, string | number> };
+
+/** The status a change enters: chosen by the call exactly when the change may enter several. */
+type ToArg<C> = C extends { to: readonly [unknown] }
+  ? { to?: ToOf<C> }
+  : [ToOf<C>] extends [never]
+    ? { to?: never }
+    : { to: ToOf<C> };
+
+/**
+ * One execution of a change: its values, the status it enters when it may enter several, and
+ * the one status it read when the condition must be that one.
+ */
+export type ChangeCall<C, Item> = { fields: ChangeFields<C, Item>; from?: FromOf<C> } & WhereArg<C> &
+  ToArg<C>;
 
 /** Where a placeholder's value comes from: a field of the call, a `where` value or a status. */
 export type PlaceholderSource =

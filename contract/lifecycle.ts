@@ -67,12 +67,7 @@ export const PIPELINE_ENDS: readonly PipelineEnd[] = [
 export const SETTLED_STATUSES: readonly ScheduleStatus[] = [...PIPELINE_ENDS, "Skipped"];
 
 /** Release statuses only a retry or a corrected resubmission leaves. */
-export const RELEASE_TERMINAL_STATUSES: readonly ReleaseStatus[] = [
-  "SUCCEEDED",
-  "FAILED",
-  "CANCELLED",
-  "REJECTED",
-];
+export const RELEASE_TERMINAL_STATUSES = RELEASE_STATUSES.filter((s) => s !== "RUNNING");
 
 /** Who a release's record and events name when no person caused the change. */
 export const MACHINE = "release-machine";

@@ -174,13 +174,14 @@ describe("the release lifecycle's declarations", () => {
     });
     assert.equal(skip.ConditionExpression, "#status = :from");
     assert.equal(skip.ExpressionAttributeValues?.[":from"], "AwaitingApproval");
+    // The call's type requires the end for recordEnd; the renderer refuses to guess one too.
     assert.throws(
-      () =>
-        updateInput(PIPELINE_CHANGES.recordEnd, "pipeline", {
-          fields: { endedAt: "t" },
-          where: { pipelineExecutionId: "e" },
-        }),
+      () => changeExpression(PIPELINE_CHANGES.recordEnd, "pipeline", { fields: ["endedAt"] }),
       /needs one of Succeeded, Failed/,
+    );
+    assert.throws(
+      () => changeExpression(PIPELINE_CHANGES.skip, "pipeline", { fields: ["endedAt"], from: "Started" }),
+      /Started is not a status it leaves/,
     );
   });
 });
