@@ -25,6 +25,9 @@ import {
   updateInput,
 } from "../contract/lifecycle-expression";
 
+import { RELEASE_STATE_DETAIL_FIELDS, type ReleaseStateDetail } from "../contract/release-events";
+import { PLACEHOLDER_REFS, releaseWorkflow } from "../stepfunction/release-workflow";
+
 const ROOT = path.join(__dirname, "..");
 
 /** The statuses reachable from an item's creation. */
@@ -316,5 +319,77 @@ describe("status writes", () => {
         "puts an item with a status",
       ],
     );
+  });
+});
+
+/** Fails to compile when the detail type gains a field its list of fields does not name. */
+type UnlistedField = Exclude<keyof ReleaseStateDetail, (typeof RELEASE_STATE_DETAIL_FIELDS)[number]>;
+const everyFieldListed: [UnlistedField] extends [never] ? true : never = true;
+
+interface PublishedEntry {
+  DetailType: string;
+  Detail: Record<string, unknown>;
+}
+
+function isEntry(value: unknown): value is PublishedEntry {
+  if (typeof value !== "object" || value === null) return false;
+  const detail: unknown = Reflect.get(value, "Detail");
+  return (
+    typeof Reflect.get(value, "DetailType") === "string" && typeof detail === "object" && detail !== null
+  );
+}
+
+describe("the Release State Change detail", () => {
+  it("is the one detail type the workflow's Publish states render: its fields only, failures in the outcome's spelling", () => {
+    assert.equal(everyFieldListed, true);
+    const { States } = releaseWorkflow(PLACEHOLDER_REFS);
+    const details = Object.entries(States).flatMap(([name, state]) => {
+      if (!name.startsWith("Publish") || state.Type !== "Task") return [];
+      const entries = state.Parameters?.Entries;
+      if (!Array.isArray(entries)) return [];
+      const published: unknown[] = entries;
+      return published.flatMap((entry) =>
+        isEntry(entry)
+          ? [
+              {
+                name,
+                type: entry.DetailType,
+                fields: Object.keys(entry.Detail).map((key) => key.replace(/\.\$$/, "")),
+                detail: entry.Detail,
+              },
+            ]
+          : [],
+      );
+    });
+    assert.deepEqual(
+      details.map((d) => d.name),
+      ["PublishSucceeded", "PublishCancelled", "PublishFailed"],
+    );
+    for (const { name, type, fields } of details) {
+      assert.equal(type, "Release State Change", name);
+      const allowed: readonly string[] = RELEASE_STATE_DETAIL_FIELDS;
+      assert.deepEqual(
+        fields.filter((f) => !allowed.includes(f)),
+        [],
+        `${name} publishes fields outside ReleaseStateDetail`,
+      );
+      for (const required of ["releaseId", "status", "causedBy"])
+        assert.ok(fields.includes(required), `${name}: ${required}`);
+    }
+    const failed = details.find((d) => d.name === "PublishFailed")?.detail;
+    assert.deepEqual(failed, {
+      "releaseId.$": "$.releaseId",
+      status: "FAILED",
+      "causedBy.$": "$.failure.causedBy",
+      "executionArn.$": "$$.Execution.Id",
+      "error.$": "$.failure.error",
+      "cause.$": "$.failure.cause",
+    });
+  });
+
+  it("spells a failure as the outcome does in every state that reads one", () => {
+    const text = JSON.stringify(releaseWorkflow(PLACEHOLDER_REFS));
+    assert.doesNotMatch(text, /\$\.(failure|outcome)\.(Error|Cause|CausedBy)\b/);
+    assert.doesNotMatch(text, /"(Error|Cause|CausedBy)\.\$"/);
   });
 });
