@@ -54,14 +54,21 @@ async function update<T>(
   }
 }
 
-/** Executes one declared change of a release. */
-export function changeRelease<N extends keyof ReleaseChanges>(
+/** Any declared change of a release, or of a pipeline. */
+type ReleaseChange = ReleaseChanges[keyof ReleaseChanges];
+type PipelineChange = PipelineChanges[keyof PipelineChanges];
+
+/**
+ * Executes one declared change of a release. Callers pass the declaration itself
+ * (`RELEASE_CHANGES.cancel`), so a serialized function carries only the changes it makes.
+ */
+export function changeRelease<C extends ReleaseChange>(
   deps: StoreDeps,
   releaseId: string,
-  name: N,
-  call: ChangeCall<ReleaseChanges[N], ReleaseItem>,
+  change: C,
+  call: ChangeCall<C, ReleaseItem>,
 ): Promise<Changed<ReleaseItem>> {
-  const input = updateInput(RELEASE_CHANGES[name], "release", call);
+  const input = updateInput(change, "release", call);
   return update(
     deps,
     { TableName: deps.tables.releases, Key: releaseKey(releaseId), ...input },
@@ -70,14 +77,14 @@ export function changeRelease<N extends keyof ReleaseChanges>(
 }
 
 /** Executes one declared change of a release's pipeline. */
-export function changePipeline<N extends keyof PipelineChanges>(
+export function changePipeline<C extends PipelineChange>(
   deps: StoreDeps,
   releaseId: string,
   pipeline: string,
-  name: N,
-  call: ChangeCall<PipelineChanges[N], PipelineItem>,
+  change: C,
+  call: ChangeCall<C, PipelineItem>,
 ): Promise<Changed<PipelineItem>> {
-  const input = updateInput(PIPELINE_CHANGES[name], "pipeline", call);
+  const input = updateInput(change, "pipeline", call);
   return update(
     deps,
     { TableName: deps.tables.releasePipelines, Key: pipelineKey(releaseId, pipeline), ...input },

@@ -10,6 +10,7 @@
  * - Otherwise (no readable releaseId, or the releaseId belongs to a real release, as for a
  *   duplicate): recorded apart, under `rejected:<execution name>`, without touching the release.
  */
+import { RELEASE_CHANGES } from "../contract/lifecycle";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { findNodeAtLocation, parseTree } from "jsonc-parser";
 import type { ManifestProblem } from "../contract/errors";
@@ -122,7 +123,7 @@ export async function recordRejection(
   };
   if (releaseId !== undefined && request.error.Error !== "DuplicateRelease") {
     // Never over a real release: only a release not yet submitted, or rejected before.
-    const recorded = await changeRelease(deps, releaseId, "reject", {
+    const recorded = await changeRelease(deps, releaseId, RELEASE_CHANGES.reject, {
       fields: { ...record, rejections: [summary] },
     });
     if (recorded.changed) return { error: request.error.Error, cause, recordedAs: releaseId };

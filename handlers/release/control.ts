@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { ReleaseStateConflict, RetryRefused } from "../../contract/errors";
-import { MACHINE, type ReleaseFailure } from "../../contract/lifecycle";
+import { MACHINE, type ReleaseFailure, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { type ExecutionDeps, nowIso } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
 import { publishReleaseEvent } from "../release-events";
@@ -36,7 +36,7 @@ export async function cancelRelease(
 ): Promise<{ releaseId: string; status: "CANCELLING"; cancelledBy: string }> {
   const { releaseId } = request;
   let cancel = { by: request.by, reason: request.reason, first: true };
-  const written = await changeRelease(deps, releaseId, "cancel", {
+  const written = await changeRelease(deps, releaseId, RELEASE_CHANGES.cancel, {
     fields: { cancelledBy: request.by, cancelledAt: nowIso(deps), cancelReason: request.reason },
   });
   if (!written.changed) {
@@ -106,11 +106,11 @@ export async function retryRelease(
   // Not reset: an earlier try of this attempt reset it.
   await inBatches(again, START_CONCURRENCY, (item) => {
     const met = item.dependsOn.filter((name) => succeeded.has(name));
-    return changePipeline(deps, releaseId, item.pipeline, "resetForRetry", {
+    return changePipeline(deps, releaseId, item.pipeline, PIPELINE_CHANGES.resetForRetry, {
       fields: { resetForAttempt: attempt, depsSucceeded: met.length > 0 ? new Set(met) : undefined },
     });
   });
-  const moved = await changeRelease(deps, releaseId, "retry", {
+  const moved = await changeRelease(deps, releaseId, RELEASE_CHANGES.retry, {
     fields: {
       attempt,
       executionArn: request.executionArn,

@@ -4,7 +4,7 @@
  * pipeline settles, which ends the release's wait when nothing is left. Called by the
  * pipeline-event handler and the reconciler.
  */
-import type { PipelineEnd } from "../../contract/lifecycle";
+import { type PipelineEnd, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { SETTLED_STATUSES, isTerminal } from "../../contract/tables";
 import { type ExecutionDeps, type ExecutionItem, nowIso, releaseWaiterDone } from "../executions";
 import { findFailurePoint } from "../failure-cause";
@@ -28,7 +28,7 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
   const cause = succeeded ? undefined : await failureCause(deps, execution, status);
   if (!SETTLED_STATUSES.includes(item.status) && isPipelineEnd(status)) {
     // Not recorded: a concurrent duplicate recorded it.
-    await changePipeline(deps, releaseId, pipeline, "recordEnd", {
+    await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordEnd, {
       fields: { endedAt: nowIso(deps), ...(cause ? { cause } : {}) },
       where: { pipelineExecutionId },
       to: status,
@@ -72,7 +72,7 @@ async function dependencySucceeded(
   dependant: string,
   dependency: string,
 ): Promise<void> {
-  const result = await changePipeline(deps, releaseId, dependant, "dependencySucceeded", {
+  const result = await changePipeline(deps, releaseId, dependant, PIPELINE_CHANGES.dependencySucceeded, {
     fields: { depsSucceeded: new Set([dependency]) },
   });
   if (!result.changed) throw new Error(`release ${releaseId} has no pipeline ${dependant}`);

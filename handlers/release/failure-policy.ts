@@ -5,7 +5,7 @@
  * dependants are skipped. The same skip and stop passes serve a cancel, a halted release and a
  * failed wait.
  */
-import { MACHINE, type ReleaseItem } from "../../contract/lifecycle";
+import { MACHINE, type ReleaseItem, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { type ExecutionDeps, nowIso, stopExecution } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
 import { settle } from "./outcome";
@@ -25,7 +25,7 @@ export async function settleUnstarted(
   pipeline: string,
   from: "Pending" | "Starting" | "AwaitingApproval",
 ): Promise<void> {
-  const skipped = await changePipeline(deps, releaseId, pipeline, "skip", {
+  const skipped = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.skip, {
     fields: { endedAt: nowIso(deps) },
     from,
   });
@@ -93,7 +93,7 @@ export async function afterFailure(
   pipeline: string,
   cause: string,
 ): Promise<void> {
-  const recorded = await changeRelease(deps, releaseId, "recordFailure", {
+  const recorded = await changeRelease(deps, releaseId, RELEASE_CHANGES.recordFailure, {
     fields: { firstFailure: cause, firstFailureError: "PipelineFailed", firstFailureBy: MACHINE },
   });
   if (recorded.changed && recorded.item.failurePolicy === "stopRemaining") {
@@ -122,7 +122,7 @@ export async function failUnstarted(
   why: string,
 ): Promise<void> {
   const cause = `Pipeline ${pipeline} could not start: ${why}`;
-  await changePipeline(deps, release.releaseId, pipeline, "failStart", {
+  await changePipeline(deps, release.releaseId, pipeline, PIPELINE_CHANGES.failStart, {
     fields: { endedAt: nowIso(deps), cause },
   });
   await afterFailure(deps, release.releaseId, pipeline, cause);

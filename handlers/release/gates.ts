@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { GateNotAwaiting } from "../../contract/errors";
 import type { ApprovalGate } from "../../contract/manifest";
-import { MACHINE, type PipelineItem } from "../../contract/lifecycle";
+import { MACHINE, type PipelineItem, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { ReleasePipelinesTable } from "../../contract/tables";
 import { type ExecutionDeps, nowIso } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
@@ -37,7 +37,7 @@ export async function openGate(
   }
   const now = nowIso(deps);
   const deadlineAt = new Date(Date.parse(now) + gate.timeoutHours * 3600 * 1000).toISOString();
-  const opened = await changePipeline(deps, releaseId, pipeline, "openGate", {
+  const opened = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.openGate, {
     fields: { approvalRequestedAt: now, approvalDeadlineAt: deadlineAt },
   });
   if (!opened.changed) return; // opened, skipped or decided by another caller
@@ -76,12 +76,12 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
   const decided = { decision, decidedBy: by, decidedAt: now, comment: request.comment };
   const result =
     decision === "approve"
-      ? await changePipeline(deps, releaseId, pipeline, "approve", {
+      ? await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.approve, {
           fields: { claimedBy: randomUUID(), startingSince: now, ...decided },
         })
       : // The deadline stays (the gate stays on the `gates` index) until the release is halted
         // and the pipeline settled: if this invocation dies first, the reconciler finishes it.
-        await changePipeline(deps, releaseId, pipeline, "rejectGate", {
+        await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.rejectGate, {
           fields: { endedAt: now, cause: rejectionCause(request), ...decided },
         });
   if (!result.changed) {
@@ -113,7 +113,9 @@ async function finishClosedGate(deps: ExecutionDeps, gate: PipelineItem): Promis
   const error = gate.decision === "reject" ? "ApprovalRejected" : "ApprovalExpired";
   await haltRelease(deps, gate.releaseId, error, gate.cause ?? error, gate.decidedBy ?? MACHINE);
   await settle(deps, gate.releaseId, gate.pipeline);
-  const closed = await changePipeline(deps, gate.releaseId, gate.pipeline, "closeGate", { fields: {} });
+  const closed = await changePipeline(deps, gate.releaseId, gate.pipeline, PIPELINE_CHANGES.closeGate, {
+    fields: {},
+  });
   if (!closed.changed) throw new Error(`release ${gate.releaseId} has no pipeline ${gate.pipeline}`);
 }
 
@@ -133,7 +135,7 @@ async function haltRelease(
   cause: string,
   by: string,
 ): Promise<void> {
-  const halted = await changeRelease(deps, releaseId, "halt", {
+  const halted = await changeRelease(deps, releaseId, RELEASE_CHANGES.halt, {
     fields: { firstFailure: cause, firstFailureError: error, firstFailureBy: by, halted: cause },
   });
   if (!halted.changed) throw new Error(`release ${releaseId} does not exist: it cannot halt`);
@@ -161,7 +163,7 @@ export async function expireGates(deps: ExecutionDeps): Promise<number> {
     }
     if (gate.status !== "AwaitingApproval" || gate.approvalDeadlineAt > now) continue;
     const cause = `The approval of ${gate.pipeline} expired at ${gate.approvalDeadlineAt} without a decision`;
-    const closed = await changePipeline(deps, gate.releaseId, gate.pipeline, "expireGate", {
+    const closed = await changePipeline(deps, gate.releaseId, gate.pipeline, PIPELINE_CHANGES.expireGate, {
       fields: { endedAt: now, cause, decision: "expired", decidedBy: MACHINE, decidedAt: now },
       where: { deadline: gate.approvalDeadlineAt },
     });

@@ -5,14 +5,16 @@
  */
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
 import { ReleaseNotRegistered } from "../../contract/errors";
-import { MACHINE, type ReleaseItem, type ReleaseOutcome } from "../../contract/lifecycle";
+import { MACHINE, type ReleaseItem, type ReleaseOutcome, RELEASE_CHANGES } from "../../contract/lifecycle";
 import { type ExecutionDeps, nowIso } from "../executions";
 import { changeRelease } from "../lifecycle-store";
 import { readReleaseItem } from "./reads";
 
 /** Marks a pipeline's place settled; the release's wait ends when every pipeline is. */
 export async function settle(deps: ExecutionDeps, releaseId: string, pipeline: string): Promise<void> {
-  const result = await changeRelease(deps, releaseId, "settle", { fields: { settled: new Set([pipeline]) } });
+  const result = await changeRelease(deps, releaseId, RELEASE_CHANGES.settle, {
+    fields: { settled: new Set([pipeline]) },
+  });
   if (!result.changed) throw new Error(`release ${releaseId} does not exist: ${pipeline} cannot settle`);
   await completeReleaseIfSettled(deps, result.item);
 }
@@ -53,10 +55,13 @@ async function decideOutcome(deps: ExecutionDeps, read: ReleaseItem): Promise<Re
   let release = read;
   for (let tries = 0; tries < 5; tries += 1) {
     if (release.outcome) return release;
-    const change = release.cancelledBy === undefined ? "decideOutcome" : "decideCancelledOutcome";
-    const result = await changeRelease(deps, release.releaseId, change, {
-      fields: { outcome: outcomeOf(release) },
-    });
+    const outcome = outcomeOf(release);
+    const result =
+      release.cancelledBy === undefined
+        ? await changeRelease(deps, release.releaseId, RELEASE_CHANGES.decideOutcome, { fields: { outcome } })
+        : await changeRelease(deps, release.releaseId, RELEASE_CHANGES.decideCancelledOutcome, {
+            fields: { outcome },
+          });
     if (result.changed) return result.item;
     const again = await readReleaseItem(deps, release.releaseId);
     if (!again) throw new Error(`release ${release.releaseId} disappeared while its outcome was decided`);
@@ -101,7 +106,7 @@ export async function registerReleaseWaiter(
   deps: ExecutionDeps,
   request: { taskToken: string; releaseId: string; executionArn: string },
 ): Promise<{ completedAtOnce: boolean }> {
-  const result = await changeRelease(deps, request.releaseId, "storeWait", {
+  const result = await changeRelease(deps, request.releaseId, RELEASE_CHANGES.storeWait, {
     fields: { taskToken: request.taskToken, waitingSince: nowIso(deps) },
     where: { executionArn: request.executionArn },
   });

@@ -4,7 +4,7 @@
  * stopped process. Each is marked FAILED, saying why, through the lifecycle's `abandon` changes.
  */
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { SETTLED_STATUSES } from "../../contract/lifecycle";
+import { SETTLED_STATUSES, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { type ExecutionDeps, nowIso, recordState, releaseWaiterDone } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
 import { pipelinesOfRelease } from "./reads";
@@ -42,13 +42,13 @@ export async function failAbandonedReleases(deps: ExecutionDeps): Promise<string
         });
         await releaseWaiterDone(deps, id);
       }
-      await changePipeline(deps, releaseId, item.pipeline, "abandon", {
+      await changePipeline(deps, releaseId, item.pipeline, PIPELINE_CHANGES.abandon, {
         fields: { endedAt: nowIso(deps) },
         to: id ? "Stopped" : "Skipped",
         from: item.status,
       });
     }
-    await changeRelease(deps, releaseId, "abandon", {
+    await changeRelease(deps, releaseId, RELEASE_CHANGES.abandon, {
       fields: { errorName: ABANDONED_ERROR, cause: ABANDONED_CAUSE, endedAt: nowIso(deps) },
     });
   }

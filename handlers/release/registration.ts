@@ -6,7 +6,7 @@
  */
 import { DuplicateRelease } from "../../contract/errors";
 import type { PlannedPipeline } from "../../contract/manifest";
-import type { FailurePolicy, PipelineItem } from "../../contract/lifecycle";
+import { type FailurePolicy, type PipelineItem, RELEASE_CHANGES } from "../../contract/lifecycle";
 import { LISTED_RELEASE } from "../../contract/tables";
 import type { ExecutionDeps } from "../executions";
 import { changeRelease, schedulePipeline } from "../lifecycle-store";
@@ -32,7 +32,7 @@ export async function registerRelease(
   request: RegisterReleaseRequest,
 ): Promise<{ releaseId: string; pipelineCount: number }> {
   const { releaseId, executionArn, pipelines } = request;
-  const registered = await changeRelease(deps, releaseId, "register", {
+  const registered = await changeRelease(deps, releaseId, RELEASE_CHANGES.register, {
     fields: {
       executionArn,
       startedAt: request.startedAt,

@@ -8,7 +8,7 @@
 import { StartPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import { randomUUID } from "node:crypto";
 import { type ApprovalGate, clientRequestToken } from "../../contract/manifest";
-import type { PipelineItem } from "../../contract/lifecycle";
+import { type PipelineItem, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { ReleasePipelinesTable, isTerminal } from "../../contract/tables";
 import { type ExecutionDeps, nowIso, recordStart, stopExecution } from "../executions";
 import { changePipeline } from "../lifecycle-store";
@@ -43,7 +43,7 @@ export async function startWhenReady(
   gate: ApprovalGate | undefined,
 ): Promise<void> {
   if (gate) return openGate(deps, releaseId, pipeline, gate);
-  const claim = await changePipeline(deps, releaseId, pipeline, "claim", {
+  const claim = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.claim, {
     fields: { claimedBy: randomUUID(), startingSince: nowIso(deps) },
   });
   // Not claimed: another caller has it, or it was skipped.
@@ -71,7 +71,7 @@ export async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Pro
   const startedAt = nowIso(deps);
   // The schedule first, then the execution: whoever sees the execution's releaseId can rely on
   // the schedule naming this execution. Not recorded: the claim's taker-over recorded it.
-  await changePipeline(deps, releaseId, pipeline, "recordStart", {
+  await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordStart, {
     fields: { pipelineExecutionId, startedAt, attempt: release.attempt },
     where: { claim: item.claimedBy ?? "" },
   });
@@ -138,7 +138,7 @@ export async function resumeStuckStarts(deps: ExecutionDeps): Promise<number> {
   );
   for await (const stuck of stuckStarts) {
     if (stuck.startingSince > cutoff) continue;
-    const claim = await changePipeline(deps, stuck.releaseId, stuck.pipeline, "takeOver", {
+    const claim = await changePipeline(deps, stuck.releaseId, stuck.pipeline, PIPELINE_CHANGES.takeOver, {
       fields: { claimedBy: randomUUID(), startingSince: nowIso(deps) },
       where: { previousClaim: stuck.claimedBy ?? "" },
     });
