@@ -2,18 +2,12 @@
  * Text rendering for the CLI: pure functions from API answers to lines, so tests can call them
  * with fixed values. Times are shown in UTC (`10:00:01Z`) so output is the same on every machine.
  */
+import type { ApiErrorBody } from "../contract/release-view";
 import type { PipelineView, Problem, ReleaseView } from "./view";
 
 export type { Problem } from "./view";
 
 /** An error answer of the release API (local or API Gateway). */
-export interface ApiErrorBody {
-  error?: string;
-  message?: string;
-  problems?: Problem[];
-  releaseId?: string;
-}
-
 /** A release is over once it is anything but RUNNING (or CANCELLING: its pipelines are being stopped). */
 export function isFinished(view: ReleaseView): boolean {
   return view.status !== "RUNNING" && view.status !== "CANCELLING";

@@ -4,7 +4,7 @@
  * as `{releaseId, status: "REJECTED", error, cause, problems, source}`, without pipelines.
  */
 import type { ManifestProblem } from "../contract/errors";
-import type { PipelineStatusView, ReleaseStatusView } from "../handlers/release-status";
+import type { PipelineStatusView, ReleaseStatusView } from "../contract/release-view";
 
 /** One problem of a manifest: the field (JSON Pointer), the rule it breaks, in words. */
 export type Problem = ManifestProblem;

@@ -22,7 +22,8 @@ import {
   type StageEventState,
   planOf,
 } from "./codepipeline-run";
-import { isRecord, listen, readBody } from "./http";
+import { isRecord } from "../contract/json";
+import { listen, readBody } from "./http";
 
 export type {
   ExecutionRecord,
