@@ -6,10 +6,15 @@
  * GetPipelineState and ListActionExecutions report stages and actions in CodePipeline's shapes.
  * No npm package emulates CodePipeline, hence this file. Faults can be injected per operation.
  */
-import type { EventBridgeEvent } from "aws-lambda";
 import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type Server, createServer } from "node:http";
-import type { PipelineEventState } from "../contract/tables";
+import {
+  type CodePipelineEvent,
+  type PipelineStateChangeEvent,
+  STAGE_EVENT_DETAIL_TYPE,
+  type StageStateChangeEvent,
+} from "../contract/pipeline-events";
+import { PIPELINE_EVENT_DETAIL_TYPE } from "../contract/tables";
 import {
   type ActionRecord,
   type ExecutionRecord,
@@ -19,7 +24,6 @@ import {
   type PipelineVariable,
   type RunEvents,
   type SourceRevisionOverride,
-  type StageEventState,
   planOf,
 } from "./codepipeline-run";
 import { isRecord } from "../contract/json";
@@ -32,30 +36,7 @@ export type {
   LocalStageSpec,
   PipelineVariable,
   SourceRevisionOverride,
-  StageEventState,
 } from "./codepipeline-run";
-
-/** The EventBridge envelope around every CodePipeline event. */
-/** A CodePipeline event as EventBridge delivers it (the envelope type of @types/aws-lambda). */
-export type CodePipelineEvent<DetailType extends string, Detail> = EventBridgeEvent<DetailType, Detail>;
-
-export type PipelineStateChangeEvent = CodePipelineEvent<
-  "CodePipeline Pipeline Execution State Change",
-  {
-    pipeline: string;
-    "execution-id": string;
-    "start-time": string;
-    state: PipelineEventState;
-    version: number;
-    "pipeline-execution-attempt": number;
-    "execution-trigger": { "trigger-type": string; "trigger-detail": string };
-  }
->;
-
-export type StageStateChangeEvent = CodePipelineEvent<
-  "CodePipeline Stage Execution State Change",
-  { pipeline: string; "execution-id": string; stage: string; state: StageEventState; version: number }
->;
 
 export type FaultableOperation =
   | "StartPipelineExecution"
@@ -105,7 +86,8 @@ export interface CodePipelineService {
   faults: { inject(fault: InjectedFault): void; clear(): void };
 }
 
-class ApiError extends Error {
+/** An error as CodePipeline's JSON protocol answers it: its `__type`, message and HTTP status. */
+class CodePipelineError extends Error {
   constructor(
     readonly type: string,
     message: string,
@@ -121,7 +103,7 @@ const PIPELINE_NAME = /^[A-Za-z0-9.@_-]{1,100}$/;
 const TOKEN = /^[a-zA-Z0-9-]{1,128}$/;
 const STOP_AND_WAIT_MS = 20;
 const epochSeconds = (date: Date) => date.getTime() / 1000;
-const validation = (message: string) => new ApiError("ValidationException", message);
+const validation = (message: string) => new CodePipelineError("ValidationException", message);
 
 /** Validates a list of string-valued objects such as `variables` (at most 50, as on AWS). */
 function listOf<T>(value: unknown, member: string, keys: (keyof T & string)[]): T[] | undefined {
@@ -140,7 +122,7 @@ function page<T>(items: T[], body: Body): { items: T[]; nextToken?: string } {
   const max = Number.isInteger(maxResults) ? Number(maxResults) : 0;
   if (max < 1 || max > 100) throw validation("Value at 'maxResults' failed to satisfy constraint: 1 to 100");
   if (typeof nextToken !== "string" || !/^\d+$/.test(nextToken)) {
-    throw new ApiError("InvalidNextTokenException", "The next token is not valid");
+    throw new CodePipelineError("InvalidNextTokenException", "The next token is not valid");
   }
   const [from, to] = [Number(nextToken), Number(nextToken) + max];
   return { items: items.slice(from, to), ...(to < items.length && { nextToken: String(to) }) };
@@ -275,7 +257,7 @@ export class LocalCodePipeline implements CodePipelineService {
   private readonly events: RunEvents = {
     pipeline: ({ record }, state) =>
       this.options.onEvent(
-        this.envelope("CodePipeline Pipeline Execution State Change", record.pipeline, {
+        this.envelope(PIPELINE_EVENT_DETAIL_TYPE, record.pipeline, {
           pipeline: record.pipeline,
           "execution-id": record.pipelineExecutionId,
           "start-time": record.startTime.toISOString(),
@@ -290,7 +272,7 @@ export class LocalCodePipeline implements CodePipelineService {
       ),
     stage: ({ record }, stage, state) =>
       this.options.onEvent(
-        this.envelope("CodePipeline Stage Execution State Change", record.pipeline, {
+        this.envelope(STAGE_EVENT_DETAIL_TYPE, record.pipeline, {
           pipeline: record.pipeline,
           "execution-id": record.pipelineExecutionId,
           stage,
@@ -319,7 +301,8 @@ export class LocalCodePipeline implements CodePipelineService {
       throw validation(`Value at '${member}' failed to satisfy constraint: [A-Za-z0-9.@\\-_]{1,100}`);
     }
     const spec = this.specs.get(name);
-    if (!spec) throw new ApiError("PipelineNotFoundException", `Pipeline with name '${name}' does not exist`);
+    if (!spec)
+      throw new CodePipelineError("PipelineNotFoundException", `Pipeline with name '${name}' does not exist`);
     return spec;
   }
 
@@ -327,7 +310,7 @@ export class LocalCodePipeline implements CodePipelineService {
   private runOf(spec: LocalPipelineSpec, id: unknown): PipelineRun {
     const run = typeof id === "string" ? this.runs.get(id) : undefined;
     if (!run || run.record.pipeline !== spec.name) {
-      throw new ApiError(
+      throw new CodePipelineError(
         "PipelineExecutionNotFoundException",
         `Pipeline execution ${String(id)} does not exist in pipeline ${spec.name}`,
       );
@@ -395,10 +378,10 @@ export class LocalCodePipeline implements CodePipelineService {
     const abandon = body.abandon === true;
     // As on AWS, a stop-and-wait in progress may still be escalated to an abandon, once.
     if (r.status === "Stopping" && (!abandon || run.abandoned)) {
-      throw new ApiError("DuplicatedStopRequestException", "A stop request is already in progress");
+      throw new CodePipelineError("DuplicatedStopRequestException", "A stop request is already in progress");
     }
     if (r.status !== "InProgress" && r.status !== "Stopping") {
-      throw new ApiError(
+      throw new CodePipelineError(
         "PipelineExecutionNotStoppableException",
         `Pipeline execution ${r.pipelineExecutionId} is ${r.status} and cannot be stopped`,
       );
@@ -499,20 +482,27 @@ export class LocalCodePipeline implements CodePipelineService {
 
   private async handle(request: IncomingMessage): Promise<object> {
     if (request.method !== "POST" || request.url !== "/")
-      throw new ApiError("UnknownOperationException", "Only POST / is served", 404);
+      throw new CodePipelineError("UnknownOperationException", "Only POST / is served", 404);
     const target = String(request.headers["x-amz-target"] ?? "");
     const operation = target.startsWith("CodePipeline_20150709.") ? target.slice(22) : target;
     this.calls.set(operation, this.callCount(operation) + 1);
     const body = parseBody((await readBody(request)) ?? "");
     if (!Object.hasOwn(this.operations, operation)) {
-      throw new ApiError("UnknownOperationException", `Operation '${target}' is not supported locally`);
+      throw new CodePipelineError(
+        "UnknownOperationException",
+        `Operation '${target}' is not supported locally`,
+      );
     }
     const fault = this.takeFault(operation, body);
     if (fault && !fault.afterEffect)
-      throw new ApiError(fault.error, `Injected ${fault.error}`, fault.httpStatus);
+      throw new CodePipelineError(fault.error, `Injected ${fault.error}`, fault.httpStatus);
     const result = this.operations[operation as FaultableOperation](body);
     if (fault)
-      throw new ApiError(fault.error, `Injected ${fault.error} (the call took effect)`, fault.httpStatus);
+      throw new CodePipelineError(
+        fault.error,
+        `Injected ${fault.error} (the call took effect)`,
+        fault.httpStatus,
+      );
     return result;
   }
 
@@ -521,7 +511,10 @@ export class LocalCodePipeline implements CodePipelineService {
     try {
       return { status: 200, payload: await this.handle(request) };
     } catch (error) {
-      const e = error instanceof ApiError ? error : new ApiError("InternalFailure", String(error), 500);
+      const e =
+        error instanceof CodePipelineError
+          ? error
+          : new CodePipelineError("InternalFailure", String(error), 500);
       return { status: e.httpStatus, payload: { __type: e.type, message: e.message } };
     }
   }
@@ -534,7 +527,7 @@ function parseBody(text: string): Body {
   } catch {
     // Reported below, like any other body that is not a JSON object.
   }
-  throw new ApiError("SerializationException", "The request body is not a JSON object");
+  throw new CodePipelineError("SerializationException", "The request body is not a JSON object");
 }
 
 /** Starts a local CodePipeline on loopback; see LocalCodePipeline. */
