@@ -53,6 +53,38 @@ export function layerViolations(files: Record<string, string>): string[] {
   });
 }
 
+/** Import cycles among `files`, each as its files in import order from its smallest path. */
+export function importCycles(files: Record<string, string>): string[] {
+  const module = (target: string) =>
+    [`${target}.ts`, `${target}/index.ts`, target].find((candidate) => candidate in files);
+  const edges = new Map(
+    Object.entries(files).map(([file, text]) => [
+      file,
+      importsOf(file, text)
+        .map(module)
+        .filter((target): target is string => target !== undefined),
+    ]),
+  );
+  const cycles = new Set<string>();
+  const visit = (file: string, trail: string[]): void => {
+    const at = trail.indexOf(file);
+    if (at >= 0) {
+      const cycle = trail.slice(at);
+      const start = cycle.indexOf([...cycle].sort()[0]);
+      cycles.add([...cycle.slice(start), ...cycle.slice(0, start)].join(" → "));
+      return;
+    }
+    for (const next of edges.get(file) ?? []) visit(next, [...trail, file]);
+  };
+  const done = new Set<string>();
+  for (const file of edges.keys()) {
+    if (done.has(file)) continue;
+    visit(file, []);
+    done.add(file);
+  }
+  return [...cycles].sort();
+}
+
 describe("the layers (docs/architecture.md)", () => {
   const files = Object.fromEntries(
     sourceFiles().map((file) => [file, readFileSync(path.join(ROOT, file), "utf8")] as const),
@@ -61,6 +93,19 @@ describe("the layers (docs/architecture.md)", () => {
   it("has every source file in a layer and no import upward or sideways", () => {
     assert.ok(Object.keys(files).length > 100, "the walk found too few files");
     assert.deepEqual(layerViolations(files), []);
+  });
+
+  it("has no import cycle", () => {
+    assert.deepEqual(importCycles(files), []);
+  });
+
+  it("finds a planted import cycle", () => {
+    const planted = {
+      "stepfunction/asl.ts": 'import { INTEGRATIONS } from "./integrations";',
+      "stepfunction/integrations.ts": 'import type { PayloadTemplate } from "./asl";',
+      "stepfunction/payload.ts": "",
+    };
+    assert.deepEqual(importCycles(planted), ["stepfunction/asl.ts → stepfunction/integrations.ts"]);
   });
 
   it("reads static, type-only, dynamic and require imports, relative to the importing file", () => {
