@@ -16,7 +16,6 @@ import {
 } from "../contract/pipeline-events";
 import { PIPELINE_EVENT_DETAIL_TYPE } from "../contract/tables";
 import {
-  type ActionRecord,
   type ExecutionRecord,
   type LocalPipelineSpec,
   type PipelinePlan,
@@ -27,6 +26,21 @@ import {
   planOf,
 } from "./codepipeline-run";
 import { isRecord } from "../contract/json";
+import {
+  type Body,
+  CodePipelineError,
+  PIPELINE_NAME,
+  TOKEN,
+  actionExecution,
+  actionExecutionDetail,
+  epochSeconds,
+  listOf,
+  newestFirst,
+  page,
+  parseBody,
+  statusSummary,
+  validation,
+} from "./codepipeline-protocol";
 import { listen, readBody } from "./http";
 
 export type {
@@ -86,87 +100,8 @@ export interface CodePipelineService {
   faults: { inject(fault: InjectedFault): void; clear(): void };
 }
 
-/** An error as CodePipeline's JSON protocol answers it: its `__type`, message and HTTP status. */
-class CodePipelineError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly httpStatus = 400,
-  ) {
-    super(message);
-  }
-}
-
-type Body = Record<string, unknown>;
-
-const PIPELINE_NAME = /^[A-Za-z0-9.@_-]{1,100}$/;
-const TOKEN = /^[a-zA-Z0-9-]{1,128}$/;
+/** How long a stop-and-wait stays Stopping by default (CodePipelineServiceOptions.stopAndWaitMs). */
 const STOP_AND_WAIT_MS = 20;
-const epochSeconds = (date: Date) => date.getTime() / 1000;
-const validation = (message: string) => new CodePipelineError("ValidationException", message);
-
-/** Validates a list of string-valued objects such as `variables` (at most 50, as on AWS). */
-function listOf<T>(value: unknown, member: string, keys: (keyof T & string)[]): T[] | undefined {
-  if (value === undefined) return undefined;
-  const valid =
-    Array.isArray(value) &&
-    value.length <= 50 &&
-    value.every((item) => isRecord(item) && keys.every((key) => typeof item[key] === "string"));
-  if (!valid) throw validation(`'${member}' must be at most 50 objects with string ${keys.join(", ")}`);
-  return value as T[];
-}
-
-/** One page of `items` by `maxResults` (1–100, default 100) and a numeric `nextToken`. */
-function page<T>(items: T[], body: Body): { items: T[]; nextToken?: string } {
-  const { maxResults = 100, nextToken = "0" } = body;
-  const max = Number.isInteger(maxResults) ? Number(maxResults) : 0;
-  if (max < 1 || max > 100) throw validation("Value at 'maxResults' failed to satisfy constraint: 1 to 100");
-  if (typeof nextToken !== "string" || !/^\d+$/.test(nextToken)) {
-    throw new CodePipelineError("InvalidNextTokenException", "The next token is not valid");
-  }
-  const [from, to] = [Number(nextToken), Number(nextToken) + max];
-  return { items: items.slice(from, to), ...(to < items.length && { nextToken: String(to) }) };
-}
-
-/** Newest first; reversed first so items started within the same millisecond still list newest first. */
-function newestFirst<T>(items: T[], startOf: (item: T) => Date): T[] {
-  return [...items].reverse().sort((a, b) => startOf(b).getTime() - startOf(a).getTime());
-}
-
-const statusSummary = (r: ExecutionRecord) =>
-  r.status === "Failed"
-    ? { statusSummary: "An action in a stage of this execution failed" }
-    : r.stopReason !== undefined
-      ? { statusSummary: r.stopReason }
-      : {};
-
-/** GetPipelineState's ActionExecution for one action run. */
-const actionExecution = (a: ActionRecord) => ({
-  actionExecutionId: a.actionExecutionId,
-  status: a.status,
-  lastStatusChange: epochSeconds(a.lastUpdateTime),
-  ...(a.errorDetails && { summary: a.errorDetails.message, errorDetails: a.errorDetails }),
-});
-
-/** ListActionExecutions' ActionExecutionDetail for one action run. */
-const actionExecutionDetail = (pipelineExecutionId: string, a: ActionRecord) => ({
-  pipelineExecutionId,
-  actionExecutionId: a.actionExecutionId,
-  pipelineVersion: 1,
-  stageName: a.stageName,
-  actionName: a.actionName,
-  startTime: epochSeconds(a.startTime),
-  lastUpdateTime: epochSeconds(a.lastUpdateTime),
-  status: a.status,
-  ...(a.status !== "InProgress" && {
-    output: {
-      executionResult: {
-        externalExecutionSummary: a.errorDetails?.message ?? `Action ${a.actionName} ${a.status}`,
-        ...(a.errorDetails && { errorDetails: a.errorDetails }),
-      },
-    },
-  }),
-});
 
 export class LocalCodePipeline implements CodePipelineService {
   endpoint = "";
@@ -518,16 +453,6 @@ export class LocalCodePipeline implements CodePipelineService {
       return { status: e.httpStatus, payload: { __type: e.type, message: e.message } };
     }
   }
-}
-
-function parseBody(text: string): Body {
-  try {
-    const body: unknown = JSON.parse(text === "" ? "{}" : text);
-    if (isRecord(body)) return body;
-  } catch {
-    // Reported below, like any other body that is not a JSON object.
-  }
-  throw new CodePipelineError("SerializationException", "The request body is not a JSON object");
 }
 
 /** Starts a local CodePipeline on loopback; see LocalCodePipeline. */
