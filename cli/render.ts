@@ -6,7 +6,6 @@ import type { ManifestProblem } from "../contract/errors";
 import type { ApiErrorBody } from "../contract/release-view";
 import type { PipelineView, ReleaseView } from "./view";
 
-/** An error answer of the release API (local or API Gateway). */
 /** A release is over once it is anything but RUNNING (or CANCELLING: its pipelines are being stopped). */
 export function isFinished(view: ReleaseView): boolean {
   return view.status !== "RUNNING" && view.status !== "CANCELLING";

@@ -11,7 +11,7 @@ import { ROOT, sourceFiles } from "./source-files";
 const LIMIT = 500;
 
 /**
- * Over the limit until the branches that split them are merged: the lead removes this list at that
+ * Over the limit until the branches that split them are merged; this list is removed at that
  * merge (their owners split handlers/scheduler.ts into files and contract/manifest.ts by concern).
  */
 const OVER_UNTIL_MERGE = new Set(["handlers/scheduler.ts", "contract/manifest.ts"]);

@@ -10,8 +10,8 @@ import ts from "typescript";
 import { ROOT, sourceFiles } from "./source-files";
 
 /**
- * Declared in more than one file until the branch that gives each one owner is merged: the lead
- * removes this list at that merge (handlers/scheduler.ts, handlers/release-status.ts and
+ * Declared in more than one file until the branch that gives each one owner is merged; this list
+ * is removed at that merge (handlers/scheduler.ts, handlers/release-status.ts and
  * contract/manifest.ts each declare their own).
  */
 const ALLOWED_UNTIL_MERGE = new Set(["ReleaseItem", "PipelineItem"]);
