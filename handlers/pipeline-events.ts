@@ -7,9 +7,6 @@
 import { GetPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import type { EventBridgeEvent } from "aws-lambda";
 import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
-
-// Handed on for handlers/index.ts, which names the event type with the handler it wires.
-export type { PipelineStateChangeEvent };
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { paged, readItem } from "./reads";
 import { type ExecutionDeps, type ExecutionItem, nowIso, recordState, stopExecution } from "./executions";
@@ -21,6 +18,9 @@ import {
   statusFromEventState,
 } from "../contract/tables";
 import { expireGates, onPipelineEnded, resumeStuckStarts } from "./scheduler";
+
+// Handed on for handlers/index.ts, which names the event type with the handler it wires.
+export type { PipelineStateChangeEvent };
 
 /** The event, when its detail has the fields the handler reads; undefined for any other event. */
 export function pipelineStateChange(
