@@ -6,6 +6,7 @@
  */
 import { GetPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import type { EventBridgeEvent } from "aws-lambda";
+import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { paged, readItem } from "./reads";
 import { type ExecutionDeps, type ExecutionItem, nowIso, recordState, stopExecution } from "./executions";
@@ -18,23 +19,8 @@ import {
 } from "../contract/tables";
 import { expireGates, onPipelineEnded, resumeStuckStarts } from "./scheduler";
 
-/**
- * The detail of a "CodePipeline Pipeline Execution State Change" event: the fields read here, and
- * the others CodePipeline sends. https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html
- */
-export interface PipelineStateChangeDetail {
-  pipeline: string;
-  "execution-id": string;
-  /** One of PipelineEventState; anything else is ignored. */
-  state: string;
-  "start-time"?: string;
-  version?: number;
-  "pipeline-execution-attempt"?: number;
-  "execution-trigger"?: { "trigger-type": string; "trigger-detail": string };
-}
-
-/** The event as EventBridge delivers it; the one envelope type of the project (@types/aws-lambda). */
-export type PipelineStateChangeEvent = EventBridgeEvent<string, PipelineStateChangeDetail>;
+// Handed on for handlers/index.ts, which names the event type with the handler it wires.
+export type { PipelineStateChangeEvent };
 
 /** The event, when its detail has the fields the handler reads; undefined for any other event. */
 export function pipelineStateChange(

@@ -5,7 +5,7 @@
  * `local`). Adding an integration is one entry here; a Task whose resource has no entry is refused
  * by both. Pure data and functions: no Pulumi, no AWS SDK.
  */
-import type { PayloadTemplate } from "./asl";
+import type { PayloadTemplate } from "./payload";
 
 /** What a state's grants are resolved against: the ARNs of the resources its parameters name. */
 export interface GrantContext {

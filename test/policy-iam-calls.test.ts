@@ -30,7 +30,8 @@ import {
 import type { ExecutionDeps } from "../handlers/executions";
 import { loadManifest, validateManifest } from "../handlers/load-manifest";
 import { type PlannedPipeline, manifestParser } from "../contract/manifest";
-import { type PipelineStateChangeEvent, handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
+import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
+import { handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
 import { awsError, pipelineEvent as stateChange } from "./event-builders";
 import { recordRejection } from "../handlers/rejections";
 import { releaseStatusApi } from "../handlers/release-status";

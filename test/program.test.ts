@@ -15,7 +15,7 @@ import { manifestSchema } from "../contract/manifest";
 import { CONTROL_BODY_SCHEMAS } from "../handlers/release-control";
 import { executionsTableShape, releasesTableShape } from "../contract/tables";
 import { DEFAULT_SETTINGS, SettingsError, readSettings } from "../infra/config";
-import { apiDefinitionHash } from "../infra/api";
+import { apiDefinitionHash } from "../infra/api-stage";
 import { START_RESPONSES, invalidBodyResponseTemplate, startExecutionTemplate } from "../infra/api-templates";
 import { EXCLUDED_PACKAGES } from "../infra/functions";
 import {
