@@ -14,7 +14,8 @@ import {
   startExecutionTemplate,
   unsupportedMediaTypeResponseTemplate,
 } from "./api-templates";
-import { type PolicyStatement, startExecutionStatement } from "./iam";
+import type { PolicyStatement } from "../contract/permissions";
+import { startExecutionStatement } from "./iam";
 import { serviceRole } from "./roles";
 
 export interface ReleaseApiArgs {

@@ -21,7 +21,7 @@ import { TaskTokenRegistry, type SfnService, startSfnService } from "../local/sf
 import { type EventsService, startEventsService } from "../local/events-service";
 import type { PutEventsEntry } from "../local/event-router";
 import { RUNTIME_PROVIDED_PACKAGES } from "../infra/functions";
-import { HANDLER_NAMES } from "../infra/iam";
+import { HANDLER_NAMES } from "../contract/permissions";
 import { archiveBytes, lambdaNode, materialize } from "./lambda-archive-files";
 import { until } from "./local-helpers";
 import { DEV_PIPELINES, loadProgram, own } from "./pulumi-mocks";
