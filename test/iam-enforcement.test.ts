@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -531,6 +531,20 @@ describe("IAM enforced at run time in local mode", function () {
         ["Allowed", "Allowed", "Allowed", "ImplicitlyDenied", "ImplicitlyDenied"],
       );
     });
+  });
+
+  it("keeps the AGPL engine out of the program's dependencies: a development dependency only", () => {
+    const manifest = JSON.parse(readFileSync(path.join(__dirname, "..", "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    assert.deepEqual(
+      [
+        manifest.dependencies["@cloud-copilot/iam-simulate"],
+        manifest.devDependencies["@cloud-copilot/iam-simulate"],
+      ],
+      [undefined, "0.1.173"],
+    );
   });
 
   it("loads the AGPL engine only when a call is first evaluated, never by importing the module", async () => {
