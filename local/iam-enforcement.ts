@@ -382,6 +382,16 @@ export function accessDeniedError(service: IamService, message: string): Error &
   }
 }
 
+/**
+ * For calls that do not go through an SDK client (the engine's in-process Lambda invocations and
+ * release events): AWS's message if `role` may not make `request`, undefined if it may. The caller
+ * shapes the error as its integration reports it.
+ */
+export async function deniedMessage(role: IamRole, request: IamRequest): Promise<string | undefined> {
+  const decision = await evaluate(role, request);
+  return decision === "Allowed" ? undefined : accessDeniedMessage(role.principal, request, decision);
+}
+
 /** Evaluates every request; throws the service's AccessDenied error for the first one denied. */
 export async function authorize(role: IamRole, service: IamService, requests: IamRequest[]): Promise<void> {
   for (const request of requests) {

@@ -37,6 +37,7 @@ import { type EventsService, startEventsService } from "../local/events-service"
 import {
   type IamRole,
   UnmappedCommand,
+  deniedMessage,
   enforceIam,
   enforceIamOnClients,
   evaluate,
@@ -513,22 +514,36 @@ describe("IAM enforced at run time in local mode", function () {
   });
 
   describe("the state machine's role", () => {
-    it("allows the engine's Task calls the definition has, and nothing else", async () => {
-      const definition = releaseWorkflow(LOCAL_REFS, DEFAULT_WORKFLOW_OPTIONS);
-      const role = localStateMachineRole(definition, ARNS, {
+    const role = () =>
+      localStateMachineRole(releaseWorkflow(LOCAL_REFS, DEFAULT_WORKFLOW_OPTIONS), ARNS, {
         [LOCAL_TABLES.releases]: ARNS.releasesTableArn,
         [LOCAL_TABLES.executions]: ARNS.executionsTableArn,
       });
-      const decide = (action: string, resource: string) => evaluate(role, { action, resource });
+    const other = "arn:aws:lambda:us-east-1:000000000000:function:release-machine-other";
+
+    it("allows the engine's Task calls the definition has, and nothing else", async () => {
+      const decide = (action: string, resource: string) => evaluate(role(), { action, resource });
       assert.deepEqual(
         await Promise.all([
           decide("lambda:InvokeFunction", LOCAL_REFS.functions.registerRelease),
           decide("dynamodb:UpdateItem", ARNS.releasesTableArn),
           decide("events:PutEvents", ARNS.eventBusArn),
           decide("dynamodb:DeleteItem", ARNS.releasesTableArn),
-          decide("lambda:InvokeFunction", LOCAL_REFS.functions.registerRelease.replace("register", "other")),
+          decide("lambda:InvokeFunction", other),
         ]),
         ["Allowed", "Allowed", "Allowed", "ImplicitlyDenied", "ImplicitlyDenied"],
+      );
+    });
+
+    it("tells the engine, for a call made without an SDK client, AWS's message when its role denies it", async () => {
+      const invoke = (resource: string) =>
+        deniedMessage(role(), { action: "lambda:InvokeFunction", resource });
+      assert.deepEqual(
+        [await invoke(LOCAL_REFS.functions.loadManifest), await invoke(other)],
+        [
+          undefined,
+          `User: arn:aws:sts::000000000000:assumed-role/release-machine-state-machine/states is not authorized to perform: lambda:InvokeFunction on resource: ${other} because no identity-based policy allows the lambda:InvokeFunction action`,
+        ],
       );
     });
   });
