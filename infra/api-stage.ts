@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { PolicyStatement } from "./iam";
+import type { PolicyStatement } from "../contract/permissions";
 import { serviceRole } from "./roles";
 
 /** The stage's settings, from the component's arguments. */

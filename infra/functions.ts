@@ -10,10 +10,9 @@ import {
   type HandlerName,
   type PolicyStatement,
   type ResourceArns,
-  XRAY,
   handlerStatements,
-  logWriting,
-} from "./iam";
+} from "../contract/permissions";
+import { XRAY, logWriting } from "./iam";
 import { type PipelineGrants, serviceRole } from "./roles";
 
 /** Stand-in ARNs to learn, before any ARN is known, which handlers grant on the pipelines. */

@@ -5,7 +5,7 @@
  * and are recorded on the way; the other services are recording fakes (a `send` that records the
  * command and answers a minimal valid output; an unexpected command throws). Each SDK command is
  * mapped to the IAM actions and resource ARN AWS authorizes it against, and the result is held
- * against `handlerStatements` in infra/iam.ts: every call is allowed on its resource, and no
+ * against `handlerStatements` in contract/permissions.ts: every call is allowed on its resource, and no
  * action is granted that the code never calls.
  */
 import assert from "node:assert/strict";
@@ -38,7 +38,7 @@ import { releaseStatusApi } from "../handlers/release-status";
 import { registerRelease, registerReleaseWaiter, stopRelease } from "../handlers/scheduler";
 import { type ControlDeps, releaseControlApi } from "../handlers/release-control";
 import { type LocalDynamo, createReleaseTables, startDynamo } from "../local/dynamodb";
-import { type HandlerName, type ResourceArns, handlerStatements, pipelineArn } from "../infra/iam";
+import { type HandlerName, type ResourceArns, handlerStatements, pipelineArn } from "../contract/permissions";
 import { wildcardMatches } from "../policy/iam-reference";
 
 const PARTITION = "aws";

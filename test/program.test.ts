@@ -24,7 +24,7 @@ import {
   type HandlerName,
   handlerStatements,
   pipelineArn,
-} from "../infra/iam";
+} from "../contract/permissions";
 import { UNSUPPORTED_MEDIA_TYPE } from "../local/server";
 import { releaseWorkflow } from "../stepfunction/release-workflow";
 import { ACCOUNT, DEV_PIPELINES, REGION, loadProgram, own, ofType, recorded, valueOf } from "./pulumi-mocks";
@@ -36,7 +36,7 @@ const START_AND_STOP = ["codepipeline:StartPipelineExecution", "codepipeline:Sto
 const FAILURE_DETAILS = ["codepipeline:ListActionExecutions", "codepipeline:GetPipelineState"];
 
 /**
- * What each function may do, written down here independently of infra/iam.ts: Sid → actions.
+ * What each function may do, written down here independently of contract/permissions.ts: Sid → actions.
  * test/policy-iam-calls.test.ts proves these match the calls the handlers make.
  */
 const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
