@@ -3,7 +3,16 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", "docs/**", ".release-machine/**", "policy/node_modules/**"] },
+  {
+    ignores: [
+      "node_modules/**",
+      "dist/**",
+      "docs/*",
+      "!docs/tools",
+      ".release-machine/**",
+      "policy/node_modules/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,9 +5,17 @@
  */
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { isRecord } from "../local/http";
+import { isRecord } from "../contract/json";
+import { releaseIdFromExecutionName } from "../contract/execution-name";
+import type {
+  ApiErrorBody,
+  Cancelling,
+  Decided,
+  ReleaseList,
+  Retried,
+  Submitted,
+} from "../contract/release-view";
 import type { ReleaseView } from "./view";
-import type { ApiErrorBody } from "./render";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3000";
 /** The local server's identity header (local/server.ts reads the same name). */
@@ -167,11 +175,6 @@ function errorBody(body: unknown): ApiErrorBody {
   return { message: String(body) };
 }
 
-export interface Submitted {
-  executionArn: string;
-  startDate: number;
-}
-
 /** `POST /releases` with the manifest's text as it is; throws ApiError for any error status. */
 export async function submitRelease(target: ApiTarget, manifestText: string): Promise<Submitted> {
   const answer = await call(target, "POST", "/releases", manifestText);
@@ -179,10 +182,12 @@ export async function submitRelease(target: ApiTarget, manifestText: string): Pr
   return answer.body as Submitted;
 }
 
-/** The releaseId an execution ARN stands for: its execution name is `release-<releaseId>`. */
+/**
+ * The releaseId an execution ARN stands for, decoded from its name (`…:release-5_d16` → `5.16`);
+ * undefined for an execution the API did not name after a releaseId.
+ */
 export function releaseIdFromExecutionArn(executionArn: string): string | undefined {
-  const name = executionArn.split(":").pop() ?? "";
-  return name.startsWith("release-") ? name.slice("release-".length) : undefined;
+  return releaseIdFromExecutionName(executionArn.split(":").pop() ?? "");
 }
 
 /** `GET /releases/{id}`: the release, or undefined for 404 ReleaseNotFound; throws ApiError otherwise. */
@@ -192,42 +197,6 @@ export async function getRelease(target: ApiTarget, releaseId: string): Promise<
   const body = errorBody(answer.body);
   if (answer.status === 404 && body.error === "ReleaseNotFound") return undefined;
   throw new ApiError(answer.status, body);
-}
-
-/** `POST /releases/{releaseId}/cancel`: `{releaseId, status: "CANCELLING", cancelledBy}`. */
-export interface Cancelling {
-  releaseId: string;
-  status: "CANCELLING";
-  cancelledBy: string;
-}
-
-/** `POST /releases/{releaseId}/retry`: the new attempt and its execution. */
-export interface Retried {
-  releaseId: string;
-  attempt: number;
-  executionArn: string;
-}
-
-/** `POST /releases/{releaseId}/approvals/{pipeline}`: the recorded decision. */
-export interface Decided {
-  releaseId: string;
-  pipeline: string;
-  decision: "approve" | "reject";
-  decidedBy: string;
-  status: string;
-}
-
-/** `GET /releases`: one page, newest first. */
-export interface ReleaseList {
-  releases: {
-    releaseId: string;
-    status: string;
-    startedAt?: string;
-    endedAt?: string;
-    submittedBy?: string;
-    attempt?: number;
-  }[];
-  nextToken?: string;
 }
 
 /** One control request; answers the body for `expected`, throws ApiError for anything else. */

@@ -138,7 +138,8 @@ async function submit(file: string, values: Values, io: Io): Promise<number> {
     io.stdout.write(json(answer));
     return 0;
   }
-  // Executions are named after string releaseIds only; a numeric one is read from the manifest.
+  // The execution name encodes a string releaseId (`5.16` → `release-5_d16`): decoded, it is the id
+  // watch and status find. A numeric one names no execution and is read from the manifest.
   const releaseId =
     releaseIdFromExecutionArn(answer.executionArn) ?? (await releaseIdOfManifest(text)) ?? "<releaseId>";
   const started = new Date(answer.startDate * 1000).toISOString();

@@ -2,17 +2,9 @@
  * Text rendering for the CLI: pure functions from API answers to lines, so tests can call them
  * with fixed values. Times are shown in UTC (`10:00:01Z`) so output is the same on every machine.
  */
-import type { PipelineView, Problem, ReleaseView } from "./view";
-
-export type { Problem } from "./view";
-
-/** An error answer of the release API (local or API Gateway). */
-export interface ApiErrorBody {
-  error?: string;
-  message?: string;
-  problems?: Problem[];
-  releaseId?: string;
-}
+import type { ManifestProblem } from "../contract/errors";
+import type { ApiErrorBody } from "../contract/release-view";
+import type { PipelineView, ReleaseView } from "./view";
 
 /** A release is over once it is anything but RUNNING (or CANCELLING: its pipelines are being stopped). */
 export function isFinished(view: ReleaseView): boolean {
@@ -130,7 +122,7 @@ function nameWidth(view: ReleaseView): number {
 }
 
 /** A manifest's problems, one a line: `path  rule  message`, columns aligned. */
-export function problemLines(problems: Problem[], indent = "  "): string[] {
+export function problemLines(problems: ManifestProblem[], indent = "  "): string[] {
   const pathWidth = Math.max(...problems.map((p) => (p.path || "(manifest)").length));
   const ruleWidth = Math.max(...problems.map((p) => p.rule.length));
   return problems.map(

@@ -3,11 +3,7 @@
  * optional so that the CLI works against an older or newer API. A rejected submission comes back
  * as `{releaseId, status: "REJECTED", error, cause, problems, source}`, without pipelines.
  */
-import type { ManifestProblem } from "../contract/errors";
-import type { PipelineStatusView, ReleaseStatusView } from "../handlers/release-status";
-
-/** One problem of a manifest: the field (JSON Pointer), the rule it breaks, in words. */
-export type Problem = ManifestProblem;
+import type { PipelineStatusView, ReleaseStatusView } from "../contract/release-view";
 
 export interface PipelineView extends Omit<PipelineStatusView, "history"> {
   history?: PipelineStatusView["history"];
@@ -16,8 +12,7 @@ export interface PipelineView extends Omit<PipelineStatusView, "history"> {
   failedAction?: string;
 }
 
-/** The API's view of a release, plus what a REJECTED answer carries; pipelines may be absent. */
+/** The API's view of a release; pipelines may be absent (a REJECTED answer has none). */
 export interface ReleaseView extends Omit<ReleaseStatusView, "pipelines"> {
-  problems?: Problem[];
   pipelines?: PipelineView[];
 }

@@ -31,3 +31,27 @@ export function executionNameFor(releaseId: string): string | undefined {
   if (encoded === "" || encoded.length > MAX_ENCODED_RELEASE_ID) return undefined;
   return `${EXECUTION_NAME_PREFIX}${encoded}`;
 }
+
+/**
+ * The releaseId an execution name encodes (`release-5_d16` → `5.16`), or undefined for a name
+ * executionNameFor never produces: another prefix, a `_` not followed by `_` or `d`, a character
+ * outside the alphabet, or a decoded id that is not a releaseId. Exactly inverts executionNameFor,
+ * so the CLI and the API name a release by what its author wrote.
+ */
+export function releaseIdFromExecutionName(name: string): string | undefined {
+  if (!name.startsWith(EXECUTION_NAME_PREFIX)) return undefined;
+  const encoded = name.slice(EXECUTION_NAME_PREFIX.length);
+  let releaseId = "";
+  for (let at = 0; at < encoded.length; at++) {
+    const character = encoded[at];
+    if (character === "_") {
+      const next = encoded[++at];
+      if (next === "_") releaseId += "_";
+      else if (next === "d") releaseId += ".";
+      else return undefined;
+    } else if (PLAIN.test(character)) releaseId += character;
+    else return undefined;
+  }
+  // Only an id the encoder accepts encodes back to this very name (empty and overlong ones do not).
+  return executionNameFor(releaseId) === name ? releaseId : undefined;
+}

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import { type Node, type ParseError, findNodeAtLocation, parseTree, printParseErrorCode } from "jsonc-parser";
 import { ConfigurationError, InvalidManifest, type ManifestProblem } from "./errors";
+import { isRecord } from "./json";
 
 export interface ManifestRules {
   /** Pipelines this machine may release; unset means any well-formed name. */
@@ -362,9 +363,6 @@ const problem = (path: string, rule: string, message: string): ManifestProblem =
 const reject = (rule: string, message: string): never => {
   throw new InvalidManifest([problem("", rule, message)]);
 };
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** A JSON Pointer one step down. A key too long to be valid anywhere is cut short, to keep errors small. */
 function pointer(base: string, key: string | number): string {

@@ -4,6 +4,7 @@
  */
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { InvalidManifest, ManifestNotFound } from "../contract/errors";
+import { isRecord } from "../contract/json";
 import { type PlannedPipeline, STATE_TEXT_BUDGET, type ValidatedRelease } from "../contract/manifest";
 
 /** The execution input: what the S3 rule's input transformer or the API's mapping template sends. */
@@ -30,10 +31,6 @@ function submitterOf(request: ReleaseRequest): string {
 
 function describeRequestProblem(message: string): InvalidManifest {
   return new InvalidManifest([{ path: "", rule: "request", message }]);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 export function parseReleaseRequest(input: unknown): ReleaseRequest {

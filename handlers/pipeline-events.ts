@@ -6,6 +6,7 @@
  */
 import { GetPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import type { EventBridgeEvent } from "aws-lambda";
+import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { paged, readItem } from "./reads";
 import { type ExecutionDeps, type ExecutionItem, nowIso, recordState, stopExecution } from "./executions";
@@ -16,27 +17,11 @@ import {
   isTerminal,
   statusFromEventState,
 } from "../contract/tables";
-import { onPipelineEnded } from "./release/ends";
 import { expireGates } from "./release/gates";
-import { resumeStuckStarts } from "./release/start-and-claims";
+import { onPipelineEnded, resumeStuckStarts } from "./release/progress";
 
-/**
- * The detail of a "CodePipeline Pipeline Execution State Change" event: the fields read here, and
- * the others CodePipeline sends. https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html
- */
-export interface PipelineStateChangeDetail {
-  pipeline: string;
-  "execution-id": string;
-  /** One of PipelineEventState; anything else is ignored. */
-  state: string;
-  "start-time"?: string;
-  version?: number;
-  "pipeline-execution-attempt"?: number;
-  "execution-trigger"?: { "trigger-type": string; "trigger-detail": string };
-}
-
-/** The event as EventBridge delivers it; the one envelope type of the project (@types/aws-lambda). */
-export type PipelineStateChangeEvent = EventBridgeEvent<string, PipelineStateChangeDetail>;
+// Handed on for handlers/index.ts, which names the event type with the handler it wires.
+export type { PipelineStateChangeEvent };
 
 /** The event, when its detail has the fields the handler reads; undefined for any other event. */
 export function pipelineStateChange(

@@ -8,7 +8,8 @@
  */
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
-import Ajv, { type ErrorObject } from "ajv";
+import type { ErrorObject } from "ajv";
+import Ajv from "ajv-draft-04";
 import {
   GateNotAwaiting,
   ReleaseStateConflict,
@@ -38,10 +39,16 @@ export const MAX_COMMENT_LENGTH = 1000;
 export const DEFAULT_LIST_LIMIT = 20;
 export const MAX_LIST_LIMIT = 100;
 
+/**
+ * An object schema. API Gateway reads models as JSON Schema draft 4, whose metaschema requires
+ * `required` to hold at least one name: an empty list is left out, never written as `[]`
+ * (API Gateway refuses such a model: "Invalid model schema specified").
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-create-model.html
+ */
 const object = (properties: Record<string, JsonSchema>, required: string[] = []): JsonSchema => ({
   type: "object",
   additionalProperties: false,
-  required,
+  ...(required.length > 0 ? { required } : {}),
   properties,
 });
 
@@ -60,6 +67,7 @@ export const CONTROL_BODY_SCHEMAS = {
 
 export type ControlBodyModel = keyof typeof CONTROL_BODY_SCHEMAS;
 
+// Draft 4, as API Gateway validates: a schema its metaschema refuses fails here too, at load.
 const ajv = new Ajv({ allErrors: true, strict: true });
 const validators = Object.fromEntries(
   Object.entries(CONTROL_BODY_SCHEMAS).map(([name, schema]) => [name, ajv.compile(schema)]),

@@ -7,58 +7,10 @@ import { readItem } from "./reads";
 import type { TableNames } from "./config";
 import { executionsOfRelease } from "./executions";
 import { RELEASE_ID_PATTERN } from "../contract/manifest";
-import type { ManifestProblem } from "../contract/errors";
-import { type ReleaseStatus, ReleasesTable } from "../contract/tables";
+import type { ApprovalView, PipelineStatusView, ReleaseStatusView } from "../contract/release-view";
+import { ReleasesTable } from "../contract/tables";
 import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
 import { pipelinesOfRelease } from "./release/reads";
-
-export interface PipelineStatusView {
-  name: string;
-  /**
-   * "Pending" while it waits for its dependencies, "Skipped" if it never started, otherwise its
-   * execution's status in CodePipeline's API spelling ("Started" until the first event).
-   */
-  status: string;
-  dependsOn?: string[];
-  /** The release attempt whose execution this is (a retry restarts only what did not succeed). */
-  attempt?: number;
-  /** Its approval gate: who may decide, until when, and who decided what. Never a task token. */
-  approval?: ApprovalView;
-  pipelineExecutionId?: string;
-  /** ISO 8601, once known. */
-  startedAt?: string;
-  endedAt?: string;
-  cause?: string;
-  history: { state: string; at: string }[];
-}
-
-export interface ApprovalView {
-  timeoutHours: number;
-  approvers?: string[];
-  requestedAt?: string;
-  deadlineAt?: string;
-  decision?: string;
-  decidedBy?: string;
-  decidedAt?: string;
-  comment?: string;
-}
-
-/** A release's fields that the view shows as the releases table stores them. */
-interface ReleaseRecord {
-  /** 1, then one more per retry. */
-  attempt?: number;
-  submittedBy?: string;
-  cancelledBy?: string;
-  cancelReason?: string;
-  retriedBy?: string;
-  executionArn?: string;
-  source?: string;
-  startedAt?: string;
-  endedAt?: string;
-  cause?: string;
-  /** For a REJECTED submission: every problem, by field (JSON Pointer) and rule. */
-  problems?: ManifestProblem[];
-}
 
 const RECORD_FIELDS = [
   "attempt",
@@ -71,23 +23,6 @@ const RECORD_FIELDS = [
   "startedAt",
   "endedAt",
 ] as const;
-
-export interface ReleaseStatusView extends ReleaseRecord {
-  releaseId: string;
-  /** CANCELLING from the cancel until the release's outcome is recorded. */
-  status: ReleaseStatus | "CANCELLING";
-  error?: string;
-  /** Earlier submissions of this releaseId that were rejected, oldest first. */
-  rejections?: RejectionSummary[];
-  pipelines: PipelineStatusView[];
-}
-
-export interface RejectionSummary {
-  at: string;
-  source: string;
-  errorName: string;
-  cause: string;
-}
 
 /** The fields of `item` named in `keys` that are set, in that order (the view leaves out the rest). */
 function setFields<T extends object, K extends keyof T>(item: T, keys: readonly K[]): Partial<Pick<T, K>> {

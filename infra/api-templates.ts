@@ -67,7 +67,7 @@ export function startExecutionTemplate(stateMachineArn: string): string {
   ].join("\n");
 }
 
-/** StartExecution's answer passes through as the original's `{executionArn, startDate}`. */
+/** StartExecution's answer passes through as it is: `{executionArn, startDate}`. */
 export const startedResponseTemplate = "$input.json('$')";
 
 /**

@@ -13,7 +13,8 @@ import {
   pipelineStateChangePattern,
 } from "../contract/event-patterns";
 import type { HandlerFunction } from "./functions";
-import { document, startExecutionStatement } from "./iam";
+import { document } from "../contract/permissions";
+import { startExecutionStatement } from "./iam";
 import { serviceRole } from "./roles";
 
 /** EventBridge's own ceiling: retry for a day, as often as it allows. */

@@ -10,10 +10,9 @@ import {
   type HandlerName,
   type PolicyStatement,
   type ResourceArns,
-  XRAY,
   handlerStatements,
-  logWriting,
-} from "./iam";
+} from "../contract/permissions";
+import { XRAY, logWriting } from "./iam";
 import { type PipelineGrants, serviceRole } from "./roles";
 
 /** Stand-in ARNs to learn, before any ARN is known, which handlers grant on the pipelines. */
@@ -33,10 +32,6 @@ const PLACEHOLDER_ARNS: ResourceArns = {
 const grantsOnPipelines = (name: HandlerName) =>
   handlerStatements(name, PLACEHOLDER_ARNS).some((s) => s.Resource.includes(PIPELINE_PLACEHOLDER));
 
-/**
- * Packages left out of every archive: the Lambda runtime provides the AWS SDK; the rest serve only
- * local mode and the CLI.
- */
 /** The AWS SDK packages the handlers use, which the Lambda Node.js runtime provides. */
 export const RUNTIME_PROVIDED_PACKAGES = [
   "@aws-sdk/client-codepipeline",
@@ -47,6 +42,10 @@ export const RUNTIME_PROVIDED_PACKAGES = [
   "@aws-sdk/lib-dynamodb",
 ];
 
+/**
+ * Packages left out of every archive: the Lambda runtime provides the AWS SDK; the rest serve only
+ * local mode and the CLI.
+ */
 export const EXCLUDED_PACKAGES = [
   "@aws-crypto/sha256-js",
   "@aws-sdk/credential-provider-node",
@@ -65,7 +64,7 @@ export const EXCLUDED_PACKAGES = [
 export const LAMBDA_RUNTIME = aws.lambda.Runtime.NodeJS24dX;
 
 /** Only functions that parse manifests carry the parser's packages. */
-export const MANIFEST_PARSER_PACKAGES = ["ajv", "jsonc-parser"];
+export const MANIFEST_PARSER_PACKAGES = ["ajv", "ajv-draft-04", "jsonc-parser"];
 
 export interface HandlerFunctionArgs<E, R> {
   /** The function's Pulumi name (the component's name and the handler's), the base of its children's. */

@@ -7,7 +7,7 @@
  * region and account are outputs), from an upper bound of each ARN's length.
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
  */
-import type { PolicyDocument, PolicyStatement } from "./iam";
+import type { PolicyDocument, PolicyStatement } from "../contract/permissions";
 
 /** IAM's defaults (characters exclude whitespace). */
 export const IAM_LIMITS = {

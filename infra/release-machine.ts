@@ -27,13 +27,12 @@ import { type HandlerFunction, handlerFunction } from "./functions";
 import {
   HANDLER_NAMES,
   type HandlerName,
-  LOG_DELIVERY,
   type ResourceArns,
-  XRAY_WITH_SAMPLING,
   handlerStatements,
   pipelineArn,
-  stateMachineStatements,
-} from "./iam";
+} from "../contract/permissions";
+import { stateMachineStatements } from "../stepfunction/permissions";
+import { LOG_DELIVERY, XRAY_WITH_SAMPLING } from "./iam";
 import { serviceRole } from "./roles";
 import { releaseBucket, releaseTables } from "./storage";
 

@@ -6,7 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { TRUST_FACTS } from "../contract/trust-facts";
-import { type PolicyDocument, type PolicyStatement, document } from "./iam";
+import { type PolicyDocument, type PolicyStatement, document } from "../contract/permissions";
 import { pipelinePolicyChunks, splitPipelineStatements } from "./pipeline-policies";
 
 /** A trust statement: Principal and no Resource, unlike the permission statements. */

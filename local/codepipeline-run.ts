@@ -4,6 +4,7 @@
  * GetPipelineState and ListActionExecutions report about it.
  */
 import { randomUUID } from "node:crypto";
+import type { StageEventState } from "../contract/pipeline-events";
 import type { PipelineEventState, PipelineExecutionStatus } from "../contract/tables";
 
 /** A stage of a local pipeline; its actions run side by side and default to one named as the stage. */
@@ -62,7 +63,6 @@ export interface ExecutionRecord {
 /** CodePipeline's ActionExecutionStatus and StageExecutionStatus values this stand-in reaches. */
 export type ActionStatus = "InProgress" | "Succeeded" | "Failed" | "Abandoned";
 export type StageStatus = "InProgress" | "Succeeded" | "Failed" | "Stopped";
-export type StageEventState = "STARTED" | "SUCCEEDED" | "FAILED" | "STOPPED";
 
 export interface ActionRecord {
   actionExecutionId: string;

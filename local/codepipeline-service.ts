@@ -6,12 +6,16 @@
  * GetPipelineState and ListActionExecutions report stages and actions in CodePipeline's shapes.
  * No npm package emulates CodePipeline, hence this file. Faults can be injected per operation.
  */
-import type { EventBridgeEvent } from "aws-lambda";
 import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type Server, createServer } from "node:http";
-import type { PipelineEventState } from "../contract/tables";
 import {
-  type ActionRecord,
+  type CodePipelineEvent,
+  type PipelineStateChangeEvent,
+  STAGE_EVENT_DETAIL_TYPE,
+  type StageStateChangeEvent,
+} from "../contract/pipeline-events";
+import { PIPELINE_EVENT_DETAIL_TYPE } from "../contract/tables";
+import {
   type ExecutionRecord,
   type LocalPipelineSpec,
   type PipelinePlan,
@@ -19,10 +23,25 @@ import {
   type PipelineVariable,
   type RunEvents,
   type SourceRevisionOverride,
-  type StageEventState,
   planOf,
 } from "./codepipeline-run";
-import { isRecord, listen, readBody } from "./http";
+import { isRecord } from "../contract/json";
+import {
+  type Body,
+  CodePipelineError,
+  PIPELINE_NAME,
+  TOKEN,
+  actionExecution,
+  actionExecutionDetail,
+  epochSeconds,
+  listOf,
+  newestFirst,
+  page,
+  parseBody,
+  statusSummary,
+  validation,
+} from "./codepipeline-protocol";
+import { listen, readBody } from "./http";
 
 export type {
   ExecutionRecord,
@@ -31,30 +50,7 @@ export type {
   LocalStageSpec,
   PipelineVariable,
   SourceRevisionOverride,
-  StageEventState,
 } from "./codepipeline-run";
-
-/** The EventBridge envelope around every CodePipeline event. */
-/** A CodePipeline event as EventBridge delivers it (the envelope type of @types/aws-lambda). */
-export type CodePipelineEvent<DetailType extends string, Detail> = EventBridgeEvent<DetailType, Detail>;
-
-export type PipelineStateChangeEvent = CodePipelineEvent<
-  "CodePipeline Pipeline Execution State Change",
-  {
-    pipeline: string;
-    "execution-id": string;
-    "start-time": string;
-    state: PipelineEventState;
-    version: number;
-    "pipeline-execution-attempt": number;
-    "execution-trigger": { "trigger-type": string; "trigger-detail": string };
-  }
->;
-
-export type StageStateChangeEvent = CodePipelineEvent<
-  "CodePipeline Stage Execution State Change",
-  { pipeline: string; "execution-id": string; stage: string; state: StageEventState; version: number }
->;
 
 export type FaultableOperation =
   | "StartPipelineExecution"
@@ -104,86 +100,8 @@ export interface CodePipelineService {
   faults: { inject(fault: InjectedFault): void; clear(): void };
 }
 
-class ApiError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly httpStatus = 400,
-  ) {
-    super(message);
-  }
-}
-
-type Body = Record<string, unknown>;
-
-const PIPELINE_NAME = /^[A-Za-z0-9.@_-]{1,100}$/;
-const TOKEN = /^[a-zA-Z0-9-]{1,128}$/;
+/** How long a stop-and-wait stays Stopping by default (CodePipelineServiceOptions.stopAndWaitMs). */
 const STOP_AND_WAIT_MS = 20;
-const epochSeconds = (date: Date) => date.getTime() / 1000;
-const validation = (message: string) => new ApiError("ValidationException", message);
-
-/** Validates a list of string-valued objects such as `variables` (at most 50, as on AWS). */
-function listOf<T>(value: unknown, member: string, keys: (keyof T & string)[]): T[] | undefined {
-  if (value === undefined) return undefined;
-  const valid =
-    Array.isArray(value) &&
-    value.length <= 50 &&
-    value.every((item) => isRecord(item) && keys.every((key) => typeof item[key] === "string"));
-  if (!valid) throw validation(`'${member}' must be at most 50 objects with string ${keys.join(", ")}`);
-  return value as T[];
-}
-
-/** One page of `items` by `maxResults` (1–100, default 100) and a numeric `nextToken`. */
-function page<T>(items: T[], body: Body): { items: T[]; nextToken?: string } {
-  const { maxResults = 100, nextToken = "0" } = body;
-  const max = Number.isInteger(maxResults) ? Number(maxResults) : 0;
-  if (max < 1 || max > 100) throw validation("Value at 'maxResults' failed to satisfy constraint: 1 to 100");
-  if (typeof nextToken !== "string" || !/^\d+$/.test(nextToken)) {
-    throw new ApiError("InvalidNextTokenException", "The next token is not valid");
-  }
-  const [from, to] = [Number(nextToken), Number(nextToken) + max];
-  return { items: items.slice(from, to), ...(to < items.length && { nextToken: String(to) }) };
-}
-
-/** Newest first; reversed first so items started within the same millisecond still list newest first. */
-function newestFirst<T>(items: T[], startOf: (item: T) => Date): T[] {
-  return [...items].reverse().sort((a, b) => startOf(b).getTime() - startOf(a).getTime());
-}
-
-const statusSummary = (r: ExecutionRecord) =>
-  r.status === "Failed"
-    ? { statusSummary: "An action in a stage of this execution failed" }
-    : r.stopReason !== undefined
-      ? { statusSummary: r.stopReason }
-      : {};
-
-/** GetPipelineState's ActionExecution for one action run. */
-const actionExecution = (a: ActionRecord) => ({
-  actionExecutionId: a.actionExecutionId,
-  status: a.status,
-  lastStatusChange: epochSeconds(a.lastUpdateTime),
-  ...(a.errorDetails && { summary: a.errorDetails.message, errorDetails: a.errorDetails }),
-});
-
-/** ListActionExecutions' ActionExecutionDetail for one action run. */
-const actionExecutionDetail = (pipelineExecutionId: string, a: ActionRecord) => ({
-  pipelineExecutionId,
-  actionExecutionId: a.actionExecutionId,
-  pipelineVersion: 1,
-  stageName: a.stageName,
-  actionName: a.actionName,
-  startTime: epochSeconds(a.startTime),
-  lastUpdateTime: epochSeconds(a.lastUpdateTime),
-  status: a.status,
-  ...(a.status !== "InProgress" && {
-    output: {
-      executionResult: {
-        externalExecutionSummary: a.errorDetails?.message ?? `Action ${a.actionName} ${a.status}`,
-        ...(a.errorDetails && { errorDetails: a.errorDetails }),
-      },
-    },
-  }),
-});
 
 export class LocalCodePipeline implements CodePipelineService {
   endpoint = "";
@@ -274,7 +192,7 @@ export class LocalCodePipeline implements CodePipelineService {
   private readonly events: RunEvents = {
     pipeline: ({ record }, state) =>
       this.options.onEvent(
-        this.envelope("CodePipeline Pipeline Execution State Change", record.pipeline, {
+        this.envelope(PIPELINE_EVENT_DETAIL_TYPE, record.pipeline, {
           pipeline: record.pipeline,
           "execution-id": record.pipelineExecutionId,
           "start-time": record.startTime.toISOString(),
@@ -289,7 +207,7 @@ export class LocalCodePipeline implements CodePipelineService {
       ),
     stage: ({ record }, stage, state) =>
       this.options.onEvent(
-        this.envelope("CodePipeline Stage Execution State Change", record.pipeline, {
+        this.envelope(STAGE_EVENT_DETAIL_TYPE, record.pipeline, {
           pipeline: record.pipeline,
           "execution-id": record.pipelineExecutionId,
           stage,
@@ -318,7 +236,8 @@ export class LocalCodePipeline implements CodePipelineService {
       throw validation(`Value at '${member}' failed to satisfy constraint: [A-Za-z0-9.@\\-_]{1,100}`);
     }
     const spec = this.specs.get(name);
-    if (!spec) throw new ApiError("PipelineNotFoundException", `Pipeline with name '${name}' does not exist`);
+    if (!spec)
+      throw new CodePipelineError("PipelineNotFoundException", `Pipeline with name '${name}' does not exist`);
     return spec;
   }
 
@@ -326,7 +245,7 @@ export class LocalCodePipeline implements CodePipelineService {
   private runOf(spec: LocalPipelineSpec, id: unknown): PipelineRun {
     const run = typeof id === "string" ? this.runs.get(id) : undefined;
     if (!run || run.record.pipeline !== spec.name) {
-      throw new ApiError(
+      throw new CodePipelineError(
         "PipelineExecutionNotFoundException",
         `Pipeline execution ${String(id)} does not exist in pipeline ${spec.name}`,
       );
@@ -394,10 +313,10 @@ export class LocalCodePipeline implements CodePipelineService {
     const abandon = body.abandon === true;
     // As on AWS, a stop-and-wait in progress may still be escalated to an abandon, once.
     if (r.status === "Stopping" && (!abandon || run.abandoned)) {
-      throw new ApiError("DuplicatedStopRequestException", "A stop request is already in progress");
+      throw new CodePipelineError("DuplicatedStopRequestException", "A stop request is already in progress");
     }
     if (r.status !== "InProgress" && r.status !== "Stopping") {
-      throw new ApiError(
+      throw new CodePipelineError(
         "PipelineExecutionNotStoppableException",
         `Pipeline execution ${r.pipelineExecutionId} is ${r.status} and cannot be stopped`,
       );
@@ -498,20 +417,27 @@ export class LocalCodePipeline implements CodePipelineService {
 
   private async handle(request: IncomingMessage): Promise<object> {
     if (request.method !== "POST" || request.url !== "/")
-      throw new ApiError("UnknownOperationException", "Only POST / is served", 404);
+      throw new CodePipelineError("UnknownOperationException", "Only POST / is served", 404);
     const target = String(request.headers["x-amz-target"] ?? "");
     const operation = target.startsWith("CodePipeline_20150709.") ? target.slice(22) : target;
     this.calls.set(operation, this.callCount(operation) + 1);
     const body = parseBody((await readBody(request)) ?? "");
     if (!Object.hasOwn(this.operations, operation)) {
-      throw new ApiError("UnknownOperationException", `Operation '${target}' is not supported locally`);
+      throw new CodePipelineError(
+        "UnknownOperationException",
+        `Operation '${target}' is not supported locally`,
+      );
     }
     const fault = this.takeFault(operation, body);
     if (fault && !fault.afterEffect)
-      throw new ApiError(fault.error, `Injected ${fault.error}`, fault.httpStatus);
+      throw new CodePipelineError(fault.error, `Injected ${fault.error}`, fault.httpStatus);
     const result = this.operations[operation as FaultableOperation](body);
     if (fault)
-      throw new ApiError(fault.error, `Injected ${fault.error} (the call took effect)`, fault.httpStatus);
+      throw new CodePipelineError(
+        fault.error,
+        `Injected ${fault.error} (the call took effect)`,
+        fault.httpStatus,
+      );
     return result;
   }
 
@@ -520,20 +446,13 @@ export class LocalCodePipeline implements CodePipelineService {
     try {
       return { status: 200, payload: await this.handle(request) };
     } catch (error) {
-      const e = error instanceof ApiError ? error : new ApiError("InternalFailure", String(error), 500);
+      const e =
+        error instanceof CodePipelineError
+          ? error
+          : new CodePipelineError("InternalFailure", String(error), 500);
       return { status: e.httpStatus, payload: { __type: e.type, message: e.message } };
     }
   }
-}
-
-function parseBody(text: string): Body {
-  try {
-    const body: unknown = JSON.parse(text === "" ? "{}" : text);
-    if (isRecord(body)) return body;
-  } catch {
-    // Reported below, like any other body that is not a JSON object.
-  }
-  throw new ApiError("SerializationException", "The request body is not a JSON object");
 }
 
 /** Starts a local CodePipeline on loopback; see LocalCodePipeline. */

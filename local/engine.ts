@@ -62,14 +62,14 @@ export interface EngineOptions {
   retryPauseMs?: number;
 }
 
-export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
+export type WorkflowExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
 
 export interface LocalExecution {
   executionArn: string;
   name: string;
   input: unknown;
   startDate: Date;
-  status: ExecutionStatus;
+  status: WorkflowExecutionStatus;
   stopDate?: Date;
   output?: unknown;
   error?: string;

@@ -8,7 +8,7 @@
 import type { EventBridgeEvent } from "aws-lambda";
 import { randomUUID } from "node:crypto";
 import type { PutEventsRequestEntry, PutEventsResultEntry } from "@aws-sdk/client-eventbridge";
-import { isRecord } from "./http";
+import { isRecord } from "../contract/json";
 
 export type EventPattern = { [field: string]: EventPattern | EventPattern[] | Matcher[] };
 export type Matcher = string | number | boolean | null | { [operator: string]: unknown };

@@ -9,7 +9,8 @@ import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import type { PutEventsResultEntry } from "@aws-sdk/client-eventbridge";
 import type { PutEventsEntry } from "./event-router";
-import { isRecord, listen, readBody } from "./http";
+import { isRecord } from "../contract/json";
+import { listen, readBody } from "./http";
 
 export interface EventsService {
   endpoint: string;

@@ -1,14 +1,9 @@
 /**
- * What every local HTTP server here shares: reading a request body, telling a JSON object from
- * other values, and listening on loopback with an error that names the port when it is taken.
+ * What every local HTTP server here shares: reading a request body, and listening on loopback
+ * with an error that names the port when it is taken.
  */
 import { type IncomingMessage, type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-
-/** A JSON object: not null, not an array. */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /**
  * The body as text, or undefined when it is over `limit` bytes. An oversized body is still read to

@@ -36,7 +36,8 @@ import {
   checkRuleLimits,
   manifestParser,
 } from "../contract/manifest";
-import { type ReleaseStatusView, readRelease } from "../handlers/release-status";
+import type { ReleaseStatusView } from "../contract/release-view";
+import { readRelease } from "../handlers/release-status";
 import type { ControlDeps } from "../handlers/release-control";
 import {
   DEFAULT_WORKFLOW_OPTIONS,

@@ -6,7 +6,8 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
-import { isRecord, listen, readBody } from "./http";
+import { isRecord } from "../contract/json";
+import { listen, readBody } from "./http";
 
 /** Error codes as Step Functions names them; the SDK maps each to its typed exception. */
 export type TaskTokenErrorCode =

@@ -7,7 +7,7 @@
  */
 import * as aws from "@pulumi/aws";
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { isRecord } from "./iam-documents";
+import { isRecord } from "../contract/json";
 import { referencedTarget } from "./stack-joins";
 
 const WITH_BODY = ["POST", "PUT", "PATCH", "ANY"];

@@ -7,7 +7,7 @@
  */
 import * as aws from "@pulumi/aws";
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { isRecord } from "./iam-documents";
+import { isRecord } from "../contract/json";
 import { referencedTarget } from "./stack-joins";
 
 const LEVELS = ["ERROR", "INFO"];

@@ -9,6 +9,7 @@
  * again on update. Nothing here catches it.
  */
 import type { ResourceValidationArgs } from "@pulumi/policy";
+import { isRecord } from "../contract/json";
 
 export interface Statement {
   /** `statement "Sid"`, or `statement #n` when it has no Sid: how every message names it. */
@@ -57,10 +58,6 @@ const PERMISSION_DOCUMENTS: Record<
   "aws:s3/bucketPolicy:BucketPolicy": { kind: "bucket policy", documents: (p) => [["policy", p.policy]] },
   "aws:sqs/queuePolicy:QueuePolicy": { kind: "queue policy", documents: (p) => [["policy", p.policy]] },
 };
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function list(value: unknown): unknown[] {
   if (value === undefined || value === null) return [];

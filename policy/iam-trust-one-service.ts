@@ -5,7 +5,8 @@
  * made for act with its permissions.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { isRecord, parseDocument } from "./iam-documents";
+import { isRecord } from "../contract/json";
+import { parseDocument } from "./iam-documents";
 
 /** The services an Allow statement's Principal names, or why it is not a service principal. */
 function servicesOf(principal: unknown): string[] | string {

@@ -5,7 +5,8 @@
  * never match and the role could not be assumed at all.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { isRecord, parseDocument } from "./iam-documents";
+import { isRecord } from "../contract/json";
+import { parseDocument } from "./iam-documents";
 import { SOURCE_KEYS, TRUST_FACTS } from "../contract/trust-facts";
 
 /** The aws:Source* keys a statement's Condition tests, under any operator. */

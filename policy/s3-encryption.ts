@@ -6,7 +6,7 @@
  */
 import * as aws from "@pulumi/aws";
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { isRecord } from "./iam-documents";
+import { isRecord } from "../contract/json";
 import { bucketsWithSiblings } from "./stack-joins";
 
 const ENCRYPTION = [

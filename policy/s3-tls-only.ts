@@ -5,7 +5,8 @@
  */
 import * as aws from "@pulumi/aws";
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { type Statement, isRecord, parseDocument } from "./iam-documents";
+import { isRecord } from "../contract/json";
+import { type Statement, parseDocument } from "./iam-documents";
 import { wildcardMatches } from "./iam-reference";
 import { bucketsWithSiblings } from "./stack-joins";
 

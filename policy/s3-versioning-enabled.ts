@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { isRecord } from "./iam-documents";
+import { isRecord } from "../contract/json";
 import { bucketsWithSiblings } from "./stack-joins";
 
 const VERSIONING = [aws.s3.BucketVersioning, aws.s3.BucketVersioningV2];

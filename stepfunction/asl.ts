@@ -5,11 +5,10 @@
  * deploy-time surprise. Pure: no Pulumi, no AWS SDK.
  */
 import { INTEGRATIONS } from "./integrations";
+import type { JsonValue, PayloadTemplate } from "./payload";
 
-export type JsonPrimitive = string | number | boolean | null;
-export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
-/** A payload template: keys ending in `.$` hold a path or an intrinsic function. */
-export type PayloadTemplate = { [key: string]: JsonValue };
+// The builders' users name states and their payloads with one import.
+export type { JsonPrimitive, JsonValue, PayloadTemplate } from "./payload";
 
 export interface Retrier {
   ErrorEquals: string[];

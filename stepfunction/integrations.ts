@@ -1,11 +1,11 @@
 /**
  * The Step Functions service integrations the workflow may use, each declared once: its resource
- * ARN, the IAM grants a state using it needs (infra/iam.ts `stateMachineStatements` derives the
+ * ARN, the IAM grants a state using it needs (stepfunction/permissions.ts `stateMachineStatements` derives the
  * state machine's role from these), and how the local engine runs it (local/engine.ts interprets
  * `local`). Adding an integration is one entry here; a Task whose resource has no entry is refused
  * by both. Pure data and functions: no Pulumi, no AWS SDK.
  */
-import type { PayloadTemplate } from "./asl";
+import type { PayloadTemplate } from "./payload";
 
 /** What a state's grants are resolved against: the ARNs of the resources its parameters name. */
 export interface GrantContext {

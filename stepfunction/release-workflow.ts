@@ -151,14 +151,16 @@ const END_SOURCE: Record<ReleaseEnd, string> = {
   CANCELLED: "$.outcome",
 };
 
-/** The attributes a Mark state writes, by JSONPath. */
-function markPaths(status: ReleaseEnd): Map<string, string> {
+/** The JSONPaths of an end's facts: what its Mark state records and its Publish state announces. */
+function endPaths(status: ReleaseEnd): Partial<Record<keyof ReleaseStateDetail, string>> {
   const source = END_SOURCE[status];
-  return new Map([
-    ["endedAt", "$$.State.EnteredTime"],
-    ["errorName", `${source}.error`],
-    ["cause", `${source}.cause`],
-  ]);
+  const failure = status === "SUCCEEDED" ? {} : { error: `${source}.error`, cause: `${source}.cause` };
+  return {
+    releaseId: "$.releaseId",
+    causedBy: `${source}.causedBy`,
+    executionArn: "$$.Execution.Id",
+    ...failure,
+  };
 }
 
 /**
@@ -167,7 +169,12 @@ function markPaths(status: ReleaseEnd): Map<string, string> {
  */
 function markRelease(refs: WorkflowRefs, status: ReleaseEnd, then: string): TaskState {
   const change = RELEASE_CHANGES[MARK_CHANGES[status]];
-  const paths = markPaths(status);
+  const { error, cause } = endPaths(status);
+  const paths = new Map([
+    ["endedAt", "$$.State.EnteredTime"],
+    ["errorName", error],
+    ["cause", cause],
+  ]);
   const { placeholders, ...expressions } = changeExpression(change, "release", {
     fields: Object.keys(change.fields),
   });
@@ -195,28 +202,9 @@ function markRelease(refs: WorkflowRefs, status: ReleaseEnd, then: string): Task
   );
 }
 
-/** What the last "Release State Change" of each end carries, by JSONPath (its status is a literal). */
-const END_DETAIL: Record<ReleaseEnd, Partial<Record<keyof ReleaseStateDetail, string>>> = {
-  SUCCEEDED: { releaseId: "$.releaseId", causedBy: "$.outcome.causedBy", executionArn: "$$.Execution.Id" },
-  FAILED: {
-    releaseId: "$.releaseId",
-    causedBy: "$.failure.causedBy",
-    executionArn: "$$.Execution.Id",
-    error: "$.failure.error",
-    cause: "$.failure.cause",
-  },
-  CANCELLED: {
-    releaseId: "$.releaseId",
-    causedBy: "$.outcome.causedBy",
-    executionArn: "$$.Execution.Id",
-    error: "$.outcome.error",
-    cause: "$.outcome.cause",
-  },
-};
-
 /** The detail template: the fields of contract/release-events.ts, in its order, and no other. */
 export function releaseEndDetail(status: ReleaseEnd): PayloadTemplate {
-  const paths = END_DETAIL[status];
+  const paths = endPaths(status);
   return Object.fromEntries(
     RELEASE_STATE_DETAIL_FIELDS.flatMap((field): [string, string][] => {
       if (field === "status") return [[field, status]];

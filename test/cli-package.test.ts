@@ -54,7 +54,7 @@ describe("the packaged CLI, installed without dev dependencies", function () {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("declares the same versions of its dependencies as the repository, and installs neither ts-node nor TypeScript", () => {
+  it("declares the same versions of its dependencies as the repository, and installs neither ts-node, TypeScript nor local mode's AGPL IAM engine", () => {
     const cli = JSON.parse(readFileSync(path.join(ROOT, "cli", "package.json"), "utf8")) as {
       dependencies: Record<string, string>;
     };
@@ -65,8 +65,10 @@ describe("the packaged CLI, installed without dev dependencies", function () {
       assert.equal(root.dependencies[name], version, name);
     const modules = path.join(dir, "app", "node_modules");
     assert.deepEqual(
-      ["ts-node", "typescript", "release-machine-cli"].map((name) => existsSync(path.join(modules, name))),
-      [false, false, true],
+      ["ts-node", "typescript", "@cloud-copilot", "release-machine-cli"].map((name) =>
+        existsSync(path.join(modules, name)),
+      ),
+      [false, false, false, true],
     );
   });
 

@@ -150,6 +150,24 @@ describe("release-machine CLI", function () {
       assert.match(submitted.stdout, /^Follow it: {3}npx release-machine watch 7\.10$/m);
     });
 
+    for (const releaseId of ["5.16", "hot_fix.2"]) {
+      it(`prints the releaseId ${releaseId} as written, not its execution name, and watch finds it by that id`, async () => {
+        const file = manifestFile(`dotted-${releaseId}`, { releaseId, pipelines: ["svc-a"] });
+
+        const submitted = await cli(["submit", file]);
+
+        assert.equal(submitted.code, 0, submitted.stderr);
+        const printed = /^Release (\S+) submitted/.exec(submitted.stdout)?.[1];
+        assert.equal(printed, releaseId);
+        const follow = /^Follow it: {3}npx release-machine watch (\S+)$/m.exec(submitted.stdout)?.[1];
+        assert.equal(follow, releaseId);
+        const watched = await cli(["watch", follow, "--interval", "20"]);
+        assert.equal(watched.code, 0, watched.stderr);
+        const lines = watched.stdout.trimEnd().split("\n");
+        assert.equal(lines[lines.length - 1].replace(/ after .*/, ""), `Release ${releaseId} SUCCEEDED`);
+      });
+    }
+
     it("status exits 0 for a release that is still RUNNING", async () => {
       const file = manifestFile("running", { releaseId: "cli-running", pipelines: ["svc-manual"] });
       assert.equal((await cli(["submit", file])).code, 0);

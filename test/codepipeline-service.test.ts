@@ -20,11 +20,10 @@ import {
   ValidationException,
   paginateListPipelineExecutions,
 } from "@aws-sdk/client-codepipeline";
+import type { PipelineStateChangeEvent, StageStateChangeEvent } from "../contract/pipeline-events";
 import {
   type CodePipelineService,
   type LocalPipelineSpec,
-  type PipelineStateChangeEvent,
-  type StageStateChangeEvent,
   startCodePipelineService,
 } from "../local/codepipeline-service";
 import { singleAttemptCodePipeline } from "./local-helpers";

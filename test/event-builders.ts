@@ -1,5 +1,5 @@
 /** Events and errors as AWS delivers them, for handler tests: one builder each, used by every test file. */
-import type { PipelineStateChangeEvent } from "../handlers/pipeline-events";
+import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
 
 /** An error as the AWS SDK throws it: its `name` is the service's error code. */
 export function awsError(name: string, message = name): Error {

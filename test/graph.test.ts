@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { type State, type StateMachineDefinition, allStates, stateMachine } from "../stepfunction/asl";
 import { oneStateMap } from "./asl-fixtures";
-import { catchLabel, renderSvg, shortErrorName, workflowToDot } from "../stepfunction/graph";
-import { WORKFLOW_SVG_PATH, workflowSvg } from "../stepfunction/render-graph";
+import { catchLabel, renderSvg, shortErrorName, workflowToDot } from "../docs/tools/graph";
+import { WORKFLOW_SVG_PATH, workflowSvg } from "../docs/tools/render-graph";
 import {
   DEFAULT_WORKFLOW_OPTIONS,
   type FailurePolicy,

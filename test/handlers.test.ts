@@ -23,7 +23,8 @@ import {
   ReleaseNotRegistered,
 } from "../contract/errors";
 import type { ExecutionDeps } from "../handlers/executions";
-import { type PipelineStateChangeEvent, handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
+import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
+import { handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
 import { awsError, pipelineEvent as stateChange } from "./event-builders";
 import { registerReleaseWaiter } from "../handlers/release/outcome";
 import { pipelinesOfRelease } from "../handlers/release/reads";

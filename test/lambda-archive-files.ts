@@ -30,6 +30,16 @@ export async function materialize(handler: string, into: string): Promise<string
   return path.join(dir, "__index.js");
 }
 
+/** The packages an archive carries: the names of its node_modules folders (scoped as `@scope/name`). */
+export async function archivePackages(handler: string): Promise<string[]> {
+  const code = own("aws:lambda/function:Function", handler).inputs.code as Archive;
+  const names = Object.keys(await code.assets).flatMap((file) => {
+    const match = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
+    return match ? [match[1]] : [];
+  });
+  return [...new Set(names)].sort();
+}
+
 /** The archive's size as deflated zip entries (what Lambda's deployment-package limit counts). */
 export async function archiveBytes(handler: string): Promise<number> {
   return deflatedBytes(own("aws:lambda/function:Function", handler).inputs.code as Archive, ROOT);

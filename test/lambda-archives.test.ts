@@ -21,8 +21,8 @@ import { TaskTokenRegistry, type SfnService, startSfnService } from "../local/sf
 import { type EventsService, startEventsService } from "../local/events-service";
 import type { PutEventsEntry } from "../local/event-router";
 import { RUNTIME_PROVIDED_PACKAGES } from "../infra/functions";
-import { HANDLER_NAMES } from "../infra/iam";
-import { archiveBytes, lambdaNode, materialize } from "./lambda-archive-files";
+import { HANDLER_NAMES } from "../contract/permissions";
+import { archiveBytes, archivePackages, lambdaNode, materialize } from "./lambda-archive-files";
 import { until } from "./local-helpers";
 import { DEV_PIPELINES, loadProgram, own } from "./pulumi-mocks";
 
@@ -293,6 +293,20 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       );
       assert.equal(stdout, "function", handler);
     }
+  });
+
+  it("ships no development-only package in any archive (the AGPL IAM engine of local mode among them)", async () => {
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+      devDependencies: Record<string, string>;
+    };
+    const shipped = new Set<string>();
+    for (const handler of HANDLERS) (await archivePackages(handler)).forEach((name) => shipped.add(name));
+    // The archives do carry packages: an empty set would prove nothing.
+    assert.ok(shipped.has("ajv"), [...shipped].join(", "));
+    const devOnly = [...shipped].filter(
+      (name) => name in manifest.devDependencies || name.startsWith("@cloud-copilot/"),
+    );
+    assert.deepEqual(devOnly, []);
   });
 
   it("keeps every archive under 1 MB compressed", async () => {

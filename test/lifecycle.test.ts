@@ -4,7 +4,7 @@
  * source tree checked for status writes that bypass them.
  */
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 import {
@@ -27,8 +27,7 @@ import {
 
 import { RELEASE_STATE_DETAIL_FIELDS, type ReleaseStateDetail } from "../contract/release-events";
 import { PLACEHOLDER_REFS, releaseWorkflow } from "../stepfunction/release-workflow";
-
-const ROOT = path.join(__dirname, "..");
+import { ROOT, sourceFiles } from "./source-files";
 
 /** The statuses reachable from an item's creation. */
 function reachable(edges: LifecycleEdge[]): Set<string> {
@@ -199,16 +198,6 @@ describe("docs/architecture.md", () => {
   });
 });
 
-/** The source files of the program, the functions, the workflow, local mode, the CLI and the tools. */
-function sourceFiles(dir = ROOT): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    if (["node_modules", "test", ".git"].includes(name) || name.startsWith(".")) return [];
-    if (statSync(full).isDirectory()) return sourceFiles(full);
-    return name.endsWith(".ts") ? [full] : [];
-  });
-}
-
 /** The lifecycle module: the only writers of a release's or a pipeline's status. */
 const LIFECYCLE = [
   "contract/lifecycle.ts",
@@ -287,7 +276,6 @@ describe("status writes", () => {
     const files = sourceFiles();
     assert.ok(files.length > 60, `only ${files.length} source files found: the walk is broken`);
     const writes = files
-      .map((file) => path.relative(ROOT, file))
       .filter((file) => !LIFECYCLE.includes(file) && file !== EXECUTIONS && !BASELINE.includes(file))
       .flatMap((file) => statusWrites(file, readFileSync(path.join(ROOT, file), "utf8")));
     assert.deepEqual(writes, []);

@@ -3,7 +3,7 @@
  * waiting for an execution to end with its events delivered, and a client for the CodePipeline stand-in.
  */
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
-import type { ReleaseStatusView } from "../handlers/release-status";
+import type { ReleaseStatusView } from "../contract/release-view";
 import type { LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
 import {

@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import type { ReleaseStatusView } from "../handlers/release-status";
+import type { ReleaseStatusView } from "../contract/release-view";
 import { listen } from "../local/http";
 import { readSettings, startFromSettings, startupMessage } from "../local/main";
 import { localS3ClientConfig } from "../contract/local-s3-config";

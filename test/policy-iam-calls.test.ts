@@ -5,7 +5,7 @@
  * and are recorded on the way; the other services are recording fakes (a `send` that records the
  * command and answers a minimal valid output; an unexpected command throws). Each SDK command is
  * mapped to the IAM actions and resource ARN AWS authorizes it against, and the result is held
- * against `handlerStatements` in infra/iam.ts: every call is allowed on its resource, and no
+ * against `handlerStatements` in contract/permissions.ts: every call is allowed on its resource, and no
  * action is granted that the code never calls.
  */
 import assert from "node:assert/strict";
@@ -30,7 +30,8 @@ import {
 import type { ExecutionDeps } from "../handlers/executions";
 import { loadManifest, validateManifest } from "../handlers/load-manifest";
 import { type PlannedPipeline, manifestParser } from "../contract/manifest";
-import { type PipelineStateChangeEvent, handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
+import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
+import { handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
 import { awsError, pipelineEvent as stateChange } from "./event-builders";
 import { recordRejection } from "../handlers/rejections";
 import { releaseStatusApi } from "../handlers/release-status";
@@ -39,7 +40,7 @@ import { registerReleaseWaiter } from "../handlers/release/outcome";
 import { registerRelease } from "../handlers/release/registration";
 import { type ControlDeps, releaseControlApi } from "../handlers/release-control";
 import { type LocalDynamo, createReleaseTables, startDynamo } from "../local/dynamodb";
-import { type HandlerName, type ResourceArns, handlerStatements, pipelineArn } from "../infra/iam";
+import { type HandlerName, type ResourceArns, handlerStatements, pipelineArn } from "../contract/permissions";
 import { wildcardMatches } from "../policy/iam-reference";
 
 const PARTITION = "aws";

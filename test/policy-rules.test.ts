@@ -4,7 +4,8 @@
  * message that names the resource, the statement and the fix.
  */
 import assert from "node:assert/strict";
-import { LOG_DELIVERY, XRAY_WITH_SAMPLING, handlerStatements } from "../infra/iam";
+import { handlerStatements } from "../contract/permissions";
+import { LOG_DELIVERY, XRAY_WITH_SAMPLING } from "../infra/iam";
 import { policies } from "../policy/policies";
 import {
   type EngineResource,

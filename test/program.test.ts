@@ -15,7 +15,7 @@ import { manifestSchema } from "../contract/manifest";
 import { CONTROL_BODY_SCHEMAS } from "../handlers/release-control";
 import { executionsTableShape, releasesTableShape } from "../contract/tables";
 import { DEFAULT_SETTINGS, SettingsError, readSettings } from "../infra/config";
-import { apiDefinitionHash } from "../infra/api";
+import { apiDefinitionHash } from "../infra/api-stage";
 import { START_RESPONSES, invalidBodyResponseTemplate, startExecutionTemplate } from "../infra/api-templates";
 import { EXCLUDED_PACKAGES } from "../infra/functions";
 import {
@@ -24,7 +24,7 @@ import {
   type HandlerName,
   handlerStatements,
   pipelineArn,
-} from "../infra/iam";
+} from "../contract/permissions";
 import { UNSUPPORTED_MEDIA_TYPE } from "../local/server";
 import { releaseWorkflow } from "../stepfunction/release-workflow";
 import { ACCOUNT, DEV_PIPELINES, REGION, loadProgram, own, ofType, recorded, valueOf } from "./pulumi-mocks";
@@ -36,7 +36,7 @@ const START_AND_STOP = ["codepipeline:StartPipelineExecution", "codepipeline:Sto
 const FAILURE_DETAILS = ["codepipeline:ListActionExecutions", "codepipeline:GetPipelineState"];
 
 /**
- * What each function may do, written down here independently of infra/iam.ts: Sid → actions.
+ * What each function may do, written down here independently of contract/permissions.ts: Sid → actions.
  * test/policy-iam-calls.test.ts proves these match the calls the handlers make.
  */
 const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {

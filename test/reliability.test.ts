@@ -12,7 +12,7 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExecutionItem } from "../handlers/executions";
 import { clientRequestToken } from "../contract/manifest";
-import type { ReleaseStatusView } from "../handlers/release-status";
+import type { ReleaseStatusView } from "../contract/release-view";
 import type { ExecutionRecord } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
 import type { EventEnvelope } from "../local/event-router";

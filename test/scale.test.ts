@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { EVENT_PATTERN_MAX_CHARACTERS, pipelinePatternChunks } from "../infra/events";
-import { HANDLER_NAMES, type PolicyDocument, pipelineArn } from "../infra/iam";
+import { HANDLER_NAMES, type PolicyDocument, pipelineArn } from "../contract/permissions";
 import {
   AllowListTooLarge,
   IAM_LIMITS,

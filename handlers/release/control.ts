@@ -13,7 +13,7 @@ import { publishReleaseEvent } from "../release-events";
 import { skipUnstartedIfStopped, stopRelease } from "./failure-policy";
 import { completeReleaseIfSettled } from "./outcome";
 import { START_CONCURRENCY, inBatches, pipelinesOfRelease, readReleaseItem } from "./reads";
-import { startWhenReady } from "./start-and-claims";
+import { startWhenReady } from "./progress";
 
 export interface CancelRequest {
   releaseId: string;

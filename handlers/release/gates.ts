@@ -1,58 +1,21 @@
 /**
  * Approval gates: a gated pipeline whose dependencies succeeded waits as `AwaitingApproval` until
- * a person decides or its deadline passes. Every decision (approve, reject, expire) is one
+ * a person decides or its deadline passes (the gate opens in progress.ts, with the starts). Every decision (approve, reject, expire) is one
  * conditional write from `AwaitingApproval`, so one decision wins; approving takes the start claim
  * in that same write. A rejected or expired gate halts the release. docs/architecture.md,
  * "Scheduling", release control.
  */
 import { randomUUID } from "node:crypto";
 import { GateNotAwaiting } from "../../contract/errors";
-import type { ApprovalGate } from "../../contract/manifest";
 import { MACHINE, type PipelineItem, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { ReleasePipelinesTable } from "../../contract/tables";
 import { type ExecutionDeps, nowIso } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
-import { publishApprovalRequested, publishReleaseEvent } from "../release-events";
-import { settleUnstarted, skipUnstarted } from "./failure-policy";
+import { publishReleaseEvent } from "../release-events";
+import { skipUnstarted } from "./failure-policy";
 import { settle } from "./outcome";
-import { onScheduleIndex, readPipeline, readReleaseItem, startsPipelines } from "./reads";
-import { startClaimed } from "./start-and-claims";
-
-/**
- * `Pending -> AwaitingApproval` (one writer wins), with the gate's deadline on the sparse `gates`
- * index, then "Release Approval Requested". A cancel or a halt recorded meanwhile may have read
- * this pipeline as Pending and passed it by: the second read of the release catches that and
- * skips it.
- */
-export async function openGate(
-  deps: ExecutionDeps,
-  releaseId: string,
-  pipeline: string,
-  gate: ApprovalGate,
-): Promise<void> {
-  const release = await readReleaseItem(deps, releaseId);
-  if (!release || !startsPipelines(release)) {
-    await settleUnstarted(deps, releaseId, pipeline, "Pending");
-    return;
-  }
-  const now = nowIso(deps);
-  const deadlineAt = new Date(Date.parse(now) + gate.timeoutHours * 3600 * 1000).toISOString();
-  const opened = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.openGate, {
-    fields: { approvalRequestedAt: now, approvalDeadlineAt: deadlineAt },
-  });
-  if (!opened.changed) return; // opened, skipped or decided by another caller
-  await publishApprovalRequested(deps, {
-    releaseId,
-    pipeline,
-    submittedBy: release.submittedBy ?? "unknown",
-    ...(gate.approvers ? { approvers: gate.approvers } : {}),
-    deadlineAt,
-  });
-  await publishReleaseEvent(deps, { releaseId, status: "AWAITING_APPROVAL", pipeline, causedBy: MACHINE });
-  if (!startsPipelines(await readReleaseItem(deps, releaseId))) {
-    await settleUnstarted(deps, releaseId, pipeline, "AwaitingApproval");
-  }
-}
+import { onScheduleIndex, readPipeline } from "./reads";
+import { startClaimed } from "./progress";
 
 export interface GateDecisionRequest {
   releaseId: string;

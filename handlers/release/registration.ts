@@ -13,7 +13,7 @@ import { changeRelease, schedulePipeline } from "../lifecycle-store";
 import { publishReleaseEvent } from "../release-events";
 import { skipUnstartedIfStopped } from "./failure-policy";
 import { START_CONCURRENCY, inBatches } from "./reads";
-import { startWhenReady } from "./start-and-claims";
+import { startWhenReady } from "./progress";
 
 export interface RegisterReleaseRequest {
   releaseId: string;

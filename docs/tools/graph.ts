@@ -1,7 +1,7 @@
 /**
- * Draws a state machine definition as a diagram: `workflowToDot` turns the ASL into a Graphviz DOT
+ * Documentation tooling, not part of the program: draws a state machine definition as a diagram: `workflowToDot` turns the ASL into a Graphviz DOT
  * digraph (pure), `renderSvg` lays DOT out as SVG with Graphviz compiled to WebAssembly (no native
- * binary, no browser, works offline). `npm run graph` (stepfunction/render-graph.ts) uses both to
+ * binary, no browser, works offline). `npm run graph` (docs/tools/render-graph.ts) uses both to
  * draw docs/workflow.svg from the definition the program deploys.
  *
  * How a definition is drawn:
@@ -17,7 +17,13 @@
  * drawing-only nodes have ids that start with "__".
  */
 import { Graphviz } from "@hpcc-js/wasm-graphviz";
-import { type Catcher, type ChoiceRule, type State, type StateMachineDefinition, allStates } from "./asl";
+import {
+  type Catcher,
+  type ChoiceRule,
+  type State,
+  type StateMachineDefinition,
+  allStates,
+} from "../../stepfunction/asl";
 
 export interface DotOptions {
   /** Shown in bold above the diagram. */

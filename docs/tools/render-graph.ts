@@ -6,9 +6,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { renderSvg, workflowToDot } from "./graph";
-import { DEFAULT_WORKFLOW_OPTIONS, PLACEHOLDER_REFS, releaseWorkflow } from "./release-workflow";
+import {
+  DEFAULT_WORKFLOW_OPTIONS,
+  PLACEHOLDER_REFS,
+  releaseWorkflow,
+} from "../../stepfunction/release-workflow";
 
-export const WORKFLOW_SVG_PATH = path.join(__dirname, "..", "docs", "workflow.svg");
+export const WORKFLOW_SVG_PATH = path.join(__dirname, "..", "workflow.svg");
 
 /** The SVG `npm run graph` writes. */
 export function workflowSvg(): Promise<string> {

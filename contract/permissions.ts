@@ -1,0 +1,209 @@
+/**
+ * What each Lambda role may do, as pure, typed functions: the statements of every handler's role
+ * over one stack's ARNs. One source for the Pulumi program (infra/ deploys them) and local mode
+ * (local/iam-enforcement.ts evaluates every call against them). No Pulumi, no AWS SDK.
+ */
+import { ExecutionsTable, ReleasePipelinesTable, ReleasesTable } from "./tables";
+
+export interface PolicyStatement {
+  Sid: string;
+  Effect: "Allow";
+  Action: string[];
+  Resource: string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface PolicyDocument {
+  Version: "2012-10-17";
+  Statement: PolicyStatement[];
+}
+
+export const document = (statements: PolicyStatement[]): PolicyDocument => ({
+  Version: "2012-10-17",
+  Statement: statements,
+});
+
+/** Everything a document can name, resolved to ARNs. */
+export interface ResourceArns {
+  partition: string;
+  region: string;
+  accountId: string;
+  bucketArn: string;
+  releasesTableArn: string;
+  executionsTableArn: string;
+  releasePipelinesTableArn: string;
+  pipelineArns: string[];
+  eventBusArn: string;
+  /** The release workflow: only the control function (retry) starts it, so only its role names it. */
+  stateMachineArn?: string;
+}
+
+export function pipelineArn(partition: string, region: string, accountId: string, pipeline: string): string {
+  return `arn:${partition}:codepipeline:${region}:${accountId}:${pipeline}`;
+}
+
+/** Every Lambda function of the program, one per handler. */
+export const HANDLER_NAMES = [
+  // The workflow's functions (stepfunction/release-workflow.ts WORKFLOW_FUNCTIONS; a type check in
+  // stepfunction/permissions.ts keeps that list inside this one).
+  "loadManifest",
+  "validateManifest",
+  "recordRejection",
+  "registerRelease",
+  "awaitRelease",
+  "stopRelease",
+  "pipelineEvent",
+  "reconciler",
+  "releaseStatus",
+  "releaseControl",
+] as const;
+export type HandlerName = (typeof HANDLER_NAMES)[number];
+
+const allow = (Sid: string, Action: string[], Resource: string[]): PolicyStatement => ({
+  Sid,
+  Effect: "Allow",
+  Action,
+  Resource,
+});
+
+/** Where a failed pipeline failed, for the release's cause (handlers/failure-cause.ts). */
+const FAILURE_DETAILS = ["ListActionExecutions", "GetPipelineState"];
+
+/** The statements several handlers share, over one stack's ARNs. */
+function sharedStatements(arns: ResourceArns) {
+  const schedule = arns.releasePipelinesTableArn;
+  return {
+    // states:SendTaskSuccess acts on a task token, not an ARN: no resource-level permissions, so "*".
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
+    completeRelease: allow("CompleteReleaseWait", ["states:SendTaskSuccess"], ["*"]),
+    /** "Release State Change" and "Release Approval Requested" (handlers/release-events.ts). */
+    publishEvents: allow("PublishReleaseEvents", ["events:PutEvents"], [arns.eventBusArn]),
+    readManifests: allow("ReadManifests", ["s3:GetObject", "s3:GetObjectVersion"], [`${arns.bucketArn}/*`]),
+    /**
+     * Each role names the pipelines in one statement only: with hundreds of pipelines, that list is
+     * what fills a role's policy quota (infra/roles.ts moves it into managed policies).
+     */
+    onPipelines: (...actions: string[]) =>
+      allow(
+        "ReleasePipelines",
+        actions.map((a) => `codepipeline:${a}`),
+        arns.pipelineArns,
+      ),
+    readAndSettleReleases: allow(
+      "ReadAndSettleReleases",
+      ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+      [arns.releasesTableArn],
+    ),
+    schedule: allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
+    recordExecutions: allow("RecordExecutions", ["dynamodb:UpdateItem"], [arns.executionsTableArn]),
+  };
+}
+type Shared = ReturnType<typeof sharedStatements>;
+
+/** What the scheduler takes to start pipelines, act on their ends and settle them. */
+const scheduling = (shared: Shared) => [
+  shared.readAndSettleReleases,
+  shared.schedule,
+  shared.recordExecutions,
+];
+
+/**
+ * Each handler's permissions: exactly the calls its code makes (test/policy-iam-calls proves the
+ * match in both directions). The scheduler (handlers/release/) runs inside several functions;
+ * each gets the part of it that it reaches.
+ */
+const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Shared) => PolicyStatement[]> = {
+  loadManifest: (_, shared) => [shared.readManifests],
+  validateManifest: () => [],
+  recordRejection: (arns, shared) => [
+    shared.readManifests,
+    allow("RecordRejections", ["dynamodb:UpdateItem", "dynamodb:PutItem"], [arns.releasesTableArn]),
+  ],
+  // No task completion: the release's wait is registered only after RegisterRelease returned.
+  // RetryRelease (attempt n+1) runs in this function too; gates may open on either.
+  registerRelease: (arns, shared) => [
+    ...scheduling(shared),
+    allow("WriteSchedule", ["dynamodb:PutItem"], [arns.releasePipelinesTableArn]),
+    shared.onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
+    shared.publishEvents,
+  ],
+  awaitRelease: (arns, shared) => [
+    allow("StoreReleaseWait", ["dynamodb:UpdateItem"], [arns.releasesTableArn]),
+    shared.completeRelease,
+  ],
+  stopRelease: (arns, shared) => [
+    allow("SettleReleases", ["dynamodb:UpdateItem"], [arns.releasesTableArn]),
+    shared.schedule,
+    shared.onPipelines("StopPipelineExecution"),
+    shared.completeRelease,
+  ],
+  pipelineEvent: (arns, shared) => [
+    ...scheduling(shared),
+    allow("ReadExecutions", ["dynamodb:GetItem"], [arns.executionsTableArn]),
+    shared.onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
+    shared.completeRelease,
+    shared.publishEvents,
+  ],
+  reconciler: (arns, shared) => [
+    ...scheduling(shared),
+    shared.completeRelease,
+    allow(
+      "FindWaitingExecutionsStuckStartsAndExpiredGates",
+      ["dynamodb:Scan"],
+      [
+        `${arns.executionsTableArn}/index/${ExecutionsTable.waitingIndex.name}`,
+        `${arns.releasePipelinesTableArn}/index/${ReleasePipelinesTable.startingIndex.name}`,
+        `${arns.releasePipelinesTableArn}/index/${ReleasePipelinesTable.gatesIndex.name}`,
+      ],
+    ),
+    shared.onPipelines(
+      "StartPipelineExecution",
+      "StopPipelineExecution",
+      "GetPipelineExecution",
+      ...FAILURE_DETAILS,
+    ),
+    shared.publishEvents,
+  ],
+  // Cancel, approvals and retry: the scheduler's part each reaches (an approval starts a pipeline,
+  // a cancel stops them), the release list's indexes, and the workflow a retry starts.
+  releaseControl: (arns, shared) => [
+    shared.readAndSettleReleases,
+    allow(
+      "ListReleases",
+      ["dynamodb:Query"],
+      [
+        `${arns.releasesTableArn}/index/${ReleasesTable.newestIndex.name}`,
+        `${arns.releasesTableArn}/index/${ReleasesTable.byStatusIndex.name}`,
+      ],
+    ),
+    shared.schedule,
+    shared.recordExecutions,
+    shared.onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
+    shared.completeRelease,
+    shared.publishEvents,
+    allow("StartRetries", ["states:StartExecution"], [requiredStateMachineArn(arns)]),
+  ],
+  releaseStatus: (arns) => [
+    allow("ReadReleases", ["dynamodb:GetItem"], [arns.releasesTableArn]),
+    allow("ReadSchedule", ["dynamodb:Query"], [arns.releasePipelinesTableArn]),
+    allow(
+      "FindReleaseExecutions",
+      ["dynamodb:Query"],
+      [`${arns.executionsTableArn}/index/${ExecutionsTable.byReleaseIndex.name}`],
+    ),
+  ],
+};
+
+/** One handler's statements over one stack's ARNs. */
+export function handlerStatements(handler: HandlerName, arns: ResourceArns): PolicyStatement[] {
+  return HANDLER_STATEMENTS[handler](arns, sharedStatements(arns));
+}
+
+function requiredStateMachineArn(arns: ResourceArns): string {
+  if (arns.stateMachineArn === undefined) {
+    throw new RangeError(
+      "releaseControl's statements name the state machine: pass its ARN as stateMachineArn",
+    );
+  }
+  return arns.stateMachineArn;
+}

@@ -1,0 +1,274 @@
+/**
+ * How a pipeline moves forward, exactly once at each step: ready (every dependency succeeded) ->
+ * its gate opens, or the start is claimed (`Pending -> Starting`, one writer wins) -> started in
+ * CodePipeline with a clientRequestToken of (release, pipeline, attempt) and recorded by the
+ * claimant -> ended, which readies its dependants. A claim whose Lambda died before the record is
+ * taken over by the reconciler, from the claimant it read; the token makes that repeated start
+ * return the same execution. Starts and ends call each other (an end readies a start; a start may
+ * find its end already arrived), so they share this file. docs/architecture.md, "Races".
+ */
+import { StartPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
+import { randomUUID } from "node:crypto";
+import { type ApprovalGate, clientRequestToken } from "../../contract/manifest";
+import { MACHINE, type PipelineEnd, type PipelineItem, PIPELINE_CHANGES } from "../../contract/lifecycle";
+import { ReleasePipelinesTable, SETTLED_STATUSES, isTerminal } from "../../contract/tables";
+import {
+  type ExecutionDeps,
+  type ExecutionItem,
+  nowIso,
+  recordStart,
+  releaseWaiterDone,
+  stopExecution,
+} from "../executions";
+import { findFailurePoint } from "../failure-cause";
+import { changePipeline } from "../lifecycle-store";
+import { publishApprovalRequested, publishReleaseEvent } from "../release-events";
+import { afterFailure, failUnstarted, settleUnstarted } from "./failure-policy";
+import { settle } from "./outcome";
+import {
+  START_CONCURRENCY,
+  inBatches,
+  onScheduleIndex,
+  readPipeline,
+  readReleaseItem,
+  startsPipelines,
+} from "./reads";
+
+/** Attempts at one start while CodePipeline is busy, within one invocation. */
+const START_ATTEMPTS = 6;
+/** StartPipelineExecution errors that a later attempt can clear. */
+const RETRYABLE_START_ERRORS = [
+  "ConflictException",
+  "ConcurrentPipelineExecutionsLimitExceededException",
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "InternalFailure",
+  "ServiceUnavailable",
+];
+
+/** How long a claimed start may stay unrecorded before the reconciler takes it over. */
+export const STUCK_START_SECONDS = 300;
+
+/**
+ * Starts one pipeline whose dependencies all succeeded, or opens its gate: the claim admits one
+ * caller, whatever the number of events, duplicates or retries that found the pipeline ready.
+ */
+export async function startWhenReady(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  gate: ApprovalGate | undefined,
+): Promise<void> {
+  if (gate) return openGate(deps, releaseId, pipeline, gate);
+  const claim = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.claim, {
+    fields: { claimedBy: randomUUID(), startingSince: nowIso(deps) },
+  });
+  // Not claimed: another caller has it, or it was skipped.
+  if (claim.changed) await startClaimed(deps, claim.item);
+}
+
+/** Starts a claimed pipeline and records its execution; the claim's holder alone calls this. */
+export async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Promise<void> {
+  const { releaseId, pipeline } = item;
+  const release = await readReleaseItem(deps, releaseId);
+  if (!release || !startsPipelines(release)) {
+    await settleUnstarted(deps, releaseId, pipeline, "Starting");
+    return;
+  }
+  let pipelineExecutionId: string;
+  try {
+    pipelineExecutionId = await startExecution(deps, item, release.attempt);
+  } catch (error) {
+    // Refused for good, or still busy or throttled after every retry: the pipeline fails, with
+    // CodePipeline's answer as the cause, rather than leave the release waiting.
+    const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    await failUnstarted(deps, release, pipeline, why);
+    return;
+  }
+  const startedAt = nowIso(deps);
+  // The schedule first, then the execution: whoever sees the execution's releaseId can rely on
+  // the schedule naming this execution. Not recorded: the claim's taker-over recorded it.
+  await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordStart, {
+    fields: { pipelineExecutionId, startedAt, attempt: release.attempt },
+    where: { claim: item.claimedBy ?? "" },
+  });
+  const deadlineAt = new Date(Date.parse(startedAt) + release.pipelineTimeoutSeconds * 1000).toISOString();
+  const execution = await recordStart(deps, {
+    releaseId,
+    pipeline,
+    pipelineExecutionId,
+    startedAt,
+    deadlineAt,
+  });
+  // Its end may have arrived before it was recorded: the event found no release then.
+  if (isTerminal(execution.status)) await onPipelineEnded(deps, execution);
+  // A failure recorded while this start was in flight: either the failure's stop pass saw this
+  // execution (recorded above), or this read sees the failure. Stopping twice is harmless.
+  const now = await readReleaseItem(deps, releaseId);
+  if (!startsPipelines(now) && !isTerminal(execution.status)) {
+    await stopExecution(deps, execution, `Release ${releaseId} is no longer running its pipelines`);
+  }
+}
+
+/**
+ * StartPipelineExecution, repeated while CodePipeline answers that it is busy (ConflictException,
+ * or a full execution queue): the SDK itself retries throttling, not these. The same token each
+ * time, so an attempt whose answer was lost returns its execution rather than a second one.
+ */
+async function startExecution(deps: ExecutionDeps, item: PipelineItem, attempt: number): Promise<string> {
+  const command = new StartPipelineExecutionCommand({
+    name: item.pipeline,
+    clientRequestToken: clientRequestToken(item.releaseId, item.pipeline, attempt),
+    ...(item.variables ? { variables: item.variables } : {}),
+    ...(item.sourceRevisions
+      ? {
+          sourceRevisions: item.sourceRevisions.map((r) => ({
+            actionName: r.actionName,
+            revisionType: r.revisionType as "COMMIT_ID",
+            revisionValue: r.revisionValue,
+          })),
+        }
+      : {}),
+  });
+  for (let tries = 1; ; tries += 1) {
+    try {
+      const started = await deps.codepipeline.send(command);
+      return started.pipelineExecutionId ?? "";
+    } catch (error) {
+      const busy = error instanceof Error && RETRYABLE_START_ERRORS.includes(error.name);
+      if (!busy || tries >= START_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** tries) * Math.random()));
+    }
+  }
+}
+
+/**
+ * The reconciler's part of the schedule: starts whose Lambda died between the claim and the record
+ * (found on the sparse `starting` index) are taken over, one taker at a time, and completed.
+ */
+export async function resumeStuckStarts(deps: ExecutionDeps): Promise<number> {
+  let resumed = 0;
+  const cutoff = new Date(Date.parse(nowIso(deps)) - STUCK_START_SECONDS * 1000).toISOString();
+  const stuckStarts = onScheduleIndex<PipelineItem & { startingSince: string }>(
+    deps,
+    ReleasePipelinesTable.startingIndex.name,
+  );
+  for await (const stuck of stuckStarts) {
+    if (stuck.startingSince > cutoff) continue;
+    const claim = await changePipeline(deps, stuck.releaseId, stuck.pipeline, PIPELINE_CHANGES.takeOver, {
+      fields: { claimedBy: randomUUID(), startingSince: nowIso(deps) },
+      where: { previousClaim: stuck.claimedBy ?? "" },
+    });
+    if (claim.changed) {
+      await startClaimed(deps, claim.item);
+      resumed += 1;
+    }
+  }
+  return resumed;
+}
+
+/**
+ * `Pending -> AwaitingApproval` (one writer wins), with the gate's deadline on the sparse `gates`
+ * index, then "Release Approval Requested". A cancel or a halt recorded meanwhile may have read
+ * this pipeline as Pending and passed it by: the second read of the release catches that and
+ * skips it.
+ */
+async function openGate(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  gate: ApprovalGate,
+): Promise<void> {
+  const release = await readReleaseItem(deps, releaseId);
+  if (!release || !startsPipelines(release)) {
+    await settleUnstarted(deps, releaseId, pipeline, "Pending");
+    return;
+  }
+  const now = nowIso(deps);
+  const deadlineAt = new Date(Date.parse(now) + gate.timeoutHours * 3600 * 1000).toISOString();
+  const opened = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.openGate, {
+    fields: { approvalRequestedAt: now, approvalDeadlineAt: deadlineAt },
+  });
+  if (!opened.changed) return; // opened, skipped or decided by another caller
+  await publishApprovalRequested(deps, {
+    releaseId,
+    pipeline,
+    submittedBy: release.submittedBy ?? "unknown",
+    ...(gate.approvers ? { approvers: gate.approvers } : {}),
+    deadlineAt,
+  });
+  await publishReleaseEvent(deps, { releaseId, status: "AWAITING_APPROVAL", pipeline, causedBy: MACHINE });
+  if (!startsPipelines(await readReleaseItem(deps, releaseId))) {
+    await settleUnstarted(deps, releaseId, pipeline, "AwaitingApproval");
+  }
+}
+
+/**
+ * What a pipeline's end means for its release: the end is recorded on the schedule, the
+ * dependants it was the last dependency of start (or, when it failed, the failure policy acts),
+ * and the pipeline settles, which ends the release's wait when nothing is left. Idempotent: each
+ * step is a conditional or set-valued write, so a duplicate event or a retry repeats nothing that
+ * matters. Called by the pipeline-event handler and the reconciler.
+ */
+export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionItem): Promise<void> {
+  const { releaseId, pipeline, pipelineExecutionId, status } = execution;
+  if (!releaseId || !pipeline || !isTerminal(status)) return;
+  const item = await readPipeline(deps, releaseId, pipeline);
+  // Not this release's execution of the pipeline (an earlier attempt's, say): nothing to decide.
+  if (!item || item.pipelineExecutionId !== pipelineExecutionId) return;
+  const succeeded = status === "Succeeded";
+  const cause = succeeded ? undefined : await failureCause(deps, execution, status);
+  if (!SETTLED_STATUSES.includes(item.status) && isPipelineEnd(status)) {
+    // Not recorded: a concurrent duplicate recorded it.
+    await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordEnd, {
+      fields: { endedAt: nowIso(deps), ...(cause ? { cause } : {}) },
+      where: { pipelineExecutionId },
+      to: status,
+    });
+  }
+  if (succeeded) {
+    await inBatches(item.dependants, START_CONCURRENCY, (dependant) =>
+      dependencySucceeded(deps, releaseId, dependant, pipeline),
+    );
+  } else {
+    await afterFailure(deps, releaseId, pipeline, cause ?? "");
+  }
+  await settle(deps, releaseId, pipeline);
+  await releaseWaiterDone(deps, pipelineExecutionId);
+}
+
+function isPipelineEnd(status: string): status is PipelineEnd {
+  return isTerminal(status);
+}
+
+/** Why a pipeline did not succeed, in words: its end, and where CodePipeline says it failed. */
+async function failureCause(deps: ExecutionDeps, execution: ExecutionItem, status: string): Promise<string> {
+  const head = `Pipeline ${execution.pipeline} did not succeed: execution ${execution.pipelineExecutionId}`;
+  if (execution.timedOut)
+    return `${head} ran past ${execution.deadlineAt} (longestPipelineRunHours) and was stopped`;
+  if (status !== "Failed") return `${head} ended ${status}`;
+  const point = await findFailurePoint(
+    deps.codepipeline,
+    execution.pipeline ?? "",
+    execution.pipelineExecutionId,
+  );
+  if (!point) return `${head} ended Failed`;
+  const action = point.action ? `, action ${point.action}` : "";
+  return `${head} ended Failed at stage ${point.stage}${action}${point.message ? `: ${point.message}` : ""}`;
+}
+
+/** One dependency succeeded: the dependant starts once all of its dependencies did. */
+async function dependencySucceeded(
+  deps: ExecutionDeps,
+  releaseId: string,
+  dependant: string,
+  dependency: string,
+): Promise<void> {
+  const result = await changePipeline(deps, releaseId, dependant, PIPELINE_CHANGES.dependencySucceeded, {
+    fields: { depsSucceeded: new Set([dependency]) },
+  });
+  if (!result.changed) throw new Error(`release ${releaseId} has no pipeline ${dependant}`);
+  const item = result.item;
+  const met = item.dependsOn.every((name) => item.depsSucceeded?.has(name));
+  if (met && item.status === "Pending") await startWhenReady(deps, releaseId, dependant, item.approval);
+}
