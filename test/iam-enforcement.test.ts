@@ -495,7 +495,7 @@ describe("IAM enforced at run time in local mode", function () {
       // A cancel lands between the waiter's read and its outcome write: the write loses.
       deps.ddb = {
         send: async (command: { input: { UpdateExpression?: string } }) => {
-          if (command.input.UpdateExpression === "SET outcome = :outcome")
+          if (command.input.UpdateExpression === "SET #outcome = :outcome")
             await raw.send(
               new UpdateCommand({
                 TableName: LOCAL_TABLES.releases,
