@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type ManifestRules, manifestSchema } from "../contract/manifest";
+import { type ManifestRules, manifestSchema } from "../contract/manifest-schema";
 import { CONTROL_BODY_SCHEMAS, type ControlBodyModel } from "../handlers/release-control";
 import {
   START_RESPONSES,

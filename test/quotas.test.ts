@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { MANIFEST_RULE_LIMITS } from "../contract/manifest";
+import { MANIFEST_RULE_LIMITS } from "../contract/manifest-schema";
 import { readSettings } from "../infra/config";
 import {
   InvalidName,
