@@ -74,18 +74,26 @@ export function canonicalReleaseId(value: string | number, jsonText?: string): s
 }
 
 /**
- * The releaseId of manifest text that may be invalid, when it holds a well-formed one: lenient
- * JSON (comments and trailing commas pass), a number read as written. A rejection is recorded
- * under it and the local log names a submission by it; only the parser decides validity.
+ * The releaseId as manifest text that may be invalid writes it: a string, or a number as written
+ * (5.10 stays "5.10"), read leniently (comments and trailing commas pass); undefined when there is
+ * none or the text nests too deep to read. The local log names a submission by it.
  */
-export function readableReleaseId(text: string): string | undefined {
+export function writtenReleaseId(text: string): string | undefined {
   if (offsetNestedDeeperThan(text, PARSER_DEPTH_GUARD) >= 0) return undefined;
   const tree = parseTree(text, [], { allowTrailingComma: true, disallowComments: false });
   const node = tree && findNodeAtLocation(tree, ["releaseId"]);
-  if (node?.type === "string" && typeof node.value === "string") return canonicalReleaseId(node.value);
-  if (node?.type === "number")
-    return canonicalReleaseId(node.value, text.slice(node.offset, node.offset + node.length));
+  if (node?.type === "string" && typeof node.value === "string") return node.value;
+  if (node?.type === "number") return text.slice(node.offset, node.offset + node.length);
   return undefined;
+}
+
+/**
+ * The written releaseId when it is a well-formed one: what a rejection is recorded under. Only the
+ * parser decides whether the manifest is valid.
+ */
+export function readableReleaseId(text: string): string | undefined {
+  const written = writtenReleaseId(text);
+  return written === undefined ? undefined : canonicalReleaseId(written);
 }
 
 /** Parses raw manifest text and validates it; throws InvalidManifest listing every problem. */

@@ -11,7 +11,7 @@ import type { TableNames } from "../handlers/config";
 import { InvalidManifest, ReleaseErrors } from "../contract/errors";
 import { manifestUploadedInput, manifestUploadedPattern } from "../contract/event-patterns";
 import { executionNameFor } from "../contract/execution-name";
-import { manifestParser, readableReleaseId } from "../contract/manifest";
+import { manifestParser, writtenReleaseId } from "../contract/manifest";
 import { DEFAULT_MANIFEST_RULES } from "../contract/manifest-schema";
 import { releaseStatusApi } from "../handlers/release-status";
 import { CONTROL_ROUTES, type ControlRequest, releaseControlApi } from "../handlers/release-control";
@@ -234,7 +234,7 @@ class LocalReleaseApi {
       this.emit({
         type: "rejected",
         at: new Date(),
-        releaseId: readableReleaseId(text),
+        releaseId: writtenReleaseId(text),
         source: "the API",
         reason: error.message,
       });
@@ -407,7 +407,7 @@ async function startUploaded(
   // Read only to name the release in the log; the workflow reads and checks the manifest itself.
   const releaseId = await s3
     .getText(input.bucket, input.key)
-    .then(readableReleaseId)
+    .then(writtenReleaseId)
     .catch(() => undefined);
   const execution = machine.start(input);
   emit({ type: "submitted", at: execution.startDate, releaseId, source });

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { formatReleaseEvent } from "../local/release-events";
-import { readableReleaseId } from "../contract/manifest";
+import { writtenReleaseId } from "../contract/manifest";
 
 describe("npm start's release event lines", () => {
   const at = new Date("2026-11-30T10:00:04.500Z");
@@ -76,7 +76,7 @@ describe("npm start's release event lines", () => {
         '{"pipelines":[]}',
         "not json",
         '{"releaseId":true}',
-      ].map(readableReleaseId),
+      ].map(writtenReleaseId),
       [undefined, "5.16", "5.10", undefined, undefined, undefined],
     );
   });
