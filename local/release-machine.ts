@@ -143,6 +143,8 @@ export interface LocalReleaseMachine {
   events: EventsService;
   /** What the release-control routes run with (handlers/release-control.ts). */
   control: ControlDeps;
+  /** The API's functions, wired as on Lambda (handlers/wiring.ts): the local server answers with them. */
+  api: { releaseStatus: Handler<"releaseStatus">; releaseControl: Handler<"releaseControl"> };
   /** Starts an execution as the API does: the manifest text as the request body. */
   submit(manifest: unknown, options?: { name?: string }): LocalExecution;
   /** Starts an execution with an explicit input (e.g. the S3 rule's). */
@@ -362,6 +364,7 @@ export async function startLocalReleaseMachine(
     stateMachineArn: LOCAL_STATE_MACHINE_ARN,
     events,
     control: { ...deps, ...control },
+    api: { releaseStatus: wire("releaseStatus", injected), releaseControl: wire("releaseControl", injected) },
     start,
     submit: (manifest, submitOptions) =>
       start(

@@ -13,8 +13,7 @@ import { manifestUploadedInput, manifestUploadedPattern } from "../contract/even
 import { executionNameFor } from "../contract/execution-name";
 import { manifestParser, writtenReleaseId } from "../contract/manifest";
 import { DEFAULT_MANIFEST_RULES } from "../contract/manifest-schema";
-import { releaseStatusApi } from "../handlers/release-status";
-import { CONTROL_ROUTES, type ControlRequest, releaseControlApi } from "../handlers/release-control";
+import { CONTROL_ROUTES, type ControlRequest } from "../handlers/release-control";
 import type { LocalPipelineSpec } from "./codepipeline-service";
 import { lockDataDir } from "./data-dir-lock";
 import { ExecutionAlreadyExists, type LocalExecution } from "./engine";
@@ -171,7 +170,7 @@ class LocalReleaseApi {
     } else if (control) {
       await this.control(request, response, control);
     } else if (request.method === "GET" && statusPath) {
-      const answer = await releaseStatusApi(this.machine.deps, {
+      const answer = await this.machine.api.releaseStatus({
         pathParameters: { releaseId: decodeURIComponent(statusPath[1]) },
       });
       response.writeHead(answer.statusCode, answer.headers);
@@ -203,7 +202,7 @@ class LocalReleaseApi {
         ...UNSUPPORTED_MEDIA_TYPE,
         message: "send the body with Content-Type: application/json",
       });
-    const answer = await releaseControlApi(this.machine.control, {
+    const answer = await this.machine.api.releaseControl({
       ...route,
       body,
       requestContext: { identity: { userArn: callerOf(request) } },
