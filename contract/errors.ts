@@ -37,6 +37,19 @@ export interface ManifestProblem {
   message: string;
 }
 
+/** The problem a list ends with when `count` more problems were left out of it. */
+export const problemsLeftOut = (count: number): ManifestProblem => ({
+  path: "",
+  rule: "tooManyProblems",
+  message: `${count} more problems are not listed`,
+});
+
+/** How many problems `problem` stands for when it is problemsLeftOut's; undefined otherwise. */
+export function leftOutCount(problem: ManifestProblem): number | undefined {
+  const count = /^(\d+) more problems are not listed$/.exec(problem.message)?.[1];
+  return problem.rule === "tooManyProblems" && count !== undefined ? Number(count) : undefined;
+}
+
 /**
  * Builds the error each class below returns from its constructor: a native Error (so the Lambda
  * runtime reports it by name) carrying the class's prototype (so `instanceof` works). Pulumi's

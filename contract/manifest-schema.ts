@@ -23,8 +23,8 @@ export const DEFAULT_MANIFEST_RULES = { maxPipelines: 50, maxBytes: 65536 } as c
  * workflow past a Step Functions quota (docs/aws-facts.md, "Step Functions"): state data is at
  * most 256 KiB, and a manifest's text is carried as a JSON string, in which valid JSON text at
  * most doubles (each '"' and '\\' gains a backslash). 100 KiB doubled leaves 56 KiB for the rest:
- * RecordRejected carries the whole execution input beside a problem list of up to 16,000
- * characters.
+ * RecordRejected carries the whole execution input beside the refusal's Cause, whose message
+ * contract/rejection.ts keeps within 28,000 characters (test/quotas.test.ts runs the largest).
  */
 export const MANIFEST_RULE_LIMITS = { maxPipelines: 500, maxBytes: 100 * 1024 } as const;
 

@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import { type Node, type ParseError, findNodeAtLocation, parseTree, printParseErrorCode } from "jsonc-parser";
-import { InvalidManifest, type ManifestProblem } from "./errors";
+import { InvalidManifest, type ManifestProblem, problemsLeftOut } from "./errors";
 import {
   ALPHABETS,
   DEFAULT_APPROVAL_TIMEOUT_HOURS,
@@ -438,10 +438,5 @@ function byPath(a: ManifestProblem, b: ManifestProblem): number {
 function capped(problems: ManifestProblem[]): ManifestProblem[] {
   let room = PROBLEM_BUDGET;
   const kept = problems.filter((p) => (room -= p.path.length + p.message.length + 20) >= 0);
-  const rest = problem(
-    "",
-    "tooManyProblems",
-    `${problems.length - kept.length} more problems are not listed`,
-  );
-  return kept.length === problems.length ? kept : [...kept, rest];
+  return kept.length === problems.length ? kept : [...kept, problemsLeftOut(problems.length - kept.length)];
 }

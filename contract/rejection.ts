@@ -7,7 +7,7 @@
  *     /pipelines/1: pipeline "svc-nope" is not on this machine's allow-list; … [allowList]
  *     {"rejection":{"releaseId":"5.16","problems":[{"path":"/pipelines/1","rule":"allowList","message":"…"}]}}
  */
-import type { ManifestProblem } from "./errors";
+import { type ManifestProblem, leftOutCount, problemsLeftOut } from "./errors";
 
 export interface Rejection {
   /** The releaseId the submission names, when it names a readable one that is not itself a problem. */
@@ -36,18 +36,20 @@ export const rejectionMessage = (summary: string, rejection: Rejection): string 
 
 /**
  * `rejection` with as many problems as keep its message to `summary` within
- * REJECTION_MESSAGE_BUDGET; the number left out is given instead. For a list of any length (the
- * parser's); a single problem always fits.
+ * REJECTION_MESSAGE_BUDGET, and how many were left out: those dropped here, and those the list's
+ * own closing problemsLeftOut stood for (the parser caps its list too). A single problem always fits.
  */
 export function cappedRejection(summary: string, rejection: Rejection): Rejection {
-  const { problems } = rejection;
-  const most = { ...rejection, problems: [], omitted: problems.length };
+  const last = rejection.problems.at(-1);
+  const noted = last === undefined ? undefined : leftOutCount(last);
+  const listed = noted === undefined ? rejection.problems : rejection.problems.slice(0, -1);
+  const most = { ...rejection, problems: [], omitted: rejection.problems.length + (noted ?? 0) };
   // JSON escapes character by character, so the parts' escaped lengths add up.
   let room = REJECTION_MESSAGE_BUDGET - escapedLength(rejectionMessage(summary, most));
-  const kept = problems.filter((problem) => (room -= escapedLength(JSON.stringify(problem)) + 1) >= 0);
-  return kept.length === problems.length
+  const kept = listed.filter((problem) => (room -= escapedLength(JSON.stringify(problem)) + 1) >= 0);
+  return kept.length === listed.length
     ? rejection
-    : { ...most, problems: kept, omitted: problems.length - kept.length };
+    : { ...most, problems: kept, omitted: listed.length - kept.length + (noted ?? 0) };
 }
 
 /**
@@ -77,7 +79,7 @@ function isProblem(value: unknown): value is ManifestProblem {
 
 /**
  * The summary and the rejection a message carries; only the summary (the whole message) when it
- * carries none. Problems left out are listed as one `tooManyProblems` problem, as the parser does.
+ * carries none. Problems left out are listed as one problemsLeftOut, as the parser lists them.
  */
 export function readRejection(message: string): { summary: string; rejection?: Rejection } {
   const at = message.lastIndexOf(BLOCK);
@@ -96,10 +98,7 @@ export function readRejection(message: string): { summary: string; rejection?: R
   if (!problems.every(isProblem)) return { summary: message };
   const releaseId = "releaseId" in body && typeof body.releaseId === "string" ? body.releaseId : undefined;
   const omitted = "omitted" in body && typeof body.omitted === "number" ? body.omitted : 0;
-  const more: ManifestProblem[] =
-    omitted > 0
-      ? [{ path: "", rule: "tooManyProblems", message: `${omitted} more problems are not listed` }]
-      : [];
+  const more = omitted > 0 ? [problemsLeftOut(omitted)] : [];
   return {
     summary: message.slice(0, at),
     rejection: { ...(releaseId === undefined ? {} : { releaseId }), problems: [...problems, ...more] },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InvalidManifest, type ManifestProblem } from "../contract/errors";
+import { InvalidManifest, type ManifestProblem, problemsLeftOut } from "../contract/errors";
 import { manifestParser, readableReleaseId, writtenReleaseId } from "../contract/manifest";
 import {
   REJECTION_MESSAGE_BUDGET,
@@ -68,6 +68,22 @@ describe("rejections carry their problems in the error's message (contract/rejec
       rule: "tooManyProblems",
       message: `${2000 - kept} more problems are not listed`,
     });
+  });
+
+  it("counts the problems the parser already left out together with those it leaves out itself", () => {
+    const problems = Array.from({ length: 1000 }, (_, i) => ({
+      path: `/pipelines/${i}`,
+      rule: "allowList",
+      message: "x".repeat(100),
+    }));
+    const capped = cappedRejection("s", { problems: [...problems, problemsLeftOut(500)] });
+    const read = readRejection(rejectionError(new Error("s"), capped).message).rejection?.problems ?? [];
+    const kept = read.length - 1;
+    assert.ok(kept > 0 && kept < 1000, `${kept} kept`);
+    assert.deepEqual(read[kept], problemsLeftOut(1000 - kept + 500));
+    // A list that fits keeps the parser's own closing problem as it is.
+    const few = [problems[0], problemsLeftOut(7)];
+    assert.deepEqual(cappedRejection("s", { problems: few }), { problems: few });
   });
 
   it("ValidateManifest's refusal names the releaseId to record it under, unless the releaseId is a problem", () => {
