@@ -29,6 +29,7 @@ import { allItems, paged, readItem } from "./reads";
 import {
   DuplicateRelease,
   GateNotAwaiting,
+  ReleaseErrors,
   ReleaseNotRegistered,
   ReleaseStateConflict,
   RetryRefused,
@@ -680,7 +681,7 @@ async function afterFailure(
   const release = await updateRelease(deps, releaseId, {
     UpdateExpression:
       "SET firstFailure = if_not_exists(firstFailure, :cause), firstFailureError = if_not_exists(firstFailureError, :error), firstFailureBy = if_not_exists(firstFailureBy, :by)",
-    ExpressionAttributeValues: { ":cause": cause, ":error": "PipelineFailed", ":by": MACHINE },
+    ExpressionAttributeValues: { ":cause": cause, ":error": ReleaseErrors.PipelineFailed, ":by": MACHINE },
   });
   if (release.failurePolicy === "stopRemaining") {
     await stopRelease(deps, releaseId, `Release ${releaseId} failed: ${cause}`);
@@ -746,7 +747,7 @@ export function outcomeOf(release: ReleaseItem): ReleaseOutcome {
     const why = release.cancelReason ? `: ${release.cancelReason}` : "";
     return {
       status: "CANCELLED",
-      error: "ReleaseCancelled",
+      error: ReleaseErrors.ReleaseCancelled,
       cause: `Release ${release.releaseId} was cancelled by ${release.cancelledBy}${why}`,
       causedBy: release.cancelledBy,
     };
@@ -754,7 +755,7 @@ export function outcomeOf(release: ReleaseItem): ReleaseOutcome {
   if (release.firstFailure !== undefined) {
     return {
       status: "FAILED",
-      error: release.firstFailureError ?? "PipelineFailed",
+      error: release.firstFailureError ?? ReleaseErrors.PipelineFailed,
       cause: release.firstFailure,
       causedBy: release.firstFailureBy ?? MACHINE,
     };
@@ -981,7 +982,7 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
  * Idempotent, so the reconciler can repeat it for a gate whose closing invocation died.
  */
 async function finishClosedGate(deps: ExecutionDeps, gate: PipelineItem): Promise<void> {
-  const error = gate.decision === "reject" ? "ApprovalRejected" : "ApprovalExpired";
+  const error = gate.decision === "reject" ? ReleaseErrors.ApprovalRejected : ReleaseErrors.ApprovalExpired;
   await haltRelease(deps, gate.releaseId, error, gate.cause ?? error, gate.decidedBy ?? MACHINE);
   await settle(deps, gate.releaseId, gate.pipeline);
   await deps.ddb.send(

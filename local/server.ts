@@ -8,18 +8,18 @@
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import path from "node:path";
 import type { TableNames } from "../handlers/config";
-import { InvalidManifest } from "../contract/errors";
+import { InvalidManifest, ReleaseErrors } from "../contract/errors";
 import { manifestUploadedInput, manifestUploadedPattern } from "../contract/event-patterns";
 import { executionNameFor } from "../contract/execution-name";
-import { DEFAULT_MANIFEST_RULES, manifestParser } from "../contract/manifest";
-import { releaseStatusApi } from "../handlers/release-status";
-import { CONTROL_ROUTES, type ControlRequest, releaseControlApi } from "../handlers/release-control";
+import { manifestParser, writtenReleaseId } from "../contract/manifest";
+import { DEFAULT_MANIFEST_RULES } from "../contract/manifest-schema";
+import { CONTROL_ROUTES, type ControlRequest } from "../handlers/release-control";
 import type { LocalPipelineSpec } from "./codepipeline-service";
 import { lockDataDir } from "./data-dir-lock";
 import { ExecutionAlreadyExists, type LocalExecution } from "./engine";
 import type { EventEnvelope } from "./event-router";
 import { listen, readBody } from "./http";
-import { type ReleaseEvent, followExecution, releaseIdOf, reportPipelineEnds } from "./release-events";
+import { type ReleaseEvent, followExecution, reportPipelineEnds } from "./release-events";
 import {
   LOCAL_ACCOUNT,
   LOCAL_REGION,
@@ -170,7 +170,7 @@ class LocalReleaseApi {
     } else if (control) {
       await this.control(request, response, control);
     } else if (request.method === "GET" && statusPath) {
-      const answer = await releaseStatusApi(this.machine.deps, {
+      const answer = await this.machine.api.releaseStatus({
         pathParameters: { releaseId: decodeURIComponent(statusPath[1]) },
       });
       response.writeHead(answer.statusCode, answer.headers);
@@ -202,7 +202,7 @@ class LocalReleaseApi {
         ...UNSUPPORTED_MEDIA_TYPE,
         message: "send the body with Content-Type: application/json",
       });
-    const answer = await releaseControlApi(this.machine.control, {
+    const answer = await this.machine.api.releaseControl({
       ...route,
       body,
       requestContext: { identity: { userArn: callerOf(request) } },
@@ -220,7 +220,7 @@ class LocalReleaseApi {
     const text = await readBody(request, maxBytes);
     if (text === undefined) {
       return send(response, 413, {
-        error: "InvalidManifest",
+        error: ReleaseErrors.InvalidManifest,
         message: `the manifest is larger than ${maxBytes} bytes`,
         problems: [{ path: "", rule: "maxBytes", message: `the limit is ${maxBytes} bytes` }],
       });
@@ -233,12 +233,12 @@ class LocalReleaseApi {
       this.emit({
         type: "rejected",
         at: new Date(),
-        releaseId: releaseIdOf(text),
+        releaseId: writtenReleaseId(text),
         source: "the API",
         reason: error.message,
       });
       return send(response, 400, {
-        error: "InvalidManifest",
+        error: ReleaseErrors.InvalidManifest,
         message: error.message,
         problems: error.problems,
       });
@@ -250,7 +250,7 @@ class LocalReleaseApi {
       const message = `release ${releaseId} was already submitted (${existing.status}); a releaseId runs once`;
       this.emit({ type: "rejected", at: new Date(), releaseId, source: "the API", reason: message });
       return send(response, 409, {
-        error: "DuplicateRelease",
+        error: ReleaseErrors.DuplicateRelease,
         message,
         releaseId,
         ...(existing.executionArn ? { executionArn: existing.executionArn } : {}),
@@ -278,7 +278,7 @@ class LocalReleaseApi {
     } catch (error) {
       if (!(error instanceof ExecutionAlreadyExists)) throw error;
       send(response, 409, {
-        error: "DuplicateRelease",
+        error: ReleaseErrors.DuplicateRelease,
         message: `release ${releaseId} was already submitted`,
         releaseId,
       });
@@ -406,7 +406,7 @@ async function startUploaded(
   // Read only to name the release in the log; the workflow reads and checks the manifest itself.
   const releaseId = await s3
     .getText(input.bucket, input.key)
-    .then(releaseIdOf)
+    .then(writtenReleaseId)
     .catch(() => undefined);
   const execution = machine.start(input);
   emit({ type: "submitted", at: execution.startDate, releaseId, source });

@@ -9,7 +9,7 @@
  * succeeded, and a release costs the same few transitions whatever its size, shape or duration.
  */
 import { type FailurePolicy, RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } from "../contract/tables";
-import { WorkflowErrors } from "../contract/errors";
+import { ReleaseErrors } from "../contract/errors";
 import {
   Integrations,
   type PayloadTemplate,
@@ -234,7 +234,7 @@ function submissionStates(refs: WorkflowRefs): States {
         Comment:
           "Attempt n+1: resets the pipelines that did not succeed, moves the release FAILED/CANCELLED -> RUNNING (one conditional write) and starts what is ready.",
         ResultSelector: { "releaseId.$": "$.Payload.releaseId" },
-        Catch: [{ ErrorEquals: [WorkflowErrors.RetryRefused], ResultPath: "$.error", Next: "RetryRefused" }],
+        Catch: [{ ErrorEquals: [ReleaseErrors.RetryRefused], ResultPath: "$.error", Next: "RetryRefused" }],
       },
       next("AwaitRelease"),
     ),
@@ -244,7 +244,11 @@ function submissionStates(refs: WorkflowRefs): States {
 
 /** A manifest the release cannot be built from goes to the rejection record. */
 const rejected = [
-  { ErrorEquals: ["InvalidManifest", "ManifestNotFound"], ResultPath: "$.error", Next: "RecordRejected" },
+  {
+    ErrorEquals: [ReleaseErrors.InvalidManifest, ReleaseErrors.ManifestNotFound],
+    ResultPath: "$.error",
+    Next: "RecordRejected",
+  },
 ];
 
 /** Intake: read the manifest text, then validate it into a plan. */
@@ -329,7 +333,7 @@ function registrationStates(refs: WorkflowRefs, options: WorkflowOptions): State
         ResultPath: "$.release",
         OutputPath: "$.release",
         Catch: [
-          { ErrorEquals: [WorkflowErrors.DuplicateRelease], ResultPath: "$.error", Next: "RecordRejected" },
+          { ErrorEquals: [ReleaseErrors.DuplicateRelease], ResultPath: "$.error", Next: "RecordRejected" },
         ],
       },
       next("AwaitRelease"),

@@ -14,7 +14,7 @@ const LIMIT = 500;
  * Over the limit until the branches that split them are merged; this list is removed at that
  * merge (their owners split handlers/scheduler.ts into files and contract/manifest.ts by concern).
  */
-const OVER_UNTIL_MERGE = new Set(["handlers/scheduler.ts", "contract/manifest.ts"]);
+const OVER_UNTIL_MERGE = new Set(["handlers/scheduler.ts"]);
 
 /** Lines of a file's text, a final newline not counting as one more. */
 export function lineCount(text: string): number {

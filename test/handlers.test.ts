@@ -27,7 +27,7 @@ import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
 import { handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
 import { awsError, pipelineEvent as stateChange } from "./event-builders";
 import { pipelinesOfRelease, registerRelease, registerReleaseWaiter } from "../handlers/scheduler";
-import { releaseStatusHandler } from "../handlers/index";
+import { LAMBDA_ENTRY_POINTS } from "../handlers/index";
 import { loadManifest, parseReleaseRequest, validateManifest } from "../handlers/load-manifest";
 import { type PlannedPipeline, clientRequestToken, manifestParser } from "../contract/manifest";
 import { statusFromEventState } from "../contract/tables";
@@ -473,7 +473,7 @@ describe("handlers", () => {
     });
   });
 
-  describe("releaseStatusHandler", () => {
+  describe("the releaseStatus entry point", () => {
     it("answers 404 for an unknown releaseId and 400 for a malformed one, through clients built from the environment", async () => {
       const variables = {
         RELEASES_TABLE: tables.releases,
@@ -487,7 +487,7 @@ describe("handlers", () => {
       const saved = Object.fromEntries(Object.keys(variables).map((k) => [k, process.env[k]]));
       Object.assign(process.env, variables);
       try {
-        const handler = releaseStatusHandler();
+        const handler = LAMBDA_ENTRY_POINTS.releaseStatus();
         const missing = await handler({ pathParameters: { releaseId: "no-such-release" } });
         assert.equal(missing.statusCode, 404);
         assert.deepEqual(JSON.parse(missing.body), {
