@@ -21,6 +21,8 @@ export type Body = Record<string, unknown>;
 
 export const PIPELINE_NAME = /^[A-Za-z0-9.@_-]{1,100}$/;
 export const TOKEN = /^[a-zA-Z0-9-]{1,128}$/;
+/** The pattern of pipelineExecutionId (and of an approval's token) on the API Reference pages. */
+export const EXECUTION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const epochSeconds = (date: Date) => date.getTime() / 1000;
 export const validation = (message: string) => new CodePipelineError("ValidationException", message);
 
@@ -64,6 +66,7 @@ export const actionExecution = (a: ActionRecord) => ({
   actionExecutionId: a.actionExecutionId,
   status: a.status,
   lastStatusChange: epochSeconds(a.lastUpdateTime),
+  ...(a.token !== undefined && a.status === "InProgress" && { token: a.token }),
   ...(a.errorDetails && { summary: a.errorDetails.message, errorDetails: a.errorDetails }),
 });
 
