@@ -61,17 +61,23 @@ export const statusSummary = (r: ExecutionRecord) =>
       ? { statusSummary: r.stopReason }
       : {};
 
-/** GetPipelineState's ActionExecution for one action run. */
-export const actionExecution = (a: ActionRecord) => ({
+/** An open approval's token, where the pipeline's mode shows it (PARALLEL: only ListActionExecutions). */
+const openToken = (a: ActionRecord) => (a.status === "InProgress" ? a.token : undefined);
+
+/** GetPipelineState's ActionExecution for one action run; `tokens` false in PARALLEL mode. */
+export const actionExecution = (a: ActionRecord, tokens: boolean) => ({
   actionExecutionId: a.actionExecutionId,
   status: a.status,
   lastStatusChange: epochSeconds(a.lastUpdateTime),
-  ...(a.token !== undefined && a.status === "InProgress" && { token: a.token }),
+  ...(tokens && openToken(a) !== undefined && { token: openToken(a) }),
   ...(a.errorDetails && { summary: a.errorDetails.message, errorDetails: a.errorDetails }),
 });
 
-/** ListActionExecutions' ActionExecutionDetail for one action run. */
-export const actionExecutionDetail = (pipelineExecutionId: string, a: ActionRecord) => ({
+/**
+ * ListActionExecutions' ActionExecutionDetail for one action run; in PARALLEL mode an open
+ * approval's token is its `externalExecutionId` (`tokens` true), as PutApprovalResult documents.
+ */
+export const actionExecutionDetail = (pipelineExecutionId: string, a: ActionRecord, tokens: boolean) => ({
   pipelineExecutionId,
   actionExecutionId: a.actionExecutionId,
   pipelineVersion: 1,
@@ -80,6 +86,8 @@ export const actionExecutionDetail = (pipelineExecutionId: string, a: ActionReco
   startTime: epochSeconds(a.startTime),
   lastUpdateTime: epochSeconds(a.lastUpdateTime),
   status: a.status,
+  ...(tokens &&
+    openToken(a) !== undefined && { output: { executionResult: { externalExecutionId: openToken(a) } } }),
   ...(a.status !== "InProgress" && {
     output: {
       executionResult: {

@@ -295,7 +295,8 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
           inboundTransitionState: { enabled: true },
           actionStates: actions.map(({ name: actionName }) => {
             const action = runsOfStage.find((a) => a.actionName === actionName);
-            return { actionName, ...(action && { latestExecution: actionExecution(action) }) };
+            const tokens = plan.mode !== "PARALLEL";
+            return { actionName, ...(action && { latestExecution: actionExecution(action, tokens) }) };
           }),
           ...(latest &&
             stage && {
@@ -324,7 +325,7 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
     );
     return {
       actionExecutionDetails: items.map(({ run, a }) =>
-        actionExecutionDetail(run.record.pipelineExecutionId, a),
+        actionExecutionDetail(run.record.pipelineExecutionId, a, pipeline.plan.mode === "PARALLEL"),
       ),
       ...(nextToken && { nextToken }),
     };

@@ -376,42 +376,61 @@ describe("the local CodePipeline service, as CodePipeline documents it", () => {
     });
 
     it("keeps a stop-and-wait Stopping while an approval waits, refuses a second one, and ends Stopped once approved", async () => {
-      const id = await start("parallel");
+      const id = await start("superseded");
       await emitted(id, "Build STARTED");
-      await stop("parallel", id, false);
-      await assert.rejects(stop("parallel", id, false), DuplicatedStopRequestException);
-      assert.equal(await statusOf("parallel", id), "Stopping");
+      await stop("superseded", id, false);
+      await assert.rejects(stop("superseded", id, false), DuplicatedStopRequestException);
+      assert.equal(await statusOf("superseded", id), "Stopping");
 
-      await decide("parallel", "Build", "Approved");
+      await decide("superseded", "Build", "Approved");
       assert.equal((await service.whenEnded(id)).status, "Stopped");
       assert.deepEqual(trail(id), ["STARTED", "Build STARTED", "STOPPING", "Build STOPPED", "STOPPED"]);
     });
 
     it("abandons a waiting approval at once when the stop-and-wait is escalated to abandon", async () => {
+      const id = await start("superseded");
+      await emitted(id, "Build STARTED");
+      const token = await tokenOf("superseded", "Build");
+      await stop("superseded", id, false);
+      await stop("superseded", id, true);
+
+      assert.equal(await statusOf("superseded", id), "Stopped");
+      const { stageStates = [] } = await client.send(new GetPipelineStateCommand({ name: "superseded" }));
+      assert.equal(stageStates[0].actionStates?.[0].latestExecution?.status, "Abandoned");
+      await assert.rejects(
+        decide("superseded", "Build", "Approved", token),
+        ApprovalAlreadyCompletedException,
+      );
+    });
+
+    it("PARALLEL: shows an open approval's token only as ListActionExecutions' externalExecutionId, not in GetPipelineState", async () => {
       const id = await start("parallel");
       await emitted(id, "Build STARTED");
-      const token = await tokenOf("parallel", "Build");
-      await stop("parallel", id, false);
-      await stop("parallel", id, true);
-
-      assert.equal(await statusOf("parallel", id), "Stopped");
       const { stageStates = [] } = await client.send(new GetPipelineStateCommand({ name: "parallel" }));
-      assert.equal(stageStates[0].actionStates?.[0].latestExecution?.status, "Abandoned");
-      await assert.rejects(decide("parallel", "Build", "Approved", token), ApprovalAlreadyCompletedException);
+      assert.equal(stageStates[0].actionStates?.[0].latestExecution?.status, "InProgress");
+      assert.equal(stageStates[0].actionStates?.[0].latestExecution?.token, undefined);
+      const { actionExecutionDetails: [gate] = [] } = await client.send(
+        new ListActionExecutionsCommand({ pipelineName: "parallel", filter: { pipelineExecutionId: id } }),
+      );
+      const token = gate.output?.executionResult?.externalExecutionId;
+      assert.ok(token);
+
+      await decide("parallel", "Build", "Approved", token);
+      await emitted(id, "Deploy STARTED");
     });
 
     it("fails the execution when its approval is rejected, and refuses an unknown token", async () => {
-      const id = await start("parallel");
+      const id = await start("superseded");
       await emitted(id, "Build STARTED");
       await assert.rejects(
-        decide("parallel", "Build", "Approved", "00000000-0000-4000-8000-000000000000"),
+        decide("superseded", "Build", "Approved", "00000000-0000-4000-8000-000000000000"),
         InvalidApprovalTokenException,
       );
-      const { approvedAt } = await decide("parallel", "Build", "Rejected");
+      const { approvedAt } = await decide("superseded", "Build", "Rejected");
 
       assert.ok(approvedAt instanceof Date);
       assert.equal((await service.whenEnded(id)).status, "Failed");
-      const { stageStates = [] } = await client.send(new GetPipelineStateCommand({ name: "parallel" }));
+      const { stageStates = [] } = await client.send(new GetPipelineStateCommand({ name: "superseded" }));
       assert.deepEqual(stageStates[0].actionStates?.[0].latestExecution?.errorDetails, {
         code: "JobFailed",
         message: "Rejected: Rejected by the test",
