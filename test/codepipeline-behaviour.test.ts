@@ -419,6 +419,34 @@ describe("the local CodePipeline service, as CodePipeline documents it", () => {
       await emitted(id, "Deploy STARTED");
     });
 
+    it("retries the stage of an execution stopped with abandon, running its abandoned action again", async () => {
+      const id = await start("superseded");
+      await emitted(id, "Build STARTED");
+      await stop("superseded", id, true);
+      const retried = await client.send(
+        new RetryStageExecutionCommand({
+          pipelineName: "superseded",
+          stageName: "Build",
+          pipelineExecutionId: id,
+          retryMode: "FAILED_ACTIONS",
+        }),
+      );
+
+      assert.equal(retried.pipelineExecutionId, id);
+      assert.equal(await statusOf("superseded", id), "InProgress");
+      await approve("superseded", id, "Build");
+      await emitted(id, "Deploy STARTED");
+      assert.deepEqual(trail(id).slice(2), [
+        "STOPPING",
+        "Build STOPPED",
+        "STOPPED",
+        "RESUMED",
+        "Build RESUMED",
+        "Build SUCCEEDED",
+        "Deploy STARTED",
+      ]);
+    });
+
     it("fails the execution when its approval is rejected, and refuses an unknown token", async () => {
       const id = await start("superseded");
       await emitted(id, "Build STARTED");
