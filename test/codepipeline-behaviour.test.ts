@@ -60,10 +60,27 @@ const PIPELINES: LocalPipelineSpec[] = [
   },
   { name: "always-fails", durationMs: 30, outcome: "Failed", stages: ["Build"] },
   {
+    // Fails once; the retry then waits at its approval, so it is still running when stopped.
+    name: "flaky-held",
+    durationMs: 30,
+    outcomes: ["Failed", "Succeeded"],
+    stages: ["Build", { name: "Approve", actions: [{ name: "ApproveGate", manualApproval: true }] }],
+    failure: { stage: "Build" },
+  },
+  {
     name: "timed",
     durationMs: null,
     outcome: "Succeeded",
-    stages: [{ name: "Deploy", actions: [{ name: "Migrate", durationMs: 300 }] }],
+    // The gate keeps the stage open until the test approves it, so the stop always lands in it.
+    stages: [
+      {
+        name: "Deploy",
+        actions: [
+          { name: "DeployGate", manualApproval: true },
+          { name: "Migrate", durationMs: 300 },
+        ],
+      },
+    ],
   },
 ];
 
@@ -359,19 +376,21 @@ describe("the local CodePipeline service, as CodePipeline documents it", () => {
   });
 
   describe("stops and manual approvals", () => {
-    it("keeps a stop-and-wait Stopping until an action with its own duration finished, then Stopped", async () => {
+    it("lets an action with its own duration run to its end under a stop-and-wait, then Stopped", async () => {
       const id = await start("timed");
       await emitted(id, "Deploy STARTED");
       await stop("timed", id, false);
       assert.equal(await statusOf("timed", id), "Stopping");
+      await decide("timed", "Deploy", "Approved");
 
       assert.equal((await service.whenEnded(id)).status, "Stopped");
-      const { actionExecutionDetails: [migrate] = [] } = await client.send(
+      const { actionExecutionDetails = [] } = await client.send(
         new ListActionExecutionsCommand({ pipelineName: "timed", filter: { pipelineExecutionId: id } }),
       );
-      assert.equal(migrate.status, "Succeeded", "the action finished, it was not abandoned");
-      const ran = (migrate.lastUpdateTime?.getTime() ?? 0) - (migrate.startTime?.getTime() ?? 0);
-      assert.ok(ran >= 290, `the action ran its 300 ms (${ran} ms)`);
+      const migrate = actionExecutionDetails.find((a) => a.actionName === "Migrate");
+      assert.equal(migrate?.status, "Succeeded", "the action finished, it was not abandoned");
+      const ran = (migrate?.lastUpdateTime?.getTime() ?? 0) - (migrate?.startTime?.getTime() ?? 0);
+      assert.ok(ran >= 290, `the action ran its 300 ms, the stop did not cut it short (${ran} ms)`);
       assert.deepEqual(trail(id), ["STARTED", "Deploy STARTED", "STOPPING", "Deploy STOPPED", "STOPPED"]);
     });
 
@@ -513,9 +532,7 @@ describe("the local CodePipeline service, as CodePipeline documents it", () => {
       }
     });
 
-    it("serves retry-stage-execution as the AWS CLI sends it (JSON 1.1, X-Amz-Target), errors as HTTP 400 with __type", async () => {
-      const id = await start("flaky");
-      await service.whenEnded(id);
+    it("serves start, retry-stage-execution and stop as the AWS CLI sends them (JSON 1.1, X-Amz-Target), errors as HTTP 400 with __type", async () => {
       const cli = async (operation: string, body: object) => {
         const response = await fetch(`${service.endpoint}/`, {
           method: "POST",
@@ -527,8 +544,16 @@ describe("the local CodePipeline service, as CodePipeline documents it", () => {
         });
         return { status: response.status, body: (await response.json()) as Record<string, unknown> };
       };
+      // The CLI fills clientRequestToken itself (an idempotency token in the service model).
+      const started = await cli("StartPipelineExecution", {
+        name: "flaky-held",
+        clientRequestToken: "cli-generated-token-1",
+      });
+      assert.equal(started.status, 200);
+      const id = String(started.body.pipelineExecutionId);
+      assert.equal((await service.whenEnded(id)).status, "Failed");
       const request = {
-        pipelineName: "flaky",
+        pipelineName: "flaky-held",
         stageName: "Build",
         pipelineExecutionId: id,
         retryMode: "FAILED_ACTIONS",
@@ -543,12 +568,12 @@ describe("the local CodePipeline service, as CodePipeline documents it", () => {
       assert.equal(again.body.__type, "StageNotRetryableException");
       assert.equal(typeof again.body.message, "string");
       const stopped = await cli("StopPipelineExecution", {
-        pipelineName: "flaky",
+        pipelineName: "flaky-held",
         pipelineExecutionId: id,
         abandon: true,
       });
       assert.deepEqual(stopped, { status: 200, body: { pipelineExecutionId: id } });
-      const listed = await cli("ListPipelineExecutions", { pipelineName: "flaky", maxResults: 1 });
+      const listed = await cli("ListPipelineExecutions", { pipelineName: "flaky-held", maxResults: 1 });
       const [summary] = listed.body.pipelineExecutionSummaries as { startTime: number; status: string }[];
       assert.equal(summary.status, "Stopped");
       assert.ok(Math.abs(summary.startTime - Date.now() / 1000) < 60, "epoch seconds");
