@@ -106,6 +106,8 @@ export interface LocalReleaseMachineOptions {
   workflow?: Partial<WorkflowOptions>;
   /** Persist DynamoDB data here; in memory when unset. */
   dataDir?: string;
+  /** The CodePipeline stand-in's port; an ephemeral one when unset. */
+  codepipelinePort?: number;
   /** Compress Retry pauses to this many ms (tests). */
   retryPauseMs?: number;
   /** Told of every engine event (benchmarks). */
@@ -284,6 +286,7 @@ async function startStandIns(options: LocalReleaseMachineOptions, router: EventR
   await createReleaseTables(dynamodb, LOCAL_TABLES);
   const codepipeline = await startCodePipelineService({
     pipelines: options.pipelines,
+    ...(options.codepipelinePort !== undefined && { port: options.codepipelinePort }),
     onEvent: (event) => router.publish(event),
     region: LOCAL_REGION,
     accountId: LOCAL_ACCOUNT,

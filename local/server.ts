@@ -18,7 +18,7 @@ import type { LocalPipelineSpec } from "./codepipeline-service";
 import { lockDataDir } from "./data-dir-lock";
 import { ExecutionAlreadyExists, type LocalExecution } from "./engine";
 import type { EventEnvelope } from "./event-router";
-import { listen, readBody } from "./http";
+import { assertPortFree, listen, readBody } from "./http";
 import { type ReleaseEvent, followExecution, reportPipelineEnds } from "./release-events";
 import {
   LOCAL_ACCOUNT,
@@ -37,6 +37,8 @@ export const LOCAL_BUCKET = "release-manifests";
 export interface LocalServerOptions {
   port: number;
   s3Port: number;
+  /** The CodePipeline stand-in's port (AWS CLI `--endpoint-url`); 0 or unset: an ephemeral one. */
+  codepipelinePort?: number;
   dataDir: string;
   pipelines: LocalPipelineSpec[];
   /** Reconciler period; the AWS default is minutes, locally seconds are enough. */
@@ -66,6 +68,8 @@ export interface LocalServer {
   s3Endpoint: string;
   /** dynalite, for the AWS CLI or SDK (`--endpoint-url`). */
   dynamoEndpoint: string;
+  /** The CodePipeline stand-in, for the AWS CLI or SDK (`--endpoint-url`). */
+  codepipelineEndpoint: string;
   tables: TableNames;
   machine: LocalReleaseMachine;
   /** Releases found RUNNING at start-up and marked FAILED: their engine stopped with them. */
@@ -297,6 +301,8 @@ async function startParts(
 ) {
   const closers: (() => Promise<void> | void)[] = [lockDataDir(options.dataDir)];
   try {
+    // Checked before anything starts, so that a taken port leaves nothing running.
+    await assertPortFree(options.codepipelinePort ?? 0);
     const s3: LocalS3 = await startS3({
       directory: path.join(options.dataDir, "s3"),
       buckets: [LOCAL_BUCKET],
@@ -311,6 +317,7 @@ async function startParts(
       dataDir: path.join(options.dataDir, "dynamodb"),
       s3: s3.client(),
       reconcileEveryMs: options.reconcileEveryMs ?? 10_000,
+      ...(options.codepipelinePort !== undefined && { codepipelinePort: options.codepipelinePort }),
       ...(options.allowSelfApproval !== undefined ? { allowSelfApproval: options.allowSelfApproval } : {}),
       onExecutionStarted,
       ...(options.retryPauseMs !== undefined ? { retryPauseMs: options.retryPauseMs } : {}),
@@ -367,6 +374,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       url: `http://127.0.0.1:${port}`,
       s3Endpoint: s3.endpoint,
       dynamoEndpoint: machine.dynamo.endpoint,
+      codepipelineEndpoint: machine.codepipeline.endpoint,
       tables: machine.tables,
       machine,
       recovered,
