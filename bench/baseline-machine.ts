@@ -11,7 +11,8 @@
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { documentClient } from "../handlers/clients";
-import { DEFAULT_MANIFEST_RULES, manifestParser } from "../contract/manifest";
+import { manifestParser } from "../contract/manifest";
+import { DEFAULT_MANIFEST_RULES } from "../contract/manifest-schema";
 import {
   type CodePipelineService,
   type LocalPipelineSpec,

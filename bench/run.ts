@@ -17,7 +17,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { DEFAULT_MANIFEST_RULES, MANIFEST_RULE_LIMITS } from "../contract/manifest";
+import { DEFAULT_MANIFEST_RULES, MANIFEST_RULE_LIMITS } from "../contract/manifest-schema";
 import { HISTORY_LIMIT } from "../local/history";
 import { lambdaArchiveBytes } from "./archives";
 import { parseArgs } from "./args";

@@ -8,7 +8,7 @@
 import { performance } from "node:perf_hooks";
 import type { ExecutionCosts } from "../local/history";
 import { startLocalReleaseMachine } from "../local/release-machine";
-import { MANIFEST_RULE_LIMITS } from "../contract/manifest";
+import { MANIFEST_RULE_LIMITS } from "../contract/manifest-schema";
 import { pipelineNames } from "./simulation";
 
 export interface WallTime {

@@ -3,7 +3,8 @@
  * the release. Locally that is s3rver (`npm start`, fixed S3RVER credentials); with `--aws` it is
  * the real bucket, with credentials and region from the AWS default chain.
  */
-import { DEFAULT_MANIFEST_RULES, parseManifest } from "../contract/manifest";
+import { parseManifest } from "../contract/manifest";
+import { DEFAULT_MANIFEST_RULES } from "../contract/manifest-schema";
 import { localS3ClientConfig } from "../contract/local-s3-config";
 
 export const DEFAULT_S3_URL = "http://127.0.0.1:4569";

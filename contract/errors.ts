@@ -4,6 +4,29 @@
  * between the handlers and `stepfunction/release-workflow.ts`.
  */
 
+/**
+ * Every error name the release machine raises, catches or records: its error classes' names, the
+ * names a settled release fails with (the scheduler writes them, the workflow's Fail states raise
+ * them) and the local engine's own. Code writes a name through this object, never as a literal;
+ * test/error-names.test.ts checks the workflow catches only these and that each is raised.
+ */
+export const ReleaseErrors = {
+  InvalidManifest: "InvalidManifest",
+  ManifestNotFound: "ManifestNotFound",
+  DuplicateRelease: "DuplicateRelease",
+  ReleaseNotRegistered: "ReleaseNotRegistered",
+  ConfigurationError: "ConfigurationError",
+  ReleaseStateConflict: "ReleaseStateConflict",
+  GateNotAwaiting: "GateNotAwaiting",
+  RetryRefused: "RetryRefused",
+  PipelineFailed: "PipelineFailed",
+  ReleaseCancelled: "ReleaseCancelled",
+  ApprovalRejected: "ApprovalRejected",
+  ApprovalExpired: "ApprovalExpired",
+  LocalEngineStopped: "LocalEngineStopped",
+} as const;
+export type ReleaseErrorName = (typeof ReleaseErrors)[keyof typeof ReleaseErrors];
+
 /** One thing wrong with a manifest: where (a JSON Pointer into the manifest) and which rule. */
 export interface ManifestProblem {
   /** JSON Pointer of the offending value, "" for the whole document, e.g. "/pipelines/2". */
@@ -12,6 +35,19 @@ export interface ManifestProblem {
   rule: string;
   /** A sentence a person can act on. */
   message: string;
+}
+
+/** The problem a list ends with when `count` more problems were left out of it. */
+export const problemsLeftOut = (count: number): ManifestProblem => ({
+  path: "",
+  rule: "tooManyProblems",
+  message: `${count} more problems are not listed`,
+});
+
+/** How many problems `problem` stands for when it is problemsLeftOut's; undefined otherwise. */
+export function leftOutCount(problem: ManifestProblem): number | undefined {
+  const count = /^(\d+) more problems are not listed$/.exec(problem.message)?.[1];
+  return problem.rule === "tooManyProblems" && count !== undefined ? Number(count) : undefined;
 }
 
 /**
@@ -34,7 +70,7 @@ function named<T extends Error>(prototype: T, name: string, message: string): T 
  * declares one (`new X(message)`, `instanceof X`). Not a subclass of a shared class: serialized,
  * a subclass's implicit constructor drops the message and the object its parent returns.
  */
-function namedError(errorName: string) {
+function namedError(errorName: ReleaseErrorName) {
   const NamedError = class extends Error {
     constructor(message: string) {
       super(message);
@@ -55,21 +91,23 @@ export class InvalidManifest extends Error {
             .map((p) => `${p.path === "" ? "(manifest)" : p.path}: ${p.message} [${p.rule}]`)
             .join("; ");
     super(message);
-    return Object.assign(named(InvalidManifest.prototype, "InvalidManifest", message), { problems });
+    return Object.assign(named(InvalidManifest.prototype, ReleaseErrors.InvalidManifest, message), {
+      problems,
+    });
   }
 }
 
 /** The manifest object named by the event (bucket, key, version) does not exist. */
-export const ManifestNotFound = namedError("ManifestNotFound");
+export const ManifestNotFound = namedError(ReleaseErrors.ManifestNotFound);
 
 /** Another execution already holds this releaseId: a release runs once (RegisterRelease). */
-export const DuplicateRelease = namedError("DuplicateRelease");
+export const DuplicateRelease = namedError(ReleaseErrors.DuplicateRelease);
 
 /** AwaitRelease was asked to wait for a release this execution never registered: a defect, not transient. */
-export const ReleaseNotRegistered = namedError("ReleaseNotRegistered");
+export const ReleaseNotRegistered = namedError(ReleaseErrors.ReleaseNotRegistered);
 
 /** The handler's environment is missing or has a malformed setting; the message says what to set. */
-export const ConfigurationError = namedError("ConfigurationError");
+export const ConfigurationError = namedError(ReleaseErrors.ConfigurationError);
 
 /** One problem with a control request: the field (JSON Pointer), the rule it breaks, and what to do. */
 export interface RequestProblem {
@@ -100,22 +138,10 @@ export class RequestRefused extends Error {
  * A release-control request the release's state does not allow (the API's 409): cancelling an
  * ended release, retrying a running or succeeded one, deciding a gate that is not waiting.
  */
-export const ReleaseStateConflict = namedError("ReleaseStateConflict");
+export const ReleaseStateConflict = namedError(ReleaseErrors.ReleaseStateConflict);
 
 /** A gate decision that lost: the gate was decided, expired or skipped before it (409). */
-export const GateNotAwaiting = namedError("GateNotAwaiting");
+export const GateNotAwaiting = namedError(ReleaseErrors.GateNotAwaiting);
 
 /** The retry's execution found the release no longer retryable (another attempt started it). */
-export const RetryRefused = namedError("RetryRefused");
-
-/**
- * Error names raised by the workflow's own Fail states (no class: Step Functions raises them).
- */
-export const WorkflowErrors = {
-  DuplicateRelease: "DuplicateRelease",
-  PipelineFailed: "PipelineFailed",
-  RetryRefused: "RetryRefused",
-  ReleaseCancelled: "ReleaseCancelled",
-  ApprovalRejected: "ApprovalRejected",
-  ApprovalExpired: "ApprovalExpired",
-} as const;
+export const RetryRefused = namedError(ReleaseErrors.RetryRefused);

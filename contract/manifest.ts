@@ -1,64 +1,25 @@
 /**
- * The release manifest: its one JSON Schema (API Gateway's request model, the ValidateManifest
- * handler and the local API all use it), a strict parser that reports every problem with its JSON
- * Pointer and rule, and the identifiers a release derives (execution name, start tokens).
+ * The release manifest's parser: strict JSON (never JSON.parse), the schema of
+ * contract/manifest-schema.ts, and the checks a schema cannot make (repeated names, dependencies),
+ * reporting every problem with its JSON Pointer and rule; the plan a valid manifest yields; and the
+ * identifiers a release derives (its releaseId as written, start tokens).
  * Pulumi serializes this code into the Lambda archives: module-level values stay plain strings,
  * arrays and objects (a Set's or Map's contents are not carried); validators live in their parser.
  */
 import { createHash } from "node:crypto";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import { type Node, type ParseError, findNodeAtLocation, parseTree, printParseErrorCode } from "jsonc-parser";
-import { ConfigurationError, InvalidManifest, type ManifestProblem } from "./errors";
+import { InvalidManifest, type ManifestProblem, problemsLeftOut } from "./errors";
 import { isRecord } from "./json";
+import {
+  ALPHABETS,
+  DEFAULT_APPROVAL_TIMEOUT_HOURS,
+  type JsonSchema,
+  type ManifestRules,
+  RELEASE_ID_PATTERN,
+  manifestSchema,
+} from "./manifest-schema";
 
-export interface ManifestRules {
-  /** Pipelines this machine may release; unset means any well-formed name. */
-  allowedPipelines?: readonly string[];
-  maxPipelines: number;
-  /** Largest manifest in UTF-8 bytes. */
-  maxBytes: number;
-}
-
-export const DEFAULT_MANIFEST_RULES = { maxPipelines: 50, maxBytes: 65536 } as const;
-
-/**
- * The largest settings any configuration may choose, so that no accepted manifest can take the
- * workflow past a Step Functions quota (docs/aws-facts.md, "Step Functions"): state data is at
- * most 256 KiB, and a manifest's text is carried as a JSON string, in which valid JSON text at
- * most doubles (each '"' and '\\' gains a backslash). 100 KiB doubled leaves 56 KiB for the rest:
- * RecordRejected carries the whole execution input beside a problem list of up to 16,000
- * characters.
- */
-export const MANIFEST_RULE_LIMITS = { maxPipelines: 500, maxBytes: 100 * 1024 } as const;
-
-/** State data the manifest text may take as a JSON string (256 KiB less room for the rest). */
-export const STATE_TEXT_BUDGET = 256 * 1024 - 16 * 1024;
-
-/** A canonical releaseId; its alphabet lies inside Step Functions' execution-name alphabet. */
-export const RELEASE_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
-/** CodePipeline's pipeline (and action) name. */
-export const PIPELINE_NAME_PATTERN = "^[A-Za-z0-9.@_-]{1,100}$";
-/** An approval gate as planned: the manifest's `true` gets the default timeout and no approver list. */
-export interface ApprovalGate {
-  timeoutHours: number;
-  /** IAM ARN patterns (`*` matches any run of characters); any caller but the submitter when absent. */
-  approvers?: string[];
-}
-
-/** How long a gate waits for a decision unless the manifest says otherwise. */
-export const DEFAULT_APPROVAL_TIMEOUT_HOURS = 72;
-/** A gate waits at most as long as a STANDARD execution lives: one year. */
-export const MAX_APPROVAL_TIMEOUT_HOURS = 8760;
-/** An approver: an IAM ARN or ARN pattern (or a local user name), no spaces. */
-export const APPROVER_PATTERN = "^[A-Za-z0-9:/_+=,.@*-]{1,2048}$";
-const VARIABLE_NAME_PATTERN = "^[A-Za-z0-9@_-]{1,128}$"; // CodePipeline's pipeline-variable name
-const ALPHABETS: Record<string, string> = {
-  [RELEASE_ID_PATTERN]:
-    "1-64 characters of only letters A-Z a-z, digits, '.', '_' and '-', starting with a letter or digit",
-  [PIPELINE_NAME_PATTERN]: "1-100 characters of only letters A-Z a-z, digits, '.', '@', '_' and '-'",
-  [VARIABLE_NAME_PATTERN]: "1-128 characters of only letters A-Z a-z, digits, '@', '_' and '-'",
-  [APPROVER_PATTERN]: "an IAM ARN or ARN pattern: 1-2048 characters, no spaces, '*' as wildcard",
-};
 /** Objects and arrays may sit at most this many levels below the top; a valid manifest needs 4. */
 const MAX_DEPTH = 10;
 /** jsonc-parser recurses once per level, so text nested deeper than this is refused unparsed. */
@@ -67,103 +28,11 @@ const FORBIDDEN_KEYS = ["__proto__", "constructor", "prototype"];
 /** Characters of problems listed, so an InvalidManifest fits a Step Functions Cause (32,768). */
 const PROBLEM_BUDGET = 16_000;
 
-type JsonType = "object" | "array" | "string" | "number" | "integer" | "boolean" | "null";
-type Limit =
-  "maximum" | "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties" | "maxProperties";
-/** Only keywords that mean the same in draft-04 (API Gateway models) and draft-07 (ajv's default). */
-export interface JsonSchema
-  extends
-    Partial<Record<"title" | "description" | "pattern", string>>,
-    Partial<Record<Limit | "minimum", number>> {
-  type?: JsonType | JsonType[];
-  properties?: Record<string, JsonSchema>;
-  patternProperties?: Record<string, JsonSchema>;
-  required?: string[];
-  additionalProperties?: boolean;
-  items?: JsonSchema;
-  uniqueItems?: boolean;
-  anyOf?: JsonSchema[];
-  enum?: string[];
-}
-
-/** The manifest schema. A pipeline item is anyOf [name, object]: schemaProblems relies on that order. */
-export function manifestSchema(rules: ManifestRules): JsonSchema {
-  if (rules.allowedPipelines?.length === 0) {
-    throw new ConfigurationError(
-      "the pipeline allow-list is empty: list at least one pipeline, or leave it unset",
-    );
-  }
-  const allowList = rules.allowedPipelines && { enum: [...new Set(rules.allowedPipelines)] };
-  const name: JsonSchema = { type: "string", pattern: PIPELINE_NAME_PATTERN, ...allowList };
-  const text = (maxLength: number): JsonSchema => ({ type: "string", minLength: 1, maxLength });
-  const object = (properties: Record<string, JsonSchema>, required: string[]): JsonSchema => {
-    return { type: "object", required, additionalProperties: false, properties };
-  };
-  const revision = object(
-    {
-      actionName: { type: "string", pattern: PIPELINE_NAME_PATTERN },
-      revisionType: {
-        type: "string",
-        enum: ["COMMIT_ID", "IMAGE_DIGEST", "S3_OBJECT_VERSION_ID", "S3_OBJECT_KEY"],
-      },
-      revisionValue: text(1500),
-    },
-    ["actionName", "revisionType", "revisionValue"],
-  );
-  const pipeline = object(
-    {
-      name,
-      variables: {
-        type: "object",
-        minProperties: 1,
-        maxProperties: 50,
-        additionalProperties: false,
-        patternProperties: { [VARIABLE_NAME_PATTERN]: text(1000) },
-      },
-      sourceRevisions: { type: "array", minItems: 1, maxItems: 50, items: revision },
-      // Names of other pipelines of this manifest; which ones exist, repeats and cycles are
-      // checked in code (graphProblems), since JSON Schema cannot refer to sibling values.
-      dependsOn: {
-        type: "array",
-        maxItems: rules.maxPipelines,
-        items: { type: "string", pattern: PIPELINE_NAME_PATTERN },
-      },
-      // An approval gate: `true`, or the gate's own timeout and (on AWS) who may decide.
-      approval: {
-        type: ["boolean", "object"],
-        additionalProperties: false,
-        properties: {
-          timeoutHours: { type: "integer", minimum: 1, maximum: MAX_APPROVAL_TIMEOUT_HOURS },
-          approvers: {
-            type: "array",
-            minItems: 1,
-            maxItems: 20,
-            items: { type: "string", pattern: APPROVER_PATTERN },
-          },
-        },
-      },
-    },
-    ["name"],
-  );
-  const manifest = object(
-    {
-      // pattern applies to a string releaseId, minimum to a number (whose JSON text is checked in code).
-      releaseId: { type: ["string", "number"], pattern: RELEASE_ID_PATTERN, minimum: 0 },
-      pipelines: {
-        type: "array",
-        minItems: 1,
-        maxItems: rules.maxPipelines,
-        uniqueItems: true,
-        items: { anyOf: [name, pipeline] },
-      },
-    },
-    ["releaseId", "pipelines"],
-  );
-  return {
-    title: "ReleaseManifest",
-    description: "The pipelines to run together as one release.",
-    ...manifest,
-  };
+/** An approval gate as planned: the manifest's `true` gets the default timeout and no approver list. */
+export interface ApprovalGate {
+  timeoutHours: number;
+  /** IAM ARN patterns (`*` matches any run of characters); any caller but the submitter when absent. */
+  approvers?: string[];
 }
 
 /**
@@ -205,21 +74,32 @@ export function canonicalReleaseId(value: string | number, jsonText?: string): s
   return new RegExp(RELEASE_ID_PATTERN).test(id) ? id : undefined;
 }
 
+/**
+ * The releaseId as manifest text that may be invalid writes it: a string, or a number as written
+ * (5.10 stays "5.10"), read leniently (comments and trailing commas pass); undefined when there is
+ * none or the text nests too deep to read. The local log names a submission by it.
+ */
+export function writtenReleaseId(text: string): string | undefined {
+  if (offsetNestedDeeperThan(text, PARSER_DEPTH_GUARD) >= 0) return undefined;
+  const tree = parseTree(text, [], { allowTrailingComma: true, disallowComments: false });
+  const node = tree && findNodeAtLocation(tree, ["releaseId"]);
+  if (node?.type === "string" && typeof node.value === "string") return node.value;
+  if (node?.type === "number") return text.slice(node.offset, node.offset + node.length);
+  return undefined;
+}
+
+/**
+ * The written releaseId when it is a well-formed one: what a rejection is recorded under. Only the
+ * parser decides whether the manifest is valid.
+ */
+export function readableReleaseId(text: string): string | undefined {
+  const written = writtenReleaseId(text);
+  return written === undefined ? undefined : canonicalReleaseId(written);
+}
+
 /** Parses raw manifest text and validates it; throws InvalidManifest listing every problem. */
 export function parseManifest(text: string, rules: ManifestRules): ValidatedRelease {
   return manifestParser(rules)(text);
-}
-
-/** Settings beyond MANIFEST_RULE_LIMITS are a configuration error that says what to set. */
-export function checkRuleLimits(rules: Pick<ManifestRules, "maxPipelines" | "maxBytes">): void {
-  for (const key of ["maxPipelines", "maxBytes"] as const) {
-    const value = rules[key];
-    if (!Number.isInteger(value) || value < 1 || value > MANIFEST_RULE_LIMITS[key]) {
-      throw new ConfigurationError(
-        `${key} must be an integer from 1 to ${MANIFEST_RULE_LIMITS[key]} (Step Functions' state quotas), got ${value}`,
-      );
-    }
-  }
 }
 
 type Revision = { actionName: string; revisionType: string; revisionValue: string };
@@ -556,10 +436,5 @@ function byPath(a: ManifestProblem, b: ManifestProblem): number {
 function capped(problems: ManifestProblem[]): ManifestProblem[] {
   let room = PROBLEM_BUDGET;
   const kept = problems.filter((p) => (room -= p.path.length + p.message.length + 20) >= 0);
-  const rest = problem(
-    "",
-    "tooManyProblems",
-    `${problems.length - kept.length} more problems are not listed`,
-  );
-  return kept.length === problems.length ? kept : [...kept, rest];
+  return kept.length === problems.length ? kept : [...kept, problemsLeftOut(problems.length - kept.length)];
 }

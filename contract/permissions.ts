@@ -115,8 +115,8 @@ const scheduling = (shared: Shared) => [
 const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Shared) => PolicyStatement[]> = {
   loadManifest: (_, shared) => [shared.readManifests],
   validateManifest: () => [],
-  recordRejection: (arns, shared) => [
-    shared.readManifests,
+  // It records from the error alone (contract/rejection.ts): it reads no manifest.
+  recordRejection: (arns) => [
     allow("RecordRejections", ["dynamodb:UpdateItem", "dynamodb:PutItem"], [arns.releasesTableArn]),
   ],
   // No task completion: the release's wait is registered only after RegisterRelease returned.

@@ -34,8 +34,8 @@ export type PipelineStateChangeDetail = {
  */
 export type PipelineStateChangeEvent = CodePipelineEvent<string, PipelineStateChangeDetail>;
 
-/** A stage's state in "CodePipeline Stage Execution State Change" events. */
-export type StageEventState = "STARTED" | "SUCCEEDED" | "FAILED" | "STOPPED";
+/** A stage's state in "CodePipeline Stage Execution State Change" events (RESUMED: a retried stage). */
+export type StageEventState = "STARTED" | "RESUMED" | "SUCCEEDED" | "FAILED" | "STOPPED";
 
 export type StageStateChangeEvent = CodePipelineEvent<
   typeof STAGE_EVENT_DETAIL_TYPE,

@@ -22,15 +22,20 @@ export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
+// Checksums only where S3 requires them: identical on AWS, and the local S3 stand-in stores
+// streamed uploads corrupted otherwise.
+const S3_SETTINGS = {
+  requestChecksumCalculation: "WHEN_REQUIRED",
+  responseChecksumValidation: "WHEN_REQUIRED",
+} as const;
+
+/** The S3 client alone, for the one function that needs no other (LoadManifest). */
+export const s3ClientFromEnvironment = (): S3Client => new S3Client(S3_SETTINGS);
+
 export function clientsFromEnvironment(): AwsClients {
   return {
     ddb: documentClient(new DynamoDBClient({})),
-    // Checksums only where S3 requires them: identical on AWS, and the local S3 stand-in
-    // stores streamed uploads corrupted otherwise.
-    s3: new S3Client({
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    }),
+    s3: new S3Client(S3_SETTINGS),
     sfn: new SFNClient({}),
     // Starts come in bursts (a release's first pipelines, a dependency's dependants); the SDK's
     // adaptive mode backs off on CodePipeline's throttling inside the function.

@@ -1,11 +1,15 @@
 /**
  * LoadManifest and ValidateManifest: turn an execution's input (an S3 object reference from the
- * "Object Created" rule, or the API's request body) into a validated release plan.
+ * "Object Created" rule, or the API's request body) into a validated release plan. What they
+ * refuse they throw as InvalidManifest or ManifestNotFound; an InvalidManifest carries its problems
+ * and readable releaseId in its message (contract/rejection.ts), all RecordRejected needs.
  */
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { InvalidManifest, ManifestNotFound } from "../contract/errors";
 import { isRecord } from "../contract/json";
-import { type PlannedPipeline, STATE_TEXT_BUDGET, type ValidatedRelease } from "../contract/manifest";
+import { type PlannedPipeline, type ValidatedRelease, readableReleaseId } from "../contract/manifest";
+import { STATE_TEXT_BUDGET } from "../contract/manifest-schema";
+import { cappedRejection, rejectionError } from "../contract/rejection";
 
 /** The execution input: what the S3 rule's input transformer or the API's mapping template sends. */
 export type ReleaseRequest =
@@ -62,6 +66,17 @@ export function parseReleaseRequest(input: unknown): ReleaseRequest {
 const NOT_FOUND = ["NoSuchKey", "NoSuchVersion", "NotFound", "NoSuchBucket", "AccessDenied"];
 
 export async function loadManifest(
+  deps: { s3: S3Client; maxBytes: number },
+  input: unknown,
+): Promise<LoadedManifest> {
+  try {
+    return await readManifest(deps, input);
+  } catch (error) {
+    throw error instanceof InvalidManifest ? rejectionError(error, { problems: error.problems }) : error;
+  }
+}
+
+async function readManifest(
   deps: { s3: S3Client; maxBytes: number },
   input: unknown,
 ): Promise<LoadedManifest> {
@@ -139,7 +154,18 @@ export function validateManifest(
       { path: "", rule: "json", message: "the manifest is empty; send a JSON object" },
     ]);
   }
-  const release = parse(input.text);
+  const { text } = input;
+  let release: ValidatedRelease;
+  try {
+    release = parse(text);
+  } catch (error) {
+    if (!(error instanceof InvalidManifest)) throw error;
+    // A releaseId the parser refused is not one to record the rejection under.
+    const refused = error.problems.some((p) => p.path === "/releaseId");
+    const releaseId = refused ? undefined : readableReleaseId(text);
+    const rejection = { problems: error.problems, ...(releaseId === undefined ? {} : { releaseId }) };
+    throw rejectionError(error, cappedRejection(error.message, rejection));
+  }
   return {
     releaseId: release.releaseId,
     location: typeof input.location === "string" ? input.location : "api",

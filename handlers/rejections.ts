@@ -10,21 +10,22 @@
  * - Otherwise (no readable releaseId, or the releaseId belongs to a real release, as for a
  *   duplicate): recorded apart, under `rejected:<execution name>`, without touching the release.
  */
+import { type ManifestProblem, ReleaseErrors } from "../contract/errors";
 import { RELEASE_CHANGES } from "../contract/lifecycle";
-import type { S3Client } from "@aws-sdk/client-s3";
-import { findNodeAtLocation, parseTree } from "jsonc-parser";
-import type { ManifestProblem } from "../contract/errors";
+import { readRejection } from "../contract/rejection";
 import type { ExecutionDeps } from "./executions";
 import { changeRelease, recordRejectionApart } from "./lifecycle-store";
-import { loadManifest, parseReleaseRequest } from "./load-manifest";
-import { type ValidatedRelease, canonicalReleaseId, offsetNestedDeeperThan } from "../contract/manifest";
+import { parseReleaseRequest } from "./load-manifest";
 import { ReleasesTable } from "../contract/tables";
 import { readableCause } from "./release-status";
 
 export interface RejectionRequest {
   /** The execution's input: the S3 reference or the API body. */
   request: unknown;
-  /** What the workflow caught: a Lambda error's name and its JSON Cause. */
+  /**
+   * What the workflow caught: a Lambda error's name and its JSON Cause, whose message carries the
+   * problems and the releaseId (contract/rejection.ts).
+   */
   error: { Error: string; Cause: string };
   executionArn: string;
   executionName: string;
@@ -34,9 +35,6 @@ export interface RejectionRequest {
 export interface RejectionDeps {
   ddb: ExecutionDeps["ddb"];
   tables: ExecutionDeps["tables"];
-  s3: S3Client;
-  maxBytes: number;
-  parse: (text: string) => ValidatedRelease;
   now?: () => Date;
 }
 
@@ -59,51 +57,26 @@ function sourceOf(request: unknown): string {
   }
 }
 
-/** The releaseId, when the text is JSON enough to hold a well-formed one. */
-export function readableReleaseId(text: string): string | undefined {
-  if (offsetNestedDeeperThan(text, 100) >= 0) return undefined; // the parser recurses per level
-  const tree = parseTree(text, [], { allowTrailingComma: true, disallowComments: false });
-  const node = tree && findNodeAtLocation(tree, ["releaseId"]);
-  if (!node || (node.type !== "string" && node.type !== "number")) return undefined;
-  const literal = node.type === "number" ? text.slice(node.offset, node.offset + node.length) : undefined;
-  return canonicalReleaseId(node.value as string | number, literal);
-}
-
-/** The problems, structured: the parser's own for a bad manifest, one named problem otherwise. */
-async function problemsOf(
-  deps: RejectionDeps,
-  request: RejectionRequest,
-  message: string,
-): Promise<{ problems: ManifestProblem[]; releaseId?: string }> {
-  const single = (path: string, rule: string): ManifestProblem[] => [{ path, rule, message }];
-  if (request.error.Error === "ManifestNotFound") return { problems: single("", "notFound") };
-  let text: string;
-  try {
-    text = (await loadManifest({ s3: deps.s3, maxBytes: deps.maxBytes }, request.request)).text;
-  } catch (error) {
-    const problems = (error as { problems?: ManifestProblem[] }).problems;
-    return { problems: problems ?? single("", request.error.Error) };
-  }
-  const releaseId = readableReleaseId(text);
-  if (request.error.Error === "DuplicateRelease")
-    return { problems: single("/releaseId", "duplicate"), releaseId };
-  try {
-    deps.parse(text);
-  } catch (error) {
-    const problems = (error as { problems?: ManifestProblem[] }).problems;
-    // A releaseId the validator refused is not one to record the rejection under.
-    if (problems)
-      return { problems, releaseId: problems.some((p) => p.path === "/releaseId") ? undefined : releaseId };
-  }
-  return { problems: single("", request.error.Error), releaseId };
+/**
+ * The readable cause, and the problems and releaseId the error carries: a bad manifest's and a
+ * duplicate's from its message; one problem named by the error otherwise (a missing object).
+ */
+function rejectionOf(error: RejectionRequest["error"]): {
+  cause: string;
+  problems: ManifestProblem[];
+  releaseId?: string;
+} {
+  const { summary, rejection } = readRejection(readableCause(error.Cause));
+  if (rejection) return { cause: summary, ...rejection };
+  const rule = error.Error === ReleaseErrors.ManifestNotFound ? "notFound" : error.Error;
+  return { cause: summary, problems: [{ path: "", rule, message: summary }] };
 }
 
 export async function recordRejection(
   deps: RejectionDeps,
   request: RejectionRequest,
 ): Promise<RecordedRejection> {
-  const cause = readableCause(request.error.Cause);
-  const { problems, releaseId } = await problemsOf(deps, request, cause);
+  const { cause, problems, releaseId } = rejectionOf(request.error);
   const at = (deps.now ? deps.now() : new Date()).toISOString();
   const record = {
     source: sourceOf(request.request),
@@ -121,7 +94,7 @@ export async function recordRejection(
     cause,
     executionArn: request.executionArn,
   };
-  if (releaseId !== undefined && request.error.Error !== "DuplicateRelease") {
+  if (releaseId !== undefined && request.error.Error !== ReleaseErrors.DuplicateRelease) {
     // Never over a real release: only a release not yet submitted, or rejected before.
     const recorded = await changeRelease(deps, releaseId, RELEASE_CHANGES.reject, {
       fields: { ...record, rejections: [summary] },

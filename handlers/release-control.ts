@@ -17,7 +17,7 @@ import {
   RequestRefused,
 } from "../contract/errors";
 import type { ExecutionDeps } from "./executions";
-import { type JsonSchema, PIPELINE_NAME_PATTERN, RELEASE_ID_PATTERN } from "../contract/manifest";
+import { type JsonSchema, PIPELINE_NAME_PATTERN, RELEASE_ID_PATTERN } from "../contract/manifest-schema";
 import { LISTED_RELEASE, RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "../contract/tables";
 import { type ProxyResponse, json } from "./release-status";
 import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";

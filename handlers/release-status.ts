@@ -6,7 +6,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { readItem } from "./reads";
 import type { TableNames } from "./config";
 import { executionsOfRelease } from "./executions";
-import { RELEASE_ID_PATTERN } from "../contract/manifest";
+import { RELEASE_ID_PATTERN } from "../contract/manifest-schema";
 import type { ApprovalView, PipelineStatusView, ReleaseStatusView } from "../contract/release-view";
 import { ReleasesTable } from "../contract/tables";
 import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";

@@ -13,6 +13,7 @@
  *   compare with `== ''` after `"$!ref"`; no `.length()` (a property in JavaScript).
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html
  */
+import { ReleaseErrors } from "../contract/errors";
 import { EXECUTION_NAME_PREFIX, MAX_ENCODED_RELEASE_ID } from "../contract/execution-name";
 
 /**
@@ -98,7 +99,7 @@ export const startClientErrorTemplate = [
   ERROR_FIELDS,
   `#if($errorName == 'ExecutionAlreadyExists')`,
   `#set($context.responseOverride.status = 409)`,
-  `{"error": "DuplicateRelease", "message": "this releaseId was already submitted; a releaseId runs once"}`,
+  `{"error": "${ReleaseErrors.DuplicateRelease}", "message": "this releaseId was already submitted; a releaseId runs once"}`,
   `#else`,
   `#if($errorName == 'ThrottlingException' || $errorName == 'ExecutionLimitExceeded')#set($context.responseOverride.status = 429)`,
   `#elseif($errorName == 'InvalidName' || $errorName == 'InvalidExecutionInput' || $errorName == 'ValidationException')#set($context.responseOverride.status = 400)`,
@@ -151,7 +152,7 @@ export const START_RESPONSES: readonly StartResponse[] = [
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-gatewayResponse-definition.html
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference
  */
-export const invalidBodyResponseTemplate = `{"error": "InvalidManifest", "message": $context.error.messageString, "requestId": "$context.requestId"}`;
+export const invalidBodyResponseTemplate = `{"error": "${ReleaseErrors.InvalidManifest}", "message": $context.error.messageString, "requestId": "$context.requestId"}`;
 
 /**
  * The UNSUPPORTED_MEDIA_TYPE gateway response (415): a POST whose Content-Type has no mapping

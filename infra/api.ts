@@ -7,7 +7,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type ManifestRules, manifestSchema } from "../contract/manifest";
+import { type ManifestRules, manifestSchema } from "../contract/manifest-schema";
 import { controlRoutes } from "./api-control";
 import { type ApiParents, type Defines, apiSkeleton, gatewayResponses } from "./api-skeleton";
 import { type ApiStageSettings, apiGatewayAccount, apiStage } from "./api-stage";

@@ -2,7 +2,11 @@
  * The stack's settings: every key is declared in Pulumi.yaml with a description and default,
  * read once here and validated with messages that say what to set.
  */
-import { DEFAULT_MANIFEST_RULES, MANIFEST_RULE_LIMITS, PIPELINE_NAME_PATTERN } from "../contract/manifest";
+import {
+  DEFAULT_MANIFEST_RULES,
+  MANIFEST_RULE_LIMITS,
+  PIPELINE_NAME_PATTERN,
+} from "../contract/manifest-schema";
 import type { FailurePolicy } from "../stepfunction/release-workflow";
 
 export interface ReleaseMachineSettings {

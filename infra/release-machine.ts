@@ -4,19 +4,8 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  awaitReleaseHandler,
-  loadManifestHandler,
-  pipelineEventHandler,
-  reconcilerHandler,
-  recordRejectionHandler,
-  registerReleaseHandler,
-  releaseControlHandler,
-  releaseStatusHandler,
-  stopReleaseHandler,
-  validateManifestHandler,
-} from "../handlers/index";
-import type { ManifestRules } from "../contract/manifest";
+import { LAMBDA_ENTRY_POINTS } from "../handlers/index";
+import type { ManifestRules } from "../contract/manifest-schema";
 import { WORKFLOW_FUNCTIONS, type WorkflowFunction, releaseWorkflow } from "../stepfunction/release-workflow";
 import { writeAllowListFile } from "./allow-list";
 import { auditTrail } from "./audit-trail";
@@ -37,26 +26,23 @@ import { serviceRole } from "./roles";
 import { releaseBucket, releaseTables } from "./storage";
 
 /**
- * Each function's handler factory and what sets it apart. The scheduler's functions get longer
- * timeouts: RegisterRelease may start hundreds of pipelines, and acting on one pipeline's end may
- * start or stop many.
+ * What sets each function apart besides its entry point (handlers/index.ts). The scheduler's
+ * functions get longer timeouts: RegisterRelease may start hundreds of pipelines, and acting on one
+ * pipeline's end may start or stop many.
  */
-const HANDLERS: Record<
-  HandlerName,
-  { factory: () => (event: never) => Promise<unknown>; parsesManifests?: boolean; timeoutSeconds?: number }
-> = {
-  loadManifest: { factory: loadManifestHandler },
-  validateManifest: { factory: validateManifestHandler, parsesManifests: true },
-  recordRejection: { factory: recordRejectionHandler, parsesManifests: true },
-  registerRelease: { factory: registerReleaseHandler, timeoutSeconds: 300 },
-  awaitRelease: { factory: awaitReleaseHandler },
-  stopRelease: { factory: stopReleaseHandler, timeoutSeconds: 300 },
-  pipelineEvent: { factory: pipelineEventHandler, timeoutSeconds: 300 },
-  reconciler: { factory: reconcilerHandler, timeoutSeconds: 600 },
-  releaseStatus: { factory: releaseStatusHandler },
+const FUNCTION_SETTINGS: Record<HandlerName, { parsesManifests?: boolean; timeoutSeconds?: number }> = {
+  loadManifest: {},
+  validateManifest: { parsesManifests: true },
+  recordRejection: {},
+  registerRelease: { timeoutSeconds: 300 },
+  awaitRelease: {},
+  stopRelease: { timeoutSeconds: 300 },
+  pipelineEvent: { timeoutSeconds: 300 },
+  reconciler: { timeoutSeconds: 600 },
+  releaseStatus: {},
   // An approval starts a pipeline and a cancel stops many: the scheduler's timeout. It validates
   // request bodies with the parser's schema compiler (ajv).
-  releaseControl: { factory: releaseControlHandler, parsesManifests: true, timeoutSeconds: 300 },
+  releaseControl: { parsesManifests: true, timeoutSeconds: 300 },
 };
 
 /**
@@ -279,7 +265,8 @@ function functionFactory(
     resolved: pulumi.Output<ResourceArns> = arns,
     environmentExtra: Record<string, pulumi.Input<string>> = {},
   ): HandlerFunction<never, unknown> => {
-    const { factory, ...extra } = HANDLERS[handler];
+    const extra = FUNCTION_SETTINGS[handler];
+    const factory: () => (event: never) => Promise<unknown> = LAMBDA_ENTRY_POINTS[handler];
     return handlerFunction(
       handler,
       {

@@ -21,6 +21,8 @@ export type Body = Record<string, unknown>;
 
 export const PIPELINE_NAME = /^[A-Za-z0-9.@_-]{1,100}$/;
 export const TOKEN = /^[a-zA-Z0-9-]{1,128}$/;
+/** The pattern of pipelineExecutionId (and of an approval's token) on the API Reference pages. */
+export const EXECUTION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const epochSeconds = (date: Date) => date.getTime() / 1000;
 export const validation = (message: string) => new CodePipelineError("ValidationException", message);
 
@@ -59,16 +61,23 @@ export const statusSummary = (r: ExecutionRecord) =>
       ? { statusSummary: r.stopReason }
       : {};
 
-/** GetPipelineState's ActionExecution for one action run. */
-export const actionExecution = (a: ActionRecord) => ({
+/** An open approval's token, where the pipeline's mode shows it (PARALLEL: only ListActionExecutions). */
+const openToken = (a: ActionRecord) => (a.status === "InProgress" ? a.token : undefined);
+
+/** GetPipelineState's ActionExecution for one action run; `tokens` false in PARALLEL mode. */
+export const actionExecution = (a: ActionRecord, tokens: boolean) => ({
   actionExecutionId: a.actionExecutionId,
   status: a.status,
   lastStatusChange: epochSeconds(a.lastUpdateTime),
+  ...(tokens && openToken(a) !== undefined && { token: openToken(a) }),
   ...(a.errorDetails && { summary: a.errorDetails.message, errorDetails: a.errorDetails }),
 });
 
-/** ListActionExecutions' ActionExecutionDetail for one action run. */
-export const actionExecutionDetail = (pipelineExecutionId: string, a: ActionRecord) => ({
+/**
+ * ListActionExecutions' ActionExecutionDetail for one action run; in PARALLEL mode an open
+ * approval's token is its `externalExecutionId` (`tokens` true), as PutApprovalResult documents.
+ */
+export const actionExecutionDetail = (pipelineExecutionId: string, a: ActionRecord, tokens: boolean) => ({
   pipelineExecutionId,
   actionExecutionId: a.actionExecutionId,
   pipelineVersion: 1,
@@ -77,6 +86,8 @@ export const actionExecutionDetail = (pipelineExecutionId: string, a: ActionReco
   startTime: epochSeconds(a.startTime),
   lastUpdateTime: epochSeconds(a.lastUpdateTime),
   status: a.status,
+  ...(tokens &&
+    openToken(a) !== undefined && { output: { executionResult: { externalExecutionId: openToken(a) } } }),
   ...(a.status !== "InProgress" && {
     output: {
       executionResult: {

@@ -1,40 +1,24 @@
 /**
- * One execution of a local pipeline: walks its stages and their actions on timers, ends as its
- * spec says (failing at the stage and action it names), and keeps what GetPipelineExecution,
- * GetPipelineState and ListActionExecutions report about it.
+ * One execution of a local pipeline: enters its stages when its pipeline's stage locks let it
+ * (local/codepipeline-locks.ts), runs each stage's actions on their own timers, ends as the
+ * attempt's scripted outcome says, and can be stopped (and wait, or abandon), superseded, approved
+ * and retried as CodePipeline documents (docs/aws-facts.md, "CodePipeline"). It keeps what
+ * GetPipelineExecution, GetPipelineState and ListActionExecutions report about it.
  */
 import { randomUUID } from "node:crypto";
 import type { StageEventState } from "../contract/pipeline-events";
 import type { PipelineEventState, PipelineExecutionStatus } from "../contract/tables";
+import { type PipelinePlan, type PlannedAction, outcomeOf } from "./codepipeline-spec";
 
-/** A stage of a local pipeline; its actions run side by side and default to one named as the stage. */
-export interface LocalStageSpec {
-  name: string;
-  actions?: string[];
-}
-
-/** Where and how a pipeline whose outcome is Failed fails; every field has a default. */
-export interface LocalPipelineFailure {
-  /** Default: the last stage. */
-  stage?: string;
-  /** Default: the stage's first action. */
-  action?: string;
-  /** CodePipeline's errorDetails.code; default JobFailed. */
-  code?: string;
-  /** CodePipeline's errorDetails.message. */
-  message?: string;
-}
-
-export interface LocalPipelineSpec {
-  name: string;
-  /** Total run time in ms; null runs until `finish()` is called. */
-  durationMs: number | null;
-  outcome: "Succeeded" | "Failed";
-  /** Stages walked through in order, each an equal share of the run; default Source, Build, Deploy. */
-  stages?: (string | LocalStageSpec)[];
-  /** Only with outcome Failed: the failing stage and action and the error they report. */
-  failure?: LocalPipelineFailure;
-}
+export type {
+  ExecutionMode,
+  LocalActionSpec,
+  LocalPipelineFailure,
+  LocalPipelineSpec,
+  LocalStageSpec,
+  PipelinePlan,
+} from "./codepipeline-spec";
+export { planOf } from "./codepipeline-spec";
 
 /** Request members of StartPipelineExecution (V2 pipelines). */
 export interface PipelineVariable {
@@ -47,6 +31,12 @@ export interface SourceRevisionOverride {
   revisionValue: string;
 }
 
+/** CodePipeline's ExecutionTrigger: what started an execution. */
+export interface ExecutionTrigger {
+  triggerType: string;
+  triggerDetail: string;
+}
+
 export interface ExecutionRecord {
   pipelineExecutionId: string;
   pipeline: string;
@@ -54,6 +44,9 @@ export interface ExecutionRecord {
   clientRequestToken: string;
   variables?: PipelineVariable[];
   sourceRevisions?: SourceRevisionOverride[];
+  trigger: ExecutionTrigger;
+  /** 1 for the first run, one more for each accepted RetryStageExecution. */
+  attempt: number;
   startTime: Date;
   lastUpdateTime: Date;
   endTime?: Date;
@@ -72,42 +65,15 @@ export interface ActionRecord {
   startTime: Date;
   lastUpdateTime: Date;
   errorDetails?: { code: string; message: string };
+  /** A manual approval's open request, as GetPipelineState's `token`. */
+  token?: string;
 }
 
+/** A stage reached; `actions` holds every run of its actions, a retry's after the first ones. */
 export interface StageRecord {
   name: string;
   status: StageStatus;
   actions: ActionRecord[];
-}
-
-/** A spec with its defaults applied: what a run walks through. */
-export interface PipelinePlan {
-  stages: { name: string; actions: string[] }[];
-  /** Set when the outcome is Failed. */
-  failure?: Required<LocalPipelineFailure>;
-}
-
-const DEFAULT_STAGES = ["Source", "Build", "Deploy"];
-
-/** Applies the defaults; throws naming the pipeline when its failure names no stage or action of it. */
-export function planOf(spec: LocalPipelineSpec): PipelinePlan {
-  const stages = (spec.stages ?? DEFAULT_STAGES).map((stage) =>
-    typeof stage === "string"
-      ? { name: stage, actions: [stage] }
-      : { name: stage.name, actions: stage.actions ?? [stage.name] },
-  );
-  if (spec.outcome !== "Failed") return { stages };
-  const stage = spec.failure?.stage ?? stages[stages.length - 1]?.name ?? "";
-  const planned = stages.find((s) => s.name === stage);
-  if (stages.length > 0 && !planned) {
-    throw new Error(`pipeline ${spec.name}: failure.stage "${stage}" is not one of its stages`);
-  }
-  const action = spec.failure?.action ?? planned?.actions[0] ?? "";
-  if (planned && !planned.actions.includes(action)) {
-    throw new Error(`pipeline ${spec.name}: failure.action "${action}" is not an action of stage ${stage}`);
-  }
-  const message = spec.failure?.message ?? `Action ${action} failed (local stand-in)`;
-  return { stages, failure: { stage, action, code: spec.failure?.code ?? "JobFailed", message } };
 }
 
 /** What a run tells the world: EventBridge's pipeline and stage state changes. */
@@ -116,62 +82,172 @@ export interface RunEvents {
   stage(run: PipelineRun, stage: string, state: StageEventState): void;
 }
 
+/** The pipeline's stage locks, as the run sees them (local/codepipeline-locks.ts). */
+export interface StageGate {
+  /** The run asks to enter stage `index`; the gate calls `run.enter(index)` now or later, or supersedes it. */
+  request(run: PipelineRun, index: number): void;
+  /** The run left stage `index` (it closed): the next waiting run may enter. */
+  leave(run: PipelineRun, index: number): void;
+  /** A retried run takes stage `index` again (the caller checked that it is free). */
+  hold(run: PipelineRun, index: number): void;
+  /** The run ended while waiting: it waits no more. */
+  forget(run: PipelineRun): void;
+}
+
+export interface RunContext {
+  events: RunEvents;
+  gate: StageGate;
+  /** How long an action without its own duration still runs once a stop-and-wait is accepted. */
+  stopAndWaitMs: number | null;
+}
+
 export type EndStatus = "Succeeded" | "Failed" | "Stopped";
+export type RetryMode = "FAILED_ACTIONS" | "ALL_ACTIONS";
+
+interface OpenStage {
+  index: number;
+  record: StageRecord;
+  /** This attempt's action runs that have not ended, with their timers. */
+  pending: Map<ActionRecord, { planned: PlannedAction; timer?: NodeJS.Timeout }>;
+}
+
+let sequence = 0;
 
 export class PipelineRun {
   /** Stages reached, in order. */
   readonly stages: StageRecord[] = [];
-  abandoned = false;
-  /** Resolves with the record once the run has ended and its terminal event is out. */
-  readonly ended: Promise<ExecutionRecord>;
+  /** Start order within the stand-in: which of two executions is the more recent. */
+  readonly seq = (sequence += 1);
+  /** A stop is pending: "wait" lets in-progress actions finish, "abandon" ends at once. */
+  stopping?: "wait" | "abandon";
+  /** The stage this run waits to enter, while its gate holds it. */
+  waitingFor?: number;
   private announced = false;
-  private open?: StageRecord;
+  private open?: OpenStage;
   private timers: NodeJS.Timeout[] = [];
+  private endedPromise!: Promise<ExecutionRecord>;
   private resolveEnded!: (record: ExecutionRecord) => void;
 
   constructor(
     readonly record: ExecutionRecord,
-    private readonly plan: PipelinePlan,
-    private readonly events: RunEvents,
+    readonly plan: PipelinePlan,
+    private readonly context: RunContext,
   ) {
-    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+    this.armEnded();
   }
 
-  /** Walks the stages on timers, each an equal share of the run; durationMs 0 still ends asynchronously, as on AWS. */
-  start(durationMs: number | null): void {
+  /** Resolves with the record once the current attempt has ended and its terminal event is out. */
+  get ended(): Promise<ExecutionRecord> {
+    return this.endedPromise;
+  }
+
+  get openStage(): StageRecord | undefined {
+    return this.open?.record;
+  }
+
+  get isTerminal(): boolean {
+    return this.record.endTime !== undefined;
+  }
+
+  /** STARTED goes out asynchronously, then the run asks for its first stage; durationMs 0 still ends asynchronously, as on AWS. */
+  start(): void {
     this.later(0, () => this.announce());
-    if (durationMs === null) return;
-    const { stages, failure } = this.plan;
-    const outcome = failure ? "Failed" : "Succeeded";
-    if (stages.length === 0) return this.later(durationMs, () => this.end(outcome));
-    const last = failure ? stages.findIndex((s) => s.name === failure.stage) : stages.length - 1;
-    const share = durationMs / stages.length;
-    for (let i = 0; i <= last; i += 1) {
-      this.later(share * (i + 1), () => (i < last ? this.advance() : this.end(outcome)));
+  }
+
+  /** The gate lets this run into stage `index`; `rerun` names the actions a retry runs again. */
+  enter(index: number, rerun?: ActionRecord[]): void {
+    this.waitingFor = undefined;
+    const planned = this.plan.stages[index];
+    const now = new Date();
+    const record = this.stages.find((s) => s.name === planned.name) ?? {
+      name: planned.name,
+      status: "InProgress" as StageStatus,
+      actions: [],
+    };
+    if (!this.stages.includes(record)) this.stages.push(record);
+    record.status = "InProgress";
+    const open: OpenStage = { index, record, pending: new Map() };
+    this.open = open;
+    const names = rerun?.map((a) => a.actionName) ?? planned.actions.map((a) => a.name);
+    for (const action of planned.actions.filter((a) => names.includes(a.name))) {
+      const run: ActionRecord = {
+        actionExecutionId: randomUUID(),
+        stageName: planned.name,
+        actionName: action.name,
+        status: "InProgress",
+        startTime: now,
+        lastUpdateTime: now,
+        ...(action.manualApproval && { token: randomUUID() }),
+      };
+      record.actions.push(run);
+      open.pending.set(run, { planned: action });
+      this.schedule(run, this.durationOf(action));
+    }
+    this.context.events.stage(this, planned.name, rerun ? "RESUMED" : "STARTED");
+    if (open.pending.size === 0) this.closeStage();
+  }
+
+  /** StopPipelineExecution accepted (docs/aws-facts.md): Stopping, then Stopped as `abandon` says. */
+  stop(abandon: boolean, reason: string | undefined): void {
+    this.announce();
+    if (!this.stopping) {
+      this.record.status = "Stopping";
+      this.record.lastUpdateTime = new Date();
+      this.record.stopReason = reason;
+      this.context.events.pipeline(this, "STOPPING");
+    }
+    this.stopping = abandon ? "abandon" : "wait";
+    if (!this.open) return this.end("Stopped");
+    if (abandon) return this.end("Stopped");
+    // Stop and wait: actions with a duration of their own, and approvals, run on; the others are
+    // shortened to stopAndWaitMs (the local default; see CodePipelineServiceOptions).
+    for (const [action, entry] of this.open.pending) {
+      if (entry.planned.durationMs !== undefined || entry.planned.manualApproval) continue;
+      if (entry.timer) clearTimeout(entry.timer);
+      this.schedule(action, this.context.stopAndWaitMs);
     }
   }
 
-  /** StopPipelineExecution accepted: Stopping until `end("Stopped")`. */
-  beginStop(reason: string | undefined): void {
-    this.announce();
-    this.cancelTimers();
-    this.record.status = "Stopping";
+  /** A more recent execution passed this one while it waited to enter a stage. */
+  supersede(): void {
+    this.waitingFor = undefined;
+    this.finishRecord("Superseded", "SUPERSEDED");
+  }
+
+  /** PutApprovalResult accepted for an open approval of the open stage. */
+  approve(action: ActionRecord, approved: boolean, summary: string): void {
+    this.actionEnded(
+      action,
+      approved ? "Succeeded" : "Failed",
+      approved ? undefined : { code: "JobFailed", message: `Rejected: ${summary}` },
+    );
+  }
+
+  /** RetryStageExecution accepted: the same execution resumes at its failed (or stopped) stage. */
+  resume(index: number, mode: RetryMode): void {
+    const stage = this.stages.find((s) => s.name === this.plan.stages[index].name);
+    const rerun = latestRuns(stage).filter((a) => mode === "ALL_ACTIONS" || retryable(this, a));
+    this.record.attempt += 1;
+    this.record.status = "InProgress";
+    this.record.endTime = undefined;
+    this.record.stopReason = undefined;
     this.record.lastUpdateTime = new Date();
-    this.record.stopReason = reason;
-    this.events.pipeline(this, "STOPPING");
+    this.stopping = undefined;
+    this.armEnded();
+    this.context.events.pipeline(this, "RESUMED");
+    this.context.gate.hold(this, index);
+    this.enter(index, rerun);
   }
 
   /** Ends the run now (once), closing its open stage; STARTED goes out first if its timer has not fired. */
   end(status: EndStatus): void {
-    if (this.record.endTime) return;
+    if (this.isTerminal) return;
     this.announce();
     this.cancelTimers();
     const state = status === "Succeeded" ? "SUCCEEDED" : status === "Failed" ? "FAILED" : "STOPPED";
-    if (this.open) this.closeStage(status, state);
-    this.record.status = status;
-    this.record.endTime = this.record.lastUpdateTime = new Date();
-    this.events.pipeline(this, state);
-    this.resolveEnded(this.record);
+    if (this.open) this.forceClose(status, state);
+    this.context.gate.forget(this);
+    this.finishRecord(status, state);
   }
 
   later(ms: number, action: () => void): void {
@@ -180,68 +256,131 @@ export class PipelineRun {
 
   cancelTimers(): void {
     for (const timer of this.timers) clearTimeout(timer);
+    for (const entry of this.open?.pending.values() ?? []) if (entry.timer) clearTimeout(entry.timer);
     this.timers = [];
+  }
+
+  private armEnded(): void {
+    this.endedPromise = new Promise((resolve) => (this.resolveEnded = resolve));
+  }
+
+  private finishRecord(status: PipelineExecutionStatus, state: PipelineEventState): void {
+    this.record.status = status;
+    this.record.endTime = this.record.lastUpdateTime = new Date();
+    this.context.events.pipeline(this, state);
+    this.resolveEnded(this.record);
   }
 
   private announce(): void {
     if (this.announced) return;
     this.announced = true;
-    this.events.pipeline(this, "STARTED");
-    if (this.plan.stages.length > 0) this.openStage(0);
+    this.context.events.pipeline(this, "STARTED");
+    if (this.plan.stages.length > 0) this.context.gate.request(this, 0);
+    else if (this.plan.durationMs !== null) {
+      const outcome = outcomeOf(this.plan, 1);
+      this.later(this.plan.durationMs, () => this.end(outcome));
+    }
   }
 
-  private advance(): void {
-    const next = this.stages.length;
-    this.closeStage("Succeeded", "SUCCEEDED");
-    this.openStage(next);
+  private durationOf(action: PlannedAction): number | null {
+    if (action.manualApproval) return null;
+    return (
+      action.durationMs ?? (this.stopping === "wait" ? this.context.stopAndWaitMs : this.plan.stageShareMs)
+    );
   }
 
-  private openStage(index: number): void {
-    const { name, actions } = this.plan.stages[index];
-    const now = new Date();
-    this.open = {
-      name,
-      status: "InProgress",
-      actions: actions.map((actionName) => ({
-        actionExecutionId: randomUUID(),
-        stageName: name,
-        actionName,
-        status: "InProgress",
-        startTime: now,
-        lastUpdateTime: now,
-      })),
+  private schedule(action: ActionRecord, ms: number | null): void {
+    const entry = this.open?.pending.get(action);
+    if (!entry || ms === null) return;
+    entry.timer = setTimeout(() => this.actionEnded(action, this.resultOf(action)), ms);
+  }
+
+  /** The scripted result: the attempt's failure fails its planned action; the rest succeed. */
+  private resultOf(action: ActionRecord): ActionStatus {
+    const failure = this.plan.failure;
+    const failing =
+      outcomeOf(this.plan, this.record.attempt) === "Failed" &&
+      failure?.stage === action.stageName &&
+      failure.action === action.actionName;
+    return failing ? "Failed" : "Succeeded";
+  }
+
+  private actionEnded(
+    action: ActionRecord,
+    status: ActionStatus,
+    error?: ActionRecord["errorDetails"],
+  ): void {
+    const open = this.open;
+    if (!open?.pending.has(action)) return;
+    open.pending.delete(action);
+    settle(action, status, status === "Failed" ? (error ?? this.plannedError(action)) : undefined);
+    if (open.pending.size === 0) this.closeStage();
+  }
+
+  private plannedError(action: ActionRecord) {
+    const { failure } = this.plan;
+    const planned = failure?.stage === action.stageName && failure.action === action.actionName;
+    return {
+      code: failure?.code ?? "JobFailed",
+      message: (planned && failure?.message) || `Action ${action.actionName} failed (local stand-in)`,
     };
-    this.stages.push(this.open);
-    this.events.stage(this, name, "STARTED");
+  }
+
+  /** Every action of the open stage ended: the stage closes, and the run goes on or ends. */
+  private closeStage(): void {
+    const open = this.open;
+    if (!open) return;
+    this.open = undefined;
+    const failed = latestRuns(open.record).some((a) => a.status === "Failed");
+    const status: StageStatus = this.stopping ? "Stopped" : failed ? "Failed" : "Succeeded";
+    open.record.status = status;
+    const state = status === "Stopped" ? "STOPPED" : status === "Failed" ? "FAILED" : "SUCCEEDED";
+    this.context.events.stage(this, open.record.name, state);
+    this.context.gate.leave(this, open.index);
+    if (status === "Stopped") return this.end("Stopped");
+    if (status === "Failed") return this.end("Failed");
+    if (open.index === this.plan.stages.length - 1) return this.end("Succeeded");
+    this.waitingFor = open.index + 1;
+    this.context.gate.request(this, open.index + 1);
   }
 
   /**
-   * A failed stage fails one action (the planned one where this is the planned stage, else its
-   * first) with the planned error; a stopped stage's actions are abandoned, or finish on a
-   * stop-and-wait; the other actions succeed.
+   * Ends the open stage at once (finish() or an abandon): a failed stage fails one pending action
+   * (the planned one where this is the planned stage, else its first); a stopped stage's pending
+   * actions are abandoned, or succeed after a stop-and-wait; the other pending actions succeed.
    */
-  private closeStage(status: EndStatus, state: StageEventState): void {
-    const stage = this.open;
-    if (!stage) return;
+  private forceClose(status: EndStatus, state: StageEventState): void {
+    const open = this.open;
+    if (!open) return;
     this.open = undefined;
-    const now = new Date();
+    const pending = [...open.pending.keys()];
     const failure = this.plan.failure;
     const failing =
       status !== "Failed"
         ? undefined
-        : (stage.actions.find((a) => failure?.stage === stage.name && a.actionName === failure.action) ??
-          stage.actions[0]);
-    for (const action of stage.actions) {
-      action.lastUpdateTime = now;
-      if (action === failing) {
-        action.status = "Failed";
-        action.errorDetails = {
-          code: failure?.code ?? "JobFailed",
-          message: failure?.message ?? `Action ${action.actionName} failed (local stand-in)`,
-        };
-      } else action.status = status === "Stopped" && this.abandoned ? "Abandoned" : "Succeeded";
+        : (pending.find((a) => failure?.stage === a.stageName && a.actionName === failure.action) ??
+          pending[0]);
+    for (const action of pending) {
+      if (action === failing) settle(action, "Failed", this.plannedError(action));
+      else settle(action, status === "Stopped" && this.stopping === "abandon" ? "Abandoned" : "Succeeded");
     }
-    stage.status = status;
-    this.events.stage(this, stage.name, state);
+    open.record.status = status;
+    this.context.events.stage(this, open.record.name, state);
+    this.context.gate.leave(this, open.index);
   }
 }
+
+function settle(action: ActionRecord, status: ActionStatus, error?: ActionRecord["errorDetails"]): void {
+  action.status = status;
+  action.lastUpdateTime = new Date();
+  if (error) action.errorDetails = error;
+}
+
+/** The latest run of each action of a stage (a retry appends new runs after the first ones). */
+export const latestRuns = (stage: StageRecord | undefined): ActionRecord[] => [
+  ...new Map((stage?.actions ?? []).map((a) => [a.actionName, a])).values(),
+];
+
+/** An action run a FAILED_ACTIONS retry runs again: a failed one, or one a stop abandoned. */
+export const retryable = (run: PipelineRun, action: ActionRecord): boolean =>
+  action.status === "Failed" || (run.record.status === "Stopped" && action.status === "Abandoned");

@@ -1,10 +1,12 @@
 /**
- * A local CodePipeline: an HTTP server speaking CodePipeline's JSON 1.1 protocol, so handlers and
- * the engine use the unmodified `@aws-sdk/client-codepipeline`. Its pipelines run for a configured
- * time (or until finished by hand), end with a configured outcome, failing at a configured stage
- * and action, and emit the same "CodePipeline … State Change" events EventBridge delivers on AWS.
- * GetPipelineState and ListActionExecutions report stages and actions in CodePipeline's shapes.
- * No npm package emulates CodePipeline, hence this file. Faults can be injected per operation.
+ * A local CodePipeline: an HTTP server speaking CodePipeline's JSON 1.1 protocol, so handlers, the
+ * engine and the AWS CLI (`--endpoint-url`) use it unmodified. Its pipelines run for a configured
+ * time (or until finished by hand, or approved), end with a configured outcome per attempt,
+ * failing at a configured stage and action, honour their execution mode (SUPERSEDED, QUEUED,
+ * PARALLEL), can be stopped, retried and approved, and emit the same "CodePipeline … State Change"
+ * events EventBridge delivers on AWS. The operations live in local/codepipeline-operations.ts, one
+ * execution in local/codepipeline-run.ts. No npm package emulates CodePipeline, hence these files.
+ * Faults can be injected per operation.
  */
 import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type Server, createServer } from "node:http";
@@ -15,36 +17,33 @@ import {
   type StageStateChangeEvent,
 } from "../contract/pipeline-events";
 import { PIPELINE_EVENT_DETAIL_TYPE } from "../contract/tables";
-import {
-  type ExecutionRecord,
-  type LocalPipelineSpec,
-  type PipelinePlan,
-  PipelineRun,
-  type PipelineVariable,
-  type RunEvents,
-  type SourceRevisionOverride,
-  planOf,
-} from "./codepipeline-run";
 import { isRecord } from "../contract/json";
+import type {
+  ExecutionRecord,
+  ExecutionTrigger,
+  LocalPipelineSpec,
+  PipelineRun,
+  RunEvents,
+} from "./codepipeline-run";
+import { latestRuns } from "./codepipeline-run";
 import {
   type Body,
   CodePipelineError,
-  PIPELINE_NAME,
-  TOKEN,
   actionExecution,
   actionExecutionDetail,
   epochSeconds,
-  listOf,
   newestFirst,
   page,
   parseBody,
-  statusSummary,
   validation,
 } from "./codepipeline-protocol";
+import { CodePipelineOperations } from "./codepipeline-operations";
 import { listen, readBody } from "./http";
 
 export type {
+  ExecutionMode,
   ExecutionRecord,
+  LocalActionSpec,
   LocalPipelineFailure,
   LocalPipelineSpec,
   LocalStageSpec,
@@ -58,7 +57,10 @@ export type FaultableOperation =
   | "StopPipelineExecution"
   | "ListPipelineExecutions"
   | "GetPipelineState"
-  | "ListActionExecutions";
+  | "ListActionExecutions"
+  | "RetryStageExecution"
+  | "PutApprovalResult"
+  | "GetPipeline";
 
 export interface InjectedFault {
   operation: FaultableOperation;
@@ -78,11 +80,18 @@ export interface CodePipelineServiceOptions {
   region?: string; // default us-east-1
   accountId?: string; // default 000000000000
   /**
-   * How long a stop-and-wait (StopPipelineExecution without abandon) stays Stopping before it
-   * ends Stopped; default 20 ms ("Stop and wait" lets running actions finish: locally a moment).
-   * null keeps it Stopping until `finish(id, "Stopped")`, for tests that act while it stops.
+   * How long an action without a duration of its own (its share of the pipeline's durationMs)
+   * still runs once a stop-and-wait is accepted; default 20 ms, a local shortcut kept for the
+   * pipelines that do not ask for more. Actions with their own `durationMs`, and manual approvals,
+   * always run to their end, as on AWS. null keeps such actions running until
+   * `finish(id, "Stopped")`, for tests that act while an execution stops.
    */
   stopAndWaitMs?: number | null;
+  /**
+   * Who calls, by the access key id of the request's signature: ExecutionTrigger.triggerDetail of
+   * the executions it starts. Unlisted keys are the local engine's role.
+   */
+  callers?: Record<string, string>;
 }
 
 export interface CodePipelineService {
@@ -92,7 +101,7 @@ export interface CodePipelineService {
   close(): Promise<void>;
   /** Ends a running (or stopping) execution now, emitting its terminal event. */
   finish(pipelineExecutionId: string, status: "Succeeded" | "Failed" | "Stopped"): void;
-  /** Resolves once the execution has ended and its terminal event was emitted. */
+  /** Resolves once the execution's current attempt has ended and its terminal event was emitted. */
   whenEnded(pipelineExecutionId: string): Promise<ExecutionRecord>;
   executions(pipelineName?: string): ExecutionRecord[];
   /** HTTP calls received for an operation, failed ones included. */
@@ -103,43 +112,40 @@ export interface CodePipelineService {
 /** How long a stop-and-wait stays Stopping by default (CodePipelineServiceOptions.stopAndWaitMs). */
 const STOP_AND_WAIT_MS = 20;
 
-export class LocalCodePipeline implements CodePipelineService {
+/** The access key id of a SigV4 `Authorization` header, if any. */
+function accessKeyOf(request: IncomingMessage): string | undefined {
+  return /Credential=([^/,\s]+)\//.exec(String(request.headers.authorization ?? ""))?.[1];
+}
+
+export class LocalCodePipeline extends CodePipelineOperations implements CodePipelineService {
   endpoint = "";
   readonly faults = {
     inject: (fault: InjectedFault) => void this.injected.push({ ...fault }),
     clear: () => void (this.injected = []),
   };
-  private readonly plans = new Map<string, PipelinePlan>();
-  private readonly specs = new Map<string, LocalPipelineSpec>();
-  private readonly runs = new Map<string, PipelineRun>();
-  private readonly byToken = new Map<string, string>();
   private readonly calls = new Map<string, number>();
   private injected: InjectedFault[] = [];
   private readonly server: Server;
   private readonly region: string;
   private readonly account: string;
-  private readonly trigger: { triggerType: string; triggerDetail: string };
-  private readonly operations: Record<FaultableOperation, (body: Body) => object> = {
-    StartPipelineExecution: (body) => this.startPipelineExecution(body),
-    GetPipelineExecution: (body) => this.getPipelineExecution(body),
-    StopPipelineExecution: (body) => this.stopPipelineExecution(body),
-    ListPipelineExecutions: (body) => this.listPipelineExecutions(body),
-    GetPipelineState: (body) => this.getPipelineState(body),
-    ListActionExecutions: (body) => this.listActionExecutions(body),
-  };
+  private readonly operations: Record<FaultableOperation, (body: Body, caller: ExecutionTrigger) => object> =
+    {
+      StartPipelineExecution: (body, caller) => this.startPipelineExecution(body, caller),
+      GetPipelineExecution: (body) => this.getPipelineExecution(body),
+      StopPipelineExecution: (body) => this.stopPipelineExecution(body),
+      ListPipelineExecutions: (body) => this.listPipelineExecutions(body),
+      GetPipelineState: (body) => this.getPipelineState(body),
+      ListActionExecutions: (body) => this.listActionExecutions(body),
+      RetryStageExecution: (body) => this.retryStageExecution(body),
+      PutApprovalResult: (body) => this.putApprovalResult(body),
+      GetPipeline: (body) => this.getPipeline(body),
+    };
 
   /** Throws for a spec whose failure names no stage or action of its pipeline. */
   constructor(private readonly options: CodePipelineServiceOptions) {
+    super(options.pipelines, options.stopAndWaitMs === undefined ? STOP_AND_WAIT_MS : options.stopAndWaitMs);
     this.region = options.region ?? "us-east-1";
     this.account = options.accountId ?? "000000000000";
-    this.trigger = {
-      triggerType: "StartPipelineExecution",
-      triggerDetail: `arn:aws:sts::${this.account}:assumed-role/release-machine-local/engine`,
-    };
-    for (const spec of options.pipelines) {
-      this.specs.set(spec.name, spec);
-      this.plans.set(spec.name, planOf(spec));
-    }
     this.server = createServer((request, response) => {
       void this.answer(request).then(({ status, payload }) => {
         response.writeHead(status, { "content-type": "application/x-amz-json-1.1" });
@@ -189,7 +195,17 @@ export class LocalCodePipeline implements CodePipelineService {
     return run;
   }
 
-  private readonly events: RunEvents = {
+  /** The trigger of an execution this request starts: StartPipelineExecution, by its caller. */
+  private triggerOf(request: IncomingMessage): ExecutionTrigger {
+    const key = accessKeyOf(request);
+    const listed = key === undefined ? undefined : this.options.callers?.[key];
+    return {
+      triggerType: "StartPipelineExecution",
+      triggerDetail: listed ?? `arn:aws:sts::${this.account}:assumed-role/release-machine-local/engine`,
+    };
+  }
+
+  protected readonly events: RunEvents = {
     pipeline: ({ record }, state) =>
       this.options.onEvent(
         this.envelope(PIPELINE_EVENT_DETAIL_TYPE, record.pipeline, {
@@ -198,10 +214,10 @@ export class LocalCodePipeline implements CodePipelineService {
           "start-time": record.startTime.toISOString(),
           state,
           version: 1,
-          "pipeline-execution-attempt": 1,
+          "pipeline-execution-attempt": record.attempt,
           "execution-trigger": {
-            "trigger-type": this.trigger.triggerType,
-            "trigger-detail": this.trigger.triggerDetail,
+            "trigger-type": record.trigger.triggerType,
+            "trigger-detail": record.trigger.triggerDetail,
           },
         }),
       ),
@@ -231,144 +247,56 @@ export class LocalCodePipeline implements CodePipelineService {
     };
   }
 
-  private pipelineOf(name: unknown, member: string): LocalPipelineSpec {
-    if (typeof name !== "string" || !PIPELINE_NAME.test(name)) {
-      throw validation(`Value at '${member}' failed to satisfy constraint: [A-Za-z0-9.@\\-_]{1,100}`);
-    }
-    const spec = this.specs.get(name);
-    if (!spec)
-      throw new CodePipelineError("PipelineNotFoundException", `Pipeline with name '${name}' does not exist`);
-    return spec;
-  }
-
-  /** The run `id` names in pipeline `spec`, or PipelineExecutionNotFoundException. */
-  private runOf(spec: LocalPipelineSpec, id: unknown): PipelineRun {
-    const run = typeof id === "string" ? this.runs.get(id) : undefined;
-    if (!run || run.record.pipeline !== spec.name) {
-      throw new CodePipelineError(
-        "PipelineExecutionNotFoundException",
-        `Pipeline execution ${String(id)} does not exist in pipeline ${spec.name}`,
-      );
-    }
-    return run;
-  }
-
-  private startPipelineExecution(body: Body): object {
-    const spec = this.pipelineOf(body.name, "name");
-    const token = body.clientRequestToken;
-    if (typeof token !== "string" || !TOKEN.test(token)) {
-      throw validation("Value at 'clientRequestToken' failed to satisfy constraint: ^[a-zA-Z0-9-]{1,128}$");
-    }
-    const variables = listOf<PipelineVariable>(body.variables, "variables", ["name", "value"]);
-    const sourceRevisions = listOf<SourceRevisionOverride>(body.sourceRevisions, "sourceRevisions", [
-      "actionName",
-      "revisionType",
-      "revisionValue",
-    ]);
-    const key = `${spec.name}\n${token}`;
-    const known = this.byToken.get(key);
-    if (known) return { pipelineExecutionId: known };
-    const now = new Date();
-    const record: ExecutionRecord = {
-      pipelineExecutionId: randomUUID(),
-      pipeline: spec.name,
-      status: "InProgress",
-      clientRequestToken: token,
-      ...(variables && { variables }),
-      ...(sourceRevisions && { sourceRevisions }),
-      startTime: now,
-      lastUpdateTime: now,
-    };
-    const run = new PipelineRun(record, this.plans.get(spec.name) as PipelinePlan, this.events);
-    this.runs.set(record.pipelineExecutionId, run);
-    this.byToken.set(key, record.pipelineExecutionId);
-    run.start(spec.durationMs);
-    return { pipelineExecutionId: record.pipelineExecutionId };
-  }
-
-  private getPipelineExecution(body: Body): object {
-    const { record: r } = this.runOf(
-      this.pipelineOf(body.pipelineName, "pipelineName"),
-      body.pipelineExecutionId,
-    );
+  /** The pipeline's structure, with its execution mode (GetPipeline). */
+  private getPipeline(body: Body): object {
+    const { spec, plan } = this.pipelineOf(body.name, "name");
+    const created = epochSeconds(this.runsOf(spec.name).at(-1)?.record.startTime ?? new Date());
     return {
-      pipelineExecution: {
-        pipelineName: r.pipeline,
-        pipelineVersion: 1,
-        pipelineExecutionId: r.pipelineExecutionId,
-        status: r.status,
-        ...statusSummary(r),
-        artifactRevisions: [],
-        ...(r.variables && {
-          variables: r.variables.map((v) => ({ name: v.name, resolvedValue: v.value })),
-        }),
-        trigger: this.trigger,
+      pipeline: {
+        name: spec.name,
+        roleArn: `arn:aws:iam::${this.account}:role/release-machine-local-pipeline`,
+        artifactStore: { type: "S3", location: "release-machine-local-artifacts" },
+        stages: plan.stages.map((stage) => ({
+          name: stage.name,
+          actions: stage.actions.map((action) => ({
+            name: action.name,
+            actionTypeId: action.manualApproval
+              ? { category: "Approval", owner: "AWS", provider: "Manual", version: "1" }
+              : { category: "Build", owner: "Custom", provider: "ReleaseMachineLocal", version: "1" },
+            runOrder: 1,
+          })),
+        })),
+        version: 1,
+        executionMode: plan.mode,
+        pipelineType: "V2",
       },
-    };
-  }
-
-  private stopPipelineExecution(body: Body): object {
-    const run = this.runOf(this.pipelineOf(body.pipelineName, "pipelineName"), body.pipelineExecutionId);
-    const { record: r } = run;
-    const abandon = body.abandon === true;
-    // As on AWS, a stop-and-wait in progress may still be escalated to an abandon, once.
-    if (r.status === "Stopping" && (!abandon || run.abandoned)) {
-      throw new CodePipelineError("DuplicatedStopRequestException", "A stop request is already in progress");
-    }
-    if (r.status !== "InProgress" && r.status !== "Stopping") {
-      throw new CodePipelineError(
-        "PipelineExecutionNotStoppableException",
-        `Pipeline execution ${r.pipelineExecutionId} is ${r.status} and cannot be stopped`,
-      );
-    }
-    run.abandoned = abandon;
-    if (r.status === "InProgress") run.beginStop(typeof body.reason === "string" ? body.reason : undefined);
-    const waitMs = this.options.stopAndWaitMs === undefined ? STOP_AND_WAIT_MS : this.options.stopAndWaitMs;
-    if (abandon) run.end("Stopped");
-    else if (waitMs !== null) run.later(waitMs, () => run.end("Stopped"));
-    return { pipelineExecutionId: r.pipelineExecutionId };
-  }
-
-  private listPipelineExecutions(body: Body): object {
-    const spec = this.pipelineOf(body.pipelineName, "pipelineName");
-    const { items, nextToken } = page(
-      newestFirst(this.executions(spec.name), (r) => r.startTime),
-      body,
-    );
-    return {
-      pipelineExecutionSummaries: items.map((r) => ({
-        pipelineExecutionId: r.pipelineExecutionId,
-        status: r.status,
-        ...statusSummary(r),
-        startTime: epochSeconds(r.startTime),
-        lastUpdateTime: epochSeconds(r.lastUpdateTime),
-        trigger: this.trigger,
-        ...(r.stopReason !== undefined && { stopTrigger: { reason: r.stopReason } }),
-      })),
-      ...(nextToken && { nextToken }),
+      metadata: {
+        pipelineArn: `arn:aws:codepipeline:${this.region}:${this.account}:${spec.name}`,
+        created,
+        updated: created,
+      },
     };
   }
 
   /** Each stage as its latest execution left it, with the latest run of each of its actions. */
   private getPipelineState(body: Body): object {
-    const spec = this.pipelineOf(body.name, "name");
-    const runs = newestFirst(
-      [...this.runs.values()].filter((run) => run.record.pipeline === spec.name),
-      (run) => run.record.startTime,
-    );
+    const { spec, plan } = this.pipelineOf(body.name, "name");
+    const runs = this.runsOf(spec.name);
     const created = runs.at(-1)?.record.startTime ?? new Date();
     return {
       pipelineName: spec.name,
       pipelineVersion: 1,
-      stageStates: (this.plans.get(spec.name) as PipelinePlan).stages.map(({ name, actions }) => {
+      stageStates: plan.stages.map(({ name, actions }) => {
         const latest = runs.find((run) => run.stages.some((s) => s.name === name));
         const stage = latest?.stages.find((s) => s.name === name);
+        const runsOfStage = latestRuns(stage);
         return {
           stageName: name,
           inboundTransitionState: { enabled: true },
-          actionStates: actions.map((actionName) => {
-            const action = stage?.actions.find((a) => a.actionName === actionName);
-            return { actionName, ...(action && { latestExecution: actionExecution(action) }) };
+          actionStates: actions.map(({ name: actionName }) => {
+            const action = runsOfStage.find((a) => a.actionName === actionName);
+            const tokens = plan.mode !== "PARALLEL";
+            return { actionName, ...(action && { latestExecution: actionExecution(action, tokens) }) };
           }),
           ...(latest &&
             stage && {
@@ -386,20 +314,18 @@ export class LocalCodePipeline implements CodePipelineService {
 
   /** Action runs newest first, of one execution when `filter.pipelineExecutionId` names one. */
   private listActionExecutions(body: Body): object {
-    const spec = this.pipelineOf(body.pipelineName, "pipelineName");
+    const pipeline = this.pipelineOf(body.pipelineName, "pipelineName");
     if (body.filter !== undefined && !isRecord(body.filter)) throw validation("'filter' must be an object");
     const id = body.filter?.pipelineExecutionId;
-    const runs = id === undefined ? [...this.runs.values()] : [this.runOf(spec, id)];
-    const details = runs
-      .filter((run) => run.record.pipeline === spec.name)
-      .flatMap((run) => run.stages.flatMap((s) => s.actions.map((a) => ({ run, a }))));
+    const runs = id === undefined ? this.runsOf(pipeline.spec.name) : [this.runOf(pipeline, id)];
+    const details = runs.flatMap((run) => run.stages.flatMap((s) => s.actions.map((a) => ({ run, a }))));
     const { items, nextToken } = page(
       newestFirst(details, ({ a }) => a.startTime),
       body,
     );
     return {
       actionExecutionDetails: items.map(({ run, a }) =>
-        actionExecutionDetail(run.record.pipelineExecutionId, a),
+        actionExecutionDetail(run.record.pipelineExecutionId, a, pipeline.plan.mode === "PARALLEL"),
       ),
       ...(nextToken && { nextToken }),
     };
@@ -431,7 +357,7 @@ export class LocalCodePipeline implements CodePipelineService {
     const fault = this.takeFault(operation, body);
     if (fault && !fault.afterEffect)
       throw new CodePipelineError(fault.error, `Injected ${fault.error}`, fault.httpStatus);
-    const result = this.operations[operation as FaultableOperation](body);
+    const result = this.operations[operation as FaultableOperation](body, this.triggerOf(request));
     if (fault)
       throw new CodePipelineError(
         fault.error,

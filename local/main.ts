@@ -1,7 +1,8 @@
 /**
  * `npm start`: runs the release machine locally until Ctrl-C, printing where everything listens
  * and then one line per release event. Settings by environment: RELEASE_MACHINE_PORT (API,
- * default 3000), RELEASE_MACHINE_S3_PORT (default 4569), RELEASE_MACHINE_DATA_DIR (default
+ * default 3000), RELEASE_MACHINE_S3_PORT (default 4569), RELEASE_MACHINE_CODEPIPELINE_PORT (the
+ * CodePipeline stand-in; default a free port on each start), RELEASE_MACHINE_DATA_DIR (default
  * .release-machine/), RELEASE_MACHINE_PIPELINES (default pipelines.local.json),
  * RELEASE_MACHINE_ALLOW_SELF_APPROVAL (the stack's allowSelfApproval; default false).
  */
@@ -14,10 +15,13 @@ import { LOCAL_REGION } from "./release-machine";
 import { S3RVER_CREDENTIALS } from "../contract/local-s3-config";
 import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "./server";
 import type { LocalPipelineSpec } from "./codepipeline-service";
+import { outcomesOf } from "./codepipeline-spec";
 
 export interface Settings {
   port: number;
   s3Port: number;
+  /** The CodePipeline stand-in's port; 0 or unset: a free port on each start. */
+  codepipelinePort?: number;
   dataDir: string;
   pipelinesFile: string;
   /** Whether a release's submitter may approve its own gates (as the stack's `allowSelfApproval`). */
@@ -53,14 +57,19 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
   const settings = {
     port: port(env, "RELEASE_MACHINE_PORT", 3000),
     s3Port: port(env, "RELEASE_MACHINE_S3_PORT", 4569),
+    codepipelinePort: port(env, "RELEASE_MACHINE_CODEPIPELINE_PORT", 0),
     dataDir: path.resolve(env.RELEASE_MACHINE_DATA_DIR || path.join(ROOT, ".release-machine")),
     pipelinesFile: path.resolve(env.RELEASE_MACHINE_PIPELINES || path.join(ROOT, "pipelines.local.json")),
     allowSelfApproval: flag(env, "RELEASE_MACHINE_ALLOW_SELF_APPROVAL", false),
   };
-  if (settings.port !== 0 && settings.port === settings.s3Port) {
-    throw new SettingError(
-      `RELEASE_MACHINE_PORT and RELEASE_MACHINE_S3_PORT are both ${settings.port}; give them different ports`,
-    );
+  const ports: [string, number][] = [
+    ["RELEASE_MACHINE_PORT", settings.port],
+    ["RELEASE_MACHINE_S3_PORT", settings.s3Port],
+    ["RELEASE_MACHINE_CODEPIPELINE_PORT", settings.codepipelinePort],
+  ];
+  for (const [i, [name, value]] of ports.entries()) {
+    const same = ports.slice(i + 1).find(([, other]) => value !== 0 && other === value);
+    if (same) throw new SettingError(`${name} and ${same[0]} are both ${value}; give them different ports`);
   }
   return settings;
 }
@@ -68,7 +77,12 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
 /** Why `npm start` could not start, in words that name the setting to change. */
 export function startupMessage(error: unknown, settings?: Settings): string {
   if (error instanceof PortInUse) {
-    const setting = error.port === settings?.s3Port ? "RELEASE_MACHINE_S3_PORT" : "RELEASE_MACHINE_PORT";
+    const setting =
+      error.port === settings?.codepipelinePort
+        ? "RELEASE_MACHINE_CODEPIPELINE_PORT"
+        : error.port === settings?.s3Port
+          ? "RELEASE_MACHINE_S3_PORT"
+          : "RELEASE_MACHINE_PORT";
     return `${error.message} (another npm start?); stop that process or set ${setting} to a free port`;
   }
   if (error instanceof DataDirInUse) {
@@ -90,8 +104,9 @@ export function banner(server: LocalServer, settings: Settings, pipelines: Local
     `  API         ${server.url}  (POST /releases, GET /releases[/{releaseId}], POST /releases/{releaseId}/cancel|retry|approvals/{pipeline})`,
     `  S3          ${server.s3Endpoint}  bucket ${LOCAL_BUCKET}  (access key ${accessKeyId} / secret ${secretAccessKey})`,
     `  DynamoDB    ${server.dynamoEndpoint}  tables ${releases}, ${releasePipelines}, ${executions}  (any access key; region ${LOCAL_REGION})`,
+    `  CodePipeline ${server.codepipelineEndpoint}  (any access key; region ${LOCAL_REGION})`,
     `  data        ${settings.dataDir}`,
-    `  pipelines   ${pipelines.map((p) => `${p.name}${p.outcome === "Failed" ? " (fails)" : ""}`).join(", ")}`,
+    `  pipelines   ${pipelines.map((p) => `${p.name}${outcomesOf(p).includes("Failed") ? " (fails)" : ""}`).join(", ")}`,
     "",
     "In another terminal, in this folder:",
     `  export RELEASE_MACHINE_URL=${server.url} RELEASE_MACHINE_S3_URL=${server.s3Endpoint}`,
@@ -101,6 +116,7 @@ export function banner(server: LocalServer, settings: Settings, pipelines: Local
     `  curl -X POST ${server.url}/releases -H 'content-type: application/json' -d @release-manifest.json`,
     `  AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} aws s3 cp release-manifest.json s3://${LOCAL_BUCKET}/ --endpoint-url ${server.s3Endpoint}`,
     `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws dynamodb scan --table-name ${releases} --endpoint-url ${server.dynamoEndpoint} --region ${LOCAL_REGION}`,
+    `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws codepipeline list-pipeline-executions --pipeline-name <pipeline> --endpoint-url ${server.codepipelineEndpoint} --region ${LOCAL_REGION}`,
     "",
     "Ctrl-C stops it; finished releases stay readable after a restart.",
   ];
@@ -122,6 +138,7 @@ export async function startFromSettings(
   const server = await startLocalServer({
     port: settings.port,
     s3Port: settings.s3Port,
+    ...(settings.codepipelinePort !== undefined && { codepipelinePort: settings.codepipelinePort }),
     dataDir: settings.dataDir,
     pipelines,
     allowSelfApproval: settings.allowSelfApproval ?? false,

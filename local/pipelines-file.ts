@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import Ajv, { type ErrorObject } from "ajv";
 import { type ParseError, parse, printParseErrorCode } from "jsonc-parser";
 import type { ManifestProblem } from "../contract/errors";
-import type { LocalPipelineSpec } from "./codepipeline-run";
+import { EXECUTION_MODES, type LocalPipelineSpec, actionName } from "./codepipeline-spec";
 
 /** A problem at a field of the file: the same shape as a manifest's problems. */
 export type FileProblem = ManifestProblem;
@@ -29,6 +29,19 @@ export class InvalidPipelinesFile extends Error {
 
 /** CodePipeline's pattern for pipeline, stage and action names. */
 const NAME = { type: "string", pattern: "^[A-Za-z0-9.@_-]+$", minLength: 1, maxLength: 100 } as const;
+const OUTCOME = { enum: ["Succeeded", "Failed"] } as const;
+/** An action is its name, or { name, durationMs, manualApproval }. */
+const ACTION = {
+  ...NAME,
+  type: ["string", "object"],
+  additionalProperties: false,
+  required: ["name"],
+  properties: {
+    name: NAME,
+    durationMs: { type: "number", minimum: 0 },
+    manualApproval: { type: "boolean" },
+  },
+} as const;
 
 export const PIPELINES_FILE_SCHEMA = {
   $id: "https://release-machine.local/pipelines.local.schema.json",
@@ -44,11 +57,13 @@ export const PIPELINES_FILE_SCHEMA = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: ["name", "durationMs", "outcome"],
+        required: ["name", "durationMs"],
         properties: {
           name: NAME,
           durationMs: { type: ["number", "null"], minimum: 0 },
-          outcome: { enum: ["Succeeded", "Failed"] },
+          outcome: OUTCOME,
+          outcomes: { type: "array", minItems: 1, items: OUTCOME },
+          executionMode: { enum: EXECUTION_MODES },
           stages: {
             type: "array",
             items: {
@@ -57,7 +72,7 @@ export const PIPELINES_FILE_SCHEMA = {
               type: ["string", "object"],
               additionalProperties: false,
               required: ["name"],
-              properties: { name: NAME, actions: { type: "array", minItems: 1, items: NAME } },
+              properties: { name: NAME, actions: { type: "array", minItems: 1, items: ACTION } },
             },
           },
           failure: {
@@ -125,9 +140,21 @@ function crossFieldProblems(pipelines: LocalPipelineSpec[]): FileProblem[] {
     const at = `/pipelines/${i}`;
     const stages = pipeline.stages ?? ["Source", "Build", "Deploy"];
     problems.push(...repeats(stages.map(stageName), (j) => `${at}/stages/${j}`, "stage"));
+    stages.forEach((stage, j) => {
+      if (typeof stage === "string" || !stage.actions) return;
+      const where = (k: number) => `${at}/stages/${j}/actions/${k}`;
+      problems.push(...repeats(stage.actions.map(actionName), where, "action"));
+    });
+    if ((pipeline.outcome === undefined) === (pipeline.outcomes === undefined)) {
+      problems.push({
+        path: `${at}/outcome`,
+        rule: "outcomeOrOutcomes",
+        message: 'give either "outcome" or "outcomes" (one per attempt), not both or neither',
+      });
+    }
     const { failure } = pipeline;
     if (!failure) return;
-    if (pipeline.outcome !== "Failed") {
+    if (pipeline.outcome !== "Failed" && !pipeline.outcomes?.includes("Failed")) {
       problems.push({
         path: `${at}/failure`,
         rule: "failureNeedsFailed",
@@ -146,7 +173,11 @@ function crossFieldProblems(pipelines: LocalPipelineSpec[]): FileProblem[] {
       });
     }
     const actions =
-      stage === undefined ? [] : typeof stage === "string" ? [stage] : (stage.actions ?? [stage.name]);
+      stage === undefined
+        ? []
+        : typeof stage === "string"
+          ? [stage]
+          : (stage.actions?.map(actionName) ?? [stage.name]);
     if (failure.action !== undefined && stage && !actions.includes(failure.action)) {
       problems.push({
         path: `${at}/failure/action`,

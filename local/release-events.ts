@@ -6,7 +6,7 @@
  * is its execution's end read together with the release's record.
  */
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { findNodeAtLocation, parseTree } from "jsonc-parser";
+import { ReleaseErrors } from "../contract/errors";
 import {
   ExecutionsTable,
   PIPELINE_EVENT_DETAIL_TYPE,
@@ -44,7 +44,11 @@ export type ReleaseEvent =
     };
 
 /** Workflow errors that mean the submission itself was refused, not that the release failed. */
-const REJECTIONS = ["InvalidManifest", "ManifestNotFound", "DuplicateRelease"];
+const REJECTIONS: string[] = [
+  ReleaseErrors.InvalidManifest,
+  ReleaseErrors.ManifestNotFound,
+  ReleaseErrors.DuplicateRelease,
+];
 const ENDED_STATES = ["SUCCEEDED", "FAILED", "STOPPED", "CANCELED", "SUPERSEDED"];
 const MAX_CAUSE = 300;
 
@@ -89,22 +93,6 @@ export function formatReleaseEvent(event: ReleaseEvent): string {
       return `${at}  ${word}  ${release(event.releaseId)}${why ? `: ${why}` : ""}`;
     }
   }
-}
-
-/**
- * The releaseId of a manifest's text, if it can be read; the workflow still checks everything. A
- * number is taken as written (5.10 stays "5.10"), as the manifest rules take it.
- */
-export function releaseIdOf(text: string): string | undefined {
-  try {
-    const root = parseTree(text);
-    const node = root && findNodeAtLocation(root, ["releaseId"]);
-    if (node?.type === "string") return String(node.value);
-    if (node?.type === "number") return text.slice(node.offset, node.offset + node.length);
-  } catch {
-    // Nested too deep for the parser's recursion (the manifest rules reject it by depth).
-  }
-  return undefined;
 }
 
 /**

@@ -13,34 +13,17 @@ import { documentClient } from "../handlers/clients";
 import type { TableNames } from "../handlers/config";
 import { pipelineStateChangePattern } from "../contract/event-patterns";
 import type { ExecutionDeps } from "../handlers/executions";
-import {
-  type ReconcileReport,
-  handlePipelineEvent,
-  pipelineStateChange,
-  reconcile,
-} from "../handlers/pipeline-events";
-import { type RejectionRequest, recordRejection } from "../handlers/rejections";
-import { type RegisterReleaseRequest, registerRelease } from "../handlers/release/registration";
-import { registerReleaseWaiter } from "../handlers/release/outcome";
-import {
-  type RetryReleaseRequest,
-  type StopReleaseRequest,
-  retryRelease,
-  stopReleaseAfterFailedWait,
-} from "../handlers/release/control";
+import { type ReconcileReport, pipelineStateChange } from "../handlers/pipeline-events";
 import { failAbandonedReleases } from "../handlers/release/recovery";
-import { loadManifest, validateManifest } from "../handlers/load-manifest";
-import {
-  DEFAULT_MANIFEST_RULES,
-  type ManifestRules,
-  checkRuleLimits,
-  manifestParser,
-} from "../contract/manifest";
+import { type Handler, type HandlerDeps, wire } from "../handlers/wiring";
+import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits } from "../contract/manifest-schema";
 import type { ReleaseStatusView } from "../contract/release-view";
 import { readRelease } from "../handlers/release-status";
 import type { ControlDeps } from "../handlers/release-control";
 import {
   DEFAULT_WORKFLOW_OPTIONS,
+  WORKFLOW_FUNCTIONS,
+  type WorkflowFunction,
   type WorkflowOptions,
   type WorkflowRefs,
   releaseWorkflow,
@@ -60,6 +43,7 @@ import {
 import { type EventsService, startEventsService } from "./events-service";
 import { EventRouter } from "./event-router";
 import { TaskTokenError, TaskTokenRegistry, startSfnService } from "./sfn-service";
+import { PAYLOADS } from "./payloads";
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "000000000000";
@@ -119,6 +103,8 @@ export interface LocalReleaseMachineOptions {
   workflow?: Partial<WorkflowOptions>;
   /** Persist DynamoDB data here; in memory when unset. */
   dataDir?: string;
+  /** The CodePipeline stand-in's port; an ephemeral one when unset. */
+  codepipelinePort?: number;
   /** Compress Retry pauses to this many ms (tests). */
   retryPauseMs?: number;
   /** Told of every engine event (benchmarks). */
@@ -157,6 +143,8 @@ export interface LocalReleaseMachine {
   events: EventsService;
   /** What the release-control routes run with (handlers/release-control.ts). */
   control: ControlDeps;
+  /** The API's functions, wired as on Lambda (handlers/wiring.ts): the local server answers with them. */
+  api: { releaseStatus: Handler<"releaseStatus">; releaseControl: Handler<"releaseControl"> };
   /** Starts an execution as the API does: the manifest text as the request body. */
   submit(manifest: unknown, options?: { name?: string }): LocalExecution;
   /** Starts an execution with an explicit input (e.g. the S3 rule's). */
@@ -168,10 +156,8 @@ export interface LocalReleaseMachine {
 
 const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
 
-type LocalFunctions = Record<
-  keyof WorkflowRefs["functions"],
-  (payload: unknown) => Promise<unknown> | unknown
->;
+/** The workflow's functions as the engine calls them: a JSON payload in, the handler's result out. */
+type LocalFunctions = Record<WorkflowFunction, (payload: unknown) => Promise<unknown>>;
 
 /** The manifest rules: the defaults, the options' overrides, and the allow-list. */
 function localRules(options: LocalReleaseMachineOptions): ManifestRules & { allowedPipelines: string[] } {
@@ -238,25 +224,22 @@ function handlerDeps(
   };
 }
 
-/** The workflow's functions: the same handlers Lambda runs, called with the engine's payloads. */
-function localFunctions(deps: ExecutionDeps, s3: S3Client, rules: ManifestRules): LocalFunctions {
-  const parse = manifestParser(rules);
+/** One workflow function as the engine calls it: its payload decoded once, then its handler. */
+function localFunction<N extends WorkflowFunction>(name: N, deps: HandlerDeps) {
+  const handler: Handler<N> = wire(name, deps);
+  const decode = PAYLOADS[name];
+  return async (payload: unknown) => handler(decode(payload));
+}
+
+/** The workflow's functions: the same handlers Lambda runs (handlers/wiring.ts), with the engine's payloads. */
+function localFunctions(deps: HandlerDeps): LocalFunctions {
   return {
-    loadManifest: (payload) =>
-      loadManifest({ s3, maxBytes: rules.maxBytes }, (payload as { request: unknown }).request),
-    validateManifest: (payload) => validateManifest(parse, payload as { text: unknown }),
-    recordRejection: (payload) =>
-      recordRejection(
-        { ddb: deps.ddb, tables: deps.tables, s3, maxBytes: rules.maxBytes, parse },
-        payload as RejectionRequest,
-      ),
-    registerRelease: (payload) =>
-      typeof payload === "object" && payload !== null && "retry" in payload
-        ? retryRelease(deps, payload as RetryReleaseRequest)
-        : registerRelease(deps, payload as RegisterReleaseRequest),
-    awaitRelease: (payload) =>
-      registerReleaseWaiter(deps, payload as { taskToken: string; releaseId: string; executionArn: string }),
-    stopRelease: (payload) => stopReleaseAfterFailedWait(deps, payload as StopReleaseRequest),
+    loadManifest: localFunction("loadManifest", deps),
+    validateManifest: localFunction("validateManifest", deps),
+    recordRejection: localFunction("recordRejection", deps),
+    registerRelease: localFunction("registerRelease", deps),
+    awaitRelease: localFunction("awaitRelease", deps),
+    stopRelease: localFunction("stopRelease", deps),
   };
 }
 
@@ -272,8 +255,8 @@ function localEngine(
     definition,
     {
       functions: Object.fromEntries(
-        (Object.keys(functions) as (keyof LocalFunctions)[]).map((name) => {
-          const invoke = async (payload: unknown) => functions[name](payload);
+        WORKFLOW_FUNCTIONS.map((name) => {
+          const invoke = functions[name];
           return [
             LOCAL_REFS.functions[name],
             intercept ? (payload: unknown) => intercept(name, payload, invoke) : invoke,
@@ -300,6 +283,7 @@ async function startStandIns(options: LocalReleaseMachineOptions, router: EventR
   await createReleaseTables(dynamodb, LOCAL_TABLES);
   const codepipeline = await startCodePipelineService({
     pipelines: options.pipelines,
+    ...(options.codepipelinePort !== undefined && { port: options.codepipelinePort }),
     onEvent: (event) => router.publish(event),
     region: LOCAL_REGION,
     accountId: LOCAL_ACCOUNT,
@@ -312,13 +296,14 @@ async function startStandIns(options: LocalReleaseMachineOptions, router: EventR
 }
 
 /** CodePipeline's state changes of the allowed pipelines reach the pipeline-event handler, as the stack's rule does. */
-function routePipelineEvents(router: EventRouter, deps: ExecutionDeps, allowed: readonly string[]): void {
+function routePipelineEvents(router: EventRouter, deps: HandlerDeps, allowed: readonly string[]): void {
+  const handle = wire("pipelineEvent", deps);
   router.addRule({
     name: "pipeline-state-changed",
     pattern: pipelineStateChangePattern(allowed),
     target: async (event) => {
       const change = pipelineStateChange(event);
-      return change ? handlePipelineEvent(deps, change) : "ignored";
+      return change ? handle(change) : "ignored";
     },
   });
 }
@@ -347,18 +332,24 @@ export async function startLocalReleaseMachine(
   // The engine calls AWS as Step Functions does: one request per attempt, so the workflow's Retry
   // policies alone decide how often a failed call is repeated (the SDK would add its own retries).
   const engineDynamodb = new DynamoDBClient({ ...clientConfig, maxAttempts: 1, endpoint: dynamo.endpoint });
-  const engine = localEngine(options, localFunctions(deps, s3, rules), {
+  const control = {
+    stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+    allowSelfApproval: options.allowSelfApproval ?? false,
+  };
+  const injected: HandlerDeps = { execution: deps, s3, rules, control };
+  const reconcile = wire("reconciler", injected);
+  const engine = localEngine(options, localFunctions(injected), {
     dynamodb: engineDynamodb,
     router,
     registry,
   });
 
   late.engine = engine;
-  routePipelineEvents(router, deps, rules.allowedPipelines);
+  routePipelineEvents(router, injected, rules.allowedPipelines);
 
   const timer =
     options.reconcileEveryMs !== undefined
-      ? setInterval(() => void reconcile(deps).catch(() => undefined), options.reconcileEveryMs)
+      ? setInterval(() => void reconcile().catch(() => undefined), options.reconcileEveryMs)
       : undefined;
 
   const start = (input: unknown, startOptions: { name?: string } = {}) =>
@@ -373,18 +364,15 @@ export async function startLocalReleaseMachine(
     tables,
     stateMachineArn: LOCAL_STATE_MACHINE_ARN,
     events,
-    control: {
-      ...deps,
-      stateMachineArn: LOCAL_STATE_MACHINE_ARN,
-      allowSelfApproval: options.allowSelfApproval ?? false,
-    },
+    control: { ...deps, ...control },
+    api: { releaseStatus: wire("releaseStatus", injected), releaseControl: wire("releaseControl", injected) },
     start,
     submit: (manifest, submitOptions) =>
       start(
         { source: "api", body: typeof manifest === "string" ? manifest : JSON.stringify(manifest) },
         submitOptions,
       ),
-    reconcile: () => reconcile(deps),
+    reconcile: () => reconcile(),
     readRelease: (releaseId) => readRelease(deps, releaseId),
     async close() {
       if (timer) clearInterval(timer);

@@ -8,18 +8,18 @@
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import path from "node:path";
 import type { TableNames } from "../handlers/config";
-import { InvalidManifest } from "../contract/errors";
+import { InvalidManifest, ReleaseErrors } from "../contract/errors";
 import { manifestUploadedInput, manifestUploadedPattern } from "../contract/event-patterns";
 import { executionNameFor } from "../contract/execution-name";
-import { DEFAULT_MANIFEST_RULES, manifestParser } from "../contract/manifest";
-import { releaseStatusApi } from "../handlers/release-status";
-import { CONTROL_ROUTES, type ControlRequest, releaseControlApi } from "../handlers/release-control";
+import { manifestParser, writtenReleaseId } from "../contract/manifest";
+import { DEFAULT_MANIFEST_RULES } from "../contract/manifest-schema";
+import { CONTROL_ROUTES, type ControlRequest } from "../handlers/release-control";
 import type { LocalPipelineSpec } from "./codepipeline-service";
 import { lockDataDir } from "./data-dir-lock";
 import { ExecutionAlreadyExists, type LocalExecution } from "./engine";
 import type { EventEnvelope } from "./event-router";
-import { listen, readBody } from "./http";
-import { type ReleaseEvent, followExecution, releaseIdOf, reportPipelineEnds } from "./release-events";
+import { assertPortFree, listen, readBody } from "./http";
+import { type ReleaseEvent, followExecution, reportPipelineEnds } from "./release-events";
 import {
   LOCAL_ACCOUNT,
   LOCAL_REGION,
@@ -37,6 +37,8 @@ export const LOCAL_BUCKET = "release-manifests";
 export interface LocalServerOptions {
   port: number;
   s3Port: number;
+  /** The CodePipeline stand-in's port (AWS CLI `--endpoint-url`); 0 or unset: an ephemeral one. */
+  codepipelinePort?: number;
   dataDir: string;
   pipelines: LocalPipelineSpec[];
   /** Reconciler period; the AWS default is minutes, locally seconds are enough. */
@@ -66,6 +68,8 @@ export interface LocalServer {
   s3Endpoint: string;
   /** dynalite, for the AWS CLI or SDK (`--endpoint-url`). */
   dynamoEndpoint: string;
+  /** The CodePipeline stand-in, for the AWS CLI or SDK (`--endpoint-url`). */
+  codepipelineEndpoint: string;
   tables: TableNames;
   machine: LocalReleaseMachine;
   /** Releases found RUNNING at start-up and marked FAILED: their engine stopped with them. */
@@ -170,7 +174,7 @@ class LocalReleaseApi {
     } else if (control) {
       await this.control(request, response, control);
     } else if (request.method === "GET" && statusPath) {
-      const answer = await releaseStatusApi(this.machine.deps, {
+      const answer = await this.machine.api.releaseStatus({
         pathParameters: { releaseId: decodeURIComponent(statusPath[1]) },
       });
       response.writeHead(answer.statusCode, answer.headers);
@@ -202,7 +206,7 @@ class LocalReleaseApi {
         ...UNSUPPORTED_MEDIA_TYPE,
         message: "send the body with Content-Type: application/json",
       });
-    const answer = await releaseControlApi(this.machine.control, {
+    const answer = await this.machine.api.releaseControl({
       ...route,
       body,
       requestContext: { identity: { userArn: callerOf(request) } },
@@ -220,7 +224,7 @@ class LocalReleaseApi {
     const text = await readBody(request, maxBytes);
     if (text === undefined) {
       return send(response, 413, {
-        error: "InvalidManifest",
+        error: ReleaseErrors.InvalidManifest,
         message: `the manifest is larger than ${maxBytes} bytes`,
         problems: [{ path: "", rule: "maxBytes", message: `the limit is ${maxBytes} bytes` }],
       });
@@ -233,12 +237,12 @@ class LocalReleaseApi {
       this.emit({
         type: "rejected",
         at: new Date(),
-        releaseId: releaseIdOf(text),
+        releaseId: writtenReleaseId(text),
         source: "the API",
         reason: error.message,
       });
       return send(response, 400, {
-        error: "InvalidManifest",
+        error: ReleaseErrors.InvalidManifest,
         message: error.message,
         problems: error.problems,
       });
@@ -250,7 +254,7 @@ class LocalReleaseApi {
       const message = `release ${releaseId} was already submitted (${existing.status}); a releaseId runs once`;
       this.emit({ type: "rejected", at: new Date(), releaseId, source: "the API", reason: message });
       return send(response, 409, {
-        error: "DuplicateRelease",
+        error: ReleaseErrors.DuplicateRelease,
         message,
         releaseId,
         ...(existing.executionArn ? { executionArn: existing.executionArn } : {}),
@@ -278,7 +282,7 @@ class LocalReleaseApi {
     } catch (error) {
       if (!(error instanceof ExecutionAlreadyExists)) throw error;
       send(response, 409, {
-        error: "DuplicateRelease",
+        error: ReleaseErrors.DuplicateRelease,
         message: `release ${releaseId} was already submitted`,
         releaseId,
       });
@@ -297,6 +301,8 @@ async function startParts(
 ) {
   const closers: (() => Promise<void> | void)[] = [lockDataDir(options.dataDir)];
   try {
+    // Checked before anything starts, so that a taken port leaves nothing running.
+    await assertPortFree(options.codepipelinePort ?? 0);
     const s3: LocalS3 = await startS3({
       directory: path.join(options.dataDir, "s3"),
       buckets: [LOCAL_BUCKET],
@@ -311,6 +317,7 @@ async function startParts(
       dataDir: path.join(options.dataDir, "dynamodb"),
       s3: s3.client(),
       reconcileEveryMs: options.reconcileEveryMs ?? 10_000,
+      ...(options.codepipelinePort !== undefined && { codepipelinePort: options.codepipelinePort }),
       ...(options.allowSelfApproval !== undefined ? { allowSelfApproval: options.allowSelfApproval } : {}),
       onExecutionStarted,
       ...(options.retryPauseMs !== undefined ? { retryPauseMs: options.retryPauseMs } : {}),
@@ -367,6 +374,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       url: `http://127.0.0.1:${port}`,
       s3Endpoint: s3.endpoint,
       dynamoEndpoint: machine.dynamo.endpoint,
+      codepipelineEndpoint: machine.codepipeline.endpoint,
       tables: machine.tables,
       machine,
       recovered,
@@ -406,7 +414,7 @@ async function startUploaded(
   // Read only to name the release in the log; the workflow reads and checks the manifest itself.
   const releaseId = await s3
     .getText(input.bucket, input.key)
-    .then(releaseIdOf)
+    .then(writtenReleaseId)
     .catch(() => undefined);
   const execution = machine.start(input);
   emit({ type: "submitted", at: execution.startDate, releaseId, source });

@@ -12,7 +12,7 @@ import { type FailurePolicy, RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } f
 import { MACHINE, RELEASE_CHANGES, type ReleaseEnd, type ReleaseFailure } from "../contract/lifecycle";
 import { changeExpression } from "../contract/lifecycle-expression";
 import { RELEASE_STATE_DETAIL_FIELDS, type ReleaseStateDetail } from "../contract/release-events";
-import { WorkflowErrors } from "../contract/errors";
+import { ReleaseErrors } from "../contract/errors";
 import {
   Integrations,
   type PayloadTemplate,
@@ -138,22 +138,16 @@ export function lambdaTask(
 
 const str = (path: string) => ({ "S.$": path });
 
-const MARK_CHANGES = {
-  SUCCEEDED: "markSucceeded",
-  FAILED: "markFailed",
-  CANCELLED: "markCancelled",
-} as const satisfies Record<ReleaseEnd, keyof typeof RELEASE_CHANGES>;
-
-/** Where each end's facts are: the outcome itself, or `$.failure` for FAILED (DescribeFailure or StopRelease). */
-const END_SOURCE: Record<ReleaseEnd, string> = {
-  SUCCEEDED: "$.outcome",
-  FAILED: "$.failure",
-  CANCELLED: "$.outcome",
-};
+/** Each end's declared change, and where its facts are: the outcome, or `$.failure` (DescribeFailure, StopRelease). */
+const ENDS = {
+  SUCCEEDED: { change: "markSucceeded", source: "$.outcome" },
+  FAILED: { change: "markFailed", source: "$.failure" },
+  CANCELLED: { change: "markCancelled", source: "$.outcome" },
+} as const satisfies Record<ReleaseEnd, { change: keyof typeof RELEASE_CHANGES; source: string }>;
 
 /** The JSONPaths of an end's facts: what its Mark state records and its Publish state announces. */
 function endPaths(status: ReleaseEnd): Partial<Record<keyof ReleaseStateDetail, string>> {
-  const source = END_SOURCE[status];
+  const { source } = ENDS[status];
   const failure = status === "SUCCEEDED" ? {} : { error: `${source}.error`, cause: `${source}.cause` };
   return {
     releaseId: "$.releaseId",
@@ -168,7 +162,7 @@ function endPaths(status: ReleaseEnd): Partial<Record<keyof ReleaseStateDetail, 
  * (contract/lifecycle.ts), its values taken from the state's input.
  */
 function markRelease(refs: WorkflowRefs, status: ReleaseEnd, then: string): TaskState {
-  const change = RELEASE_CHANGES[MARK_CHANGES[status]];
+  const change = RELEASE_CHANGES[ENDS[status].change];
   const { error, cause } = endPaths(status);
   const paths = new Map([
     ["endedAt", "$$.State.EnteredTime"],
@@ -182,7 +176,7 @@ function markRelease(refs: WorkflowRefs, status: ReleaseEnd, then: string): Task
     Object.entries(placeholders).map(([placeholder, source]) => {
       if ("status" in source) return [placeholder, { S: source.status }];
       const path = "field" in source ? paths.get(source.field) : undefined;
-      if (path === undefined) throw new Error(`${MARK_CHANGES[status]}: no path for ${placeholder}`);
+      if (path === undefined) throw new Error(`${ENDS[status].change}: no path for ${placeholder}`);
       return [placeholder, str(path)];
     }),
   );
@@ -258,7 +252,7 @@ function submissionStates(refs: WorkflowRefs): States {
         Comment:
           "Attempt n+1: resets the pipelines that did not succeed, moves the release FAILED/CANCELLED -> RUNNING (one conditional write) and starts what is ready.",
         ResultSelector: { "releaseId.$": "$.Payload.releaseId" },
-        Catch: [{ ErrorEquals: [WorkflowErrors.RetryRefused], ResultPath: "$.error", Next: "RetryRefused" }],
+        Catch: [{ ErrorEquals: [ReleaseErrors.RetryRefused], ResultPath: "$.error", Next: "RetryRefused" }],
       },
       next("AwaitRelease"),
     ),
@@ -268,7 +262,11 @@ function submissionStates(refs: WorkflowRefs): States {
 
 /** A manifest the release cannot be built from goes to the rejection record. */
 const rejected = [
-  { ErrorEquals: ["InvalidManifest", "ManifestNotFound"], ResultPath: "$.error", Next: "RecordRejected" },
+  {
+    ErrorEquals: [ReleaseErrors.InvalidManifest, ReleaseErrors.ManifestNotFound],
+    ResultPath: "$.error",
+    Next: "RecordRejected",
+  },
 ];
 
 /** Intake: read the manifest text, then validate it into a plan. */
@@ -353,7 +351,7 @@ function registrationStates(refs: WorkflowRefs, options: WorkflowOptions): State
         ResultPath: "$.release",
         OutputPath: "$.release",
         Catch: [
-          { ErrorEquals: [WorkflowErrors.DuplicateRelease], ResultPath: "$.error", Next: "RecordRejected" },
+          { ErrorEquals: [ReleaseErrors.DuplicateRelease], ResultPath: "$.error", Next: "RecordRejected" },
         ],
       },
       next("AwaitRelease"),

@@ -14,7 +14,7 @@ const LIMIT = 500;
  * Over the limit until the branch that splits it is merged; this list is removed at that merge
  * (its owner splits contract/manifest.ts by concern).
  */
-const OVER_UNTIL_MERGE = new Set(["contract/manifest.ts"]);
+const OVER_UNTIL_MERGE = new Set<string>();
 
 /** Lines of a file's text, a final newline not counting as one more. */
 export function lineCount(text: string): number {

@@ -29,7 +29,7 @@ import { awsError, pipelineEvent as stateChange } from "./event-builders";
 import { registerReleaseWaiter } from "../handlers/release/outcome";
 import { pipelinesOfRelease } from "../handlers/release/reads";
 import { registerRelease } from "../handlers/release/registration";
-import { releaseStatusHandler } from "../handlers/index";
+import { LAMBDA_ENTRY_POINTS } from "../handlers/index";
 import { loadManifest, parseReleaseRequest, validateManifest } from "../handlers/load-manifest";
 import { type PlannedPipeline, clientRequestToken, manifestParser } from "../contract/manifest";
 import { statusFromEventState } from "../contract/tables";
@@ -475,7 +475,7 @@ describe("handlers", () => {
     });
   });
 
-  describe("releaseStatusHandler", () => {
+  describe("the releaseStatus entry point", () => {
     it("answers 404 for an unknown releaseId and 400 for a malformed one, through clients built from the environment", async () => {
       const variables = {
         RELEASES_TABLE: tables.releases,
@@ -489,7 +489,7 @@ describe("handlers", () => {
       const saved = Object.fromEntries(Object.keys(variables).map((k) => [k, process.env[k]]));
       Object.assign(process.env, variables);
       try {
-        const handler = releaseStatusHandler();
+        const handler = LAMBDA_ENTRY_POINTS.releaseStatus();
         const missing = await handler({ pathParameters: { releaseId: "no-such-release" } });
         assert.equal(missing.statusCode, 404);
         assert.deepEqual(JSON.parse(missing.body), {

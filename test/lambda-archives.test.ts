@@ -184,6 +184,36 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     );
   });
 
+  it("recordRejection records a refusal from ValidateManifest's error alone: its problems and releaseId travel in the message", async () => {
+    const refused = await invoke("validateManifest", {
+      text: '{"releaseId":"rej-archive","pipelines":["other"]}',
+    });
+    assert.equal(refused.errorType, "InvalidManifest", JSON.stringify(refused));
+    // What Step Functions catches: the error's name, and the runtime's JSON Cause.
+    const error = {
+      Error: String(refused.errorType),
+      Cause: JSON.stringify({ errorType: refused.errorType, errorMessage: refused.errorMessage, trace: [] }),
+    };
+    const { result } = await invoke("recordRejection", {
+      request: { source: "api", body: "(not read again)" },
+      error,
+      executionArn: "arn:aws:states:us-east-1:000000000000:execution:release-machine:rej-archive",
+      executionName: "rej-archive",
+      startedAt: "2026-11-27T00:00:00.000Z",
+    });
+    const cause = String(refused.errorMessage).split("\n")[0];
+    assert.deepEqual(result, { error: "InvalidManifest", cause, recordedAs: "rej-archive" });
+    const { Item } = await documentClient(raw).send(
+      new GetCommand({ TableName: "releases", Key: { releaseId: "rej-archive" } }),
+    );
+    assert.equal(Item?.status, "REJECTED");
+    assert.equal(Item?.cause, cause);
+    assert.deepEqual(
+      Item?.problems.map((p: { path: string; rule: string }) => [p.path, p.rule]),
+      [["/pipelines/0", "allowList"]],
+    );
+  });
+
   it("loadManifest reads the uploaded object from S3", async () => {
     await s3
       .client()

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { CodePipelineClient, ListPipelineExecutionsCommand } from "@aws-sdk/client-codepipeline";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { ReleaseStatusView } from "../contract/release-view";
 import { listen } from "../local/http";
@@ -75,6 +76,7 @@ describe("npm start, used as a user would", function () {
   let dataDir: string;
   let api: string;
   let s3Url: string;
+  let codepipelineUrl: string;
   let env: Record<string, string>;
   let started: Started;
   let pipelinesFile: string;
@@ -114,12 +116,14 @@ describe("npm start, used as a user would", function () {
         ],
       }),
     );
-    const [port, s3Port] = [await freePort(), await freePort()];
+    const [port, s3Port, codepipelinePort] = [await freePort(), await freePort(), await freePort()];
+    codepipelineUrl = `http://127.0.0.1:${codepipelinePort}`;
     api = `http://127.0.0.1:${port}`;
     s3Url = `http://127.0.0.1:${s3Port}`;
     env = {
       RELEASE_MACHINE_PORT: String(port),
       RELEASE_MACHINE_S3_PORT: String(s3Port),
+      RELEASE_MACHINE_CODEPIPELINE_PORT: String(codepipelinePort),
       RELEASE_MACHINE_DATA_DIR: path.join(dataDir, "data"),
       RELEASE_MACHINE_PIPELINES: pipelinesFile,
     };
@@ -156,6 +160,27 @@ describe("npm start, used as a user would", function () {
       ),
     );
     assert.match(output, /aws s3 cp release-manifest.json s3:\/\/release-manifests\/ --endpoint-url/);
+  });
+
+  it("prints the CodePipeline stand-in's URL, on RELEASE_MACHINE_CODEPIPELINE_PORT, where the SDK (and so the AWS CLI) reaches it", async () => {
+    assert.match(started.output(), new RegExp(`^ {2}CodePipeline ${codepipelineUrl} `, "m"));
+    assert.match(
+      started.output(),
+      new RegExp(
+        `aws codepipeline list-pipeline-executions --pipeline-name <pipeline> --endpoint-url ${codepipelineUrl} `,
+      ),
+    );
+    const client = new CodePipelineClient({
+      endpoint: codepipelineUrl,
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    try {
+      const listed = await client.send(new ListPipelineExecutionsCommand({ pipelineName: "svc-a" }));
+      assert.ok(Array.isArray(listed.pipelineExecutionSummaries));
+    } finally {
+      client.destroy();
+    }
   });
 
   it("runs a release submitted over HTTP to SUCCEEDED with every pipeline's history", async () => {
@@ -375,6 +400,40 @@ describe("npm start, used as a user would", function () {
     // What had started was closed again: the data folder can be used at once.
     const again = await startFromSettings({ ...apiSettings, port: 0 }, out);
     await again.close();
+  });
+
+  it("names RELEASE_MACHINE_CODEPIPELINE_PORT when the CodePipeline port is taken, and leaves nothing running", async () => {
+    const settings = {
+      port: 0,
+      s3Port: 0,
+      codepipelinePort: Number(new URL(codepipelineUrl).port),
+      dataDir: path.join(dataDir, "codepipeline-taken"),
+      pipelinesFile,
+    };
+    const out = { write: () => true };
+    const taken = await startFromSettings(settings, out).catch((error: unknown) =>
+      startupMessage(error, settings),
+    );
+
+    assert.equal(
+      taken,
+      `port ${settings.codepipelinePort} on 127.0.0.1 is already in use (another npm start?); stop that process or set RELEASE_MACHINE_CODEPIPELINE_PORT to a free port`,
+    );
+    const again = await startFromSettings({ ...settings, codepipelinePort: 0 }, out);
+    await again.close();
+  });
+
+  it("reads RELEASE_MACHINE_CODEPIPELINE_PORT (default 0, a free port), refusing one another setting uses", () => {
+    assert.equal(readSettings({}).codepipelinePort, 0);
+    assert.equal(readSettings({ RELEASE_MACHINE_CODEPIPELINE_PORT: "4570" }).codepipelinePort, 4570);
+    assert.throws(
+      () => readSettings({ RELEASE_MACHINE_S3_PORT: "4570", RELEASE_MACHINE_CODEPIPELINE_PORT: "4570" }),
+      {
+        name: "SettingError",
+        message:
+          "RELEASE_MACHINE_S3_PORT and RELEASE_MACHINE_CODEPIPELINE_PORT are both 4570; give them different ports",
+      },
+    );
   });
 
   it("reads RELEASE_MACHINE_ALLOW_SELF_APPROVAL as true or false, naming it otherwise", () => {

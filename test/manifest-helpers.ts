@@ -1,7 +1,8 @@
 /** Helpers shared by the manifest tests: the problems a text is rejected with, and manifests to reject. */
 import assert from "node:assert/strict";
 import { InvalidManifest, type ManifestProblem } from "../contract/errors";
-import { type ManifestRules, parseManifest } from "../contract/manifest";
+import { parseManifest } from "../contract/manifest";
+import { type ManifestRules } from "../contract/manifest-schema";
 
 /** The problems of the InvalidManifest that `text` must be rejected with. */
 export function problemsOf(text: string, rules: ManifestRules): ManifestProblem[] {

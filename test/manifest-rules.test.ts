@@ -4,7 +4,8 @@
  * and the schema's draft-04 portability are in test/manifest.test.ts.
  */
 import assert from "node:assert/strict";
-import { type ManifestRules, parseManifest } from "../contract/manifest";
+import { parseManifest } from "../contract/manifest";
+import { type ManifestRules } from "../contract/manifest-schema";
 import { assertRejected as assertShared, manifest, withPipelines } from "./manifest-helpers";
 
 const RULES: ManifestRules = {

@@ -6,16 +6,14 @@
 import assert from "node:assert/strict";
 import Ajv from "ajv";
 import { InvalidManifest } from "../contract/errors";
+import { canonicalReleaseId, clientRequestToken, parseManifest } from "../contract/manifest";
 import {
   type JsonSchema,
   type ManifestRules,
   DEFAULT_APPROVAL_TIMEOUT_HOURS,
   DEFAULT_MANIFEST_RULES,
-  canonicalReleaseId,
-  clientRequestToken,
   manifestSchema,
-  parseManifest,
-} from "../contract/manifest";
+} from "../contract/manifest-schema";
 import { assertRejected, manifest, problemsOf, withPipelines } from "./manifest-helpers";
 
 const RULES: ManifestRules = {

@@ -89,6 +89,61 @@ describe("pipelines.local.json", () => {
     );
   });
 
+  it("accepts an execution mode, outcomes per attempt, and actions with a duration or a manual approval", () => {
+    const pipeline = {
+      name: "svc-c",
+      durationMs: 1000,
+      outcomes: ["Failed", "Succeeded"],
+      executionMode: "QUEUED",
+      stages: [
+        { name: "Build", actions: ["Compile", { name: "Migrate", durationMs: 500 }] },
+        { name: "Approve", actions: [{ name: "Sign-off", manualApproval: true }] },
+      ],
+      failure: { stage: "Build", action: "Migrate" },
+    };
+    assert.deepEqual(checkLocalPipelines("f.json", { pipelines: [pipeline] }), [pipeline]);
+  });
+
+  it("rejects an unknown execution mode, an empty outcomes list and an action field that is not a duration", () => {
+    assert.deepEqual(
+      problemsOf({
+        pipelines: [
+          {
+            ...ok,
+            executionMode: "FIFO",
+            stages: [{ name: "Build", actions: [{ name: "Compile", durationMs: "fast", retries: 2 }] }],
+          },
+          { name: "b", durationMs: 1, outcomes: [] },
+        ],
+      }),
+      [
+        '/pipelines/0/executionMode enum must be "SUPERSEDED" or "QUEUED" or "PARALLEL"',
+        '/pipelines/0/stages/0/actions/0/retries additionalProperties unknown field "retries"',
+        '/pipelines/0/stages/0/actions/0/durationMs type must be number, got "fast"',
+        "/pipelines/1/outcomes minItems must NOT have fewer than 1 items",
+      ],
+    );
+  });
+
+  it("asks for outcome or outcomes (not both, not neither), unique action names, and a Failed outcome for a failure", () => {
+    assert.deepEqual(
+      problemsOf({
+        pipelines: [
+          { ...ok, outcomes: ["Succeeded"] },
+          { name: "b", durationMs: 1 },
+          { name: "c", durationMs: 1, outcomes: ["Succeeded"], failure: {} },
+          { ...ok, name: "d", stages: [{ name: "Build", actions: ["Lint", { name: "Lint" }] }] },
+        ],
+      }),
+      [
+        '/pipelines/0/outcome outcomeOrOutcomes give either "outcome" or "outcomes" (one per attempt), not both or neither',
+        '/pipelines/1/outcome outcomeOrOutcomes give either "outcome" or "outcomes" (one per attempt), not both or neither',
+        '/pipelines/2/failure failureNeedsFailed only a pipeline whose outcome is "Failed" has a failure',
+        '/pipelines/3/stages/0/actions/1 uniqueName action "Lint" is already used at index 0',
+      ],
+    );
+  });
+
   describe("reading the file", () => {
     let dir: string;
     before(() => (dir = mkdtempSync(path.join(tmpdir(), "rm-pipelines-"))));

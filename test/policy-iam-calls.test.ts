@@ -34,6 +34,7 @@ import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
 import { handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
 import { awsError, pipelineEvent as stateChange } from "./event-builders";
 import { recordRejection } from "../handlers/rejections";
+import { rejectionMessage } from "../contract/rejection";
 import { releaseStatusApi } from "../handlers/release-status";
 import { stopRelease } from "../handlers/release/failure-policy";
 import { registerReleaseWaiter } from "../handlers/release/outcome";
@@ -314,29 +315,27 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
   },
 
   async recordRejection(aws) {
-    const parse = manifestParser({ allowedPipelines: PIPELINES, maxPipelines: 50, maxBytes: 65536 });
-    const deps = {
-      ddb: aws.recordingDdb(),
-      tables: TABLES,
-      s3: aws.client<S3Client>(),
-      maxBytes: 65536,
-      parse,
-    };
+    // It records from the error alone: the problems and releaseId travel in the error's message.
+    const deps = { ddb: aws.recordingDdb(), tables: TABLES };
     const base = { executionArn: "arn:x", executionName: "x", startedAt: "2026-11-27T10:00:00Z" };
-    const invalid = { Error: "InvalidManifest", Cause: JSON.stringify({ errorMessage: "bad" }) };
-    aws.answer({
-      GetObjectCommand: () => ({
-        ContentLength: 30,
-        Body: { transformToString: async () => '{"releaseId":"rej-1"}' },
-      }),
-    });
+    const problems = [{ path: "/pipelines/0", rule: "allowList", message: "not allowed" }];
+    const cause = (message: string) => JSON.stringify({ errorMessage: message });
+    const invalid = {
+      Error: "InvalidManifest",
+      Cause: cause(rejectionMessage("bad", { releaseId: "rej-1", problems })),
+    };
     // Under its releaseId (an update), then apart for an unreadable one (a put).
     const s3Request = { source: "s3", bucket: BUCKET, key: "r.json", versionId: "v1" };
     assert.equal(
       (await recordRejection(deps, { ...base, request: s3Request, error: invalid })).recordedAs,
       "rej-1",
     );
-    const unreadable = { ...base, executionName: "y", request: { source: "api", body: "[" }, error: invalid };
+    const unreadable = {
+      ...base,
+      executionName: "y",
+      request: { source: "api", body: "[" },
+      error: { Error: "InvalidManifest", Cause: cause(rejectionMessage("bad", { problems })) },
+    };
     assert.equal((await recordRejection(deps, unreadable)).recordedAs, "rejected:y");
   },
 

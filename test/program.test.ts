@@ -11,7 +11,7 @@ import {
   manifestUploadedPattern,
   pipelineStateChangePattern,
 } from "../contract/event-patterns";
-import { manifestSchema } from "../contract/manifest";
+import { manifestSchema } from "../contract/manifest-schema";
 import { CONTROL_BODY_SCHEMAS } from "../handlers/release-control";
 import { executionsTableShape, releasesTableShape } from "../contract/tables";
 import { DEFAULT_SETTINGS, SettingsError, readSettings } from "../infra/config";
@@ -43,7 +43,6 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
   loadManifest: { ReadManifests: READ_MANIFESTS },
   validateManifest: {},
   recordRejection: {
-    ReadManifests: READ_MANIFESTS,
     RecordRejections: ["dynamodb:UpdateItem", "dynamodb:PutItem"],
   },
   registerRelease: {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { MANIFEST_RULE_LIMITS } from "../contract/manifest";
+import { MANIFEST_RULE_LIMITS } from "../contract/manifest-schema";
 import { readSettings } from "../infra/config";
 import {
   InvalidName,
@@ -189,6 +189,27 @@ describe("the release workflow at the configured maxima", function () {
       const release = await machine.readRelease(releaseId);
       assert.equal(release?.status, "REJECTED");
       assert.ok((release?.problems?.length ?? 0) > 0);
+    });
+  });
+
+  it("rejects a 100 KiB manifest of the most escaping and the most problems, its capped problems travelling in the error within 256 KiB of state", async () => {
+    await atMaxima([{ name: "only-one", durationMs: 0, outcome: "Succeeded" }], async (machine) => {
+      const releaseId = newReleaseId("max-problems");
+      // Every one of its 500 pipelines is off the allow-list: more problems than a Cause can hold.
+      const text = largestManifest(releaseId, MANIFEST_RULE_LIMITS.maxBytes, names.length);
+      const done = await finished(machine, machine.submit(text));
+
+      assert.deepEqual([done.status, done.error], ["FAILED", "InvalidManifest"]);
+      assertCarriedWithinLimit(done, 200_000);
+      const release = await machine.readRelease(releaseId);
+      assert.equal(release?.status, "REJECTED");
+      const problems = release?.problems ?? [];
+      assert.ok(problems.length > 20, `${problems.length} problems recorded`);
+      assert.ok(problems.slice(0, -1).every((p) => p.rule === "allowList"));
+      assert.equal(problems[problems.length - 1].rule, "tooManyProblems");
+      // Those listed and those counted as left out are every pipeline's one problem.
+      const leftOut = /^(\d+) more problems are not listed$/.exec(problems[problems.length - 1].message);
+      assert.equal(problems.length - 1 + Number(leftOut?.[1]), names.length);
     });
   });
 

@@ -3,7 +3,8 @@
  * release before the workflow has read the manifest.
  */
 import assert from "node:assert/strict";
-import { formatReleaseEvent, releaseIdOf } from "../local/release-events";
+import { formatReleaseEvent } from "../local/release-events";
+import { writtenReleaseId } from "../contract/manifest";
 
 describe("npm start's release event lines", () => {
   const at = new Date("2026-11-30T10:00:04.500Z");
@@ -75,7 +76,7 @@ describe("npm start's release event lines", () => {
         '{"pipelines":[]}',
         "not json",
         '{"releaseId":true}',
-      ].map(releaseIdOf),
+      ].map(writtenReleaseId),
       [undefined, "5.16", "5.10", undefined, undefined, undefined],
     );
   });

@@ -5,6 +5,7 @@
  * dependants are skipped. The same skip and stop passes serve a cancel, a halted release and a
  * failed wait.
  */
+import { ReleaseErrors } from "../../contract/errors";
 import { MACHINE, type ReleaseItem, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { type ExecutionDeps, nowIso, stopExecution } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
@@ -94,7 +95,7 @@ export async function afterFailure(
   cause: string,
 ): Promise<void> {
   const recorded = await changeRelease(deps, releaseId, RELEASE_CHANGES.recordFailure, {
-    fields: { firstFailure: cause, firstFailureError: "PipelineFailed", firstFailureBy: MACHINE },
+    fields: { firstFailure: cause, firstFailureError: ReleaseErrors.PipelineFailed, firstFailureBy: MACHINE },
   });
   if (recorded.changed && recorded.item.failurePolicy === "stopRemaining") {
     await stopRelease(deps, releaseId, `Release ${releaseId} failed: ${cause}`);

@@ -6,7 +6,7 @@
  * "Scheduling", release control.
  */
 import { randomUUID } from "node:crypto";
-import { GateNotAwaiting } from "../../contract/errors";
+import { GateNotAwaiting, ReleaseErrors } from "../../contract/errors";
 import { MACHINE, type PipelineItem, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { ReleasePipelinesTable } from "../../contract/tables";
 import { type ExecutionDeps, nowIso } from "../executions";
@@ -73,7 +73,7 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
  * Idempotent, so the reconciler can repeat it for a gate whose closing invocation died.
  */
 async function finishClosedGate(deps: ExecutionDeps, gate: PipelineItem): Promise<void> {
-  const error = gate.decision === "reject" ? "ApprovalRejected" : "ApprovalExpired";
+  const error = gate.decision === "reject" ? ReleaseErrors.ApprovalRejected : ReleaseErrors.ApprovalExpired;
   await haltRelease(deps, gate.releaseId, error, gate.cause ?? error, gate.decidedBy ?? MACHINE);
   await settle(deps, gate.releaseId, gate.pipeline);
   const closed = await changePipeline(deps, gate.releaseId, gate.pipeline, PIPELINE_CHANGES.closeGate, {

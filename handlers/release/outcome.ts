@@ -4,7 +4,7 @@
  * AwaitRelease registers, possibly after everything settled). docs/architecture.md, "Races".
  */
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
-import { ReleaseNotRegistered } from "../../contract/errors";
+import { ReleaseErrors, ReleaseNotRegistered } from "../../contract/errors";
 import { MACHINE, type ReleaseItem, type ReleaseOutcome, RELEASE_CHANGES } from "../../contract/lifecycle";
 import { type ExecutionDeps, nowIso } from "../executions";
 import { changeRelease } from "../lifecycle-store";
@@ -29,7 +29,7 @@ export function outcomeOf(release: ReleaseItem): ReleaseOutcome {
     const why = release.cancelReason ? `: ${release.cancelReason}` : "";
     return {
       status: "CANCELLED",
-      error: "ReleaseCancelled",
+      error: ReleaseErrors.ReleaseCancelled,
       cause: `Release ${release.releaseId} was cancelled by ${release.cancelledBy}${why}`,
       causedBy: release.cancelledBy,
     };
@@ -37,7 +37,7 @@ export function outcomeOf(release: ReleaseItem): ReleaseOutcome {
   if (release.firstFailure !== undefined) {
     return {
       status: "FAILED",
-      error: release.firstFailureError ?? "PipelineFailed",
+      error: release.firstFailureError ?? ReleaseErrors.PipelineFailed,
       cause: release.firstFailure,
       causedBy: release.firstFailureBy ?? MACHINE,
     };

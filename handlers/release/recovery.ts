@@ -4,12 +4,12 @@
  * stopped process. Each is marked FAILED, saying why, through the lifecycle's `abandon` changes.
  */
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { ReleaseErrors } from "../../contract/errors";
 import { SETTLED_STATUSES, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { type ExecutionDeps, nowIso, recordState, releaseWaiterDone } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
 import { pipelinesOfRelease } from "./reads";
 
-export const ABANDONED_ERROR = "LocalEngineStopped";
 export const ABANDONED_CAUSE =
   "The local release machine stopped while this release was running; its local pipelines stopped with it. Submit it again under a new releaseId.";
 
@@ -49,7 +49,7 @@ export async function failAbandonedReleases(deps: ExecutionDeps): Promise<string
       });
     }
     await changeRelease(deps, releaseId, RELEASE_CHANGES.abandon, {
-      fields: { errorName: ABANDONED_ERROR, cause: ABANDONED_CAUSE, endedAt: nowIso(deps) },
+      fields: { errorName: ReleaseErrors.LocalEngineStopped, cause: ABANDONED_CAUSE, endedAt: nowIso(deps) },
     });
   }
   return ids;

@@ -1,0 +1,168 @@
+/**
+ * The one wiring of the release machine's functions: each function's name (the workflow's
+ * functions, stepfunction/release-workflow.ts's WORKFLOW_FUNCTIONS, and the event and API
+ * functions) to the handler it runs, built from the clients and settings it is given. Lambda's
+ * entry points (handlers/index.ts) give each what they read from the environment; local mode
+ * (local/release-machine.ts) gives every one the stand-ins' clients. So what runs locally is what
+ * is deployed.
+ *
+ * Each builder names only the part of HandlerDeps it uses: Pulumi serializes what an entry point
+ * captures, and an entry point reaching one builder (`HANDLERS.loadManifest`) carries that builder
+ * alone, not the others.
+ */
+import type { S3Client } from "@aws-sdk/client-s3";
+import { DuplicateRelease } from "../contract/errors";
+import { manifestParser } from "../contract/manifest";
+import type { ManifestRules } from "../contract/manifest-schema";
+import { rejectionError } from "../contract/rejection";
+import type { ExecutionDeps } from "./executions";
+import {
+  type LoadedManifest,
+  type ValidatedManifestOutput,
+  loadManifest,
+  validateManifest,
+} from "./load-manifest";
+import {
+  type PipelineEventOutcome,
+  type PipelineStateChangeEvent,
+  type ReconcileReport,
+  handlePipelineEvent,
+  reconcile,
+} from "./pipeline-events";
+import { type RecordedRejection, type RejectionRequest, recordRejection } from "./rejections";
+import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from "./release-status";
+import { type ControlRequest, releaseControlApi } from "./release-control";
+import { type RegisterReleaseRequest, registerRelease } from "./release/registration";
+import { registerReleaseWaiter } from "./release/outcome";
+import {
+  type RetryReleaseRequest,
+  type StopReleaseRequest,
+  type StopReleaseResult,
+  retryRelease,
+  stopReleaseAfterFailedWait,
+} from "./release/control";
+
+/** Everything a handler may be built from; each builder takes only its part. */
+export interface HandlerDeps {
+  /** The tables and the DynamoDB, Step Functions, CodePipeline and EventBridge clients. */
+  execution: ExecutionDeps;
+  s3: S3Client;
+  rules: ManifestRules;
+  /** The control function's own settings: the workflow a retry starts, and self-approval. */
+  control: { stateMachineArn: string; allowSelfApproval: boolean };
+}
+
+export interface LoadManifestEvent {
+  request: unknown;
+}
+export interface ValidateManifestEvent {
+  text: unknown;
+  location?: unknown;
+  submittedBy?: unknown;
+}
+export interface AwaitReleaseEvent {
+  taskToken: string;
+  releaseId: string;
+  executionArn: string;
+}
+
+/**
+ * Each function's part of HandlerDeps, its event and its result: the typed payload the workflow's
+ * Task (or the event rule, or API Gateway) hands it, and what it answers.
+ */
+export interface HandlerTypes {
+  loadManifest: { needs: "s3" | "rules"; event: LoadManifestEvent; result: LoadedManifest };
+  validateManifest: { needs: "rules"; event: ValidateManifestEvent; result: ValidatedManifestOutput };
+  recordRejection: { needs: "execution"; event: RejectionRequest; result: RecordedRejection };
+  registerRelease: {
+    needs: "execution";
+    event: RegisterReleaseRequest | RetryReleaseRequest;
+    result: { releaseId: string };
+  };
+  awaitRelease: { needs: "execution"; event: AwaitReleaseEvent; result: { completedAtOnce: boolean } };
+  stopRelease: { needs: "execution"; event: StopReleaseRequest; result: StopReleaseResult };
+  pipelineEvent: { needs: "execution"; event: PipelineStateChangeEvent; result: PipelineEventOutcome };
+  reconciler: { needs: "execution"; event: void; result: ReconcileReport };
+  releaseStatus: { needs: "execution"; event: ReleaseStatusRequest; result: ProxyResponse };
+  releaseControl: { needs: "execution" | "control"; event: ControlRequest; result: ProxyResponse };
+}
+
+export type FunctionName = keyof HandlerTypes;
+export type HandlerEvent<N extends FunctionName> = HandlerTypes[N]["event"];
+export type Handler<N extends FunctionName> = (event: HandlerEvent<N>) => Promise<HandlerTypes[N]["result"]>;
+type Builder<N extends FunctionName> = (deps: Pick<HandlerDeps, HandlerTypes[N]["needs"]>) => Handler<N>;
+
+/**
+ * The handlers by function name. The scheduler's, the event functions' and the control function's
+ * share the execution clients; the manifest functions take the rules (and LoadManifest S3).
+ */
+export const HANDLERS: { [N in FunctionName]: Builder<N> } = {
+  loadManifest:
+    ({ s3, rules }) =>
+    (event) =>
+      loadManifest({ s3, maxBytes: rules.maxBytes }, event.request),
+
+  validateManifest: ({ rules }) => {
+    const parse = manifestParser(rules);
+    return async (event) => validateManifest(parse, event);
+  },
+
+  recordRejection:
+    ({ execution }) =>
+    (event) =>
+      recordRejection(execution, event),
+
+  // RegisterRelease and RetryRelease (attempt n+1) run in one function: a retry names its attempt.
+  // A duplicate carries its releaseId and problem for RecordRejected (contract/rejection.ts).
+  registerRelease:
+    ({ execution }) =>
+    (event) =>
+      "retry" in event
+        ? retryRelease(execution, event)
+        : registerRelease(execution, event).catch((error: unknown) => {
+            if (!(error instanceof DuplicateRelease)) throw error;
+            const problems = [{ path: "/releaseId", rule: "duplicate", message: error.message }];
+            throw rejectionError(error, { releaseId: event.releaseId, problems });
+          }),
+
+  awaitRelease:
+    ({ execution }) =>
+    (event) =>
+      registerReleaseWaiter(execution, event),
+
+  stopRelease:
+    ({ execution }) =>
+    (event) =>
+      stopReleaseAfterFailedWait(execution, event),
+
+  pipelineEvent:
+    ({ execution }) =>
+    (event) =>
+      handlePipelineEvent(execution, event),
+
+  reconciler:
+    ({ execution }) =>
+    () =>
+      reconcile(execution),
+
+  /** API Gateway (Lambda proxy) handler for `GET /releases/{releaseId}`. */
+  releaseStatus:
+    ({ execution }) =>
+    (event) =>
+      releaseStatusApi(execution, event),
+
+  /**
+   * API Gateway (Lambda proxy) handler for the control routes: `GET /releases`, and
+   * `POST /releases/{releaseId}/cancel`, `/retry` and `/approvals/{pipeline}`.
+   */
+  releaseControl:
+    ({ execution, control }) =>
+    (event) =>
+      releaseControlApi({ ...execution, ...control }, event),
+};
+
+/** Function `name`'s handler, built from all the deps (local mode). */
+export function wire<N extends FunctionName>(name: N, deps: HandlerDeps): Handler<N> {
+  const build: Builder<N> = HANDLERS[name];
+  return build(deps);
+}
