@@ -10,9 +10,9 @@ import ts from "typescript";
 import { ROOT, sourceFiles } from "./source-files";
 
 /**
- * Declared in more than one file until the branch that splits contract/manifest.ts is merged; this
- * list is removed at that merge (ReleaseItem and PipelineItem have one owner, contract/lifecycle.ts,
- * but contract/manifest.ts still declares a private PipelineItem of its own).
+ * Declared in more than one file: ReleaseItem and PipelineItem have one owner
+ * (contract/lifecycle.ts), but contract/manifest.ts still declares a private PipelineItem (a
+ * manifest entry) of its own; renaming that one removes this entry.
  */
 const ALLOWED_UNTIL_MERGE = new Set(["PipelineItem"]);
 
