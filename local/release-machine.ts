@@ -325,6 +325,39 @@ function routePipelineEvents(router: EventRouter, deps: ExecutionDeps, allowed: 
   });
 }
 
+/**
+ * The reconciler, every `everyMs` when set, and on demand. stop() ends the timer and waits for
+ * every pass still running: one cut off mid-scan would read from dynalite after it closed. A tick
+ * while the timer's last pass still runs is skipped, so slow passes never pile up.
+ */
+function localReconciler(deps: ExecutionDeps, everyMs: number | undefined) {
+  const running = new Set<Promise<unknown>>();
+  const pass = (): Promise<ReconcileReport> => {
+    const report = reconcile(deps);
+    const settled = report.then(
+      () => undefined,
+      () => undefined,
+    );
+    running.add(settled);
+    void settled.then(() => running.delete(settled));
+    return report;
+  };
+  let timerPass: Promise<unknown> | undefined;
+  const tick = () => {
+    timerPass ??= pass()
+      .catch(() => undefined)
+      .finally(() => (timerPass = undefined));
+  };
+  const timer = everyMs !== undefined ? setInterval(tick, everyMs) : undefined;
+  return {
+    pass,
+    async stop(): Promise<void> {
+      clearInterval(timer);
+      while (running.size > 0) await Promise.all([...running]);
+    },
+  };
+}
+
 export async function startLocalReleaseMachine(
   options: LocalReleaseMachineOptions,
 ): Promise<LocalReleaseMachine> {
@@ -358,10 +391,7 @@ export async function startLocalReleaseMachine(
   late.engine = engine;
   routePipelineEvents(router, deps, rules.allowedPipelines);
 
-  const timer =
-    options.reconcileEveryMs !== undefined
-      ? setInterval(() => void reconcile(deps).catch(() => undefined), options.reconcileEveryMs)
-      : undefined;
+  const reconciler = localReconciler(deps, options.reconcileEveryMs);
 
   const start = (input: unknown, startOptions: { name?: string } = {}) =>
     engine.startExecution({ input, ...(startOptions.name ? { name: startOptions.name } : {}) });
@@ -386,10 +416,10 @@ export async function startLocalReleaseMachine(
         { source: "api", body: typeof manifest === "string" ? manifest : JSON.stringify(manifest) },
         submitOptions,
       ),
-    reconcile: () => reconcile(deps),
+    reconcile: reconciler.pass,
     readRelease: (releaseId) => readRelease(deps, releaseId),
     async close() {
-      if (timer) clearInterval(timer);
+      await reconciler.stop();
       await engine.stopAll();
       await router.idle();
       router.close();
