@@ -8,16 +8,17 @@ import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ReconcileReport } from "../handlers/pipeline-events";
 import { ExecutionsTable } from "../contract/tables";
 import { type LocalReleaseMachine, startLocalReleaseMachine } from "../local/release-machine";
+import { startCliServer } from "./cli-harness";
 import { localPipelines, newReleaseId, until } from "./local-helpers";
 
 /** Enough waiting executions that a reconciler pass outlasts close()'s own steps. */
 const NAMES = Array.from({ length: 10 }, (_, i) => `close-${i + 1}`);
 
 /**
- * Holds the reconciler's scan of the waiting index until `gate` resolves, and counts the
- * handlers' DynamoDB requests: started, answered, and failed (with why).
+ * Holds the reconciler's scan of the waiting index (or, with `holdAll`, every request) until
+ * `gate` resolves, and counts the handlers' DynamoDB requests: started, answered, and failed.
  */
-function watchDynamo(machine: LocalReleaseMachine, gate: Promise<void>) {
+function watchDynamo(machine: LocalReleaseMachine, gate: Promise<void>, holdAll = false) {
   const seen = { held: 0, started: 0, answered: 0, failed: [] as string[] };
   machine.deps.ddb.middlewareStack.add(
     (next) => async (args) => {
@@ -27,7 +28,7 @@ function watchDynamo(machine: LocalReleaseMachine, gate: Promise<void>) {
         const waitingScan =
           input.TableName === machine.tables.executions &&
           input.IndexName === ExecutionsTable.waitingIndex.name;
-        if (waitingScan) {
+        if (waitingScan || holdAll) {
           seen.held += 1;
           await gate;
         }
@@ -104,5 +105,23 @@ describe("closing the local release machine", function () {
     // within a few of its periods (under load it may come later: then this passes, never fails).
     await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(seen.started, afterClose.started);
+  });
+
+  it("lets the local server's API answer a request cut off by close() before the machine closes", async () => {
+    const cliServer = await startCliServer("close", pipelines, { reconcileEveryMs: 3_600_000 });
+    const { server } = cliServer;
+    let open!: () => void;
+    const seen = watchDynamo(server.machine, new Promise<void>((resolve) => (open = resolve)), true);
+    // The client's connection is cut by close(): its answer is lost, the route's reads are not.
+    const asked = fetch(`${server.url}/releases/never-submitted`).catch(() => undefined);
+    await until("the route to read the release", () => seen.held > 0);
+
+    const closing = cliServer.close();
+    open();
+    await closing;
+    await asked;
+
+    assert.deepEqual(seen.failed, []);
+    assert.equal(seen.answered, seen.started);
   });
 });
