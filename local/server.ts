@@ -372,7 +372,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         });
       });
       requests.add(answered);
-      void answered.then(() => requests.delete(answered));
+      void answered.finally(() => requests.delete(answered));
     });
     const { port } = await listen(server, options.port);
     return {
@@ -387,7 +387,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         // A request cut off above may still be reading or writing tables: it ends before dynalite.
-        while (requests.size > 0) await Promise.all([...requests]);
+        while (requests.size > 0) await Promise.allSettled([...requests]);
         // Followers of running executions end with them, inside closeAll(), and read nothing then.
         const ended = [...followers].filter((f) => f.execution.status !== "RUNNING");
         await Promise.all(ended.map((f) => f.following));
