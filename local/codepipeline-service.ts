@@ -125,6 +125,8 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
   };
   private readonly calls = new Map<string, number>();
   private injected: InjectedFault[] = [];
+  /** Set by close(): a request still being read then changes nothing, so no run (or timer) starts after it. */
+  private closed = false;
   private readonly server: Server;
   private readonly region: string;
   private readonly account: string;
@@ -166,6 +168,7 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const run of this.runs.values()) run.cancelTimers();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -348,6 +351,8 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
     const operation = target.startsWith("CodePipeline_20150709.") ? target.slice(22) : target;
     this.calls.set(operation, this.callCount(operation) + 1);
     const body = parseBody((await readBody(request)) ?? "");
+    if (this.closed)
+      throw new CodePipelineError("ServiceUnavailableException", "The local CodePipeline is closed", 503);
     if (!Object.hasOwn(this.operations, operation)) {
       throw new CodePipelineError(
         "UnknownOperationException",

@@ -99,6 +99,7 @@ export function formatReleaseEvent(event: ReleaseEvent): string {
  * Reports one execution: started now, and how it ended once it has. A release found REJECTED, or
  * an execution failing with a rejection's error, is reported as rejected. Nothing is read or
  * reported once `open()` is false: the machine is shutting down and its executions are cut off.
+ * Settles once it has reported the end, or found `open()` false: a shutdown waits for it.
  */
 export function followExecution(
   machine: LocalReleaseMachine,
@@ -106,9 +107,9 @@ export function followExecution(
   releaseId: string | undefined,
   emit: (event: ReleaseEvent) => void,
   open: () => boolean,
-): void {
+): Promise<void> {
   emit({ type: "started", at: execution.startDate, releaseId, execution: execution.name });
-  void execution.done.then(async (done) => {
+  return execution.done.then(async (done) => {
     // Its pipelines' last events may still be in delivery: their lines come first.
     await machine.router.idle();
     if (!open()) return;

@@ -308,6 +308,39 @@ function routePipelineEvents(router: EventRouter, deps: HandlerDeps, allowed: re
   });
 }
 
+/**
+ * The reconciler, every `everyMs` when set, and on demand. stop() ends the timer and waits for
+ * every pass still running: one cut off mid-scan would read from dynalite after it closed. A tick
+ * while the timer's last pass still runs is skipped, so slow passes never pile up.
+ */
+function localReconciler(run: () => Promise<ReconcileReport>, everyMs: number | undefined) {
+  const running = new Set<Promise<unknown>>();
+  const pass = (): Promise<ReconcileReport> => {
+    const report = run();
+    const settled = report.then(
+      () => undefined,
+      () => undefined,
+    );
+    running.add(settled);
+    void settled.then(() => running.delete(settled));
+    return report;
+  };
+  let timerPass: Promise<unknown> | undefined;
+  const tick = () => {
+    timerPass ??= pass()
+      .catch(() => undefined)
+      .finally(() => (timerPass = undefined));
+  };
+  const timer = everyMs !== undefined ? setInterval(tick, everyMs) : undefined;
+  return {
+    pass,
+    async stop(): Promise<void> {
+      clearInterval(timer);
+      while (running.size > 0) await Promise.all([...running]);
+    },
+  };
+}
+
 export async function startLocalReleaseMachine(
   options: LocalReleaseMachineOptions,
 ): Promise<LocalReleaseMachine> {
@@ -347,10 +380,7 @@ export async function startLocalReleaseMachine(
   late.engine = engine;
   routePipelineEvents(router, injected, rules.allowedPipelines);
 
-  const timer =
-    options.reconcileEveryMs !== undefined
-      ? setInterval(() => void reconcile().catch(() => undefined), options.reconcileEveryMs)
-      : undefined;
+  const reconciler = localReconciler(reconcile, options.reconcileEveryMs);
 
   const start = (input: unknown, startOptions: { name?: string } = {}) =>
     engine.startExecution({ input, ...(startOptions.name ? { name: startOptions.name } : {}) });
@@ -372,10 +402,10 @@ export async function startLocalReleaseMachine(
         { source: "api", body: typeof manifest === "string" ? manifest : JSON.stringify(manifest) },
         submitOptions,
       ),
-    reconcile: () => reconcile(),
+    reconcile: reconciler.pass,
     readRelease: (releaseId) => readRelease(deps, releaseId),
     async close() {
-      if (timer) clearInterval(timer);
+      await reconciler.stop();
       await engine.stopAll();
       await router.idle();
       router.close();

@@ -347,8 +347,18 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     (event) => publish(event),
     (execution, input) => late.follow?.(execution, retriedReleaseId(input)),
   );
-  const follow = (execution: LocalExecution, releaseId?: string) =>
-    followExecution(machine, execution, releaseId, emit, () => open);
+  // What close() waits for before the machine closes: the API's requests being answered, and
+  // the followers of executions that ended, which may be reading their release from dynalite.
+  const requests = new Set<Promise<void>>();
+  const followers = new Set<{ execution: LocalExecution; following: Promise<void> }>();
+  const follow = (execution: LocalExecution, releaseId?: string) => {
+    const follower = {
+      execution,
+      following: followExecution(machine, execution, releaseId, emit, () => open).catch(() => undefined),
+    };
+    followers.add(follower);
+    void follower.following.then(() => followers.delete(follower));
+  };
   late.follow = follow;
   const server = createServer();
   try {
@@ -362,12 +372,14 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     });
     const api = new LocalReleaseApi(machine, options.pipelines, follow, emit);
     server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-      api.route(request, response).catch((error: unknown) => {
+      const answered = api.route(request, response).catch((error: unknown) => {
         send(response, 500, {
           error: "InternalError",
           message: error instanceof Error ? error.message : String(error),
         });
       });
+      requests.add(answered);
+      void answered.finally(() => requests.delete(answered));
     });
     const { port } = await listen(server, options.port);
     return {
@@ -382,6 +394,11 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         open = false;
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        // A request cut off above may still be reading or writing tables: it ends before dynalite.
+        while (requests.size > 0) await Promise.allSettled([...requests]);
+        // Followers of running executions end with them, inside closeAll(), and read nothing then.
+        const ended = [...followers].filter((f) => f.execution.status !== "RUNNING");
+        await Promise.all(ended.map((f) => f.following));
         await closeAll();
       },
     };

@@ -1,9 +1,11 @@
 /**
- * The ReleaseMachine component built per case under strict mocks, in each configuration that
- * changes its shape: two components in one stack, each failure policy, and both values of
- * manageApiGatewayAccount. index.ts registers once per process (modules are cached), so each case
- * constructs the component itself, records what it registered, and forgets it afterwards so the
- * other tests see only the program's stack.
+ * The ReleaseMachine component built under strict mocks in each configuration that changes its
+ * shape: two components in one stack, each failure policy, and both values of
+ * manageApiGatewayAccount. index.ts registers once per process (modules are cached), so the cases
+ * construct components themselves, record what they registered, and forget it afterwards so the
+ * other tests see only the program's stack. Building a component takes seconds (each Lambda is
+ * serialized), so the two components of one stack carry one failure policy and one value of
+ * manageApiGatewayAccount each, and those cases read their own component's resources.
  */
 import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
@@ -64,19 +66,37 @@ async function assertPolicyPackPasses(resources: RecordedResource[]): Promise<vo
   assert.deepEqual(result.notEvaluable, []);
 }
 
+/** A component's own resources: itself and its children, each named after it. */
+const ownedBy = (resources: readonly RecordedResource[], component: string) =>
+  resources.filter((r) => r.name === component || r.name.startsWith(`${component}-`));
+
+/** What each configuration case reads: the component of the shared stack built that way. */
+const FAILURE_POLICY_COMPONENT = { stopRemaining: "blue", letFinish: "green" } as const;
+const ACCOUNT_COMPONENT = { true: "blue", false: "green" } as const;
+
 describe("the ReleaseMachine component, built per configuration", function () {
   this.timeout(120000);
+
+  /** The two components of one stack, built once for every case below that reads them. */
+  let shared: Promise<RecordedResource[]> | undefined;
+  const sharedStack = () =>
+    (shared ??= build({
+      // The API Gateway account settings are one per account and region: one component owns them.
+      [FAILURE_POLICY_COMPONENT.stopRemaining]: {
+        manageApiGatewayAccount: "true",
+        failurePolicy: "stopRemaining",
+      },
+      [FAILURE_POLICY_COMPONENT.letFinish]: { manageApiGatewayAccount: "false", failurePolicy: "letFinish" },
+    }));
+  after(async () => {
+    if (shared) forget(await shared);
+  });
 
   describe("two components in one stack", () => {
     let resources: RecordedResource[] = [];
     before(async () => {
-      // The API Gateway account settings are one per account and region: one component owns them.
-      resources = await build({
-        blue: { manageApiGatewayAccount: "true" },
-        green: { manageApiGatewayAccount: "false" },
-      });
+      resources = await sharedStack();
     });
-    after(() => forget(resources));
 
     it("register no two resources with one URN or one name of a type", () => {
       assert.deepEqual(repeated(resources.map((r) => r.urn)), []);
@@ -134,12 +154,11 @@ describe("the ReleaseMachine component, built per configuration", function () {
 
   for (const failurePolicy of ["stopRemaining", "letFinish"] as const satisfies readonly FailurePolicy[]) {
     describe(`under the failure policy ${failurePolicy}`, () => {
-      const name = `policy-${failurePolicy}`;
+      const name = FAILURE_POLICY_COMPONENT[failurePolicy];
       let resources: RecordedResource[] = [];
       before(async () => {
-        resources = await build({ [name]: { failurePolicy } });
+        resources = ownedBy(await sharedStack(), name);
       });
-      after(() => forget(resources));
 
       it("deploys the workflow rendered for that policy, whose RegisterRelease carries it", () => {
         const deployed = JSON.parse(
@@ -173,12 +192,11 @@ describe("the ReleaseMachine component, built per configuration", function () {
 
   for (const manage of [true, false]) {
     describe(`with manageApiGatewayAccount ${manage}`, () => {
-      const name = `account-${manage}`;
+      const name = ACCOUNT_COMPONENT[`${manage}`];
       let resources: RecordedResource[] = [];
       before(async () => {
-        resources = await build({ [name]: { manageApiGatewayAccount: String(manage) } });
+        resources = ownedBy(await sharedStack(), name);
       });
-      after(() => forget(resources));
 
       it(
         manage

@@ -6,6 +6,7 @@ import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import type { ReleaseStatusView } from "../contract/release-view";
 import type { LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
+import type { EventEnvelope, EventRouter } from "../local/event-router";
 import {
   type LocalReleaseMachine,
   type LocalReleaseMachineOptions,
@@ -93,3 +94,36 @@ export const localPipelines = (
     durationMs,
     outcome: failing.includes(name) ? "Failed" : "Succeeded",
   }));
+
+/**
+ * Holds the deliveries `holds` picks (by event and rule) until `release()`, which delivers each
+ * to its rule alone: an event made late by the test's own step, never by a timer racing the run.
+ */
+export function holdDeliveries(
+  router: EventRouter,
+  holds: (event: EventEnvelope, rule: string) => boolean,
+): { held: { event: EventEnvelope; rule: string }[]; release(): void } {
+  const held: { event: EventEnvelope; rule: string }[] = [];
+  let releasing: string | undefined;
+  router.intercept = (event, rule) => {
+    if (releasing !== undefined) return rule === releasing ? "deliver" : "drop";
+    if (!holds(event, rule)) return "deliver";
+    held.push({ event, rule });
+    return "drop";
+  };
+  return {
+    held,
+    release() {
+      for (const { event, rule } of held.splice(0)) {
+        releasing = rule;
+        try {
+          router.publish(event);
+          // The event was published once, when it happened; only its delivery comes late.
+          if (router.published.at(-1) === event) router.published.pop();
+        } finally {
+          releasing = undefined;
+        }
+      }
+    },
+  };
+}

@@ -472,10 +472,14 @@ describe("release control, end to end on the local engine", function () {
         await end(m, "g-build", "Succeeded");
         await awaiting(m, releaseId, "g-prod");
         assert.deepEqual(executionsOf(m, "g-prod"), []);
-        const requested = m.router.published.filter(
-          (e) => e["detail-type"] === "Release Approval Requested" && e.detail.releaseId === releaseId,
+        const approvalRequests = () =>
+          m.router.published.filter(
+            (e) => e["detail-type"] === "Release Approval Requested" && e.detail.releaseId === releaseId,
+          );
+        // The gate is announced after its status is written, by the workflow's own invocation.
+        const requested = await until("the gate to be announced", () =>
+          approvalRequests().length > 0 ? approvalRequests() : undefined,
         );
-        assert.equal(requested.length, 1);
         assert.equal(requested[0].detail.pipeline, "g-prod");
         assert.equal(requested[0].detail.submittedBy, ALICE);
         assert.ok(!JSON.stringify(requested[0].detail).toLowerCase().includes("token"));
@@ -496,6 +500,7 @@ describe("release control, end to end on the local engine", function () {
         await end(m, "g-prod", "Succeeded");
         const done = await finished(m, execution);
         assert.equal(done.status, "SUCCEEDED");
+        assert.equal(approvalRequests().length, 1, "the gate was announced once");
         const release = await m.readRelease(releaseId);
         const gate = release?.pipelines.find((p) => p.name === "g-prod")?.approval;
         assert.equal(gate?.decision, "approve");

@@ -23,7 +23,7 @@ import {
 } from "../local/release-machine";
 import { S3RVER_CREDENTIALS } from "../local/s3";
 import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "../local/server";
-import { finished, localPipelines, newReleaseId, until } from "./local-helpers";
+import { finished, holdDeliveries, localPipelines, newReleaseId, until } from "./local-helpers";
 import {
   BAD_CONTROL_REQUESTS,
   BAD_INPUTS,
@@ -644,12 +644,15 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       "events reordered (STARTED delivered after SUCCEEDED): SUCCEEDED, the terminal status kept, both states recorded",
       async () => {
         const releaseId = newReleaseId("reordered");
-        machine.router.intercept = (event, rule) =>
-          rule === "pipeline-state-changed" && event.detail.state === "STARTED"
-            ? { delayMs: 250 }
-            : "deliver";
+        const started = holdDeliveries(
+          machine.router,
+          (event, rule) => rule === "pipeline-state-changed" && event.detail.state === "STARTED",
+        );
 
         await submit(releaseId, ["svc-a", "svc-b"]);
+        await endedRelease(machine, releaseId);
+        assert.equal(started.held.length, 2, "each pipeline's STARTED was held back");
+        started.release();
         const release = await endedRelease(machine, releaseId);
 
         assert.equal(release.status, "SUCCEEDED", release.cause);
@@ -670,23 +673,27 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
       "a late terminal event, then every event redelivered after the release ended: SUCCEEDED once, history unchanged",
       async () => {
         const releaseId = newReleaseId("late");
-        machine.router.intercept = (event, rule) =>
-          rule === "pipeline-state-changed" &&
-          event.detail.pipeline === "svc-b" &&
-          event.detail.state === "SUCCEEDED"
-            ? { delayMs: 300 }
-            : "deliver";
+        const terminal = holdDeliveries(
+          machine.router,
+          (event, rule) =>
+            rule === "pipeline-state-changed" &&
+            event.detail.pipeline === "svc-b" &&
+            event.detail.state === "SUCCEEDED",
+        );
 
         await submit(releaseId, ["svc-a", "svc-b"]);
         const [b] = await until("svc-b to end in CodePipeline", () => {
           const found = startsOf(machine, releaseId, "svc-b");
           return found[0]?.status === "Succeeded" ? found : undefined;
         });
+        await machine.router.idle();
+        assert.equal(terminal.held.length, 1, "svc-b's SUCCEEDED was held back");
         assert.equal(
           (await machine.readRelease(releaseId))?.status,
           "RUNNING",
           "the release waits for the event",
         );
+        terminal.release();
         const release = await endedRelease(machine, releaseId);
         assert.equal(release.status, "SUCCEEDED", release.cause);
         const before = historyOf(release);
