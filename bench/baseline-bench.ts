@@ -49,7 +49,7 @@ export class BaselineBench {
     run.now += POLL_SECONDS;
     if (!run.ended && run.now >= run.endAt) {
       run.ended = true;
-      // With failOne, the first pipeline fails while the others still run (the original stops none).
+      // With failOne, the first pipeline fails while the others still run (the baseline stops none).
       const ending = run.spec.failOne ? payload.executions.slice(0, 1) : payload.executions;
       for (const { pipelineExecutionId } of ending) {
         this.machine.codepipeline.finish(pipelineExecutionId, run.spec.failOne ? "Failed" : "Succeeded");

@@ -1,5 +1,5 @@
 /**
- * The polling baseline's Lambda functions, written as the original's are (one function starts
+ * The polling baseline's Lambda functions, written as a polling design writes them (one function starts
  * every pipeline, one checks them all), with the real SDK clients injected, so every CodePipeline
  * call and DynamoDB write they make reaches the stand-ins and is counted there.
  */
@@ -25,7 +25,7 @@ export interface StartedExecution {
   pipelineExecutionId: string;
 }
 
-/** A named error, as the original threw for a repeated releaseId (its check was racy: read, then write). */
+/** A named error for a repeated releaseId, as a polling design throws it (its check is racy: read, then write). */
 export class DuplicateRelease extends Error {
   override readonly name = "DuplicateRelease";
 }

@@ -1,7 +1,7 @@
 /**
- * The polling baseline: the shape of the original SAM demo this project replaces (docs/architecture.md,
- * "Scheduling", says why not polling), built with the same typed ASL builders as our workflow, so both are measured on the
- * same engine with the same stand-ins.
+ * The polling baseline: the design a release machine has without events, polling every pipeline on
+ * a timer (docs/architecture.md, "Scheduling", says why not polling), built with the same typed ASL
+ * builders as our workflow, so both are measured on the same engine with the same stand-ins.
  *
  *   ValidateManifest (Lambda) ─▶ RecordRelease (dynamodb:putItem) ─▶ StartPipelines (one Lambda
  *   starting every pipeline) ─▶ WaitBeforeCheck (Wait 30 s) ─▶ CheckPipelines (one Lambda: a
@@ -10,9 +10,9 @@
  *      any failed    ─▶ MarkFailed ─▶ ReleaseFailed
  *      otherwise     ─▶ WaitBeforeCheck
  *
- * This is the brief's simplification of the original and slightly cheaper than it: the original
- * (guysqr/release-machine, statemachine/release_machine.asl.json) also has a "Manifest Valid?"
- * Choice and starts pipelines in a Map of three states per pipeline. The loop is the same.
+ * A polling design commonly adds a "Manifest Valid?" Choice and starts pipelines in a Map of three
+ * states per pipeline; this baseline leaves those out, so it is slightly cheaper than such a
+ * design, never dearer: the comparison favours the baseline. The loop is the same.
  * asl.ts has no Wait state (our workflow never waits), so its type is declared here.
  */
 import {
@@ -31,7 +31,7 @@ import {
 } from "../stepfunction/asl";
 import { TRANSIENT_DYNAMODB_ERRORS, lambdaTask } from "../stepfunction/release-workflow";
 
-/** The polling interval of the original. */
+/** The baseline's polling interval. */
 export const POLL_SECONDS = 30;
 export const WAIT_STATE = "WaitBeforeCheck";
 export const CHECK_STATE = "CheckPipelines";
@@ -82,7 +82,7 @@ export function baselineWorkflow(
 ): StateMachineDefinition {
   const wait: WaitState = { Type: "Wait", Seconds: options.waitSeconds ?? POLL_SECONDS, Next: CHECK_STATE };
   return stateMachine({
-    Comment: "Polling baseline (the original's shape): start every pipeline, then check them all every 30 s.",
+    Comment: "Polling baseline: start every pipeline, then check them all every 30 s.",
     StartAt: "ValidateManifest",
     States: {
       ValidateManifest: lambdaTask(

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: cost, reaction time and scale of the event-driven release workflow, side by side
- * with the original's 30-second polling design, both on the local engine in simulated time, plus
+ * with a 30-second polling design (bench/baseline-workflow.ts), both on the local engine in simulated time, plus
  * dependency graphs and a 500-pipeline release of ours.
  *
  *   npm run bench                          report to bench/out/RESULTS.md (gitignored), and stdout

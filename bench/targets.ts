@@ -1,6 +1,5 @@
 /**
- * The targets of issue 10 ("Benchmarks", item 8) and of the earlier benchmark, checked against
- * what was measured. A missed target is reported, never thrown: `npm run bench` does not fail on it.
+ * The benchmark's targets (README.md, "Benchmarks"), checked against what was measured. A missed target is reported, never thrown: `npm run bench` does not fail on it.
  */
 import { HISTORY_LIMIT } from "../local/history";
 import {

@@ -103,7 +103,7 @@ export function parseManifest(text: string, rules: ManifestRules): ValidatedRele
 }
 
 type Revision = { actionName: string; revisionType: string; revisionValue: string };
-type PipelineItem =
+type ManifestPipelineEntry =
   | string
   | {
       name: string;
@@ -149,11 +149,11 @@ export function manifestParser(rules: ManifestRules): (text: string) => Validate
     if (problems.length === 0) problems.push(...graphProblems(items));
     if (problems.length > 0 || releaseId === undefined)
       throw new InvalidManifest(capped(problems.sort(byPath)));
-    return { releaseId, pipelines: (items as PipelineItem[]).map(plan) };
+    return { releaseId, pipelines: (items as ManifestPipelineEntry[]).map(plan) };
   };
 }
 
-function plan(item: PipelineItem): PlannedPipeline {
+function plan(item: ManifestPipelineEntry): PlannedPipeline {
   if (typeof item === "string") return { name: item };
   const { name, variables, sourceRevisions, dependsOn, approval } = item;
   const planned: PlannedPipeline = { name };

@@ -66,10 +66,10 @@ export const LOCAL_REFS: WorkflowRefs = {
   eventBusName: "default",
 };
 
-/** The local tables' names (the Pulumi program names its own). */
 /** The local state machine's ARN: what the retry route starts executions of. */
 export const LOCAL_STATE_MACHINE_ARN = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:release-machine`;
 
+/** The local tables' names (the Pulumi program names its own). */
 export const LOCAL_TABLES: TableNames = {
   releases: LOCAL_REFS.releasesTable,
   executions: "executions",

@@ -139,7 +139,6 @@ function text(body: Record<string, unknown>, field: string, required: boolean, m
   return value;
 }
 
-/** One SendTask* call against the registry; returns the response body. */
 /**
  * StartExecution, when the service fronts a local engine (the retry route starts a release's next
  * attempt through it): `name` is required here, as the release machine always names its retries.
@@ -149,6 +148,7 @@ export type LocalStartExecution = (request: { stateMachineArn: string; name: str
   startDate: Date;
 };
 
+/** One call (SendTask*, or StartExecution when an engine is fronted); returns the response body. */
 function dispatch(
   registry: TaskTokenRegistry,
   operation: string,

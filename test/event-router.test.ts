@@ -344,7 +344,6 @@ describe("EventRouter", () => {
   };
   afterEach(() => routers.splice(0).forEach((router) => router.close()));
 
-  /** A rule on `source: [source]` that records what it receives. */
   /** A rule whose target throws on its first `failures` calls ("attempt n failed"), counting every call. */
   function failingTarget(router: EventRouter, name: string, failures: number) {
     const target = { calls: 0 };
@@ -359,6 +358,7 @@ describe("EventRouter", () => {
     return target;
   }
 
+  /** A rule on `source: [source]` that records what it receives. */
   function recorder(router: EventRouter, name: string, source = "test.source", eventBusName?: string) {
     const received: EventEnvelope[] = [];
     router.addRule({

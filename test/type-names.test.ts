@@ -9,13 +9,6 @@ import path from "node:path";
 import ts from "typescript";
 import { ROOT, sourceFiles } from "./source-files";
 
-/**
- * Declared in more than one file: ReleaseItem and PipelineItem have one owner
- * (contract/lifecycle.ts), but contract/manifest.ts still declares a private PipelineItem (a
- * manifest entry) of its own; renaming that one removes this entry.
- */
-const ALLOWED_UNTIL_MERGE = new Set(["PipelineItem"]);
-
 interface Declared {
   name: string;
   exported: boolean;
@@ -59,18 +52,7 @@ describe("exported type names", () => {
   );
 
   it("are each declared in one source file only", () => {
-    const twice = typeNamesDeclaredTwice(files).filter(
-      (line) => !ALLOWED_UNTIL_MERGE.has(line.split(":")[0]),
-    );
-    assert.deepEqual(twice, []);
-  });
-
-  it("list only names that are still declared twice in the allow-list", () => {
-    const twice = new Set(typeNamesDeclaredTwice(files).map((line) => line.split(":")[0]));
-    assert.deepEqual(
-      [...ALLOWED_UNTIL_MERGE].filter((name) => !twice.has(name)),
-      [],
-    );
+    assert.deepEqual(typeNamesDeclaredTwice(files), []);
   });
 
   it("fires on a planted second declaration, exported or not, and ignores private names and re-exports", () => {

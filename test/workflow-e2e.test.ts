@@ -73,7 +73,7 @@ describe("the release workflow, end to end on the local engine", function () {
     assert.deepEqual(waiting, [], "no waiter is left behind");
   });
 
-  it("accepts the original's numeric releaseId and records it by its JSON text", async () => {
+  it("accepts a numeric releaseId, as the shipped manifest has, and records it by its JSON text", async () => {
     const execution = await finished(machine, machine.submit(`{"releaseId": 98.10, "pipelines": ["svc-a"]}`));
     assert.equal(execution.status, "SUCCEEDED", execution.cause);
     assert.equal((await machine.readRelease("98.10"))?.status, "SUCCEEDED");
