@@ -3,8 +3,8 @@
  * Lambda behind API Gateway's proxy integration, `AWS_IAM` on every route) and in `npm start`
  * alike. Each route parses and checks its request, authorizes the caller, then leaves every
  * decision to the scheduler (handlers/release/), whose conditional writes settle the races.
- * The request bodies' schemas below are the one source for the API Gateway models (infra/api.ts),
- * this handler and the local server.
+ * The routes and their bodies' schemas are declared once, in contract/control-routes.ts, for API
+ * Gateway (infra/api-control.ts), this handler and the local server.
  */
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
@@ -18,6 +18,12 @@ import {
 } from "../contract/errors";
 import type { ExecutionDeps } from "./executions";
 import { type JsonSchema, PIPELINE_NAME_PATTERN, RELEASE_ID_PATTERN } from "../contract/manifest-schema";
+import {
+  CONTROL_BODY_SCHEMAS,
+  type ControlBodyModel,
+  type ControlRouteName,
+  controlRouteOf,
+} from "../contract/control-routes";
 import { LISTED_RELEASE, RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "../contract/tables";
 import { type ProxyResponse, json } from "./release-status";
 import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
@@ -33,39 +39,8 @@ export interface ControlDeps extends ExecutionDeps {
   allowSelfApproval: boolean;
 }
 
-/** Lengths people write; a longer reason or comment is refused, never cut. */
-export const MAX_REASON_LENGTH = 1000;
-export const MAX_COMMENT_LENGTH = 1000;
 export const DEFAULT_LIST_LIMIT = 20;
 export const MAX_LIST_LIMIT = 100;
-
-/**
- * An object schema. API Gateway reads models as JSON Schema draft 4, whose metaschema requires
- * `required` to hold at least one name: an empty list is left out, never written as `[]`
- * (API Gateway refuses such a model: "Invalid model schema specified").
- * https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-create-model.html
- */
-const object = (properties: Record<string, JsonSchema>, required: string[] = []): JsonSchema => ({
-  type: "object",
-  additionalProperties: false,
-  ...(required.length > 0 ? { required } : {}),
-  properties,
-});
-
-/** The bodies of the control routes, by route: API Gateway models and this handler's checks. */
-export const CONTROL_BODY_SCHEMAS = {
-  CancelRequest: object({ reason: { type: "string", minLength: 1, maxLength: MAX_REASON_LENGTH } }),
-  RetryRequest: object({}),
-  ApprovalDecision: object(
-    {
-      decision: { type: "string", enum: ["approve", "reject"] },
-      comment: { type: "string", minLength: 1, maxLength: MAX_COMMENT_LENGTH },
-    },
-    ["decision"],
-  ),
-} as const satisfies Record<string, JsonSchema>;
-
-export type ControlBodyModel = keyof typeof CONTROL_BODY_SCHEMAS;
 
 // Draft 4, as API Gateway validates: a schema its metaschema refuses fails here too, at load.
 const ajv = new Ajv({ allErrors: true, strict: true });
@@ -408,34 +383,66 @@ export interface ControlRequest {
   requestContext?: { identity?: { userArn?: string | null } | null } | null;
 }
 
-/** The control routes: the resource paths API Gateway and the local server route here. */
-export const CONTROL_ROUTES = {
-  list: { method: "GET", resource: "/releases" },
-  cancel: { method: "POST", resource: "/releases/{releaseId}/cancel" },
-  retry: { method: "POST", resource: "/releases/{releaseId}/retry" },
-  approval: { method: "POST", resource: "/releases/{releaseId}/approvals/{pipeline}" },
-} as const;
+/** What a route is handed: its path parameters, body and query, and who calls. */
+interface RouteCall {
+  path: Record<string, string | undefined>;
+  query: Record<string, string | undefined>;
+  body?: string | null;
+  caller: string;
+}
+
+/** Each route's handler and success status: the compiler asks for one per declared route. */
+const ROUTE_HANDLERS: Record<
+  ControlRouteName,
+  { status: number; needsCaller: boolean; run: (deps: ControlDeps, call: RouteCall) => Promise<object> }
+> = {
+  list: { status: 200, needsCaller: false, run: (deps, call) => listRoute(deps, call.query) },
+  cancel: {
+    status: 202,
+    needsCaller: true,
+    run: (deps, call) =>
+      cancelRoute(deps, { releaseId: call.path.releaseId, body: call.body, caller: call.caller }),
+  },
+  retry: {
+    status: 202,
+    needsCaller: true,
+    run: (deps, call) =>
+      retryRoute(deps, { releaseId: call.path.releaseId, body: call.body, caller: call.caller }),
+  },
+  approval: {
+    status: 200,
+    needsCaller: true,
+    run: (deps, call) =>
+      approvalRoute(deps, {
+        releaseId: call.path.releaseId,
+        pipeline: call.path.pipeline,
+        body: call.body,
+        caller: call.caller,
+      }),
+  },
+};
 
 /** The control Lambda: routes by resource, answers every refusal with its status and a clear error. */
 export async function releaseControlApi(deps: ControlDeps, request: ControlRequest): Promise<ProxyResponse> {
   try {
-    const path = request.pathParameters ?? {};
+    const route = controlRouteOf(request.httpMethod, request.resource);
+    if (!route)
+      throw new RequestRefused(404, "NotFound", `no route ${request.httpMethod} ${request.resource}`);
+    const handler = ROUTE_HANDLERS[route];
     const caller = request.requestContext?.identity?.userArn ?? "";
-    const route = `${request.httpMethod} ${request.resource}`;
-    if (route === "GET /releases")
-      return json(200, await listRoute(deps, request.queryStringParameters ?? {}));
-    if (caller === "")
+    if (handler.needsCaller && caller === "")
       throw new RequestRefused(
         403,
         "NoCallerIdentity",
         "the request carries no caller identity; sign it with IAM credentials",
       );
-    const params = { releaseId: path.releaseId, body: request.body, caller };
-    if (route === "POST /releases/{releaseId}/cancel") return json(202, await cancelRoute(deps, params));
-    if (route === "POST /releases/{releaseId}/retry") return json(202, await retryRoute(deps, params));
-    if (route === "POST /releases/{releaseId}/approvals/{pipeline}")
-      return json(200, await approvalRoute(deps, { ...params, pipeline: path.pipeline }));
-    throw new RequestRefused(404, "NotFound", `no route ${route}`);
+    const call = {
+      path: request.pathParameters ?? {},
+      query: request.queryStringParameters ?? {},
+      body: request.body,
+      caller,
+    };
+    return json(handler.status, await handler.run(deps, call));
   } catch (error) {
     if (error instanceof RequestRefused) {
       return json(error.statusCode, {

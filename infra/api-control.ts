@@ -5,75 +5,109 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { CONTROL_BODY_SCHEMAS, type ControlBodyModel } from "../handlers/release-control";
+import {
+  CONTROL_BODY_SCHEMAS,
+  CONTROL_ROUTES,
+  CONTROL_ROUTE_NAMES,
+  type ControlBodyModel,
+  type ControlRouteSpec,
+  pathParameterNames,
+} from "../contract/control-routes";
 import type { ApiParents } from "./api-skeleton";
 
 /**
- * The release-control routes, each `AWS_IAM`, each POST body validated against its model (for
- * every content type), all proxied to the control Lambda, which reads the caller's IAM ARN from
- * `requestContext.identity.userArn`:
- * `GET /releases`, `POST /releases/{releaseId}/cancel`, `POST /releases/{releaseId}/retry`,
- * `POST /releases/{releaseId}/approvals/{pipeline}`.
- * https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
+ * The release-control routes (contract/control-routes.ts), each `AWS_IAM`, each POST body
+ * validated against its model (for every content type), all proxied to the control Lambda, which
+ * reads the caller's IAM ARN from `requestContext.identity.userArn`. Each route's Lambda permission
+ * names that route's method and path alone.
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html,
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html
  */
 export function controlRoutes(
   controlFunction: aws.lambda.Function,
   parents: ApiParents,
   opts: pulumi.ComponentResourceOptions,
 ): pulumi.Resource[] {
-  const { api, releases, release, prefix, defines } = parents;
+  const { api, prefix } = parents;
   const models = controlModels(parents, opts);
-  const resource = (name: string, parentId: pulumi.Input<string>, pathPart: string) =>
-    new aws.apigateway.Resource(
-      `${prefix}-${name}`,
-      defines("resource:Resource", `${prefix}-${name}`, { restApi: api.id, parentId, pathPart }),
+  const resources = routeResources(parents, opts);
+  const routes = CONTROL_ROUTE_NAMES.map((name) => {
+    const route: ControlRouteSpec = CONTROL_ROUTES[name];
+    const { id, name: resourceName } = resources.of(route.resource);
+    const key = `${resourceName}-${route.method.toLowerCase()}`;
+    const methodResources = controlRoute(
+      controlFunction,
+      parents,
+      {
+        key,
+        resourceId: id,
+        httpMethod: route.method,
+        model: route.model,
+        parameters: parametersOf(route),
+        models,
+      },
       opts,
     );
-  const cancel = resource("release-cancel", release.id, "cancel");
-  const retry = resource("release-retry", release.id, "retry");
-  const approvals = resource("release-approvals", release.id, "approvals");
-  const approval = resource("release-approval", approvals.id, "{pipeline}");
-  const route = (
-    key: string,
-    resourceId: pulumi.Input<string>,
-    httpMethod: "GET" | "POST",
-    extra: { model?: ControlBodyModel; parameters: Record<string, boolean> },
-  ) => controlRoute(controlFunction, parents, { key, resourceId, httpMethod, ...extra, models }, opts);
-  const releaseParameter = { "method.request.path.releaseId": true };
-  const routes = [
-    route("releases-get", releases.id, "GET", {
-      parameters: {
-        "method.request.querystring.status": false,
-        "method.request.querystring.limit": false,
-        "method.request.querystring.nextToken": false,
+    const permission = new aws.lambda.Permission(
+      `${prefix}-${key}-invoke`,
+      {
+        action: "lambda:InvokeFunction",
+        function: controlFunction.name,
+        principal: "apigateway.amazonaws.com",
+        // `*/METHOD/path`: any stage, this method, this route's path with each parameter as `*`.
+        sourceArn: pulumi.interpolate`${api.executionArn}/*/${route.method}${route.resource.replace(/\{[^}]+\}/g, "*")}`,
       },
-    }),
-    route("release-cancel-post", cancel.id, "POST", { model: "CancelRequest", parameters: releaseParameter }),
-    route("release-retry-post", retry.id, "POST", { model: "RetryRequest", parameters: releaseParameter }),
-    route("release-approval-post", approval.id, "POST", {
-      model: "ApprovalDecision",
-      parameters: { ...releaseParameter, "method.request.path.pipeline": true },
-    }),
-  ].flat();
-  const permissions = (
-    [
-      ["releases-get-invoke", "GET/releases"],
-      ["release-control-invoke", "POST/releases/*/*"],
-    ] as const
-  ).map(
-    ([name, path]) =>
-      new aws.lambda.Permission(
-        `${prefix}-${name}`,
-        {
-          action: "lambda:InvokeFunction",
-          function: controlFunction.name,
-          principal: "apigateway.amazonaws.com",
-          sourceArn: pulumi.interpolate`${api.executionArn}/*/${path}`,
-        },
-        opts,
-      ),
-  );
-  return [...Object.values(models), cancel, retry, approvals, approval, ...routes, ...permissions];
+      opts,
+    );
+    return [...methodResources, permission];
+  });
+  return [...Object.values(models), ...resources.created, ...routes.flat()];
+}
+
+/** A route's request parameters: its path parameters required, its query parameters optional. */
+function parametersOf(route: ControlRouteSpec): Record<string, boolean> {
+  return {
+    ...Object.fromEntries(pathParameterNames(route.resource).map((p) => [`method.request.path.${p}`, true])),
+    ...Object.fromEntries((route.query ?? []).map((q) => [`method.request.querystring.${q}`, false])),
+  };
+}
+
+/**
+ * The API resources under the skeleton's `/releases` and `/releases/{releaseId}`, one per path the
+ * routes use, created once each. A resource's name is `release-` and its literal segments below
+ * `{releaseId}`; an item of a collection (`approvals/{pipeline}`) is named by the collection's
+ * singular (`release-approval`), the names deployed stacks already have.
+ */
+function routeResources(
+  { api, releases, release, prefix, defines }: ApiParents,
+  opts: pulumi.ComponentResourceOptions,
+) {
+  const known = new Map<string, { id: pulumi.Input<string>; name: string }>([
+    ["/releases", { id: releases.id, name: "releases" }],
+    ["/releases/{releaseId}", { id: release.id, name: "release" }],
+  ]);
+  const created: aws.apigateway.Resource[] = [];
+  const of = (path: string): { id: pulumi.Input<string>; name: string } => {
+    const found = known.get(path);
+    if (found) return found;
+    const cut = path.lastIndexOf("/");
+    const parent = of(path.slice(0, cut));
+    const pathPart = path.slice(cut + 1);
+    const name = pathPart.startsWith("{")
+      ? parent.name.replace(/s$/, "")
+      : `${parent.name === "releases" ? "releases" : parent.name}-${pathPart}`;
+    const resource = new aws.apigateway.Resource(
+      `${prefix}-${name}`,
+      defines("resource:Resource", `${prefix}-${name}`, { restApi: api.id, parentId: parent.id, pathPart }),
+      opts,
+    );
+    created.push(resource);
+    const entry = { id: resource.id, name };
+    known.set(path, entry);
+    return entry;
+  };
+  for (const name of CONTROL_ROUTE_NAMES) of(CONTROL_ROUTES[name].resource);
+  return { of, created };
 }
 
 /** One model per control request body, from the handler's own schemas. */

@@ -13,7 +13,8 @@ import { manifestUploadedInput, manifestUploadedPattern } from "../contract/even
 import { executionNameFor } from "../contract/execution-name";
 import { manifestParser, writtenReleaseId } from "../contract/manifest";
 import { DEFAULT_MANIFEST_RULES } from "../contract/manifest-schema";
-import { CONTROL_ROUTES, type ControlRequest } from "../handlers/release-control";
+import type { ControlRequest } from "../handlers/release-control";
+import { CONTROL_ROUTES, matchControlRoute } from "../contract/control-routes";
 import type { LocalPipelineSpec } from "./codepipeline-service";
 import { lockDataDir } from "./data-dir-lock";
 import { ExecutionAlreadyExists, type LocalExecution } from "./engine";
@@ -116,33 +117,16 @@ function controlRouteOf(
   method: string,
   url: URL,
 ): Omit<ControlRequest, "body" | "requestContext"> | undefined {
-  const segments = url.pathname
-    .split("/")
-    .slice(1)
-    .map((s) => {
-      try {
-        return decodeURIComponent(s);
-      } catch {
-        return s;
-      }
-    });
-  if (method === "GET" && url.pathname === "/releases") {
-    const query = Object.fromEntries(url.searchParams);
-    return { resource: CONTROL_ROUTES.list.resource, httpMethod: "GET", queryStringParameters: query };
-  }
-  if (method !== "POST" || segments[0] !== "releases" || segments.length < 3) return undefined;
-  const releaseId = segments[1];
-  if (segments.length === 3 && segments[2] === "cancel")
-    return { resource: CONTROL_ROUTES.cancel.resource, httpMethod: "POST", pathParameters: { releaseId } };
-  if (segments.length === 3 && segments[2] === "retry")
-    return { resource: CONTROL_ROUTES.retry.resource, httpMethod: "POST", pathParameters: { releaseId } };
-  if (segments.length === 4 && segments[2] === "approvals")
-    return {
-      resource: CONTROL_ROUTES.approval.resource,
-      httpMethod: "POST",
-      pathParameters: { releaseId, pipeline: segments[3] },
-    };
-  return undefined;
+  const match = matchControlRoute(method, url.pathname);
+  if (!match) return undefined;
+  const { resource } = CONTROL_ROUTES[match.name];
+  const hasPath = Object.keys(match.pathParameters).length > 0;
+  return {
+    resource,
+    httpMethod: method,
+    ...(hasPath ? { pathParameters: match.pathParameters } : {}),
+    ...(method === "GET" ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
+  };
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import Ajv from "ajv-draft-04";
-import { CONTROL_BODY_SCHEMAS } from "../handlers/release-control";
+import { CONTROL_BODY_SCHEMAS } from "../contract/control-routes";
 import { loadProgram, ofType } from "./pulumi-mocks";
 
 const draft4 = new Ajv({ allErrors: true, strict: false });

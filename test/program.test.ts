@@ -12,7 +12,7 @@ import {
   pipelineStateChangePattern,
 } from "../contract/event-patterns";
 import { manifestSchema } from "../contract/manifest-schema";
-import { CONTROL_BODY_SCHEMAS } from "../handlers/release-control";
+import { CONTROL_BODY_SCHEMAS } from "../contract/control-routes";
 import { executionsTableShape, releasesTableShape } from "../contract/tables";
 import { DEFAULT_SETTINGS, SettingsError, readSettings } from "../infra/config";
 import { apiDefinitionHash } from "../infra/api-stage";
@@ -603,6 +603,30 @@ describe("the Pulumi program under mocks", function () {
       const statements = policyOf(own("aws:iam/rolePolicy:RolePolicy", "releaseControl-policy")).Statement;
       const start = statements.find((s) => s.Action.includes("states:StartExecution"));
       assert.deepEqual(start?.Resource, [arnOf("aws:sfn/stateMachine:StateMachine", "workflow")]);
+    });
+
+    it("lets API Gateway invoke the control function for each declared route's method and path alone", () => {
+      const permissions = ofType("aws:lambda/permission:Permission").filter((p) =>
+        /-(releases-get|release-(cancel|retry|approval)-post)-invoke$/.test(p.name),
+      );
+      const apiArn = "arn:aws:execute-api:ap-southeast-2:123456789012:api-id";
+      assert.deepEqual(permissions.map((p) => [p.name, String(p.inputs.sourceArn)]).sort(), [
+        ["release-machine-release-approval-post-invoke", `${apiArn}/*/POST/releases/*/approvals/*`],
+        ["release-machine-release-cancel-post-invoke", `${apiArn}/*/POST/releases/*/cancel`],
+        ["release-machine-release-retry-post-invoke", `${apiArn}/*/POST/releases/*/retry`],
+        ["release-machine-releases-get-invoke", `${apiArn}/*/GET/releases`],
+      ]);
+      const paths = ofType("aws:apigateway/resource:Resource").map((r) => [r.name, r.inputs.pathPart]);
+      for (const resource of [
+        ["release-machine-release-cancel", "cancel"],
+        ["release-machine-release-retry", "retry"],
+        ["release-machine-release-approvals", "approvals"],
+        ["release-machine-release-approval", "{pipeline}"],
+      ])
+        assert.ok(
+          paths.some(([n, p]) => n === resource[0] && p === resource[1]),
+          resource.join(" "),
+        );
     });
 
     it("validates POST bodies against the manifest schema for every content type", () => {
