@@ -15,7 +15,7 @@ import { pipelineStateChangePattern } from "../contract/event-patterns";
 import type { ExecutionDeps } from "../handlers/executions";
 import { type ReconcileReport, pipelineStateChange } from "../handlers/pipeline-events";
 import { failAbandonedReleases } from "../handlers/release/recovery";
-import { type Handler, type HandlerDeps, wire } from "../handlers/wiring";
+import { type FunctionName, type Handler, type HandlerDeps, wire } from "../handlers/wiring";
 import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits } from "../contract/manifest-schema";
 import type { ReleaseStatusView } from "../contract/release-view";
 import { readRelease } from "../handlers/release-status";
@@ -44,6 +44,7 @@ import { type EventsService, startEventsService } from "./events-service";
 import { EventRouter } from "./event-router";
 import { TaskTokenError, TaskTokenRegistry, startSfnService } from "./sfn-service";
 import { PAYLOADS } from "./payloads";
+import { type FunctionTimeouts, timeoutOf, withLambdaTimeout } from "./lambda-timeout";
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "000000000000";
@@ -122,6 +123,8 @@ export interface LocalReleaseMachineOptions {
     payload: unknown,
     invoke: (payload: unknown) => Promise<unknown>,
   ) => Promise<unknown>;
+  /** Shortens functions' Lambda timeouts (tests); handlers/wiring.ts FUNCTION_TIMEOUT_SECONDS otherwise. */
+  functionTimeoutSeconds?: FunctionTimeouts;
   /** An S3 client for manifests uploaded to the local bucket (the local server provides one). */
   s3?: S3Client;
   /** Whether a release's submitter may approve its own gates (the stack's `allowSelfApproval`). */
@@ -257,9 +260,11 @@ function localEngine(
       functions: Object.fromEntries(
         WORKFLOW_FUNCTIONS.map((name) => {
           const invoke = functions[name];
+          const intercepted = intercept ? (payload: unknown) => intercept(name, payload, invoke) : invoke;
+          // The timeout covers what an interceptor adds: a slowed invocation times out as on Lambda.
           return [
             LOCAL_REFS.functions[name],
-            intercept ? (payload: unknown) => intercept(name, payload, invoke) : invoke,
+            withLambdaTimeout(timeoutOf(name, options.functionTimeoutSeconds), intercepted),
           ];
         }),
       ),
@@ -296,8 +301,13 @@ async function startStandIns(options: LocalReleaseMachineOptions, router: EventR
 }
 
 /** CodePipeline's state changes of the allowed pipelines reach the pipeline-event handler, as the stack's rule does. */
-function routePipelineEvents(router: EventRouter, deps: HandlerDeps, allowed: readonly string[]): void {
-  const handle = wire("pipelineEvent", deps);
+function routePipelineEvents(
+  router: EventRouter,
+  deps: HandlerDeps,
+  allowed: readonly string[],
+  timeouts: FunctionTimeouts = {},
+): void {
+  const handle = withLambdaTimeout(timeoutOf("pipelineEvent", timeouts), wire("pipelineEvent", deps));
   router.addRule({
     name: "pipeline-state-changed",
     pattern: pipelineStateChangePattern(allowed),
@@ -370,7 +380,9 @@ export async function startLocalReleaseMachine(
     allowSelfApproval: options.allowSelfApproval ?? false,
   };
   const injected: HandlerDeps = { execution: deps, s3, rules, control };
-  const reconcile = wire("reconciler", injected);
+  const timed = <N extends FunctionName>(name: N): Handler<N> =>
+    withLambdaTimeout(timeoutOf(name, options.functionTimeoutSeconds), wire(name, injected));
+  const reconcile = timed("reconciler");
   const engine = localEngine(options, localFunctions(injected), {
     dynamodb: engineDynamodb,
     router,
@@ -378,7 +390,7 @@ export async function startLocalReleaseMachine(
   });
 
   late.engine = engine;
-  routePipelineEvents(router, injected, rules.allowedPipelines);
+  routePipelineEvents(router, injected, rules.allowedPipelines, options.functionTimeoutSeconds);
 
   const reconciler = localReconciler(reconcile, options.reconcileEveryMs);
 
@@ -395,7 +407,7 @@ export async function startLocalReleaseMachine(
     stateMachineArn: LOCAL_STATE_MACHINE_ARN,
     events,
     control: { ...deps, ...control },
-    api: { releaseStatus: wire("releaseStatus", injected), releaseControl: wire("releaseControl", injected) },
+    api: { releaseStatus: timed("releaseStatus"), releaseControl: timed("releaseControl") },
     start,
     submit: (manifest, submitOptions) =>
       start(
