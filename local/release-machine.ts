@@ -44,6 +44,7 @@ import { type EventsService, startEventsService } from "./events-service";
 import { EventRouter } from "./event-router";
 import { TaskTokenError, TaskTokenRegistry, startSfnService } from "./sfn-service";
 import { PAYLOADS } from "./payloads";
+import { executionStatusChangeEvent } from "./execution-events";
 import { type FunctionTimeouts, timeoutOf, withLambdaTimeout } from "./lambda-timeout";
 
 export const LOCAL_REGION = "us-east-1";
@@ -106,12 +107,16 @@ export interface LocalReleaseMachineOptions {
   dataDir?: string;
   /** The CodePipeline stand-in's port; an ephemeral one when unset. */
   codepipelinePort?: number;
+  /** The Step Functions endpoint's port; an ephemeral one when unset. */
+  sfnPort?: number;
   /** Compress Retry pauses to this many ms (tests). */
   retryPauseMs?: number;
   /** Told of every engine event (benchmarks). */
   onEngineEvent?: EngineOptions["onEvent"];
   /** History events an execution may have (AWS: 25,000); lower only to test the limit. */
   historyLimit?: number;
+  /** How long an execution may run before it ends TIMED_OUT; one year (as on AWS) when unset. */
+  executionTimeoutSeconds?: number;
   /** Run the reconciler on this period; off when unset (tests call reconcile()). */
   reconcileEveryMs?: number;
   /**
@@ -144,6 +149,8 @@ export interface LocalReleaseMachine {
   stateMachineArn: string;
   /** The EventBridge stand-in the handlers publish release events to. */
   events: EventsService;
+  /** The Step Functions endpoint (SendTask*, StartExecution, StopExecution, DescribeExecution). */
+  sfnEndpoint: string;
   /** What the release-control routes run with (handlers/release-control.ts). */
   control: ControlDeps;
   /** The API's functions, wired as on Lambda (handlers/wiring.ts): the local server answers with them. */
@@ -180,10 +187,12 @@ function localRules(options: LocalReleaseMachineOptions): ManifestRules & { allo
 function startLocalSfn(
   registry: TaskTokenRegistry,
   late: { engine?: LocalWorkflowEngine },
-  onExecutionStarted: LocalReleaseMachineOptions["onExecutionStarted"],
+  options: Pick<LocalReleaseMachineOptions, "onExecutionStarted" | "sfnPort">,
 ) {
+  const { onExecutionStarted } = options;
   return startSfnService({
     registry,
+    ...(options.sfnPort !== undefined && { port: options.sfnPort }),
     startExecution: ({ stateMachineArn, name, input }) => {
       if (!late.engine || stateMachineArn !== LOCAL_STATE_MACHINE_ARN)
         throw new TaskTokenError(
@@ -200,6 +209,12 @@ function startLocalSfn(
           throw new TaskTokenError("ExecutionAlreadyExists", error.message);
         throw error;
       }
+    },
+    executions: {
+      stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+      stop: (arn, reason) =>
+        late.engine?.describeExecution(arn) ? late.engine.stopExecution(arn, reason) : undefined,
+      describe: (arn) => late.engine?.describeExecution(arn),
     },
   });
 }
@@ -277,6 +292,18 @@ function localEngine(
       retryPauseMs: options.retryPauseMs,
       ...(options.onEngineEvent ? { onEvent: options.onEngineEvent } : {}),
       ...(options.historyLimit !== undefined ? { historyLimit: options.historyLimit } : {}),
+      ...(options.executionTimeoutSeconds !== undefined
+        ? { executionTimeoutSeconds: options.executionTimeoutSeconds }
+        : {}),
+      // Step Functions tells the default bus of every status change: rules on it work locally too.
+      onStatusChange: (execution) =>
+        resources.router.publish(
+          executionStatusChangeEvent(execution, {
+            stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+            region: LOCAL_REGION,
+            accountId: LOCAL_ACCOUNT,
+          }),
+        ),
     },
   );
 }
@@ -295,7 +322,7 @@ async function startStandIns(options: LocalReleaseMachineOptions, router: EventR
   });
   const registry = new TaskTokenRegistry();
   const late: { engine?: LocalWorkflowEngine } = {};
-  const sfn = await startLocalSfn(registry, late, options.onExecutionStarted);
+  const sfn = await startLocalSfn(registry, late, options);
   const events = await startEventsService({ putEvents: (entries) => router.putEvents(entries) });
   return { dynamo, dynamodb, codepipeline, registry, late, sfn, events };
 }
@@ -406,6 +433,7 @@ export async function startLocalReleaseMachine(
     tables,
     stateMachineArn: LOCAL_STATE_MACHINE_ARN,
     events,
+    sfnEndpoint: sfn.endpoint,
     control: { ...deps, ...control },
     api: { releaseStatus: timed("releaseStatus"), releaseControl: timed("releaseControl") },
     start,
