@@ -5,6 +5,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { LAMBDA_ENTRY_POINTS } from "../handlers/index";
+import { FUNCTION_TIMEOUT_SECONDS } from "../handlers/wiring";
 import type { ManifestRules } from "../contract/manifest-schema";
 import { WORKFLOW_FUNCTIONS, type WorkflowFunction, releaseWorkflow } from "../stepfunction/release-workflow";
 import { writeAllowListFile } from "./allow-list";
@@ -26,24 +27,11 @@ import { serviceRole } from "./roles";
 import { releaseBucket, releaseTables } from "./storage";
 
 /**
- * What sets each function apart besides its entry point (handlers/index.ts). The scheduler's
- * functions get longer timeouts: RegisterRelease may start hundreds of pipelines, and acting on one
- * pipeline's end may start or stop many.
+ * What sets each function apart besides its entry point (handlers/index.ts) and its timeout
+ * (handlers/wiring.ts FUNCTION_TIMEOUT_SECONDS, which local mode enforces too): the functions that
+ * validate manifests or request bodies carry the parser's schema compiler (ajv).
  */
-const FUNCTION_SETTINGS: Record<HandlerName, { parsesManifests?: boolean; timeoutSeconds?: number }> = {
-  loadManifest: {},
-  validateManifest: { parsesManifests: true },
-  recordRejection: {},
-  registerRelease: { timeoutSeconds: 300 },
-  awaitRelease: {},
-  stopRelease: { timeoutSeconds: 300 },
-  pipelineEvent: { timeoutSeconds: 300 },
-  reconciler: { timeoutSeconds: 600 },
-  releaseStatus: {},
-  // An approval starts a pipeline and a cancel stops many: the scheduler's timeout. It validates
-  // request bodies with the parser's schema compiler (ajv).
-  releaseControl: { parsesManifests: true, timeoutSeconds: 300 },
-};
+const PARSES_MANIFESTS: ReadonlySet<HandlerName> = new Set(["validateManifest", "releaseControl"]);
 
 /**
  * The control function starts the workflow (retry), so it is created after the state machine,
@@ -265,7 +253,6 @@ function functionFactory(
     resolved: pulumi.Output<ResourceArns> = arns,
     environmentExtra: Record<string, pulumi.Input<string>> = {},
   ): HandlerFunction<never, unknown> => {
-    const extra = FUNCTION_SETTINGS[handler];
     const factory: () => (event: never) => Promise<unknown> = LAMBDA_ENTRY_POINTS[handler];
     return handlerFunction(
       handler,
@@ -275,7 +262,8 @@ function functionFactory(
         pipelines,
         accountId,
         logRetentionDays: settings.logRetentionDays,
-        ...extra,
+        parsesManifests: PARSES_MANIFESTS.has(handler),
+        timeoutSeconds: FUNCTION_TIMEOUT_SECONDS[handler],
         environment: { ...environment, ...environmentExtra },
         factory,
         statements: resolved.apply((a) => handlerStatements(handler, a)),

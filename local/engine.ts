@@ -20,6 +20,9 @@ import { StateMachine } from "aws-local-stepfunctions";
 import { type JsonValue, type StateMachineDefinition, type TaskState, allStates } from "../stepfunction/asl";
 import { type LocalCall, integrationOf } from "../stepfunction/integrations";
 import { CostCounter, type EngineEvent, type ExecutionCosts, HISTORY_LIMIT } from "./history";
+import { type LocalFunction, TaskError, invokeLocal, sdkError, withoutMetadata } from "./engine-calls";
+
+export type { LocalFunction };
 import type { TaskTokenRegistry } from "./sfn-service";
 
 /**
@@ -35,9 +38,6 @@ import type { TaskTokenRegistry } from "./sfn-service";
 export const STATE_DATA_LIMIT_BYTES = 256 * 1024;
 // eslint-disable-next-line no-control-regex -- Step Functions refuses control characters in names
 const EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
-
-/** A Lambda function as the engine sees it: one JSON payload in, one JSON result out. */
-export type LocalFunction = (payload: unknown) => Promise<unknown> | unknown;
 
 export interface EngineServices {
   /** Handlers keyed by the function ARN the definition references. */
@@ -60,9 +60,27 @@ export interface EngineOptions {
   onEvent?: (executionArn: string, event: EngineEvent) => void;
   /** Replaces every Retry pause with this many ms (tests); real intervals otherwise. */
   retryPauseMs?: number;
+  /** How long an execution may run before it ends TIMED_OUT (AWS: one year for STANDARD). */
+  executionTimeoutSeconds?: number;
+  /** Told of each execution status change, its start (RUNNING) and its end, as it happens. */
+  onStatusChange?: (execution: LocalExecution) => void;
 }
 
-export type WorkflowExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
+/**
+ * A STANDARD execution lasts at most one year; one that reaches the limit (or the state machine's
+ * TimeoutSeconds) ends TIMED_OUT and no Catch runs (docs/aws-facts.md, "Step Functions").
+ */
+export const EXECUTION_TIME_LIMIT_SECONDS = 365 * 24 * 60 * 60;
+
+/** StopExecution's and DescribeExecution's answer to an execution that does not exist. */
+export class ExecutionDoesNotExist extends Error {
+  override readonly name = "ExecutionDoesNotExist";
+}
+
+/** An end the engine imposes on a run: StopExecution (ABORTED) or the execution's timeout. */
+type ForcedEnding = { status: "ABORTED" | "TIMED_OUT"; error?: string; cause?: string };
+
+export type WorkflowExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
 
 export interface LocalExecution {
   executionArn: string;
@@ -80,14 +98,6 @@ export interface LocalExecution {
   costs: ExecutionCosts;
   /** The largest state input or output seen, in bytes. */
   largestStateBytes: number;
-}
-
-/** An error raised the way Step Functions names it, e.g. `CodePipeline.ConflictException`. */
-class TaskError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
 }
 
 /** The named error StartExecution gives for a used name, as on AWS. */
@@ -129,57 +139,6 @@ function endingOf(error: unknown): { status: "ABORTED" | "FAILED"; error: string
   const e = inner instanceof Error ? inner : new Error(String(inner));
   const aborted = (error as Error)?.name === "ExecutionAbortedError";
   return { status: aborted ? "ABORTED" : "FAILED", error: e.name, cause: e.message };
-}
-
-/** An SDK output as Step Functions returns it: JSON, without the SDK's `$metadata`. */
-function withoutMetadata(value: unknown): unknown {
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map(withoutMetadata);
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(([key]) => key !== "$metadata")
-        .map(([key, v]) => [key, withoutMetadata(v)]),
-    );
-  }
-  return value;
-}
-
-/** Runs a local function as Lambda would: JSON in, JSON out, an error by its name with Lambda's Cause. */
-async function invokeLocal(fn: LocalFunction, payload: unknown): Promise<unknown> {
-  try {
-    return asJson(await fn(asJson(payload)));
-  } catch (error) {
-    const e = error instanceof Error ? error : new Error(String(error));
-    throw new TaskError(e.name, lambdaErrorCause(e));
-  }
-}
-
-/** The JSON round trip a Lambda payload takes (Sets, Dates, undefined become JSON). */
-function asJson(value: unknown): unknown {
-  return value === undefined
-    ? null
-    : JSON.parse(JSON.stringify(value, (_k, v) => (v instanceof Set ? [...v] : v)));
-}
-
-/** A Lambda function error's Cause, in the shape Step Functions gives it. */
-function lambdaErrorCause(error: Error): string {
-  return JSON.stringify({
-    errorType: error.name,
-    errorMessage: error.message,
-    trace: (error.stack ?? "").split("\n"),
-  });
-}
-
-function sdkError(service: string, error: unknown): TaskError {
-  if (error instanceof Error) {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 400;
-    return new TaskError(
-      `${service}.${error.name}`,
-      `${error.message} (Service: ${service}, Status Code: ${status})`,
-    );
-  }
-  return new TaskError(`${service}.Unknown`, String(error));
 }
 
 function tokenKeyOf(payload: JsonValue | undefined): string | undefined {
@@ -335,26 +294,58 @@ export class LocalWorkflowEngine {
       largestStateBytes: inputBytes,
     };
     const breach = this.watchQuotas(execution, run);
+    let forced: ForcedEnding | undefined;
+    const end = (ending: ForcedEnding) => {
+      if (forced || execution.status !== "RUNNING") return;
+      forced = ending;
+      // The status changes at once, as DescribeExecution shows it on AWS; tasks already started run on.
+      Object.assign(execution, ending, { stopDate: new Date() });
+      run.abort();
+    };
+    this.enders.set(executionArn, end);
+    const timer = this.executionTimer(() => end({ status: "TIMED_OUT" }));
     execution.done = run.result
       .then(
         (output: unknown) => ({ status: "SUCCEEDED" as const, output }),
         (error: unknown) => endingOf(error),
       )
       .then(async (ending) => {
+        clearTimeout(timer);
         const broken = await breach;
+        if (forced) return Object.assign(execution, { output: undefined });
         const final = broken ? { status: "FAILED" as const, ...broken, output: undefined } : ending;
         return Object.assign(execution, final, { stopDate: new Date() });
       });
-    // Waits the execution left behind end with it.
+    // Waits the execution left behind end with it; its end is told as its start was.
     const { tokens } = this.services;
     void execution.done.then(() => {
       for (const token of context.tokens) {
         if (tokens.pending().includes(token)) tokens.cancel(token, "the execution ended");
       }
+      this.options.onStatusChange?.(execution);
     });
     this.abortFns.set(executionArn, run.abort);
     this.executions.set(executionArn, execution);
+    this.options.onStatusChange?.(execution);
     return execution;
+  }
+
+  /**
+   * StopExecution: a running execution ends ABORTED with the given error and cause. An execution
+   * that already ended is left as it is and its stopDate answered, as the API lists no error for it;
+   * an unknown one is ExecutionDoesNotExist.
+   */
+  stopExecution(executionArn: string, reason: { error?: string; cause?: string } = {}): { stopDate: Date } {
+    const execution = this.executions.get(executionArn);
+    if (!execution) throw new ExecutionDoesNotExist(`Execution Does Not Exist: '${executionArn}'`);
+    this.enders.get(executionArn)?.({ status: "ABORTED", ...reason });
+    return { stopDate: execution.stopDate ?? new Date() };
+  }
+
+  /** Arms the execution's time limit; one past Node's timer range cannot pass in a local run. */
+  private executionTimer(onTimeout: () => void): NodeJS.Timeout | undefined {
+    const seconds = this.options.executionTimeoutSeconds ?? EXECUTION_TIME_LIMIT_SECONDS;
+    return seconds <= NODE_TIMER_LIMIT_SECONDS ? setTimeout(onTimeout, seconds * 1000) : undefined;
   }
 
   /** One run of the definition, with the overrides, retry pauses and Context Object of this execution. */
@@ -447,6 +438,7 @@ export class LocalWorkflowEngine {
   }
 
   private readonly abortFns = new Map<string, () => void>();
+  private readonly enders = new Map<string, (ending: ForcedEnding) => void>();
   /** Task invocations still running: an aborted execution does not stop them, shutdown waits for them. */
   private readonly inFlight = new Set<Promise<unknown>>();
 

@@ -2,7 +2,8 @@
  * `npm start`: runs the release machine locally until Ctrl-C, printing where everything listens
  * and then one line per release event. Settings by environment: RELEASE_MACHINE_PORT (API,
  * default 3000), RELEASE_MACHINE_S3_PORT (default 4569), RELEASE_MACHINE_CODEPIPELINE_PORT (the
- * CodePipeline stand-in; default a free port on each start), RELEASE_MACHINE_DATA_DIR (default
+ * CodePipeline stand-in; default a free port on each start), RELEASE_MACHINE_SFN_PORT (the Step
+ * Functions endpoint; default a free port on each start), RELEASE_MACHINE_DATA_DIR (default
  * .release-machine/), RELEASE_MACHINE_PIPELINES (default pipelines.local.json),
  * RELEASE_MACHINE_ALLOW_SELF_APPROVAL (the stack's allowSelfApproval; default false).
  */
@@ -22,6 +23,8 @@ export interface Settings {
   s3Port: number;
   /** The CodePipeline stand-in's port; 0 or unset: a free port on each start. */
   codepipelinePort?: number;
+  /** The Step Functions endpoint's port; 0 or unset: a free port on each start. */
+  sfnPort?: number;
   dataDir: string;
   pipelinesFile: string;
   /** Whether a release's submitter may approve its own gates (as the stack's `allowSelfApproval`). */
@@ -58,6 +61,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     port: port(env, "RELEASE_MACHINE_PORT", 3000),
     s3Port: port(env, "RELEASE_MACHINE_S3_PORT", 4569),
     codepipelinePort: port(env, "RELEASE_MACHINE_CODEPIPELINE_PORT", 0),
+    sfnPort: port(env, "RELEASE_MACHINE_SFN_PORT", 0),
     dataDir: path.resolve(env.RELEASE_MACHINE_DATA_DIR || path.join(ROOT, ".release-machine")),
     pipelinesFile: path.resolve(env.RELEASE_MACHINE_PIPELINES || path.join(ROOT, "pipelines.local.json")),
     allowSelfApproval: flag(env, "RELEASE_MACHINE_ALLOW_SELF_APPROVAL", false),
@@ -66,6 +70,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     ["RELEASE_MACHINE_PORT", settings.port],
     ["RELEASE_MACHINE_S3_PORT", settings.s3Port],
     ["RELEASE_MACHINE_CODEPIPELINE_PORT", settings.codepipelinePort],
+    ["RELEASE_MACHINE_SFN_PORT", settings.sfnPort],
   ];
   for (const [i, [name, value]] of ports.entries()) {
     const same = ports.slice(i + 1).find(([, other]) => value !== 0 && other === value);
@@ -80,9 +85,11 @@ export function startupMessage(error: unknown, settings?: Settings): string {
     const setting =
       error.port === settings?.codepipelinePort
         ? "RELEASE_MACHINE_CODEPIPELINE_PORT"
-        : error.port === settings?.s3Port
-          ? "RELEASE_MACHINE_S3_PORT"
-          : "RELEASE_MACHINE_PORT";
+        : error.port === settings?.sfnPort
+          ? "RELEASE_MACHINE_SFN_PORT"
+          : error.port === settings?.s3Port
+            ? "RELEASE_MACHINE_S3_PORT"
+            : "RELEASE_MACHINE_PORT";
     return `${error.message} (another npm start?); stop that process or set ${setting} to a free port`;
   }
   if (error instanceof DataDirInUse) {
@@ -105,6 +112,7 @@ export function banner(server: LocalServer, settings: Settings, pipelines: Local
     `  S3          ${server.s3Endpoint}  bucket ${LOCAL_BUCKET}  (access key ${accessKeyId} / secret ${secretAccessKey})`,
     `  DynamoDB    ${server.dynamoEndpoint}  tables ${releases}, ${releasePipelines}, ${executions}  (any access key; region ${LOCAL_REGION})`,
     `  CodePipeline ${server.codepipelineEndpoint}  (any access key; region ${LOCAL_REGION})`,
+    `  Step Functions ${server.sfnEndpoint}  (StopExecution, DescribeExecution; any access key; region ${LOCAL_REGION})`,
     `  data        ${settings.dataDir}`,
     `  pipelines   ${pipelines.map((p) => `${p.name}${outcomesOf(p).includes("Failed") ? " (fails)" : ""}`).join(", ")}`,
     "",
@@ -139,6 +147,7 @@ export async function startFromSettings(
     port: settings.port,
     s3Port: settings.s3Port,
     ...(settings.codepipelinePort !== undefined && { codepipelinePort: settings.codepipelinePort }),
+    ...(settings.sfnPort !== undefined && { sfnPort: settings.sfnPort }),
     dataDir: settings.dataDir,
     pipelines,
     allowSelfApproval: settings.allowSelfApproval ?? false,

@@ -15,7 +15,7 @@ import { pipelineStateChangePattern } from "../contract/event-patterns";
 import type { ExecutionDeps } from "../handlers/executions";
 import { type ReconcileReport, pipelineStateChange } from "../handlers/pipeline-events";
 import { failAbandonedReleases } from "../handlers/release/recovery";
-import { type Handler, type HandlerDeps, wire } from "../handlers/wiring";
+import { type FunctionName, type Handler, type HandlerDeps, wire } from "../handlers/wiring";
 import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits } from "../contract/manifest-schema";
 import type { ReleaseStatusView } from "../contract/release-view";
 import { readRelease } from "../handlers/release-status";
@@ -44,6 +44,8 @@ import { type EventsService, startEventsService } from "./events-service";
 import { EventRouter } from "./event-router";
 import { TaskTokenError, TaskTokenRegistry, startSfnService } from "./sfn-service";
 import { PAYLOADS } from "./payloads";
+import { executionStatusChangeEvent } from "./execution-events";
+import { type FunctionTimeouts, timeoutOf, withLambdaTimeout } from "./lambda-timeout";
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "000000000000";
@@ -105,12 +107,16 @@ export interface LocalReleaseMachineOptions {
   dataDir?: string;
   /** The CodePipeline stand-in's port; an ephemeral one when unset. */
   codepipelinePort?: number;
+  /** The Step Functions endpoint's port; an ephemeral one when unset. */
+  sfnPort?: number;
   /** Compress Retry pauses to this many ms (tests). */
   retryPauseMs?: number;
   /** Told of every engine event (benchmarks). */
   onEngineEvent?: EngineOptions["onEvent"];
   /** History events an execution may have (AWS: 25,000); lower only to test the limit. */
   historyLimit?: number;
+  /** How long an execution may run before it ends TIMED_OUT; one year (as on AWS) when unset. */
+  executionTimeoutSeconds?: number;
   /** Run the reconciler on this period; off when unset (tests call reconcile()). */
   reconcileEveryMs?: number;
   /**
@@ -122,6 +128,8 @@ export interface LocalReleaseMachineOptions {
     payload: unknown,
     invoke: (payload: unknown) => Promise<unknown>,
   ) => Promise<unknown>;
+  /** Shortens functions' Lambda timeouts (tests); handlers/wiring.ts FUNCTION_TIMEOUT_SECONDS otherwise. */
+  functionTimeoutSeconds?: FunctionTimeouts;
   /** An S3 client for manifests uploaded to the local bucket (the local server provides one). */
   s3?: S3Client;
   /** Whether a release's submitter may approve its own gates (the stack's `allowSelfApproval`). */
@@ -141,6 +149,8 @@ export interface LocalReleaseMachine {
   stateMachineArn: string;
   /** The EventBridge stand-in the handlers publish release events to. */
   events: EventsService;
+  /** The Step Functions endpoint (SendTask*, StartExecution, StopExecution, DescribeExecution). */
+  sfnEndpoint: string;
   /** What the release-control routes run with (handlers/release-control.ts). */
   control: ControlDeps;
   /** The API's functions, wired as on Lambda (handlers/wiring.ts): the local server answers with them. */
@@ -177,10 +187,12 @@ function localRules(options: LocalReleaseMachineOptions): ManifestRules & { allo
 function startLocalSfn(
   registry: TaskTokenRegistry,
   late: { engine?: LocalWorkflowEngine },
-  onExecutionStarted: LocalReleaseMachineOptions["onExecutionStarted"],
+  options: Pick<LocalReleaseMachineOptions, "onExecutionStarted" | "sfnPort">,
 ) {
+  const { onExecutionStarted } = options;
   return startSfnService({
     registry,
+    ...(options.sfnPort !== undefined && { port: options.sfnPort }),
     startExecution: ({ stateMachineArn, name, input }) => {
       if (!late.engine || stateMachineArn !== LOCAL_STATE_MACHINE_ARN)
         throw new TaskTokenError(
@@ -197,6 +209,12 @@ function startLocalSfn(
           throw new TaskTokenError("ExecutionAlreadyExists", error.message);
         throw error;
       }
+    },
+    executions: {
+      stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+      stop: (arn, reason) =>
+        late.engine?.describeExecution(arn) ? late.engine.stopExecution(arn, reason) : undefined,
+      describe: (arn) => late.engine?.describeExecution(arn),
     },
   });
 }
@@ -257,9 +275,11 @@ function localEngine(
       functions: Object.fromEntries(
         WORKFLOW_FUNCTIONS.map((name) => {
           const invoke = functions[name];
+          const intercepted = intercept ? (payload: unknown) => intercept(name, payload, invoke) : invoke;
+          // The timeout covers what an interceptor adds: a slowed invocation times out as on Lambda.
           return [
             LOCAL_REFS.functions[name],
-            intercept ? (payload: unknown) => intercept(name, payload, invoke) : invoke,
+            withLambdaTimeout(timeoutOf(name, options.functionTimeoutSeconds), intercepted),
           ];
         }),
       ),
@@ -272,6 +292,18 @@ function localEngine(
       retryPauseMs: options.retryPauseMs,
       ...(options.onEngineEvent ? { onEvent: options.onEngineEvent } : {}),
       ...(options.historyLimit !== undefined ? { historyLimit: options.historyLimit } : {}),
+      ...(options.executionTimeoutSeconds !== undefined
+        ? { executionTimeoutSeconds: options.executionTimeoutSeconds }
+        : {}),
+      // Step Functions tells the default bus of every status change: rules on it work locally too.
+      onStatusChange: (execution) =>
+        resources.router.publish(
+          executionStatusChangeEvent(execution, {
+            stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+            region: LOCAL_REGION,
+            accountId: LOCAL_ACCOUNT,
+          }),
+        ),
     },
   );
 }
@@ -290,14 +322,19 @@ async function startStandIns(options: LocalReleaseMachineOptions, router: EventR
   });
   const registry = new TaskTokenRegistry();
   const late: { engine?: LocalWorkflowEngine } = {};
-  const sfn = await startLocalSfn(registry, late, options.onExecutionStarted);
+  const sfn = await startLocalSfn(registry, late, options);
   const events = await startEventsService({ putEvents: (entries) => router.putEvents(entries) });
   return { dynamo, dynamodb, codepipeline, registry, late, sfn, events };
 }
 
 /** CodePipeline's state changes of the allowed pipelines reach the pipeline-event handler, as the stack's rule does. */
-function routePipelineEvents(router: EventRouter, deps: HandlerDeps, allowed: readonly string[]): void {
-  const handle = wire("pipelineEvent", deps);
+function routePipelineEvents(
+  router: EventRouter,
+  deps: HandlerDeps,
+  allowed: readonly string[],
+  timeouts: FunctionTimeouts = {},
+): void {
+  const handle = withLambdaTimeout(timeoutOf("pipelineEvent", timeouts), wire("pipelineEvent", deps));
   router.addRule({
     name: "pipeline-state-changed",
     pattern: pipelineStateChangePattern(allowed),
@@ -370,7 +407,9 @@ export async function startLocalReleaseMachine(
     allowSelfApproval: options.allowSelfApproval ?? false,
   };
   const injected: HandlerDeps = { execution: deps, s3, rules, control };
-  const reconcile = wire("reconciler", injected);
+  const timed = <N extends FunctionName>(name: N): Handler<N> =>
+    withLambdaTimeout(timeoutOf(name, options.functionTimeoutSeconds), wire(name, injected));
+  const reconcile = timed("reconciler");
   const engine = localEngine(options, localFunctions(injected), {
     dynamodb: engineDynamodb,
     router,
@@ -378,7 +417,7 @@ export async function startLocalReleaseMachine(
   });
 
   late.engine = engine;
-  routePipelineEvents(router, injected, rules.allowedPipelines);
+  routePipelineEvents(router, injected, rules.allowedPipelines, options.functionTimeoutSeconds);
 
   const reconciler = localReconciler(reconcile, options.reconcileEveryMs);
 
@@ -394,8 +433,9 @@ export async function startLocalReleaseMachine(
     tables,
     stateMachineArn: LOCAL_STATE_MACHINE_ARN,
     events,
+    sfnEndpoint: sfn.endpoint,
     control: { ...deps, ...control },
-    api: { releaseStatus: wire("releaseStatus", injected), releaseControl: wire("releaseControl", injected) },
+    api: { releaseStatus: timed("releaseStatus"), releaseControl: timed("releaseControl") },
     start,
     submit: (manifest, submitOptions) =>
       start(

@@ -40,6 +40,8 @@ export interface LocalServerOptions {
   s3Port: number;
   /** The CodePipeline stand-in's port (AWS CLI `--endpoint-url`); 0 or unset: an ephemeral one. */
   codepipelinePort?: number;
+  /** The Step Functions endpoint's port (AWS CLI `--endpoint-url`); 0 or unset: an ephemeral one. */
+  sfnPort?: number;
   dataDir: string;
   pipelines: LocalPipelineSpec[];
   /** Reconciler period; the AWS default is minutes, locally seconds are enough. */
@@ -71,6 +73,8 @@ export interface LocalServer {
   dynamoEndpoint: string;
   /** The CodePipeline stand-in, for the AWS CLI or SDK (`--endpoint-url`). */
   codepipelineEndpoint: string;
+  /** The Step Functions endpoint: StopExecution, DescribeExecution, StartExecution, SendTask*. */
+  sfnEndpoint: string;
   tables: TableNames;
   machine: LocalReleaseMachine;
   /** Releases found RUNNING at start-up and marked FAILED: their engine stopped with them. */
@@ -287,6 +291,7 @@ async function startParts(
   try {
     // Checked before anything starts, so that a taken port leaves nothing running.
     await assertPortFree(options.codepipelinePort ?? 0);
+    await assertPortFree(options.sfnPort ?? 0);
     const s3: LocalS3 = await startS3({
       directory: path.join(options.dataDir, "s3"),
       buckets: [LOCAL_BUCKET],
@@ -302,6 +307,7 @@ async function startParts(
       s3: s3.client(),
       reconcileEveryMs: options.reconcileEveryMs ?? 10_000,
       ...(options.codepipelinePort !== undefined && { codepipelinePort: options.codepipelinePort }),
+      ...(options.sfnPort !== undefined && { sfnPort: options.sfnPort }),
       ...(options.allowSelfApproval !== undefined ? { allowSelfApproval: options.allowSelfApproval } : {}),
       onExecutionStarted,
       ...(options.retryPauseMs !== undefined ? { retryPauseMs: options.retryPauseMs } : {}),
@@ -371,6 +377,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       s3Endpoint: s3.endpoint,
       dynamoEndpoint: machine.dynamo.endpoint,
       codepipelineEndpoint: machine.codepipeline.endpoint,
+      sfnEndpoint: machine.sfnEndpoint,
       tables: machine.tables,
       machine,
       recovered,

@@ -1,7 +1,8 @@
 /**
  * Task tokens for `.waitForTaskToken`, served over the real Step Functions protocol (JSON 1.0) so
  * handlers complete waiting tasks with the unmodified `@aws-sdk/client-sfn` (SendTaskSuccess /
- * SendTaskFailure / SendTaskHeartbeat), pointed here by `AWS_ENDPOINT_URL_SFN`. The registry also
+ * SendTaskFailure / SendTaskHeartbeat), pointed here by `AWS_ENDPOINT_URL_SFN`; fronting a local
+ * engine, it also answers StartExecution, StopExecution and DescribeExecution. The registry also
  * works in-process, without the server: the local engine creates, waits on and cancels tokens.
  */
 import { randomBytes, randomUUID } from "node:crypto";
@@ -12,6 +13,7 @@ import { listen, readBody } from "./http";
 /** Error codes as Step Functions names them; the SDK maps each to its typed exception. */
 export type TaskTokenErrorCode =
   | "ExecutionAlreadyExists"
+  | "ExecutionDoesNotExist"
   | "StateMachineDoesNotExist"
   | "InvalidToken"
   | "TaskDoesNotExist"
@@ -148,13 +150,79 @@ export type LocalStartExecution = (request: { stateMachineArn: string; name: str
   startDate: Date;
 };
 
+/** An execution as DescribeExecution shows it. */
+export interface ExecutionDescription {
+  executionArn: string;
+  name: string;
+  status: string;
+  startDate: Date;
+  stopDate?: Date;
+  input: unknown;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+}
+
+/**
+ * StopExecution and DescribeExecution, when the service fronts a local engine; each answers
+ * undefined for an execution it does not know (ExecutionDoesNotExist on the wire).
+ */
+export interface LocalExecutionControl {
+  stateMachineArn: string;
+  stop(executionArn: string, reason: { error?: string; cause?: string }): { stopDate: Date } | undefined;
+  describe(executionArn: string): ExecutionDescription | undefined;
+}
+
+const epochSeconds = (date: Date) => date.getTime() / 1000;
+
+/** StopExecution / DescribeExecution against the engine; undefined for any other operation. */
+function executionCall(
+  control: LocalExecutionControl,
+  operation: string,
+  body: Record<string, unknown>,
+): object | undefined {
+  if (operation !== "StopExecution" && operation !== "DescribeExecution") return undefined;
+  const executionArn = text(body, "executionArn", true, 256);
+  const missing = () =>
+    new TaskTokenError("ExecutionDoesNotExist", `Execution Does Not Exist: '${executionArn}'`);
+  if (operation === "StopExecution") {
+    const reason = {
+      ...(typeof body.error === "string" ? { error: text(body, "error", false, MAX_ERROR) } : {}),
+      ...(typeof body.cause === "string" ? { cause: text(body, "cause", false, MAX_CAUSE) } : {}),
+    };
+    const stopped = control.stop(executionArn, reason);
+    if (!stopped) throw missing();
+    return { stopDate: epochSeconds(stopped.stopDate) };
+  }
+  const found = control.describe(executionArn);
+  if (!found) throw missing();
+  return {
+    executionArn: found.executionArn,
+    stateMachineArn: control.stateMachineArn,
+    name: found.name,
+    status: found.status,
+    startDate: epochSeconds(found.startDate),
+    ...(found.stopDate ? { stopDate: epochSeconds(found.stopDate) } : {}),
+    input: JSON.stringify(found.input ?? null),
+    inputDetails: { included: true },
+    ...(found.status === "SUCCEEDED"
+      ? { output: JSON.stringify(found.output ?? null), outputDetails: { included: true } }
+      : {}),
+    ...(found.error !== undefined ? { error: found.error } : {}),
+    ...(found.cause !== undefined ? { cause: found.cause } : {}),
+  };
+}
+
 /** One call (SendTask*, or StartExecution when an engine is fronted); returns the response body. */
 function dispatch(
   registry: TaskTokenRegistry,
   operation: string,
   body: Record<string, unknown>,
   startExecution?: LocalStartExecution,
+  executions?: LocalExecutionControl,
 ): object {
+  const answered = executions ? executionCall(executions, operation, body) : undefined;
+  if (answered) return answered;
   if (operation === "StartExecution" && startExecution) {
     const started = startExecution({
       stateMachineArn: text(body, "stateMachineArn", true, 2048),
@@ -198,6 +266,7 @@ async function answer(
   registry: TaskTokenRegistry,
   request: IncomingMessage,
   startExecution?: LocalStartExecution,
+  executions?: LocalExecutionControl,
 ): Promise<[number, object]> {
   const target = String(request.headers["x-amz-target"] ?? "");
   const operation = target.startsWith("AWSStepFunctions.") ? target.slice("AWSStepFunctions.".length) : "";
@@ -211,7 +280,7 @@ async function answer(
     }
     if (request.method !== "POST" || !isRecord(body))
       throw new TaskTokenError("SerializationException", "Expected a POST with a JSON object body");
-    return [200, dispatch(registry, operation, body, startExecution)];
+    return [200, dispatch(registry, operation, body, startExecution, executions)];
   } catch (error) {
     return error instanceof TaskTokenError
       ? [400, { __type: errorType(error.code), message: error.message }]
@@ -232,12 +301,16 @@ export async function startSfnService(options: {
   host?: "127.0.0.1";
   /** Answers StartExecution (the local release machine's engine); unsupported without it. */
   startExecution?: LocalStartExecution;
+  /** Answers StopExecution and DescribeExecution (the local engine); unsupported without it. */
+  executions?: LocalExecutionControl;
 }): Promise<SfnService> {
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    void answer(options.registry, request, options.startExecution).then(([status, payload]) => {
-      const headers = { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": randomUUID() };
-      response.writeHead(status, headers).end(JSON.stringify(payload));
-    });
+    void answer(options.registry, request, options.startExecution, options.executions).then(
+      ([status, payload]) => {
+        const headers = { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": randomUUID() };
+        response.writeHead(status, headers).end(JSON.stringify(payload));
+      },
+    );
   });
   const host = options.host ?? "127.0.0.1";
   const { port } = await listen(server, options.port ?? 0, host);

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { CodePipelineClient, ListPipelineExecutionsCommand } from "@aws-sdk/client-codepipeline";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { ExecutionDoesNotExist, SFNClient, StopExecutionCommand } from "@aws-sdk/client-sfn";
 import type { ReleaseStatusView } from "../contract/release-view";
 import { listen } from "../local/http";
 import { readSettings, startFromSettings, startupMessage } from "../local/main";
@@ -77,6 +78,7 @@ describe("npm start, used as a user would", function () {
   let api: string;
   let s3Url: string;
   let codepipelineUrl: string;
+  let sfnUrl: string;
   let env: Record<string, string>;
   let started: Started;
   let pipelinesFile: string;
@@ -116,14 +118,21 @@ describe("npm start, used as a user would", function () {
         ],
       }),
     );
-    const [port, s3Port, codepipelinePort] = [await freePort(), await freePort(), await freePort()];
+    const [port, s3Port, codepipelinePort, sfnPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     codepipelineUrl = `http://127.0.0.1:${codepipelinePort}`;
+    sfnUrl = `http://127.0.0.1:${sfnPort}`;
     api = `http://127.0.0.1:${port}`;
     s3Url = `http://127.0.0.1:${s3Port}`;
     env = {
       RELEASE_MACHINE_PORT: String(port),
       RELEASE_MACHINE_S3_PORT: String(s3Port),
       RELEASE_MACHINE_CODEPIPELINE_PORT: String(codepipelinePort),
+      RELEASE_MACHINE_SFN_PORT: String(sfnPort),
       RELEASE_MACHINE_DATA_DIR: path.join(dataDir, "data"),
       RELEASE_MACHINE_PIPELINES: pipelinesFile,
     };
@@ -421,6 +430,27 @@ describe("npm start, used as a user would", function () {
     );
     const again = await startFromSettings({ ...settings, codepipelinePort: 0 }, out);
     await again.close();
+  });
+
+  it("prints the Step Functions endpoint on RELEASE_MACHINE_SFN_PORT, which answers the AWS SDK", async () => {
+    assert.match(started.output(), new RegExp(`^ {2}Step Functions ${sfnUrl} `, "m"));
+    const sfn = new SFNClient({
+      endpoint: sfnUrl,
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    const executionArn = "arn:aws:states:us-east-1:000000000000:execution:release-machine:no-such";
+    await assert.rejects(sfn.send(new StopExecutionCommand({ executionArn })), ExecutionDoesNotExist);
+    sfn.destroy();
+  });
+
+  it("reads RELEASE_MACHINE_SFN_PORT (default 0, a free port), refusing one another setting uses", () => {
+    assert.equal(readSettings({}).sfnPort, 0);
+    assert.equal(readSettings({ RELEASE_MACHINE_SFN_PORT: "4571" }).sfnPort, 4571);
+    assert.throws(
+      () => readSettings({ RELEASE_MACHINE_CODEPIPELINE_PORT: "4571", RELEASE_MACHINE_SFN_PORT: "4571" }),
+      /RELEASE_MACHINE_CODEPIPELINE_PORT and RELEASE_MACHINE_SFN_PORT are both 4571/,
+    );
   });
 
   it("reads RELEASE_MACHINE_CODEPIPELINE_PORT (default 0, a free port), refusing one another setting uses", () => {
