@@ -55,7 +55,7 @@ export const ALPHABETS: Record<string, string> = {
 type JsonType = "object" | "array" | "string" | "number" | "integer" | "boolean" | "null";
 type Limit =
   "maximum" | "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties" | "maxProperties";
-/** Only keywords that mean the same in draft-04 (API Gateway models) and draft-07 (ajv's default). */
+/** Draft-04 keywords only: API Gateway reads models as draft 4, and the handlers validate with a draft-4 engine. */
 export interface JsonSchema
   extends
     Partial<Record<"title" | "description" | "pattern", string>>,

@@ -7,7 +7,8 @@
  * arrays and objects (a Set's or Map's contents are not carried); validators live in their parser.
  */
 import { createHash } from "node:crypto";
-import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import Ajv from "ajv-draft-04";
 import { type Node, type ParseError, findNodeAtLocation, parseTree, printParseErrorCode } from "jsonc-parser";
 import { InvalidManifest, type ManifestProblem, problemsLeftOut } from "./errors";
 import { isRecord } from "./json";
@@ -115,6 +116,8 @@ type ManifestPipelineEntry =
 
 /** A parser with the schema compiled once, for handlers that parse many manifests. */
 export function manifestParser(rules: ManifestRules): (text: string) => ValidatedRelease {
+  // Draft 4, as API Gateway validates the same schema as the request model: the local server and
+  // the handler then accept and refuse exactly what the deployed API does.
   const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
   const validate = ajv.compile(manifestSchema(rules));
   return (text) => {
