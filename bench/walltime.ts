@@ -44,7 +44,15 @@ export async function measureWallTimes(
 ): Promise<{ wallTimes: WallTimes; largest: LargestRelease }> {
   const names = pipelineNames(LARGEST_RELEASE, 3);
   const machine = await startLocalReleaseMachine({
-    pipelines: names.map((name) => ({ name, durationMs: 0, outcome: "Succeeded" as const })),
+    // The 20 concurrent releases share their pipelines: PARALLEL mode, so each release's executions
+    // run side by side, as they would on pipelines configured so. In the default SUPERSEDED mode
+    // CodePipeline supersedes the older executions and those releases fail (docs/aws-facts.md).
+    pipelines: names.map((name) => ({
+      name,
+      durationMs: 0,
+      outcome: "Succeeded" as const,
+      executionMode: "PARALLEL" as const,
+    })),
     manifestRules: { maxPipelines: LARGEST_RELEASE },
     retryPauseMs: 5,
   });
