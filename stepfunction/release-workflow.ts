@@ -14,6 +14,11 @@ import { changeExpression } from "../contract/lifecycle-expression";
 import { RELEASE_STATE_DETAIL_FIELDS, type ReleaseStateDetail } from "../contract/release-events";
 import { ReleaseErrors } from "../contract/errors";
 import {
+  CONFIGURED_TIMEOUT_LIMIT,
+  MAX_CONFIGURED_TIMEOUT_HOURS,
+  RELEASE_WAIT_TIMEOUT_SECONDS,
+} from "../contract/execution-limits";
+import {
   Integrations,
   type PayloadTemplate,
   type Retrier,
@@ -94,18 +99,14 @@ export const TRANSIENT_DYNAMODB_ERRORS = [
 const lambdaRetry: Retrier[] = [retryTransient(TRANSIENT_LAMBDA_ERRORS)];
 const dynamoRetry: Retrier[] = [retryTransient(TRANSIENT_DYNAMODB_ERRORS)];
 
-/** Step Functions' task timeout and a STANDARD execution both end at one year. */
-export const MAX_WAIT_SECONDS = 31_536_000;
+/** The longest pipeline run the workflow accepts: below the release's backstop (contract/execution-limits.ts). */
+export const MAX_PIPELINE_RUN_SECONDS = MAX_CONFIGURED_TIMEOUT_HOURS * 3600;
 
 function validateOptions(options: WorkflowOptions): void {
-  const { longestPipelineRunSeconds, failurePolicy } = options;
-  if (
-    !Number.isInteger(longestPipelineRunSeconds) ||
-    longestPipelineRunSeconds < 60 ||
-    longestPipelineRunSeconds > MAX_WAIT_SECONDS
-  ) {
+  const { longestPipelineRunSeconds: run, failurePolicy } = options;
+  if (!Number.isInteger(run) || run < 60 || run > MAX_PIPELINE_RUN_SECONDS) {
     throw new RangeError(
-      `longestPipelineRunSeconds must be an integer from 60 to ${MAX_WAIT_SECONDS} (one year), got ${longestPipelineRunSeconds}`,
+      `longestPipelineRunSeconds must be an integer from 60 to ${MAX_PIPELINE_RUN_SECONDS}, the limit ${CONFIGURED_TIMEOUT_LIMIT}, got ${run}`,
     );
   }
   if (failurePolicy !== "stopRemaining" && failurePolicy !== "letFinish") {
@@ -375,9 +376,10 @@ function waitStates(refs: WorkflowRefs): States {
             "executionArn.$": "$$.Execution.Id",
           },
         },
-        // A backstop for defects only: each pipeline's own limit (longestPipelineRunSeconds) is
-        // enforced by the reconciler, which stops a pipeline that runs longer and fails it.
-        TimeoutSeconds: MAX_WAIT_SECONDS,
+        // A backstop for defects only (each pipeline's limit is the reconciler's), a day before the
+        // execution's uncatchable one-year limit so the Catch below still runs. A release runs its
+        // critical path, a chain of runs and gates, so no sum of one run and one gate bounds it.
+        TimeoutSeconds: RELEASE_WAIT_TIMEOUT_SECONDS,
         ResultPath: "$.outcome",
         Retry: lambdaRetry,
         // The wait failed (its backstop timeout, or a defect): stop what runs and record why. Step

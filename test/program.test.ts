@@ -796,6 +796,22 @@ describe("stack settings", () => {
     );
   });
 
+  it("refuses a longestPipelineRunHours that would reach the execution's one-year limit, naming the limit", () => {
+    const pipelines = JSON.stringify(DEV_PIPELINES);
+    assert.equal(
+      readSettings(config({ pipelines, longestPipelineRunHours: "8712" })).longestPipelineRunHours,
+      8712,
+    );
+    assert.throws(
+      () => readSettings(config({ pipelines, longestPipelineRunHours: "8760" })),
+      (e: Error) =>
+        e instanceof SettingsError &&
+        /longestPipelineRunHours must be an integer from 1 to 8712, the limit 8712 hours \(a STANDARD execution's one-year limit/.test(
+          e.message,
+        ),
+    );
+  });
+
   it("reads the dev stack's pipelines and keeps defaults for the rest", () => {
     const settings = readSettings(config({ pipelines: JSON.stringify(DEV_PIPELINES) }));
     assert.deepEqual(settings, { pipelines: DEV_PIPELINES, ...DEFAULT_SETTINGS });

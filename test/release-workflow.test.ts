@@ -21,8 +21,10 @@ import {
   task,
 } from "../stepfunction/asl";
 import { oneStateMap } from "./asl-fixtures";
+import { MAX_APPROVAL_TIMEOUT_HOURS } from "../contract/manifest-schema";
 import {
   DEFAULT_WORKFLOW_OPTIONS,
+  MAX_PIPELINE_RUN_SECONDS,
   PLACEHOLDER_REFS,
   type WorkflowOptions,
   lambdaTask,
@@ -99,7 +101,7 @@ describe("the release workflow definition", () => {
       "releaseId.$": "$.releaseId",
       "executionArn.$": "$$.Execution.Id",
     });
-    assert.equal(wait.TimeoutSeconds, 31_536_000, "a backstop only: the reconciler times pipelines out");
+    assert.equal(wait.TimeoutSeconds, 31_449_600, "a backstop only: the reconciler times pipelines out");
     assert.deepEqual(
       wait.Catch?.map((c) => [c.ErrorEquals, c.Next]),
       [[["States.ALL"], "StopRelease"]],
@@ -223,6 +225,24 @@ describe("the release workflow definition", () => {
     const withoutPolicy = (d: StateMachineDefinition) =>
       JSON.stringify(d).replace(/"failurePolicy":"\w+"/, "");
     assert.equal(withoutPolicy(stop), withoutPolicy(finish));
+  });
+
+  it("times the release's wait out a day before the execution's one-year limit, at the largest settings", () => {
+    const yearSeconds = 31_536_000;
+    const largest = render({ longestPipelineRunSeconds: MAX_PIPELINE_RUN_SECONDS });
+    const timeout = state<TaskState>(largest, "AwaitRelease").TimeoutSeconds ?? yearSeconds;
+    assert.ok(yearSeconds - timeout >= 24 * 3600, `AwaitRelease times out at ${timeout} s`);
+    const timeouts = {
+      longestPipelineRun: MAX_PIPELINE_RUN_SECONDS,
+      gate: MAX_APPROVAL_TIMEOUT_HOURS * 3600,
+    };
+    for (const [setting, seconds] of Object.entries(timeouts)) {
+      assert.ok(timeout - seconds >= 24 * 3600, `${setting} (${seconds} s) reaches the wait's ${timeout} s`);
+    }
+    assert.throws(
+      () => render({ longestPipelineRunSeconds: MAX_PIPELINE_RUN_SECONDS + 1 }),
+      /longestPipelineRunSeconds must be an integer from 60 to 31363200, the limit 8712 hours \(a STANDARD execution's one-year limit/,
+    );
   });
 
   it("rejects options outside their limits with a message naming the option", () => {
