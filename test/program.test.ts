@@ -58,10 +58,12 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     CompleteReleaseWait: ["states:SendTaskSuccess"],
   },
   stopRelease: {
-    SettleReleases: ["dynamodb:UpdateItem"],
+    // It reads whose release it is before failing a failed registration's (handlers/release/ended.ts).
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
     Schedule: SCHEDULE,
     ReleasePipelines: ["codepipeline:StopPipelineExecution"],
     CompleteReleaseWait: ["states:SendTaskSuccess"],
+    PublishReleaseEvents: ["events:PutEvents"],
   },
   pipelineEvent: {
     ReadAndSettleReleases: DYNAMODB_READ_WRITE,

@@ -86,6 +86,23 @@ describe("the release workflow definition", () => {
     }
   });
 
+  it("gives every path into MarkFailed its failure ($.failure: error, cause, causedBy), so PublishFailed finds it", () => {
+    const definition = render();
+    const into = allStates(definition).filter(([, s]) => successors(s).includes("MarkFailed"));
+    assert.deepEqual(into.map(([name]) => name).sort(), [
+      "DescribeFailure",
+      "DescribeWaitFailure",
+      "StopRelease",
+    ]);
+    for (const [name, s] of into) {
+      assert.ok(s.Type === "Pass" || s.Type === "Task", name);
+      assert.equal(s.ResultPath, "$.failure", name);
+      const shaped = s.Type === "Task" ? s.ResultSelector : s.Parameters;
+      const fields = Object.keys(shaped ?? {}).map((key) => key.replace(/\.\$$/, ""));
+      assert.deepEqual(fields.sort(), ["cause", "causedBy", "error"], name);
+    }
+  });
+
   it("parks the whole release in one task-token wait that the scheduler completes", () => {
     const definition = render();
     const waits = allStates(definition).filter(
@@ -132,7 +149,10 @@ describe("the release workflow definition", () => {
     assert.deepEqual(register.ResultSelector, { "releaseId.$": "$.Payload.releaseId" });
     assert.deepEqual(
       register.Catch?.map((c) => [c.ErrorEquals, c.Next]),
-      [[["DuplicateRelease"], "RecordRejected"]],
+      [
+        [["DuplicateRelease"], "RecordRejected"],
+        [["States.ALL"], "FailRegistration"],
+      ],
     );
   });
 
@@ -150,7 +170,10 @@ describe("the release workflow definition", () => {
     assert.equal(retry.Next, "AwaitRelease");
     assert.deepEqual(
       retry.Catch?.map((c) => [c.ErrorEquals, c.Next]),
-      [[["RetryRefused"], "RetryRefused"]],
+      [
+        [["RetryRefused"], "RetryRefused"],
+        [["States.ALL"], "FailRetry"],
+      ],
     );
   });
 
@@ -186,7 +209,10 @@ describe("the release workflow definition", () => {
     for (const name of ["LoadManifest", "ValidateManifest"]) {
       assert.deepEqual(
         state<TaskState>(definition, name).Catch?.map((c) => [c.ErrorEquals, c.Next]),
-        [[["InvalidManifest", "ManifestNotFound"], "RecordRejected"]],
+        [
+          [["InvalidManifest", "ManifestNotFound"], "RecordRejected"],
+          [["States.ALL"], "RecordRejected"],
+        ],
       );
     }
     const record = state<TaskState>(definition, "RecordRejected");
