@@ -5,10 +5,12 @@
  * (docs/architecture.md, "The workflow"). A function does it, not a Mark state, because whether
  * the release is this execution's to fail is decided on the release as it is read: a submission
  * that failed before it wrote the release must not fail another's, and a retry that failed before
- * it moved the release records its attempt instead (handlers/release/ended.ts).
+ * it moved the release records its attempt instead (handlers/release/ended.ts). A registration that
+ * failed before it took the release is recorded as a refused submission (RecordRejected), as a bad
+ * manifest is: under its releaseId when that is free, apart otherwise.
  */
 import type { State } from "./asl";
-import { fail, next } from "./asl";
+import { choice, fail, next } from "./asl";
 import { lambdaTask } from "./lambda-task";
 
 /** Step Functions spells a caught error {Error, Cause}; the Catch places it at `$.error`. */
@@ -19,6 +21,7 @@ function failState(
   releaseId: string,
   attempt: string | undefined,
   then: string,
+  failed: string,
 ): State {
   return lambdaTask(
     stopReleaseArn,
@@ -34,9 +37,10 @@ function failState(
     {
       Comment:
         "Stops and fails the release this execution holds (or records a retry's failed attempt), then the execution fails with the caught error.",
-      ResultPath: null,
+      ResultSelector: { "recorded.$": "$.Payload.recorded" },
+      ResultPath: "$.failed",
       // The execution fails with the caught error whether or not its record could be written.
-      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failError", Next: then }],
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failError", Next: failed }],
     },
     next(then),
   );
@@ -46,9 +50,26 @@ function failState(
 export function failedRegistrationStates(stopReleaseArn: string): Record<string, State> {
   const failed = fail({ ErrorPath: "$.error.Error" }, { CausePath: "$.error.Cause" });
   return {
-    FailRegistration: failState(stopReleaseArn, "$.release.releaseId", undefined, "RegistrationFailed"),
+    FailRegistration: failState(
+      stopReleaseArn,
+      "$.release.releaseId",
+      undefined,
+      "RegistrationRecorded",
+      "RegistrationFailed",
+    ),
+    RegistrationRecorded: choice(
+      [{ Variable: "$.failed.recorded", StringEquals: "nothing", Next: "RecordRejected" }],
+      "RegistrationFailed",
+      "It failed before it took the release: the submission is recorded as refused, so it is not lost.",
+    ),
     RegistrationFailed: failed,
-    FailRetry: failState(stopReleaseArn, "$.retry.releaseId", "$.retry.attempt", "RetryFailed"),
+    FailRetry: failState(
+      stopReleaseArn,
+      "$.retry.releaseId",
+      "$.retry.attempt",
+      "RetryFailed",
+      "RetryFailed",
+    ),
     RetryFailed: failed,
   };
 }

@@ -69,6 +69,40 @@ describe("an execution whose registration, retry or intake fails for any other r
     });
   });
 
+  it("records the submission as refused when RegisterRelease failed before it took the release", async () => {
+    await withMachine(async (m, inject) => {
+      const releaseId = newReleaseId("reg-early");
+      inject(async (name, payload, invoke) => {
+        if (name === "registerRelease") throw new Error("the connection was reset");
+        return invoke(payload);
+      });
+      const execution = await finished(m, m.submit({ releaseId, pipelines: ["fr-manual"] }));
+      assert.deepEqual([execution.status, execution.error], ["FAILED", "Error"]);
+      // Recorded apart, as every refusal whose error names no releaseId is (handlers/rejections.ts).
+      const { Item } = await m.deps.ddb.send(
+        new GetCommand({ TableName: m.tables.releases, Key: { releaseId: `rejected:${execution.name}` } }),
+      );
+      assert.deepEqual([Item?.status, Item?.errorName], ["REJECTED", "Error"]);
+      assert.match(String(Item?.cause), /the connection was reset/);
+      assert.equal(await m.readRelease(releaseId), undefined, "the releaseId stays free");
+      assert.deepEqual(m.codepipeline.executions("fr-manual"), [], "nothing started");
+      inject((_, payload, invoke) => invoke(payload));
+      const resubmitted = m.submit({ releaseId, pipelines: ["fr-manual"] });
+      await until("the resubmission to take the releaseId", async () =>
+        (await m.readRelease(releaseId))?.status === "RUNNING" ? true : undefined,
+      );
+      m.codepipeline.finish(
+        (
+          await until("fr-manual to run", () =>
+            m.codepipeline.executions("fr-manual").find((e) => e.status === "InProgress"),
+          )
+        ).pipelineExecutionId,
+        "Succeeded",
+      );
+      assert.equal((await finished(m, resubmitted)).status, "SUCCEEDED");
+    });
+  });
+
   it("records a retry that failed before it took the release at its attempt, so the next retry's execution name is free", async () => {
     await withMachine(async (m, inject) => {
       const releaseId = newReleaseId("retry-fault");
