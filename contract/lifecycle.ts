@@ -8,6 +8,7 @@
  */
 import type { ManifestProblem } from "./errors";
 import type { ApprovalGate, PlannedPipeline } from "./manifest";
+import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
 export type FailurePolicy = "stopRemaining" | "letFinish";
@@ -371,6 +372,7 @@ export const RELEASE_CHANGES = {
     where: ["previousAttempt"],
     orWhen: "#executionArn = :executionArn",
   },
+  ...EXECUTION_END_CHANGES,
 } as const satisfies Record<string, ChangeDeclaration<ReleaseStatus, ReleaseItem>>;
 
 /** Every write to a ReleasePipelines item. */

@@ -7,6 +7,7 @@
  * arrays and objects (a Set's or Map's contents are not carried).
  */
 import { ConfigurationError } from "./errors";
+import { MAX_CONFIGURED_TIMEOUT_HOURS } from "./execution-limits";
 
 export interface ManifestRules {
   /** Pipelines this machine may release; unset means any well-formed name. */
@@ -38,8 +39,8 @@ export const PIPELINE_NAME_PATTERN = "^[A-Za-z0-9.@_-]{1,100}$";
 
 /** How long a gate waits for a decision unless the manifest says otherwise. */
 export const DEFAULT_APPROVAL_TIMEOUT_HOURS = 72;
-/** A gate waits at most as long as a STANDARD execution lives: one year. */
-export const MAX_APPROVAL_TIMEOUT_HOURS = 8760;
+/** A gate waits less than a STANDARD execution lives, so the release's backstop fires first (contract/execution-limits.ts). */
+export const MAX_APPROVAL_TIMEOUT_HOURS = MAX_CONFIGURED_TIMEOUT_HOURS;
 /** An approver: an IAM ARN or ARN pattern (or a local user name), no spaces. */
 export const APPROVER_PATTERN = "^[A-Za-z0-9:/_+=,.@*-]{1,2048}$";
 export const VARIABLE_NAME_PATTERN = "^[A-Za-z0-9@_-]{1,128}$"; // CodePipeline's pipeline-variable name

@@ -131,11 +131,14 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
     allow("StoreReleaseWait", ["dynamodb:UpdateItem"], [arns.releasesTableArn]),
     shared.completeRelease,
   ],
-  stopRelease: (arns, shared) => [
-    allow("SettleReleases", ["dynamodb:UpdateItem"], [arns.releasesTableArn]),
+  // It also fails the release of a failed registration or retry (handlers/release/ended.ts): it
+  // reads whose release it is, records FAILED and announces it.
+  stopRelease: (_, shared) => [
+    shared.readAndSettleReleases,
     shared.schedule,
     shared.onPipelines("StopPipelineExecution"),
     shared.completeRelease,
+    shared.publishEvents,
   ],
   pipelineEvent: (arns, shared) => [
     ...scheduling(shared),

@@ -34,6 +34,7 @@ import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from 
 import { type ControlRequest, releaseControlApi } from "./release-control";
 import { type RegisterReleaseRequest, registerRelease } from "./release/registration";
 import { registerReleaseWaiter } from "./release/outcome";
+import { type FailExecutionRequest, type FailExecutionResult, failExecution } from "./release/ended";
 import {
   type RetryReleaseRequest,
   type StopReleaseRequest,
@@ -80,7 +81,11 @@ export interface HandlerTypes {
     result: { releaseId: string };
   };
   awaitRelease: { needs: "execution"; event: AwaitReleaseEvent; result: { completedAtOnce: boolean } };
-  stopRelease: { needs: "execution"; event: StopReleaseRequest; result: StopReleaseResult };
+  stopRelease: {
+    needs: "execution";
+    event: StopReleaseRequest | { failExecution: FailExecutionRequest };
+    result: StopReleaseResult | FailExecutionResult;
+  };
   pipelineEvent: { needs: "execution"; event: PipelineStateChangeEvent; result: PipelineEventOutcome };
   reconciler: { needs: "execution"; event: void; result: ReconcileReport };
   releaseStatus: { needs: "execution"; event: ReleaseStatusRequest; result: ProxyResponse };
@@ -153,7 +158,10 @@ export const HANDLERS: { [N in FunctionName]: Builder<N> } = {
   stopRelease:
     ({ execution }) =>
     (event) =>
-      stopReleaseAfterFailedWait(execution, event),
+      // The workflow's stop after a failed wait, or after a failed registration or retry.
+      "failExecution" in event
+        ? failExecution(execution, event.failExecution)
+        : stopReleaseAfterFailedWait(execution, event),
 
   pipelineEvent:
     ({ execution }) =>

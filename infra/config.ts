@@ -8,6 +8,7 @@ import {
   PIPELINE_NAME_PATTERN,
 } from "../contract/manifest-schema";
 import type { FailurePolicy } from "../stepfunction/release-workflow";
+import { CONFIGURED_TIMEOUT_LIMIT, MAX_CONFIGURED_TIMEOUT_HOURS } from "../contract/execution-limits";
 
 export interface ReleaseMachineSettings {
   /** The pipelines this machine may release; IAM is scoped to exactly these. */
@@ -63,8 +64,8 @@ export function readSettings(
 ): ReleaseMachineSettings {
   const problems: string[] = [];
   const set = (key: string, rule: string) => problems.push(`${project}:${key} ${rule}`);
-  const integer = (key: keyof typeof DEFAULT_SETTINGS, min: number, max: number) =>
-    readInteger(get, set, key, min, max);
+  const integer = (key: keyof typeof DEFAULT_SETTINGS, min: number, max: number, limit?: string) =>
+    readInteger(get, set, key, min, max, limit);
   const boolean = (key: keyof typeof DEFAULT_SETTINGS) => readBoolean(get, set, key);
 
   const pipelines = readPipelines(get, set);
@@ -80,7 +81,12 @@ export function readSettings(
     // Capped so that no accepted manifest can take the workflow past a Step Functions quota.
     maxPipelines: integer("maxPipelines", 1, MANIFEST_RULE_LIMITS.maxPipelines),
     maxManifestBytes: integer("maxManifestBytes", 256, MANIFEST_RULE_LIMITS.maxBytes),
-    longestPipelineRunHours: integer("longestPipelineRunHours", 1, 8760),
+    longestPipelineRunHours: integer(
+      "longestPipelineRunHours",
+      1,
+      MAX_CONFIGURED_TIMEOUT_HOURS,
+      CONFIGURED_TIMEOUT_LIMIT,
+    ),
     failurePolicy,
     reconcileSchedule,
     logRetentionDays,
@@ -106,6 +112,8 @@ function readInteger(
   key: keyof typeof DEFAULT_SETTINGS,
   min: number,
   max: number,
+  /** Why `max` is the limit, when a quota sets it. */
+  limit?: string,
 ): number {
   const raw = get(key);
   const fallback = DEFAULT_SETTINGS[key] as number;
@@ -114,7 +122,7 @@ function readInteger(
   if (!Number.isInteger(value) || value < min || value > max) {
     set(
       key,
-      `must be an integer from ${min} to ${max} (got "${raw}"); e.g. pulumi config set ${key} ${fallback}`,
+      `must be an integer from ${min} to ${max}${limit ? `, the limit ${limit}` : ""} (got "${raw}"); e.g. pulumi config set ${key} ${fallback}`,
     );
     return fallback;
   }

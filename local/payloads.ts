@@ -7,6 +7,7 @@
 import type { PlannedPipeline } from "../contract/manifest";
 import type { FailurePolicy } from "../contract/tables";
 import type { HandlerEvent } from "../handlers/wiring";
+import type { FailExecutionRequest } from "../handlers/release/ended";
 import type { WorkflowFunction } from "../stepfunction/release-workflow";
 
 type Fields = Record<string, unknown>;
@@ -97,6 +98,18 @@ function registration(payload: unknown): HandlerEvent<"registerRelease"> {
   };
 }
 
+/** FailRegistration's and FailRetry's request (stepfunction/failed-registration.ts). */
+function failedExecution(value: unknown): FailExecutionRequest {
+  const f = fieldsOf(value, "failExecution");
+  return {
+    releaseId: text(f.releaseId, "failExecution.releaseId"),
+    executionArn: text(f.executionArn, "failExecution.executionArn"),
+    error: text(f.error, "failExecution.error"),
+    cause: text(f.cause, "failExecution.cause"),
+    ...(f.attempt === undefined ? {} : { attempt: count(f.attempt, "failExecution.attempt") }),
+  };
+}
+
 /** Each workflow function's payload decoder. */
 export const PAYLOADS: { [N in WorkflowFunction]: (payload: unknown) => HandlerEvent<N> } = {
   loadManifest: (payload) => ({ request: fieldsOf(payload, "payload").request }),
@@ -126,6 +139,7 @@ export const PAYLOADS: { [N in WorkflowFunction]: (payload: unknown) => HandlerE
   },
   stopRelease: (payload) => {
     const p = fieldsOf(payload, "payload");
+    if (p.failExecution !== undefined) return { failExecution: failedExecution(p.failExecution) };
     const [reason, error] = [optionalText(p.reason, "reason"), optionalText(p.error, "error")];
     return {
       releaseId: text(p.releaseId, "releaseId"),

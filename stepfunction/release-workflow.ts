@@ -14,14 +14,16 @@ import { changeExpression } from "../contract/lifecycle-expression";
 import { RELEASE_STATE_DETAIL_FIELDS, type ReleaseStateDetail } from "../contract/release-events";
 import { ReleaseErrors } from "../contract/errors";
 import {
+  CONFIGURED_TIMEOUT_LIMIT,
+  MAX_CONFIGURED_TIMEOUT_HOURS,
+  RELEASE_WAIT_TIMEOUT_SECONDS,
+} from "../contract/execution-limits";
+import {
   Integrations,
   type PayloadTemplate,
-  type Retrier,
   type State,
   type StateMachineDefinition,
-  type TaskFields,
   type TaskState,
-  type Transition,
   choice,
   end,
   fail,
@@ -32,6 +34,15 @@ import {
   succeed,
   task,
 } from "./asl";
+import { dynamoRetry, lambdaRetry, lambdaTask } from "./lambda-task";
+import { CAUGHT, failedRegistrationStates } from "./failed-registration";
+
+export {
+  type LambdaTaskFields,
+  TRANSIENT_DYNAMODB_ERRORS,
+  TRANSIENT_LAMBDA_ERRORS,
+  lambdaTask,
+} from "./lambda-task";
 
 export type { FailurePolicy };
 
@@ -67,45 +78,14 @@ export const DEFAULT_WORKFLOW_OPTIONS: WorkflowOptions = {
   failurePolicy: "stopRemaining",
 };
 
-/** Errors worth retrying when a Lambda task fails: the service's own, and throttling inside the handler. */
-export const TRANSIENT_LAMBDA_ERRORS = [
-  "Lambda.ServiceException",
-  "Lambda.AWSLambdaException",
-  "Lambda.SdkClientException",
-  "Lambda.TooManyRequestsException",
-  "ProvisionedThroughputExceededException",
-  "RequestLimitExceeded",
-  "ThrottlingException",
-  "TooManyRequestsException",
-  "InternalServerError",
-  // CodePipeline answers these while it is busy or its execution queue is full; the scheduler's
-  // start is idempotent, so repeating RegisterRelease is safe.
-  "ConflictException",
-  "ConcurrentPipelineExecutionsLimitExceededException",
-];
-
-export const TRANSIENT_DYNAMODB_ERRORS = [
-  "DynamoDB.ProvisionedThroughputExceededException",
-  "DynamoDB.RequestLimitExceeded",
-  "DynamoDB.ThrottlingException",
-  "DynamoDB.InternalServerErrorException",
-];
-
-const lambdaRetry: Retrier[] = [retryTransient(TRANSIENT_LAMBDA_ERRORS)];
-const dynamoRetry: Retrier[] = [retryTransient(TRANSIENT_DYNAMODB_ERRORS)];
-
-/** Step Functions' task timeout and a STANDARD execution both end at one year. */
-export const MAX_WAIT_SECONDS = 31_536_000;
+/** The longest pipeline run the workflow accepts: below the release's backstop (contract/execution-limits.ts). */
+export const MAX_PIPELINE_RUN_SECONDS = MAX_CONFIGURED_TIMEOUT_HOURS * 3600;
 
 function validateOptions(options: WorkflowOptions): void {
-  const { longestPipelineRunSeconds, failurePolicy } = options;
-  if (
-    !Number.isInteger(longestPipelineRunSeconds) ||
-    longestPipelineRunSeconds < 60 ||
-    longestPipelineRunSeconds > MAX_WAIT_SECONDS
-  ) {
+  const { longestPipelineRunSeconds: run, failurePolicy } = options;
+  if (!Number.isInteger(run) || run < 60 || run > MAX_PIPELINE_RUN_SECONDS) {
     throw new RangeError(
-      `longestPipelineRunSeconds must be an integer from 60 to ${MAX_WAIT_SECONDS} (one year), got ${longestPipelineRunSeconds}`,
+      `longestPipelineRunSeconds must be an integer from 60 to ${MAX_PIPELINE_RUN_SECONDS}, the limit ${CONFIGURED_TIMEOUT_LIMIT}, got ${run}`,
     );
   }
   if (failurePolicy !== "stopRemaining" && failurePolicy !== "letFinish") {
@@ -113,27 +93,6 @@ function validateOptions(options: WorkflowOptions): void {
       `failurePolicy must be "stopRemaining" or "letFinish", got ${String(failurePolicy)}`,
     );
   }
-}
-
-/** A Lambda task's own fields (its transition is a separate argument: Next or End, never both). */
-export type LambdaTaskFields = Omit<TaskFields, "Type" | "Resource" | "Parameters">;
-
-/** A Lambda task through the optimized integration, retrying the transient Lambda errors. */
-export function lambdaTask(
-  functionArn: string,
-  payload: PayloadTemplate,
-  fields: LambdaTaskFields,
-  transition: Transition,
-): TaskState {
-  return task(
-    {
-      Resource: Integrations.lambdaInvoke,
-      Parameters: { FunctionName: functionArn, Payload: payload },
-      Retry: lambdaRetry,
-      ...fields,
-    },
-    transition,
-  );
 }
 
 const str = (path: string) => ({ "S.$": path });
@@ -252,7 +211,10 @@ function submissionStates(refs: WorkflowRefs): States {
         Comment:
           "Attempt n+1: resets the pipelines that did not succeed, moves the release FAILED/CANCELLED -> RUNNING (one conditional write) and starts what is ready.",
         ResultSelector: { "releaseId.$": "$.Payload.releaseId" },
-        Catch: [{ ErrorEquals: [ReleaseErrors.RetryRefused], ResultPath: "$.error", Next: "RetryRefused" }],
+        Catch: [
+          { ErrorEquals: [ReleaseErrors.RetryRefused], ResultPath: "$.error", Next: "RetryRefused" },
+          { ...CAUGHT, Next: "FailRetry" },
+        ],
       },
       next("AwaitRelease"),
     ),
@@ -260,13 +222,17 @@ function submissionStates(refs: WorkflowRefs): States {
   };
 }
 
-/** A manifest the release cannot be built from goes to the rejection record. */
+/**
+ * A manifest the release cannot be built from goes to the rejection record; so does any other
+ * failure to read or validate it (an S3 or internal error), so no submission is lost unrecorded.
+ */
 const rejected = [
   {
     ErrorEquals: [ReleaseErrors.InvalidManifest, ReleaseErrors.ManifestNotFound],
     ResultPath: "$.error",
     Next: "RecordRejected",
   },
+  { ...CAUGHT, Next: "RecordRejected" },
 ];
 
 /** Intake: read the manifest text, then validate it into a plan. */
@@ -352,6 +318,7 @@ function registrationStates(refs: WorkflowRefs, options: WorkflowOptions): State
         OutputPath: "$.release",
         Catch: [
           { ErrorEquals: [ReleaseErrors.DuplicateRelease], ResultPath: "$.error", Next: "RecordRejected" },
+          { ...CAUGHT, Next: "FailRegistration" },
         ],
       },
       next("AwaitRelease"),
@@ -375,9 +342,10 @@ function waitStates(refs: WorkflowRefs): States {
             "executionArn.$": "$$.Execution.Id",
           },
         },
-        // A backstop for defects only: each pipeline's own limit (longestPipelineRunSeconds) is
-        // enforced by the reconciler, which stops a pipeline that runs longer and fails it.
-        TimeoutSeconds: MAX_WAIT_SECONDS,
+        // A backstop for defects only (each pipeline's limit is the reconciler's), a day before the
+        // execution's uncatchable one-year limit so the Catch below still runs. A release runs its
+        // critical path, a chain of runs and gates, so no sum of one run and one gate bounds it.
+        TimeoutSeconds: RELEASE_WAIT_TIMEOUT_SECONDS,
         ResultPath: "$.outcome",
         Retry: lambdaRetry,
         // The wait failed (its backstop timeout, or a defect): stop what runs and record why. Step
@@ -474,6 +442,7 @@ export function releaseWorkflow(
       ...validationStates(refs),
       ...rejectionStates(refs),
       ...registrationStates(refs, options),
+      ...failedRegistrationStates(refs.functions.stopRelease),
       ...waitStates(refs),
       ...failureStates(refs),
       ...endingStates(refs),

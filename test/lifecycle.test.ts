@@ -69,8 +69,9 @@ describe("the release lifecycle's declarations", () => {
     assert.deepEqual([...reachable(pipelineEdges)].sort(), [...SCHEDULE_STATUSES].sort());
   });
 
-  it("leave a terminal release status only by a retry (FAILED, CANCELLED) or a corrected resubmission (REJECTED)", () => {
+  it("leave a terminal release status only by a retry (FAILED, CANCELLED), its failure (to FAILED) or a corrected resubmission (REJECTED)", () => {
     assert.deepEqual(leaving(releaseEdges, RELEASE_TERMINAL_STATUSES), [
+      "failRetry: CANCELLED -> FAILED",
       "register: REJECTED -> RUNNING",
       "retry: CANCELLED -> RUNNING",
       "retry: FAILED -> RUNNING",

@@ -37,6 +37,7 @@ import { recordRejection } from "../handlers/rejections";
 import { rejectionMessage } from "../contract/rejection";
 import { releaseStatusApi } from "../handlers/release-status";
 import { stopRelease } from "../handlers/release/failure-policy";
+import { failExecution } from "../handlers/release/ended";
 import { registerReleaseWaiter } from "../handlers/release/outcome";
 import { registerRelease } from "../handlers/release/registration";
 import { type ControlDeps, releaseControlApi } from "../handlers/release-control";
@@ -458,6 +459,12 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     await stopRelease(deps, "iam-stop-2", "timed out");
     assert.ok(raced());
     deps.ddb = recording;
+    // A failed registration: the release its execution holds is stopped, fails and is announced.
+    aws.answer({ ...starts("iam-stop-3"), PutEventsCommand: published });
+    const held = await register(setupDeps("iam-stop-3"), "iam-stop-3", [{ name: PIPELINES[0] }]);
+    const fault = { error: "States.Timeout", cause: "timed out" };
+    const failed = await failExecution(deps, { releaseId: "iam-stop-3", executionArn: held, ...fault });
+    assert.deepEqual([failed.recorded, failed.stopped], ["failed", [PIPELINES[0]]]);
   },
 
   async pipelineEvent(aws) {

@@ -58,10 +58,12 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     CompleteReleaseWait: ["states:SendTaskSuccess"],
   },
   stopRelease: {
-    SettleReleases: ["dynamodb:UpdateItem"],
+    // It reads whose release it is before failing a failed registration's (handlers/release/ended.ts).
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
     Schedule: SCHEDULE,
     ReleasePipelines: ["codepipeline:StopPipelineExecution"],
     CompleteReleaseWait: ["states:SendTaskSuccess"],
+    PublishReleaseEvents: ["events:PutEvents"],
   },
   pipelineEvent: {
     ReadAndSettleReleases: DYNAMODB_READ_WRITE,
@@ -817,6 +819,22 @@ describe("stack settings", () => {
         /failurePolicy must be stopRemaining or letFinish/.test(e.message) &&
         /logRetentionDays must be one of/.test(e.message) &&
         /reconcileSchedule must be an EventBridge schedule/.test(e.message),
+    );
+  });
+
+  it("refuses a longestPipelineRunHours that would reach the execution's one-year limit, naming the limit", () => {
+    const pipelines = JSON.stringify(DEV_PIPELINES);
+    assert.equal(
+      readSettings(config({ pipelines, longestPipelineRunHours: "8712" })).longestPipelineRunHours,
+      8712,
+    );
+    assert.throws(
+      () => readSettings(config({ pipelines, longestPipelineRunHours: "8760" })),
+      (e: Error) =>
+        e instanceof SettingsError &&
+        /longestPipelineRunHours must be an integer from 1 to 8712, the limit 8712 hours \(a STANDARD execution's one-year limit/.test(
+          e.message,
+        ),
     );
   });
 

@@ -21,8 +21,10 @@ import {
   task,
 } from "../stepfunction/asl";
 import { oneStateMap } from "./asl-fixtures";
+import { MAX_APPROVAL_TIMEOUT_HOURS } from "../contract/manifest-schema";
 import {
   DEFAULT_WORKFLOW_OPTIONS,
+  MAX_PIPELINE_RUN_SECONDS,
   PLACEHOLDER_REFS,
   type WorkflowOptions,
   lambdaTask,
@@ -84,6 +86,23 @@ describe("the release workflow definition", () => {
     }
   });
 
+  it("gives every path into MarkFailed its failure ($.failure: error, cause, causedBy), so PublishFailed finds it", () => {
+    const definition = render();
+    const into = allStates(definition).filter(([, s]) => successors(s).includes("MarkFailed"));
+    assert.deepEqual(into.map(([name]) => name).sort(), [
+      "DescribeFailure",
+      "DescribeWaitFailure",
+      "StopRelease",
+    ]);
+    for (const [name, s] of into) {
+      assert.ok(s.Type === "Pass" || s.Type === "Task", name);
+      assert.equal(s.ResultPath, "$.failure", name);
+      const shaped = s.Type === "Task" ? s.ResultSelector : s.Parameters;
+      const fields = Object.keys(shaped ?? {}).map((key) => key.replace(/\.\$$/, ""));
+      assert.deepEqual(fields.sort(), ["cause", "causedBy", "error"], name);
+    }
+  });
+
   it("parks the whole release in one task-token wait that the scheduler completes", () => {
     const definition = render();
     const waits = allStates(definition).filter(
@@ -99,7 +118,7 @@ describe("the release workflow definition", () => {
       "releaseId.$": "$.releaseId",
       "executionArn.$": "$$.Execution.Id",
     });
-    assert.equal(wait.TimeoutSeconds, 31_536_000, "a backstop only: the reconciler times pipelines out");
+    assert.equal(wait.TimeoutSeconds, 31_449_600, "a backstop only: the reconciler times pipelines out");
     assert.deepEqual(
       wait.Catch?.map((c) => [c.ErrorEquals, c.Next]),
       [[["States.ALL"], "StopRelease"]],
@@ -130,7 +149,10 @@ describe("the release workflow definition", () => {
     assert.deepEqual(register.ResultSelector, { "releaseId.$": "$.Payload.releaseId" });
     assert.deepEqual(
       register.Catch?.map((c) => [c.ErrorEquals, c.Next]),
-      [[["DuplicateRelease"], "RecordRejected"]],
+      [
+        [["DuplicateRelease"], "RecordRejected"],
+        [["States.ALL"], "FailRegistration"],
+      ],
     );
   });
 
@@ -148,7 +170,10 @@ describe("the release workflow definition", () => {
     assert.equal(retry.Next, "AwaitRelease");
     assert.deepEqual(
       retry.Catch?.map((c) => [c.ErrorEquals, c.Next]),
-      [[["RetryRefused"], "RetryRefused"]],
+      [
+        [["RetryRefused"], "RetryRefused"],
+        [["States.ALL"], "FailRetry"],
+      ],
     );
   });
 
@@ -184,7 +209,10 @@ describe("the release workflow definition", () => {
     for (const name of ["LoadManifest", "ValidateManifest"]) {
       assert.deepEqual(
         state<TaskState>(definition, name).Catch?.map((c) => [c.ErrorEquals, c.Next]),
-        [[["InvalidManifest", "ManifestNotFound"], "RecordRejected"]],
+        [
+          [["InvalidManifest", "ManifestNotFound"], "RecordRejected"],
+          [["States.ALL"], "RecordRejected"],
+        ],
       );
     }
     const record = state<TaskState>(definition, "RecordRejected");
@@ -223,6 +251,24 @@ describe("the release workflow definition", () => {
     const withoutPolicy = (d: StateMachineDefinition) =>
       JSON.stringify(d).replace(/"failurePolicy":"\w+"/, "");
     assert.equal(withoutPolicy(stop), withoutPolicy(finish));
+  });
+
+  it("times the release's wait out a day before the execution's one-year limit, at the largest settings", () => {
+    const yearSeconds = 31_536_000;
+    const largest = render({ longestPipelineRunSeconds: MAX_PIPELINE_RUN_SECONDS });
+    const timeout = state<TaskState>(largest, "AwaitRelease").TimeoutSeconds ?? yearSeconds;
+    assert.ok(yearSeconds - timeout >= 24 * 3600, `AwaitRelease times out at ${timeout} s`);
+    const timeouts = {
+      longestPipelineRun: MAX_PIPELINE_RUN_SECONDS,
+      gate: MAX_APPROVAL_TIMEOUT_HOURS * 3600,
+    };
+    for (const [setting, seconds] of Object.entries(timeouts)) {
+      assert.ok(timeout - seconds >= 24 * 3600, `${setting} (${seconds} s) reaches the wait's ${timeout} s`);
+    }
+    assert.throws(
+      () => render({ longestPipelineRunSeconds: MAX_PIPELINE_RUN_SECONDS + 1 }),
+      /longestPipelineRunSeconds must be an integer from 60 to 31363200, the limit 8712 hours \(a STANDARD execution's one-year limit/,
+    );
   });
 
   it("rejects options outside their limits with a message naming the option", () => {
