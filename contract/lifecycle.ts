@@ -405,11 +405,13 @@ export const PIPELINE_CHANGES = {
     where: ["claim"],
   },
   failStart: {
-    why: "CodePipeline refused the start for good",
+    why: "CodePipeline refused the start for good: the claimant records it, never one whose claim was taken over",
     from: ["Starting"],
     to: ["Failed"],
     fields: { endedAt: "set", cause: "set" },
     remove: ["startingSince"],
+    when: ["#claimedBy = :claim"],
+    where: ["claim"],
   },
   recordEnd: {
     why: "Its execution ended (an event, or the reconciler asking)",

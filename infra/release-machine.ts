@@ -6,6 +6,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { LAMBDA_ENTRY_POINTS } from "../handlers/index";
 import type { ManifestRules } from "../contract/manifest-schema";
+import { FUNCTION_TIMEOUT_SECONDS } from "../contract/function-timeouts";
 import { WORKFLOW_FUNCTIONS, type WorkflowFunction, releaseWorkflow } from "../stepfunction/release-workflow";
 import { writeAllowListFile } from "./allow-list";
 import { auditTrail } from "./audit-trail";
@@ -26,23 +27,27 @@ import { serviceRole } from "./roles";
 import { releaseBucket, releaseTables } from "./storage";
 
 /**
- * What sets each function apart besides its entry point (handlers/index.ts). The scheduler's
- * functions get longer timeouts: RegisterRelease may start hundreds of pipelines, and acting on one
- * pipeline's end may start or stop many.
+ * What sets each function apart besides its entry point (handlers/index.ts). Timeouts come from
+ * contract/function-timeouts.ts, the one source the scheduler's claim expiry is derived from. The
+ * control function validates request bodies with the parser's schema compiler (ajv).
  */
-const FUNCTION_SETTINGS: Record<HandlerName, { parsesManifests?: boolean; timeoutSeconds?: number }> = {
-  loadManifest: {},
-  validateManifest: { parsesManifests: true },
-  recordRejection: {},
-  registerRelease: { timeoutSeconds: 300 },
-  awaitRelease: {},
-  stopRelease: { timeoutSeconds: 300 },
-  pipelineEvent: { timeoutSeconds: 300 },
-  reconciler: { timeoutSeconds: 600 },
-  releaseStatus: {},
-  // An approval starts a pipeline and a cancel stops many: the scheduler's timeout. It validates
-  // request bodies with the parser's schema compiler (ajv).
-  releaseControl: { parsesManifests: true, timeoutSeconds: 300 },
+const FUNCTION_SETTINGS: Record<
+  HandlerName,
+  { parsesManifests?: boolean; timeoutSeconds: number; reservedConcurrentExecutions?: number }
+> = {
+  loadManifest: { timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.loadManifest },
+  validateManifest: { parsesManifests: true, timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.validateManifest },
+  recordRejection: { timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.recordRejection },
+  registerRelease: { timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.registerRelease },
+  awaitRelease: { timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.awaitRelease },
+  stopRelease: { timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.stopRelease },
+  pipelineEvent: { timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.pipelineEvent },
+  // One reconciler at a time: two overlapping passes would take over the same stuck claims and
+  // race each other's starts. Reserved concurrency caps the function's concurrent executions.
+  // https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+  reconciler: { timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.reconciler, reservedConcurrentExecutions: 1 },
+  releaseStatus: { timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.releaseStatus },
+  releaseControl: { parsesManifests: true, timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.releaseControl },
 };
 
 /**
