@@ -7,7 +7,7 @@
  * other code writes a status. docs/architecture.md, "Lifecycle", is rendered from them.
  */
 import type { ManifestProblem } from "./errors";
-import type { ApprovalGate, PlannedPipeline } from "./manifest";
+import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
 export type FailurePolicy = "stopRemaining" | "letFinish";
@@ -155,7 +155,7 @@ export interface PipelineItem {
   dependsOn: string[];
   dependants: string[];
   depsSucceeded?: Set<string>;
-  variables?: PlannedPipeline["variables"];
+  variables?: StartVariables;
   sourceRevisions?: PlannedPipeline["sourceRevisions"];
   status: ScheduleStatus;
   /** The claim on its start (a fresh id per claim): only the reconciler takes one over. */
