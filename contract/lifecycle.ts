@@ -82,18 +82,14 @@ export interface ReleaseOutcome {
 }
 
 /** Why a release failed, as the workflow carries it (`$.failure`): the outcome's fields. */
-export interface ReleaseFailure {
-  error: string;
-  cause: string;
-  causedBy: string;
-}
+export type ReleaseFailure = Required<Pick<ReleaseOutcome, "error" | "cause" | "causedBy">>;
 
-/** One earlier rejected submission of a releaseId. */
+/** One rejected submission of a releaseId, in brief: the item keeps only the current one's problems. */
 export interface RejectionRecord {
   at: string;
   source: string;
   errorName: string;
-  cause: string;
+  problemCount?: number; // absent on records written before the count was kept
   executionArn?: string;
 }
 
@@ -137,8 +133,10 @@ export interface ReleaseItem {
   cause?: string;
   /** For a REJECTED submission: every problem, by field (JSON Pointer) and rule. */
   problems?: ManifestProblem[];
-  /** Earlier rejected submissions of this releaseId, oldest first. */
+  /** The last rejected submissions of this releaseId (at most 10), oldest first. */
   rejections?: RejectionRecord[];
+  /** Every rejected submission of this releaseId so far: the version `rejections` is replaced under. */
+  rejectionCount?: number;
   /** On a rejection recorded apart (`rejected:<execution name>`): the releaseId it named. */
   rejectedReleaseId?: string;
 }
@@ -182,9 +180,8 @@ export interface PipelineItem {
 }
 
 /**
- * How a change writes one attribute: `set` always, `optional` only when the call gives a value,
- * `setOrRemove` removes it when the call gives none, `ifNotExists` keeps a value already there,
- * `add` adds to a set, `append` appends to a list.
+ * How a change writes one attribute: `set` always, `optional` only when given, `setOrRemove` removes
+ * it when not given, `ifNotExists` keeps a value there, `add` adds to a set, `append` to a list.
  */
 export type FieldMode = "set" | "optional" | "setOrRemove" | "ifNotExists" | "add" | "append";
 
@@ -258,7 +255,7 @@ export const RELEASE_CHANGES = {
     orWhen: "#executionArn = :executionArn",
   },
   reject: {
-    why: "RecordRejected: a refused submission under its releaseId, never over a real release",
+    why: "RecordRejected: a refused submission under its releaseId, never over a real release; the last 10 replace the list from the count read",
     fromAbsent: true,
     from: ["REJECTED"],
     to: ["REJECTED"],
@@ -270,8 +267,11 @@ export const RELEASE_CHANGES = {
       executionArn: "set",
       startedAt: "set",
       endedAt: "set",
-      rejections: "append",
+      rejections: "set",
+      rejectionCount: "set",
     },
+    when: ["(attribute_not_exists(#rejectionCount) OR #rejectionCount = :readCount)"],
+    where: ["readCount"],
   },
   rejectApart: {
     why: "RecordRejected: a refused submission without a releaseId of its own, under `rejected:<execution name>`",

@@ -45,7 +45,7 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
   loadManifest: { ReadManifests: READ_MANIFESTS },
   validateManifest: {},
   recordRejection: {
-    RecordRejections: ["dynamodb:UpdateItem", "dynamodb:PutItem"],
+    RecordRejections: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
   },
   registerRelease: {
     ReadAndSettleReleases: DYNAMODB_READ_WRITE,
