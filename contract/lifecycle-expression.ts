@@ -3,7 +3,8 @@
  * update's expressions, fills in a call's values, and renders the lifecycle as the table
  * docs/architecture.md shows ("Lifecycle").
  */
-import { type AnyChange, type FieldMode, PIPELINE_CHANGES, RELEASE_CHANGES } from "./lifecycle";
+import type { AnyChange, FieldMode } from "./lifecycle-declaration";
+import { PIPELINE_CHANGES, RELEASE_CHANGES } from "./lifecycle";
 
 type Mode<C, K> = C extends { fields: infer F } ? (K extends keyof F ? F[K] : never) : never;
 type FieldKeys<C> = C extends { fields: infer F } ? keyof F : never;

@@ -7,7 +7,8 @@
  * other code writes a status. docs/architecture.md, "Lifecycle", is rendered from them.
  */
 import type { ManifestProblem } from "./errors";
-import type { ApprovalGate, PlannedPipeline } from "./manifest";
+import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
+import type { ChangeDeclaration } from "./lifecycle-declaration";
 import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
@@ -83,18 +84,14 @@ export interface ReleaseOutcome {
 }
 
 /** Why a release failed, as the workflow carries it (`$.failure`): the outcome's fields. */
-export interface ReleaseFailure {
-  error: string;
-  cause: string;
-  causedBy: string;
-}
+export type ReleaseFailure = Required<Pick<ReleaseOutcome, "error" | "cause" | "causedBy">>;
 
-/** One earlier rejected submission of a releaseId. */
+/** One rejected submission of a releaseId, in brief: the item keeps only the current one's problems. */
 export interface RejectionRecord {
   at: string;
   source: string;
   errorName: string;
-  cause: string;
+  problemCount?: number; // absent on records written before the count was kept
   executionArn?: string;
 }
 
@@ -138,8 +135,10 @@ export interface ReleaseItem {
   cause?: string;
   /** For a REJECTED submission: every problem, by field (JSON Pointer) and rule. */
   problems?: ManifestProblem[];
-  /** Earlier rejected submissions of this releaseId, oldest first. */
+  /** The last rejected submissions of this releaseId (at most 10), oldest first. */
   rejections?: RejectionRecord[];
+  /** Every rejected submission of this releaseId so far: the version `rejections` is replaced under. */
+  rejectionCount?: number;
   /** On a rejection recorded apart (`rejected:<execution name>`): the releaseId it named. */
   rejectedReleaseId?: string;
 }
@@ -156,7 +155,7 @@ export interface PipelineItem {
   dependsOn: string[];
   dependants: string[];
   depsSucceeded?: Set<string>;
-  variables?: PlannedPipeline["variables"];
+  variables?: StartVariables;
   sourceRevisions?: PlannedPipeline["sourceRevisions"];
   status: ScheduleStatus;
   /** The claim on its start (a fresh id per claim): only the reconciler takes one over. */
@@ -180,51 +179,6 @@ export interface PipelineItem {
   decidedBy?: string;
   decidedAt?: string;
   comment?: string;
-}
-
-/**
- * How a change writes one attribute: `set` always, `optional` only when the call gives a value,
- * `setOrRemove` removes it when the call gives none, `ifNotExists` keeps a value already there,
- * `add` adds to a set, `append` appends to a list.
- */
-export type FieldMode = "set" | "optional" | "setOrRemove" | "ifNotExists" | "add" | "append";
-
-/**
- * One write to an item, as data. A change with `to` moves the status; `from` is the condition on
- * the status it leaves (any status when absent). `when` adds conditions (`#attr` names an attribute,
- * `:value` a value of the call's `where` or `fields`); `orWhen` lets the same writer repeat it
- * whatever the status (an idempotent retry). `create` writes the whole item.
- */
-export interface ChangeDeclaration<S extends string, Item> {
-  readonly why: string;
-  readonly create?: true;
-  readonly from?: readonly S[];
-  /** Also when the item does not exist yet. */
-  readonly fromAbsent?: true;
-  readonly to?: readonly S[];
-  readonly fields?: { readonly [K in keyof Item]?: FieldMode };
-  readonly remove?: readonly (keyof Item & string)[];
-  readonly when?: readonly string[];
-  /** Names of the `:value`s in `when` and `orWhen` that are not fields. */
-  readonly where?: readonly string[];
-  readonly orWhen?: string;
-  /** Only on an existing item. */
-  readonly exists?: true;
-}
-
-/** Any declared change, whatever its item: what the renderers read. */
-export interface AnyChange {
-  readonly why: string;
-  readonly create?: true;
-  readonly from?: readonly string[];
-  readonly fromAbsent?: true;
-  readonly to?: readonly string[];
-  readonly fields?: { readonly [field: string]: FieldMode | undefined };
-  readonly remove?: readonly string[];
-  readonly when?: readonly string[];
-  readonly where?: readonly string[];
-  readonly orWhen?: string;
-  readonly exists?: true;
 }
 
 const NOT_SUCCEEDED = SCHEDULE_STATUSES.filter((s) => s !== "Succeeded");
@@ -259,7 +213,7 @@ export const RELEASE_CHANGES = {
     orWhen: "#executionArn = :executionArn",
   },
   reject: {
-    why: "RecordRejected: a refused submission under its releaseId, never over a real release",
+    why: "RecordRejected: a refused submission under its releaseId, never over a real release; the last 10 replace the list from the count read",
     fromAbsent: true,
     from: ["REJECTED"],
     to: ["REJECTED"],
@@ -271,8 +225,11 @@ export const RELEASE_CHANGES = {
       executionArn: "set",
       startedAt: "set",
       endedAt: "set",
-      rejections: "append",
+      rejections: "set",
+      rejectionCount: "set",
     },
+    when: ["(attribute_not_exists(#rejectionCount) OR #rejectionCount = :readCount)"],
+    where: ["readCount"],
   },
   rejectApart: {
     why: "RecordRejected: a refused submission without a releaseId of its own, under `rejected:<execution name>`",
@@ -407,11 +364,13 @@ export const PIPELINE_CHANGES = {
     where: ["claim"],
   },
   failStart: {
-    why: "CodePipeline refused the start for good",
+    why: "CodePipeline refused the start for good: the claimant records it, never one whose claim was taken over",
     from: ["Starting"],
     to: ["Failed"],
     fields: { endedAt: "set", cause: "set" },
     remove: ["startingSince"],
+    when: ["#claimedBy = :claim"],
+    where: ["claim"],
   },
   recordEnd: {
     why: "Its execution ended (an event, or the reconciler asking)",

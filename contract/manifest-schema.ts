@@ -32,6 +32,14 @@ export const MANIFEST_RULE_LIMITS = { maxPipelines: 500, maxBytes: 100 * 1024 } 
 /** State data the manifest text may take as a JSON string (256 KiB less room for the rest). */
 export const STATE_TEXT_BUDGET = 256 * 1024 - 16 * 1024;
 
+/**
+ * State data ValidateManifest's result (the plan, its source and submitter) may take as JSON: 256
+ * KiB less room for what RegisterRelease's parameters and a caught error add. The plan keeps the
+ * manifest's own compact form, so a manifest within MANIFEST_RULE_LIMITS stays far below it;
+ * anything larger is refused as InvalidManifest (rule `stateSize`) before anything starts.
+ */
+export const STATE_PLAN_BUDGET = 256 * 1024 - 16 * 1024;
+
 /** A canonical releaseId; its alphabet lies inside Step Functions' execution-name alphabet. */
 export const RELEASE_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 /** CodePipeline's pipeline (and action) name. */

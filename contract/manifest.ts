@@ -47,8 +47,21 @@ export interface PlannedPipeline {
   approval?: ApprovalGate;
   /** Pipelines of the same release that must succeed before this one starts (manifest order kept). */
   dependsOn?: string[];
-  variables?: { name: string; value: string }[];
+  /**
+   * As the manifest wrote them, name to value: the plan travels in the workflow's state, where
+   * CodePipeline's list form would take about three times the manifest's bytes
+   * (docs/aws-facts.md, "Step Functions"). startVariables makes the list when the pipeline is scheduled.
+   */
+  variables?: Record<string, string>;
   sourceRevisions?: { actionName: string; revisionType: string; revisionValue: string }[];
+}
+
+/** Pipeline variables as StartPipelineExecution takes them. */
+export type StartVariables = { name: string; value: string }[];
+
+/** A plan's variables in StartPipelineExecution's form. */
+export function startVariables(variables: Record<string, string>): StartVariables {
+  return Object.entries(variables).map(([name, value]) => ({ name, value }));
 }
 
 export interface ValidatedRelease {
@@ -168,7 +181,7 @@ function plan(item: ManifestPipelineEntry): PlannedPipeline {
       ...(approval.approvers ? { approvers: approval.approvers } : {}),
     };
   }
-  if (variables) planned.variables = Object.entries(variables).map(([n, value]) => ({ name: n, value }));
+  if (variables) planned.variables = Object.fromEntries(Object.entries(variables));
   if (sourceRevisions) planned.sourceRevisions = sourceRevisions.map((r) => ({ ...r }));
   return planned;
 }

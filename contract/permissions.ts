@@ -115,9 +115,14 @@ const scheduling = (shared: Shared) => [
 const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Shared) => PolicyStatement[]> = {
   loadManifest: (_, shared) => [shared.readManifests],
   validateManifest: () => [],
-  // It records from the error alone (contract/rejection.ts): it reads no manifest.
+  // It records from the error alone (contract/rejection.ts): it reads no manifest. It reads the
+  // release item to replace its bounded list of rejections.
   recordRejection: (arns) => [
-    allow("RecordRejections", ["dynamodb:UpdateItem", "dynamodb:PutItem"], [arns.releasesTableArn]),
+    allow(
+      "RecordRejections",
+      ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+      [arns.releasesTableArn],
+    ),
   ],
   // No task completion: the release's wait is registered only after RegisterRelease returned.
   // RetryRelease (attempt n+1) runs in this function too; gates may open on either.

@@ -58,7 +58,8 @@ export interface RejectionSummary {
   at: string;
   source: string;
   errorName: string;
-  cause: string;
+  problemCount?: number;
+  executionArn?: string;
 }
 
 export interface ReleaseStatusView extends ReleaseRecordView {
@@ -66,7 +67,7 @@ export interface ReleaseStatusView extends ReleaseRecordView {
   /** CANCELLING from the cancel until the release's outcome is recorded. */
   status: ReleaseStatus | "CANCELLING";
   error?: string;
-  /** Earlier submissions of this releaseId that were rejected, oldest first. */
+  /** The last submissions of this releaseId that were rejected (at most 10), oldest first. */
   rejections?: RejectionSummary[];
   pipelines: PipelineStatusView[];
 }

@@ -8,7 +8,7 @@ import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { InvalidManifest, ManifestNotFound } from "../contract/errors";
 import { isRecord } from "../contract/json";
 import { type PlannedPipeline, type ValidatedRelease, readableReleaseId } from "../contract/manifest";
-import { STATE_TEXT_BUDGET } from "../contract/manifest-schema";
+import { STATE_PLAN_BUDGET, STATE_TEXT_BUDGET } from "../contract/manifest-schema";
 import { cappedRejection, rejectionError } from "../contract/rejection";
 
 /** The execution input: what the S3 rule's input transformer or the API's mapping template sends. */
@@ -166,10 +166,33 @@ export function validateManifest(
     const rejection = { problems: error.problems, ...(releaseId === undefined ? {} : { releaseId }) };
     throw rejectionError(error, cappedRejection(error.message, rejection));
   }
-  return {
+  const output = {
     releaseId: release.releaseId,
     location: typeof input.location === "string" ? input.location : "api",
     submittedBy: typeof input.submittedBy === "string" ? input.submittedBy : "unknown",
     pipelines: release.pipelines,
   };
+  return withinPlanBudget(output);
+}
+
+/**
+ * The plan travels in the workflow's state to RegisterRelease; past 256 KiB Step Functions would
+ * fail the execution with States.DataLimitExceeded, which no Catch handles, after the API already
+ * answered. A plan that could not fit is refused here, as a manifest problem naming the limit.
+ * https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-task-executions
+ */
+function withinPlanBudget(output: ValidatedManifestOutput): ValidatedManifestOutput {
+  const bytes = Buffer.byteLength(JSON.stringify(output), "utf8");
+  if (bytes <= STATE_PLAN_BUDGET) return output;
+  const largest = output.pipelines.reduce((a, b) =>
+    JSON.stringify(b).length > JSON.stringify(a).length ? b : a,
+  );
+  const error = new InvalidManifest([
+    {
+      path: "",
+      rule: "stateSize",
+      message: `the release's plan takes ${bytes} bytes of workflow state; the limit is ${STATE_PLAN_BUDGET} bytes (Step Functions' 256 KiB state quota); the largest pipeline is ${JSON.stringify(largest.name)}: list fewer pipelines or shorter variables`,
+    },
+  ]);
+  throw rejectionError(error, { releaseId: output.releaseId, problems: error.problems });
 }

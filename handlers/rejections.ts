@@ -11,13 +11,25 @@
  *   duplicate): recorded apart, under `rejected:<execution name>`, without touching the release.
  */
 import { type ManifestProblem, ReleaseErrors } from "../contract/errors";
-import { RELEASE_CHANGES } from "../contract/lifecycle";
+import { RELEASE_CHANGES, type RejectionRecord, type ReleaseItem } from "../contract/lifecycle";
 import { readRejection } from "../contract/rejection";
 import type { ExecutionDeps } from "./executions";
-import { changeRelease, recordRejectionApart } from "./lifecycle-store";
+import { changeRelease, recordRejectionApart, releaseKey } from "./lifecycle-store";
+import { readItem } from "./reads";
 import { parseReleaseRequest } from "./load-manifest";
 import { ReleasesTable } from "../contract/tables";
 import { readableCause } from "./release-status";
+
+/**
+ * Rejections a release item keeps in brief, the newest last. Each is about 1 KB at most (its source
+ * is an S3 location), and the current rejection's problems and cause are capped
+ * (contract/rejection.ts), so any number of resubmissions keeps the item far below DynamoDB's
+ * 400 KB (docs/aws-facts.md, "DynamoDB").
+ */
+export const REJECTIONS_KEPT = 10;
+
+/** Writers of one releaseId's rejection that may race before this one gives up and records apart. */
+const RECORD_ATTEMPTS = 5;
 
 export interface RejectionRequest {
   /** The execution's input: the S3 reference or the API body. */
@@ -87,19 +99,28 @@ export async function recordRejection(
     startedAt: request.startedAt,
     endedAt: at,
   };
-  const summary = {
+  const summary: RejectionRecord = {
     at,
     source: record.source,
     errorName: record.errorName,
-    cause,
+    problemCount: problems.length,
     executionArn: request.executionArn,
   };
   if (releaseId !== undefined && request.error.Error !== ReleaseErrors.DuplicateRelease) {
-    // Never over a real release: only a release not yet submitted, or rejected before.
-    const recorded = await changeRelease(deps, releaseId, RELEASE_CHANGES.reject, {
-      fields: { ...record, rejections: [summary] },
-    });
-    if (recorded.changed) return { error: request.error.Error, cause, recordedAs: releaseId };
+    // Never over a real release: only a release not yet submitted, or rejected before. DynamoDB
+    // cannot cut a list in an update, so the bounded list is replaced whole, conditional on the
+    // count it was read at; a racing rejection makes this read again.
+    for (let attempt = 0; attempt < RECORD_ATTEMPTS; attempt += 1) {
+      const current = await readItem<ReleaseItem>(deps.ddb, deps.tables.releases, releaseKey(releaseId));
+      if (current !== undefined && current.status !== "REJECTED") break;
+      const readCount = current?.rejectionCount ?? 0;
+      const earlier = (current?.rejections ?? []).slice(-(REJECTIONS_KEPT - 1)).map(brief);
+      const recorded = await changeRelease(deps, releaseId, RELEASE_CHANGES.reject, {
+        fields: { ...record, rejections: [...earlier, summary], rejectionCount: readCount + 1 },
+        where: { readCount },
+      });
+      if (recorded.changed) return { error: request.error.Error, cause, recordedAs: releaseId };
+    }
   }
   const key = `rejected:${request.executionName}`;
   await recordRejectionApart(deps, {
@@ -108,4 +129,16 @@ export async function recordRejection(
     ...record,
   });
   return { error: request.error.Error, cause, recordedAs: key };
+}
+
+/** An earlier record in brief: records written before the list was bounded also carried a cause. */
+function brief(record: RejectionRecord): RejectionRecord {
+  const { at, source, errorName, problemCount, executionArn } = record;
+  return {
+    at,
+    source,
+    errorName,
+    ...(problemCount === undefined ? {} : { problemCount }),
+    ...(executionArn === undefined ? {} : { executionArn }),
+  };
 }

@@ -103,11 +103,12 @@ export async function readRelease(
     ...(release.problems ? { problems: release.problems } : {}),
     ...(release.rejections?.length
       ? {
-          rejections: release.rejections.map(({ at, source, errorName, cause }) => ({
+          rejections: release.rejections.map(({ at, source, errorName, problemCount, executionArn }) => ({
             at,
             source,
             errorName,
-            cause,
+            ...(problemCount === undefined ? {} : { problemCount }),
+            ...(executionArn === undefined ? {} : { executionArn }),
           })),
         }
       : {}),

@@ -98,26 +98,6 @@ export type Handler<N extends FunctionName> = (event: HandlerEvent<N>) => Promis
 type Builder<N extends FunctionName> = (deps: Pick<HandlerDeps, HandlerTypes[N]["needs"]>) => Handler<N>;
 
 /**
- * Each function's Lambda timeout, in seconds: the one source for what infra deploys
- * (infra/release-machine.ts) and what local mode enforces (local/lambda-timeout.ts), so a handler
- * that runs too long locally fails as the deployed one would (docs/aws-facts.md, "Lambda"). The
- * scheduler's functions get longer: RegisterRelease may start hundreds of pipelines, acting on one
- * pipeline's end may start or stop many, an approval starts a pipeline and a cancel stops many.
- */
-export const FUNCTION_TIMEOUT_SECONDS: { readonly [N in FunctionName]: number } = {
-  loadManifest: 30,
-  validateManifest: 30,
-  recordRejection: 30,
-  registerRelease: 300,
-  awaitRelease: 30,
-  stopRelease: 300,
-  pipelineEvent: 300,
-  reconciler: 600,
-  releaseStatus: 30,
-  releaseControl: 300,
-};
-
-/**
  * The handlers by function name. The scheduler's, the event functions' and the control function's
  * share the execution clients; the manifest functions take the rules (and LoadManifest S3).
  */

@@ -80,7 +80,9 @@ export interface HandlerFunctionArgs<E, R> {
   pipelines?: PipelineGrants;
   accountId: pulumi.Input<string>;
   logRetentionDays: number;
-  timeoutSeconds?: number;
+  timeoutSeconds: number;
+  /** Caps the function's concurrent executions (the reconciler runs one at a time). */
+  reservedConcurrentExecutions?: number;
 }
 
 export interface HandlerFunction<E, R> {
@@ -119,7 +121,10 @@ export function handlerFunction<E, R>(
       runtime: LAMBDA_RUNTIME,
       architectures: ["arm64"],
       memorySize: 256,
-      timeout: args.timeoutSeconds ?? 30,
+      timeout: args.timeoutSeconds,
+      ...(args.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: args.reservedConcurrentExecutions }),
       tracingConfig: { mode: "Active" },
       loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
       environment: { variables: { NODE_OPTIONS: "--enable-source-maps", ...args.environment } },

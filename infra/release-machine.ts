@@ -5,8 +5,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { LAMBDA_ENTRY_POINTS } from "../handlers/index";
-import { FUNCTION_TIMEOUT_SECONDS } from "../handlers/wiring";
 import type { ManifestRules } from "../contract/manifest-schema";
+import { FUNCTION_TIMEOUT_SECONDS } from "../contract/function-timeouts";
 import { WORKFLOW_FUNCTIONS, type WorkflowFunction, releaseWorkflow } from "../stepfunction/release-workflow";
 import { writeAllowListFile } from "./allow-list";
 import { auditTrail } from "./audit-trail";
@@ -28,10 +28,18 @@ import { releaseBucket, releaseTables } from "./storage";
 
 /**
  * What sets each function apart besides its entry point (handlers/index.ts) and its timeout
- * (handlers/wiring.ts FUNCTION_TIMEOUT_SECONDS, which local mode enforces too): the functions that
+ * (contract/function-timeouts.ts, which local mode enforces too and the scheduler's claim expiry
+ * is derived from): the functions that
  * validate manifests or request bodies carry the parser's schema compiler (ajv).
  */
 const PARSES_MANIFESTS: ReadonlySet<HandlerName> = new Set(["validateManifest", "releaseControl"]);
+
+/**
+ * One reconciler at a time: two overlapping passes would take over the same stuck claims and race
+ * each other's starts. Reserved concurrency caps the function's concurrent executions.
+ * https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+ */
+const RESERVED_CONCURRENCY: Partial<Record<HandlerName, number>> = { reconciler: 1 };
 
 /**
  * The control function starts the workflow (retry), so it is created after the state machine,
@@ -264,6 +272,7 @@ function functionFactory(
         logRetentionDays: settings.logRetentionDays,
         parsesManifests: PARSES_MANIFESTS.has(handler),
         timeoutSeconds: FUNCTION_TIMEOUT_SECONDS[handler],
+        reservedConcurrentExecutions: RESERVED_CONCURRENCY[handler],
         environment: { ...environment, ...environmentExtra },
         factory,
         statements: resolved.apply((a) => handlerStatements(handler, a)),

@@ -5,7 +5,8 @@
  * late result or error is discarded, as Lambda ends the invocation (docs/aws-facts.md, "Lambda").
  */
 import { randomUUID } from "node:crypto";
-import { FUNCTION_TIMEOUT_SECONDS, type FunctionName } from "../handlers/wiring";
+import { FUNCTION_TIMEOUT_SECONDS } from "../contract/function-timeouts";
+import type { FunctionName } from "../handlers/wiring";
 
 /** The error a timed-out invocation ends with: its name is what a Catch or Retry matches. */
 export class LambdaTimeout extends Error {

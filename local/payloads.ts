@@ -54,11 +54,12 @@ function plannedPipeline(value: unknown, at: string): PlannedPipeline {
       planned.approval.approvers = listOf(gate.approvers, `${at}.approval.approvers`, text);
   }
   if (p.dependsOn !== undefined) planned.dependsOn = listOf(p.dependsOn, `${at}.dependsOn`, text);
-  if (p.variables !== undefined)
-    planned.variables = listOf(p.variables, `${at}.variables`, (entry, where) => {
-      const v = fieldsOf(entry, where);
-      return { name: text(v.name, `${where}.name`), value: text(v.value, `${where}.value`) };
-    });
+  if (p.variables !== undefined) {
+    const variables = fieldsOf(p.variables, `${at}.variables`);
+    planned.variables = Object.fromEntries(
+      Object.entries(variables).map(([name, value]) => [name, text(value, `${at}.variables.${name}`)]),
+    );
+  }
   if (p.sourceRevisions !== undefined)
     planned.sourceRevisions = listOf(p.sourceRevisions, `${at}.sourceRevisions`, (entry, where) => {
       const r = fieldsOf(entry, where);

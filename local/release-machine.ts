@@ -128,7 +128,7 @@ export interface LocalReleaseMachineOptions {
     payload: unknown,
     invoke: (payload: unknown) => Promise<unknown>,
   ) => Promise<unknown>;
-  /** Shortens functions' Lambda timeouts (tests); handlers/wiring.ts FUNCTION_TIMEOUT_SECONDS otherwise. */
+  /** Shortens functions' Lambda timeouts (tests); contract/function-timeouts.ts otherwise. */
   functionTimeoutSeconds?: FunctionTimeouts;
   /** An S3 client for manifests uploaded to the local bucket (the local server provides one). */
   s3?: S3Client;

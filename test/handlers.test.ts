@@ -232,7 +232,7 @@ describe("handlers", () => {
   describe("registerRelease", () => {
     it("starts only the pipelines that depend on nothing, each with its attempt's token and variables", async () => {
       const { codepipeline } = await registered("r-roots", [
-        { name: "svc-a", variables: [{ name: "v", value: "1" }] },
+        { name: "svc-a", variables: { v: "1" } },
         { name: "svc-b", dependsOn: ["svc-a"] },
         { name: "svc-c" },
       ]);

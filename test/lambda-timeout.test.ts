@@ -4,7 +4,7 @@
  * Catch then runs) and the functions the event rule and the API call.
  */
 import assert from "node:assert/strict";
-import { FUNCTION_TIMEOUT_SECONDS } from "../handlers/wiring";
+import { FUNCTION_TIMEOUT_SECONDS } from "../contract/function-timeouts";
 import { LambdaTimeout, timeoutOf, withLambdaTimeout } from "../local/lambda-timeout";
 import { finished, localPipelines, newReleaseId, withLocalMachine } from "./local-helpers";
 

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
+import type { AnyChange } from "../contract/lifecycle-declaration";
 import {
-  type AnyChange,
   PIPELINE_CHANGES,
   RELEASE_CHANGES,
   RELEASE_STATUSES,

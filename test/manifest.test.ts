@@ -75,7 +75,7 @@ describe("parseManifest accepts", () => {
     });
   });
 
-  it("keeps the extended form's dependsOn, variables and sourceRevisions as CodePipeline takes them", () => {
+  it("keeps the extended form's dependsOn and sourceRevisions as CodePipeline takes them, and its variables as the manifest wrote them", () => {
     const text = withPipelines([
       {
         name: "svc-a",
@@ -91,10 +91,8 @@ describe("parseManifest accepts", () => {
     assert.deepEqual(release.pipelines, [
       {
         name: "svc-a",
-        variables: [
-          { name: "IMAGE_TAG", value: "5.15" },
-          { name: "deploy@region", value: "us-east-1" },
-        ],
+        // Compact, as written: CodePipeline's list form would triple them in the workflow's state.
+        variables: { IMAGE_TAG: "5.15", "deploy@region": "us-east-1" },
         sourceRevisions: [{ actionName: "Source", revisionType: "COMMIT_ID", revisionValue: "abc123" }],
       },
       { name: "svc-b", dependsOn: ["svc-a"] },

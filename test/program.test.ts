@@ -2,6 +2,8 @@
  * The Pulumi program under strict mocks: every resource and its resolved inputs, the rendered
  * definition, and every IAM document.
  */
+import { CLAIM_EXPIRY_MARGIN_SECONDS } from "../contract/function-timeouts";
+import { STUCK_START_SECONDS } from "../handlers/release/progress";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -43,7 +45,7 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
   loadManifest: { ReadManifests: READ_MANIFESTS },
   validateManifest: {},
   recordRejection: {
-    RecordRejections: ["dynamodb:UpdateItem", "dynamodb:PutItem"],
+    RecordRejections: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
   },
   registerRelease: {
     ReadAndSettleReleases: DYNAMODB_READ_WRITE,
@@ -303,6 +305,39 @@ describe("the Pulumi program under mocks", function () {
   });
 
   describe("functions", () => {
+    it("expires a start claim only after the deployed timeout of every function that can hold one, plus a margin", () => {
+      // The functions whose role may start a pipeline are the ones that claim starts.
+      const claimants = HANDLERS.filter((handler) =>
+        policyOf(own("aws:iam/rolePolicy:RolePolicy", `${handler}-policy`)).Statement.some((s) =>
+          s.Action.includes("codepipeline:StartPipelineExecution"),
+        ),
+      );
+      assert.deepEqual([...claimants].sort(), [
+        "pipelineEvent",
+        "reconciler",
+        "registerRelease",
+        "releaseControl",
+      ]);
+      for (const handler of claimants) {
+        const timeout = Number(own(FUNCTION, handler).inputs.timeout);
+        assert.ok(
+          timeout + CLAIM_EXPIRY_MARGIN_SECONDS <= STUCK_START_SECONDS,
+          `${handler} runs up to ${timeout} s; a claim expires after ${STUCK_START_SECONDS} s`,
+        );
+      }
+      assert.equal(
+        Number(own(FUNCTION, "reconciler").inputs.timeout) + CLAIM_EXPIRY_MARGIN_SECONDS,
+        STUCK_START_SECONDS,
+      );
+    });
+
+    it("runs one reconciler at a time (reserved concurrency 1), and leaves every other function unreserved", () => {
+      for (const handler of HANDLERS) {
+        const reserved = own(FUNCTION, handler).inputs.reservedConcurrentExecutions;
+        assert.equal(reserved, handler === "reconciler" ? 1 : undefined, handler);
+      }
+    });
+
     for (const handler of HANDLERS) {
       it(`runs ${handler} on nodejs24.x arm64 with X-Ray, its own log group and its own role`, () => {
         const fn = own(FUNCTION, handler).inputs;

@@ -5,7 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { MANIFEST_RULE_LIMITS } from "../contract/manifest-schema";
+import { InvalidManifest } from "../contract/errors";
+import { MANIFEST_RULE_LIMITS, STATE_PLAN_BUDGET } from "../contract/manifest-schema";
+import { readRejection } from "../contract/rejection";
+import { validateManifest } from "../handlers/load-manifest";
 import { readSettings } from "../infra/config";
 import {
   InvalidName,
@@ -158,6 +161,69 @@ describe("the release workflow at the configured maxima", function () {
         assert.ok(release?.pipelines.every((p) => p.status === "Succeeded"));
         const started = machine.codepipeline.executions(names[0])[0];
         assert.equal(started.variables?.length, Object.keys(JSON.parse(text).pipelines[0].variables).length);
+      },
+    );
+  });
+
+  /**
+   * A manifest of at most `bytes` bytes holding as many pipelines of the longest names as fit, each
+   * with 50 variables of the shortest names and values: what grew most in the plan when it listed
+   * variables as CodePipeline's `{name, value}` objects (about three times the manifest).
+   */
+  function mostVariablesManifest(releaseId: string, bytes: number): string {
+    const variables = Object.fromEntries(
+      Array.from({ length: 50 }, (_, v) => [String.fromCharCode(v < 26 ? 97 + v : 39 + v), "1"]),
+    );
+    const pipelines: unknown[] = [];
+    for (const name of names) {
+      const next = JSON.stringify({ releaseId, pipelines: [...pipelines, { name, variables }] });
+      if (Buffer.byteLength(next) > bytes) break;
+      pipelines.push({ name, variables });
+    }
+    return JSON.stringify({ releaseId, pipelines });
+  }
+
+  it("runs a 100 KiB manifest of the most variables (50 per pipeline, the longest pipeline names) within 256 KiB of state", async () => {
+    const releaseId = newReleaseId("max-vars");
+    const text = mostVariablesManifest(releaseId, MANIFEST_RULE_LIMITS.maxBytes);
+    const count = (JSON.parse(text) as { pipelines: unknown[] }).pipelines.length;
+    assert.ok(
+      Buffer.byteLength(text) > MANIFEST_RULE_LIMITS.maxBytes - 600,
+      `${Buffer.byteLength(text)} bytes`,
+    );
+    assert.ok(count > 150, `${count} pipelines`);
+    const specs = names
+      .slice(0, count)
+      .map((name) => ({ name, durationMs: 0, outcome: "Succeeded" as const }));
+    await atMaxima(specs, async (machine) => {
+      const done = await finished(machine, machine.submit(text), 100_000);
+
+      assert.equal(done.status, "SUCCEEDED", `${done.error}: ${done.cause}`);
+      assertCarriedWithinLimit(done, 100_000);
+      const started = machine.codepipeline.executions(names[count - 1])[0];
+      assert.equal(started.variables?.length, 50);
+      assert.deepEqual(started.variables?.[0], { name: "a", value: "1" });
+    });
+  });
+
+  it("refuses a plan that could not fit the state as InvalidManifest naming the limit, before anything starts", () => {
+    const pipelines = Array.from({ length: 300 }, (_, i) => ({
+      name: names[i % names.length],
+      variables: { V: "x".repeat(1000) },
+    }));
+    const input = { text: "{}", location: "api", submittedBy: "tester" };
+    assert.throws(
+      () => validateManifest(() => ({ releaseId: "too-big", pipelines }), input),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidManifest);
+        const read = readRejection(error.message).rejection;
+        assert.equal(read?.releaseId, "too-big");
+        assert.deepEqual(
+          read?.problems.map((p) => [p.path, p.rule]),
+          [["", "stateSize"]],
+        );
+        assert.match(read?.problems[0].message ?? "", new RegExp(`the limit is ${STATE_PLAN_BUDGET} bytes`));
+        return true;
       },
     );
   });

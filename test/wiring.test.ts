@@ -32,7 +32,7 @@ describe("the one wiring of the functions (handlers/wiring.ts)", () => {
           name: "svc-b",
           dependsOn: ["svc-a"],
           approval: { timeoutHours: 4, approvers: ["arn:aws:iam::*:role/ops"] },
-          variables: [{ name: "V", value: "1" }],
+          variables: { V: "1" },
           sourceRevisions: [{ actionName: "Source", revisionType: "COMMIT_ID", revisionValue: "abc" }],
         },
       ],

@@ -115,17 +115,24 @@ export async function afterFailure(
   );
 }
 
-/** A start CodePipeline refused for good (the pipeline is gone, the request invalid): a failure. */
+/**
+ * A start CodePipeline refused for good (the pipeline is gone, the request invalid): a failure,
+ * recorded only by the claim's holder. A claimant whose claim was taken over fails nothing: the
+ * new claimant's start decides the pipeline.
+ */
 export async function failUnstarted(
   deps: ExecutionDeps,
   release: ReleaseItem,
   pipeline: string,
+  claim: string,
   why: string,
 ): Promise<void> {
   const cause = `Pipeline ${pipeline} could not start: ${why}`;
-  await changePipeline(deps, release.releaseId, pipeline, PIPELINE_CHANGES.failStart, {
+  const failed = await changePipeline(deps, release.releaseId, pipeline, PIPELINE_CHANGES.failStart, {
     fields: { endedAt: nowIso(deps), cause },
+    where: { claim },
   });
+  if (!failed.changed) return;
   await afterFailure(deps, release.releaseId, pipeline, cause);
   await settle(deps, release.releaseId, pipeline);
 }

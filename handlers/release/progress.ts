@@ -9,6 +9,7 @@
  */
 import { StartPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import { randomUUID } from "node:crypto";
+import { CLAIM_EXPIRY_SECONDS } from "../../contract/function-timeouts";
 import { type ApprovalGate, clientRequestToken } from "../../contract/manifest";
 import { MACHINE, type PipelineEnd, type PipelineItem, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { ReleasePipelinesTable, SETTLED_STATUSES, isTerminal } from "../../contract/tables";
@@ -46,8 +47,12 @@ const RETRYABLE_START_ERRORS = [
   "ServiceUnavailable",
 ];
 
-/** How long a claimed start may stay unrecorded before the reconciler takes it over. */
-export const STUCK_START_SECONDS = 300;
+/**
+ * How long a claimed start may stay unrecorded before the reconciler takes it over: past the
+ * longest timeout of any function that can hold a claim (contract/function-timeouts.ts), so the
+ * claimant has certainly stopped and no takeover races a start still in flight.
+ */
+export const STUCK_START_SECONDS = CLAIM_EXPIRY_SECONDS;
 
 /**
  * Starts one pipeline whose dependencies all succeeded, or opens its gate: the claim admits one
@@ -82,7 +87,7 @@ export async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Pro
     // Refused for good, or still busy or throttled after every retry: the pipeline fails, with
     // CodePipeline's answer as the cause, rather than leave the release waiting.
     const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    await failUnstarted(deps, release, pipeline, why);
+    await failUnstarted(deps, release, pipeline, item.claimedBy ?? "", why);
     return;
   }
   const startedAt = nowIso(deps);

@@ -5,7 +5,7 @@
  * passes the condition again and repeats only what is missing.
  */
 import { DuplicateRelease } from "../../contract/errors";
-import type { PlannedPipeline } from "../../contract/manifest";
+import { type PlannedPipeline, startVariables } from "../../contract/manifest";
 import { type FailurePolicy, type PipelineItem, RELEASE_CHANGES } from "../../contract/lifecycle";
 import { LISTED_RELEASE } from "../../contract/tables";
 import type { ExecutionDeps } from "../executions";
@@ -66,7 +66,8 @@ export async function registerRelease(
       order: pipelines.indexOf(p),
       dependsOn: p.dependsOn ?? [],
       dependants: dependants.get(p.name) ?? [],
-      ...(p.variables ? { variables: p.variables } : {}),
+      // The schedule keeps the start request in CodePipeline's form; the plan kept the manifest's.
+      ...(p.variables ? { variables: startVariables(p.variables) } : {}),
       ...(p.sourceRevisions ? { sourceRevisions: p.sourceRevisions } : {}),
       ...(p.approval ? { approval: p.approval } : {}),
     };

@@ -1,0 +1,48 @@
+/**
+ * The shape of one declared write to a Releases or ReleasePipelines item (contract/lifecycle.ts
+ * declares them all; contract/lifecycle-expression.ts renders them into DynamoDB expressions).
+ */
+
+/**
+ * How a change writes one attribute: `set` always, `optional` only when given, `setOrRemove` removes
+ * it when not given, `ifNotExists` keeps a value there, `add` adds to a set, `append` to a list.
+ */
+export type FieldMode = "set" | "optional" | "setOrRemove" | "ifNotExists" | "add" | "append";
+
+/**
+ * One write to an item, as data. A change with `to` moves the status; `from` is the condition on
+ * the status it leaves (any status when absent). `when` adds conditions (`#attr` names an attribute,
+ * `:value` a value of the call's `where` or `fields`); `orWhen` lets the same writer repeat it
+ * whatever the status (an idempotent retry). `create` writes the whole item.
+ */
+export interface ChangeDeclaration<S extends string, Item> {
+  readonly why: string;
+  readonly create?: true;
+  readonly from?: readonly S[];
+  /** Also when the item does not exist yet. */
+  readonly fromAbsent?: true;
+  readonly to?: readonly S[];
+  readonly fields?: { readonly [K in keyof Item]?: FieldMode };
+  readonly remove?: readonly (keyof Item & string)[];
+  readonly when?: readonly string[];
+  /** Names of the `:value`s in `when` and `orWhen` that are not fields. */
+  readonly where?: readonly string[];
+  readonly orWhen?: string;
+  /** Only on an existing item. */
+  readonly exists?: true;
+}
+
+/** Any declared change, whatever its item: what the renderers read. */
+export interface AnyChange {
+  readonly why: string;
+  readonly create?: true;
+  readonly from?: readonly string[];
+  readonly fromAbsent?: true;
+  readonly to?: readonly string[];
+  readonly fields?: { readonly [field: string]: FieldMode | undefined };
+  readonly remove?: readonly string[];
+  readonly when?: readonly string[];
+  readonly where?: readonly string[];
+  readonly orWhen?: string;
+  readonly exists?: true;
+}
