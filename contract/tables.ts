@@ -53,7 +53,21 @@ export interface TableShape {
   hashKey: string;
   rangeKey?: string;
   attributes: { name: string; type: "S" }[];
-  globalSecondaryIndexes: { name: string; hashKey: string; rangeKey?: string }[];
+  globalSecondaryIndexes: IndexShape[];
+}
+
+/**
+ * What an index holds of each item besides the keys: `ALL`, `KEYS_ONLY`, or the named attributes
+ * (`INCLUDE`). Every write that changes a projected attribute also writes the index.
+ */
+export type Projection = "ALL" | "KEYS_ONLY" | readonly string[];
+
+export interface IndexShape {
+  name: string;
+  hashKey: string;
+  rangeKey?: string;
+  /** `ALL` when unset. */
+  projection?: Projection;
 }
 
 type KeySchema = { readonly hashKey: string; readonly rangeKey?: string };
@@ -61,7 +75,7 @@ type KeySchema = { readonly hashKey: string; readonly rangeKey?: string };
 /** A table's shape from its keys and indexes: every key attribute once, a string. */
 function tableShape(
   table: KeySchema,
-  indexes: readonly (KeySchema & { readonly name: string })[],
+  indexes: readonly (KeySchema & { readonly name: string; readonly projection?: Projection })[],
 ): TableShape {
   const keys = [table, ...indexes].flatMap((k) => (k.rangeKey ? [k.hashKey, k.rangeKey] : [k.hashKey]));
   return {
