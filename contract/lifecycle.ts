@@ -112,8 +112,8 @@ export interface ReleaseItem {
   pipelineTimeoutSeconds: number;
   /** The `newest` index's partition (contract/tables.ts, LISTED_RELEASE). */
   listed?: string;
-  /** Pipelines whose place in the release will not change again (ended or skipped). */
-  settled?: Set<string>;
+  /** Settles counted: never fewer than the pipelines marked settled (completion is confirmed on those). */
+  settledCount?: number;
   /** The first failure's cause; set once, with its error name and who caused it. */
   firstFailure?: string;
   firstFailureError?: string;
@@ -179,12 +179,14 @@ export interface PipelineItem {
   decidedBy?: string;
   decidedAt?: string;
   comment?: string;
+  /** Marked once by its settle, after the release counted it; a retry's reset removes it. */
+  settled?: boolean;
 }
 
 /**
  * How a change writes one attribute: `set` always, `optional` only when the call gives a value,
  * `setOrRemove` removes it when the call gives none, `ifNotExists` keeps a value already there,
- * `add` adds to a set, `append` appends to a list.
+ * `add` adds to a set or a number, `append` appends to a list.
  */
 export type FieldMode = "set" | "optional" | "setOrRemove" | "ifNotExists" | "add" | "append";
 
@@ -228,6 +230,8 @@ export interface AnyChange {
 
 const NOT_SUCCEEDED = SCHEDULE_STATUSES.filter((s) => s !== "Succeeded");
 const UNSETTLED = SCHEDULE_STATUSES.filter((s) => !SETTLED_STATUSES.includes(s));
+const COUNT = { fields: { settledCount: "add" }, exists: true } as const;
+const ONCE = { fields: { settled: "set" }, when: ["attribute_not_exists(#settled)"], exists: true } as const;
 const DECISION = { decision: "set", decidedBy: "set", decidedAt: "set" } as const;
 const RELEASE_END = { endedAt: "set", errorName: "set", cause: "set" } as const;
 const FIRST_FAILURE = {
@@ -293,11 +297,7 @@ export const RELEASE_CHANGES = {
     fields: { ...FIRST_FAILURE, halted: "ifNotExists" },
     exists: true,
   },
-  settle: {
-    why: "A pipeline's place will not change again",
-    fields: { settled: "add" },
-    exists: true,
-  },
+  settle: { why: "A pipeline settles: counted before its own item is marked", ...COUNT },
   decideOutcome: {
     why: "Every pipeline settled and nobody cancelled: the outcome, once",
     fields: { outcome: "set" },
@@ -350,7 +350,7 @@ export const RELEASE_CHANGES = {
       executionArn: "set",
       retriedBy: "set",
       retriedAt: "set",
-      settled: "setOrRemove",
+      settledCount: "set",
     },
     remove: [
       "outcome",
@@ -453,6 +453,7 @@ export const PIPELINE_CHANGES = {
     when: ["#approvalDeadlineAt = :deadline"],
     where: ["deadline"],
   },
+  settle: { why: "Its place will not change again: marked once, after the release counted it", ...ONCE },
   closeGate: {
     why: "A closed gate's release was halted and the pipeline settled: it leaves the `gates` index",
     remove: ["approvalDeadlineAt"],
@@ -481,6 +482,7 @@ export const PIPELINE_CHANGES = {
       "decidedBy",
       "decidedAt",
       "comment",
+      "settled",
     ],
     when: ["(attribute_not_exists(#resetForAttempt) OR #resetForAttempt < :resetForAttempt)"],
   },

@@ -6,16 +6,31 @@
  */
 import { PIPELINE_ENDS, type PipelineExecutionStatus } from "./lifecycle";
 
+/**
+ * What `GET /releases` shows of each release (contract/release-view.ts, `ReleaseList`;
+ * `cancelledBy` makes a running one read CANCELLING): all the listing indexes hold besides the keys,
+ * so a write to any other attribute (a settle, a stored wait) writes no index entry.
+ */
+export const LISTING_FIELDS = [
+  "status",
+  "startedAt",
+  "endedAt",
+  "submittedBy",
+  "attempt",
+  "cancelledBy",
+] as const;
+
 /** `Releases` table: one item per releaseId (plus `rejected:<execution>` items for rejected manifests). */
 export const ReleasesTable = {
   hashKey: "releaseId",
   /**
-   * Sparse: every registered release carries `listed = "release"`, so `GET /releases` reads them
-   * newest first with one Query (rejected submissions are not listed).
+   * Sparse: every registered release carries `listed` (contract/tables.ts, `listedShard`), so
+   * `GET /releases` reads them newest first with one Query per shard (rejected submissions are
+   * not listed).
    */
-  newestIndex: { name: "newest", hashKey: "listed", rangeKey: "startedAt" },
+  newestIndex: { name: "newest", hashKey: "listed", rangeKey: "startedAt", projection: LISTING_FIELDS },
   /** Releases of one status, newest first (`GET /releases?status=`). */
-  byStatusIndex: { name: "byStatus", hashKey: "status", rangeKey: "startedAt" },
+  byStatusIndex: { name: "byStatus", hashKey: "status", rangeKey: "startedAt", projection: LISTING_FIELDS },
 } as const;
 
 /** The value of `listed` on every registered release: the newest index's one partition. */
@@ -82,7 +97,13 @@ function tableShape(
     hashKey: table.hashKey,
     ...(table.rangeKey ? { rangeKey: table.rangeKey } : {}),
     attributes: [...new Set(keys)].map((name) => ({ name, type: "S" as const })),
-    globalSecondaryIndexes: [...indexes],
+    // The keys are always projected; DynamoDB's NonKeyAttributes names only the others.
+    globalSecondaryIndexes: indexes.map((index) => {
+      const { projection, ...keys } = index;
+      if (projection === undefined || typeof projection === "string") return { ...index };
+      const own = [table.hashKey, table.rangeKey, index.hashKey, index.rangeKey];
+      return { ...keys, projection: projection.filter((name) => !own.includes(name)) };
+    }),
   };
 }
 
