@@ -33,8 +33,23 @@ export const ReleasesTable = {
   byStatusIndex: { name: "byStatus", hashKey: "status", rangeKey: "startedAt", projection: LISTING_FIELDS },
 } as const;
 
-/** The value of `listed` on every registered release: the newest index's one partition. */
-export const LISTED_RELEASE = "release";
+/**
+ * The `newest` index's partitions: a release's `listed` is one of these, by a hash of its
+ * releaseId, so releases spread over several partitions instead of all writing one
+ * (docs/aws-facts.md, "DynamoDB"). The first keeps the one value earlier releases carry, so they
+ * stay listed. `GET /releases` merges the shards newest first (handlers/release-list.ts).
+ */
+export const LISTED_SHARDS: readonly string[] = [
+  "release",
+  ...Array.from({ length: 7 }, (_, i) => `release#${i + 1}`),
+];
+
+/** The `listed` value of a release: its shard, fixed by its releaseId (FNV-1a, 32 bits). */
+export function listedShard(releaseId: string): string {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(releaseId, "utf8")) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return LISTED_SHARDS[hash % LISTED_SHARDS.length];
+}
 
 /**
  * `ReleasePipelines` table: one item per (release, pipeline), the release's schedule. It holds
