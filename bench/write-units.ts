@@ -3,13 +3,14 @@
  * local DynamoDB (dynalite reports the table's ConsumedCapacity when asked, but no index units).
  *
  * A write to the table costs ceil(max(old item size, new item size) / 1 KB) write units, at least
- * one, whether it succeeds or its condition fails ("Write request units", "Item sizes"):
+ * one; a write whose condition fails still costs the item's size ("Capacity unit consumption for
+ * write operations"; item sizes: CapacityUnitCalculations.html, below):
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html
  * Each global secondary index whose projected copy the write creates, changes or deletes costs the
  * projected entry's size the same way; an update that changes the index key costs a delete of the
  * old entry and a put of the new one; a write that leaves the entry alone costs the index nothing
- * ("Provisioned throughput considerations for global secondary indexes", write costs):
- * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations
+ * ("Provisioned throughput considerations for global secondary indexes", "Writes"):
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes
  *
  * The meter is bench-only: an SDK middleware that, per written key (one at a time), reads the item
  * before and after the write with a client of its own and prices the difference.
