@@ -54,11 +54,12 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     PublishReleaseEvents: ["events:PutEvents"],
   },
   awaitRelease: {
-    StoreReleaseWait: ["dynamodb:UpdateItem"],
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
+    ConfirmPipelinesSettled: ["dynamodb:Query"],
     CompleteReleaseWait: ["states:SendTaskSuccess"],
   },
   stopRelease: {
-    SettleReleases: ["dynamodb:UpdateItem"],
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
     Schedule: SCHEDULE,
     ReleasePipelines: ["codepipeline:StopPipelineExecution"],
     CompleteReleaseWait: ["states:SendTaskSuccess"],
