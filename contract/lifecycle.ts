@@ -110,7 +110,7 @@ export interface ReleaseItem {
   pipelineCount: number;
   /** How long one pipeline may run before the reconciler stops it. */
   pipelineTimeoutSeconds: number;
-  /** The `newest` index's partition (contract/tables.ts, LISTED_RELEASE). */
+  /** The `newest` index's partition: one of its shards (contract/tables.ts, listedShard). */
   listed?: string;
   /** Settles counted: never fewer than the pipelines marked settled (completion is confirmed on those). */
   settledCount?: number;
