@@ -44,7 +44,14 @@ export async function measureWallTimes(
 ): Promise<{ wallTimes: WallTimes; largest: LargestRelease }> {
   const names = pipelineNames(LARGEST_RELEASE, 3);
   const machine = await startLocalReleaseMachine({
-    pipelines: names.map((name) => ({ name, durationMs: 0, outcome: "Succeeded" as const })),
+    // PARALLEL: the concurrent releases run the same pipelines at once, which CodePipeline's default
+    // SUPERSEDED mode would end Superseded (the stand-in does as CodePipeline does).
+    pipelines: names.map((name) => ({
+      name,
+      durationMs: 0,
+      outcome: "Succeeded" as const,
+      executionMode: "PARALLEL" as const,
+    })),
     manifestRules: { maxPipelines: LARGEST_RELEASE },
     retryPauseMs: 5,
   });
