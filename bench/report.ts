@@ -5,6 +5,7 @@
  * wall-clock figures of the machine it ran on.
  */
 import { DEFAULT_WORKFLOW_OPTIONS } from "../stepfunction/release-workflow";
+import { WRITE_UNITS_BEFORE } from "./targets";
 import { HISTORY_LIMIT } from "../local/history";
 import { POLL_SECONDS } from "./baseline-workflow";
 import type { Metric } from "./model";
@@ -242,6 +243,24 @@ function archives(r: BenchResults): string {
   return `### Lambda archive size (compressed, from the program under mocks)\n\n${body}`;
 }
 
+function writeUnits(r: BenchResults): string {
+  const rows = Object.entries(r.writeUnits.detail500).map(([name, u]) => [
+    name,
+    int(u.table),
+    int(u.indexes),
+    ((u.table + u.indexes) / 500).toFixed(2),
+  ]);
+  return `### DynamoDB write units per pipeline (as AWS bills on-demand writes)
+
+Metered on the local DynamoDB from each write's item before and after (bench/write-units.ts): the
+table's ceil(max(old, new) / 1 KB) units, and per index the projected entry's units for each entry a
+write puts, changes or deletes (a changed index key: a delete and a put). 5 pipelines: ${r.writeUnits.p5}
+per pipeline; 500 pipelines: ${r.writeUnits.p500} (before the fix: ${WRITE_UNITS_BEFORE.p5} and ${WRITE_UNITS_BEFORE.p500}). The
+500-pipeline release by table:
+
+${table(["table", "table units", "index units", "per pipeline"], rows)}`;
+}
+
 function reconcilerShare(r: BenchResults): string {
   const c = findCell(r.ours, 5, "7d");
   const gets = reconcilerRunModel(c.pipelines).codePipelineCalls * c.loopRuns;
@@ -345,6 +364,7 @@ export function markdown(r: BenchResults): string {
     lostEvent(r),
     ceilings(r),
     archives(r),
+    writeUnits(r),
     method(r),
     modelCheck(r),
     wallClock(r),

@@ -3,6 +3,7 @@
  * same on any machine), and wall-clock figures (this machine's), kept apart.
  */
 import type { LostEventResult } from "./ours-bench";
+import type { WriteUnitsPerPipeline } from "./write-units-bench";
 import type { LinearModel, ModelCheck } from "./model";
 import type { CellResult } from "./simulation";
 import type { LargestRelease, WallTimes } from "./walltime";
@@ -58,6 +59,8 @@ export interface Counts {
   /** The engine's counts of the largest release (from the wall-time runs). */
   largest: LargestRelease;
   archives: Record<string, number>;
+  /** DynamoDB write units per pipeline, as AWS bills them (bench/write-units.ts). */
+  writeUnits: WriteUnitsPerPipeline;
   /** Why the archives could not be sized (the program failed to load under mocks). */
   archiveError?: string;
 }

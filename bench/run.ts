@@ -51,6 +51,7 @@ import {
 import { summary } from "./summary";
 import { evaluateTargets } from "./targets";
 import { measureWallTimes } from "./walltime";
+import { measureWriteUnits } from "./write-units-bench";
 
 /** Baseline cells run for real; longer ones are extrapolated (a 7-day loop is 20,160 polls). */
 const BASELINE_MEASURED_UP_TO_SECONDS = 4 * 3600;
@@ -257,6 +258,8 @@ async function main(): Promise<void> {
   const oursModel = fitOurs(ten(1), ten(5));
   log("local machine wall time (5, 50, 20 × 5 and 500 pipelines)");
   const { wallTimes, largest } = await measureWallTimes();
+  log("DynamoDB write units of a 5- and a 500-pipeline release, metered as AWS bills them");
+  const writeUnits = await measureWriteUnits();
   log("Lambda archives from the program under mocks");
   const partial: Omit<BenchResults, "targets"> = {
     ...ours,
@@ -266,6 +269,7 @@ async function main(): Promise<void> {
     oursModel,
     ceilings: ceilingsOf(oursModel, grid.baselineModels[5]),
     largest,
+    writeUnits,
     ...(await archives()),
     date: new Date().toISOString(),
     command: ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(

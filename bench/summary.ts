@@ -45,6 +45,7 @@ export function summary(r: BenchResults): Record<string, unknown> {
       criticalPath: minutesOf(twoChains.criticalPathSeconds),
     },
     historyEvents500: r.largest.historyEvents,
+    dynamoWriteUnitsPerPipeline: { p5: r.writeUnits.p5, p500: r.writeUnits.p500 },
     transitionsGraph: threeLevels.result.transitions,
     lambdaArchiveBytes: r.archives,
     scaleCeiling: r.ceilings,

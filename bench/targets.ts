@@ -33,6 +33,13 @@ export const WALL_TIME_TARGETS_MS: [keyof BenchResults["wallTimes"], string, num
   ["pipelines500", `1 release × ${LARGEST_RELEASE} pipelines`, 10_000],
 ];
 export const ARCHIVE_LIMIT_BYTES = 1_000_000;
+/** DynamoDB write units per pipeline of a 500-pipeline release, every table and index counted. */
+export const WRITE_UNITS_PER_PIPELINE_500 = 6;
+/**
+ * The same figure before the Releases item stopped growing per settle and its listing indexes
+ * stopped projecting ALL (measured at commit 990d44e, the meter's own commit).
+ */
+export const WRITE_UNITS_BEFORE = { p5: 21, p500: 21.61, releasesTable500: 7.61 };
 
 const transitionBound = (pipelines: number) => TRANSITIONS_PER_PIPELINE * pipelines + TRANSITIONS_PER_RELEASE;
 const count = (kind: Target["kind"], t: Omit<Target, "kind">): Target => ({ kind, ...t });
@@ -153,6 +160,17 @@ function archiveTarget(r: Counts): Target {
   });
 }
 
+function writeUnitTarget(r: Counts): Target {
+  const releases = r.writeUnits.detail500.releases ?? { table: 0, indexes: 0 };
+  const releasesShare = Math.round(((releases.table + releases.indexes) / 500) * 100) / 100;
+  return count("counts", {
+    name: "DynamoDB write units per pipeline, 500 pipelines",
+    target: `≤ ${WRITE_UNITS_PER_PIPELINE_500} (every table and index, as AWS bills them)`,
+    measured: `${r.writeUnits.p500} (Releases table ${releasesShare}); 5 pipelines: ${r.writeUnits.p5}; before: ${WRITE_UNITS_BEFORE.p500} (Releases ${WRITE_UNITS_BEFORE.releasesTable500})`,
+    met: r.writeUnits.p500 <= WRITE_UNITS_PER_PIPELINE_500,
+  });
+}
+
 function wallClockTargets(r: Omit<BenchResults, "targets">): Target[] {
   const maxOurs = Math.max(...delays(r).ours);
   return [
@@ -179,6 +197,7 @@ export function evaluateTargets(r: Omit<BenchResults, "targets">): Target[] {
     ...historyTargets(r),
     ...timeTargets(r),
     archiveTarget(r),
+    writeUnitTarget(r),
     ...wallClockTargets(r),
   ];
 }

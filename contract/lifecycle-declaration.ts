@@ -5,7 +5,7 @@
 
 /**
  * How a change writes one attribute: `set` always, `optional` only when given, `setOrRemove` removes
- * it when not given, `ifNotExists` keeps a value there, `add` adds to a set, `append` to a list.
+ * it when not given, `ifNotExists` keeps a value there, `add` adds to a set or a number, `append` appends to a list.
  */
 export type FieldMode = "set" | "optional" | "setOrRemove" | "ifNotExists" | "add" | "append";
 

@@ -108,10 +108,10 @@ export interface ReleaseItem {
   pipelineCount: number;
   /** How long one pipeline may run before the reconciler stops it. */
   pipelineTimeoutSeconds: number;
-  /** The `newest` index's partition (contract/tables.ts, LISTED_RELEASE). */
+  /** The `newest` index's partition: one of its shards (contract/tables.ts, listedShard). */
   listed?: string;
-  /** Pipelines whose place in the release will not change again (ended or skipped). */
-  settled?: Set<string>;
+  /** Settles counted: never fewer than the pipelines marked settled (completion is confirmed on those). */
+  settledCount?: number;
   /** The first failure's cause; set once, with its error name and who caused it. */
   firstFailure?: string;
   firstFailureError?: string;
@@ -179,10 +179,14 @@ export interface PipelineItem {
   decidedBy?: string;
   decidedAt?: string;
   comment?: string;
+  /** Marked once by its settle, after the release counted it; a retry's reset removes it. */
+  settled?: boolean;
 }
 
 const NOT_SUCCEEDED = SCHEDULE_STATUSES.filter((s) => s !== "Succeeded");
 const UNSETTLED = SCHEDULE_STATUSES.filter((s) => !SETTLED_STATUSES.includes(s));
+const COUNT = { fields: { settledCount: "add" }, exists: true } as const;
+const ONCE = { fields: { settled: "set" }, when: ["attribute_not_exists(#settled)"], exists: true } as const;
 const DECISION = { decision: "set", decidedBy: "set", decidedAt: "set" } as const;
 const RELEASE_END = { endedAt: "set", errorName: "set", cause: "set" } as const;
 const FIRST_FAILURE = {
@@ -251,11 +255,7 @@ export const RELEASE_CHANGES = {
     fields: { ...FIRST_FAILURE, halted: "ifNotExists" },
     exists: true,
   },
-  settle: {
-    why: "A pipeline's place will not change again",
-    fields: { settled: "add" },
-    exists: true,
-  },
+  settle: { why: "A pipeline settles: counted before its own item is marked", ...COUNT },
   decideOutcome: {
     why: "Every pipeline settled and nobody cancelled: the outcome, once",
     fields: { outcome: "set" },
@@ -308,7 +308,7 @@ export const RELEASE_CHANGES = {
       executionArn: "set",
       retriedBy: "set",
       retriedAt: "set",
-      settled: "setOrRemove",
+      settledCount: "set",
     },
     remove: [
       "outcome",
@@ -414,6 +414,7 @@ export const PIPELINE_CHANGES = {
     when: ["#approvalDeadlineAt = :deadline"],
     where: ["deadline"],
   },
+  settle: { why: "Its place will not change again: marked once, after the release counted it", ...ONCE },
   closeGate: {
     why: "A closed gate's release was halted and the pipeline settled: it leaves the `gates` index",
     remove: ["approvalDeadlineAt"],
@@ -442,6 +443,7 @@ export const PIPELINE_CHANGES = {
       "decidedBy",
       "decidedAt",
       "comment",
+      "settled",
     ],
     when: ["(attribute_not_exists(#resetForAttempt) OR #resetForAttempt < :resetForAttempt)"],
   },

@@ -132,8 +132,11 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
     shared.onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
     shared.publishEvents,
   ],
+  // Both re-read the release (a settle reads the count after marking; a lost outcome write reads
+  // the winner's), and awaitRelease confirms on the pipelines that every one is settled.
   awaitRelease: (arns, shared) => [
-    allow("StoreReleaseWait", ["dynamodb:UpdateItem"], [arns.releasesTableArn]),
+    shared.readAndSettleReleases,
+    allow("ConfirmPipelinesSettled", ["dynamodb:Query"], [arns.releasePipelinesTableArn]),
     shared.completeRelease,
   ],
   // It also fails the release of a failed registration or retry (handlers/release/ended.ts): it

@@ -6,20 +6,50 @@
  */
 import { PIPELINE_ENDS, type PipelineExecutionStatus } from "./lifecycle";
 
+/**
+ * What `GET /releases` shows of each release (contract/release-view.ts, `ReleaseList`;
+ * `cancelledBy` makes a running one read CANCELLING): all the listing indexes hold besides the keys,
+ * so a write to any other attribute (a settle, a stored wait) writes no index entry.
+ */
+export const LISTING_FIELDS = [
+  "status",
+  "startedAt",
+  "endedAt",
+  "submittedBy",
+  "attempt",
+  "cancelledBy",
+] as const;
+
 /** `Releases` table: one item per releaseId (plus `rejected:<execution>` items for rejected manifests). */
 export const ReleasesTable = {
   hashKey: "releaseId",
   /**
-   * Sparse: every registered release carries `listed = "release"`, so `GET /releases` reads them
-   * newest first with one Query (rejected submissions are not listed).
+   * Sparse: every registered release carries `listed` (contract/tables.ts, `listedShard`), so
+   * `GET /releases` reads them newest first with one Query per shard (rejected submissions are
+   * not listed).
    */
-  newestIndex: { name: "newest", hashKey: "listed", rangeKey: "startedAt" },
+  newestIndex: { name: "newest", hashKey: "listed", rangeKey: "startedAt", projection: LISTING_FIELDS },
   /** Releases of one status, newest first (`GET /releases?status=`). */
-  byStatusIndex: { name: "byStatus", hashKey: "status", rangeKey: "startedAt" },
+  byStatusIndex: { name: "byStatus", hashKey: "status", rangeKey: "startedAt", projection: LISTING_FIELDS },
 } as const;
 
-/** The value of `listed` on every registered release: the newest index's one partition. */
-export const LISTED_RELEASE = "release";
+/**
+ * The `newest` index's partitions: a release's `listed` is one of these, by a hash of its
+ * releaseId, so releases spread over several partitions instead of all writing one
+ * (docs/aws-facts.md, "DynamoDB"). The first keeps the one value earlier releases carry, so they
+ * stay listed. `GET /releases` merges the shards newest first (handlers/release-list.ts).
+ */
+export const LISTED_SHARDS: readonly string[] = [
+  "release",
+  ...Array.from({ length: 7 }, (_, i) => `release#${i + 1}`),
+];
+
+/** The `listed` value of a release: its shard, fixed by its releaseId (FNV-1a, 32 bits). */
+export function listedShard(releaseId: string): string {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(releaseId, "utf8")) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return LISTED_SHARDS[hash % LISTED_SHARDS.length];
+}
 
 /**
  * `ReleasePipelines` table: one item per (release, pipeline), the release's schedule. It holds
@@ -53,7 +83,21 @@ export interface TableShape {
   hashKey: string;
   rangeKey?: string;
   attributes: { name: string; type: "S" }[];
-  globalSecondaryIndexes: { name: string; hashKey: string; rangeKey?: string }[];
+  globalSecondaryIndexes: IndexShape[];
+}
+
+/**
+ * What an index holds of each item besides the keys: `ALL`, `KEYS_ONLY`, or the named attributes
+ * (`INCLUDE`). Every write that changes a projected attribute also writes the index.
+ */
+export type Projection = "ALL" | "KEYS_ONLY" | readonly string[];
+
+export interface IndexShape {
+  name: string;
+  hashKey: string;
+  rangeKey?: string;
+  /** `ALL` when unset. */
+  projection?: Projection;
 }
 
 type KeySchema = { readonly hashKey: string; readonly rangeKey?: string };
@@ -61,14 +105,20 @@ type KeySchema = { readonly hashKey: string; readonly rangeKey?: string };
 /** A table's shape from its keys and indexes: every key attribute once, a string. */
 function tableShape(
   table: KeySchema,
-  indexes: readonly (KeySchema & { readonly name: string })[],
+  indexes: readonly (KeySchema & { readonly name: string; readonly projection?: Projection })[],
 ): TableShape {
   const keys = [table, ...indexes].flatMap((k) => (k.rangeKey ? [k.hashKey, k.rangeKey] : [k.hashKey]));
   return {
     hashKey: table.hashKey,
     ...(table.rangeKey ? { rangeKey: table.rangeKey } : {}),
     attributes: [...new Set(keys)].map((name) => ({ name, type: "S" as const })),
-    globalSecondaryIndexes: [...indexes],
+    // The keys are always projected; DynamoDB's NonKeyAttributes names only the others.
+    globalSecondaryIndexes: indexes.map((index) => {
+      const { projection, ...keys } = index;
+      if (projection === undefined || typeof projection === "string") return { ...index };
+      const own = [table.hashKey, table.rangeKey, index.hashKey, index.rangeKey];
+      return { ...keys, projection: projection.filter((name) => !own.includes(name)) };
+    }),
   };
 }
 

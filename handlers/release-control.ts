@@ -24,7 +24,8 @@ import {
   type ControlRouteName,
   controlRouteOf,
 } from "../contract/control-routes";
-import { LISTED_RELEASE, RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "../contract/tables";
+import { RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "../contract/tables";
+import { listNewest } from "./release-list";
 import { type ProxyResponse, json } from "./release-status";
 import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
 import { cancelRelease, retryExecutionName } from "./release/control";
@@ -326,8 +327,8 @@ function decodeNextToken(token: string, index: { hashKey: string; rangeKey: stri
 }
 
 /**
- * `GET /releases?status=&limit=&nextToken=`: newest first, from the `newest` index (or `byStatus`
- * for one status): one Query per page, never a scan.
+ * `GET /releases?status=&limit=&nextToken=`: newest first, from the `newest` index's shards merged
+ * (handlers/release-list.ts), or one `byStatus` partition for one status: Queries, never a scan.
  */
 export async function listRoute(
   deps: Pick<ExecutionDeps, "ddb" | "tables">,
@@ -341,23 +342,10 @@ export async function listRoute(
   if (!/^\d+$/.test(query.limit ?? String(DEFAULT_LIST_LIMIT)) || limit < 1 || limit > MAX_LIST_LIMIT) {
     throw new RequestRefused(400, "InvalidLimit", `limit must be an integer from 1 to ${MAX_LIST_LIMIT}`);
   }
-  const index = status ? ReleasesTable.byStatusIndex : ReleasesTable.newestIndex;
-  const partition = status ?? LISTED_RELEASE;
-  const startKey =
-    query.nextToken !== undefined ? decodeNextToken(query.nextToken, index, partition) : undefined;
-  const page = await deps.ddb.send(
-    new QueryCommand({
-      TableName: deps.tables.releases,
-      IndexName: index.name,
-      KeyConditionExpression: "#key = :value",
-      ExpressionAttributeNames: { "#key": index.hashKey },
-      ExpressionAttributeValues: { ":value": partition },
-      ScanIndexForward: false,
-      Limit: limit,
-      ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-    }),
-  );
-  const releases = ((page.Items ?? []) as ReleaseItem[]).map((r): ReleaseSummary => ({
+  const page = status
+    ? await listStatus(deps, status, limit, query.nextToken)
+    : await listNewest(deps, limit, query.nextToken);
+  const releases = page.items.map((r): ReleaseSummary => ({
     releaseId: r.releaseId,
     status: r.status === "RUNNING" && r.cancelledBy !== undefined ? "CANCELLING" : r.status,
     ...(r.startedAt ? { startedAt: r.startedAt } : {}),
@@ -365,10 +353,36 @@ export async function listRoute(
     ...(r.submittedBy ? { submittedBy: r.submittedBy } : {}),
     ...(r.attempt ? { attempt: r.attempt } : {}),
   }));
-  const next = page.LastEvaluatedKey
-    ? { nextToken: Buffer.from(JSON.stringify(page.LastEvaluatedKey)).toString("base64url") }
-    : {};
-  return { releases, ...next };
+  return { releases, ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+}
+
+/** One status's releases, newest first: one partition of the `byStatus` index, one Query per page. */
+async function listStatus(
+  deps: Pick<ExecutionDeps, "ddb" | "tables">,
+  status: string,
+  limit: number,
+  nextToken: string | undefined,
+): Promise<{ items: ReleaseItem[]; nextToken?: string }> {
+  const index = ReleasesTable.byStatusIndex;
+  const startKey = nextToken !== undefined ? decodeNextToken(nextToken, index, status) : undefined;
+  const page = await deps.ddb.send(
+    new QueryCommand({
+      TableName: deps.tables.releases,
+      IndexName: index.name,
+      KeyConditionExpression: "#key = :value",
+      ExpressionAttributeNames: { "#key": index.hashKey },
+      ExpressionAttributeValues: { ":value": status },
+      ScanIndexForward: false,
+      Limit: limit,
+      ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+    }),
+  );
+  return {
+    items: (page.Items ?? []) as ReleaseItem[],
+    ...(page.LastEvaluatedKey
+      ? { nextToken: Buffer.from(JSON.stringify(page.LastEvaluatedKey)).toString("base64url") }
+      : {}),
+  };
 }
 
 /** The subset of API Gateway's Lambda proxy event the control routes read. */

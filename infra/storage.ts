@@ -6,6 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import {
+  type Projection,
   type TableShape,
   executionsTableShape,
   releasePipelinesTableShape,
@@ -81,6 +82,16 @@ export function releaseBucket(name: string, opts: pulumi.CustomResourceOptions):
   return { bucket, ready: [publicAccess, ownership, encryption, versioning, policy, notification] };
 }
 
+/** An index's projection as the provider takes it. */
+function projectionOf(projection: Projection = "ALL"): {
+  projectionType: string;
+  nonKeyAttributes?: string[];
+} {
+  return typeof projection === "string"
+    ? { projectionType: projection }
+    : { projectionType: "INCLUDE", nonKeyAttributes: [...projection] };
+}
+
 export function releaseTable(
   name: string,
   shape: TableShape,
@@ -98,7 +109,7 @@ export function releaseTable(
         name: index.name,
         hashKey: index.hashKey,
         ...(index.rangeKey ? { rangeKey: index.rangeKey } : {}),
-        projectionType: "ALL",
+        ...projectionOf(index.projection),
       })),
       pointInTimeRecovery: { enabled: true },
       serverSideEncryption: { enabled: true },

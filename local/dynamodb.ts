@@ -4,7 +4,9 @@
  */
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
+import type { Projection as DynamoProjection } from "@aws-sdk/client-dynamodb";
 import {
+  type Projection,
   type TableShape,
   executionsTableShape,
   releasePipelinesTableShape,
@@ -37,6 +39,13 @@ export async function startDynamo(options: { path?: string; port?: number } = {}
   };
 }
 
+/** An index's projection as CreateTable takes it (dynalite stores only the projected attributes, as AWS does). */
+function projectionOf(projection: Projection = "ALL"): DynamoProjection {
+  return typeof projection === "string"
+    ? { ProjectionType: projection }
+    : { ProjectionType: "INCLUDE", NonKeyAttributes: [...projection] };
+}
+
 export async function createTable(client: DynamoDBClient, name: string, shape: TableShape): Promise<void> {
   try {
     await client.send(
@@ -56,7 +65,7 @@ export async function createTable(client: DynamoDBClient, name: string, shape: T
                   { AttributeName: index.hashKey, KeyType: "HASH" as const },
                   ...(index.rangeKey ? [{ AttributeName: index.rangeKey, KeyType: "RANGE" as const }] : []),
                 ],
-                Projection: { ProjectionType: "ALL" as const },
+                Projection: projectionOf(index.projection),
               })),
             }
           : {}),

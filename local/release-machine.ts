@@ -136,6 +136,8 @@ export interface LocalReleaseMachineOptions {
   allowSelfApproval?: boolean;
   /** Told of each execution started through StartExecution (a retry's attempt), for the server's log. */
   onExecutionStarted?: (execution: LocalExecution, input: unknown) => void;
+  /** Told of each DynamoDB client the handlers and the engine use, before any request (benchmarks meter them). */
+  onDynamoClient?: (client: DynamoDBClient, endpoint: string) => void;
 }
 
 export interface LocalReleaseMachine {
@@ -389,6 +391,7 @@ export async function startLocalReleaseMachine(
     router,
   );
 
+  options.onDynamoClient?.(dynamodb, dynamo.endpoint);
   const deps = handlerDeps(
     dynamodb,
     { sfn: sfn.endpoint, codepipeline: codepipeline.endpoint, events: events.endpoint },
@@ -402,6 +405,7 @@ export async function startLocalReleaseMachine(
   // The engine calls AWS as Step Functions does: one request per attempt, so the workflow's Retry
   // policies alone decide how often a failed call is repeated (the SDK would add its own retries).
   const engineDynamodb = new DynamoDBClient({ ...clientConfig, maxAttempts: 1, endpoint: dynamo.endpoint });
+  options.onDynamoClient?.(engineDynamodb, dynamo.endpoint);
   const control = {
     stateMachineArn: LOCAL_STATE_MACHINE_ARN,
     allowSelfApproval: options.allowSelfApproval ?? false,

@@ -383,6 +383,25 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     aws.answer({ ...starts("iam-await"), PutEventsCommand: published });
     const executionArn = await register(deps, "iam-await", [{ name: PIPELINES[0] }]);
     await handlePipelineEvent(deps, pipelineEvent("SUCCEEDED", `exec-iam-await-${PIPELINES[0]}`));
+    aws.answer({ ...starts("iam-await-2"), PutEventsCommand: published });
+    const secondArn = await register(deps, "iam-await-2", [{ name: PIPELINES[0] }]);
+    // Its pipeline settled (counted and marked) before the wait registers.
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: TABLES.releases,
+        Key: { releaseId: "iam-await-2" },
+        UpdateExpression: "ADD settledCount :one",
+        ExpressionAttributeValues: { ":one": 1 },
+      }),
+    );
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: TABLES.releasePipelines,
+        Key: { releaseId: "iam-await-2", pipeline: PIPELINES[0] },
+        UpdateExpression: "SET settled = :yes",
+        ExpressionAttributeValues: { ":yes": true },
+      }),
+    );
     aws.calls.length = 0; // only the waiter's own calls count
     const recorded = aws.executionDeps();
     aws.answer({ SendTaskSuccessCommand: () => ({}) });
@@ -396,6 +415,28 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       registerReleaseWaiter(recorded, { taskToken: "t", releaseId: "iam-await", executionArn: "arn:other" }),
       ReleaseNotRegistered,
     );
+    // A cancel lands between the waiter's read and its outcome write: it reads the winner's.
+    const recording = recorded.ddb;
+    recorded.ddb = {
+      send: async (command: { input: Input }) => {
+        if (command.input.UpdateExpression === "SET #outcome = :outcome")
+          await deps.ddb.send(
+            new UpdateCommand({
+              TableName: TABLES.releases,
+              Key: { releaseId: "iam-await-2" },
+              UpdateExpression: "SET cancelledBy = :who",
+              ExpressionAttributeValues: { ":who": "canceller" },
+            }),
+          );
+        return recording.send(command as never);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    await registerReleaseWaiter(recorded, {
+      taskToken: "t",
+      releaseId: "iam-await-2",
+      executionArn: secondArn,
+    });
+    recorded.ddb = recording;
   },
 
   async stopRelease(aws) {
@@ -426,14 +467,25 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       return () => raced;
     };
     let raced = racing(() =>
-      raw.send(
-        new UpdateCommand({
-          TableName: TABLES.releases,
-          Key: { releaseId: "iam-stop" },
-          UpdateExpression: "ADD settled :a",
-          ExpressionAttributeValues: { ":a": new Set([PIPELINES[0]]) },
-        }),
-      ),
+      raw
+        .send(
+          new UpdateCommand({
+            TableName: TABLES.releases,
+            Key: { releaseId: "iam-stop" },
+            UpdateExpression: "ADD settledCount :one",
+            ExpressionAttributeValues: { ":one": 1 },
+          }),
+        )
+        .then(() =>
+          raw.send(
+            new UpdateCommand({
+              TableName: TABLES.releasePipelines,
+              Key: { releaseId: "iam-stop", pipeline: PIPELINES[0] },
+              UpdateExpression: "SET settled = :yes",
+              ExpressionAttributeValues: { ":yes": true },
+            }),
+          ),
+        ),
     );
     assert.deepEqual(await stopRelease(deps, "iam-stop", "timed out"), {
       stopped: [PIPELINES[0]],

@@ -56,7 +56,8 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     PublishReleaseEvents: ["events:PutEvents"],
   },
   awaitRelease: {
-    StoreReleaseWait: ["dynamodb:UpdateItem"],
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
+    ConfirmPipelinesSettled: ["dynamodb:Query"],
     CompleteReleaseWait: ["states:SendTaskSuccess"],
   },
   stopRelease: {
@@ -234,13 +235,33 @@ describe("the Pulumi program under mocks", function () {
             name: i.name,
             hashKey: i.hashKey,
             ...(i.rangeKey ? { rangeKey: i.rangeKey } : {}),
-            projectionType: "ALL",
+            ...(i.projection === undefined || typeof i.projection === "string"
+              ? { projectionType: i.projection ?? "ALL" }
+              : { projectionType: "INCLUDE", nonKeyAttributes: [...i.projection] }),
           })),
         );
         assert.deepEqual(table.pointInTimeRecovery, { enabled: true });
         assert.deepEqual(table.serverSideEncryption, { enabled: true });
         assert.equal(table.deletionProtectionEnabled, false, "Pulumi.dev.yaml turns it off for dev");
       });
+    }
+  });
+
+  it("projects only what GET /releases shows into the Releases listing indexes, so a settle writes no index", () => {
+    const indexes = own(TABLE, "releases").inputs.globalSecondaryIndexes as {
+      name: string;
+      projectionType: string;
+      nonKeyAttributes?: string[];
+    }[];
+    // Keys (releaseId, listed, status, startedAt) are projected anyway and never named.
+    const expected: Record<string, string[]> = {
+      newest: ["attempt", "cancelledBy", "endedAt", "status", "submittedBy"],
+      byStatus: ["attempt", "cancelledBy", "endedAt", "submittedBy"],
+    };
+    for (const [name, attributes] of Object.entries(expected)) {
+      const index = indexes.find((i) => i.name === name);
+      assert.equal(index?.projectionType, "INCLUDE");
+      assert.deepEqual([...(index?.nonKeyAttributes ?? [])].sort(), attributes);
     }
   });
 

@@ -6,9 +6,10 @@
  * stand-in's `finish()` and waits for the router to deliver every event, so nothing depends on timing.
  */
 import assert from "node:assert/strict";
-import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { clientRequestToken } from "../contract/manifest";
-import { approverMatches, releaseControlApi } from "../handlers/release-control";
+import { listedShard } from "../contract/tables";
+import { approverMatches, listRoute, releaseControlApi } from "../handlers/release-control";
 import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
 import { type LocalReleaseMachine, type LocalReleaseMachineOptions } from "../local/release-machine";
@@ -702,6 +703,72 @@ describe("release control, end to end on the local engine", function () {
           (failed.json.releases as { releaseId: string }[]).map((r) => r.releaseId),
           [ids[1]],
         );
+      });
+    });
+
+    it("merges the newest index's shards newest first, every release once, across pages", async () => {
+      await withMachine(["l-a"], async (m) => {
+        const base = Date.parse("2030-01-01T00:00:00.000Z");
+        const ids = Array.from({ length: 23 }, (_, i) => `shard-${i}-${newReleaseId("s")}`);
+        for (const [i, releaseId] of ids.entries()) {
+          await m.deps.ddb.send(
+            new PutCommand({
+              TableName: m.tables.releases,
+              Item: {
+                releaseId,
+                status: "SUCCEEDED",
+                listed: listedShard(releaseId),
+                startedAt: new Date(base + i * 1000).toISOString(),
+                attempt: 1,
+                executionArn: "arn:aws:states:us-east-1:000000000000:execution:m:x",
+                settledCount: 1,
+              },
+            }),
+          );
+        }
+        assert.ok(new Set(ids.map(listedShard)).size >= 4, "the releases spread over several shards");
+        // The index holds the listing fields only, locally as on AWS (INCLUDE projection).
+        const { Items = [] } = await m.deps.ddb.send(
+          new QueryCommand({
+            TableName: m.tables.releases,
+            IndexName: "newest",
+            KeyConditionExpression: "listed = :shard",
+            ExpressionAttributeValues: { ":shard": listedShard(ids[0]) },
+          }),
+        );
+        const entry = Items.find((i) => i.releaseId === ids[0]);
+        assert.deepEqual(Object.keys(entry ?? {}).sort(), [
+          "attempt",
+          "listed",
+          "releaseId",
+          "startedAt",
+          "status",
+        ]);
+        const seen: { releaseId: string; startedAt: string }[] = [];
+        let nextToken: string | undefined;
+        let pages = 0;
+        do {
+          const page = await listRoute(m.control, { limit: "4", ...(nextToken ? { nextToken } : {}) });
+          assert.ok(page.releases.length <= 4);
+          seen.push(...page.releases.map((r) => ({ releaseId: r.releaseId, startedAt: r.startedAt ?? "" })));
+          nextToken = page.nextToken;
+          pages += 1;
+        } while (nextToken && pages < 50);
+        assert.equal(nextToken, undefined, "the listing ends");
+        const starts = seen.map((r) => r.startedAt);
+        assert.deepEqual(starts, [...starts].sort().reverse(), "newest first across pages");
+        assert.equal(new Set(seen.map((r) => r.releaseId)).size, seen.length, "each release once");
+        assert.deepEqual(
+          seen.map((r) => r.releaseId).filter((id) => ids.includes(id)),
+          [...ids].reverse(),
+        );
+      });
+    });
+
+    it("refuses a nextToken naming a shard the listing does not have", async () => {
+      await withMachine(["l-a"], async (m) => {
+        const token = Buffer.from(JSON.stringify({ elsewhere: "start" })).toString("base64url");
+        await assert.rejects(listRoute(m.control, { nextToken: token }), { name: "InvalidNextToken" });
       });
     });
   });

@@ -3,7 +3,7 @@
  * against dynalite, the CodePipeline stand-in, the event router and the task-token service.
  */
 import assert from "node:assert/strict";
-import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, QueryCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExecutionItem } from "../handlers/executions";
 import {
   type LocalReleaseMachine,
@@ -231,10 +231,15 @@ describe("the release workflow, end to end on the local engine", function () {
           if (name !== "awaitRelease") return invoke(payload);
           // Hold the release's wait back until both pipelines' ends are acted on.
           await until("every pipeline to settle", async () => {
-            const { Item } = await machineRef.deps.ddb.send(
-              new GetCommand({ TableName: machineRef.tables.releases, Key: { releaseId } }),
+            const { Items = [] } = await machineRef.deps.ddb.send(
+              new QueryCommand({
+                TableName: machineRef.tables.releasePipelines,
+                KeyConditionExpression: "releaseId = :releaseId",
+                ExpressionAttributeValues: { ":releaseId": releaseId },
+                ConsistentRead: true,
+              }),
             );
-            return (Item?.settled as Set<string> | undefined)?.size === 2 ? true : undefined;
+            return Items.length === 2 && Items.every((i) => i.settled === true) ? true : undefined;
           });
           const result = await invoke(payload);
           results.push(result);

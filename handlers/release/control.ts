@@ -79,9 +79,9 @@ export function retryExecutionName(releaseId: string, attempt: number): string {
 /**
  * The retry's first step, in its own execution (attempt n+1): resets every pipeline that did not
  * succeed to Pending (once per attempt: `resetForAttempt`), then moves the release to RUNNING at
- * attempt n+1 (of two retries one wins; the other execution fails RetryRefused), its settled set
- * reduced to the pipelines that succeeded, and starts the pipelines whose dependencies all
- * succeeded. Succeeded pipelines keep their execution; new starts carry the attempt in their
+ * attempt n+1 (of two retries one wins; the other execution fails RetryRefused), its settled count
+ * reduced to the pipelines that succeeded (they keep their `settled` mark), and starts the pipelines
+ * whose dependencies all succeeded. Succeeded pipelines keep their execution; new starts carry the attempt in their
  * clientRequestToken. Resetting first means a late duplicate end of an old execution finds no
  * pipeline naming it.
  */
@@ -116,7 +116,7 @@ export async function retryRelease(
       executionArn: request.executionArn,
       retriedBy: requestedBy,
       retriedAt: nowIso(deps),
-      settled: succeeded.size > 0 ? succeeded : undefined,
+      settledCount: succeeded.size,
     },
     where: { previousAttempt: attempt - 1 },
   });

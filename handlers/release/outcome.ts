@@ -1,26 +1,46 @@
 /**
- * The end of a release: each pipeline settles into the release's `settled` set; once it holds
- * every pipeline the outcome is decided, once, and sent to the release's waiting task (which
+ * The end of a release: each pipeline's settle adds one to the release's `settledCount`, then marks
+ * the pipeline's own item `settled`, once; once the count reaches the release's pipelines and every
+ * pipeline is marked, the outcome is decided, once, and sent to the release's waiting task (which
  * AwaitRelease registers, possibly after everything settled). docs/architecture.md, "Races".
  */
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
 import { ReleaseErrors, ReleaseNotRegistered } from "../../contract/errors";
-import { MACHINE, type ReleaseItem, type ReleaseOutcome, RELEASE_CHANGES } from "../../contract/lifecycle";
+import {
+  MACHINE,
+  PIPELINE_CHANGES,
+  type ReleaseItem,
+  type ReleaseOutcome,
+  RELEASE_CHANGES,
+} from "../../contract/lifecycle";
 import { type ExecutionDeps, nowIso } from "../executions";
-import { changeRelease } from "../lifecycle-store";
-import { readReleaseItem } from "./reads";
+import { changePipeline, changeRelease } from "../lifecycle-store";
+import { pipelinesOfRelease, readReleaseItem } from "./reads";
 
-/** Marks a pipeline's place settled; the release's wait ends when every pipeline is. */
+/**
+ * Marks a pipeline's place settled; the release's wait ends when every pipeline is. The count comes
+ * first: it is never below the pipelines marked, so whichever settle marks the last pipeline reads
+ * a count that reached the release's pipelines afterwards, and confirms on the items. A repeated
+ * settle (a duplicate event, a retried invocation, one that died between the two writes) counts
+ * again and marks nothing: an over-count only makes an earlier settle look at the items in vain.
+ * Each write rewrites a small item, and the count is projected into no index.
+ */
 export async function settle(deps: ExecutionDeps, releaseId: string, pipeline: string): Promise<void> {
-  const result = await changeRelease(deps, releaseId, RELEASE_CHANGES.settle, {
-    fields: { settled: new Set([pipeline]) },
+  const counted = await changeRelease(deps, releaseId, RELEASE_CHANGES.settle, {
+    fields: { settledCount: 1 },
   });
-  if (!result.changed) throw new Error(`release ${releaseId} does not exist: ${pipeline} cannot settle`);
-  await completeReleaseIfSettled(deps, result.item);
+  if (!counted.changed) throw new Error(`release ${releaseId} does not exist: ${pipeline} cannot settle`);
+  await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settle, { fields: { settled: true } });
+  // Read after the mark: every settle that marked before this one has counted by now.
+  const release = await readReleaseItem(deps, releaseId);
+  if (release) await completeReleaseIfSettled(deps, release);
 }
 
-export function isSettled(release: ReleaseItem): boolean {
-  return (release.settled?.size ?? 0) >= release.pipelineCount;
+/** Whether every pipeline of the release is settled: the count says it may be, the items confirm. */
+export async function isSettled(deps: ExecutionDeps, release: ReleaseItem): Promise<boolean> {
+  if ((release.settledCount ?? 0) < release.pipelineCount) return false;
+  const items = await pipelinesOfRelease(deps, release.releaseId);
+  return items.length >= release.pipelineCount && items.every((item) => item.settled === true);
 }
 
 /** What the release's item says its end is: a cancel first, then its first failure, else success. */
@@ -78,7 +98,7 @@ export async function completeReleaseIfSettled(
   deps: ExecutionDeps,
   settledRelease: ReleaseItem,
 ): Promise<boolean> {
-  if (!isSettled(settledRelease)) return false;
+  if (!(await isSettled(deps, settledRelease))) return false;
   const release = await decideOutcome(deps, settledRelease);
   if (!release.taskToken || !release.outcome) return false;
   try {

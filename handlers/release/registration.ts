@@ -7,7 +7,7 @@
 import { DuplicateRelease } from "../../contract/errors";
 import { type PlannedPipeline, startVariables } from "../../contract/manifest";
 import { type FailurePolicy, type PipelineItem, RELEASE_CHANGES } from "../../contract/lifecycle";
-import { LISTED_RELEASE } from "../../contract/tables";
+import { listedShard } from "../../contract/tables";
 import type { ExecutionDeps } from "../executions";
 import { changeRelease, schedulePipeline } from "../lifecycle-store";
 import { publishReleaseEvent } from "../release-events";
@@ -42,7 +42,7 @@ export async function registerRelease(
       pipelineCount: pipelines.length,
       pipelineTimeoutSeconds: request.longestPipelineRunSeconds,
       submittedBy: request.submittedBy ?? "unknown",
-      listed: LISTED_RELEASE,
+      listed: listedShard(releaseId),
     },
   });
   if (!registered.changed) {

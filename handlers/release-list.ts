@@ -1,0 +1,112 @@
+/**
+ * `GET /releases` without a status filter: the `newest` index holds every release in one of a few
+ * shards (contract/tables.ts, LISTED_SHARDS); a page queries each shard newest first and merges
+ * them, so the answer is the same newest-first list one partition gave. The nextToken is opaque:
+ * per shard, the index key of the last release answered from it (or that the shard is done).
+ */
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { RequestRefused } from "../contract/errors";
+import type { ReleaseItem } from "../contract/lifecycle";
+import { LISTED_SHARDS, ReleasesTable } from "../contract/tables";
+import type { ExecutionDeps } from "./executions";
+
+type IndexKey = Record<string, string>;
+
+/** Where each shard's next page starts: after this key, or from its newest; absent when it is done. */
+type Cursors = Record<string, IndexKey | "start">;
+
+const index = ReleasesTable.newestIndex;
+const KEY_NAMES = [ReleasesTable.hashKey, index.hashKey, index.rangeKey].sort();
+
+const refused = () =>
+  new RequestRefused(
+    400,
+    "InvalidNextToken",
+    "nextToken must be the value a previous GET /releases answered, with the same status filter",
+  );
+
+function isIndexKey(value: unknown, shard: string): value is IndexKey {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const key = value as Record<string, unknown>;
+  return (
+    JSON.stringify(Object.keys(key).sort()) === JSON.stringify(KEY_NAMES) &&
+    Object.values(key).every((v) => typeof v === "string") &&
+    key[index.hashKey] === shard
+  );
+}
+
+/** A token this listing answered, or a refusal: anything else never reaches DynamoDB. */
+function decode(token: string): Cursors {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw refused();
+  }
+  if (typeof decoded !== "object" || decoded === null || Array.isArray(decoded)) throw refused();
+  const cursors: Cursors = {};
+  for (const [shard, cursor] of Object.entries(decoded as Record<string, unknown>)) {
+    if (!LISTED_SHARDS.includes(shard) || !(cursor === "start" || isIndexKey(cursor, shard))) throw refused();
+    cursors[shard] = cursor;
+  }
+  if (Object.keys(cursors).length === 0) throw refused();
+  return cursors;
+}
+
+const encode = (cursors: Cursors) => Buffer.from(JSON.stringify(cursors)).toString("base64url");
+
+const keyOf = (item: ReleaseItem, shard: string): IndexKey => ({
+  [ReleasesTable.hashKey]: item.releaseId,
+  [index.hashKey]: shard,
+  [index.rangeKey]: item.startedAt ?? "",
+});
+
+/** One page of every release, newest first, merged from the shards. */
+export async function listNewest(
+  deps: Pick<ExecutionDeps, "ddb" | "tables">,
+  limit: number,
+  nextToken: string | undefined,
+): Promise<{ items: ReleaseItem[]; nextToken?: string }> {
+  const cursors: Cursors =
+    nextToken === undefined ? Object.fromEntries(LISTED_SHARDS.map((s) => [s, "start"])) : decode(nextToken);
+  const pages = await Promise.all(
+    Object.entries(cursors).map(async ([shard, cursor]) => {
+      const page = await deps.ddb.send(
+        new QueryCommand({
+          TableName: deps.tables.releases,
+          IndexName: index.name,
+          KeyConditionExpression: "#key = :value",
+          ExpressionAttributeNames: { "#key": index.hashKey },
+          ExpressionAttributeValues: { ":value": shard },
+          ScanIndexForward: false,
+          Limit: limit,
+          ...(cursor === "start" ? {} : { ExclusiveStartKey: cursor }),
+        }),
+      );
+      return { shard, items: (page.Items ?? []) as ReleaseItem[], more: page.LastEvaluatedKey !== undefined };
+    }),
+  );
+  // A merge of newest-first lists: each shard's own order is kept, the newest head goes first.
+  const items: ReleaseItem[] = [];
+  const taken = new Map<string, number>(pages.map((p) => [p.shard, 0]));
+  while (items.length < limit) {
+    let best: (typeof pages)[number] | undefined;
+    for (const page of pages) {
+      const head = page.items[taken.get(page.shard) ?? 0];
+      const bestHead = best?.items[taken.get(best.shard) ?? 0];
+      if (head && (!bestHead || (head.startedAt ?? "") > (bestHead.startedAt ?? ""))) best = page;
+    }
+    if (!best) break;
+    const at = taken.get(best.shard) ?? 0;
+    items.push(best.items[at]);
+    taken.set(best.shard, at + 1);
+  }
+  const next: Cursors = {};
+  for (const page of pages) {
+    const used = taken.get(page.shard) ?? 0;
+    if (used < page.items.length || page.more)
+      next[page.shard] =
+        used > 0 ? keyOf(page.items[used - 1], page.shard) : (cursors[page.shard] ?? "start");
+  }
+  return { items, ...(Object.keys(next).length > 0 ? { nextToken: encode(next) } : {}) };
+}
