@@ -127,12 +127,11 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
     shared.onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
     shared.publishEvents,
   ],
-  awaitRelease: (arns, shared) => [
-    allow("StoreReleaseWait", ["dynamodb:UpdateItem"], [arns.releasesTableArn]),
-    shared.completeRelease,
-  ],
-  stopRelease: (arns, shared) => [
-    allow("SettleReleases", ["dynamodb:UpdateItem"], [arns.releasesTableArn]),
+  // Both decide the release's outcome and, when a cancel decided it first, re-read the release
+  // (handlers/release/outcome.ts decideOutcome): GetItem as well as UpdateItem.
+  awaitRelease: (_, shared) => [shared.readAndSettleReleases, shared.completeRelease],
+  stopRelease: (_, shared) => [
+    shared.readAndSettleReleases,
     shared.schedule,
     shared.onPipelines("StopPipelineExecution"),
     shared.completeRelease,

@@ -252,6 +252,45 @@ async function waitFor(deps: ExecutionDeps, releaseId: string, executionArn: str
   await registerReleaseWaiter(deps, { taskToken, releaseId, executionArn });
 }
 
+/**
+ * `deps` with a cancel of `releaseId` landing just before its outcome is written: the outcome's
+ * conditional write loses, and the writer re-reads the release (handlers/release/outcome.ts).
+ * Returns whether the cancel landed.
+ */
+function cancelBeforeOutcome(deps: ExecutionDeps, releaseId: string): () => boolean {
+  const recording = deps.ddb;
+  let cancelled = false;
+  deps.ddb = {
+    send: async (command: { input: Input }) => {
+      if (!cancelled && String(command.input.UpdateExpression).includes("#outcome = :outcome")) {
+        cancelled = true;
+        await documentClient(dynamo.client).send(
+          new UpdateCommand({
+            TableName: TABLES.releases,
+            Key: { releaseId },
+            UpdateExpression: "SET cancelledBy = :who",
+            ExpressionAttributeValues: { ":who": APPROVER },
+          }),
+        );
+      }
+      return recording.send(command as never);
+    },
+  } as unknown as DynamoDBDocumentClient;
+  return () => cancelled;
+}
+
+/** Records `pipeline` as settled on the release, and nothing else (no outcome is decided). */
+async function settleOnly(releaseId: string, pipeline: string) {
+  await documentClient(dynamo.client).send(
+    new UpdateCommand({
+      TableName: TABLES.releases,
+      Key: { releaseId },
+      UpdateExpression: "ADD settled :p",
+      ExpressionAttributeValues: { ":p": new Set([pipeline]) },
+    }),
+  );
+}
+
 async function register(deps: ExecutionDeps, releaseId: string, pipelines: PlannedPipeline[]) {
   const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:m:${releaseId}`;
   await registerRelease(deps, {
@@ -395,6 +434,20 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
       registerReleaseWaiter(recorded, { taskToken: "t", releaseId: "iam-await", executionArn: "arn:other" }),
       ReleaseNotRegistered,
     );
+    // Every pipeline settled, no outcome yet, and a cancel decides it first: the waiter re-reads
+    // the release and sends that outcome.
+    const second = await register(setupDeps("iam-await-2"), "iam-await-2", [{ name: PIPELINES[0] }]);
+    await settleOnly("iam-await-2", PIPELINES[0]);
+    aws.answer({ SendTaskSuccessCommand: () => ({}) });
+    const cancelled = cancelBeforeOutcome(recorded, "iam-await-2");
+    await registerReleaseWaiter(recorded, {
+      taskToken: "t2",
+      releaseId: "iam-await-2",
+      executionArn: second,
+    });
+    assert.ok(cancelled());
+    const sent = aws.calls.filter((c) => c.command === "SendTaskSuccessCommand").at(-1);
+    assert.equal((JSON.parse(text(sent?.input.output)) as { status: string }).status, "CANCELLED");
   },
 
   async stopRelease(aws) {
@@ -457,6 +510,17 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     );
     await stopRelease(deps, "iam-stop-2", "timed out");
     assert.ok(raced());
+    deps.ddb = recording;
+    // The stop settles the release's last pipeline while a cancel decides its outcome first: the
+    // stop re-reads the release.
+    await register(setupDeps("iam-stop-3"), "iam-stop-3", [
+      { name: PIPELINES[0] },
+      { name: PIPELINES[1], dependsOn: [PIPELINES[0]] },
+    ]);
+    await settleOnly("iam-stop-3", PIPELINES[0]);
+    const cancelled = cancelBeforeOutcome(deps, "iam-stop-3");
+    await stopRelease(deps, "iam-stop-3", "timed out");
+    assert.ok(cancelled());
     deps.ddb = recording;
   },
 

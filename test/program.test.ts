@@ -53,12 +53,13 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     ReleasePipelines: [...START_AND_STOP, ...FAILURE_DETAILS],
     PublishReleaseEvents: ["events:PutEvents"],
   },
+  // Deciding the outcome re-reads the release when a cancel decided it first.
   awaitRelease: {
-    StoreReleaseWait: ["dynamodb:UpdateItem"],
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
     CompleteReleaseWait: ["states:SendTaskSuccess"],
   },
   stopRelease: {
-    SettleReleases: ["dynamodb:UpdateItem"],
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
     Schedule: SCHEDULE,
     ReleasePipelines: ["codepipeline:StopPipelineExecution"],
     CompleteReleaseWait: ["states:SendTaskSuccess"],
