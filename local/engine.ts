@@ -82,8 +82,12 @@ export interface LocalExecution {
   largestStateBytes: number;
 }
 
-/** An error raised the way Step Functions names it, e.g. `CodePipeline.ConflictException`. */
-class TaskError extends Error {
+/**
+ * An error raised the way Step Functions names it, e.g. `CodePipeline.ConflictException`. Raised
+ * by a local function, it is the integration's error (a denied invoke: local/iam-wiring.ts), not
+ * the function's, and is reported as it is.
+ */
+export class TaskError extends Error {
   constructor(name: string, message: string) {
     super(message);
     this.name = name;
@@ -150,6 +154,7 @@ async function invokeLocal(fn: LocalFunction, payload: unknown): Promise<unknown
   try {
     return asJson(await fn(asJson(payload)));
   } catch (error) {
+    if (error instanceof TaskError) throw error;
     const e = error instanceof Error ? error : new Error(String(error));
     throw new TaskError(e.name, lambdaErrorCause(e));
   }
