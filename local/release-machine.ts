@@ -158,6 +158,8 @@ export interface LocalReleaseMachine {
   events: EventsService;
   /** What the release-control routes run with (handlers/release-control.ts). */
   control: ControlDeps;
+  /** The clients and settings function `name` runs with: its own, under its role (test hooks). */
+  functionDeps(name: HandlerName): HandlerDeps;
   /** The API's functions, wired as on Lambda (handlers/wiring.ts): the local server answers with them. */
   api: { releaseStatus: Handler<"releaseStatus">; releaseControl: Handler<"releaseControl"> };
   /** Starts an execution as the API does: the manifest text as the request body. */
@@ -453,6 +455,7 @@ export async function startLocalReleaseMachine(
     codepipeline,
     dynamo,
     deps,
+    functionDeps: injected,
     tables,
     stateMachineArn: LOCAL_STATE_MACHINE_ARN,
     events,
