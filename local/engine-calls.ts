@@ -33,6 +33,8 @@ export async function invokeLocal(fn: LocalFunction, payload: unknown): Promise<
   try {
     return asJson(await fn(asJson(payload)));
   } catch (error) {
+    // An integration's own error (a denied invoke: local/iam-wiring.ts) is reported as it is.
+    if (error instanceof TaskError) throw error;
     const e = error instanceof Error ? error : new Error(String(error));
     throw new TaskError(e.name, lambdaErrorCause(e));
   }

@@ -120,7 +120,6 @@ export function localStateMachineRole(
   };
 }
 
-// ---------------------------------------------------------------------------------------------
 // What AWS authorizes each SDK command against. Service Authorization Reference:
 // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html
 // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodepipeline.html
@@ -128,7 +127,6 @@ export function localStateMachineRole(
 // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridge.html
 // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html
 // A command not listed is refused (UnmappedCommand): add its mapping before local code may call it.
-// ---------------------------------------------------------------------------------------------
 
 type Input = Record<string, unknown>;
 type Requests = (input: Input, scope: IamScope) => IamRequest[];
@@ -224,7 +222,6 @@ const anyResource =
 const onField =
   (action: string, field: string): Requests =>
   (input) => [{ action, resource: text(input[field], field) }];
-
 const SFN: Record<string, Requests> = {
   SendTaskSuccess: anyResource("states:SendTaskSuccess"),
   SendTaskFailure: anyResource("states:SendTaskFailure"),
@@ -298,10 +295,7 @@ export function iamRequestsOf(
   return requests(input, scope);
 }
 
-// ---------------------------------------------------------------------------------------------
 // The evaluation and AWS's answer to a denied call.
-// ---------------------------------------------------------------------------------------------
-
 type Simulator = (simulation: Simulation) => Promise<RunSimulationResults>;
 let simulator: Promise<Simulator> | undefined;
 
@@ -322,8 +316,20 @@ export class UnevaluableRequest extends Error {
   override readonly name = "UnevaluableRequest";
 }
 
-/** The engine's decision on one request by `role`, identity policies only (no SCPs, boundaries or resource policies). */
-export async function evaluate(role: IamRole, request: IamRequest): Promise<IamDecision> {
+/** Decisions per role: they depend only on its statements and the request (no context keys). */
+const decided = new WeakMap<IamRole, Map<string, Promise<IamDecision>>>();
+
+/** The engine's decision on one request by `role`, identity policies only (no SCPs, boundaries, resource policies). */
+export function evaluate(role: IamRole, request: IamRequest): Promise<IamDecision> {
+  const byRequest = decided.get(role) ?? new Map<string, Promise<IamDecision>>();
+  const key = `${request.action} ${request.resource}`;
+  const decision = byRequest.get(key) ?? simulate(role, request);
+  decided.set(role, byRequest.set(key, decision));
+  decision.catch(() => byRequest.delete(key)); // an error is no decision: ask again next time
+  return decision;
+}
+
+async function simulate(role: IamRole, request: IamRequest): Promise<IamDecision> {
   const run = await loadSimulator();
   const result = await run({
     request: {
@@ -401,10 +407,7 @@ export async function authorize(role: IamRole, service: IamService, requests: Ia
   }
 }
 
-// ---------------------------------------------------------------------------------------------
 // The SDK middleware and its application to a function's clients.
-// ---------------------------------------------------------------------------------------------
-
 const MIDDLEWARE_NAME = "localIamEnforcement";
 
 /** What a missing object answers with when the role may not list the bucket (below). */

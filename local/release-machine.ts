@@ -9,6 +9,7 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import type { RetryStrategyV2, RetryToken } from "@smithy/types";
+import type { HandlerName } from "../contract/permissions";
 import { documentClient } from "../handlers/clients";
 import type { TableNames } from "../handlers/config";
 import { pipelineStateChangePattern } from "../contract/event-patterns";
@@ -43,6 +44,8 @@ import {
 import { type EventsService, startEventsService } from "./events-service";
 import { EventRouter } from "./event-router";
 import { TaskTokenError, TaskTokenRegistry, startSfnService } from "./sfn-service";
+import { enforceIamOnClients } from "./iam-enforcement";
+import { type LocalIam, type LocalIamOptions, enforcedEngineServices, localIam } from "./iam-wiring";
 import { PAYLOADS } from "./payloads";
 import { executionStatusChangeEvent } from "./execution-events";
 import { type FunctionTimeouts, timeoutOf, withLambdaTimeout } from "./lambda-timeout";
@@ -70,6 +73,9 @@ export const LOCAL_REFS: WorkflowRefs = {
 
 /** The local state machine's ARN: what the retry route starts executions of. */
 export const LOCAL_STATE_MACHINE_ARN = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:release-machine`;
+
+/** The local release bucket (s3rver's, in `npm start`): here so the IAM wiring can name it. */
+export const LOCAL_BUCKET = "release-manifests";
 
 /** The local tables' names (the Pulumi program names its own). */
 export const LOCAL_TABLES: TableNames = {
@@ -130,8 +136,17 @@ export interface LocalReleaseMachineOptions {
   ) => Promise<unknown>;
   /** Shortens functions' Lambda timeouts (tests); contract/function-timeouts.ts otherwise. */
   functionTimeoutSeconds?: FunctionTimeouts;
-  /** An S3 client for manifests uploaded to the local bucket (the local server provides one). */
-  s3?: S3Client;
+  /**
+   * New S3 clients for manifests uploaded to the local bucket (the local server provides them):
+   * one per function, each enforcing that function's role.
+   */
+  s3?: () => S3Client;
+  /**
+   * IAM at run time (local/iam-enforcement.ts), on unless `enforce` is false: every call a function
+   * or the engine makes is evaluated against its role's statements. `statements` replaces a role's
+   * statements (`stateMachine`: the workflow's role) to show what a missing grant does.
+   */
+  iam?: LocalIamOptions;
   /** Whether a release's submitter may approve its own gates (the stack's `allowSelfApproval`). */
   allowSelfApproval?: boolean;
   /** Told of each execution started through StartExecution (a retry's attempt), for the server's log. */
@@ -155,6 +170,8 @@ export interface LocalReleaseMachine {
   sfnEndpoint: string;
   /** What the release-control routes run with (handlers/release-control.ts). */
   control: ControlDeps;
+  /** The clients and settings function `name` runs with: its own, under its role (test hooks). */
+  functionDeps(name: HandlerName): HandlerDeps;
   /** The API's functions, wired as on Lambda (handlers/wiring.ts): the local server answers with them. */
   api: { releaseStatus: Handler<"releaseStatus">; releaseControl: Handler<"releaseControl"> };
   /** Starts an execution as the API does: the manifest text as the request body. */
@@ -252,14 +269,14 @@ function localFunction<N extends WorkflowFunction>(name: N, deps: HandlerDeps) {
 }
 
 /** The workflow's functions: the same handlers Lambda runs (handlers/wiring.ts), with the engine's payloads. */
-function localFunctions(deps: HandlerDeps): LocalFunctions {
+function localFunctions(deps: (name: HandlerName) => HandlerDeps): LocalFunctions {
   return {
-    loadManifest: localFunction("loadManifest", deps),
-    validateManifest: localFunction("validateManifest", deps),
-    recordRejection: localFunction("recordRejection", deps),
-    registerRelease: localFunction("registerRelease", deps),
-    awaitRelease: localFunction("awaitRelease", deps),
-    stopRelease: localFunction("stopRelease", deps),
+    loadManifest: localFunction("loadManifest", deps("loadManifest")),
+    validateManifest: localFunction("validateManifest", deps("validateManifest")),
+    recordRejection: localFunction("recordRejection", deps("recordRejection")),
+    registerRelease: localFunction("registerRelease", deps("registerRelease")),
+    awaitRelease: localFunction("awaitRelease", deps("awaitRelease")),
+    stopRelease: localFunction("stopRelease", deps("stopRelease")),
   };
 }
 
@@ -267,28 +284,31 @@ function localFunctions(deps: HandlerDeps): LocalFunctions {
 function localEngine(
   options: LocalReleaseMachineOptions,
   functions: LocalFunctions,
-  resources: { dynamodb: DynamoDBClient; router: EventRouter; registry: TaskTokenRegistry },
+  resources: { dynamodb: DynamoDBClient; router: EventRouter; registry: TaskTokenRegistry; iam: LocalIam },
 ): LocalWorkflowEngine {
   const definition = releaseWorkflow(LOCAL_REFS, { ...DEFAULT_WORKFLOW_OPTIONS, ...options.workflow });
   const intercept = options.interceptFunction;
   return new LocalWorkflowEngine(
     definition,
-    {
-      functions: Object.fromEntries(
-        WORKFLOW_FUNCTIONS.map((name) => {
-          const invoke = functions[name];
-          const intercepted = intercept ? (payload: unknown) => intercept(name, payload, invoke) : invoke;
-          // The timeout covers what an interceptor adds: a slowed invocation times out as on Lambda.
-          return [
-            LOCAL_REFS.functions[name],
-            withLambdaTimeout(timeoutOf(name, options.functionTimeoutSeconds), intercepted),
-          ];
-        }),
-      ),
-      dynamodb: resources.dynamodb,
-      putEvents: async (entries) => resources.router.putEvents(entries),
-      tokens: resources.registry,
-    },
+    enforcedEngineServices(
+      {
+        functions: Object.fromEntries(
+          WORKFLOW_FUNCTIONS.map((name) => {
+            const invoke = functions[name];
+            const intercepted = intercept ? (payload: unknown) => intercept(name, payload, invoke) : invoke;
+            // The timeout covers what an interceptor adds: a slowed invocation times out as on Lambda.
+            return [
+              LOCAL_REFS.functions[name],
+              withLambdaTimeout(timeoutOf(name, options.functionTimeoutSeconds), intercepted),
+            ];
+          }),
+        ),
+        dynamodb: resources.dynamodb,
+        putEvents: async (entries) => resources.router.putEvents(entries),
+        tokens: resources.registry,
+      },
+      resources.iam.stateMachine(definition),
+    ),
     {
       stateMachineArn: LOCAL_STATE_MACHINE_ARN,
       retryPauseMs: options.retryPauseMs,
@@ -380,6 +400,42 @@ function localReconciler(run: () => Promise<ReconcileReport>, everyMs: number | 
   };
 }
 
+/**
+ * Each function's own clients, as on Lambda, where each has its own role: a client enforces one
+ * role (local/iam-enforcement.ts; a DocumentClient shares its DynamoDBClient's middleware), so
+ * every function gets new ones, enforcing its role when IAM is on.
+ */
+function functionClients(
+  options: LocalReleaseMachineOptions,
+  endpoints: { dynamo: string; sfn: string; codepipeline: string; events: string },
+  iam: LocalIam,
+  settings: Pick<HandlerDeps, "rules" | "control">,
+) {
+  const built: { destroy(): void }[] = [];
+  const clients = new Map<HandlerName, HandlerDeps>();
+  const build = (name: HandlerName): HandlerDeps => {
+    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamo });
+    options.onDynamoClient?.(dynamodb, endpoints.dynamo);
+    const execution = handlerDeps(dynamodb, endpoints, options.retryPauseMs);
+    const s3 =
+      options.s3?.() ??
+      // Without a local bucket, S3 requests fail fast rather than reach AWS.
+      new S3Client({ ...clientConfig, endpoint: "http://127.0.0.1:9", maxAttempts: 1 });
+    const role = iam.role(name);
+    if (role) enforceIamOnClients({ ...execution, s3 }, role);
+    built.push(dynamodb, execution.sfn, execution.codepipeline, execution.events, s3);
+    return { execution, s3, ...settings };
+  };
+  return {
+    deps(name: HandlerName): HandlerDeps {
+      const deps = clients.get(name) ?? build(name);
+      clients.set(name, deps);
+      return deps;
+    },
+    destroy: () => built.forEach((client) => client.destroy()),
+  };
+}
+
 export async function startLocalReleaseMachine(
   options: LocalReleaseMachineOptions,
 ): Promise<LocalReleaseMachine> {
@@ -391,16 +447,22 @@ export async function startLocalReleaseMachine(
     router,
   );
 
-  options.onDynamoClient?.(dynamodb, dynamo.endpoint);
-  const deps = handlerDeps(
-    dynamodb,
-    { sfn: sfn.endpoint, codepipeline: codepipeline.endpoint, events: events.endpoint },
-    options.retryPauseMs,
+  const endpoints = { sfn: sfn.endpoint, codepipeline: codepipeline.endpoint, events: events.endpoint };
+  // The operator's clients (machine.deps, readRelease, recovery): no function's role.
+  const deps = handlerDeps(dynamodb, endpoints, options.retryPauseMs);
+  const iam = localIam(
+    {
+      partition: "aws",
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      tables: LOCAL_TABLES,
+      bucket: LOCAL_BUCKET,
+      eventBusName: LOCAL_REFS.eventBusName,
+      pipelines: rules.allowedPipelines,
+      stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+    },
+    options.iam,
   );
-  const s3 =
-    options.s3 ??
-    // Without a local bucket, S3 requests fail fast rather than reach AWS.
-    new S3Client({ ...clientConfig, endpoint: "http://127.0.0.1:9", maxAttempts: 1 });
 
   // The engine calls AWS as Step Functions does: one request per attempt, so the workflow's Retry
   // policies alone decide how often a failed call is repeated (the SDK would add its own retries).
@@ -410,18 +472,25 @@ export async function startLocalReleaseMachine(
     stateMachineArn: LOCAL_STATE_MACHINE_ARN,
     allowSelfApproval: options.allowSelfApproval ?? false,
   };
-  const injected: HandlerDeps = { execution: deps, s3, rules, control };
+  const own = functionClients(options, { dynamo: dynamo.endpoint, ...endpoints }, iam, { rules, control });
+  const injected = own.deps;
   const timed = <N extends FunctionName>(name: N): Handler<N> =>
-    withLambdaTimeout(timeoutOf(name, options.functionTimeoutSeconds), wire(name, injected));
+    withLambdaTimeout(timeoutOf(name, options.functionTimeoutSeconds), wire(name, injected(name)));
   const reconcile = timed("reconciler");
   const engine = localEngine(options, localFunctions(injected), {
     dynamodb: engineDynamodb,
     router,
     registry,
+    iam,
   });
 
   late.engine = engine;
-  routePipelineEvents(router, injected, rules.allowedPipelines, options.functionTimeoutSeconds);
+  routePipelineEvents(
+    router,
+    injected("pipelineEvent"),
+    rules.allowedPipelines,
+    options.functionTimeoutSeconds,
+  );
 
   const reconciler = localReconciler(reconcile, options.reconcileEveryMs);
 
@@ -434,6 +503,7 @@ export async function startLocalReleaseMachine(
     codepipeline,
     dynamo,
     deps,
+    functionDeps: injected,
     tables,
     stateMachineArn: LOCAL_STATE_MACHINE_ARN,
     events,
@@ -457,6 +527,7 @@ export async function startLocalReleaseMachine(
       await sfn.close();
       await events.close();
       deps.events.destroy();
+      own.destroy();
       engineDynamodb.destroy();
       dynamodb.destroy();
       await dynamo.close();

@@ -23,6 +23,7 @@ import { assertPortFree, listen, readBody } from "./http";
 import { type ReleaseEvent, followExecution, reportPipelineEnds } from "./release-events";
 import {
   LOCAL_ACCOUNT,
+  LOCAL_BUCKET,
   LOCAL_REGION,
   type LocalReleaseMachine,
   failOrphanedReleases,
@@ -33,7 +34,7 @@ import { type LocalS3, startS3 } from "./s3";
 export { readLocalPipelines } from "./pipelines-file";
 export type { ReleaseEvent } from "./release-events";
 
-export const LOCAL_BUCKET = "release-manifests";
+export { LOCAL_BUCKET } from "./release-machine";
 
 export interface LocalServerOptions {
   port: number;
@@ -304,7 +305,7 @@ async function startParts(
     const machine = await startLocalReleaseMachine({
       pipelines: options.pipelines,
       dataDir: path.join(options.dataDir, "dynamodb"),
-      s3: s3.client(),
+      s3: () => s3.client(),
       reconcileEveryMs: options.reconcileEveryMs ?? 10_000,
       ...(options.codepipelinePort !== undefined && { codepipelinePort: options.codepipelinePort }),
       ...(options.sfnPort !== undefined && { sfnPort: options.sfnPort }),

@@ -467,17 +467,20 @@ describe("IAM enforced at run time in local mode", function () {
   });
 
   describe("the outcome re-read after a lost conditional write", () => {
-    // awaitRelease re-reads the release with GetItem when another writer decided its outcome first
-    // (handlers/release/outcome.ts decideOutcome), and confirms settled pipelines with a Query.
-    it("the awaitRelease role is allowed dynamodb:GetItem on the releases table", async () => {
-      const role = localHandlerRole("awaitRelease", ARNS);
-      assert.equal(
-        await evaluate(role, { action: "dynamodb:GetItem", resource: ARNS.releasesTableArn }),
-        "Allowed",
+    // awaitRelease and stopRelease re-read the release with GetItem when another writer decided
+    // its outcome first (handlers/release/outcome.ts decideOutcome): both roles grant it.
+    it("the awaitRelease and stopRelease roles may read the releases table", async () => {
+      const read = { action: "dynamodb:GetItem", resource: ARNS.releasesTableArn };
+      assert.deepEqual(
+        [
+          await evaluate(localHandlerRole("awaitRelease", ARNS), read),
+          await evaluate(localHandlerRole("stopRelease", ARNS), read),
+        ],
+        ["Allowed", "Allowed"],
       );
     });
 
-    it("so awaitRelease's real code records the CANCELLED outcome when a cancel decides it first", async () => {
+    it("awaitRelease's real code, under its role, sends the CANCELLED outcome when a cancel decides it first", async () => {
       const releaseId = newReleaseId("iam-await");
       const executionArn = await registered(releaseId);
       // Its only pipeline settled: counted on the release, marked on its item.
@@ -499,10 +502,12 @@ describe("IAM enforced at run time in local mode", function () {
       );
       const deps = handlerDeps(localHandlerRole("awaitRelease", ARNS));
       const enforced = deps.ddb;
+      let cancelled = false;
       // A cancel lands between the waiter's read and its outcome write: the write loses.
       deps.ddb = {
         send: async (command: { input: { UpdateExpression?: string } }) => {
-          if (command.input.UpdateExpression === "SET #outcome = :outcome")
+          if (!cancelled && String(command.input.UpdateExpression).includes("#outcome = :outcome")) {
+            cancelled = true;
             await raw.send(
               new UpdateCommand({
                 TableName: LOCAL_TABLES.releases,
@@ -511,6 +516,7 @@ describe("IAM enforced at run time in local mode", function () {
                 ExpressionAttributeValues: { ":who": "arn:aws:iam::000000000000:user/canceller" },
               }),
             );
+          }
           return enforced.send(command as never);
         },
       } as unknown as ExecutionDeps["ddb"];

@@ -3,6 +3,8 @@
  * waiting for an execution to end with its events delivered, and a client for the CodePipeline stand-in.
  */
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { HANDLER_NAMES } from "../contract/permissions";
 import type { ReleaseStatusView } from "../contract/release-view";
 import type { LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
@@ -12,6 +14,13 @@ import {
   type LocalReleaseMachineOptions,
   startLocalReleaseMachine,
 } from "../local/release-machine";
+
+/**
+ * The DynamoDB client of every function of `machine`: each has its own, under its own role
+ * (local/release-machine.ts), so a test hooking the handlers' requests hooks each of these.
+ */
+export const functionDdbs = (machine: LocalReleaseMachine): DynamoDBDocumentClient[] =>
+  HANDLER_NAMES.map((name) => machine.functionDeps(name).execution.ddb);
 
 /** Every wait is bounded by this, so a stuck release fails its test instead of the run. */
 export const WAIT_MS = 10_000;

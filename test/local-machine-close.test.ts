@@ -9,7 +9,7 @@ import type { ReconcileReport } from "../handlers/pipeline-events";
 import { ExecutionsTable } from "../contract/tables";
 import { type LocalReleaseMachine, startLocalReleaseMachine } from "../local/release-machine";
 import { startCliServer } from "./cli-harness";
-import { localPipelines, newReleaseId, until } from "./local-helpers";
+import { functionDdbs, localPipelines, newReleaseId, until } from "./local-helpers";
 
 /** Enough waiting executions that a reconciler pass outlasts close()'s own steps. */
 const NAMES = Array.from({ length: 10 }, (_, i) => `close-${i + 1}`);
@@ -20,28 +20,30 @@ const NAMES = Array.from({ length: 10 }, (_, i) => `close-${i + 1}`);
  */
 function watchDynamo(machine: LocalReleaseMachine, gate: Promise<void>, holdAll = false) {
   const seen = { held: 0, started: 0, answered: 0, failed: [] as string[] };
-  machine.deps.ddb.middlewareStack.add(
-    (next) => async (args) => {
-      seen.started += 1;
-      try {
-        const input = args.input as { TableName?: string; IndexName?: string };
-        const waitingScan =
-          input.TableName === machine.tables.executions &&
-          input.IndexName === ExecutionsTable.waitingIndex.name;
-        if (waitingScan || holdAll) {
-          seen.held += 1;
-          await gate;
+  // Each function has its own client (local/release-machine.ts): watch every one.
+  for (const ddb of functionDdbs(machine))
+    ddb.middlewareStack.add(
+      (next) => async (args) => {
+        seen.started += 1;
+        try {
+          const input = args.input as { TableName?: string; IndexName?: string };
+          const waitingScan =
+            input.TableName === machine.tables.executions &&
+            input.IndexName === ExecutionsTable.waitingIndex.name;
+          if (waitingScan || holdAll) {
+            seen.held += 1;
+            await gate;
+          }
+          const output = await next(args);
+          seen.answered += 1;
+          return output;
+        } catch (error) {
+          seen.failed.push(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+          throw error;
         }
-        const output = await next(args);
-        seen.answered += 1;
-        return output;
-      } catch (error) {
-        seen.failed.push(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-        throw error;
-      }
-    },
-    { step: "initialize", name: "watchDynamo" },
-  );
+      },
+      { step: "initialize", name: "watchDynamo" },
+    );
   return seen;
 }
 

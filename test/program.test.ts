@@ -55,6 +55,7 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     ReleasePipelines: [...START_AND_STOP, ...FAILURE_DETAILS],
     PublishReleaseEvents: ["events:PutEvents"],
   },
+  // Deciding the outcome re-reads the release when a cancel decided it first.
   awaitRelease: {
     ReadAndSettleReleases: DYNAMODB_READ_WRITE,
     ConfirmPipelinesSettled: ["dynamodb:Query"],

@@ -13,7 +13,24 @@ import { approverMatches, listRoute, releaseControlApi } from "../handlers/relea
 import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
 import { type LocalReleaseMachine, type LocalReleaseMachineOptions } from "../local/release-machine";
-import { finished, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
+import { finished, functionDdbs, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
+
+type Send = (command: unknown) => Promise<unknown>;
+
+/**
+ * Wraps the send of every function's DynamoDB client (each has its own, local/release-machine.ts)
+ * with `wrap`, given that client's own send. Returns the restore.
+ */
+function wrapSends(m: LocalReleaseMachine, wrap: (original: Send) => Send): () => void {
+  const restores = functionDdbs(m).map((ddb) => {
+    const original = ddb.send.bind(ddb) as Send;
+    ddb.send = wrap(original) as unknown as typeof ddb.send;
+    return () => {
+      ddb.send = original as unknown as typeof ddb.send;
+    };
+  });
+  return () => restores.forEach((restore) => restore());
+}
 
 const manual = (name: string): LocalPipelineSpec => ({ name, durationMs: null, outcome: "Succeeded" });
 const ALICE = "arn:aws:iam::123456789012:user/alice";
@@ -158,11 +175,9 @@ describe("release control, end to end on the local engine", function () {
     it("skips every pipeline and starts none when the cancel lands while the schedule is still being written", async () => {
       await withMachine(["k-e", "k-f"], async (m) => {
         const releaseId = newReleaseId("cancel-registering");
-        const ddb = m.deps.ddb;
-        const original = ddb.send.bind(ddb) as (command: unknown) => Promise<unknown>;
         let answer: { status: number; json: Record<string, unknown> } | undefined;
         // The cancel runs just before the schedule's first item is written: the release item exists.
-        const send = async (command: unknown) => {
+        const restore = wrapSends(m, (original) => async (command: unknown) => {
           if (
             !answer &&
             command instanceof PutCommand &&
@@ -171,14 +186,13 @@ describe("release control, end to end on the local engine", function () {
             answer = await cancel(m, releaseId, BOB, "too early");
           }
           return original(command);
-        };
-        ddb.send = send as unknown as typeof ddb.send;
+        });
         try {
           const execution = submit(m, { releaseId, pipelines: ["k-e", { name: "k-f", dependsOn: ["k-e"] }] });
           const done = await finished(m, execution);
           assert.equal(done.status, "FAILED");
         } finally {
-          ddb.send = original as unknown as typeof ddb.send;
+          restore();
         }
         assert.equal(answer?.status, 202);
         const release = await m.readRelease(releaseId);
@@ -299,10 +313,8 @@ describe("release control, end to end on the local engine", function () {
      * wrapping the machine's DynamoDB client: the one place the two can meet.
      */
     function aroundOutcomeWrite(m: LocalReleaseMachine, when: "before" | "after", act: () => Promise<void>) {
-      const ddb = m.deps.ddb;
-      const original = ddb.send.bind(ddb) as (command: unknown) => Promise<unknown>;
       let fired = false;
-      const send = async (command: unknown) => {
+      const restore = wrapSends(m, (original) => async (command: unknown) => {
         const outcome =
           command instanceof UpdateCommand && command.input.UpdateExpression === "SET #outcome = :outcome";
         const now = outcome && !fired;
@@ -311,14 +323,8 @@ describe("release control, end to end on the local engine", function () {
         const result = await original(command);
         if (now && when === "after") await act();
         return result;
-      };
-      ddb.send = send as unknown as typeof ddb.send;
-      return {
-        fired: () => fired,
-        restore: () => {
-          ddb.send = original as unknown as typeof ddb.send;
-        },
-      };
+      });
+      return { fired: () => fired, restore };
     }
 
     for (const [when, answer, final] of [

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
 import { type LocalReleaseMachine, type LocalReleaseMachineOptions } from "../local/release-machine";
-import { finished, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
+import { finished, functionDdbs, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
 
 const manual = (name: string): LocalPipelineSpec => ({ name, durationMs: null, outcome: "Succeeded" });
 
@@ -233,7 +233,8 @@ describe("releases with dependencies between pipelines, end to end", function ()
     const pipelines = [{ name: "e-instant", durationMs: 0, outcome: "Succeeded" as const }];
     await withMachine(pipelines, {}, async (m) => {
       let held = 0;
-      holdRecordStart(m.deps.ddb, m.tables.executions, async (pipelineExecutionId) => {
+      // Each function has its own client (local/release-machine.ts): hold the start on every one.
+      holdRecordStart(functionDdbs(m), m.tables.executions, async (pipelineExecutionId) => {
         held += 1;
         // The start is recorded only after the pipeline's terminal event was.
         await until("the end to be recorded first", async () => {
@@ -275,7 +276,8 @@ describe("releases with dependencies between pipelines, end to end", function ()
       const before = await m.reconcile();
       assert.deepEqual([before.checked, before.completed], [1, 0], "watched, not yet past its deadline");
 
-      m.deps.now = () => new Date(Date.now() + 61_000);
+      // The reconciler's own clock (each function has its own deps, local/release-machine.ts).
+      m.functionDeps("reconciler").execution.now = () => new Date(Date.now() + 61_000);
       await m.reconcile();
       await m.router.idle();
       const done = await finished(m, execution);
@@ -295,22 +297,23 @@ describe("releases with dependencies between pipelines, end to end", function ()
  * until `hold` resolves: a DynamoDB client middleware, so the product code runs unchanged.
  */
 function holdRecordStart(
-  ddb: DynamoDBDocumentClient,
+  ddbs: DynamoDBDocumentClient[],
   table: string,
   hold: (pipelineExecutionId: string) => Promise<void>,
 ): void {
-  ddb.middlewareStack.add(
-    (next) => async (args) => {
-      const input = args.input as {
-        TableName?: string;
-        UpdateExpression?: string;
-        Key?: Record<string, unknown>;
-      };
-      if (input.TableName === table && input.UpdateExpression?.includes("awaitingRelease = :releaseId")) {
-        await hold(String(input.Key?.pipelineExecutionId));
-      }
-      return next(args);
-    },
-    { step: "initialize", name: "holdRecordStart" },
-  );
+  for (const ddb of ddbs)
+    ddb.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as {
+          TableName?: string;
+          UpdateExpression?: string;
+          Key?: Record<string, unknown>;
+        };
+        if (input.TableName === table && input.UpdateExpression?.includes("awaitingRelease = :releaseId")) {
+          await hold(String(input.Key?.pipelineExecutionId));
+        }
+        return next(args);
+      },
+      { step: "initialize", name: "holdRecordStart" },
+    );
 }
