@@ -3,14 +3,9 @@
  * the event router, the task-token service and the engine running the same rendered definition
  * with the same handlers. Tests drive it directly; `npm start` puts an HTTP API in front of it.
  */
-import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
-import { SFNClient } from "@aws-sdk/client-sfn";
-import type { RetryStrategyV2, RetryToken } from "@smithy/types";
 import type { HandlerName } from "../contract/permissions";
-import { documentClient } from "../handlers/clients";
 import type { TableNames } from "../handlers/config";
 import { pipelineStateChangePattern } from "../contract/event-patterns";
 import type { ExecutionDeps } from "../handlers/executions";
@@ -44,64 +39,29 @@ import {
 import { type EventsService, startEventsService } from "./events-service";
 import { EventRouter } from "./event-router";
 import { TaskTokenError, TaskTokenRegistry, startSfnService } from "./sfn-service";
-import { enforceIamOnClients } from "./iam-enforcement";
+import { clientConfig, functionClients, handlerDeps } from "./function-clients";
+import {
+  LOCAL_ACCOUNT,
+  LOCAL_BUCKET,
+  LOCAL_REFS,
+  LOCAL_REGION,
+  LOCAL_STATE_MACHINE_ARN,
+  LOCAL_TABLES,
+} from "./local-names";
 import { type LocalIam, type LocalIamOptions, enforcedEngineServices, localIam } from "./iam-wiring";
 import { PAYLOADS } from "./payloads";
 import { executionStatusChangeEvent } from "./execution-events";
 import { type FunctionTimeouts, timeoutOf, withLambdaTimeout } from "./lambda-timeout";
 
-export const LOCAL_REGION = "us-east-1";
-export const LOCAL_ACCOUNT = "000000000000";
-/** Dummy credentials: the stand-ins do not check signatures, but the SDK insists on signing. */
-export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
-
-const functionArn = (name: string) =>
-  `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:release-machine-${name}`;
-
-export const LOCAL_REFS: WorkflowRefs = {
-  functions: {
-    loadManifest: functionArn("load-manifest"),
-    validateManifest: functionArn("validate-manifest"),
-    recordRejection: functionArn("record-rejection"),
-    registerRelease: functionArn("register-release"),
-    awaitRelease: functionArn("await-release"),
-    stopRelease: functionArn("stop-release"),
-  },
-  releasesTable: "releases",
-  eventBusName: "default",
-};
-
-/** The local state machine's ARN: what the retry route starts executions of. */
-export const LOCAL_STATE_MACHINE_ARN = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:release-machine`;
-
-/** The local release bucket (s3rver's, in `npm start`): here so the IAM wiring can name it. */
-export const LOCAL_BUCKET = "release-manifests";
-
-/** The local tables' names (the Pulumi program names its own). */
-export const LOCAL_TABLES: TableNames = {
-  releases: LOCAL_REFS.releasesTable,
-  executions: "executions",
-  releasePipelines: "release-pipelines",
-};
-
-/**
- * An SDK retry strategy that retries what the SDK would (throttling, transient and server errors)
- * up to `maxAttempts`, pausing `pauseMs` between attempts: the standard behaviour, compressed.
- */
-function pausedRetries(maxAttempts: number, pauseMs: number): RetryStrategyV2 {
-  const token = (count: number): RetryToken => ({ getRetryCount: () => count, getRetryDelay: () => 0 });
-  return {
-    acquireInitialRetryToken: async () => token(0),
-    refreshRetryTokenForRetry: async (previous, info) => {
-      const count = previous.getRetryCount() + 1;
-      if (count >= maxAttempts || info.errorType === "CLIENT_ERROR")
-        throw info.error ?? new Error("no retry");
-      await new Promise((resolve) => setTimeout(resolve, pauseMs));
-      return token(count);
-    },
-    recordSuccess: () => undefined,
-  };
-}
+export {
+  LOCAL_ACCOUNT,
+  LOCAL_BUCKET,
+  LOCAL_CREDENTIALS,
+  LOCAL_REFS,
+  LOCAL_REGION,
+  LOCAL_STATE_MACHINE_ARN,
+  LOCAL_TABLES,
+} from "./local-names";
 
 export interface LocalReleaseMachineOptions {
   pipelines: LocalPipelineSpec[];
@@ -183,8 +143,6 @@ export interface LocalReleaseMachine {
   close(): Promise<void>;
 }
 
-const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-
 /** The workflow's functions as the engine calls them: a JSON payload in, the handler's result out. */
 type LocalFunctions = Record<WorkflowFunction, (payload: unknown) => Promise<unknown>>;
 
@@ -236,29 +194,6 @@ function startLocalSfn(
       describe: (arn) => late.engine?.describeExecution(arn),
     },
   });
-}
-
-/** The handlers' clients, pointed at the stand-ins. */
-function handlerDeps(
-  dynamodb: DynamoDBClient,
-  endpoints: { sfn: string; codepipeline: string; events: string },
-  retryPauseMs: number | undefined,
-): ExecutionDeps {
-  return {
-    ddb: documentClient(dynamodb),
-    sfn: new SFNClient({ ...clientConfig, endpoint: endpoints.sfn }),
-    // As on Lambda (handlers/clients.ts): the SDK backs off on throttling inside the function;
-    // with retryPauseMs (tests), after that many ms instead of the SDK's own seconds.
-    codepipeline: new CodePipelineClient({
-      ...clientConfig,
-      endpoint: endpoints.codepipeline,
-      ...(retryPauseMs !== undefined
-        ? { retryStrategy: pausedRetries(6, retryPauseMs) }
-        : { maxAttempts: 6, retryMode: "adaptive" }),
-    }),
-    events: new EventBridgeClient({ ...clientConfig, endpoint: endpoints.events }),
-    tables: LOCAL_TABLES,
-  };
 }
 
 /** One workflow function as the engine calls it: its payload decoded once, then its handler. */
@@ -397,42 +332,6 @@ function localReconciler(run: () => Promise<ReconcileReport>, everyMs: number | 
       clearInterval(timer);
       while (running.size > 0) await Promise.all([...running]);
     },
-  };
-}
-
-/**
- * Each function's own clients, as on Lambda, where each has its own role: a client enforces one
- * role (local/iam-enforcement.ts; a DocumentClient shares its DynamoDBClient's middleware), so
- * every function gets new ones, enforcing its role when IAM is on.
- */
-function functionClients(
-  options: LocalReleaseMachineOptions,
-  endpoints: { dynamo: string; sfn: string; codepipeline: string; events: string },
-  iam: LocalIam,
-  settings: Pick<HandlerDeps, "rules" | "control">,
-) {
-  const built: { destroy(): void }[] = [];
-  const clients = new Map<HandlerName, HandlerDeps>();
-  const build = (name: HandlerName): HandlerDeps => {
-    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamo });
-    options.onDynamoClient?.(dynamodb, endpoints.dynamo);
-    const execution = handlerDeps(dynamodb, endpoints, options.retryPauseMs);
-    const s3 =
-      options.s3?.() ??
-      // Without a local bucket, S3 requests fail fast rather than reach AWS.
-      new S3Client({ ...clientConfig, endpoint: "http://127.0.0.1:9", maxAttempts: 1 });
-    const role = iam.role(name);
-    if (role) enforceIamOnClients({ ...execution, s3 }, role);
-    built.push(dynamodb, execution.sfn, execution.codepipeline, execution.events, s3);
-    return { execution, s3, ...settings };
-  };
-  return {
-    deps(name: HandlerName): HandlerDeps {
-      const deps = clients.get(name) ?? build(name);
-      clients.set(name, deps);
-      return deps;
-    },
-    destroy: () => built.forEach((client) => client.destroy()),
   };
 }
 
