@@ -7,7 +7,6 @@
  * Gateway (infra/api-control.ts), this handler and the local server.
  */
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { ErrorObject } from "ajv";
 import Ajv from "ajv-draft-04";
 import {
@@ -25,7 +24,7 @@ import {
   controlRouteOf,
 } from "../contract/control-routes";
 import { RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "../contract/tables";
-import { listNewest } from "./release-list";
+import { listNewest, queryNewestFirst } from "./release-list";
 import { type ProxyResponse, json } from "./release-status";
 import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
 import { cancelRelease, retryExecutionName } from "./release/control";
@@ -365,23 +364,10 @@ async function listStatus(
 ): Promise<{ items: ReleaseItem[]; nextToken?: string }> {
   const index = ReleasesTable.byStatusIndex;
   const startKey = nextToken !== undefined ? decodeNextToken(nextToken, index, status) : undefined;
-  const page = await deps.ddb.send(
-    new QueryCommand({
-      TableName: deps.tables.releases,
-      IndexName: index.name,
-      KeyConditionExpression: "#key = :value",
-      ExpressionAttributeNames: { "#key": index.hashKey },
-      ExpressionAttributeValues: { ":value": status },
-      ScanIndexForward: false,
-      Limit: limit,
-      ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-    }),
-  );
+  const page = await queryNewestFirst(deps, index, status, limit, startKey);
   return {
-    items: (page.Items ?? []) as ReleaseItem[],
-    ...(page.LastEvaluatedKey
-      ? { nextToken: Buffer.from(JSON.stringify(page.LastEvaluatedKey)).toString("base64url") }
-      : {}),
+    items: page.items,
+    ...(page.lastKey ? { nextToken: Buffer.from(JSON.stringify(page.lastKey)).toString("base64url") } : {}),
   };
 }
 

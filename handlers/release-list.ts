@@ -53,6 +53,32 @@ function decode(token: string): Cursors {
   return cursors;
 }
 
+/** One page of one partition of a listing index, newest first. */
+export async function queryNewestFirst(
+  deps: Pick<ExecutionDeps, "ddb" | "tables">,
+  listing: { name: string; hashKey: string },
+  value: string,
+  limit: number,
+  startKey: Record<string, unknown> | undefined,
+): Promise<{ items: ReleaseItem[]; lastKey?: Record<string, unknown> }> {
+  const page = await deps.ddb.send(
+    new QueryCommand({
+      TableName: deps.tables.releases,
+      IndexName: listing.name,
+      KeyConditionExpression: "#key = :value",
+      ExpressionAttributeNames: { "#key": listing.hashKey },
+      ExpressionAttributeValues: { ":value": value },
+      ScanIndexForward: false,
+      Limit: limit,
+      ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+    }),
+  );
+  return {
+    items: (page.Items ?? []) as ReleaseItem[],
+    ...(page.LastEvaluatedKey ? { lastKey: page.LastEvaluatedKey } : {}),
+  };
+}
+
 const encode = (cursors: Cursors) => Buffer.from(JSON.stringify(cursors)).toString("base64url");
 
 const keyOf = (item: ReleaseItem, shard: string): IndexKey => ({
@@ -71,19 +97,8 @@ export async function listNewest(
     nextToken === undefined ? Object.fromEntries(LISTED_SHARDS.map((s) => [s, "start"])) : decode(nextToken);
   const pages = await Promise.all(
     Object.entries(cursors).map(async ([shard, cursor]) => {
-      const page = await deps.ddb.send(
-        new QueryCommand({
-          TableName: deps.tables.releases,
-          IndexName: index.name,
-          KeyConditionExpression: "#key = :value",
-          ExpressionAttributeNames: { "#key": index.hashKey },
-          ExpressionAttributeValues: { ":value": shard },
-          ScanIndexForward: false,
-          Limit: limit,
-          ...(cursor === "start" ? {} : { ExclusiveStartKey: cursor }),
-        }),
-      );
-      return { shard, items: (page.Items ?? []) as ReleaseItem[], more: page.LastEvaluatedKey !== undefined };
+      const page = await queryNewestFirst(deps, index, shard, limit, cursor === "start" ? undefined : cursor);
+      return { shard, items: page.items, more: page.lastKey !== undefined };
     }),
   );
   // A merge of newest-first lists: each shard's own order is kept, the newest head goes first.

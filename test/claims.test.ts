@@ -16,7 +16,8 @@ import type { ExecutionDeps } from "../handlers/executions";
 import { changeRelease } from "../handlers/lifecycle-store";
 import { STUCK_START_SECONDS, resumeStuckStarts, startClaimed } from "../handlers/release/progress";
 import { readPipeline, readReleaseItem } from "../handlers/release/reads";
-import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
+import type { LocalDynamo } from "../local/dynamodb";
+import { startReleaseTables, stopReleaseTables } from "./local-helpers";
 
 const tables = { releases: "releases", executions: "executions", releasePipelines: "release-pipelines" };
 const T0 = Date.parse("2026-12-07T10:00:00.000Z");
@@ -34,18 +35,9 @@ describe("start claims", () => {
   let raw: DynamoDBClient;
 
   before(async () => {
-    dynamo = await startDynamo();
-    raw = new DynamoDBClient({
-      endpoint: dynamo.endpoint,
-      region: "us-east-1",
-      credentials: { accessKeyId: "x", secretAccessKey: "x" },
-    });
-    await createReleaseTables(raw, tables);
+    ({ dynamo, raw } = await startReleaseTables(tables));
   });
-  after(async () => {
-    raw.destroy();
-    await dynamo.close();
-  });
+  after(() => stopReleaseTables({ dynamo, raw }));
 
   it("expire only after the longest timeout of the functions that claim starts, plus a margin", () => {
     assert.deepEqual([...CLAIMING_FUNCTIONS].sort(), [

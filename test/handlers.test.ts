@@ -33,7 +33,8 @@ import { LAMBDA_ENTRY_POINTS } from "../handlers/index";
 import { loadManifest, parseReleaseRequest, validateManifest } from "../handlers/load-manifest";
 import { type PlannedPipeline, clientRequestToken, manifestParser } from "../contract/manifest";
 import { statusFromEventState } from "../contract/tables";
-import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
+import type { LocalDynamo } from "../local/dynamodb";
+import { startReleaseTables, stopReleaseTables } from "./local-helpers";
 
 type Sent = { name: string; input: unknown };
 
@@ -65,18 +66,9 @@ describe("handlers", () => {
   const tables = { releases: "releases", executions: "executions", releasePipelines: "release-pipelines" };
 
   before(async () => {
-    dynamo = await startDynamo();
-    raw = new DynamoDBClient({
-      endpoint: dynamo.endpoint,
-      region: "us-east-1",
-      credentials: { accessKeyId: "x", secretAccessKey: "x" },
-    });
-    await createReleaseTables(raw, tables);
+    ({ dynamo, raw } = await startReleaseTables(tables));
   });
-  after(async () => {
-    raw.destroy();
-    await dynamo.close();
-  });
+  after(() => stopReleaseTables({ dynamo, raw }));
 
   function deps(overrides: Partial<ExecutionDeps> = {}): ExecutionDeps {
     return {

@@ -3,6 +3,9 @@
  * waiting for an execution to end with its events delivered, and a client for the CodePipeline stand-in.
  */
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { TableNames } from "../handlers/config";
+import { type LocalDynamo, createReleaseTables, startDynamo } from "../local/dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { HANDLER_NAMES } from "../contract/permissions";
 import type { ReleaseStatusView } from "../contract/release-view";
@@ -135,4 +138,24 @@ export function holdDeliveries(
       }
     },
   };
+}
+
+/** A dynalite with the release tables created, and a raw client on it (handler tests). */
+export async function startReleaseTables(
+  tables: TableNames,
+): Promise<{ dynamo: LocalDynamo; raw: DynamoDBClient }> {
+  const dynamo = await startDynamo();
+  const raw = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "x", secretAccessKey: "x" },
+  });
+  await createReleaseTables(raw, tables);
+  return { dynamo, raw };
+}
+
+/** Closes what startReleaseTables started. */
+export async function stopReleaseTables({ dynamo, raw }: { dynamo: LocalDynamo; raw: DynamoDBClient }) {
+  raw.destroy();
+  await dynamo.close();
 }

@@ -11,7 +11,8 @@ import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../handlers/clients";
 import { REJECTIONS_KEPT, recordRejection } from "../handlers/rejections";
 import { releaseStatusApi } from "../handlers/release-status";
-import { createReleaseTables, type LocalDynamo, startDynamo } from "../local/dynamodb";
+import type { LocalDynamo } from "../local/dynamodb";
+import { startReleaseTables, stopReleaseTables } from "./local-helpers";
 
 const tables = { releases: "releases", executions: "executions", releasePipelines: "release-pipelines" };
 
@@ -38,18 +39,9 @@ describe("a releaseId's rejection history", function () {
   let raw: DynamoDBClient;
 
   before(async () => {
-    dynamo = await startDynamo();
-    raw = new DynamoDBClient({
-      endpoint: dynamo.endpoint,
-      region: "us-east-1",
-      credentials: { accessKeyId: "x", secretAccessKey: "x" },
-    });
-    await createReleaseTables(raw, tables);
+    ({ dynamo, raw } = await startReleaseTables(tables));
   });
-  after(async () => {
-    raw.destroy();
-    await dynamo.close();
-  });
+  after(() => stopReleaseTables({ dynamo, raw }));
 
   const reject = (releaseId: string, n: number, char = "x") =>
     recordRejection(
