@@ -1,7 +1,7 @@
 /**
  * The polling baseline on the same local runtime as ours: dynalite with the same tables, the
  * CodePipeline stand-in and `LocalWorkflowEngine` (the engine `npm start` uses) running the
- * baseline definition with the bench's Lambda functions. The original has no event rule, so the
+ * baseline definition with the bench's Lambda functions. A polling design has no event rule, so the
  * stand-in's events go nowhere.
  *
  * The engine runs the definition rendered with a 0-second Wait (the simulation advances its own
