@@ -155,7 +155,7 @@ describe("npm start, used as a user would", function () {
     assert.match(output, /^ {2}npx release-machine submit release-manifest\.json$/m);
     const [, dynamo] =
       output.match(
-        /^ {2}DynamoDB {4}(http:\/\/127\.0\.0\.1:\d+) {2}tables releases, release-pipelines, executions /m,
+        /^ {2}DynamoDB +(http:\/\/127\.0\.0\.1:\d+) {2}tables releases, release-pipelines, executions /m,
       ) ?? [];
     assert.ok(dynamo, output);
     assert.match(
@@ -172,7 +172,7 @@ describe("npm start, used as a user would", function () {
   });
 
   it("prints the CodePipeline stand-in's URL, on RELEASE_MACHINE_CODEPIPELINE_PORT, where the SDK (and so the AWS CLI) reaches it", async () => {
-    assert.match(started.output(), new RegExp(`^ {2}CodePipeline ${codepipelineUrl} `, "m"));
+    assert.match(started.output(), new RegExp(`^ {2}CodePipeline +${codepipelineUrl} `, "m"));
     assert.match(
       started.output(),
       new RegExp(
@@ -433,7 +433,7 @@ describe("npm start, used as a user would", function () {
   });
 
   it("prints the Step Functions endpoint on RELEASE_MACHINE_SFN_PORT, which answers the AWS SDK", async () => {
-    assert.match(started.output(), new RegExp(`^ {2}Step Functions ${sfnUrl} `, "m"));
+    assert.match(started.output(), new RegExp(`^ {2}Step Functions +${sfnUrl} `, "m"));
     const sfn = new SFNClient({
       endpoint: sfnUrl,
       region: "us-east-1",
