@@ -24,7 +24,7 @@ import {
   controlRouteOf,
 } from "../contract/control-routes";
 import { RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "../contract/tables";
-import { listNewest, queryNewestFirst } from "./release-list";
+import { invalidNextToken, isListingKey, listNewest, queryNewestFirst, tokenObject } from "./release-list";
 import { type ProxyResponse, json } from "./release-status";
 import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
 import { cancelRelease, retryExecutionName } from "./release/control";
@@ -297,32 +297,13 @@ export interface ReleaseSummary {
 }
 
 /**
- * The page a nextToken continues: the index key a previous answer's LastEvaluatedKey held, for
- * the same listing (all releases, or one status); anything else is refused, never sent to DynamoDB.
+ * The page a `byStatus` nextToken continues: the index key a previous answer's LastEvaluatedKey
+ * held, for the same status; anything else is refused, never sent to DynamoDB.
  */
-function decodeNextToken(token: string, index: { hashKey: string; rangeKey: string }, value: string) {
-  const refused = new RequestRefused(
-    400,
-    "InvalidNextToken",
-    "nextToken must be the value a previous GET /releases answered, with the same status filter",
-  );
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-  } catch {
-    throw refused;
-  }
-  if (typeof decoded !== "object" || decoded === null || Array.isArray(decoded)) throw refused;
-  const key = decoded as Record<string, unknown>;
-  const expected = [ReleasesTable.hashKey, index.hashKey, index.rangeKey].sort();
-  const strings = Object.values(key).every((v) => typeof v === "string");
-  if (
-    !strings ||
-    JSON.stringify(Object.keys(key).sort()) !== JSON.stringify(expected) ||
-    key[index.hashKey] !== value
-  )
-    throw refused;
-  return key as Record<string, string>;
+function decodeNextToken(token: string, index: { hashKey: string; rangeKey: string }, status: string) {
+  const key = tokenObject(token);
+  if (!isListingKey(key, index, status)) throw invalidNextToken();
+  return key;
 }
 
 /**

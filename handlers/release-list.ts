@@ -16,40 +16,51 @@ type IndexKey = Record<string, string>;
 type Cursors = Record<string, IndexKey | "start">;
 
 const index = ReleasesTable.newestIndex;
-const KEY_NAMES = [ReleasesTable.hashKey, index.hashKey, index.rangeKey].sort();
-
-const refused = () =>
+/** The refusal of a nextToken this API never answered. */
+export const invalidNextToken = () =>
   new RequestRefused(
     400,
     "InvalidNextToken",
     "nextToken must be the value a previous GET /releases answered, with the same status filter",
   );
 
-function isIndexKey(value: unknown, shard: string): value is IndexKey {
+/** The JSON object a nextToken encodes (base64url JSON), or a refusal. */
+export function tokenObject(token: string): Record<string, unknown> {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw invalidNextToken();
+  }
+  if (typeof decoded !== "object" || decoded === null || Array.isArray(decoded)) throw invalidNextToken();
+  return decoded as Record<string, unknown>;
+}
+
+/** Whether `value` is a key of `listing` in `partition`: the table's and the index's keys, all strings. */
+export function isListingKey(
+  value: unknown,
+  listing: { hashKey: string; rangeKey: string },
+  partition: string,
+): value is IndexKey {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const key = value as Record<string, unknown>;
+  const expected = [ReleasesTable.hashKey, listing.hashKey, listing.rangeKey].sort();
   return (
-    JSON.stringify(Object.keys(key).sort()) === JSON.stringify(KEY_NAMES) &&
+    JSON.stringify(Object.keys(key).sort()) === JSON.stringify(expected) &&
     Object.values(key).every((v) => typeof v === "string") &&
-    key[index.hashKey] === shard
+    key[listing.hashKey] === partition
   );
 }
 
 /** A token this listing answered, or a refusal: anything else never reaches DynamoDB. */
 function decode(token: string): Cursors {
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-  } catch {
-    throw refused();
-  }
-  if (typeof decoded !== "object" || decoded === null || Array.isArray(decoded)) throw refused();
   const cursors: Cursors = {};
-  for (const [shard, cursor] of Object.entries(decoded as Record<string, unknown>)) {
-    if (!LISTED_SHARDS.includes(shard) || !(cursor === "start" || isIndexKey(cursor, shard))) throw refused();
+  for (const [shard, cursor] of Object.entries(tokenObject(token))) {
+    if (!LISTED_SHARDS.includes(shard) || !(cursor === "start" || isListingKey(cursor, index, shard)))
+      throw invalidNextToken();
     cursors[shard] = cursor;
   }
-  if (Object.keys(cursors).length === 0) throw refused();
+  if (Object.keys(cursors).length === 0) throw invalidNextToken();
   return cursors;
 }
 
