@@ -37,3 +37,22 @@ export const manifestUploadedInput = {
   inputTemplate:
     '{"source":"s3","bucket":<bucket>,"key":<key>,"versionId":<versionId>,"requester":<requester>}',
 } as const;
+
+/** EventBridge's detail-type of Step Functions' execution status changes. */
+export const EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change";
+/** The ends of an execution that may leave its release without a recorded outcome. */
+export const EXECUTION_ENDS_WITHOUT_OUTCOME = ["FAILED", "TIMED_OUT", "ABORTED"] as const;
+
+/**
+ * The release workflow's executions that ended FAILED, TIMED_OUT or ABORTED: Step Functions sends
+ * "Step Functions Execution Status Change" (source `aws.states`) to the default bus with the
+ * execution's ARN, its state machine's ARN, its name and status, and its error and cause.
+ * https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html
+ */
+export function executionEndedPattern(stateMachineArn: string) {
+  return {
+    source: ["aws.states"],
+    "detail-type": [EXECUTION_STATUS_CHANGE],
+    detail: { stateMachineArn: [stateMachineArn], status: [...EXECUTION_ENDS_WITHOUT_OUTCOME] },
+  };
+}

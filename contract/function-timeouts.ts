@@ -24,6 +24,8 @@ export const FUNCTION_TIMEOUT_SECONDS: Record<HandlerName, number> = {
   stopRelease: 300,
   pipelineEvent: 300,
   reconciler: 600,
+  // The backstop's stop pass may stop every pipeline of a release.
+  executionEnded: 300,
   releaseStatus: DEFAULT_FUNCTION_TIMEOUT_SECONDS,
   releaseControl: 300,
 };

@@ -9,6 +9,7 @@
 import type { ManifestProblem } from "./errors";
 import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
 import type { ChangeDeclaration } from "./lifecycle-declaration";
+import { BACKSTOP_CHANGES } from "./lifecycle-backstop";
 import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
@@ -330,6 +331,7 @@ export const RELEASE_CHANGES = {
     orWhen: "#executionArn = :executionArn",
   },
   ...EXECUTION_END_CHANGES,
+  ...BACKSTOP_CHANGES,
 } as const satisfies Record<string, ChangeDeclaration<ReleaseStatus, ReleaseItem>>;
 
 /** Every write to a ReleasePipelines item. */

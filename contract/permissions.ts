@@ -54,6 +54,7 @@ export const HANDLER_NAMES = [
   "stopRelease",
   "pipelineEvent",
   "reconciler",
+  "executionEnded",
   "releaseStatus",
   "releaseControl",
 ] as const;
@@ -174,6 +175,26 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
       ...FAILURE_DETAILS,
     ),
     shared.publishEvents,
+    // The backstop's pass: RUNNING releases (the byStatus index) whose execution ended.
+    allow(
+      "FindRunningReleases",
+      ["dynamodb:Query"],
+      [`${arns.releasesTableArn}/index/${ReleasesTable.byStatusIndex.name}`],
+    ),
+    allow("DescribeReleaseExecutions", ["states:DescribeExecution"], [executionsOf(arns)]),
+  ],
+  // The backstop (handlers/release/execution-ended.ts): finds the release an ended execution held,
+  // stops what runs and records its outcome, as stopRelease fails a release.
+  executionEnded: (arns, shared) => [
+    shared.readAndSettleReleases,
+    allow(
+      "FindReleaseOfExecution",
+      ["dynamodb:Query"],
+      [`${arns.releasesTableArn}/index/${ReleasesTable.byExecutionIndex.name}`],
+    ),
+    shared.schedule,
+    shared.onPipelines("StopPipelineExecution"),
+    shared.publishEvents,
   ],
   // Cancel, approvals and retry: the scheduler's part each reaches (an approval starts a pipeline,
   // a cancel stops them), the release list's indexes, and the workflow a retry starts.
@@ -213,8 +234,17 @@ export function handlerStatements(handler: HandlerName, arns: ResourceArns): Pol
 function requiredStateMachineArn(arns: ResourceArns): string {
   if (arns.stateMachineArn === undefined) {
     throw new RangeError(
-      "releaseControl's statements name the state machine: pass its ARN as stateMachineArn",
+      "releaseControl's and the reconciler's statements name the state machine: pass its ARN as stateMachineArn",
     );
   }
   return arns.stateMachineArn;
+}
+
+/**
+ * The state machine's executions: DescribeExecution is authorized on the execution's ARN,
+ * `arn:…:states:…:execution:<state machine name>:<execution name>`.
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
+ */
+export function executionsOf(arns: ResourceArns): string {
+  return `${requiredStateMachineArn(arns).replace(/:stateMachine:/, ":execution:")}:*`;
 }

@@ -31,6 +31,12 @@ export const ReleasesTable = {
   newestIndex: { name: "newest", hashKey: "listed", rangeKey: "startedAt", projection: LISTING_FIELDS },
   /** Releases of one status, newest first (`GET /releases?status=`). */
   byStatusIndex: { name: "byStatus", hashKey: "status", rangeKey: "startedAt", projection: LISTING_FIELDS },
+  /**
+   * The release an execution holds, by its ARN (the backstop's lookup for an execution whose name
+   * does not encode its releaseId, such as one an upload started): keys only, written only when
+   * `executionArn` changes (registration, a retry).
+   */
+  byExecutionIndex: { name: "byExecution", hashKey: "executionArn", projection: "KEYS_ONLY" },
 } as const;
 
 /**
@@ -125,6 +131,7 @@ function tableShape(
 export const releasesTableShape = tableShape(ReleasesTable, [
   ReleasesTable.newestIndex,
   ReleasesTable.byStatusIndex,
+  ReleasesTable.byExecutionIndex,
 ]);
 
 export const releasePipelinesTableShape = tableShape(ReleasePipelinesTable, [

@@ -31,6 +31,7 @@ export const LAMBDA_ENTRY_POINTS: { [N in FunctionName]: () => Handler<N> } = {
   stopRelease: () => HANDLERS.stopRelease({ execution: executionDeps() }),
   pipelineEvent: () => HANDLERS.pipelineEvent({ execution: executionDeps() }),
   reconciler: () => HANDLERS.reconciler({ execution: executionDeps() }),
+  executionEnded: () => HANDLERS.executionEnded({ execution: executionDeps() }),
   releaseStatus: () => HANDLERS.releaseStatus({ execution: executionDeps() }),
   releaseControl: () =>
     HANDLERS.releaseControl({ execution: executionDeps(), control: controlSettingsFromEnvironment() }),

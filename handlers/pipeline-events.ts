@@ -19,6 +19,7 @@ import {
 } from "../contract/tables";
 import { expireGates } from "./release/gates";
 import { onPipelineEnded, resumeStuckStarts } from "./release/progress";
+import { endReleasesOfEndedExecutions } from "./release/execution-ended";
 
 // Handed on for handlers/index.ts, which names the event type with the handler it wires.
 export type { PipelineStateChangeEvent };
@@ -90,6 +91,8 @@ export interface ReconcileReport {
   resumedStarts: number;
   /** Approval gates closed because their deadline passed. */
   expiredGates: number;
+  /** RUNNING releases whose execution had ended without their outcome (the backstop). */
+  endedReleases: number;
   failures: { pipelineExecutionId: string; error: string }[];
 }
 
@@ -103,6 +106,7 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
     completed: 0,
     resumedStarts: 0,
     expiredGates: 0,
+    endedReleases: 0,
     failures: [],
   };
   const stillWaiting = paged<ExecutionItem>(deps.ddb, {
@@ -134,6 +138,7 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
   };
   report.resumedStarts = await pass(() => resumeStuckStarts(deps));
   report.expiredGates = await pass(() => expireGates(deps));
+  report.endedReleases = await pass(() => endReleasesOfEndedExecutions(deps));
   return report;
 }
 

@@ -36,6 +36,11 @@ import { type RegisterReleaseRequest, registerRelease } from "./release/registra
 import { registerReleaseWaiter } from "./release/outcome";
 import { type FailExecutionRequest, type FailExecutionResult, failExecution } from "./release/ended";
 import {
+  type EndedRelease,
+  type ExecutionStatusChangeEvent,
+  onExecutionEnded,
+} from "./release/execution-ended";
+import {
   type RetryReleaseRequest,
   type StopReleaseRequest,
   type StopReleaseResult,
@@ -88,6 +93,7 @@ export interface HandlerTypes {
   };
   pipelineEvent: { needs: "execution"; event: PipelineStateChangeEvent; result: PipelineEventOutcome };
   reconciler: { needs: "execution"; event: void; result: ReconcileReport };
+  executionEnded: { needs: "execution"; event: ExecutionStatusChangeEvent; result: EndedRelease[] };
   releaseStatus: { needs: "execution"; event: ReleaseStatusRequest; result: ProxyResponse };
   releaseControl: { needs: "execution" | "control"; event: ControlRequest; result: ProxyResponse };
 }
@@ -152,6 +158,12 @@ export const HANDLERS: { [N in FunctionName]: Builder<N> } = {
     ({ execution }) =>
     () =>
       reconcile(execution),
+
+  // "Step Functions Execution Status Change" (FAILED, TIMED_OUT, ABORTED): the backstop.
+  executionEnded:
+    ({ execution }) =>
+    (event) =>
+      onExecutionEnded(execution, event),
 
   /** API Gateway (Lambda proxy) handler for `GET /releases/{releaseId}`. */
   releaseStatus:

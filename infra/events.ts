@@ -8,6 +8,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import {
+  executionEndedPattern,
   manifestUploadedInput,
   manifestUploadedPattern,
   pipelineStateChangePattern,
@@ -56,6 +57,8 @@ export interface ReleaseEventsArgs {
   pipelines: string[];
   pipelineEventFunction: HandlerFunction<never, unknown>;
   reconcilerFunction: HandlerFunction<never, unknown>;
+  /** The backstop: runs when an execution of the workflow ends FAILED, TIMED_OUT or ABORTED. */
+  executionEndedFunction: HandlerFunction<never, unknown>;
   reconcileSchedule: string;
   accountId: pulumi.Input<string>;
 }
@@ -70,10 +73,15 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
   const manifestUploaded = manifestUploadedStart(args, deadLetters, opts);
   const pipelineRules = pipelineStateRules(args, deadLetters, opts);
   const schedule = reconcileSchedule(args, opts);
-  deadLetterPolicy(prefix, deadLetters, [manifestUploaded, ...pipelineRules], opts);
+  const executionEnded = executionEndedRule(args, deadLetters, opts);
+  deadLetterPolicy(prefix, deadLetters, [manifestUploaded, ...pipelineRules, executionEnded], opts);
   const failedInvocations = asyncFailureDestinations(
     prefix,
-    { pipelineEvent: args.pipelineEventFunction, reconciler: args.reconcilerFunction },
+    {
+      pipelineEvent: args.pipelineEventFunction,
+      reconciler: args.reconcilerFunction,
+      executionEnded: args.executionEndedFunction,
+    },
     opts,
   );
   const alarms = [
@@ -90,7 +98,58 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
       opts,
     ),
   ];
-  return { deadLetters, failedInvocations, alarms, manifestUploaded, pipelineRules, schedule };
+  return {
+    deadLetters,
+    failedInvocations,
+    alarms,
+    manifestUploaded,
+    pipelineRules,
+    schedule,
+    executionEnded,
+  };
+}
+
+/**
+ * The backstop: the workflow's executions that end FAILED, TIMED_OUT or ABORTED run the
+ * executionEnded function, with EventBridge's retries and the dead-letter queue.
+ */
+function executionEndedRule(
+  args: ReleaseEventsArgs,
+  deadLetters: aws.sqs.Queue,
+  opts: pulumi.ComponentResourceOptions,
+): aws.cloudwatch.EventRule {
+  const prefix = args.name;
+  const rule = new aws.cloudwatch.EventRule(
+    `${prefix}-execution-ended`,
+    {
+      description: "An execution of the release workflow ended FAILED, TIMED_OUT or ABORTED",
+      eventPattern: pulumi
+        .output(args.stateMachineArn)
+        .apply((arn) => JSON.stringify(executionEndedPattern(arn))),
+    },
+    opts,
+  );
+  const permission = new aws.lambda.Permission(
+    `${prefix}-execution-ended-invoke`,
+    {
+      action: "lambda:InvokeFunction",
+      function: args.executionEndedFunction.fn.name,
+      principal: "events.amazonaws.com",
+      sourceArn: rule.arn,
+    },
+    opts,
+  );
+  new aws.cloudwatch.EventTarget(
+    `${prefix}-execution-ended-handler`,
+    {
+      rule: rule.name,
+      arn: args.executionEndedFunction.fn.arn,
+      retryPolicy: RETRY_POLICY,
+      deadLetterConfig: { arn: deadLetters.arn },
+    },
+    { ...opts, dependsOn: [permission] },
+  );
+  return rule;
 }
 
 /** Manifest uploads start the workflow, with EventBridge's retries and the dead-letter queue. */

@@ -42,10 +42,11 @@ const PARSES_MANIFESTS: ReadonlySet<HandlerName> = new Set(["validateManifest", 
 const RESERVED_CONCURRENCY: Partial<Record<HandlerName, number>> = { reconciler: 1 };
 
 /**
- * The control function starts the workflow (retry), so it is created after the state machine,
- * whose definition names the other functions.
+ * The functions whose roles name the state machine are created after it, whose definition names
+ * the other functions: the control function starts it (retry), the reconciler describes its
+ * executions (the backstop), and the backstop's function is run by its status changes.
  */
-const AFTER_STATE_MACHINE: readonly HandlerName[] = ["releaseControl"];
+const AFTER_STATE_MACHINE: readonly HandlerName[] = ["reconciler", "executionEnded", "releaseControl"];
 
 export interface ReleaseMachineArgs {
   settings: ReleaseMachineSettings;
@@ -111,11 +112,7 @@ export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseM
 
     // Workflow: the state machine running the release workflow over those functions.
     const stateMachine = releaseStateMachine(name, { settings, functions, tables, arns, placement }, child);
-    functions.releaseControl = fn(
-      "releaseControl",
-      pulumi.all([arns, stateMachine.arn]).apply(([a, stateMachineArn]) => ({ ...a, stateMachineArn })),
-      { STATE_MACHINE_ARN: stateMachine.arn, ALLOW_SELF_APPROVAL: String(settings.allowSelfApproval) },
-    );
+    Object.assign(functions, functionsAfterStateMachine(fn, arns, stateMachine.arn, settings));
 
     // Events: uploads start the workflow, pipeline state changes and the reconcile schedule.
     const events = releaseEvents(
@@ -126,6 +123,7 @@ export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseM
         pipelines: settings.pipelines,
         pipelineEventFunction: functions.pipelineEvent,
         reconcilerFunction: functions.reconciler,
+        executionEndedFunction: functions.executionEnded,
         reconcileSchedule: settings.reconcileSchedule,
         accountId: placement.accountId,
       },
@@ -279,6 +277,26 @@ function functionFactory(
       },
       child,
     );
+  };
+}
+
+/** The functions whose roles name the state machine (AFTER_STATE_MACHINE), over its ARN. */
+function functionsAfterStateMachine(
+  fn: ReturnType<typeof functionFactory>,
+  arns: pulumi.Output<ResourceArns>,
+  stateMachineArn: pulumi.Output<string>,
+  settings: ReleaseMachineSettings,
+): Pick<Functions, "reconciler" | "executionEnded" | "releaseControl"> {
+  const withStateMachine = pulumi
+    .all([arns, stateMachineArn])
+    .apply(([a, arn]) => ({ ...a, stateMachineArn: arn }));
+  return {
+    reconciler: fn("reconciler", withStateMachine),
+    executionEnded: fn("executionEnded", withStateMachine),
+    releaseControl: fn("releaseControl", withStateMachine, {
+      STATE_MACHINE_ARN: stateMachineArn,
+      ALLOW_SELF_APPROVAL: String(settings.allowSelfApproval),
+    }),
   };
 }
 

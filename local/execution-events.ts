@@ -7,9 +7,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { LocalExecution } from "./engine";
+import { EXECUTION_STATUS_CHANGE } from "../contract/event-patterns";
 import type { EventEnvelope } from "./event-router";
 
-export const EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change";
+export { EXECUTION_STATUS_CHANGE };
 export const STATES_SOURCE = "aws.states";
 /** The combined size of escaped input and output an event carries at most. */
 export const EVENT_PAYLOAD_LIMIT_BYTES = 248 * 1024;

@@ -7,7 +7,8 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import type { HandlerName } from "../contract/permissions";
 import type { TableNames } from "../handlers/config";
-import { pipelineStateChangePattern } from "../contract/event-patterns";
+import { executionEndedPattern, pipelineStateChangePattern } from "../contract/event-patterns";
+import type { ExecutionStatusChangeEvent } from "../handlers/release/execution-ended";
 import type { ExecutionDeps } from "../handlers/executions";
 import { type ReconcileReport, pipelineStateChange } from "../handlers/pipeline-events";
 import { failAbandonedReleases } from "../handlers/release/recovery";
@@ -302,6 +303,17 @@ function routePipelineEvents(
   });
 }
 
+/** The engine's executions that end FAILED, TIMED_OUT or ABORTED reach the backstop, as the stack's rule does. */
+function routeExecutionEnds(router: EventRouter, deps: HandlerDeps, timeouts: FunctionTimeouts = {}): void {
+  const handle = withLambdaTimeout(timeoutOf("executionEnded", timeouts), wire("executionEnded", deps));
+  router.addRule({
+    name: "execution-ended",
+    pattern: executionEndedPattern(LOCAL_STATE_MACHINE_ARN),
+    // The pattern admits only status changes, whose detail is the execution's (local/execution-events.ts).
+    target: (event) => handle(event as unknown as ExecutionStatusChangeEvent),
+  });
+}
+
 /**
  * The reconciler, every `everyMs` when set, and on demand. stop() ends the timer and waits for
  * every pass still running: one cut off mid-scan would read from dynalite after it closed. A tick
@@ -390,6 +402,7 @@ export async function startLocalReleaseMachine(
     rules.allowedPipelines,
     options.functionTimeoutSeconds,
   );
+  routeExecutionEnds(router, injected("executionEnded"), options.functionTimeoutSeconds);
 
   const reconciler = localReconciler(reconcile, options.reconcileEveryMs);
 

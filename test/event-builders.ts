@@ -1,5 +1,6 @@
 /** Events and errors as AWS delivers them, for handler tests: one builder each, used by every test file. */
 import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
+import type { ExecutionStatusChangeEvent } from "../handlers/release/execution-ended";
 
 /** An error as the AWS SDK throws it: its `name` is the service's error code. */
 export function awsError(name: string, message = name): Error {
@@ -26,5 +27,37 @@ export function pipelineEvent(event: {
     resources: [],
     time: event.time ?? new Date().toISOString(),
     detail: { pipeline: event.pipeline, "execution-id": event.executionId, state: event.state },
+  };
+}
+
+/**
+ * Step Functions' "Step Functions Execution Status Change" event of an ended execution, as
+ * EventBridge delivers it (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html).
+ */
+export function executionStatusChange(event: {
+  executionArn: string;
+  name: string;
+  status: string;
+  error?: string | null;
+  cause?: string | null;
+}): ExecutionStatusChangeEvent {
+  const stateMachineArn = event.executionArn.replace(/:execution:([^:]+):.*$/, ":stateMachine:$1");
+  return {
+    id: `status-${event.name}-${event.status}`,
+    "detail-type": "Step Functions Execution Status Change",
+    source: "aws.states",
+    version: "0",
+    account: "123456789012",
+    region: "us-east-1",
+    resources: [event.executionArn],
+    time: new Date().toISOString(),
+    detail: {
+      executionArn: event.executionArn,
+      stateMachineArn,
+      name: event.name,
+      status: event.status,
+      error: event.error ?? null,
+      cause: event.cause ?? null,
+    },
   };
 }

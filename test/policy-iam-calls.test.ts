@@ -32,12 +32,13 @@ import { loadManifest, validateManifest } from "../handlers/load-manifest";
 import { type PlannedPipeline, manifestParser } from "../contract/manifest";
 import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
 import { handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
-import { awsError, pipelineEvent as stateChange } from "./event-builders";
+import { awsError, executionStatusChange, pipelineEvent as stateChange } from "./event-builders";
 import { recordRejection } from "../handlers/rejections";
 import { rejectionMessage } from "../contract/rejection";
 import { releaseStatusApi } from "../handlers/release-status";
 import { stopRelease } from "../handlers/release/failure-policy";
 import { failExecution } from "../handlers/release/ended";
+import { onExecutionEnded } from "../handlers/release/execution-ended";
 import { registerReleaseWaiter } from "../handlers/release/outcome";
 import { registerRelease } from "../handlers/release/registration";
 import { type ControlDeps, releaseControlApi } from "../handlers/release-control";
@@ -114,6 +115,7 @@ const PERMISSIONS: Record<string, (input: Input) => Permission[]> = {
   SendTaskFailureCommand: () => [{ action: "states:SendTaskFailure", resource: "*" }],
   SendTaskHeartbeatCommand: () => [{ action: "states:SendTaskHeartbeat", resource: "*" }],
   StartExecutionCommand: (i) => [{ action: "states:StartExecution", resource: text(i.stateMachineArn) }],
+  DescribeExecutionCommand: (i) => [{ action: "states:DescribeExecution", resource: text(i.executionArn) }],
   // Every entry names its bus; PutEvents is authorized against each bus it writes to.
   PutEventsCommand: (i) =>
     (i.Entries as { EventBusName?: string }[]).map((entry) => ({
@@ -148,7 +150,7 @@ type Answer = (input: Input) => unknown;
 /** Recording fake clients for one handler: answers by command name; anything unanswered throws. */
 class FakeAws {
   readonly calls: Call[] = [];
-  private answers: Record<string, Answer> = {};
+  answers: Record<string, Answer> = {};
 
   answer(answers: Record<string, Answer>): this {
     this.answers = answers;
@@ -254,7 +256,7 @@ async function waitFor(deps: ExecutionDeps, releaseId: string, executionArn: str
 }
 
 async function register(deps: ExecutionDeps, releaseId: string, pipelines: PlannedPipeline[]) {
-  const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:m:${releaseId}`;
+  const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:release-machine:${releaseId}`;
   await registerRelease(deps, {
     releaseId,
     executionArn,
@@ -606,12 +608,40 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
         },
       }),
     });
+    // And a release whose execution ended without its outcome: the backstop's pass fails it.
+    const endedArn = await register(setupDeps("iam-rec-5"), "iam-rec-5", [{ name: PIPELINES[2] }]);
+    aws.answer({
+      ...aws.answers,
+      DescribeExecutionCommand: (input) =>
+        input.executionArn === endedArn
+          ? { executionArn: endedArn, status: "TIMED_OUT", error: "States.Timeout", cause: "" }
+          : { executionArn: input.executionArn, status: "RUNNING" },
+    });
     aws.calls.length = 0; // only the reconciler's own calls count
     const report = await reconcile(deps);
     assert.deepEqual(report.failures, []);
     assert.ok(report.completed >= 1);
     assert.equal(report.resumedStarts, 1);
     assert.equal(report.expiredGates, 1);
+    assert.ok(report.endedReleases >= 1);
+  },
+
+  async executionEnded(aws) {
+    aws.answer(starts("iam-end"));
+    const executionArn = await register(setupDeps("iam-end"), "iam-end", [{ name: PIPELINES[0] }]);
+    const uploaded = await register(setupDeps("iam-end-2"), "iam-end-2", [{ name: PIPELINES[1] }]);
+    aws.answer({ StopPipelineExecutionCommand: () => ({}), PutEventsCommand: published });
+    aws.calls.length = 0;
+    const deps = aws.executionDeps();
+    const ended = (arn: string, name: string) =>
+      onExecutionEnded(deps, executionStatusChange({ executionArn: arn, name, status: "ABORTED" }));
+    // An API submission's name encodes its releaseId; an upload's does not: the index finds it.
+    assert.deepEqual(await ended(executionArn, "release-iam-end"), [
+      { releaseId: "iam-end", recorded: "failed" },
+    ]);
+    assert.deepEqual(await ended(uploaded, "0f6e1c2a-upload"), [
+      { releaseId: "iam-end-2", recorded: "failed" },
+    ]);
   },
 
   async releaseControl(aws) {
@@ -766,6 +796,7 @@ describe("each Lambda role against what its code calls", () => {
       stopRelease: true,
       pipelineEvent: true,
       reconciler: true,
+      executionEnded: true,
       releaseStatus: true,
       releaseControl: true,
     };

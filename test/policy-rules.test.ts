@@ -466,6 +466,7 @@ describe("policy pack rules", () => {
         releasePipelinesTableArn: `${TABLE_ARN}-pipelines`,
         pipelineArns: [`arn:aws:codepipeline:ap-southeast-2:${ACCOUNT}:svc-a`],
         eventBusArn: `arn:aws:events:ap-southeast-2:${ACCOUNT}:event-bus/default`,
+        stateMachineArn: `arn:aws:states:ap-southeast-2:${ACCOUNT}:stateMachine:release-machine`,
       };
       const unscoped = [LOG_DELIVERY, XRAY_WITH_SAMPLING, ...handlerStatements("reconciler", arns)].filter(
         (s) => s.Resource.includes("*"),

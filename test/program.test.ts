@@ -86,6 +86,17 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     FindWaitingExecutionsStuckStartsAndExpiredGates: ["dynamodb:Scan"],
     ReleasePipelines: [...START_AND_STOP, "codepipeline:GetPipelineExecution", ...FAILURE_DETAILS],
     PublishReleaseEvents: ["events:PutEvents"],
+    // The backstop's pass: RUNNING releases whose execution ended.
+    FindRunningReleases: ["dynamodb:Query"],
+    DescribeReleaseExecutions: ["states:DescribeExecution"],
+  },
+  // The backstop: the release an ended execution held, stopped and ended.
+  executionEnded: {
+    ReadAndSettleReleases: DYNAMODB_READ_WRITE,
+    FindReleaseOfExecution: ["dynamodb:Query"],
+    Schedule: SCHEDULE,
+    ReleasePipelines: ["codepipeline:StopPipelineExecution"],
+    PublishReleaseEvents: ["events:PutEvents"],
   },
   releaseControl: {
     ReadAndSettleReleases: DYNAMODB_READ_WRITE,
@@ -119,6 +130,9 @@ function ownResource(resource: string, logGroupArn: string): boolean {
     DEV_PIPELINES.some((p) => resource === pipelineArn("aws", REGION, ACCOUNT, p)) ||
     resource === `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default` ||
     resource === arnOf("aws:sfn/stateMachine:StateMachine", "workflow") ||
+    // Its executions (DescribeExecution): `…:execution:<state machine name>:*`.
+    resource ===
+      `${arnOf("aws:sfn/stateMachine:StateMachine", "workflow").replace(":stateMachine:", ":execution:")}:*` ||
     resource === `${logGroupArn}:*`
   );
 }
@@ -538,10 +552,11 @@ describe("the Pulumi program under mocks", function () {
       assert.equal(queue.messageRetentionSeconds, deadLetters.messageRetentionSeconds);
       const configs = ofType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");
       assert.deepEqual(configs.map((c) => c.name).sort(), [
+        "release-machine-executionEnded-async",
         "release-machine-pipelineEvent-async",
         "release-machine-reconciler-async",
       ]);
-      for (const handler of ["pipelineEvent", "reconciler"]) {
+      for (const handler of ["pipelineEvent", "reconciler", "executionEnded"]) {
         const config = own(
           "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
           `${handler}-async`,

@@ -948,7 +948,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
           const report = await second.machine.reconcile();
           assert.deepEqual(
             report,
-            { checked: 0, completed: 0, resumedStarts: 0, expiredGates: 0, failures: [] },
+            { checked: 0, completed: 0, resumedStarts: 0, expiredGates: 0, endedReleases: 0, failures: [] },
             "no waiter of the old engine is left",
           );
 
