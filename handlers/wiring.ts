@@ -34,6 +34,7 @@ import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from 
 import { type ControlRequest, releaseControlApi } from "./release-control";
 import { type RegisterReleaseRequest, registerRelease } from "./release/registration";
 import { registerReleaseWaiter } from "./release/outcome";
+import { type RootsStarted, type StartRootsRequest, startMoreRoots } from "./release/start-batches";
 import { type FailExecutionRequest, type FailExecutionResult, failExecution } from "./release/ended";
 import {
   type EndedRelease,
@@ -82,8 +83,8 @@ export interface HandlerTypes {
   recordRejection: { needs: "execution"; event: RejectionRequest; result: RecordedRejection };
   registerRelease: {
     needs: "execution";
-    event: RegisterReleaseRequest | RetryReleaseRequest;
-    result: { releaseId: string };
+    event: RegisterReleaseRequest | RetryReleaseRequest | StartRootsRequest;
+    result: { releaseId: string } | RootsStarted;
   };
   awaitRelease: { needs: "execution"; event: AwaitReleaseEvent; result: { completedAtOnce: boolean } };
   stopRelease: {
@@ -123,18 +124,21 @@ export const HANDLERS: { [N in FunctionName]: Builder<N> } = {
     (event) =>
       recordRejection(execution, event),
 
-  // RegisterRelease and RetryRelease (attempt n+1) run in one function: a retry names its attempt.
+  // RegisterRelease and RetryRelease (attempt n+1) run in one function: a retry names its attempt,
+  // and StartMoreRoots (the roots past RegisterRelease's first batch) its cursor.
   // A duplicate carries its releaseId and problem for RecordRejected (contract/rejection.ts).
   registerRelease:
     ({ execution }) =>
     (event) =>
-      "retry" in event
-        ? retryRelease(execution, event)
-        : registerRelease(execution, event).catch((error: unknown) => {
-            if (!(error instanceof DuplicateRelease)) throw error;
-            const problems = [{ path: "/releaseId", rule: "duplicate", message: error.message }];
-            throw rejectionError(error, { releaseId: event.releaseId, problems });
-          }),
+      "startRoots" in event
+        ? startMoreRoots(execution, event.startRoots)
+        : "retry" in event
+          ? retryRelease(execution, event)
+          : registerRelease(execution, event).catch((error: unknown) => {
+              if (!(error instanceof DuplicateRelease)) throw error;
+              const problems = [{ path: "/releaseId", rule: "duplicate", message: error.message }];
+              throw rejectionError(error, { releaseId: event.releaseId, problems });
+            }),
 
   awaitRelease:
     ({ execution }) =>

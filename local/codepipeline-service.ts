@@ -66,6 +66,12 @@ export interface InjectedFault {
   operation: FaultableOperation;
   error: string; // the error's `__type`, e.g. ThrottlingException
   times: number; // the next N matching calls fail
+  /**
+   * Only every Nth matching call fails (`times` counts the failures): sustained throttling, as
+   * CodePipeline answers a caller over its rate (ThrottlingException, HTTP 400).
+   * https://docs.aws.amazon.com/codepipeline/latest/APIReference/CommonErrors.html
+   */
+  every?: number;
   pipeline?: string; // only calls for this pipeline
   /** The call takes effect, but its caller gets the error (a lost response). */
   afterEffect?: boolean;
@@ -120,11 +126,11 @@ function accessKeyOf(request: IncomingMessage): string | undefined {
 export class LocalCodePipeline extends CodePipelineOperations implements CodePipelineService {
   endpoint = "";
   readonly faults = {
-    inject: (fault: InjectedFault) => void this.injected.push({ ...fault }),
+    inject: (fault: InjectedFault) => void this.injected.push({ ...fault, seen: 0 }),
     clear: () => void (this.injected = []),
   };
   private readonly calls = new Map<string, number>();
-  private injected: InjectedFault[] = [];
+  private injected: (InjectedFault & { seen: number })[] = [];
   /** Set by close(): a request still being read then changes nothing, so no run (or timer) starts after it. */
   private closed = false;
   private readonly server: Server;
@@ -340,7 +346,10 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
       (f) =>
         f.operation === operation && f.times > 0 && (f.pipeline === undefined || f.pipeline === pipeline),
     );
-    if (fault) fault.times -= 1;
+    if (!fault) return undefined;
+    fault.seen += 1;
+    if (fault.every !== undefined && fault.seen % fault.every !== 0) return undefined;
+    fault.times -= 1;
     return fault;
   }
 

@@ -75,6 +75,15 @@ function plannedPipeline(value: unknown, at: string): PlannedPipeline {
 /** RegisterRelease's payload, or RetryRelease's (attempt n+1, through the same function). */
 function registration(payload: unknown): HandlerEvent<"registerRelease"> {
   const p = fieldsOf(payload, "payload");
+  if (p.startRoots !== undefined) {
+    const batch = fieldsOf(p.startRoots, "startRoots");
+    return {
+      startRoots: {
+        releaseId: text(batch.releaseId, "startRoots.releaseId"),
+        from: count(batch.from, "startRoots.from"),
+      },
+    };
+  }
   if (p.retry !== undefined) {
     const retry = fieldsOf(p.retry, "retry");
     return {

@@ -62,7 +62,8 @@ export type PassState = PassFields & Transition;
 export type ChoiceRule =
   | { Variable: string; IsPresent: boolean; Next: string }
   | { Variable: string; StringEquals: string; Next: string }
-  | { Variable: string; BooleanEquals: boolean; Next: string };
+  | { Variable: string; BooleanEquals: boolean; Next: string }
+  | { Variable: string; IsNumeric: boolean; Next: string };
 
 export interface ChoiceState extends IoFields {
   Type: "Choice";

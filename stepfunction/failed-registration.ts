@@ -63,6 +63,9 @@ export function failedRegistrationStates(stopReleaseArn: string): Record<string,
       "It failed before it took the release: the submission is recorded as refused, so it is not lost.",
     ),
     RegistrationFailed: failed,
+    // StartMoreRoots failed: the release is this execution's (it registered it), so it fails.
+    FailStarts: failState(stopReleaseArn, "$.releaseId", undefined, "StartsFailed", "StartsFailed"),
+    StartsFailed: failed,
     FailRetry: failState(
       stopReleaseArn,
       "$.retry.releaseId",

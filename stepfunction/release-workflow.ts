@@ -313,7 +313,7 @@ function registrationStates(refs: WorkflowRefs, options: WorkflowOptions): State
       {
         Comment:
           "Exactly once per releaseId (a conditional write), then the schedule, then the pipelines that depend on nothing. The plan is not carried on.",
-        ResultSelector: { "releaseId.$": "$.Payload.releaseId" },
+        ResultSelector: { "releaseId.$": "$.Payload.releaseId", "startsFrom.$": "$.Payload.startsFrom" },
         ResultPath: "$.release",
         OutputPath: "$.release",
         Catch: [
@@ -321,7 +321,23 @@ function registrationStates(refs: WorkflowRefs, options: WorkflowOptions): State
           { ...CAUGHT, Next: "FailRegistration" },
         ],
       },
-      next("AwaitRelease"),
+      next("MoreRoots"),
+    ),
+    MoreRoots: choice(
+      [{ Variable: "$.startsFrom", IsNumeric: true, Next: "StartMoreRoots" }],
+      "AwaitRelease",
+      "Roots past the first batch are started one batch per invocation, so no invocation's work grows with the release.",
+    ),
+    StartMoreRoots: lambdaTask(
+      refs.functions.registerRelease,
+      { startRoots: { "releaseId.$": "$.releaseId", "from.$": "$.startsFrom" } },
+      {
+        Comment:
+          "Starts the next batch of the release's roots (claimed, so a repeat starts nothing twice) and answers where the next begins, or null.",
+        ResultSelector: { "releaseId.$": "$.Payload.releaseId", "startsFrom.$": "$.Payload.startsFrom" },
+        Catch: [{ ...CAUGHT, Next: "FailStarts" }],
+      },
+      next("MoreRoots"),
     ),
   };
 }

@@ -70,17 +70,21 @@ describe("the release workflow definition", () => {
     });
   }
 
-  it("has no Map, no loop and no per-pipeline state: every path from StartAt visits at most 11 states", () => {
+  it("has no Map, no per-pipeline state and one loop, a batch of starts per turn: every other path visits at most 12 states", () => {
     for (const failurePolicy of ["stopRemaining", "letFinish"] as const) {
       const definition = render({ failurePolicy });
       assert.ok(!allStates(definition).some(([, s]) => s.Type === "Map"));
+      // StartMoreRoots -> MoreRoots turns once per STARTS_PER_INVOCATION roots past the first
+      // batch (handlers/release/start-batches.ts): the only loop, and it ends with the roots.
+      assert.deepEqual(successors(definition.States.StartMoreRoots), ["MoreRoots", "FailStarts"]);
       const longest = (name: string, seen: string[]): number => {
         assert.ok(!seen.includes(name), `a loop through ${[...seen, name].join(" -> ")}`);
         const next = new Set(successors(definition.States[name]));
+        if (name === "StartMoreRoots") next.delete("MoreRoots");
         return 1 + Math.max(0, ...[...next].map((n) => longest(n, [...seen, name])));
       };
       assert.ok(
-        longest(definition.StartAt, []) <= 11,
+        longest(definition.StartAt, []) <= 12,
         `${failurePolicy}: ${longest(definition.StartAt, [])}`,
       );
     }
@@ -132,7 +136,7 @@ describe("the release workflow definition", () => {
     }
   });
 
-  it("hands RegisterRelease the plan, the failure policy and the longest pipeline run, and carries on only the releaseId", () => {
+  it("hands RegisterRelease the plan, the failure policy and the longest pipeline run, and carries on only the releaseId and where its further starts begin", () => {
     const definition = render({ failurePolicy: "letFinish", longestPipelineRunSeconds: 7200 });
     const register = state<TaskState>(definition, "RegisterRelease");
     assertInvokes(register, PLACEHOLDER_REFS.functions.registerRelease, {
@@ -146,7 +150,10 @@ describe("the release workflow definition", () => {
       "pipelines.$": "$.release.pipelines",
     });
     assert.equal(register.OutputPath, "$.release");
-    assert.deepEqual(register.ResultSelector, { "releaseId.$": "$.Payload.releaseId" });
+    assert.deepEqual(register.ResultSelector, {
+      "releaseId.$": "$.Payload.releaseId",
+      "startsFrom.$": "$.Payload.startsFrom",
+    });
     assert.deepEqual(
       register.Catch?.map((c) => [c.ErrorEquals, c.Next]),
       [

@@ -13,7 +13,7 @@ import { changeRelease, schedulePipeline } from "../lifecycle-store";
 import { publishReleaseEvent } from "../release-events";
 import { skipUnstartedIfStopped } from "./failure-policy";
 import { START_CONCURRENCY, inBatches } from "./reads";
-import { startWhenReady } from "./progress";
+import { startRootsFrom } from "./start-batches";
 
 export interface RegisterReleaseRequest {
   releaseId: string;
@@ -30,7 +30,7 @@ export interface RegisterReleaseRequest {
 export async function registerRelease(
   deps: ExecutionDeps,
   request: RegisterReleaseRequest,
-): Promise<{ releaseId: string; pipelineCount: number }> {
+): Promise<{ releaseId: string; pipelineCount: number; startsFrom: number | null }> {
   const { releaseId, executionArn, pipelines } = request;
   const registered = await changeRelease(deps, releaseId, RELEASE_CHANGES.register, {
     fields: {
@@ -76,7 +76,8 @@ export async function registerRelease(
   });
 
   const roots = pipelines.filter((p) => (p.dependsOn ?? []).length === 0);
-  await inBatches(roots, START_CONCURRENCY, (p) => startWhenReady(deps, releaseId, p.name, p.approval));
+  // The first batch; the workflow hands the rest on, one batch per invocation (./start-batches.ts).
+  const startsFrom = await startRootsFrom(deps, releaseId, roots, 0);
   await skipUnstartedIfStopped(deps, releaseId);
-  return { releaseId, pipelineCount: pipelines.length };
+  return { releaseId, pipelineCount: pipelines.length, startsFrom };
 }
