@@ -303,15 +303,21 @@ function routePipelineEvents(
   });
 }
 
-/** The engine's executions that end FAILED, TIMED_OUT or ABORTED reach the backstop, as the stack's rule does. */
-function routeExecutionEnds(router: EventRouter, deps: HandlerDeps, timeouts: FunctionTimeouts = {}): void {
+/**
+ * The engine's executions that end FAILED, TIMED_OUT or ABORTED reach the backstop, as the stack's
+ * rule does. Until `shutDown()`: the executions close() aborts are cut off by the machine stopping,
+ * which a restart records (LocalEngineStopped, failOrphanedReleases), not ended by an operator.
+ */
+function routeExecutionEnds(router: EventRouter, deps: HandlerDeps, timeouts: FunctionTimeouts = {}) {
   const handle = withLambdaTimeout(timeoutOf("executionEnded", timeouts), wire("executionEnded", deps));
+  let open = true;
   router.addRule({
     name: "execution-ended",
     pattern: executionEndedPattern(LOCAL_STATE_MACHINE_ARN),
     // The pattern admits only status changes, whose detail is the execution's (local/execution-events.ts).
-    target: (event) => handle(event as unknown as ExecutionStatusChangeEvent),
+    target: (event) => (open ? handle(event as unknown as ExecutionStatusChangeEvent) : "ignored"),
   });
+  return { shutDown: () => void (open = false) };
 }
 
 /**
@@ -402,7 +408,11 @@ export async function startLocalReleaseMachine(
     rules.allowedPipelines,
     options.functionTimeoutSeconds,
   );
-  routeExecutionEnds(router, injected("executionEnded"), options.functionTimeoutSeconds);
+  const executionEnds = routeExecutionEnds(
+    router,
+    injected("executionEnded"),
+    options.functionTimeoutSeconds,
+  );
 
   const reconciler = localReconciler(reconcile, options.reconcileEveryMs);
 
@@ -432,6 +442,7 @@ export async function startLocalReleaseMachine(
     readRelease: (releaseId) => readRelease(deps, releaseId),
     async close() {
       await reconciler.stop();
+      executionEnds.shutDown();
       await engine.stopAll();
       await router.idle();
       router.close();

@@ -162,6 +162,10 @@ describe("release-machine CLI: release control", function () {
       /c-other of release .* rejected by bob: the release fails \(ApprovalRejected\)/,
     );
     await releaseStatus(releaseId, "FAILED");
+    // The log reports an end once the events it caused were delivered (the backstop's among them).
+    await until("the first end to be logged", () =>
+      logged.some((e) => e.type === "ended" && e.releaseId === releaseId && e.status === "FAILED"),
+    );
 
     const retried = await cli(["retry", releaseId, "--json"], "carol");
     assert.equal(retried.code, 0, retried.stderr);

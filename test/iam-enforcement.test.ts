@@ -424,6 +424,7 @@ describe("IAM enforced at run time in local mode", function () {
       assert.deepEqual(await registerRelease(deps, registration(releaseId, executionArn, PIPELINES)), {
         releaseId,
         pipelineCount: 2,
+        startsFrom: null,
       });
       const statuses = await Promise.all(
         PIPELINES.map(async (pipeline) => {

@@ -271,7 +271,11 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       longestPipelineRunSeconds: 3600,
       pipelines: [{ name: pipeline }],
     });
-    assert.deepEqual(registered.result, { releaseId, pipelineCount: 1 }, JSON.stringify(registered));
+    assert.deepEqual(
+      registered.result,
+      { releaseId, pipelineCount: 1, startsFrom: null },
+      JSON.stringify(registered),
+    );
     // Its release event reached the EventBridge stand-in, pointed there by environment alone.
     const running = published
       .map((entry) => JSON.parse(entry.Detail ?? "{}") as Record<string, unknown>)
