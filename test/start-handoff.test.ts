@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { MANIFEST_RULE_LIMITS } from "../contract/manifest-schema";
 import { FUNCTION_TIMEOUT_SECONDS } from "../contract/function-timeouts";
-import { STARTS_PER_INVOCATION } from "../handlers/release/start-batches";
+import { registerRelease } from "../handlers/release/registration";
+import { STARTS_PER_INVOCATION, startMoreRoots } from "../handlers/release/start-batches";
+import { LOCAL_STATE_MACHINE_ARN } from "../local/release-machine";
 import { finished, localPipelines, newReleaseId, withLocalMachine } from "./local-helpers";
 
 const NAMES = Array.from({ length: 500 }, (_, i) => `root-${String(i + 1).padStart(3, "0")}`);
@@ -64,5 +66,38 @@ describe("starting many pipelines", function () {
     );
     const limit = FUNCTION_TIMEOUT_SECONDS.registerRelease * 1000;
     assert.ok(invocations.every((i) => i.ms < limit));
+  });
+
+  it("starts each batch once: a repeated StartMoreRoots starts nothing twice, and the last answers null", async () => {
+    const names = NAMES.slice(0, 2 * STARTS_PER_INVOCATION + 5);
+    const options = {
+      pipelines: localPipelines(Object.fromEntries(names.map((name) => [name, null]))),
+      manifestRules: { maxPipelines: 100 },
+    };
+    await withLocalMachine(options, async (machine) => {
+      const deps = machine.functionDeps("registerRelease").execution;
+      const releaseId = newReleaseId("batches");
+      const started = () => machine.codepipeline.executions().length;
+      const registered = await registerRelease(deps, {
+        releaseId,
+        executionArn: `${LOCAL_STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:")}:${releaseId}`,
+        startedAt: new Date().toISOString(),
+        source: "api",
+        failurePolicy: "stopRemaining",
+        longestPipelineRunSeconds: 3600,
+        pipelines: names.map((name) => ({ name })),
+      });
+      assert.equal(registered.startsFrom, STARTS_PER_INVOCATION);
+      assert.equal(started(), STARTS_PER_INVOCATION);
+      const second = await startMoreRoots(deps, { releaseId, from: STARTS_PER_INVOCATION });
+      assert.deepEqual(second, { releaseId, startsFrom: 2 * STARTS_PER_INVOCATION });
+      assert.deepEqual(await startMoreRoots(deps, { releaseId, from: STARTS_PER_INVOCATION }), second);
+      assert.equal(started(), 2 * STARTS_PER_INVOCATION, "the repeated batch started nothing");
+      assert.deepEqual(await startMoreRoots(deps, { releaseId, from: 2 * STARTS_PER_INVOCATION }), {
+        releaseId,
+        startsFrom: null,
+      });
+      assert.equal(started(), names.length);
+    });
   });
 });
