@@ -108,6 +108,19 @@ describe("the backstop: no execution ends with its release RUNNING", function ()
     });
   });
 
+  it("fails the release and stops its pipelines when its execution times out (TIMED_OUT), naming that end", async () => {
+    await withLocalMachine({ pipelines: PIPELINES, executionTimeoutSeconds: 0.5 }, async (machine) => {
+      const releaseId = newReleaseId("timed-out");
+      const execution = await finished(machine, machine.submit({ releaseId, pipelines: ["bs-manual"] }));
+      assert.equal(execution.status, "TIMED_OUT");
+      await ended(machine, releaseId, "FAILED");
+      assert.equal((await machine.readRelease(releaseId))?.error, "ExecutionTimedOut");
+      await until("bs-manual to be stopped", async () =>
+        statusesOf(await machine.readRelease(releaseId)).includes("bs-manual Stopped"),
+      );
+    });
+  });
+
   it("finds the release of an execution whose name encodes no releaseId (an upload's) by its ARN", async () => {
     await withLocalMachine({ pipelines: PIPELINES }, async (machine) => {
       const releaseId = newReleaseId("unnamed");
