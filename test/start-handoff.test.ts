@@ -100,4 +100,28 @@ describe("starting many pipelines", function () {
       assert.equal(started(), names.length);
     });
   });
+
+  it("fails the release and stops what it started when StartMoreRoots fails (FailStarts)", async () => {
+    const names = NAMES.slice(0, STARTS_PER_INVOCATION + 3);
+    const options = {
+      pipelines: localPipelines(Object.fromEntries(names.map((name) => [name, null]))),
+      manifestRules: { maxPipelines: 100 },
+      interceptFunction: async (name: string, payload: unknown, invoke: (p: unknown) => Promise<unknown>) => {
+        if (name === "registerRelease" && JSON.stringify(payload).includes('"startRoots"'))
+          throw Object.assign(new Error("the batch's function failed"), { name: "BatchFailed" });
+        return invoke(payload);
+      },
+    };
+    await withLocalMachine(options, async (machine) => {
+      const releaseId = newReleaseId("batch-fails");
+      const execution = await finished(machine, machine.submit({ releaseId, pipelines: names }));
+      assert.equal(execution.status, "FAILED");
+      const release = await machine.readRelease(releaseId);
+      assert.equal(release?.status, "FAILED");
+      assert.equal(release?.error, "BatchFailed");
+      const statuses = new Set(release?.pipelines.map((p) => p.status));
+      assert.ok(!statuses.has("InProgress") && !statuses.has("Pending"), [...statuses].join(", "));
+      assert.equal(machine.codepipeline.executions().length, STARTS_PER_INVOCATION, "the rest never started");
+    });
+  });
 });
