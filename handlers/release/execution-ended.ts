@@ -38,14 +38,19 @@ export type ExecutionStatusChangeEvent = EventBridgeEvent<string, ExecutionStatu
 /** What the backstop did for one release: recorded its decided outcome, failed it, or nothing. */
 export type EndedRelease = { releaseId: string; recorded: "outcome" | "failed" | "nothing" };
 
-/** Why the release ends, when Step Functions gave no error (an ABORTED execution has none). */
+/** The error a release records when its execution ended without one (an ABORTED execution has none). */
+const END_ERRORS: Record<string, string> = {
+  FAILED: "ExecutionFailed",
+  TIMED_OUT: "ExecutionTimedOut",
+  ABORTED: "ExecutionAborted",
+};
+
+/** Why the release ends: the execution's error and cause, or its end in words. */
 function endFacts(detail: Pick<ExecutionStatusDetail, "status" | "error" | "cause" | "name">) {
-  const error =
-    detail.error ||
-    `Execution${detail.status.toLowerCase().replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase())}`;
+  const error = detail.error || (END_ERRORS[detail.status] ?? `Execution${detail.status}`);
   const cause =
     detail.cause ||
-    `its workflow execution ${detail.name ?? ""} ended ${detail.status} without recording the release's outcome`;
+    `The release's workflow execution ${detail.name ?? ""} ended ${detail.status} without recording its outcome`;
   return { error, cause };
 }
 
