@@ -365,7 +365,8 @@ function releaseCost(r: BenchResults): string {
 Both designs on fresh metered machines (bench/cost-bench.ts), 60 minutes of simulated time on the
 harness's clock: Step Functions Standard transitions (the engine's count); Lambda requests and
 GB-seconds (each invocation's real duration on this machine, rounded up to 1 ms, at 256 MB, the
-memory infra/functions.ts configures; ${ours.untimedInvocations} pipeline-event deliveries of ours
+memory infra/functions.ts configures, on Arm: the baseline's functions are priced the same, so the
+comparison is of the designs; ${ours.untimedInvocations} pipeline-event deliveries of ours
 the harness cannot time are billed at its timed invocations' mean, and every timed write includes
 the write meter's own reads, so GB-seconds are an over-count); DynamoDB write units metered as AWS
 bills them (bench/write-units.ts) and read units as DynamoDB reports them (ReturnConsumedCapacity);
