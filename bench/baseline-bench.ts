@@ -10,6 +10,7 @@ import { type BaselineMachine, startBaselineMachine } from "./baseline-machine";
 import type { StartedExecution } from "./baseline-handlers";
 import { POLL_SECONDS } from "./baseline-workflow";
 import { difference } from "./counters";
+import type { BenchMeter } from "./ours-bench";
 import { type CellResult, type CellSpec, PIPELINE_NAMES, PIPELINE_SPECS, newReleaseId } from "./simulation";
 
 /** The error Step Functions fails an execution with when its history passes the quota. */
@@ -28,10 +29,11 @@ export class BaselineBench {
 
   private constructor(private readonly machine: BaselineMachine) {}
 
-  static async start(): Promise<BaselineBench> {
+  static async start(meter?: BenchMeter): Promise<BaselineBench> {
     const hooks: { beforeCheck?: (payload: { executions: StartedExecution[] }) => void } = {};
     const machine = await startBaselineMachine({
       pipelines: PIPELINE_SPECS,
+      ...(meter ? { meter } : {}),
       beforeInvoke: (fn, payload) => {
         if (fn === "checkPipelines") hooks.beforeCheck?.(payload as { executions: StartedExecution[] });
       },

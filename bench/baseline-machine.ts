@@ -32,6 +32,7 @@ import type { StateMachineDefinition } from "../stepfunction/asl";
 import { type BaselineDeps, checkPipelines, startPipelines, validateManifest } from "./baseline-handlers";
 import { type BaselineRefs, baselineWorkflow } from "./baseline-workflow";
 import { type CallCounts, DynamoRequestCounter, codePipelineCalls } from "./counters";
+import type { BenchMeter } from "./ours-bench";
 
 export type BaselineFunction = keyof BaselineRefs["functions"];
 
@@ -61,6 +62,8 @@ export async function startBaselineMachine(options: {
   pipelines: LocalPipelineSpec[];
   /** Runs before every Lambda invocation (the harness advances its simulated clock here). */
   beforeInvoke?: (fn: BaselineFunction, payload: unknown) => Promise<void> | void;
+  /** Metering (bench/cost-bench.ts): the DynamoDB client and the clock the handlers are timed on. */
+  meter?: BenchMeter;
 }): Promise<BaselineMachine> {
   const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   const tables = LOCAL_TABLES;
@@ -69,6 +72,7 @@ export async function startBaselineMachine(options: {
   await createReleaseTables(dynamodb, tables);
   const counter = new DynamoRequestCounter();
   counter.attach(dynamodb);
+  options.meter?.onDynamoClient(dynamodb, dynamo.endpoint);
   const codepipeline = await startCodePipelineService({
     pipelines: options.pipelines,
     onEvent: () => undefined,
@@ -96,7 +100,8 @@ export async function startBaselineMachine(options: {
       async (payload: unknown) => {
         lambdaInvocations += 1;
         await options.beforeInvoke?.(name, payload);
-        return handlers[name](payload as never);
+        const run = () => handlers[name](payload as never);
+        return options.meter ? options.meter.clock.time(run) : run();
       },
     ]),
   );

@@ -11,7 +11,9 @@
  * looks again. The engine's `onEvent` gives the real time the release was recorded (MarkSucceeded
  * or MarkFailed exited), hence the detection delay.
  */
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { clientRequestToken } from "../contract/manifest";
+import type { LambdaClock } from "./cost";
 import type { EngineEvent } from "../local/history";
 import type { LocalExecution } from "../local/engine";
 import { type LocalReleaseMachine, startLocalReleaseMachine } from "../local/release-machine";
@@ -83,6 +85,12 @@ export interface LostEventResult {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+/** What a metered run is handed: each DynamoDB client, and the clock Lambda invocations are timed on. */
+export interface BenchMeter {
+  onDynamoClient: (client: DynamoDBClient, endpoint: string) => void;
+  clock: LambdaClock;
+}
+
 export class OursBench {
   private readonly dynamo = new DynamoRequestCounter();
   private readonly milestones = new Map<string, Milestones>();
@@ -91,17 +99,35 @@ export class OursBench {
   private drop?: (detail: { state?: unknown; "execution-id"?: unknown }) => boolean;
   private machine!: LocalReleaseMachine;
 
-  static async start(): Promise<OursBench> {
+  /** The custom events put on the bus (release and approval events). */
+  private putEvents = 0;
+  private clock?: LambdaClock;
+
+  /** Custom events put on EventBridge so far. */
+  eventsPut(): number {
+    return this.putEvents;
+  }
+
+  /** With `meter`: every DynamoDB client is handed to it, and Lambda durations are timed on its clock. */
+  static async start(meter?: BenchMeter): Promise<OursBench> {
     const bench = new OursBench();
+    bench.clock = meter?.clock;
     bench.machine = await startLocalReleaseMachine({
       pipelines: PIPELINE_SPECS,
       retryPauseMs: 5,
       onEngineEvent: (arn, event) => bench.onEngineEvent(arn, event),
       interceptFunction: async (_name, payload, invoke) => {
         bench.lambdaInvocations += 1;
-        return invoke(payload);
+        return bench.clock ? bench.clock.time(() => invoke(payload)) : invoke(payload);
       },
+      ...(meter ? { onDynamoClient: meter.onDynamoClient } : {}),
     });
+    const router = bench.machine.router;
+    const put = router.putEvents.bind(router);
+    router.putEvents = (entries) => {
+      bench.putEvents += entries.length;
+      return put(entries);
+    };
     bench.dynamo.attach(bench.machine.deps.ddb);
     bench.machine.router.intercept = (event, rule) => {
       if (rule !== "pipeline-state-changed") return "deliver";
@@ -148,7 +174,8 @@ export class OursBench {
     if (!execute) return { tally, executed: false, completed: 0 };
     const before = this.counts();
     this.lambdaInvocations += 1; // the reconciler Lambda
-    const report = await this.machine.reconcile();
+    const reconcile = () => this.machine.reconcile();
+    const report = this.clock ? await this.clock.time(reconcile) : await reconcile();
     await this.quiesce();
     const cost = difference(this.counts(), before);
     // The model is for a run that finds every pipeline still running.

@@ -4,6 +4,7 @@
  * same on any machine for the same code: counts, simulated times and sizes. Part 2 holds the
  * wall-clock figures of the machine it ran on.
  */
+import { PRICES } from "./cost";
 import { DEFAULT_WORKFLOW_OPTIONS } from "../stepfunction/release-workflow";
 import { WRITE_UNITS_BEFORE } from "./targets";
 import { HISTORY_LIMIT } from "../local/history";
@@ -352,6 +353,33 @@ MarkSucceeded on this machine (EventBridge's delivery latency on AWS is not mode
 the reconciler's run recorded the release ${r.lostEvent.processingMs} ms after it started.`;
 }
 
+function releaseCost(r: BenchResults): string {
+  const { ours, baseline, label } = r.releaseCost;
+  const keys = Object.keys(ours.counts) as (keyof typeof ours.counts)[];
+  const fmt = (n: number) => (Number.isInteger(n) ? int(n) : n.toFixed(3));
+  const rows = keys.map((k) => [k, fmt(ours.counts[k]), fmt(baseline.counts[k])]);
+  rows.push(["**USD**", `$${ours.usd.toFixed(6)}`, `$${baseline.usd.toFixed(6)}`]);
+  const prices = Object.values(PRICES).map((p) => [p.per, `$${p.usd.toPrecision(6)}`, p.url]);
+  return `### Cost of one release, ${label} (us-east-1 on-demand)
+
+Both designs on fresh metered machines (bench/cost-bench.ts), 60 minutes of simulated time on the
+harness's clock: Step Functions Standard transitions (the engine's count); Lambda requests and
+GB-seconds (each invocation's real duration on this machine, rounded up to 1 ms, at 256 MB, the
+memory infra/functions.ts configures, on Arm: the baseline's functions are priced the same, so the
+comparison is of the designs; ${ours.untimedInvocations} pipeline-event deliveries of ours
+the harness cannot time are billed at its timed invocations' mean, and every timed write includes
+the write meter's own reads, so GB-seconds are an over-count); DynamoDB write units metered as AWS
+bills them (bench/write-units.ts) and read units as DynamoDB reports them (ReturnConsumedCapacity);
+custom events put on EventBridge. Not counted, the same for both: the pipelines (CodePipeline bills
+per pipeline or action-minute, not per API call), the submitting API request, logs.
+
+${table(["count", "ours", "baseline"], rows)}
+
+Prices (us-east-1, on-demand, as published):
+
+${table(["unit", "price (USD)", "source"], prices)}`;
+}
+
 export function markdown(r: BenchResults): string {
   return `${[
     intro(r),
@@ -365,6 +393,7 @@ export function markdown(r: BenchResults): string {
     ceilings(r),
     archives(r),
     writeUnits(r),
+    releaseCost(r),
     method(r),
     modelCheck(r),
     wallClock(r),

@@ -2,6 +2,7 @@
  * What `npm run bench` measured, as one object: deterministic counts and simulated times (the
  * same on any machine), and wall-clock figures (this machine's), kept apart.
  */
+import type { ReleaseCost } from "./cost-bench";
 import type { LostEventResult } from "./ours-bench";
 import type { WriteUnitsPerPipeline } from "./write-units-bench";
 import type { LinearModel, ModelCheck } from "./model";
@@ -61,6 +62,8 @@ export interface Counts {
   archives: Record<string, number>;
   /** DynamoDB write units per pipeline, as AWS bills them (bench/write-units.ts). */
   writeUnits: WriteUnitsPerPipeline;
+  /** One release of 50 pipelines × 60 minutes, priced (bench/cost-bench.ts). */
+  releaseCost: ReleaseCost;
   /** Why the archives could not be sized (the program failed to load under mocks). */
   archiveError?: string;
 }

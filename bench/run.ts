@@ -52,6 +52,7 @@ import { summary } from "./summary";
 import { evaluateTargets } from "./targets";
 import { measureWallTimes } from "./walltime";
 import { measureWriteUnits } from "./write-units-bench";
+import { measureReleaseCost } from "./cost-bench";
 
 /** Baseline cells run for real; longer ones are extrapolated (a 7-day loop is 20,160 polls). */
 const BASELINE_MEASURED_UP_TO_SECONDS = 4 * 3600;
@@ -260,6 +261,8 @@ async function main(): Promise<void> {
   const { wallTimes, largest } = await measureWallTimes();
   log("DynamoDB write units of a 5- and a 500-pipeline release, metered as AWS bills them");
   const writeUnits = await measureWriteUnits();
+  log("the cost of one release of 50 pipelines × 60 min, each design metered");
+  const releaseCost = await measureReleaseCost(specOf(50, byLabel("60m")));
   log("Lambda archives from the program under mocks");
   const partial: Omit<BenchResults, "targets"> = {
     ...ours,
@@ -270,6 +273,7 @@ async function main(): Promise<void> {
     ceilings: ceilingsOf(oursModel, grid.baselineModels[5]),
     largest,
     writeUnits,
+    releaseCost,
     ...(await archives()),
     date: new Date().toISOString(),
     command: ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(

@@ -171,6 +171,20 @@ function writeUnitTarget(r: Counts): Target {
   });
 }
 
+/** Ours costs at most this fraction of the baseline for one release of 50 pipelines × 60 minutes. */
+export const COST_FRACTION_OF_BASELINE = 1 / 5;
+
+function costTarget(r: Counts): Target {
+  const { ours, baseline, label } = r.releaseCost;
+  const usd = (n: number) => `$${n.toFixed(6)}`;
+  return count("counts", {
+    name: `cost of one release, ${label} (us-east-1 on-demand)`,
+    target: "ours ≤ baseline / 5",
+    measured: `ours ${usd(ours.usd)}, baseline ${usd(baseline.usd)} (${(baseline.usd / ours.usd).toFixed(1)}×)`,
+    met: ours.usd <= baseline.usd * COST_FRACTION_OF_BASELINE,
+  });
+}
+
 function wallClockTargets(r: Omit<BenchResults, "targets">): Target[] {
   const maxOurs = Math.max(...delays(r).ours);
   return [
@@ -198,6 +212,7 @@ export function evaluateTargets(r: Omit<BenchResults, "targets">): Target[] {
     ...timeTargets(r),
     archiveTarget(r),
     writeUnitTarget(r),
+    costTarget(r),
     ...wallClockTargets(r),
   ];
 }

@@ -5,6 +5,7 @@
  */
 import type { AnyChange, FieldMode } from "./lifecycle-declaration";
 import { PIPELINE_CHANGES, RELEASE_CHANGES } from "./lifecycle";
+import { ReleasesTable, statusShardOf } from "./tables";
 
 type Mode<C, K> = C extends { fields: infer F } ? (K extends keyof F ? F[K] : never) : never;
 type FieldKeys<C> = C extends { fields: infer F } ? keyof F : never;
@@ -45,7 +46,12 @@ export type ChangeCall<C, Item> = { fields: ChangeFields<C, Item>; from?: FromOf
 
 /** Where a placeholder's value comes from: a field of the call, a `where` value or a status. */
 export type PlaceholderSource =
-  { field: string } | { where: string } | { status: string } | { emptyList: true };
+  | { field: string }
+  | { where: string }
+  | { status: string }
+  | { emptyList: true }
+  /** A release's `byStatus` partition for the status it enters (contract/tables.ts, statusShardOf). */
+  | { statusShard: string };
 
 /** A change rendered to a DynamoDB update's expressions; the values are still to be filled in. */
 export interface ChangeExpression {
@@ -81,6 +87,11 @@ export function changeExpression(
     if (to === undefined) throw new Error(`the change needs one of ${change.to.join(", ")}`);
     sets.push(`${name("status")} = :to`);
     placeholders[":to"] = { status: to };
+    if (key === "release") {
+      // Every release status is written with its byStatus partition, so the index follows it.
+      sets.push(`${name(ReleasesTable.byStatusIndex.hashKey)} = :statusShard`);
+      placeholders[":statusShard"] = { statusShard: to };
+    }
   }
   for (const [field, mode] of Object.entries(change.fields ?? {}) as [string, FieldMode][]) {
     const given = present.fields.includes(field);
@@ -165,6 +176,7 @@ export function updateInput<C extends AnyChange, Item>(
   change: C,
   key: keyof typeof KEYS,
   call: ChangeCall<C, Item>,
+  releaseId?: string,
 ): {
   UpdateExpression: string;
   ConditionExpression?: string;
@@ -182,6 +194,10 @@ export function updateInput<C extends AnyChange, Item>(
     Object.entries(rendered.placeholders).map(([placeholder, source]) => {
       if ("status" in source) return [placeholder, source.status];
       if ("emptyList" in source) return [placeholder, []];
+      if ("statusShard" in source) {
+        if (releaseId === undefined) throw new Error(`no releaseId for ${placeholder}`);
+        return [placeholder, statusShardOf(releaseId, source.statusShard)];
+      }
       const value = "where" in source ? where[source.where] : fields[source.field];
       if (value === undefined) throw new Error(`no value for ${placeholder}`);
       return [placeholder, value];
@@ -212,7 +228,12 @@ export function createInput(
     UpdateExpression: __,
     ...condition
   } = changeExpression(change, key, { fields: [] });
-  return { Item: { ...item, status: to }, ...condition };
+  const releaseId = key === "release" ? Reflect.get(item, KEYS.release) : undefined;
+  const shard =
+    typeof releaseId === "string"
+      ? { [ReleasesTable.byStatusIndex.hashKey]: statusShardOf(releaseId, to) }
+      : {};
+  return { Item: { ...item, status: to, ...shard }, ...condition };
 }
 
 /** Where an item is before it exists, in the lifecycle's graph. */

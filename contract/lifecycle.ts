@@ -11,6 +11,7 @@ import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
 import type { ChangeDeclaration } from "./lifecycle-declaration";
 import { BACKSTOP_CHANGES } from "./lifecycle-backstop";
 import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
+import { SUCCESS_CHANGES } from "./lifecycle-success";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
 export type FailurePolicy = "stopRemaining" | "letFinish";
@@ -382,6 +383,7 @@ export const PIPELINE_CHANGES = {
     when: ["#pipelineExecutionId = :pipelineExecutionId"],
     where: ["pipelineExecutionId"],
   },
+  ...SUCCESS_CHANGES,
   skip: {
     why: "It will never start: a dependency failed, or the release stopped starting pipelines",
     from: ["Pending", "Starting", "AwaitingApproval"],

@@ -218,11 +218,8 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
   releaseStatus: (arns) => [
     allow("ReadReleases", ["dynamodb:GetItem"], [arns.releasesTableArn]),
     allow("ReadSchedule", ["dynamodb:Query"], [arns.releasePipelinesTableArn]),
-    allow(
-      "FindReleaseExecutions",
-      ["dynamodb:Query"],
-      [`${arns.executionsTableArn}/index/${ExecutionsTable.byReleaseIndex.name}`],
-    ),
+    // The executions the schedule names, by id (the byRelease index holds only keys).
+    allow("ReadReleaseExecutions", ["dynamodb:BatchGetItem"], [arns.executionsTableArn]),
   ],
 };
 

@@ -29,8 +29,17 @@ export const ReleasesTable = {
    * not listed).
    */
   newestIndex: { name: "newest", hashKey: "listed", rangeKey: "startedAt", projection: LISTING_FIELDS },
-  /** Releases of one status, newest first (`GET /releases?status=`). */
-  byStatusIndex: { name: "byStatus", hashKey: "status", rangeKey: "startedAt", projection: LISTING_FIELDS },
+  /**
+   * Releases of one status, newest first (`GET /releases?status=`): keyed by `statusShard`, the
+   * status and one of STATUS_SHARDS shards (`RUNNING#3`), written with every status, so no status
+   * puts all its releases on one partition; the listing merges a status's shards.
+   */
+  byStatusIndex: {
+    name: "byStatus",
+    hashKey: "statusShard",
+    rangeKey: "startedAt",
+    projection: LISTING_FIELDS,
+  },
   /**
    * The release an execution holds, by its ARN (the backstop's lookup for an execution whose name
    * does not encode its releaseId, such as one an upload started): keys only, written only when
@@ -38,6 +47,27 @@ export const ReleasesTable = {
    */
   byExecutionIndex: { name: "byExecution", hashKey: "executionArn", projection: "KEYS_ONLY" },
 } as const;
+
+/** How many `byStatus` partitions each status spreads over. */
+export const STATUS_SHARDS = 8;
+
+/** A release's shard number from its releaseId (FNV-1a, 32 bits): the same for `listed` and `statusShard`. */
+export function shardNumber(releaseId: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(releaseId, "utf8")) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash % shards;
+}
+
+/** The `statusShard` value of a release in `status` on shard `shard`. */
+export const statusShard = (status: string, shard: number | string): string => `${status}#${shard}`;
+
+/** Every `byStatus` partition of one status. */
+export const statusShards = (status: string): string[] =>
+  Array.from({ length: STATUS_SHARDS }, (_, i) => statusShard(status, i));
+
+/** The `statusShard` the handlers write for a release entering `status`: its releaseId's shard. */
+export const statusShardOf = (releaseId: string, status: string): string =>
+  statusShard(status, shardNumber(releaseId, STATUS_SHARDS));
 
 /**
  * The `newest` index's partitions: a release's `listed` is one of these, by a hash of its
@@ -52,9 +82,7 @@ export const LISTED_SHARDS: readonly string[] = [
 
 /** The `listed` value of a release: its shard, fixed by its releaseId (FNV-1a, 32 bits). */
 export function listedShard(releaseId: string): string {
-  let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(releaseId, "utf8")) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
-  return LISTED_SHARDS[hash % LISTED_SHARDS.length];
+  return LISTED_SHARDS[shardNumber(releaseId, LISTED_SHARDS.length)];
 }
 
 /**
@@ -74,14 +102,21 @@ export const ReleasePipelinesTable = {
 
 /**
  * `Executions` table: one item per CodePipeline execution.
- * - `byRelease`: all executions of a release.
+ * - `byRelease`: all executions of a release, keys only: an entry is written once, when the
+ *   execution is claimed for its release, and no later write of the item touches it (the whole
+ *   items are read by their ids, BatchGetItem: handlers/executions.ts, executionsByIds).
  * - `waiting`: sparse; only items whose `awaitingRelease` attribute is set, i.e. whose workflow
  *   task is still waiting for the pipeline's end. The reconciler scans it.
  */
 export const ExecutionsTable = {
   hashKey: "pipelineExecutionId",
-  byReleaseIndex: { name: "byRelease", hashKey: "releaseId", rangeKey: "pipeline" },
-  waitingIndex: { name: "waiting", hashKey: "awaitingRelease" },
+  byReleaseIndex: { name: "byRelease", hashKey: "releaseId", rangeKey: "pipeline", projection: "KEYS_ONLY" },
+  /** What the reconciler reads of a waiting execution: the history stays out of the index. */
+  waitingIndex: {
+    name: "waiting",
+    hashKey: "awaitingRelease",
+    projection: ["releaseId", "pipeline", "status", "deadlineAt", "timedOut", "waitingSince"],
+  },
 } as const;
 
 /** Attributes of a table's keys and indexes, for creating the table (DynamoDB or dynalite). */

@@ -9,7 +9,7 @@
 import { StopPipelineExecutionCommand, type CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { SFNClient } from "@aws-sdk/client-sfn";
-import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { allItems } from "./reads";
 import type { TableNames } from "./config";
 import {
@@ -205,11 +205,14 @@ export async function stopExecution(
   }
 }
 
-/** Every execution recorded for a release (the `byRelease` index), in pipeline order. */
+/**
+ * The keys of every execution recorded for a release, earlier attempts' included (the `byRelease`
+ * index, keys only), in pipeline order; `executionsByIds` reads the whole items.
+ */
 export async function executionsOfRelease(
   deps: Pick<ExecutionDeps, "ddb" | "tables">,
   releaseId: string,
-): Promise<ExecutionItem[]> {
+): Promise<Pick<ExecutionItem, "pipelineExecutionId" | "releaseId" | "pipeline">[]> {
   return allItems<ExecutionItem>(deps.ddb, {
     query: {
       TableName: deps.tables.executions,
@@ -218,4 +221,38 @@ export async function executionsOfRelease(
       ExpressionAttributeValues: { ":releaseId": releaseId },
     },
   });
+}
+
+/** BatchGetItem reads at most 100 keys per call (and 16 MB). */
+const BATCH_GET_KEYS = 100;
+/** Rounds of BatchGetItem for the keys a call left unprocessed, before giving up. */
+const BATCH_GET_ROUNDS = 8;
+
+/**
+ * The whole Executions items of these ids (the `byRelease` index holds only keys): BatchGetItem,
+ * 100 keys a call, each call's UnprocessedKeys asked again with a growing pause, as AWS asks
+ * ("BatchGetItem": https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html).
+ * Ids with no item are left out.
+ */
+export async function executionsByIds(
+  deps: Pick<ExecutionDeps, "ddb" | "tables">,
+  ids: readonly string[],
+): Promise<ExecutionItem[]> {
+  const table = deps.tables.executions;
+  const unique = [...new Set(ids)];
+  const found: ExecutionItem[] = [];
+  for (let at = 0; at < unique.length; at += BATCH_GET_KEYS) {
+    let keys: Record<string, unknown>[] = unique
+      .slice(at, at + BATCH_GET_KEYS)
+      .map((id) => ({ [ExecutionsTable.hashKey]: id }));
+    for (let round = 0; keys.length > 0; round += 1) {
+      if (round >= BATCH_GET_ROUNDS)
+        throw new Error(`${keys.length} executions stayed unprocessed by BatchGetItem`);
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round * Math.random()));
+      const answer = await deps.ddb.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: keys } } }));
+      found.push(...((answer.Responses?.[table] ?? []) as ExecutionItem[]));
+      keys = answer.UnprocessedKeys?.[table]?.Keys ?? [];
+    }
+  }
+  return found;
 }

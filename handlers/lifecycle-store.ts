@@ -68,7 +68,7 @@ export function changeRelease<C extends ReleaseChange>(
   change: C,
   call: ChangeCall<C, ReleaseItem>,
 ): Promise<Changed<ReleaseItem>> {
-  const input = updateInput(change, "release", call);
+  const input = updateInput(change, "release", call, releaseId);
   return update(
     deps,
     { TableName: deps.tables.releases, Key: releaseKey(releaseId), ...input },

@@ -23,8 +23,8 @@ import {
   type ControlRouteName,
   controlRouteOf,
 } from "../contract/control-routes";
-import { RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "../contract/tables";
-import { invalidNextToken, isListingKey, listNewest, queryNewestFirst, tokenObject } from "./release-list";
+import { RELEASE_STATUSES, type ReleaseStatus } from "../contract/tables";
+import { listNewest, listReleasesByStatus } from "./release-list";
 import { type ProxyResponse, json } from "./release-status";
 import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
 import { cancelRelease, retryExecutionName } from "./release/control";
@@ -297,18 +297,8 @@ export interface ReleaseSummary {
 }
 
 /**
- * The page a `byStatus` nextToken continues: the index key a previous answer's LastEvaluatedKey
- * held, for the same status; anything else is refused, never sent to DynamoDB.
- */
-function decodeNextToken(token: string, index: { hashKey: string; rangeKey: string }, status: string) {
-  const key = tokenObject(token);
-  if (!isListingKey(key, index, status)) throw invalidNextToken();
-  return key;
-}
-
-/**
  * `GET /releases?status=&limit=&nextToken=`: newest first, from the `newest` index's shards merged
- * (handlers/release-list.ts), or one `byStatus` partition for one status: Queries, never a scan.
+ * (handlers/release-list.ts), or one status's `byStatus` shards merged: Queries, never a scan.
  */
 export async function listRoute(
   deps: Pick<ExecutionDeps, "ddb" | "tables">,
@@ -323,7 +313,7 @@ export async function listRoute(
     throw new RequestRefused(400, "InvalidLimit", `limit must be an integer from 1 to ${MAX_LIST_LIMIT}`);
   }
   const page = status
-    ? await listStatus(deps, status, limit, query.nextToken)
+    ? await listReleasesByStatus(deps, status, limit, query.nextToken)
     : await listNewest(deps, limit, query.nextToken);
   const releases = page.items.map((r): ReleaseSummary => ({
     releaseId: r.releaseId,
@@ -334,22 +324,6 @@ export async function listRoute(
     ...(r.attempt ? { attempt: r.attempt } : {}),
   }));
   return { releases, ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
-}
-
-/** One status's releases, newest first: one partition of the `byStatus` index, one Query per page. */
-async function listStatus(
-  deps: Pick<ExecutionDeps, "ddb" | "tables">,
-  status: string,
-  limit: number,
-  nextToken: string | undefined,
-): Promise<{ items: ReleaseItem[]; nextToken?: string }> {
-  const index = ReleasesTable.byStatusIndex;
-  const startKey = nextToken !== undefined ? decodeNextToken(nextToken, index, status) : undefined;
-  const page = await queryNewestFirst(deps, index, status, limit, startKey);
-  return {
-    items: page.items,
-    ...(page.lastKey ? { nextToken: Buffer.from(JSON.stringify(page.lastKey)).toString("base64url") } : {}),
-  };
 }
 
 /** The subset of API Gateway's Lambda proxy event the control routes read. */

@@ -1,13 +1,14 @@
 /**
- * `GET /releases` without a status filter: the `newest` index holds every release in one of a few
- * shards (contract/tables.ts, LISTED_SHARDS); a page queries each shard newest first and merges
- * them, so the answer is the same newest-first list one partition gave. The nextToken is opaque:
- * per shard, the index key of the last release answered from it (or that the shard is done).
+ * `GET /releases`: both listing indexes hold every release in one of a few shards: `newest` in
+ * LISTED_SHARDS, `byStatus` in a status's STATUS_SHARDS (contract/tables.ts). A page queries each
+ * shard newest first and merges them, so the answer is the same newest-first list one partition
+ * gave. The nextToken is opaque: per shard, the index key of the last release answered from it (or
+ * that the shard is done); one decoder checks it for both listings.
  */
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { RequestRefused } from "../contract/errors";
 import type { ReleaseItem } from "../contract/lifecycle";
-import { LISTED_SHARDS, ReleasesTable } from "../contract/tables";
+import { LISTED_SHARDS, ReleasesTable, statusShards } from "../contract/tables";
 import type { ExecutionDeps } from "./executions";
 
 type IndexKey = Record<string, string>;
@@ -15,7 +16,11 @@ type IndexKey = Record<string, string>;
 /** Where each shard's next page starts: after this key, or from its newest; absent when it is done. */
 type Cursors = Record<string, IndexKey | "start">;
 
-const index = ReleasesTable.newestIndex;
+/** A sharded listing: its index and the partitions a page merges. */
+interface Listing {
+  index: { name: string; hashKey: string; rangeKey: string };
+  shards: readonly string[];
+}
 /** The refusal of a nextToken this API never answered. */
 export const invalidNextToken = () =>
   new RequestRefused(
@@ -53,10 +58,13 @@ export function isListingKey(
 }
 
 /** A token this listing answered, or a refusal: anything else never reaches DynamoDB. */
-function decode(token: string): Cursors {
+function decode(token: string, listing: Listing): Cursors {
   const cursors: Cursors = {};
   for (const [shard, cursor] of Object.entries(tokenObject(token))) {
-    if (!LISTED_SHARDS.includes(shard) || !(cursor === "start" || isListingKey(cursor, index, shard)))
+    if (
+      !listing.shards.includes(shard) ||
+      !(cursor === "start" || isListingKey(cursor, listing.index, shard))
+    )
       throw invalidNextToken();
     cursors[shard] = cursor;
   }
@@ -92,23 +100,63 @@ export async function queryNewestFirst(
 
 const encode = (cursors: Cursors) => Buffer.from(JSON.stringify(cursors)).toString("base64url");
 
-const keyOf = (item: ReleaseItem, shard: string): IndexKey => ({
+const keyOf = (item: ReleaseItem, listing: Listing, shard: string): IndexKey => ({
   [ReleasesTable.hashKey]: item.releaseId,
-  [index.hashKey]: shard,
-  [index.rangeKey]: item.startedAt ?? "",
+  [listing.index.hashKey]: shard,
+  [listing.index.rangeKey]: item.startedAt ?? "",
 });
 
-/** One page of every release, newest first, merged from the shards. */
-export async function listNewest(
-  deps: Pick<ExecutionDeps, "ddb" | "tables">,
+type ListDeps = Pick<ExecutionDeps, "ddb" | "tables">;
+type ListPage = { items: ReleaseItem[]; nextToken?: string };
+
+/** One page of every release, newest first, merged from the `newest` index's shards. */
+export function listNewest(deps: ListDeps, limit: number, nextToken: string | undefined): Promise<ListPage> {
+  return listMerged(deps, { index: ReleasesTable.newestIndex, shards: LISTED_SHARDS }, limit, nextToken);
+}
+
+/**
+ * One page of the releases in `status`, newest first, merged from the status's `byStatus` shards
+ * (`GET /releases?status=`; the reconciler's pass over RUNNING releases).
+ */
+export function listReleasesByStatus(
+  deps: ListDeps,
+  status: string,
   limit: number,
   nextToken: string | undefined,
-): Promise<{ items: ReleaseItem[]; nextToken?: string }> {
+): Promise<ListPage> {
+  const listing = { index: ReleasesTable.byStatusIndex, shards: statusShards(status) };
+  return listMerged(deps, listing, limit, nextToken);
+}
+
+/** Every release in `status`, newest first, page after page (e.g. every RUNNING release). */
+export async function* releasesByStatus(
+  deps: ListDeps,
+  status: string,
+  pageSize = 100,
+): AsyncGenerator<ReleaseItem> {
+  let nextToken: string | undefined;
+  do {
+    const page = await listReleasesByStatus(deps, status, pageSize, nextToken);
+    yield* page.items;
+    nextToken = page.nextToken;
+  } while (nextToken !== undefined);
+}
+
+/** One page of a sharded listing, newest first: each shard queried from its cursor, then merged. */
+async function listMerged(
+  deps: ListDeps,
+  listing: Listing,
+  limit: number,
+  nextToken: string | undefined,
+): Promise<ListPage> {
   const cursors: Cursors =
-    nextToken === undefined ? Object.fromEntries(LISTED_SHARDS.map((s) => [s, "start"])) : decode(nextToken);
+    nextToken === undefined
+      ? Object.fromEntries(listing.shards.map((s) => [s, "start"]))
+      : decode(nextToken, listing);
   const pages = await Promise.all(
     Object.entries(cursors).map(async ([shard, cursor]) => {
-      const page = await queryNewestFirst(deps, index, shard, limit, cursor === "start" ? undefined : cursor);
+      const startKey = cursor === "start" ? undefined : cursor;
+      const page = await queryNewestFirst(deps, listing.index, shard, limit, startKey);
       return { shard, items: page.items, more: page.lastKey !== undefined };
     }),
   );
@@ -132,7 +180,7 @@ export async function listNewest(
     const used = taken.get(page.shard) ?? 0;
     if (used < page.items.length || page.more)
       next[page.shard] =
-        used > 0 ? keyOf(page.items[used - 1], page.shard) : (cursors[page.shard] ?? "start");
+        used > 0 ? keyOf(page.items[used - 1], listing, page.shard) : (cursors[page.shard] ?? "start");
   }
   return { items, ...(Object.keys(next).length > 0 ? { nextToken: encode(next) } : {}) };
 }

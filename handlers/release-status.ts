@@ -5,7 +5,7 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { readItem } from "./reads";
 import type { TableNames } from "./config";
-import { executionsOfRelease } from "./executions";
+import { executionsByIds } from "./executions";
 import { RELEASE_ID_PATTERN } from "../contract/manifest-schema";
 import type { ApprovalView, PipelineStatusView, ReleaseStatusView } from "../contract/release-view";
 import { ReleasesTable } from "../contract/tables";
@@ -71,10 +71,11 @@ export async function readRelease(
     [ReleasesTable.hashKey]: releaseId,
   });
   if (!release) return undefined;
-  const [schedule, executions] = await Promise.all([
-    pipelinesOfRelease(deps, releaseId),
-    executionsOfRelease(deps, releaseId),
-  ]);
+  const schedule = await pipelinesOfRelease(deps, releaseId);
+  const executions = await executionsByIds(
+    deps,
+    schedule.flatMap((item) => (item.pipelineExecutionId ? [item.pipelineExecutionId] : [])),
+  );
   const pipelines = schedule.map((item): PipelineStatusView => {
     const execution = executions.find((e) => e.pipelineExecutionId === item.pipelineExecutionId);
     const history = [...(execution?.history ?? [])]

@@ -8,7 +8,13 @@
  * Functions slot is held while a pipeline runs, a pipeline starts as soon as its dependencies
  * succeeded, and a release costs the same few transitions whatever its size, shape or duration.
  */
-import { type FailurePolicy, RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } from "../contract/tables";
+import {
+  type FailurePolicy,
+  RELEASE_EVENT_DETAIL_TYPE,
+  RELEASE_EVENT_SOURCE,
+  STATUS_SHARDS,
+  statusShard,
+} from "../contract/tables";
 import { MACHINE, RELEASE_CHANGES, type ReleaseEnd, type ReleaseFailure } from "../contract/lifecycle";
 import { changeExpression } from "../contract/lifecycle-expression";
 import { RELEASE_STATE_DETAIL_FIELDS, type ReleaseStateDetail } from "../contract/release-events";
@@ -134,6 +140,7 @@ function markRelease(refs: WorkflowRefs, status: ReleaseEnd, then: string): Task
   const values = Object.fromEntries(
     Object.entries(placeholders).map(([placeholder, source]) => {
       if ("status" in source) return [placeholder, { S: source.status }];
+      if ("statusShard" in source) return [placeholder, str(statusShardPath(source.statusShard))];
       const path = "field" in source ? paths.get(source.field) : undefined;
       if (path === undefined) throw new Error(`${ENDS[status].change}: no path for ${placeholder}`);
       return [placeholder, str(path)];
@@ -153,6 +160,17 @@ function markRelease(refs: WorkflowRefs, status: ReleaseEnd, then: string): Task
     },
     next(then),
   );
+}
+
+/**
+ * The `byStatus` partition a Mark state writes with the end: one of the status's STATUS_SHARDS,
+ * chosen by States.MathRandom (an ASL intrinsic cannot hash the releaseId as the handlers do; any
+ * shard serves, since the listing merges them all). Both bounds are valid shards whether the end
+ * bound is inclusive or not:
+ * https://docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html#asl-intrsc-func-math-operation
+ */
+export function statusShardPath(status: string): string {
+  return `States.Format('${statusShard(status, "{}")}', States.MathRandom(0, ${STATUS_SHARDS - 1}))`;
 }
 
 /** The detail template: the fields of contract/release-events.ts, in its order, and no other. */

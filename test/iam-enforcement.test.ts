@@ -241,26 +241,26 @@ describe("IAM enforced at run time in local mode", function () {
     });
 
     it("authorizes a Query on an index against the index's ARN, not the table's", async () => {
-      const { ddb } = asHandler("releaseStatus");
-      // Granted on executions/index/byRelease only.
-      const byRelease = await ddb.send(
+      const { ddb } = asHandler("releaseControl");
+      // Granted on releases/index/byStatus (and newest) only.
+      const byStatus = await ddb.send(
         new QueryCommand({
-          TableName: LOCAL_TABLES.executions,
-          IndexName: "byRelease",
-          KeyConditionExpression: "releaseId = :r",
-          ExpressionAttributeValues: { ":r": "none" },
+          TableName: LOCAL_TABLES.releases,
+          IndexName: "byStatus",
+          KeyConditionExpression: "statusShard = :s",
+          ExpressionAttributeValues: { ":s": "RUNNING#0" },
         }),
       );
-      assert.deepEqual(byRelease.Items, []);
+      assert.deepEqual(byStatus.Items, []);
       await assertDenied(
         ddb.send(
           new QueryCommand({
-            TableName: LOCAL_TABLES.executions,
-            KeyConditionExpression: "pipelineExecutionId = :e",
-            ExpressionAttributeValues: { ":e": "none" },
+            TableName: LOCAL_TABLES.releases,
+            KeyConditionExpression: "releaseId = :r",
+            ExpressionAttributeValues: { ":r": "none" },
           }),
         ),
-        dynamoDenied("releaseStatus", "dynamodb:Query", table("executions")),
+        dynamoDenied("releaseControl", "dynamodb:Query", table("releases")),
       );
       // Granted on the release-pipelines table: not on its indexes.
       await assertDenied(
@@ -272,7 +272,7 @@ describe("IAM enforced at run time in local mode", function () {
             ExpressionAttributeValues: { ":s": "none" },
           }),
         ),
-        dynamoDenied("releaseStatus", "dynamodb:Query", `${table("release-pipelines")}/index/starting`),
+        dynamoDenied("releaseControl", "dynamodb:Query", `${table("release-pipelines")}/index/starting`),
       );
     });
 

@@ -25,6 +25,7 @@ import {
   updateInput,
 } from "../contract/lifecycle-expression";
 
+import { statusShardOf } from "../contract/tables";
 import { RELEASE_STATE_DETAIL_FIELDS, type ReleaseStateDetail } from "../contract/release-events";
 import { PLACEHOLDER_REFS, releaseWorkflow } from "../stepfunction/release-workflow";
 import { ROOT, sourceFiles } from "./source-files";
@@ -145,25 +146,33 @@ describe("the release lifecycle's declarations", () => {
   });
 
   it("renders a registration that admits a new releaseId, a rejected one, or the same execution again", () => {
-    const input = updateInput(RELEASE_CHANGES.register, "release", {
-      fields: {
-        executionArn: "arn:x",
-        startedAt: "t",
-        source: "api",
-        attempt: 1,
-        failurePolicy: "letFinish",
-        pipelineCount: 2,
-        pipelineTimeoutSeconds: 60,
-        submittedBy: "me",
-        listed: "release",
+    const input = updateInput(
+      RELEASE_CHANGES.register,
+      "release",
+      {
+        fields: {
+          executionArn: "arn:x",
+          startedAt: "t",
+          source: "api",
+          attempt: 1,
+          failurePolicy: "letFinish",
+          pipelineCount: 2,
+          pipelineTimeoutSeconds: 60,
+          submittedBy: "me",
+          listed: "release",
+        },
       },
-    });
+      "r-1",
+    );
     assert.equal(
       input.ConditionExpression,
       "(attribute_not_exists(#releaseId) OR #status = :from) OR #executionArn = :executionArn",
     );
     assert.equal(input.ExpressionAttributeValues?.[":from"], "REJECTED");
     assert.equal(input.ExpressionAttributeValues?.[":to"], "RUNNING");
+    // The status is written with its byStatus partition, the releaseId's shard.
+    assert.equal(input.ExpressionAttributeValues?.[":statusShard"], statusShardOf("r-1", "RUNNING"));
+    assert.match(input.UpdateExpression, /#status = :to, #statusShard = :statusShard/);
     assert.match(input.UpdateExpression, / REMOVE #errorName, #cause, #problems, #endedAt$/);
   });
 

@@ -102,6 +102,12 @@ const PERMISSIONS: Record<string, (input: Input) => Permission[]> = {
   DeleteCommand: (i) => [{ action: "dynamodb:DeleteItem", resource: dynamoResource(i) }],
   QueryCommand: (i) => [{ action: "dynamodb:Query", resource: dynamoResource(i) }],
   ScanCommand: (i) => [{ action: "dynamodb:Scan", resource: dynamoResource(i) }],
+  // A batch read is authorized once per table it names.
+  BatchGetCommand: (i) =>
+    Object.keys(i.RequestItems as Input).map((table) => ({
+      action: "dynamodb:BatchGetItem",
+      resource: dynamoResource({ TableName: table }),
+    })),
   GetObjectCommand: (i) => {
     const object = `arn:${PARTITION}:s3:::${text(i.Bucket)}/${text(i.Key)}`;
     return [

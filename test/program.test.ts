@@ -111,7 +111,7 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
   releaseStatus: {
     ReadReleases: ["dynamodb:GetItem"],
     ReadSchedule: ["dynamodb:Query"],
-    FindReleaseExecutions: ["dynamodb:Query"],
+    ReadReleaseExecutions: ["dynamodb:BatchGetItem"],
   },
 };
 const EVERY_FUNCTION_GRANTS = {
@@ -268,10 +268,10 @@ describe("the Pulumi program under mocks", function () {
       projectionType: string;
       nonKeyAttributes?: string[];
     }[];
-    // Keys (releaseId, listed, status, startedAt) are projected anyway and never named.
+    // Keys (releaseId, listed, statusShard, startedAt) are projected anyway and never named.
     const expected: Record<string, string[]> = {
       newest: ["attempt", "cancelledBy", "endedAt", "status", "submittedBy"],
-      byStatus: ["attempt", "cancelledBy", "endedAt", "submittedBy"],
+      byStatus: ["attempt", "cancelledBy", "endedAt", "status", "submittedBy"],
     };
     for (const [name, attributes] of Object.entries(expected)) {
       const index = indexes.find((i) => i.name === name);

@@ -196,6 +196,7 @@ describe("the release workflow definition", () => {
     assert.deepEqual(mark.Parameters?.ExpressionAttributeValues, {
       ":from": { S: "RUNNING" },
       ":to": { S: "CANCELLED" },
+      ":statusShard": { "S.$": "States.Format('CANCELLED#{}', States.MathRandom(0, 7))" },
       ":endedAt": { "S.$": "$$.State.EnteredTime" },
       ":errorName": { "S.$": "$.outcome.error" },
       ":cause": { "S.$": "$.outcome.cause" },

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { itemSize, writeCost } from "../bench/write-units";
-import type { TableShape } from "../contract/tables";
+import { meterRelease } from "../bench/write-units-bench";
+import { type TableShape, executionsTableShape } from "../contract/tables";
 
 const shape: TableShape = {
   hashKey: "id",
@@ -59,5 +60,41 @@ describe("the bench's write-unit meter", () => {
     const item = { id: s("1"), group: s("g"), at: s("t"), body: s(big) };
     assert.deepEqual(writeCost(shape, item, item, false), { table: 2, indexes: 0 });
     assert.deepEqual(writeCost(shape, undefined, undefined, false), { table: 1, indexes: 0 });
+  });
+});
+
+describe("a release's metered writes on the local machine", () => {
+  it("writes each pipeline's schedule item four times: its success and its settled mark are one write", async () => {
+    const { byTable } = await meterRelease(2);
+    // Registration, the claim, the recorded start, and the success marked settled with it: each
+    // item is under 1 KB, one unit per write; a separate mark would make it 5 per pipeline.
+    assert.equal(byTable["release-pipelines"]?.table, 8);
+    // The `starting` index: the claim puts the entry, the recorded start deletes it.
+    assert.equal(byTable["release-pipelines"]?.indexes, 4);
+  });
+
+  it("the byRelease index projects only keys: a history append or a status change writes no entry of it", () => {
+    const item = {
+      pipelineExecutionId: s("e-1"),
+      releaseId: s("r-1"),
+      pipeline: s("p-1"),
+      status: s("InProgress"),
+      history: { L: [{ M: { state: s("STARTED"), at: s("t1"), eventId: s("ev-1") } }] },
+    };
+    const after = {
+      ...item,
+      status: s("Succeeded"),
+      history: { L: [...item.history.L, { M: { state: s("SUCCEEDED"), at: s("t2"), eventId: s("ev-2") } }] },
+    };
+    assert.deepEqual(writeCost(executionsTableShape, item, after, true), { table: 1, indexes: 0 });
+    // Its one entry is written when the execution is claimed for its release.
+    const { releaseId: _, ...unclaimed } = item;
+    assert.deepEqual(writeCost(executionsTableShape, unclaimed, item, true), { table: 1, indexes: 1 });
+    // While waiting, `waiting` holds the status the reconciler reads, never the history.
+    const waiting = { ...item, awaitingRelease: s("r-1") };
+    assert.deepEqual(writeCost(executionsTableShape, waiting, { ...waiting, history: after.history }, true), {
+      table: 1,
+      indexes: 0,
+    });
   });
 });

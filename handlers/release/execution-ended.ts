@@ -20,7 +20,7 @@ import { ReleasesTable } from "../../contract/tables";
 import { type ExecutionDeps, nowIso } from "../executions";
 import { changeRelease } from "../lifecycle-store";
 import { publishReleaseEvent } from "../release-events";
-import { queryNewestFirst } from "../release-list";
+import { releasesByStatus } from "../release-list";
 import { failExecution } from "./ended";
 import { readReleaseItem } from "./reads";
 
@@ -153,16 +153,6 @@ export async function onExecutionEnded(
   return ended;
 }
 
-/** RUNNING releases, a page at a time, from the `byStatus` listing index. */
-async function* runningReleases(deps: ExecutionDeps): AsyncGenerator<ReleaseItem> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await queryNewestFirst(deps, ReleasesTable.byStatusIndex, "RUNNING", 100, startKey);
-    yield* page.items;
-    startKey = page.lastKey;
-  } while (startKey);
-}
-
 /** The execution as Step Functions describes it; undefined for one it does not know (none to act on). */
 async function describedExecution(deps: ExecutionDeps, executionArn: string) {
   try {
@@ -179,7 +169,7 @@ async function describedExecution(deps: ExecutionDeps, executionArn: string) {
  */
 export async function endReleasesOfEndedExecutions(deps: ExecutionDeps): Promise<number> {
   let ended = 0;
-  for await (const listed of runningReleases(deps)) {
+  for await (const listed of releasesByStatus(deps, "RUNNING")) {
     // The listing index holds only the listing's fields: the item names the execution.
     const release = await readReleaseItem(deps, listed.releaseId);
     if (release?.status !== "RUNNING" || !release.executionArn) continue;

@@ -18,20 +18,28 @@ import { changePipeline, changeRelease } from "../lifecycle-store";
 import { pipelinesOfRelease, readReleaseItem } from "./reads";
 
 /**
- * Marks a pipeline's place settled; the release's wait ends when every pipeline is. The count comes
- * first: it is never below the pipelines marked, so whichever settle marks the last pipeline reads
- * a count that reached the release's pipelines afterwards, and confirms on the items. A repeated
- * settle (a duplicate event, a retried invocation, one that died between the two writes) counts
- * again and marks nothing: an over-count only makes an earlier settle look at the items in vain.
- * Each write rewrites a small item, and the count is projected into no index.
+ * Marks a pipeline's place settled; the release's wait ends when every pipeline is. Each settle
+ * reads the release and the items after its last write, so whichever write comes last (a count or
+ * a mark) is followed by a read that sees every count and mark, and confirms on the items. A
+ * repeated settle (a duplicate event, a retried invocation, one that died between the two writes)
+ * counts again and marks nothing: an over-count only makes an earlier settle look at the items in
+ * vain. `marked`: the item was marked already (a success is marked as it is recorded,
+ * contract/lifecycle-success.ts), so only the count is written. Each write rewrites a small item,
+ * and the count is projected into no index.
  */
-export async function settle(deps: ExecutionDeps, releaseId: string, pipeline: string): Promise<void> {
+export async function settle(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  marked = false,
+): Promise<void> {
   const counted = await changeRelease(deps, releaseId, RELEASE_CHANGES.settle, {
     fields: { settledCount: 1 },
   });
   if (!counted.changed) throw new Error(`release ${releaseId} does not exist: ${pipeline} cannot settle`);
-  await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settle, { fields: { settled: true } });
-  // Read after the mark: every settle that marked before this one has counted by now.
+  if (!marked)
+    await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settle, { fields: { settled: true } });
+  // Read after this settle's writes: every count and mark before them is seen.
   const release = await readReleaseItem(deps, releaseId);
   if (release) await completeReleaseIfSettled(deps, release);
 }

@@ -223,7 +223,15 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
   if (!item || item.pipelineExecutionId !== pipelineExecutionId) return;
   const succeeded = status === "Succeeded";
   const cause = succeeded ? undefined : await failureCause(deps, execution, status);
-  if (!SETTLED_STATUSES.includes(item.status) && isPipelineEnd(status)) {
+  // A success is marked settled as it is recorded (contract/lifecycle-success.ts): one write less.
+  let marked = item.settled === true;
+  if (!SETTLED_STATUSES.includes(item.status) && succeeded) {
+    const recorded = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordSuccess, {
+      fields: { endedAt: nowIso(deps), settled: true },
+      where: { pipelineExecutionId },
+    });
+    marked ||= recorded.changed;
+  } else if (!SETTLED_STATUSES.includes(item.status) && isPipelineEnd(status)) {
     // Not recorded: a concurrent duplicate recorded it.
     await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordEnd, {
       fields: { endedAt: nowIso(deps), ...(cause ? { cause } : {}) },
@@ -238,7 +246,7 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
   } else {
     await afterFailure(deps, releaseId, pipeline, cause ?? "");
   }
-  await settle(deps, releaseId, pipeline);
+  await settle(deps, releaseId, pipeline, marked);
   await releaseWaiterDone(deps, pipelineExecutionId);
 }
 
