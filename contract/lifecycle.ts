@@ -10,6 +10,7 @@ import type { ManifestProblem } from "./errors";
 import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
 import type { ChangeDeclaration } from "./lifecycle-declaration";
 import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
+import { RESUME_PIPELINE_CHANGES, RESUME_RELEASE_CHANGES } from "./lifecycle-resume";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
 export type FailurePolicy = "stopRemaining" | "letFinish";
@@ -116,6 +117,12 @@ export interface ReleaseItem {
   firstFailure?: string;
   firstFailureError?: string;
   firstFailureBy?: string;
+  /** The pipeline whose failure is the first one (absent for a gate's or an older release's). */
+  firstFailurePipeline?: string;
+  /** Pipelines whose execution was resumed outside the release while it ran, and after its outcome. */
+  resumedPipelines?: Set<string>;
+  resumedAfterEnd?: Set<string>;
+  lastResumedAt?: string;
   /** Set when the release starts nothing more, whatever its failure policy (a gate was rejected or expired). */
   halted?: string;
   /** Who submitted the release: an IAM ARN on AWS, the local user locally. */
@@ -179,6 +186,10 @@ export interface PipelineItem {
   decidedBy?: string;
   decidedAt?: string;
   comment?: string;
+  /** The execution's attempt (RetryStageExecution's resumes count from 2) its status is from. */
+  executionAttempt?: number;
+  /** When its execution last resumed outside the release. */
+  resumedAt?: string;
   /** Marked once by its settle, after the release counted it; a retry's reset removes it. */
   settled?: boolean;
 }
@@ -248,7 +259,7 @@ export const RELEASE_CHANGES = {
   },
   recordFailure: {
     why: "A pipeline failed: the release keeps its first failure",
-    fields: FIRST_FAILURE,
+    fields: { ...FIRST_FAILURE, firstFailurePipeline: "ifNotExists" },
   },
   halt: {
     why: "A gate was rejected or expired: the first failure, and nothing more starts",
@@ -318,6 +329,7 @@ export const RELEASE_CHANGES = {
       "firstFailure",
       "firstFailureError",
       "firstFailureBy",
+      "firstFailurePipeline",
       "halted",
       "taskToken",
       "waitingSince",
@@ -330,6 +342,7 @@ export const RELEASE_CHANGES = {
     orWhen: "#executionArn = :executionArn",
   },
   ...EXECUTION_END_CHANGES,
+  ...RESUME_RELEASE_CHANGES,
 } as const satisfies Record<string, ChangeDeclaration<ReleaseStatus, ReleaseItem>>;
 
 /** Every write to a ReleasePipelines item. */
@@ -414,7 +427,11 @@ export const PIPELINE_CHANGES = {
     when: ["#approvalDeadlineAt = :deadline"],
     where: ["deadline"],
   },
-  settle: { why: "Its place will not change again: marked once, after the release counted it", ...ONCE },
+  settle: {
+    why: "Its place will not change again (a resumed execution's item runs again): marked once, after the release counted it",
+    from: SETTLED_STATUSES,
+    ...ONCE,
+  },
   closeGate: {
     why: "A closed gate's release was halted and the pipeline settled: it leaves the `gates` index",
     remove: ["approvalDeadlineAt"],
@@ -444,6 +461,8 @@ export const PIPELINE_CHANGES = {
       "decidedAt",
       "comment",
       "settled",
+      "executionAttempt",
+      "resumedAt",
     ],
     when: ["(attribute_not_exists(#resetForAttempt) OR #resetForAttempt < :resetForAttempt)"],
   },
@@ -453,6 +472,7 @@ export const PIPELINE_CHANGES = {
     to: ["Stopped", "Skipped"],
     fields: { endedAt: "set" },
   },
+  ...RESUME_PIPELINE_CHANGES,
 } as const satisfies Record<string, ChangeDeclaration<ScheduleStatus, PipelineItem>>;
 
 export type ReleaseChanges = typeof RELEASE_CHANGES;

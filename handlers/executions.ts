@@ -48,6 +48,8 @@ export interface ExecutionItem {
   deadlineAt?: string;
   /** Set when the reconciler stopped it at its deadline. */
   timedOut?: boolean;
+  /** The attempt its status is from: CodePipeline's `pipeline-execution-attempt` (a resume is 2 or more). */
+  executionAttempt?: number;
   history?: HistoryEntry[];
   eventIds?: Set<string>;
 }
@@ -67,8 +69,13 @@ export function nowIso(deps: ExecutionDeps): string {
 
 /**
  * Appends one state change to an execution's history, at most once per event id, and moves its
- * status forward; a terminal status is never overwritten (events arrive out of order). Returns
- * the item as stored afterwards, or undefined when the event was already recorded (or is a second end).
+ * status forward. Events arrive out of order, so a terminal status is overwritten only by a later
+ * attempt of the same execution (RetryStageExecution resumes it: RESUMED, then a new end, each
+ * event carrying `pipeline-execution-attempt`), and nothing of an earlier attempt than the one
+ * recorded moves the status.
+ * https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html
+ * Returns the item as stored afterwards, or undefined when the event was already recorded (or is a
+ * second end of the same attempt).
  */
 export async function recordState(
   deps: ExecutionDeps,
@@ -79,8 +86,11 @@ export async function recordState(
     status: PipelineExecutionStatus;
     at: string;
     eventId: string;
+    /** The execution's attempt; 1 when the event does not say. */
+    attempt?: number;
   },
 ): Promise<ExecutionItem | undefined> {
+  const attempt = change.attempt ?? 1;
   const entry: HistoryEntry = { state: change.state, at: change.at, eventId: change.eventId };
   const base = {
     TableName: deps.tables.executions,
@@ -102,10 +112,19 @@ export async function recordState(
     const result = await deps.ddb.send(
       new UpdateCommand({
         ...base,
-        UpdateExpression: `${appendHistory}, #status = :status ADD #eventIds :eventIdSet`,
-        ConditionExpression: `(attribute_not_exists(#eventIds) OR NOT contains(#eventIds, :eventId)) AND (attribute_not_exists(#status) OR NOT #status IN (${terminalList}))`,
-        ExpressionAttributeNames: { ...base.ExpressionAttributeNames, "#status": "status" },
-        ExpressionAttributeValues: { ...values, ":status": change.status, ...terminalValues },
+        UpdateExpression: `${appendHistory}, #status = :status, #attempt = :attempt ADD #eventIds :eventIdSet`,
+        ConditionExpression: statusCondition(attempt),
+        ExpressionAttributeNames: {
+          ...base.ExpressionAttributeNames,
+          "#status": "status",
+          "#attempt": "executionAttempt",
+        },
+        ExpressionAttributeValues: {
+          ...values,
+          ":status": change.status,
+          ":attempt": attempt,
+          ...terminalValues,
+        },
       }),
     );
     return result.Attributes as ExecutionItem;
@@ -130,6 +149,18 @@ export async function recordState(
     if (isConditionFailure(error)) return undefined;
     throw error;
   }
+}
+
+/**
+ * When an event moves an execution's status: a new event, of no earlier attempt than the one
+ * recorded, onto a status that is not an end, or onto an end of an earlier attempt (the attempt
+ * that resumed it; an end recorded without an attempt is the first's).
+ */
+function statusCondition(attempt: number): string {
+  const fresh = "(attribute_not_exists(#eventIds) OR NOT contains(#eventIds, :eventId))";
+  const notEarlier = "(attribute_not_exists(#attempt) OR #attempt <= :attempt)";
+  const resumes = attempt > 1 ? " OR attribute_not_exists(#attempt) OR #attempt < :attempt" : "";
+  return `${fresh} AND ${notEarlier} AND (attribute_not_exists(#status) OR NOT #status IN (${terminalList})${resumes})`;
 }
 
 /**
@@ -165,6 +196,30 @@ export async function recordStart(
     }),
   );
   return result.Attributes as ExecutionItem;
+}
+
+/**
+ * Puts a resumed execution back on the `waiting` index, so the reconciler follows it to its new end
+ * as it follows a first run (a lost event costs minutes, not the release).
+ */
+export async function awaitAgain(
+  deps: ExecutionDeps,
+  execution: { pipelineExecutionId: string; releaseId: string; deadlineAt: string },
+): Promise<void> {
+  await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.executions,
+      Key: { [ExecutionsTable.hashKey]: execution.pipelineExecutionId },
+      UpdateExpression:
+        "SET awaitingRelease = :releaseId, waitingSince = :now, deadlineAt = :deadline REMOVE timedOut",
+      ConditionExpression: "attribute_exists(pipelineExecutionId)",
+      ExpressionAttributeValues: {
+        ":releaseId": execution.releaseId,
+        ":now": nowIso(deps),
+        ":deadline": execution.deadlineAt,
+      },
+    }),
+  );
 }
 
 /** Takes an execution off the `waiting` index once its end has been acted on. */

@@ -19,6 +19,7 @@ import {
 } from "../contract/tables";
 import { expireGates } from "./release/gates";
 import { onPipelineEnded, resumeStuckStarts } from "./release/progress";
+import { onExecutionResumed } from "./release/resume";
 
 // Handed on for handlers/index.ts, which names the event type with the handler it wires.
 export type { PipelineStateChangeEvent };
@@ -34,7 +35,12 @@ export function pipelineStateChange(
     : undefined;
 }
 
-export type PipelineEventOutcome = "recorded" | "ended" | "duplicate" | "ignored";
+export type PipelineEventOutcome = "recorded" | "resumed" | "ended" | "duplicate" | "ignored";
+
+/** The event's `pipeline-execution-attempt` (2 or more once RetryStageExecution resumed it), else 1. */
+function executionAttempt(value: unknown): number {
+  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : 1;
+}
 
 /** The pipeline-event Lambda: record the change; when the execution ended, act on it for its release. */
 export async function handlePipelineEvent(
@@ -50,6 +56,7 @@ export async function handlePipelineEvent(
     status,
     at: event.time,
     eventId: event.id,
+    attempt: executionAttempt(event.detail["pipeline-execution-attempt"]),
   });
   if (!item) {
     // Recorded before, but a failed attempt may not have acted on it: it is still waiting then.
@@ -59,7 +66,12 @@ export async function handlePipelineEvent(
   }
   // No releaseId: an execution this machine did not start (or has not recorded yet). The event is
   // kept, so the scheduler's recordStart sees it and acts on it then.
-  if (!item.releaseId || !isTerminal(item.status)) return "recorded";
+  if (!item.releaseId) return "recorded";
+  if (event.detail.state === "RESUMED") {
+    await onExecutionResumed(deps, item, true);
+    return "resumed";
+  }
+  if (!isTerminal(item.status)) return "recorded";
   await onPipelineEnded(deps, item);
   return "ended";
 }
@@ -168,13 +180,16 @@ async function reconcileOne(deps: ExecutionDeps, waiting: ExecutionItem): Promis
     }
     return false;
   }
+  const attempt = waiting.executionAttempt ?? 1;
   const item = await recordState(deps, {
     pipelineExecutionId: waiting.pipelineExecutionId,
     pipeline: waiting.pipeline ?? pipelineExecution?.pipelineName ?? "",
     state: EVENT_STATE_OF[status],
     status,
     at: nowIso(deps),
-    eventId: `reconciler:${waiting.pipelineExecutionId}:${status}`,
+    // One id per attempt's end: a resumed execution's new end is a new event.
+    eventId: `reconciler:${waiting.pipelineExecutionId}:${attempt > 1 ? `${attempt}:` : ""}${status}`,
+    attempt,
   });
   await onPipelineEnded(deps, item ?? { ...waiting, status });
   return true;

@@ -95,7 +95,12 @@ export async function afterFailure(
   cause: string,
 ): Promise<void> {
   const recorded = await changeRelease(deps, releaseId, RELEASE_CHANGES.recordFailure, {
-    fields: { firstFailure: cause, firstFailureError: ReleaseErrors.PipelineFailed, firstFailureBy: MACHINE },
+    fields: {
+      firstFailure: cause,
+      firstFailureError: ReleaseErrors.PipelineFailed,
+      firstFailureBy: MACHINE,
+      firstFailurePipeline: pipeline,
+    },
   });
   if (recorded.changed && recorded.item.failurePolicy === "stopRemaining") {
     await stopRelease(deps, releaseId, `Release ${releaseId} failed: ${cause}`);
