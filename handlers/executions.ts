@@ -6,7 +6,7 @@
  * recorded. Both sides write with a conditional update that returns the whole item, so whichever
  * writes second sees what the first wrote (docs/architecture.md, "Races").
  */
-import { StopPipelineExecutionCommand, type CodePipelineClient } from "@aws-sdk/client-codepipeline";
+import type { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
@@ -28,6 +28,10 @@ export interface ExecutionDeps {
   events: EventBridgeClient;
   tables: TableNames;
   now?: () => Date;
+  /** How long a stop-and-wait may stay pending before the reconciler abandons (stack `stopGraceMinutes`). */
+  stopGraceMinutes?: number;
+  /** Waits between tries of a refused stop (ConflictException); tests inject one that does not sleep. */
+  pause?: (ms: number) => Promise<void>;
 }
 
 export interface HistoryEntry {
@@ -48,6 +52,9 @@ export interface ExecutionItem {
   deadlineAt?: string;
   /** Set when the reconciler stopped it at its deadline. */
   timedOut?: boolean;
+  /** When the release machine first asked for a stop-and-wait, and when it abandoned (ISO 8601). */
+  stopRequestedAt?: string;
+  stopAbandonedAt?: string;
   /** The attempt its status is from: CodePipeline's `pipeline-execution-attempt` (a resume is 2 or more). */
   executionAttempt?: number;
   history?: HistoryEntry[];
@@ -56,8 +63,6 @@ export interface ExecutionItem {
 
 const terminalValues = Object.fromEntries(TERMINAL_STATUSES.map((s, i) => [`:terminal${i}`, s]));
 const terminalList = Object.keys(terminalValues).join(", ");
-// Module-level constants are plain arrays: Pulumi's closure serialization does not carry a Set's contents.
-const NOT_STOPPABLE = ["PipelineExecutionNotStoppableException", "DuplicatedStopRequestException"];
 
 export function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";
@@ -236,28 +241,6 @@ export async function releaseWaiterDone(deps: ExecutionDeps, pipelineExecutionId
     .catch((error: unknown) => {
       if (!isConditionFailure(error)) throw error;
     });
-}
-
-/** Stops one execution; one that already ended or is already stopping is fine. Returns whether it stopped it. */
-export async function stopExecution(
-  deps: ExecutionDeps,
-  item: Pick<ExecutionItem, "pipeline" | "pipelineExecutionId">,
-  reason: string,
-): Promise<boolean> {
-  try {
-    await deps.codepipeline.send(
-      new StopPipelineExecutionCommand({
-        pipelineName: item.pipeline,
-        pipelineExecutionId: item.pipelineExecutionId,
-        abandon: false,
-        reason: reason.slice(0, 200),
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof Error && NOT_STOPPABLE.includes(error.name)) return false;
-    throw error;
-  }
 }
 
 /** Every execution recorded for a release (the `byRelease` index), in pipeline order. */

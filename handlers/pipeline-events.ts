@@ -9,7 +9,8 @@ import type { EventBridgeEvent } from "aws-lambda";
 import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { paged, readItem } from "./reads";
-import { type ExecutionDeps, type ExecutionItem, nowIso, recordState, stopExecution } from "./executions";
+import { type ExecutionDeps, type ExecutionItem, nowIso, recordState } from "./executions";
+import { abandonPastGrace, stopExecution } from "./stops";
 import {
   ExecutionsTable,
   PIPELINE_EVENT_DETAIL_TYPE,
@@ -102,6 +103,8 @@ export interface ReconcileReport {
   resumedStarts: number;
   /** Approval gates closed because their deadline passed. */
   expiredGates: number;
+  /** Stop-and-waits still pending past stopGraceMinutes, abandoned. */
+  abandonedStops: number;
   failures: { pipelineExecutionId: string; error: string }[];
 }
 
@@ -115,6 +118,7 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
     completed: 0,
     resumedStarts: 0,
     expiredGates: 0,
+    abandonedStops: 0,
     failures: [],
   };
   const stillWaiting = paged<ExecutionItem>(deps.ddb, {
@@ -123,7 +127,9 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
   for await (const waiting of stillWaiting) {
     report.checked += 1;
     try {
-      if (await reconcileOne(deps, waiting)) report.completed += 1;
+      const done = await reconcileOne(deps, waiting);
+      if (done === "completed") report.completed += 1;
+      if (done === "abandoned") report.abandonedStops += 1;
     } catch (error) {
       // One broken execution must not stop the pass over the others.
       report.failures.push({
@@ -149,10 +155,13 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
   return report;
 }
 
-async function reconcileOne(deps: ExecutionDeps, waiting: ExecutionItem): Promise<boolean> {
+async function reconcileOne(
+  deps: ExecutionDeps,
+  waiting: ExecutionItem,
+): Promise<"completed" | "abandoned" | "waiting"> {
   if (isTerminal(waiting.status)) {
     await onPipelineEnded(deps, waiting);
-    return true;
+    return "completed";
   }
   const { pipelineExecution } = await deps.codepipeline.send(
     new GetPipelineExecutionCommand({
@@ -178,7 +187,7 @@ async function reconcileOne(deps: ExecutionDeps, waiting: ExecutionItem): Promis
         `ran past its deadline ${waiting.deadlineAt} (longestPipelineRunHours)`,
       );
     }
-    return false;
+    return (await abandonPastGrace(deps, waiting)) ? "abandoned" : "waiting";
   }
   const attempt = waiting.executionAttempt ?? 1;
   const item = await recordState(deps, {
@@ -192,5 +201,5 @@ async function reconcileOne(deps: ExecutionDeps, waiting: ExecutionItem): Promis
     attempt,
   });
   await onPipelineEnded(deps, item ?? { ...waiting, status });
-  return true;
+  return "completed";
 }

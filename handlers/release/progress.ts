@@ -19,8 +19,8 @@ import {
   nowIso,
   recordStart,
   releaseWaiterDone,
-  stopExecution,
 } from "../executions";
+import { stopExecution } from "../stops";
 import { findFailurePoint } from "../failure-cause";
 import { changePipeline } from "../lifecycle-store";
 import { publishApprovalRequested, publishReleaseEvent } from "../release-events";
