@@ -36,10 +36,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 const errorName = (error: unknown) => (error instanceof Error ? error.name : "");
 
 /**
- * Stops one execution as `kind` says and records the step. Returns whether this request stopped
- * it: false when it had already ended (PipelineExecutionNotStoppableException) or a stop was
- * already pending (DuplicatedStopRequestException: for a stop-and-wait its pending stop is
- * recorded, so the grace period still ends in an abandon).
+ * Records the step, then stops the execution as `kind` says. Recorded first, so the history reads
+ * in order (the request, then CodePipeline's STOPPING) and a stop refused after every try still
+ * leaves its stamp for the reconciler to abandon after the grace period. Returns whether this
+ * request stopped it: false when it had already ended (PipelineExecutionNotStoppableException) or
+ * a stop was already pending (DuplicatedStopRequestException: after a stop-and-wait, abandon
+ * is still possible, which the grace period and a forced cancel use).
  */
 export async function stopExecution(
   deps: ExecutionDeps,
@@ -48,6 +50,7 @@ export async function stopExecution(
   kind: StopKind = "wait",
 ): Promise<boolean> {
   const pause = deps.pause ?? sleep;
+  await recordStop(deps, item.pipelineExecutionId, kind);
   for (let tries = 1; ; tries += 1) {
     try {
       await deps.codepipeline.send(
@@ -58,7 +61,6 @@ export async function stopExecution(
           reason: reason.slice(0, 200),
         }),
       );
-      await recordStop(deps, item.pipelineExecutionId, kind);
       return true;
     } catch (error) {
       const name = errorName(error);
@@ -66,11 +68,8 @@ export async function stopExecution(
         await pause(FIRST_PAUSE_MS * 2 ** (tries - 1));
         continue;
       }
-      if (name === "DuplicatedStopRequestException") {
-        if (kind === "wait") await recordStop(deps, item.pipelineExecutionId, kind);
+      if (name === "DuplicatedStopRequestException" || name === "PipelineExecutionNotStoppableException")
         return false;
-      }
-      if (name === "PipelineExecutionNotStoppableException") return false;
       throw error;
     }
   }

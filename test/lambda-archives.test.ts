@@ -300,7 +300,14 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
           ?.status === "Succeeded",
     );
     const { result } = await invoke("reconciler", { source: "aws.events", "detail-type": "Scheduled Event" });
-    assert.deepEqual(result, { checked: 1, completed: 1, resumedStarts: 0, expiredGates: 0, failures: [] });
+    assert.deepEqual(result, {
+      checked: 1,
+      completed: 1,
+      resumedStarts: 0,
+      expiredGates: 0,
+      abandonedStops: 0,
+      failures: [],
+    });
     assert.deepEqual(await outcome, { status: "SUCCEEDED", causedBy: SUBMITTER });
   });
 

@@ -69,9 +69,9 @@ async function executionItem(m: LocalReleaseMachine, pipelineExecutionId: string
   return Item as ExecutionItem;
 }
 
-/** The pipeline's history, as a sorted list: CodePipeline's events and the stops' steps may share a millisecond. */
+/** The pipeline's history as the release's view shows it (each stop's step is recorded before its request). */
 const historyOf = async (m: LocalReleaseMachine, releaseId: string) =>
-  (await m.readRelease(releaseId))?.pipelines[0].history.map((h) => h.state).sort();
+  (await m.readRelease(releaseId))?.pipelines[0].history.map((h) => h.state);
 
 const statusInStandIn = (m: LocalReleaseMachine, pipelineExecutionId: string) =>
   m.codepipeline.executions().find((e) => e.pipelineExecutionId === pipelineExecutionId)?.status;
@@ -100,15 +100,19 @@ describe("stops that finish", function () {
       assert.deepEqual([early.abandonedStops, early.failures], [0, []]);
       assert.equal(statusInStandIn(m, id), "Stopping", "within the grace period nothing is abandoned");
 
-      const late = await reconcileAt(m, 16);
+      const lateClock = new Date(Date.now() + 16 * 60_000);
+      const late = await reconcile({ ...m.functionDeps("reconciler").execution, now: () => lateClock });
       assert.deepEqual([late.abandonedStops, late.failures], [1, []]);
       await finished(m, execution);
       const release = await m.readRelease(releaseId);
       assert.deepEqual([release?.status, release?.pipelines[0].status], ["CANCELLED", "Stopped"]);
+      // The abandon is recorded at the reconciler's (injected) clock, 16 minutes on.
       assert.deepEqual(
-        await historyOf(m, releaseId),
-        ["STARTED", "STOP_REQUESTED", "STOPPING", "ABANDONED_AFTER_GRACE", "STOPPED"].sort(),
+        release?.pipelines[0].history.map((h) => h.state),
+        ["STARTED", "STOP_REQUESTED", "STOPPING", "STOPPED", "ABANDONED_AFTER_GRACE"],
       );
+      assert.equal(release?.pipelines[0].history.at(-1)?.at, lateClock.toISOString());
+      assert.ok((await executionItem(m, id)).stopAbandonedAt);
       const again = await reconcileAt(m, 30);
       assert.equal(again.abandonedStops, 0, "an abandoned stop is not abandoned again");
     });
@@ -125,10 +129,7 @@ describe("stops that finish", function () {
       assert.equal((await m.codepipeline.whenEnded(id)).status, "Stopped");
       const release = await m.readRelease(releaseId);
       assert.deepEqual([release?.status, release?.pipelines[0].status], ["CANCELLED", "Stopped"]);
-      assert.deepEqual(
-        await historyOf(m, releaseId),
-        ["STARTED", "ABANDONED_FORCED", "STOPPING", "STOPPED"].sort(),
-      );
+      assert.deepEqual(await historyOf(m, releaseId), ["STARTED", "ABANDONED_FORCED", "STOPPING", "STOPPED"]);
     });
   });
 
@@ -144,10 +145,13 @@ describe("stops that finish", function () {
       assert.equal(await cancel(m, releaseId, { force: true }), 202);
       await finished(m, execution);
       assert.equal((await m.readRelease(releaseId))?.status, "CANCELLED");
-      assert.deepEqual(
-        await historyOf(m, releaseId),
-        ["STARTED", "STOP_REQUESTED", "STOPPING", "ABANDONED_FORCED", "STOPPED"].sort(),
-      );
+      assert.deepEqual(await historyOf(m, releaseId), [
+        "STARTED",
+        "STOP_REQUESTED",
+        "STOPPING",
+        "ABANDONED_FORCED",
+        "STOPPED",
+      ]);
     });
   });
 
