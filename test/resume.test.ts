@@ -122,6 +122,7 @@ describe("an execution resumed outside the release (RetryStageExecution)", funct
       );
       const item = await releaseItem(m, releaseId);
       assert.deepEqual([...(item.resumedPipelines ?? [])], ["flaky"]);
+      assert.deepEqual(release?.resumedOutside, { whileRunning: ["flaky"] });
       assert.equal(item.settledCount, 2, "the resumed pipeline is counted once");
       assert.equal(item.firstFailure, undefined);
       assert.deepEqual(resumedEvents(m, releaseId), [["flaky", true, "RUNNING", "outside the release"]]);
@@ -173,6 +174,7 @@ describe("an execution resumed outside the release (RetryStageExecution)", funct
       assert.deepEqual(await historyOf(m, releaseId, "flaky"), ["STARTED", "FAILED", "RESUMED", "SUCCEEDED"]);
       const item = await releaseItem(m, releaseId);
       assert.deepEqual([...(item.resumedAfterEnd ?? [])], ["flaky"]);
+      assert.deepEqual(release?.resumedOutside, { afterEnd: ["flaky"] });
       assert.equal(item.outcome?.status, "FAILED");
       assert.deepEqual(resumedEvents(m, releaseId), [["flaky", false, "FAILED", "outside the release"]]);
     });
