@@ -10,7 +10,7 @@ import { RetryStageExecutionCommand } from "@aws-sdk/client-codepipeline";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { ReleaseItem } from "../contract/lifecycle";
 import type { ExecutionItem } from "../handlers/executions";
-import { handlePipelineEvent } from "../handlers/pipeline-events";
+import { handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
 import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalReleaseMachine } from "../local/release-machine";
 import { finished, newReleaseId, singleAttemptCodePipeline, until, withLocalMachine } from "./local-helpers";
@@ -23,7 +23,11 @@ const byHand = (name: string): LocalPipelineSpec => ({
   stages: ["Deploy"],
 });
 
-const PIPELINES = ["flaky", "steady", "after-flaky"].map(byHand);
+const PIPELINES: LocalPipelineSpec[] = [
+  ...["flaky", "steady", "after-flaky"].map(byHand),
+  // Its one action is a manual approval: a stop-and-wait keeps it Stopping until abandoned.
+  { ...byHand("held"), stages: [{ name: "Deploy", actions: [{ name: "Approve", manualApproval: true }] }] },
+];
 
 async function running(m: LocalReleaseMachine, pipeline: string): Promise<ExecutionRecord> {
   return until(`${pipeline} to be running`, () =>
@@ -154,6 +158,54 @@ describe("an execution resumed outside the release (RetryStageExecution)", funct
       );
       assert.match(release?.cause ?? "", /Pipeline flaky did not succeed/);
       assert.equal(m.codepipeline.executions("after-flaky").length, 0, "the skipped dependant never starts");
+      assert.deepEqual(resumedEvents(m, releaseId), [["flaky", true, "RUNNING", "outside the release"]]);
+    });
+  });
+
+  it("under stopRemaining, what the failure stopped stays stopped when the failed pipeline succeeds on a retry, and the release fails", async () => {
+    await withLocalMachine({ pipelines: PIPELINES }, async (m) => {
+      const releaseId = newReleaseId("resumed-stopped");
+      const execution = m.submit({ releaseId, pipelines: ["flaky", "held"] });
+      await until("held's approval to be open", () =>
+        m.router.published.some(
+          (e) =>
+            e["detail-type"] === "CodePipeline Stage Execution State Change" &&
+            e.detail.pipeline === "held" &&
+            e.detail.state === "STARTED",
+        ),
+      );
+      const flaky = await end(m, "flaky", "Failed");
+      await until("held to be stopping", async () =>
+        (await historyOf(m, releaseId, "held"))?.includes("STOPPING"),
+      );
+      await consoleRetry(m, "flaky", flaky);
+      await end(m, "flaky", "Succeeded");
+      // The stop-and-wait of held is still pending: the reconciler abandons it past the grace period.
+      const pass = await reconcile({
+        ...m.functionDeps("reconciler").execution,
+        now: () => new Date(Date.now() + 16 * 60_000),
+      });
+      assert.deepEqual([pass.abandonedStops, pass.failures], [1, []]);
+      await finished(m, execution);
+
+      const release = await m.readRelease(releaseId);
+      assert.equal(release?.status, "FAILED");
+      assert.match(release?.cause ?? "", /Pipeline flaky did not succeed/);
+      assert.deepEqual(
+        release?.pipelines.map((p) => [p.name, p.status]),
+        [
+          ["flaky", "Succeeded"],
+          ["held", "Stopped"],
+        ],
+      );
+      assert.deepEqual(await historyOf(m, releaseId, "flaky"), ["STARTED", "FAILED", "RESUMED", "SUCCEEDED"]);
+      assert.deepEqual(await historyOf(m, releaseId, "held"), [
+        "STARTED",
+        "STOP_REQUESTED",
+        "STOPPING",
+        "STOPPED",
+        "ABANDONED_AFTER_GRACE",
+      ]);
       assert.deepEqual(resumedEvents(m, releaseId), [["flaky", true, "RUNNING", "outside the release"]]);
     });
   });

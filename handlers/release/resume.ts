@@ -90,16 +90,15 @@ async function announce(
   });
 }
 
-/** What a stopRemaining failure does to the others: they end stopped or never start. */
-const STOPPED_BY_FAILURE = ["Stopped", "Cancelled", "Superseded", "Skipped"];
-
 /**
- * Whether a pipeline's failure changed another pipeline's place: under stopRemaining any pipeline
- * stopped or skipped (the failure's stop pass), under letFinish its dependants skipped.
+ * Whether a pipeline's failure changed another pipeline's place. Under stopRemaining the failure
+ * skipped every pipeline not started and stopped every running one, so any other pipeline that did
+ * not succeed was touched by it (one still Stopping included); under letFinish, its dependants
+ * were skipped.
  */
 function failureDidHarm(items: readonly PipelineItem[], failed: PipelineItem, policy: string): boolean {
   if (policy === "stopRemaining")
-    return items.some((i) => i.pipeline !== failed.pipeline && STOPPED_BY_FAILURE.includes(i.status));
+    return items.some((i) => i.pipeline !== failed.pipeline && i.status !== "Succeeded");
   return items.some((i) => failed.dependants.includes(i.pipeline) && i.status === "Skipped");
 }
 
