@@ -63,6 +63,9 @@ export async function handlePipelineEvent(
     // Recorded before, but a failed attempt may not have acted on it: it is still waiting then.
     const stored = await readExecution(deps, event.detail["execution-id"]);
     if (stored?.awaitingRelease && isTerminal(stored.status)) await onPipelineEnded(deps, stored);
+    // A resume whose first delivery died after recording it: acting on it again repeats nothing.
+    else if (event.detail.state === "RESUMED" && stored?.releaseId && !isTerminal(stored.status))
+      await onExecutionResumed(deps, stored, false);
     return "duplicate";
   }
   // No releaseId: an execution this machine did not start (or has not recorded yet). The event is
