@@ -214,8 +214,11 @@ async function control<T>(
 
 const releaseRoute = (releaseId: string) => `/releases/${encodeURIComponent(releaseId)}`;
 
-export const cancelRelease = (target: ApiTarget, releaseId: string, reason?: string) =>
-  control<Cancelling>(target, "POST", `${releaseRoute(releaseId)}/cancel`, 202, reason ? { reason } : {});
+export const cancelRelease = (target: ApiTarget, releaseId: string, reason?: string, force = false) =>
+  control<Cancelling>(target, "POST", `${releaseRoute(releaseId)}/cancel`, 202, {
+    ...(reason ? { reason } : {}),
+    ...(force ? { force: true } : {}),
+  });
 
 export const retryRelease = (target: ApiTarget, releaseId: string) =>
   control<Retried>(target, "POST", `${releaseRoute(releaseId)}/retry`, 202, {});

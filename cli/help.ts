@@ -21,7 +21,7 @@ Usage:
   release-machine status RELEASE_ID [--api URL] [--json]
   release-machine watch RELEASE_ID [--interval MS] [--timeout DURATION] [--api URL] [--json]
   release-machine list [--status STATUS] [--limit N] [--next-token TOKEN] [--json]
-  release-machine cancel RELEASE_ID [--reason TEXT] [--json]
+  release-machine cancel RELEASE_ID [--reason TEXT] [--force] [--json]
   release-machine retry RELEASE_ID [--json]
   release-machine approve RELEASE_ID PIPELINE [--comment TEXT] [--json]
   release-machine reject RELEASE_ID PIPELINE [--comment TEXT] [--json]
@@ -82,10 +82,13 @@ ${COMMON}
 Cancels a running release (POST /releases/{releaseId}/cancel): nothing more starts, pipelines not
 started are skipped, running ones are stopped, and the release ends CANCELLED, recording who
 cancelled it and why. Exits 0 when the API accepted the cancel (CANCELLING), 1 when it refused it:
-404 no such release, 409 the release already ended.
+404 no such release, 409 the release already ended. Running pipelines are stopped and waited for
+(in-flight actions end cleanly; past the stack's stopGraceMinutes the stop is abandoned); --force
+abandons them at once, also for a release already cancelling.
 
 Options:
   --reason TEXT    why (at most 1000 characters), recorded and published with the cancel
+  --force          abandon running pipelines at once (StopPipelineExecution with abandon)
 ${COMMON}
 `,
   retry: `Usage: release-machine retry RELEASE_ID [options]

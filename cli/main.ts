@@ -55,7 +55,7 @@ const OPTIONS = {
   },
   status: COMMON_OPTIONS,
   watch: { ...COMMON_OPTIONS, interval: { type: "string" }, timeout: { type: "string" } },
-  cancel: { ...COMMON_OPTIONS, reason: { type: "string" } },
+  cancel: { ...COMMON_OPTIONS, reason: { type: "string" }, force: { type: "boolean" } },
   retry: COMMON_OPTIONS,
   approve: { ...COMMON_OPTIONS, comment: { type: "string" } },
   reject: { ...COMMON_OPTIONS, comment: { type: "string" } },
@@ -251,12 +251,13 @@ async function watch(releaseId: string, values: Values, io: Io): Promise<number>
 
 async function cancel(releaseId: string, values: Values, io: Io): Promise<number> {
   const reason = values.reason as string | undefined;
-  const answer = await cancelRelease(await apiTarget(values, io.env), releaseId, reason);
+  const force = values.force === true;
+  const answer = await cancelRelease(await apiTarget(values, io.env), releaseId, reason, force);
   io.stdout.write(
     values.json
       ? json(answer)
       : [
-          `Release ${releaseId} is ${answer.status} (by ${answer.cancelledBy}): nothing more starts, running pipelines are being stopped.`,
+          `Release ${releaseId} is ${answer.status} (by ${answer.cancelledBy}): nothing more starts, running pipelines are being ${force ? "abandoned" : "stopped"}.`,
           `Follow it:   npx release-machine watch ${releaseId}`,
           "",
         ].join("\n"),

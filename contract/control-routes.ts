@@ -26,7 +26,11 @@ const object = (properties: Record<string, JsonSchema>, required: string[] = [])
 
 /** The bodies of the control routes, by model: API Gateway's models and the handler's checks. */
 export const CONTROL_BODY_SCHEMAS = {
-  CancelRequest: object({ reason: { type: "string", minLength: 1, maxLength: MAX_REASON_LENGTH } }),
+  CancelRequest: object({
+    reason: { type: "string", minLength: 1, maxLength: MAX_REASON_LENGTH },
+    // Abandon running pipelines at once rather than stop and wait (handlers/stops.ts).
+    force: { type: "boolean" },
+  }),
   RetryRequest: object({}),
   ApprovalDecision: object(
     {

@@ -12,6 +12,7 @@ import type { ChangeDeclaration } from "./lifecycle-declaration";
 import { BACKSTOP_CHANGES } from "./lifecycle-backstop";
 import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
 import { SUCCESS_CHANGES } from "./lifecycle-success";
+import { RESUME_PIPELINE_CHANGES, RESUME_RELEASE_CHANGES } from "./lifecycle-resume";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
 export type FailurePolicy = "stopRemaining" | "letFinish";
@@ -118,6 +119,12 @@ export interface ReleaseItem {
   firstFailure?: string;
   firstFailureError?: string;
   firstFailureBy?: string;
+  /** The pipeline whose failure is the first one (absent for a gate's or an older release's). */
+  firstFailurePipeline?: string;
+  /** Pipelines whose execution was resumed outside the release while it ran, and after its outcome. */
+  resumedPipelines?: Set<string>;
+  resumedAfterEnd?: Set<string>;
+  lastResumedAt?: string;
   /** Set when the release starts nothing more, whatever its failure policy (a gate was rejected or expired). */
   halted?: string;
   /** Who submitted the release: an IAM ARN on AWS, the local user locally. */
@@ -181,6 +188,10 @@ export interface PipelineItem {
   decidedBy?: string;
   decidedAt?: string;
   comment?: string;
+  /** The execution's attempt (RetryStageExecution's resumes count from 2) its status is from. */
+  executionAttempt?: number;
+  /** When its execution last resumed outside the release. */
+  resumedAt?: string;
   /** Marked once by its settle, after the release counted it; a retry's reset removes it. */
   settled?: boolean;
 }
@@ -250,7 +261,7 @@ export const RELEASE_CHANGES = {
   },
   recordFailure: {
     why: "A pipeline failed: the release keeps its first failure",
-    fields: FIRST_FAILURE,
+    fields: { ...FIRST_FAILURE, firstFailurePipeline: "ifNotExists" },
   },
   halt: {
     why: "A gate was rejected or expired: the first failure, and nothing more starts",
@@ -320,6 +331,7 @@ export const RELEASE_CHANGES = {
       "firstFailure",
       "firstFailureError",
       "firstFailureBy",
+      "firstFailurePipeline",
       "halted",
       "taskToken",
       "waitingSince",
@@ -333,6 +345,7 @@ export const RELEASE_CHANGES = {
   },
   ...EXECUTION_END_CHANGES,
   ...BACKSTOP_CHANGES,
+  ...RESUME_RELEASE_CHANGES,
 } as const satisfies Record<string, ChangeDeclaration<ReleaseStatus, ReleaseItem>>;
 
 /** Every write to a ReleasePipelines item. */
@@ -418,7 +431,11 @@ export const PIPELINE_CHANGES = {
     when: ["#approvalDeadlineAt = :deadline"],
     where: ["deadline"],
   },
-  settle: { why: "Its place will not change again: marked once, after the release counted it", ...ONCE },
+  settle: {
+    why: "Its place will not change again (a resumed execution's item runs again): marked once, after the release counted it",
+    from: SETTLED_STATUSES,
+    ...ONCE,
+  },
   closeGate: {
     why: "A closed gate's release was halted and the pipeline settled: it leaves the `gates` index",
     remove: ["approvalDeadlineAt"],
@@ -448,6 +465,8 @@ export const PIPELINE_CHANGES = {
       "decidedAt",
       "comment",
       "settled",
+      "executionAttempt",
+      "resumedAt",
     ],
     when: ["(attribute_not_exists(#resetForAttempt) OR #resetForAttempt < :resetForAttempt)"],
   },
@@ -457,6 +476,7 @@ export const PIPELINE_CHANGES = {
     to: ["Stopped", "Skipped"],
     fields: { endedAt: "set" },
   },
+  ...RESUME_PIPELINE_CHANGES,
 } as const satisfies Record<string, ChangeDeclaration<ScheduleStatus, PipelineItem>>;
 
 export type ReleaseChanges = typeof RELEASE_CHANGES;

@@ -142,9 +142,11 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
   ],
   // It also fails the release of a failed registration or retry (handlers/release/ended.ts): it
   // reads whose release it is, records FAILED and announces it.
+  // Each stop is recorded in its execution's history (handlers/stops.ts).
   stopRelease: (_, shared) => [
     shared.readAndSettleReleases,
     shared.schedule,
+    shared.recordExecutions,
     shared.onPipelines("StopPipelineExecution"),
     shared.completeRelease,
     shared.publishEvents,
@@ -193,6 +195,7 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
       [`${arns.releasesTableArn}/index/${ReleasesTable.byExecutionIndex.name}`],
     ),
     shared.schedule,
+    shared.recordExecutions,
     shared.onPipelines("StopPipelineExecution"),
     shared.publishEvents,
   ],

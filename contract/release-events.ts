@@ -51,3 +51,21 @@ export interface ApprovalRequestedDetail {
   approvers?: string[];
   deadlineAt: string;
 }
+
+/** Published when a pipeline's execution resumed outside the release (RetryStageExecution). */
+export const PIPELINE_RESUMED_DETAIL_TYPE = "Pipeline Resumed";
+
+/** "Pipeline Resumed" detail: which execution resumed, and whether its new end counts for the release. */
+export interface PipelineResumedDetail {
+  releaseId: string;
+  pipeline: string;
+  pipelineExecutionId: string;
+  /** The execution's attempt that resumed (CodePipeline's `pipeline-execution-attempt`). */
+  executionAttempt: number;
+  /** True while the release is open: the new end counts; false once its outcome is decided. */
+  counts: boolean;
+  /** The release's status when the resume was recorded. */
+  releaseStatus: string;
+  /** Always `outside the release`: the release machine never retries a stage itself. */
+  resumedBy: string;
+}

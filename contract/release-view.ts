@@ -69,6 +69,11 @@ export interface ReleaseStatusView extends ReleaseRecordView {
   error?: string;
   /** The last submissions of this releaseId that were rejected (at most 10), oldest first. */
   rejections?: RejectionSummary[];
+  /**
+   * Pipelines whose execution was resumed outside the release (RetryStageExecution): while it ran
+   * (their new end counted) and after its outcome (recorded only).
+   */
+  resumedOutside?: { whileRunning?: string[]; afterEnd?: string[] };
   pipelines: PipelineStatusView[];
 }
 

@@ -115,7 +115,17 @@ export const ExecutionsTable = {
   waitingIndex: {
     name: "waiting",
     hashKey: "awaitingRelease",
-    projection: ["releaseId", "pipeline", "status", "deadlineAt", "timedOut", "waitingSince"],
+    projection: [
+      "releaseId",
+      "pipeline",
+      "status",
+      "deadlineAt",
+      "timedOut",
+      "waitingSince",
+      "executionAttempt",
+      "stopRequestedAt",
+      "stopAbandonedAt",
+    ],
   },
 } as const;
 

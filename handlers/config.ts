@@ -34,6 +34,11 @@ function positiveInteger(env: Environment, name: string, fallback: number): numb
   return value;
 }
 
+/** How long a stop-and-wait may stay pending before the reconciler abandons it (the stack's stopGraceMinutes). */
+export function stopGraceMinutesFromEnvironment(env: Environment = process.env): number {
+  return positiveInteger(env, "STOP_GRACE_MINUTES", 15);
+}
+
 export function tableNamesFromEnvironment(env: Environment = process.env): TableNames {
   return {
     releases: required(env, "RELEASES_TABLE"),

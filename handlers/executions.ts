@@ -6,7 +6,7 @@
  * recorded. Both sides write with a conditional update that returns the whole item, so whichever
  * writes second sees what the first wrote (docs/architecture.md, "Races").
  */
-import { StopPipelineExecutionCommand, type CodePipelineClient } from "@aws-sdk/client-codepipeline";
+import type { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import { BatchGetCommand, type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
@@ -28,6 +28,10 @@ export interface ExecutionDeps {
   events: EventBridgeClient;
   tables: TableNames;
   now?: () => Date;
+  /** How long a stop-and-wait may stay pending before the reconciler abandons (stack `stopGraceMinutes`). */
+  stopGraceMinutes?: number;
+  /** Waits between tries of a refused stop (ConflictException); tests inject one that does not sleep. */
+  pause?: (ms: number) => Promise<void>;
 }
 
 export interface HistoryEntry {
@@ -43,19 +47,24 @@ export interface ExecutionItem {
   pipeline?: string;
   status?: ExecutionStatus;
   startedAt?: string;
+  /** When its release began waiting for its end (the `waiting` index projects it). */
+  waitingSince?: string;
   awaitingRelease?: string;
   /** When the reconciler stops it for running longer than the release allows (ISO 8601). */
   deadlineAt?: string;
   /** Set when the reconciler stopped it at its deadline. */
   timedOut?: boolean;
+  /** When the release machine first asked for a stop-and-wait, and when it abandoned (ISO 8601). */
+  stopRequestedAt?: string;
+  stopAbandonedAt?: string;
+  /** The attempt its status is from: CodePipeline's `pipeline-execution-attempt` (a resume is 2 or more). */
+  executionAttempt?: number;
   history?: HistoryEntry[];
   eventIds?: Set<string>;
 }
 
 const terminalValues = Object.fromEntries(TERMINAL_STATUSES.map((s, i) => [`:terminal${i}`, s]));
 const terminalList = Object.keys(terminalValues).join(", ");
-// Module-level constants are plain arrays: Pulumi's closure serialization does not carry a Set's contents.
-const NOT_STOPPABLE = ["PipelineExecutionNotStoppableException", "DuplicatedStopRequestException"];
 
 export function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";
@@ -67,8 +76,13 @@ export function nowIso(deps: ExecutionDeps): string {
 
 /**
  * Appends one state change to an execution's history, at most once per event id, and moves its
- * status forward; a terminal status is never overwritten (events arrive out of order). Returns
- * the item as stored afterwards, or undefined when the event was already recorded (or is a second end).
+ * status forward. Events arrive out of order, so a terminal status is overwritten only by a later
+ * attempt of the same execution (RetryStageExecution resumes it: RESUMED, then a new end, each
+ * event carrying `pipeline-execution-attempt`), and nothing of an earlier attempt than the one
+ * recorded moves the status.
+ * https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html
+ * Returns the item as stored afterwards, or undefined when the event was already recorded (or is a
+ * second end of the same attempt).
  */
 export async function recordState(
   deps: ExecutionDeps,
@@ -79,8 +93,11 @@ export async function recordState(
     status: PipelineExecutionStatus;
     at: string;
     eventId: string;
+    /** The execution's attempt; 1 when the event does not say. */
+    attempt?: number;
   },
 ): Promise<ExecutionItem | undefined> {
+  const attempt = change.attempt ?? 1;
   const entry: HistoryEntry = { state: change.state, at: change.at, eventId: change.eventId };
   const base = {
     TableName: deps.tables.executions,
@@ -102,10 +119,19 @@ export async function recordState(
     const result = await deps.ddb.send(
       new UpdateCommand({
         ...base,
-        UpdateExpression: `${appendHistory}, #status = :status ADD #eventIds :eventIdSet`,
-        ConditionExpression: `(attribute_not_exists(#eventIds) OR NOT contains(#eventIds, :eventId)) AND (attribute_not_exists(#status) OR NOT #status IN (${terminalList}))`,
-        ExpressionAttributeNames: { ...base.ExpressionAttributeNames, "#status": "status" },
-        ExpressionAttributeValues: { ...values, ":status": change.status, ...terminalValues },
+        UpdateExpression: `${appendHistory}, #status = :status, #attempt = :attempt ADD #eventIds :eventIdSet`,
+        ConditionExpression: statusCondition(attempt),
+        ExpressionAttributeNames: {
+          ...base.ExpressionAttributeNames,
+          "#status": "status",
+          "#attempt": "executionAttempt",
+        },
+        ExpressionAttributeValues: {
+          ...values,
+          ":status": change.status,
+          ":attempt": attempt,
+          ...terminalValues,
+        },
       }),
     );
     return result.Attributes as ExecutionItem;
@@ -130,6 +156,18 @@ export async function recordState(
     if (isConditionFailure(error)) return undefined;
     throw error;
   }
+}
+
+/**
+ * When an event moves an execution's status: a new event, of no earlier attempt than the one
+ * recorded, onto a status that is not an end, or onto an end of an earlier attempt (the attempt
+ * that resumed it; an end recorded without an attempt is the first's).
+ */
+function statusCondition(attempt: number): string {
+  const fresh = "(attribute_not_exists(#eventIds) OR NOT contains(#eventIds, :eventId))";
+  const notEarlier = "(attribute_not_exists(#attempt) OR #attempt <= :attempt)";
+  const resumes = attempt > 1 ? " OR attribute_not_exists(#attempt) OR #attempt < :attempt" : "";
+  return `${fresh} AND ${notEarlier} AND (attribute_not_exists(#status) OR NOT #status IN (${terminalList})${resumes})`;
 }
 
 /**
@@ -167,6 +205,30 @@ export async function recordStart(
   return result.Attributes as ExecutionItem;
 }
 
+/**
+ * Puts a resumed execution back on the `waiting` index, so the reconciler follows it to its new end
+ * as it follows a first run (a lost event costs minutes, not the release).
+ */
+export async function awaitAgain(
+  deps: ExecutionDeps,
+  execution: { pipelineExecutionId: string; releaseId: string; deadlineAt: string },
+): Promise<void> {
+  await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.executions,
+      Key: { [ExecutionsTable.hashKey]: execution.pipelineExecutionId },
+      UpdateExpression:
+        "SET awaitingRelease = :releaseId, waitingSince = :now, deadlineAt = :deadline REMOVE timedOut",
+      ConditionExpression: "attribute_exists(pipelineExecutionId)",
+      ExpressionAttributeValues: {
+        ":releaseId": execution.releaseId,
+        ":now": nowIso(deps),
+        ":deadline": execution.deadlineAt,
+      },
+    }),
+  );
+}
+
 /** Takes an execution off the `waiting` index once its end has been acted on. */
 export async function releaseWaiterDone(deps: ExecutionDeps, pipelineExecutionId: string): Promise<void> {
   await deps.ddb
@@ -181,28 +243,6 @@ export async function releaseWaiterDone(deps: ExecutionDeps, pipelineExecutionId
     .catch((error: unknown) => {
       if (!isConditionFailure(error)) throw error;
     });
-}
-
-/** Stops one execution; one that already ended or is already stopping is fine. Returns whether it stopped it. */
-export async function stopExecution(
-  deps: ExecutionDeps,
-  item: Pick<ExecutionItem, "pipeline" | "pipelineExecutionId">,
-  reason: string,
-): Promise<boolean> {
-  try {
-    await deps.codepipeline.send(
-      new StopPipelineExecutionCommand({
-        pipelineName: item.pipeline,
-        pipelineExecutionId: item.pipelineExecutionId,
-        abandon: false,
-        reason: reason.slice(0, 200),
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof Error && NOT_STOPPABLE.includes(error.name)) return false;
-    throw error;
-  }
 }
 
 /**

@@ -11,6 +11,7 @@ import { clientsFromEnvironment, s3ClientFromEnvironment } from "./clients";
 import {
   controlSettingsFromEnvironment,
   manifestRulesFromEnvironment,
+  stopGraceMinutesFromEnvironment,
   tableNamesFromEnvironment,
 } from "./config";
 import type { ExecutionDeps } from "./executions";
@@ -18,7 +19,10 @@ import { type FunctionName, HANDLERS, type Handler } from "./wiring";
 
 function executionDeps(): ExecutionDeps {
   const { ddb, sfn, codepipeline, events } = clientsFromEnvironment();
-  return { ddb, sfn, codepipeline, events, tables: tableNamesFromEnvironment() };
+  return {
+    ...{ ddb, sfn, codepipeline, events, tables: tableNamesFromEnvironment() },
+    stopGraceMinutes: stopGraceMinutesFromEnvironment(),
+  };
 }
 
 export const LAMBDA_ENTRY_POINTS: { [N in FunctionName]: () => Handler<N> } = {

@@ -9,7 +9,8 @@ import type { EventBridgeEvent } from "aws-lambda";
 import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { paged, readItem } from "./reads";
-import { type ExecutionDeps, type ExecutionItem, nowIso, recordState, stopExecution } from "./executions";
+import { type ExecutionDeps, type ExecutionItem, nowIso, recordState } from "./executions";
+import { abandonPastGrace, stopExecution } from "./stops";
 import {
   ExecutionsTable,
   PIPELINE_EVENT_DETAIL_TYPE,
@@ -20,6 +21,7 @@ import {
 import { expireGates } from "./release/gates";
 import { onPipelineEnded, resumeStuckStarts } from "./release/progress";
 import { endReleasesOfEndedExecutions } from "./release/execution-ended";
+import { onExecutionResumed } from "./release/resume";
 
 // Handed on for handlers/index.ts, which names the event type with the handler it wires.
 export type { PipelineStateChangeEvent };
@@ -35,7 +37,12 @@ export function pipelineStateChange(
     : undefined;
 }
 
-export type PipelineEventOutcome = "recorded" | "ended" | "duplicate" | "ignored";
+export type PipelineEventOutcome = "recorded" | "resumed" | "ended" | "duplicate" | "ignored";
+
+/** The event's `pipeline-execution-attempt` (2 or more once RetryStageExecution resumed it), else 1. */
+function executionAttempt(value: unknown): number {
+  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : 1;
+}
 
 /** The pipeline-event Lambda: record the change; when the execution ended, act on it for its release. */
 export async function handlePipelineEvent(
@@ -51,16 +58,25 @@ export async function handlePipelineEvent(
     status,
     at: event.time,
     eventId: event.id,
+    attempt: executionAttempt(event.detail["pipeline-execution-attempt"]),
   });
   if (!item) {
     // Recorded before, but a failed attempt may not have acted on it: it is still waiting then.
     const stored = await readExecution(deps, event.detail["execution-id"]);
     if (stored?.awaitingRelease && isTerminal(stored.status)) await onPipelineEnded(deps, stored);
+    // A resume whose first delivery died after recording it: acting on it again repeats nothing.
+    else if (event.detail.state === "RESUMED" && stored?.releaseId && !isTerminal(stored.status))
+      await onExecutionResumed(deps, stored, false);
     return "duplicate";
   }
   // No releaseId: an execution this machine did not start (or has not recorded yet). The event is
   // kept, so the scheduler's recordStart sees it and acts on it then.
-  if (!item.releaseId || !isTerminal(item.status)) return "recorded";
+  if (!item.releaseId) return "recorded";
+  if (event.detail.state === "RESUMED") {
+    await onExecutionResumed(deps, item, true);
+    return "resumed";
+  }
+  if (!isTerminal(item.status)) return "recorded";
   await onPipelineEnded(deps, item);
   return "ended";
 }
@@ -93,6 +109,8 @@ export interface ReconcileReport {
   expiredGates: number;
   /** RUNNING releases whose execution had ended without their outcome (the backstop). */
   endedReleases: number;
+  /** Stop-and-waits still pending past stopGraceMinutes, abandoned. */
+  abandonedStops: number;
   failures: { pipelineExecutionId: string; error: string }[];
 }
 
@@ -107,15 +125,18 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
     resumedStarts: 0,
     expiredGates: 0,
     endedReleases: 0,
+    abandonedStops: 0,
     failures: [],
   };
-  const stillWaiting = paged<ExecutionItem>(deps.ddb, {
+  const stillWaiting = paged<WaitingExecution>(deps.ddb, {
     scan: { TableName: deps.tables.executions, IndexName: ExecutionsTable.waitingIndex.name },
   });
   for await (const waiting of stillWaiting) {
     report.checked += 1;
     try {
-      if (await reconcileOne(deps, waiting)) report.completed += 1;
+      const done = await reconcileOne(deps, waiting);
+      if (done === "completed") report.completed += 1;
+      if (done === "abandoned") report.abandonedStops += 1;
     } catch (error) {
       // One broken execution must not stop the pass over the others.
       report.failures.push({
@@ -142,10 +163,22 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
   return report;
 }
 
-async function reconcileOne(deps: ExecutionDeps, waiting: ExecutionItem): Promise<boolean> {
+/**
+ * What the `waiting` index holds of an execution: its keys and its projection, no more, so the
+ * compiler refuses a reconciler that reads a field the index leaves out.
+ */
+type WaitingExecution = Pick<
+  ExecutionItem,
+  "pipelineExecutionId" | "awaitingRelease" | (typeof ExecutionsTable.waitingIndex.projection)[number]
+>;
+
+async function reconcileOne(
+  deps: ExecutionDeps,
+  waiting: WaitingExecution,
+): Promise<"completed" | "abandoned" | "waiting"> {
   if (isTerminal(waiting.status)) {
     await onPipelineEnded(deps, waiting);
-    return true;
+    return "completed";
   }
   const { pipelineExecution } = await deps.codepipeline.send(
     new GetPipelineExecutionCommand({
@@ -171,16 +204,19 @@ async function reconcileOne(deps: ExecutionDeps, waiting: ExecutionItem): Promis
         `ran past its deadline ${waiting.deadlineAt} (longestPipelineRunHours)`,
       );
     }
-    return false;
+    return (await abandonPastGrace(deps, waiting)) ? "abandoned" : "waiting";
   }
+  const attempt = waiting.executionAttempt ?? 1;
   const item = await recordState(deps, {
     pipelineExecutionId: waiting.pipelineExecutionId,
     pipeline: waiting.pipeline ?? pipelineExecution?.pipelineName ?? "",
     state: EVENT_STATE_OF[status],
     status,
     at: nowIso(deps),
-    eventId: `reconciler:${waiting.pipelineExecutionId}:${status}`,
+    // One id per attempt's end: a resumed execution's new end is a new event.
+    eventId: `reconciler:${waiting.pipelineExecutionId}:${attempt > 1 ? `${attempt}:` : ""}${status}`,
+    attempt,
   });
   await onPipelineEnded(deps, item ?? { ...waiting, status });
-  return true;
+  return "completed";
 }

@@ -116,10 +116,14 @@ export async function cancelRoute(
   request: { releaseId?: string; body?: string | null; caller: string },
 ): Promise<{ releaseId: string; status: "CANCELLING"; cancelledBy: string }> {
   const releaseId = checkReleaseId(request.releaseId);
-  const { reason } = parseControlBody<{ reason?: string }>("CancelRequest", request.body);
+  const { reason, force } = parseControlBody<{ reason?: string; force?: boolean }>(
+    "CancelRequest",
+    request.body,
+  );
   await existingRelease(deps, releaseId);
   try {
-    return await cancelRelease(deps, { releaseId, by: request.caller, ...(reason ? { reason } : {}) });
+    const options = { ...(reason ? { reason } : {}), ...(force ? { force } : {}) };
+    return await cancelRelease(deps, { releaseId, by: request.caller, ...options });
   } catch (error) {
     if (error instanceof ReleaseStateConflict)
       throw new RequestRefused(409, "ReleaseNotRunning", error.message);

@@ -14,7 +14,12 @@ import {
   RELEASE_EVENT_DETAIL_TYPE,
   RELEASE_EVENT_SOURCE,
 } from "../contract/tables";
-import type { ApprovalRequestedDetail, ReleaseStateDetail } from "../contract/release-events";
+import {
+  type ApprovalRequestedDetail,
+  PIPELINE_RESUMED_DETAIL_TYPE,
+  type PipelineResumedDetail,
+  type ReleaseStateDetail,
+} from "../contract/release-events";
 
 export type { ApprovalRequestedDetail, ReleaseStateDetail };
 
@@ -49,3 +54,6 @@ export const publishApprovalRequested = (
   deps: ExecutionDeps,
   detail: ApprovalRequestedDetail,
 ): Promise<void> => publish(deps, APPROVAL_REQUESTED_DETAIL_TYPE, detail);
+
+export const publishPipelineResumed = (deps: ExecutionDeps, detail: PipelineResumedDetail): Promise<void> =>
+  publish(deps, PIPELINE_RESUMED_DETAIL_TYPE, detail);

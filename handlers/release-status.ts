@@ -113,7 +113,21 @@ export async function readRelease(
           })),
         }
       : {}),
+    ...resumedOutside(release),
     pipelines,
+  };
+}
+
+/** The pipelines resumed outside the release, when any were (sorted: the item holds sets). */
+function resumedOutside(release: ReleaseItem): Pick<ReleaseStatusView, "resumedOutside"> {
+  const whileRunning = [...(release.resumedPipelines ?? [])].sort();
+  const afterEnd = [...(release.resumedAfterEnd ?? [])].sort();
+  if (whileRunning.length === 0 && afterEnd.length === 0) return {};
+  return {
+    resumedOutside: {
+      ...(whileRunning.length > 0 ? { whileRunning } : {}),
+      ...(afterEnd.length > 0 ? { afterEnd } : {}),
+    },
   };
 }
 

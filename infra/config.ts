@@ -29,6 +29,8 @@ export interface ReleaseMachineSettings {
   auditTrail: boolean;
   /** Whether a release's submitter may approve its own approval gates (four eyes when false). */
   allowSelfApproval: boolean;
+  /** How long a stop-and-wait may stay pending before the reconciler abandons it (handlers/stops.ts). */
+  stopGraceMinutes: number;
 }
 
 /** The project's defaults, identical to Pulumi.yaml's (a test keeps the two equal). */
@@ -45,6 +47,7 @@ export const DEFAULT_SETTINGS: Omit<ReleaseMachineSettings, "pipelines"> = {
   manageApiGatewayAccount: true,
   auditTrail: true,
   allowSelfApproval: false,
+  stopGraceMinutes: 15,
 };
 
 /** CloudWatch Logs accepts only these retention periods. */
@@ -96,6 +99,8 @@ export function readSettings(
     manageApiGatewayAccount: boolean("manageApiGatewayAccount"),
     auditTrail: boolean("auditTrail"),
     allowSelfApproval: boolean("allowSelfApproval"),
+    // At most 7 days: a manual approval, the longest wait a stop-and-wait can have, times out then.
+    stopGraceMinutes: integer("stopGraceMinutes", 1, 7 * 24 * 60),
   };
   if (problems.length > 0)
     throw new SettingsError(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);

@@ -252,6 +252,7 @@ function functionFactory(
     ALLOWED_PIPELINES_FILE: allowListFile,
     MAX_PIPELINES: String(settings.maxPipelines),
     MAX_MANIFEST_BYTES: String(settings.maxManifestBytes),
+    STOP_GRACE_MINUTES: String(settings.stopGraceMinutes),
   };
   const pipelines = { names: settings.pipelines, arns: arns.apply((a) => a.pipelineArns) };
   return (

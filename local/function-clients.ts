@@ -24,6 +24,8 @@ export interface FunctionClientOptions {
   s3?: () => S3Client;
   /** Compress Retry pauses to this many ms (tests). */
   retryPauseMs?: number;
+  /** The stack's stopGraceMinutes (default 15). */
+  stopGraceMinutes?: number;
   /** Told of each DynamoDB client a function gets (benchmarks meter writes through it). */
   onDynamoClient?: (client: DynamoDBClient, endpoint: string) => void;
 }
@@ -46,6 +48,8 @@ function pausedRetries(maxAttempts: number, pauseMs: number): RetryStrategyV2 {
     recordSuccess: () => undefined,
   };
 }
+
+const pauseFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The handlers' clients, pointed at the stand-ins. */
 export function handlerDeps(
@@ -86,7 +90,12 @@ export function functionClients(
   const build = (name: HandlerName): HandlerDeps => {
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamo });
     options.onDynamoClient?.(dynamodb, endpoints.dynamo);
-    const execution = handlerDeps(dynamodb, endpoints, options.retryPauseMs);
+    const execution = {
+      ...handlerDeps(dynamodb, endpoints, options.retryPauseMs),
+      ...(options.stopGraceMinutes !== undefined ? { stopGraceMinutes: options.stopGraceMinutes } : {}),
+      // A stop's pauses between ConflictExceptions, compressed as the SDK's are (tests).
+      ...(options.retryPauseMs !== undefined ? { pause: () => pauseFor(options.retryPauseMs ?? 0) } : {}),
+    };
     const s3 =
       options.s3?.() ??
       // Without a local bucket, S3 requests fail fast rather than reach AWS.

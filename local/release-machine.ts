@@ -78,6 +78,8 @@ export interface LocalReleaseMachineOptions {
   sfnPort?: number;
   /** Compress Retry pauses to this many ms (tests). */
   retryPauseMs?: number;
+  /** The stack's stopGraceMinutes: how long a stop-and-wait stays pending before it is abandoned. */
+  stopGraceMinutes?: number;
   /** Told of every engine event (benchmarks). */
   onEngineEvent?: EngineOptions["onEvent"];
   /** History events an execution may have (AWS: 25,000); lower only to test the limit. */

@@ -17,7 +17,9 @@ function metaschemaProblems(schema: unknown): string[] {
   return (draft4.errors ?? []).map((e) => `${e.instancePath || "(schema)"} ${e.message ?? e.keyword}`);
 }
 
-describe("the API's models, as API Gateway reads them", () => {
+describe("the API's models, as API Gateway reads them", function () {
+  // Loading the whole program under mocks, as test/program.test.ts allows it.
+  this.timeout(60000);
   before(async () => {
     await loadProgram();
   });

@@ -5,6 +5,7 @@
  * ends them with the stand-in's `finish()`.
  */
 import assert from "node:assert/strict";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { formatReleaseEvent } from "../local/release-events";
@@ -56,11 +57,20 @@ describe("release-machine CLI: release control", function () {
   before(async () => {
     testServer = await startCliServer(
       "cli-control",
-      ["c-build", "c-prod", "c-other"].map((name) => ({
-        name,
-        durationMs: null,
-        outcome: "Succeeded" as const,
-      })),
+      [
+        ...["c-build", "c-prod", "c-other"].map((name) => ({
+          name,
+          durationMs: null,
+          outcome: "Succeeded" as const,
+        })),
+        // Its one action is a manual approval: a stop-and-wait waits for it (up to 7 days on AWS).
+        {
+          name: "c-held",
+          durationMs: null,
+          outcome: "Succeeded" as const,
+          stages: [{ name: "Deploy", actions: [{ name: "Approve", manualApproval: true }] }],
+        },
+      ],
       { onReleaseEvent: (event) => logged.push(event) },
     );
     ({ server, dataDir } = testServer);
@@ -108,6 +118,36 @@ describe("release-machine CLI: release control", function () {
     const again = await cli(["cancel", releaseId, "--json"], "bob");
     assert.equal(again.code, 1);
     assert.equal((JSON.parse(again.stdout) as { error: string }).error, "ReleaseNotRunning");
+  });
+
+  it("cancel --force abandons at once a pipeline whose manual approval a stop-and-wait would wait for", async () => {
+    const releaseId = newReleaseId("cli-force");
+    await submitted({ releaseId, pipelines: ["c-held"] });
+    // The release waits (its registration, which started c-held, is done), and the approval is open.
+    await until(`${releaseId} to wait`, async () => {
+      const { Item } = await server.machine.deps.ddb.send(
+        new GetCommand({ TableName: server.machine.tables.releases, Key: { releaseId } }),
+      );
+      return Item?.taskToken !== undefined;
+    });
+    await until("c-held's approval to be open", () =>
+      server.machine.router.published.some(
+        (e) =>
+          e["detail-type"] === "CodePipeline Stage Execution State Change" &&
+          e.detail.pipeline === "c-held" &&
+          e.detail.state === "STARTED",
+      ),
+    );
+
+    const cancelled = await cli(["cancel", releaseId, "--force"], "bob");
+    assert.equal(cancelled.code, 0, cancelled.stderr);
+    assert.match(cancelled.stdout, /running pipelines are being abandoned/);
+    await releaseStatus(releaseId, "CANCELLED");
+    const held = (await server.machine.readRelease(releaseId))?.pipelines[0];
+    assert.deepEqual(
+      [held?.status, held?.history.map((h) => h.state)],
+      ["Stopped", ["STARTED", "ABANDONED_FORCED", "STOPPING", "STOPPED"]],
+    );
   });
 
   it("shows a gate awaiting approval, refuses the submitter's own approval with 403, and records another person's", async () => {

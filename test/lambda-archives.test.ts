@@ -324,6 +324,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       resumedStarts: 0,
       expiredGates: 0,
       endedReleases: 0,
+      abandonedStops: 0,
       failures: [],
     });
     assert.deepEqual(await outcome, { status: "SUCCEEDED", causedBy: SUBMITTER });

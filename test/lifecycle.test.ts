@@ -79,11 +79,15 @@ describe("the release lifecycle's declarations", () => {
     ]);
   });
 
-  it("leave a settled pipeline status only by the retry's reset, and never a Succeeded one", () => {
+  it("leave a settled pipeline status only by the retry's reset or a resumed execution, and never a Succeeded one", () => {
     const unsucceeded = SETTLED_STATUSES.filter((s) => s !== "Succeeded");
     assert.deepEqual(
       leaving(pipelineEdges, SETTLED_STATUSES),
-      unsucceeded.map((s) => `resetForRetry: ${s} -> Pending`).sort(),
+      [
+        ...unsucceeded.map((s) => `resetForRetry: ${s} -> Pending`),
+        "resume: Failed -> Started",
+        "resume: Stopped -> Started",
+      ].sort(),
     );
   });
 

@@ -65,6 +65,8 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     // It reads whose release it is before failing a failed registration's (handlers/release/ended.ts).
     ReadAndSettleReleases: DYNAMODB_READ_WRITE,
     Schedule: SCHEDULE,
+    // Each stop is recorded in its execution's history (handlers/stops.ts).
+    RecordExecutions: ["dynamodb:UpdateItem"],
     ReleasePipelines: ["codepipeline:StopPipelineExecution"],
     CompleteReleaseWait: ["states:SendTaskSuccess"],
     PublishReleaseEvents: ["events:PutEvents"],

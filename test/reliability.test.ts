@@ -584,7 +584,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
         await machine.router.idle();
         const after = await machine.readRelease(releaseId);
         assert.deepEqual(historyOf(after), [
-          ["svc-manual", "Stopped", ["STARTED", "STOPPING", "STOPPED"]],
+          ["svc-manual", "Stopped", ["STARTED", "STOP_REQUESTED", "STOPPING", "STOPPED"]],
           ["svc-b", "Failed", []],
         ]);
         await assertRanOnce(machine, releaseId, ["svc-manual"]);
@@ -786,7 +786,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
           await m.router.idle();
           const view = await m.readRelease(releaseId);
           assert.deepEqual(historyOf(view), [
-            ["svc-manual", "Stopped", ["STARTED", "STOPPING", "STOPPED"]],
+            ["svc-manual", "Stopped", ["STARTED", "STOP_REQUESTED", "STOPPING", "STOPPED"]],
             ["svc-c", "Succeeded", ["STARTED", "SUCCEEDED"]],
             ["svc-gone", "Failed", []],
           ]);
@@ -891,7 +891,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
           assert.deepEqual(historyOf(release)?.[0], [
             "svc-manual",
             "Stopped",
-            ["STARTED", "STOPPING", "STOPPED"],
+            ["STARTED", "STOP_REQUESTED", "STOPPING", "STOPPED"],
           ]);
           await assertRanOnce(m, releaseId, ["svc-manual", "svc-b"]);
         },
@@ -948,7 +948,7 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
           const report = await second.machine.reconcile();
           assert.deepEqual(
             report,
-            { checked: 0, completed: 0, resumedStarts: 0, expiredGates: 0, endedReleases: 0, failures: [] },
+            { checked: 0, completed: 0, resumedStarts: 0, expiredGates: 0, endedReleases: 0, abandonedStops: 0, failures: [] },
             "no waiter of the old engine is left",
           );
 

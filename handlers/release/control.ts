@@ -19,6 +19,8 @@ export interface CancelRequest {
   releaseId: string;
   by: string;
   reason?: string;
+  /** Abandon running pipelines at once (StopPipelineExecution with abandon) instead of stop-and-wait. */
+  force?: boolean;
 }
 
 /**
@@ -59,7 +61,7 @@ export async function cancelRelease(
     });
   }
   const why = `Release ${releaseId} cancelled by ${cancel.by}${cancel.reason ? `: ${cancel.reason}` : ""}`;
-  await stopRelease(deps, releaseId, why);
+  await stopRelease(deps, releaseId, why, request.force ? "forcedAbandon" : "wait");
   // Everything may have been settled already (only gates and pending pipelines were left).
   const release = await readReleaseItem(deps, releaseId);
   if (release) await completeReleaseIfSettled(deps, release);

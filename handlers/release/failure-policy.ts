@@ -7,7 +7,8 @@
  */
 import { ReleaseErrors } from "../../contract/errors";
 import { MACHINE, type ReleaseItem, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
-import { type ExecutionDeps, nowIso, stopExecution } from "../executions";
+import { type ExecutionDeps, nowIso } from "../executions";
+import { type StopKind, stopExecution } from "../stops";
 import { changePipeline, changeRelease } from "../lifecycle-store";
 import { settle } from "./outcome";
 import {
@@ -68,6 +69,7 @@ export async function stopRelease(
   deps: ExecutionDeps,
   releaseId: string,
   reason: string,
+  kind: StopKind = "wait",
 ): Promise<{ stopped: string[]; skipped: string[] }> {
   const stopped: string[] = [];
   const skipped: string[] = [];
@@ -78,7 +80,7 @@ export async function stopRelease(
       skipped.push(item.pipeline);
     } else if (item.status === "Started" && item.pipelineExecutionId) {
       const execution = { pipelineExecutionId: item.pipelineExecutionId, pipeline: item.pipeline };
-      if (await stopExecution(deps, execution, reason)) stopped.push(item.pipeline);
+      if (await stopExecution(deps, execution, reason, kind)) stopped.push(item.pipeline);
     }
   });
   return { stopped, skipped };
@@ -95,7 +97,12 @@ export async function afterFailure(
   cause: string,
 ): Promise<void> {
   const recorded = await changeRelease(deps, releaseId, RELEASE_CHANGES.recordFailure, {
-    fields: { firstFailure: cause, firstFailureError: ReleaseErrors.PipelineFailed, firstFailureBy: MACHINE },
+    fields: {
+      firstFailure: cause,
+      firstFailureError: ReleaseErrors.PipelineFailed,
+      firstFailureBy: MACHINE,
+      firstFailurePipeline: pipeline,
+    },
   });
   if (recorded.changed && recorded.item.failurePolicy === "stopRemaining") {
     await stopRelease(deps, releaseId, `Release ${releaseId} failed: ${cause}`);

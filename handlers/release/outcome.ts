@@ -9,6 +9,7 @@ import { ReleaseErrors, ReleaseNotRegistered } from "../../contract/errors";
 import {
   MACHINE,
   PIPELINE_CHANGES,
+  type PipelineItem,
   type ReleaseItem,
   type ReleaseOutcome,
   RELEASE_CHANGES,
@@ -44,15 +45,20 @@ export async function settle(
   if (release) await completeReleaseIfSettled(deps, release);
 }
 
-/** Whether every pipeline of the release is settled: the count says it may be, the items confirm. */
-export async function isSettled(deps: ExecutionDeps, release: ReleaseItem): Promise<boolean> {
-  if ((release.settledCount ?? 0) < release.pipelineCount) return false;
+/** Every pipeline of the release once all are settled; undefined while any is not. */
+async function settledItems(deps: ExecutionDeps, release: ReleaseItem): Promise<PipelineItem[] | undefined> {
+  if ((release.settledCount ?? 0) < release.pipelineCount) return undefined;
   const items = await pipelinesOfRelease(deps, release.releaseId);
-  return items.length >= release.pipelineCount && items.every((item) => item.settled === true);
+  const all = items.length >= release.pipelineCount && items.every((item) => item.settled === true);
+  return all ? items : undefined;
 }
 
-/** What the release's item says its end is: a cancel first, then its first failure, else success. */
-export function outcomeOf(release: ReleaseItem): ReleaseOutcome {
+/**
+ * What the release's item says its end is: a cancel first, then its first failure, then any
+ * pipeline that did not succeed (a first failure cleared by a resumed pipeline's success,
+ * handlers/release/resume.ts, never hides another's), else success.
+ */
+export function outcomeOf(release: ReleaseItem, items: readonly PipelineItem[] = []): ReleaseOutcome {
   if (release.cancelledBy !== undefined) {
     const why = release.cancelReason ? `: ${release.cancelReason}` : "";
     return {
@@ -70,6 +76,15 @@ export function outcomeOf(release: ReleaseItem): ReleaseOutcome {
       causedBy: release.firstFailureBy ?? MACHINE,
     };
   }
+  const failed = items.find((item) => item.status !== "Succeeded");
+  if (failed !== undefined) {
+    return {
+      status: "FAILED",
+      error: ReleaseErrors.PipelineFailed,
+      cause: failed.cause ?? `Pipeline ${failed.pipeline} ended ${failed.status}`,
+      causedBy: MACHINE,
+    };
+  }
   return { status: "SUCCEEDED", causedBy: release.submittedBy ?? MACHINE };
 }
 
@@ -79,11 +94,15 @@ export function outcomeOf(release: ReleaseItem): ReleaseOutcome {
  * writes first decides (the cancel requires that no outcome exists; the outcome requires the cancel
  * state it read), so the release ends with one status, and the loser learns it.
  */
-async function decideOutcome(deps: ExecutionDeps, read: ReleaseItem): Promise<ReleaseItem> {
+async function decideOutcome(
+  deps: ExecutionDeps,
+  read: ReleaseItem,
+  items: readonly PipelineItem[],
+): Promise<ReleaseItem> {
   let release = read;
   for (let tries = 0; tries < 5; tries += 1) {
     if (release.outcome) return release;
-    const outcome = outcomeOf(release);
+    const outcome = outcomeOf(release, items);
     const result =
       release.cancelledBy === undefined
         ? await changeRelease(deps, release.releaseId, RELEASE_CHANGES.decideOutcome, { fields: { outcome } })
@@ -106,8 +125,9 @@ export async function completeReleaseIfSettled(
   deps: ExecutionDeps,
   settledRelease: ReleaseItem,
 ): Promise<boolean> {
-  if (!(await isSettled(deps, settledRelease))) return false;
-  const release = await decideOutcome(deps, settledRelease);
+  const items = await settledItems(deps, settledRelease);
+  if (!items) return false;
+  const release = await decideOutcome(deps, settledRelease, items);
   if (!release.taskToken || !release.outcome) return false;
   try {
     await deps.sfn.send(

@@ -19,13 +19,14 @@ import {
   nowIso,
   recordStart,
   releaseWaiterDone,
-  stopExecution,
 } from "../executions";
+import { stopExecution } from "../stops";
 import { findFailurePoint } from "../failure-cause";
 import { changePipeline } from "../lifecycle-store";
 import { publishApprovalRequested, publishReleaseEvent } from "../release-events";
 import { afterFailure, failUnstarted, settleUnstarted } from "./failure-policy";
 import { settle } from "./outcome";
+import { clearFailureIfHarmless, onExecutionResumed } from "./resume";
 import {
   START_CONCURRENCY,
   inBatches,
@@ -218,9 +219,19 @@ async function openGate(
 export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionItem): Promise<void> {
   const { releaseId, pipeline, pipelineExecutionId, status } = execution;
   if (!releaseId || !pipeline || !isTerminal(status)) return;
-  const item = await readPipeline(deps, releaseId, pipeline);
+  let item = await readPipeline(deps, releaseId, pipeline);
   // Not this release's execution of the pipeline (an earlier attempt's, say): nothing to decide.
   if (!item || item.pipelineExecutionId !== pipelineExecutionId) return;
+  // A later attempt's end (RetryStageExecution) than the schedule item holds: the resume first.
+  if ((execution.executionAttempt ?? 1) > (item.executionAttempt ?? 1)) {
+    await onExecutionResumed(deps, execution, false);
+    item = (await readPipeline(deps, releaseId, pipeline)) ?? item;
+  }
+  // A resumed execution's new end after its release's outcome: its history has it; nothing counts.
+  if (SETTLED_STATUSES.includes(item.status) && item.status !== status) {
+    await releaseWaiterDone(deps, pipelineExecutionId);
+    return;
+  }
   const succeeded = status === "Succeeded";
   const cause = succeeded ? undefined : await failureCause(deps, execution, status);
   // A success is marked settled as it is recorded (contract/lifecycle-success.ts): one write less.
@@ -243,6 +254,7 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
     await inBatches(item.dependants, START_CONCURRENCY, (dependant) =>
       dependencySucceeded(deps, releaseId, dependant, pipeline),
     );
+    if (item.executionAttempt !== undefined) await clearFailureIfHarmless(deps, releaseId, pipeline);
   } else {
     await afterFailure(deps, releaseId, pipeline, cause ?? "");
   }
