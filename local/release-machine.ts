@@ -10,7 +10,7 @@ import type { TableNames } from "../handlers/config";
 import { pipelineStateChangePattern } from "../contract/event-patterns";
 import type { ExecutionDeps } from "../handlers/executions";
 import { type ReconcileReport, pipelineStateChange } from "../handlers/pipeline-events";
-import { failAbandonedReleases } from "../handlers/release/recovery";
+import { failAbandonedReleases, takeOverDeadClaims } from "../handlers/release/recovery";
 import { type FunctionName, type Handler, type HandlerDeps, wire } from "../handlers/wiring";
 import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits } from "../contract/manifest-schema";
 import type { ReleaseStatusView } from "../contract/release-view";
@@ -51,6 +51,7 @@ import {
 import { type LocalIam, type LocalIamOptions, enforcedEngineServices, localIam } from "./iam-wiring";
 import { PAYLOADS } from "./payloads";
 import { executionStatusChangeEvent } from "./execution-events";
+import { type ExecutionJournal, openExecutionJournal } from "./execution-journal";
 import { type FunctionTimeouts, timeoutOf, withLambdaTimeout } from "./lambda-timeout";
 
 export {
@@ -71,6 +72,11 @@ export interface LocalReleaseMachineOptions {
   workflow?: Partial<WorkflowOptions>;
   /** Persist DynamoDB data here; in memory when unset. */
   dataDir?: string;
+  /**
+   * Keep accepted executions (local/execution-journal.ts) and CodePipeline's executions
+   * (local/codepipeline-store.ts) here, so a restart takes them up again; in memory when unset.
+   */
+  durableDir?: string;
   /** The CodePipeline stand-in's port; an ephemeral one when unset. */
   codepipelinePort?: number;
   /** The Step Functions endpoint's port; an ephemeral one when unset. */
@@ -140,6 +146,10 @@ export interface LocalReleaseMachine {
   start(input: unknown, options?: { name?: string }): LocalExecution;
   reconcile(): Promise<ReconcileReport>;
   readRelease(releaseId: string): Promise<ReleaseStatusView | undefined>;
+  /** The executions not ended at the last stop, started again from the journal (durableDir). */
+  resumed: LocalExecution[];
+  /** Whether the execution journal knows this execution (always false without durableDir). */
+  journaled(executionArn: string): boolean;
   close(): Promise<void>;
 }
 
@@ -219,7 +229,13 @@ function localFunctions(deps: (name: HandlerName) => HandlerDeps): LocalFunction
 function localEngine(
   options: LocalReleaseMachineOptions,
   functions: LocalFunctions,
-  resources: { dynamodb: DynamoDBClient; router: EventRouter; registry: TaskTokenRegistry; iam: LocalIam },
+  resources: {
+    dynamodb: DynamoDBClient;
+    router: EventRouter;
+    registry: TaskTokenRegistry;
+    iam: LocalIam;
+    journal?: ExecutionJournal;
+  },
 ): LocalWorkflowEngine {
   const definition = releaseWorkflow(LOCAL_REFS, { ...DEFAULT_WORKFLOW_OPTIONS, ...options.workflow });
   const intercept = options.interceptFunction;
@@ -252,15 +268,18 @@ function localEngine(
       ...(options.executionTimeoutSeconds !== undefined
         ? { executionTimeoutSeconds: options.executionTimeoutSeconds }
         : {}),
-      // Step Functions tells the default bus of every status change: rules on it work locally too.
-      onStatusChange: (execution) =>
+      // Journaled first (a start before StartExecution answers); then, as Step Functions tells the
+      // default bus of every status change, rules on it work locally too.
+      onStatusChange: (execution) => {
+        resources.journal?.record(execution);
         resources.router.publish(
           executionStatusChangeEvent(execution, {
             stateMachineArn: LOCAL_STATE_MACHINE_ARN,
             region: LOCAL_REGION,
             accountId: LOCAL_ACCOUNT,
           }),
-        ),
+        );
+      },
     },
   );
 }
@@ -274,6 +293,7 @@ async function startStandIns(options: LocalReleaseMachineOptions, router: EventR
     pipelines: options.pipelines,
     ...(options.codepipelinePort !== undefined && { port: options.codepipelinePort }),
     onEvent: (event) => router.publish(event),
+    ...(options.durableDir !== undefined && { dataDir: options.durableDir }),
     region: LOCAL_REGION,
     accountId: LOCAL_ACCOUNT,
   });
@@ -376,11 +396,13 @@ export async function startLocalReleaseMachine(
   const timed = <N extends FunctionName>(name: N): Handler<N> =>
     withLambdaTimeout(timeoutOf(name, options.functionTimeoutSeconds), wire(name, injected(name)));
   const reconcile = timed("reconciler");
+  const journal = options.durableDir ? openExecutionJournal(options.durableDir) : undefined;
   const engine = localEngine(options, localFunctions(injected), {
     dynamodb: engineDynamodb,
     router,
     registry,
     iam,
+    ...(journal && { journal }),
   });
 
   late.engine = engine;
@@ -392,6 +414,8 @@ export async function startLocalReleaseMachine(
   );
 
   const reconciler = localReconciler(reconcile, options.reconcileEveryMs);
+  // Every rule is in place: the executions the last stop cut off run again.
+  const resumed = journal?.replay(engine) ?? [];
 
   const start = (input: unknown, startOptions: { name?: string } = {}) =>
     engine.startExecution({ input, ...(startOptions.name ? { name: startOptions.name } : {}) });
@@ -417,7 +441,11 @@ export async function startLocalReleaseMachine(
       ),
     reconcile: reconciler.pass,
     readRelease: (releaseId) => readRelease(deps, releaseId),
+    resumed,
+    journaled: (executionArn) => journal?.knows(executionArn) ?? false,
     async close() {
+      // A shutdown's aborts are no ends: the journal keeps these executions to run again.
+      journal?.close();
       await reconciler.stop();
       await engine.stopAll();
       await router.idle();
@@ -435,11 +463,13 @@ export async function startLocalReleaseMachine(
 }
 
 /**
- * After a restart: releases the stopped engine left RUNNING are marked FAILED, saying why. Their
- * local pipelines ran inside the stopped process and ended with it: each running one is recorded
- * (once) as Stopped and taken off the reconciler's index, and those never started read Skipped.
- * Returns their ids.
+ * After a restart (handlers/release/recovery.ts): starts claimed by the stopped process are taken
+ * over, and a release whose execution the journal does not know (so nothing runs it again) is
+ * marked FAILED, saying why. Returns those releases' ids. The caller's next reconciler pass then
+ * records the real end of every execution whose end was not acted on.
  */
 export async function failOrphanedReleases(machine: LocalReleaseMachine): Promise<string[]> {
-  return failAbandonedReleases(machine.deps);
+  const abandoned = await failAbandonedReleases(machine.deps, machine.journaled);
+  await takeOverDeadClaims(machine.deps);
+  return abandoned;
 }
