@@ -76,9 +76,16 @@ export abstract class CodePipelineOperations {
         stopAndWaitMs: this.stopAndWaitMs,
       });
       run.stages.push(...state.stages);
-      Object.assign(run, { stopping: state.stopping, waitingFor: state.waitingFor, announced: state.announced });
+      Object.assign(run, {
+        stopping: state.stopping,
+        waitingFor: state.waitingFor,
+        announced: state.announced,
+      });
       this.runs.set(state.record.pipelineExecutionId, run);
-      this.byToken.set(`${state.record.pipeline}\n${state.record.clientRequestToken}`, run.record.pipelineExecutionId);
+      this.byToken.set(
+        `${state.record.pipeline}\n${state.record.clientRequestToken}`,
+        run.record.pipelineExecutionId,
+      );
       if (!run.isTerminal) runs.push({ run, ...(state.openStage && { openStage: state.openStage }) });
     }
     const holding = runs.filter((r) => r.openStage !== undefined);

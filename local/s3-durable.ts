@@ -28,7 +28,8 @@ interface S3rverObject {
 async function bytesOf(content: Buffer | Readable): Promise<Buffer> {
   if (Buffer.isBuffer(content)) return content;
   const chunks: Buffer[] = [];
-  for await (const chunk of content) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  for await (const chunk of content)
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
   return Buffer.concat(chunks);
 }
 

@@ -135,8 +135,7 @@ async function killableSetup(pipelines: object[]) {
   };
 }
 
-const ended = (releaseId: string) =>
-  new RegExp(`^\\S+ {2}(succeeded|failed) +release ${releaseId}\\b`, "m");
+const ended = (releaseId: string) => new RegExp(`^\\S+ {2}(succeeded|failed) +release ${releaseId}\\b`, "m");
 
 describe("local mode killed with kill -9 and started again", function () {
   this.timeout(90_000);
@@ -205,10 +204,14 @@ describe("local mode killed with kill -9 and started again", function () {
   it("a pipeline that succeeded before kill -9 reads Succeeded after the restart and is not run again by a retry", async () => {
     await machine?.logged(ended("k-mixed"));
     assert.equal(await setup.post({}, "/releases/k-mixed/retry"), 202);
-    const retried = await until("the retry to end", async () => {
-      const release = await setup.get("k-mixed");
-      return release?.attempt === 2 && release.status !== "RUNNING" ? release : undefined;
-    }, 30_000);
+    const retried = await until(
+      "the retry to end",
+      async () => {
+        const release = await setup.get("k-mixed");
+        return release?.attempt === 2 && release.status !== "RUNNING" ? release : undefined;
+      },
+      30_000,
+    );
     assert.deepEqual(
       retried.pipelines.map((p) => [p.name, p.status, p.attempt]),
       [
@@ -219,5 +222,73 @@ describe("local mode killed with kill -9 and started again", function () {
     assert.equal(retried.pipelines[0].pipelineExecutionId, beforeKill.pipelines[0].pipelineExecutionId);
     // svc-a ran for k-mixed once, for k-api once and for k-s3 once: the retry started none.
     assert.equal((await setup.executions("svc-a")).length, 3);
+  });
+});
+
+/** mulberry32: a small seeded generator, so a failing run can be repeated with its seed. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("local mode killed at random moments", function () {
+  this.timeout(120_000);
+  const seed = Number(process.env.RELEASE_MACHINE_KILL_SEED ?? 18);
+  const ROUNDS = 2;
+
+  it(`loses no accepted submission, through ${ROUNDS} kills at moments chosen by seed ${seed}`, async () => {
+    const random = seeded(seed);
+    const setup = await killableSetup([
+      // PARALLEL: releases running together never supersede each other's executions.
+      { name: "svc-a", durationMs: 100, outcome: "Succeeded", executionMode: "PARALLEL" },
+      { name: "svc-b", durationMs: 300, outcome: "Succeeded", executionMode: "PARALLEL" },
+    ]);
+    const accepted: string[] = [];
+    const moments: string[] = [];
+    let machine: Machine | undefined;
+    try {
+      for (let round = 1; round <= ROUNDS; round += 1) {
+        machine = await setup.start();
+        const count = 1 + Math.floor(random() * 4);
+        for (let i = 1; i <= count; i += 1) {
+          const releaseId = `r${round}-${i}`;
+          const manifest = { releaseId, pipelines: random() < 0.5 ? ["svc-a"] : ["svc-a", "svc-b"] };
+          if (random() < 0.5) assert.equal(await setup.post(manifest), 200);
+          else await setup.upload(manifest);
+          accepted.push(releaseId);
+        }
+        const moment = Math.floor(random() * 3);
+        const last = accepted.at(-1) ?? "";
+        if (moment === 1) {
+          // One more submission in flight: not acknowledged, so the kill may or may not lose it.
+          void setup.post({ releaseId: `r${round}-unanswered`, pipelines: ["svc-a"] }).catch(() => 0);
+        } else if (moment === 2) {
+          await machine.logged(new RegExp(`started +release ${last}\\b`));
+        }
+        moments.push(["right after the last answer", "with a request in flight", "mid-run"][moment]);
+        await kill9(machine);
+      }
+      machine = await setup.start();
+      for (const releaseId of accepted) {
+        const release = await until(
+          `${releaseId} to end (kills: ${moments.join(", ")})`,
+          async () => {
+            const found = await setup.get(releaseId);
+            return found && found.status !== "RUNNING" ? found : undefined;
+          },
+          30_000,
+        );
+        assert.equal(release.status, "SUCCEEDED", `${releaseId}: ${release.cause ?? ""}`);
+      }
+    } finally {
+      await stopGently(machine);
+      setup.close();
+    }
   });
 });

@@ -949,7 +949,11 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
           assert.equal(taken.status, "RUNNING");
           assert.deepEqual(
             taken.pipelines.map((p) => [p.name, p.status, p.pipelineExecutionId]),
-            before.pipelines.map((p) => [p.name, p.name === "svc-a" ? "Succeeded" : "InProgress", p.pipelineExecutionId]),
+            before.pipelines.map((p) => [
+              p.name,
+              p.name === "svc-a" ? "Succeeded" : "InProgress",
+              p.pipelineExecutionId,
+            ]),
             "the same executions, followed to their real ends",
           );
           machine.codepipeline.finish(before.pipelines[0].pipelineExecutionId ?? "", "Succeeded");
