@@ -131,7 +131,7 @@ export function banner(server: LocalServer, settings: Settings, pipelines: Local
   if (server.recovered.length > 0) {
     lines.push(
       "",
-      `Marked FAILED (they were running when the machine last stopped): ${server.recovered.join(", ")}`,
+      `Marked FAILED (running when the machine last stopped, and no journaled execution to take them up): ${server.recovered.join(", ")}`,
     );
   }
   return [...lines, "", "Release events:"];

@@ -2,7 +2,8 @@
  * s3rver's PutObject made durable: s3rver answers once its write stream was handed the bytes, not
  * once they are on disk, so an upload answered just before a `kill -9` could be lost or cut short.
  * S3 answers a PutObject only once the object is stored durably
- * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/DataDurability.html); here the object,
+ * and never adds a partial object
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html); here the object,
  * its MD5 and its metadata are written and fsync'd (and their folder) before the store returns, so
  * before the upload is answered and before its event is journaled (local/s3.ts).
  */
