@@ -126,7 +126,7 @@ export function banner(server: LocalServer, settings: Settings, pipelines: Local
     `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws dynamodb scan --table-name ${releases} --endpoint-url ${server.dynamoEndpoint} --region ${LOCAL_REGION}`,
     `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws codepipeline list-pipeline-executions --pipeline-name <pipeline> --endpoint-url ${server.codepipelineEndpoint} --region ${LOCAL_REGION}`,
     "",
-    "Ctrl-C stops it; finished releases stay readable after a restart.",
+    "Ctrl-C stops it; releases survive a restart (those running are taken up again).",
   ];
   if (server.recovered.length > 0) {
     lines.push(

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,6 +15,7 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { ReleaseStatusView } from "../contract/release-view";
 import { localS3ClientConfig } from "../contract/local-s3-config";
 import { listen } from "../local/http";
+import { startLocalServer } from "../local/server";
 import { until } from "./local-helpers";
 
 const ROOT = path.join(__dirname, "..");
@@ -289,6 +290,65 @@ describe("local mode killed at random moments", function () {
     } finally {
       await stopGently(machine);
       setup.close();
+    }
+  });
+});
+
+describe("an execution the journal saw start but not end", function () {
+  this.timeout(60_000);
+
+  it("runs again to the outcome its release already recorded, starting no pipeline again", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "rm-replay-"));
+    const options = {
+      port: 0,
+      s3Port: 0,
+      dataDir,
+      pipelines: [
+        { name: "svc-a", durationMs: 20, outcome: "Succeeded" as const },
+        { name: "svc-f", durationMs: 20, outcome: "Failed" as const },
+      ],
+      retryPauseMs: 5,
+      reconcileEveryMs: 3_600_000,
+    };
+    let server = await startLocalServer(options);
+    try {
+      const manifests = { ok: ["svc-a"], bad: ["svc-a", "svc-f"] };
+      for (const [releaseId, pipelines] of Object.entries(manifests)) {
+        const body = JSON.stringify({ releaseId, pipelines });
+        const headers = { "content-type": "application/json" };
+        const answer = await fetch(`${server.url}/releases`, { method: "POST", headers, body });
+        assert.equal(answer.status, 200);
+      }
+      const first = server.machine;
+      const ended = async (releaseId: string) =>
+        until(`${releaseId} to end`, async () => {
+          const release = await first.readRelease(releaseId);
+          return release && release.status !== "RUNNING" ? release : undefined;
+        });
+      const before = [await ended("ok"), await ended("bad")];
+      await Promise.all(first.engine.listExecutions().map((e) => e.done));
+      await server.close();
+      // As if killed after the Mark states wrote the outcome and before the end was journaled.
+      const journal = path.join(dataDir, "executions.jsonl");
+      const lines = readFileSync(journal, "utf8").split("\n");
+      writeFileSync(journal, lines.filter((line) => !line.includes('"kind":"ended"')).join("\n"));
+
+      server = await startLocalServer(options);
+
+      assert.equal(server.machine.resumed.length, 2);
+      await Promise.all(server.machine.resumed.map((execution) => execution.done));
+      const after = [await server.machine.readRelease("ok"), await server.machine.readRelease("bad")];
+      const shown = (r: ReleaseStatusView | undefined) => [
+        r?.status,
+        r?.error,
+        r?.pipelines.map((p) => [p.name, p.status, p.pipelineExecutionId]),
+      ];
+      assert.deepEqual(after.map(shown), before.map(shown));
+      assert.equal(server.machine.codepipeline.executions("svc-a").length, 2, "svc-a ran once per release");
+      assert.equal(server.machine.codepipeline.executions("svc-f").length, 1);
+    } finally {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
