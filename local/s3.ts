@@ -71,6 +71,7 @@ export async function startS3(options: {
   if (journal) writeDurably(server.store);
   // s3rver emits the event inside the request, before it answers: journaled, it is acknowledged.
   server.on("event", (notification) => {
+    if (!journal && !options.onObjectCreated) return; // nobody listens: nothing to build
     for (const record of notification.Records ?? []) {
       if (!record.eventName.startsWith("ObjectCreated")) continue;
       const { bucket, object } = record.s3;
