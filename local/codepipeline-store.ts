@@ -60,13 +60,15 @@ export interface RunStore {
 
 /** The journal under `dataDir`; saves nothing when `dataDir` is unset (in-memory stand-ins). */
 export function openRunStore(dataDir: string | undefined): RunStore {
+  // Only each run's newest state is kept from one start to the next.
+  const newestOnly = (entries: SavedRun[]) => [
+    ...new Map(entries.map((entry) => [entry.record.pipelineExecutionId, entry])).values(),
+  ];
   const journal: Journal<SavedRun> | undefined = dataDir
-    ? openJournal(path.join(dataDir, "codepipeline.jsonl"))
+    ? openJournal(path.join(dataDir, "codepipeline.jsonl"), newestOnly)
     : undefined;
   const last = new Map<string, string>();
-  const newest = new Map<string, SavedRun>();
-  for (const entry of journal?.entries ?? []) newest.set(entry.record.pipelineExecutionId, entry);
-  const saved = [...newest.values()]
+  const saved = newestOnly(journal?.entries ?? [])
     .map(revived)
     .sort((a, b) => a.record.startTime.getTime() - b.record.startTime.getTime());
   return {

@@ -6,7 +6,7 @@
  * executions (local/execution-journal.ts), accepted S3 events (local/s3.ts) and CodePipeline's
  * executions (local/codepipeline-store.ts); docs/architecture.md, "Local mode".
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import path from "node:path";
 
 export interface Journal<T> {
@@ -17,8 +17,30 @@ export interface Journal<T> {
   close(): void;
 }
 
-/** Opens (creating) the journal `file`, with its entries so far. */
-export function openJournal<T>(file: string): Journal<T> {
+/** Replaces `file` with `entries`, atomically: a new file written and fsync'd, then renamed over it. */
+function rewrite<T>(file: string, entries: T[]): void {
+  const next = `${file}.next`;
+  const fd = openSync(next, "w");
+  try {
+    writeSync(fd, entries.map((entry) => `${JSON.stringify(entry)}\n`).join(""));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(next, file);
+  const dir = openSync(path.dirname(file), "r");
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+/**
+ * Opens (creating) the journal `file`, with its entries so far; `compact`, when given, keeps only
+ * what it returns of them (e.g. each item's newest state), rewriting the file when that is less.
+ */
+export function openJournal<T>(file: string, compact?: (entries: T[]) => T[]): Journal<T> {
   mkdirSync(path.dirname(file), { recursive: true });
   let text = "";
   try {
@@ -35,11 +57,16 @@ export function openJournal<T>(file: string): Journal<T> {
       // A line cut off by a kill mid-append: its append never returned.
     }
   }
+  const kept = compact ? compact(entries) : entries;
+  if (kept.length < entries.length) {
+    rewrite(file, kept);
+    text = "";
+  }
   let fd: number | undefined = openSync(file, "a");
   // A cut-off last line must not swallow the next entry.
   if (text !== "" && !text.endsWith("\n")) writeSync(fd, "\n");
   return {
-    entries,
+    entries: kept,
     append(entry) {
       if (fd === undefined) return;
       writeSync(fd, `${JSON.stringify(entry)}\n`);
