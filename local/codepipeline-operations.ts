@@ -30,6 +30,7 @@ import {
   retryable,
 } from "./codepipeline-run";
 import { StageLocks } from "./codepipeline-locks";
+import type { SavedRun } from "./codepipeline-store";
 import { type LocalPipelineSpec, type PipelinePlan, planOf } from "./codepipeline-spec";
 
 /** A pipeline the stand-in serves: its spec, its plan and its stage locks. */
@@ -56,6 +57,40 @@ export abstract class CodePipelineOperations {
     for (const spec of specs) {
       const plan = planOf(spec);
       this.pipelines.set(spec.name, { spec, plan, locks: new StageLocks(plan.mode) });
+    }
+  }
+
+  /**
+   * Runs kept across a restart (local/codepipeline-store.ts), known again by id and by their
+   * start's clientRequestToken; those not ended go on: runs holding a stage first, then the ones
+   * that waited, oldest first. A saved run of a pipeline no longer in the file is left out.
+   */
+  protected restore(saved: SavedRun[]): void {
+    const runs: { run: PipelineRun; openStage?: string }[] = [];
+    for (const state of saved) {
+      const pipeline = this.pipelines.get(state.record.pipeline);
+      if (!pipeline) continue;
+      const run = new PipelineRun(state.record, pipeline.plan, {
+        events: this.events,
+        gate: pipeline.locks,
+        stopAndWaitMs: this.stopAndWaitMs,
+      });
+      run.stages.push(...state.stages);
+      Object.assign(run, {
+        stopping: state.stopping,
+        waitingFor: state.waitingFor,
+        announced: state.announced,
+      });
+      this.runs.set(state.record.pipelineExecutionId, run);
+      this.byToken.set(
+        `${state.record.pipeline}\n${state.record.clientRequestToken}`,
+        run.record.pipelineExecutionId,
+      );
+      if (!run.isTerminal) runs.push({ run, ...(state.openStage && { openStage: state.openStage }) });
+    }
+    const holding = runs.filter((r) => r.openStage !== undefined);
+    for (const { run, openStage } of [...holding, ...runs.filter((r) => r.openStage === undefined)]) {
+      run.continueAfterRestart(openStage);
     }
   }
 

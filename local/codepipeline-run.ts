@@ -122,7 +122,8 @@ export class PipelineRun {
   stopping?: "wait" | "abandon";
   /** The stage this run waits to enter, while its gate holds it. */
   waitingFor?: number;
-  private announced = false;
+  /** STARTED went out (kept across a restart: local/codepipeline-store.ts). */
+  announced = false;
   private open?: OpenStage;
   private timers: NodeJS.Timeout[] = [];
   private endedPromise!: Promise<ExecutionRecord>;
@@ -237,6 +238,41 @@ export class PipelineRun {
     this.context.events.pipeline(this, "RESUMED");
     this.context.gate.hold(this, index);
     this.enter(index, rerun);
+  }
+
+  /**
+   * The stand-in restarted with this run not ended (local/codepipeline-store.ts), and CodePipeline
+   * would have run on: the open stage is held again and each of its actions still in progress ends
+   * at its scheduled time (its start plus its duration; at once if that passed; an approval stays
+   * open); a run that waited for a stage asks for it again; one not yet announced starts. A stop
+   * accepted before the restart ends the run Stopped now.
+   */
+  continueAfterRestart(openStage: string | undefined): void {
+    if (!this.announced) return this.start();
+    if (this.plan.stages.length === 0) {
+      const { durationMs } = this.plan;
+      const outcome = outcomeOf(this.plan, this.record.attempt);
+      const left = durationMs === null ? null : this.record.startTime.getTime() + durationMs - Date.now();
+      if (left !== null) this.later(Math.max(0, left), () => this.end(this.stopping ? "Stopped" : outcome));
+      return;
+    }
+    const index = this.plan.stages.findIndex((s) => s.name === openStage);
+    const record = this.stages.find((s) => s.name === openStage);
+    if (index >= 0 && record) {
+      const open: OpenStage = { index, record, pending: new Map() };
+      this.open = open;
+      this.context.gate.hold(this, index);
+      for (const action of latestRuns(record).filter((a) => a.status === "InProgress")) {
+        const planned = this.plan.stages[index].actions.find((a) => a.name === action.actionName);
+        if (!planned) continue;
+        open.pending.set(action, { planned });
+        const ms = this.durationOf(planned);
+        this.schedule(action, ms === null ? null : Math.max(0, action.startTime.getTime() + ms - Date.now()));
+      }
+    }
+    if (this.stopping) return this.end("Stopped");
+    if (this.open?.pending.size === 0) return this.closeStage();
+    if (!this.open) this.context.gate.request(this, this.waitingFor ?? 0);
   }
 
   /** Ends the run now (once), closing its open stage; STARTED goes out first if its timer has not fired. */

@@ -39,6 +39,7 @@ import {
 } from "./codepipeline-protocol";
 import { CodePipelineOperations } from "./codepipeline-operations";
 import { listen, readBody } from "./http";
+import { type RunStore, openRunStore } from "./codepipeline-store";
 
 export type {
   ExecutionMode,
@@ -98,6 +99,8 @@ export interface CodePipelineServiceOptions {
    * the executions it starts. Unlisted keys are the local engine's role.
    */
   callers?: Record<string, string>;
+  /** Keep the executions in this folder across restarts (local/codepipeline-store.ts); in memory when unset. */
+  dataDir?: string;
 }
 
 export interface CodePipelineService {
@@ -136,6 +139,7 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
   private readonly server: Server;
   private readonly region: string;
   private readonly account: string;
+  private readonly store: RunStore;
   private readonly operations: Record<FaultableOperation, (body: Body, caller: ExecutionTrigger) => object> =
     {
       StartPipelineExecution: (body, caller) => this.startPipelineExecution(body, caller),
@@ -154,6 +158,7 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
     super(options.pipelines, options.stopAndWaitMs === undefined ? STOP_AND_WAIT_MS : options.stopAndWaitMs);
     this.region = options.region ?? "us-east-1";
     this.account = options.accountId ?? "000000000000";
+    this.store = openRunStore(options.dataDir);
     this.server = createServer((request, response) => {
       void this.answer(request).then(({ status, payload }) => {
         response.writeHead(status, { "content-type": "application/x-amz-json-1.1" });
@@ -170,6 +175,7 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
       this.options.host ?? "127.0.0.1",
     );
     this.endpoint = `http://${family === "IPv6" ? `[${address}]` : address}:${port}`;
+    this.restore(this.store.saved);
     return this;
   }
 
@@ -178,6 +184,7 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
     for (const run of this.runs.values()) run.cancelTimers();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.store.close();
   }
 
   finish(pipelineExecutionId: string, status: "Succeeded" | "Failed" | "Stopped"): void {
@@ -214,8 +221,11 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
     };
   }
 
+  /** Each change is saved before it is told (local/codepipeline-store.ts). */
   protected readonly events: RunEvents = {
-    pipeline: ({ record }, state) =>
+    pipeline: (run, state) => {
+      this.store.save(run);
+      const { record } = run;
       this.options.onEvent(
         this.envelope(PIPELINE_EVENT_DETAIL_TYPE, record.pipeline, {
           pipeline: record.pipeline,
@@ -229,8 +239,11 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
             "trigger-detail": record.trigger.triggerDetail,
           },
         }),
-      ),
-    stage: ({ record }, stage, state) =>
+      );
+    },
+    stage: (run, stage, state) => {
+      this.store.save(run);
+      const { record } = run;
       this.options.onEvent(
         this.envelope(STAGE_EVENT_DETAIL_TYPE, record.pipeline, {
           pipeline: record.pipeline,
@@ -239,7 +252,8 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
           state,
           version: 1,
         }),
-      ),
+      );
+    },
   };
 
   private envelope<T extends string, D>(detailType: T, pipeline: string, detail: D): CodePipelineEvent<T, D> {
@@ -372,6 +386,8 @@ export class LocalCodePipeline extends CodePipelineOperations implements CodePip
     if (fault && !fault.afterEffect)
       throw new CodePipelineError(fault.error, `Injected ${fault.error}`, fault.httpStatus);
     const result = this.operations[operation as FaultableOperation](body, this.triggerOf(request));
+    // What the call changed is kept before it is answered.
+    for (const run of this.runs.values()) if (!run.isTerminal) this.store.save(run);
     if (fault)
       throw new CodePipelineError(
         fault.error,

@@ -270,7 +270,7 @@ export class LocalWorkflowEngine {
   }
 
   /** StartExecution: a name in use by a running execution returns it (as on AWS); a used name otherwise fails. */
-  startExecution(request: { input: unknown; name?: string }): LocalExecution {
+  startExecution(request: { input: unknown; name?: string; startDate?: Date }): LocalExecution {
     const name = request.name ?? randomUUID();
     const inputBytes = checkStartRequest(name, request.input);
     const executionArn = `${this.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
@@ -287,7 +287,7 @@ export class LocalWorkflowEngine {
       executionArn,
       name,
       input: request.input,
-      startDate: new Date(),
+      startDate: request.startDate ?? new Date(),
       status: "RUNNING",
       done: undefined as unknown as Promise<LocalExecution>,
       costs: { transitions: 0, historyEvents: 0 },
@@ -450,6 +450,14 @@ export class LocalWorkflowEngine {
     this.inFlight.add(settled);
     void settled.then(() => this.inFlight.delete(settled));
     return work;
+  }
+
+  /** An execution that ended before a restart (local/execution-journal.ts): its name stays used. */
+  remember(ended: Omit<LocalExecution, "done" | "costs" | "largestStateBytes">): void {
+    const execution = { ...ended, costs: { transitions: 0, historyEvents: 0 }, largestStateBytes: 0 };
+    const remembered = execution as LocalExecution;
+    remembered.done = Promise.resolve(remembered);
+    this.executions.set(ended.executionArn, remembered);
   }
 
   describeExecution(executionArn: string): LocalExecution | undefined {

@@ -126,12 +126,12 @@ export function banner(server: LocalServer, settings: Settings, pipelines: Local
     `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws dynamodb scan --table-name ${releases} --endpoint-url ${server.dynamoEndpoint} --region ${LOCAL_REGION}`,
     `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws codepipeline list-pipeline-executions --pipeline-name <pipeline> --endpoint-url ${server.codepipelineEndpoint} --region ${LOCAL_REGION}`,
     "",
-    "Ctrl-C stops it; finished releases stay readable after a restart.",
+    "Ctrl-C stops it; releases survive a restart (those running are taken up again).",
   ];
   if (server.recovered.length > 0) {
     lines.push(
       "",
-      `Marked FAILED (they were running when the machine last stopped): ${server.recovered.join(", ")}`,
+      `Marked FAILED (running when the machine last stopped, and no journaled execution to take them up): ${server.recovered.join(", ")}`,
     );
   }
   return [...lines, "", "Release events:"];

@@ -7,12 +7,11 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import type { HandlerName } from "../contract/permissions";
 import type { TableNames } from "../handlers/config";
-import { executionEndedPattern, pipelineStateChangePattern } from "../contract/event-patterns";
-import type { ExecutionStatusChangeEvent } from "../handlers/release/execution-ended";
 import type { ExecutionDeps } from "../handlers/executions";
-import { type ReconcileReport, pipelineStateChange } from "../handlers/pipeline-events";
-import { failAbandonedReleases } from "../handlers/release/recovery";
+import type { ReconcileReport } from "../handlers/pipeline-events";
+import { failAbandonedReleases, takeOverDeadClaims } from "../handlers/release/recovery";
 import { type FunctionName, type Handler, type HandlerDeps, wire } from "../handlers/wiring";
+import { routeExecutionEnds, routePipelineEvents } from "./event-rules";
 import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits } from "../contract/manifest-schema";
 import type { ReleaseStatusView } from "../contract/release-view";
 import { readRelease } from "../handlers/release-status";
@@ -52,6 +51,7 @@ import {
 import { type LocalIam, type LocalIamOptions, enforcedEngineServices, localIam } from "./iam-wiring";
 import { PAYLOADS } from "./payloads";
 import { executionStatusChangeEvent } from "./execution-events";
+import { type ExecutionJournal, openExecutionJournal } from "./execution-journal";
 import { type FunctionTimeouts, timeoutOf, withLambdaTimeout } from "./lambda-timeout";
 
 export {
@@ -72,6 +72,11 @@ export interface LocalReleaseMachineOptions {
   workflow?: Partial<WorkflowOptions>;
   /** Persist DynamoDB data here; in memory when unset. */
   dataDir?: string;
+  /**
+   * Keep accepted executions (local/execution-journal.ts) and CodePipeline's executions
+   * (local/codepipeline-store.ts) here, so a restart takes them up again; in memory when unset.
+   */
+  durableDir?: string;
   /** The CodePipeline stand-in's port; an ephemeral one when unset. */
   codepipelinePort?: number;
   /** The Step Functions endpoint's port; an ephemeral one when unset. */
@@ -143,6 +148,10 @@ export interface LocalReleaseMachine {
   start(input: unknown, options?: { name?: string }): LocalExecution;
   reconcile(): Promise<ReconcileReport>;
   readRelease(releaseId: string): Promise<ReleaseStatusView | undefined>;
+  /** The executions not ended at the last stop, started again from the journal (durableDir). */
+  resumed: LocalExecution[];
+  /** Whether the execution journal knows this execution (always false without durableDir). */
+  journaled(executionArn: string): boolean;
   close(): Promise<void>;
 }
 
@@ -222,7 +231,13 @@ function localFunctions(deps: (name: HandlerName) => HandlerDeps): LocalFunction
 function localEngine(
   options: LocalReleaseMachineOptions,
   functions: LocalFunctions,
-  resources: { dynamodb: DynamoDBClient; router: EventRouter; registry: TaskTokenRegistry; iam: LocalIam },
+  resources: {
+    dynamodb: DynamoDBClient;
+    router: EventRouter;
+    registry: TaskTokenRegistry;
+    iam: LocalIam;
+    journal?: ExecutionJournal;
+  },
 ): LocalWorkflowEngine {
   const definition = releaseWorkflow(LOCAL_REFS, { ...DEFAULT_WORKFLOW_OPTIONS, ...options.workflow });
   const intercept = options.interceptFunction;
@@ -255,15 +270,18 @@ function localEngine(
       ...(options.executionTimeoutSeconds !== undefined
         ? { executionTimeoutSeconds: options.executionTimeoutSeconds }
         : {}),
-      // Step Functions tells the default bus of every status change: rules on it work locally too.
-      onStatusChange: (execution) =>
+      // Journaled first (a start before StartExecution answers); then, as Step Functions tells the
+      // default bus of every status change, rules on it work locally too.
+      onStatusChange: (execution) => {
+        resources.journal?.record(execution);
         resources.router.publish(
           executionStatusChangeEvent(execution, {
             stateMachineArn: LOCAL_STATE_MACHINE_ARN,
             region: LOCAL_REGION,
             accountId: LOCAL_ACCOUNT,
           }),
-        ),
+        );
+      },
     },
   );
 }
@@ -277,6 +295,7 @@ async function startStandIns(options: LocalReleaseMachineOptions, router: EventR
     pipelines: options.pipelines,
     ...(options.codepipelinePort !== undefined && { port: options.codepipelinePort }),
     onEvent: (event) => router.publish(event),
+    ...(options.durableDir !== undefined && { dataDir: options.durableDir }),
     region: LOCAL_REGION,
     accountId: LOCAL_ACCOUNT,
   });
@@ -285,41 +304,6 @@ async function startStandIns(options: LocalReleaseMachineOptions, router: EventR
   const sfn = await startLocalSfn(registry, late, options);
   const events = await startEventsService({ putEvents: (entries) => router.putEvents(entries) });
   return { dynamo, dynamodb, codepipeline, registry, late, sfn, events };
-}
-
-/** CodePipeline's state changes of the allowed pipelines reach the pipeline-event handler, as the stack's rule does. */
-function routePipelineEvents(
-  router: EventRouter,
-  deps: HandlerDeps,
-  allowed: readonly string[],
-  timeouts: FunctionTimeouts = {},
-): void {
-  const handle = withLambdaTimeout(timeoutOf("pipelineEvent", timeouts), wire("pipelineEvent", deps));
-  router.addRule({
-    name: "pipeline-state-changed",
-    pattern: pipelineStateChangePattern(allowed),
-    target: async (event) => {
-      const change = pipelineStateChange(event);
-      return change ? handle(change) : "ignored";
-    },
-  });
-}
-
-/**
- * The engine's executions that end FAILED, TIMED_OUT or ABORTED reach the backstop, as the stack's
- * rule does. Until `shutDown()`: the executions close() aborts are cut off by the machine stopping,
- * which a restart records (LocalEngineStopped, failOrphanedReleases), not ended by an operator.
- */
-function routeExecutionEnds(router: EventRouter, deps: HandlerDeps, timeouts: FunctionTimeouts = {}) {
-  const handle = withLambdaTimeout(timeoutOf("executionEnded", timeouts), wire("executionEnded", deps));
-  let open = true;
-  router.addRule({
-    name: "execution-ended",
-    pattern: executionEndedPattern(LOCAL_STATE_MACHINE_ARN),
-    // The pattern admits only status changes, whose detail is the execution's (local/execution-events.ts).
-    target: (event) => (open ? handle(event as unknown as ExecutionStatusChangeEvent) : "ignored"),
-  });
-  return { shutDown: () => void (open = false) };
 }
 
 /**
@@ -396,11 +380,13 @@ export async function startLocalReleaseMachine(
   const timed = <N extends FunctionName>(name: N): Handler<N> =>
     withLambdaTimeout(timeoutOf(name, options.functionTimeoutSeconds), wire(name, injected(name)));
   const reconcile = timed("reconciler");
+  const journal = options.durableDir ? openExecutionJournal(options.durableDir) : undefined;
   const engine = localEngine(options, localFunctions(injected), {
     dynamodb: engineDynamodb,
     router,
     registry,
     iam,
+    ...(journal && { journal }),
   });
 
   late.engine = engine;
@@ -417,6 +403,8 @@ export async function startLocalReleaseMachine(
   );
 
   const reconciler = localReconciler(reconcile, options.reconcileEveryMs);
+  // Every rule is in place: the executions the last stop cut off run again.
+  const resumed = journal?.replay(engine) ?? [];
 
   const start = (input: unknown, startOptions: { name?: string } = {}) =>
     engine.startExecution({ input, ...(startOptions.name ? { name: startOptions.name } : {}) });
@@ -442,7 +430,11 @@ export async function startLocalReleaseMachine(
       ),
     reconcile: reconciler.pass,
     readRelease: (releaseId) => readRelease(deps, releaseId),
+    resumed,
+    journaled: (executionArn) => journal?.knows(executionArn) ?? false,
     async close() {
+      // A shutdown's aborts are no ends: the journal keeps these executions to run again.
+      journal?.close();
       await reconciler.stop();
       executionEnds.shutDown();
       await engine.stopAll();
@@ -461,11 +453,13 @@ export async function startLocalReleaseMachine(
 }
 
 /**
- * After a restart: releases the stopped engine left RUNNING are marked FAILED, saying why. Their
- * local pipelines ran inside the stopped process and ended with it: each running one is recorded
- * (once) as Stopped and taken off the reconciler's index, and those never started read Skipped.
- * Returns their ids.
+ * After a restart (handlers/release/recovery.ts): starts claimed by the stopped process are taken
+ * over, and a release whose execution the journal does not know (so nothing runs it again) is
+ * marked FAILED, saying why. Returns those releases' ids. The caller's next reconciler pass then
+ * records the real end of every execution whose end was not acted on.
  */
 export async function failOrphanedReleases(machine: LocalReleaseMachine): Promise<string[]> {
-  return failAbandonedReleases(machine.deps);
+  const abandoned = await failAbandonedReleases(machine.deps, machine.journaled);
+  await takeOverDeadClaims(machine.deps);
+  return abandoned;
 }

@@ -7,6 +7,8 @@ import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { EventEnvelope } from "./event-router";
+import { type DurableStore, writeDurably } from "./s3-durable";
+import { openJournal } from "./journal";
 import { assertPortFree } from "./http";
 import { S3RVER_CREDENTIALS, localS3ClientConfig } from "../contract/local-s3-config";
 
@@ -15,6 +17,7 @@ export { S3RVER_CREDENTIALS };
 // s3rver ships no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require("s3rver") as new (options: Record<string, unknown>) => {
+  store: DurableStore;
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
   on(event: "event", listener: (event: S3Notification) => void): void;
@@ -34,6 +37,8 @@ interface S3Notification {
 
 export interface LocalS3 {
   endpoint: string;
+  /** Every "Object Created" event the journal kept (with `eventsJournal`), oldest first: replayed at start-up. */
+  accepted: EventEnvelope[];
   /** A client for this S3; checksums only where required (s3rver corrupts streamed uploads otherwise). */
   client(): S3Client;
   /** An object's body as text. */
@@ -48,6 +53,12 @@ export async function startS3(options: {
   region: string;
   accountId: string;
   onObjectCreated?: (event: EventEnvelope) => void;
+  /**
+   * Keep each "Object Created" event here (local/journal.ts) before the upload is answered, and
+   * write objects durably: S3 stores an object durably before it answers, and delivers its events
+   * to EventBridge durably (docs/aws-facts.md, "S3 and EventBridge").
+   */
+  eventsJournal?: string;
 }): Promise<LocalS3> {
   const server = new S3rver({
     address: "127.0.0.1",
@@ -56,11 +67,15 @@ export async function startS3(options: {
     directory: options.directory,
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
+  const journal = options.eventsJournal ? openJournal<EventEnvelope>(options.eventsJournal) : undefined;
+  if (journal) writeDurably(server.store);
+  // s3rver emits the event inside the request, before it answers: journaled, it is acknowledged.
   server.on("event", (notification) => {
+    if (!journal && !options.onObjectCreated) return; // nobody listens: nothing to build
     for (const record of notification.Records ?? []) {
       if (!record.eventName.startsWith("ObjectCreated")) continue;
       const { bucket, object } = record.s3;
-      options.onObjectCreated?.({
+      const event: EventEnvelope = {
         version: "0",
         id: randomUUID(),
         "detail-type": "Object Created",
@@ -83,7 +98,9 @@ export async function startS3(options: {
           // As on AWS, the requesting account (the release's submittedBy for an upload).
           requester: options.accountId,
         },
-      });
+      };
+      journal?.append(event);
+      options.onObjectCreated?.(event);
     }
   });
   await assertPortFree(options.port ?? 0);
@@ -92,6 +109,7 @@ export async function startS3(options: {
   const reader = new S3Client(localS3ClientConfig(endpoint, options.region));
   return {
     endpoint,
+    accepted: journal?.entries ?? [],
     client: () => new S3Client(localS3ClientConfig(endpoint, options.region)),
     async getText(bucket, key) {
       const { Body } = await reader.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -100,6 +118,7 @@ export async function startS3(options: {
     async close() {
       reader.destroy();
       await server.close();
+      journal?.close();
     },
   };
 }

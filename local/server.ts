@@ -9,6 +9,7 @@ import { type IncomingMessage, type ServerResponse, createServer } from "node:ht
 import path from "node:path";
 import type { TableNames } from "../handlers/config";
 import { InvalidManifest, ReleaseErrors } from "../contract/errors";
+import { isRecord } from "../contract/json";
 import { manifestUploadedInput, manifestUploadedPattern } from "../contract/event-patterns";
 import { executionNameFor } from "../contract/execution-name";
 import { manifestParser, writtenReleaseId } from "../contract/manifest";
@@ -300,11 +301,13 @@ async function startParts(
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT,
       onObjectCreated: onUpload,
+      eventsJournal: path.join(options.dataDir, "s3-events.jsonl"),
     });
     closers.unshift(() => s3.close());
     const machine = await startLocalReleaseMachine({
       pipelines: options.pipelines,
       dataDir: path.join(options.dataDir, "dynamodb"),
+      durableDir: options.dataDir,
       s3: () => s3.client(),
       reconcileEveryMs: options.reconcileEveryMs ?? 10_000,
       ...(options.codepipelinePort !== undefined && { codepipelinePort: options.codepipelinePort }),
@@ -330,7 +333,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const emit = (event: ReleaseEvent) => {
     if (open) options.onReleaseEvent?.(event);
   };
-  let publish: (event: EventEnvelope) => void = () => undefined;
+  // Uploads answered while the rules are not yet in place wait for them (they are journaled too).
+  const early: EventEnvelope[] = [];
+  let publish: (event: EventEnvelope) => void = (event) => early.push(event);
   // A retry's execution is started by the control route, through the engine's StartExecution.
   const late: { follow?: (execution: LocalExecution, releaseId?: string) => void } = {};
   const { s3, machine, closeAll } = await startParts(
@@ -355,6 +360,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   try {
     const recovered = await failOrphanedReleases(machine);
     publish = (event) => machine.router.publish(event);
+    for (const execution of machine.resumed) follow(execution, releaseIdOf(execution.input));
     reportPipelineEnds(machine, emit);
     machine.router.addRule({
       name: "manifest-uploaded",
@@ -372,6 +378,10 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       requests.add(answered);
       void answered.finally(() => requests.delete(answered));
     });
+    // Uploads accepted before the last stop reach the rule again (one execution each, named by the
+    // event), and the reconciler asks CodePipeline about every end not yet acted on.
+    for (const event of [...s3.accepted, ...early.splice(0)]) publish(event);
+    void machine.reconcile().catch(() => undefined);
     const { port } = await listen(server, options.port);
     return {
       url: `http://127.0.0.1:${port}`,
@@ -401,6 +411,15 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   }
 }
 
+const executionArnOf = (machine: LocalReleaseMachine, name: string) =>
+  `${machine.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+
+/** The releaseId an API submission's or a retry's input names, for the log (an upload's: none). */
+function releaseIdOf(input: unknown): string | undefined {
+  const body = isRecord(input) && typeof input.body === "string" ? input.body : undefined;
+  return body === undefined ? retriedReleaseId(input) : writtenReleaseId(body);
+}
+
 /** The releaseId a retry's execution input names (`{"retry": {"releaseId", ...}}`). */
 function retriedReleaseId(input: unknown): string | undefined {
   const retry =
@@ -418,6 +437,9 @@ async function startUploaded(
   emit: (event: ReleaseEvent) => void,
   follow: (execution: LocalExecution, releaseId?: string) => void,
 ): Promise<void> {
+  // Named by the event, so a delivery repeated after a restart starts nothing new.
+  const name = event.id;
+  if (machine.engine.describeExecution(executionArnOf(machine, name))) return;
   const input = transformInput(event, manifestUploadedInput) as { bucket: string; key: string };
   const source = `s3://${input.bucket}/${input.key}`;
   // Read only to name the release in the log; the workflow reads and checks the manifest itself.
@@ -425,7 +447,13 @@ async function startUploaded(
     .getText(input.bucket, input.key)
     .then(writtenReleaseId)
     .catch(() => undefined);
-  const execution = machine.start(input);
+  let execution: LocalExecution;
+  try {
+    execution = machine.start(input, { name });
+  } catch (error) {
+    if (error instanceof ExecutionAlreadyExists) return;
+    throw error;
+  }
   emit({ type: "submitted", at: execution.startDate, releaseId, source });
   follow(execution, releaseId);
 }

@@ -151,10 +151,14 @@ async function startExecution(deps: ExecutionDeps, item: PipelineItem, attempt: 
 /**
  * The reconciler's part of the schedule: starts whose Lambda died between the claim and the record
  * (found on the sparse `starting` index) are taken over, one taker at a time, and completed.
+ * `olderThanSeconds`: 0 only where every claimant is known to have stopped (local mode's restart).
  */
-export async function resumeStuckStarts(deps: ExecutionDeps): Promise<number> {
+export async function resumeStuckStarts(
+  deps: ExecutionDeps,
+  olderThanSeconds = STUCK_START_SECONDS,
+): Promise<number> {
   let resumed = 0;
-  const cutoff = new Date(Date.parse(nowIso(deps)) - STUCK_START_SECONDS * 1000).toISOString();
+  const cutoff = new Date(Date.parse(nowIso(deps)) - olderThanSeconds * 1000).toISOString();
   const stuckStarts = onScheduleIndex<PipelineItem & { startingSince: string }>(
     deps,
     ReleasePipelinesTable.startingIndex.name,

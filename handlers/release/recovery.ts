@@ -1,23 +1,40 @@
 /**
- * Local mode's recovery after a restart (local/release-machine.ts): releases the stopped engine
- * left RUNNING cannot be woken, because their executions and local pipelines ran inside the
- * stopped process. Each is marked FAILED, saying why, through the lifecycle's `abandon` changes.
+ * Local mode's recovery after a restart (local/release-machine.ts). The executions the stopped
+ * engine ran are journaled and run again (local/execution-journal.ts), and the CodePipeline
+ * stand-in kept its executions, so recovery guesses nothing: starts claimed by the stopped process
+ * are taken over at once (it certainly stopped; the same clientRequestToken returns the execution
+ * it may have started), and the reconciler asks CodePipeline about every execution whose end was
+ * not yet acted on. Only a release whose execution was never journaled (a data folder from before
+ * the journal) cannot be woken: it is marked FAILED, saying why, through the `abandon` changes.
  */
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { ReleaseErrors } from "../../contract/errors";
 import { SETTLED_STATUSES, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { type ExecutionDeps, nowIso, recordState, releaseWaiterDone } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
+import { resumeStuckStarts } from "./progress";
 import { pipelinesOfRelease } from "./reads";
 
 export const ABANDONED_CAUSE =
   "The local release machine stopped while this release was running; its local pipelines stopped with it. Submit it again under a new releaseId.";
 
 /**
- * Each running pipeline is recorded (once) as Stopped and taken off the reconciler's index, those
- * never started read Skipped, and the release FAILED. Returns the releases' ids.
+ * Takes over every start claimed by the stopped process (see above); returns how many. The
+ * reconciler's next pass (local/server.ts runs one at start-up) acts on the ends.
  */
-export async function failAbandonedReleases(deps: ExecutionDeps): Promise<string[]> {
+export async function takeOverDeadClaims(deps: ExecutionDeps): Promise<number> {
+  return resumeStuckStarts(deps, 0);
+}
+
+/**
+ * Releases RUNNING whose execution cannot run again (`attached` says which can): each running
+ * pipeline is recorded (once) as Stopped and taken off the reconciler's index, those never started
+ * read Skipped, and the release FAILED. Returns the releases' ids.
+ */
+export async function failAbandonedReleases(
+  deps: ExecutionDeps,
+  attached: (executionArn: string) => boolean = () => false,
+): Promise<string[]> {
   const { Items } = await deps.ddb.send(
     new ScanCommand({
       TableName: deps.tables.releases,
@@ -26,7 +43,9 @@ export async function failAbandonedReleases(deps: ExecutionDeps): Promise<string
       ExpressionAttributeValues: { ":running": "RUNNING" },
     }),
   );
-  const ids = (Items ?? []).map((item) => String(item.releaseId));
+  const ids = (Items ?? [])
+    .filter((item) => !attached(String(item.executionArn ?? "")))
+    .map((item) => String(item.releaseId));
   for (const releaseId of ids) {
     for (const item of await pipelinesOfRelease(deps, releaseId)) {
       if (SETTLED_STATUSES.includes(item.status)) continue;

@@ -1,0 +1,47 @@
+/**
+ * The stack's event rules, locally: the same patterns (contract/event-patterns.ts) deliver the same
+ * events to the same handlers through the one wiring, each under its function's timeout, as
+ * infra/events.ts's rules deliver them on AWS.
+ */
+import { executionEndedPattern, pipelineStateChangePattern } from "../contract/event-patterns";
+import { pipelineStateChange } from "../handlers/pipeline-events";
+import type { ExecutionStatusChangeEvent } from "../handlers/release/execution-ended";
+import { type HandlerDeps, wire } from "../handlers/wiring";
+import type { EventRouter } from "./event-router";
+import { type FunctionTimeouts, timeoutOf, withLambdaTimeout } from "./lambda-timeout";
+import { LOCAL_STATE_MACHINE_ARN } from "./local-names";
+
+/** CodePipeline's state changes of the allowed pipelines reach the pipeline-event handler, as the stack's rule does. */
+export function routePipelineEvents(
+  router: EventRouter,
+  deps: HandlerDeps,
+  allowed: readonly string[],
+  timeouts: FunctionTimeouts = {},
+): void {
+  const handle = withLambdaTimeout(timeoutOf("pipelineEvent", timeouts), wire("pipelineEvent", deps));
+  router.addRule({
+    name: "pipeline-state-changed",
+    pattern: pipelineStateChangePattern(allowed),
+    target: async (event) => {
+      const change = pipelineStateChange(event);
+      return change ? handle(change) : "ignored";
+    },
+  });
+}
+
+/**
+ * The engine's executions that end FAILED, TIMED_OUT or ABORTED reach the backstop, as the stack's
+ * rule does. Until `shutDown()`: the executions close() aborts are cut off by the machine stopping,
+ * which a restart records (LocalEngineStopped, failOrphanedReleases), not ended by an operator.
+ */
+export function routeExecutionEnds(router: EventRouter, deps: HandlerDeps, timeouts: FunctionTimeouts = {}) {
+  const handle = withLambdaTimeout(timeoutOf("executionEnded", timeouts), wire("executionEnded", deps));
+  let open = true;
+  router.addRule({
+    name: "execution-ended",
+    pattern: executionEndedPattern(LOCAL_STATE_MACHINE_ARN),
+    // The pattern admits only status changes, whose detail is the execution's (local/execution-events.ts).
+    target: (event) => (open ? handle(event as unknown as ExecutionStatusChangeEvent) : "ignored"),
+  });
+  return { shutDown: () => void (open = false) };
+}
