@@ -97,6 +97,8 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     ReadAndSettleReleases: DYNAMODB_READ_WRITE,
     FindReleaseOfExecution: ["dynamodb:Query"],
     Schedule: SCHEDULE,
+    // Each stop it asks for is recorded in the execution's history first (handlers/stops.ts).
+    RecordExecutions: ["dynamodb:UpdateItem"],
     ReleasePipelines: ["codepipeline:StopPipelineExecution"],
     PublishReleaseEvents: ["events:PutEvents"],
   },
