@@ -9,6 +9,7 @@
 import type { ManifestProblem } from "./errors";
 import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
 import type { ChangeDeclaration } from "./lifecycle-declaration";
+import { CRASH_CONSISTENCY_CHANGES } from "./lifecycle-control";
 import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
@@ -106,6 +107,12 @@ export interface ReleaseItem {
   attempt: number;
   failurePolicy: FailurePolicy;
   pipelineCount: number;
+  /** While its schedule is still being written (the registering execution's ARN): not yet retryable. */
+  schedulePending?: string;
+  /** The attempt a retry asked for, recorded before its execution starts, and who asked when. */
+  retryRequested?: number;
+  retryRequestedBy?: string;
+  retryRequestedAt?: string;
   /** How long one pipeline may run before the reconciler stops it. */
   pipelineTimeoutSeconds: number;
   /** The `newest` index's partition: one of its shards (contract/tables.ts, listedShard). */
@@ -212,6 +219,7 @@ export const RELEASE_CHANGES = {
       pipelineTimeoutSeconds: "set",
       submittedBy: "set",
       listed: "set",
+      schedulePending: "set",
     },
     remove: ["errorName", "cause", "problems", "endedAt"],
     orWhen: "#executionArn = :executionArn",
@@ -330,6 +338,7 @@ export const RELEASE_CHANGES = {
     orWhen: "#executionArn = :executionArn",
   },
   ...EXECUTION_END_CHANGES,
+  ...CRASH_CONSISTENCY_CHANGES,
 } as const satisfies Record<string, ChangeDeclaration<ReleaseStatus, ReleaseItem>>;
 
 /** Every write to a ReleasePipelines item. */

@@ -15,7 +15,8 @@ import {
   type RequestProblem,
   RequestRefused,
 } from "../contract/errors";
-import type { ExecutionDeps } from "./executions";
+import { type ExecutionDeps, nowIso } from "./executions";
+import { changeRelease } from "./lifecycle-store";
 import { type JsonSchema, PIPELINE_NAME_PATTERN, RELEASE_ID_PATTERN } from "../contract/manifest-schema";
 import {
   CONTROL_BODY_SCHEMAS,
@@ -26,8 +27,8 @@ import {
 import { RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "../contract/tables";
 import { invalidNextToken, isListingKey, listNewest, queryNewestFirst, tokenObject } from "./release-list";
 import { type ProxyResponse, json } from "./release-status";
-import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
-import { cancelRelease, retryExecutionName } from "./release/control";
+import { type PipelineItem, RELEASE_CHANGES, type ReleaseItem } from "../contract/lifecycle";
+import { cancelRelease, incompleteSchedule, retryExecutionName } from "./release/control";
 import { decideGate } from "./release/gates";
 import { readPipeline, readReleaseItem } from "./release/reads";
 
@@ -128,9 +129,14 @@ export async function cancelRoute(
 }
 
 /**
- * `POST /releases/{releaseId}/retry`: starts attempt n+1 as a new execution of the workflow, named
- * by the attempt (so two racing retries start one execution: the second gets 409). 409 while the
- * release runs, after it succeeded, or for a rejected submission.
+ * `POST /releases/{releaseId}/retry`: records the decision (attempt n+1, who asked) on the release,
+ * then starts attempt n+1 as an execution named by the attempt with an input made of that record
+ * alone. StartExecution answers a repeat of the same name and input, while that execution runs,
+ * with the same execution
+ * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html), so a
+ * request repeated after a crash, or racing the first, starts the one recorded attempt: a 202 means
+ * the attempt runs. 409 while the release runs, after it succeeded, for a rejected submission, for a
+ * release whose schedule was never completely written, or once the attempt's execution ended.
  */
 export async function retryRoute(
   deps: ControlDeps,
@@ -147,13 +153,16 @@ export async function retryRoute(
       `release ${releaseId} cannot be retried: ${why}; only a FAILED or CANCELLED release can`,
     );
   }
+  if (release.schedulePending !== undefined)
+    throw new RequestRefused(409, "ReleaseNotRetryable", incompleteSchedule(release));
   const attempt = release.attempt + 1;
+  const requestedBy = await recordRetry(deps, release, request.caller);
   try {
     const started = await deps.sfn.send(
       new StartExecutionCommand({
         stateMachineArn: deps.stateMachineArn,
         name: retryExecutionName(releaseId, attempt),
-        input: JSON.stringify({ retry: { releaseId, attempt, requestedBy: request.caller } }),
+        input: JSON.stringify({ retry: { releaseId, attempt, requestedBy } }),
       }),
     );
     return { releaseId, attempt, executionArn: started.executionArn ?? "" };
@@ -167,6 +176,29 @@ export async function retryRoute(
     }
     throw error;
   }
+}
+
+/**
+ * The retry's decision, recorded once per attempt (one of two racing requests writes it): who
+ * asked for attempt n+1, which every request for that attempt then starts with.
+ */
+async function recordRetry(deps: ControlDeps, release: ReleaseItem, caller: string): Promise<string> {
+  const { releaseId } = release;
+  const attempt = release.attempt + 1;
+  if (release.retryRequested === attempt && release.retryRequestedBy) return release.retryRequestedBy;
+  const recorded = await changeRelease(deps, releaseId, RELEASE_CHANGES.requestRetry, {
+    fields: { retryRequested: attempt, retryRequestedBy: caller, retryRequestedAt: nowIso(deps) },
+    where: { previousAttempt: release.attempt },
+  });
+  if (recorded.changed) return caller;
+  const now = await readReleaseItem(deps, releaseId);
+  if (now?.attempt === release.attempt && now.retryRequested === attempt && now.retryRequestedBy)
+    return now.retryRequestedBy;
+  throw new RequestRefused(
+    409,
+    "RetryAlreadyStarted",
+    `attempt ${attempt} of release ${releaseId} was already started`,
+  );
 }
 
 /** Whether an approver pattern (`*` any run of characters) matches the caller, case-sensitively as ARNs are. */

@@ -68,6 +68,7 @@ describe("start claims", () => {
         pipelineTimeoutSeconds: 3600,
         submittedBy: "tester",
         listed: "release",
+        schedulePending: `arn:aws:states:us-east-1:0:execution:m:${releaseId}`,
       },
     });
     const item = {

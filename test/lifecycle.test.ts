@@ -156,6 +156,7 @@ describe("the release lifecycle's declarations", () => {
         pipelineTimeoutSeconds: 60,
         submittedBy: "me",
         listed: "release",
+        schedulePending: "arn:x",
       },
     });
     assert.equal(

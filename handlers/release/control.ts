@@ -100,6 +100,9 @@ export async function retryRelease(
       `release ${releaseId} is ${release ? `${release.status} at attempt ${release.attempt}` : "unknown"}; attempt ${attempt} cannot start`,
     );
   }
+  // Its registration died before every pipeline was written: a retry would wait for pipelines that
+  // do not exist (docs/architecture.md, "Crash consistency").
+  if (release.schedulePending !== undefined) throw new RetryRefused(incompleteSchedule(release));
   const items = await pipelinesOfRelease(deps, releaseId);
   const succeeded = new Set(items.filter((i) => i.status === "Succeeded").map((i) => i.pipeline));
   const again = items.filter((i) => !succeeded.has(i.pipeline));
@@ -130,6 +133,11 @@ export async function retryRelease(
   await inBatches(ready, START_CONCURRENCY, (i) => startWhenReady(deps, releaseId, i.pipeline, i.approval));
   await skipUnstartedIfStopped(deps, releaseId);
   return { releaseId, attempt };
+}
+
+/** Why a release whose registration did not finish its schedule cannot be retried. */
+export function incompleteSchedule(release: { releaseId: string; pipelineCount: number }): string {
+  return `release ${release.releaseId} cannot be retried: its registration failed before all ${release.pipelineCount} pipelines of its schedule were written; submit the manifest again under a new releaseId`;
 }
 
 export interface StopReleaseRequest {
