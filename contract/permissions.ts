@@ -175,8 +175,9 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
     ),
     shared.publishEvents,
   ],
-  // Cancel, approvals and retry: the scheduler's part each reaches (an approval starts a pipeline,
-  // a cancel stops them), the release list's indexes, and the workflow a retry starts.
+  // Cancel, approvals and retry record their decision and hand the work off (an approval's start,
+  // a cancel's stop pass run in pipelineEvent: handlers/release/follow-up.ts), so this role starts,
+  // stops and completes nothing; the release list's indexes, and the workflow a retry starts.
   releaseControl: (arns, shared) => [
     shared.readAndSettleReleases,
     allow(
@@ -188,9 +189,6 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
       ],
     ),
     shared.schedule,
-    shared.recordExecutions,
-    shared.onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
-    shared.completeRelease,
     shared.publishEvents,
     allow("StartRetries", ["states:StartExecution"], [requiredStateMachineArn(arns)]),
   ],

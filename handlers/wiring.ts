@@ -35,6 +35,8 @@ import { type ControlRequest, releaseControlApi } from "./release-control";
 import { type RegisterReleaseRequest, registerRelease } from "./release/registration";
 import { registerReleaseWaiter } from "./release/outcome";
 import { type FailExecutionRequest, type FailExecutionResult, failExecution } from "./release/ended";
+import { followUpControl } from "./release/follow-up";
+import { type ControlDecidedEvent, isControlDecided } from "./release/hand-off";
 import {
   type RetryReleaseRequest,
   type StopReleaseRequest,
@@ -86,7 +88,11 @@ export interface HandlerTypes {
     event: StopReleaseRequest | { failExecution: FailExecutionRequest };
     result: StopReleaseResult | FailExecutionResult;
   };
-  pipelineEvent: { needs: "execution"; event: PipelineStateChangeEvent; result: PipelineEventOutcome };
+  pipelineEvent: {
+    needs: "execution";
+    event: PipelineStateChangeEvent | ControlDecidedEvent;
+    result: PipelineEventOutcome;
+  };
   reconciler: { needs: "execution"; event: void; result: ReconcileReport };
   releaseStatus: { needs: "execution"; event: ReleaseStatusRequest; result: ProxyResponse };
   releaseControl: { needs: "execution" | "control"; event: ControlRequest; result: ProxyResponse };
@@ -143,10 +149,11 @@ export const HANDLERS: { [N in FunctionName]: Builder<N> } = {
         ? failExecution(execution, event.failExecution)
         : stopReleaseAfterFailedWait(execution, event),
 
+  // CodePipeline's state changes, and the control function's hand-offs (handlers/release/follow-up.ts).
   pipelineEvent:
     ({ execution }) =>
     (event) =>
-      handlePipelineEvent(execution, event),
+      isControlDecided(event) ? followUpControl(execution, event) : handlePipelineEvent(execution, event),
 
   reconciler:
     ({ execution }) =>

@@ -8,6 +8,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import {
+  controlDecidedPattern,
   manifestUploadedInput,
   manifestUploadedPattern,
   pipelineStateChangePattern,
@@ -70,7 +71,8 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
   const manifestUploaded = manifestUploadedStart(args, deadLetters, opts);
   const pipelineRules = pipelineStateRules(args, deadLetters, opts);
   const schedule = reconcileSchedule(args, opts);
-  deadLetterPolicy(prefix, deadLetters, [manifestUploaded, ...pipelineRules], opts);
+  const controlDecided = controlDecidedRule(args, deadLetters, opts);
+  deadLetterPolicy(prefix, deadLetters, [manifestUploaded, ...pipelineRules, controlDecided], opts);
   const failedInvocations = asyncFailureDestinations(
     prefix,
     { pipelineEvent: args.pipelineEventFunction, reconciler: args.reconcilerFunction },
@@ -90,7 +92,59 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
       opts,
     ),
   ];
-  return { deadLetters, failedInvocations, alarms, manifestUploaded, pipelineRules, schedule };
+  return {
+    deadLetters,
+    failedInvocations,
+    alarms,
+    manifestUploaded,
+    pipelineRules,
+    schedule,
+    controlDecided,
+  };
+}
+
+/**
+ * A control decision's work (a cancel's stop pass, an approved start, a rejected gate's halt)
+ * reaches the pipeline-event function after the control call answered: EventBridge invokes it
+ * asynchronously, retrying for a day into the dead-letter queue, and Lambda's own retries end in
+ * the on-failure queue (handlers/release/follow-up.ts).
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html
+ */
+function controlDecidedRule(
+  args: ReleaseEventsArgs,
+  deadLetters: aws.sqs.Queue,
+  opts: pulumi.ComponentResourceOptions,
+): aws.cloudwatch.EventRule {
+  const prefix = args.name;
+  const rule = new aws.cloudwatch.EventRule(
+    `${prefix}-control-decided`,
+    {
+      description: "A cancel or a gate's decision was recorded: its work runs after the answer",
+      eventPattern: JSON.stringify(controlDecidedPattern()),
+    },
+    opts,
+  );
+  const permission = new aws.lambda.Permission(
+    `${prefix}-control-decided-invoke`,
+    {
+      action: "lambda:InvokeFunction",
+      function: args.pipelineEventFunction.fn.name,
+      principal: "events.amazonaws.com",
+      sourceArn: rule.arn,
+    },
+    opts,
+  );
+  new aws.cloudwatch.EventTarget(
+    `${prefix}-control-decided-handler`,
+    {
+      rule: rule.name,
+      arn: args.pipelineEventFunction.fn.arn,
+      retryPolicy: RETRY_POLICY,
+      deadLetterConfig: { arn: deadLetters.arn },
+    },
+    { ...opts, dependsOn: [permission] },
+  );
+  return rule;
 }
 
 /** Manifest uploads start the workflow, with EventBridge's retries and the dead-letter queue. */

@@ -7,10 +7,11 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import type { HandlerName } from "../contract/permissions";
 import type { TableNames } from "../handlers/config";
-import { pipelineStateChangePattern } from "../contract/event-patterns";
+import { controlDecidedPattern, pipelineStateChangePattern } from "../contract/event-patterns";
 import type { ExecutionDeps } from "../handlers/executions";
 import { type ReconcileReport, pipelineStateChange } from "../handlers/pipeline-events";
 import { failAbandonedReleases } from "../handlers/release/recovery";
+import { isControlDecided } from "../handlers/release/hand-off";
 import { type FunctionName, type Handler, type HandlerDeps, wire } from "../handlers/wiring";
 import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits } from "../contract/manifest-schema";
 import type { ReleaseStatusView } from "../contract/release-view";
@@ -299,6 +300,12 @@ function routePipelineEvents(
       const change = pipelineStateChange(event);
       return change ? handle(change) : "ignored";
     },
+  });
+  // The control function's hand-offs reach the same function, as the stack's rule does (infra/events.ts).
+  router.addRule({
+    name: "control-decided",
+    pattern: controlDecidedPattern(),
+    target: async (event) => (isControlDecided(event) ? handle(event) : "ignored"),
   });
 }
 

@@ -11,7 +11,7 @@ import { type ExecutionDeps, nowIso } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
 import { publishReleaseEvent } from "../release-events";
 import { skipUnstartedIfStopped, stopRelease } from "./failure-policy";
-import { completeReleaseIfSettled } from "./outcome";
+import { handOff } from "./hand-off";
 import { START_CONCURRENCY, inBatches, pipelinesOfRelease, readReleaseItem } from "./reads";
 import { startWhenReady } from "./progress";
 
@@ -24,11 +24,12 @@ export interface CancelRequest {
 /**
  * Cancels a running release. A cancel racing the natural end either wins (the release ends
  * CANCELLED) or finds the outcome decided (ReleaseStateConflict: it already ended). From there
- * nothing more starts; pipelines not started are skipped and running ones stopped, and their
- * STOPPED ends settle the release, whose wait then receives the CANCELLED outcome.
- * A repeated cancel of a release already cancelling answers as the first did (the first
- * canceller and reason stand) and repeats the stop pass, which is idempotent: so a cancel whose
- * invocation died after its write is finished by asking again.
+ * nothing more starts; once the cancel is recorded and handed off (hand-off.ts) the call answers,
+ * and the stop pass runs after (follow-up.ts): pipelines not started are skipped and running ones
+ * stopped, and their STOPPED ends settle the release, whose wait then receives the CANCELLED
+ * outcome. A repeated cancel of a release already cancelling answers as the first did (the first
+ * canceller and reason stand) and hands the stop pass off again, which is idempotent: so a cancel
+ * whose invocation died after its write is finished by asking again.
  */
 export async function cancelRelease(
   deps: ExecutionDeps,
@@ -58,11 +59,8 @@ export async function cancelRelease(
       ...(cancel.reason ? { reason: cancel.reason } : {}),
     });
   }
-  const why = `Release ${releaseId} cancelled by ${cancel.by}${cancel.reason ? `: ${cancel.reason}` : ""}`;
-  await stopRelease(deps, releaseId, why);
-  // Everything may have been settled already (only gates and pending pipelines were left).
-  const release = await readReleaseItem(deps, releaseId);
-  if (release) await completeReleaseIfSettled(deps, release);
+  // The stop pass runs after the answer (follow-up.ts): the answer waits only for the decision.
+  await handOff(deps, { releaseId, action: "cancel" });
   return { releaseId, status: "CANCELLING", cancelledBy: cancel.by };
 }
 

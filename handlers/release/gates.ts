@@ -15,7 +15,7 @@ import { publishReleaseEvent } from "../release-events";
 import { skipUnstarted } from "./failure-policy";
 import { settle } from "./outcome";
 import { onScheduleIndex, readPipeline } from "./reads";
-import { startClaimed } from "./progress";
+import { handOff } from "./hand-off";
 
 export interface GateDecisionRequest {
   releaseId: string;
@@ -29,9 +29,9 @@ export interface GateDecisionRequest {
 /**
  * A person's decision on a gate: of two concurrent decisions exactly one wins (the other gets
  * GateNotAwaiting), and a gate a cancel or its deadline already closed cannot be decided. Approval
- * is then an ordinary start, which the reconciler completes if this invocation dies. Rejection
- * skips the pipeline and fails the release with ApprovalRejected: nothing more starts, running
- * pipelines run to their end.
+ * is then an ordinary start, run after the answer (follow-up.ts), which the reconciler completes
+ * if it is lost. Rejection skips the pipeline and fails the release with ApprovalRejected: nothing
+ * more starts, running pipelines run to their end.
  */
 export async function decideGate(deps: ExecutionDeps, request: GateDecisionRequest): Promise<PipelineItem> {
   const { releaseId, pipeline, decision, by } = request;
@@ -62,8 +62,15 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
     causedBy: by,
     ...(request.comment ? { comment: request.comment } : {}),
   });
-  if (decision === "approve") await startClaimed(deps, result.item);
-  else await finishClosedGate(deps, result.item);
+  // The start, or the halt, after the answer: handed off (hand-off.ts), so the answer waits for
+  // nothing but the decision's write. If the hand-off is lost, the reconciler takes the approved
+  // start over once its claim expires, and finishes the rejected gate (still on `gates`).
+  await handOff(deps, {
+    releaseId,
+    action: decision,
+    pipeline,
+    ...(result.item.claimedBy && decision === "approve" ? { claim: result.item.claimedBy } : {}),
+  });
   return result.item;
 }
 
@@ -72,7 +79,7 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
  * ApprovalExpired), the pipeline settles, and only then does the gate leave the `gates` index.
  * Idempotent, so the reconciler can repeat it for a gate whose closing invocation died.
  */
-async function finishClosedGate(deps: ExecutionDeps, gate: PipelineItem): Promise<void> {
+export async function finishClosedGate(deps: ExecutionDeps, gate: PipelineItem): Promise<void> {
   const error = gate.decision === "reject" ? ReleaseErrors.ApprovalRejected : ReleaseErrors.ApprovalExpired;
   await haltRelease(deps, gate.releaseId, error, gate.cause ?? error, gate.decidedBy ?? MACHINE);
   await settle(deps, gate.releaseId, gate.pipeline);
