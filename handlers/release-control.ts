@@ -6,7 +6,6 @@
  * The routes and their bodies' schemas are declared once, in contract/control-routes.ts, for API
  * Gateway (infra/api-control.ts), this handler and the local server.
  */
-import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import type { ErrorObject } from "ajv";
 import Ajv from "ajv-draft-04";
 import {
@@ -15,8 +14,7 @@ import {
   type RequestProblem,
   RequestRefused,
 } from "../contract/errors";
-import { type ExecutionDeps, nowIso } from "./executions";
-import { changeRelease } from "./lifecycle-store";
+import type { ExecutionDeps } from "./executions";
 import { type JsonSchema, PIPELINE_NAME_PATTERN, RELEASE_ID_PATTERN } from "../contract/manifest-schema";
 import {
   CONTROL_BODY_SCHEMAS,
@@ -27,8 +25,15 @@ import {
 import { RELEASE_STATUSES, type ReleaseStatus, ReleasesTable } from "../contract/tables";
 import { invalidNextToken, isListingKey, listNewest, queryNewestFirst, tokenObject } from "./release-list";
 import { type ProxyResponse, json } from "./release-status";
-import { type PipelineItem, RELEASE_CHANGES, type ReleaseItem } from "../contract/lifecycle";
-import { cancelRelease, incompleteSchedule, retryExecutionName } from "./release/control";
+import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
+import { cancelRelease, incompleteSchedule } from "./release/control";
+import {
+  alreadyStarted,
+  isAlreadyExists,
+  recordLostAttempt,
+  recordRetry,
+  startAttempt,
+} from "./release/retry-request";
 import { decideGate } from "./release/gates";
 import { readPipeline, readReleaseItem } from "./release/reads";
 
@@ -155,50 +160,23 @@ export async function retryRoute(
   }
   if (release.schedulePending !== undefined)
     throw new RequestRefused(409, "ReleaseNotRetryable", incompleteSchedule(release));
-  const attempt = release.attempt + 1;
   const requestedBy = await recordRetry(deps, release, request.caller);
   try {
-    const started = await deps.sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: deps.stateMachineArn,
-        name: retryExecutionName(releaseId, attempt),
-        input: JSON.stringify({ retry: { releaseId, attempt, requestedBy } }),
-      }),
-    );
-    return { releaseId, attempt, executionArn: started.executionArn ?? "" };
+    return await startAttempt(deps, releaseId, release.attempt + 1, requestedBy);
   } catch (error) {
-    if (error instanceof Error && error.name === "ExecutionAlreadyExists") {
-      throw new RequestRefused(
-        409,
-        "RetryAlreadyStarted",
-        `attempt ${attempt} of release ${releaseId} was already started`,
-      );
+    if (!isAlreadyExists(error)) throw error;
+    // The recorded attempt's execution ended before it took the release, with no Catch run (it
+    // was stopped, or local mode restarted): its name is spent, so it is recorded failed, and
+    // this request starts the next attempt.
+    const next = await recordLostAttempt(deps, release);
+    const nextBy = await recordRetry(deps, next, request.caller);
+    try {
+      return await startAttempt(deps, releaseId, next.attempt + 1, nextBy);
+    } catch (again) {
+      if (!isAlreadyExists(again)) throw again;
+      throw alreadyStarted(releaseId, next.attempt + 1);
     }
-    throw error;
   }
-}
-
-/**
- * The retry's decision, recorded once per attempt (one of two racing requests writes it): who
- * asked for attempt n+1, which every request for that attempt then starts with.
- */
-async function recordRetry(deps: ControlDeps, release: ReleaseItem, caller: string): Promise<string> {
-  const { releaseId } = release;
-  const attempt = release.attempt + 1;
-  if (release.retryRequested === attempt && release.retryRequestedBy) return release.retryRequestedBy;
-  const recorded = await changeRelease(deps, releaseId, RELEASE_CHANGES.requestRetry, {
-    fields: { retryRequested: attempt, retryRequestedBy: caller, retryRequestedAt: nowIso(deps) },
-    where: { previousAttempt: release.attempt },
-  });
-  if (recorded.changed) return caller;
-  const now = await readReleaseItem(deps, releaseId);
-  if (now?.attempt === release.attempt && now.retryRequested === attempt && now.retryRequestedBy)
-    return now.retryRequestedBy;
-  throw new RequestRefused(
-    409,
-    "RetryAlreadyStarted",
-    `attempt ${attempt} of release ${releaseId} was already started`,
-  );
 }
 
 /** Whether an approver pattern (`*` any run of characters) matches the caller, case-sensitively as ARNs are. */
