@@ -95,7 +95,12 @@ function sharedStatements(arns: ResourceArns) {
       [arns.releasesTableArn],
     ),
     schedule: allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
-    recordExecutions: allow("RecordExecutions", ["dynamodb:UpdateItem"], [arns.executionsTableArn]),
+    // A start links its execution to the release, then re-reads it once the schedule names it.
+    recordExecutions: allow(
+      "RecordExecutions",
+      ["dynamodb:UpdateItem", "dynamodb:GetItem"],
+      [arns.executionsTableArn],
+    ),
   };
 }
 type Shared = ReturnType<typeof sharedStatements>;

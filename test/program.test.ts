@@ -50,7 +50,7 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
   registerRelease: {
     ReadAndSettleReleases: DYNAMODB_READ_WRITE,
     Schedule: SCHEDULE,
-    RecordExecutions: ["dynamodb:UpdateItem"],
+    RecordExecutions: ["dynamodb:UpdateItem", "dynamodb:GetItem"],
     WriteSchedule: ["dynamodb:PutItem"],
     ReleasePipelines: [...START_AND_STOP, ...FAILURE_DETAILS],
     PublishReleaseEvents: ["events:PutEvents"],
@@ -72,7 +72,7 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
   pipelineEvent: {
     ReadAndSettleReleases: DYNAMODB_READ_WRITE,
     Schedule: SCHEDULE,
-    RecordExecutions: ["dynamodb:UpdateItem"],
+    RecordExecutions: ["dynamodb:UpdateItem", "dynamodb:GetItem"],
     ReadExecutions: ["dynamodb:GetItem"],
     ReleasePipelines: [...START_AND_STOP, ...FAILURE_DETAILS],
     CompleteReleaseWait: ["states:SendTaskSuccess"],
@@ -81,7 +81,7 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
   reconciler: {
     ReadAndSettleReleases: DYNAMODB_READ_WRITE,
     Schedule: SCHEDULE,
-    RecordExecutions: ["dynamodb:UpdateItem"],
+    RecordExecutions: ["dynamodb:UpdateItem", "dynamodb:GetItem"],
     CompleteReleaseWait: ["states:SendTaskSuccess"],
     FindWaitingExecutionsStuckStartsAndExpiredGates: ["dynamodb:Scan"],
     ReleasePipelines: [...START_AND_STOP, "codepipeline:GetPipelineExecution", ...FAILURE_DETAILS],
