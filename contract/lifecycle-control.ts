@@ -25,3 +25,14 @@ export const CRASH_CONSISTENCY_CHANGES = {
     where: ["previousAttempt"],
   },
 } as const;
+
+/** Part of PIPELINE_CHANGES, apart for the same reason. */
+export const SETTLE_ENDED = {
+  settleEnded: {
+    why: "Its execution's end settles it: marked once, only while it names that execution (a late end of an earlier attempt's marks nothing)",
+    fields: { settled: "set" },
+    when: ["attribute_not_exists(#settled)", "#pipelineExecutionId = :pipelineExecutionId"],
+    where: ["pipelineExecutionId"],
+    exists: true,
+  },
+} as const;

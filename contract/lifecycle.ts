@@ -9,7 +9,7 @@
 import type { ManifestProblem } from "./errors";
 import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
 import type { ChangeDeclaration } from "./lifecycle-declaration";
-import { CRASH_CONSISTENCY_CHANGES } from "./lifecycle-control";
+import { CRASH_CONSISTENCY_CHANGES, SETTLE_ENDED } from "./lifecycle-control";
 import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
@@ -255,8 +255,11 @@ export const RELEASE_CHANGES = {
     when: ["attribute_not_exists(#outcome)", "attribute_not_exists(#cancelledBy)"],
   },
   recordFailure: {
-    why: "A pipeline failed: the release keeps its first failure",
+    why: "A pipeline failed: the running release keeps its first failure, if the failure is of its attempt (a late end of an earlier attempt's execution is not)",
+    from: ["RUNNING"],
     fields: FIRST_FAILURE,
+    when: ["#attempt = :attempt"],
+    where: ["attempt"],
   },
   halt: {
     why: "A gate was rejected or expired: the first failure, and nothing more starts",
@@ -424,6 +427,7 @@ export const PIPELINE_CHANGES = {
     where: ["deadline"],
   },
   settle: { why: "Its place will not change again: marked once, after the release counted it", ...ONCE },
+  ...SETTLE_ENDED,
   closeGate: {
     why: "A closed gate's release was halted and the pipeline settled: it leaves the `gates` index",
     remove: ["approvalDeadlineAt"],

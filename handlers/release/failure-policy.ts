@@ -6,7 +6,13 @@
  * failed wait.
  */
 import { ReleaseErrors } from "../../contract/errors";
-import { MACHINE, type ReleaseItem, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
+import {
+  MACHINE,
+  type ReleaseItem,
+  RELEASE_CHANGES,
+  PIPELINE_CHANGES,
+  SETTLED_STATUSES,
+} from "../../contract/lifecycle";
 import { type ExecutionDeps, nowIso, stopExecution } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
 import { settle } from "./outcome";
@@ -79,6 +85,10 @@ export async function stopRelease(
     } else if (item.status === "Started" && item.pipelineExecutionId) {
       const execution = { pipelineExecutionId: item.pipelineExecutionId, pipeline: item.pipeline };
       if (await stopExecution(deps, execution, reason)) stopped.push(item.pipeline);
+    } else if (SETTLED_STATUSES.includes(item.status) && item.settled !== true) {
+      // A settle that died between its count and its mark: a repeated pass finishes it (the
+      // repeat only over-counts, which completion tolerates: it is confirmed on the marks).
+      await settle(deps, releaseId, item.pipeline, item.pipelineExecutionId);
     }
   });
   return { stopped, skipped };
@@ -93,11 +103,17 @@ export async function afterFailure(
   releaseId: string,
   pipeline: string,
   cause: string,
+  /** The attempt the failed execution ran in. */
+  attempt: number,
 ): Promise<void> {
   const recorded = await changeRelease(deps, releaseId, RELEASE_CHANGES.recordFailure, {
     fields: { firstFailure: cause, firstFailureError: ReleaseErrors.PipelineFailed, firstFailureBy: MACHINE },
+    where: { attempt },
   });
-  if (recorded.changed && recorded.item.failurePolicy === "stopRemaining") {
+  // The release no longer runs that attempt (it ended, or a retry reset what the failure would
+  // skip): a late end of an earlier attempt stops and skips nothing.
+  if (!recorded.changed) return;
+  if (recorded.item.failurePolicy === "stopRemaining") {
     await stopRelease(deps, releaseId, `Release ${releaseId} failed: ${cause}`);
     return;
   }
@@ -133,6 +149,6 @@ export async function failUnstarted(
     where: { claim },
   });
   if (!failed.changed) return;
-  await afterFailure(deps, release.releaseId, pipeline, cause);
+  await afterFailure(deps, release.releaseId, pipeline, cause, release.attempt);
   await settle(deps, release.releaseId, pipeline);
 }

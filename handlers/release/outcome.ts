@@ -25,12 +25,23 @@ import { pipelinesOfRelease, readReleaseItem } from "./reads";
  * again and marks nothing: an over-count only makes an earlier settle look at the items in vain.
  * Each write rewrites a small item, and the count is projected into no index.
  */
-export async function settle(deps: ExecutionDeps, releaseId: string, pipeline: string): Promise<void> {
+export async function settle(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  /** The execution whose end settles it: the mark holds only while the pipeline still names it. */
+  ended?: string,
+): Promise<void> {
   const counted = await changeRelease(deps, releaseId, RELEASE_CHANGES.settle, {
     fields: { settledCount: 1 },
   });
   if (!counted.changed) throw new Error(`release ${releaseId} does not exist: ${pipeline} cannot settle`);
-  await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settle, { fields: { settled: true } });
+  await (ended === undefined
+    ? changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settle, { fields: { settled: true } })
+    : changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settleEnded, {
+        fields: { settled: true },
+        where: { pipelineExecutionId: ended },
+      }));
   // Read after the mark: every settle that marked before this one has counted by now.
   const release = await readReleaseItem(deps, releaseId);
   if (release) await completeReleaseIfSettled(deps, release);

@@ -239,9 +239,9 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
       dependencySucceeded(deps, releaseId, dependant, pipeline),
     );
   } else {
-    await afterFailure(deps, releaseId, pipeline, cause ?? "");
+    await afterFailure(deps, releaseId, pipeline, cause ?? "", item.attempt ?? 1);
   }
-  await settle(deps, releaseId, pipeline);
+  await settle(deps, releaseId, pipeline, pipelineExecutionId);
   await releaseWaiterDone(deps, pipelineExecutionId);
 }
 
