@@ -100,7 +100,7 @@ async function driveTo(m: LocalReleaseMachine, releaseId: string, pipelines: str
   } catch (error) {
     const { release, statuses } = await recordOf(m, releaseId);
     const runs = pipelines.map((p) => m.codepipeline.executions(p).map((e) => `${p}:${e.status}`));
-    throw new Error(`${String(error)}; ${JSON.stringify({ release, statuses, runs })}`);
+    throw new Error(`${String(error)}; ${JSON.stringify({ release, statuses, runs })}`, { cause: error });
   }
 }
 
