@@ -52,6 +52,7 @@ import { summary } from "./summary";
 import { evaluateTargets } from "./targets";
 import { measureWallTimes } from "./walltime";
 import { measureWriteUnits } from "./write-units-bench";
+import { controlLatencyLine } from "./control-latency";
 
 /** Baseline cells run for real; longer ones are extrapolated (a 7-day loop is 20,160 polls). */
 const BASELINE_MEASURED_UP_TO_SECONDS = 4 * 3600;
@@ -260,6 +261,7 @@ async function main(): Promise<void> {
   const { wallTimes, largest } = await measureWallTimes();
   log("DynamoDB write units of a 5- and a 500-pipeline release, metered as AWS bills them");
   const writeUnits = await measureWriteUnits();
+  log(await controlLatencyLine());
   log("Lambda archives from the program under mocks");
   const partial: Omit<BenchResults, "targets"> = {
     ...ours,
