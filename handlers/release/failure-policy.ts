@@ -6,13 +6,7 @@
  * failed wait.
  */
 import { ReleaseErrors } from "../../contract/errors";
-import {
-  MACHINE,
-  type ReleaseItem,
-  RELEASE_CHANGES,
-  PIPELINE_CHANGES,
-  SETTLED_STATUSES,
-} from "../../contract/lifecycle";
+import { MACHINE, type ReleaseItem, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { type ExecutionDeps, nowIso, stopExecution } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
 import { settle } from "./outcome";
@@ -85,10 +79,11 @@ export async function stopRelease(
     } else if (item.status === "Started" && item.pipelineExecutionId) {
       const execution = { pipelineExecutionId: item.pipelineExecutionId, pipeline: item.pipeline };
       if (await stopExecution(deps, execution, reason)) stopped.push(item.pipeline);
-    } else if (SETTLED_STATUSES.includes(item.status) && item.settled !== true) {
-      // A settle that died between its count and its mark: a repeated pass finishes it (the
-      // repeat only over-counts, which completion tolerates: it is confirmed on the marks).
-      await settle(deps, releaseId, item.pipeline, item.pipelineExecutionId);
+    } else if (item.status === "Skipped" && item.settled !== true) {
+      // A skip whose settle died between its count and its mark: nothing else repeats it (an
+      // ended pipeline's settle is repeated from the `waiting` index), so a repeated pass finishes
+      // it; the repeat only over-counts, which completion tolerates: it is confirmed on the marks.
+      await settle(deps, releaseId, item.pipeline);
     }
   });
   return { stopped, skipped };
