@@ -109,7 +109,9 @@ export async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Pro
     [ExecutionsTable.hashKey]: pipelineExecutionId,
   });
   if (!execution) throw new Error(`execution ${pipelineExecutionId} of ${pipeline} was not recorded`);
-  if (isTerminal(execution.status)) await onPipelineEnded(deps, execution);
+  // Still awaiting its release: no handler has finished acting on the end (one that found no
+  // pipeline naming it left it there), so this start acts on it; a finished one took it off.
+  if (isTerminal(execution.status) && execution.awaitingRelease) await onPipelineEnded(deps, execution);
   // A failure recorded while this start was in flight: either the failure's stop pass saw this
   // execution (recorded above), or this read sees the failure. Stopping twice is harmless.
   const now = await readReleaseItem(deps, releaseId);
