@@ -53,6 +53,7 @@ import { evaluateTargets } from "./targets";
 import { measureWallTimes } from "./walltime";
 import { measureWriteUnits } from "./write-units-bench";
 import { measureReleaseCost } from "./cost-bench";
+import { controlLatencyLine } from "./control-latency";
 
 /** Baseline cells run for real; longer ones are extrapolated (a 7-day loop is 20,160 polls). */
 const BASELINE_MEASURED_UP_TO_SECONDS = 4 * 3600;
@@ -263,6 +264,7 @@ async function main(): Promise<void> {
   const writeUnits = await measureWriteUnits();
   log("the cost of one release of 50 pipelines × 60 min, each design metered");
   const releaseCost = await measureReleaseCost(specOf(50, byLabel("60m")));
+  log(await controlLatencyLine());
   log("Lambda archives from the program under mocks");
   const partial: Omit<BenchResults, "targets"> = {
     ...ours,

@@ -2,7 +2,7 @@
  * The EventBridge patterns of the release machine's rules: one source for the Pulumi rules
  * (infra/) and the local event router (local/).
  */
-import { PIPELINE_EVENT_DETAIL_TYPE } from "./tables";
+import { PIPELINE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } from "./tables";
 
 /** A manifest (`*.json`) written to the release bucket: S3's "Object Created" event. */
 export function manifestUploadedPattern(bucketName: string) {
@@ -55,4 +55,27 @@ export function executionEndedPattern(stateMachineArn: string) {
     "detail-type": [EXECUTION_STATUS_CHANGE],
     detail: { stateMachineArn: [stateMachineArn], status: [...EXECUTION_ENDS_WITHOUT_OUTCOME] },
   };
+}
+
+/**
+ * The control function's hand-off (handlers/release/follow-up.ts): a cancel or a gate's decision
+ * is recorded, and the work it implies (the stop pass, the approved start, the rejected gate's
+ * halt) is left to the pipeline-event function, which this event reaches through a rule as an
+ * asynchronous invocation, with EventBridge's and Lambda's retries and their dead-letter queues.
+ */
+export const CONTROL_DECIDED_DETAIL_TYPE = "Release Control Decided";
+
+export interface ControlDecidedDetail {
+  releaseId: string;
+  action: "cancel" | "approve" | "reject";
+  /** The gated pipeline (approve, reject). */
+  pipeline?: string;
+  /** The start claim the approval took: the follow-up takes it over from exactly this claimant. */
+  claim?: string;
+  /** Abandon rather than stop-and-wait (a forced cancel). */
+  force?: boolean;
+}
+
+export function controlDecidedPattern() {
+  return { source: [RELEASE_EVENT_SOURCE], "detail-type": [CONTROL_DECIDED_DETAIL_TYPE] };
 }

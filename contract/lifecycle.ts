@@ -10,6 +10,7 @@ import type { ManifestProblem } from "./errors";
 import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
 import type { ChangeDeclaration } from "./lifecycle-declaration";
 import { BACKSTOP_CHANGES } from "./lifecycle-backstop";
+import { CRASH_CONSISTENCY_CHANGES, SETTLE_ENDED } from "./lifecycle-control";
 import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
 import { SUCCESS_CHANGES } from "./lifecycle-success";
 import { RESUME_PIPELINE_CHANGES, RESUME_RELEASE_CHANGES } from "./lifecycle-resume";
@@ -109,6 +110,12 @@ export interface ReleaseItem {
   attempt: number;
   failurePolicy: FailurePolicy;
   pipelineCount: number;
+  /** While its schedule is still being written (the registering execution's ARN): not yet retryable. */
+  schedulePending?: string;
+  /** The attempt a retry asked for, recorded before its execution starts, and who asked when. */
+  retryRequested?: number;
+  retryRequestedBy?: string;
+  retryRequestedAt?: string;
   /** How long one pipeline may run before the reconciler stops it. */
   pipelineTimeoutSeconds: number;
   /** The `newest` index's partition: one of its shards (contract/tables.ts, listedShard). */
@@ -225,6 +232,7 @@ export const RELEASE_CHANGES = {
       pipelineTimeoutSeconds: "set",
       submittedBy: "set",
       listed: "set",
+      schedulePending: "set",
     },
     remove: ["errorName", "cause", "problems", "endedAt"],
     orWhen: "#executionArn = :executionArn",
@@ -260,8 +268,11 @@ export const RELEASE_CHANGES = {
     when: ["attribute_not_exists(#outcome)", "attribute_not_exists(#cancelledBy)"],
   },
   recordFailure: {
-    why: "A pipeline failed: the release keeps its first failure",
+    why: "A pipeline failed: the running release keeps its first failure (and which pipeline), if the failure is of its attempt (a late end of an earlier attempt's execution is not)",
+    from: ["RUNNING"],
     fields: { ...FIRST_FAILURE, firstFailurePipeline: "ifNotExists" },
+    when: ["#attempt = :attempt"],
+    where: ["attempt"],
   },
   halt: {
     why: "A gate was rejected or expired: the first failure, and nothing more starts",
@@ -346,6 +357,7 @@ export const RELEASE_CHANGES = {
   ...EXECUTION_END_CHANGES,
   ...BACKSTOP_CHANGES,
   ...RESUME_RELEASE_CHANGES,
+  ...CRASH_CONSISTENCY_CHANGES,
 } as const satisfies Record<string, ChangeDeclaration<ReleaseStatus, ReleaseItem>>;
 
 /** Every write to a ReleasePipelines item. */
@@ -436,6 +448,7 @@ export const PIPELINE_CHANGES = {
     from: SETTLED_STATUSES,
     ...ONCE,
   },
+  ...SETTLE_ENDED,
   closeGate: {
     why: "A closed gate's release was halted and the pipeline settled: it leaves the `gates` index",
     remove: ["approvalDeadlineAt"],

@@ -96,7 +96,12 @@ function sharedStatements(arns: ResourceArns) {
       [arns.releasesTableArn],
     ),
     schedule: allow("Schedule", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [schedule]),
-    recordExecutions: allow("RecordExecutions", ["dynamodb:UpdateItem"], [arns.executionsTableArn]),
+    // A start links its execution to the release, then re-reads it once the schedule names it.
+    recordExecutions: allow(
+      "RecordExecutions",
+      ["dynamodb:UpdateItem", "dynamodb:GetItem"],
+      [arns.executionsTableArn],
+    ),
   };
 }
 type Shared = ReturnType<typeof sharedStatements>;
@@ -199,8 +204,9 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
     shared.onPipelines("StopPipelineExecution"),
     shared.publishEvents,
   ],
-  // Cancel, approvals and retry: the scheduler's part each reaches (an approval starts a pipeline,
-  // a cancel stops them), the release list's indexes, and the workflow a retry starts.
+  // Cancel, approvals and retry record their decision and hand the work off (an approval's start,
+  // a cancel's stop pass run in pipelineEvent: handlers/release/follow-up.ts), so this role starts,
+  // stops and completes nothing; the release list's indexes, and the workflow a retry starts.
   releaseControl: (arns, shared) => [
     shared.readAndSettleReleases,
     allow(
@@ -212,9 +218,6 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
       ],
     ),
     shared.schedule,
-    shared.recordExecutions,
-    shared.onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
-    shared.completeRelease,
     shared.publishEvents,
     allow("StartRetries", ["states:StartExecution"], [requiredStateMachineArn(arns)]),
   ],

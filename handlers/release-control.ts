@@ -6,7 +6,6 @@
  * The routes and their bodies' schemas are declared once, in contract/control-routes.ts, for API
  * Gateway (infra/api-control.ts), this handler and the local server.
  */
-import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import type { ErrorObject } from "ajv";
 import Ajv from "ajv-draft-04";
 import {
@@ -27,7 +26,14 @@ import { RELEASE_STATUSES, type ReleaseStatus } from "../contract/tables";
 import { listNewest, listReleasesByStatus } from "./release-list";
 import { type ProxyResponse, json } from "./release-status";
 import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
-import { cancelRelease, retryExecutionName } from "./release/control";
+import { cancelRelease, incompleteSchedule } from "./release/control";
+import {
+  alreadyStarted,
+  isAlreadyExists,
+  recordLostAttempt,
+  recordRetry,
+  startAttempt,
+} from "./release/retry-request";
 import { decideGate } from "./release/gates";
 import { readPipeline, readReleaseItem } from "./release/reads";
 
@@ -132,9 +138,14 @@ export async function cancelRoute(
 }
 
 /**
- * `POST /releases/{releaseId}/retry`: starts attempt n+1 as a new execution of the workflow, named
- * by the attempt (so two racing retries start one execution: the second gets 409). 409 while the
- * release runs, after it succeeded, or for a rejected submission.
+ * `POST /releases/{releaseId}/retry`: records the decision (attempt n+1, who asked) on the release,
+ * then starts attempt n+1 as an execution named by the attempt with an input made of that record
+ * alone. StartExecution answers a repeat of the same name and input, while that execution runs,
+ * with the same execution
+ * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html), so a
+ * request repeated after a crash, or racing the first, starts the one recorded attempt: a 202 means
+ * the attempt runs. 409 while the release runs, after it succeeded, for a rejected submission, for a
+ * release whose schedule was never completely written, or once the attempt's execution ended.
  */
 export async function retryRoute(
   deps: ControlDeps,
@@ -151,25 +162,24 @@ export async function retryRoute(
       `release ${releaseId} cannot be retried: ${why}; only a FAILED or CANCELLED release can`,
     );
   }
-  const attempt = release.attempt + 1;
+  if (release.schedulePending !== undefined)
+    throw new RequestRefused(409, "ReleaseNotRetryable", incompleteSchedule(release));
+  const requestedBy = await recordRetry(deps, release, request.caller);
   try {
-    const started = await deps.sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: deps.stateMachineArn,
-        name: retryExecutionName(releaseId, attempt),
-        input: JSON.stringify({ retry: { releaseId, attempt, requestedBy: request.caller } }),
-      }),
-    );
-    return { releaseId, attempt, executionArn: started.executionArn ?? "" };
+    return await startAttempt(deps, releaseId, release.attempt + 1, requestedBy);
   } catch (error) {
-    if (error instanceof Error && error.name === "ExecutionAlreadyExists") {
-      throw new RequestRefused(
-        409,
-        "RetryAlreadyStarted",
-        `attempt ${attempt} of release ${releaseId} was already started`,
-      );
+    if (!isAlreadyExists(error)) throw error;
+    // The recorded attempt's execution ended before it took the release, with no Catch run (it
+    // was stopped, or local mode restarted): its name is spent, so it is recorded failed, and
+    // this request starts the next attempt.
+    const next = await recordLostAttempt(deps, release);
+    const nextBy = await recordRetry(deps, next, request.caller);
+    try {
+      return await startAttempt(deps, releaseId, next.attempt + 1, nextBy);
+    } catch (again) {
+      if (!isAlreadyExists(again)) throw again;
+      throw alreadyStarted(releaseId, next.attempt + 1);
     }
-    throw error;
   }
 }
 

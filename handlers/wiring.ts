@@ -36,6 +36,8 @@ import { type RegisterReleaseRequest, registerRelease } from "./release/registra
 import { registerReleaseWaiter } from "./release/outcome";
 import { type RootsStarted, type StartRootsRequest, startMoreRoots } from "./release/start-batches";
 import { type FailExecutionRequest, type FailExecutionResult, failExecution } from "./release/ended";
+import { followUpControl } from "./release/follow-up";
+import { type ControlDecidedEvent, isControlDecided } from "./release/hand-off";
 import {
   type EndedRelease,
   type ExecutionStatusChangeEvent,
@@ -92,7 +94,11 @@ export interface HandlerTypes {
     event: StopReleaseRequest | { failExecution: FailExecutionRequest };
     result: StopReleaseResult | FailExecutionResult;
   };
-  pipelineEvent: { needs: "execution"; event: PipelineStateChangeEvent; result: PipelineEventOutcome };
+  pipelineEvent: {
+    needs: "execution";
+    event: PipelineStateChangeEvent | ControlDecidedEvent;
+    result: PipelineEventOutcome;
+  };
   reconciler: { needs: "execution"; event: void; result: ReconcileReport };
   executionEnded: { needs: "execution"; event: ExecutionStatusChangeEvent; result: EndedRelease[] };
   releaseStatus: { needs: "execution"; event: ReleaseStatusRequest; result: ProxyResponse };
@@ -153,10 +159,11 @@ export const HANDLERS: { [N in FunctionName]: Builder<N> } = {
         ? failExecution(execution, event.failExecution)
         : stopReleaseAfterFailedWait(execution, event),
 
+  // CodePipeline's state changes, and the control function's hand-offs (handlers/release/follow-up.ts).
   pipelineEvent:
     ({ execution }) =>
     (event) =>
-      handlePipelineEvent(execution, event),
+      isControlDecided(event) ? followUpControl(execution, event) : handlePipelineEvent(execution, event),
 
   reconciler:
     ({ execution }) =>

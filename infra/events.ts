@@ -8,6 +8,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import {
+  controlDecidedPattern,
   executionEndedPattern,
   manifestUploadedInput,
   manifestUploadedPattern,
@@ -74,7 +75,13 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
   const pipelineRules = pipelineStateRules(args, deadLetters, opts);
   const schedule = reconcileSchedule(args, opts);
   const executionEnded = executionEndedRule(args, deadLetters, opts);
-  deadLetterPolicy(prefix, deadLetters, [manifestUploaded, ...pipelineRules, executionEnded], opts);
+  const controlDecided = controlDecidedRule(args, deadLetters, opts);
+  deadLetterPolicy(
+    prefix,
+    deadLetters,
+    [manifestUploaded, ...pipelineRules, executionEnded, controlDecided],
+    opts,
+  );
   const failedInvocations = asyncFailureDestinations(
     prefix,
     {
@@ -106,6 +113,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     pipelineRules,
     schedule,
     executionEnded,
+    controlDecided,
   };
 }
 
@@ -373,4 +381,48 @@ function queueDepthAlarm(
     },
     opts,
   );
+}
+
+/**
+ * A control decision's work (a cancel's stop pass, an approved start, a rejected gate's halt)
+ * reaches the pipeline-event function after the control call answered: EventBridge invokes it
+ * asynchronously, retrying for a day into the dead-letter queue, and Lambda's own retries end in
+ * the on-failure queue (handlers/release/follow-up.ts).
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html
+ */
+function controlDecidedRule(
+  args: ReleaseEventsArgs,
+  deadLetters: aws.sqs.Queue,
+  opts: pulumi.ComponentResourceOptions,
+): aws.cloudwatch.EventRule {
+  const prefix = args.name;
+  const rule = new aws.cloudwatch.EventRule(
+    `${prefix}-control-decided`,
+    {
+      description: "A cancel or a gate's decision was recorded: its work runs after the answer",
+      eventPattern: JSON.stringify(controlDecidedPattern()),
+    },
+    opts,
+  );
+  const permission = new aws.lambda.Permission(
+    `${prefix}-control-decided-invoke`,
+    {
+      action: "lambda:InvokeFunction",
+      function: args.pipelineEventFunction.fn.name,
+      principal: "events.amazonaws.com",
+      sourceArn: rule.arn,
+    },
+    opts,
+  );
+  new aws.cloudwatch.EventTarget(
+    `${prefix}-control-decided-handler`,
+    {
+      rule: rule.name,
+      arn: args.pipelineEventFunction.fn.arn,
+      retryPolicy: RETRY_POLICY,
+      deadLetterConfig: { arn: deadLetters.arn },
+    },
+    { ...opts, dependsOn: [permission] },
+  );
+  return rule;
 }

@@ -3,9 +3,14 @@
  * events to the same handlers through the one wiring, each under its function's timeout, as
  * infra/events.ts's rules deliver them on AWS.
  */
-import { executionEndedPattern, pipelineStateChangePattern } from "../contract/event-patterns";
+import {
+  controlDecidedPattern,
+  executionEndedPattern,
+  pipelineStateChangePattern,
+} from "../contract/event-patterns";
 import { pipelineStateChange } from "../handlers/pipeline-events";
 import type { ExecutionStatusChangeEvent } from "../handlers/release/execution-ended";
+import { isControlDecided } from "../handlers/release/hand-off";
 import { type HandlerDeps, wire } from "../handlers/wiring";
 import type { EventRouter } from "./event-router";
 import { type FunctionTimeouts, timeoutOf, withLambdaTimeout } from "./lambda-timeout";
@@ -26,6 +31,12 @@ export function routePipelineEvents(
       const change = pipelineStateChange(event);
       return change ? handle(change) : "ignored";
     },
+  });
+  // The control function's hand-offs reach the same function, as the stack's rule does (infra/events.ts).
+  router.addRule({
+    name: "control-decided",
+    pattern: controlDecidedPattern(),
+    target: async (event) => (isControlDecided(event) ? handle(event) : "ignored"),
   });
 }
 

@@ -164,6 +164,7 @@ describe("the release lifecycle's declarations", () => {
           pipelineTimeoutSeconds: 60,
           submittedBy: "me",
           listed: "release",
+          schedulePending: "arn:x",
         },
       },
       "r-1",

@@ -161,7 +161,9 @@ describe("the policy pack over the program", function () {
         ROLE_POLICY,
         "release-machine-pipelineEvent-policy",
         editStatements((statements) => {
-          statementOf(statements, "RecordExecutions").Resource = ["*"];
+          const statement = statementOf(statements, "RecordExecutions");
+          statement.Resource = ["*"];
+          statement.Action = ["dynamodb:UpdateItem"];
         }),
       );
       assertOnly(

@@ -600,6 +600,8 @@ describe("reliability: bad input, duplicate storms and injected faults", functio
 
         await submit(releaseId, ["svc-a", "svc-b"]);
         const waiting = await until("both pipelines to end unnoticed while their waiters wait", async () => {
+          // Their STARTED events delivered: the link to the release may be written before them.
+          await machine.router.idle();
           const items = (await executionItems(machine)).filter((i) => i.releaseId === releaseId);
           const ended = items.filter(
             (i) =>

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExecutionItem } from "../handlers/executions";
 import { reconcile } from "../handlers/pipeline-events";
-import { cancelRelease } from "../handlers/release/control";
+import { stopRelease } from "../handlers/release/failure-policy";
 import { releaseControlApi } from "../handlers/release-control";
 import { STOP_ATTEMPTS } from "../handlers/stops";
 import type { LocalPipelineSpec } from "../local/codepipeline-service";
@@ -155,6 +155,8 @@ describe("stops that finish", function () {
     });
   });
 
+  // The stop pass itself (handlers/release/failure-policy.ts), as a cancel's follow-up or a failure
+  // under stopRemaining runs it, with the pauses recorded instead of slept.
   it("ConflictException on stop is retried, with growing pauses, until the stop is accepted", async () => {
     await withLocalMachine({ pipelines: PIPELINES }, async (m) => {
       const releaseId = newReleaseId("conflict");
@@ -168,16 +170,16 @@ describe("stops that finish", function () {
       const before = m.codepipeline.callCount("StopPipelineExecution");
       const pauses: number[] = [];
       const deps = {
-        ...m.functionDeps("releaseControl").execution,
+        ...m.functionDeps("pipelineEvent").execution,
         pause: async (ms: number) => void pauses.push(ms),
       };
 
-      await cancelRelease(deps, { releaseId, by: BOB, force: true });
+      await stopRelease(deps, releaseId, `Release ${releaseId} stopped`, "forcedAbandon");
       assert.equal(m.codepipeline.callCount("StopPipelineExecution") - before, 3);
       assert.deepEqual(pauses, [200, 400]);
       await finished(m, execution);
       assert.equal((await m.codepipeline.whenEnded(id)).status, "Stopped");
-      assert.equal((await m.readRelease(releaseId))?.status, "CANCELLED");
+      assert.equal((await m.readRelease(releaseId))?.pipelines[0].status, "Stopped");
     });
   });
 
@@ -194,16 +196,17 @@ describe("stops that finish", function () {
       const before = m.codepipeline.callCount("StopPipelineExecution");
       const pauses: number[] = [];
       const deps = {
-        ...m.functionDeps("releaseControl").execution,
+        ...m.functionDeps("pipelineEvent").execution,
         pause: async (ms: number) => void pauses.push(ms),
       };
+      const why = `Release ${releaseId} stopped`;
 
-      await assert.rejects(cancelRelease(deps, { releaseId, by: BOB }), { name: "ConflictException" });
+      await assert.rejects(stopRelease(deps, releaseId, why), { name: "ConflictException" });
       assert.equal(m.codepipeline.callCount("StopPipelineExecution") - before, STOP_ATTEMPTS);
       assert.deepEqual(pauses, [200, 400, 800, 1600]);
       m.codepipeline.faults.clear();
-      // Asked again (a cancel is idempotent), the stop goes through.
-      await cancelRelease(deps, { releaseId, by: BOB });
+      // Run again (a follow-up's delivery is retried), the stop goes through.
+      await stopRelease(deps, releaseId, why);
       assert.ok(
         (await m.readRelease(releaseId))?.pipelines[0].history.some((h) => h.state === "STOP_REQUESTED"),
       );

@@ -11,7 +11,7 @@ import { type ExecutionDeps, nowIso } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
 import { publishReleaseEvent } from "../release-events";
 import { skipUnstartedIfStopped, stopRelease } from "./failure-policy";
-import { completeReleaseIfSettled } from "./outcome";
+import { handOff } from "./hand-off";
 import { START_CONCURRENCY, inBatches, pipelinesOfRelease, readReleaseItem } from "./reads";
 import { startWhenReady } from "./progress";
 
@@ -26,11 +26,12 @@ export interface CancelRequest {
 /**
  * Cancels a running release. A cancel racing the natural end either wins (the release ends
  * CANCELLED) or finds the outcome decided (ReleaseStateConflict: it already ended). From there
- * nothing more starts; pipelines not started are skipped and running ones stopped, and their
- * STOPPED ends settle the release, whose wait then receives the CANCELLED outcome.
- * A repeated cancel of a release already cancelling answers as the first did (the first
- * canceller and reason stand) and repeats the stop pass, which is idempotent: so a cancel whose
- * invocation died after its write is finished by asking again.
+ * nothing more starts; once the cancel is recorded and handed off (hand-off.ts) the call answers,
+ * and the stop pass runs after (follow-up.ts): pipelines not started are skipped and running ones
+ * stopped, and their STOPPED ends settle the release, whose wait then receives the CANCELLED
+ * outcome. A repeated cancel of a release already cancelling answers as the first did (the first
+ * canceller and reason stand) and hands the stop pass off again, which is idempotent: so a cancel
+ * whose invocation died after its write is finished by asking again.
  */
 export async function cancelRelease(
   deps: ExecutionDeps,
@@ -60,11 +61,9 @@ export async function cancelRelease(
       ...(cancel.reason ? { reason: cancel.reason } : {}),
     });
   }
-  const why = `Release ${releaseId} cancelled by ${cancel.by}${cancel.reason ? `: ${cancel.reason}` : ""}`;
-  await stopRelease(deps, releaseId, why, request.force ? "forcedAbandon" : "wait");
-  // Everything may have been settled already (only gates and pending pipelines were left).
-  const release = await readReleaseItem(deps, releaseId);
-  if (release) await completeReleaseIfSettled(deps, release);
+  // The stop pass runs after the answer (follow-up.ts): the answer waits only for the decision. A
+  // forced cancel abandons what runs, a pending stop-and-wait of an earlier cancel included.
+  await handOff(deps, { releaseId, action: "cancel", ...(request.force ? { force: true } : {}) });
   return { releaseId, status: "CANCELLING", cancelledBy: cancel.by };
 }
 
@@ -102,6 +101,9 @@ export async function retryRelease(
       `release ${releaseId} is ${release ? `${release.status} at attempt ${release.attempt}` : "unknown"}; attempt ${attempt} cannot start`,
     );
   }
+  // Its registration died before every pipeline was written: a retry would wait for pipelines that
+  // do not exist (docs/architecture.md, "Crash consistency").
+  if (release.schedulePending !== undefined) throw new RetryRefused(incompleteSchedule(release));
   const items = await pipelinesOfRelease(deps, releaseId);
   const succeeded = new Set(items.filter((i) => i.status === "Succeeded").map((i) => i.pipeline));
   const again = items.filter((i) => !succeeded.has(i.pipeline));
@@ -132,6 +134,11 @@ export async function retryRelease(
   await inBatches(ready, START_CONCURRENCY, (i) => startWhenReady(deps, releaseId, i.pipeline, i.approval));
   await skipUnstartedIfStopped(deps, releaseId);
   return { releaseId, attempt };
+}
+
+/** Why a release whose registration did not finish its schedule cannot be retried. */
+export function incompleteSchedule(release: { releaseId: string; pipelineCount: number }): string {
+  return `release ${release.releaseId} cannot be retried: its registration failed before all ${release.pipelineCount} pipelines of its schedule were written; submit the manifest again under a new releaseId`;
 }
 
 export interface StopReleaseRequest {

@@ -81,6 +81,11 @@ export async function stopRelease(
     } else if (item.status === "Started" && item.pipelineExecutionId) {
       const execution = { pipelineExecutionId: item.pipelineExecutionId, pipeline: item.pipeline };
       if (await stopExecution(deps, execution, reason, kind)) stopped.push(item.pipeline);
+    } else if (item.status === "Skipped" && item.settled !== true) {
+      // A skip whose settle died between its count and its mark: nothing else repeats it (an
+      // ended pipeline's settle is repeated from the `waiting` index), so a repeated pass finishes
+      // it; the repeat only over-counts, which completion tolerates: it is confirmed on the marks.
+      await settle(deps, releaseId, item.pipeline);
     }
   });
   return { stopped, skipped };
@@ -95,6 +100,8 @@ export async function afterFailure(
   releaseId: string,
   pipeline: string,
   cause: string,
+  /** The attempt the failed execution ran in. */
+  attempt: number,
 ): Promise<void> {
   const recorded = await changeRelease(deps, releaseId, RELEASE_CHANGES.recordFailure, {
     fields: {
@@ -103,8 +110,12 @@ export async function afterFailure(
       firstFailureBy: MACHINE,
       firstFailurePipeline: pipeline,
     },
+    where: { attempt },
   });
-  if (recorded.changed && recorded.item.failurePolicy === "stopRemaining") {
+  // The release no longer runs that attempt (it ended, or a retry reset what the failure would
+  // skip): a late end of an earlier attempt stops and skips nothing.
+  if (!recorded.changed) return;
+  if (recorded.item.failurePolicy === "stopRemaining") {
     await stopRelease(deps, releaseId, `Release ${releaseId} failed: ${cause}`);
     return;
   }
@@ -140,6 +151,6 @@ export async function failUnstarted(
     where: { claim },
   });
   if (!failed.changed) return;
-  await afterFailure(deps, release.releaseId, pipeline, cause);
+  await afterFailure(deps, release.releaseId, pipeline, cause, release.attempt);
   await settle(deps, release.releaseId, pipeline);
 }

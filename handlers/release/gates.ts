@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { GateNotAwaiting, ReleaseErrors } from "../../contract/errors";
+import type { ControlDecidedDetail } from "../../contract/event-patterns";
 import { MACHINE, type PipelineItem, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import { ReleasePipelinesTable } from "../../contract/tables";
 import { type ExecutionDeps, nowIso } from "../executions";
@@ -15,7 +16,7 @@ import { publishReleaseEvent } from "../release-events";
 import { skipUnstarted } from "./failure-policy";
 import { settle } from "./outcome";
 import { onScheduleIndex, readPipeline } from "./reads";
-import { startClaimed } from "./progress";
+import { handOff } from "./hand-off";
 
 export interface GateDecisionRequest {
   releaseId: string;
@@ -29,9 +30,9 @@ export interface GateDecisionRequest {
 /**
  * A person's decision on a gate: of two concurrent decisions exactly one wins (the other gets
  * GateNotAwaiting), and a gate a cancel or its deadline already closed cannot be decided. Approval
- * is then an ordinary start, which the reconciler completes if this invocation dies. Rejection
- * skips the pipeline and fails the release with ApprovalRejected: nothing more starts, running
- * pipelines run to their end.
+ * is then an ordinary start, run after the answer (follow-up.ts), which the reconciler completes
+ * if it is lost. Rejection skips the pipeline and fails the release with ApprovalRejected: nothing
+ * more starts, running pipelines run to their end.
  */
 export async function decideGate(deps: ExecutionDeps, request: GateDecisionRequest): Promise<PipelineItem> {
   const { releaseId, pipeline, decision, by } = request;
@@ -47,13 +48,7 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
         await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.rejectGate, {
           fields: { endedAt: now, cause: rejectionCause(request), ...decided },
         });
-  if (!result.changed) {
-    const current = await readPipeline(deps, releaseId, pipeline);
-    const state = current?.decision
-      ? `was already decided (${current.decision} by ${current.decidedBy ?? "unknown"})`
-      : `is ${current?.status ?? "not part of the release"}`;
-    throw new GateNotAwaiting(`the approval of ${pipeline} in release ${releaseId} ${state}`);
-  }
+  if (!result.changed) return repeatedDecision(deps, request);
   await publishReleaseEvent(deps, {
     releaseId,
     status: "RUNNING",
@@ -62,9 +57,42 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
     causedBy: by,
     ...(request.comment ? { comment: request.comment } : {}),
   });
-  if (decision === "approve") await startClaimed(deps, result.item);
-  else await finishClosedGate(deps, result.item);
+  // The start, or the halt, after the answer: handed off (hand-off.ts), so the answer waits for
+  // nothing but the decision's write. If the hand-off is lost, the reconciler takes the approved
+  // start over once its claim expires, and finishes the rejected gate (still on `gates`).
+  await handOff(deps, handOffOf(result.item));
   return result.item;
+}
+
+function handOffOf(gate: PipelineItem): ControlDecidedDetail {
+  const action = gate.decision === "approve" ? "approve" : "reject";
+  const claim = action === "approve" && gate.claimedBy ? { claim: gate.claimedBy } : {};
+  return { releaseId: gate.releaseId, action, pipeline: gate.pipeline, ...claim };
+}
+
+/**
+ * A decision that found the gate decided: the same person's same decision, not yet carried out
+ * (its call died after the write, before the hand-off), is handed off again and answered as the
+ * first was. An approval counts as not carried out while the approval's own claim stands
+ * (`startingSince` is its decision time: nobody took it over); a rejection while the gate is still
+ * on the `gates` index. Anything else is GateNotAwaiting.
+ */
+async function repeatedDecision(deps: ExecutionDeps, request: GateDecisionRequest): Promise<PipelineItem> {
+  const { releaseId, pipeline } = request;
+  const current = await readPipeline(deps, releaseId, pipeline);
+  const same = current?.decision === request.decision && current.decidedBy === request.by;
+  const unfinished =
+    current?.status === "Starting"
+      ? current.startingSince === current.decidedAt
+      : current?.status === "Skipped" && current.approvalDeadlineAt !== undefined;
+  if (current && same && unfinished) {
+    await handOff(deps, handOffOf(current));
+    return current;
+  }
+  const state = current?.decision
+    ? `was already decided (${current.decision} by ${current.decidedBy ?? "unknown"})`
+    : `is ${current?.status ?? "not part of the release"}`;
+  throw new GateNotAwaiting(`the approval of ${pipeline} in release ${releaseId} ${state}`);
 }
 
 /**
@@ -72,7 +100,7 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
  * ApprovalExpired), the pipeline settles, and only then does the gate leave the `gates` index.
  * Idempotent, so the reconciler can repeat it for a gate whose closing invocation died.
  */
-async function finishClosedGate(deps: ExecutionDeps, gate: PipelineItem): Promise<void> {
+export async function finishClosedGate(deps: ExecutionDeps, gate: PipelineItem): Promise<void> {
   const error = gate.decision === "reject" ? ReleaseErrors.ApprovalRejected : ReleaseErrors.ApprovalExpired;
   await haltRelease(deps, gate.releaseId, error, gate.cause ?? error, gate.decidedBy ?? MACHINE);
   await settle(deps, gate.releaseId, gate.pipeline);

@@ -32,14 +32,23 @@ export async function settle(
   deps: ExecutionDeps,
   releaseId: string,
   pipeline: string,
-  marked = false,
+  /**
+   * `marked`: the item was marked already (a success is marked as it is recorded). `ended`: the
+   * execution whose end settles it: the mark holds only while the pipeline still names it.
+   */
+  { marked = false, ended }: { marked?: boolean; ended?: string } = {},
 ): Promise<void> {
   const counted = await changeRelease(deps, releaseId, RELEASE_CHANGES.settle, {
     fields: { settledCount: 1 },
   });
   if (!counted.changed) throw new Error(`release ${releaseId} does not exist: ${pipeline} cannot settle`);
   if (!marked)
-    await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settle, { fields: { settled: true } });
+    await (ended === undefined
+      ? changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settle, { fields: { settled: true } })
+      : changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settleEnded, {
+          fields: { settled: true },
+          where: { pipelineExecutionId: ended },
+        }));
   // Read after this settle's writes: every count and mark before them is seen.
   const release = await readReleaseItem(deps, releaseId);
   if (release) await completeReleaseIfSettled(deps, release);

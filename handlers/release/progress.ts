@@ -12,7 +12,8 @@ import { randomUUID } from "node:crypto";
 import { CLAIM_EXPIRY_SECONDS } from "../../contract/function-timeouts";
 import { type ApprovalGate, clientRequestToken } from "../../contract/manifest";
 import { MACHINE, type PipelineEnd, type PipelineItem, PIPELINE_CHANGES } from "../../contract/lifecycle";
-import { ReleasePipelinesTable, SETTLED_STATUSES, isTerminal } from "../../contract/tables";
+import { ExecutionsTable, ReleasePipelinesTable, SETTLED_STATUSES, isTerminal } from "../../contract/tables";
+import { readItem } from "../reads";
 import {
   type ExecutionDeps,
   type ExecutionItem,
@@ -92,22 +93,26 @@ export async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Pro
     return;
   }
   const startedAt = nowIso(deps);
-  // The schedule first, then the execution: whoever sees the execution's releaseId can rely on
-  // the schedule naming this execution. Not recorded: the claim's taker-over recorded it.
+  const deadlineAt = new Date(Date.parse(startedAt) + release.pipelineTimeoutSeconds * 1000).toISOString();
+  // The execution first (its release, on the `waiting` index), then the schedule: a claimant that
+  // dies between the two leaves the claim on the `starting` index, which the reconciler takes over
+  // and repeats with the same clientRequestToken. The other order left a schedule naming an
+  // execution that knew no release, whose end nothing would act on (docs/architecture.md, "Crash
+  // consistency"). Not recorded on the schedule: the claim's taker-over recorded it.
+  await recordStart(deps, { releaseId, pipeline, pipelineExecutionId, startedAt, deadlineAt });
   await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordStart, {
     fields: { pipelineExecutionId, startedAt, attempt: release.attempt },
     where: { claim: item.claimedBy ?? "" },
   });
-  const deadlineAt = new Date(Date.parse(startedAt) + release.pipelineTimeoutSeconds * 1000).toISOString();
-  const execution = await recordStart(deps, {
-    releaseId,
-    pipeline,
-    pipelineExecutionId,
-    startedAt,
-    deadlineAt,
+  // Its end may have arrived before the schedule named it: the event's handler found no pipeline
+  // naming it then, so this read (after the schedule's write) sees the end and acts on it.
+  const execution = await readItem<ExecutionItem>(deps.ddb, deps.tables.executions, {
+    [ExecutionsTable.hashKey]: pipelineExecutionId,
   });
-  // Its end may have arrived before it was recorded: the event found no release then.
-  if (isTerminal(execution.status)) await onPipelineEnded(deps, execution);
+  if (!execution) throw new Error(`execution ${pipelineExecutionId} of ${pipeline} was not recorded`);
+  // Still awaiting its release: no handler has finished acting on the end (one that found no
+  // pipeline naming it left it there), so this start acts on it; a finished one took it off.
+  if (isTerminal(execution.status) && execution.awaitingRelease) await onPipelineEnded(deps, execution);
   // A failure recorded while this start was in flight: either the failure's stop pass saw this
   // execution (recorded above), or this read sees the failure. Stopping twice is harmless.
   const now = await readReleaseItem(deps, releaseId);
@@ -260,9 +265,9 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
     );
     if (item.executionAttempt !== undefined) await clearFailureIfHarmless(deps, releaseId, pipeline);
   } else {
-    await afterFailure(deps, releaseId, pipeline, cause ?? "");
+    await afterFailure(deps, releaseId, pipeline, cause ?? "", item.attempt ?? 1);
   }
-  await settle(deps, releaseId, pipeline, marked);
+  await settle(deps, releaseId, pipeline, { marked, ended: pipelineExecutionId });
   await releaseWaiterDone(deps, pipelineExecutionId);
 }
 

@@ -3,6 +3,15 @@
  * one wins, the other gets DuplicateRelease), its schedule written (one ReleasePipelines item per
  * pipeline) and the pipelines that depend on nothing started. A retry of the same execution
  * passes the condition again and repeats only what is missing.
+ *
+ * Resumable from its recorded progress (docs/architecture.md, "Crash consistency"): the release
+ * says `schedulePending` from its first write until every schedule item exists, and nothing starts
+ * before that. So an invocation that dies mid-way leaves a release that a repeat of the same
+ * registration completes (Step Functions retries the task with the same input), or, when the
+ * execution fails instead, a FAILED release that says its schedule is incomplete and that no retry
+ * takes for a release of fewer pipelines than its pipelineCount. A release may hold 500 pipelines,
+ * so its schedule cannot be one transaction (TransactWriteItems takes at most 100 actions:
+ * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
  */
 import { DuplicateRelease } from "../../contract/errors";
 import { type PlannedPipeline, startVariables } from "../../contract/manifest";
@@ -43,6 +52,7 @@ export async function registerRelease(
       pipelineTimeoutSeconds: request.longestPipelineRunSeconds,
       submittedBy: request.submittedBy ?? "unknown",
       listed: listedShard(releaseId),
+      schedulePending: executionArn,
     },
   });
   if (!registered.changed) {
@@ -73,6 +83,11 @@ export async function registerRelease(
     };
     // Not written: an earlier attempt wrote it, and its progress is kept.
     return schedulePipeline(deps, item);
+  });
+  // Every item exists: the count matches the schedule. Only then does anything start.
+  await changeRelease(deps, releaseId, RELEASE_CHANGES.scheduleWritten, {
+    fields: {},
+    where: { executionArn },
   });
 
   const roots = pipelines.filter((p) => (p.dependsOn ?? []).length === 0);
