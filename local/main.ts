@@ -5,7 +5,9 @@
  * CodePipeline stand-in; default a free port on each start), RELEASE_MACHINE_SFN_PORT (the Step
  * Functions endpoint; default a free port on each start), RELEASE_MACHINE_DATA_DIR (default
  * .release-machine/), RELEASE_MACHINE_PIPELINES (default pipelines.local.json),
- * RELEASE_MACHINE_ALLOW_SELF_APPROVAL (the stack's allowSelfApproval; default false).
+ * RELEASE_MACHINE_ALLOW_SELF_APPROVAL (the stack's allowSelfApproval; default false),
+ * RELEASE_MACHINE_STOP_GRACE_MINUTES (the stack's stopGraceMinutes: how long a stop-and-wait may
+ * stay pending before the reconciler abandons it; 1 to 10080, default 15).
  */
 import path from "node:path";
 import { DataDirInUse } from "./data-dir-lock";
@@ -29,6 +31,8 @@ export interface Settings {
   pipelinesFile: string;
   /** Whether a release's submitter may approve its own gates (as the stack's `allowSelfApproval`). */
   allowSelfApproval?: boolean;
+  /** The stack's `stopGraceMinutes`; unset: its default. */
+  stopGraceMinutes?: number;
 }
 
 /** A setting with a value that cannot be used; the message names it. */
@@ -44,6 +48,16 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   if (!Number.isInteger(value) || value < 0 || value > 65535) {
     throw new SettingError(`${name} must be a port number from 0 to 65535, got "${raw}"`);
   }
+  return value;
+}
+
+/** Whole minutes from 1 to a week, the range the stack's stopGraceMinutes accepts (infra/config.ts). */
+function minutes(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 7 * 24 * 60)
+    throw new SettingError(`${name} must be a whole number of minutes from 1 to 10080, got "${raw}"`);
   return value;
 }
 
@@ -65,6 +79,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     dataDir: path.resolve(env.RELEASE_MACHINE_DATA_DIR || path.join(ROOT, ".release-machine")),
     pipelinesFile: path.resolve(env.RELEASE_MACHINE_PIPELINES || path.join(ROOT, "pipelines.local.json")),
     allowSelfApproval: flag(env, "RELEASE_MACHINE_ALLOW_SELF_APPROVAL", false),
+    stopGraceMinutes: minutes(env, "RELEASE_MACHINE_STOP_GRACE_MINUTES"),
   };
   const ports: [string, number][] = [
     ["RELEASE_MACHINE_PORT", settings.port],
@@ -151,6 +166,7 @@ export async function startFromSettings(
     dataDir: settings.dataDir,
     pipelines,
     allowSelfApproval: settings.allowSelfApproval ?? false,
+    ...(settings.stopGraceMinutes !== undefined && { stopGraceMinutes: settings.stopGraceMinutes }),
     onReleaseEvent: (event) => out.write(`${formatReleaseEvent(event)}\n`),
   });
   out.write(`${banner(server, settings, pipelines).join("\n")}\n`);

@@ -54,6 +54,8 @@ export interface LocalServerOptions {
   onReleaseEvent?: (event: ReleaseEvent) => void;
   /** Whether a release's submitter may approve its own gates (the stack's `allowSelfApproval`). */
   allowSelfApproval?: boolean;
+  /** The stack's `stopGraceMinutes`; unset: its default (15). */
+  stopGraceMinutes?: number;
 }
 
 /** Who calls the local API: the header, as `$context.identity.userArn` names the caller on AWS. */
@@ -313,6 +315,7 @@ async function startParts(
       ...(options.codepipelinePort !== undefined && { codepipelinePort: options.codepipelinePort }),
       ...(options.sfnPort !== undefined && { sfnPort: options.sfnPort }),
       ...(options.allowSelfApproval !== undefined ? { allowSelfApproval: options.allowSelfApproval } : {}),
+      ...(options.stopGraceMinutes !== undefined ? { stopGraceMinutes: options.stopGraceMinutes } : {}),
       onExecutionStarted,
       ...(options.retryPauseMs !== undefined ? { retryPauseMs: options.retryPauseMs } : {}),
     });

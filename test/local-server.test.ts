@@ -475,6 +475,33 @@ describe("npm start, used as a user would", function () {
     });
   });
 
+  it("reads RELEASE_MACHINE_STOP_GRACE_MINUTES as whole minutes within the stack's range, naming it otherwise", () => {
+    assert.equal(readSettings({}).stopGraceMinutes, undefined);
+    assert.equal(readSettings({ RELEASE_MACHINE_STOP_GRACE_MINUTES: "2" }).stopGraceMinutes, 2);
+    for (const raw of ["0", "1.5", "10081", "soon"]) {
+      assert.throws(() => readSettings({ RELEASE_MACHINE_STOP_GRACE_MINUTES: raw }), {
+        name: "SettingError",
+        message: `RELEASE_MACHINE_STOP_GRACE_MINUTES must be a whole number of minutes from 1 to 10080, got "${raw}"`,
+      });
+    }
+  });
+
+  it("hands RELEASE_MACHINE_STOP_GRACE_MINUTES to the functions that stop pipelines", async () => {
+    const settings = { ...readSettings({ RELEASE_MACHINE_STOP_GRACE_MINUTES: "3" }), port: 0, s3Port: 0 };
+    const server = await startFromSettings(
+      { ...settings, dataDir: path.join(dataDir, "stop-grace"), pipelinesFile },
+      { write: () => true },
+    );
+    try {
+      const graces = (["reconciler", "pipelineEvent", "stopRelease"] as const).map(
+        (name) => server.machine.functionDeps(name).execution.stopGraceMinutes,
+      );
+      assert.deepEqual(graces, [3, 3, 3]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("refuses the same port for the API and S3, naming both settings", () => {
     assert.throws(() => readSettings({ RELEASE_MACHINE_PORT: "4000", RELEASE_MACHINE_S3_PORT: "4000" }), {
       name: "SettingError",
