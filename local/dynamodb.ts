@@ -3,8 +3,14 @@
  * with the release machine's tables created from the same shapes the Pulumi program uses.
  */
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
-import type { Projection as DynamoProjection } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  ResourceInUseException,
+  ScanCommand,
+} from "@aws-sdk/client-dynamodb";
+import type { AttributeValue, Projection as DynamoProjection } from "@aws-sdk/client-dynamodb";
 import {
   type Projection,
   type TableShape,
@@ -84,4 +90,28 @@ export async function createReleaseTables(
   await createTable(client, names.releases, releasesTableShape);
   await createTable(client, names.executions, executionsTableShape);
   await createTable(client, names.releasePipelines, releasePipelinesTableShape);
+}
+
+/**
+ * Writes every item of these tables again as it is, so each index holds an entry for every item
+ * that has the index's key. dynalite keeps an item and its index entries as separate LevelDB
+ * writes (index first), and a `kill -9` has been seen to leave a claimed schedule item off the
+ * sparse `starting` index, where recovery looks for it; DynamoDB itself propagates every item to its
+ * global secondary indexes (eventually), so local mode restores that at start-up, before anything
+ * reads an index. Returns how many items it wrote. docs/architecture.md, "Restarts".
+ */
+export async function reindexTables(client: DynamoDBClient, tables: readonly string[]): Promise<number> {
+  let written = 0;
+  for (const TableName of tables) {
+    let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await client.send(new ScanCommand({ TableName, ConsistentRead: true, ExclusiveStartKey }));
+      for (const Item of page.Items ?? []) {
+        await client.send(new PutItemCommand({ TableName, Item }));
+        written += 1;
+      }
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+  }
+  return written;
 }

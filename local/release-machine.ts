@@ -29,7 +29,7 @@ import {
   type LocalPipelineSpec,
   startCodePipelineService,
 } from "./codepipeline-service";
-import { createReleaseTables, type LocalDynamo, startDynamo } from "./dynamodb";
+import { createReleaseTables, type LocalDynamo, reindexTables, startDynamo } from "./dynamodb";
 import {
   type EngineOptions,
   ExecutionAlreadyExists,
@@ -291,6 +291,8 @@ async function startStandIns(options: LocalReleaseMachineOptions, router: EventR
   const dynamo = await startDynamo(options.dataDir ? { path: options.dataDir } : {});
   const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
   await createReleaseTables(dynamodb, LOCAL_TABLES);
+  // A folder from an earlier run (perhaps killed): every index made whole before anything reads one.
+  if (options.dataDir) await reindexTables(dynamodb, Object.values(LOCAL_TABLES));
   const codepipeline = await startCodePipelineService({
     pipelines: options.pipelines,
     ...(options.codepipelinePort !== undefined && { port: options.codepipelinePort }),

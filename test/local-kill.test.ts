@@ -5,35 +5,22 @@
  * answers, never on time.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CodePipelineClient, ListPipelineExecutionsCommand } from "@aws-sdk/client-codepipeline";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { ReleaseStatusView } from "../contract/release-view";
 import { localS3ClientConfig } from "../contract/local-s3-config";
-import { listen } from "../local/http";
 import { startLocalServer } from "../local/server";
 import { until } from "./local-helpers";
+import { type FollowedChild, followChild, freePort } from "./child-process-helpers";
 
 const ROOT = path.join(__dirname, "..");
 const TS_NODE = require.resolve("ts-node/dist/bin.js");
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  const { port } = await listen(server, 0);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-interface Machine {
-  child: ChildProcess;
-  /** Resolves once the output matches `pattern` (at once if it already does). */
-  logged(pattern: RegExp): Promise<RegExpMatchArray>;
-  output(): string;
-}
+type Machine = FollowedChild;
 
 /** local/main.ts in a child process, resolved once its banner is out. */
 async function startMachine(env: Record<string, string>): Promise<Machine> {
@@ -42,26 +29,9 @@ async function startMachine(env: Record<string, string>): Promise<Machine> {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
-  const waiters: (() => void)[] = [];
-  const onData = (chunk: Buffer) => {
-    output += chunk.toString();
-    waiters.splice(0).forEach((wake) => wake());
-  };
-  child.stdout?.on("data", onData);
-  child.stderr?.on("data", onData);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const logged = async (pattern: RegExp): Promise<RegExpMatchArray> => {
-    for (;;) {
-      const match = output.match(pattern);
-      if (match) return match;
-      if (child.exitCode !== null || child.signalCode !== null)
-        throw new Error(`the machine exited before printing ${pattern}:\n${output}`);
-      await Promise.race([new Promise<void>((wake) => waiters.push(wake)), exited]);
-    }
-  };
-  await logged(/^Release events:$/m);
-  return { child, logged, output: () => output };
+  const followed = followChild(child, "the machine");
+  await followed.logged(/^Release events:$/m);
+  return followed;
 }
 
 /** SIGKILL: no handler runs, nothing is flushed or closed. */

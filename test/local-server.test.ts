@@ -3,36 +3,22 @@
  * folder, driven over HTTP and through the local S3 bucket, then restarted on the same folder.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CodePipelineClient, ListPipelineExecutionsCommand } from "@aws-sdk/client-codepipeline";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ExecutionDoesNotExist, SFNClient, StopExecutionCommand } from "@aws-sdk/client-sfn";
 import type { ReleaseStatusView } from "../contract/release-view";
-import { listen } from "../local/http";
 import { readSettings, startFromSettings, startupMessage } from "../local/main";
 import { localS3ClientConfig } from "../contract/local-s3-config";
 import { until } from "./local-helpers";
+import { type FollowedChild, followChild, freePort } from "./child-process-helpers";
 
 const ROOT = path.join(__dirname, "..");
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  const { port } = await listen(server, 0);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  /** Resolves once the output matches `pattern` (at once if it already does). */
-  logged: (pattern: RegExp) => Promise<RegExpMatchArray>;
-  exited: Promise<number | null>;
-}
+type Started = FollowedChild;
 
 /** `npm start` in a child process; resolves once its banner is out, rejects if it exits first. */
 async function npmStart(env: Record<string, string>, until = /^Release events:$/m): Promise<Started> {
@@ -43,25 +29,9 @@ async function npmStart(env: Record<string, string>, until = /^Release events:$/
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
-  let output = "";
-  const waiters: (() => void)[] = [];
-  const onData = (chunk: Buffer) => {
-    output += chunk.toString();
-    waiters.splice(0).forEach((wake) => wake());
-  };
-  child.stdout?.on("data", onData);
-  child.stderr?.on("data", onData);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const logged = async (pattern: RegExp): Promise<RegExpMatchArray> => {
-    for (;;) {
-      const match = output.match(pattern);
-      if (match) return match;
-      if (child.exitCode !== null) throw new Error(`npm start exited before printing ${pattern}:\n${output}`);
-      await Promise.race([new Promise<void>((wake) => waiters.push(wake)), exited]);
-    }
-  };
-  await logged(until);
-  return { child, output: () => output, logged, exited };
+  const followed = followChild(child, "npm start");
+  await followed.logged(until);
+  return followed;
 }
 
 async function stop(started: Started): Promise<void> {
