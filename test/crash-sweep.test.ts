@@ -94,7 +94,14 @@ describe("crash consistency: a decision whose hand-off was lost is carried out b
       assert.equal((await finished(m, execution)).status, "FAILED");
       assert.deepEqual(await statusesOf(m, releaseId), ["sw-a Stopped", "sw-b Skipped"]);
       const release = await readReleaseItem(m.deps, releaseId);
-      assert.deepEqual([release?.cancelledBy, release?.settledCount, release?.pipelineCount], [BOB, 2, 2]);
+      assert.deepEqual([release?.cancelledBy, release?.pipelineCount], [BOB, 2]);
+      // Each pipeline marked settled once; the count may only over-count (a repeated settle).
+      const items = await pipelinesOfRelease(m.deps, releaseId);
+      assert.deepEqual(
+        items.map((i) => i.settled),
+        [true, true],
+      );
+      assert.ok((release?.settledCount ?? 0) >= 2);
       assert.equal(m.codepipeline.executions("sw-b").length, 0);
       // Nothing is left to sweep: a further pass finishes no cancel.
       assert.equal((await reconcileIn(m, CANCEL_SWEEP_AFTER_SECONDS + 120)).finishedCancels, 0);
