@@ -224,7 +224,7 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
   releaseStatus: (arns) => [
     allow("ReadReleases", ["dynamodb:GetItem"], [arns.releasesTableArn]),
     allow("ReadSchedule", ["dynamodb:Query"], [arns.releasePipelinesTableArn]),
-    // The executions the schedule names, by id (the byRelease index holds only keys).
+    // The executions the schedule names, by id.
     allow("ReadReleaseExecutions", ["dynamodb:BatchGetItem"], [arns.executionsTableArn]),
   ],
 };

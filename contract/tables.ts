@@ -101,16 +101,13 @@ export const ReleasePipelinesTable = {
 } as const;
 
 /**
- * `Executions` table: one item per CodePipeline execution.
- * - `byRelease`: all executions of a release, keys only: an entry is written once, when the
- *   execution is claimed for its release, and no later write of the item touches it (the whole
- *   items are read by their ids, BatchGetItem: handlers/executions.ts, executionsByIds).
+ * `Executions` table: one item per CodePipeline execution, read by its id (the schedule names it;
+ * BatchGetItem: handlers/executions.ts, executionsByIds). Its one index:
  * - `waiting`: sparse; only items whose `awaitingRelease` attribute is set, i.e. whose workflow
  *   task is still waiting for the pipeline's end. The reconciler scans it.
  */
 export const ExecutionsTable = {
   hashKey: "pipelineExecutionId",
-  byReleaseIndex: { name: "byRelease", hashKey: "releaseId", rangeKey: "pipeline", projection: "KEYS_ONLY" },
   /** What the reconciler reads of a waiting execution: the history stays out of the index. */
   waitingIndex: {
     name: "waiting",
@@ -184,10 +181,7 @@ export const releasePipelinesTableShape = tableShape(ReleasePipelinesTable, [
   ReleasePipelinesTable.gatesIndex,
 ]);
 
-export const executionsTableShape = tableShape(ExecutionsTable, [
-  ExecutionsTable.byReleaseIndex,
-  ExecutionsTable.waitingIndex,
-]);
+export const executionsTableShape = tableShape(ExecutionsTable, [ExecutionsTable.waitingIndex]);
 
 // The statuses and the items' shapes belong to the lifecycle; these names stay importable from here.
 export {

@@ -10,7 +10,6 @@ import type { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import { BatchGetCommand, type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { allItems } from "./reads";
 import type { TableNames } from "./config";
 import {
   ExecutionsTable,
@@ -245,31 +244,13 @@ export async function releaseWaiterDone(deps: ExecutionDeps, pipelineExecutionId
     });
 }
 
-/**
- * The keys of every execution recorded for a release, earlier attempts' included (the `byRelease`
- * index, keys only), in pipeline order; `executionsByIds` reads the whole items.
- */
-export async function executionsOfRelease(
-  deps: Pick<ExecutionDeps, "ddb" | "tables">,
-  releaseId: string,
-): Promise<Pick<ExecutionItem, "pipelineExecutionId" | "releaseId" | "pipeline">[]> {
-  return allItems<ExecutionItem>(deps.ddb, {
-    query: {
-      TableName: deps.tables.executions,
-      IndexName: ExecutionsTable.byReleaseIndex.name,
-      KeyConditionExpression: "releaseId = :releaseId",
-      ExpressionAttributeValues: { ":releaseId": releaseId },
-    },
-  });
-}
-
 /** BatchGetItem reads at most 100 keys per call (and 16 MB). */
 const BATCH_GET_KEYS = 100;
 /** Rounds of BatchGetItem for the keys a call left unprocessed, before giving up. */
 const BATCH_GET_ROUNDS = 8;
 
 /**
- * The whole Executions items of these ids (the `byRelease` index holds only keys): BatchGetItem,
+ * The whole Executions items of these ids (the schedule names them): BatchGetItem,
  * 100 keys a call, each call's UnprocessedKeys asked again with a growing pause, as AWS asks
  * ("BatchGetItem": https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html).
  * Ids with no item are left out.

@@ -111,6 +111,8 @@ export interface ReconcileReport {
   endedReleases: number;
   /** Stop-and-waits still pending past stopGraceMinutes, abandoned. */
   abandonedStops: number;
+  /** Cancels whose stop pass was lost with its hand-off, run again (release/cancel-sweep.ts). */
+  finishedCancels: number;
   failures: { pipelineExecutionId: string; error: string }[];
 }
 
@@ -126,6 +128,7 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
     expiredGates: 0,
     endedReleases: 0,
     abandonedStops: 0,
+    finishedCancels: 0,
     failures: [],
   };
   const stillWaiting = paged<WaitingExecution>(deps.ddb, {
@@ -159,7 +162,7 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
   };
   report.resumedStarts = await pass(() => resumeStuckStarts(deps));
   report.expiredGates = await pass(() => expireGates(deps));
-  report.endedReleases = await pass(() => endReleasesOfEndedExecutions(deps));
+  report.endedReleases = await pass(() => endReleasesOfEndedExecutions(deps, report));
   return report;
 }
 

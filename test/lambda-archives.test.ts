@@ -325,6 +325,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       expiredGates: 0,
       endedReleases: 0,
       abandonedStops: 0,
+      finishedCancels: 0,
       failures: [],
     });
     assert.deepEqual(await outcome, { status: "SUCCEEDED", causedBy: SUBMITTER });

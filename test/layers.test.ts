@@ -66,7 +66,11 @@ export function importCycles(files: Record<string, string>): string[] {
     ]),
   );
   const cycles = new Set<string>();
+  // A file whose imports were all explored leads to no cycle not already found: it is not walked
+  // again (walking every path instead grows exponentially with the import graph).
+  const explored = new Set<string>();
   const visit = (file: string, trail: string[]): void => {
+    if (explored.has(file)) return;
     const at = trail.indexOf(file);
     if (at >= 0) {
       const cycle = trail.slice(at);
@@ -75,13 +79,9 @@ export function importCycles(files: Record<string, string>): string[] {
       return;
     }
     for (const next of edges.get(file) ?? []) visit(next, [...trail, file]);
+    explored.add(file);
   };
-  const done = new Set<string>();
-  for (const file of edges.keys()) {
-    if (done.has(file)) continue;
-    visit(file, []);
-    done.add(file);
-  }
+  for (const file of edges.keys()) visit(file, []);
   return [...cycles].sort();
 }
 

@@ -53,17 +53,22 @@ export async function cancelRelease(
     // Already cancelling: the first cancel stands; its stop pass is repeated (in case it died).
     cancel = { by: release.cancelledBy, reason: release.cancelReason, first: false };
   }
-  if (cancel.first) {
-    await publishReleaseEvent(deps, {
-      releaseId,
-      status: "CANCELLING",
-      causedBy: cancel.by,
-      ...(cancel.reason ? { reason: cancel.reason } : {}),
-    });
-  }
   // The stop pass runs after the answer (follow-up.ts): the answer waits only for the decision. A
-  // forced cancel abandons what runs, a pending stop-and-wait of an earlier cancel included.
-  await handOff(deps, { releaseId, action: "cancel", ...(request.force ? { force: true } : {}) });
+  // forced cancel abandons what runs, a pending stop-and-wait of an earlier cancel included. The
+  // first cancel's announcement goes in the same PutEvents.
+  const announcement = cancel.first
+    ? {
+        releaseId,
+        status: "CANCELLING" as const,
+        causedBy: cancel.by,
+        ...(cancel.reason ? { reason: cancel.reason } : {}),
+      }
+    : undefined;
+  await handOff(
+    deps,
+    { releaseId, action: "cancel", ...(request.force ? { force: true } : {}) },
+    announcement,
+  );
   return { releaseId, status: "CANCELLING", cancelledBy: cancel.by };
 }
 

@@ -21,6 +21,7 @@ import { type ExecutionDeps, nowIso } from "../executions";
 import { changeRelease } from "../lifecycle-store";
 import { publishReleaseEvent } from "../release-events";
 import { releasesByStatus } from "../release-list";
+import { finishLostCancel } from "./cancel-sweep";
 import { failExecution } from "./ended";
 import { readReleaseItem } from "./reads";
 
@@ -165,14 +166,20 @@ async function describedExecution(deps: ExecutionDeps, executionArn: string) {
 
 /**
  * The reconciler's pass: every RUNNING release whose execution has ended (DescribeExecution) is
- * ended as the event would have ended it. Returns how many it ended.
+ * ended as the event would have ended it. Returns how many it ended. On the way, a cancelling
+ * release whose stop pass was lost has it repeated (cancel-sweep.ts), counted in
+ * `counts.finishedCancels`.
  */
-export async function endReleasesOfEndedExecutions(deps: ExecutionDeps): Promise<number> {
+export async function endReleasesOfEndedExecutions(
+  deps: ExecutionDeps,
+  counts: { finishedCancels: number } = { finishedCancels: 0 },
+): Promise<number> {
   let ended = 0;
   for await (const listed of releasesByStatus(deps, "RUNNING")) {
     // The listing index holds only the listing's fields: the item names the execution.
     const release = await readReleaseItem(deps, listed.releaseId);
     if (release?.status !== "RUNNING" || !release.executionArn) continue;
+    if (await finishLostCancel(deps, release)) counts.finishedCancels += 1;
     const execution = await describedExecution(deps, release.executionArn);
     if (!execution) continue;
     if (

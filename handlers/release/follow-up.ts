@@ -49,9 +49,10 @@ export async function followUpControl(
 /**
  * A cancel's stop pass: what has not started is skipped, what runs is stopped (their ends settle
  * the release), and a release with nothing left running completes CANCELLED at once. A forced
- * cancel abandons rather than stop-and-wait (handlers/stops.ts).
+ * cancel abandons rather than stop-and-wait (handlers/stops.ts). The reconciler repeats it for a
+ * cancel whose hand-off was lost (cancel-sweep.ts).
  */
-async function finishCancel(
+export async function finishCancel(
   deps: ExecutionDeps,
   releaseId: string,
   force: boolean,

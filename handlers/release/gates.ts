@@ -12,7 +12,6 @@ import { MACHINE, type PipelineItem, RELEASE_CHANGES, PIPELINE_CHANGES } from ".
 import { ReleasePipelinesTable } from "../../contract/tables";
 import { type ExecutionDeps, nowIso } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
-import { publishReleaseEvent } from "../release-events";
 import { skipUnstarted } from "./failure-policy";
 import { settle } from "./outcome";
 import { onScheduleIndex, readPipeline } from "./reads";
@@ -49,7 +48,11 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
           fields: { endedAt: now, cause: rejectionCause(request), ...decided },
         });
   if (!result.changed) return repeatedDecision(deps, request);
-  await publishReleaseEvent(deps, {
+  // The start, or the halt, after the answer: handed off (hand-off.ts) with the decision's
+  // announcement in one PutEvents, so the answer waits for nothing but the decision's write and
+  // that call. If the hand-off is lost, the reconciler takes the approved start over once its
+  // claim expires, and finishes the rejected gate (still on `gates`).
+  await handOff(deps, handOffOf(result.item), {
     releaseId,
     status: "RUNNING",
     pipeline,
@@ -57,10 +60,6 @@ export async function decideGate(deps: ExecutionDeps, request: GateDecisionReque
     causedBy: by,
     ...(request.comment ? { comment: request.comment } : {}),
   });
-  // The start, or the halt, after the answer: handed off (hand-off.ts), so the answer waits for
-  // nothing but the decision's write. If the hand-off is lost, the reconciler takes the approved
-  // start over once its claim expires, and finishes the rejected gate (still on `gates`).
-  await handOff(deps, handOffOf(result.item));
   return result.item;
 }
 

@@ -4,7 +4,8 @@
  */
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { CONTROL_DECIDED_DETAIL_TYPE, type ControlDecidedDetail } from "../../contract/event-patterns";
-import { RELEASE_EVENT_BUS, RELEASE_EVENT_SOURCE } from "../../contract/tables";
+import type { ReleaseStateDetail } from "../../contract/release-events";
+import { RELEASE_EVENT_BUS, RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } from "../../contract/tables";
 import type { ExecutionDeps } from "../executions";
 
 /** The event as EventBridge delivers it to the pipeline-event function. */
@@ -26,27 +27,38 @@ export function isControlDecided(event: unknown): event is ControlDecidedEvent {
 }
 
 /**
- * Hands a recorded decision's work off. Unlike the announcements (handlers/release-events.ts),
- * a refused entry throws: the decision stands, the caller is not told it was accepted, and
- * repeating the request repeats the hand-off.
+ * Hands a recorded decision's work off, with the decision's announcement ("Release State Change")
+ * when given: one PutEvents of both entries, so the answer waits for one call, not two. Unlike
+ * the announcement (logged when refused, as handlers/release-events.ts does), a refused hand-off
+ * throws: the decision stands, the caller is not told it was accepted, and repeating the request
+ * repeats the hand-off. PutEvents answers each entry at its request's index:
+ * https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
  */
-export async function handOff(deps: ExecutionDeps, detail: ControlDecidedDetail): Promise<void> {
+export async function handOff(
+  deps: ExecutionDeps,
+  detail: ControlDecidedDetail,
+  announcement?: ReleaseStateDetail,
+): Promise<void> {
+  const entry = (detailType: string, body: object) => ({
+    Source: RELEASE_EVENT_SOURCE,
+    DetailType: detailType,
+    EventBusName: RELEASE_EVENT_BUS,
+    Detail: JSON.stringify(body),
+  });
   const result = await deps.events.send(
     new PutEventsCommand({
       Entries: [
-        {
-          Source: RELEASE_EVENT_SOURCE,
-          DetailType: CONTROL_DECIDED_DETAIL_TYPE,
-          EventBusName: RELEASE_EVENT_BUS,
-          Detail: JSON.stringify(detail),
-        },
+        entry(CONTROL_DECIDED_DETAIL_TYPE, detail),
+        ...(announcement ? [entry(RELEASE_EVENT_DETAIL_TYPE, announcement)] : []),
       ],
     }),
   );
-  if (result.FailedEntryCount) {
-    const entry = result.Entries?.[0];
+  const [handedOff, announced] = result.Entries ?? [];
+  if (announcement && announced?.ErrorCode)
+    console.error(`${RELEASE_EVENT_DETAIL_TYPE} not published`, announced, announcement);
+  if (result.FailedEntryCount && (handedOff === undefined || handedOff.ErrorCode)) {
     throw new Error(
-      `the ${detail.action} of release ${detail.releaseId} was recorded but its work not handed off: ${entry?.ErrorCode ?? "unknown"} ${entry?.ErrorMessage ?? ""}`,
+      `the ${detail.action} of release ${detail.releaseId} was recorded but its work not handed off: ${handedOff?.ErrorCode ?? "unknown"} ${handedOff?.ErrorMessage ?? ""}`,
     );
   }
 }
