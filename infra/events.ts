@@ -387,7 +387,8 @@ function queueDepthAlarm(
  * A control decision's work (a cancel's stop pass, an approved start, a rejected gate's halt)
  * reaches the pipeline-event function after the control call answered: EventBridge invokes it
  * asynchronously, retrying for a day into the dead-letter queue, and Lambda's own retries end in
- * the on-failure queue (handlers/release/follow-up.ts).
+ * the on-failure queue (handlers/release/follow-up.ts). The same rule delivers the hand-off of a
+ * pipeline's dependants beyond a first batch ("Release Starts Pending": handlers/release/dependants.ts).
  * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html
  */
 function controlDecidedRule(

@@ -3,7 +3,12 @@
  * "Release Control Decided" event, accepted by EventBridge before the control call answers.
  */
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { CONTROL_DECIDED_DETAIL_TYPE, type ControlDecidedDetail } from "../../contract/event-patterns";
+import {
+  CONTROL_DECIDED_DETAIL_TYPE,
+  type ControlDecidedDetail,
+  STARTS_PENDING_DETAIL_TYPE,
+  type StartsPendingDetail,
+} from "../../contract/event-patterns";
 import { RELEASE_EVENT_BUS, RELEASE_EVENT_SOURCE } from "../../contract/tables";
 import type { ExecutionDeps } from "../executions";
 
@@ -31,12 +36,29 @@ export function isControlDecided(event: unknown): event is ControlDecidedEvent {
  * repeating the request repeats the hand-off.
  */
 export async function handOff(deps: ExecutionDeps, detail: ControlDecidedDetail): Promise<void> {
+  await putHandOff(deps, CONTROL_DECIDED_DETAIL_TYPE, detail, `the ${detail.action} of release ${detail.releaseId}`);
+}
+
+/**
+ * Hands the rest of a pipeline's dependants on (handlers/release/dependants.ts). A refused entry
+ * throws: the ended execution stays on the `waiting` index, so a retry or the reconciler repeats it.
+ */
+export async function handOffStarts(deps: ExecutionDeps, detail: StartsPendingDetail): Promise<void> {
+  await putHandOff(
+    deps,
+    STARTS_PENDING_DETAIL_TYPE,
+    detail,
+    `the dependants of ${detail.pipeline} (release ${detail.releaseId}) from ${detail.from}`,
+  );
+}
+
+async function putHandOff(deps: ExecutionDeps, detailType: string, detail: object, what: string): Promise<void> {
   const result = await deps.events.send(
     new PutEventsCommand({
       Entries: [
         {
           Source: RELEASE_EVENT_SOURCE,
-          DetailType: CONTROL_DECIDED_DETAIL_TYPE,
+          DetailType: detailType,
           EventBusName: RELEASE_EVENT_BUS,
           Detail: JSON.stringify(detail),
         },
@@ -46,7 +68,7 @@ export async function handOff(deps: ExecutionDeps, detail: ControlDecidedDetail)
   if (result.FailedEntryCount) {
     const entry = result.Entries?.[0];
     throw new Error(
-      `the ${detail.action} of release ${detail.releaseId} was recorded but its work not handed off: ${entry?.ErrorCode ?? "unknown"} ${entry?.ErrorMessage ?? ""}`,
+      `${what} was recorded but its work not handed off: ${entry?.ErrorCode ?? "unknown"} ${entry?.ErrorMessage ?? ""}`,
     );
   }
 }
