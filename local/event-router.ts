@@ -185,7 +185,11 @@ export class EventRouter {
   readonly deliveryFailures: DeliveryFailure[] = [];
   intercept?: (event: EventEnvelope, ruleName: string) => Interception;
   /** Wraps each delivery to its target (tests: what one invocation did). */
-  aroundDelivery?: (event: EventEnvelope, ruleName: string, deliver: () => Promise<unknown>) => Promise<unknown>;
+  aroundDelivery?: (
+    event: EventEnvelope,
+    ruleName: string,
+    deliver: () => Promise<unknown>,
+  ) => Promise<unknown>;
   private readonly rules: { rule: EventRule; bus: string; matches: Test }[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly quiet: (() => void)[] = [];

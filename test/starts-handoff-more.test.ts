@@ -136,14 +136,22 @@ describe("starting many pipelines: retries and dependants", function () {
       const release = await machine.readRelease(releaseId);
       assert.equal(release?.status, "SUCCEEDED");
       assert.equal(release?.attempt, 2);
-      assert.equal(release?.pipelines.filter((p) => p.status === "Succeeded" && p.attempt === 2).length, COUNT);
+      assert.equal(
+        release?.pipelines.filter((p) => p.status === "Succeeded" && p.attempt === 2).length,
+        COUNT,
+      );
       assert.equal(state.started(), STARTS_PER_INVOCATION + COUNT, "each pipeline started once per attempt");
       assert.deepEqual(machine.router.deliveryFailures, []);
     });
     // RetryRelease, then StartMoreRoots until none is left: each started at most one batch.
     assert.deepEqual(
       invocations.map((i) => i.starts),
-      [STARTS_PER_INVOCATION, STARTS_PER_INVOCATION, STARTS_PER_INVOCATION, COUNT - 3 * STARTS_PER_INVOCATION],
+      [
+        STARTS_PER_INVOCATION,
+        STARTS_PER_INVOCATION,
+        STARTS_PER_INVOCATION,
+        COUNT - 3 * STARTS_PER_INVOCATION,
+      ],
     );
     const limit = FUNCTION_TIMEOUT_SECONDS.registerRelease * 1000;
     assert.ok(invocations.every((i) => i.ms < limit));
@@ -173,7 +181,10 @@ describe("starting many pipelines: retries and dependants", function () {
       assert.deepEqual(machine.router.deliveryFailures, []);
       // The root's end started the first 30; each hand-off (one per further batch) at most 30 more.
       const cursors = [...new Set(counted.handOffs)].sort((a, b) => a - b);
-      assert.deepEqual(cursors, Array.from({ length: 16 }, (_, i) => (i + 1) * STARTS_PER_INVOCATION));
+      assert.deepEqual(
+        cursors,
+        Array.from({ length: 16 }, (_, i) => (i + 1) * STARTS_PER_INVOCATION),
+      );
       const busy = counted.invocations.filter((n) => n > 0);
       assert.ok(busy.length >= 17, `invocations that started something: ${busy.length}`);
       assert.deepEqual(
@@ -218,7 +229,10 @@ describe("starting many pipelines: retries and dependants", function () {
       await machine.router.idle();
       const stalled = await machine.readRelease(releaseId);
       assert.equal(stalled?.status, "RUNNING");
-      assert.equal(stalled?.pipelines.filter((p) => p.status === "Pending").length, 70 - STARTS_PER_INVOCATION);
+      assert.equal(
+        stalled?.pipelines.filter((p) => p.status === "Pending").length,
+        70 - STARTS_PER_INVOCATION,
+      );
       const first = await readItem<ExecutionItem>(machine.deps.ddb, machine.tables.executions, {
         [ExecutionsTable.hashKey]: stalled?.pipelines[0].pipelineExecutionId ?? "",
       });

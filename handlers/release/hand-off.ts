@@ -36,7 +36,12 @@ export function isControlDecided(event: unknown): event is ControlDecidedEvent {
  * repeating the request repeats the hand-off.
  */
 export async function handOff(deps: ExecutionDeps, detail: ControlDecidedDetail): Promise<void> {
-  await putHandOff(deps, CONTROL_DECIDED_DETAIL_TYPE, detail, `the ${detail.action} of release ${detail.releaseId}`);
+  await putHandOff(
+    deps,
+    CONTROL_DECIDED_DETAIL_TYPE,
+    detail,
+    `the ${detail.action} of release ${detail.releaseId}`,
+  );
 }
 
 /**
@@ -52,7 +57,12 @@ export async function handOffStarts(deps: ExecutionDeps, detail: StartsPendingDe
   );
 }
 
-async function putHandOff(deps: ExecutionDeps, detailType: string, detail: object, what: string): Promise<void> {
+async function putHandOff(
+  deps: ExecutionDeps,
+  detailType: string,
+  detail: object,
+  what: string,
+): Promise<void> {
   const result = await deps.events.send(
     new PutEventsCommand({
       Entries: [
