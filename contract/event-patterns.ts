@@ -76,6 +76,26 @@ export interface ControlDecidedDetail {
   force?: boolean;
 }
 
+/**
+ * The hand-off of a pipeline's dependants beyond a first batch (handlers/release/dependants.ts):
+ * the pipeline-event function readies one batch per delivery and hands the next on, through the
+ * same rule as the control function's hand-offs.
+ */
+export const STARTS_PENDING_DETAIL_TYPE = "Release Starts Pending";
+
+export interface StartsPendingDetail {
+  releaseId: string;
+  /** The pipeline whose success readies its dependants, and the execution that succeeded. */
+  pipeline: string;
+  pipelineExecutionId: string;
+  /** The index in the pipeline's `dependants` where this batch begins. */
+  from: number;
+}
+
+/** The hand-offs the pipeline-event function takes from the release bus. */
 export function controlDecidedPattern() {
-  return { source: [RELEASE_EVENT_SOURCE], "detail-type": [CONTROL_DECIDED_DETAIL_TYPE] };
+  return {
+    source: [RELEASE_EVENT_SOURCE],
+    "detail-type": [CONTROL_DECIDED_DETAIL_TYPE, STARTS_PENDING_DETAIL_TYPE],
+  };
 }

@@ -37,6 +37,7 @@ import { registerReleaseWaiter } from "./release/outcome";
 import { type RootsStarted, type StartRootsRequest, startMoreRoots } from "./release/start-batches";
 import { type FailExecutionRequest, type FailExecutionResult, failExecution } from "./release/ended";
 import { followUpControl } from "./release/follow-up";
+import { type StartsPendingEvent, isStartsPending, startPendingDependants } from "./release/dependants";
 import { type ControlDecidedEvent, isControlDecided } from "./release/hand-off";
 import {
   type EndedRelease,
@@ -96,7 +97,7 @@ export interface HandlerTypes {
   };
   pipelineEvent: {
     needs: "execution";
-    event: PipelineStateChangeEvent | ControlDecidedEvent;
+    event: PipelineStateChangeEvent | ControlDecidedEvent | StartsPendingEvent;
     result: PipelineEventOutcome;
   };
   reconciler: { needs: "execution"; event: void; result: ReconcileReport };
@@ -163,7 +164,11 @@ export const HANDLERS: { [N in FunctionName]: Builder<N> } = {
   pipelineEvent:
     ({ execution }) =>
     (event) =>
-      isControlDecided(event) ? followUpControl(execution, event) : handlePipelineEvent(execution, event),
+      isControlDecided(event)
+        ? followUpControl(execution, event)
+        : isStartsPending(event)
+          ? startPendingDependants(execution, event)
+          : handlePipelineEvent(execution, event),
 
   reconciler:
     ({ execution }) =>

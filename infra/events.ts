@@ -127,37 +127,66 @@ function executionEndedRule(
   opts: pulumi.ComponentResourceOptions,
 ): aws.cloudwatch.EventRule {
   const prefix = args.name;
-  const rule = new aws.cloudwatch.EventRule(
-    `${prefix}-execution-ended`,
+  return functionRule(
     {
+      names: [
+        `${prefix}-execution-ended`,
+        `${prefix}-execution-ended-invoke`,
+        `${prefix}-execution-ended-handler`,
+      ],
       description: "An execution of the release workflow ended FAILED, TIMED_OUT or ABORTED",
       eventPattern: pulumi
         .output(args.stateMachineArn)
         .apply((arn) => JSON.stringify(executionEndedPattern(arn))),
+      fn: args.executionEndedFunction,
     },
+    deadLetters,
+    opts,
+  );
+}
+
+/**
+ * A rule that invokes one function: the rule, the function's permission for exactly that rule,
+ * and the target with EventBridge's retries and the dead-letter queue. `names`: the rule's, the
+ * permission's and the target's resource names.
+ */
+function functionRule(
+  rule: {
+    names: [string, string, string];
+    description: string;
+    eventPattern: pulumi.Input<string>;
+    fn: HandlerFunction<never, unknown>;
+  },
+  deadLetters: aws.sqs.Queue,
+  opts: pulumi.ComponentResourceOptions,
+): aws.cloudwatch.EventRule {
+  const [ruleName, permissionName, targetName] = rule.names;
+  const created = new aws.cloudwatch.EventRule(
+    ruleName,
+    { description: rule.description, eventPattern: rule.eventPattern },
     opts,
   );
   const permission = new aws.lambda.Permission(
-    `${prefix}-execution-ended-invoke`,
+    permissionName,
     {
       action: "lambda:InvokeFunction",
-      function: args.executionEndedFunction.fn.name,
+      function: rule.fn.fn.name,
       principal: "events.amazonaws.com",
-      sourceArn: rule.arn,
+      sourceArn: created.arn,
     },
     opts,
   );
   new aws.cloudwatch.EventTarget(
-    `${prefix}-execution-ended-handler`,
+    targetName,
     {
-      rule: rule.name,
-      arn: args.executionEndedFunction.fn.arn,
+      rule: created.name,
+      arn: rule.fn.fn.arn,
       retryPolicy: RETRY_POLICY,
       deadLetterConfig: { arn: deadLetters.arn },
     },
     { ...opts, dependsOn: [permission] },
   );
-  return rule;
+  return created;
 }
 
 /** Manifest uploads start the workflow, with EventBridge's retries and the dead-letter queue. */
@@ -211,35 +240,20 @@ function pipelineStateRules(
   const prefix = args.name;
   return pipelinePatternChunks(args.pipelines).map((chunk, i) => {
     const suffix = i === 0 ? "" : `-${i + 1}`;
-    const rule = new aws.cloudwatch.EventRule(
-      `${prefix}-pipeline-state-changed${suffix}`,
+    return functionRule(
       {
+        names: [
+          `${prefix}-pipeline-state-changed${suffix}`,
+          `${prefix}-pipeline-event-invoke${suffix}`,
+          `${prefix}-pipeline-state-changed-handler${suffix}`,
+        ],
         description: `State changes of the pipelines this release machine manages (part ${i + 1})`,
         eventPattern: JSON.stringify(pipelineStateChangePattern(chunk)),
+        fn: args.pipelineEventFunction,
       },
+      deadLetters,
       opts,
     );
-    const permission = new aws.lambda.Permission(
-      `${prefix}-pipeline-event-invoke${suffix}`,
-      {
-        action: "lambda:InvokeFunction",
-        function: args.pipelineEventFunction.fn.name,
-        principal: "events.amazonaws.com",
-        sourceArn: rule.arn,
-      },
-      opts,
-    );
-    new aws.cloudwatch.EventTarget(
-      `${prefix}-pipeline-state-changed-handler${suffix}`,
-      {
-        rule: rule.name,
-        arn: args.pipelineEventFunction.fn.arn,
-        retryPolicy: RETRY_POLICY,
-        deadLetterConfig: { arn: deadLetters.arn },
-      },
-      { ...opts, dependsOn: [permission] },
-    );
-    return rule;
   });
 }
 
@@ -387,7 +401,8 @@ function queueDepthAlarm(
  * A control decision's work (a cancel's stop pass, an approved start, a rejected gate's halt)
  * reaches the pipeline-event function after the control call answered: EventBridge invokes it
  * asynchronously, retrying for a day into the dead-letter queue, and Lambda's own retries end in
- * the on-failure queue (handlers/release/follow-up.ts).
+ * the on-failure queue (handlers/release/follow-up.ts). The same rule delivers the hand-off of a
+ * pipeline's dependants beyond a first batch ("Release Starts Pending": handlers/release/dependants.ts).
  * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html
  */
 function controlDecidedRule(
@@ -396,33 +411,19 @@ function controlDecidedRule(
   opts: pulumi.ComponentResourceOptions,
 ): aws.cloudwatch.EventRule {
   const prefix = args.name;
-  const rule = new aws.cloudwatch.EventRule(
-    `${prefix}-control-decided`,
+  return functionRule(
     {
-      description: "A cancel or a gate's decision was recorded: its work runs after the answer",
+      names: [
+        `${prefix}-control-decided`,
+        `${prefix}-control-decided-invoke`,
+        `${prefix}-control-decided-handler`,
+      ],
+      description:
+        "A control decision's work, or a pipeline's dependants handed on: run by the pipeline-event function",
       eventPattern: JSON.stringify(controlDecidedPattern()),
+      fn: args.pipelineEventFunction,
     },
+    deadLetters,
     opts,
   );
-  const permission = new aws.lambda.Permission(
-    `${prefix}-control-decided-invoke`,
-    {
-      action: "lambda:InvokeFunction",
-      function: args.pipelineEventFunction.fn.name,
-      principal: "events.amazonaws.com",
-      sourceArn: rule.arn,
-    },
-    opts,
-  );
-  new aws.cloudwatch.EventTarget(
-    `${prefix}-control-decided-handler`,
-    {
-      rule: rule.name,
-      arn: args.pipelineEventFunction.fn.arn,
-      retryPolicy: RETRY_POLICY,
-      deadLetterConfig: { arn: deadLetters.arn },
-    },
-    { ...opts, dependsOn: [permission] },
-  );
-  return rule;
 }

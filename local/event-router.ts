@@ -184,6 +184,12 @@ export class EventRouter {
   /** Deliveries still throwing after the last attempt (EventBridge would dead-letter them). */
   readonly deliveryFailures: DeliveryFailure[] = [];
   intercept?: (event: EventEnvelope, ruleName: string) => Interception;
+  /** Wraps each delivery to its target (tests: what one invocation did). */
+  aroundDelivery?: (
+    event: EventEnvelope,
+    ruleName: string,
+    deliver: () => Promise<unknown>,
+  ) => Promise<unknown>;
   private readonly rules: { rule: EventRule; bus: string; matches: Test }[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly quiet: (() => void)[] = [];
@@ -276,7 +282,8 @@ export class EventRouter {
 
   private async deliver(rule: EventRule, event: EventEnvelope, attempt: number): Promise<void> {
     try {
-      await rule.target(event);
+      const deliver = async () => rule.target(event);
+      await (this.aroundDelivery ? this.aroundDelivery(event, rule.name, deliver) : deliver());
     } catch (error) {
       const { maxAttempts, retryDelayMs } = this.options;
       if (attempt < maxAttempts) {

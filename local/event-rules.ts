@@ -11,6 +11,7 @@ import {
 import { pipelineStateChange } from "../handlers/pipeline-events";
 import type { ExecutionStatusChangeEvent } from "../handlers/release/execution-ended";
 import { isControlDecided } from "../handlers/release/hand-off";
+import { isStartsPending } from "../handlers/release/dependants";
 import { type HandlerDeps, wire } from "../handlers/wiring";
 import type { EventRouter } from "./event-router";
 import { type FunctionTimeouts, timeoutOf, withLambdaTimeout } from "./lambda-timeout";
@@ -36,7 +37,7 @@ export function routePipelineEvents(
   router.addRule({
     name: "control-decided",
     pattern: controlDecidedPattern(),
-    target: async (event) => (isControlDecided(event) ? handle(event) : "ignored"),
+    target: async (event) => (isControlDecided(event) || isStartsPending(event) ? handle(event) : "ignored"),
   });
 }
 

@@ -227,14 +227,14 @@ function submissionStates(refs: WorkflowRefs): States {
       { "retry.$": "$.retry", "executionArn.$": "$$.Execution.Id" },
       {
         Comment:
-          "Attempt n+1: resets the pipelines that did not succeed, moves the release FAILED/CANCELLED -> RUNNING (one conditional write) and starts what is ready.",
-        ResultSelector: { "releaseId.$": "$.Payload.releaseId" },
+          "Attempt n+1: resets the pipelines that did not succeed, moves the release FAILED/CANCELLED -> RUNNING (one conditional write), starts the first batch of what is ready and answers where the rest begin.",
+        ResultSelector: { "releaseId.$": "$.Payload.releaseId", "startsFrom.$": "$.Payload.startsFrom" },
         Catch: [
           { ErrorEquals: [ReleaseErrors.RetryRefused], ResultPath: "$.error", Next: "RetryRefused" },
           { ...CAUGHT, Next: "FailRetry" },
         ],
       },
-      next("AwaitRelease"),
+      next("MoreRoots"),
     ),
     RetryRefused: fail({ ErrorPath: "$.error.Error" }, { CausePath: "$.error.Cause" }),
   };
@@ -344,14 +344,14 @@ function registrationStates(refs: WorkflowRefs, options: WorkflowOptions): State
     MoreRoots: choice(
       [{ Variable: "$.startsFrom", IsNumeric: true, Next: "StartMoreRoots" }],
       "AwaitRelease",
-      "Roots past the first batch are started one batch per invocation, so no invocation's work grows with the release.",
+      "Ready pipelines past the first batch (a registration's roots, a retry's restarts) are started one batch per invocation, so no invocation's work grows with the release.",
     ),
     StartMoreRoots: lambdaTask(
       refs.functions.registerRelease,
       { startRoots: { "releaseId.$": "$.releaseId", "from.$": "$.startsFrom" } },
       {
         Comment:
-          "Starts the next batch of the release's roots (claimed, so a repeat starts nothing twice) and answers where the next begins, or null.",
+          "Starts the next batch of the release's ready pipelines in manifest order (claimed, so a repeat starts nothing twice) and answers where the next begins, or null.",
         ResultSelector: { "releaseId.$": "$.Payload.releaseId", "startsFrom.$": "$.Payload.startsFrom" },
         Catch: [{ ...CAUGHT, Next: "FailStarts" }],
       },

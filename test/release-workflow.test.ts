@@ -163,7 +163,7 @@ describe("the release workflow definition", () => {
     );
   });
 
-  it("routes a retry to RetryRelease, which resumes the release's wait or fails RetryRefused", () => {
+  it("routes a retry to RetryRelease, which hands its further starts to the MoreRoots loop or fails RetryRefused", () => {
     const definition = render();
     assert.equal(definition.StartAt, "Submission");
     const submission = state<ChoiceState>(definition, "Submission");
@@ -174,7 +174,12 @@ describe("the release workflow definition", () => {
       "retry.$": "$.retry",
       "executionArn.$": "$$.Execution.Id",
     });
-    assert.equal(retry.Next, "AwaitRelease");
+    // Its further starts go through the same bounded loop as a registration's roots.
+    assert.equal(retry.Next, "MoreRoots");
+    assert.deepEqual(retry.ResultSelector, {
+      "releaseId.$": "$.Payload.releaseId",
+      "startsFrom.$": "$.Payload.startsFrom",
+    });
     assert.deepEqual(
       retry.Catch?.map((c) => [c.ErrorEquals, c.Next]),
       [

@@ -13,7 +13,7 @@ import { publishReleaseEvent } from "../release-events";
 import { skipUnstartedIfStopped, stopRelease } from "./failure-policy";
 import { handOff } from "./hand-off";
 import { START_CONCURRENCY, inBatches, pipelinesOfRelease, readReleaseItem } from "./reads";
-import { startWhenReady } from "./progress";
+import { startReadyFrom } from "./start-batches";
 
 export interface CancelRequest {
   releaseId: string;
@@ -86,15 +86,15 @@ export function retryExecutionName(releaseId: string, attempt: number): string {
  * The retry's first step, in its own execution (attempt n+1): resets every pipeline that did not
  * succeed to Pending (once per attempt: `resetForAttempt`), then moves the release to RUNNING at
  * attempt n+1 (of two retries one wins; the other execution fails RetryRefused), its settled count
- * reduced to the pipelines that succeeded (they keep their `settled` mark), and starts the pipelines
- * whose dependencies all succeeded. Succeeded pipelines keep their execution; new starts carry the attempt in their
+ * reduced to the pipelines that succeeded (they keep their `settled` mark), and starts the first
+ * batch of the pipelines whose dependencies all succeeded, answering where the rest begin. Succeeded pipelines keep their execution; new starts carry the attempt in their
  * clientRequestToken. Resetting first means a late duplicate end of an old execution finds no
  * pipeline naming it.
  */
 export async function retryRelease(
   deps: ExecutionDeps,
   request: RetryReleaseRequest,
-): Promise<{ releaseId: string; attempt: number }> {
+): Promise<{ releaseId: string; attempt: number; startsFrom: number | null }> {
   const { releaseId, attempt, requestedBy } = request.retry;
   const release = await readReleaseItem(deps, releaseId);
   const retrying = release?.executionArn === request.executionArn;
@@ -135,10 +135,16 @@ export async function retryRelease(
     );
   }
   await publishReleaseEvent(deps, { releaseId, status: "RUNNING", attempt, causedBy: requestedBy });
-  const ready = again.filter((i) => i.dependsOn.every((name) => succeeded.has(name)));
-  await inBatches(ready, START_CONCURRENCY, (i) => startWhenReady(deps, releaseId, i.pipeline, i.approval));
+  // The first batch of what is ready; the workflow's StartMoreRoots starts the rest, one batch per
+  // invocation, as it does a registration's roots (./start-batches.ts).
+  const ordered = items.map((i) => ({
+    name: i.pipeline,
+    ...(i.approval ? { approval: i.approval } : {}),
+    ready: !succeeded.has(i.pipeline) && i.dependsOn.every((name) => succeeded.has(name)),
+  }));
+  const startsFrom = await startReadyFrom(deps, releaseId, ordered, 0);
   await skipUnstartedIfStopped(deps, releaseId);
-  return { releaseId, attempt };
+  return { releaseId, attempt, startsFrom };
 }
 
 /** Why a release whose registration did not finish its schedule cannot be retried. */

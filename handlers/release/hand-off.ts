@@ -1,9 +1,16 @@
 /**
- * A control decision's hand-off (handlers/release/follow-up.ts does the work): one
- * "Release Control Decided" event, accepted by EventBridge before the control call answers.
+ * Hand-offs to the pipeline-event function: a control decision's work (handlers/release/follow-up.ts
+ * does it), one "Release Control Decided" event, and the rest of a pipeline's dependants
+ * (handlers/release/dependants.ts), one "Release Starts Pending" event; each accepted by EventBridge
+ * before the caller goes on.
  */
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { CONTROL_DECIDED_DETAIL_TYPE, type ControlDecidedDetail } from "../../contract/event-patterns";
+import {
+  CONTROL_DECIDED_DETAIL_TYPE,
+  type ControlDecidedDetail,
+  STARTS_PENDING_DETAIL_TYPE,
+  type StartsPendingDetail,
+} from "../../contract/event-patterns";
 import type { ReleaseStateDetail } from "../../contract/release-events";
 import { RELEASE_EVENT_BUS, RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } from "../../contract/tables";
 import type { ExecutionDeps } from "../executions";
@@ -39,16 +46,46 @@ export async function handOff(
   detail: ControlDecidedDetail,
   announcement?: ReleaseStateDetail,
 ): Promise<void> {
-  const entry = (detailType: string, body: object) => ({
+  await putHandOff(deps, {
+    detailType: CONTROL_DECIDED_DETAIL_TYPE,
+    detail,
+    what: `the ${detail.action} of release ${detail.releaseId}`,
+    ...(announcement ? { announcement } : {}),
+  });
+}
+
+/**
+ * Hands the rest of a pipeline's dependants on (handlers/release/dependants.ts). A refused entry
+ * throws: the ended execution stays on the `waiting` index, so a retry or the reconciler repeats it.
+ */
+export async function handOffStarts(deps: ExecutionDeps, detail: StartsPendingDetail): Promise<void> {
+  await putHandOff(deps, {
+    detailType: STARTS_PENDING_DETAIL_TYPE,
+    detail,
+    what: `the dependants of ${detail.pipeline} (release ${detail.releaseId}) from ${detail.from}`,
+  });
+}
+
+interface HandOffEntry {
+  detailType: string;
+  detail: object;
+  /** What was handed off, in words, for the error when it was refused. */
+  what: string;
+  announcement?: ReleaseStateDetail;
+}
+
+async function putHandOff(deps: ExecutionDeps, request: HandOffEntry): Promise<void> {
+  const { detailType, detail, what, announcement } = request;
+  const entry = (type: string, body: object) => ({
     Source: RELEASE_EVENT_SOURCE,
-    DetailType: detailType,
+    DetailType: type,
     EventBusName: RELEASE_EVENT_BUS,
     Detail: JSON.stringify(body),
   });
   const result = await deps.events.send(
     new PutEventsCommand({
       Entries: [
-        entry(CONTROL_DECIDED_DETAIL_TYPE, detail),
+        entry(detailType, detail),
         ...(announcement ? [entry(RELEASE_EVENT_DETAIL_TYPE, announcement)] : []),
       ],
     }),
@@ -58,7 +95,7 @@ export async function handOff(
     console.error(`${RELEASE_EVENT_DETAIL_TYPE} not published`, announced, announcement);
   if (result.FailedEntryCount && (handedOff === undefined || handedOff.ErrorCode)) {
     throw new Error(
-      `the ${detail.action} of release ${detail.releaseId} was recorded but its work not handed off: ${handedOff?.ErrorCode ?? "unknown"} ${handedOff?.ErrorMessage ?? ""}`,
+      `${what} was recorded but its work not handed off: ${handedOff?.ErrorCode ?? "unknown"} ${handedOff?.ErrorMessage ?? ""}`,
     );
   }
 }

@@ -28,8 +28,10 @@ import { publishApprovalRequested, publishReleaseEvent } from "../release-events
 import { afterFailure, failUnstarted, settleUnstarted } from "./failure-policy";
 import { settle } from "./outcome";
 import { clearFailureIfHarmless, onExecutionResumed } from "./resume";
+import { handOffStarts } from "./hand-off";
 import {
   START_CONCURRENCY,
+  STARTS_PER_INVOCATION,
   inBatches,
   onScheduleIndex,
   readPipeline,
@@ -259,16 +261,19 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
       to: status,
     });
   }
+  // Dependants past the first batch are handed on (./dependants.ts); the execution then stays on
+  // the `waiting` index until the last batch is done, so the reconciler repeats a lost hand-off.
+  let handedOff = false;
   if (succeeded) {
-    await inBatches(item.dependants, START_CONCURRENCY, (dependant) =>
-      dependencySucceeded(deps, releaseId, dependant, pipeline),
-    );
+    const next = await readyDependantsFrom(deps, releaseId, pipeline, item.dependants, 0);
+    if (next !== null) await handOffStarts(deps, { releaseId, pipeline, pipelineExecutionId, from: next });
+    handedOff = next !== null;
     if (item.executionAttempt !== undefined) await clearFailureIfHarmless(deps, releaseId, pipeline);
   } else {
     await afterFailure(deps, releaseId, pipeline, cause ?? "", item.attempt ?? 1);
   }
   await settle(deps, releaseId, pipeline, { marked, ended: pipelineExecutionId });
-  await releaseWaiterDone(deps, pipelineExecutionId);
+  if (!handedOff) await releaseWaiterDone(deps, pipelineExecutionId);
 }
 
 function isPipelineEnd(status: string): status is PipelineEnd {
@@ -289,6 +294,26 @@ async function failureCause(deps: ExecutionDeps, execution: ExecutionItem, statu
   if (!point) return `${head} ended Failed`;
   const action = point.action ? `, action ${point.action}` : "";
   return `${head} ended Failed at stage ${point.stage}${action}${point.message ? `: ${point.message}` : ""}`;
+}
+
+/**
+ * One batch of a succeeded pipeline's dependants, from `from` (at most STARTS_PER_INVOCATION, so
+ * at most that many starts): each is marked, and starts once all of its dependencies succeeded.
+ * Answers where the next batch begins, or null after the last.
+ */
+export async function readyDependantsFrom(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+  dependants: readonly string[],
+  from: number,
+): Promise<number | null> {
+  const batch = dependants.slice(from, from + STARTS_PER_INVOCATION);
+  await inBatches(batch, START_CONCURRENCY, (dependant) =>
+    dependencySucceeded(deps, releaseId, dependant, pipeline),
+  );
+  const next = from + batch.length;
+  return next < dependants.length ? next : null;
 }
 
 /** One dependency succeeded: the dependant starts once all of its dependencies did. */

@@ -13,6 +13,14 @@ type ReadDeps = Pick<ExecutionDeps, "ddb" | "tables">;
 /** Starts issued at once by one invocation: CodePipeline throttles bursts (the SDK retries those). */
 export const START_CONCURRENCY = 10;
 
+/**
+ * Starts one invocation issues: three rounds of START_CONCURRENCY. One start under throttling
+ * takes at most the SDK's attempts times the scheduler's tries (about a minute with their
+ * backoffs), so three rounds stay well inside the scheduler's 300 s timeout. The rest is handed on
+ * (docs/architecture.md, "Starting many pipelines").
+ */
+export const STARTS_PER_INVOCATION = 3 * START_CONCURRENCY;
+
 /** Runs `work` over `items`, `limit` at a time. */
 export async function inBatches<T>(
   items: readonly T[],

@@ -22,7 +22,7 @@ import { changeRelease, schedulePipeline } from "../lifecycle-store";
 import { publishReleaseEvent } from "../release-events";
 import { skipUnstartedIfStopped } from "./failure-policy";
 import { START_CONCURRENCY, inBatches } from "./reads";
-import { startRootsFrom } from "./start-batches";
+import { startReadyFrom } from "./start-batches";
 
 export interface RegisterReleaseRequest {
   releaseId: string;
@@ -90,9 +90,13 @@ export async function registerRelease(
     where: { executionArn },
   });
 
-  const roots = pipelines.filter((p) => (p.dependsOn ?? []).length === 0);
-  // The first batch; the workflow hands the rest on, one batch per invocation (./start-batches.ts).
-  const startsFrom = await startRootsFrom(deps, releaseId, roots, 0);
+  const ordered = pipelines.map((p) => ({
+    name: p.name,
+    ...(p.approval ? { approval: p.approval } : {}),
+    ready: (p.dependsOn ?? []).length === 0,
+  }));
+  // The first batch of roots; the workflow hands the rest on, one batch per invocation (./start-batches.ts).
+  const startsFrom = await startReadyFrom(deps, releaseId, ordered, 0);
   await skipUnstartedIfStopped(deps, releaseId);
   return { releaseId, pipelineCount: pipelines.length, startsFrom };
 }
