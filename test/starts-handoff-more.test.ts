@@ -157,8 +157,9 @@ describe("starting many pipelines: retries and dependants", function () {
     assert.ok(invocations.every((i) => i.ms < limit));
   });
 
-  it("one root with 499 dependants: its end starts them in bounded batches, under injected CodePipeline throttling, and the release ends SUCCEEDED", async () => {
-    const dependants = named("dependant", 499);
+  it("one root with 149 dependants: its end starts them in bounded batches, under injected CodePipeline throttling, and the release ends SUCCEEDED", async () => {
+    // 149, five batches of dependants: the bound is per batch, so more only makes the test longer.
+    const dependants = named("dependant", 149);
     const options = {
       pipelines: localPipelines(Object.fromEntries(["root", ...dependants].map((name) => [name, 0]))),
       manifestRules: LIMITS,
@@ -174,19 +175,19 @@ describe("starting many pipelines: retries and dependants", function () {
       const execution = await finished(machine, machine.submit(manifest), 150_000);
       assert.equal(execution.status, "SUCCEEDED", execution.cause);
       const release = await machine.readRelease(releaseId);
-      assert.equal(release?.pipelines.filter((p) => p.status === "Succeeded").length, 500);
-      assert.equal(machine.codepipeline.executions().length, 500, "each pipeline started once");
-      assert.ok(machine.codepipeline.callCount("StartPipelineExecution") > 500, "throttling was answered");
+      assert.equal(release?.pipelines.filter((p) => p.status === "Succeeded").length, 150);
+      assert.equal(machine.codepipeline.executions().length, 150, "each pipeline started once");
+      assert.ok(machine.codepipeline.callCount("StartPipelineExecution") > 150, "throttling was answered");
       // Every pipeline-event invocation ended within its timeout (a timeout is a delivery failure).
       assert.deepEqual(machine.router.deliveryFailures, []);
       // The root's end started the first 30; each hand-off (one per further batch) at most 30 more.
       const cursors = [...new Set(counted.handOffs)].sort((a, b) => a - b);
       assert.deepEqual(
         cursors,
-        Array.from({ length: 16 }, (_, i) => (i + 1) * STARTS_PER_INVOCATION),
+        Array.from({ length: 4 }, (_, i) => (i + 1) * STARTS_PER_INVOCATION),
       );
       const busy = counted.invocations.filter((n) => n > 0);
-      assert.ok(busy.length >= 17, `invocations that started something: ${busy.length}`);
+      assert.ok(busy.length >= 5, `invocations that started something: ${busy.length}`);
       assert.deepEqual(
         busy.filter((n) => n > STARTS_PER_INVOCATION),
         [],
