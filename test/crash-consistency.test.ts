@@ -7,8 +7,6 @@
  * from outside, on the dying function's own clients (test/crash-injection.ts).
  */
 import assert from "node:assert/strict";
-import type { ControlDeps } from "../handlers/release-control";
-import { releaseControlApi } from "../handlers/release-control";
 import type { RegisterReleaseRequest } from "../handlers/release/registration";
 import { registerRelease } from "../handlers/release/registration";
 import { resumeStuckStarts, STUCK_START_SECONDS } from "../handlers/release/progress";
@@ -19,6 +17,7 @@ import type { LocalReleaseMachine } from "../local/release-machine";
 import { LOCAL_STATE_MACHINE_ARN } from "../local/local-names";
 import { type Crash, crashAfterWrites } from "./crash-injection";
 import { finished, newReleaseId, until, withLocalMachine } from "./local-helpers";
+import { type ControlAnswer, callControl, controlDepsOf } from "./control-helpers";
 
 const ALICE = "arn:aws:iam::123456789012:user/alice";
 const BOB = "arn:aws:iam::123456789012:user/bob";
@@ -32,30 +31,13 @@ const withMachine = (pipelines: string[], body: (m: LocalReleaseMachine) => Prom
 const submit = (m: LocalReleaseMachine, manifest: object): LocalExecution =>
   m.start({ source: "api", body: JSON.stringify(manifest), submittedBy: ALICE });
 
-/** The release control function's own deps: its clients, under its role. */
-function controlDeps(m: LocalReleaseMachine): ControlDeps {
-  const own = m.functionDeps("releaseControl");
-  return { ...own.execution, ...own.control };
-}
-
-type Answer = { status: number; json: Record<string, unknown> };
-
-async function control(
+const control = (
   m: LocalReleaseMachine,
   route: string,
   path: Record<string, string>,
   body: object,
   by: string,
-): Promise<Answer> {
-  const answer = await releaseControlApi(controlDeps(m), {
-    resource: route,
-    httpMethod: "POST",
-    pathParameters: path,
-    body: JSON.stringify(body),
-    requestContext: { identity: { userArn: by } },
-  });
-  return { status: answer.statusCode, json: JSON.parse(answer.body) as Record<string, unknown> };
-}
+): Promise<ControlAnswer> => callControl(controlDepsOf(m), route, path, body, by);
 
 const cancel = (m: LocalReleaseMachine, releaseId: string, by = BOB) =>
   control(m, "/releases/{releaseId}/cancel", { releaseId }, {}, by);
@@ -105,7 +87,7 @@ async function driveTo(m: LocalReleaseMachine, releaseId: string, pipelines: str
 }
 
 /** The execution a control answer started. */
-function executionOf(m: LocalReleaseMachine, answer: Answer): LocalExecution {
+function executionOf(m: LocalReleaseMachine, answer: ControlAnswer): LocalExecution {
   const execution = m.engine.describeExecution(String(answer.json.executionArn));
   assert.ok(execution, JSON.stringify(answer));
   return execution;

@@ -8,8 +8,6 @@
  * gate's halt at once.
  */
 import assert from "node:assert/strict";
-import type { ControlDeps } from "../handlers/release-control";
-import { releaseControlApi } from "../handlers/release-control";
 import { reconcile } from "../handlers/pipeline-events";
 import { CANCEL_SWEEP_AFTER_SECONDS } from "../handlers/release/cancel-sweep";
 import { STUCK_START_SECONDS } from "../handlers/release/progress";
@@ -17,6 +15,7 @@ import { pipelinesOfRelease, readReleaseItem } from "../handlers/release/reads";
 import type { LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalReleaseMachine } from "../local/release-machine";
 import { finished, newReleaseId, until, withLocalMachine } from "./local-helpers";
+import { callControl, controlDepsOf } from "./control-helpers";
 
 const ALICE = "arn:aws:iam::123456789012:user/alice";
 const BOB = "arn:aws:iam::123456789012:user/bob";
@@ -36,18 +35,8 @@ const withLostHandOffs = (
     },
   );
 
-async function control(m: LocalReleaseMachine, route: string, path: Record<string, string>, body: object) {
-  const own = m.functionDeps("releaseControl");
-  const deps: ControlDeps = { ...own.execution, ...own.control };
-  const answer = await releaseControlApi(deps, {
-    resource: route,
-    httpMethod: "POST",
-    pathParameters: path,
-    body: JSON.stringify(body),
-    requestContext: { identity: { userArn: BOB } },
-  });
-  return { status: answer.statusCode, json: JSON.parse(answer.body) as Record<string, unknown> };
-}
+const control = (m: LocalReleaseMachine, route: string, path: Record<string, string>, body: object) =>
+  callControl(controlDepsOf(m), route, path, body, BOB);
 
 /** One reconciler pass, under the reconciler's own clients, `seconds` from now. */
 async function reconcileIn(m: LocalReleaseMachine, seconds: number) {

@@ -14,6 +14,7 @@ import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-s
 import type { LocalExecution } from "../local/engine";
 import { type LocalReleaseMachine, type LocalReleaseMachineOptions } from "../local/release-machine";
 import { finished, functionDdbs, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
+import { callControl } from "./control-helpers";
 
 type Send = (command: unknown) => Promise<unknown>;
 
@@ -50,22 +51,13 @@ function submit(machine: LocalReleaseMachine, manifest: object, by = ALICE): Loc
   return machine.start({ source: "api", body: JSON.stringify(manifest), submittedBy: by });
 }
 
-async function control(
+const control = (
   machine: LocalReleaseMachine,
   resource: string,
   path: Record<string, string>,
   body: object | undefined,
   caller: string,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const answer = await releaseControlApi(machine.control, {
-    resource,
-    httpMethod: "POST",
-    pathParameters: path,
-    body: body === undefined ? null : JSON.stringify(body),
-    requestContext: { identity: { userArn: caller } },
-  });
-  return { status: answer.statusCode, json: JSON.parse(answer.body) as Record<string, unknown> };
-}
+) => callControl(machine.control, resource, path, body, caller);
 
 const cancel = (m: LocalReleaseMachine, releaseId: string, by = BOB, reason?: string) =>
   control(m, "/releases/{releaseId}/cancel", { releaseId }, reason ? { reason } : {}, by);

@@ -1,0 +1,34 @@
+/**
+ * The control function called as API Gateway's proxy integration calls it (a POST to one of
+ * contract/control-routes.ts's routes, signed by `caller`), for the tests that drive cancels,
+ * retries and gate decisions on a local machine.
+ */
+import type { ControlDeps } from "../handlers/release-control";
+import { releaseControlApi } from "../handlers/release-control";
+import type { LocalReleaseMachine } from "../local/release-machine";
+
+export type ControlAnswer = { status: number; json: Record<string, unknown> };
+
+/** The control function's own deps on this machine: its clients, under its role. */
+export function controlDepsOf(m: LocalReleaseMachine): ControlDeps {
+  const own = m.functionDeps("releaseControl");
+  return { ...own.execution, ...own.control };
+}
+
+/** POSTs `body` (none when undefined) to `resource` with these path parameters, as `caller`. */
+export async function callControl(
+  deps: ControlDeps,
+  resource: string,
+  path: Record<string, string>,
+  body: object | undefined,
+  caller: string,
+): Promise<ControlAnswer> {
+  const answer = await releaseControlApi(deps, {
+    resource,
+    httpMethod: "POST",
+    pathParameters: path,
+    body: body === undefined ? null : JSON.stringify(body),
+    requestContext: { identity: { userArn: caller } },
+  });
+  return { status: answer.statusCode, json: JSON.parse(answer.body) as Record<string, unknown> };
+}
