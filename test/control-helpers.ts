@@ -32,3 +32,39 @@ export async function callControl(
   });
   return { status: answer.statusCode, json: JSON.parse(answer.body) as Record<string, unknown> };
 }
+
+/**
+ * The routes the tests call, on the deps `depsOf` picks for a machine, as `defaultCaller` unless
+ * one is given: `control` (any route), `cancel`, `retry` and `decide` (a gate's approve or reject).
+ */
+export function controlCalls(depsOf: (m: LocalReleaseMachine) => ControlDeps, defaultCaller: string) {
+  const control = (
+    m: LocalReleaseMachine,
+    resource: string,
+    path: Record<string, string>,
+    body: object | undefined,
+    by: string,
+  ): Promise<ControlAnswer> => callControl(depsOf(m), resource, path, body, by);
+  return {
+    control,
+    cancel: (m: LocalReleaseMachine, releaseId: string, by = defaultCaller, reason?: string) =>
+      control(m, "/releases/{releaseId}/cancel", { releaseId }, reason ? { reason } : {}, by),
+    retry: (m: LocalReleaseMachine, releaseId: string, by = defaultCaller) =>
+      control(m, "/releases/{releaseId}/retry", { releaseId }, {}, by),
+    decide: (
+      m: LocalReleaseMachine,
+      releaseId: string,
+      pipeline: string,
+      decision: "approve" | "reject",
+      by = defaultCaller,
+      comment?: string,
+    ) =>
+      control(
+        m,
+        "/releases/{releaseId}/approvals/{pipeline}",
+        { releaseId, pipeline },
+        { decision, ...(comment ? { comment } : {}) },
+        by,
+      ),
+  };
+}

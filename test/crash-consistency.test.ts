@@ -17,7 +17,7 @@ import type { LocalReleaseMachine } from "../local/release-machine";
 import { LOCAL_STATE_MACHINE_ARN } from "../local/local-names";
 import { type Crash, crashAfterWrites } from "./crash-injection";
 import { finished, newReleaseId, until, withLocalMachine } from "./local-helpers";
-import { type ControlAnswer, callControl, controlDepsOf } from "./control-helpers";
+import { type ControlAnswer, controlCalls, controlDepsOf } from "./control-helpers";
 
 const ALICE = "arn:aws:iam::123456789012:user/alice";
 const BOB = "arn:aws:iam::123456789012:user/bob";
@@ -31,25 +31,7 @@ const withMachine = (pipelines: string[], body: (m: LocalReleaseMachine) => Prom
 const submit = (m: LocalReleaseMachine, manifest: object): LocalExecution =>
   m.start({ source: "api", body: JSON.stringify(manifest), submittedBy: ALICE });
 
-const control = (
-  m: LocalReleaseMachine,
-  route: string,
-  path: Record<string, string>,
-  body: object,
-  by: string,
-): Promise<ControlAnswer> => callControl(controlDepsOf(m), route, path, body, by);
-
-const cancel = (m: LocalReleaseMachine, releaseId: string, by = BOB) =>
-  control(m, "/releases/{releaseId}/cancel", { releaseId }, {}, by);
-const retry = (m: LocalReleaseMachine, releaseId: string, by = BOB) =>
-  control(m, "/releases/{releaseId}/retry", { releaseId }, {}, by);
-const decide = (
-  m: LocalReleaseMachine,
-  releaseId: string,
-  pipeline: string,
-  decision: "approve" | "reject",
-  by = BOB,
-) => control(m, "/releases/{releaseId}/approvals/{pipeline}", { releaseId, pipeline }, { decision }, by);
+const { cancel, retry, decide } = controlCalls(controlDepsOf, BOB);
 
 /** The release's record and schedule, read as no role. */
 async function recordOf(m: LocalReleaseMachine, releaseId: string) {

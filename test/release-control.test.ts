@@ -14,7 +14,7 @@ import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-s
 import type { LocalExecution } from "../local/engine";
 import { type LocalReleaseMachine, type LocalReleaseMachineOptions } from "../local/release-machine";
 import { finished, functionDdbs, newReleaseId, statusesOf, until, withLocalMachine } from "./local-helpers";
-import { callControl } from "./control-helpers";
+import { controlCalls } from "./control-helpers";
 
 type Send = (command: unknown) => Promise<unknown>;
 
@@ -51,33 +51,7 @@ function submit(machine: LocalReleaseMachine, manifest: object, by = ALICE): Loc
   return machine.start({ source: "api", body: JSON.stringify(manifest), submittedBy: by });
 }
 
-const control = (
-  machine: LocalReleaseMachine,
-  resource: string,
-  path: Record<string, string>,
-  body: object | undefined,
-  caller: string,
-) => callControl(machine.control, resource, path, body, caller);
-
-const cancel = (m: LocalReleaseMachine, releaseId: string, by = BOB, reason?: string) =>
-  control(m, "/releases/{releaseId}/cancel", { releaseId }, reason ? { reason } : {}, by);
-const retry = (m: LocalReleaseMachine, releaseId: string, by = BOB) =>
-  control(m, "/releases/{releaseId}/retry", { releaseId }, {}, by);
-const decide = (
-  m: LocalReleaseMachine,
-  releaseId: string,
-  pipeline: string,
-  decision: "approve" | "reject",
-  by = BOB,
-  comment?: string,
-) =>
-  control(
-    m,
-    "/releases/{releaseId}/approvals/{pipeline}",
-    { releaseId, pipeline },
-    { decision, ...(comment ? { comment } : {}) },
-    by,
-  );
+const { cancel, retry, decide } = controlCalls((m) => m.control, BOB);
 
 function executionsOf(machine: LocalReleaseMachine, pipeline: string): ExecutionRecord[] {
   return machine.codepipeline.executions(pipeline);
