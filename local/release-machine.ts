@@ -77,6 +77,11 @@ export interface LocalReleaseMachineOptions {
    * (local/codepipeline-store.ts) here, so a restart takes them up again; in memory when unset.
    */
   durableDir?: string;
+  /**
+   * The last run on `dataDir` did not stop cleanly (its lock was left behind): every table item is
+   * written again at start-up so each index holds it (local/dynamodb.ts, reindexTables).
+   */
+  rebuildIndexes?: boolean;
   /** The CodePipeline stand-in's port; an ephemeral one when unset. */
   codepipelinePort?: number;
   /** The Step Functions endpoint's port; an ephemeral one when unset. */
@@ -291,8 +296,8 @@ async function startStandIns(options: LocalReleaseMachineOptions, router: EventR
   const dynamo = await startDynamo(options.dataDir ? { path: options.dataDir } : {});
   const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
   await createReleaseTables(dynamodb, LOCAL_TABLES);
-  // A folder from an earlier run (perhaps killed): every index made whole before anything reads one.
-  if (options.dataDir) await reindexTables(dynamodb, Object.values(LOCAL_TABLES));
+  // The last run on this folder was killed: every index made whole before anything reads one.
+  if (options.dataDir && options.rebuildIndexes) await reindexTables(dynamodb, Object.values(LOCAL_TABLES));
   const codepipeline = await startCodePipelineService({
     pipelines: options.pipelines,
     ...(options.codepipelinePort !== undefined && { port: options.codepipelinePort }),

@@ -291,7 +291,8 @@ async function startParts(
   onUpload: (event: EventEnvelope) => void,
   onExecutionStarted: (execution: LocalExecution, input: unknown) => void,
 ) {
-  const closers: (() => Promise<void> | void)[] = [lockDataDir(options.dataDir)];
+  const lock = lockDataDir(options.dataDir);
+  const closers: (() => Promise<void> | void)[] = [lock.release];
   try {
     // Checked before anything starts, so that a taken port leaves nothing running.
     await assertPortFree(options.codepipelinePort ?? 0);
@@ -310,6 +311,7 @@ async function startParts(
       pipelines: options.pipelines,
       dataDir: path.join(options.dataDir, "dynamodb"),
       durableDir: options.dataDir,
+      rebuildIndexes: lock.tookOver,
       s3: () => s3.client(),
       reconcileEveryMs: options.reconcileEveryMs ?? 10_000,
       ...(options.codepipelinePort !== undefined && { codepipelinePort: options.codepipelinePort }),
