@@ -1,5 +1,10 @@
-/** The CLI's help texts: the top level and one per command. */
+/**
+ * The CLI's help texts: the top level and one per command. Each ends with every release and
+ * pipeline status and every exit code, rendered from their one source (cli/exit-codes.ts).
+ */
 import { DEFAULT_API_URL } from "./api";
+import { statusesAndExitCodes } from "./exit-codes";
+import { RELEASE_STATUSES } from "../contract/lifecycle";
 
 const COMMON = `
 Common options:
@@ -11,7 +16,9 @@ Common options:
   --user NAME      locally: who you are to the local API (default: $RELEASE_MACHINE_USER, else
                    local-user; sent as x-release-machine-user). On AWS your IAM identity is used.
   --json           print machine-readable JSON only
-  -h, --help       show this help`;
+  -h, --help       show this help
+
+${statusesAndExitCodes()}`;
 
 export const HELP: Record<string, string> = {
   top: `release-machine: submit releases to the Release Machine and follow them.
@@ -31,13 +38,6 @@ Locally (\`npm start\` in another terminal):
   npx release-machine submit release-manifest.json
   npx release-machine watch 5.15
 
-Exit codes:
-  0  done: submitted, cancelled (CANCELLING), retried, decided, listed; status of a release that
-     is RUNNING, CANCELLING or SUCCEEDED; watch saw it SUCCEED
-  1  the release FAILED, was CANCELLED or was REJECTED (status and watch); the API refused the
-     request (e.g. an invalid manifest, a duplicate releaseId, no such release (404), a state
-     that does not allow it (409), not allowed to decide (403)) or could not be reached
-  2  a usage error; watch gave up waiting for the release to appear (--timeout)
 ${COMMON}
 `,
   submit: `Usage: release-machine submit FILE [options]
@@ -57,8 +57,8 @@ ${COMMON}
 
 Prints the release's status, times, error and cause, a rejected manifest's problems, and one
 line per pipeline with its status, last state and, for a failed one, the stage and action it
-failed at (GET /releases/{releaseId}). Exits 0 if it is RUNNING or SUCCEEDED, 1 if it FAILED or
-was REJECTED, or if no release has that id.
+failed at (GET /releases/{releaseId}). Exits with the code its status gives (below), or 1 if no
+release has that id.
 ${COMMON}
 `,
   watch: `Usage: release-machine watch RELEASE_ID [options]
@@ -68,8 +68,7 @@ a line per change; a failed pipeline shows the stage and action it failed at, a 
 manifest its problems. A release that does not exist yet is waited for (an S3 upload starts it a
 moment later). Each pipeline shows what it waits for ("after a, b"), its approval gate ("awaits
 approval until …", "approved by …", "rejected by …", "approval expired") and its attempt after a
-retry. Exits 0 if it SUCCEEDED, 1 if it FAILED, was CANCELLED or was REJECTED, 2 if it never
-appeared.
+retry. Exits once it ended, with the code its status gives (below), or 2 if it never appeared.
 
 Options:
   --interval MS        time between polls (default 1000; 500ms, 2s also accepted)
@@ -125,7 +124,7 @@ Lists releases newest first (GET /releases): id, status, start, end and who subm
 0, or 1 when the API refused the request (e.g. an unknown status or an invalid --next-token).
 
 Options:
-  --status STATUS      only RUNNING, SUCCEEDED, FAILED, REJECTED or CANCELLED releases
+  --status STATUS      only releases of this status: ${RELEASE_STATUSES.join(", ")}
   --limit N            releases per page, 1 to 100 (default 20)
   --next-token TOKEN   the next page, as the previous page printed it
 ${COMMON}

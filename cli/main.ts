@@ -20,6 +20,7 @@ import {
   retryRelease,
   submitRelease,
 } from "./api";
+import { EXIT } from "./exit-codes";
 import { HELP } from "./help";
 import { exitCodeFor, formatTimestamp, renderApiError, renderStatus } from "./render";
 import { type Output, watchRelease } from "./watch";
@@ -136,7 +137,7 @@ async function submit(file: string, values: Values, io: Io): Promise<number> {
   const answer = await submitRelease(target, text);
   if (values.json) {
     io.stdout.write(json(answer));
-    return 0;
+    return EXIT.ok;
   }
   // The execution name encodes a string releaseId (`5.16` → `release-5_d16`): decoded, it is the id
   // watch and status find. A numeric one names no execution and is read from the manifest.
@@ -152,7 +153,7 @@ async function submit(file: string, values: Values, io: Io): Promise<number> {
       "",
     ].join("\n"),
   );
-  return 0;
+  return EXIT.ok;
 }
 
 /** The manifest's releaseId as the manifest rules read it (5.10 stays "5.10"), if it has one. */
@@ -207,7 +208,7 @@ async function upload(file: string, text: string, bucket: string, values: Values
   }
   if (values.json) {
     io.stdout.write(json({ releaseId, ...uploaded }));
-    return 0;
+    return EXIT.ok;
   }
   io.stdout.write(
     [
@@ -217,7 +218,7 @@ async function upload(file: string, text: string, bucket: string, values: Values
       "",
     ].join("\n"),
   );
-  return 0;
+  return EXIT.ok;
 }
 
 async function status(releaseId: string, values: Values, io: Io): Promise<number> {
@@ -262,7 +263,7 @@ async function cancel(releaseId: string, values: Values, io: Io): Promise<number
           "",
         ].join("\n"),
   );
-  return 0;
+  return EXIT.ok;
 }
 
 async function retry(releaseId: string, values: Values, io: Io): Promise<number> {
@@ -277,7 +278,7 @@ async function retry(releaseId: string, values: Values, io: Io): Promise<number>
           "",
         ].join("\n"),
   );
-  return 0;
+  return EXIT.ok;
 }
 
 async function decide(
@@ -299,7 +300,7 @@ async function decide(
       ? `approved by ${answer.decidedBy}: it starts now`
       : `rejected by ${answer.decidedBy}: the release fails (ApprovalRejected)`;
   io.stdout.write(values.json ? json(answer) : `Pipeline ${pipeline} of release ${releaseId} ${outcome}.\n`);
-  return 0;
+  return EXIT.ok;
 }
 
 async function list(values: Values, io: Io): Promise<number> {
@@ -317,11 +318,11 @@ async function list(values: Values, io: Io): Promise<number> {
   });
   if (values.json) {
     io.stdout.write(json(page));
-    return 0;
+    return EXIT.ok;
   }
   if (page.releases.length === 0) {
     io.stdout.write(`No releases${status ? ` ${status}` : ""}.\n`);
-    return 0;
+    return EXIT.ok;
   }
   const width = Math.max(10, ...page.releases.map((r) => r.releaseId.length));
   const lines = [
@@ -337,7 +338,7 @@ async function list(values: Values, io: Io): Promise<number> {
       `More: npx release-machine list --next-token ${page.nextToken}${status ? ` --status ${status}` : ""}`,
     );
   io.stdout.write(`${lines.join("\n")}\n`);
-  return 0;
+  return EXIT.ok;
 }
 
 async function dispatch(command: Command, values: Values, positionals: string[], io: Io): Promise<number> {
@@ -367,7 +368,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
     const topic = first === "help" && rest[0] && rest[0] in OPTIONS ? rest[0] : "top";
     (first === undefined ? io.stderr : io.stdout).write(HELP[topic]);
-    return first === undefined ? 2 : 0;
+    return first === undefined ? EXIT.usage : EXIT.ok;
   }
   let wantsJson = argv.includes("--json");
   try {
@@ -389,7 +390,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     if (parsed.values.help) {
       io.stdout.write(HELP[command]);
-      return 0;
+      return EXIT.ok;
     }
     wantsJson = Boolean(parsed.values.json);
     return await dispatch(command, parsed.values, parsed.positionals, io);
@@ -397,7 +398,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (error instanceof UsageError) {
       const help = first in OPTIONS ? `release-machine ${first} --help` : "release-machine --help";
       io.stderr.write(`release-machine: ${error.message}\nRun "${help}" for usage.\n`);
-      return 2;
+      return EXIT.usage;
     }
     if (error instanceof ApiError || error instanceof InvalidManifest) {
       const [status, body] =
@@ -408,10 +409,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
       const note = error instanceof InvalidManifest ? ["Nothing was uploaded."] : [];
       if (wantsJson) io.stdout.write(json(body));
       else io.stderr.write(`${[...renderApiError(status, body), ...note].join("\n")}\n`);
-      return 1;
+      return EXIT.failed;
     }
     io.stderr.write(`release-machine: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+    return EXIT.failed;
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import type { ManifestProblem } from "../contract/errors";
 import type { ApiErrorBody } from "../contract/release-view";
+import { EXIT, RELEASE_STATUS_EXIT } from "./exit-codes";
 import type { PipelineView, ReleaseView } from "./view";
 
 /** A release is over once it is anything but RUNNING (or CANCELLING: its pipelines are being stopped). */
@@ -12,11 +13,12 @@ export function isFinished(view: ReleaseView): boolean {
 }
 
 /**
- * The exit code a release's status gives `watch` and `status`: 0 while RUNNING or CANCELLING
- * and once SUCCEEDED; 1 for FAILED, REJECTED, CANCELLED or any other end.
+ * The exit code a release's status gives `watch` and `status` (cli/exit-codes.ts); a status this
+ * CLI does not know (a newer API's) exits 1.
  */
 export function exitCodeFor(view: ReleaseView): number {
-  return ["SUCCEEDED", "RUNNING", "CANCELLING"].includes(view.status) ? 0 : 1;
+  const status: string = view.status;
+  return status in RELEASE_STATUS_EXIT ? RELEASE_STATUS_EXIT[view.status] : EXIT.failed;
 }
 
 /** `2026-11-27T10:00:01.234Z` → `2026-11-27 10:00:01Z`. */

@@ -5,6 +5,7 @@
  */
 import type { ReleaseView } from "./view";
 import { type ApiTarget, ApiError, Unreachable, getRelease } from "./api";
+import { EXIT } from "./exit-codes";
 import { exitCodeFor, formatDuration, isFinished, renderChanges, renderFrame, renderOutcome } from "./render";
 
 export interface Output {
@@ -78,7 +79,7 @@ export async function watchRelease(
         const message = `no release has releaseId ${releaseId} (waited ${formatDuration(waited)})`;
         if (options.json) out.write(`${JSON.stringify({ error: "ReleaseNotFound", message }, null, 2)}\n`);
         else err.write(`release-machine: ${message}\n`);
-        return 2;
+        return EXIT.usage;
       }
       if (!options.json) {
         const line = `Waiting for release ${releaseId} to appear (${formatDuration(waited)} of ${formatDuration(options.timeoutMs)})`;

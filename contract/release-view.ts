@@ -4,7 +4,45 @@
  * answers a ReleaseStatusView; the control routes answer the smaller shapes below.
  */
 import type { ManifestProblem } from "./errors";
-import type { ReleaseStatus } from "./tables";
+import {
+  type PipelineExecutionStatus,
+  RELEASE_STATUSES,
+  type ReleaseStatus,
+  SCHEDULE_STATUSES,
+} from "./lifecycle";
+
+/** A release's status as the view shows it: a running release reads CANCELLING once cancelled. */
+export type ReleaseViewStatus = ReleaseStatus | "CANCELLING";
+
+/** Every status `GET /releases/{releaseId}` can answer for a release (the CLI's help lists them). */
+export const RELEASE_VIEW_STATUSES: readonly ReleaseViewStatus[] = [
+  ...RELEASE_STATUSES.slice(0, 1),
+  "CANCELLING",
+  ...RELEASE_STATUSES.slice(1),
+];
+
+/** CodePipeline's execution statuses (GetPipelineExecution), each once; the Record keeps it whole. */
+const EXECUTION_STATUS_SET: Record<PipelineExecutionStatus, true> = {
+  InProgress: true,
+  Stopping: true,
+  Succeeded: true,
+  Failed: true,
+  Stopped: true,
+  Cancelled: true,
+  Superseded: true,
+};
+
+/**
+ * Every status a pipeline's entry can show: its schedule status, except that a claimed or started
+ * one shows its execution's (`Started` until the first event, then CodePipeline's).
+ */
+export const PIPELINE_VIEW_STATUSES: readonly string[] = [
+  ...new Set([
+    ...SCHEDULE_STATUSES.filter((s) => s !== "Starting" && s !== "Skipped"),
+    ...Object.keys(EXECUTION_STATUS_SET),
+    "Skipped",
+  ]),
+];
 
 export interface ApprovalView {
   timeoutHours: number;
@@ -65,7 +103,7 @@ export interface RejectionSummary {
 export interface ReleaseStatusView extends ReleaseRecordView {
   releaseId: string;
   /** CANCELLING from the cancel until the release's outcome is recorded. */
-  status: ReleaseStatus | "CANCELLING";
+  status: ReleaseViewStatus;
   error?: string;
   /** The last submissions of this releaseId that were rejected (at most 10), oldest first. */
   rejections?: RejectionSummary[];
