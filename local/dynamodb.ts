@@ -2,7 +2,7 @@
  * Local DynamoDB: dynalite (the real DynamoDB HTTP API) in memory or persisted under a folder,
  * with the release machine's tables created from the same shapes the Pulumi program uses.
  */
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import {
   CreateTableCommand,
   DynamoDBClient,
@@ -18,27 +18,25 @@ import {
   releasePipelinesTableShape,
   releasesTableShape,
 } from "../contract/tables";
+import { listen } from "./http";
 
-// dynalite ships no type declarations.
+// dynalite ships no type declarations. It answers a node:http Server (https only with TLS
+// options, which are never given).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require("dynalite") as (options: { path?: string; createTableMs?: number }) => {
-  listen(port: number, host: string, callback: (error?: Error) => void): void;
-  address(): AddressInfo;
-  close(callback: () => void): void;
-};
+const dynalite = require("dynalite") as (options: { path?: string; createTableMs?: number }) => Server;
 
 export interface LocalDynamo {
   endpoint: string;
   close(): Promise<void>;
 }
 
-/** Starts dynalite on 127.0.0.1; `path` persists the data (one process per folder: LevelDB locks it). */
+/**
+ * Starts dynalite on 127.0.0.1, on `port` (0 or unset: any free port; a taken one rejects with
+ * PortInUse); `path` persists the data (one process per folder: LevelDB locks it).
+ */
 export async function startDynamo(options: { path?: string; port?: number } = {}): Promise<LocalDynamo> {
   const server = dynalite({ ...(options.path ? { path: options.path } : {}), createTableMs: 0 });
-  await new Promise<void>((resolve, reject) =>
-    server.listen(options.port ?? 0, "127.0.0.1", (error) => (error ? reject(error) : resolve())),
-  );
-  const { port } = server.address();
+  const { port } = await listen(server, options.port ?? 0);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),

@@ -3,7 +3,8 @@
  * and then one line per release event. Settings by environment: RELEASE_MACHINE_PORT (API,
  * default 3000), RELEASE_MACHINE_S3_PORT (default 4569), RELEASE_MACHINE_CODEPIPELINE_PORT (the
  * CodePipeline stand-in; default a free port on each start), RELEASE_MACHINE_SFN_PORT (the Step
- * Functions endpoint; default a free port on each start), RELEASE_MACHINE_DATA_DIR (default
+ * Functions endpoint; default a free port on each start), RELEASE_MACHINE_DYNAMODB_PORT (the local
+ * DynamoDB, dynalite; default a free port on each start), RELEASE_MACHINE_DATA_DIR (default
  * .release-machine/), RELEASE_MACHINE_PIPELINES (default pipelines.local.json),
  * RELEASE_MACHINE_ALLOW_SELF_APPROVAL (the stack's allowSelfApproval; default false),
  * RELEASE_MACHINE_STOP_GRACE_MINUTES (the stack's stopGraceMinutes: how long a stop-and-wait may
@@ -27,6 +28,8 @@ export interface Settings {
   codepipelinePort?: number;
   /** The Step Functions endpoint's port; 0 or unset: a free port on each start. */
   sfnPort?: number;
+  /** The local DynamoDB's (dynalite's) port; 0 or unset: a free port on each start. */
+  dynamodbPort?: number;
   dataDir: string;
   pipelinesFile: string;
   /** Whether a release's submitter may approve its own gates (as the stack's `allowSelfApproval`). */
@@ -76,6 +79,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     s3Port: port(env, "RELEASE_MACHINE_S3_PORT", 4569),
     codepipelinePort: port(env, "RELEASE_MACHINE_CODEPIPELINE_PORT", 0),
     sfnPort: port(env, "RELEASE_MACHINE_SFN_PORT", 0),
+    dynamodbPort: port(env, "RELEASE_MACHINE_DYNAMODB_PORT", 0),
     dataDir: path.resolve(env.RELEASE_MACHINE_DATA_DIR || path.join(ROOT, ".release-machine")),
     pipelinesFile: path.resolve(env.RELEASE_MACHINE_PIPELINES || path.join(ROOT, "pipelines.local.json")),
     allowSelfApproval: flag(env, "RELEASE_MACHINE_ALLOW_SELF_APPROVAL", false),
@@ -86,6 +90,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     ["RELEASE_MACHINE_S3_PORT", settings.s3Port],
     ["RELEASE_MACHINE_CODEPIPELINE_PORT", settings.codepipelinePort],
     ["RELEASE_MACHINE_SFN_PORT", settings.sfnPort],
+    ["RELEASE_MACHINE_DYNAMODB_PORT", settings.dynamodbPort],
   ];
   for (const [i, [name, value]] of ports.entries()) {
     const same = ports.slice(i + 1).find(([, other]) => value !== 0 && other === value);
@@ -102,9 +107,11 @@ export function startupMessage(error: unknown, settings?: Settings): string {
         ? "RELEASE_MACHINE_CODEPIPELINE_PORT"
         : error.port === settings?.sfnPort
           ? "RELEASE_MACHINE_SFN_PORT"
-          : error.port === settings?.s3Port
-            ? "RELEASE_MACHINE_S3_PORT"
-            : "RELEASE_MACHINE_PORT";
+          : error.port === settings?.dynamodbPort
+            ? "RELEASE_MACHINE_DYNAMODB_PORT"
+            : error.port === settings?.s3Port
+              ? "RELEASE_MACHINE_S3_PORT"
+              : "RELEASE_MACHINE_PORT";
     return `${error.message} (another npm start?); stop that process or set ${setting} to a free port`;
   }
   if (error instanceof DataDirInUse) {
@@ -117,7 +124,12 @@ export function startupMessage(error: unknown, settings?: Settings): string {
 }
 
 /** What runs where, and the exact commands to use it. */
-export function banner(server: LocalServer, settings: Settings, pipelines: LocalPipelineSpec[]): string[] {
+export function banner(
+  server: LocalServer,
+  settings: Settings,
+  pipelines: LocalPipelineSpec[],
+  interrupted: readonly Interrupted[] = [],
+): string[] {
   const { accessKeyId, secretAccessKey } = S3RVER_CREDENTIALS;
   const { releases, releasePipelines, executions } = server.tables;
   const lines = [
@@ -125,7 +137,7 @@ export function banner(server: LocalServer, settings: Settings, pipelines: Local
     "",
     `  API            ${server.url}  (POST /releases, GET /releases[/{releaseId}], POST /releases/{releaseId}/cancel|retry|approvals/{pipeline})`,
     `  S3             ${server.s3Endpoint}  bucket ${LOCAL_BUCKET}  (access key ${accessKeyId} / secret ${secretAccessKey})`,
-    `  DynamoDB       ${server.dynamoEndpoint}  tables ${releases}, ${releasePipelines}, ${executions}  (any access key; region ${LOCAL_REGION})`,
+    `  DynamoDB       ${server.dynamoEndpoint}  tables ${releases}, ${releasePipelines}, ${executions}  (any access key; region ${LOCAL_REGION}; ${settings.dynamodbPort ? "RELEASE_MACHINE_DYNAMODB_PORT" : "a new port each start: RELEASE_MACHINE_DYNAMODB_PORT fixes it"})`,
     `  CodePipeline   ${server.codepipelineEndpoint}  (any access key; region ${LOCAL_REGION})`,
     `  Step Functions ${server.sfnEndpoint}  (StopExecution, DescribeExecution; any access key; region ${LOCAL_REGION})`,
     `  data           ${settings.dataDir}`,
@@ -143,13 +155,39 @@ export function banner(server: LocalServer, settings: Settings, pipelines: Local
     "",
     "Ctrl-C stops it; releases survive a restart (those running are taken up again).",
   ];
-  if (server.recovered.length > 0) {
-    lines.push(
-      "",
-      `Marked FAILED (running when the machine last stopped, and no journaled execution to take them up): ${server.recovered.join(", ")}`,
-    );
-  }
-  return [...lines, "", "Release events:"];
+  return [...lines, ...interruptedLines(interrupted), "", "Release events:"];
+}
+
+/** A release the restart marked FAILED, and when it stopped (its endedAt: its last recorded event). */
+export interface Interrupted {
+  releaseId: string;
+  stoppedAt?: string;
+}
+
+/**
+ * One line per release the restart marked FAILED (running when the machine stopped, with no
+ * journaled execution to take it up), each with the command that resumes it.
+ */
+export function interruptedLines(interrupted: readonly Interrupted[]): string[] {
+  if (interrupted.length === 0) return [];
+  return [
+    "",
+    `Interrupted (running when the machine stopped, nothing to take them up), marked FAILED: ${interrupted.length}`,
+    ...interrupted.map(
+      ({ releaseId, stoppedAt }) =>
+        `  release ${releaseId} stopped at ${stoppedAt ?? "?"}; resume it: npx release-machine retry ${releaseId}`,
+    ),
+  ];
+}
+
+/** The releases the restart marked, each with its endedAt as recorded. */
+async function interruptedReleases(server: LocalServer): Promise<Interrupted[]> {
+  return Promise.all(
+    server.recovered.map(async (releaseId) => {
+      const endedAt = (await server.machine.readRelease(releaseId))?.endedAt;
+      return { releaseId, ...(endedAt ? { stoppedAt: endedAt } : {}) };
+    }),
+  );
 }
 
 /** Starts the local machine from these settings, printing events to `out`. */
@@ -163,13 +201,15 @@ export async function startFromSettings(
     s3Port: settings.s3Port,
     ...(settings.codepipelinePort !== undefined && { codepipelinePort: settings.codepipelinePort }),
     ...(settings.sfnPort !== undefined && { sfnPort: settings.sfnPort }),
+    ...(settings.dynamodbPort !== undefined && { dynamodbPort: settings.dynamodbPort }),
     dataDir: settings.dataDir,
     pipelines,
     allowSelfApproval: settings.allowSelfApproval ?? false,
     ...(settings.stopGraceMinutes !== undefined && { stopGraceMinutes: settings.stopGraceMinutes }),
     onReleaseEvent: (event) => out.write(`${formatReleaseEvent(event)}\n`),
   });
-  out.write(`${banner(server, settings, pipelines).join("\n")}\n`);
+  const interrupted = await interruptedReleases(server);
+  out.write(`${banner(server, settings, pipelines, interrupted).join("\n")}\n`);
   return server;
 }
 

@@ -86,6 +86,8 @@ export interface LocalReleaseMachineOptions {
   codepipelinePort?: number;
   /** The Step Functions endpoint's port; an ephemeral one when unset. */
   sfnPort?: number;
+  /** dynalite's port; an ephemeral one when unset. */
+  dynamodbPort?: number;
   /** Compress Retry pauses to this many ms (tests). */
   retryPauseMs?: number;
   /** The stack's stopGraceMinutes: how long a stop-and-wait stays pending before it is abandoned. */
@@ -293,7 +295,10 @@ function localEngine(
 
 /** The stand-ins the handlers and the engine talk to, started on free ports. */
 async function startStandIns(options: LocalReleaseMachineOptions, router: EventRouter) {
-  const dynamo = await startDynamo(options.dataDir ? { path: options.dataDir } : {});
+  const dynamo = await startDynamo({
+    ...(options.dataDir ? { path: options.dataDir } : {}),
+    ...(options.dynamodbPort !== undefined && { port: options.dynamodbPort }),
+  });
   const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
   await createReleaseTables(dynamodb, LOCAL_TABLES);
   // The last run on this folder was killed: every index made whole before anything reads one.
@@ -468,5 +473,5 @@ export async function startLocalReleaseMachine(
 export async function failOrphanedReleases(machine: LocalReleaseMachine): Promise<string[]> {
   const abandoned = await failAbandonedReleases(machine.deps, machine.journaled);
   await takeOverDeadClaims(machine.deps);
-  return abandoned;
+  return abandoned.map((release) => release.releaseId);
 }

@@ -44,6 +44,8 @@ export interface LocalServerOptions {
   codepipelinePort?: number;
   /** The Step Functions endpoint's port (AWS CLI `--endpoint-url`); 0 or unset: an ephemeral one. */
   sfnPort?: number;
+  /** dynalite's port (AWS CLI `--endpoint-url`); 0 or unset: an ephemeral one. */
+  dynamodbPort?: number;
   dataDir: string;
   pipelines: LocalPipelineSpec[];
   /** Reconciler period; the AWS default is minutes, locally seconds are enough. */
@@ -297,6 +299,7 @@ async function startParts(
     // Checked before anything starts, so that a taken port leaves nothing running.
     await assertPortFree(options.codepipelinePort ?? 0);
     await assertPortFree(options.sfnPort ?? 0);
+    await assertPortFree(options.dynamodbPort ?? 0);
     const s3: LocalS3 = await startS3({
       directory: path.join(options.dataDir, "s3"),
       buckets: [LOCAL_BUCKET],
@@ -316,6 +319,7 @@ async function startParts(
       reconcileEveryMs: options.reconcileEveryMs ?? 10_000,
       ...(options.codepipelinePort !== undefined && { codepipelinePort: options.codepipelinePort }),
       ...(options.sfnPort !== undefined && { sfnPort: options.sfnPort }),
+      ...(options.dynamodbPort !== undefined && { dynamodbPort: options.dynamodbPort }),
       ...(options.allowSelfApproval !== undefined ? { allowSelfApproval: options.allowSelfApproval } : {}),
       ...(options.stopGraceMinutes !== undefined ? { stopGraceMinutes: options.stopGraceMinutes } : {}),
       onExecutionStarted,

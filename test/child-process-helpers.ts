@@ -3,8 +3,9 @@
  * a free port to give it, and its output followed line by line, so a test waits on what the
  * process printed, never on time.
  */
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:http";
+import path from "node:path";
 import { listen } from "../local/http";
 
 /** A loopback port nothing listens on right now. */
@@ -45,4 +46,35 @@ export function followChild(child: ChildProcess, label: string): FollowedChild {
     }
   };
   return { child, output: () => output, logged, exited };
+}
+
+const ROOT = path.join(__dirname, "..");
+const TS_NODE = require.resolve("ts-node/dist/bin.js");
+
+/** local/main.ts (what `npm start` runs) in a child process, resolved once its banner is out. */
+export async function startLocalMain(env: Record<string, string>): Promise<FollowedChild> {
+  const child = spawn(process.execPath, [TS_NODE, "--transpile-only", "local/main.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const followed = followChild(child, "the machine");
+  await followed.logged(/^Release events:$/m);
+  return followed;
+}
+
+/** SIGKILL: no handler runs, nothing is flushed or closed. */
+export async function kill9(machine: FollowedChild): Promise<void> {
+  if (machine.child.exitCode !== null || machine.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => machine.child.once("exit", () => resolve()));
+  machine.child.kill("SIGKILL");
+  await exited;
+}
+
+/** SIGINT, as Ctrl-C: the machine closes cleanly. */
+export async function stopGently(machine: FollowedChild | undefined): Promise<void> {
+  if (!machine || machine.child.exitCode !== null || machine.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => machine.child.once("exit", () => resolve()));
+  machine.child.kill("SIGINT");
+  await exited;
 }

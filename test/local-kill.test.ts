@@ -5,7 +5,6 @@
  * answers, never on time.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,39 +14,15 @@ import type { ReleaseStatusView } from "../contract/release-view";
 import { localS3ClientConfig } from "../contract/local-s3-config";
 import { startLocalServer } from "../local/server";
 import { until } from "./local-helpers";
-import { type FollowedChild, followChild, freePort } from "./child-process-helpers";
-
-const ROOT = path.join(__dirname, "..");
-const TS_NODE = require.resolve("ts-node/dist/bin.js");
+import {
+  type FollowedChild,
+  freePort,
+  kill9,
+  startLocalMain as startMachine,
+  stopGently,
+} from "./child-process-helpers";
 
 type Machine = FollowedChild;
-
-/** local/main.ts in a child process, resolved once its banner is out. */
-async function startMachine(env: Record<string, string>): Promise<Machine> {
-  const child = spawn(process.execPath, [TS_NODE, "--transpile-only", "local/main.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const followed = followChild(child, "the machine");
-  await followed.logged(/^Release events:$/m);
-  return followed;
-}
-
-/** SIGKILL: no handler runs, nothing is flushed or closed. */
-async function kill9(machine: Machine): Promise<void> {
-  if (machine.child.exitCode !== null || machine.child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => machine.child.once("exit", () => resolve()));
-  machine.child.kill("SIGKILL");
-  await exited;
-}
-
-async function stopGently(machine: Machine | undefined): Promise<void> {
-  if (!machine || machine.child.exitCode !== null || machine.child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => machine.child.once("exit", () => resolve()));
-  machine.child.kill("SIGINT");
-  await exited;
-}
 
 /** One folder, fixed ports and clients for the machines started on it. */
 async function killableSetup(pipelines: object[]) {
