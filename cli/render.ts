@@ -52,10 +52,29 @@ function between(from: string | undefined, to: string | undefined): number | und
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-/** How long the release ran (ended) or has been running (now). */
+/** How long the release's current attempt ran (ended) or has been running (now). */
 export function releaseElapsed(view: ReleaseView, now: Date): string | undefined {
-  const ms = between(view.startedAt, view.endedAt ?? (isFinished(view) ? undefined : now.toISOString()));
+  const from = view.attemptStartedAt ?? view.startedAt;
+  const ms = between(from, view.endedAt ?? (isFinished(view) ? undefined : now.toISOString()));
   return ms === undefined ? undefined : formatDuration(ms);
+}
+
+/** How long a pipeline's current run took, or has been running (`now`, when given): ` (1m05s)`. */
+export function pipelineElapsed(pipeline: PipelineView, now?: Date): string {
+  const to =
+    pipeline.endedAt ??
+    (pipeline.status === "InProgress" || pipeline.status === "Stopping" ? now?.toISOString() : undefined);
+  const ms = between(pipeline.startedAt, to);
+  return ms === undefined ? "" : ` (${formatDuration(ms)})`;
+}
+
+/** Earlier attempts, one a line: `attempt 1  FAILED  10:00:00Z-10:00:05Z  5.0s`. */
+export function attemptLines(attempts: ReleaseView["earlierAttempts"], indent: string): string[] {
+  return (attempts ?? []).map((a) => {
+    const ms = between(a.startedAt, a.endedAt);
+    const took = ms === undefined ? "" : `  ${formatDuration(ms)}`;
+    return `${indent}attempt ${a.attempt}  ${a.status}  ${formatTime(a.startedAt)}-${formatTime(a.endedAt)}${took}`;
+  });
 }
 
 export function lastState(pipeline: PipelineView): { state: string; at: string } | undefined {
@@ -66,6 +85,18 @@ export function lastState(pipeline: PipelineView): { state: string; at: string }
 export function failedAt(pipeline: PipelineView): string {
   if (!pipeline.failedStage) return "";
   return ` at stage ${pipeline.failedStage}${pipeline.failedAction ? `, action ${pipeline.failedAction}` : ""}`;
+}
+
+/**
+ * `; stopped after svc-b failed at stage Build, action UnitTests` for a pipeline another one's
+ * failure stopped (or `skipped after …`, one it kept from starting), naming where that one failed
+ * when `all` (the release's pipelines) has it; "" otherwise.
+ */
+export function stoppedAfter(pipeline: PipelineView, all: readonly PipelineView[] = []): string {
+  if (!pipeline.stoppedBy) return "";
+  const failed = all.find((p) => p.name === pipeline.stoppedBy);
+  const verb = pipeline.status === "Skipped" ? "skipped" : "stopped";
+  return `; ${verb} after ${pipeline.stoppedBy} failed${failed ? failedAt(failed) : ""}`;
 }
 
 const MARKS: Record<string, string> = {
@@ -104,12 +135,18 @@ export function gateAndDependencies(pipeline: PipelineView): string {
 }
 
 /** One pipeline: `ok svc-a    Succeeded   SUCCEEDED at 10:00:04Z`, names padded to `width`. */
-export function pipelineLine(pipeline: PipelineView, width: number, statusWidth = 10): string {
+export function pipelineLine(
+  pipeline: PipelineView,
+  width: number,
+  statusWidth = 10,
+  all: readonly PipelineView[] = [],
+  now?: Date,
+): string {
   const last = lastState(pipeline);
   const mark = MARKS[pipeline.status] ?? "??";
   const state = last ? `${last.state} at ${formatTime(last.at)}` : "not started";
   const attempt = pipeline.attempt && pipeline.attempt > 1 ? ` (attempt ${pipeline.attempt})` : "";
-  return `${mark} ${pipeline.name.padEnd(width)}  ${pipeline.status.padEnd(statusWidth)}  ${state}${attempt}${failedAt(pipeline)}${gateAndDependencies(pipeline)}`.trimEnd();
+  return `${mark} ${pipeline.name.padEnd(width)}  ${pipeline.status.padEnd(statusWidth)}  ${state}${pipelineElapsed(pipeline, now)}${attempt}${failedAt(pipeline)}${stoppedAfter(pipeline, all)}${gateAndDependencies(pipeline)}`.trimEnd();
 }
 
 const pipelinesOf = (view: ReleaseView) => view.pipelines ?? [];
@@ -143,8 +180,11 @@ export function renderStatus(view: ReleaseView, now: Date): string[] {
   else if (elapsed) lines.push(`  running  for ${elapsed}`);
   if (view.source) lines.push(`  source   ${view.source}`);
   if (view.submittedBy) lines.push(`  by       ${view.submittedBy}`);
-  if (view.attempt && view.attempt > 1)
-    lines.push(`  attempt  ${view.attempt}${view.retriedBy ? ` (retried by ${view.retriedBy})` : ""}`);
+  if (view.attempt && view.attempt > 1) {
+    const by = view.retriedBy ? ` by ${view.retriedBy}` : "";
+    lines.push(`  attempt  ${view.attempt} (retried${by} at ${formatTimestamp(view.attemptStartedAt)})`);
+    lines.push(...attemptLines(view.earlierAttempts, "           "));
+  }
   if (view.cancelledBy)
     lines.push(`  cancel   by ${view.cancelledBy}${view.cancelReason ? `: ${view.cancelReason}` : ""}`);
   if (view.error) lines.push(`  error    ${view.error}`);
@@ -157,7 +197,10 @@ export function renderStatus(view: ReleaseView, now: Date): string[] {
   } else {
     const width = nameWidth(view);
     lines.push(`Pipelines (${pipelines.length}):`);
-    for (const pipeline of pipelines) lines.push(`  ${pipelineLine(pipeline, width, statusWidth(view))}`);
+    for (const pipeline of pipelines) {
+      lines.push(`  ${pipelineLine(pipeline, width, statusWidth(view), pipelines, now)}`);
+      lines.push(...attemptLines(pipeline.earlierAttempts, `     ${" ".repeat(width)}  `));
+    }
   }
   return lines;
 }
@@ -171,7 +214,7 @@ export function renderFrame(view: ReleaseView, now: Date): string[] {
   const width = nameWidth(view);
   return [
     `Release ${view.releaseId}  ${view.status}${elapsed ? `  ${elapsed}` : ""}${summary ? `  (${summary})` : ""}`,
-    ...pipelinesOf(view).map((p) => `  ${pipelineLine(p, width, statusWidth(view))}`),
+    ...pipelinesOf(view).map((p) => `  ${pipelineLine(p, width, statusWidth(view), pipelinesOf(view), now)}`),
   ];
 }
 
@@ -190,6 +233,7 @@ export function renderChanges(previous: ReleaseView | undefined, view: ReleaseVi
       before.history?.length !== pipeline.history?.length ||
       lastState(before)?.state !== lastState(pipeline)?.state ||
       failedAt(before) !== failedAt(pipeline) ||
+      before.stoppedBy !== pipeline.stoppedBy ||
       gateAndDependencies(before) !== gateAndDependencies(pipeline);
     if (!changed) continue;
     const last = lastState(pipeline);
@@ -197,7 +241,7 @@ export function renderChanges(previous: ReleaseView | undefined, view: ReleaseVi
     const at = formatTime(last?.at ?? pipeline.endedAt ?? view.startedAt);
     const state = last ? ` (${last.state})` : "";
     lines.push(
-      `${at} ${pipeline.name.padEnd(width)}  ${pipeline.status}${state}${failedAt(pipeline)}${gateAndDependencies(pipeline)}`,
+      `${at} ${pipeline.name.padEnd(width)}  ${pipeline.status}${state}${failedAt(pipeline)}${stoppedAfter(pipeline, pipelinesOf(view))}${gateAndDependencies(pipeline)}`,
     );
   }
   if (!previous || previous.status !== view.status) {

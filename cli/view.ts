@@ -7,9 +7,6 @@ import type { PipelineStatusView, ReleaseStatusView } from "../contract/release-
 
 export interface PipelineView extends Omit<PipelineStatusView, "history"> {
   history?: PipelineStatusView["history"];
-  /** Where a failed pipeline failed, when the API knows. */
-  failedStage?: string;
-  failedAction?: string;
 }
 
 /** The API's view of a release; pipelines may be absent (a REJECTED answer has none). */

@@ -7,6 +7,7 @@
  * Spread into RELEASE_CHANGES and PIPELINE_CHANGES (contract/lifecycle.ts), which check them
  * against their types; kept apart only for that file's size.
  */
+import { FAILURE_POINT_REMOVED } from "./lifecycle-view";
 
 /** Release changes of a resumed execution. */
 export const RESUME_RELEASE_CHANGES = {
@@ -46,7 +47,7 @@ export const RESUME_PIPELINE_CHANGES = {
     from: ["Failed", "Stopped"],
     to: ["Started"],
     fields: { executionAttempt: "set", resumedAt: "set" },
-    remove: ["endedAt", "cause", "settled"],
+    remove: ["endedAt", "cause", "settled", ...FAILURE_POINT_REMOVED],
     when: [
       "#pipelineExecutionId = :pipelineExecutionId",
       "(attribute_not_exists(#executionAttempt) OR #executionAttempt < :executionAttempt)",

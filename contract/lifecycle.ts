@@ -14,6 +14,7 @@ import { CRASH_CONSISTENCY_CHANGES, SETTLE_ENDED } from "./lifecycle-control";
 import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
 import { SUCCESS_CHANGES } from "./lifecycle-success";
 import { RESUME_PIPELINE_CHANGES, RESUME_RELEASE_CHANGES } from "./lifecycle-resume";
+import * as VIEW from "./lifecycle-view";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
 export type FailurePolicy = "stopRemaining" | "letFinish";
@@ -100,7 +101,7 @@ export interface RejectionRecord {
 }
 
 /** The Releases item. */
-export interface ReleaseItem {
+export interface ReleaseItem extends VIEW.AttemptFields {
   releaseId: string;
   status: ReleaseStatus;
   executionArn: string;
@@ -163,7 +164,7 @@ export interface ReleaseItem {
 export type GateDecision = "approve" | "reject" | "expired";
 
 /** One pipeline of a release, as the ReleasePipelines table holds it. */
-export interface PipelineItem {
+export interface PipelineItem extends VIEW.PipelineFailureFields, VIEW.AttemptFields {
   releaseId: string;
   pipeline: string;
   /** Position in the manifest, for display. */
@@ -330,9 +331,8 @@ export const RELEASE_CHANGES = {
     fields: {
       attempt: "set",
       executionArn: "set",
-      retriedBy: "set",
-      retriedAt: "set",
       settledCount: "set",
+      ...VIEW.RETRY_RECORD,
     },
     remove: [
       "outcome",
@@ -404,7 +404,7 @@ export const PIPELINE_CHANGES = {
     why: "Its execution ended (an event, or the reconciler asking)",
     from: ["Started"],
     to: PIPELINE_ENDS,
-    fields: { endedAt: "set", cause: "optional" },
+    fields: { endedAt: "set", cause: "optional", ...VIEW.FAILURE_POINT_FIELDS },
     when: ["#pipelineExecutionId = :pipelineExecutionId"],
     where: ["pipelineExecutionId"],
   },
@@ -413,7 +413,7 @@ export const PIPELINE_CHANGES = {
     why: "It will never start: a dependency failed, or the release stopped starting pipelines",
     from: ["Pending", "Starting", "AwaitingApproval"],
     to: ["Skipped"],
-    fields: { endedAt: "set" },
+    fields: { endedAt: "set", ...VIEW.STOPPED_BY_FIELD },
     remove: ["startingSince", "approvalDeadlineAt"],
   },
   openGate: {
@@ -463,7 +463,7 @@ export const PIPELINE_CHANGES = {
     why: "RetryRelease: what did not succeed waits again, once per attempt",
     from: NOT_SUCCEEDED,
     to: ["Pending"],
-    fields: { resetForAttempt: "set", depsSucceeded: "setOrRemove" },
+    fields: { resetForAttempt: "set", depsSucceeded: "setOrRemove", ...VIEW.ATTEMPT_APPENDED },
     remove: [
       "pipelineExecutionId",
       "startedAt",
@@ -480,6 +480,7 @@ export const PIPELINE_CHANGES = {
       "settled",
       "executionAttempt",
       "resumedAt",
+      ...VIEW.FAILURE_POINT_REMOVED,
     ],
     when: ["(attribute_not_exists(#resetForAttempt) OR #resetForAttempt < :resetForAttempt)"],
   },

@@ -4,6 +4,7 @@
  * answers a ReleaseStatusView; the control routes answer the smaller shapes below.
  */
 import type { ManifestProblem } from "./errors";
+import type { AttemptRecord } from "./lifecycle-view";
 import {
   type PipelineExecutionStatus,
   RELEASE_STATUSES,
@@ -72,6 +73,13 @@ export interface PipelineStatusView {
   startedAt?: string;
   endedAt?: string;
   cause?: string;
+  /** Where its execution failed, as CodePipeline names it (a Failed pipeline, when it says). */
+  failedStage?: string;
+  failedAction?: string;
+  /** The pipeline whose failure stopped this one, or kept it from starting. */
+  stoppedBy?: string;
+  /** Its runs in earlier attempts of the release, oldest first: `startedAt`/`endedAt` are the current one's. */
+  earlierAttempts?: AttemptRecord[];
   history: { state: string; at: string }[];
 }
 
@@ -85,8 +93,13 @@ export interface ReleaseRecordView {
   retriedBy?: string;
   executionArn?: string;
   source?: string;
+  /** When the release was first submitted; `attemptStartedAt` is when its current attempt started. */
   startedAt?: string;
+  /** After a retry: when the current attempt started (its duration counts from here). */
+  attemptStartedAt?: string;
   endedAt?: string;
+  /** Earlier attempts, oldest first, each with its status and times. */
+  earlierAttempts?: AttemptRecord[];
   cause?: string;
   /** For a REJECTED submission: every problem, by field (JSON Pointer) and rule. */
   problems?: ManifestProblem[];

@@ -5,7 +5,12 @@
  * so it is used only when that execution is this one). Never throws: without those details, or
  * when CodePipeline cannot be asked, the answer is the status line alone.
  *
- * Calls: codepipeline:ListActionExecutions and codepipeline:GetPipelineState on the pipeline.
+ * pipelineEnd also says, for a pipeline that was stopped, which failure stopped it: its release's
+ * first failure, under stopRemaining (handlers/release/failure-policy.ts stops the others only
+ * after recording it), or a cancel.
+ *
+ * Calls: codepipeline:ListActionExecutions and codepipeline:GetPipelineState on the pipeline;
+ * dynamodb:GetItem on the release (a Stopped end only).
  */
 import {
   type ActionExecutionDetail,
@@ -13,6 +18,9 @@ import {
   GetPipelineStateCommand,
   ListActionExecutionsCommand,
 } from "@aws-sdk/client-codepipeline";
+import type { PipelineFailureFields } from "../contract/lifecycle-view";
+import type { ExecutionDeps, ExecutionItem } from "./executions";
+import { readReleaseItem } from "./release/reads";
 
 /** Where an execution failed, as far as CodePipeline says. */
 export interface FailurePoint {
@@ -116,4 +124,54 @@ export async function describePipelineFailure(
   if (!point) return head;
   const action = point.action ? `, action ${point.action}` : "";
   return `${head} at stage ${point.stage}${action}${point.message ? `: ${point.message}` : ""}`;
+}
+
+/** How a pipeline's execution ended, as its schedule item records it: the cause in words, and the fields. */
+export interface PipelineEndRecord extends PipelineFailureFields {
+  cause: string;
+}
+
+/** Which failure or cancel of the release stopped this pipeline, if one did. */
+async function stoppedFor(
+  deps: ExecutionDeps,
+  releaseId: string,
+  pipeline: string,
+): Promise<{ words: string; stoppedBy?: string } | undefined> {
+  const release = await readReleaseItem(deps, releaseId);
+  if (release?.cancelledBy) return { words: `stopped by the cancel of ${release.cancelledBy}` };
+  const first = release?.firstFailurePipeline;
+  if (release?.failurePolicy !== "stopRemaining" || !first || first === pipeline) return undefined;
+  return { words: `stopped after pipeline ${first} failed (failure policy stopRemaining)`, stoppedBy: first };
+}
+
+/**
+ * Why a pipeline did not succeed: its end, where CodePipeline says it failed (stage and action,
+ * also as fields), or which failure of its release stopped it.
+ */
+export async function pipelineEnd(
+  deps: ExecutionDeps,
+  execution: ExecutionItem,
+  status: string,
+): Promise<PipelineEndRecord> {
+  const pipeline = execution.pipeline ?? "";
+  const head = `Pipeline ${pipeline} did not succeed: execution ${execution.pipelineExecutionId}`;
+  if (execution.timedOut)
+    return { cause: `${head} ran past ${execution.deadlineAt} (longestPipelineRunHours) and was stopped` };
+  if (status === "Stopped" && execution.releaseId) {
+    const stopped = await stoppedFor(deps, execution.releaseId, pipeline).catch(() => undefined);
+    if (stopped)
+      return {
+        cause: `${head} ended Stopped: ${stopped.words}`,
+        ...(stopped.stoppedBy ? { stoppedBy: stopped.stoppedBy } : {}),
+      };
+  }
+  if (status !== "Failed") return { cause: `${head} ended ${status}` };
+  const point = await findFailurePoint(deps.codepipeline, pipeline, execution.pipelineExecutionId);
+  if (!point) return { cause: `${head} ended Failed` };
+  const action = point.action ? `, action ${point.action}` : "";
+  return {
+    cause: `${head} ended Failed at stage ${point.stage}${action}${point.message ? `: ${point.message}` : ""}`,
+    failedStage: point.stage,
+    ...(point.action ? { failedAction: point.action } : {}),
+  };
 }

@@ -10,6 +10,7 @@ import { RELEASE_ID_PATTERN } from "../contract/manifest-schema";
 import type { ApprovalView, PipelineStatusView, ReleaseStatusView } from "../contract/release-view";
 import { ReleasesTable } from "../contract/tables";
 import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
+import type { AttemptRecord } from "../contract/lifecycle-view";
 import { pipelinesOfRelease } from "./release/reads";
 
 const RECORD_FIELDS = [
@@ -92,6 +93,8 @@ export async function readRelease(
       ...setFields(item, ["attempt"]),
       ...(item.approval ? { approval: approvalView(item) } : {}),
       ...setFields(item, ["pipelineExecutionId", "startedAt", "endedAt", "cause"]),
+      ...setFields(item, ["failedStage", "failedAction", "stoppedBy"]),
+      ...attemptsOf(item),
       history,
     };
   });
@@ -99,6 +102,8 @@ export async function readRelease(
     releaseId: release.releaseId,
     status: release.status === "RUNNING" && release.cancelledBy !== undefined ? "CANCELLING" : release.status,
     ...setFields(release, RECORD_FIELDS),
+    ...(release.attempt > 1 && release.retriedAt ? { attemptStartedAt: release.retriedAt } : {}),
+    ...attemptsOf(release),
     ...(release.errorName ? { error: release.errorName } : {}),
     ...(release.cause ? { cause: readableCause(release.cause) } : {}),
     ...(release.problems ? { problems: release.problems } : {}),
@@ -116,6 +121,15 @@ export async function readRelease(
     ...resumedOutside(release),
     pipelines,
   };
+}
+
+/** Earlier attempts, once each (a repeated retry step may have appended one twice), oldest first. */
+function attemptsOf(item: { earlierAttempts?: AttemptRecord[] }): { earlierAttempts?: AttemptRecord[] } {
+  const byAttempt = new Map<number, AttemptRecord>();
+  for (const record of item.earlierAttempts ?? [])
+    if (!byAttempt.has(record.attempt)) byAttempt.set(record.attempt, record);
+  const earlier = [...byAttempt.values()].sort((a, b) => a.attempt - b.attempt);
+  return earlier.length > 0 ? { earlierAttempts: earlier } : {};
 }
 
 /** The pipelines resumed outside the release, when any were (sorted: the item holds sets). */

@@ -229,7 +229,7 @@ describe("release-machine CLI", function () {
   });
 
   describe("exit code 1", () => {
-    it("watch and status exit 1 for a FAILED release and name the failing pipeline", async () => {
+    it("watch and status exit 1 for a FAILED release and name the failing pipeline, its stage and action", async () => {
       const file = manifestFile("bad", { releaseId: "cli-bad", pipelines: ["svc-a", "svc-bad"] });
       assert.equal((await cli(["submit", file])).code, 0);
 
@@ -238,7 +238,11 @@ describe("release-machine CLI", function () {
 
       assert.equal(watched.code, 1);
       assert.match(watched.stdout, /^Release cli-bad FAILED after /m);
-      assert.match(watched.stdout, /^ {2}failed pipelines: svc-bad$/m);
+      assert.match(watched.stdout, /^ {2}failed pipelines: svc-bad at stage Deploy, action Deploy$/m);
+      assert.match(
+        watched.stdout,
+        /^\d{2}:\d{2}:\d{2}Z svc-bad +Failed \(FAILED\) at stage Deploy, action Deploy$/m,
+      );
       assert.match(watched.stdout, /^ {2}cause: Pipeline svc-bad did not succeed/m);
       assert.equal(status.code, 1, status.stderr);
       const lines = status.stdout.trimEnd().split("\n");
@@ -246,7 +250,10 @@ describe("release-machine CLI", function () {
       assert.match(status.stdout, /^ {2}started {2}\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/m);
       assert.match(status.stdout, /^ {2}ended {4}\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z \(\d+\.\ds\)$/m);
       assert.match(status.stdout, /^ {2}error {4}PipelineFailed$/m);
-      assert.match(status.stdout, /^ {2}!! svc-bad\s+Failed\s+FAILED at \d{2}:\d{2}:\d{2}Z$/m);
+      assert.match(
+        status.stdout,
+        /^ {2}!! svc-bad\s+Failed\s+FAILED at \d{2}:\d{2}:\d{2}Z \(\d+\.\ds\) at stage Deploy, action Deploy$/m,
+      );
       assert.equal(lines.filter((line) => /^ {2}(ok|!!|--|>>) svc-/.test(line)).length, 2);
     });
 

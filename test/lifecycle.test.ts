@@ -182,7 +182,9 @@ describe("the release lifecycle's declarations", () => {
   });
 
   it("removes an optional set-or-remove field the call leaves out, and narrows the condition to the status read", () => {
-    const input = updateInput(PIPELINE_CHANGES.resetForRetry, "pipeline", { fields: { resetForAttempt: 3 } });
+    const input = updateInput(PIPELINE_CHANGES.resetForRetry, "pipeline", {
+      fields: { resetForAttempt: 3, earlierAttempts: [] },
+    });
     assert.match(input.UpdateExpression, /REMOVE .*#depsSucceeded$/);
     assert.match(input.ConditionExpression ?? "", /^#status IN \(:from0, .*\) AND \(attribute_not_exists/);
     const skip = updateInput(PIPELINE_CHANGES.skip, "pipeline", {

@@ -6,7 +6,15 @@
  */
 import { createHash } from "node:crypto";
 import { ReleaseStateConflict, RetryRefused } from "../../contract/errors";
-import { MACHINE, type ReleaseFailure, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
+import {
+  MACHINE,
+  type PipelineItem,
+  type ReleaseFailure,
+  type ReleaseItem,
+  RELEASE_CHANGES,
+  PIPELINE_CHANGES,
+} from "../../contract/lifecycle";
+import type { AttemptRecord } from "../../contract/lifecycle-view";
 import { type ExecutionDeps, nowIso } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
 import { publishReleaseEvent } from "../release-events";
@@ -116,7 +124,11 @@ export async function retryRelease(
   await inBatches(again, START_CONCURRENCY, (item) => {
     const met = item.dependsOn.filter((name) => succeeded.has(name));
     return changePipeline(deps, releaseId, item.pipeline, PIPELINE_CHANGES.resetForRetry, {
-      fields: { resetForAttempt: attempt, depsSucceeded: met.length > 0 ? new Set(met) : undefined },
+      fields: {
+        resetForAttempt: attempt,
+        depsSucceeded: met.length > 0 ? new Set(met) : undefined,
+        earlierAttempts: item.startedAt ? [pipelineAttempt(item)] : [],
+      },
     });
   });
   const moved = await changeRelease(deps, releaseId, RELEASE_CHANGES.retry, {
@@ -126,6 +138,7 @@ export async function retryRelease(
       retriedBy: requestedBy,
       retriedAt: nowIso(deps),
       settledCount: succeeded.size,
+      earlierAttempts: retrying ? [] : [releaseAttempt(release)],
     },
     where: { previousAttempt: attempt - 1 },
   });
@@ -145,6 +158,27 @@ export async function retryRelease(
   const startsFrom = await startReadyFrom(deps, releaseId, ordered, 0);
   await skipUnstartedIfStopped(deps, releaseId);
   return { releaseId, attempt, startsFrom };
+}
+
+/** The attempt a retry ends, as the release's item keeps it, so its duration stays readable. */
+function releaseAttempt(release: ReleaseItem): AttemptRecord {
+  return {
+    attempt: release.attempt,
+    status: release.status,
+    ...(release.retriedAt || release.startedAt ? { startedAt: release.retriedAt ?? release.startedAt } : {}),
+    ...(release.endedAt ? { endedAt: release.endedAt } : {}),
+  };
+}
+
+/** A pipeline's run in the attempt a retry ends. */
+function pipelineAttempt(item: PipelineItem): AttemptRecord {
+  return {
+    attempt: item.attempt ?? 1,
+    status: item.status,
+    ...(item.pipelineExecutionId ? { pipelineExecutionId: item.pipelineExecutionId } : {}),
+    ...(item.startedAt ? { startedAt: item.startedAt } : {}),
+    ...(item.endedAt ? { endedAt: item.endedAt } : {}),
+  };
 }
 
 /** Why a release whose registration did not finish its schedule cannot be retried. */

@@ -20,15 +20,19 @@ import {
   startsPipelines,
 } from "./reads";
 
-/** A pipeline that never started leaves the schedule as Skipped, from the status it was read in. */
+/**
+ * A pipeline that never started leaves the schedule as Skipped, from the status it was read in;
+ * `stoppedBy` names the pipeline whose failure skipped it.
+ */
 export async function settleUnstarted(
   deps: ExecutionDeps,
   releaseId: string,
   pipeline: string,
   from: "Pending" | "Starting" | "AwaitingApproval",
+  stoppedBy?: string,
 ): Promise<void> {
   const skipped = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.skip, {
-    fields: { endedAt: nowIso(deps) },
+    fields: { endedAt: nowIso(deps), ...(stoppedBy ? { stoppedBy } : {}) },
     from,
   });
   if (!skipped.changed) {
@@ -63,20 +67,21 @@ export async function skipUnstartedIfStopped(deps: ExecutionDeps, releaseId: str
 /**
  * Ends the running part of a release: pipelines not yet started are skipped, running ones are
  * stopped (their STOPPED events then settle them like any end). Used by stopRemaining, a cancel
- * and when the release's wait fails.
+ * and when the release's wait fails; `stoppedBy` names the failed pipeline when a failure stops it.
  */
 export async function stopRelease(
   deps: ExecutionDeps,
   releaseId: string,
   reason: string,
   kind: StopKind = "wait",
+  stoppedBy?: string,
 ): Promise<{ stopped: string[]; skipped: string[] }> {
   const stopped: string[] = [];
   const skipped: string[] = [];
   const items = await pipelinesOfRelease(deps, releaseId);
   await inBatches(items, START_CONCURRENCY, async (item) => {
     if (item.status === "Pending" || item.status === "AwaitingApproval") {
-      await settleUnstarted(deps, releaseId, item.pipeline, item.status);
+      await settleUnstarted(deps, releaseId, item.pipeline, item.status, stoppedBy);
       skipped.push(item.pipeline);
     } else if (item.status === "Started" && item.pipelineExecutionId) {
       const execution = { pipelineExecutionId: item.pipelineExecutionId, pipeline: item.pipeline };
@@ -116,7 +121,7 @@ export async function afterFailure(
   // skip): a late end of an earlier attempt stops and skips nothing.
   if (!recorded.changed) return;
   if (recorded.item.failurePolicy === "stopRemaining") {
-    await stopRelease(deps, releaseId, `Release ${releaseId} failed: ${cause}`);
+    await stopRelease(deps, releaseId, `Release ${releaseId} failed: ${cause}`, "wait", pipeline);
     return;
   }
   const items = await pipelinesOfRelease(deps, releaseId);
@@ -129,7 +134,7 @@ export async function afterFailure(
     queue.push(...(byName.get(name)?.dependants ?? []));
   }
   await inBatches([...doomed], START_CONCURRENCY, (name) =>
-    settleUnstarted(deps, releaseId, name, "Pending"),
+    settleUnstarted(deps, releaseId, name, "Pending", pipeline),
   );
 }
 

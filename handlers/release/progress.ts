@@ -22,7 +22,7 @@ import {
   releaseWaiterDone,
 } from "../executions";
 import { stopExecution } from "../stops";
-import { findFailurePoint } from "../failure-cause";
+import { pipelineEnd } from "../failure-cause";
 import { changePipeline } from "../lifecycle-store";
 import { publishApprovalRequested, publishReleaseEvent } from "../release-events";
 import { afterFailure, failUnstarted, settleUnstarted } from "./failure-policy";
@@ -244,7 +244,8 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
     return;
   }
   const succeeded = status === "Succeeded";
-  const cause = succeeded ? undefined : await failureCause(deps, execution, status);
+  const end = succeeded ? undefined : await pipelineEnd(deps, execution, status);
+  const cause = end?.cause;
   // A success is marked settled as it is recorded (contract/lifecycle-success.ts): one write less.
   let marked = item.settled === true;
   if (!SETTLED_STATUSES.includes(item.status) && succeeded) {
@@ -256,7 +257,7 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
   } else if (!SETTLED_STATUSES.includes(item.status) && isPipelineEnd(status)) {
     // Not recorded: a concurrent duplicate recorded it.
     await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordEnd, {
-      fields: { endedAt: nowIso(deps), ...(cause ? { cause } : {}) },
+      fields: { endedAt: nowIso(deps), ...end },
       where: { pipelineExecutionId },
       to: status,
     });
@@ -278,22 +279,6 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
 
 function isPipelineEnd(status: string): status is PipelineEnd {
   return isTerminal(status);
-}
-
-/** Why a pipeline did not succeed, in words: its end, and where CodePipeline says it failed. */
-async function failureCause(deps: ExecutionDeps, execution: ExecutionItem, status: string): Promise<string> {
-  const head = `Pipeline ${execution.pipeline} did not succeed: execution ${execution.pipelineExecutionId}`;
-  if (execution.timedOut)
-    return `${head} ran past ${execution.deadlineAt} (longestPipelineRunHours) and was stopped`;
-  if (status !== "Failed") return `${head} ended ${status}`;
-  const point = await findFailurePoint(
-    deps.codepipeline,
-    execution.pipeline ?? "",
-    execution.pipelineExecutionId,
-  );
-  if (!point) return `${head} ended Failed`;
-  const action = point.action ? `, action ${point.action}` : "";
-  return `${head} ended Failed at stage ${point.stage}${action}${point.message ? `: ${point.message}` : ""}`;
 }
 
 /**
