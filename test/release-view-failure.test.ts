@@ -27,7 +27,8 @@ const MANIFEST = (releaseId: string) => ({
   pipelines: ["v-slow", "v-bad", { name: "v-next", dependsOn: ["v-slow"] }],
 });
 
-const { retry } = controlCalls((m) => m.control, "arn:aws:iam::123456789012:user/bob");
+const BOB = "arn:aws:iam::123456789012:user/bob";
+const { retry, cancel } = controlCalls((m) => m.control, BOB);
 
 async function running(machine: LocalReleaseMachine, pipeline: string): Promise<ExecutionRecord> {
   return until(`${pipeline} to be running`, () =>
@@ -91,6 +92,22 @@ describe("a release's view of each pipeline's end", function () {
         ),
         lines.join("\n"),
       );
+    });
+  });
+
+  it("says on a pipeline a cancel stopped who cancelled, and names no failure", async () => {
+    await withLocalMachine({ pipelines: PIPELINES }, async (machine) => {
+      const releaseId = newReleaseId("view-cancel");
+      const execution = machine.submit({ releaseId, pipelines: ["v-slow"] });
+      await running(machine, "v-slow");
+      assert.equal((await cancel(machine, releaseId)).status, 202);
+      await finished(machine, execution);
+      const release = await machine.readRelease(releaseId);
+      assert.equal(release?.status, "CANCELLED");
+      const slow = byName(release, "v-slow");
+      assert.equal(slow?.status, "Stopped");
+      assert.match(slow?.cause ?? "", new RegExp(`ended Stopped: stopped by the cancel of ${BOB}$`));
+      assert.equal(slow?.stoppedBy, undefined);
     });
   });
 
