@@ -247,7 +247,7 @@ export const RELEASE_CHANGES = {
       errorName: "set",
       cause: "set",
       problems: "set",
-      executionArn: "set",
+      executionArn: "setOrRemove",
       startedAt: "set",
       endedAt: "set",
       rejections: "set",

@@ -114,6 +114,10 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     ReadSchedule: ["dynamodb:Query"],
     ReadReleaseExecutions: ["dynamodb:BatchGetItem"],
   },
+  submitRelease: {
+    ClaimAndRecordSubmissions: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+    StartReleases: ["states:StartExecution"],
+  },
 };
 const EVERY_FUNCTION_GRANTS = {
   WriteOwnLogs: ["logs:CreateLogStream", "logs:PutLogEvents"],
