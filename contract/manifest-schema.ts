@@ -174,3 +174,12 @@ export function checkRuleLimits(rules: Pick<ManifestRules, "maxPipelines" | "max
     }
   }
 }
+
+/**
+ * What API Gateway checks of a `POST /releases` body before the submission function sees it: a
+ * JSON object, nothing more (the function runs the manifest schema and rules itself, so that every
+ * problem is answered and recorded alike through every door). A body that is not a JSON object is
+ * answered by API Gateway's BAD_REQUEST_BODY response, and the local server does the same.
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-method-request-validation.html
+ */
+export const SUBMISSION_ENVELOPE_SCHEMA = { type: "object" } as const;

@@ -7,6 +7,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { SUBMISSION_ENVELOPE_SCHEMA } from "../contract/manifest-schema";
 import { controlRoutes } from "./api-control";
 import { type ApiParents, type Defines, apiSkeleton, gatewayResponses } from "./api-skeleton";
 import { type ApiStageSettings, apiGatewayAccount, apiStage } from "./api-stage";
@@ -56,14 +57,28 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
  */
 function startRoutes(
   args: ReleaseApiArgs,
-  { api, releases, prefix, defines }: ApiParents,
+  { api, releases, validator, prefix, defines }: ApiParents,
   opts: pulumi.ComponentResourceOptions,
 ): pulumi.Resource[] {
+  // The envelope only (a JSON object), for every content type: the function checks the manifest.
+  const model = new aws.apigateway.Model(
+    `${prefix}-submission-model`,
+    defines("model:Model", `${prefix}-submission-model`, {
+      restApi: api.id,
+      name: "SubmissionEnvelope",
+      contentType: "application/json",
+      schema: JSON.stringify({
+        $schema: "http://json-schema.org/draft-04/schema#",
+        ...SUBMISSION_ENVELOPE_SCHEMA,
+      }),
+    }),
+    opts,
+  );
   const routes = [
     { key: "root", resourceId: api.rootResourceId, path: "" },
     { key: "releases", resourceId: releases.id, path: "releases" },
   ];
-  return routes.flatMap(({ key, resourceId, path }) => {
+  const parts = routes.flatMap(({ key, resourceId, path }) => {
     const name = `${prefix}-${key}`;
     const method = new aws.apigateway.Method(
       `${name}-post`,
@@ -72,6 +87,9 @@ function startRoutes(
         resourceId,
         httpMethod: "POST",
         authorization: "AWS_IAM",
+        requestValidatorId: validator.id,
+        // $default too: otherwise a body sent with another Content-Type skips validation.
+        requestModels: { "application/json": model.name, $default: model.name },
       }),
       opts,
     );
@@ -99,6 +117,7 @@ function startRoutes(
     );
     return [method, integration, permission];
   });
+  return [model, ...parts];
 }
 
 /** `GET /releases/{releaseId}`: the status function, through a Lambda proxy only this API may invoke. */
