@@ -82,7 +82,9 @@ function bodyText(request: SubmissionRequest): string {
 }
 
 /** The submission function's handler over its clients and rules. */
-export function submissionHandler(deps: SubmissionDeps): (request: SubmissionRequest) => Promise<ProxyResponse> {
+export function submissionHandler(
+  deps: SubmissionDeps,
+): (request: SubmissionRequest) => Promise<ProxyResponse> {
   const parse = manifestParser(deps.rules);
   return (request) => submit(deps, parse, request);
 }
@@ -100,7 +102,11 @@ async function submit(
   const bytes = Buffer.byteLength(text, "utf8");
   const { maxBytes } = deps.rules;
   if (bytes > maxBytes) {
-    const problem = { path: "", rule: "maxBytes", message: `the manifest is ${bytes} bytes; the limit is ${maxBytes} bytes` };
+    const problem = {
+      path: "",
+      rule: "maxBytes",
+      message: `the manifest is ${bytes} bytes; the limit is ${maxBytes} bytes`,
+    };
     return refuse(413, new InvalidManifest([problem]), releaseIdAtStart(text));
   }
   let releaseId: string;
@@ -179,8 +185,14 @@ interface Taken {
  * execution this very manifest started, still running, is not taken: an exact repeat goes on to
  * StartExecution, which returns it.
  */
-async function takenBy(deps: SubmissionDeps, releaseId: string, executionArn: string): Promise<Taken | undefined> {
-  const release = await readItem<ReleaseItem>(deps.ddb, deps.tables.releases, { [ReleasesTable.hashKey]: releaseId });
+async function takenBy(
+  deps: SubmissionDeps,
+  releaseId: string,
+  executionArn: string,
+): Promise<Taken | undefined> {
+  const release = await readItem<ReleaseItem>(deps.ddb, deps.tables.releases, {
+    [ReleasesTable.hashKey]: releaseId,
+  });
   if (release === undefined || release.status === "REJECTED") return undefined;
   if (release.status === "RUNNING" && release.executionArn === executionArn) return undefined;
   return {
@@ -193,7 +205,12 @@ async function takenBy(deps: SubmissionDeps, releaseId: string, executionArn: st
  * Claims the releaseId for this manifest: granted when unclaimed, claimed for the same digest, or
  * claimed by a claim that expired. Conditional, so of racing different manifests one wins.
  */
-async function claim(deps: SubmissionDeps, releaseId: string, digest: string, executionArn: string): Promise<boolean> {
+async function claim(
+  deps: SubmissionDeps,
+  releaseId: string,
+  digest: string,
+  executionArn: string,
+): Promise<boolean> {
   const now = deps.now ? deps.now() : new Date();
   try {
     await deps.ddb.send(
@@ -207,7 +224,11 @@ async function claim(deps: SubmissionDeps, releaseId: string, digest: string, ex
           claimExpiresAt: now.getTime() + CLAIM_SECONDS * 1000,
         },
         ConditionExpression: "attribute_not_exists(#key) OR #digest = :digest OR #expires < :now",
-        ExpressionAttributeNames: { "#key": ReleasesTable.hashKey, "#digest": "digest", "#expires": "claimExpiresAt" },
+        ExpressionAttributeNames: {
+          "#key": ReleasesTable.hashKey,
+          "#digest": "digest",
+          "#expires": "claimExpiresAt",
+        },
         ExpressionAttributeValues: { ":digest": digest, ":now": now.getTime() },
       }),
     );
@@ -240,18 +261,25 @@ async function start(
   const { releaseId } = call;
   try {
     const started = await deps.sfn.send(
-      new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name: call.name, input: JSON.stringify(call.input) }),
+      new StartExecutionCommand({
+        stateMachineArn: deps.stateMachineArn,
+        name: call.name,
+        input: JSON.stringify(call.input),
+      }),
     );
     return json(202, { releaseId, executionArn: started.executionArn, status: "SUBMITTED" });
   } catch (error) {
     const name = error instanceof Error ? error.name : "Error";
     const message = error instanceof Error ? error.message : String(error);
     if (name === "ExecutionAlreadyExists")
-      return duplicate(releaseId, { message: `release ${releaseId} was already submitted; a releaseId runs once` });
+      return duplicate(releaseId, {
+        message: `release ${releaseId} was already submitted; a releaseId runs once`,
+      });
     if (name === "ThrottlingException" || name === "ExecutionLimitExceeded")
       return json(429, { error: name, message: `${message}; retry later` });
     const fault = (error as { $fault?: string }).$fault;
-    if (fault === "server") return json(503, { error: name, message: `${message}; the release did not start, retry` });
+    if (fault === "server")
+      return json(503, { error: name, message: `${message}; the release did not start, retry` });
     throw error;
   }
 }

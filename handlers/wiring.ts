@@ -105,7 +105,11 @@ export interface HandlerTypes {
   executionEnded: { needs: "execution"; event: ExecutionStatusChangeEvent; result: EndedRelease[] };
   releaseStatus: { needs: "execution"; event: ReleaseStatusRequest; result: ProxyResponse };
   releaseControl: { needs: "execution" | "control"; event: ControlRequest; result: ProxyResponse };
-  submitRelease: { needs: "execution" | "control" | "rules"; event: SubmissionRequest; result: ProxyResponse };
+  submitRelease: {
+    needs: "execution" | "control" | "rules";
+    event: SubmissionRequest;
+    result: ProxyResponse;
+  };
 }
 
 export type FunctionName = keyof HandlerTypes;

@@ -208,12 +208,15 @@ class LocalReleaseApi {
    */
   private async submit(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = await readBody(request, API_GATEWAY_MAX_PAYLOAD_BYTES);
-    if (body === undefined)
-      return send(response, 413, { message: "Request Entity Too Large" });
+    if (body === undefined) return send(response, 413, { message: "Request Entity Too Large" });
     const requestId = randomUUID();
     // API Gateway's request validator, with the envelope model for every content type.
     if (!isJsonObject(body))
-      return send(response, 400, { error: ReleaseErrors.InvalidManifest, message: "Invalid request body", requestId });
+      return send(response, 400, {
+        error: ReleaseErrors.InvalidManifest,
+        message: "Invalid request body",
+        requestId,
+      });
     const contentType = request.headers["content-type"];
     const answer = await this.machine.api.submitRelease({
       body,
@@ -222,7 +225,11 @@ class LocalReleaseApi {
       requestContext: { requestId, identity: { userArn: callerOf(request) } },
     });
     if (answer.statusCode >= 400 && answer.statusCode < 500 && answer.statusCode !== 415) {
-      const refused = JSON.parse(answer.body) as { message?: string; releaseId?: string; recordedAs?: string };
+      const refused = JSON.parse(answer.body) as {
+        message?: string;
+        releaseId?: string;
+        recordedAs?: string;
+      };
       this.emit({
         type: "rejected",
         at: new Date(),

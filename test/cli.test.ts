@@ -184,7 +184,11 @@ describe("release-machine CLI", function () {
       const file = manifestFile("json", { releaseId: "cli-json", pipelines: ["svc-a"] });
       const submitted = await cli(["submit", file, "--json"]);
       assert.equal(submitted.code, 0, submitted.stderr);
-      const answer = JSON.parse(submitted.stdout) as { executionArn: string; releaseId: string; status: string };
+      const answer = JSON.parse(submitted.stdout) as {
+        executionArn: string;
+        releaseId: string;
+        status: string;
+      };
       assert.match(answer.executionArn, /:execution:[^:]+:cli-json-[0-9a-f]{15}$/);
       assert.deepEqual([answer.releaseId, answer.status], ["cli-json", "SUBMITTED"]);
 

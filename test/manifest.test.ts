@@ -306,7 +306,10 @@ describe("parseManifest rejects", () => {
     assert.match(problems[0].message, /allowed: pipeline-number-0, .*\(60 in all\)$/);
     for (const problem of problems.slice(1)) {
       assert.equal(problem.rule, "allowList");
-      assert.match(problem.message, /^pipeline "other-\d+" is not on this machine's allow-list; allowed: as listed at \/pipelines\/18$/);
+      assert.match(
+        problem.message,
+        /^pipeline "other-\d+" is not on this machine's allow-list; allowed: as listed at \/pipelines\/18$/,
+      );
     }
     const text = JSON.stringify(problems);
     assert.equal(text.split("pipeline-number-1,").length - 1, 1, "the allow-list appears once");

@@ -743,8 +743,9 @@ describe("the Pulumi program under mocks", function () {
     });
 
     it("gives the submission function the state machine it starts and the manifest rules it checks", () => {
-      const environment = (own(FUNCTION, "submitRelease").inputs.environment as { variables: Record<string, string> })
-        .variables;
+      const environment = (
+        own(FUNCTION, "submitRelease").inputs.environment as { variables: Record<string, string> }
+      ).variables;
       assert.equal(environment.STATE_MACHINE_ARN, arnOf("aws:sfn/stateMachine:StateMachine", "workflow"));
       assert.equal(environment.MAX_MANIFEST_BYTES, "65536");
       assert.ok(environment.ALLOWED_PIPELINES_FILE);

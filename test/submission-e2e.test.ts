@@ -77,7 +77,8 @@ describe("one submission path through the API and the bucket", function () {
       `rejected ${count} times`,
       (b) => b.status === "REJECTED" && (b.rejections as unknown[] | undefined)?.length === count,
     );
-  const running = (id: string) => releaseWhen(id, "running", (b) => b.status === "RUNNING" || b.status === "SUCCEEDED");
+  const running = (id: string) =>
+    releaseWhen(id, "running", (b) => b.status === "RUNNING" || b.status === "SUCCEEDED");
   const rulesOf = (problems: unknown) => (problems as Problem[]).map((p) => [p.path, p.rule]);
 
   it("refuses the same bad manifest through the API and the bucket with the same problems, recorded under its releaseId", async () => {
@@ -135,7 +136,9 @@ describe("one submission path through the API and the bucket", function () {
     assert.equal(arns.size, 1);
     const release = await running(releaseId);
     assert.equal(release.executionArn, [...arns][0]);
-    const named = server.machine.engine.listExecutions().filter((e) => e.executionArn === release.executionArn);
+    const named = server.machine.engine
+      .listExecutions()
+      .filter((e) => e.executionArn === release.executionArn);
     assert.equal(named.length, 1);
   });
 
@@ -161,7 +164,8 @@ describe("one submission path through the API and the bucket", function () {
       releaseId,
       pipelines: [{ name: "svc-hold", variables: { NOTE: 'a "quote", a \\ backslash, é, ✓ and \t' } }],
     });
-    const pad = (extra: number) => `${core.slice(0, -1)}${" ".repeat(MAX_BYTES - Buffer.byteLength(core) + extra)}}`;
+    const pad = (extra: number) =>
+      `${core.slice(0, -1)}${" ".repeat(MAX_BYTES - Buffer.byteLength(core) + extra)}}`;
     assert.equal(Buffer.byteLength(pad(0)), MAX_BYTES);
     const over = await post(pad(1));
     assert.equal(over.status, 413);

@@ -7,7 +7,12 @@ import assert from "node:assert/strict";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../handlers/clients";
-import { CLAIM_PREFIX, CLAIM_SECONDS, type SubmissionRequest, submissionHandler } from "../handlers/submission";
+import {
+  CLAIM_PREFIX,
+  CLAIM_SECONDS,
+  type SubmissionRequest,
+  submissionHandler,
+} from "../handlers/submission";
 import { LOCAL_TABLES } from "../local/local-names";
 import { startReleaseTables, stopReleaseTables } from "./local-helpers";
 
@@ -29,7 +34,10 @@ function fakeSfn(answer: (input: { name: string; input: string }) => object) {
 const failure = (name: string, fault: "client" | "server") =>
   Object.assign(new Error(`${name} happened`), { name, $fault: fault });
 
-const request = (body: string, headers: Record<string, string> = { "Content-Type": "application/json" }): SubmissionRequest => ({
+const request = (
+  body: string,
+  headers: Record<string, string> = { "Content-Type": "application/json" },
+): SubmissionRequest => ({
   body,
   headers,
   requestContext: { requestId: "req-1", identity: { userArn: "arn:aws:iam::123456789012:user/ana" } },
@@ -66,7 +74,9 @@ describe("the submission function", function () {
       const sfn = fakeSfn(() => {
         throw failure(name, fault);
       });
-      const answer = await handler(sfn.client)(request(JSON.stringify({ releaseId: `busy-${name}`, pipelines: ["svc-a"] })));
+      const answer = await handler(sfn.client)(
+        request(JSON.stringify({ releaseId: `busy-${name}`, pipelines: ["svc-a"] })),
+      );
       assert.equal(answer.statusCode, status, answer.body);
       assert.equal(parsed(answer).error, name);
     }
@@ -76,7 +86,9 @@ describe("the submission function", function () {
     const sfn = fakeSfn(() => {
       throw failure("ExecutionAlreadyExists", "client");
     });
-    const answer = await handler(sfn.client)(request(JSON.stringify({ releaseId: "taken-1", pipelines: ["svc-a"] })));
+    const answer = await handler(sfn.client)(
+      request(JSON.stringify({ releaseId: "taken-1", pipelines: ["svc-a"] })),
+    );
     assert.equal(answer.statusCode, 409);
     assert.equal(parsed(answer).error, "DuplicateRelease");
   });
@@ -84,7 +96,10 @@ describe("the submission function", function () {
   it("answers 415 for a Content-Type other than JSON, whatever the header's case, and reads a base64 body", async () => {
     const sfn = fakeSfn((input) => ({ executionArn: `arn:x:${input.name}` }));
     const body = JSON.stringify({ releaseId: "typed-1", pipelines: ["svc-a"] });
-    assert.equal((await handler(sfn.client)(request(body, { "CONTENT-TYPE": "text/plain" }))).statusCode, 415);
+    assert.equal(
+      (await handler(sfn.client)(request(body, { "CONTENT-TYPE": "text/plain" }))).statusCode,
+      415,
+    );
     const encoded = { ...request(Buffer.from(body).toString("base64")), isBase64Encoded: true };
     assert.equal((await handler(sfn.client)(encoded)).statusCode, 202);
     assert.equal(sfn.calls.length, 1);
@@ -121,7 +136,9 @@ describe("the submission function", function () {
 
   it("refuses a body without a readable releaseId with every problem and records nothing", async () => {
     const sfn = fakeSfn(() => ({}));
-    const answer = await handler(sfn.client)(request(JSON.stringify({ releaseId: "no good!", pipelines: ["svc-x"] })));
+    const answer = await handler(sfn.client)(
+      request(JSON.stringify({ releaseId: "no good!", pipelines: ["svc-x"] })),
+    );
     assert.equal(answer.statusCode, 400);
     const body = parsed(answer);
     assert.deepEqual(
