@@ -5,12 +5,13 @@
  * behave as the README's API table says.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { S3RVER_CREDENTIALS } from "../local/s3";
 import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "../local/server";
+import { runCli } from "./cli-harness";
 import { localPipelines, newReleaseId, until } from "./local-helpers";
 
 type Answer = { status: number; body: Record<string, unknown> };
@@ -111,6 +112,24 @@ describe("one submission path through the API and the bucket", function () {
     const corrected = await post(JSON.stringify({ releaseId: second, pipelines: ["svc-a"] }));
     assert.equal(corrected.status, 202, JSON.stringify(corrected.body));
     assert.equal((await running(second)).executionArn, corrected.body.executionArn);
+  });
+
+  it("runs a manifest corrected with `release-machine submit` after the bucket refused it, and after the API refused it", async () => {
+    const [afterUpload, afterApi] = [newReleaseId("cli-after-s3"), newReleaseId("cli-after-api")];
+    await upload(
+      `releases/${afterUpload}.json`,
+      JSON.stringify({ releaseId: afterUpload, pipelines: ["nope"] }),
+    );
+    await rejectedTimes(afterUpload, 1);
+    assert.equal((await post(JSON.stringify({ releaseId: afterApi, pipelines: ["nope"] }))).status, 400);
+    for (const releaseId of [afterUpload, afterApi]) {
+      const file = path.join(dataDir, `${releaseId}.json`);
+      writeFileSync(file, JSON.stringify({ releaseId, pipelines: ["svc-a"] }));
+      const submitted = await runCli(server, ["submit", file, "--json"]);
+      assert.equal(submitted.code, 0, submitted.stderr);
+      assert.equal((JSON.parse(submitted.stdout) as { releaseId: string }).releaseId, releaseId);
+      await running(releaseId);
+    }
   });
 
   it("runs a manifest corrected through the API after the API refused it, and answers 409 once it runs", async () => {
