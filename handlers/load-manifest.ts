@@ -17,7 +17,7 @@ import {
   releaseIdAtStart,
 } from "../contract/rejection";
 
-/** The execution input: what the S3 rule's input transformer or the API's mapping template sends. */
+/** The execution input: what the S3 rule's input transformer or the submission function sends. */
 export type ReleaseRequest =
   | { source: "s3"; bucket: string; key: string; versionId?: string; requester?: string }
   | { source: "api"; body: string; submittedBy?: string };
@@ -27,8 +27,8 @@ export interface LoadedManifest {
   /** Where it came from, for the release record: `s3://bucket/key?versionId=…` or `api`. */
   location: string;
   /**
-   * Who submitted it: the API caller's IAM ARN (the start template passes
-   * `$context.identity.userArn`), S3's `requester` when the event carries it, else `unknown`.
+   * Who submitted it: the API caller's IAM ARN (the submission function passes
+   * `requestContext.identity.userArn`), S3's `requester` when the event carries it, else `unknown`.
    */
   submittedBy: string;
 }

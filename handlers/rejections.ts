@@ -1,14 +1,17 @@
 /**
  * RecordRejected's Lambda: a submission the workflow refused (a bad manifest, a missing object, a
  * duplicate releaseId) is recorded where an operator will look for it, with what was wrong
- * (field and rule, never a stack trace) and where it came from.
+ * (field and rule, never a stack trace) and where it came from. The submission function records
+ * the bodies it refuses through the same recordRefusal (handlers/submission.ts), so both doors
+ * leave the same record.
  *
  * - A readable releaseId with no release of its own yet: recorded under that releaseId, so
  *   `GET /releases/{releaseId}` answers REJECTED with the problems. A later, corrected submission
  *   of the same releaseId replaces it (RegisterRelease accepts a REJECTED item) and keeps the list
  *   of earlier rejections.
  * - Otherwise (no readable releaseId, or the releaseId belongs to a real release, as for a
- *   duplicate): recorded apart, under `rejected:<execution name>`, without touching the release.
+ *   duplicate): recorded apart, under `rejected:<execution name>` (or `rejected:api-<request id>`
+ *   from the API), without touching the release.
  */
 import { type ManifestProblem, ReleaseErrors } from "../contract/errors";
 import { RELEASE_CHANGES, type RejectionRecord, type ReleaseItem } from "../contract/lifecycle";

@@ -63,7 +63,11 @@ export const UNSUPPORTED_MEDIA_TYPE = {
   message: "send the manifest with the header Content-Type: application/json",
 } as const;
 
-/** As API Gateway chose a mapping template: no Content-Type is JSON; else the media type must be. */
+/**
+ * Whether the Content-Type reads as JSON: none (API Gateway's own default for a missing
+ * Content-Type is application/json), or application/json with any parameters such as a charset.
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/integration-passthrough-behaviors.html
+ */
 export function acceptsContentType(header: string | undefined): boolean {
   if (header === undefined || header.trim() === "") return true;
   return header.split(";")[0].trim().toLowerCase() === "application/json";
