@@ -962,7 +962,12 @@ describe("policy pack rules", () => {
         delete props.requestValidatorId;
         props.operationName = "SubmitAnything";
       });
-      assertOnly(await run(other), "apigateway-request-validation", "releases-post", /has no request validator/);
+      assertOnly(
+        await run(other),
+        "apigateway-request-validation",
+        "releases-post",
+        /has no request validator/,
+      );
     });
 
     it("rejects an ANY method (which takes POST bodies) without a request validator", async () => {

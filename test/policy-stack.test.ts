@@ -375,9 +375,13 @@ describe("the policy pack over the program", function () {
     });
 
     it("a POST without its request validator", async () => {
-      const stack = changed("aws:apigateway/method:Method", "release-machine-release-cancel-post", (props) => {
-        delete props.requestValidatorId;
-      });
+      const stack = changed(
+        "aws:apigateway/method:Method",
+        "release-machine-release-cancel-post",
+        (props) => {
+          delete props.requestValidatorId;
+        },
+      );
       assertOnly(
         await check(stack),
         "apigateway-request-validation",
