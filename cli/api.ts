@@ -6,7 +6,6 @@
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { isRecord } from "../contract/json";
-import { releaseIdFromExecutionName } from "../contract/execution-name";
 import type {
   ApiErrorBody,
   Cancelling,
@@ -175,19 +174,14 @@ function errorBody(body: unknown): ApiErrorBody {
   return { message: String(body) };
 }
 
-/** `POST /releases` with the manifest's text as it is; throws ApiError for any error status. */
+/**
+ * `POST /releases` with the manifest's text as it is: 202 `{releaseId, executionArn, status}`;
+ * throws ApiError for any other status (400 with every problem, 409, 413, 415, 429, 503).
+ */
 export async function submitRelease(target: ApiTarget, manifestText: string): Promise<Submitted> {
   const answer = await call(target, "POST", "/releases", manifestText);
-  if (answer.status !== 200) throw new ApiError(answer.status, errorBody(answer.body));
+  if (answer.status !== 202) throw new ApiError(answer.status, errorBody(answer.body));
   return answer.body as Submitted;
-}
-
-/**
- * The releaseId an execution ARN stands for, decoded from its name (`…:release-5_d16` → `5.16`);
- * undefined for an execution the API did not name after a releaseId.
- */
-export function releaseIdFromExecutionArn(executionArn: string): string | undefined {
-  return releaseIdFromExecutionName(executionArn.split(":").pop() ?? "");
 }
 
 /** `GET /releases/{id}`: the release, or undefined for 404 ReleaseNotFound; throws ApiError otherwise. */

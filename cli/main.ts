@@ -16,7 +16,6 @@ import {
   listReleases,
   needsSigning,
   regionFromApiUrl,
-  releaseIdFromExecutionArn,
   retryRelease,
   submitRelease,
 } from "./api";
@@ -139,31 +138,18 @@ async function submit(file: string, values: Values, io: Io): Promise<number> {
     io.stdout.write(json(answer));
     return EXIT.ok;
   }
-  // The execution name encodes a string releaseId (`5.16` → `release-5_d16`): decoded, it is the id
-  // watch and status find. A numeric one names no execution and is read from the manifest.
-  const releaseId =
-    releaseIdFromExecutionArn(answer.executionArn) ?? (await releaseIdOfManifest(text)) ?? "<releaseId>";
-  const started = new Date(answer.startDate * 1000).toISOString();
+  // The answer names the releaseId as the API read it (5.10 stays "5.10").
+  const { releaseId } = answer;
   const api = values.api ? ` --api ${target.url}` : "";
   io.stdout.write(
     [
-      `Release ${releaseId} submitted; the workflow started ${formatTimestamp(started)}.`,
+      `Release ${releaseId} submitted; its workflow started.`,
       `  execution  ${answer.executionArn}`,
       `Follow it:   npx release-machine watch ${releaseId}${api}`,
       "",
     ].join("\n"),
   );
   return EXIT.ok;
-}
-
-/** The manifest's releaseId as the manifest rules read it (5.10 stays "5.10"), if it has one. */
-async function releaseIdOfManifest(text: string): Promise<string | undefined> {
-  const { manifestReleaseId } = await import("./upload");
-  try {
-    return manifestReleaseId(text);
-  } catch {
-    return undefined;
-  }
 }
 
 async function upload(file: string, text: string, bucket: string, values: Values, io: Io): Promise<number> {

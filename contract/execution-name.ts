@@ -1,25 +1,46 @@
 /**
- * The Step Functions execution name of a release submitted through the API: one rule, written
- * here for the local server and in VTL (infra/api-templates.ts) for API Gateway; a test renders
- * the template for many ids and compares.
+ * Step Functions execution names of releases.
  *
  * StartExecution names are 1-80 characters; with CloudWatch Logs logging on (the workflow logs at
- * level ALL) they should use only `0-9 A-Z a-z - _`.
- * https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html#StepFunctions-StartExecution-request-name
+ * level ALL) they should use only `0-9 A-Z a-z - _`. A STANDARD workflow's StartExecution with
+ * the name and the input of an execution that is still running returns that execution; a different
+ * input, or a name whose execution has closed, answers ExecutionAlreadyExists (names stay taken
+ * for 90 days after the execution closes).
+ * https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
  *
- * A releaseId (`[A-Za-z0-9][A-Za-z0-9._-]{0,63}`) is encoded without collisions: letters, digits
- * and `-` stay, `_` becomes `__` and `.` becomes `_d` (a prefix code: `5.16` → `release-5_d16`,
- * `5_16` → `release-5__16`). An id with any other character, or whose name would pass 80
- * characters, gets no name: exactly-once never depends on the name, because the workflow's
- * conditional write on the release item refuses a second run of a releaseId.
+ * The submission function (handlers/submission.ts) names an execution by the releaseId and a
+ * digest of the manifest's text: `submissionExecutionName`. So an exact repeat of a request while
+ * it runs returns the same execution, and a different manifest for the same releaseId gets another
+ * name (whether it may run is decided before, on the release's submission claim). Every releaseId
+ * (`[A-Za-z0-9][A-Za-z0-9._-]{0,63}`) gets a name: `.` becomes `_`, then `-` and 15 hexadecimal
+ * digits of the digest, at most 64 + 1 + 15 = 80 characters. `.` → `_` is not injective
+ * (`5.16` and `5_16`), but the digest covers the text, which names the releaseId as written.
+ *
+ * Names of the earlier rule (`release-<encoded id>`, `_` → `__`, `.` → `_d`) may still be on
+ * executions started before: releaseIdFromExecutionName decodes them.
  */
 export const EXECUTION_NAME_PREFIX = "release-";
 export const MAX_EXECUTION_NAME = 80;
-/** The longest encoded releaseId that still fits the name. */
+/** The longest encoded releaseId the earlier rule's names held. */
 export const MAX_ENCODED_RELEASE_ID = MAX_EXECUTION_NAME - EXECUTION_NAME_PREFIX.length;
+/** Hexadecimal digits of the manifest's SHA-256 digest an execution name carries (60 bits). */
+export const NAME_DIGEST_DIGITS = 15;
+
+/** The execution name of a submission of `releaseId` whose manifest text has digest `digestHex`. */
+export function submissionExecutionName(releaseId: string, digestHex: string): string {
+  if (!/^[0-9a-f]+$/.test(digestHex) || digestHex.length < NAME_DIGEST_DIGITS)
+    throw new RangeError("the digest must be hexadecimal, at least 15 digits");
+  return `${releaseId.replace(/\./g, "_")}-${digestHex.slice(0, NAME_DIGEST_DIGITS)}`;
+}
+
+/** The ARN of execution `name` of the state machine `stateMachineArn`. */
+export function executionArnOf(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+}
 
 const PLAIN = /^[A-Za-z0-9-]$/;
 
+/** The earlier rule's name for a releaseId (`5.16` → `release-5_d16`), undefined past 80 characters. */
 export function executionNameFor(releaseId: string): string | undefined {
   let encoded = "";
   for (const character of releaseId.split("")) {
@@ -33,10 +54,8 @@ export function executionNameFor(releaseId: string): string | undefined {
 }
 
 /**
- * The releaseId an execution name encodes (`release-5_d16` → `5.16`), or undefined for a name
- * executionNameFor never produces: another prefix, a `_` not followed by `_` or `d`, a character
- * outside the alphabet, or a decoded id that is not a releaseId. Exactly inverts executionNameFor,
- * so the CLI and the API name a release by what its author wrote.
+ * The releaseId an execution name of the earlier rule encodes (`release-5_d16` → `5.16`), or
+ * undefined for a name that rule never produces. Exactly inverts executionNameFor.
  */
 export function releaseIdFromExecutionName(name: string): string | undefined {
   if (!name.startsWith(EXECUTION_NAME_PREFIX)) return undefined;

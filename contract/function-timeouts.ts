@@ -28,6 +28,8 @@ export const FUNCTION_TIMEOUT_SECONDS: Record<HandlerName, number> = {
   executionEnded: 300,
   releaseStatus: DEFAULT_FUNCTION_TIMEOUT_SECONDS,
   releaseControl: 300,
+  // Below API Gateway's 29-second integration timeout: the client gets the function's answer.
+  submitRelease: 28,
 };
 
 /** Stand-in ARNs: which actions a role grants does not depend on the stack. */

@@ -239,7 +239,7 @@ export const RELEASE_CHANGES = {
     orWhen: "#executionArn = :executionArn",
   },
   reject: {
-    why: "RecordRejected: a refused submission under its releaseId, never over a real release; the last 10 replace the list from the count read",
+    why: "RecordRejected or the submission function: a refused submission under its releaseId, never over a real release; the last 10 replace the list from the count read",
     fromAbsent: true,
     from: ["REJECTED"],
     to: ["REJECTED"],
@@ -248,7 +248,7 @@ export const RELEASE_CHANGES = {
       errorName: "set",
       cause: "set",
       problems: "set",
-      executionArn: "set",
+      executionArn: "setOrRemove",
       startedAt: "set",
       endedAt: "set",
       rejections: "set",
@@ -258,7 +258,7 @@ export const RELEASE_CHANGES = {
     where: ["readCount"],
   },
   rejectApart: {
-    why: "RecordRejected: a refused submission without a releaseId of its own, under `rejected:<execution name>`",
+    why: "RecordRejected or the submission function: a refused submission without a releaseId of its own, under `rejected:<execution name>` or `rejected:api-<request id>`",
     create: true,
     to: ["REJECTED"],
   },

@@ -174,3 +174,12 @@ export function checkRuleLimits(rules: Pick<ManifestRules, "maxPipelines" | "max
     }
   }
 }
+
+/**
+ * API operations whose body the function behind them checks with the manifest schema and rules:
+ * the submission function (`POST /releases`, `POST /`). API Gateway's request validator would
+ * refuse a bad body with its own 400, without the problems and without recording the rejection,
+ * and the two doors would disagree again; so these methods name no model, and the policy pack's
+ * request-validation rule admits exactly these operation names (policy/apigateway-request-validation.ts).
+ */
+export const SELF_VALIDATED_OPERATIONS: readonly string[] = ["SubmitRelease"];

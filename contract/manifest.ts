@@ -164,7 +164,7 @@ export function manifestParser(rules: ManifestRules): (text: string) => Validate
 
     if (problems.length === 0) problems.push(...graphProblems(items));
     if (problems.length > 0 || releaseId === undefined)
-      throw new InvalidManifest(capped(problems.sort(byPath)));
+      throw new InvalidManifest(capped(allowListOnce(problems.sort(byPath))));
     return { releaseId, pipelines: (items as ManifestPipelineEntry[]).map(plan) };
   };
 }
@@ -446,6 +446,20 @@ function byPath(a: ManifestProblem, b: ManifestProblem): number {
   if (i < 0 || i >= y.length) return x.length - y.length;
   const numeric = /^\d+$/.test(x[i]) && /^\d+$/.test(y[i]);
   return numeric ? Number(x[i]) - Number(y[i]) : x[i] < y[i] ? -1 : 1;
+}
+
+/**
+ * Problems that share a long fact state it once: the first allowList problem names the allowed
+ * pipelines, each later one points to it (a 60-pipeline manifest's answer stays small).
+ */
+function allowListOnce(problems: ManifestProblem[]): ManifestProblem[] {
+  const first = problems.find((p) => p.rule === "allowList");
+  if (first === undefined) return problems;
+  return problems.map((p) =>
+    p.rule !== "allowList" || p === first
+      ? p
+      : { ...p, message: `${p.message.split("; allowed: ")[0]}; allowed: as listed at ${first.path}` },
+  );
 }
 
 /** The first problems that fit PROBLEM_BUDGET, then how many more there are. */

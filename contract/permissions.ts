@@ -57,6 +57,7 @@ export const HANDLER_NAMES = [
   "executionEnded",
   "releaseStatus",
   "releaseControl",
+  "submitRelease",
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
@@ -220,6 +221,16 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
     shared.schedule,
     shared.publishEvents,
     allow("StartRetries", ["states:StartExecution"], [requiredStateMachineArn(arns)]),
+  ],
+  // The submission function (handlers/submission.ts): reads the release, claims its releaseId,
+  // records a refused body (under its releaseId, or apart) and starts the workflow.
+  submitRelease: (arns) => [
+    allow(
+      "ClaimAndRecordSubmissions",
+      ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+      [arns.releasesTableArn],
+    ),
+    allow("StartReleases", ["states:StartExecution"], [requiredStateMachineArn(arns)]),
   ],
   releaseStatus: (arns) => [
     allow("ReadReleases", ["dynamodb:GetItem"], [arns.releasesTableArn]),

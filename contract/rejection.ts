@@ -8,6 +8,7 @@
  *     {"rejection":{"releaseId":"5.16","problems":[{"path":"/pipelines/1","rule":"allowList","message":"…"}]}}
  */
 import { type ManifestProblem, leftOutCount, problemsLeftOut } from "./errors";
+import { RELEASE_ID_PATTERN } from "./manifest-schema";
 
 export interface Rejection {
   /** The releaseId the submission names, when it names a readable one that is not itself a problem. */
@@ -103,4 +104,43 @@ export function readRejection(message: string): { summary: string; rejection?: R
     summary: message.slice(0, at),
     rejection: { ...(releaseId === undefined ? {} : { releaseId }), problems: [...problems, ...more] },
   };
+}
+
+/** How much of a manifest's start releaseIdAtStart reads. */
+export const RELEASE_ID_PREFIX_BYTES = 4096;
+
+/**
+ * The releaseId the start of a manifest's text names, when the text is too large to parse (an
+ * oversized upload or body): the first `"releaseId"` key of the top-level object, with a string
+ * value or a number as written, well-formed. No parser is involved, so the text may be cut short
+ * anywhere after the value; strings and nested objects before it are skipped by a small scanner.
+ */
+export function releaseIdAtStart(text: string): string | undefined {
+  const head = text.slice(0, RELEASE_ID_PREFIX_BYTES);
+  let depth = 0;
+  for (let at = 0; at < head.length; at++) {
+    const character = head[at];
+    if (character === "{" || character === "[") depth += 1;
+    else if (character === "}" || character === "]") depth -= 1;
+    else if (character === '"') {
+      const end = stringEnd(head, at);
+      if (end < 0) return undefined;
+      if (depth === 1 && head.slice(at, end + 1) === '"releaseId"') {
+        const value = /^\s*:\s*(?:"([^"\\]*)"|(\d[0-9.eE+-]*))/.exec(head.slice(end + 1));
+        const id = value?.[1] ?? value?.[2];
+        return id !== undefined && new RegExp(RELEASE_ID_PATTERN).test(id) ? id : undefined;
+      }
+      at = end;
+    }
+  }
+  return undefined;
+}
+
+/** The index of the quote closing the string that opens at `start`, or -1 when it does not close. */
+function stringEnd(text: string, start: number): number {
+  for (let at = start + 1; at < text.length; at++) {
+    if (text[at] === "\\") at += 1;
+    else if (text[at] === '"') return at;
+  }
+  return -1;
 }

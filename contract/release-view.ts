@@ -128,10 +128,15 @@ export interface ReleaseStatusView extends ReleaseRecordView {
   pipelines: PipelineStatusView[];
 }
 
-/** `POST /releases`: the started execution (its name encodes the releaseId: contract/execution-name.ts). */
+/**
+ * `POST /releases`, 202: the release's execution started (or, for an exact repeat of the request
+ * while it runs, the one the first request started). GET /releases/{releaseId} reads it RUNNING
+ * once the workflow registered it.
+ */
 export interface Submitted {
+  releaseId: string;
   executionArn: string;
-  startDate: number;
+  status: "SUBMITTED";
 }
 
 /** `POST /releases/{releaseId}/cancel`: `{releaseId, status: "CANCELLING", cancelledBy}`. */

@@ -39,4 +39,10 @@ export const LAMBDA_ENTRY_POINTS: { [N in FunctionName]: () => Handler<N> } = {
   releaseStatus: () => HANDLERS.releaseStatus({ execution: executionDeps() }),
   releaseControl: () =>
     HANDLERS.releaseControl({ execution: executionDeps(), control: controlSettingsFromEnvironment() }),
+  submitRelease: () =>
+    HANDLERS.submitRelease({
+      execution: executionDeps(),
+      control: controlSettingsFromEnvironment(),
+      rules: manifestRulesFromEnvironment(),
+    }),
 };

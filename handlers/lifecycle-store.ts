@@ -116,8 +116,8 @@ export async function recordRejectionApart(
   deps: StoreDeps,
   item: Omit<
     ReleaseItem,
-    "status" | "attempt" | "failurePolicy" | "pipelineCount" | "pipelineTimeoutSeconds"
-  >,
+    "status" | "attempt" | "failurePolicy" | "pipelineCount" | "pipelineTimeoutSeconds" | "executionArn"
+  > & { executionArn?: string },
 ): Promise<void> {
   await deps.ddb.send(
     new PutCommand({

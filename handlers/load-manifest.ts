@@ -9,9 +9,15 @@ import { InvalidManifest, ManifestNotFound } from "../contract/errors";
 import { isRecord } from "../contract/json";
 import { type PlannedPipeline, type ValidatedRelease, readableReleaseId } from "../contract/manifest";
 import { STATE_PLAN_BUDGET, STATE_TEXT_BUDGET } from "../contract/manifest-schema";
-import { cappedRejection, rejectionError } from "../contract/rejection";
+import {
+  RELEASE_ID_PREFIX_BYTES,
+  cappedRejection,
+  readRejection,
+  rejectionError,
+  releaseIdAtStart,
+} from "../contract/rejection";
 
-/** The execution input: what the S3 rule's input transformer or the API's mapping template sends. */
+/** The execution input: what the S3 rule's input transformer or the submission function sends. */
 export type ReleaseRequest =
   | { source: "s3"; bucket: string; key: string; versionId?: string; requester?: string }
   | { source: "api"; body: string; submittedBy?: string };
@@ -21,8 +27,8 @@ export interface LoadedManifest {
   /** Where it came from, for the release record: `s3://bucket/key?versionId=…` or `api`. */
   location: string;
   /**
-   * Who submitted it: the API caller's IAM ARN (the start template passes
-   * `$context.identity.userArn`), S3's `requester` when the event carries it, else `unknown`.
+   * Who submitted it: the API caller's IAM ARN (the submission function passes
+   * `requestContext.identity.userArn`), S3's `requester` when the event carries it, else `unknown`.
    */
   submittedBy: string;
 }
@@ -72,7 +78,10 @@ export async function loadManifest(
   try {
     return await readManifest(deps, input);
   } catch (error) {
-    throw error instanceof InvalidManifest ? rejectionError(error, { problems: error.problems }) : error;
+    // A refusal that names its releaseId already carries it (an oversized object, too large state).
+    throw error instanceof InvalidManifest && readRejection(error.message).rejection === undefined
+      ? rejectionError(error, { problems: error.problems })
+      : error;
   }
 }
 
@@ -83,7 +92,7 @@ async function readManifest(
   const request = parseReleaseRequest(input);
   if (request.source === "api")
     return {
-      text: withinStateLimit(request.body, deps.maxBytes),
+      text: namedRefusal(request.body, () => withinStateLimit(request.body, deps.maxBytes)),
       location: "api",
       submittedBy: submitterOf(request),
     };
@@ -102,17 +111,50 @@ async function readManifest(
   }
   // Refuse an oversized object before reading it into memory.
   if (response.ContentLength !== undefined && response.ContentLength > deps.maxBytes) {
-    (response.Body as { destroy?: () => void } | undefined)?.destroy?.();
-    throw new InvalidManifest([
-      {
-        path: "",
-        rule: "maxBytes",
-        message: `the manifest is ${response.ContentLength} bytes; the limit is ${deps.maxBytes} bytes`,
-      },
-    ]);
+    const start = await startOf(response.Body);
+    const message = `the manifest is ${response.ContentLength} bytes; the limit is ${deps.maxBytes} bytes`;
+    throw namedError(start, new InvalidManifest([{ path: "", rule: "maxBytes", message }]));
   }
   const text = (await response.Body?.transformToString("utf-8")) ?? "";
-  return { text: withinStateLimit(text, deps.maxBytes), location, submittedBy: submitterOf(request) };
+  return {
+    text: namedRefusal(text, () => withinStateLimit(text, deps.maxBytes)),
+    location,
+    submittedBy: submitterOf(request),
+  };
+}
+
+/**
+ * The first RELEASE_ID_PREFIX_BYTES of an object's body, the rest left unread: an oversized
+ * manifest is never read into memory, but its releaseId is read from its start.
+ */
+async function startOf(body: unknown): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const stream = body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+  if (stream && typeof stream[Symbol.asyncIterator] === "function") {
+    for await (const chunk of stream) {
+      chunks.push(Buffer.from(chunk));
+      size += chunk.length;
+      if (size >= RELEASE_ID_PREFIX_BYTES) break;
+    }
+  }
+  stream?.destroy?.();
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** `error` carrying the releaseId the start of `text` names, so it is recorded under it. */
+function namedError(text: string, error: InvalidManifest): InvalidManifest {
+  const releaseId = releaseIdAtStart(text);
+  return rejectionError(error, { problems: error.problems, ...(releaseId ? { releaseId } : {}) });
+}
+
+/** `check()`'s result; a refusal it throws names the releaseId the start of `text` names. */
+function namedRefusal(text: string, check: () => string): string {
+  try {
+    return check();
+  } catch (error) {
+    throw error instanceof InvalidManifest ? namedError(text, error) : error;
+  }
 }
 
 /**
@@ -122,7 +164,7 @@ async function readManifest(
  * fit is refused here as a manifest problem, before it is carried.
  * https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-task-executions
  */
-function withinStateLimit(text: string, maxBytes: number): string {
+export function withinStateLimit(text: string, maxBytes: number): string {
   const escaped = Buffer.byteLength(JSON.stringify(text), "utf8");
   if (escaped > STATE_TEXT_BUDGET) {
     throw new InvalidManifest([

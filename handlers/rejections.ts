@@ -1,14 +1,17 @@
 /**
  * RecordRejected's Lambda: a submission the workflow refused (a bad manifest, a missing object, a
  * duplicate releaseId) is recorded where an operator will look for it, with what was wrong
- * (field and rule, never a stack trace) and where it came from.
+ * (field and rule, never a stack trace) and where it came from. The submission function records
+ * the bodies it refuses through the same recordRefusal (handlers/submission.ts), so both doors
+ * leave the same record.
  *
  * - A readable releaseId with no release of its own yet: recorded under that releaseId, so
  *   `GET /releases/{releaseId}` answers REJECTED with the problems. A later, corrected submission
  *   of the same releaseId replaces it (RegisterRelease accepts a REJECTED item) and keeps the list
  *   of earlier rejections.
  * - Otherwise (no readable releaseId, or the releaseId belongs to a real release, as for a
- *   duplicate): recorded apart, under `rejected:<execution name>`, without touching the release.
+ *   duplicate): recorded apart, under `rejected:<execution name>` (or `rejected:api-<request id>`
+ *   from the API), without touching the release.
  */
 import { type ManifestProblem, ReleaseErrors } from "../contract/errors";
 import { RELEASE_CHANGES, type RejectionRecord, type ReleaseItem } from "../contract/lifecycle";
@@ -89,24 +92,67 @@ export async function recordRejection(
   request: RejectionRequest,
 ): Promise<RecordedRejection> {
   const { cause, problems, releaseId } = rejectionOf(request.error);
-  const at = (deps.now ? deps.now() : new Date()).toISOString();
-  const record = {
+  const recordedAs = await recordRefusal(deps, {
     source: sourceOf(request.request),
     errorName: request.error.Error,
     cause,
     problems,
     executionArn: request.executionArn,
     startedAt: request.startedAt,
+    // A duplicate's releaseId belongs to the release that ran: never recorded over it.
+    ...(releaseId !== undefined && request.error.Error !== ReleaseErrors.DuplicateRelease
+      ? { releaseId }
+      : {}),
+    ...(releaseId !== undefined ? { namedReleaseId: releaseId } : {}),
+    apartAs: `${REJECTED_PREFIX}${request.executionName}`,
+  });
+  return { error: request.error.Error, cause, recordedAs };
+}
+
+/** The key prefix of a rejection recorded apart: `rejected:<execution name or request id>`. */
+export const REJECTED_PREFIX = "rejected:";
+
+/** One refused submission, whichever door it came through (the workflow's or the API's). */
+export interface Refusal {
+  /** The releaseId to record it under, when the submission names one of its own. */
+  releaseId?: string;
+  /** The releaseId it named, kept on a record apart (a duplicate's). */
+  namedReleaseId?: string;
+  source: string;
+  errorName: string;
+  cause: string;
+  problems: ManifestProblem[];
+  /** The execution that refused it; none for a refusal of the submission function. */
+  executionArn?: string;
+  startedAt: string;
+  /** The key to record it under when not under its releaseId (`rejected:…`). */
+  apartAs: string;
+}
+
+/**
+ * Records a refusal under its releaseId when that has no release of its own (or only rejections),
+ * else apart under `refusal.apartAs`; returns the key it is recorded under.
+ */
+export async function recordRefusal(deps: RejectionDeps, refusal: Refusal): Promise<string> {
+  const at = (deps.now ? deps.now() : new Date()).toISOString();
+  const { source, errorName, cause, problems, executionArn, startedAt, releaseId } = refusal;
+  const record = {
+    source,
+    errorName,
+    cause,
+    problems,
+    ...(executionArn !== undefined ? { executionArn } : {}),
+    startedAt,
     endedAt: at,
   };
   const summary: RejectionRecord = {
     at,
-    source: record.source,
-    errorName: record.errorName,
+    source,
+    errorName,
     problemCount: problems.length,
-    executionArn: request.executionArn,
+    ...(executionArn !== undefined ? { executionArn } : {}),
   };
-  if (releaseId !== undefined && request.error.Error !== ReleaseErrors.DuplicateRelease) {
+  if (releaseId !== undefined) {
     // Never over a real release: only a release not yet submitted, or rejected before. DynamoDB
     // cannot cut a list in an update, so the bounded list is replaced whole, conditional on the
     // count it was read at; a racing rejection makes this read again.
@@ -119,16 +165,16 @@ export async function recordRejection(
         fields: { ...record, rejections: [...earlier, summary], rejectionCount: readCount + 1 },
         where: { readCount },
       });
-      if (recorded.changed) return { error: request.error.Error, cause, recordedAs: releaseId };
+      if (recorded.changed) return releaseId;
     }
   }
-  const key = `rejected:${request.executionName}`;
+  const named = refusal.namedReleaseId ?? releaseId;
   await recordRejectionApart(deps, {
-    [ReleasesTable.hashKey]: key,
-    ...(releaseId ? { rejectedReleaseId: releaseId } : {}),
+    [ReleasesTable.hashKey]: refusal.apartAs,
+    ...(named ? { rejectedReleaseId: named } : {}),
     ...record,
   });
-  return { error: request.error.Error, cause, recordedAs: key };
+  return refusal.apartAs;
 }
 
 /** An earlier record in brief: records written before the list was bounded also carried a cause. */

@@ -163,17 +163,23 @@ export const json = (statusCode: number, body: unknown): ProxyResponse => ({
   body: JSON.stringify(body),
 });
 
+/**
+ * The id of a rejection recorded apart (handlers/rejections.ts): `rejected:` and an execution name
+ * or `api-` and a request id. `GET /releases/{id}` reads those as it reads releases.
+ */
+export const REJECTED_APART_ID = /^rejected:[A-Za-z0-9_-]{1,120}$/;
+
 /** `GET /releases/{releaseId}`: 200 with the release, 404 for an unknown id, 400 for a malformed one. */
 export async function releaseStatusApi(
   deps: { ddb: DynamoDBDocumentClient; tables: TableNames },
   request: ReleaseStatusRequest,
 ): Promise<ProxyResponse> {
   const releaseId = request.pathParameters?.releaseId ?? "";
-  if (!new RegExp(RELEASE_ID_PATTERN).test(releaseId)) {
+  if (!new RegExp(RELEASE_ID_PATTERN).test(releaseId) && !REJECTED_APART_ID.test(releaseId)) {
     return json(400, {
       error: "InvalidReleaseId",
       message:
-        "releaseId must be 1-64 characters of letters, digits, '.', '_' and '-', starting with a letter or digit",
+        "releaseId must be 1-64 characters of letters, digits, '.', '_' and '-', starting with a letter or digit (or a rejection's id, rejected:…, as the list shows it)",
     });
   }
   const release = await readRelease(deps, releaseId);

@@ -32,6 +32,7 @@ import {
 import { type RecordedRejection, type RejectionRequest, recordRejection } from "./rejections";
 import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from "./release-status";
 import { type ControlRequest, releaseControlApi } from "./release-control";
+import { type SubmissionRequest, submissionHandler } from "./submission";
 import { type RegisterReleaseRequest, registerRelease } from "./release/registration";
 import { registerReleaseWaiter } from "./release/outcome";
 import { type RootsStarted, type StartRootsRequest, startMoreRoots } from "./release/start-batches";
@@ -104,6 +105,11 @@ export interface HandlerTypes {
   executionEnded: { needs: "execution"; event: ExecutionStatusChangeEvent; result: EndedRelease[] };
   releaseStatus: { needs: "execution"; event: ReleaseStatusRequest; result: ProxyResponse };
   releaseControl: { needs: "execution" | "control"; event: ControlRequest; result: ProxyResponse };
+  submitRelease: {
+    needs: "execution" | "control" | "rules";
+    event: SubmissionRequest;
+    result: ProxyResponse;
+  };
 }
 
 export type FunctionName = keyof HandlerTypes;
@@ -195,6 +201,13 @@ export const HANDLERS: { [N in FunctionName]: Builder<N> } = {
     ({ execution, control }) =>
     (event) =>
       releaseControlApi({ ...execution, ...control }, event),
+
+  /**
+   * API Gateway (Lambda proxy) handler for `POST /releases` and `POST /`, and the local server's:
+   * the one submission path (handlers/submission.ts).
+   */
+  submitRelease: ({ execution, control, rules }) =>
+    submissionHandler({ ...execution, rules, stateMachineArn: control.stateMachineArn }),
 };
 
 /** Function `name`'s handler, built from all the deps (local mode). */

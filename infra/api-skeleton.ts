@@ -5,7 +5,24 @@
  */
 import * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
-import { invalidBodyResponseTemplate, unsupportedMediaTypeResponseTemplate } from "./api-templates";
+import { ReleaseErrors } from "../contract/errors";
+import { UNSUPPORTED_MEDIA_TYPE } from "../handlers/submission";
+
+/**
+ * A body that fails a control route's model. Gateway responses are not run through VTL (only
+ * `$context` variables are substituted), and `validationErrorString` holds unescaped double
+ * quotes; so the body carries `$context.error.messageString`, which API Gateway quotes, and the
+ * request id under which the access log records the schema problems (`validationError`).
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-gatewayResponse-definition.html
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference
+ */
+export const invalidBodyResponseTemplate = `{"error": "${ReleaseErrors.InvalidManifest}", "message": $context.error.messageString, "requestId": "$context.requestId"}`;
+
+/**
+ * The UNSUPPORTED_MEDIA_TYPE gateway response (415), should API Gateway itself refuse a media
+ * type: the submission function's 415 body (handlers/submission.ts); no variable in it.
+ */
+export const unsupportedMediaTypeResponseTemplate = JSON.stringify(UNSUPPORTED_MEDIA_TYPE);
 
 /** Records every resource that defines the API, by `type::name`, for the redeploy trigger. */
 export type Defines = <A extends object>(type: string, name: string, resourceArgs: A) => A;

@@ -5,7 +5,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { LAMBDA_ENTRY_POINTS } from "../handlers/index";
-import type { ManifestRules } from "../contract/manifest-schema";
 import { FUNCTION_TIMEOUT_SECONDS } from "../contract/function-timeouts";
 import { WORKFLOW_FUNCTIONS, type WorkflowFunction, releaseWorkflow } from "../stepfunction/release-workflow";
 import { writeAllowListFile } from "./allow-list";
@@ -32,7 +31,11 @@ import { releaseBucket, releaseTables } from "./storage";
  * is derived from): the functions that
  * validate manifests or request bodies carry the parser's schema compiler (ajv).
  */
-const PARSES_MANIFESTS: ReadonlySet<HandlerName> = new Set(["validateManifest", "releaseControl"]);
+const PARSES_MANIFESTS: ReadonlySet<HandlerName> = new Set([
+  "validateManifest",
+  "releaseControl",
+  "submitRelease",
+]);
 
 /**
  * One reconciler at a time: two overlapping passes would take over the same stuck claims and race
@@ -46,7 +49,12 @@ const RESERVED_CONCURRENCY: Partial<Record<HandlerName, number>> = { reconciler:
  * the other functions: the control function starts it (retry), the reconciler describes its
  * executions (the backstop), and the backstop's function is run by its status changes.
  */
-const AFTER_STATE_MACHINE: readonly HandlerName[] = ["reconciler", "executionEnded", "releaseControl"];
+const AFTER_STATE_MACHINE: readonly HandlerName[] = [
+  "reconciler",
+  "executionEnded",
+  "releaseControl",
+  "submitRelease",
+];
 
 export interface ReleaseMachineArgs {
   settings: ReleaseMachineSettings;
@@ -134,10 +142,9 @@ export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseM
     const api = releaseApi(
       {
         name,
-        stateMachineArn: stateMachine.arn,
+        submitFunction: functions.submitRelease.fn,
         statusFunction: functions.releaseStatus.fn,
         controlFunction: functions.releaseControl.fn,
-        manifestRules: manifestRules(settings),
         region: placement.region,
         partition: placement.partition,
         accountId: placement.accountId,
@@ -188,14 +195,6 @@ function placementOf(child: pulumi.InvokeOutputOptions): Placement {
     accountId: aws.getCallerIdentityOutput({}, child).accountId,
     region: aws.getRegionOutput({}, child).region,
     partition: aws.getPartitionOutput({}, child).partition,
-  };
-}
-
-function manifestRules(settings: ReleaseMachineSettings): ManifestRules {
-  return {
-    allowedPipelines: settings.pipelines,
-    maxPipelines: settings.maxPipelines,
-    maxBytes: settings.maxManifestBytes,
   };
 }
 
@@ -287,7 +286,7 @@ function functionsAfterStateMachine(
   arns: pulumi.Output<ResourceArns>,
   stateMachineArn: pulumi.Output<string>,
   settings: ReleaseMachineSettings,
-): Pick<Functions, "reconciler" | "executionEnded" | "releaseControl"> {
+): Pick<Functions, "reconciler" | "executionEnded" | "releaseControl" | "submitRelease"> {
   const withStateMachine = pulumi
     .all([arns, stateMachineArn])
     .apply(([a, arn]) => ({ ...a, stateMachineArn: arn }));
@@ -295,6 +294,11 @@ function functionsAfterStateMachine(
     reconciler: fn("reconciler", withStateMachine),
     executionEnded: fn("executionEnded", withStateMachine),
     releaseControl: fn("releaseControl", withStateMachine, {
+      STATE_MACHINE_ARN: stateMachineArn,
+      ALLOW_SELF_APPROVAL: String(settings.allowSelfApproval),
+    }),
+    // The submission function starts the workflow (handlers/submission.ts).
+    submitRelease: fn("submitRelease", withStateMachine, {
       STATE_MACHINE_ARN: stateMachineArn,
       ALLOW_SELF_APPROVAL: String(settings.allowSelfApproval),
     }),

@@ -148,7 +148,12 @@ export interface LocalReleaseMachine {
   /** The clients and settings function `name` runs with: its own, under its role (test hooks). */
   functionDeps(name: HandlerName): HandlerDeps;
   /** The API's functions, wired as on Lambda (handlers/wiring.ts): the local server answers with them. */
-  api: { releaseStatus: Handler<"releaseStatus">; releaseControl: Handler<"releaseControl"> };
+  api: {
+    releaseStatus: Handler<"releaseStatus">;
+    releaseControl: Handler<"releaseControl">;
+    /** `POST /releases`: the one submission function (handlers/submission.ts). */
+    submitRelease: Handler<"submitRelease">;
+  };
   /** Starts an execution as the API does: the manifest text as the request body. */
   submit(manifest: unknown, options?: { name?: string }): LocalExecution;
   /** Starts an execution with an explicit input (e.g. the S3 rule's). */
@@ -433,7 +438,11 @@ export async function startLocalReleaseMachine(
     events,
     sfnEndpoint: sfn.endpoint,
     control: { ...deps, ...control },
-    api: { releaseStatus: timed("releaseStatus"), releaseControl: timed("releaseControl") },
+    api: {
+      releaseStatus: timed("releaseStatus"),
+      releaseControl: timed("releaseControl"),
+      submitRelease: timed("submitRelease"),
+    },
     start,
     submit: (manifest, submitOptions) =>
       start(

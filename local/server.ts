@@ -8,13 +8,12 @@
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import path from "node:path";
 import type { TableNames } from "../handlers/config";
-import { InvalidManifest, ReleaseErrors } from "../contract/errors";
+import { randomUUID } from "node:crypto";
 import { isRecord } from "../contract/json";
 import { manifestUploadedInput, manifestUploadedPattern } from "../contract/event-patterns";
-import { executionNameFor } from "../contract/execution-name";
-import { manifestParser, writtenReleaseId } from "../contract/manifest";
-import { DEFAULT_MANIFEST_RULES } from "../contract/manifest-schema";
+import { writtenReleaseId } from "../contract/manifest";
 import type { ControlRequest } from "../handlers/release-control";
+import { UNSUPPORTED_MEDIA_TYPE, acceptsContentType } from "../handlers/submission";
 import { CONTROL_ROUTES, matchControlRoute } from "../contract/control-routes";
 import type { LocalPipelineSpec } from "./codepipeline-service";
 import { lockDataDir } from "./data-dir-lock";
@@ -88,20 +87,14 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
-/** The 415 body: what the deployed API's UNSUPPORTED_MEDIA_TYPE gateway response should say too. */
-export const UNSUPPORTED_MEDIA_TYPE = {
-  error: "UnsupportedMediaType",
-  message: "send the manifest with the header Content-Type: application/json",
-} as const;
+/** The 415 body and the Content-Type rule: the submission function's (handlers/submission.ts). */
+export { UNSUPPORTED_MEDIA_TYPE, acceptsContentType } from "../handlers/submission";
 
 /**
- * API Gateway's choice of mapping template: no Content-Type is application/json; otherwise the
- * media type (parameters such as charset aside) must be one with a template, here only JSON.
+ * API Gateway's largest request payload (10 MB): a larger body never reaches the function.
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
  */
-export function acceptsContentType(header: string | undefined): boolean {
-  if (header === undefined || header.trim() === "") return true;
-  return header.split(";")[0].trim().toLowerCase() === "application/json";
-}
+export const API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 
 /** EventBridge's input transformer: JSONPath-like `$.a.b` lookups substituted into the template. */
 export function transformInput(
@@ -146,18 +139,10 @@ function send(response: ServerResponse, status: number, body: unknown): void {
 
 /** The release API's routes over one running machine. */
 class LocalReleaseApi {
-  private readonly rules;
-  private readonly parse;
-
   constructor(
     private readonly machine: LocalReleaseMachine,
-    pipelines: LocalPipelineSpec[],
-    private readonly started: (execution: LocalExecution, releaseId?: string) => void,
     private readonly emit: (event: ReleaseEvent) => void,
-  ) {
-    this.rules = { ...DEFAULT_MANIFEST_RULES, allowedPipelines: pipelines.map((p) => p.name) };
-    this.parse = manifestParser(this.rules);
-  }
+  ) {}
 
   async route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? "/", "http://localhost");
@@ -210,77 +195,36 @@ class LocalReleaseApi {
   }
 
   /**
-   * As API Gateway: the body is checked first (the model is registered for every content type),
-   * then a content type without a mapping template is refused with 415.
+   * `POST /releases`: the submission function (handlers/submission.ts), as API Gateway's Lambda
+   * proxy integration invokes it; the executions it starts are followed as they are started.
    */
   private async submit(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const { maxBytes } = this.rules;
-    const text = await readBody(request, maxBytes);
-    if (text === undefined) {
-      return send(response, 413, {
-        error: ReleaseErrors.InvalidManifest,
-        message: `the manifest is larger than ${maxBytes} bytes`,
-        problems: [{ path: "", rule: "maxBytes", message: `the limit is ${maxBytes} bytes` }],
-      });
-    }
-    let releaseId: string;
-    try {
-      releaseId = this.parse(text).releaseId;
-    } catch (error) {
-      if (!(error instanceof InvalidManifest)) throw error;
+    const body = await readBody(request, API_GATEWAY_MAX_PAYLOAD_BYTES);
+    if (body === undefined) return send(response, 413, { message: "Request Entity Too Large" });
+    const requestId = randomUUID();
+    const contentType = request.headers["content-type"];
+    const answer = await this.machine.api.submitRelease({
+      body,
+      isBase64Encoded: false,
+      headers: contentType === undefined ? {} : { "content-type": contentType },
+      requestContext: { requestId, identity: { userArn: callerOf(request) } },
+    });
+    if (answer.statusCode >= 400 && answer.statusCode < 500 && answer.statusCode !== 415) {
+      const refused = JSON.parse(answer.body) as {
+        message?: string;
+        releaseId?: string;
+        recordedAs?: string;
+      };
       this.emit({
         type: "rejected",
         at: new Date(),
-        releaseId: writtenReleaseId(text),
+        releaseId: refused.releaseId ?? refused.recordedAs ?? writtenReleaseId(body),
         source: "the API",
-        reason: error.message,
-      });
-      return send(response, 400, {
-        error: ReleaseErrors.InvalidManifest,
-        message: error.message,
-        problems: error.problems,
+        reason: refused.message ?? `HTTP ${answer.statusCode}`,
       });
     }
-    if (!acceptsContentType(request.headers["content-type"]))
-      return send(response, 415, UNSUPPORTED_MEDIA_TYPE);
-    const existing = await this.machine.readRelease(releaseId);
-    if (existing) {
-      const message = `release ${releaseId} was already submitted (${existing.status}); a releaseId runs once`;
-      this.emit({ type: "rejected", at: new Date(), releaseId, source: "the API", reason: message });
-      return send(response, 409, {
-        error: ReleaseErrors.DuplicateRelease,
-        message,
-        releaseId,
-        ...(existing.executionArn ? { executionArn: existing.executionArn } : {}),
-      });
-    }
-    this.start(response, text, releaseId, callerOf(request));
-  }
-
-  private start(response: ServerResponse, text: string, releaseId: string, caller: string): void {
-    try {
-      // Named as the API's mapping template names it (string ids only, by the same injective
-      // rule: contract/execution-name.ts), so a repeat while open returns the same execution.
-      const named = typeof (JSON.parse(text) as { releaseId?: unknown }).releaseId === "string";
-      const name = named ? executionNameFor(releaseId) : undefined;
-      const execution = this.machine.start(
-        { source: "api", body: text, submittedBy: caller },
-        name ? { name } : {},
-      );
-      this.emit({ type: "submitted", at: execution.startDate, releaseId, source: "the API" });
-      this.started(execution, releaseId);
-      send(response, 200, {
-        executionArn: execution.executionArn,
-        startDate: execution.startDate.getTime() / 1000,
-      });
-    } catch (error) {
-      if (!(error instanceof ExecutionAlreadyExists)) throw error;
-      send(response, 409, {
-        error: ReleaseErrors.DuplicateRelease,
-        message: `release ${releaseId} was already submitted`,
-        releaseId,
-      });
-    }
+    response.writeHead(answer.statusCode, answer.headers);
+    response.end(`${answer.body}\n`);
   }
 }
 
@@ -346,11 +290,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const early: EventEnvelope[] = [];
   let publish: (event: EventEnvelope) => void = (event) => early.push(event);
   // A retry's execution is started by the control route, through the engine's StartExecution.
-  const late: { follow?: (execution: LocalExecution, releaseId?: string) => void } = {};
+  // The submission function's executions too: each is reported and followed once (an exact repeat
+  // of a request returns the execution the first one started).
+  const late: { started?: (execution: LocalExecution, input: unknown) => void } = {};
   const { s3, machine, closeAll } = await startParts(
     options,
     (event) => publish(event),
-    (execution, input) => late.follow?.(execution, retriedReleaseId(input)),
+    (execution, input) => late.started?.(execution, input),
   );
   // What close() waits for before the machine closes: the API's requests being answered, and
   // the followers of executions that ended, which may be reading their release from dynalite.
@@ -364,7 +310,15 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     followers.add(follower);
     void follower.following.then(() => followers.delete(follower));
   };
-  late.follow = follow;
+  const followed = new Set<string>();
+  late.started = (execution, input) => {
+    if (followed.has(execution.executionArn)) return;
+    followed.add(execution.executionArn);
+    const releaseId = releaseIdOf(input);
+    if (isRecord(input) && input.source === "api")
+      emit({ type: "submitted", at: execution.startDate, releaseId, source: "the API" });
+    follow(execution, releaseId);
+  };
   const server = createServer();
   try {
     const recovered = await failOrphanedReleases(machine);
@@ -376,7 +330,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       pattern: manifestUploadedPattern(LOCAL_BUCKET),
       target: (event) => startUploaded(machine, s3, event, emit, follow),
     });
-    const api = new LocalReleaseApi(machine, options.pipelines, follow, emit);
+    const api = new LocalReleaseApi(machine, emit);
     server.on("request", (request: IncomingMessage, response: ServerResponse) => {
       const answered = api.route(request, response).catch((error: unknown) => {
         send(response, 500, {

@@ -4,10 +4,15 @@
  * for the "$default" content type too: API Gateway skips body validation for a Content-Type that
  * has no model, so without "$default" a caller bypasses the schema by changing one header.
  * A stack policy, because the validator is a separate resource.
+ *
+ * One exemption, by name: a method whose `operationName` is one of SELF_VALIDATED_OPERATIONS (the
+ * submission function's `POST /releases` and `POST /`), whose Lambda checks the body with the
+ * manifest schema and rules itself and answers every problem (docs/architecture.md, "Data flow").
  */
 import * as aws from "@pulumi/aws";
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { isRecord } from "../contract/json";
+import { SELF_VALIDATED_OPERATIONS } from "../contract/manifest-schema";
 import { referencedTarget } from "./stack-joins";
 
 const WITH_BODY = ["POST", "PUT", "PATCH", "ANY"];
@@ -23,6 +28,7 @@ export const apigatewayRequestValidation: StackValidationPolicy = {
     for (const method of args.resources) {
       const props = method.asType(aws.apigateway.Method);
       if (!props || !WITH_BODY.includes(String(props.httpMethod).toUpperCase())) continue;
+      if (SELF_VALIDATED_OPERATIONS.includes(String(props.operationName))) continue;
       const subject = `API method "${method.name}" (${props.httpMethod})`;
       if (!props.requestValidatorId) {
         reportViolation(

@@ -184,9 +184,13 @@ describe("release-machine CLI", function () {
       const file = manifestFile("json", { releaseId: "cli-json", pipelines: ["svc-a"] });
       const submitted = await cli(["submit", file, "--json"]);
       assert.equal(submitted.code, 0, submitted.stderr);
-      const answer = JSON.parse(submitted.stdout) as { executionArn: string; startDate: number };
-      assert.match(answer.executionArn, /:execution:[^:]+:release-cli-json$/);
-      assert.equal(typeof answer.startDate, "number");
+      const answer = JSON.parse(submitted.stdout) as {
+        executionArn: string;
+        releaseId: string;
+        status: string;
+      };
+      assert.match(answer.executionArn, /:execution:[^:]+:cli-json-[0-9a-f]{15}$/);
+      assert.deepEqual([answer.releaseId, answer.status], ["cli-json", "SUBMITTED"]);
 
       const watched = await cli(["watch", "cli-json", "--json", "--interval", "20"]);
       assert.equal(watched.code, 0, watched.stderr);

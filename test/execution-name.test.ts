@@ -3,12 +3,16 @@
  * decodes back to itself, and no other name decodes to anything.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import {
   MAX_ENCODED_RELEASE_ID,
   MAX_EXECUTION_NAME,
+  executionArnOf,
   executionNameFor,
   releaseIdFromExecutionName,
+  submissionExecutionName,
 } from "../contract/execution-name";
+import { RELEASE_ID_PATTERN } from "../contract/manifest-schema";
 
 const UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const LOWER = "abcdefghijklmnopqrstuvwxyz";
@@ -117,5 +121,41 @@ describe("execution names (contract/execution-name.ts)", () => {
       assert.ok(earlier === undefined || earlier === name, `${earlier} and ${name} both decode to ${back}`);
       decoded.set(back, name);
     }
+  });
+});
+
+describe("submission execution names (releaseId and manifest digest)", () => {
+  const digest = (text: string) => createHash("sha256").update(text).digest("hex");
+
+  it("names every valid releaseId, the longest with '.' and '_' included, within 80 logging-safe characters", () => {
+    const ids = [
+      ...generatedIds(600),
+      `${"a".repeat(60)}.v_1`,
+      ".".repeat(0) + "9".repeat(64),
+      `a${"._-".repeat(21)}`,
+    ];
+    for (const id of ids.filter((i) => new RegExp(RELEASE_ID_PATTERN).test(i))) {
+      const name = submissionExecutionName(id, digest(id));
+      assert.ok(name.length <= MAX_EXECUTION_NAME, `${id} → ${name}`);
+      assert.match(name, /^[0-9A-Za-z_-]+$/);
+    }
+    assert.equal(submissionExecutionName(`${"a".repeat(60)}.v_1`, digest("x")).length, 80);
+  });
+
+  it("names two manifests of one releaseId apart, and the same manifest alike", () => {
+    const one = submissionExecutionName("5.16", digest('{"releaseId":"5.16","pipelines":["a"]}'));
+    const other = submissionExecutionName("5.16", digest('{"releaseId":"5.16","pipelines":["b"]}'));
+    assert.notEqual(one, other);
+    assert.equal(one, submissionExecutionName("5.16", digest('{"releaseId":"5.16","pipelines":["a"]}')));
+    assert.match(one, /^5_16-[0-9a-f]{15}$/);
+    assert.equal(
+      executionArnOf("arn:aws:states:eu-west-1:1:stateMachine:rm", one),
+      `arn:aws:states:eu-west-1:1:execution:rm:${one}`,
+    );
+  });
+
+  it("refuses a digest that is not hexadecimal or too short", () => {
+    assert.throws(() => submissionExecutionName("5.16", "abc"), RangeError);
+    assert.throws(() => submissionExecutionName("5.16", "Z".repeat(64)), RangeError);
   });
 });

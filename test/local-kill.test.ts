@@ -96,7 +96,7 @@ describe("local mode killed with kill -9 and started again", function () {
     ]);
     machine = await setup.start();
     // A release with one pipeline that succeeds at once and one still running at the kill.
-    assert.equal(await setup.post({ releaseId: "k-mixed", pipelines: ["svc-a", "svc-slow"] }), 200);
+    assert.equal(await setup.post({ releaseId: "k-mixed", pipelines: ["svc-a", "svc-slow"] }), 202);
     await machine.logged(/pipeline +svc-a SUCCEEDED +\(release k-mixed\)/);
     beforeKill = await until("svc-slow's execution to be recorded", async () => {
       const release = await setup.get("k-mixed");
@@ -105,7 +105,7 @@ describe("local mode killed with kill -9 and started again", function () {
         : undefined;
     });
     // Acknowledged, then killed before anything else can happen.
-    assert.equal(await setup.post({ releaseId: "k-api", pipelines: ["svc-a"] }), 200);
+    assert.equal(await setup.post({ releaseId: "k-api", pipelines: ["svc-a"] }), 202);
     await setup.upload({ releaseId: "k-s3", pipelines: ["svc-a"] } as { releaseId: string });
     await kill9(machine);
     machine = await setup.start();
@@ -205,7 +205,7 @@ describe("local mode killed at random moments", function () {
         for (let i = 1; i <= count; i += 1) {
           const releaseId = `r${round}-${i}`;
           const manifest = { releaseId, pipelines: random() < 0.5 ? ["svc-a"] : ["svc-a", "svc-b"] };
-          if (random() < 0.5) assert.equal(await setup.post(manifest), 200);
+          if (random() < 0.5) assert.equal(await setup.post(manifest), 202);
           else await setup.upload(manifest);
           accepted.push(releaseId);
         }
@@ -262,7 +262,7 @@ describe("an execution the journal saw start but not end", function () {
         const body = JSON.stringify({ releaseId, pipelines });
         const headers = { "content-type": "application/json" };
         const answer = await fetch(`${server.url}/releases`, { method: "POST", headers, body });
-        assert.equal(answer.status, 200);
+        assert.equal(answer.status, 202);
       }
       const first = server.machine;
       const ended = async (releaseId: string) =>

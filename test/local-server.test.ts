@@ -164,9 +164,10 @@ describe("npm start, used as a user would", function () {
 
   it("runs a release submitted over HTTP to SUCCEEDED with every pipeline's history", async () => {
     const submitted = await post(JSON.stringify({ releaseId: "http-1", pipelines: ["svc-a", "svc-b"] }));
-    assert.equal(submitted.status, 200);
-    assert.match(String(submitted.body.executionArn), /:execution:release-machine:release-http-1$/);
-    assert.equal(typeof submitted.body.startDate, "number");
+    assert.equal(submitted.status, 202);
+    assert.match(String(submitted.body.executionArn), /:execution:release-machine:http-1-[0-9a-f]{15}$/);
+    assert.equal(submitted.body.releaseId, "http-1");
+    assert.equal(submitted.body.status, "SUBMITTED");
 
     const release = await ended("http-1");
     assert.equal(release.status, "SUCCEEDED");
@@ -212,7 +213,7 @@ describe("npm start, used as a user would", function () {
   it("ends a release with a failing pipeline FAILED, naming it, and stops the rest", async () => {
     assert.equal(
       (await post(JSON.stringify({ releaseId: "fail-1", pipelines: ["svc-slow", "svc-bad"] }))).status,
-      200,
+      202,
     );
     const release = await ended("fail-1");
     assert.equal(release.status, "FAILED");
@@ -259,7 +260,7 @@ describe("npm start, used as a user would", function () {
     const at = (pattern: RegExp) => lines.findIndex((line) => pattern.test(line));
     const http1 = [
       /^\d\d:\d\d:\d\dZ {2}submitted {2}release http-1 from the API$/,
-      /^\S+ {2}started {4}release http-1 {2}\(execution release-http-1\)$/,
+      /^\S+ {2}started {4}release http-1 {2}\(execution http-1-[0-9a-f]{15}\)$/,
       /^\S+ {2}pipeline {3}svc-a SUCCEEDED {2}\(release http-1\)$/,
       /^\S+ {2}succeeded {2}release http-1$/,
     ].map(at);
@@ -289,7 +290,7 @@ describe("npm start, used as a user would", function () {
       method: "POST",
       body: Buffer.from(JSON.stringify({ releaseId: "untyped-1", pipelines: ["svc-a"] })),
     });
-    assert.equal(response.status, 200, await response.text());
+    assert.equal(response.status, 202, await response.text());
     assert.equal((await ended("untyped-1")).status, "SUCCEEDED");
   });
 
@@ -318,18 +319,19 @@ describe("npm start, used as a user would", function () {
         { status: 415, body: unsupported },
       ],
     );
-    assert.equal(charset.status, 200);
+    assert.equal(charset.status, 202);
     assert.deepEqual([(await get("typed-1")).status, (await get("typed-2")).status], [404, 404]);
   });
 
-  it("checks the body before the content type, as API Gateway's model does before its mapping", async () => {
+  it("answers 415 for a text/plain body before reading what it holds, as the submission function does", async () => {
     const response = await fetch(`${api}/releases`, {
       method: "POST",
       headers: { "content-type": "text/plain" },
       body: JSON.stringify({ releaseId: "typed-bad", pipelines: ["nope"] }),
     });
-    assert.equal(response.status, 400);
-    assert.equal(((await response.json()) as { error: string }).error, "InvalidManifest");
+    assert.equal(response.status, 415);
+    assert.equal(((await response.json()) as { error: string }).error, "UnsupportedMediaType");
+    assert.equal((await get("typed-bad")).status, 404);
   });
 
   it("refuses a second npm start on the same data folder with one line naming RELEASE_MACHINE_DATA_DIR", async () => {
@@ -480,7 +482,7 @@ describe("npm start, used as a user would", function () {
   });
 
   it("keeps finished releases readable after a restart, and takes up a release cut off by the stop where it stood", async () => {
-    assert.equal((await post(JSON.stringify({ releaseId: "cut-1", pipelines: ["svc-slow"] }))).status, 200);
+    assert.equal((await post(JSON.stringify({ releaseId: "cut-1", pipelines: ["svc-slow"] }))).status, 202);
     const running = await until("cut-1's pipeline to run", async () => {
       const release = (await get("cut-1")).body;
       return release.pipelines?.[0]?.pipelineExecutionId ? release : undefined;

@@ -296,6 +296,26 @@ describe("parseManifest rejects", () => {
     assert.ok(problem.message.length < 400);
   });
 
+  it("states the allow-list once when 42 of 60 pipelines are off it, and points to it from the others", () => {
+    const allowedPipelines = Array.from({ length: 60 }, (_, i) => `pipeline-number-${i}`);
+    const names = Array.from({ length: 60 }, (_, i) => (i < 18 ? `pipeline-number-${i}` : `other-${i}`));
+
+    const problems = problemsOf(withPipelines(names), { ...OPEN, allowedPipelines, maxPipelines: 60 });
+
+    assert.equal(problems.length, 42);
+    assert.match(problems[0].message, /allowed: pipeline-number-0, .*\(60 in all\)$/);
+    for (const problem of problems.slice(1)) {
+      assert.equal(problem.rule, "allowList");
+      assert.match(
+        problem.message,
+        /^pipeline "other-\d+" is not on this machine's allow-list; allowed: as listed at \/pipelines\/18$/,
+      );
+    }
+    const text = JSON.stringify(problems);
+    assert.equal(text.split("pipeline-number-1,").length - 1, 1, "the allow-list appears once");
+    assert.ok(text.length < 8000, String(text.length));
+  });
+
   it("reports one problem per location: the allow-list for a malformed name, the type for a number", () => {
     assertProblems(withPipelines(["svc a", { name: 5 }]), [
       ["/pipelines/0", "allowList", /pipeline "svc a" is not on this machine's allow-list/],

@@ -42,6 +42,8 @@ import { onExecutionEnded } from "../handlers/release/execution-ended";
 import { registerReleaseWaiter } from "../handlers/release/outcome";
 import { registerRelease } from "../handlers/release/registration";
 import { type ControlDeps, releaseControlApi } from "../handlers/release-control";
+import { submissionHandler } from "../handlers/submission";
+import { DEFAULT_MANIFEST_RULES } from "../contract/manifest-schema";
 import { type LocalDynamo, createReleaseTables, startDynamo } from "../local/dynamodb";
 import { type HandlerName, type ResourceArns, handlerStatements, pipelineArn } from "../contract/permissions";
 import { wildcardMatches } from "../policy/iam-reference";
@@ -729,6 +731,28 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     assert.equal((await list({ status: "FAILED" })).statusCode, 200);
   },
 
+  async submitRelease(aws) {
+    const executionDeps = aws.executionDeps();
+    const submit = submissionHandler({
+      ...executionDeps,
+      rules: { ...DEFAULT_MANIFEST_RULES, allowedPipelines: PIPELINES },
+      stateMachineArn: STATE_MACHINE_ARN,
+    });
+    aws.answer({
+      StartExecutionCommand: (input) => ({
+        executionArn: `${text(input.stateMachineArn)}:${text(input.name)}`,
+      }),
+    });
+    const post = (body: string) =>
+      submit({ body, headers: { "Content-Type": "application/json" }, requestContext: { requestId: "r1" } });
+    // Started (a claim, then StartExecution); refused and recorded under its releaseId; refused
+    // for a releaseId that ran and recorded apart.
+    const good = JSON.stringify({ releaseId: "iam-submit", pipelines: [PIPELINES[0]] });
+    assert.equal((await post(good)).statusCode, 202);
+    assert.equal((await post('{"releaseId":"iam-submit-bad","pipelines":["nope"]}')).statusCode, 400);
+    assert.equal((await post('{"releaseId":"iam-event","pipelines":["nope"]}')).statusCode, 400);
+  },
+
   async releaseStatus(aws) {
     const deps = { ddb: aws.recordingDdb(), tables: TABLES };
     const request = (releaseId: string) => ({ pathParameters: { releaseId } });
@@ -805,6 +829,7 @@ describe("each Lambda role against what its code calls", () => {
       executionEnded: true,
       releaseStatus: true,
       releaseControl: true,
+      submitRelease: true,
     };
     assert.deepEqual(Object.keys(HANDLER_PATHS).sort(), Object.keys(handlers).sort());
   });

@@ -948,6 +948,28 @@ describe("policy pack rules", () => {
       );
     });
 
+    it("admits a POST without validator or model only under a self-validated operation name (the submission function's)", async () => {
+      const exempted = changed("releases-post", (props) => {
+        delete props.requestValidatorId;
+        delete props.requestModels;
+        props.operationName = "SubmitRelease";
+      });
+      assert.deepEqual(
+        (await run(exempted)).violations.filter((v) => v.policy === "apigateway-request-validation"),
+        [],
+      );
+      const other = changed("releases-post", (props) => {
+        delete props.requestValidatorId;
+        props.operationName = "SubmitAnything";
+      });
+      assertOnly(
+        await run(other),
+        "apigateway-request-validation",
+        "releases-post",
+        /has no request validator/,
+      );
+    });
+
     it("rejects an ANY method (which takes POST bodies) without a request validator", async () => {
       const stack = changed("releases-post", (props) => {
         props.httpMethod = "ANY";

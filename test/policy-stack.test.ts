@@ -375,15 +375,29 @@ describe("the policy pack over the program", function () {
     });
 
     it("a POST without its request validator", async () => {
-      const stack = changed("aws:apigateway/method:Method", "release-machine-releases-post", (props) => {
-        delete props.requestValidatorId;
-      });
+      const stack = changed(
+        "aws:apigateway/method:Method",
+        "release-machine-release-cancel-post",
+        (props) => {
+          delete props.requestValidatorId;
+        },
+      );
       assertOnly(
         await check(stack),
         "apigateway-request-validation",
-        "release-machine-releases-post",
-        /API method "release-machine-releases-post" \(POST\) has no request validator/,
+        "release-machine-release-cancel-post",
+        /API method "release-machine-release-cancel-post" \(POST\) has no request validator/,
       );
+    });
+
+    it("the submission's POST without its self-validated operation name", async () => {
+      const stack = changed("aws:apigateway/method:Method", "release-machine-releases-post", (props) => {
+        delete props.operationName;
+      });
+      assertFired(await check(stack), [
+        ["apigateway-request-validation", "release-machine-releases-post", /has no request validator/],
+        ["apigateway-request-validation", "release-machine-releases-post", /has no request model/],
+      ]);
     });
 
     it("the stage's execution logging turned off", async () => {

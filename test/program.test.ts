@@ -13,12 +13,11 @@ import {
   manifestUploadedPattern,
   pipelineStateChangePattern,
 } from "../contract/event-patterns";
-import { manifestSchema } from "../contract/manifest-schema";
 import { CONTROL_BODY_SCHEMAS } from "../contract/control-routes";
 import { executionsTableShape, releasesTableShape } from "../contract/tables";
 import { DEFAULT_SETTINGS, SettingsError, readSettings } from "../infra/config";
 import { apiDefinitionHash } from "../infra/api-stage";
-import { START_RESPONSES, invalidBodyResponseTemplate, startExecutionTemplate } from "../infra/api-templates";
+import { invalidBodyResponseTemplate } from "../infra/api-skeleton";
 import { EXCLUDED_PACKAGES } from "../infra/functions";
 import {
   HANDLER_NAMES,
@@ -113,6 +112,10 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     ReadReleases: ["dynamodb:GetItem"],
     ReadSchedule: ["dynamodb:Query"],
     ReadReleaseExecutions: ["dynamodb:BatchGetItem"],
+  },
+  submitRelease: {
+    ClaimAndRecordSubmissions: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+    StartReleases: ["states:StartExecution"],
   },
 };
 const EVERY_FUNCTION_GRANTS = {
@@ -700,69 +703,44 @@ describe("the Pulumi program under mocks", function () {
         );
     });
 
-    it("validates POST bodies against the manifest schema for every content type", () => {
-      const model = own("aws:apigateway/model:Model", "manifest-model").inputs;
-      assert.deepEqual(JSON.parse(String(model.schema)), {
-        $schema: "http://json-schema.org/draft-04/schema#",
-        ...manifestSchema({ allowedPipelines: DEV_PIPELINES, maxPipelines: 50, maxBytes: 65536 }),
-      });
-      for (const name of ["root-post", "releases-post"]) {
-        const method = own("aws:apigateway/method:Method", name).inputs;
-        assert.deepEqual(method.requestModels, {
-          "application/json": "ReleaseManifest",
-          $default: "ReleaseManifest",
-        });
-        assert.ok(method.requestValidatorId);
+    it("submits through the submission function on POST / and POST /releases, invoked only by those routes of this API", () => {
+      const apiArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:api-id`;
+      for (const [key, path] of [
+        ["root", ""],
+        ["releases", "releases"],
+      ]) {
+        const method = own("aws:apigateway/method:Method", `${key}-post`).inputs;
+        assert.equal(method.authorization, "AWS_IAM");
+        assert.equal(method.httpMethod, "POST");
+        // No model: the function checks the body (every problem, 413, 415), named as exempted.
+        assert.equal(method.requestModels, undefined);
+        assert.equal(method.operationName, "SubmitRelease");
+        const integration = own("aws:apigateway/integration:Integration", `${key}-submit`).inputs;
+        assert.equal(integration.type, "AWS_PROXY");
+        assert.equal(integration.uri, own(FUNCTION, "submitRelease").state.invokeArn);
+        assert.equal(integration.requestTemplates, undefined);
+        const permission = own("aws:lambda/permission:Permission", `${key}-post-invoke`).inputs;
+        assert.equal(permission.sourceArn, `${apiArn}/*/POST/${path}`);
+        assert.equal(permission.principal, "apigateway.amazonaws.com");
       }
-      const validator = own("aws:apigateway/requestValidator:RequestValidator", "validator").inputs;
-      assert.equal(validator.validateRequestBody, true);
       const invalid = own("aws:apigateway/response:Response", "invalid-body").inputs;
       assert.equal(invalid.responseType, "BAD_REQUEST_BODY");
       assert.deepEqual(invalid.responseTemplates, { "application/json": invalidBodyResponseTemplate });
-    });
-
-    it("maps only application/json (and no Content-Type, read as JSON) and answers any other type with the local API's 415", () => {
-      for (const key of ["root", "releases"]) {
-        const integration = own("aws:apigateway/integration:Integration", `${key}-start-execution`).inputs;
-        // NEVER with one application/json template: no header maps as JSON, other types get 415.
-        assert.equal(integration.passthroughBehavior, "NEVER");
-        assert.deepEqual(Object.keys(integration.requestTemplates as object), ["application/json"]);
-      }
       const unsupported = own("aws:apigateway/response:Response", "unsupported-media-type").inputs;
-      assert.equal(unsupported.responseType, "UNSUPPORTED_MEDIA_TYPE");
       assert.equal(unsupported.statusCode, "415");
       assert.deepEqual(
         JSON.parse(String((unsupported.responseTemplates as Record<string, string>)["application/json"])),
-        {
-          ...UNSUPPORTED_MEDIA_TYPE,
-        },
+        { ...UNSUPPORTED_MEDIA_TYPE },
       );
     });
 
-    it("starts executions directly, mapping every StartExecution answer through the tested templates", () => {
-      const machineArn = arnOf("aws:sfn/stateMachine:StateMachine", "workflow");
-      for (const key of ["root", "releases"]) {
-        const integration = own("aws:apigateway/integration:Integration", `${key}-start-execution`).inputs;
-        assert.equal(integration.type, "AWS");
-        assert.equal(integration.uri, `arn:aws:apigateway:${REGION}:states:action/StartExecution`);
-        assert.equal(integration.credentials, arnOf("aws:iam/role:Role", "api-start-role"));
-        assert.deepEqual(integration.requestTemplates, {
-          "application/json": startExecutionTemplate(machineArn),
-        });
-        for (const response of START_RESPONSES) {
-          const deployed = own(
-            "aws:apigateway/integrationResponse:IntegrationResponse",
-            `${key}-post-${response.status}`,
-          ).inputs;
-          assert.equal(deployed.selectionPattern, response.selectionPattern);
-          assert.deepEqual(deployed.responseTemplates, { "application/json": response.template });
-        }
-        const methodStatuses = ofType("aws:apigateway/methodResponse:MethodResponse")
-          .filter((r) => r.name.startsWith(`release-machine-${key}-post-`))
-          .map((r) => String(r.inputs.statusCode))
-          .sort();
-        assert.deepEqual(methodStatuses, ["200", "400", "409", "429", "500", "503"]);
-      }
+    it("gives the submission function the state machine it starts and the manifest rules it checks", () => {
+      const environment = (
+        own(FUNCTION, "submitRelease").inputs.environment as { variables: Record<string, string> }
+      ).variables;
+      assert.equal(environment.STATE_MACHINE_ARN, arnOf("aws:sfn/stateMachine:StateMachine", "workflow"));
+      assert.equal(environment.MAX_MANIFEST_BYTES, "65536");
+      assert.ok(environment.ALLOWED_PIPELINES_FILE);
     });
 
     it("redeploys the stage whenever any input of any resource defining the API changes", () => {
@@ -782,19 +760,14 @@ describe("the Pulumi program under mocks", function () {
       assert.equal(apiDefinitionHash(definition), trigger, "the trigger covers exactly these resources");
       for (const [type, name, edit] of [
         [
-          "aws:apigateway/integrationResponse:IntegrationResponse",
-          "releases-post-400",
-          (i: Record<string, unknown>) => (i.responseTemplates = { "application/json": "{}" }),
-        ],
-        [
           "aws:apigateway/integration:Integration",
-          "root-start-execution",
-          (i: Record<string, unknown>) => (i.requestTemplates = { "application/json": "{}" }),
+          "root-submit",
+          (i: Record<string, unknown>) => (i.uri = "arn:aws:lambda:other"),
         ],
         [
-          "aws:apigateway/integrationResponse:IntegrationResponse",
-          "root-post-503",
-          (i: Record<string, unknown>) => (i.selectionPattern = "5\\d{2}|429"),
+          "aws:apigateway/method:Method",
+          "releases-post",
+          (i: Record<string, unknown>) => (i.authorization = "NONE"),
         ],
         [
           "aws:apigateway/method:Method",
