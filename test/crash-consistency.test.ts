@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import type { RegisterReleaseRequest } from "../handlers/release/registration";
 import { registerRelease } from "../handlers/release/registration";
-import { resumeStuckStarts, STUCK_START_SECONDS } from "../handlers/release/progress";
+import { STUCK_START_SECONDS } from "../handlers/release/progress";
+import { resumeStuckStarts } from "../handlers/release/reconcile-schedule";
 import { pipelinesOfRelease, readReleaseItem } from "../handlers/release/reads";
 import type { LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";

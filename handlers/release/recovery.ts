@@ -10,9 +10,9 @@
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { ReleaseErrors } from "../../contract/errors";
 import { SETTLED_STATUSES, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
-import { type ExecutionDeps, nowIso, recordState, releaseWaiterDone } from "../executions";
+import { type ExecutionDeps, nowIso, recordState } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
-import { resumeStuckStarts } from "./progress";
+import { resumeStuckStarts } from "./reconcile-schedule";
 import { pipelinesOfRelease } from "./reads";
 
 export const ABANDONED_CAUSE =
@@ -28,7 +28,7 @@ export async function takeOverDeadClaims(deps: ExecutionDeps): Promise<number> {
 
 /**
  * Releases RUNNING whose execution cannot run again (`attached` says which can): each running
- * pipeline is recorded (once) as Stopped and taken off the reconciler's index, those never started
+ * pipeline is recorded (once) as Stopped, those never started
  * read Skipped, and the release FAILED. Returns the releases' ids.
  */
 export async function failAbandonedReleases(
@@ -59,7 +59,6 @@ export async function failAbandonedReleases(
           at: nowIso(deps),
           eventId: `local-engine-stopped:${id}`,
         });
-        await releaseWaiterDone(deps, id);
       }
       await changePipeline(deps, releaseId, item.pipeline, PIPELINE_CHANGES.abandon, {
         fields: { endedAt: nowIso(deps) },
