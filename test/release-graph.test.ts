@@ -309,7 +309,8 @@ function holdRecordStart(
           UpdateExpression?: string;
           Key?: Record<string, unknown>;
         };
-        if (input.TableName === table && input.UpdateExpression?.includes("awaitingRelease = :releaseId")) {
+        // The start's link of the execution to its release (handlers/executions.ts, recordStart).
+        if (input.TableName === table && input.UpdateExpression?.includes("SET releaseId = :releaseId")) {
           await hold(String(input.Key?.pipelineExecutionId));
         }
         return next(args);

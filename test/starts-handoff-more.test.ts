@@ -218,7 +218,7 @@ describe("starting many pipelines: retries and dependants", function () {
       };
       const execution = machine.submit(manifest);
       const started = await until("the first pipeline's start to be recorded", async () => {
-        const id = (await machine.readRelease(releaseId))?.pipelines[0].pipelineExecutionId;
+        const id = (await machine.readRelease(releaseId))?.pipelines[0]?.pipelineExecutionId;
         return id ? id : undefined;
       });
       machine.codepipeline.finish(started, "Succeeded");
