@@ -159,7 +159,9 @@ export const releasesTableShape = tableShape(ReleasesTable, [
   ReleasesTable.byExecutionIndex,
 ]);
 
-export const releasePipelinesTableShape = tableShape(ReleasePipelinesTable, [ReleasePipelinesTable.gatesIndex]);
+export const releasePipelinesTableShape = tableShape(ReleasePipelinesTable, [
+  ReleasePipelinesTable.gatesIndex,
+]);
 
 export const executionsTableShape = tableShape(ExecutionsTable, []);
 

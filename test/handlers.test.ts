@@ -369,13 +369,19 @@ describe("handlers", () => {
     });
 
     it("writes nothing for a first attempt's STARTED, before or after the start record: the record says it", async () => {
-      assert.equal(await handlePipelineEvent(deps(), pipelineEvent("exec-early", "STARTED", "ev-1")), "recorded");
+      assert.equal(
+        await handlePipelineEvent(deps(), pipelineEvent("exec-early", "STARTED", "ev-1")),
+        "recorded",
+      );
       const early = await documentClient(raw).send(
         new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-early" } }),
       );
       assert.equal(early.Item, undefined);
       await claim("exec-known", "r-known");
-      assert.equal(await handlePipelineEvent(deps(), pipelineEvent("exec-known", "STARTED", "ev-2")), "recorded");
+      assert.equal(
+        await handlePipelineEvent(deps(), pipelineEvent("exec-known", "STARTED", "ev-2")),
+        "recorded",
+      );
       const known = await documentClient(raw).send(
         new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-known" } }),
       );

@@ -24,7 +24,11 @@ function watchDynamo(machine: LocalReleaseMachine, gate: Promise<void>, holdAll 
       (next) => async (args) => {
         seen.started += 1;
         try {
-          const input = args.input as { TableName?: string; IndexName?: string; KeyConditionExpression?: string };
+          const input = args.input as {
+            TableName?: string;
+            IndexName?: string;
+            KeyConditionExpression?: string;
+          };
           // The reconciler's read of a RUNNING release's schedule (nothing else queries it here).
           const scheduleRead =
             input.TableName === machine.tables.releasePipelines &&

@@ -293,7 +293,7 @@ describe("releases with dependencies between pipelines, end to end", function ()
 });
 
 /**
- * Holds the scheduler's record of a start (the Executions update that sets `awaitingRelease`)
+ * Holds the scheduler's record of a start (the Executions update that links the execution to its release)
  * until `hold` resolves: a DynamoDB client middleware, so the product code runs unchanged.
  */
 function holdRecordStart(

@@ -265,7 +265,9 @@ describe("the release workflow, end to end on the local engine", function () {
         .executions("svc-b")
         .find((e) => e.pipelineExecutionId === found?.pipelineExecutionId);
       const named = (await machine.readRelease(releaseId))?.pipelines[0]?.pipelineExecutionId;
-      return named && named === found?.pipelineExecutionId && ended?.status === "Succeeded" ? found : undefined;
+      return named && named === found?.pipelineExecutionId && ended?.status === "Succeeded"
+        ? found
+        : undefined;
     });
     assert.equal(item.status, "InProgress");
     assert.equal(execution.status, "RUNNING");

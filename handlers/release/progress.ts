@@ -102,7 +102,13 @@ export async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Pro
   // handler that could not know its release, so this start acts on it. An end recorded after the
   // link is its handler's to act on: the schedule named the execution before the link existed.
   // Exactly one of the two acts (docs/architecture.md, "Races").
-  const execution = await recordStart(deps, { releaseId, pipeline, pipelineExecutionId, startedAt, deadlineAt });
+  const execution = await recordStart(deps, {
+    releaseId,
+    pipeline,
+    pipelineExecutionId,
+    startedAt,
+    deadlineAt,
+  });
   if (isTerminal(execution.status)) await onPipelineEnded(deps, execution);
   // A failure recorded while this start was in flight: either the failure's stop pass saw this
   // execution (recorded above), or this read sees the failure. Stopping twice is harmless.
@@ -149,7 +155,11 @@ async function startExecution(deps: ExecutionDeps, item: PipelineItem, attempt: 
  * record (a schedule item still Starting since before `cutoff`) is taken over, one taker at a
  * time, and completed. Answers whether this caller took it over.
  */
-export async function resumeStuckStart(deps: ExecutionDeps, stuck: PipelineItem, cutoff: string): Promise<boolean> {
+export async function resumeStuckStart(
+  deps: ExecutionDeps,
+  stuck: PipelineItem,
+  cutoff: string,
+): Promise<boolean> {
   if (stuck.status !== "Starting" || !stuck.startingSince || stuck.startingSince > cutoff) return false;
   const claim = await changePipeline(deps, stuck.releaseId, stuck.pipeline, PIPELINE_CHANGES.takeOver, {
     fields: { claimedBy: randomUUID(), startingSince: nowIso(deps) },

@@ -15,8 +15,20 @@
 import { GetPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { type PipelineItem, RELEASE_CHANGES } from "../../contract/lifecycle";
-import { ExecutionsTable, type PipelineExecutionStatus, eventStateOf, isTerminal } from "../../contract/tables";
-import { type ExecutionDeps, type ExecutionItem, executionsByIds, nowIso, recordStart, recordState } from "../executions";
+import {
+  ExecutionsTable,
+  type PipelineExecutionStatus,
+  eventStateOf,
+  isTerminal,
+} from "../../contract/tables";
+import {
+  type ExecutionDeps,
+  type ExecutionItem,
+  executionsByIds,
+  nowIso,
+  recordStart,
+  recordState,
+} from "../executions";
 import { changeRelease } from "../lifecycle-store";
 import { releasesByStatus } from "../release-list";
 import { abandonPastGrace, stopExecution } from "../stops";
@@ -86,7 +98,9 @@ async function reconcileRelease(
     if (await resumeStuckStart(deps, item, cutoff)) pass.resumedStarts += 1;
   }
   const unsettled = (item: PipelineItem) => isTerminal(item.status) && item.settled !== true;
-  const watched = items.filter((item) => item.pipelineExecutionId && (item.status === "Started" || unsettled(item)));
+  const watched = items.filter(
+    (item) => item.pipelineExecutionId && (item.status === "Started" || unsettled(item)),
+  );
   const executions = await executionsByIds(
     deps,
     watched.map((item) => item.pipelineExecutionId ?? ""),
@@ -128,10 +142,7 @@ async function linkExecution(deps: ExecutionDeps, item: PipelineItem, pipelineEx
 }
 
 /** A success whose dependants do not all carry its mark: its hand-off was lost; ready them again. */
-async function repeatLostHandOffs(
-  deps: ExecutionDeps,
-  items: readonly PipelineItem[],
-): Promise<number> {
+async function repeatLostHandOffs(deps: ExecutionDeps, items: readonly PipelineItem[]): Promise<number> {
   const byName = new Map(items.map((item) => [item.pipeline, item]));
   let repeated = 0;
   for (const item of items) {
