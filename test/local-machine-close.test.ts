@@ -57,7 +57,8 @@ async function releaseWaitingOnAll(machine: LocalReleaseMachine): Promise<void> 
   machine.submit({ releaseId, pipelines: NAMES });
   await until(`${releaseId}'s pipelines to be waited on`, async () => {
     const release = await machine.readRelease(releaseId);
-    return release?.pipelines.every((p) => p.pipelineExecutionId !== undefined) === true;
+    const recorded = release?.pipelines.filter((p) => p.pipelineExecutionId !== undefined) ?? [];
+    return recorded.length === NAMES.length;
   });
   await machine.router.idle();
 }
