@@ -6,8 +6,9 @@
  * - executions Started whose end no event brought: CodePipeline is asked, and an end is acted on;
  *   one running past its deadline is stopped, a stop-and-wait past its grace abandoned;
  * - an end recorded on the schedule whose settle did not finish (an unmarked end), a success whose
- *   dependants lack its mark (a lost hand-off), and a release whose pipelines are all marked but
- *   whose count fell short (a settle that died between its mark and its count): each repeated.
+ *   dependants lack its mark or were never claimed once ready (a lost hand-off, a handler that
+ *   died), and a release whose pipelines are all marked but whose count fell short (a settle that
+ *   died between its mark and its count): each repeated.
  * Only a release that still runs can wait on any of these: a release's outcome needs every
  * pipeline settled, and a resumed execution counts only while its release runs
  * (handlers/release/resume.ts). docs/architecture.md, "The reconciler".
@@ -141,14 +142,25 @@ async function linkExecution(deps: ExecutionDeps, item: PipelineItem, pipelineEx
   return recordStart(deps, { releaseId, pipeline, pipelineExecutionId, startedAt, deadlineAt });
 }
 
-/** A success whose dependants do not all carry its mark: its hand-off was lost; ready them again. */
+/**
+ * A success whose dependants do not all carry its mark, or one whose dependencies all succeeded
+ * still Pending: its hand-off was lost or its handler died; its dependants are readied again.
+ */
 async function repeatLostHandOffs(deps: ExecutionDeps, items: readonly PipelineItem[]): Promise<number> {
   const byName = new Map(items.map((item) => [item.pipeline, item]));
   let repeated = 0;
   for (const item of items) {
     if (item.status !== "Succeeded" || !item.pipelineExecutionId) continue;
-    const unmarked = item.dependants.some((d) => byName.get(d)?.depsSucceeded?.has(item.pipeline) !== true);
-    if (!unmarked) continue;
+    // Not marked with this success, or marked with every dependency yet never claimed (the
+    // handler died between the mark and the claim): readying it again repeats only what is missing.
+    const stalled = item.dependants.some((name) => {
+      const dependant = byName.get(name);
+      if (dependant?.depsSucceeded?.has(item.pipeline) !== true) return true;
+      return (
+        dependant.status === "Pending" && dependant.dependsOn.every((d) => dependant.depsSucceeded?.has(d))
+      );
+    });
+    if (!stalled) continue;
     await readyDependants(deps, {
       releaseId: item.releaseId,
       pipeline: item.pipeline,
