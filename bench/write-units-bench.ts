@@ -5,6 +5,7 @@
  * recorded outcome.
  */
 import { executionsTableShape, releasePipelinesTableShape, releasesTableShape } from "../contract/tables";
+import { executionsByIds } from "../handlers/executions";
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
@@ -32,19 +33,22 @@ export interface WriteUnitsPerPipeline {
 /** How the metered pipelines end: at once (racing their start record), or once it is recorded. */
 export type Ending = "instant" | "afterRecord";
 
-/** Ends each execution the release's schedule names, until the release is done. */
+/** Ends each execution once its start is recorded (the schedule names it, and it is linked), until the release is done. */
 async function finishRecorded(machine: LocalReleaseMachine, releaseId: string, done: Promise<unknown>) {
   let over = false;
   void done.finally(() => (over = true));
   const finished = new Set<string>();
   while (!over) {
     const release = await machine.readRelease(releaseId);
-    for (const p of release?.pipelines ?? []) {
-      const id = p.pipelineExecutionId;
-      if (id && !finished.has(id)) {
-        finished.add(id);
-        machine.codepipeline.finish(id, "Succeeded");
-      }
+    const named = (release?.pipelines ?? []).flatMap((p) => p.pipelineExecutionId ?? []);
+    const linked = await executionsByIds(
+      machine.deps,
+      named.filter((id) => !finished.has(id)),
+    );
+    for (const execution of linked) {
+      if (execution.releaseId === undefined) continue;
+      finished.add(execution.pipelineExecutionId);
+      machine.codepipeline.finish(execution.pipelineExecutionId, "Succeeded");
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
