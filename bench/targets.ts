@@ -166,7 +166,7 @@ function writeUnitTarget(r: Counts): Target {
   return count("counts", {
     name: "DynamoDB write units per pipeline, 500 pipelines",
     target: `≤ ${WRITE_UNITS_PER_PIPELINE_500} (every table and index, as AWS bills them)`,
-    measured: `${r.writeUnits.p500} (Releases table ${releasesShare}); 5 pipelines: ${r.writeUnits.p5}; before: ${WRITE_UNITS_BEFORE.p500} (Releases ${WRITE_UNITS_BEFORE.releasesTable500})`,
+    measured: `${r.writeUnits.p500} (Releases table ${releasesShare}); ending after their start is recorded: ${r.writeUnits.p500Recorded}; 5 pipelines: ${r.writeUnits.p5}; before: ${WRITE_UNITS_BEFORE.p500} (Releases ${WRITE_UNITS_BEFORE.releasesTable500})`,
     met: r.writeUnits.p500 <= WRITE_UNITS_PER_PIPELINE_500,
   });
 }

@@ -5,8 +5,10 @@
  *
  * A mark says the pipeline's end has been fully acted on. A success leaves nothing to act on that
  * the mark could get ahead of: its dependants are unsettled until they settle themselves, so no
- * release completes before they are started, and a lost invocation is redone from the `waiting`
- * index. A failure is still marked only after the failure policy recorded it (`settle`).
+ * release completes before they are started, and a lost invocation is redone by the reconciler
+ * (a dependant without the success's mark, or a count short of the marks, on the RUNNING release's
+ * schedule: handlers/release/reconcile-schedule.ts). A failure is still marked only after the
+ * failure policy recorded it (`settle`).
  */
 export const SUCCESS_CHANGES = {
   recordSuccess: {

@@ -177,7 +177,7 @@ export interface PipelineItem extends VIEW.PipelineFailureFields, VIEW.AttemptFi
   status: ScheduleStatus;
   /** The claim on its start (a fresh id per claim): only the reconciler takes one over. */
   claimedBy?: string;
-  /** Set while claimed and not yet recorded: the sparse `starting` index. */
+  /** Set while claimed and not yet recorded: the reconciler takes over a claim stuck past the expiry. */
   startingSince?: string;
   pipelineExecutionId?: string;
   /** The release attempt that started its current execution. */

@@ -3,7 +3,7 @@
  * over one stack's ARNs. One source for the Pulumi program (infra/ deploys them) and local mode
  * (local/iam-enforcement.ts evaluates every call against them). No Pulumi, no AWS SDK.
  */
-import { ExecutionsTable, ReleasePipelinesTable, ReleasesTable } from "./tables";
+import { ReleasePipelinesTable, ReleasesTable } from "./tables";
 
 export interface PolicyStatement {
   Sid: string;
@@ -168,14 +168,12 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
     ...scheduling(shared),
     shared.completeRelease,
     allow(
-      "FindWaitingExecutionsStuckStartsAndExpiredGates",
+      "FindExpiredGates",
       ["dynamodb:Scan"],
-      [
-        `${arns.executionsTableArn}/index/${ExecutionsTable.waitingIndex.name}`,
-        `${arns.releasePipelinesTableArn}/index/${ReleasePipelinesTable.startingIndex.name}`,
-        `${arns.releasePipelinesTableArn}/index/${ReleasePipelinesTable.gatesIndex.name}`,
-      ],
+      [`${arns.releasePipelinesTableArn}/index/${ReleasePipelinesTable.gatesIndex.name}`],
     ),
+    // The schedules of RUNNING releases name the executions it asks about (handlers/release/reconcile-schedule.ts).
+    allow("ReadWatchedExecutions", ["dynamodb:BatchGetItem"], [arns.executionsTableArn]),
     shared.onPipelines(
       "StartPipelineExecution",
       "StopPipelineExecution",

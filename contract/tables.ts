@@ -94,36 +94,19 @@ export function listedShard(releaseId: string): string {
 export const ReleasePipelinesTable = {
   hashKey: "releaseId",
   rangeKey: "pipeline",
-  /** Sparse: only pipelines claimed for a start that is not yet recorded (the reconciler finishes stuck ones). */
-  startingIndex: { name: "starting", hashKey: "startingSince" },
   /** Sparse: only pipelines awaiting approval, keyed by when their gate expires (the reconciler expires them). */
   gatesIndex: { name: "gates", hashKey: "approvalDeadlineAt" },
 } as const;
 
 /**
  * `Executions` table: one item per CodePipeline execution, read by its id (the schedule names it;
- * BatchGetItem: handlers/executions.ts, executionsByIds). Its one index:
- * - `waiting`: sparse; only items whose `awaitingRelease` attribute is set, i.e. whose workflow
- *   task is still waiting for the pipeline's end. The reconciler scans it.
+ * BatchGetItem: handlers/executions.ts, executionsByIds). No index: the reconciler finds the
+ * executions still awaiting their end, and the stuck claims, on the schedule of every RUNNING
+ * release (the Releases `byStatus` index, then one keyed Query per release), so neither a start,
+ * an event nor a settle writes an index entry (docs/architecture.md, "Write units").
  */
 export const ExecutionsTable = {
   hashKey: "pipelineExecutionId",
-  /** What the reconciler reads of a waiting execution: the history stays out of the index. */
-  waitingIndex: {
-    name: "waiting",
-    hashKey: "awaitingRelease",
-    projection: [
-      "releaseId",
-      "pipeline",
-      "status",
-      "deadlineAt",
-      "timedOut",
-      "waitingSince",
-      "executionAttempt",
-      "stopRequestedAt",
-      "stopAbandonedAt",
-    ],
-  },
 } as const;
 
 /** Attributes of a table's keys and indexes, for creating the table (DynamoDB or dynalite). */
@@ -177,11 +160,10 @@ export const releasesTableShape = tableShape(ReleasesTable, [
 ]);
 
 export const releasePipelinesTableShape = tableShape(ReleasePipelinesTable, [
-  ReleasePipelinesTable.startingIndex,
   ReleasePipelinesTable.gatesIndex,
 ]);
 
-export const executionsTableShape = tableShape(ExecutionsTable, [ExecutionsTable.waitingIndex]);
+export const executionsTableShape = tableShape(ExecutionsTable, []);
 
 // The statuses and the items' shapes belong to the lifecycle; these names stay importable from here.
 export {
@@ -210,6 +192,12 @@ const eventStateToStatus: Record<PipelineEventState, PipelineExecutionStatus> = 
   CANCELED: "Cancelled",
   SUPERSEDED: "Superseded",
 };
+
+/** The event state that reports a status (`Cancelled` -> `CANCELED`; `InProgress` -> `STARTED`). */
+export function eventStateOf(status: PipelineExecutionStatus): PipelineEventState {
+  const states = Object.keys(eventStateToStatus) as PipelineEventState[];
+  return states.find((state) => eventStateToStatus[state] === status) ?? "STARTED";
+}
 
 /** Normalises an event state (`CANCELED`) to the API's status spelling (`Cancelled`). */
 export function statusFromEventState(state: string): PipelineExecutionStatus | undefined {

@@ -46,9 +46,6 @@ export interface ExecutionItem {
   pipeline?: string;
   status?: ExecutionStatus;
   startedAt?: string;
-  /** When its release began waiting for its end (the `waiting` index projects it). */
-  waitingSince?: string;
-  awaitingRelease?: string;
   /** When the reconciler stops it for running longer than the release allows (ISO 8601). */
   deadlineAt?: string;
   /** Set when the reconciler stopped it at its deadline. */
@@ -170,9 +167,12 @@ function statusCondition(attempt: number): string {
 }
 
 /**
- * Claims an execution for its release as soon as it started (`awaitingRelease` puts it on the
- * sparse `waiting` index the reconciler scans). Never overwrites status or history: the
- * pipeline's events may have arrived first. Returns the item as stored, events included.
+ * Claims an execution for its release as soon as it started: its release and pipeline, its
+ * deadline, when it started and (unless its events came first) `InProgress`. The start record
+ * stands for the first attempt's STARTED event, which writes nothing (handlers/pipeline-events.ts);
+ * `recordedHistory` shows it. Never overwrites status or history: the pipeline's events may have
+ * arrived first. No index holds it: the reconciler finds it through its release's schedule.
+ * Returns the item as stored, events included.
  */
 export async function recordStart(
   deps: ExecutionDeps,
@@ -189,13 +189,13 @@ export async function recordStart(
       TableName: deps.tables.executions,
       Key: { [ExecutionsTable.hashKey]: start.pipelineExecutionId },
       UpdateExpression:
-        "SET releaseId = :releaseId, pipeline = :pipeline, startedAt = if_not_exists(startedAt, :now), #status = if_not_exists(#status, :started), awaitingRelease = :releaseId, waitingSince = if_not_exists(waitingSince, :now), deadlineAt = :deadline",
+        "SET releaseId = :releaseId, pipeline = :pipeline, startedAt = if_not_exists(startedAt, :now), #status = if_not_exists(#status, :inProgress), deadlineAt = :deadline",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: {
         ":releaseId": start.releaseId,
         ":pipeline": start.pipeline,
         ":now": start.startedAt,
-        ":started": "Started",
+        ":inProgress": "InProgress",
         ":deadline": start.deadlineAt,
       },
       ReturnValues: "ALL_NEW",
@@ -205,43 +205,45 @@ export async function recordStart(
 }
 
 /**
- * Puts a resumed execution back on the `waiting` index, so the reconciler follows it to its new end
- * as it follows a first run (a lost event costs minutes, not the release).
+ * An execution's state changes in order, from its compacted record: the events its item holds,
+ * the STARTED its recorded start stands for (at `startedAt`), and a success its schedule item
+ * alone records (status and `endedAt`: the success's event wrote nothing, handlers/pipeline-events.ts).
+ */
+export function recordedHistory(
+  execution: ExecutionItem | undefined,
+  schedule: { status: string; startedAt?: string; endedAt?: string },
+): HistoryEntry[] {
+  const stored = [...(execution?.history ?? [])].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  const has = (state: string) => stored.some((entry) => entry.state === state);
+  const startedAt = execution?.startedAt ?? schedule.startedAt;
+  // Nothing precedes an execution's start, and nothing of its attempt follows its success (events
+  // are timed to the second; the start record to the millisecond): placed by order, not time.
+  const start = startedAt && !has("STARTED") ? [{ state: "STARTED", at: startedAt, eventId: "start" }] : [];
+  const success =
+    schedule.status === "Succeeded" && schedule.endedAt && !has("SUCCEEDED")
+      ? [{ state: "SUCCEEDED", at: schedule.endedAt, eventId: "schedule" }]
+      : [];
+  return [...start, ...stored, ...success];
+}
+
+/**
+ * A resumed execution runs again for its release: a new deadline, and no earlier timeout. The
+ * reconciler follows it to its new end as it follows a first run, through the schedule item the
+ * resume put back to Started (a lost event costs minutes, not the release).
  */
 export async function awaitAgain(
   deps: ExecutionDeps,
-  execution: { pipelineExecutionId: string; releaseId: string; deadlineAt: string },
+  execution: { pipelineExecutionId: string; deadlineAt: string },
 ): Promise<void> {
   await deps.ddb.send(
     new UpdateCommand({
       TableName: deps.tables.executions,
       Key: { [ExecutionsTable.hashKey]: execution.pipelineExecutionId },
-      UpdateExpression:
-        "SET awaitingRelease = :releaseId, waitingSince = :now, deadlineAt = :deadline REMOVE timedOut",
+      UpdateExpression: "SET deadlineAt = :deadline REMOVE timedOut",
       ConditionExpression: "attribute_exists(pipelineExecutionId)",
-      ExpressionAttributeValues: {
-        ":releaseId": execution.releaseId,
-        ":now": nowIso(deps),
-        ":deadline": execution.deadlineAt,
-      },
+      ExpressionAttributeValues: { ":deadline": execution.deadlineAt },
     }),
   );
-}
-
-/** Takes an execution off the `waiting` index once its end has been acted on. */
-export async function releaseWaiterDone(deps: ExecutionDeps, pipelineExecutionId: string): Promise<void> {
-  await deps.ddb
-    .send(
-      new UpdateCommand({
-        TableName: deps.tables.executions,
-        Key: { [ExecutionsTable.hashKey]: pipelineExecutionId },
-        UpdateExpression: "REMOVE awaitingRelease, waitingSince, deadlineAt",
-        ConditionExpression: "attribute_exists(pipelineExecutionId)",
-      }),
-    )
-    .catch((error: unknown) => {
-      if (!isConditionFailure(error)) throw error;
-    });
 }
 
 /** BatchGetItem reads at most 100 keys per call (and 16 MB). */

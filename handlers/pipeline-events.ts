@@ -2,15 +2,13 @@
  * The pipeline-event Lambda and the reconciler: both turn a pipeline execution's end into the
  * scheduler's decisions. Events come from EventBridge ("CodePipeline Pipeline Execution State
  * Change", delivered at least once, in any order); the reconciler asks CodePipeline about every
- * execution still on the `waiting` index, so a lost event costs minutes, not the release.
+ * execution a RUNNING release's schedule names Started, so a lost event costs minutes, not the
+ * release.
  */
-import { GetPipelineExecutionCommand } from "@aws-sdk/client-codepipeline";
 import type { EventBridgeEvent } from "aws-lambda";
 import type { PipelineStateChangeEvent } from "../contract/pipeline-events";
-import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { paged, readItem } from "./reads";
-import { type ExecutionDeps, type ExecutionItem, nowIso, recordState } from "./executions";
-import { abandonPastGrace, stopExecution } from "./stops";
+import { readItem } from "./reads";
+import { type ExecutionDeps, type ExecutionItem, recordState } from "./executions";
 import {
   ExecutionsTable,
   PIPELINE_EVENT_DETAIL_TYPE,
@@ -19,7 +17,8 @@ import {
   statusFromEventState,
 } from "../contract/tables";
 import { expireGates } from "./release/gates";
-import { onPipelineEnded, resumeStuckStarts } from "./release/progress";
+import { endOnSchedule, onPipelineEnded } from "./release/progress";
+import { type SchedulePass, reconcileSchedules } from "./release/reconcile-schedule";
 import { endReleasesOfEndedExecutions } from "./release/execution-ended";
 import { onExecutionResumed } from "./release/resume";
 
@@ -44,13 +43,21 @@ function executionAttempt(value: unknown): number {
   return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : 1;
 }
 
-/** The pipeline-event Lambda: record the change; when the execution ended, act on it for its release. */
+/**
+ * The pipeline-event Lambda: record the change; when the execution ended, act on it for its
+ * release. A change the records already hold, or that its schedule item records as it acts,
+ * writes nothing to the execution's item (`actedWithoutRecording`).
+ */
 export async function handlePipelineEvent(
   deps: ExecutionDeps,
   event: PipelineStateChangeEvent,
 ): Promise<PipelineEventOutcome> {
   const status = statusFromEventState(event.detail?.state);
   if (event["detail-type"] !== PIPELINE_EVENT_DETAIL_TYPE || status === undefined) return "ignored";
+  const attempt = executionAttempt(event.detail["pipeline-execution-attempt"]);
+  const known = isTerminal(status) ? await readExecution(deps, event.detail["execution-id"]) : undefined;
+  const acted = await actedWithoutRecording(deps, known, { state: event.detail.state, status, attempt });
+  if (acted) return acted;
   const item = await recordState(deps, {
     pipelineExecutionId: event.detail["execution-id"],
     pipeline: event.detail.pipeline,
@@ -58,12 +65,13 @@ export async function handlePipelineEvent(
     status,
     at: event.time,
     eventId: event.id,
-    attempt: executionAttempt(event.detail["pipeline-execution-attempt"]),
+    attempt,
   });
   if (!item) {
-    // Recorded before, but a failed attempt may not have acted on it: it is still waiting then.
+    // Recorded before, but a failed attempt may not have acted on it (onPipelineEnded repeats
+    // nothing once the schedule records the end settled).
     const stored = await readExecution(deps, event.detail["execution-id"]);
-    if (stored?.awaitingRelease && isTerminal(stored.status)) await onPipelineEnded(deps, stored);
+    if (stored?.releaseId && isTerminal(stored.status)) await onPipelineEnded(deps, stored);
     // A resume whose first delivery died after recording it: acting on it again repeats nothing.
     else if (event.detail.state === "RESUMED" && stored?.releaseId && !isTerminal(stored.status))
       await onExecutionResumed(deps, stored, false);
@@ -81,6 +89,30 @@ export async function handlePipelineEvent(
   return "ended";
 }
 
+/**
+ * What the records hold without the execution's item: a first attempt's STARTED is what its start
+ * record says (handlers/executions.ts, recordStart: `startedAt`, `InProgress`), so it writes
+ * nothing, whether it arrives before that record or after. A first attempt's end, once the
+ * schedule names the execution, is decided there (endOnSchedule): a success is recorded by the
+ * schedule write that acts on it (status, `endedAt`), and an end after the schedule's end is a
+ * duplicate. A success is never resumed (RetryStageExecution retries failed actions only:
+ * https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RetryStageExecution.html), so no
+ * later attempt's record needs it on the execution's item. Decided on consistent reads, never on a
+ * failed conditional write (which DynamoDB bills). Undefined: record it on the execution's item.
+ */
+async function actedWithoutRecording(
+  deps: ExecutionDeps,
+  known: ExecutionItem | undefined,
+  event: { state: string; status: PipelineExecutionStatus; attempt: number },
+): Promise<PipelineEventOutcome | undefined> {
+  if (event.attempt !== 1) return undefined;
+  // Its start record (written, or still to come: the claimant that started it writes it) says it.
+  if (event.state === "STARTED") return "recorded";
+  if (!isTerminal(event.status) || !known?.releaseId || isTerminal(known.status)) return undefined;
+  if ((known.executionAttempt ?? 1) !== 1) return undefined;
+  return endOnSchedule(deps, { ...known, status: event.status });
+}
+
 async function readExecution(
   deps: ExecutionDeps,
   pipelineExecutionId: string,
@@ -90,64 +122,33 @@ async function readExecution(
   });
 }
 
-const EVENT_STATE_OF: Record<PipelineExecutionStatus, string> = {
-  InProgress: "STARTED",
-  Stopping: "STOPPING",
-  Stopped: "STOPPED",
-  Succeeded: "SUCCEEDED",
-  Failed: "FAILED",
-  Cancelled: "CANCELED",
-  Superseded: "SUPERSEDED",
-};
-
-export interface ReconcileReport {
-  checked: number;
-  completed: number;
-  /** Starts taken over from a claimant that never recorded them. */
-  resumedStarts: number;
+export interface ReconcileReport extends SchedulePass {
   /** Approval gates closed because their deadline passed. */
   expiredGates: number;
   /** RUNNING releases whose execution had ended without their outcome (the backstop). */
   endedReleases: number;
-  /** Stop-and-waits still pending past stopGraceMinutes, abandoned. */
-  abandonedStops: number;
   /** Cancels whose stop pass was lost with its hand-off, run again (release/cancel-sweep.ts). */
   finishedCancels: number;
-  failures: { pipelineExecutionId: string; error: string }[];
 }
 
 /**
- * The reconciler: for every execution still waiting (the sparse `waiting` index), ask CodePipeline
- * for its status and act on the ends no event brought.
+ * The reconciler: the schedule of every RUNNING release (./release/reconcile-schedule.ts): stuck
+ * claims, executions whose end no event brought, unfinished settles; then gates past their
+ * deadline and the backstop.
  */
 export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
   const report: ReconcileReport = {
     checked: 0,
     completed: 0,
     resumedStarts: 0,
+    repairedSettles: 0,
     expiredGates: 0,
     endedReleases: 0,
     abandonedStops: 0,
     finishedCancels: 0,
     failures: [],
   };
-  const stillWaiting = paged<WaitingExecution>(deps.ddb, {
-    scan: { TableName: deps.tables.executions, IndexName: ExecutionsTable.waitingIndex.name },
-  });
-  for await (const waiting of stillWaiting) {
-    report.checked += 1;
-    try {
-      const done = await reconcileOne(deps, waiting);
-      if (done === "completed") report.completed += 1;
-      if (done === "abandoned") report.abandonedStops += 1;
-    } catch (error) {
-      // One broken execution must not stop the pass over the others.
-      report.failures.push({
-        pipelineExecutionId: waiting.pipelineExecutionId,
-        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-      });
-    }
-  }
+  await reconcileSchedules(deps, report);
   // Each pass runs even when another failed; a failure is reported, not thrown.
   const pass = async (work: () => Promise<number>): Promise<number> => {
     try {
@@ -160,66 +161,7 @@ export async function reconcile(deps: ExecutionDeps): Promise<ReconcileReport> {
       return 0;
     }
   };
-  report.resumedStarts = await pass(() => resumeStuckStarts(deps));
   report.expiredGates = await pass(() => expireGates(deps));
   report.endedReleases = await pass(() => endReleasesOfEndedExecutions(deps, report));
   return report;
-}
-
-/**
- * What the `waiting` index holds of an execution: its keys and its projection, no more, so the
- * compiler refuses a reconciler that reads a field the index leaves out.
- */
-type WaitingExecution = Pick<
-  ExecutionItem,
-  "pipelineExecutionId" | "awaitingRelease" | (typeof ExecutionsTable.waitingIndex.projection)[number]
->;
-
-async function reconcileOne(
-  deps: ExecutionDeps,
-  waiting: WaitingExecution,
-): Promise<"completed" | "abandoned" | "waiting"> {
-  if (isTerminal(waiting.status)) {
-    await onPipelineEnded(deps, waiting);
-    return "completed";
-  }
-  const { pipelineExecution } = await deps.codepipeline.send(
-    new GetPipelineExecutionCommand({
-      pipelineName: waiting.pipeline,
-      pipelineExecutionId: waiting.pipelineExecutionId,
-    }),
-  );
-  const status = pipelineExecution?.status as PipelineExecutionStatus | undefined;
-  if (!isTerminal(status)) {
-    if (waiting.deadlineAt && waiting.deadlineAt < nowIso(deps) && !waiting.timedOut) {
-      // Ran longer than the release allows one pipeline: stop it; its STOPPED end fails it.
-      await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.tables.executions,
-          Key: { [ExecutionsTable.hashKey]: waiting.pipelineExecutionId },
-          UpdateExpression: "SET timedOut = :true",
-          ExpressionAttributeValues: { ":true": true },
-        }),
-      );
-      await stopExecution(
-        deps,
-        waiting,
-        `ran past its deadline ${waiting.deadlineAt} (longestPipelineRunHours)`,
-      );
-    }
-    return (await abandonPastGrace(deps, waiting)) ? "abandoned" : "waiting";
-  }
-  const attempt = waiting.executionAttempt ?? 1;
-  const item = await recordState(deps, {
-    pipelineExecutionId: waiting.pipelineExecutionId,
-    pipeline: waiting.pipeline ?? pipelineExecution?.pipelineName ?? "",
-    state: EVENT_STATE_OF[status],
-    status,
-    at: nowIso(deps),
-    // One id per attempt's end: a resumed execution's new end is a new event.
-    eventId: `reconciler:${waiting.pipelineExecutionId}:${attempt > 1 ? `${attempt}:` : ""}${status}`,
-    attempt,
-  });
-  await onPipelineEnded(deps, item ?? { ...waiting, status });
-  return "completed";
 }

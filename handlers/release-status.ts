@@ -5,7 +5,7 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { readItem } from "./reads";
 import type { TableNames } from "./config";
-import { executionsByIds } from "./executions";
+import { executionsByIds, recordedHistory } from "./executions";
 import { RELEASE_ID_PATTERN } from "../contract/manifest-schema";
 import type { ApprovalView, PipelineStatusView, ReleaseStatusView } from "../contract/release-view";
 import { ReleasesTable } from "../contract/tables";
@@ -79,9 +79,9 @@ export async function readRelease(
   );
   const pipelines = schedule.map((item): PipelineStatusView => {
     const execution = executions.find((e) => e.pipelineExecutionId === item.pipelineExecutionId);
-    const history = [...(execution?.history ?? [])]
-      .sort((a, b) => a.at.localeCompare(b.at))
-      .map(({ state, at }) => ({ state, at }));
+    const history = item.pipelineExecutionId
+      ? recordedHistory(execution, item).map(({ state, at }) => ({ state, at }))
+      : [];
     const status =
       item.status === "Started" || item.status === "Starting"
         ? (execution?.status ?? "Started")

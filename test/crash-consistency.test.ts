@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import type { RegisterReleaseRequest } from "../handlers/release/registration";
 import { registerRelease } from "../handlers/release/registration";
-import { resumeStuckStarts, STUCK_START_SECONDS } from "../handlers/release/progress";
+import { STUCK_START_SECONDS } from "../handlers/release/progress";
+import { resumeStuckStarts } from "../handlers/release/reconcile-schedule";
 import { pipelinesOfRelease, readReleaseItem } from "../handlers/release/reads";
 import type { LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalExecution } from "../local/engine";
@@ -415,7 +416,7 @@ describe("crash consistency: a function killed at each write, then recovered", f
       });
     });
 
-    /** The start in the pipeline-event function: the claim's takeover, the execution's link, the schedule's record. */
+    /** The start in the pipeline-event function: the claim's takeover, the schedule's record, the execution's link. */
     const START_WRITES = 3;
     for (let k = 0; k <= START_WRITES; k += 1) {
       it(`starts an approved pipeline once when its start died after write ${k} of ${START_WRITES}, through a repeated approval or the reconciler`, async () => {

@@ -347,17 +347,16 @@ describe("handlers", () => {
         new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-r-fail-svc-a" } }),
       );
       assert.equal(Item?.status, "Cancelled");
-      assert.equal(Item?.awaitingRelease, undefined, "off the reconciler's index");
     });
 
     it("records an event once, however often it is delivered", async () => {
       await claim("exec-dup", "r-dup");
       assert.equal(
-        await handlePipelineEvent(deps(), pipelineEvent("exec-dup", "STARTED", "ev-1")),
+        await handlePipelineEvent(deps(), pipelineEvent("exec-dup", "STOPPING", "ev-1")),
         "recorded",
       );
       assert.equal(
-        await handlePipelineEvent(deps(), pipelineEvent("exec-dup", "STARTED", "ev-1")),
+        await handlePipelineEvent(deps(), pipelineEvent("exec-dup", "STOPPING", "ev-1")),
         "duplicate",
       );
       const { Item } = await documentClient(raw).send(
@@ -365,13 +364,38 @@ describe("handlers", () => {
       );
       assert.deepEqual(
         Item?.history.map((h: { state: string }) => h.state),
-        ["STARTED"],
+        ["STOPPING"],
       );
+    });
+
+    it("writes nothing for a first attempt's STARTED, before or after the start record: the record says it", async () => {
+      assert.equal(
+        await handlePipelineEvent(deps(), pipelineEvent("exec-early", "STARTED", "ev-1")),
+        "recorded",
+      );
+      const early = await documentClient(raw).send(
+        new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-early" } }),
+      );
+      assert.equal(early.Item, undefined);
+      await claim("exec-known", "r-known");
+      assert.equal(
+        await handlePipelineEvent(deps(), pipelineEvent("exec-known", "STARTED", "ev-2")),
+        "recorded",
+      );
+      const known = await documentClient(raw).send(
+        new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-known" } }),
+      );
+      assert.deepEqual(known.Item, {
+        pipelineExecutionId: "exec-known",
+        releaseId: "r-known",
+        pipeline: "svc-a",
+        status: "Started",
+      });
     });
 
     it("never lets a late event overwrite a terminal status, and records one end per execution", async () => {
       await handlePipelineEvent(deps(), pipelineEvent("exec-late", "FAILED", "ev-end"));
-      await handlePipelineEvent(deps(), pipelineEvent("exec-late", "STARTED", "ev-start"));
+      await handlePipelineEvent(deps(), pipelineEvent("exec-late", "STOPPING", "ev-stopping"));
       await handlePipelineEvent(deps(), pipelineEvent("exec-late", "STOPPED", "ev-stopped"));
       const { Item } = await documentClient(raw).send(
         new GetCommand({ TableName: tables.executions, Key: { pipelineExecutionId: "exec-late" } }),
@@ -379,7 +403,7 @@ describe("handlers", () => {
       assert.equal(Item?.status, "Failed");
       assert.deepEqual(
         Item?.history.map((h: { state: string }) => h.state),
-        ["FAILED", "STARTED"],
+        ["FAILED", "STOPPING"],
       );
     });
 

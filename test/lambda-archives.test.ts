@@ -303,10 +303,20 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     });
     assert.equal(result, "ended");
     assert.deepEqual(await outcome, { status: "SUCCEEDED", causedBy: SUBMITTER });
+    // The schedule named the execution: the success is recorded by the schedule's write that acts
+    // on it, and the execution's item keeps only its link to the release.
     const { Item } = await documentClient(raw).send(
       new GetCommand({ TableName: "executions", Key: { pipelineExecutionId } }),
     );
-    assert.deepEqual(Item?.history, [{ state: "SUCCEEDED", at: "2026-11-27T00:00:00Z", eventId: "event-1" }]);
+    assert.equal(Item?.releaseId, "r1");
+    assert.equal(Item?.history, undefined);
+    const schedule = await documentClient(raw).send(
+      new GetCommand({
+        TableName: "release-pipelines",
+        Key: { releaseId: "r1", pipeline: DEV_PIPELINES[0] },
+      }),
+    );
+    assert.deepEqual([schedule.Item?.status, schedule.Item?.settled], ["Succeeded", true]);
   });
 
   it("reconciler asks CodePipeline and completes a release whose pipeline's end event was lost", async () => {
@@ -326,6 +336,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       endedReleases: 0,
       abandonedStops: 0,
       finishedCancels: 0,
+      repairedSettles: 0,
       failures: [],
     });
     assert.deepEqual(await outcome, { status: "SUCCEEDED", causedBy: SUBMITTER });

@@ -4,9 +4,7 @@
  * read from dynalite after its database closed, an uncaught error in whatever test ran next.
  */
 import assert from "node:assert/strict";
-import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ReconcileReport } from "../handlers/pipeline-events";
-import { ExecutionsTable } from "../contract/tables";
 import { type LocalReleaseMachine, startLocalReleaseMachine } from "../local/release-machine";
 import { startCliServer } from "./cli-harness";
 import { functionDdbs, localPipelines, newReleaseId, until } from "./local-helpers";
@@ -15,7 +13,7 @@ import { functionDdbs, localPipelines, newReleaseId, until } from "./local-helpe
 const NAMES = Array.from({ length: 10 }, (_, i) => `close-${i + 1}`);
 
 /**
- * Holds the reconciler's scan of the waiting index (or, with `holdAll`, every request) until
+ * Holds the reconciler's read of a running release's schedule (or, with `holdAll`, every request) until
  * `gate` resolves, and counts the handlers' DynamoDB requests: started, answered, and failed.
  */
 function watchDynamo(machine: LocalReleaseMachine, gate: Promise<void>, holdAll = false) {
@@ -26,11 +24,17 @@ function watchDynamo(machine: LocalReleaseMachine, gate: Promise<void>, holdAll 
       (next) => async (args) => {
         seen.started += 1;
         try {
-          const input = args.input as { TableName?: string; IndexName?: string };
-          const waitingScan =
-            input.TableName === machine.tables.executions &&
-            input.IndexName === ExecutionsTable.waitingIndex.name;
-          if (waitingScan || holdAll) {
+          const input = args.input as {
+            TableName?: string;
+            IndexName?: string;
+            KeyConditionExpression?: string;
+          };
+          // The reconciler's read of a RUNNING release's schedule (nothing else queries it here).
+          const scheduleRead =
+            input.TableName === machine.tables.releasePipelines &&
+            input.IndexName === undefined &&
+            input.KeyConditionExpression !== undefined;
+          if (scheduleRead || holdAll) {
             seen.held += 1;
             await gate;
           }
@@ -47,19 +51,16 @@ function watchDynamo(machine: LocalReleaseMachine, gate: Promise<void>, holdAll 
   return seen;
 }
 
-/** A release of every NAMES pipeline, each running until the machine stops, all in the waiting index. */
+/** A release of every NAMES pipeline, each running until the machine stops, all recorded Started. */
 async function releaseWaitingOnAll(machine: LocalReleaseMachine): Promise<void> {
   const releaseId = newReleaseId("close");
   machine.submit({ releaseId, pipelines: NAMES });
-  const waitingScan = new ScanCommand({
-    TableName: machine.tables.executions,
-    IndexName: ExecutionsTable.waitingIndex.name,
-    Select: "COUNT",
+  await until(`${releaseId}'s pipelines to be waited on`, async () => {
+    const release = await machine.readRelease(releaseId);
+    const recorded = release?.pipelines.filter((p) => p.pipelineExecutionId !== undefined) ?? [];
+    return recorded.length === NAMES.length;
   });
-  await until(
-    `${releaseId}'s pipelines to be waited on`,
-    async () => (await machine.deps.ddb.send(waitingScan)).Count === NAMES.length,
-  );
+  await machine.router.idle();
 }
 
 describe("closing the local release machine", function () {

@@ -85,8 +85,8 @@ describe("local mode restarted with a release it cannot take up", function () {
       RELEASE_MACHINE_DYNAMODB_PORT: String(dynamodbPort),
     };
     machine = await startLocalMain(env);
-    assert.equal(await post("/releases", { releaseId: "cut-1", pipelines: ["svc-a", "hold-a"] }), 200);
-    assert.equal(await post("/releases", { releaseId: "cut-2", pipelines: ["hold-b"] }), 200);
+    assert.equal(await post("/releases", { releaseId: "cut-1", pipelines: ["svc-a", "hold-a"] }), 202);
+    assert.equal(await post("/releases", { releaseId: "cut-2", pipelines: ["hold-b"] }), 202);
     seen.set("cut-1", await settledBeforeKill("cut-1", ["svc-a", "hold-a"], ["hold-a"]));
     seen.set("cut-2", await settledBeforeKill("cut-2", ["hold-b"], ["hold-b"]));
     await kill9(machine);

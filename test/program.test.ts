@@ -84,7 +84,8 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     Schedule: SCHEDULE,
     RecordExecutions: ["dynamodb:UpdateItem", "dynamodb:GetItem"],
     CompleteReleaseWait: ["states:SendTaskSuccess"],
-    FindWaitingExecutionsStuckStartsAndExpiredGates: ["dynamodb:Scan"],
+    FindExpiredGates: ["dynamodb:Scan"],
+    ReadWatchedExecutions: ["dynamodb:BatchGetItem"],
     ReleasePipelines: [...START_AND_STOP, "codepipeline:GetPipelineExecution", ...FAILURE_DETAILS],
     PublishReleaseEvents: ["events:PutEvents"],
     // The backstop's pass: RUNNING releases whose execution ended.

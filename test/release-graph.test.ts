@@ -293,7 +293,7 @@ describe("releases with dependencies between pipelines, end to end", function ()
 });
 
 /**
- * Holds the scheduler's record of a start (the Executions update that sets `awaitingRelease`)
+ * Holds the scheduler's record of a start (the Executions update that links the execution to its release)
  * until `hold` resolves: a DynamoDB client middleware, so the product code runs unchanged.
  */
 function holdRecordStart(
@@ -309,7 +309,8 @@ function holdRecordStart(
           UpdateExpression?: string;
           Key?: Record<string, unknown>;
         };
-        if (input.TableName === table && input.UpdateExpression?.includes("awaitingRelease = :releaseId")) {
+        // The start's link of the execution to its release (handlers/executions.ts, recordStart).
+        if (input.TableName === table && input.UpdateExpression?.includes("SET releaseId = :releaseId")) {
           await hold(String(input.Key?.pipelineExecutionId));
         }
         return next(args);

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { RetryStageExecutionCommand } from "@aws-sdk/client-codepipeline";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import type { ReleaseItem } from "../contract/lifecycle";
+import type { PipelineItem, ReleaseItem } from "../contract/lifecycle";
 import type { ExecutionItem } from "../handlers/executions";
 import { handlePipelineEvent, reconcile } from "../handlers/pipeline-events";
 import type { ExecutionRecord, LocalPipelineSpec } from "../local/codepipeline-service";
@@ -42,14 +42,25 @@ async function end(
 ): Promise<string> {
   const { pipelineExecutionId } = await running(m, pipeline);
   m.codepipeline.finish(pipelineExecutionId, status);
-  // Acted on: recorded for the release (its end may arrive first), then taken off the reconciler's
-  // index as the handler's last step.
+  // Recorded for the release (its end may arrive first): on the execution's item, or, for a first
+  // attempt's success, on the schedule alone (marked settled with it); the router's idle then
+  // waits for the rest of the handler's work.
   await until(`${pipeline}'s end to be acted on`, async () => {
     const { Item } = await m.deps.ddb.send(
       new GetCommand({ TableName: m.tables.executions, Key: { pipelineExecutionId } }),
     );
     const item = Item as ExecutionItem | undefined;
-    return item?.status === status && item.releaseId !== undefined && item.awaitingRelease === undefined;
+    if (item?.releaseId === undefined) return false;
+    if (item.status === status) return true;
+    const scheduled = await m.deps.ddb.send(
+      new GetCommand({ TableName: m.tables.releasePipelines, Key: { releaseId: item.releaseId, pipeline } }),
+    );
+    const schedule = scheduled.Item as PipelineItem | undefined;
+    return (
+      schedule?.pipelineExecutionId === pipelineExecutionId &&
+      schedule.status === status &&
+      schedule.settled === true
+    );
   });
   await m.router.idle();
   return pipelineExecutionId;

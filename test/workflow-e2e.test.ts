@@ -67,10 +67,8 @@ describe("the release workflow, end to end on the local engine", function () {
       published.map((e) => e.detail.status),
       ["RUNNING", "SUCCEEDED"],
     );
-    const waiting = (await executionItems(machine)).filter(
-      (i) => i.releaseId === releaseId && i.awaitingRelease,
-    );
-    assert.deepEqual(waiting, [], "no waiter is left behind");
+    const waiting = (await machine.readRelease(releaseId))?.pipelines.filter((p) => p.status !== "Succeeded");
+    assert.deepEqual(waiting, [], "no pipeline is left waiting for its end");
   });
 
   it("accepts a numeric releaseId, as the shipped manifest has, and records it by its JSON text", async () => {
@@ -266,7 +264,10 @@ describe("the release workflow, end to end on the local engine", function () {
       const ended = machine.codepipeline
         .executions("svc-b")
         .find((e) => e.pipelineExecutionId === found?.pipelineExecutionId);
-      return found?.awaitingRelease && ended?.status === "Succeeded" ? found : undefined;
+      const named = (await machine.readRelease(releaseId))?.pipelines[0]?.pipelineExecutionId;
+      return named && named === found?.pipelineExecutionId && ended?.status === "Succeeded"
+        ? found
+        : undefined;
     });
     assert.equal(item.status, "InProgress");
     assert.equal(execution.status, "RUNNING");

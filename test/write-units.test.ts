@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { itemSize, writeCost } from "../bench/write-units";
 import { meterRelease } from "../bench/write-units-bench";
-import { type TableShape, executionsTableShape } from "../contract/tables";
+import { type TableShape, executionsTableShape, releasePipelinesTableShape } from "../contract/tables";
 
 const shape: TableShape = {
   hashKey: "id",
@@ -64,43 +64,41 @@ describe("the bench's write-unit meter", () => {
 });
 
 describe("a release's metered writes on the local machine", () => {
-  it("writes each pipeline's schedule item four times: its success and its settled mark are one write", async () => {
-    const { byTable } = await meterRelease(2);
-    // Registration, the claim, the recorded start, and the success marked settled with it: each
-    // item is under 1 KB, one unit per write; a separate mark would make it 5 per pipeline.
-    assert.equal(byTable["release-pipelines"]?.table, 8);
-    // The `starting` index: the claim puts the entry, the recorded start deletes it.
-    assert.equal(byTable["release-pipelines"]?.indexes, 4);
+  it("writes each pipeline's schedule item four times and no index entry: registration, claim, start record, success marked settled", async () => {
+    const { byTable } = await meterRelease(2, "afterRecord");
+    // Each item is under 1 KB, one unit per write; a separate settled mark would make it 5 per
+    // pipeline, and an index of claims or of running pipelines 2 more (the reconciler reads the
+    // schedules of RUNNING releases instead).
+    assert.deepEqual(byTable["release-pipelines"], { table: 8, indexes: 0 });
+    // One write per execution, its link to the release: the STARTED event writes nothing (the link
+    // stands for it) and the success is recorded by the schedule's write that acts on it.
+    assert.deepEqual(byTable.executions, { table: 2, indexes: 0 });
   });
 
-  it("the Executions table has exactly the waiting index: a history append or a status change writes no index entry", () => {
-    // A release's executions are read by the ids its schedule names (executionsByIds); an index
-    // listing them by release (byRelease) had no reader left and cost one write unit per pipeline.
+  it("an end that races its start record costs the execution one more write, never an index entry or a failed write", async () => {
+    const { byTable } = await meterRelease(2);
+    // Instant pipelines: an end may arrive before the link (the handler cannot know the release and
+    // records it for the start to act on), at most once per pipeline; exactly one of the two acts.
+    const executions = byTable.executions ?? { table: 0, indexes: 0 };
+    assert.ok(executions.table >= 2 && executions.table <= 4, `executions table units ${executions.table}`);
+    assert.equal(executions.indexes, 0);
+    assert.deepEqual(byTable["release-pipelines"], { table: 8, indexes: 0 });
+  });
+
+  it("no table but Releases has an index a pipeline's writes reach: Executions none, the schedule only its gates", () => {
+    assert.deepEqual(executionsTableShape.globalSecondaryIndexes, []);
     assert.deepEqual(
-      executionsTableShape.globalSecondaryIndexes.map((index) => index.name),
-      ["waiting"],
+      releasePipelinesTableShape.globalSecondaryIndexes.map((index) => index.name),
+      ["gates"],
     );
     const item = {
       pipelineExecutionId: s("e-1"),
       releaseId: s("r-1"),
       pipeline: s("p-1"),
       status: s("InProgress"),
-      history: { L: [{ M: { state: s("STARTED"), at: s("t1"), eventId: s("ev-1") } }] },
+      history: { L: [{ M: { state: s("FAILED"), at: s("t1"), eventId: s("ev-1") } }] },
     };
-    const after = {
-      ...item,
-      status: s("Succeeded"),
-      history: { L: [...item.history.L, { M: { state: s("SUCCEEDED"), at: s("t2"), eventId: s("ev-2") } }] },
-    };
-    assert.deepEqual(writeCost(executionsTableShape, item, after, true), { table: 1, indexes: 0 });
-    // Claiming the execution for its release writes no index entry either.
-    const { releaseId: _, ...unclaimed } = item;
-    assert.deepEqual(writeCost(executionsTableShape, unclaimed, item, true), { table: 1, indexes: 0 });
-    // While waiting, `waiting` holds the status the reconciler reads, never the history.
-    const waiting = { ...item, awaitingRelease: s("r-1") };
-    assert.deepEqual(writeCost(executionsTableShape, waiting, { ...waiting, history: after.history }, true), {
-      table: 1,
-      indexes: 0,
-    });
+    const { releaseId: _, ...unlinked } = item;
+    assert.deepEqual(writeCost(executionsTableShape, unlinked, item, true), { table: 1, indexes: 0 });
   });
 });

@@ -6,13 +6,13 @@
  * STARTS_PER_INVOCATION dependants and hands the rest on with one "Release Starts Pending" event;
  * a rule delivers it to the pipeline-event function as an asynchronous invocation (with Lambda's
  * retries and the dead-letter queue), which readies the next batch and hands on again, until none
- * is left. The ended execution stays on the `waiting` index until the last batch is done, so a
- * lost hand-off (or a function that died after readying dependants) is repeated by the
- * reconciler, which acts on every ended execution still waiting: the index it already scans, no
- * new one. Every mark is a set-add and every start a claim, so a repeated batch starts nothing twice.
+ * is left. A lost hand-off (or a function that died after readying dependants) leaves a dependant
+ * of a success without that success's mark in `depsSucceeded`, which the reconciler's pass over the
+ * RUNNING release's schedule finds and repeats (handlers/release/reconcile-schedule.ts). Every
+ * mark is a set-add and every start a claim, so a repeated batch starts nothing twice.
  */
 import { STARTS_PENDING_DETAIL_TYPE, type StartsPendingDetail } from "../../contract/event-patterns";
-import { type ExecutionDeps, releaseWaiterDone } from "../executions";
+import type { ExecutionDeps } from "../executions";
 import { handOffStarts } from "./hand-off";
 import { readyDependantsFrom } from "./progress";
 import { readPipeline } from "./reads";
@@ -39,7 +39,7 @@ export function isStartsPending(event: unknown): event is StartsPendingEvent {
 
 /**
  * The pipeline-event function's part: one batch of the succeeded pipeline's dependants from the
- * cursor, then the next hand-off, or, after the last batch, the execution off the `waiting` index.
+ * cursor, then the next hand-off (a lost one leaves a dependant unmarked, which the reconciler repeats).
  */
 export async function startPendingDependants(
   deps: ExecutionDeps,
@@ -51,6 +51,5 @@ export async function startPendingDependants(
   if (item?.pipelineExecutionId !== pipelineExecutionId || item.status !== "Succeeded") return "ignored";
   const next = await readyDependantsFrom(deps, releaseId, pipeline, item.dependants, from);
   if (next !== null) await handOffStarts(deps, { releaseId, pipeline, pipelineExecutionId, from: next });
-  else await releaseWaiterDone(deps, pipelineExecutionId);
   return "recorded";
 }

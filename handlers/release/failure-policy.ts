@@ -88,7 +88,7 @@ export async function stopRelease(
       if (await stopExecution(deps, execution, reason, kind)) stopped.push(item.pipeline);
     } else if (item.status === "Skipped" && item.settled !== true) {
       // A skip whose settle died between its count and its mark: nothing else repeats it (an
-      // ended pipeline's settle is repeated from the `waiting` index), so a repeated pass finishes
+      // ended pipeline's settle is repeated by the reconciler), so a repeated pass finishes
       // it; the repeat only over-counts, which completion tolerates: it is confirmed on the marks.
       await settle(deps, releaseId, item.pipeline);
     }

@@ -12,15 +12,8 @@ import { randomUUID } from "node:crypto";
 import { CLAIM_EXPIRY_SECONDS } from "../../contract/function-timeouts";
 import { type ApprovalGate, clientRequestToken } from "../../contract/manifest";
 import { MACHINE, type PipelineEnd, type PipelineItem, PIPELINE_CHANGES } from "../../contract/lifecycle";
-import { ExecutionsTable, ReleasePipelinesTable, SETTLED_STATUSES, isTerminal } from "../../contract/tables";
-import { readItem } from "../reads";
-import {
-  type ExecutionDeps,
-  type ExecutionItem,
-  nowIso,
-  recordStart,
-  releaseWaiterDone,
-} from "../executions";
+import { SETTLED_STATUSES, isTerminal } from "../../contract/tables";
+import { type ExecutionDeps, type ExecutionItem, nowIso, recordStart } from "../executions";
 import { stopExecution } from "../stops";
 import { pipelineEnd } from "../failure-cause";
 import { changePipeline } from "../lifecycle-store";
@@ -33,7 +26,6 @@ import {
   START_CONCURRENCY,
   STARTS_PER_INVOCATION,
   inBatches,
-  onScheduleIndex,
   readPipeline,
   readReleaseItem,
   startsPipelines,
@@ -96,25 +88,28 @@ export async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Pro
   }
   const startedAt = nowIso(deps);
   const deadlineAt = new Date(Date.parse(startedAt) + release.pipelineTimeoutSeconds * 1000).toISOString();
-  // The execution first (its release, on the `waiting` index), then the schedule: a claimant that
-  // dies between the two leaves the claim on the `starting` index, which the reconciler takes over
-  // and repeats with the same clientRequestToken. The other order left a schedule naming an
-  // execution that knew no release, whose end nothing would act on (docs/architecture.md, "Crash
-  // consistency"). Not recorded on the schedule: the claim's taker-over recorded it.
-  await recordStart(deps, { releaseId, pipeline, pipelineExecutionId, startedAt, deadlineAt });
-  await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordStart, {
+  // The schedule first, then the execution's link to its release. A claimant that dies before the
+  // schedule's write leaves the claim Starting, which the reconciler takes over and repeats with the
+  // same clientRequestToken; one that dies between the two leaves the schedule naming an execution
+  // that knows no release, which the reconciler links (./reconcile-schedule.ts) and follows as
+  // every Started item of a RUNNING release. Not recorded: the claim's taker-over records it.
+  const recorded = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordStart, {
     fields: { pipelineExecutionId, startedAt, attempt: release.attempt },
     where: { claim: item.claimedBy ?? "" },
   });
-  // Its end may have arrived before the schedule named it: the event's handler found no pipeline
-  // naming it then, so this read (after the schedule's write) sees the end and acts on it.
-  const execution = await readItem<ExecutionItem>(deps.ddb, deps.tables.executions, {
-    [ExecutionsTable.hashKey]: pipelineExecutionId,
+  if (!recorded.changed) return;
+  // The link answers the item as stored: an end already on it was recorded before the link, by a
+  // handler that could not know its release, so this start acts on it. An end recorded after the
+  // link is its handler's to act on: the schedule named the execution before the link existed.
+  // Exactly one of the two acts (docs/architecture.md, "Races").
+  const execution = await recordStart(deps, {
+    releaseId,
+    pipeline,
+    pipelineExecutionId,
+    startedAt,
+    deadlineAt,
   });
-  if (!execution) throw new Error(`execution ${pipelineExecutionId} of ${pipeline} was not recorded`);
-  // Still awaiting its release: no handler has finished acting on the end (one that found no
-  // pipeline naming it left it there), so this start acts on it; a finished one took it off.
-  if (isTerminal(execution.status) && execution.awaitingRelease) await onPipelineEnded(deps, execution);
+  if (isTerminal(execution.status)) await onPipelineEnded(deps, execution);
   // A failure recorded while this start was in flight: either the failure's stop pass saw this
   // execution (recorded above), or this read sees the failure. Stopping twice is harmless.
   const now = await readReleaseItem(deps, releaseId);
@@ -156,32 +151,28 @@ async function startExecution(deps: ExecutionDeps, item: PipelineItem, attempt: 
 }
 
 /**
- * The reconciler's part of the schedule: starts whose Lambda died between the claim and the record
- * (found on the sparse `starting` index) are taken over, one taker at a time, and completed.
- * `olderThanSeconds`: 0 only where every claimant is known to have stopped (local mode's restart).
+ * The reconciler's part of the schedule: a start whose Lambda died between the claim and the
+ * record (a schedule item still Starting since before `cutoff`) is taken over, one taker at a
+ * time, and completed. Answers whether this caller took it over.
  */
-export async function resumeStuckStarts(
+export async function resumeStuckStart(
   deps: ExecutionDeps,
-  olderThanSeconds = STUCK_START_SECONDS,
-): Promise<number> {
-  let resumed = 0;
-  const cutoff = new Date(Date.parse(nowIso(deps)) - olderThanSeconds * 1000).toISOString();
-  const stuckStarts = onScheduleIndex<PipelineItem & { startingSince: string }>(
-    deps,
-    ReleasePipelinesTable.startingIndex.name,
-  );
-  for await (const stuck of stuckStarts) {
-    if (stuck.startingSince > cutoff) continue;
-    const claim = await changePipeline(deps, stuck.releaseId, stuck.pipeline, PIPELINE_CHANGES.takeOver, {
-      fields: { claimedBy: randomUUID(), startingSince: nowIso(deps) },
-      where: { previousClaim: stuck.claimedBy ?? "" },
-    });
-    if (claim.changed) {
-      await startClaimed(deps, claim.item);
-      resumed += 1;
-    }
-  }
-  return resumed;
+  stuck: PipelineItem,
+  cutoff: string,
+): Promise<boolean> {
+  if (stuck.status !== "Starting" || !stuck.startingSince || stuck.startingSince > cutoff) return false;
+  const claim = await changePipeline(deps, stuck.releaseId, stuck.pipeline, PIPELINE_CHANGES.takeOver, {
+    fields: { claimedBy: randomUUID(), startingSince: nowIso(deps) },
+    where: { previousClaim: stuck.claimedBy ?? "" },
+  });
+  if (!claim.changed) return false;
+  await startClaimed(deps, claim.item);
+  return true;
+}
+
+/** The moment before which a claim is stuck: `olderThanSeconds` (STUCK_START_SECONDS) ago. */
+export function stuckCutoff(deps: ExecutionDeps, olderThanSeconds = STUCK_START_SECONDS): string {
+  return new Date(Date.parse(nowIso(deps)) - olderThanSeconds * 1000).toISOString();
 }
 
 /**
@@ -227,10 +218,14 @@ async function openGate(
  * step is a conditional or set-valued write, so a duplicate event or a retry repeats nothing that
  * matters. Called by the pipeline-event handler and the reconciler.
  */
-export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionItem): Promise<void> {
+export async function onPipelineEnded(
+  deps: ExecutionDeps,
+  execution: ExecutionItem,
+  read?: PipelineItem,
+): Promise<void> {
   const { releaseId, pipeline, pipelineExecutionId, status } = execution;
   if (!releaseId || !pipeline || !isTerminal(status)) return;
-  let item = await readPipeline(deps, releaseId, pipeline);
+  let item = read ?? (await readPipeline(deps, releaseId, pipeline));
   // Not this release's execution of the pipeline (an earlier attempt's, say): nothing to decide.
   if (!item || item.pipelineExecutionId !== pipelineExecutionId) return;
   // A later attempt's end (RetryStageExecution) than the schedule item holds: the resume first.
@@ -239,42 +234,74 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
     item = (await readPipeline(deps, releaseId, pipeline)) ?? item;
   }
   // A resumed execution's new end after its release's outcome: its history has it; nothing counts.
-  if (SETTLED_STATUSES.includes(item.status) && item.status !== status) {
-    await releaseWaiterDone(deps, pipelineExecutionId);
-    return;
-  }
+  if (SETTLED_STATUSES.includes(item.status) && item.status !== status) return;
+  // Recorded and marked by the caller that acted on it first (an event and a start both saw the
+  // end; a duplicate): the rest is that caller's, and a crash of it the reconciler's, whose pass
+  // over the schedule finds a count or a dependant's mark missing (./reconcile-schedule.ts).
+  if (item.status === status && item.settled === true) return;
   const succeeded = status === "Succeeded";
   const end = succeeded ? undefined : await pipelineEnd(deps, execution, status);
   const cause = end?.cause;
   // A success is marked settled as it is recorded (contract/lifecycle-success.ts): one write less.
   let marked = item.settled === true;
-  if (!SETTLED_STATUSES.includes(item.status) && succeeded) {
-    const recorded = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordSuccess, {
-      fields: { endedAt: nowIso(deps), settled: true },
-      where: { pipelineExecutionId },
-    });
-    marked ||= recorded.changed;
-  } else if (!SETTLED_STATUSES.includes(item.status) && isPipelineEnd(status)) {
-    // Not recorded: a concurrent duplicate recorded it.
-    await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordEnd, {
-      fields: { endedAt: nowIso(deps), ...end },
-      where: { pipelineExecutionId },
-      to: status,
-    });
+  if (!SETTLED_STATUSES.includes(item.status) && isPipelineEnd(status)) {
+    const recorded = succeeded
+      ? await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordSuccess, {
+          fields: { endedAt: nowIso(deps), settled: true },
+          where: { pipelineExecutionId },
+        })
+      : await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordEnd, {
+          fields: { endedAt: nowIso(deps), ...end },
+          where: { pipelineExecutionId },
+          to: status,
+        });
+    // Not recorded: a concurrent caller (the start and the event both saw the end, or a duplicate)
+    // recorded it and acts on it; should it die, the reconciler's pass repeats the rest.
+    if (!recorded.changed) return;
+    marked ||= succeeded;
   }
-  // Dependants past the first batch are handed on (./dependants.ts); the execution then stays on
-  // the `waiting` index until the last batch is done, so the reconciler repeats a lost hand-off.
-  let handedOff = false;
+  // Dependants past the first batch are handed on (./dependants.ts); a lost hand-off leaves a
+  // dependant without this pipeline's mark, which the reconciler's pass finds and repeats.
   if (succeeded) {
-    const next = await readyDependantsFrom(deps, releaseId, pipeline, item.dependants, 0);
-    if (next !== null) await handOffStarts(deps, { releaseId, pipeline, pipelineExecutionId, from: next });
-    handedOff = next !== null;
+    await readyDependants(deps, { releaseId, pipeline, pipelineExecutionId, dependants: item.dependants });
     if (item.executionAttempt !== undefined) await clearFailureIfHarmless(deps, releaseId, pipeline);
   } else {
     await afterFailure(deps, releaseId, pipeline, cause ?? "", item.attempt ?? 1);
   }
   await settle(deps, releaseId, pipeline, { marked, ended: pipelineExecutionId });
-  if (!handedOff) await releaseWaiterDone(deps, pipelineExecutionId);
+}
+
+/** A succeeded pipeline's dependants: the first batch now, the rest handed on. */
+export async function readyDependants(
+  deps: ExecutionDeps,
+  from: { releaseId: string; pipeline: string; pipelineExecutionId: string; dependants: readonly string[] },
+): Promise<void> {
+  const { releaseId, pipeline, pipelineExecutionId } = from;
+  const next = await readyDependantsFrom(deps, releaseId, pipeline, from.dependants, 0);
+  if (next !== null) await handOffStarts(deps, { releaseId, pipeline, pipelineExecutionId, from: next });
+}
+
+/**
+ * A first attempt's end on an execution its schedule names, decided on the schedule item: a second
+ * end of an execution the schedule already records ended is a `duplicate` (an execution ends
+ * once); a success is acted on, the schedule's write (status, `endedAt`, settled) its record
+ * (docs/architecture.md, "Write units"), and answers `ended`. Undefined when the schedule does not
+ * name it (a retry reset it), or for a failure while it runs: the caller records that on the
+ * execution's item, whose attempts a resume (RetryStageExecution) builds on.
+ */
+export async function endOnSchedule(
+  deps: ExecutionDeps,
+  execution: ExecutionItem,
+): Promise<"ended" | "duplicate" | undefined> {
+  const { releaseId, pipeline, pipelineExecutionId } = execution;
+  if (!releaseId || !pipeline || !isTerminal(execution.status)) return undefined;
+  const item = await readPipeline(deps, releaseId, pipeline);
+  if (!item || item.pipelineExecutionId !== pipelineExecutionId || (item.executionAttempt ?? 1) !== 1)
+    return undefined;
+  if (SETTLED_STATUSES.includes(item.status)) return "duplicate";
+  if (execution.status !== "Succeeded" || item.status !== "Started") return undefined;
+  await onPipelineEnded(deps, execution, item);
+  return "ended";
 }
 
 function isPipelineEnd(status: string): status is PipelineEnd {

@@ -14,9 +14,9 @@ import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { ReleaseErrors } from "../../contract/errors";
 import { SETTLED_STATUSES, RELEASE_CHANGES, PIPELINE_CHANGES } from "../../contract/lifecycle";
 import type { PipelineItem, ReleaseItem } from "../../contract/lifecycle";
-import { type ExecutionDeps, executionsByIds, nowIso, recordState, releaseWaiterDone } from "../executions";
+import { type ExecutionDeps, executionsByIds, nowIso, recordState } from "../executions";
 import { changePipeline, changeRelease } from "../lifecycle-store";
-import { resumeStuckStarts } from "./progress";
+import { resumeStuckStarts } from "./reconcile-schedule";
 import { pipelinesOfRelease } from "./reads";
 
 /** The cause of a release interrupted by a stop of the local machine: what happened, and what resumes it. */
@@ -62,9 +62,9 @@ export async function takeOverDeadClaims(deps: ExecutionDeps): Promise<number> {
 
 /**
  * Releases RUNNING whose execution cannot run again (`attached` says which can): each running
- * pipeline is recorded (once) as Stopped and taken off the reconciler's index, those never started
- * read Skipped, and the release FAILED as interrupted, each dated by the release's last recorded
- * event. Returns the releases and those dates.
+ * pipeline is recorded (once) as Stopped, those never started read Skipped, and the release FAILED
+ * as interrupted, each dated by the release's last recorded event. Returns the releases and those
+ * dates.
  */
 export async function failAbandonedReleases(
   deps: ExecutionDeps,
@@ -96,7 +96,6 @@ export async function failAbandonedReleases(
           at: stoppedAt,
           eventId: `local-engine-stopped:${id}`,
         });
-        await releaseWaiterDone(deps, id);
       }
       await changePipeline(deps, releaseId, item.pipeline, PIPELINE_CHANGES.abandon, {
         fields: { endedAt: stoppedAt },

@@ -67,7 +67,7 @@ export async function onExecutionResumed(
     await changeRelease(deps, releaseId, RELEASE_CHANGES.unsettle, { fields: { settledCount: -1 } });
   }
   const deadlineAt = new Date(Date.parse(now) + noted.item.pipelineTimeoutSeconds * 1000).toISOString();
-  await awaitAgain(deps, { pipelineExecutionId, releaseId, deadlineAt });
+  await awaitAgain(deps, { pipelineExecutionId, deadlineAt });
   await announce(deps, execution, attempt, true, noted.item.status);
   return true;
 }
