@@ -56,6 +56,8 @@ export interface LocalServerOptions {
   allowSelfApproval?: boolean;
   /** The stack's `stopGraceMinutes`; unset: its default (15). */
   stopGraceMinutes?: number;
+  /** The stack's `failurePolicy`, for manifests that choose none; unset: the workflow's default. */
+  failurePolicy?: "stopRemaining" | "letFinish";
 }
 
 /** Who calls the local API: the header, as `$context.identity.userArn` names the caller on AWS. */
@@ -318,6 +320,7 @@ async function startParts(
       ...(options.sfnPort !== undefined && { sfnPort: options.sfnPort }),
       ...(options.allowSelfApproval !== undefined ? { allowSelfApproval: options.allowSelfApproval } : {}),
       ...(options.stopGraceMinutes !== undefined ? { stopGraceMinutes: options.stopGraceMinutes } : {}),
+      ...(options.failurePolicy !== undefined ? { workflow: { failurePolicy: options.failurePolicy } } : {}),
       onExecutionStarted,
       ...(options.retryPauseMs !== undefined ? { retryPauseMs: options.retryPauseMs } : {}),
     });

@@ -31,7 +31,10 @@ export interface RegisterReleaseRequest {
   source: string;
   /** Who submitted it; `unknown` when the source does not say. */
   submittedBy?: string;
+  /** The stack's failure policy: the release's unless the manifest chose its own (`options`). */
   failurePolicy: FailurePolicy;
+  /** What the manifest chose (ValidateManifest's `options`); absent from older executions' input. */
+  options?: { failurePolicy?: FailurePolicy };
   longestPipelineRunSeconds: number;
   pipelines: PlannedPipeline[];
 }
@@ -47,7 +50,8 @@ export async function registerRelease(
       startedAt: request.startedAt,
       source: request.source,
       attempt: 1,
-      failurePolicy: request.failurePolicy,
+      // The policy the release runs under, recorded and shown by GET /releases/{releaseId}.
+      failurePolicy: request.options?.failurePolicy ?? request.failurePolicy,
       pipelineCount: pipelines.length,
       pipelineTimeoutSeconds: request.longestPipelineRunSeconds,
       submittedBy: request.submittedBy ?? "unknown",
