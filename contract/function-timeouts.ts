@@ -28,6 +28,7 @@ export const FUNCTION_TIMEOUT_SECONDS: Record<HandlerName, number> = {
   executionEnded: 300,
   releaseStatus: DEFAULT_FUNCTION_TIMEOUT_SECONDS,
   releaseControl: 300,
+  uploaderEvent: DEFAULT_FUNCTION_TIMEOUT_SECONDS,
 };
 
 /** Stand-in ARNs: which actions a role grants does not depend on the stack. */

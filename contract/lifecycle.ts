@@ -14,6 +14,7 @@ import { CRASH_CONSISTENCY_CHANGES, SETTLE_ENDED } from "./lifecycle-control";
 import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
 import { SUCCESS_CHANGES } from "./lifecycle-success";
 import { RESUME_PIPELINE_CHANGES, RESUME_RELEASE_CHANGES } from "./lifecycle-resume";
+import { UPLOADER_CHANGES, type UploaderFields } from "./lifecycle-identity";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
 export type FailurePolicy = "stopRemaining" | "letFinish";
@@ -100,7 +101,7 @@ export interface RejectionRecord {
 }
 
 /** The Releases item. */
-export interface ReleaseItem {
+export interface ReleaseItem extends UploaderFields {
   releaseId: string;
   status: ReleaseStatus;
   executionArn: string;
@@ -358,6 +359,7 @@ export const RELEASE_CHANGES = {
   ...BACKSTOP_CHANGES,
   ...RESUME_RELEASE_CHANGES,
   ...CRASH_CONSISTENCY_CHANGES,
+  ...UPLOADER_CHANGES,
 } as const satisfies Record<string, ChangeDeclaration<ReleaseStatus, ReleaseItem>>;
 
 /** Every write to a ReleasePipelines item. */

@@ -57,6 +57,8 @@ export const HANDLER_NAMES = [
   "executionEnded",
   "releaseStatus",
   "releaseControl",
+  // Four eyes: who uploaded an S3 manifest, from CloudTrail's record (handlers/release/uploader.ts).
+  "uploaderEvent",
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
@@ -220,6 +222,13 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
     shared.schedule,
     shared.publishEvents,
     allow("StartRetries", ["states:StartExecution"], [requiredStateMachineArn(arns)]),
+  ],
+  // It records the upload apart (PutItem of an `upload:` item), reads the manifest's releaseId at
+  // that version, and records the uploader on the release (UpdateItem). RegisterRelease reads the
+  // `upload:` item with the GetItem it already has.
+  uploaderEvent: (arns, shared) => [
+    shared.readManifests,
+    allow("RecordUploaders", ["dynamodb:PutItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
   ],
   releaseStatus: (arns) => [
     allow("ReadReleases", ["dynamodb:GetItem"], [arns.releasesTableArn]),

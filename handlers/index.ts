@@ -39,4 +39,5 @@ export const LAMBDA_ENTRY_POINTS: { [N in FunctionName]: () => Handler<N> } = {
   releaseStatus: () => HANDLERS.releaseStatus({ execution: executionDeps() }),
   releaseControl: () =>
     HANDLERS.releaseControl({ execution: executionDeps(), control: controlSettingsFromEnvironment() }),
+  uploaderEvent: () => HANDLERS.uploaderEvent({ execution: executionDeps(), s3: s3ClientFromEnvironment() }),
 };

@@ -33,6 +33,12 @@ import { type RecordedRejection, type RejectionRequest, recordRejection } from "
 import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from "./release-status";
 import { type ControlRequest, releaseControlApi } from "./release-control";
 import { type RegisterReleaseRequest, registerRelease } from "./release/registration";
+import {
+  type UploadRecordedEvent,
+  type UploaderOutcome,
+  isUploadRecorded,
+  recordUploader,
+} from "./release/uploader";
 import { registerReleaseWaiter } from "./release/outcome";
 import { type RootsStarted, type StartRootsRequest, startMoreRoots } from "./release/start-batches";
 import { type FailExecutionRequest, type FailExecutionResult, failExecution } from "./release/ended";
@@ -104,6 +110,8 @@ export interface HandlerTypes {
   executionEnded: { needs: "execution"; event: ExecutionStatusChangeEvent; result: EndedRelease[] };
   releaseStatus: { needs: "execution"; event: ReleaseStatusRequest; result: ProxyResponse };
   releaseControl: { needs: "execution" | "control"; event: ControlRequest; result: ProxyResponse };
+  // --- Four eyes (issue 19, items 4): the uploader of an S3 manifest, from CloudTrail. ---
+  uploaderEvent: { needs: "execution" | "s3"; event: UploadRecordedEvent; result: UploaderOutcome };
 }
 
 export type FunctionName = keyof HandlerTypes;
@@ -195,6 +203,15 @@ export const HANDLERS: { [N in FunctionName]: Builder<N> } = {
     ({ execution, control }) =>
     (event) =>
       releaseControlApi({ ...execution, ...control }, event),
+
+  // --- Four eyes (issue 19, item 4) ---
+  /** CloudTrail's record of a write to the release bucket (the "AWS API Call via CloudTrail" rule). */
+  uploaderEvent:
+    ({ execution, s3 }) =>
+    (event) =>
+      isUploadRecorded(event)
+        ? recordUploader({ ...execution, s3 }, event)
+        : Promise.resolve({ recorded: "nothing", why: "not CloudTrail's record of an S3 call" }),
 };
 
 /** Function `name`'s handler, built from all the deps (local mode). */

@@ -32,7 +32,12 @@ import { releaseBucket, releaseTables } from "./storage";
  * is derived from): the functions that
  * validate manifests or request bodies carry the parser's schema compiler (ajv).
  */
-const PARSES_MANIFESTS: ReadonlySet<HandlerName> = new Set(["validateManifest", "releaseControl"]);
+// uploaderEvent reads an uploaded manifest's releaseId (contract/manifest.ts, readableReleaseId).
+const PARSES_MANIFESTS: ReadonlySet<HandlerName> = new Set([
+  "validateManifest",
+  "releaseControl",
+  "uploaderEvent",
+]);
 
 /**
  * One reconciler at a time: two overlapping passes would take over the same stuck claims and race
@@ -124,6 +129,7 @@ export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseM
         pipelineEventFunction: functions.pipelineEvent,
         reconcilerFunction: functions.reconciler,
         executionEndedFunction: functions.executionEnded,
+        uploaderEventFunction: functions.uploaderEvent,
         reconcileSchedule: settings.reconcileSchedule,
         accountId: placement.accountId,
       },

@@ -114,6 +114,11 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     ReadSchedule: ["dynamodb:Query"],
     ReadReleaseExecutions: ["dynamodb:BatchGetItem"],
   },
+  // Four eyes: the upload recorded apart, the manifest's releaseId read, the uploader recorded.
+  uploaderEvent: {
+    ReadManifests: READ_MANIFESTS,
+    RecordUploaders: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+  },
 };
 const EVERY_FUNCTION_GRANTS = {
   WriteOwnLogs: ["logs:CreateLogStream", "logs:PutLogEvents"],

@@ -23,6 +23,7 @@ import { publishReleaseEvent } from "../release-events";
 import { skipUnstartedIfStopped } from "./failure-policy";
 import { START_CONCURRENCY, inBatches } from "./reads";
 import { startReadyFrom } from "./start-batches";
+import { takeRecordedUploader } from "./uploader";
 
 export interface RegisterReleaseRequest {
   releaseId: string;
@@ -65,6 +66,8 @@ export async function registerRelease(
     );
   }
 
+  // An S3 upload's uploader, if CloudTrail's record of it arrived first (./uploader.ts).
+  await takeRecordedUploader(deps, releaseId, request.source);
   await publishReleaseEvent(deps, {
     releaseId,
     status: "RUNNING",
