@@ -22,7 +22,7 @@ export interface UploaderFields {
 
 export const UPLOADER_CHANGES = {
   recordUploader: {
-    why: "CloudTrail's record of the manifest's upload names its uploader: recorded once, on the release registered from exactly that object version",
+    why: "CloudTrail's record of the manifest's upload names its uploader: recorded on the release registered from exactly that object version (a repeated record writes the same)",
     exists: true,
     fields: {
       submittedBy: "set",

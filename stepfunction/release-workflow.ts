@@ -324,8 +324,7 @@ function registrationStates(refs: WorkflowRefs, options: WorkflowOptions): State
         "startedAt.$": "$$.Execution.StartTime",
         "source.$": "$.release.location",
         "submittedBy.$": "$.release.submittedBy",
-        // The stack's policy; the manifest's own (options.failurePolicy), when it chose one, wins.
-        failurePolicy: options.failurePolicy,
+        failurePolicy: options.failurePolicy, // the stack's; the manifest's own ("options.$") wins
         "options.$": "$.release.options",
         longestPipelineRunSeconds: options.longestPipelineRunSeconds,
         "pipelines.$": "$.release.pipelines",
