@@ -107,7 +107,10 @@ function registration(payload: unknown): HandlerEvent<"registerRelease"> {
     failurePolicy: failurePolicy(p.failurePolicy, "failurePolicy"),
     ...(options === undefined
       ? {}
-      : { options: chosen === undefined ? {} : { failurePolicy: failurePolicy(chosen, "options.failurePolicy") } }),
+      : {
+          options:
+            chosen === undefined ? {} : { failurePolicy: failurePolicy(chosen, "options.failurePolicy") },
+        }),
     longestPipelineRunSeconds: count(p.longestPipelineRunSeconds, "longestPipelineRunSeconds"),
     pipelines: listOf(p.pipelines, "pipelines", plannedPipeline),
   };
