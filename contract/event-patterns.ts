@@ -2,6 +2,7 @@
  * The EventBridge patterns of the release machine's rules: one source for the Pulumi rules
  * (infra/) and the local event router (local/).
  */
+import { CLOUDTRAIL_DETAIL_TYPE, UPLOAD_EVENT_NAMES } from "./identity";
 import { PIPELINE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } from "./tables";
 
 /** A manifest (`*.json`) written to the release bucket: S3's "Object Created" event. */
@@ -10,6 +11,23 @@ export function manifestUploadedPattern(bucketName: string) {
     source: ["aws.s3"],
     "detail-type": ["Object Created"],
     detail: { bucket: { name: [bucketName] }, object: { key: [{ suffix: ".json" }] } },
+  };
+}
+
+/**
+ * CloudTrail's record of an object stored in the release bucket (the audit trail's data events,
+ * infra/audit-trail.ts): who uploaded a manifest, for four eyes (handlers/release/uploader.ts).
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html
+ */
+export function manifestUploadRecordedPattern(bucketName: string) {
+  return {
+    source: ["aws.s3"],
+    "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+    detail: {
+      eventSource: ["s3.amazonaws.com"],
+      eventName: [...UPLOAD_EVENT_NAMES],
+      requestParameters: { bucketName: [bucketName] },
+    },
   };
 }
 

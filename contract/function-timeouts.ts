@@ -30,6 +30,7 @@ export const FUNCTION_TIMEOUT_SECONDS: Record<HandlerName, number> = {
   releaseControl: 300,
   // Below API Gateway's 29-second integration timeout: the client gets the function's answer.
   submitRelease: 28,
+  uploaderEvent: DEFAULT_FUNCTION_TIMEOUT_SECONDS,
 };
 
 /** Stand-in ARNs: which actions a role grants does not depend on the stack. */

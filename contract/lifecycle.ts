@@ -2,9 +2,8 @@
  * The lifecycle of a release and of each pipeline in it, declared once as data: the items as the
  * Releases and ReleasePipelines tables hold them, their statuses, and every write to them (which
  * statuses it leaves, which it enters, what it sets and removes, on which condition). The
- * handlers (handlers/lifecycle-store.ts) and the workflow's Mark states
- * (stepfunction/release-workflow.ts) execute these declarations through `changeExpression`; no
- * other code writes a status. docs/architecture.md, "Lifecycle", is rendered from them.
+ * handlers (handlers/lifecycle-store.ts) and the workflow's Mark states (stepfunction/) execute
+ * them through `changeExpression`; no other code writes a status (docs/architecture.md, "Lifecycle").
  */
 import type { ManifestProblem } from "./errors";
 import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
@@ -15,6 +14,7 @@ import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
 import { SUCCESS_CHANGES } from "./lifecycle-success";
 import { RESUME_PIPELINE_CHANGES, RESUME_RELEASE_CHANGES } from "./lifecycle-resume";
 import * as VIEW from "./lifecycle-view";
+import { UPLOADER_CHANGES, type UploaderFields } from "./lifecycle-identity";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
 export type FailurePolicy = "stopRemaining" | "letFinish";
@@ -101,7 +101,7 @@ export interface RejectionRecord {
 }
 
 /** The Releases item. */
-export interface ReleaseItem extends VIEW.AttemptFields {
+export interface ReleaseItem extends VIEW.AttemptFields, UploaderFields {
   releaseId: string;
   status: ReleaseStatus;
   executionArn: string;
@@ -358,6 +358,7 @@ export const RELEASE_CHANGES = {
   ...BACKSTOP_CHANGES,
   ...RESUME_RELEASE_CHANGES,
   ...CRASH_CONSISTENCY_CHANGES,
+  ...UPLOADER_CHANGES,
 } as const satisfies Record<string, ChangeDeclaration<ReleaseStatus, ReleaseItem>>;
 
 /** Every write to a ReleasePipelines item. */

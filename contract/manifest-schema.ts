@@ -45,6 +45,13 @@ export const RELEASE_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 /** CodePipeline's pipeline (and action) name. */
 export const PIPELINE_NAME_PATTERN = "^[A-Za-z0-9.@_-]{1,100}$";
 
+/**
+ * What a failed pipeline means for the rest of its release: `stopRemaining` starts nothing more and
+ * stops the running pipelines, `letFinish` starts nothing that depends on the failure and lets the
+ * others run. A manifest may choose one (`failurePolicy`); otherwise the stack's setting applies.
+ */
+export const FAILURE_POLICIES = ["stopRemaining", "letFinish"] as const;
+
 /** How long a gate waits for a decision unless the manifest says otherwise. */
 export const DEFAULT_APPROVAL_TIMEOUT_HOURS = 72;
 /** A gate waits less than a STANDARD execution lives, so the release's backstop fires first (contract/execution-limits.ts). */
@@ -153,6 +160,8 @@ export function manifestSchema(rules: ManifestRules): JsonSchema {
         uniqueItems: true,
         items: { anyOf: [name, pipeline] },
       },
+      // This release's failure policy; left out, the stack's setting (failurePolicy) applies.
+      failurePolicy: { type: "string", enum: [...FAILURE_POLICIES] },
     },
     ["releaseId", "pipelines"],
   );

@@ -15,6 +15,7 @@ import { isRecord } from "./json";
 import {
   ALPHABETS,
   DEFAULT_APPROVAL_TIMEOUT_HOURS,
+  FAILURE_POLICIES,
   type JsonSchema,
   type ManifestRules,
   RELEASE_ID_PATTERN,
@@ -67,6 +68,8 @@ export function startVariables(variables: Record<string, string>): StartVariable
 export interface ValidatedRelease {
   releaseId: string;
   pipelines: PlannedPipeline[];
+  /** The manifest's own failure policy, when it chose one (else the stack's applies). */
+  failurePolicy?: (typeof FAILURE_POLICIES)[number];
 }
 
 /**
@@ -165,7 +168,9 @@ export function manifestParser(rules: ManifestRules): (text: string) => Validate
     if (problems.length === 0) problems.push(...graphProblems(items));
     if (problems.length > 0 || releaseId === undefined)
       throw new InvalidManifest(capped(allowListOnce(problems.sort(byPath))));
-    return { releaseId, pipelines: (items as ManifestPipelineEntry[]).map(plan) };
+    const pipelines = (items as ManifestPipelineEntry[]).map(plan);
+    const policy = FAILURE_POLICIES.find((p) => p === manifest.failurePolicy);
+    return { releaseId, pipelines, ...(policy ? { failurePolicy: policy } : {}) };
   };
 }
 

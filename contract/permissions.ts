@@ -58,6 +58,8 @@ export const HANDLER_NAMES = [
   "releaseStatus",
   "releaseControl",
   "submitRelease",
+  // Four eyes: who uploaded an S3 manifest, from CloudTrail's record (handlers/release/uploader.ts).
+  "uploaderEvent",
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
@@ -229,6 +231,13 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
       [arns.releasesTableArn],
     ),
     allow("StartReleases", ["states:StartExecution"], [requiredStateMachineArn(arns)]),
+  ],
+  // It records the upload apart (PutItem of an `upload:` item), reads the manifest's releaseId at
+  // that version, and records the uploader on the release (UpdateItem). RegisterRelease reads the
+  // `upload:` item with the GetItem it already has.
+  uploaderEvent: (arns, shared) => [
+    shared.readManifests,
+    allow("RecordUploaders", ["dynamodb:PutItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
   ],
   releaseStatus: (arns) => [
     allow("ReadReleases", ["dynamodb:GetItem"], [arns.releasesTableArn]),

@@ -88,6 +88,8 @@ export interface ReleaseRecordView {
   /** 1, then one more per retry. */
   attempt?: number;
   submittedBy?: string;
+  /** The failure policy the release runs under: its manifest's, else the stack's at submission. */
+  failurePolicy?: "stopRemaining" | "letFinish";
   cancelledBy?: string;
   cancelReason?: string;
   retriedBy?: string;

@@ -45,4 +45,5 @@ export const LAMBDA_ENTRY_POINTS: { [N in FunctionName]: () => Handler<N> } = {
       control: controlSettingsFromEnvironment(),
       rules: manifestRulesFromEnvironment(),
     }),
+  uploaderEvent: () => HANDLERS.uploaderEvent({ execution: executionDeps(), s3: s3ClientFromEnvironment() }),
 };

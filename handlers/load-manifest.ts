@@ -185,6 +185,13 @@ export interface ValidatedManifestOutput {
   /** Who submitted it, carried on for the release record. */
   submittedBy: string;
   pipelines: PlannedPipeline[];
+  /**
+   * What the manifest chose for this release beyond its pipelines, always present (an empty object
+   * when it chose nothing) so that RegisterRelease's parameters can name it: Step Functions fails a
+   * task whose parameter path matches nothing
+   * (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-inputpath-params.html).
+   */
+  options: { failurePolicy?: ValidatedRelease["failurePolicy"] };
 }
 
 export function validateManifest(
@@ -213,6 +220,7 @@ export function validateManifest(
     location: typeof input.location === "string" ? input.location : "api",
     submittedBy: typeof input.submittedBy === "string" ? input.submittedBy : "unknown",
     pipelines: release.pipelines,
+    options: release.failurePolicy ? { failurePolicy: release.failurePolicy } : {},
   };
   return withinPlanBudget(output);
 }

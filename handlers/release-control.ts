@@ -15,6 +15,7 @@ import {
   RequestRefused,
 } from "../contract/errors";
 import type { ExecutionDeps } from "./executions";
+import { type Person, describePerson, personOf, samePerson } from "../contract/identity";
 import { type JsonSchema, PIPELINE_NAME_PATTERN, RELEASE_ID_PATTERN } from "../contract/manifest-schema";
 import {
   CONTROL_BODY_SCHEMAS,
@@ -228,7 +229,7 @@ function checkMayDecide(
   gate: NonNullable<PipelineItem["approval"]>,
   request: { releaseId: string; pipeline: string; decision: "approve" | "reject"; caller: string },
 ): void {
-  const { releaseId, pipeline, decision, caller } = request;
+  const { releaseId, pipeline, caller } = request;
   if (release.status !== "RUNNING" || release.cancelledBy !== undefined) {
     const state = release.cancelledBy !== undefined ? "CANCELLING" : release.status;
     throw new RequestRefused(
@@ -244,13 +245,51 @@ function checkMayDecide(
       `${caller} is not among the approvers of ${pipeline}: ${gate.approvers.join(", ")}`,
     );
   }
-  if (decision === "approve" && caller === release.submittedBy && !deps.allowSelfApproval) {
+  if (!deps.allowSelfApproval) checkFourEyes(release, gate, request);
+}
+
+/**
+ * Four eyes by person, not session (contract/identity.ts): the approver may not be the submitter
+ * as far as AWS vouches for either. An S3 upload's submitter is known only once CloudTrail's
+ * record of it was matched (handlers/release/uploader.ts); until then only a principal named in
+ * the gate's approvers may decide it (the approvers check above already held).
+ */
+function checkFourEyes(
+  release: ReleaseItem,
+  gate: NonNullable<PipelineItem["approval"]>,
+  request: { releaseId: string; pipeline: string; decision: "approve" | "reject"; caller: string },
+): void {
+  const { releaseId, pipeline, decision, caller } = request;
+  const submitter = submitterOf(release);
+  if (submitter === undefined) {
+    if (gate.approvers) return;
+    throw new RequestRefused(
+      403,
+      "UploaderNotKnown",
+      `the uploader of release ${releaseId} (${release.source ?? "s3"}) is not known yet: S3's event names only the account, and CloudTrail's record of the upload has not been matched to the release; until it is, only a principal named in the approvers of ${pipeline} may decide it, and its gate names none`,
+    );
+  }
+  const approver = personOf(caller);
+  if (decision === "approve" && samePerson(submitter, approver)) {
+    const as =
+      caller === release.submittedBy
+        ? ""
+        : ` (as ${release.submittedBy}; both are ${describePerson(approver)})`;
     throw new RequestRefused(
       403,
       "SelfApprovalNotAllowed",
-      `${caller} submitted release ${releaseId} and may not approve it (stack config allowSelfApproval)`,
+      `${caller} submitted release ${releaseId}${as} and may not approve it (stack config allowSelfApproval)`,
     );
   }
+}
+
+/** The submitter as a person; undefined while an S3 upload's uploader is not yet known. */
+function submitterOf(release: ReleaseItem): Person | undefined {
+  if (release.source?.startsWith("s3://")) {
+    const known = release.uploadedBy !== undefined && release.uploadedFrom === release.source;
+    return known ? personOf(release.uploadedBy ?? "", release.uploaderSourceIdentity) : undefined;
+  }
+  return personOf(release.submittedBy ?? "unknown");
 }
 
 /**

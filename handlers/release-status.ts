@@ -16,6 +16,7 @@ import { pipelinesOfRelease } from "./release/reads";
 const RECORD_FIELDS = [
   "attempt",
   "submittedBy",
+  "failurePolicy",
   "cancelledBy",
   "cancelReason",
   "retriedBy",

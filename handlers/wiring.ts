@@ -34,6 +34,12 @@ import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from 
 import { type ControlRequest, releaseControlApi } from "./release-control";
 import { type SubmissionRequest, submissionHandler } from "./submission";
 import { type RegisterReleaseRequest, registerRelease } from "./release/registration";
+import {
+  type UploadRecordedEvent,
+  type UploaderOutcome,
+  isUploadRecorded,
+  recordUploader,
+} from "./release/uploader";
 import { registerReleaseWaiter } from "./release/outcome";
 import { type RootsStarted, type StartRootsRequest, startMoreRoots } from "./release/start-batches";
 import { type FailExecutionRequest, type FailExecutionResult, failExecution } from "./release/ended";
@@ -110,6 +116,8 @@ export interface HandlerTypes {
     event: SubmissionRequest;
     result: ProxyResponse;
   };
+  // --- Four eyes (issue 19, items 4): the uploader of an S3 manifest, from CloudTrail. ---
+  uploaderEvent: { needs: "execution" | "s3"; event: UploadRecordedEvent; result: UploaderOutcome };
 }
 
 export type FunctionName = keyof HandlerTypes;
@@ -208,6 +216,14 @@ export const HANDLERS: { [N in FunctionName]: Builder<N> } = {
    */
   submitRelease: ({ execution, control, rules }) =>
     submissionHandler({ ...execution, rules, stateMachineArn: control.stateMachineArn }),
+  // --- Four eyes (issue 19, item 4) ---
+  /** CloudTrail's record of a write to the release bucket (the "AWS API Call via CloudTrail" rule). */
+  uploaderEvent:
+    ({ execution, s3 }) =>
+    (event) =>
+      isUploadRecorded(event)
+        ? recordUploader({ ...execution, s3 }, event)
+        : Promise.resolve({ recorded: "nothing", why: "not CloudTrail's record of an S3 call" }),
 };
 
 /** Function `name`'s handler, built from all the deps (local mode). */

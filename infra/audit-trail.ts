@@ -4,6 +4,10 @@
  * `cloudtrail.Trail`, into a log bucket that meets the policy pack (private, owner-enforced,
  * encrypted, versioned, TLS-only).
  * https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-data-events-with-cloudtrail.html
+ * The same data events reach EventBridge as "AWS API Call via CloudTrail" (only for a trail that
+ * records them), where a rule hands each upload to the uploaderEvent function: four eyes learns an
+ * S3 submission's uploader from it (infra/events.ts, handlers/release/uploader.ts).
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html
  *
  * awsx's component always puts its own BucketPolicy on the log bucket (CloudTrail's GetBucketAcl
  * and PutObject statements), and a bucket has one policy: a second one of ours would overwrite it.

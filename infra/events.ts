@@ -11,6 +11,7 @@ import {
   controlDecidedPattern,
   executionEndedPattern,
   manifestUploadedInput,
+  manifestUploadRecordedPattern,
   manifestUploadedPattern,
   pipelineStateChangePattern,
 } from "../contract/event-patterns";
@@ -60,6 +61,8 @@ export interface ReleaseEventsArgs {
   reconcilerFunction: HandlerFunction<never, unknown>;
   /** The backstop: runs when an execution of the workflow ends FAILED, TIMED_OUT or ABORTED. */
   executionEndedFunction: HandlerFunction<never, unknown>;
+  /** Four eyes: records who uploaded a manifest, from CloudTrail's data event of the upload. */
+  uploaderEventFunction: HandlerFunction<never, unknown>;
   reconcileSchedule: string;
   accountId: pulumi.Input<string>;
 }
@@ -76,10 +79,11 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
   const schedule = reconcileSchedule(args, opts);
   const executionEnded = executionEndedRule(args, deadLetters, opts);
   const controlDecided = controlDecidedRule(args, deadLetters, opts);
+  const uploadRecorded = uploadRecordedRule(args, deadLetters, opts);
   deadLetterPolicy(
     prefix,
     deadLetters,
-    [manifestUploaded, ...pipelineRules, executionEnded, controlDecided],
+    [manifestUploaded, ...pipelineRules, executionEnded, controlDecided, uploadRecorded],
     opts,
   );
   const failedInvocations = asyncFailureDestinations(
@@ -88,6 +92,7 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
       pipelineEvent: args.pipelineEventFunction,
       reconciler: args.reconcilerFunction,
       executionEnded: args.executionEndedFunction,
+      uploaderEvent: args.uploaderEventFunction,
     },
     opts,
   );
@@ -114,7 +119,40 @@ export function releaseEvents(args: ReleaseEventsArgs, opts: pulumi.ComponentRes
     schedule,
     executionEnded,
     controlDecided,
+    uploadRecorded,
   };
+}
+
+/**
+ * Four eyes (issue 19): CloudTrail's record of an object stored in the release bucket runs the
+ * uploaderEvent function, which records who uploaded the manifest on its release
+ * (handlers/release/uploader.ts). CloudTrail delivers S3 data events to EventBridge only for a
+ * trail that records them (infra/audit-trail.ts, the stack's `auditTrail` setting); without it
+ * this rule sees nothing, and an S3 upload's uploader stays unknown.
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html
+ */
+function uploadRecordedRule(
+  args: ReleaseEventsArgs,
+  deadLetters: aws.sqs.Queue,
+  opts: pulumi.ComponentResourceOptions,
+): aws.cloudwatch.EventRule {
+  const prefix = args.name;
+  return functionRule(
+    {
+      names: [
+        `${prefix}-upload-recorded`,
+        `${prefix}-upload-recorded-invoke`,
+        `${prefix}-upload-recorded-handler`,
+      ],
+      description: "CloudTrail recorded an object stored in the release bucket: who uploaded the manifest",
+      eventPattern: pulumi
+        .output(args.bucketName)
+        .apply((bucket) => JSON.stringify(manifestUploadRecordedPattern(bucket))),
+      fn: args.uploaderEventFunction,
+    },
+    deadLetters,
+    opts,
+  );
 }
 
 /**

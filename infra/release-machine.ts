@@ -31,10 +31,13 @@ import { releaseBucket, releaseTables } from "./storage";
  * is derived from): the functions that
  * validate manifests or request bodies carry the parser's schema compiler (ajv).
  */
+// validateManifest, releaseControl and submitRelease parse manifests; uploaderEvent reads an uploaded
+// manifest's releaseId (contract/manifest.ts, readableReleaseId).
 const PARSES_MANIFESTS: ReadonlySet<HandlerName> = new Set([
   "validateManifest",
   "releaseControl",
   "submitRelease",
+  "uploaderEvent",
 ]);
 
 /**
@@ -132,6 +135,7 @@ export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseM
         pipelineEventFunction: functions.pipelineEvent,
         reconcilerFunction: functions.reconciler,
         executionEndedFunction: functions.executionEnded,
+        uploaderEventFunction: functions.uploaderEvent,
         reconcileSchedule: settings.reconcileSchedule,
         accountId: placement.accountId,
       },

@@ -6,8 +6,10 @@
 import {
   controlDecidedPattern,
   executionEndedPattern,
+  manifestUploadRecordedPattern,
   pipelineStateChangePattern,
 } from "../contract/event-patterns";
+import { isUploadRecorded } from "../handlers/release/uploader";
 import { pipelineStateChange } from "../handlers/pipeline-events";
 import type { ExecutionStatusChangeEvent } from "../handlers/release/execution-ended";
 import { isControlDecided } from "../handlers/release/hand-off";
@@ -56,4 +58,24 @@ export function routeExecutionEnds(router: EventRouter, deps: HandlerDeps, timeo
     target: (event) => (open ? handle(event as unknown as ExecutionStatusChangeEvent) : "ignored"),
   });
   return { shutDown: () => void (open = false) };
+}
+
+/**
+ * CloudTrail's records of objects stored in the bucket reach the uploaderEvent function, as the
+ * stack's rule does (infra/events.ts). Local mode has no CloudTrail, so nothing publishes them by
+ * itself: an upload's uploader stays unknown, as on a stack without its audit trail, unless a
+ * record is published to the router (the tests play CloudTrail's part).
+ */
+export function routeUploadRecords(
+  router: EventRouter,
+  deps: HandlerDeps,
+  bucket: string,
+  timeouts: FunctionTimeouts = {},
+): void {
+  const handle = withLambdaTimeout(timeoutOf("uploaderEvent", timeouts), wire("uploaderEvent", deps));
+  router.addRule({
+    name: "upload-recorded",
+    pattern: manifestUploadRecordedPattern(bucket),
+    target: async (event) => (isUploadRecorded(event) ? handle(event) : "ignored"),
+  });
 }

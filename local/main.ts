@@ -8,7 +8,9 @@
  * .release-machine/), RELEASE_MACHINE_PIPELINES (default pipelines.local.json),
  * RELEASE_MACHINE_ALLOW_SELF_APPROVAL (the stack's allowSelfApproval; default false),
  * RELEASE_MACHINE_STOP_GRACE_MINUTES (the stack's stopGraceMinutes: how long a stop-and-wait may
- * stay pending before the reconciler abandons it; 1 to 10080, default 15).
+ * stay pending before the reconciler abandons it; 1 to 10080, default 15),
+ * RELEASE_MACHINE_FAILURE_POLICY (the stack's failurePolicy, for releases whose manifest chooses
+ * none: stopRemaining or letFinish; default stopRemaining).
  */
 import path from "node:path";
 import { DataDirInUse } from "./data-dir-lock";
@@ -20,6 +22,7 @@ import { S3RVER_CREDENTIALS } from "../contract/local-s3-config";
 import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "./server";
 import type { LocalPipelineSpec } from "./codepipeline-service";
 import { outcomesOf } from "./codepipeline-spec";
+import { FAILURE_POLICIES } from "../contract/manifest-schema";
 
 export interface Settings {
   port: number;
@@ -36,6 +39,8 @@ export interface Settings {
   allowSelfApproval?: boolean;
   /** The stack's `stopGraceMinutes`; unset: its default. */
   stopGraceMinutes?: number;
+  /** The stack's `failurePolicy` (a manifest's own `failurePolicy` wins); unset: stopRemaining. */
+  failurePolicy?: (typeof FAILURE_POLICIES)[number];
 }
 
 /** A setting with a value that cannot be used; the message names it. */
@@ -72,6 +77,18 @@ function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   return raw === "true";
 }
 
+/** RELEASE_MACHINE_FAILURE_POLICY: one of FAILURE_POLICIES, or unset (the workflow's default). */
+function failurePolicy(env: NodeJS.ProcessEnv): Settings["failurePolicy"] {
+  const raw = env.RELEASE_MACHINE_FAILURE_POLICY;
+  if (raw === undefined || raw === "") return undefined;
+  const policy = FAILURE_POLICIES.find((p) => p === raw);
+  if (!policy)
+    throw new SettingError(
+      `RELEASE_MACHINE_FAILURE_POLICY must be one of ${FAILURE_POLICIES.join(", ")}, got "${raw}"`,
+    );
+  return policy;
+}
+
 /** The settings from the environment, checked. */
 export function readSettings(env: NodeJS.ProcessEnv): Settings {
   const settings = {
@@ -84,6 +101,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     pipelinesFile: path.resolve(env.RELEASE_MACHINE_PIPELINES || path.join(ROOT, "pipelines.local.json")),
     allowSelfApproval: flag(env, "RELEASE_MACHINE_ALLOW_SELF_APPROVAL", false),
     stopGraceMinutes: minutes(env, "RELEASE_MACHINE_STOP_GRACE_MINUTES"),
+    failurePolicy: failurePolicy(env),
   };
   const ports: [string, number][] = [
     ["RELEASE_MACHINE_PORT", settings.port],
@@ -206,6 +224,7 @@ export async function startFromSettings(
     pipelines,
     allowSelfApproval: settings.allowSelfApproval ?? false,
     ...(settings.stopGraceMinutes !== undefined && { stopGraceMinutes: settings.stopGraceMinutes }),
+    ...(settings.failurePolicy !== undefined && { failurePolicy: settings.failurePolicy }),
     onReleaseEvent: (event) => out.write(`${formatReleaseEvent(event)}\n`),
   });
   const interrupted = await interruptedReleases(server);

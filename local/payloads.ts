@@ -96,6 +96,8 @@ function registration(payload: unknown): HandlerEvent<"registerRelease"> {
     };
   }
   const submittedBy = optionalText(p.submittedBy, "submittedBy");
+  const options = p.options === undefined ? undefined : fieldsOf(p.options, "options");
+  const chosen = options?.failurePolicy;
   return {
     releaseId: text(p.releaseId, "releaseId"),
     executionArn: text(p.executionArn, "executionArn"),
@@ -103,6 +105,12 @@ function registration(payload: unknown): HandlerEvent<"registerRelease"> {
     source: text(p.source, "source"),
     ...(submittedBy === undefined ? {} : { submittedBy }),
     failurePolicy: failurePolicy(p.failurePolicy, "failurePolicy"),
+    ...(options === undefined
+      ? {}
+      : {
+          options:
+            chosen === undefined ? {} : { failurePolicy: failurePolicy(chosen, "options.failurePolicy") },
+        }),
     longestPipelineRunSeconds: count(p.longestPipelineRunSeconds, "longestPipelineRunSeconds"),
     pipelines: listOf(p.pipelines, "pipelines", plannedPipeline),
   };

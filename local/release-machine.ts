@@ -11,7 +11,7 @@ import type { ExecutionDeps } from "../handlers/executions";
 import type { ReconcileReport } from "../handlers/pipeline-events";
 import { failAbandonedReleases, takeOverDeadClaims } from "../handlers/release/recovery";
 import { type FunctionName, type Handler, type HandlerDeps, wire } from "../handlers/wiring";
-import { routeExecutionEnds, routePipelineEvents } from "./event-rules";
+import { routeExecutionEnds, routePipelineEvents, routeUploadRecords } from "./event-rules";
 import { DEFAULT_MANIFEST_RULES, type ManifestRules, checkRuleLimits } from "../contract/manifest-schema";
 import type { ReleaseStatusView } from "../contract/release-view";
 import { readRelease } from "../handlers/release-status";
@@ -413,6 +413,7 @@ export async function startLocalReleaseMachine(
     rules.allowedPipelines,
     options.functionTimeoutSeconds,
   );
+  routeUploadRecords(router, injected("uploaderEvent"), LOCAL_BUCKET, options.functionTimeoutSeconds);
   const executionEnds = routeExecutionEnds(
     router,
     injected("executionEnded"),

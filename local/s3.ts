@@ -88,7 +88,12 @@ export async function startS3(options: {
           version: "0",
           bucket: { name: bucket.name },
           object: {
-            key: decodeURIComponent(object.key.replace(/\+/g, " ")),
+            // s3rver's notification holds the key as stored (its router decodes the request path
+            // once), and S3's EventBridge event carries it so too: ev-events.html documents no
+            // encoding for `detail.object.key`, unlike the URL-encoded notification format
+            // (notification-content-structure.html). Decoding it again would turn `+` into a space
+            // and fail on `%` (docs/aws-facts.md, "S3, SQS, CloudTrail").
+            key: object.key,
             size: object.size,
             etag: object.eTag,
             ...(object.versionId ? { "version-id": object.versionId } : {}),

@@ -57,6 +57,8 @@ export interface LocalServerOptions {
   allowSelfApproval?: boolean;
   /** The stack's `stopGraceMinutes`; unset: its default (15). */
   stopGraceMinutes?: number;
+  /** The stack's `failurePolicy`, for manifests that choose none; unset: the workflow's default. */
+  failurePolicy?: "stopRemaining" | "letFinish";
 }
 
 /** Who calls the local API: the header, as `$context.identity.userArn` names the caller on AWS. */
@@ -266,6 +268,7 @@ async function startParts(
       ...(options.dynamodbPort !== undefined && { dynamodbPort: options.dynamodbPort }),
       ...(options.allowSelfApproval !== undefined ? { allowSelfApproval: options.allowSelfApproval } : {}),
       ...(options.stopGraceMinutes !== undefined ? { stopGraceMinutes: options.stopGraceMinutes } : {}),
+      ...(options.failurePolicy !== undefined ? { workflow: { failurePolicy: options.failurePolicy } } : {}),
       onExecutionStarted,
       ...(options.retryPauseMs !== undefined ? { retryPauseMs: options.retryPauseMs } : {}),
     });

@@ -324,7 +324,8 @@ function registrationStates(refs: WorkflowRefs, options: WorkflowOptions): State
         "startedAt.$": "$$.Execution.StartTime",
         "source.$": "$.release.location",
         "submittedBy.$": "$.release.submittedBy",
-        failurePolicy: options.failurePolicy,
+        failurePolicy: options.failurePolicy, // the stack's; the manifest's own ("options.$") wins
+        "options.$": "$.release.options",
         longestPipelineRunSeconds: options.longestPipelineRunSeconds,
         "pipelines.$": "$.release.pipelines",
       },

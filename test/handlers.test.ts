@@ -158,6 +158,7 @@ describe("handlers", () => {
         location: "s3://bucket/r1.json",
         submittedBy: "unknown",
         pipelines: [{ name: "b" }, { name: "a", dependsOn: ["b"] }],
+        options: {},
       });
     });
 

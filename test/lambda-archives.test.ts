@@ -22,6 +22,7 @@ import { type EventsService, startEventsService } from "../local/events-service"
 import type { PutEventsEntry } from "../local/event-router";
 import { RUNTIME_PROVIDED_PACKAGES } from "../infra/functions";
 import { HANDLER_NAMES } from "../contract/permissions";
+import { cloudTrailUpload } from "./cloudtrail-events";
 import { archiveBytes, archivePackages, lambdaNode, materialize } from "./lambda-archive-files";
 import { until } from "./local-helpers";
 import { DEV_PIPELINES, loadProgram, own } from "./pulumi-mocks";
@@ -184,6 +185,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       location: "api",
       submittedBy: "unknown",
       pipelines: DEV_PIPELINES.map((name) => ({ name })),
+      options: {},
     });
   });
 
@@ -256,6 +258,16 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       location: `s3://manifests/${key}`,
       submittedBy: "unknown",
     });
+  });
+
+  it("uploaderEvent records the uploader CloudTrail names, apart until its release is registered", async () => {
+    const key = "releases/uploaded by alice.json";
+    await s3
+      .client()
+      .send(new PutObjectCommand({ Bucket: "manifests", Key: key, Body: '{"releaseId":"up-1"}' }));
+    const arn = "arn:aws:sts::000000000000:assumed-role/Deployer/alice";
+    const { result } = await invoke("uploaderEvent", cloudTrailUpload({ bucket: "manifests", key, arn }));
+    assert.deepEqual(result, { recorded: "pending", location: `s3://manifests/${key}` });
   });
 
   /** Registers a one-pipeline release through the registerRelease and awaitRelease archives. */

@@ -170,7 +170,7 @@ describe("parseManifest: one test per rule", () => {
         {
           path: "/approver",
           rule: "additionalProperties",
-          message: /unknown field "approver"; allowed: releaseId and pipelines/,
+          message: /unknown field "approver"; allowed: releaseId, pipelines and failurePolicy/,
         },
       ]);
     });

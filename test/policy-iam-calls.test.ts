@@ -41,6 +41,8 @@ import { failExecution } from "../handlers/release/ended";
 import { onExecutionEnded } from "../handlers/release/execution-ended";
 import { registerReleaseWaiter } from "../handlers/release/outcome";
 import { registerRelease } from "../handlers/release/registration";
+import { recordUploader } from "../handlers/release/uploader";
+import { cloudTrailUpload } from "./cloudtrail-events";
 import { type ControlDeps, releaseControlApi } from "../handlers/release-control";
 import { submissionHandler } from "../handlers/submission";
 import { DEFAULT_MANIFEST_RULES } from "../contract/manifest-schema";
@@ -760,6 +762,33 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     assert.equal((await releaseStatusApi(deps, request("5.17"))).statusCode, 404);
     assert.equal((await releaseStatusApi(deps, request("../etc"))).statusCode, 400);
   },
+
+  async uploaderEvent(aws) {
+    const deps = { ...aws.executionDeps(), s3: aws.client<S3Client>() };
+    const manifest = (releaseId: string) => ({
+      Body: { transformToString: async () => JSON.stringify({ releaseId, pipelines: [PIPELINES[0]] }) },
+    });
+    const upload = (releaseId: string) =>
+      cloudTrailUpload({ bucket: BUCKET, key: `releases/${releaseId}.json`, versionId: "v1", arn: APPROVER });
+    // Its release is not registered yet: the uploader is recorded apart.
+    aws.answer({ GetObjectCommand: () => manifest("iam-upl") });
+    assert.equal((await recordUploader(deps, upload("iam-upl"))).recorded, "pending");
+    // Its release was registered from exactly that upload: the uploader is recorded on it.
+    await registerRelease(setupDeps("iam-upl-2"), {
+      releaseId: "iam-upl-2",
+      executionArn: "arn:aws:states:x:1:execution:m:iam-upl-2",
+      startedAt: "2026-11-27T10:00:00.000Z",
+      source: `s3://${BUCKET}/releases/iam-upl-2.json?versionId=v1`,
+      failurePolicy: "stopRemaining",
+      longestPipelineRunSeconds: 3600,
+      pipelines: [{ name: PIPELINES[0] }],
+    });
+    aws.answer({ GetObjectCommand: () => manifest("iam-upl-2") });
+    assert.deepEqual(await recordUploader(deps, upload("iam-upl-2")), {
+      recorded: "release",
+      releaseId: "iam-upl-2",
+    });
+  },
 };
 
 function permissionsOf(calls: Call[]): Permission[] {
@@ -830,6 +859,7 @@ describe("each Lambda role against what its code calls", () => {
       releaseStatus: true,
       releaseControl: true,
       submitRelease: true,
+      uploaderEvent: true,
     };
     assert.deepEqual(Object.keys(HANDLER_PATHS).sort(), Object.keys(handlers).sort());
   });

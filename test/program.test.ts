@@ -10,6 +10,7 @@ import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import {
   manifestUploadedInput,
+  manifestUploadRecordedPattern,
   manifestUploadedPattern,
   pipelineStateChangePattern,
 } from "../contract/event-patterns";
@@ -117,6 +118,11 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
   submitRelease: {
     ClaimAndRecordSubmissions: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
     StartReleases: ["states:StartExecution"],
+  },
+  // Four eyes: the upload recorded apart, the manifest's releaseId read, the uploader recorded.
+  uploaderEvent: {
+    ReadManifests: READ_MANIFESTS,
+    RecordUploaders: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
   },
 };
 const EVERY_FUNCTION_GRANTS = {
@@ -530,6 +536,19 @@ describe("the Pulumi program under mocks", function () {
       ]);
     });
 
+    it("routes CloudTrail's records of objects stored in this bucket to the uploader function, with retries and the dead-letter queue", () => {
+      const rule = own("aws:cloudwatch/eventRule:EventRule", "upload-recorded").inputs;
+      assert.deepEqual(
+        JSON.parse(String(rule.eventPattern)),
+        manifestUploadRecordedPattern("release-machine-releases-bucket"),
+      );
+      const target = own("aws:cloudwatch/eventTarget:EventTarget", "upload-recorded-handler").inputs;
+      assert.equal(target.arn, arnOf(FUNCTION, "uploaderEvent"));
+      assert.deepEqual(target.deadLetterConfig, { arn: arnOf("aws:sqs/queue:Queue", "undelivered-events") });
+      const permission = own("aws:lambda/permission:Permission", "upload-recorded-invoke").inputs;
+      assert.equal(permission.sourceArn, arnOf("aws:cloudwatch/eventRule:EventRule", "upload-recorded"));
+    });
+
     it("routes state changes of exactly the managed pipelines to the pipeline-event function", () => {
       const rule = own("aws:cloudwatch/eventRule:EventRule", "pipeline-state-changed").inputs;
       assert.deepEqual(JSON.parse(String(rule.eventPattern)), pipelineStateChangePattern(DEV_PIPELINES));
@@ -556,8 +575,9 @@ describe("the Pulumi program under mocks", function () {
         "release-machine-executionEnded-async",
         "release-machine-pipelineEvent-async",
         "release-machine-reconciler-async",
+        "release-machine-uploaderEvent-async",
       ]);
-      for (const handler of ["pipelineEvent", "reconciler", "executionEnded"]) {
+      for (const handler of ["pipelineEvent", "reconciler", "executionEnded", "uploaderEvent"]) {
         const config = own(
           "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
           `${handler}-async`,

@@ -136,7 +136,7 @@ describe("the release workflow definition", () => {
     }
   });
 
-  it("hands RegisterRelease the plan, the failure policy and the longest pipeline run, and carries on only the releaseId and where its further starts begin", () => {
+  it("hands RegisterRelease the plan, the stack's failure policy with the manifest's own choice, and the longest pipeline run, and carries on only the releaseId and where its further starts begin", () => {
     const definition = render({ failurePolicy: "letFinish", longestPipelineRunSeconds: 7200 });
     const register = state<TaskState>(definition, "RegisterRelease");
     assertInvokes(register, PLACEHOLDER_REFS.functions.registerRelease, {
@@ -146,6 +146,7 @@ describe("the release workflow definition", () => {
       "source.$": "$.release.location",
       "submittedBy.$": "$.release.submittedBy",
       failurePolicy: "letFinish",
+      "options.$": "$.release.options",
       longestPipelineRunSeconds: 7200,
       "pipelines.$": "$.release.pipelines",
     });

@@ -23,6 +23,7 @@ import { publishReleaseEvent } from "../release-events";
 import { skipUnstartedIfStopped } from "./failure-policy";
 import { START_CONCURRENCY, inBatches } from "./reads";
 import { startReadyFrom } from "./start-batches";
+import { takeRecordedUploader } from "./uploader";
 
 export interface RegisterReleaseRequest {
   releaseId: string;
@@ -31,7 +32,10 @@ export interface RegisterReleaseRequest {
   source: string;
   /** Who submitted it; `unknown` when the source does not say. */
   submittedBy?: string;
+  /** The stack's failure policy: the release's unless the manifest chose its own (`options`). */
   failurePolicy: FailurePolicy;
+  /** What the manifest chose (ValidateManifest's `options`); absent from older executions' input. */
+  options?: { failurePolicy?: FailurePolicy };
   longestPipelineRunSeconds: number;
   pipelines: PlannedPipeline[];
 }
@@ -47,7 +51,8 @@ export async function registerRelease(
       startedAt: request.startedAt,
       source: request.source,
       attempt: 1,
-      failurePolicy: request.failurePolicy,
+      // The policy the release runs under, recorded and shown by GET /releases/{releaseId}.
+      failurePolicy: request.options?.failurePolicy ?? request.failurePolicy,
       pipelineCount: pipelines.length,
       pipelineTimeoutSeconds: request.longestPipelineRunSeconds,
       submittedBy: request.submittedBy ?? "unknown",
@@ -61,6 +66,8 @@ export async function registerRelease(
     );
   }
 
+  // An S3 upload's uploader, if CloudTrail's record of it arrived first (./uploader.ts).
+  await takeRecordedUploader(deps, releaseId, request.source);
   await publishReleaseEvent(deps, {
     releaseId,
     status: "RUNNING",
