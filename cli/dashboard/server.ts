@@ -191,6 +191,7 @@ class DashboardHandler {
       return send(response, 200, "text/html; charset=utf-8", PAGE);
     const asset = ASSETS[url.pathname];
     if (method === "GET" && asset) return send(response, 200, asset.type, this.assets.get(asset.file) ?? "");
+    if (method === "GET" && url.pathname === "/favicon.ico") return send(response, 204, "image/x-icon", "");
     if (method === "GET" && url.pathname === "/api/me") return sendJson(response, 200, meOf(this.target));
     return this.forward(request, response, method, url);
   }

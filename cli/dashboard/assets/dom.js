@@ -23,7 +23,7 @@
       else if (key === "class") node.className = value;
       else node.setAttribute(key, value === true ? "" : String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === undefined || child === null || child === false) continue;
       node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
     }

@@ -27,7 +27,13 @@
     Starting: ["▷", "running"],
     Pending: ["◷", "pending"],
     Queued: ["◷", "pending"],
-    AwaitingApproval: ["⏸", "gate"],
+    AwaitingApproval: ["‖", "gate"],
+    RUNNING: ["▶", "running"],
+    CANCELLING: ["◼", "running"],
+    SUCCEEDED: ["✔", "done"],
+    FAILED: ["✖", "failed"],
+    REJECTED: ["✖", "failed"],
+    CANCELLED: ["⊘", "stopped"],
   };
 
   function shapeOf(status) {

@@ -325,7 +325,7 @@
       el(
         "p",
         { class: "legend" },
-        "◆ critical path (thick border and edges) · ✔ succeeded · ✖ failed · ▶ running · ⏸ awaiting approval · ◷ pending · ■ stopped · ⊘ cancelled · ↷ skipped",
+        "◆ critical path (thick border and edges) · ✔ succeeded · ✖ failed · ▶ running · ‖ awaiting approval · ◷ pending · ■ stopped · ⊘ cancelled · ↷ skipped",
       ),
       el(
         "div",

@@ -1,0 +1,109 @@
+/**
+ * What the dashboard's tests share: Debian's Chromium driven by playwright-core (never a
+ * downloaded browser), and a small stand-in of the release API for answers the local machine is
+ * not asked to produce (a 500-pipeline release, a refusal).
+ */
+import { existsSync } from "node:fs";
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { type Browser, chromium } from "playwright-core";
+import type { PipelineStatusView, ReleaseStatusView } from "../contract/release-view";
+
+export const CHROMIUM = process.env.RELEASE_MACHINE_CHROMIUM ?? "/usr/bin/chromium";
+export const DOCS = path.join(__dirname, "..", "docs");
+
+/** CI (.ci/run sets RELEASE_MACHINE_CI; most CI services set CI): a missing browser fails there. */
+export const inCi = () => Boolean(process.env.RELEASE_MACHINE_CI || process.env.CI);
+
+/**
+ * Chromium, headless. Without it: in CI the calling hook fails (the browser tests must run
+ * there); elsewhere the suite is pending, saying why.
+ */
+export async function launchChromium(context: Mocha.Context): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    if (inCi()) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium package`);
+    context.skip(); // pending: no Chromium at /usr/bin/chromium (apt-get install chromium)
+  }
+  // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+}
+
+export interface StubApi {
+  url: string;
+  /** Every request it received, as `METHOD path`. */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+type Answer = { status: number; body: unknown };
+
+/**
+ * Answers `GET /releases` and `GET /releases/{id}` from `views`, and any other request with
+ * `other(method, path, body)` (404 by default).
+ */
+export async function stubApi(
+  views: ReleaseStatusView[],
+  other: (method: string, path: string, body: string) => Answer = () => ({
+    status: 404,
+    body: { error: "NotFound", message: "no such route" },
+  }),
+): Promise<StubApi> {
+  const requests: string[] = [];
+  const answer = (request: IncomingMessage, body: string): Answer => {
+    const url = new URL(request.url ?? "/", "http://stub");
+    if (request.method === "GET" && url.pathname === "/releases")
+      return { status: 200, body: { releases: views } };
+    const view = views.find((v) => url.pathname === `/releases/${encodeURIComponent(v.releaseId)}`);
+    if (request.method === "GET" && view) return { status: 200, body: view };
+    return other(request.method ?? "GET", url.pathname, body);
+  };
+  const server: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    let body = "";
+    request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    request.on("end", () => {
+      requests.push(`${request.method} ${request.url}`);
+      const { status, body: json } = answer(request, body);
+      response.writeHead(status, { "content-type": "application/json" });
+      response.end(JSON.stringify(json));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * A RUNNING release of `count` pipelines in levels of 25 (each depends on two of the level
+ * before), some done, one failed, one running, one gated: the page a big release makes.
+ */
+export function bigRelease(releaseId: string, count: number): ReleaseStatusView {
+  const at = (minutes: number) => new Date(Date.UTC(2026, 0, 1, 9, minutes)).toISOString();
+  const pipelines: PipelineStatusView[] = Array.from({ length: count }, (_, i) => {
+    const level = Math.floor(i / 25);
+    const dependsOn = level === 0 ? [] : [`svc-${i - 25}`, `svc-${(level - 1) * 25 + ((i + 7) % 25)}`];
+    const done = level < 8;
+    return {
+      name: `svc-${i}`,
+      status: done ? "Succeeded" : level === 8 ? "InProgress" : "Pending",
+      ...(dependsOn.length ? { dependsOn: [...new Set(dependsOn)] } : {}),
+      attempt: 1,
+      ...(level <= 8 ? { startedAt: at(level * 3) } : {}),
+      ...(done ? { endedAt: at(level * 3 + 2 + (i % 2)) } : {}),
+      history: [],
+    };
+  });
+  pipelines[count - 1] = {
+    ...pipelines[count - 1],
+    status: "AwaitingApproval",
+    approval: { timeoutHours: 2, approvers: ["bob"], requestedAt: at(30), deadlineAt: at(150) },
+  };
+  return { releaseId, status: "RUNNING", attempt: 1, submittedBy: "alice", startedAt: at(0), pipelines };
+}
