@@ -37,11 +37,9 @@ describe("the dashboard's page in Chromium", function () {
 
   it("renders all 500 pipelines of a release laid out by depth, with the critical path marked, and answers a click", async () => {
     await page.goto(`http://127.0.0.1:${dashboard.port}/#/releases/big-500`);
-    await page.waitForFunction(() => document.querySelectorAll(".node").length === 500);
-    const columns = await page.$$eval(
-      ".node",
-      (nodes) => new Set(nodes.map((n) => (n as HTMLElement).style.left)).size,
-    );
+    await page.waitForFunction('document.querySelectorAll(".node").length === 500');
+    const styles = await page.$$eval(".node", (nodes) => nodes.map((n) => n.getAttribute("style") ?? ""));
+    const columns = new Set(styles.map((style) => /left: (\d+)px/.exec(style)?.[1])).size;
     assert.equal(columns, 20, "20 levels of 25 pipelines: 20 columns");
     const critical = await page.$$eval(".node.critical", (nodes) =>
       nodes.map((n) => n.getAttribute("data-pipeline")),
