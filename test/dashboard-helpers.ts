@@ -33,6 +33,8 @@ export interface StubApi {
   url: string;
   /** Every request it received, as `METHOD path`. */
   requests: string[];
+  /** Every request with its headers and body. */
+  received: { method: string; url: string; headers: IncomingMessage["headers"]; body: string }[];
   close(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function stubApi(
   }),
 ): Promise<StubApi> {
   const requests: string[] = [];
+  const received: StubApi["received"] = [];
   const answer = (request: IncomingMessage, body: string): Answer => {
     const url = new URL(request.url ?? "/", "http://stub");
     if (request.method === "GET" && url.pathname === "/releases")
@@ -63,6 +66,7 @@ export async function stubApi(
     request.on("data", (chunk: Buffer) => (body += chunk.toString()));
     request.on("end", () => {
       requests.push(`${request.method} ${request.url}`);
+      received.push({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, body });
       const { status, body: json } = answer(request, body);
       response.writeHead(status, { "content-type": "application/json" });
       response.end(JSON.stringify(json));
@@ -72,6 +76,7 @@ export async function stubApi(
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
+    received,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
