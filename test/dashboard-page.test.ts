@@ -37,7 +37,8 @@ describe("the dashboard's page in Chromium", function () {
 
   it("renders all 500 pipelines of a release laid out by depth, with the critical path marked, and answers a click", async () => {
     await page.goto(`http://127.0.0.1:${dashboard.port}/#/releases/big-500`);
-    await page.waitForFunction('document.querySelectorAll(".node").length === 500');
+    await page.locator('.node[data-pipeline="svc-499"]').waitFor({ state: "attached" });
+    assert.equal(await page.locator(".node").count(), 500);
     const styles = await page.$$eval(".node", (nodes) => nodes.map((n) => n.getAttribute("style") ?? ""));
     const columns = new Set(styles.map((style) => /left: (\d+)px/.exec(style)?.[1])).size;
     assert.equal(columns, 20, "20 levels of 25 pipelines: 20 columns");
