@@ -166,5 +166,14 @@ describe("release-machine dashboard, end to end in Chromium", function () {
     await page.waitForSelector('.node[data-pipeline="d-web"][data-status="Skipped"]');
     await page.waitForSelector('[data-action="retry"]');
     await page.screenshot({ path: path.join(DOCS, "dashboard-cancelled.png") });
+
+    await page.click('a[href="#/"]');
+    await page.waitForSelector(`tr[data-release-id="${releaseId}"]`);
+    await page.selectOption("#status-filter", "CANCELLED");
+    await page.waitForSelector('tr[data-release-id^="dash-graph"]', { state: "detached" });
+    const listed = await page.$$eval("tr[data-release-id]", (rows) =>
+      rows.map((r) => r.getAttribute("data-release-id")),
+    );
+    assert.deepEqual(listed, [releaseId], "only the CANCELLED release is listed");
   });
 });

@@ -18,7 +18,10 @@ describe("the dashboard's page in Chromium", function () {
 
   before(async function () {
     browser = await launchChromium(this);
-    api = await stubApi([bigRelease("big-500", 500)], (method, path) =>
+    // Queue and freeze fields the API does not answer yet: shown whenever present.
+    const held = { ...bigRelease("held-1", 2), queueReason: "behind release 5.15 (shares svc-0)" };
+    held.pipelines[0] = { ...held.pipelines[0], ...{ freezeReason: "change freeze until Monday" } };
+    api = await stubApi([bigRelease("big-500", 500), held], (method, path) =>
       method === "POST" && path === "/releases/big-500/cancel"
         ? { status: 409, body: { error: "ReleaseNotRunning", message: "release big-500 is SUCCEEDED" } }
         : { status: 404, body: { error: "NotFound", message: "no such route" } },
@@ -61,6 +64,15 @@ describe("the dashboard's page in Chromium", function () {
       "ReleaseNotRunning (HTTP 409): release big-500 is SUCCEEDED",
     );
     assert.ok(api.requests.includes("POST /releases/big-500/cancel"));
+  });
+
+  it("shows a release's queue reason and a pipeline's freeze reason when the API answers them", async () => {
+    await page.goto(`http://127.0.0.1:${dashboard.port}/#/releases/held-1`);
+    await page.waitForSelector(
+      '.release[data-release-id="held-1"] > .reasons dd:text-is("behind release 5.15 (shares svc-0)")',
+    );
+    await page.click('.node[data-pipeline="svc-0"]');
+    await page.waitForSelector('#details .reasons dd:text-is("change freeze until Monday")');
   });
 
   it("loads nothing from outside the machine", () => {

@@ -150,8 +150,13 @@
     try {
       const result = await api("GET", path);
       if (generation !== state.generation) return;
-      if (result.status !== 200) showError(result.status, result.body);
-      else if (result.raw !== state.shown) draw(releaseId, result);
+      if (result.status !== 200) {
+        showError(result.status, result.body);
+        if (state.shown === "")
+          document
+            .getElementById("main")
+            .replaceChildren(el("p", {}, el("a", { href: "#/" }, "← all releases")));
+      } else if (result.raw !== state.shown) draw(releaseId, result);
     } finally {
       if (generation === state.generation) state.timer = setTimeout(refresh, POLL_MS);
     }

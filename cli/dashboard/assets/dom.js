@@ -7,10 +7,14 @@
   /** Fields the API may add for queues and freezes: shown whenever present. */
   const REASON_KEYS = [
     "queueReason",
+    "queuedReason",
     "queuedBehind",
+    "queuePosition",
     "freeze",
     "freezeReason",
     "frozenBy",
+    "frozenUntil",
+    "heldReason",
     "heldBy",
     "override",
     "overriddenBy",
