@@ -309,6 +309,10 @@ function method(r: BenchResults): string {
       : `${mismatches.length} of ${checks.length} checked values differ (largest difference ${worst})`
   }.
 - ${reconcilerShare(r)}
+- **Dashboard render** (\`dashboardRenderMs500\`, real time): \`release-machine dashboard\`'s server in front of a
+  stand-in API answering one RUNNING release of 500 pipelines in 20 dependency levels
+  (bench/dashboard-fixture.ts), opened ${"error" in r.dashboardRender ? "" : `${r.dashboardRender.runs} times `}in headless Chromium (Debian's
+  /usr/bin/chromium, playwright-core): from the start of navigation to all 500 pipelines in the page, median; then a click on a pipeline until its details show.
 ${runNotes.length > 0 ? `\nNotes from the runs:\n\n${runNotes.join("\n")}\n` : ""}`;
 }
 

@@ -7,6 +7,7 @@ import type { LostEventResult } from "./ours-bench";
 import type { WriteUnitsPerPipeline } from "./write-units-bench";
 import type { LinearModel, ModelCheck } from "./model";
 import type { CellResult } from "./simulation";
+import type { DashboardRender } from "./dashboard-render";
 import type { LargestRelease, WallTimes } from "./walltime";
 
 export type { LostEventResult };
@@ -84,6 +85,8 @@ export interface WallClock {
   command: string;
   machine: MachineFacts;
   wallTimes: WallTimes;
+  /** dashboardRenderMs500: the 500-pipeline release page in Chromium (bench/dashboard-render.ts). */
+  dashboardRender: DashboardRender;
   elapsedSeconds: number;
 }
 

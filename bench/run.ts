@@ -54,6 +54,7 @@ import { measureWallTimes } from "./walltime";
 import { measureWriteUnits } from "./write-units-bench";
 import { measureReleaseCost } from "./cost-bench";
 import { controlLatencyLine } from "./control-latency";
+import { dashboardRenderLine, measureDashboardRender } from "./dashboard-render";
 
 /** Baseline cells run for real; longer ones are extrapolated (a 7-day loop is 20,160 polls). */
 const BASELINE_MEASURED_UP_TO_SECONDS = 4 * 3600;
@@ -265,6 +266,9 @@ async function main(): Promise<void> {
   log("the cost of one release of 50 pipelines × 60 min, each design metered");
   const releaseCost = await measureReleaseCost(specOf(50, byLabel("60m")));
   log(await controlLatencyLine());
+  log("the dashboard's page of a 500-pipeline release in Chromium");
+  const dashboardRender = await measureDashboardRender();
+  log(dashboardRenderLine(dashboardRender));
   log("Lambda archives from the program under mocks");
   const partial: Omit<BenchResults, "targets"> = {
     ...ours,
@@ -283,6 +287,7 @@ async function main(): Promise<void> {
     ),
     machine: machineFacts(loadAtStart),
     wallTimes,
+    dashboardRender,
     elapsedSeconds: (Date.now() - started) / 1000,
   };
   const results: BenchResults = { ...partial, targets: evaluateTargets(partial) };

@@ -32,6 +32,7 @@ Usage:
   release-machine retry RELEASE_ID [--json]
   release-machine approve RELEASE_ID PIPELINE [--comment TEXT] [--json]
   release-machine reject RELEASE_ID PIPELINE [--comment TEXT] [--json]
+  release-machine dashboard [--port N] [--no-open] [--api URL]
   release-machine COMMAND --help
 
 Locally (\`npm start\` in another terminal):
@@ -127,6 +128,21 @@ Options:
   --status STATUS      only releases of this status: ${RELEASE_STATUSES.join(", ")}
   --limit N            releases per page, 1 to 100 (default 20)
   --next-token TOKEN   the next page, as the previous page printed it
+${COMMON}
+`,
+  dashboard: `Usage: release-machine dashboard [options]
+
+Serves a web page on 127.0.0.1 showing the releases (newest first, by status), each release's
+dependency graph with its critical path, gates, times and decisions, updated live; it approves
+and rejects gates, cancels and retries releases, each confirmed first. It prints one line,
+"Dashboard: http://127.0.0.1:<port>/?token=<token>", and runs until interrupted (Ctrl-C). The
+page talks only to this process, which calls the same API as the other commands: locally as
+--user, on AWS signed with your own credentials (the browser never holds them). The token works
+once: it is exchanged for a session cookie. Exits 0 when interrupted, 1 if it cannot listen.
+
+Options:
+  --port N         the port to listen on (default: any free port)
+  --no-open        do not open a browser; only print the URL
 ${COMMON}
 `,
 };

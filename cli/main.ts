@@ -65,6 +65,7 @@ const OPTIONS = {
     limit: { type: "string" },
     "next-token": { type: "string" },
   },
+  dashboard: { ...COMMON_OPTIONS, port: { type: "string" }, "no-open": { type: "boolean" } },
 } as const;
 
 type Command = keyof typeof OPTIONS;
@@ -327,6 +328,17 @@ async function list(values: Values, io: Io): Promise<number> {
   return EXIT.ok;
 }
 
+async function dashboard(values: Values, io: Io): Promise<number> {
+  const raw = values.port as string | undefined;
+  const port = raw === undefined ? 0 : Number(raw);
+  if (raw !== undefined && (!/^\d+$/.test(raw) || port > 65535)) {
+    throw new UsageError(`--port must be an integer from 0 to 65535; got "${raw}"`);
+  }
+  const target = await apiTarget(values, io.env);
+  const { runDashboard } = await import("./dashboard/command");
+  return runDashboard(target, { port, open: values["no-open"] !== true }, io.stdout);
+}
+
 async function dispatch(command: Command, values: Values, positionals: string[], io: Io): Promise<number> {
   switch (command) {
     case "cancel":
@@ -345,6 +357,9 @@ async function dispatch(command: Command, values: Values, positionals: string[],
       return status(oneArgument(positionals, "RELEASE_ID", command), values, io);
     case "watch":
       return watch(oneArgument(positionals, "RELEASE_ID", command), values, io);
+    case "dashboard":
+      if (positionals.length > 0) throw new UsageError("dashboard takes no arguments");
+      return dashboard(values, io);
   }
 }
 

@@ -5,7 +5,7 @@
  * `npm run pack:cli` stages it under dist/cli-package and packs it there.
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 
 const CLI = __dirname;
@@ -23,6 +23,10 @@ export function stageCliPackage(staging: string): string {
   for (const file of ["package.json", "release-machine.js", "README.md"]) {
     copyFileSync(path.join(CLI, file), path.join(staging, file));
   }
+  // The dashboard's page (hand-written, not compiled) beside its compiled server.
+  cpSync(path.join(CLI, "dashboard", "assets"), path.join(staging, "dist", "cli", "dashboard", "assets"), {
+    recursive: true,
+  });
   return staging;
 }
 

@@ -5,11 +5,12 @@
  * declares what it needs at run time: neither ts-node nor TypeScript is there to lean on.
  */
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { packCliPackage, stageCliPackage } from "../cli/pack";
+import { followChild, stopGently } from "./child-process-helpers";
 import { releaseView, withReleaseApi } from "./release-api";
 
 const ROOT = path.join(__dirname, "..");
@@ -95,5 +96,32 @@ describe("the packaged CLI, installed without dev dependencies", function () {
     assert.equal(status.code, 1, status.stderr);
     assert.match(status.stdout, /^Release pkg-1: FAILED$/m);
     assert.match(status.stdout, /^ {2}!! svc-a\s+Failed\s+FAILED at 10:00:04Z$/m);
+  });
+
+  it("serves the dashboard's page and its hand-written files from the package", async () => {
+    const dashboard = followChild(
+      spawn(process.execPath, [bin, "dashboard", "--no-open", "--api", "http://127.0.0.1:9"], {
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+      "packaged dashboard",
+    );
+    try {
+      const [, url] = await dashboard.logged(/^Dashboard: (\S+)$/m);
+      const exchanged = await fetch(url, { redirect: "manual" });
+      const cookie = (exchanged.headers.get("set-cookie") ?? "").split(";")[0];
+      const origin = new URL(url).origin;
+      for (const file of [
+        "/",
+        "/assets/app.js",
+        "/assets/release.js",
+        "/assets/graph.js",
+        "/assets/app.css",
+      ]) {
+        const answer = await fetch(`${origin}${file}`, { headers: { cookie } });
+        assert.equal(answer.status, 200, file);
+      }
+    } finally {
+      await stopGently(dashboard);
+    }
   });
 });
