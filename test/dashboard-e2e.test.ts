@@ -3,7 +3,8 @@
  * runs it), the command run as a child process exactly as a user runs it, and Chromium opening
  * the URL it printed. It sees a release's graph, approves a gate and sees the pipeline start,
  * cancels a release and sees it end CANCELLED; an approval the API would refuse is shown
- * disabled with the reason. It writes the screenshots the README shows (docs/dashboard-*.png).
+ * disabled with the reason. It takes the screenshots the README shows (docs/dashboard-*.png, with
+ * RELEASE_MACHINE_SCREENSHOTS=docs; test/dashboard-helpers.ts).
  * Pipelines never end by themselves here: the test ends them with the stand-in's `finish()`.
  */
 import assert from "node:assert/strict";

@@ -3,12 +3,21 @@
  * downloaded browser), and (from bench/dashboard-fixture.ts, which the benchmark shares) a small
  * stand-in of the release API for answers the local machine is not asked to produce.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, chromium } from "playwright-core";
 
 export const CHROMIUM = process.env.RELEASE_MACHINE_CHROMIUM ?? "/usr/bin/chromium";
-export const DOCS = path.join(__dirname, "..", "docs");
+/**
+ * Where the end-to-end tests write their screenshots: docs/ (the README's pictures) when
+ * `RELEASE_MACHINE_SCREENSHOTS=docs` asks for them, else a temporary folder, so a test run leaves
+ * the work tree clean (each run's pictures differ in times and ports).
+ */
+export const DOCS =
+  process.env.RELEASE_MACHINE_SCREENSHOTS === "docs"
+    ? path.join(__dirname, "..", "docs")
+    : mkdtempSync(path.join(tmpdir(), "dashboard-screenshots-"));
 
 /** CI (.ci/run sets RELEASE_MACHINE_CI; most CI services set CI): a missing browser fails there. */
 export const inCi = () => Boolean(process.env.RELEASE_MACHINE_CI || process.env.CI);
