@@ -77,7 +77,8 @@ export async function handlePipelineEvent(
     return "resumed";
   }
   if (!isTerminal(item.status)) return "recorded";
-  await onPipelineEnded(deps, item);
+  // This delivery recorded the end: a first-hand actor (a redelivery, above, repeats).
+  await onPipelineEnded(deps, item, "firstHand");
   return "ended";
 }
 

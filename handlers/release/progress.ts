@@ -114,11 +114,14 @@ export async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Pro
   if (!execution) throw new Error(`execution ${pipelineExecutionId} of ${pipeline} was not recorded`);
   // Still awaiting its release: no handler has finished acting on the end (one that found no
   // pipeline naming it left it there), so this start acts on it; a finished one took it off.
-  if (isTerminal(execution.status) && execution.awaitingRelease) await onPipelineEnded(deps, execution);
+  if (isTerminal(execution.status) && execution.awaitingRelease)
+    await onPipelineEnded(deps, execution, "firstHand");
   // A failure recorded while this start was in flight: either the failure's stop pass saw this
   // execution (recorded above), or this read sees the failure. Stopping twice is harmless.
+  // An ended execution has nothing to stop: no read.
+  if (isTerminal(execution.status)) return;
   const now = await readReleaseItem(deps, releaseId);
-  if (!startsPipelines(now) && !isTerminal(execution.status)) {
+  if (!startsPipelines(now)) {
     await stopExecution(deps, execution, `Release ${releaseId} is no longer running its pipelines`);
   }
 }
@@ -221,13 +224,31 @@ async function openGate(
 }
 
 /**
+ * Who acts on an end. `firstHand`: a handler that saw it as it happened (the end event's first
+ * delivery, or the start that found its execution already ended); two of them can act on one end
+ * at once. `repeat`: one that repeats a handler that may have died (a redelivered event, the
+ * reconciler).
+ */
+export type EndActor = "firstHand" | "repeat";
+
+/**
  * What a pipeline's end means for its release: the end is recorded on the schedule, the
  * dependants it was the last dependency of start (or, when it failed, the failure policy acts),
  * and the pipeline settles, which ends the release's wait when nothing is left. Idempotent: each
  * step is a conditional or set-valued write, so a duplicate event or a retry repeats nothing that
- * matters. Called by the pipeline-event handler and the reconciler.
+ * matters. Called by the pipeline-event handler, a start, and the reconciler.
+ *
+ * One owner per end: the conditional write that records the end on the schedule admits one
+ * writer, which does the rest. A first-hand actor that did not write it (the start and the
+ * event both found the end) does nothing more: the writer is acting on it, and a writer that
+ * dies leaves the execution on the `waiting` index, so the reconciler repeats the end (a repeat
+ * always acts; its settle may count twice, which completion tolerates: ./outcome.ts).
  */
-export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionItem): Promise<void> {
+export async function onPipelineEnded(
+  deps: ExecutionDeps,
+  execution: ExecutionItem,
+  actor: EndActor = "repeat",
+): Promise<void> {
   const { releaseId, pipeline, pipelineExecutionId, status } = execution;
   if (!releaseId || !pipeline || !isTerminal(status)) return;
   let item = await readPipeline(deps, releaseId, pipeline);
@@ -247,20 +268,24 @@ export async function onPipelineEnded(deps: ExecutionDeps, execution: ExecutionI
   const cause = succeeded ? undefined : await failureCause(deps, execution, status);
   // A success is marked settled as it is recorded (contract/lifecycle-success.ts): one write less.
   let marked = item.settled === true;
+  let recorded = false;
   if (!SETTLED_STATUSES.includes(item.status) && succeeded) {
-    const recorded = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordSuccess, {
+    const change = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordSuccess, {
       fields: { endedAt: nowIso(deps), settled: true },
       where: { pipelineExecutionId },
     });
-    marked ||= recorded.changed;
+    recorded = change.changed;
+    marked ||= recorded;
   } else if (!SETTLED_STATUSES.includes(item.status) && isPipelineEnd(status)) {
-    // Not recorded: a concurrent duplicate recorded it.
-    await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordEnd, {
+    const change = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordEnd, {
       fields: { endedAt: nowIso(deps), ...(cause ? { cause } : {}) },
       where: { pipelineExecutionId },
       to: status,
     });
+    recorded = change.changed;
   }
+  // Recorded by another first-hand actor, which owns the rest of this end.
+  if (!recorded && actor === "firstHand") return;
   // Dependants past the first batch are handed on (./dependants.ts); the execution then stays on
   // the `waiting` index until the last batch is done, so the reconciler repeats a lost hand-off.
   let handedOff = false;
