@@ -239,10 +239,12 @@ export type EndActor = "firstHand" | "repeat";
  * matters. Called by the pipeline-event handler, a start, and the reconciler.
  *
  * One owner per end: the conditional write that records the end on the schedule admits one
- * writer, which does the rest. A first-hand actor that did not write it (the start and the
- * event both found the end) does nothing more: the writer is acting on it, and a writer that
- * dies leaves the execution on the `waiting` index, so the reconciler repeats the end (a repeat
- * always acts; its settle may count twice, which completion tolerates: ./outcome.ts).
+ * writer, which does the rest. A first-hand actor writes it without reading the schedule first
+ * (on a first attempt: a resumed one reads), and one that did not write it (the start and the
+ * event both found the end, or the schedule does not name the execution yet) does nothing more:
+ * the writer is acting on it, and a writer that dies leaves the execution on the `waiting` index,
+ * so the reconciler repeats the end (a repeat always acts; its settle may count twice, which
+ * completion tolerates: ./outcome.ts).
  */
 export async function onPipelineEnded(
   deps: ExecutionDeps,
@@ -250,7 +252,10 @@ export async function onPipelineEnded(
   actor: EndActor = "repeat",
 ): Promise<void> {
   const { releaseId, pipeline, pipelineExecutionId, status } = execution;
-  if (!releaseId || !pipeline || !isTerminal(status)) return;
+  if (!releaseId || !pipeline || !isPipelineEnd(status)) return;
+  const end = { ...execution, releaseId, pipeline, status };
+  // A first-hand actor on a first attempt writes the end at once, unread: the write decides.
+  if (actor === "firstHand" && (execution.executionAttempt ?? 1) === 1) return endFirstHand(deps, end);
   let item = await readPipeline(deps, releaseId, pipeline);
   // Not this release's execution of the pipeline (an earlier attempt's, say): nothing to decide.
   if (!item || item.pipelineExecutionId !== pipelineExecutionId) return;
@@ -264,32 +269,68 @@ export async function onPipelineEnded(
     await releaseWaiterDone(deps, pipelineExecutionId);
     return;
   }
-  const succeeded = status === "Succeeded";
-  const cause = succeeded ? undefined : await failureCause(deps, execution, status);
+  const cause = status === "Succeeded" ? undefined : await failureCause(deps, execution, status);
   // A success is marked settled as it is recorded (contract/lifecycle-success.ts): one write less.
   let marked = item.settled === true;
   let recorded = false;
-  if (!SETTLED_STATUSES.includes(item.status) && succeeded) {
-    const change = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordSuccess, {
-      fields: { endedAt: nowIso(deps), settled: true },
-      where: { pipelineExecutionId },
-    });
-    recorded = change.changed;
-    marked ||= recorded;
-  } else if (!SETTLED_STATUSES.includes(item.status) && isPipelineEnd(status)) {
-    const change = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordEnd, {
-      fields: { endedAt: nowIso(deps), ...(cause ? { cause } : {}) },
-      where: { pipelineExecutionId },
-      to: status,
-    });
-    recorded = change.changed;
+  if (!SETTLED_STATUSES.includes(item.status)) {
+    recorded = (await recordEndOnSchedule(deps, end, cause)).changed;
+    marked ||= recorded && status === "Succeeded";
   }
   // Recorded by another first-hand actor, which owns the rest of this end.
   if (!recorded && actor === "firstHand") return;
+  await actOnEnd(deps, end, item, { marked, cause });
+}
+
+type PipelineEndOf = ExecutionItem & { releaseId: string; pipeline: string; status: PipelineEnd };
+
+/**
+ * The end's conditional write on the schedule: admits one writer, only while the pipeline names
+ * this execution and has not ended, and answers the item as written.
+ */
+function recordEndOnSchedule(deps: ExecutionDeps, end: PipelineEndOf, cause: string | undefined) {
+  const { releaseId, pipeline, pipelineExecutionId, status } = end;
+  return status === "Succeeded"
+    ? changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordSuccess, {
+        fields: { endedAt: nowIso(deps), settled: true },
+        where: { pipelineExecutionId },
+      })
+    : changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.recordEnd, {
+        fields: { endedAt: nowIso(deps), ...(cause ? { cause } : {}) },
+        where: { pipelineExecutionId },
+        to: status,
+      });
+}
+
+/**
+ * A first-hand actor on a first attempt: the end's write first. Not written: the schedule does
+ * not name this execution yet (its start acts on the end then), or another first-hand actor
+ * recorded the end and owns the rest, or the pipeline settled otherwise meanwhile (local mode's
+ * restart stopped it), when this execution no longer waits for anything.
+ */
+async function endFirstHand(deps: ExecutionDeps, end: PipelineEndOf): Promise<void> {
+  const cause = end.status === "Succeeded" ? undefined : await failureCause(deps, end, end.status);
+  const recorded = await recordEndOnSchedule(deps, end, cause);
+  if (recorded.changed)
+    return actOnEnd(deps, end, recorded.item, { marked: end.status === "Succeeded", cause });
+  const item = await readPipeline(deps, end.releaseId, end.pipeline);
+  const named = item?.pipelineExecutionId === end.pipelineExecutionId;
+  if (named && SETTLED_STATUSES.includes(item.status) && item.status !== end.status)
+    await releaseWaiterDone(deps, end.pipelineExecutionId);
+}
+
+/** The rest of an end, by its owner: dependants or the failure policy, then the settle. */
+async function actOnEnd(
+  deps: ExecutionDeps,
+  end: PipelineEndOf,
+  item: PipelineItem,
+  { marked, cause }: { marked: boolean; cause: string | undefined },
+): Promise<void> {
+  const { releaseId, pipeline, pipelineExecutionId } = end;
   // Dependants past the first batch are handed on (./dependants.ts); the execution then stays on
   // the `waiting` index until the last batch is done, so the reconciler repeats a lost hand-off.
   let handedOff = false;
-  if (succeeded) {
+  if (end.status === "Succeeded") {
     const next = await readyDependantsFrom(deps, releaseId, pipeline, item.dependants, 0);
     if (next !== null) await handOffStarts(deps, { releaseId, pipeline, pipelineExecutionId, from: next });
     handedOff = next !== null;
@@ -301,7 +342,7 @@ export async function onPipelineEnded(
   if (!handedOff) await releaseWaiterDone(deps, pipelineExecutionId);
 }
 
-function isPipelineEnd(status: string): status is PipelineEnd {
+function isPipelineEnd(status: string | undefined): status is PipelineEnd {
   return isTerminal(status);
 }
 
