@@ -3,7 +3,8 @@
  * engine, the handlers and the stand-ins themselves, end to end (submit → execution ended). Each
  * figure is the median of several runs after a warm-up. The 500-pipeline runs also give the
  * engine's own counts of that release (transitions, history events, largest state), which are
- * deterministic and reported with the counts.
+ * deterministic and reported with the counts. Alone, the largest release only:
+ * `npx ts-node --transpile-only bench/walltime.ts [runs]`.
  */
 import { performance } from "node:perf_hooks";
 import type { ExecutionCosts } from "../local/history";
@@ -39,9 +40,8 @@ const median = (values: number[]) => {
 };
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
-export async function measureWallTimes(
-  repeat = { small: 9, large: 5, concurrent: 5, largest: 3 },
-): Promise<{ wallTimes: WallTimes; largest: LargestRelease }> {
+/** A local release machine of LARGEST_RELEASE instant pipelines, and how to time releases on it. */
+async function wallTimeMachine() {
   const names = pipelineNames(LARGEST_RELEASE, 3);
   const machine = await startLocalReleaseMachine({
     // The 20 concurrent releases share their pipelines: PARALLEL mode, so each release's executions
@@ -79,9 +79,19 @@ export async function measureWallTimes(
     for (let i = 0; i < runs; i += 1) runsMs.push(round(await releases(pipelines, count)));
     return { medianMs: round(median(runsMs)), runsMs };
   };
-  try {
+  const warmUp = async () => {
     for (let i = 0; i < 3; i += 1) await releases(5, 1); // warm-up: JIT, sockets, tables
     await releases(50, 1);
+  };
+  return { machine, largest, measure, warmUp };
+}
+
+export async function measureWallTimes(
+  repeat = { small: 9, large: 5, concurrent: 5, largest: 3 },
+): Promise<{ wallTimes: WallTimes; largest: LargestRelease }> {
+  const { machine, largest, measure, warmUp } = await wallTimeMachine();
+  try {
+    await warmUp();
     const wallTimes: WallTimes = {
       pipelines5: await measure(5, 1, repeat.small),
       pipelines50: await measure(50, 1, repeat.large),
@@ -94,4 +104,31 @@ export async function measureWallTimes(
   } finally {
     await machine.close();
   }
+}
+
+/** The largest release's wall time alone, after the same warm-up (`pipelines500` of the report). */
+export async function measureLargestRelease(runs = 3): Promise<WallTime> {
+  const { machine, measure, warmUp } = await wallTimeMachine();
+  try {
+    await warmUp();
+    return await measure(LARGEST_RELEASE, 1, runs);
+  } finally {
+    await machine.close();
+  }
+}
+
+// Alone: `npx ts-node --transpile-only bench/walltime.ts [runs]` times the largest release only.
+if (require.main === module) {
+  measureLargestRelease(Number(process.argv[2] ?? 3)).then(
+    (wall) => {
+      process.stdout.write(
+        `${LARGEST_RELEASE}-pipeline local release: median ${wall.medianMs} ms of ${wall.runsMs.join(", ")} ms\n`,
+      );
+      process.exit();
+    },
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
 }

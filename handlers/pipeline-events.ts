@@ -85,6 +85,7 @@ export async function handlePipelineEvent(
     return "resumed";
   }
   if (!isTerminal(item.status)) return "recorded";
+  // This delivery recorded the end: it acts on it (a redelivery, above, repeats).
   await onPipelineEnded(deps, item);
   return "ended";
 }

@@ -173,7 +173,21 @@ export interface EventRouterOptions {
   accountId?: string;
   maxAttempts?: number /* per delivery, the first included; default 3 */;
   retryDelayMs?: number /* before the first retry, doubled for each further one; default 10 */;
+  /**
+   * Deliveries running at once; the rest wait their turn, in order (a retry waits anew). Default:
+   * unbounded. Bounding them delays events, which AWS allows (delivery is asynchronous): never kinder.
+   */
+  maxConcurrentDeliveries?: number;
 }
+
+/**
+ * The local release machine's bound on deliveries at once. Every function runs in one process
+ * there, so hundreds of asynchronous invocations at once (a cancel's stop pass, a burst of
+ * pipeline events) would queue a control call's few requests behind all of theirs; on AWS each
+ * runs in its own sandbox. Four at a time keep the machine busy and the answers prompt
+ * (`bench/control-latency.ts`).
+ */
+export const LOCAL_DELIVERY_CONCURRENCY = 4;
 
 /** `arn:aws:events:…:event-bus/NAME` and `NAME` name the same bus. */
 const busName = (nameOrArn = "default") => nameOrArn.replace(/^arn:[^:]+:events:[^:]*:[^:]*:event-bus\//, "");
@@ -194,11 +208,14 @@ export class EventRouter {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly quiet: (() => void)[] = [];
   private inFlight = 0;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
   private closed = false;
   private readonly options: Required<EventRouterOptions>;
   constructor(options: EventRouterOptions = {}) {
     const { region = "us-east-1", accountId = "000000000000", maxAttempts = 3, retryDelayMs = 10 } = options;
-    this.options = { region, accountId, maxAttempts, retryDelayMs };
+    const maxConcurrentDeliveries = options.maxConcurrentDeliveries ?? Infinity;
+    this.options = { region, accountId, maxAttempts, retryDelayMs, maxConcurrentDeliveries };
   }
 
   /** Compiles the pattern now, so one we cannot evaluate fails at startup. Like PutRule, the
@@ -270,9 +287,22 @@ export class EventRouter {
     this.inFlight += 1;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void task().finally(() => this.settle(1));
+      void this.inTurn(task).finally(() => this.settle(1));
     }, delayMs);
     this.timers.add(timer);
+  }
+
+  /** Runs `task` once fewer than maxConcurrentDeliveries run, in the order they asked. */
+  private async inTurn(task: () => Promise<void>): Promise<void> {
+    if (this.running >= this.options.maxConcurrentDeliveries)
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running += 1;
+    try {
+      await task();
+    } finally {
+      this.running -= 1;
+      this.waiting.shift()?.();
+    }
   }
 
   private settle(count: number): void {

@@ -6,7 +6,8 @@
  * principal, the action and the resource. Local mode must fail where AWS fails; a hand-written
  * match of statements would share our own misreadings of IAM.
  *
- * The engine is AGPL-3.0: a devDependency, loaded lazily here on the first evaluation and never by
+ * The engine is AGPL-3.0: a devDependency, loaded lazily (local/iam-decisions.ts, which also
+ * memoizes its decisions exactly) on the first evaluation and never by
  * handlers/, infra/ or cli/, so neither the Lambda archives, the CLI package nor the Pulumi
  * program's dependencies carry it (docs/architecture.md, "Local mode").
  */
@@ -22,38 +23,13 @@ import type {
   MetadataBearer,
   MiddlewareStack,
 } from "@smithy/types";
-import type { RunSimulationResults, Simulation } from "@cloud-copilot/iam-simulate";
-import {
-  type HandlerName,
-  type PolicyStatement,
-  type ResourceArns,
-  document,
-  handlerStatements,
-  pipelineArn,
-} from "../contract/permissions";
+import { type HandlerName, type ResourceArns, handlerStatements, pipelineArn } from "../contract/permissions";
 import type { StateMachineDefinition } from "../stepfunction/asl";
 import { stateMachineStatements } from "../stepfunction/permissions";
+import { type IamDecision, type IamRequest, type IamRole, type IamScope, evaluate } from "./iam-decisions";
 
-/** Where the principal and the resources live: the local stand-ins' region and account. */
-export interface IamScope {
-  partition: string;
-  region: string;
-  accountId: string;
-}
-
-/** Who calls, and what its role allows. */
-export interface IamRole {
-  /** The calling session, e.g. `arn:aws:sts::000000000000:assumed-role/release-machine-x/x`. */
-  principal: string;
-  statements: PolicyStatement[];
-  scope: IamScope;
-}
-
-/** One authorization AWS makes for a call: an action on a resource ARN, or `*` (no resource-level permissions). */
-export interface IamRequest {
-  action: string;
-  resource: string;
-}
+// Who calls, and what it asks (local/iam-decisions.ts defines them, with the decisions).
+export type { IamRequest, IamRole, IamScope } from "./iam-decisions";
 
 /** The services whose SDK clients can be enforced, by their IAM prefix. */
 export type IamService = "dynamodb" | "codepipeline" | "states" | "events" | "s3";
@@ -295,59 +271,8 @@ export function iamRequestsOf(
   return requests(input, scope);
 }
 
-// The evaluation and AWS's answer to a denied call.
-type Simulator = (simulation: Simulation) => Promise<RunSimulationResults>;
-let simulator: Promise<Simulator> | undefined;
-
-/** The engine, loaded on first use only (AGPL: never reachable from shipped code). */
-function loadSimulator(): Promise<Simulator> {
-  simulator ??= import("@cloud-copilot/iam-simulate").then(
-    ({ runSimulation }) =>
-      (simulation) =>
-        runSimulation(simulation, { simulationMode: "Strict" }),
-  );
-  return simulator;
-}
-
-export type IamDecision = "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied";
-
-/** A request the engine could not evaluate (an unknown action, or a resource of the wrong type for it). */
-export class UnevaluableRequest extends Error {
-  override readonly name = "UnevaluableRequest";
-}
-
-/** Decisions per role: they depend only on its statements and the request (no context keys). */
-const decided = new WeakMap<IamRole, Map<string, Promise<IamDecision>>>();
-
-/** The engine's decision on one request by `role`, identity policies only (no SCPs, boundaries, resource policies). */
-export function evaluate(role: IamRole, request: IamRequest): Promise<IamDecision> {
-  const byRequest = decided.get(role) ?? new Map<string, Promise<IamDecision>>();
-  const key = `${request.action} ${request.resource}`;
-  const decision = byRequest.get(key) ?? simulate(role, request);
-  decided.set(role, byRequest.set(key, decision));
-  decision.catch(() => byRequest.delete(key)); // an error is no decision: ask again next time
-  return decision;
-}
-
-async function simulate(role: IamRole, request: IamRequest): Promise<IamDecision> {
-  const run = await loadSimulator();
-  const result = await run({
-    request: {
-      principal: role.principal,
-      action: request.action,
-      resource: { resource: request.resource, accountId: role.scope.accountId },
-      contextVariables: {},
-    },
-    identityPolicies: [{ name: "role", policy: document(role.statements) }],
-    serviceControlPolicies: [],
-    resourceControlPolicies: [],
-  });
-  if (result.resultType === "error")
-    throw new UnevaluableRequest(
-      `${request.action} on ${request.resource}: ${result.errors.message} ${JSON.stringify(result.errors)}`,
-    );
-  return result.overallResult;
-}
+// AWS's answer to a denied call (the engine's decisions: local/iam-decisions.ts).
+export { type IamDecision, UnevaluableRequest, evaluate } from "./iam-decisions";
 
 /**
  * AWS's message for a denied call.

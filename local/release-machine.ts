@@ -37,7 +37,7 @@ import {
   LocalWorkflowEngine,
 } from "./engine";
 import { type EventsService, startEventsService } from "./events-service";
-import { EventRouter } from "./event-router";
+import { EventRouter, LOCAL_DELIVERY_CONCURRENCY } from "./event-router";
 import { TaskTokenError, TaskTokenRegistry, startSfnService } from "./sfn-service";
 import { clientConfig, functionClients, handlerDeps } from "./function-clients";
 import {
@@ -361,7 +361,11 @@ export async function startLocalReleaseMachine(
 ): Promise<LocalReleaseMachine> {
   const tables: TableNames = LOCAL_TABLES;
   const rules = localRules(options);
-  const router = new EventRouter({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+  const router = new EventRouter({
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT,
+    maxConcurrentDeliveries: LOCAL_DELIVERY_CONCURRENCY,
+  });
   const { dynamo, dynamodb, codepipeline, registry, late, sfn, events } = await startStandIns(
     options,
     router,

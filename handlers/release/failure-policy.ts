@@ -38,6 +38,8 @@ export async function settleUnstarted(
   if (!skipped.changed) {
     const item = await readPipeline(deps, releaseId, pipeline);
     if (item?.status !== "Skipped") return; // claimed or started meanwhile: its own path settles it
+    // Marked: its settle counted it before the mark (./outcome.ts), so another would only over-count.
+    if (item.settled === true) return;
   }
   await settle(deps, releaseId, pipeline);
 }
@@ -121,6 +123,15 @@ export async function afterFailure(
   // skip): a late end of an earlier attempt stops and skips nothing.
   if (!recorded.changed) return;
   if (recorded.item.failurePolicy === "stopRemaining") {
+    // One pass: the first failure's, unless a cancel's runs (repeated by the reconciler's cancel
+    // sweep when lost: ./cancel-sweep.ts). It skips and stops everything, and a start recorded
+    // after it re-reads the release and stops itself (./progress.ts). Every later failure (the
+    // pipelines a cancel or a first failure stopped end Stopped) would repeat the whole pass,
+    // settling again what the first is settling. A first failure's handler that died is repeated
+    // by the reconciler's pass over the schedule (an end not yet settled: ./reconcile-schedule.ts),
+    // and finds the failure its own again.
+    const first = recorded.item.firstFailurePipeline === pipeline;
+    if (!first || recorded.item.cancelledBy !== undefined) return;
     await stopRelease(deps, releaseId, `Release ${releaseId} failed: ${cause}`, "wait", pipeline);
     return;
   }

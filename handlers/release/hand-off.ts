@@ -56,7 +56,8 @@ export async function handOff(
 
 /**
  * Hands the rest of a pipeline's dependants on (handlers/release/dependants.ts). A refused entry
- * throws: the ended execution stays on the `waiting` index, so a retry or the reconciler repeats it.
+ * throws; a lost hand-off leaves dependants without the success's mark on a RUNNING release's
+ * schedule, which a retry or the reconciler's pass finds and repeats (./reconcile-schedule.ts).
  */
 export async function handOffStarts(deps: ExecutionDeps, detail: StartsPendingDetail): Promise<void> {
   await putHandOff(deps, {

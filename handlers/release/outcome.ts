@@ -20,8 +20,9 @@ import { pipelinesOfRelease, readReleaseItem } from "./reads";
 
 /**
  * Marks a pipeline's place settled; the release's wait ends when every pipeline is. Each settle
- * reads the release and the items after its last write, so whichever write comes last (a count or
- * a mark) is followed by a read that sees every count and mark, and confirms on the items. A
+ * reads the release and the items after its last write (the count's own answer, as written, when
+ * the count is the last), so whichever write comes last (a count or a mark) is followed by a read
+ * that sees every count and mark, and confirms on the items. A
  * repeated settle (a duplicate event, a retried invocation, one that died between the two writes)
  * counts again and marks nothing: an over-count only makes an earlier settle look at the items in
  * vain. `marked`: the item was marked already (a success is marked as it is recorded,
@@ -42,13 +43,18 @@ export async function settle(
     fields: { settledCount: 1 },
   });
   if (!counted.changed) throw new Error(`release ${releaseId} does not exist: ${pipeline} cannot settle`);
-  if (!marked)
-    await (ended === undefined
-      ? changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settle, { fields: { settled: true } })
-      : changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settleEnded, {
-          fields: { settled: true },
-          where: { pipelineExecutionId: ended },
-        }));
+  // Marked before: the count was this settle's last write, and the release it answered (as
+  // written) already sees every count and mark before it, so no read is needed.
+  if (marked) {
+    await completeReleaseIfSettled(deps, counted.item);
+    return;
+  }
+  await (ended === undefined
+    ? changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settle, { fields: { settled: true } })
+    : changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.settleEnded, {
+        fields: { settled: true },
+        where: { pipelineExecutionId: ended },
+      }));
   // Read after this settle's writes: every count and mark before them is seen.
   const release = await readReleaseItem(deps, releaseId);
   if (release) await completeReleaseIfSettled(deps, release);

@@ -112,8 +112,10 @@ export async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Pro
   if (isTerminal(execution.status)) await onPipelineEnded(deps, execution);
   // A failure recorded while this start was in flight: either the failure's stop pass saw this
   // execution (recorded above), or this read sees the failure. Stopping twice is harmless.
+  // An ended execution has nothing to stop: no read.
+  if (isTerminal(execution.status)) return;
   const now = await readReleaseItem(deps, releaseId);
-  if (!startsPipelines(now) && !isTerminal(execution.status)) {
+  if (!startsPipelines(now)) {
     await stopExecution(deps, execution, `Release ${releaseId} is no longer running its pipelines`);
   }
 }
@@ -212,11 +214,25 @@ async function openGate(
 }
 
 /**
+ * Who acts on an end. `firstHand`: a handler that saw it as it happened (the end event's first
+ * delivery, or the start that found its execution already ended); two of them can act on one end
+ * at once. `repeat`: one that repeats a handler that may have died (a redelivered event, the
+ * reconciler).
+ */
+export type EndActor = "firstHand" | "repeat";
+
+/**
  * What a pipeline's end means for its release: the end is recorded on the schedule, the
  * dependants it was the last dependency of start (or, when it failed, the failure policy acts),
  * and the pipeline settles, which ends the release's wait when nothing is left. Idempotent: each
  * step is a conditional or set-valued write, so a duplicate event or a retry repeats nothing that
- * matters. Called by the pipeline-event handler and the reconciler.
+ * matters. Called by the pipeline-event handler, a start, and the reconciler.
+ *
+ * One owner per end: the conditional write that records the end on the schedule admits one
+ * writer, which does the rest; a caller that did not write it (the start and the event both found
+ * the end, or a duplicate) does nothing more. A writer that dies leaves the end unsettled on the
+ * schedule of a RUNNING release, and the reconciler's pass repeats the rest
+ * (./reconcile-schedule.ts; an over-count is tolerated by completion: ./outcome.ts).
  */
 export async function onPipelineEnded(
   deps: ExecutionDeps,
@@ -304,7 +320,7 @@ export async function endOnSchedule(
   return "ended";
 }
 
-function isPipelineEnd(status: string): status is PipelineEnd {
+function isPipelineEnd(status: string | undefined): status is PipelineEnd {
   return isTerminal(status);
 }
 
