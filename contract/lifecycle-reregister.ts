@@ -30,6 +30,17 @@ export interface ReregisterFields {
   replaces?: string;
 }
 
+/**
+ * Whether a release's registration failed for good: FAILED while its schedule was still pending,
+ * so nothing of it started. Its releaseId is free for a new submission (RegisterRelease also reads
+ * that no schedule item started before it takes it).
+ */
+export function failedForGood<R extends { status: string; schedulePending?: string }>(
+  release: R | undefined,
+): release is R & { schedulePending: string } {
+  return release?.status === "FAILED" && release.schedulePending !== undefined;
+}
+
 export const REREGISTER_CHANGES = {
   reregister: {
     why: "RegisterRelease of a new submission after a registration that failed for good (FAILED with its schedule incomplete: nothing started): the release runs again under the new execution, its earlier counts, failure and uploader removed",

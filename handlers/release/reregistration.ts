@@ -17,6 +17,7 @@
  */
 import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { type PipelineItem, RELEASE_CHANGES, type ReleaseItem } from "../../contract/lifecycle";
+import { failedForGood } from "../../contract/lifecycle-reregister";
 import type { ExecutionDeps } from "../executions";
 import { isConditionFailure } from "../executions";
 import { type Changed, changeRelease, pipelineKey } from "../lifecycle-store";
@@ -25,17 +26,11 @@ import { START_CONCURRENCY, inBatches, pipelinesOfRelease, readReleaseItem } fro
 type StoreDeps = Pick<ExecutionDeps, "ddb" | "tables">;
 
 /** What `register` writes, which `reregister` writes too. */
-export type RegisterFields = Parameters<
-  typeof changeRelease<typeof RELEASE_CHANGES.register>
->[3]["fields"];
+export type RegisterFields = Parameters<typeof changeRelease<typeof RELEASE_CHANGES.register>>[3]["fields"];
 
 /** Whether an item's pipeline ever started (a claim, a recorded execution, an end of one). */
 const started = (item: PipelineItem) =>
   item.pipelineExecutionId !== undefined || (item.status !== "Pending" && item.status !== "Skipped");
-
-/** Whether the release is one whose registration failed for good: FAILED before its schedule was complete. */
-export const failedForGood = (release: ReleaseItem | undefined): release is ReleaseItem =>
-  release?.status === "FAILED" && release.schedulePending !== undefined;
 
 /**
  * Registers the release again over a registration that failed for good, or answers
