@@ -9,7 +9,7 @@ export const CRASH_CONSISTENCY_CHANGES = {
   scheduleWritten: {
     why: "Every item of the schedule exists: the release's pipeline count now matches its schedule, and it may be retried",
     exists: true,
-    remove: ["schedulePending"],
+    remove: ["schedulePending", "replaces"],
     when: ["#executionArn = :executionArn"],
     where: ["executionArn"],
   },

@@ -15,6 +15,9 @@ import { SUCCESS_CHANGES } from "./lifecycle-success";
 import { RESUME_PIPELINE_CHANGES, RESUME_RELEASE_CHANGES } from "./lifecycle-resume";
 import * as VIEW from "./lifecycle-view";
 import { UPLOADER_CHANGES, type UploaderFields } from "./lifecycle-identity";
+import { REREGISTER_CHANGES, type RejectionRecord, type ReregisterFields } from "./lifecycle-reregister";
+
+export type { RejectionRecord } from "./lifecycle-reregister";
 
 /** `stopRemaining` stops the release at its first failure; `letFinish` skips only its dependants. */
 export type FailurePolicy = "stopRemaining" | "letFinish";
@@ -91,17 +94,8 @@ export interface ReleaseOutcome {
 /** Why a release failed, as the workflow carries it (`$.failure`): the outcome's fields. */
 export type ReleaseFailure = Required<Pick<ReleaseOutcome, "error" | "cause" | "causedBy">>;
 
-/** One rejected submission of a releaseId, in brief: the item keeps only the current one's problems. */
-export interface RejectionRecord {
-  at: string;
-  source: string;
-  errorName: string;
-  problemCount?: number; // absent on records written before the count was kept
-  executionArn?: string;
-}
-
 /** The Releases item. */
-export interface ReleaseItem extends VIEW.AttemptFields, UploaderFields {
+export interface ReleaseItem extends VIEW.AttemptFields, UploaderFields, ReregisterFields {
   releaseId: string;
   status: ReleaseStatus;
   executionArn: string;
@@ -236,7 +230,9 @@ export const RELEASE_CHANGES = {
       schedulePending: "set",
     },
     remove: ["errorName", "cause", "problems", "endedAt"],
-    orWhen: "#executionArn = :executionArn",
+    // A repeat of the same registration, only while its schedule is being written (schedulePending
+    // means nothing started; a repeat after that finds the schedule written and starts from it).
+    orWhen: "(#executionArn = :executionArn AND attribute_exists(#schedulePending))",
   },
   reject: {
     why: "RecordRejected or the submission function: a refused submission under its releaseId, never over a real release; the last 10 replace the list from the count read",
@@ -359,6 +355,7 @@ export const RELEASE_CHANGES = {
   ...RESUME_RELEASE_CHANGES,
   ...CRASH_CONSISTENCY_CHANGES,
   ...UPLOADER_CHANGES,
+  ...REREGISTER_CHANGES,
 } as const satisfies Record<string, ChangeDeclaration<ReleaseStatus, ReleaseItem>>;
 
 /** Every write to a ReleasePipelines item. */

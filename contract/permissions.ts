@@ -137,7 +137,8 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
   // RetryRelease (attempt n+1) runs in this function too; gates may open on either.
   registerRelease: (arns, shared) => [
     ...scheduling(shared),
-    allow("WriteSchedule", ["dynamodb:PutItem"], [arns.releasePipelinesTableArn]),
+    // DeleteItem: a registration again clears the leftovers of one that failed for good (reregistration.ts).
+    allow("WriteSchedule", ["dynamodb:PutItem", "dynamodb:DeleteItem"], [arns.releasePipelinesTableArn]),
     shared.onPipelines("StartPipelineExecution", "StopPipelineExecution", ...FAILURE_DETAILS),
     shared.publishEvents,
   ],

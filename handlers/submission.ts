@@ -8,6 +8,9 @@
  *   the workflow records a refused upload (handlers/rejections.ts): under its releaseId, or apart
  *   under `rejected:<request id>` when that releaseId has a release of its own.
  * - 409 a releaseId that already ran or runs, or that another manifest is being submitted under.
+ *   A release whose registration failed for good (FAILED before its schedule was complete, so
+ *   nothing started) does not count: its releaseId runs the next submission, named from the
+ *   manifest and the failed execution (whose name stays taken), and RegisterRelease takes it.
  * - 202 `{releaseId, executionArn, status: "SUBMITTED"}` once the execution started (or, for an
  *   exact repeat while it runs, the execution the first request started).
  * - 429 and 503 when Step Functions throttles or fails the start.
@@ -25,6 +28,7 @@ import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { InvalidManifest, type ManifestProblem, ReleaseErrors } from "../contract/errors";
 import { executionArnOf, submissionExecutionName } from "../contract/execution-name";
 import type { ReleaseItem } from "../contract/lifecycle";
+import { failedForGood } from "../contract/lifecycle-reregister";
 import { manifestParser } from "../contract/manifest";
 import type { ManifestRules } from "../contract/manifest-schema";
 import { readRejection, releaseIdAtStart } from "../contract/rejection";
@@ -127,12 +131,26 @@ async function submit(
     if (!(error instanceof InvalidManifest)) throw error;
     return refuse(400, error);
   }
-  const digest = createHash("sha256").update(text, "utf8").digest("hex");
-  const name = submissionExecutionName(releaseId, digest);
+  const digest = sha256(text);
+  const release = await readItem<ReleaseItem>(deps.ddb, deps.tables.releases, {
+    [ReleasesTable.hashKey]: releaseId,
+  });
+  const claimed = await readItem<Claim>(deps.ddb, deps.tables.releases, {
+    [ReleasesTable.hashKey]: `${CLAIM_PREFIX}${releaseId}`,
+  });
+  // A registration that failed for good started nothing: its releaseId is free again. The names of
+  // its execution and of the last one claimed stay taken (90 days), so the next is named from them.
+  const spent = failedForGood(release) ? release.executionArn : undefined;
+  const name =
+    repeatedName(release, claimed, digest, startedAt) ??
+    submissionExecutionName(
+      releaseId,
+      spent === undefined ? digest : sha256([text, spent, claimed?.executionArn ?? ""].join("\n")),
+    );
   const executionArn = executionArnOf(deps.stateMachineArn, name);
-  const taken = await takenBy(deps, releaseId, executionArn);
+  const taken = takenBy(releaseId, release, executionArn);
   if (taken) return duplicate(releaseId, taken);
-  if (!(await claim(deps, releaseId, digest, executionArn))) {
+  if (!(await claim(deps, { releaseId, digest, executionArn, spent }))) {
     return duplicate(releaseId, {
       message: `release ${releaseId} is being submitted with another manifest; a releaseId runs once`,
     });
@@ -184,20 +202,48 @@ interface Taken {
   executionArn?: string;
 }
 
+const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+
+/** A releaseId's submission claim, as the Releases table holds it. */
+interface Claim {
+  digest?: string;
+  executionArn?: string;
+  claimExpiresAt?: number;
+}
+
 /**
- * Whether the releaseId already ran or runs: its release exists and is not only rejected. The
- * execution this very manifest started, still running, is not taken: an exact repeat goes on to
- * StartExecution, which returns it.
+ * The name of the execution this very manifest started, while it may still run: an exact repeat
+ * goes on to StartExecution, which returns it (or answers ExecutionAlreadyExists once it closed).
+ * Read from the releaseId's claim, which names the manifest's digest and the execution it started:
+ * the execution that registered the release, or, over a registration that failed for good, one
+ * started since (its claim not yet expired).
  */
-async function takenBy(
-  deps: SubmissionDeps,
+function repeatedName(
+  release: ReleaseItem | undefined,
+  claimed: Claim | undefined,
+  digest: string,
+  now: string,
+): string | undefined {
+  if (claimed?.digest !== digest || claimed.executionArn === undefined) return undefined;
+  const registeredIt = release?.status === "RUNNING" && release.executionArn === claimed.executionArn;
+  const startedSince =
+    failedForGood(release) &&
+    release.executionArn !== claimed.executionArn &&
+    (claimed.claimExpiresAt ?? 0) >= Date.parse(now);
+  return registeredIt || startedSince ? claimed.executionArn.split(":").pop() : undefined;
+}
+
+/**
+ * Whether the releaseId already ran or runs: its release exists, is not only rejected, and did not
+ * fail for good (FAILED before its schedule was complete: nothing started; `retry` takes any other
+ * FAILED release). The execution this very manifest started, still running, is not taken.
+ */
+function takenBy(
   releaseId: string,
+  release: ReleaseItem | undefined,
   executionArn: string,
-): Promise<Taken | undefined> {
-  const release = await readItem<ReleaseItem>(deps.ddb, deps.tables.releases, {
-    [ReleasesTable.hashKey]: releaseId,
-  });
-  if (release === undefined || release.status === "REJECTED") return undefined;
+): Taken | undefined {
+  if (release === undefined || release.status === "REJECTED" || failedForGood(release)) return undefined;
   if (release.status === "RUNNING" && release.executionArn === executionArn) return undefined;
   return {
     message: `release ${releaseId} was already submitted (${release.status}); a releaseId runs once`,
@@ -206,15 +252,15 @@ async function takenBy(
 }
 
 /**
- * Claims the releaseId for this manifest: granted when unclaimed, claimed for the same digest, or
- * claimed by a claim that expired. Conditional, so of racing different manifests one wins.
+ * Claims the releaseId for this manifest: granted when unclaimed, claimed for the same digest, by a
+ * claim that expired, or by the claim of the execution whose registration failed for good
+ * (`spent`). Conditional, so of racing different manifests one wins.
  */
 async function claim(
   deps: SubmissionDeps,
-  releaseId: string,
-  digest: string,
-  executionArn: string,
+  request: { releaseId: string; digest: string; executionArn: string; spent?: string },
 ): Promise<boolean> {
+  const { releaseId, digest, executionArn, spent } = request;
   const now = deps.now ? deps.now() : new Date();
   try {
     await deps.ddb.send(
@@ -227,13 +273,20 @@ async function claim(
           claimedAt: now.toISOString(),
           claimExpiresAt: now.getTime() + CLAIM_SECONDS * 1000,
         },
-        ConditionExpression: "attribute_not_exists(#key) OR #digest = :digest OR #expires < :now",
+        ConditionExpression: `attribute_not_exists(#key) OR #digest = :digest OR #expires < :now${
+          spent === undefined ? "" : " OR #executionArn = :spent"
+        }`,
         ExpressionAttributeNames: {
           "#key": ReleasesTable.hashKey,
           "#digest": "digest",
           "#expires": "claimExpiresAt",
+          ...(spent === undefined ? {} : { "#executionArn": "executionArn" }),
         },
-        ExpressionAttributeValues: { ":digest": digest, ":now": now.getTime() },
+        ExpressionAttributeValues: {
+          ":digest": digest,
+          ":now": now.getTime(),
+          ...(spent === undefined ? {} : { ":spent": spent }),
+        },
       }),
     );
     return true;

@@ -7,7 +7,10 @@
  * that failed before it wrote the release must not fail another's, and a retry that failed before
  * it moved the release records its attempt instead (handlers/release/ended.ts). A registration that
  * failed before it took the release is recorded as a refused submission (RecordRejected), as a bad
- * manifest is: under its releaseId when that is free, apart otherwise.
+ * manifest is: under its releaseId when that is free, apart otherwise. A registration that failed
+ * after it took the release but before its schedule was complete leaves it FAILED with
+ * `schedulePending`: nothing started, so the next submission of the releaseId, through any door,
+ * registers it again (contract/lifecycle-reregister.ts); a release FAILED later is only retried.
  */
 import type { State } from "./asl";
 import { choice, fail, next } from "./asl";

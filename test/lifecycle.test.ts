@@ -70,10 +70,11 @@ describe("the release lifecycle's declarations", () => {
     assert.deepEqual([...reachable(pipelineEdges)].sort(), [...SCHEDULE_STATUSES].sort());
   });
 
-  it("leave a terminal release status only by a retry (FAILED, CANCELLED), its failure (to FAILED) or a corrected resubmission (REJECTED)", () => {
+  it("leave a terminal release status only by a retry (FAILED, CANCELLED), its failure (to FAILED) or a new submission (after a rejection or a registration that failed for good)", () => {
     assert.deepEqual(leaving(releaseEdges, RELEASE_TERMINAL_STATUSES), [
       "failRetry: CANCELLED -> FAILED",
       "register: REJECTED -> RUNNING",
+      "reregister: FAILED -> RUNNING",
       "retry: CANCELLED -> RUNNING",
       "retry: FAILED -> RUNNING",
     ]);
@@ -149,7 +150,7 @@ describe("the release lifecycle's declarations", () => {
     );
   });
 
-  it("renders a registration that admits a new releaseId, a rejected one, or the same execution again", () => {
+  it("renders a registration that admits a new releaseId, a rejected one, or the same execution again while its schedule is pending", () => {
     const input = updateInput(
       RELEASE_CHANGES.register,
       "release",
@@ -171,7 +172,7 @@ describe("the release lifecycle's declarations", () => {
     );
     assert.equal(
       input.ConditionExpression,
-      "(attribute_not_exists(#releaseId) OR #status = :from) OR #executionArn = :executionArn",
+      "(attribute_not_exists(#releaseId) OR #status = :from) OR (#executionArn = :executionArn AND attribute_exists(#schedulePending))",
     );
     assert.equal(input.ExpressionAttributeValues?.[":from"], "REJECTED");
     assert.equal(input.ExpressionAttributeValues?.[":to"], "RUNNING");
@@ -179,6 +180,40 @@ describe("the release lifecycle's declarations", () => {
     assert.equal(input.ExpressionAttributeValues?.[":statusShard"], statusShardOf("r-1", "RUNNING"));
     assert.match(input.UpdateExpression, /#status = :to, #statusShard = :statusShard/);
     assert.match(input.UpdateExpression, / REMOVE #errorName, #cause, #problems, #endedAt$/);
+  });
+
+  it("renders a registration again only over a FAILED release whose schedule is pending, from the execution read, resetting its counts and failure", () => {
+    const input = updateInput(
+      RELEASE_CHANGES.reregister,
+      "release",
+      {
+        fields: {
+          executionArn: "arn:new",
+          startedAt: "t",
+          source: "api",
+          attempt: 1,
+          failurePolicy: "letFinish",
+          pipelineCount: 2,
+          pipelineTimeoutSeconds: 60,
+          submittedBy: "me",
+          listed: "release",
+          schedulePending: "arn:new",
+          settledCount: 0,
+          replaces: "arn:failed",
+        },
+      },
+      "r-1",
+    );
+    assert.equal(
+      input.ConditionExpression,
+      "#status = :from AND attribute_exists(#schedulePending) AND #executionArn = :replaces",
+    );
+    assert.equal(input.ExpressionAttributeValues?.[":from"], "FAILED");
+    assert.equal(input.ExpressionAttributeValues?.[":replaces"], "arn:failed");
+    assert.equal(input.ExpressionAttributeValues?.[":settledCount"], 0);
+    assert.match(input.UpdateExpression, /#settledCount = :settledCount/);
+    for (const removed of ["outcome", "firstFailure", "halted", "uploadedBy", "earlierAttempts", "cause"])
+      assert.match(input.UpdateExpression, new RegExp(`REMOVE .*#${removed}\\b`));
   });
 
   it("removes an optional set-or-remove field the call leaves out, and narrows the condition to the status read", () => {

@@ -260,6 +260,34 @@ async function updatePipelineItem(
   );
 }
 
+/** A release whose registration failed for good, with one leftover schedule item (arranged unrecorded). */
+async function failedForGood(releaseId: string, leftover: string) {
+  const ddb = documentClient(dynamo.client);
+  const failedArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:release-machine:${releaseId}-failed`;
+  await ddb.send(
+    new PutCommand({
+      TableName: TABLES.releases,
+      Item: {
+        releaseId,
+        status: "FAILED",
+        executionArn: failedArn,
+        schedulePending: failedArn,
+        attempt: 1,
+        failurePolicy: "stopRemaining",
+        pipelineCount: 2,
+        pipelineTimeoutSeconds: 3600,
+        settledCount: 1,
+      },
+    }),
+  );
+  await ddb.send(
+    new PutCommand({
+      TableName: TABLES.releasePipelines,
+      Item: { releaseId, pipeline: leftover, status: "Skipped", order: 1, dependsOn: [], dependants: [] },
+    }),
+  );
+}
+
 /** AwaitRelease's registration of the release's wait under `taskToken`. */
 async function waitFor(deps: ExecutionDeps, releaseId: string, executionArn: string, taskToken: string) {
   await registerReleaseWaiter(deps, { taskToken, releaseId, executionArn });
@@ -376,6 +404,11 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     aws.answer({ ...starts("iam-reg-3"), PutEventsCommand: published });
     await recordEnd("iam-reg-3", "Failed");
     await register(deps, "iam-reg-3", [{ name: PIPELINES[0] }]);
+    // A registration that failed for good (FAILED, schedule pending) left an item: the next
+    // submission registers the releaseId again and deletes the leftover.
+    await failedForGood("iam-rereg", PIPELINES[2]);
+    aws.answer({ ...starts("iam-rereg"), PutEventsCommand: published });
+    await register(deps, "iam-rereg", [{ name: PIPELINES[0] }]);
     await assert.rejects(
       registerRelease(deps, {
         releaseId: "iam-reg",

@@ -51,7 +51,7 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     ReadAndSettleReleases: DYNAMODB_READ_WRITE,
     Schedule: SCHEDULE,
     RecordExecutions: ["dynamodb:UpdateItem", "dynamodb:GetItem"],
-    WriteSchedule: ["dynamodb:PutItem"],
+    WriteSchedule: ["dynamodb:PutItem", "dynamodb:DeleteItem"],
     ReleasePipelines: [...START_AND_STOP, ...FAILURE_DETAILS],
     PublishReleaseEvents: ["events:PutEvents"],
   },

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { SFNClient } from "@aws-sdk/client-sfn";
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../handlers/clients";
 import {
   CLAIM_PREFIX,
@@ -150,5 +150,43 @@ describe("the submission function", function () {
     );
     assert.equal(body.recordedAs, undefined);
     assert.equal(sfn.calls.length, 0);
+  });
+  it("starts again a releaseId whose registration failed for good, under a new name, and answers 409 once its release ran", async () => {
+    const releaseId = "failed-for-good";
+    const started = (input: { name: string }) => ({
+      executionArn: `${STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:")}:${input.name}`,
+    });
+    const sfn = fakeSfn(started);
+    const body = JSON.stringify({ releaseId, pipelines: ["svc-a"] });
+    const first = parsed(await handler(sfn.client)(request(body)));
+    // Its registration died before the schedule was complete; the workflow's Catch recorded FAILED.
+    const release = (fields: Record<string, unknown>) =>
+      documentClient(tables.raw).send(
+        new PutCommand({
+          TableName: LOCAL_TABLES.releases,
+          Item: { releaseId, status: "FAILED", executionArn: first.executionArn, attempt: 1, ...fields },
+        }),
+      );
+    await release({ schedulePending: first.executionArn });
+    const identical = await handler(sfn.client)(request(body));
+    assert.equal(identical.statusCode, 202, identical.body);
+    assert.notEqual(parsed(identical).executionArn, first.executionArn);
+    assert.match(sfn.calls[1].name, new RegExp(`^${releaseId}-[0-9a-f]{15}$`));
+    // While that one may run, another manifest is kept out (its claim is live).
+    const meanwhile = await handler(sfn.client)(request(JSON.stringify({ releaseId, pipelines: ["svc-b"] })));
+    assert.equal(meanwhile.statusCode, 409, meanwhile.body);
+    // It failed for good too: a corrected manifest passes its claim at once (not expired).
+    const second = String(parsed(identical).executionArn);
+    await release({ executionArn: second, schedulePending: second });
+    const corrected = await handler(sfn.client)(
+      request(JSON.stringify({ releaseId, pipelines: ["svc-a", "svc-b"] })),
+    );
+    assert.equal(corrected.statusCode, 202, corrected.body);
+    assert.equal(new Set(sfn.calls.map((c) => c.name)).size, 3);
+    // FAILED after its schedule was complete: it may have run, so only `retry` takes it.
+    await release({});
+    const ran = await handler(sfn.client)(request(JSON.stringify({ releaseId, pipelines: ["svc-b"] })));
+    assert.deepEqual([ran.statusCode, parsed(ran).error], [409, "DuplicateRelease"]);
+    assert.equal(sfn.calls.length, 3);
   });
 });

@@ -12,6 +12,9 @@
  * takes for a release of fewer pipelines than its pipelineCount. A release may hold 500 pipelines,
  * so its schedule cannot be one transaction (TransactWriteItems takes at most 100 actions:
  * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
+ *
+ * A releaseId whose registration failed for good (FAILED, `schedulePending`: nothing started) is
+ * registered again by the next submission of it, through any door (./reregistration.ts).
  */
 import { DuplicateRelease } from "../../contract/errors";
 import { type PlannedPipeline, startVariables } from "../../contract/manifest";
@@ -21,7 +24,8 @@ import type { ExecutionDeps } from "../executions";
 import { changeRelease, schedulePipeline } from "../lifecycle-store";
 import { publishReleaseEvent } from "../release-events";
 import { skipUnstartedIfStopped } from "./failure-policy";
-import { START_CONCURRENCY, inBatches } from "./reads";
+import { START_CONCURRENCY, inBatches, readReleaseItem } from "./reads";
+import { type RegisterFields, clearSchedule, reregister } from "./reregistration";
 import { startReadyFrom } from "./start-batches";
 import { takeRecordedUploader } from "./uploader";
 
@@ -45,26 +49,33 @@ export async function registerRelease(
   request: RegisterReleaseRequest,
 ): Promise<{ releaseId: string; pipelineCount: number; startsFrom: number | null }> {
   const { releaseId, executionArn, pipelines } = request;
-  const registered = await changeRelease(deps, releaseId, RELEASE_CHANGES.register, {
-    fields: {
-      executionArn,
-      startedAt: request.startedAt,
-      source: request.source,
-      attempt: 1,
-      // The policy the release runs under, recorded and shown by GET /releases/{releaseId}.
-      failurePolicy: request.options?.failurePolicy ?? request.failurePolicy,
-      pipelineCount: pipelines.length,
-      pipelineTimeoutSeconds: request.longestPipelineRunSeconds,
-      submittedBy: request.submittedBy ?? "unknown",
-      listed: listedShard(releaseId),
-      schedulePending: executionArn,
-    },
-  });
+  const fields: RegisterFields = {
+    executionArn,
+    startedAt: request.startedAt,
+    source: request.source,
+    attempt: 1,
+    // The policy the release runs under, recorded and shown by GET /releases/{releaseId}.
+    failurePolicy: request.options?.failurePolicy ?? request.failurePolicy,
+    pipelineCount: pipelines.length,
+    pipelineTimeoutSeconds: request.longestPipelineRunSeconds,
+    submittedBy: request.submittedBy ?? "unknown",
+    listed: listedShard(releaseId),
+    schedulePending: executionArn,
+  };
+  let registered = await changeRelease(deps, releaseId, RELEASE_CHANGES.register, { fields });
+  // A registration that failed for good started nothing: a new submission takes its releaseId.
+  if (!registered.changed) registered = await reregister(deps, releaseId, fields);
   if (!registered.changed) {
-    throw new DuplicateRelease(
-      `Release ${releaseId} was already submitted; a releaseId runs once. Submit a new releaseId to release again.`,
-    );
+    // A repeat of this registration after its schedule was written goes on to the starts.
+    if (!(await scheduledBy(deps, releaseId, executionArn))) {
+      throw new DuplicateRelease(
+        `Release ${releaseId} was already submitted; a releaseId runs once. Submit a new releaseId to release again.`,
+      );
+    }
+    return startRoots(deps, request);
   }
+  // Registered again: the failed registration's leftovers go before this schedule is written.
+  if (registered.item.replaces !== undefined) await clearSchedule(deps, releaseId);
 
   // An S3 upload's uploader, if CloudTrail's record of it arrived first (./uploader.ts).
   await takeRecordedUploader(deps, releaseId, request.source);
@@ -97,12 +108,30 @@ export async function registerRelease(
     where: { executionArn },
   });
 
+  return startRoots(deps, request);
+}
+
+/** Whether the release's schedule was written by this very execution (a repeat of its registration). */
+async function scheduledBy(deps: ExecutionDeps, releaseId: string, executionArn: string): Promise<boolean> {
+  const release = await readReleaseItem(deps, releaseId);
+  return (
+    release?.status === "RUNNING" &&
+    release.executionArn === executionArn &&
+    release.schedulePending === undefined
+  );
+}
+
+/** Starts the first batch of roots; the workflow hands the rest on, one batch per invocation (./start-batches.ts). */
+async function startRoots(
+  deps: ExecutionDeps,
+  request: RegisterReleaseRequest,
+): Promise<{ releaseId: string; pipelineCount: number; startsFrom: number | null }> {
+  const { releaseId, pipelines } = request;
   const ordered = pipelines.map((p) => ({
     name: p.name,
     ...(p.approval ? { approval: p.approval } : {}),
     ready: (p.dependsOn ?? []).length === 0,
   }));
-  // The first batch of roots; the workflow hands the rest on, one batch per invocation (./start-batches.ts).
   const startsFrom = await startReadyFrom(deps, releaseId, ordered, 0);
   await skipUnstartedIfStopped(deps, releaseId);
   return { releaseId, pipelineCount: pipelines.length, startsFrom };
