@@ -276,21 +276,28 @@ describe("release control, end to end on the local engine", function () {
   describe("cancel racing the natural end, each order forced", () => {
     /**
      * Runs `act` once, just before (or just after) the scheduler writes the release's outcome, by
-     * wrapping the machine's DynamoDB client: the one place the two can meet.
+     * wrapping the machine's DynamoDB client: the one place the two can meet. More than one
+     * settle may try to write the outcome (the last pipeline's and the wait's, when it registers
+     * after everything settled): every outcome write waits for `act`, so "before" holds for all.
      */
     function aroundOutcomeWrite(m: LocalReleaseMachine, when: "before" | "after", act: () => Promise<void>) {
-      let fired = false;
+      let acting: Promise<void> | undefined;
       const restore = wrapSends(m, (original) => async (command: unknown) => {
         const outcome =
           command instanceof UpdateCommand && command.input.UpdateExpression === "SET #outcome = :outcome";
-        const now = outcome && !fired;
-        if (now) fired = true;
-        if (now && when === "before") await act();
+        if (!outcome) return original(command);
+        const first = acting === undefined;
+        if (when === "before") {
+          acting ??= act();
+          await acting;
+          return original(command);
+        }
         const result = await original(command);
-        if (now && when === "after") await act();
+        if (first) acting = act();
+        await acting;
         return result;
       });
-      return { fired: () => fired, restore };
+      return { fired: () => acting !== undefined, restore };
     }
 
     for (const [when, answer, final] of [
