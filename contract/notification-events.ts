@@ -104,7 +104,11 @@ export const KINDS: Record<NotificationKind, KindSpec> = {
     status,
     "the reject route",
   ),
-  "gate.expired": state("The gate of {pipeline} in release {releaseId} expired.", status, "the reconciler"),
+  "gate.expired": state(
+    "The gate of {pipeline} in release {releaseId} expired.",
+    status,
+    "the reconciler (expireGates)",
+  ),
   "freeze.overridden": state("A freeze was overridden for release {releaseId}.", watch, ISSUE_20),
 };
 

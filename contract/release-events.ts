@@ -60,6 +60,7 @@ export function kindOf(change: ReleaseChange): NotificationKind {
   if (change.status === "AWAITING_APPROVAL") return "gate.opened";
   if (change.decision === "approve") return "gate.approved";
   if (change.decision === "reject") return "gate.rejected";
+  if (change.decision === "expired") return "gate.expired";
   if (change.status === "CANCELLING") return "release.cancelling";
   if (change.status === "RUNNING") return (change.attempt ?? 1) > 1 ? "release.retried" : "release.started";
   return END_KINDS[change.status];

@@ -146,11 +146,6 @@ export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseM
       { parent: this, dependsOn: ready },
     );
 
-    // Notifications: the topic and the rules that feed it (infra/notifications.ts), when set.
-    const notify = settings.notifications
-      ? notifications({ name, settings: settings.notifications, ...placement }, child)
-      : undefined;
-
     // API: submit, read and control releases.
     const api = releaseApi(
       {
@@ -181,11 +176,22 @@ export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseM
       failedInvocationsQueueUrl: events.failedInvocations.url,
       queueDepthAlarms: pulumi.all(events.alarms.map((alarm) => alarm.name)),
       curlExample: curlExample(placement.region, api.url),
-      notificationTopicArn: notify ? notify.topic.arn : pulumi.output(""),
+      notificationTopicArn: notificationTopic(name, settings, placement, child),
     };
     Object.assign(this, outputs);
     this.registerOutputs(outputs);
   }
+}
+
+/** The notification topic and the rules that feed it (infra/notifications.ts), when set; its ARN or "". */
+function notificationTopic(
+  name: string,
+  settings: ReleaseMachineSettings,
+  placement: Placement,
+  opts: pulumi.ComponentResourceOptions,
+): pulumi.Output<string> {
+  if (!settings.notifications) return pulumi.output("");
+  return notifications({ name, settings: settings.notifications, ...placement }, opts).topic.arn;
 }
 
 /**

@@ -91,6 +91,17 @@ describe("the family of lifecycle events", () => {
         "release-machine status 5.16",
       ],
       [
+        {
+          releaseId: "5.16",
+          status: "RUNNING",
+          pipeline: "svc-b",
+          decision: "expired",
+          causedBy: "release-machine",
+        },
+        "gate.expired",
+        "release-machine status 5.16",
+      ],
+      [
         { releaseId: "5.16", status: "CANCELLING", causedBy: by },
         "release.cancelling",
         "release-machine watch 5.16",
