@@ -5,8 +5,7 @@
  * https://docs.aws.amazon.com/sns/latest/dg/sns-server-side-encryption.html
  * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
  */
-import * as aws from "@pulumi/aws";
-import { type ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+import type { ResourceValidationPolicy } from "@pulumi/policy";
 
 export const AWS_MANAGED_SNS_KEY = "alias/aws/sns";
 
@@ -15,23 +14,22 @@ export const snsTopicEncryption: ResourceValidationPolicy = {
   description: "Every SNS topic is encrypted with a customer managed KMS key (not alias/aws/sns).",
   enforcementLevel: "mandatory",
   severity: "high",
-  validateResource: [
-    validateResourceOfType(aws.sns.Topic, (topic, args, reportViolation) => {
-      const key = topic.kmsMasterKeyId;
-      if (!key) {
-        reportViolation(
-          `SNS topic "${args.name}" is not encrypted. Set kmsMasterKeyId to a customer managed key whose policy lets events.amazonaws.com use it.`,
-        );
-      } else if (key === AWS_MANAGED_SNS_KEY || key.endsWith(`:${AWS_MANAGED_SNS_KEY}`)) {
-        reportViolation(
-          `SNS topic "${args.name}" uses ${AWS_MANAGED_SNS_KEY}, which EventBridge cannot use to publish. Set kmsMasterKeyId to a customer managed key.`,
-        );
-      }
-    }),
-    validateResourceOfType(aws.kms.Key, (key, args, reportViolation) => {
-      if (key.enableKeyRotation !== true) {
+  validateResource: (args, reportViolation) => {
+    if (args.type === "aws:kms/key:Key") {
+      if (args.props.enableKeyRotation !== true)
         reportViolation(`KMS key "${args.name}" does not rotate. Set enableKeyRotation: true.`);
-      }
-    }),
-  ],
+      return;
+    }
+    if (args.type !== "aws:sns/topic:Topic") return args.notApplicable("only SNS topics and KMS keys");
+    const key: unknown = args.props.kmsMasterKeyId;
+    if (typeof key !== "string" || key === "") {
+      reportViolation(
+        `SNS topic "${args.name}" is not encrypted. Set kmsMasterKeyId to a customer managed key whose policy lets events.amazonaws.com use it.`,
+      );
+    } else if (key === AWS_MANAGED_SNS_KEY || key.endsWith(`:${AWS_MANAGED_SNS_KEY}`)) {
+      reportViolation(
+        `SNS topic "${args.name}" uses ${AWS_MANAGED_SNS_KEY}, which EventBridge cannot use to publish. Set kmsMasterKeyId to a customer managed key.`,
+      );
+    }
+  },
 };

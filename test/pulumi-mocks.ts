@@ -127,6 +127,8 @@ pulumi.runtime.setAllConfig(
   {
     "release-machine:pipelines": JSON.stringify(DEV_PIPELINES),
     "release-machine:deletionProtection": "false",
+    // The program's stack notifies (infra/notifications.ts), so the policy pack judges those resources too.
+    "release-machine:notifications": JSON.stringify({ emails: ["release-team@example.com"] }),
   },
   [],
 );
