@@ -68,7 +68,10 @@ export function kindOf(change: ReleaseChange): NotificationKind {
 
 /** The change as the family announces it. */
 export function announce(change: ReleaseChange): ReleaseStateDetail {
-  return { ...change, ...notificationFields(kindOf(change), change.releaseId, change.pipeline) };
+  const kind = kindOf(change);
+  // A release's start is caused by its submitter.
+  const submitter = kind === "release.started" && !change.submittedBy ? { submittedBy: change.causedBy } : {};
+  return { ...change, ...submitter, ...notificationFields(kind, change.releaseId, change.pipeline) };
 }
 
 /** Every field the detail may carry, in the order the type declares them. */

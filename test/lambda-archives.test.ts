@@ -297,6 +297,7 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
       status: "RUNNING",
       attempt: 1,
       causedBy: SUBMITTER,
+      submittedBy: SUBMITTER,
       kind: "release.started",
       summary: `Release ${releaseId} started.`,
       command: `release-machine watch ${releaseId}`,

@@ -120,8 +120,10 @@ describe("the family of lifecycle events", () => {
     ];
     for (const [change, kind, command] of cases) {
       assert.equal(kindOf(change), kind);
+      const submitter = kind === "release.started" ? { submittedBy: by } : {};
       assert.deepEqual(announce(change), {
         ...change,
+        ...submitter,
         kind,
         summary: notificationFields(kind, "5.16", "svc-b").summary,
         command,
