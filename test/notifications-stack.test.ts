@@ -177,13 +177,16 @@ describe("the notification resources, built under the mocks", function () {
     assert.deepEqual(result.violations, [], describeViolations(result));
   });
 
-  it("are absent without the setting, which sends the defaults when it names no events", () => {
+  it("notify the default kinds when the setting names no events", () => {
     assert.deepEqual(DEFAULT_NOTIFICATION_KINDS, [
       "gate.opened",
       "release.failed",
       "release.frozen",
       "release.succeeded",
     ]);
-    assert.equal(recorded.filter((r) => r.type === "aws:sns/topic:Topic").length, 0);
+    assert.deepEqual(
+      settingsWith({ topicArns: [EXTRA_TOPIC] }).notifications?.events,
+      DEFAULT_NOTIFICATION_KINDS,
+    );
   });
 });
