@@ -24,3 +24,4 @@ export const deadLetterQueueUrl = machine.deadLetterQueueUrl;
 export const failedInvocationsQueueUrl = machine.failedInvocationsQueueUrl;
 export const queueDepthAlarms = machine.queueDepthAlarms;
 export const curlExample = machine.curlExample;
+export const notificationTopicArn = machine.notificationTopicArn;

@@ -4,11 +4,30 @@
  * Its failure fields are spelled as the release's outcome spells them (contract/lifecycle.ts).
  */
 import type { ReleaseEnd } from "./lifecycle";
+import {
+  END_KINDS,
+  type NotificationFields,
+  notificationIntrinsics,
+  type NotificationKind,
+  PIPELINE_RESUMED_DETAIL_TYPE,
+  notificationFields,
+} from "./notification-events";
+
+export { PIPELINE_RESUMED_DETAIL_TYPE };
+
+/** An end's kind, and its summary and command as the workflow's Publish states render them. */
+export function endFamily(status: ReleaseEnd) {
+  return { kind: END_KINDS[status], paths: notificationIntrinsics(END_KINDS[status]) };
+}
 
 /** The release's status after the change: its own, or a moment of a running release. */
 export type ReleaseEventStatus = "RUNNING" | "AWAITING_APPROVAL" | "CANCELLING" | ReleaseEnd;
 
-export interface ReleaseStateDetail {
+/**
+ * A release's change as its publisher states it; `announce` adds the family's fields
+ * (contract/notification-events.ts): its kind, summary and command.
+ */
+export interface ReleaseChange {
   releaseId: string;
   status: ReleaseEventStatus;
   /** Who caused the change: a person's ARN, the submitter, or `release-machine`. */
@@ -26,6 +45,33 @@ export interface ReleaseStateDetail {
   /** Why it did not succeed (FAILED, CANCELLED): the outcome's error and cause. */
   error?: string;
   cause?: string;
+  /** Who submitted the release, where the publisher knows it. */
+  submittedBy?: string;
+}
+
+/** The "Release State Change" detail: a change, and the family's fields. */
+export type ReleaseStateDetail = ReleaseChange & NotificationFields;
+
+/**
+ * The kind a change is: a gate's opening or decision, a cancel, a start or retry (its attempt), or
+ * an end. Each publisher states its change through these fields, so the kind follows from them.
+ */
+export function kindOf(change: ReleaseChange): NotificationKind {
+  if (change.status === "AWAITING_APPROVAL") return "gate.opened";
+  if (change.decision === "approve") return "gate.approved";
+  if (change.decision === "reject") return "gate.rejected";
+  if (change.decision === "expired") return "gate.expired";
+  if (change.status === "CANCELLING") return "release.cancelling";
+  if (change.status === "RUNNING") return (change.attempt ?? 1) > 1 ? "release.retried" : "release.started";
+  return END_KINDS[change.status];
+}
+
+/** The change as the family announces it. */
+export function announce(change: ReleaseChange): ReleaseStateDetail {
+  const kind = kindOf(change);
+  // A release's start is caused by its submitter.
+  const submitter = kind === "release.started" && !change.submittedBy ? { submittedBy: change.causedBy } : {};
+  return { ...change, ...submitter, ...notificationFields(kind, change.releaseId, change.pipeline) };
 }
 
 /** Every field the detail may carry, in the order the type declares them. */
@@ -41,6 +87,10 @@ export const RELEASE_STATE_DETAIL_FIELDS = [
   "reason",
   "error",
   "cause",
+  "submittedBy",
+  "kind",
+  "summary",
+  "command",
 ] as const satisfies readonly (keyof ReleaseStateDetail)[];
 
 /** "Release Approval Requested" detail. Never a task token: the gate is decided through the API. */
@@ -52,11 +102,8 @@ export interface ApprovalRequestedDetail {
   deadlineAt: string;
 }
 
-/** Published when a pipeline's execution resumed outside the release (RetryStageExecution). */
-export const PIPELINE_RESUMED_DETAIL_TYPE = "Pipeline Resumed";
-
 /** "Pipeline Resumed" detail: which execution resumed, and whether its new end counts for the release. */
-export interface PipelineResumedDetail {
+export interface PipelineResumedChange {
   releaseId: string;
   pipeline: string;
   pipelineExecutionId: string;
@@ -68,4 +115,11 @@ export interface PipelineResumedDetail {
   releaseStatus: string;
   /** Always `outside the release`: the release machine never retries a stage itself. */
   resumedBy: string;
+}
+
+/** The "Pipeline Resumed" detail: the family's `pipeline.resumed`. */
+export type PipelineResumedDetail = PipelineResumedChange & NotificationFields;
+
+export function announceResumed(change: PipelineResumedChange): PipelineResumedDetail {
+  return { ...change, ...notificationFields("pipeline.resumed", change.releaseId, change.pipeline) };
 }

@@ -3,7 +3,9 @@
  * change a person or the scheduler causes (started, awaiting approval, approved, cancelling,
  * retried), and "Release Approval Requested" when a gate opens. The workflow publishes the final
  * states itself (stepfunction/release-workflow.ts); both publish the one detail type of
- * contract/release-events.ts.
+ * contract/release-events.ts, each announced as one kind of the family of
+ * contract/notification-events.ts. Every call follows the conditional write that made its change,
+ * so a retried invocation, whose write finds the change made, announces nothing again.
  * https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
  */
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
@@ -16,12 +18,15 @@ import {
 } from "../contract/tables";
 import {
   type ApprovalRequestedDetail,
+  announce,
+  announceResumed,
   PIPELINE_RESUMED_DETAIL_TYPE,
-  type PipelineResumedDetail,
+  type PipelineResumedChange,
+  type ReleaseChange,
   type ReleaseStateDetail,
 } from "../contract/release-events";
 
-export type { ApprovalRequestedDetail, ReleaseStateDetail };
+export type { ApprovalRequestedDetail, ReleaseChange, ReleaseStateDetail };
 
 /**
  * Publishes one event. A lost notification must not undo or repeat the decision it reports, so a
@@ -47,13 +52,14 @@ async function publish(deps: ExecutionDeps, detailType: string, detail: object):
   }
 }
 
-export const publishReleaseEvent = (deps: ExecutionDeps, detail: ReleaseStateDetail): Promise<void> =>
-  publish(deps, RELEASE_EVENT_DETAIL_TYPE, detail);
+/** Announces a change as the family's event of its kind (contract/notification-events.ts). */
+export const publishReleaseEvent = (deps: ExecutionDeps, change: ReleaseChange): Promise<void> =>
+  publish(deps, RELEASE_EVENT_DETAIL_TYPE, announce(change));
 
 export const publishApprovalRequested = (
   deps: ExecutionDeps,
   detail: ApprovalRequestedDetail,
 ): Promise<void> => publish(deps, APPROVAL_REQUESTED_DETAIL_TYPE, detail);
 
-export const publishPipelineResumed = (deps: ExecutionDeps, detail: PipelineResumedDetail): Promise<void> =>
-  publish(deps, PIPELINE_RESUMED_DETAIL_TYPE, detail);
+export const publishPipelineResumed = (deps: ExecutionDeps, change: PipelineResumedChange): Promise<void> =>
+  publish(deps, PIPELINE_RESUMED_DETAIL_TYPE, announceResumed(change));

@@ -9,6 +9,8 @@ import {
 } from "../contract/manifest-schema";
 import type { FailurePolicy } from "../stepfunction/release-workflow";
 import { CONFIGURED_TIMEOUT_LIMIT, MAX_CONFIGURED_TIMEOUT_HOURS } from "../contract/execution-limits";
+import { readNotifications } from "./notification-settings";
+import type { NotificationSettings } from "./notifications";
 
 export interface ReleaseMachineSettings {
   /** The pipelines this machine may release; IAM is scoped to exactly these. */
@@ -31,6 +33,11 @@ export interface ReleaseMachineSettings {
   allowSelfApproval: boolean;
   /** How long a stop-and-wait may stay pending before the reconciler abandons it (handlers/stops.ts). */
   stopGraceMinutes: number;
+  /**
+   * The notification topic, its email subscriptions and extra topics (infra/notifications.ts); none
+   * when unset. An object, so set in the stack's config (`--path`), not declared in Pulumi.yaml.
+   */
+  notifications?: NotificationSettings;
 }
 
 /** The project's defaults, identical to Pulumi.yaml's (a test keeps the two equal). */
@@ -102,6 +109,8 @@ export function readSettings(
     // At most 7 days: a manual approval, the longest wait a stop-and-wait can have, times out then.
     stopGraceMinutes: integer("stopGraceMinutes", 1, 7 * 24 * 60),
   };
+  const notifications = readNotifications(get("notifications"), set);
+  if (notifications) settings.notifications = notifications;
   if (problems.length > 0)
     throw new SettingsError(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
   return settings;

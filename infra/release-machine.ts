@@ -9,6 +9,7 @@ import { FUNCTION_TIMEOUT_SECONDS } from "../contract/function-timeouts";
 import { WORKFLOW_FUNCTIONS, type WorkflowFunction, releaseWorkflow } from "../stepfunction/release-workflow";
 import { writeAllowListFile } from "./allow-list";
 import { auditTrail } from "./audit-trail";
+import { notifications } from "./notifications";
 import { releaseApi } from "./api";
 import type { ReleaseMachineSettings } from "./config";
 import { releaseEvents } from "./events";
@@ -85,6 +86,8 @@ export interface ReleaseMachineOutputs {
   failedInvocationsQueueUrl: pulumi.Output<string>;
   queueDepthAlarms: pulumi.Output<string[]>;
   curlExample: pulumi.Output<string>;
+  /** The notification topic (the `notifications` setting), or "" without one. */
+  notificationTopicArn: pulumi.Output<string>;
 }
 
 export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseMachineOutputs {
@@ -99,6 +102,7 @@ export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseM
   readonly failedInvocationsQueueUrl!: pulumi.Output<string>;
   readonly queueDepthAlarms!: pulumi.Output<string[]>;
   readonly curlExample!: pulumi.Output<string>;
+  readonly notificationTopicArn!: pulumi.Output<string>;
 
   constructor(name: string, args: ReleaseMachineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-machine:index:ReleaseMachine", name, {}, opts);
@@ -172,10 +176,22 @@ export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseM
       failedInvocationsQueueUrl: events.failedInvocations.url,
       queueDepthAlarms: pulumi.all(events.alarms.map((alarm) => alarm.name)),
       curlExample: curlExample(placement.region, api.url),
+      notificationTopicArn: notificationTopic(name, settings, placement, child),
     };
     Object.assign(this, outputs);
     this.registerOutputs(outputs);
   }
+}
+
+/** The notification topic and the rules that feed it (infra/notifications.ts), when set; its ARN or "". */
+function notificationTopic(
+  name: string,
+  settings: ReleaseMachineSettings,
+  placement: Placement,
+  opts: pulumi.ComponentResourceOptions,
+): pulumi.Output<string> {
+  if (!settings.notifications) return pulumi.output("");
+  return notifications({ name, settings: settings.notifications, ...placement }, opts).topic.arn;
 }
 
 /**

@@ -18,6 +18,14 @@ import { type HandlerDeps, wire } from "../handlers/wiring";
 import type { EventRouter } from "./event-router";
 import { type FunctionTimeouts, timeoutOf, withLambdaTimeout } from "./lambda-timeout";
 import { LOCAL_STATE_MACHINE_ARN } from "./local-names";
+import {
+  DEFAULT_NOTIFICATION_KINDS,
+  type NotificationFormat,
+  type NotificationKind,
+  notificationInput,
+  notificationPattern,
+  renderNotification,
+} from "../contract/notification-events";
 
 /** CodePipeline's state changes of the allowed pipelines reach the pipeline-event handler, as the stack's rule does. */
 export function routePipelineEvents(
@@ -78,4 +86,25 @@ export function routeUploadRecords(
     pattern: manifestUploadRecordedPattern(bucket),
     target: async (event) => (isUploadRecorded(event) ? handle(event) : "ignored"),
   });
+}
+
+/**
+ * The notifications the stack's `notifications` rules would send (infra/notifications.ts): local
+ * mode has no SNS, so each is printed, one line, worded by the same input transformer.
+ */
+export function routeNotifications(
+  router: EventRouter,
+  print: (line: string) => void,
+  kinds: readonly NotificationKind[] = DEFAULT_NOTIFICATION_KINDS,
+  format: NotificationFormat = "text",
+): void {
+  const input = notificationInput(format);
+  for (const kind of kinds) {
+    router.addRule({
+      name: `notify-${kind}`,
+      pattern: notificationPattern(kind),
+      target: (event) =>
+        print(`${event.time.slice(11, 19)}Z  notify     ${renderNotification(input, event)}`),
+    });
+  }
 }

@@ -226,6 +226,7 @@ export async function startFromSettings(
     ...(settings.stopGraceMinutes !== undefined && { stopGraceMinutes: settings.stopGraceMinutes }),
     ...(settings.failurePolicy !== undefined && { failurePolicy: settings.failurePolicy }),
     onReleaseEvent: (event) => out.write(`${formatReleaseEvent(event)}\n`),
+    onNotification: (line) => out.write(`${line}\n`),
   });
   const interrupted = await interruptedReleases(server);
   out.write(`${banner(server, settings, pipelines, interrupted).join("\n")}\n`);

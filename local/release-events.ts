@@ -77,7 +77,7 @@ export function formatReleaseEvent(event: ReleaseEvent): string {
       if (event.status === "AWAITING_APPROVAL")
         return `${at}  gate       ${event.pipeline ?? ""} awaits approval${where}`;
       if (event.decision)
-        return `${at}  ${event.decision === "approve" ? "approved " : "rejected "}  ${event.pipeline ?? ""} by ${event.causedBy}${why}${where}`;
+        return `${at}  ${{ approve: "approved ", expired: "expired  " }[event.decision] ?? "rejected "}  ${event.pipeline ?? ""} by ${event.causedBy}${why}${where}`;
       if (event.status === "CANCELLING")
         return `${at}  cancel     ${release(event.releaseId)} by ${event.causedBy}${why}`;
       return `${at}  retried    ${release(event.releaseId)} by ${event.causedBy}${why}`;

@@ -21,6 +21,7 @@ import { ExecutionAlreadyExists, type LocalExecution } from "./engine";
 import type { EventEnvelope } from "./event-router";
 import { assertPortFree, listen, readBody } from "./http";
 import { type ReleaseEvent, followExecution, reportPipelineEnds } from "./release-events";
+import { routeNotifications } from "./event-rules";
 import {
   LOCAL_ACCOUNT,
   LOCAL_BUCKET,
@@ -53,6 +54,8 @@ export interface LocalServerOptions {
   retryPauseMs?: number;
   /** Told of every release event: submissions, starts, pipeline ends, release ends. */
   onReleaseEvent?: (event: ReleaseEvent) => void;
+  /** Told of each notification the stack's default `notifications` rules would send, one line each. */
+  onNotification?: (line: string) => void;
   /** Whether a release's submitter may approve its own gates (the stack's `allowSelfApproval`). */
   allowSelfApproval?: boolean;
   /** The stack's `stopGraceMinutes`; unset: its default (15). */
@@ -328,6 +331,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     publish = (event) => machine.router.publish(event);
     for (const execution of machine.resumed) follow(execution, releaseIdOf(execution.input));
     reportPipelineEnds(machine, emit);
+    routeNotifications(machine.router, (line) => open && options.onNotification?.(line));
     machine.router.addRule({
       name: "manifest-uploaded",
       pattern: manifestUploadedPattern(LOCAL_BUCKET),

@@ -57,6 +57,7 @@ const PERMISSION_DOCUMENTS: Record<
   },
   "aws:s3/bucketPolicy:BucketPolicy": { kind: "bucket policy", documents: (p) => [["policy", p.policy]] },
   "aws:sqs/queuePolicy:QueuePolicy": { kind: "queue policy", documents: (p) => [["policy", p.policy]] },
+  "aws:sns/topicPolicy:TopicPolicy": { kind: "topic policy", documents: (p) => [["policy", p.policy]] },
 };
 
 function list(value: unknown): unknown[] {

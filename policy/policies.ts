@@ -24,6 +24,8 @@ import { s3PublicAccessBlocked } from "./s3-public-access-blocked";
 import { s3TlsOnly } from "./s3-tls-only";
 import { s3VersioningEnabled } from "./s3-versioning-enabled";
 import { sfnLogging } from "./sfn-logging";
+import { snsPublishScoped } from "./sns-publish-scoped";
+import { snsTopicEncryption } from "./sns-topic-encryption";
 import { sfnTracing } from "./sfn-tracing";
 
 /** Least privilege: every identity, resource and trust policy, and every managed attachment. */
@@ -54,6 +56,8 @@ export const secureDefaultPolicies: Policies = [
   lambdaTracingActive,
   lambdaPermissionSourceArn,
   cloudwatchLogRetention,
+  snsTopicEncryption,
+  snsPublishScoped,
 ];
 
 export const policies: Policies = [...leastPrivilegePolicies, ...secureDefaultPolicies];

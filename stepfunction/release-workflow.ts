@@ -1,12 +1,11 @@
 /**
  * The release workflow (docs/architecture.md, "The workflow"), rendered from typed references and
  * options: the one definition that Pulumi deploys, the local engine runs and the tests execute.
- *
- * The workflow validates and registers a release, then parks in one `.waitForTaskToken` wait for
- * the whole release. Pipelines are started and followed outside it, by the scheduler
- * (handlers/release/) that the registration and every pipeline's end call: so no Step
- * Functions slot is held while a pipeline runs, a pipeline starts as soon as its dependencies
- * succeeded, and a release costs the same few transitions whatever its size, shape or duration.
+ * The workflow validates and registers a release, then parks in one `.waitForTaskToken` wait for the
+ * whole release. Pipelines are started and followed outside it, by the scheduler (handlers/release/)
+ * that the registration and every pipeline's end call: so no Step Functions slot is held while a
+ * pipeline runs, a pipeline starts as soon as its dependencies succeeded, and a release costs the
+ * same few transitions whatever its size, shape or duration.
  */
 import {
   type FailurePolicy,
@@ -17,7 +16,7 @@ import {
 } from "../contract/tables";
 import { MACHINE, RELEASE_CHANGES, type ReleaseEnd, type ReleaseFailure } from "../contract/lifecycle";
 import { changeExpression } from "../contract/lifecycle-expression";
-import { RELEASE_STATE_DETAIL_FIELDS, type ReleaseStateDetail } from "../contract/release-events";
+import { endFamily, RELEASE_STATE_DETAIL_FIELDS, type ReleaseStateDetail } from "../contract/release-events";
 import { ReleaseErrors } from "../contract/errors";
 import {
   CONFIGURED_TIMEOUT_LIMIT,
@@ -119,6 +118,7 @@ function endPaths(status: ReleaseEnd): Partial<Record<keyof ReleaseStateDetail, 
     causedBy: `${source}.causedBy`,
     executionArn: "$$.Execution.Id",
     ...failure,
+    ...endFamily(status).paths,
   };
 }
 
@@ -175,10 +175,10 @@ export function statusShardPath(status: string): string {
 
 /** The detail template: the fields of contract/release-events.ts, in its order, and no other. */
 export function releaseEndDetail(status: ReleaseEnd): PayloadTemplate {
-  const paths = endPaths(status);
+  const [paths, fixed] = [endPaths(status), { status, kind: endFamily(status).kind }];
   return Object.fromEntries(
     RELEASE_STATE_DETAIL_FIELDS.flatMap((field): [string, string][] => {
-      if (field === "status") return [[field, status]];
+      if (field === "status" || field === "kind") return [[field, fixed[field]]];
       const path = paths[field];
       return path === undefined ? [] : [[`${field}.$`, path]];
     }),

@@ -98,6 +98,16 @@ describe("the ReleaseMachine component, built per configuration", function () {
       resources = await sharedStack();
     });
 
+    it("create no notification topic, key or rule without the notifications setting", () => {
+      const notifying = resources.filter(
+        (r) => r.type.startsWith("aws:sns/") || r.type === "aws:kms/key:Key" || r.name.includes("-notify-"),
+      );
+      assert.deepEqual(
+        notifying.map((r) => r.name),
+        [],
+      );
+    });
+
     it("register no two resources with one URN or one name of a type", () => {
       assert.deepEqual(repeated(resources.map((r) => r.urn)), []);
       assert.deepEqual(repeated(resources.map((r) => `${r.type}::${r.name}`)), []);

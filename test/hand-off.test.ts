@@ -31,7 +31,15 @@ describe("a control decision's hand-off", () => {
       sent[0].Entries?.map((e) => [e.DetailType, JSON.parse(e.Detail ?? "{}")]),
       [
         ["Release Control Decided", { releaseId: "r-1", action: "cancel" }],
-        ["Release State Change", ANNOUNCEMENT],
+        [
+          "Release State Change",
+          {
+            ...ANNOUNCEMENT,
+            kind: "release.cancelling",
+            summary: "Release r-1 is being cancelled.",
+            command: "release-machine watch r-1",
+          },
+        ],
       ],
     );
   });

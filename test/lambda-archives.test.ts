@@ -292,7 +292,16 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     const running = published
       .map((entry) => JSON.parse(entry.Detail ?? "{}") as Record<string, unknown>)
       .find((detail) => detail.releaseId === releaseId);
-    assert.deepEqual(running, { releaseId, status: "RUNNING", attempt: 1, causedBy: SUBMITTER });
+    assert.deepEqual(running, {
+      releaseId,
+      status: "RUNNING",
+      attempt: 1,
+      causedBy: SUBMITTER,
+      submittedBy: SUBMITTER,
+      kind: "release.started",
+      summary: `Release ${releaseId} started.`,
+      command: `release-machine watch ${releaseId}`,
+    });
     const token = tokens.create();
     const outcome = tokens.wait(token);
     const waiter = await invoke("awaitRelease", { taskToken: token, releaseId, executionArn });

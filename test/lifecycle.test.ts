@@ -420,6 +420,9 @@ describe("the Release State Change detail", () => {
     assert.deepEqual(failed, {
       "releaseId.$": "$.releaseId",
       status: "FAILED",
+      kind: "release.failed",
+      "summary.$": "States.Format('Release {} failed.', $.releaseId)",
+      "command.$": "States.Format('release-machine retry {}', $.releaseId)",
       "causedBy.$": "$.failure.causedBy",
       "executionArn.$": "$$.Execution.Id",
       "error.$": "$.failure.error",

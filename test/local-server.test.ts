@@ -285,6 +285,29 @@ describe("npm start, used as a user would", function () {
     );
   });
 
+  it("prints each notification the default rules would send: a success, a failure with its retry command", () => {
+    const notes = started
+      .output()
+      .split("\n")
+      .filter((line) => / {2}notify {5}/.test(line));
+    assert.ok(
+      notes.some((line) =>
+        /^\S+ {2}notify {5}Release http-1 succeeded\. \(by .+\) Act: release-machine status http-1$/.test(
+          line,
+        ),
+      ),
+      notes.join("\n"),
+    );
+    assert.ok(
+      notes.some((line) =>
+        /^\S+ {2}notify {5}Release fail-1 failed\. \(by .+\) Act: release-machine retry fail-1$/.test(line),
+      ),
+      notes.join("\n"),
+    );
+    // A release's start is not among the default kinds: nothing is printed for it.
+    assert.ok(!notes.some((line) => /started\./.test(line)), notes.join("\n"));
+  });
+
   it("reads a body without Content-Type as JSON, as API Gateway does", async () => {
     const response = await fetch(`${api}/releases`, {
       method: "POST",

@@ -640,6 +640,14 @@ describe("release control, end to end on the local engine", function () {
         assert.equal(release?.error, "ApprovalExpired");
         const gate = release?.pipelines[0];
         assert.deepEqual([gate?.status, gate?.approval?.decision], ["Skipped", "expired"]);
+        // Announced once, as the family's gate.expired, before the release's release.failed.
+        const kinds = m.router.published
+          .filter((e) => e.detail.releaseId === releaseId && e["detail-type"] === "Release State Change")
+          .map((e) => e.detail.kind);
+        assert.deepEqual(
+          kinds.filter((k) => k === "gate.expired" || k === "release.failed"),
+          ["gate.expired", "release.failed"],
+        );
         const late = await decide(m, releaseId, "g-late", "approve", BOB);
         assert.equal(late.status, 409);
       });

@@ -16,6 +16,7 @@ import { skipUnstarted } from "./failure-policy";
 import { settle } from "./outcome";
 import { onScheduleIndex, readPipeline } from "./reads";
 import { handOff } from "./hand-off";
+import { publishReleaseEvent } from "../release-events";
 
 export interface GateDecisionRequest {
   releaseId: string;
@@ -158,6 +159,14 @@ export async function expireGates(deps: ExecutionDeps): Promise<number> {
       where: { deadline: gate.approvalDeadlineAt },
     });
     if (!closed.changed) continue; // decided or skipped meanwhile
+    const { releaseId, pipeline } = gate;
+    await publishReleaseEvent(deps, {
+      releaseId,
+      status: "RUNNING",
+      pipeline,
+      decision: "expired",
+      causedBy: MACHINE,
+    });
     await finishClosedGate(deps, closed.item);
     expired += 1;
   }

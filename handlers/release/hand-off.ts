@@ -11,7 +11,7 @@ import {
   STARTS_PENDING_DETAIL_TYPE,
   type StartsPendingDetail,
 } from "../../contract/event-patterns";
-import type { ReleaseStateDetail } from "../../contract/release-events";
+import { announce, type ReleaseChange } from "../../contract/release-events";
 import { RELEASE_EVENT_BUS, RELEASE_EVENT_DETAIL_TYPE, RELEASE_EVENT_SOURCE } from "../../contract/tables";
 import type { ExecutionDeps } from "../executions";
 
@@ -44,7 +44,7 @@ export function isControlDecided(event: unknown): event is ControlDecidedEvent {
 export async function handOff(
   deps: ExecutionDeps,
   detail: ControlDecidedDetail,
-  announcement?: ReleaseStateDetail,
+  announcement?: ReleaseChange,
 ): Promise<void> {
   await putHandOff(deps, {
     detailType: CONTROL_DECIDED_DETAIL_TYPE,
@@ -72,7 +72,7 @@ interface HandOffEntry {
   detail: object;
   /** What was handed off, in words, for the error when it was refused. */
   what: string;
-  announcement?: ReleaseStateDetail;
+  announcement?: ReleaseChange;
 }
 
 async function putHandOff(deps: ExecutionDeps, request: HandOffEntry): Promise<void> {
@@ -87,7 +87,7 @@ async function putHandOff(deps: ExecutionDeps, request: HandOffEntry): Promise<v
     new PutEventsCommand({
       Entries: [
         entry(detailType, detail),
-        ...(announcement ? [entry(RELEASE_EVENT_DETAIL_TYPE, announcement)] : []),
+        ...(announcement ? [entry(RELEASE_EVENT_DETAIL_TYPE, announce(announcement))] : []),
       ],
     }),
   );

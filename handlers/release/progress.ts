@@ -207,7 +207,14 @@ async function openGate(
     ...(gate.approvers ? { approvers: gate.approvers } : {}),
     deadlineAt,
   });
-  await publishReleaseEvent(deps, { releaseId, status: "AWAITING_APPROVAL", pipeline, causedBy: MACHINE });
+  const submittedBy = release.submittedBy ?? "unknown";
+  await publishReleaseEvent(deps, {
+    releaseId,
+    status: "AWAITING_APPROVAL",
+    pipeline,
+    causedBy: MACHINE,
+    submittedBy,
+  });
   if (!startsPipelines(await readReleaseItem(deps, releaseId))) {
     await settleUnstarted(deps, releaseId, pipeline, "AwaitingApproval");
   }
