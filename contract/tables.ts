@@ -51,11 +51,22 @@ export const ReleasesTable = {
 /** How many `byStatus` partitions each status spreads over. */
 export const STATUS_SHARDS = 8;
 
-/** A release's shard number from its releaseId (FNV-1a, 32 bits): the same for `listed` and `statusShard`. */
+/**
+ * A release's shard number from its releaseId: the same for `listed` and `statusShard`. FNV-1a
+ * (32 bits), then MurmurHash3's finalizer: FNV-1a's low bits depend only on the low bits of each
+ * byte, so ids that differ in a counter (`5.16`, `5.17`) fell on as few as 2 of 8 shards; the
+ * finalizer mixes every bit into the low ones. Readers merge every shard, so the shard a release
+ * was written on never needs recomputing.
+ */
 export function shardNumber(releaseId: string, shards: number): number {
   let hash = 0x811c9dc5;
   for (const byte of Buffer.from(releaseId, "utf8")) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
-  return hash % shards;
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b) >>> 0;
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35) >>> 0;
+  hash ^= hash >>> 16;
+  return (hash >>> 0) % shards;
 }
 
 /** The `statusShard` value of a release in `status` on shard `shard`. */

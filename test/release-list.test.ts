@@ -10,7 +10,7 @@ import { executionsByIds, recordedHistory } from "../handlers/executions";
 import { listRoute } from "../handlers/release-control";
 import { releasesByStatus } from "../handlers/release-list";
 import { pipelinesOfRelease } from "../handlers/release/reads";
-import { STATUS_SHARDS, statusShardOf, statusShards } from "../contract/tables";
+import { STATUS_SHARDS, shardNumber, statusShardOf, statusShards } from "../contract/tables";
 import { startReleaseTables, stopReleaseTables, withLocalMachine } from "./local-helpers";
 
 type Tables = Awaited<ReturnType<typeof startReleaseTables>>;
@@ -49,6 +49,13 @@ describe("GET /releases?status= over the byStatus shards", () => {
     const shards = new Set(running.map((id) => statusShardOf(id, "RUNNING")));
     assert.ok(shards.size >= 4, `27 RUNNING releases on ${shards.size} partitions`);
     assert.deepEqual(statusShards("RUNNING").length, STATUS_SHARDS);
+  });
+
+  it("spreads ids that vary in two places at once over most shards (FNV-1a's low bits alone put these 23 on 2)", () => {
+    let counter = 19;
+    const ids = Array.from({ length: 23 }, (_, i) => `shard-${i}-s-mitvfg1s-${(counter += 1)}`);
+    const shards = new Set(ids.map((id) => shardNumber(id, STATUS_SHARDS)));
+    assert.ok(shards.size >= 5, `23 releases on ${shards.size} of ${STATUS_SHARDS} shards`);
   });
 
   it("pages across every shard newest first, each release once, until the listing ends", async () => {
