@@ -55,14 +55,14 @@ async function update<T>(
 }
 
 /** Any declared change of a release, or of a pipeline. */
-type ReleaseChange = ReleaseChanges[keyof ReleaseChanges];
-type PipelineChange = PipelineChanges[keyof PipelineChanges];
+type DeclaredReleaseChange = ReleaseChanges[keyof ReleaseChanges];
+type DeclaredPipelineChange = PipelineChanges[keyof PipelineChanges];
 
 /**
  * Executes one declared change of a release. Callers pass the declaration itself
  * (`RELEASE_CHANGES.cancel`), so a serialized function carries only the changes it makes.
  */
-export function changeRelease<C extends ReleaseChange>(
+export function changeRelease<C extends DeclaredReleaseChange>(
   deps: StoreDeps,
   releaseId: string,
   change: C,
@@ -77,7 +77,7 @@ export function changeRelease<C extends ReleaseChange>(
 }
 
 /** Executes one declared change of a release's pipeline. */
-export function changePipeline<C extends PipelineChange>(
+export function changePipeline<C extends DeclaredPipelineChange>(
   deps: StoreDeps,
   releaseId: string,
   pipeline: string,
