@@ -59,7 +59,6 @@ const watch = "release-machine watch {releaseId}";
 const status = "release-machine status {releaseId}";
 const retry = "release-machine retry {releaseId}";
 const ISSUE_20 = "declared: published by the queue and freeze work (issue 20)";
-const NOT_YET = "declared: not published yet (the pipeline's own CodePipeline event says it)";
 const state = (summary: string, command: string, publishedBy: string): KindSpec => ({
   summary,
   command,
@@ -76,8 +75,12 @@ export const KINDS: Record<NotificationKind, KindSpec> = {
   "release.cancelling": state("Release {releaseId} is being cancelled.", watch, "the cancel route"),
   "release.cancelled": state("Release {releaseId} was cancelled.", retry, "the workflow's PublishCancelled"),
   "release.retried": state("Release {releaseId} was retried.", watch, "RetryRelease"),
-  "pipeline.started": state("Pipeline {pipeline} of release {releaseId} started.", watch, NOT_YET),
-  "pipeline.ended": state("Pipeline {pipeline} of release {releaseId} ended.", status, NOT_YET),
+  "pipeline.started": state(
+    "Pipeline {pipeline} of release {releaseId} started.",
+    watch,
+    "the start's record",
+  ),
+  "pipeline.ended": state("Pipeline {pipeline} of release {releaseId} ended.", status, "the end's record"),
   "pipeline.resumed": {
     summary: "Pipeline {pipeline} of release {releaseId} resumed outside the release.",
     command: status,

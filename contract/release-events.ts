@@ -3,7 +3,7 @@
  * (handlers/release-events.ts) and the workflow's Publish states (stepfunction/release-workflow.ts).
  * Its failure fields are spelled as the release's outcome spells them (contract/lifecycle.ts).
  */
-import type { ReleaseEnd } from "./lifecycle";
+import type { PipelineEnd, ReleaseEnd } from "./lifecycle";
 import {
   END_KINDS,
   type NotificationFields,
@@ -47,6 +47,12 @@ export interface ReleaseChange {
   cause?: string;
   /** Who submitted the release, where the publisher knows it. */
   submittedBy?: string;
+  /**
+   * A pipeline's own change (`pipeline.started`, `pipeline.ended`): its status on the schedule
+   * once the start or the end was recorded, and the CodePipeline execution.
+   */
+  pipelineStatus?: "Started" | PipelineEnd;
+  pipelineExecutionId?: string;
 }
 
 /** The "Release State Change" detail: a change, and the family's fields. */
@@ -57,6 +63,8 @@ export type ReleaseStateDetail = ReleaseChange & NotificationFields;
  * an end. Each publisher states its change through these fields, so the kind follows from them.
  */
 export function kindOf(change: ReleaseChange): NotificationKind {
+  if (change.pipelineStatus !== undefined)
+    return change.pipelineStatus === "Started" ? "pipeline.started" : "pipeline.ended";
   if (change.status === "AWAITING_APPROVAL") return "gate.opened";
   if (change.decision === "approve") return "gate.approved";
   if (change.decision === "reject") return "gate.rejected";
@@ -88,6 +96,8 @@ export const RELEASE_STATE_DETAIL_FIELDS = [
   "error",
   "cause",
   "submittedBy",
+  "pipelineStatus",
+  "pipelineExecutionId",
   "kind",
   "summary",
   "command",

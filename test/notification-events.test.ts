@@ -117,6 +117,30 @@ describe("the family of lifecycle events", () => {
         "release.cancelled",
         "release-machine retry 5.16",
       ],
+      [
+        {
+          releaseId: "5.16",
+          status: "RUNNING",
+          pipeline: "svc-b",
+          pipelineStatus: "Started",
+          pipelineExecutionId: "e-1",
+          causedBy: "release-machine",
+        },
+        "pipeline.started",
+        "release-machine watch 5.16",
+      ],
+      [
+        {
+          releaseId: "5.16",
+          status: "RUNNING",
+          pipeline: "svc-b",
+          pipelineStatus: "Failed",
+          pipelineExecutionId: "e-1",
+          causedBy: "release-machine",
+        },
+        "pipeline.ended",
+        "release-machine status 5.16",
+      ],
     ];
     for (const [change, kind, command] of cases) {
       assert.equal(kindOf(change), kind);

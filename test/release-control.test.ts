@@ -80,9 +80,15 @@ async function awaiting(machine: LocalReleaseMachine, releaseId: string, pipelin
 }
 
 /** The release's "Release State Change" events, as [status, causedBy]. */
+/** The release's own changes as announced (its pipelines' starts and ends left out). */
 function stateChanges(machine: LocalReleaseMachine, releaseId: string): [unknown, unknown][] {
   return machine.router.published
-    .filter((e) => e["detail-type"] === "Release State Change" && e.detail.releaseId === releaseId)
+    .filter(
+      (e) =>
+        e["detail-type"] === "Release State Change" &&
+        e.detail.releaseId === releaseId &&
+        !String(e.detail.kind).startsWith("pipeline."),
+    )
     .map((e) => [e.detail.status, e.detail.causedBy]);
 }
 

@@ -63,10 +63,21 @@ describe("the release workflow, end to end on the local engine", function () {
     const published = machine.router.published.filter(
       (e) => e["detail-type"] === "Release State Change" && e.detail.releaseId === releaseId,
     );
-    assert.deepEqual(
-      published.map((e) => e.detail.status),
-      ["RUNNING", "SUCCEEDED"],
-    );
+    const kinds = published.map((e) => String(e.detail.kind));
+    assert.deepEqual([kinds[0], kinds.at(-1)], ["release.started", "release.succeeded"]);
+    // Each pipeline's start, then its end, announced once each (contract/notification-events.ts).
+    for (const name of ["svc-a", "svc-b"])
+      assert.deepEqual(
+        published
+          .filter((e) => e.detail.pipeline === name)
+          .map((e) => [e.detail.kind, e.detail.pipelineStatus]),
+        [
+          ["pipeline.started", "Started"],
+          ["pipeline.ended", "Succeeded"],
+        ],
+        name,
+      );
+    assert.equal(kinds.length, 6);
     const waiting = (await machine.readRelease(releaseId))?.pipelines.filter((p) => p.status !== "Succeeded");
     assert.deepEqual(waiting, [], "no pipeline is left waiting for its end");
   });
@@ -105,7 +116,10 @@ describe("the release workflow, end to end on the local engine", function () {
     });
     assert.ok(["Stopped", "Stopping"].includes(stopped.status));
     const published = machine.router.published.filter(
-      (e) => e["detail-type"] === "Release State Change" && e.detail.releaseId === releaseId,
+      (e) =>
+        e["detail-type"] === "Release State Change" &&
+        e.detail.releaseId === releaseId &&
+        !String(e.detail.kind).startsWith("pipeline."),
     );
     assert.deepEqual(
       published.map((e) => [e.detail.status, e.detail.error]),

@@ -98,6 +98,14 @@ export async function startClaimed(deps: ExecutionDeps, item: PipelineItem): Pro
     where: { claim: item.claimedBy ?? "" },
   });
   if (!recorded.changed) return;
+  await publishReleaseEvent(deps, {
+    releaseId,
+    status: "RUNNING",
+    causedBy: MACHINE,
+    pipeline,
+    pipelineStatus: "Started",
+    pipelineExecutionId,
+  });
   // The link answers the item as stored: an end already on it was recorded before the link, by a
   // handler that could not know its release, so this start acts on it. An end recorded after the
   // link is its handler's to act on: the schedule named the execution before the link existed.
@@ -221,14 +229,6 @@ async function openGate(
 }
 
 /**
- * Who acts on an end. `firstHand`: a handler that saw it as it happened (the end event's first
- * delivery, or the start that found its execution already ended); two of them can act on one end
- * at once. `repeat`: one that repeats a handler that may have died (a redelivered event, the
- * reconciler).
- */
-export type EndActor = "firstHand" | "repeat";
-
-/**
  * What a pipeline's end means for its release: the end is recorded on the schedule, the
  * dependants it was the last dependency of start (or, when it failed, the failure policy acts),
  * and the pipeline settles, which ends the release's wait when nothing is left. Idempotent: each
@@ -282,6 +282,15 @@ export async function onPipelineEnded(
     // recorded it and acts on it; should it die, the reconciler's pass repeats the rest.
     if (!recorded.changed) return;
     marked ||= succeeded;
+    await publishReleaseEvent(deps, {
+      releaseId,
+      status: "RUNNING",
+      causedBy: MACHINE,
+      pipeline,
+      pipelineStatus: status,
+      pipelineExecutionId,
+      ...(cause ? { cause } : {}),
+    });
   }
   // Dependants past the first batch are handed on (./dependants.ts); a lost hand-off leaves a
   // dependant without this pipeline's mark, which the reconciler's pass finds and repeats.
