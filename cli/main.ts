@@ -20,6 +20,7 @@ import {
   submitRelease,
 } from "./api";
 import { EXIT } from "./exit-codes";
+import { freezeCommand } from "./freeze";
 import { HELP } from "./help";
 import { exitCodeFor, formatTimestamp, renderApiError, renderStatus } from "./render";
 import { type Output, watchRelease } from "./watch";
@@ -64,6 +65,18 @@ const OPTIONS = {
     status: { type: "string" },
     limit: { type: "string" },
     "next-token": { type: "string" },
+  },
+  // Freezes (issue 20): add NAME, list, remove NAME (cli/freeze.ts).
+  freeze: {
+    ...COMMON_OPTIONS,
+    pipelines: { type: "string" },
+    reason: { type: "string" },
+    start: { type: "string" },
+    end: { type: "string" },
+    rrule: { type: "string" },
+    duration: { type: "string" },
+    timezone: { type: "string" },
+    "starts-on": { type: "string" },
   },
 } as const;
 
@@ -345,6 +358,16 @@ async function dispatch(command: Command, values: Values, positionals: string[],
       return status(oneArgument(positionals, "RELEASE_ID", command), values, io);
     case "watch":
       return watch(oneArgument(positionals, "RELEASE_ID", command), values, io);
+    case "freeze":
+      return freezeCommand(
+        positionals,
+        values,
+        () => apiTarget(values, io.env),
+        io.stdout,
+        (message) => {
+          throw new UsageError(message);
+        },
+      );
   }
 }
 

@@ -24,6 +24,7 @@ describe("the CLI's help", () => {
     assert.deepEqual(Object.keys(HELP).sort(), [
       "approve",
       "cancel",
+      "freeze",
       "list",
       "reject",
       "retry",

@@ -45,6 +45,7 @@ import { recordUploader } from "../handlers/release/uploader";
 import { cloudTrailUpload } from "./cloudtrail-events";
 import { type ControlDeps, releaseControlApi } from "../handlers/release-control";
 import { submissionHandler } from "../handlers/submission";
+import { freezeHandler } from "../handlers/freezes";
 import { DEFAULT_MANIFEST_RULES } from "../contract/manifest-schema";
 import { type LocalDynamo, createReleaseTables, startDynamo } from "../local/dynamodb";
 import { type HandlerName, type ResourceArns, handlerStatements, pipelineArn } from "../contract/permissions";
@@ -755,6 +756,28 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     assert.equal((await post('{"releaseId":"iam-event","pipelines":["nope"]}')).statusCode, 400);
   },
 
+  async freezeControl(aws) {
+    const deps = { ddb: aws.recordingDdb(), tables: TABLES, rules: { allowedPipelines: PIPELINES } };
+    const freezes = freezeHandler(deps);
+    const requestContext = { identity: { userArn: APPROVER } };
+    const post = (body: object) =>
+      freezes({ resource: "/freezes", httpMethod: "POST", body: JSON.stringify(body), requestContext });
+    const remove = (name: string) =>
+      freezes({
+        resource: "/freezes/{name}",
+        httpMethod: "DELETE",
+        pathParameters: { name },
+        requestContext,
+      });
+    // Added (the map, then the entry), refused as taken (read back), listed, removed, not found.
+    const freeze = { name: "iam-freeze", pipelines: ["svc-*"], reason: "iam" };
+    assert.equal((await post(freeze)).statusCode, 201);
+    assert.equal((await post(freeze)).statusCode, 409);
+    assert.equal((await freezes({ resource: "/freezes", httpMethod: "GET" })).statusCode, 200);
+    assert.equal((await remove("iam-freeze")).statusCode, 200);
+    assert.equal((await remove("iam-freeze")).statusCode, 404);
+  },
+
   async releaseStatus(aws) {
     const deps = { ddb: aws.recordingDdb(), tables: TABLES };
     const request = (releaseId: string) => ({ pathParameters: { releaseId } });
@@ -860,6 +883,7 @@ describe("each Lambda role against what its code calls", () => {
       releaseControl: true,
       submitRelease: true,
       uploaderEvent: true,
+      freezeControl: true,
     };
     assert.deepEqual(Object.keys(HANDLER_PATHS).sort(), Object.keys(handlers).sort());
   });
