@@ -42,6 +42,8 @@ export const PIPELINE_VIEW_STATUSES: readonly string[] = [
     ...SCHEDULE_STATUSES.filter((s) => s !== "Starting" && s !== "Skipped"),
     ...Object.keys(EXECUTION_STATUS_SET),
     "Skipped",
+    // A Pending pipeline a freeze holds (contract/lifecycle-freeze.ts): its turn came, nothing starts it.
+    "Frozen",
   ]),
 ];
 
@@ -80,6 +82,9 @@ export interface PipelineStatusView {
   stoppedBy?: string;
   /** Its runs in earlier attempts of the release, oldest first: `startedAt`/`endedAt` are the current one's. */
   earlierAttempts?: AttemptRecord[];
+  /** While `Frozen`: the freezes holding it, and when the latest ends (null: one has no end). */
+  frozenBy?: string[];
+  until?: string | null;
   history: { state: string; at: string }[];
 }
 

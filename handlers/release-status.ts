@@ -83,13 +83,17 @@ export async function readRelease(
     const history = item.pipelineExecutionId
       ? recordedHistory(execution, item).map(({ state, at }) => ({ state, at }))
       : [];
+    const frozen = item.status === "Pending" && item.frozenBy !== undefined;
     const status =
       item.status === "Started" || item.status === "Starting"
         ? (execution?.status ?? "Started")
-        : item.status;
+        : frozen
+          ? "Frozen"
+          : item.status;
     return {
       name: item.pipeline,
       status,
+      ...(frozen ? { frozenBy: item.frozenBy, until: item.frozenUntil ?? null } : {}),
       ...(item.dependsOn.length > 0 ? { dependsOn: item.dependsOn } : {}),
       ...setFields(item, ["attempt"]),
       ...(item.approval ? { approval: approvalView(item) } : {}),
