@@ -111,7 +111,8 @@ export async function freezeCommand(
     }
     return EXIT.ok;
   }
-  if (action !== "add" && action !== "remove") usage("freeze needs add, list or remove");
+  if (action !== "add" && action !== "remove" && action !== "override")
+    usage("freeze needs add, list, remove or override");
   if (name === undefined) usage(`freeze ${action} needs a NAME`);
   if (action === "remove") {
     const answer = await request<object>(
@@ -123,10 +124,38 @@ export async function freezeCommand(
     stdout.write(values.json ? json(answer) : `Freeze ${name} removed: the releases it held start again.\n`);
     return EXIT.ok;
   }
+  if (action === "override") return overrideCommand(name, values, target, stdout, usage);
   const body = freezeBody(name, values, usage);
   const answer = await request<{ warnings: string[] }>(await target(), "POST", "/freezes", 201, body);
   if (values.json) stdout.write(json(answer));
   else
     stdout.write([`Freeze ${name} added.`, ...answer.warnings.map((w) => `  warning: ${w}`), ""].join("\n"));
+  return EXIT.ok;
+}
+
+/** `freeze override RELEASE_ID --reason TEXT`: `POST /releases/{releaseId}/override-freeze`. */
+async function overrideCommand(
+  releaseId: string,
+  values: Values,
+  target: () => Promise<ApiTarget>,
+  stdout: Output,
+  usage: (message: string) => never,
+): Promise<number> {
+  const reason = text(values, "reason");
+  if (!reason) usage("freeze override needs --reason TEXT: why this release may start while frozen");
+  const route = `/releases/${encodeURIComponent(releaseId)}/override-freeze`;
+  const answer = await request<{ freezeOverride: { freezes: string[]; pipelines: string[] } }>(
+    await target(),
+    "POST",
+    route,
+    202,
+    { reason },
+  );
+  const { freezes, pipelines } = answer.freezeOverride;
+  stdout.write(
+    values.json
+      ? json(answer)
+      : `Release ${releaseId}: ${freezes.join(", ")} overridden; ${pipelines.join(", ")} start on the reconciler's next pass.\n`,
+  );
   return EXIT.ok;
 }

@@ -34,6 +34,7 @@ Usage:
   release-machine reject RELEASE_ID PIPELINE [--comment TEXT] [--json]
   release-machine freeze add NAME --pipelines GLOBS --reason TEXT [window] [--json]
   release-machine freeze list|remove NAME [--json]
+  release-machine freeze override RELEASE_ID --reason TEXT [--json]
   release-machine COMMAND --help
 
 Locally (\`npm start\` in another terminal):
@@ -135,6 +136,7 @@ ${COMMON}
   freeze: `Usage: release-machine freeze add NAME --pipelines GLOBS --reason TEXT [window] [options]
        release-machine freeze list [options]
        release-machine freeze remove NAME [options]
+       release-machine freeze override RELEASE_ID --reason TEXT [options]
 
 Freeze windows (POST /freezes, GET /freezes, DELETE /freezes/{name}): while a window covers a
 pipeline whose turn has come, nothing starts it; pipelines already running finish. Without
@@ -142,7 +144,9 @@ pipeline whose turn has come, nothing starts it; pipelines already running finis
   release-machine freeze add stop-the-line --pipelines '*' --reason "incident 123"
 Globs that match no pipeline the stack may release are accepted with a warning. Exits 0, or 1
 when the API refused the request (400 with each field and rule, 404 an unknown NAME, 409 a
-NAME that exists).
+NAME that exists). \`override\` lets one release's frozen pipelines start past the freezes
+holding them (POST /releases/{releaseId}/override-freeze), recording who, when and why on the
+release and in a "Release Freeze Overridden" event (409 when nothing of it is frozen).
 
 Options:
   --pipelines GLOBS   comma-separated pipeline names or globs ('*' any run, '?' one character)

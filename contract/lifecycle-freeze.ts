@@ -15,6 +15,22 @@ export interface FreezeFields {
   frozenUntil?: string;
 }
 
+/** One audited override (`POST /releases/{id}/override-freeze`), as the release records it. */
+export interface FreezeOverride {
+  by: string;
+  at: string;
+  reason: string;
+  /** The freezes overridden for this release: a freeze added later still holds it. */
+  freezes: string[];
+  /** The pipelines they held then. */
+  pipelines: string[];
+}
+
+/** What a release's item records of overrides (appended, never rewritten). */
+export interface FreezeOverrideFields {
+  freezeOverrides?: FreezeOverride[];
+}
+
 /** The hold's attributes: the claim and a retry's reset remove them. */
 export const FREEZE_FIELDS = ["frozenBy", "frozenUntil"] as const;
 

@@ -10,7 +10,12 @@ import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
 import type { ChangeDeclaration } from "./lifecycle-declaration";
 import { BACKSTOP_CHANGES } from "./lifecycle-backstop";
 import { CRASH_CONSISTENCY_CHANGES, SCHEDULE_MARKS, SETTLE_ENDED } from "./lifecycle-control";
-import { FREEZE_FIELDS, FREEZE_PIPELINE_CHANGES, type FreezeFields } from "./lifecycle-freeze";
+import {
+  FREEZE_FIELDS,
+  FREEZE_PIPELINE_CHANGES,
+  type FreezeFields,
+  type FreezeOverrideFields,
+} from "./lifecycle-freeze";
 import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
 import { SUCCESS_CHANGES } from "./lifecycle-success";
 import { RESUME_PIPELINE_CHANGES, RESUME_RELEASE_CHANGES } from "./lifecycle-resume";
@@ -102,7 +107,7 @@ export interface RejectionRecord {
 }
 
 /** The Releases item. */
-export interface ReleaseItem extends VIEW.AttemptFields, UploaderFields {
+export interface ReleaseItem extends VIEW.AttemptFields, UploaderFields, FreezeOverrideFields {
   releaseId: string;
   status: ReleaseStatus;
   executionArn: string;

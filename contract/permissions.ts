@@ -242,9 +242,12 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
     allow("RecordUploaders", ["dynamodb:PutItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
   ],
   // The freeze routes (handlers/freezes.ts): every freeze is one Releases item (contract/freeze.ts),
-  // read whole and written by conditional UpdateItem.
-  freezeControl: (arns) => [
+  // read whole and written by conditional UpdateItem. The override (handlers/freezes-override.ts)
+  // reads the release and its schedule, records the override on the release and announces it.
+  freezeControl: (arns, shared) => [
     allow("ReadAndWriteFreezes", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
+    allow("ReadSchedule", ["dynamodb:Query"], [arns.releasePipelinesTableArn]),
+    shared.publishEvents,
   ],
   releaseStatus: (arns) => [
     allow("ReadReleases", ["dynamodb:GetItem"], [arns.releasesTableArn]),

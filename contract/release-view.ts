@@ -3,6 +3,7 @@
  * (and the local server, through it) builds them, the CLI reads them. `GET /releases/{releaseId}`
  * answers a ReleaseStatusView; the control routes answer the smaller shapes below.
  */
+import type { FreezeOverride } from "./lifecycle-freeze";
 import type { ManifestProblem } from "./errors";
 import type { AttemptRecord } from "./lifecycle-view";
 import {
@@ -127,6 +128,8 @@ export interface ReleaseStatusView extends ReleaseRecordView {
   error?: string;
   /** The last submissions of this releaseId that were rejected (at most 10), oldest first. */
   rejections?: RejectionSummary[];
+  /** Every audited override of the freezes holding it: who, when, why (contract/lifecycle-freeze.ts). */
+  freezeOverrides?: FreezeOverride[];
   /**
    * Pipelines whose execution was resumed outside the release (RetryStageExecution): while it ran
    * (their new end counted) and after its outcome (recorded only).

@@ -26,6 +26,7 @@ import type { ManifestRules } from "../contract/manifest-schema";
 import { ReleasesTable } from "../contract/tables";
 import type { ExecutionDeps } from "./executions";
 import { readItem } from "./reads";
+import { overrideFreeze } from "./freezes-override";
 import { type ProxyResponse, json } from "./release-status";
 
 /** What API Gateway's Lambda proxy integration hands the function (the parts it reads). */
@@ -38,11 +39,9 @@ export interface FreezeRequest {
   requestContext?: { identity?: { userArn?: string | null } | null } | null;
 }
 
-export interface FreezeDeps {
-  ddb: ExecutionDeps["ddb"];
-  tables: ExecutionDeps["tables"];
+/** The execution clients (the override publishes an event) and the stack's allow-list. */
+export interface FreezeDeps extends ExecutionDeps {
   rules: Pick<ManifestRules, "allowedPipelines">;
-  now?: () => Date;
 }
 
 /** The freeze routes as API Gateway names them: one source for infra/freezes.ts and the local server. */
@@ -50,6 +49,8 @@ export const FREEZE_ROUTES = [
   { method: "POST", resource: "/freezes" },
   { method: "GET", resource: "/freezes" },
   { method: "DELETE", resource: "/freezes/{name}" },
+  // Its own route (issue 20, item 5), so IAM grants it apart (handlers/freezes-override.ts).
+  { method: "POST", resource: "/releases/{releaseId}/override-freeze" },
 ] as const;
 
 interface FreezesItem {
@@ -57,7 +58,7 @@ interface FreezesItem {
 }
 
 /** Every freeze of the stack, by name (one consistent GetItem). */
-export async function readFreezes(deps: Pick<FreezeDeps, "ddb" | "tables">): Promise<FreezeRecord[]> {
+export async function readFreezes(deps: Pick<ExecutionDeps, "ddb" | "tables">): Promise<FreezeRecord[]> {
   const item = await readItem<FreezesItem>(deps.ddb, deps.tables.releases, {
     [ReleasesTable.hashKey]: FREEZES_KEY,
   });
@@ -83,6 +84,9 @@ export function freezeHandler(deps: FreezeDeps): (request: FreezeRequest) => Pro
     }
     if (route === "POST /freezes") return addFreeze(deps, request.body ?? "", caller, now);
     if (route === "DELETE /freezes/{name}") return removeFreeze(deps, request.pathParameters?.name ?? "");
+    if (route === "POST /releases/{releaseId}/override-freeze") {
+      return overrideFreeze(deps, request.pathParameters?.releaseId ?? "", request.body ?? "", caller, now);
+    }
     return refused(404, "NotFound", `no route ${route}`);
   };
 }

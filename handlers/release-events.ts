@@ -57,3 +57,17 @@ export const publishApprovalRequested = (
 
 export const publishPipelineResumed = (deps: ExecutionDeps, detail: PipelineResumedDetail): Promise<void> =>
   publish(deps, PIPELINE_RESUMED_DETAIL_TYPE, detail);
+
+// --- Freezes (issue 20, item 5): an audited override of the freezes holding a release. ---
+export const FREEZE_OVERRIDDEN_DETAIL_TYPE = "Release Freeze Overridden";
+export const publishFreezeOverridden = (
+  deps: ExecutionDeps,
+  detail: {
+    releaseId: string;
+    overriddenBy: string;
+    at: string;
+    reason: string;
+    freezes: string[];
+    pipelines: string[];
+  },
+): Promise<void> => publish(deps, FREEZE_OVERRIDDEN_DETAIL_TYPE, detail);

@@ -112,6 +112,7 @@ export async function readRelease(
     ...(release.errorName ? { error: release.errorName } : {}),
     ...(release.cause ? { cause: readableCause(release.cause) } : {}),
     ...(release.problems ? { problems: release.problems } : {}),
+    ...(release.freezeOverrides?.length ? { freezeOverrides: release.freezeOverrides } : {}),
     ...(release.rejections?.length
       ? {
           rejections: release.rejections.map(({ at, source, errorName, problemCount, executionArn }) => ({

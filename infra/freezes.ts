@@ -16,9 +16,12 @@ import type { ApiParents } from "./api-skeleton";
 /** `POST /freezes` names this operation: the function validates its body (contract/manifest-schema.ts). */
 const ADD_FREEZE_OPERATION = "AddFreeze";
 
+/** `POST /releases/{releaseId}/override-freeze` names this operation: the function checks its body. */
+const OVERRIDE_FREEZE_OPERATION = "OverrideFreeze";
+
 export function freezeRoutes(
   freezeFunction: aws.lambda.Function,
-  { api, validator, prefix, defines }: ApiParents,
+  { api, release, validator, prefix, defines }: ApiParents,
   opts: pulumi.ComponentResourceOptions,
 ): pulumi.Resource[] {
   const freezes = new aws.apigateway.Resource(
@@ -39,47 +42,91 @@ export function freezeRoutes(
     }),
     opts,
   );
-  const routes = FREEZE_ROUTES.flatMap(({ method: httpMethod, resource }) => {
-    const named = resource === "/freezes/{name}";
-    const key = `${prefix}-${named ? "freeze" : "freezes"}-${httpMethod.toLowerCase()}`;
-    const resourceId = named ? freeze.id : freezes.id;
-    const method = new aws.apigateway.Method(
-      key,
-      defines("method:Method", key, {
-        restApi: api.id,
-        resourceId,
-        httpMethod,
-        authorization: "AWS_IAM",
-        ...(httpMethod === "POST" ? { operationName: ADD_FREEZE_OPERATION } : {}),
-        ...(named
-          ? { requestValidatorId: validator.id, requestParameters: { "method.request.path.name": true } }
-          : {}),
-      }),
+  const override = new aws.apigateway.Resource(
+    `${prefix}-release-override-freeze`,
+    defines("resource:Resource", `${prefix}-release-override-freeze`, {
+      restApi: api.id,
+      parentId: release.id,
+      pathPart: "override-freeze",
+    }),
+    opts,
+  );
+  const resources: Record<(typeof FREEZE_ROUTES)[number]["resource"], RouteResource> = {
+    "/freezes": { id: freezes.id, key: "freezes", operationName: ADD_FREEZE_OPERATION },
+    "/freezes/{name}": { id: freeze.id, key: "freeze", parameter: "name" },
+    "/releases/{releaseId}/override-freeze": {
+      id: override.id,
+      key: "release-override-freeze",
+      parameter: "releaseId",
+      operationName: OVERRIDE_FREEZE_OPERATION,
+    },
+  };
+  const routes = FREEZE_ROUTES.flatMap(({ method, resource }) =>
+    freezeRoute(
+      freezeFunction,
+      { api, validator, prefix, defines },
+      { method, resource, ...resources[resource] },
       opts,
-    );
-    const integration = new aws.apigateway.Integration(
-      `${key}-freeze`,
-      defines("integration:Integration", `${key}-freeze`, {
-        restApi: api.id,
-        resourceId,
-        httpMethod: method.httpMethod,
-        type: "AWS_PROXY",
-        integrationHttpMethod: "POST",
-        uri: freezeFunction.invokeArn,
-      }),
-      opts,
-    );
-    const permission = new aws.lambda.Permission(
-      `${key}-invoke`,
-      {
-        action: "lambda:InvokeFunction",
-        function: freezeFunction.name,
-        principal: "apigateway.amazonaws.com",
-        sourceArn: pulumi.interpolate`${api.executionArn}/*/${httpMethod}${resource.replace(/\{[^}]+\}/g, "*")}`,
-      },
-      opts,
-    );
-    return [method, integration, permission];
-  });
-  return [freezes, freeze, ...routes];
+    ),
+  );
+  return [freezes, freeze, override, ...routes];
+}
+
+interface RouteResource {
+  id: pulumi.Output<string>;
+  key: string;
+  parameter?: string;
+  /** POST only: the operation the policy pack admits without a model (contract/manifest-schema.ts). */
+  operationName?: string;
+}
+
+/** One route: its method, its Lambda proxy integration, and a Lambda permission for it alone. */
+function freezeRoute(
+  freezeFunction: aws.lambda.Function,
+  { api, validator, prefix, defines }: Pick<ApiParents, "api" | "validator" | "prefix" | "defines">,
+  route: RouteResource & { method: string; resource: string },
+  opts: pulumi.ComponentResourceOptions,
+): pulumi.Resource[] {
+  const { method: httpMethod, resource, id: resourceId, parameter, operationName } = route;
+  const key = `${prefix}-${route.key}-${httpMethod.toLowerCase()}`;
+  const method = new aws.apigateway.Method(
+    key,
+    defines("method:Method", key, {
+      restApi: api.id,
+      resourceId,
+      httpMethod,
+      authorization: "AWS_IAM",
+      ...(httpMethod === "POST" && operationName ? { operationName } : {}),
+      ...(parameter
+        ? {
+            requestValidatorId: validator.id,
+            requestParameters: { [`method.request.path.${parameter}`]: true },
+          }
+        : {}),
+    }),
+    opts,
+  );
+  const integration = new aws.apigateway.Integration(
+    `${key}-freeze`,
+    defines("integration:Integration", `${key}-freeze`, {
+      restApi: api.id,
+      resourceId,
+      httpMethod: method.httpMethod,
+      type: "AWS_PROXY",
+      integrationHttpMethod: "POST",
+      uri: freezeFunction.invokeArn,
+    }),
+    opts,
+  );
+  const permission = new aws.lambda.Permission(
+    `${key}-invoke`,
+    {
+      action: "lambda:InvokeFunction",
+      function: freezeFunction.name,
+      principal: "apigateway.amazonaws.com",
+      sourceArn: pulumi.interpolate`${api.executionArn}/*/${httpMethod}${resource.replace(/\{[^}]+\}/g, "*")}`,
+    },
+    opts,
+  );
+  return [method, integration, permission];
 }

@@ -15,14 +15,18 @@ const MAX_FREEZE_BODY_BYTES = 16 * 1024;
 /** The freeze route a request is for, with its path parameters; undefined for any other path. */
 export function freezeRouteOf(method: string, pathname: string): Omit<FreezeRequest, "body"> | undefined {
   const named = /^\/freezes\/([^/]+)$/.exec(pathname);
-  const resource = pathname === "/freezes" ? "/freezes" : named ? "/freezes/{name}" : undefined;
-  if (!FREEZE_ROUTES.some((route) => route.method === method && route.resource === resource))
-    return undefined;
-  return {
-    resource: resource as string,
-    httpMethod: method,
-    ...(named ? { pathParameters: { name: decodeURIComponent(named[1]) } } : {}),
-  };
+  const override = /^\/releases\/([^/]+)\/override-freeze$/.exec(pathname);
+  const [resource, pathParameters]: [string | undefined, Record<string, string> | undefined] =
+    pathname === "/freezes"
+      ? ["/freezes", undefined]
+      : named
+        ? ["/freezes/{name}", { name: decodeURIComponent(named[1]) }]
+        : override
+          ? ["/releases/{releaseId}/override-freeze", { releaseId: decodeURIComponent(override[1]) }]
+          : [undefined, undefined];
+  const known = FREEZE_ROUTES.some((route) => route.method === method && route.resource === resource);
+  if (!known || resource === undefined) return undefined;
+  return { resource, httpMethod: method, ...(pathParameters ? { pathParameters } : {}) };
 }
 
 /** Answers one freeze request with the freeze function, as the caller `caller`. */

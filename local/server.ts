@@ -169,7 +169,7 @@ class LocalReleaseApi {
       send(response, 404, {
         error: "NotFound",
         message:
-          "routes: POST /releases, POST /, GET /releases, GET /releases/{releaseId}, POST /releases/{releaseId}/cancel, POST /releases/{releaseId}/retry, POST /releases/{releaseId}/approvals/{pipeline}, POST /freezes, GET /freezes, DELETE /freezes/{name}",
+          "routes: POST /releases, POST /, GET /releases, GET /releases/{releaseId}, POST /releases/{releaseId}/cancel, POST /releases/{releaseId}/retry, POST /releases/{releaseId}/approvals/{pipeline}, POST /freezes, GET /freezes, DELETE /freezes/{name}, POST /releases/{releaseId}/override-freeze",
       });
     }
   }

@@ -158,6 +158,40 @@ describe("freezes on local mode", function () {
     assert.equal((await cli(["freeze", "remove", "window"])).code, 0);
   });
 
+  it("starts a frozen pipeline on an audited override, recording who and why, while other releases stay held", async () => {
+    assert.equal(
+      (await cli(["freeze", "add", "quiet", "--pipelines", "*", "--reason", "quarter end"])).code,
+      0,
+    );
+    const runsBefore = server.machine.codepipeline.executions(PIPELINES[0]).length;
+    await submitted("frozen-hotfix", [{ name: PIPELINES[0] }]);
+    await submitted("frozen-other", [{ name: PIPELINES[1] }]);
+    await pipelineReads("frozen-hotfix", PIPELINES[0], "Frozen");
+    await pipelineReads("frozen-other", PIPELINES[1], "Frozen");
+    const noReason = await cli(["freeze", "override", "frozen-hotfix"]);
+    assert.equal(noReason.code, 2);
+    const overridden = await cli(["freeze", "override", "frozen-hotfix", "--reason", "CVE fix"], "oncall");
+    assert.equal(overridden.code, 0, overridden.stderr);
+    await server.machine.reconcile();
+    await finish(PIPELINES[0]);
+    await releaseReads("frozen-hotfix", "SUCCEEDED");
+    assert.equal(server.machine.codepipeline.executions(PIPELINES[0]).length, runsBefore + 1);
+    const view = await server.machine.readRelease("frozen-hotfix");
+    assert.deepEqual(
+      view?.freezeOverrides?.map((o) => [o.by, o.reason, o.freezes, o.pipelines]),
+      [["oncall", "CVE fix", ["quiet"], [PIPELINES[0]]]],
+    );
+    assert.equal((await viewOf("frozen-other", PIPELINES[1]))?.status, "Frozen");
+    // Nothing of the finished release is frozen any more: 409.
+    const again = await cli(["freeze", "override", "frozen-hotfix", "--reason", "again"]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /has no frozen pipeline/);
+    assert.equal((await cli(["freeze", "remove", "quiet"])).code, 0);
+    await server.machine.reconcile();
+    await finish(PIPELINES[1]);
+    await releaseReads("frozen-other", "SUCCEEDED");
+  });
+
   it("starts nothing when a frozen release is cancelled, nor once the freeze is removed", async () => {
     assert.equal((await cli(["freeze", "add", "hold-all", "--pipelines", "*", "--reason", "r"])).code, 0);
     const runsBefore = server.machine.codepipeline.executions(PIPELINES[0]).length;

@@ -3,7 +3,10 @@
  * named IANA zone across daylight-saving changes, and the freeze function's routes over dynalite.
  */
 import assert from "node:assert/strict";
+import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { SFNClient } from "@aws-sdk/client-sfn";
 import {
   FREEZES_KEY,
   type FreezeRecord,
@@ -152,7 +155,16 @@ describe("the freeze function", () => {
       credentials: { accessKeyId: "x", secretAccessKey: "x" },
     });
     await createReleaseTables(client, TABLES);
+    // The override's clients are not reached by these routes: endpoints nothing listens on.
+    const unused = {
+      region: "eu-west-1",
+      endpoint: "http://127.0.0.1:9",
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    };
     const handler = freezeHandler({
+      sfn: new SFNClient(unused),
+      codepipeline: new CodePipelineClient(unused),
+      events: new EventBridgeClient(unused),
       ddb: documentClient(client),
       tables: TABLES,
       rules: { allowedPipelines: ["svc-a", "svc-b"] },

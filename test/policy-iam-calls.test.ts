@@ -757,11 +757,12 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
   },
 
   async freezeControl(aws) {
-    const deps = { ddb: aws.recordingDdb(), tables: TABLES, rules: { allowedPipelines: PIPELINES } };
+    const deps = { ...aws.executionDeps(), rules: { allowedPipelines: PIPELINES } };
+    aws.answer({ PutEventsCommand: published });
     const freezes = freezeHandler(deps);
     const requestContext = { identity: { userArn: APPROVER } };
-    const post = (body: object) =>
-      freezes({ resource: "/freezes", httpMethod: "POST", body: JSON.stringify(body), requestContext });
+    const post = (resource: string, body: object, pathParameters?: Record<string, string>) =>
+      freezes({ resource, httpMethod: "POST", body: JSON.stringify(body), pathParameters, requestContext });
     const remove = (name: string) =>
       freezes({
         resource: "/freezes/{name}",
@@ -769,11 +770,19 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
         pathParameters: { name },
         requestContext,
       });
-    // Added (the map, then the entry), refused as taken (read back), listed, removed, not found.
+    // Added (the map, then the entry), refused as taken (read back), listed.
     const freeze = { name: "iam-freeze", pipelines: ["svc-*"], reason: "iam" };
-    assert.equal((await post(freeze)).statusCode, 201);
-    assert.equal((await post(freeze)).statusCode, 409);
+    assert.equal((await post("/freezes", freeze)).statusCode, 201);
+    assert.equal((await post("/freezes", freeze)).statusCode, 409);
     assert.equal((await freezes({ resource: "/freezes", httpMethod: "GET" })).statusCode, 200);
+    // An override of a release the freeze holds (release and schedule read, override recorded,
+    // event published), and one of a release with nothing frozen.
+    await register(setupDeps("iam-frz"), "iam-frz", [{ name: PIPELINES[0] }]);
+    const override = "/releases/{releaseId}/override-freeze";
+    assert.equal((await post(override, { reason: "hotfix" }, { releaseId: "iam-frz" })).statusCode, 202);
+    assert.equal((await post(override, { reason: "again" }, { releaseId: "iam-frz" })).statusCode, 202);
+    assert.equal((await post(override, { reason: "r" }, { releaseId: "iam-event" })).statusCode, 409);
+    // Removed, then not found.
     assert.equal((await remove("iam-freeze")).statusCode, 200);
     assert.equal((await remove("iam-freeze")).statusCode, 404);
   },

@@ -127,6 +127,8 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
   // Freezes: one Releases item, read whole and written by conditional UpdateItem.
   freezeControl: {
     ReadAndWriteFreezes: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    ReadSchedule: ["dynamodb:Query"],
+    PublishReleaseEvents: ["events:PutEvents"],
   },
 };
 const EVERY_FUNCTION_GRANTS = {
@@ -667,6 +669,7 @@ describe("the Pulumi program under mocks", function () {
         ["release-machine-release-approval-post", "AWS_IAM"],
         ["release-machine-release-cancel-post", "AWS_IAM"],
         ["release-machine-release-get", "AWS_IAM"],
+        ["release-machine-release-override-freeze-post", "AWS_IAM"],
         ["release-machine-release-retry-post", "AWS_IAM"],
         ["release-machine-releases-get", "AWS_IAM"],
         ["release-machine-releases-post", "AWS_IAM"],
@@ -687,7 +690,10 @@ describe("the Pulumi program under mocks", function () {
         "release-machine-freeze-delete-invoke",
         "release-machine-freezes-get-invoke",
         "release-machine-freezes-post-invoke",
+        "release-machine-release-override-freeze-post-invoke",
       ]);
+      const override = own("aws:apigateway/method:Method", "release-override-freeze-post").inputs;
+      assert.equal(override.operationName, "OverrideFreeze");
     });
 
     it("validates each control route's body against its model, the handler's own schema, for every content type", () => {

@@ -11,6 +11,9 @@
  */
 import { freezeHold } from "../../contract/freeze";
 import { PIPELINE_CHANGES } from "../../contract/lifecycle";
+import type { FreezeOverrideFields } from "../../contract/lifecycle-freeze";
+import { ReleasesTable } from "../../contract/tables";
+import { readItem } from "../reads";
 import { type ExecutionDeps, nowIso } from "../executions";
 import { readFreezes } from "../freezes";
 import { changePipeline } from "../lifecycle-store";
@@ -26,7 +29,18 @@ export async function heldByFreeze(
 ): Promise<boolean> {
   const freezes = await readFreezes(deps);
   if (freezes.length === 0) return false;
-  const hold = freezeHold(freezes, pipeline, Date.parse(nowIso(deps)));
+  const at = Date.parse(nowIso(deps));
+  if (!freezeHold(freezes, pipeline, at)) return false;
+  // Covered: the freezes an audited override lifted for this release no longer count for it.
+  const release = await readItem<FreezeOverrideFields>(deps.ddb, deps.tables.releases, {
+    [ReleasesTable.hashKey]: releaseId,
+  });
+  const overridden = new Set(release?.freezeOverrides?.flatMap((override) => override.freezes) ?? []);
+  const hold = freezeHold(
+    freezes.filter((freeze) => !overridden.has(freeze.name)),
+    pipeline,
+    at,
+  );
   if (!hold) return false;
   await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.hold, {
     fields: { frozenBy: hold.frozenBy, ...(hold.until ? { frozenUntil: hold.until } : {}) },
