@@ -86,6 +86,9 @@ describe("freezes on local mode", function () {
       const view = await pipelineReads(releaseId, pipeline, "Frozen");
       assert.deepEqual([view.frozenBy, view.until], [["stop-the-line"], null]);
     }
+    const status = await cli(["status", "frozen-1"]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /svc-a-pipeline\s+Frozen\s.*frozen by stop-the-line until removed/);
     // A reconciler pass while the stop holds starts nothing either.
     await server.machine.reconcile();
     for (const pipeline of PIPELINES) assert.deepEqual(server.machine.codepipeline.executions(pipeline), []);
