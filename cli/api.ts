@@ -135,7 +135,7 @@ function unreachable(url: URL, error: unknown): Unreachable {
 /** One request; answers `{status, body}` with the body parsed as JSON (non-JSON text as `message`). */
 export async function call(
   target: ApiTarget,
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "DELETE",
   route: string,
   body?: string,
 ): Promise<{ status: number; body: unknown }> {

@@ -33,6 +33,9 @@ Usage:
   release-machine approve RELEASE_ID PIPELINE [--comment TEXT] [--json]
   release-machine reject RELEASE_ID PIPELINE [--comment TEXT] [--json]
   release-machine dashboard [--port N] [--no-open] [--api URL]
+  release-machine freeze add NAME --pipelines GLOBS --reason TEXT [window] [--json]
+  release-machine freeze list|remove NAME [--json]
+  release-machine freeze override RELEASE_ID --reason TEXT [--json]
   release-machine COMMAND --help
 
 Locally (\`npm start\` in another terminal):
@@ -143,6 +146,33 @@ once: it is exchanged for a session cookie. Exits 0 when interrupted, 1 if it ca
 Options:
   --port N         the port to listen on (default: any free port)
   --no-open        do not open a browser; only print the URL
+${COMMON}
+`,
+  // Freezes (issue 20, items 3-4).
+  freeze: `Usage: release-machine freeze add NAME --pipelines GLOBS --reason TEXT [window] [options]
+       release-machine freeze list [options]
+       release-machine freeze remove NAME [options]
+       release-machine freeze override RELEASE_ID --reason TEXT [options]
+
+Freeze windows (POST /freezes, GET /freezes, DELETE /freezes/{name}): while a window covers a
+pipeline whose turn has come, nothing starts it; pipelines already running finish. Without
+--start/--end/--rrule the freeze holds from now until it is removed: an emergency stop, e.g.
+  release-machine freeze add stop-the-line --pipelines '*' --reason "incident 123"
+Globs that match no pipeline the stack may release are accepted with a warning. Exits 0, or 1
+when the API refused the request (400 with each field and rule, 404 an unknown NAME, 409 a
+NAME that exists). \`override\` lets one release's frozen pipelines start past the freezes
+holding them (POST /releases/{releaseId}/override-freeze), recording who, when and why on the
+release and in a "Release Freeze Overridden" event (409 when nothing of it is frozen).
+
+Options:
+  --pipelines GLOBS   comma-separated pipeline names or globs ('*' any run, '?' one character)
+  --reason TEXT       why (required for add, at most 1000 characters)
+  --start ISO --end ISO
+                      a fixed window, e.g. --end 2027-01-02T00:00:00Z
+  --rrule RULE --duration MINUTES --timezone ZONE [--starts-on YYYY-MM-DD]
+                      a recurring window: an RFC 5545 RRULE value read in an IANA time zone,
+                      e.g. --rrule 'FREQ=WEEKLY;BYDAY=FR;BYHOUR=16' --duration 3840
+                      --timezone Europe/Berlin (Friday 16:00 to Monday 08:00, local time)
 ${COMMON}
 `,
 };

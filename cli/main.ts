@@ -20,6 +20,7 @@ import {
   submitRelease,
 } from "./api";
 import { EXIT } from "./exit-codes";
+import { freezeCommand } from "./freeze";
 import { HELP } from "./help";
 import { exitCodeFor, formatTimestamp, renderApiError, renderStatus } from "./render";
 import { type Output, watchRelease } from "./watch";
@@ -66,6 +67,18 @@ const OPTIONS = {
     "next-token": { type: "string" },
   },
   dashboard: { ...COMMON_OPTIONS, port: { type: "string" }, "no-open": { type: "boolean" } },
+  // Freezes (issue 20): add NAME, list, remove NAME (cli/freeze.ts).
+  freeze: {
+    ...COMMON_OPTIONS,
+    pipelines: { type: "string" },
+    reason: { type: "string" },
+    start: { type: "string" },
+    end: { type: "string" },
+    rrule: { type: "string" },
+    duration: { type: "string" },
+    timezone: { type: "string" },
+    "starts-on": { type: "string" },
+  },
 } as const;
 
 type Command = keyof typeof OPTIONS;
@@ -360,6 +373,16 @@ async function dispatch(command: Command, values: Values, positionals: string[],
     case "dashboard":
       if (positionals.length > 0) throw new UsageError("dashboard takes no arguments");
       return dashboard(values, io);
+    case "freeze":
+      return freezeCommand(
+        positionals,
+        values,
+        () => apiTarget(values, io.env),
+        io.stdout,
+        (message) => {
+          throw new UsageError(message);
+        },
+      );
   }
 }
 

@@ -111,6 +111,7 @@ const MARKS: Record<string, string> = {
   Pending: "  ",
   AwaitingApproval: "||",
   Skipped: "--",
+  Frozen: "**",
 };
 
 /**
@@ -121,6 +122,11 @@ export function gateAndDependencies(pipeline: PipelineView): string {
   const parts: string[] = [];
   if (pipeline.status === "Pending" && pipeline.dependsOn?.length)
     parts.push(`after ${pipeline.dependsOn.join(", ")}`);
+  // Freezes (issue 20): which freezes hold it, and until when.
+  if (pipeline.status === "Frozen" && pipeline.frozenBy) {
+    const until = pipeline.until ? formatTimestamp(pipeline.until) : "removed";
+    parts.push(`frozen by ${pipeline.frozenBy.join(", ")} until ${until}`);
+  }
   const gate = pipeline.approval;
   if (gate) {
     const comment = gate.comment ? ` ("${gate.comment}")` : "";

@@ -31,6 +31,8 @@ export const FUNCTION_TIMEOUT_SECONDS: Record<HandlerName, number> = {
   // Below API Gateway's 29-second integration timeout: the client gets the function's answer.
   submitRelease: 28,
   uploaderEvent: DEFAULT_FUNCTION_TIMEOUT_SECONDS,
+  // An API route: below API Gateway's 29-second integration timeout.
+  freezeControl: 28,
 };
 
 /** Stand-in ARNs: which actions a role grants does not depend on the stack. */

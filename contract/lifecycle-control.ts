@@ -38,3 +38,17 @@ export const SETTLE_ENDED = {
     exists: true,
   },
 } as const;
+
+/** Part of PIPELINE_CHANGES, apart for the same reason: the marks that move no status. */
+export const SCHEDULE_MARKS = {
+  closeGate: {
+    why: "A closed gate's release was halted and the pipeline settled: it leaves the `gates` index",
+    remove: ["approvalDeadlineAt"],
+    exists: true,
+  },
+  dependencySucceeded: {
+    why: "One of its dependencies succeeded (a set: recording it twice changes nothing)",
+    fields: { depsSucceeded: "add" },
+    exists: true,
+  },
+} as const;

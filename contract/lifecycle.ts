@@ -9,7 +9,13 @@ import type { ManifestProblem } from "./errors";
 import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
 import type { ChangeDeclaration } from "./lifecycle-declaration";
 import { BACKSTOP_CHANGES } from "./lifecycle-backstop";
-import { CRASH_CONSISTENCY_CHANGES, SETTLE_ENDED } from "./lifecycle-control";
+import { CRASH_CONSISTENCY_CHANGES, SCHEDULE_MARKS, SETTLE_ENDED } from "./lifecycle-control";
+import {
+  FREEZE_FIELDS,
+  FREEZE_PIPELINE_CHANGES,
+  type FreezeFields,
+  type FreezeOverrideFields,
+} from "./lifecycle-freeze";
 import { EXECUTION_END_CHANGES } from "./lifecycle-ends";
 import { SUCCESS_CHANGES } from "./lifecycle-success";
 import { RESUME_PIPELINE_CHANGES, RESUME_RELEASE_CHANGES } from "./lifecycle-resume";
@@ -94,8 +100,9 @@ export interface ReleaseOutcome {
 /** Why a release failed, as the workflow carries it (`$.failure`): the outcome's fields. */
 export type ReleaseFailure = Required<Pick<ReleaseOutcome, "error" | "cause" | "causedBy">>;
 
+type ReleaseExtras = VIEW.AttemptFields & UploaderFields & ReregisterFields & FreezeOverrideFields;
 /** The Releases item. */
-export interface ReleaseItem extends VIEW.AttemptFields, UploaderFields, ReregisterFields {
+export interface ReleaseItem extends ReleaseExtras {
   releaseId: string;
   status: ReleaseStatus;
   executionArn: string;
@@ -158,7 +165,7 @@ export interface ReleaseItem extends VIEW.AttemptFields, UploaderFields, Reregis
 export type GateDecision = "approve" | "reject" | "expired";
 
 /** One pipeline of a release, as the ReleasePipelines table holds it. */
-export interface PipelineItem extends VIEW.PipelineFailureFields, VIEW.AttemptFields {
+export interface PipelineItem extends VIEW.PipelineFailureFields, VIEW.AttemptFields, FreezeFields {
   releaseId: string;
   pipeline: string;
   /** Position in the manifest, for display. */
@@ -371,7 +378,9 @@ export const PIPELINE_CHANGES = {
     from: ["Pending"],
     to: ["Starting"],
     fields: { claimedBy: "set", startingSince: "set" },
+    remove: FREEZE_FIELDS,
   },
+  ...FREEZE_PIPELINE_CHANGES,
   takeOver: {
     why: "The reconciler takes over a start whose claimant died, from the claimant it read",
     from: ["Starting"],
@@ -447,16 +456,7 @@ export const PIPELINE_CHANGES = {
     ...ONCE,
   },
   ...SETTLE_ENDED,
-  closeGate: {
-    why: "A closed gate's release was halted and the pipeline settled: it leaves the `gates` index",
-    remove: ["approvalDeadlineAt"],
-    exists: true,
-  },
-  dependencySucceeded: {
-    why: "One of its dependencies succeeded (a set: recording it twice changes nothing)",
-    fields: { depsSucceeded: "add" },
-    exists: true,
-  },
+  ...SCHEDULE_MARKS,
   resetForRetry: {
     why: "RetryRelease: what did not succeed waits again, once per attempt",
     from: NOT_SUCCEEDED,
@@ -478,6 +478,7 @@ export const PIPELINE_CHANGES = {
       "settled",
       "executionAttempt",
       "resumedAt",
+      ...FREEZE_FIELDS,
       ...VIEW.FAILURE_POINT_REMOVED,
     ],
     when: ["(attribute_not_exists(#resetForAttempt) OR #resetForAttempt < :resetForAttempt)"],

@@ -191,4 +191,6 @@ export function checkRuleLimits(rules: Pick<ManifestRules, "maxPipelines" | "max
  * and the two doors would disagree again; so these methods name no model, and the policy pack's
  * request-validation rule admits exactly these operation names (policy/apigateway-request-validation.ts).
  */
-export const SELF_VALIDATED_OPERATIONS: readonly string[] = ["SubmitRelease"];
+// AddFreeze and OverrideFreeze: `POST /freezes` and `POST /releases/{releaseId}/override-freeze`, whose function checks the body itself (an RRULE, a time zone and
+// the window's order are past a JSON schema) and names every problem (handlers/freezes.ts).
+export const SELF_VALIDATED_OPERATIONS: readonly string[] = ["SubmitRelease", "AddFreeze", "OverrideFreeze"];

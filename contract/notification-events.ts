@@ -45,12 +45,18 @@ export const DEFAULT_NOTIFICATION_KINDS: readonly NotificationKind[] = [
 /** Published when a pipeline's execution resumed outside the release (RetryStageExecution). */
 export const PIPELINE_RESUMED_DETAIL_TYPE = "Pipeline Resumed";
 
+/** Published when a release's freezes are overridden (issue 20: its own event, IAM-auditable). */
+export const FREEZE_OVERRIDDEN_DETAIL_TYPE = "Release Freeze Overridden";
+
 export interface KindSpec {
   /** The summary, with `{releaseId}` and `{pipeline}` placeholders. */
   summary: string;
   /** The CLI command that acts on it, with the same placeholders. */
   command: string;
-  detailType: typeof RELEASE_EVENT_DETAIL_TYPE | typeof PIPELINE_RESUMED_DETAIL_TYPE;
+  detailType:
+    | typeof RELEASE_EVENT_DETAIL_TYPE
+    | typeof PIPELINE_RESUMED_DETAIL_TYPE
+    | typeof FREEZE_OVERRIDDEN_DETAIL_TYPE;
   /** Where it is published, or `declared` when the transition is not built yet (issue 20). */
   publishedBy: string;
 }
@@ -112,7 +118,12 @@ export const KINDS: Record<NotificationKind, KindSpec> = {
     status,
     "the reconciler (expireGates)",
   ),
-  "freeze.overridden": state("A freeze was overridden for release {releaseId}.", watch, ISSUE_20),
+  "freeze.overridden": {
+    summary: "A freeze was overridden for release {releaseId}.",
+    command: watch,
+    detailType: FREEZE_OVERRIDDEN_DETAIL_TYPE,
+    publishedBy: "the override route (POST /releases/{releaseId}/override-freeze)",
+  },
 };
 
 /** The fields every event of the family carries, besides its own. */

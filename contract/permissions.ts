@@ -60,6 +60,8 @@ export const HANDLER_NAMES = [
   "submitRelease",
   // Four eyes: who uploaded an S3 manifest, from CloudTrail's record (handlers/release/uploader.ts).
   "uploaderEvent",
+  // Freezes (issue 20): the freeze routes (handlers/freezes.ts).
+  "freezeControl",
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
@@ -239,6 +241,14 @@ const HANDLER_STATEMENTS: Record<HandlerName, (arns: ResourceArns, shared: Share
   uploaderEvent: (arns, shared) => [
     shared.readManifests,
     allow("RecordUploaders", ["dynamodb:PutItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
+  ],
+  // The freeze routes (handlers/freezes.ts): every freeze is one Releases item (contract/freeze.ts),
+  // read whole and written by conditional UpdateItem. The override (handlers/freezes-override.ts)
+  // reads the release and its schedule, records the override on the release and announces it.
+  freezeControl: (arns, shared) => [
+    allow("ReadAndWriteFreezes", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arns.releasesTableArn]),
+    allow("ReadSchedule", ["dynamodb:Query"], [arns.releasePipelinesTableArn]),
+    shared.publishEvents,
   ],
   releaseStatus: (arns) => [
     allow("ReadReleases", ["dynamodb:GetItem"], [arns.releasesTableArn]),

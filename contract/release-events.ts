@@ -10,10 +10,11 @@ import {
   notificationIntrinsics,
   type NotificationKind,
   PIPELINE_RESUMED_DETAIL_TYPE,
+  FREEZE_OVERRIDDEN_DETAIL_TYPE,
   notificationFields,
 } from "./notification-events";
 
-export { PIPELINE_RESUMED_DETAIL_TYPE };
+export { FREEZE_OVERRIDDEN_DETAIL_TYPE, PIPELINE_RESUMED_DETAIL_TYPE };
 
 /** An end's kind, and its summary and command as the workflow's Publish states render them. */
 export function endFamily(status: ReleaseEnd) {
@@ -132,4 +133,25 @@ export type PipelineResumedDetail = PipelineResumedChange & NotificationFields;
 
 export function announceResumed(change: PipelineResumedChange): PipelineResumedDetail {
   return { ...change, ...notificationFields("pipeline.resumed", change.releaseId, change.pipeline) };
+}
+
+/** "Release Freeze Overridden" detail: who let which of a release's frozen pipelines start, and why. */
+export interface FreezeOverriddenChange {
+  releaseId: string;
+  overriddenBy: string;
+  at: string;
+  reason: string;
+  freezes: string[];
+  pipelines: string[];
+}
+
+/** The "Release Freeze Overridden" detail: the family's `freeze.overridden`. */
+export type FreezeOverriddenDetail = FreezeOverriddenChange & NotificationFields & { causedBy: string };
+
+export function announceFreezeOverridden(change: FreezeOverriddenChange): FreezeOverriddenDetail {
+  return {
+    ...change,
+    causedBy: change.overriddenBy,
+    ...notificationFields("freeze.overridden", change.releaseId),
+  };
 }

@@ -3,6 +3,7 @@
  * (and the local server, through it) builds them, the CLI reads them. `GET /releases/{releaseId}`
  * answers a ReleaseStatusView; the control routes answer the smaller shapes below.
  */
+import type { FreezeOverride } from "./lifecycle-freeze";
 import type { ManifestProblem } from "./errors";
 import type { AttemptRecord } from "./lifecycle-view";
 import {
@@ -42,6 +43,8 @@ export const PIPELINE_VIEW_STATUSES: readonly string[] = [
     ...SCHEDULE_STATUSES.filter((s) => s !== "Starting" && s !== "Skipped"),
     ...Object.keys(EXECUTION_STATUS_SET),
     "Skipped",
+    // A Pending pipeline a freeze holds (contract/lifecycle-freeze.ts): its turn came, nothing starts it.
+    "Frozen",
   ]),
 ];
 
@@ -80,6 +83,9 @@ export interface PipelineStatusView {
   stoppedBy?: string;
   /** Its runs in earlier attempts of the release, oldest first: `startedAt`/`endedAt` are the current one's. */
   earlierAttempts?: AttemptRecord[];
+  /** While `Frozen`: the freezes holding it, and when the latest ends (null: one has no end). */
+  frozenBy?: string[];
+  until?: string | null;
   history: { state: string; at: string }[];
 }
 
@@ -122,6 +128,8 @@ export interface ReleaseStatusView extends ReleaseRecordView {
   error?: string;
   /** The last submissions of this releaseId that were rejected (at most 10), oldest first. */
   rejections?: RejectionSummary[];
+  /** Every audited override of the freezes holding it: who, when, why (contract/lifecycle-freeze.ts). */
+  freezeOverrides?: FreezeOverride[];
   /**
    * Pipelines whose execution was resumed outside the release (RetryStageExecution): while it ran
    * (their new end counted) and after its outcome (recorded only).

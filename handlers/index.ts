@@ -46,4 +46,6 @@ export const LAMBDA_ENTRY_POINTS: { [N in FunctionName]: () => Handler<N> } = {
       rules: manifestRulesFromEnvironment(),
     }),
   uploaderEvent: () => HANDLERS.uploaderEvent({ execution: executionDeps(), s3: s3ClientFromEnvironment() }),
+  freezeControl: () =>
+    HANDLERS.freezeControl({ execution: executionDeps(), rules: manifestRulesFromEnvironment() }),
 };

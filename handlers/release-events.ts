@@ -19,7 +19,10 @@ import {
 import {
   type ApprovalRequestedDetail,
   announce,
+  announceFreezeOverridden,
   announceResumed,
+  FREEZE_OVERRIDDEN_DETAIL_TYPE,
+  type FreezeOverriddenChange,
   PIPELINE_RESUMED_DETAIL_TYPE,
   type PipelineResumedChange,
   type ReleaseChange,
@@ -27,6 +30,7 @@ import {
 } from "../contract/release-events";
 
 export type { ApprovalRequestedDetail, ReleaseChange, ReleaseStateDetail };
+export { FREEZE_OVERRIDDEN_DETAIL_TYPE };
 
 /**
  * Publishes one event. A lost notification must not undo or repeat the decision it reports, so a
@@ -63,3 +67,8 @@ export const publishApprovalRequested = (
 
 export const publishPipelineResumed = (deps: ExecutionDeps, change: PipelineResumedChange): Promise<void> =>
   publish(deps, PIPELINE_RESUMED_DETAIL_TYPE, announceResumed(change));
+
+// --- Freezes (issue 20, item 5): an audited override of the freezes holding a release, the
+// family's `freeze.overridden` under its own detail type (contract/notification-events.ts). ---
+export const publishFreezeOverridden = (deps: ExecutionDeps, change: FreezeOverriddenChange): Promise<void> =>
+  publish(deps, FREEZE_OVERRIDDEN_DETAIL_TYPE, announceFreezeOverridden(change));

@@ -83,13 +83,17 @@ export async function readRelease(
     const history = item.pipelineExecutionId
       ? recordedHistory(execution, item).map(({ state, at }) => ({ state, at }))
       : [];
+    const frozen = item.status === "Pending" && item.frozenBy !== undefined;
     const status =
       item.status === "Started" || item.status === "Starting"
         ? (execution?.status ?? "Started")
-        : item.status;
+        : frozen
+          ? "Frozen"
+          : item.status;
     return {
       name: item.pipeline,
       status,
+      ...(frozen ? { frozenBy: item.frozenBy, until: item.frozenUntil ?? null } : {}),
       ...(item.dependsOn.length > 0 ? { dependsOn: item.dependsOn } : {}),
       ...setFields(item, ["attempt"]),
       ...(item.approval ? { approval: approvalView(item) } : {}),
@@ -108,6 +112,7 @@ export async function readRelease(
     ...(release.errorName ? { error: release.errorName } : {}),
     ...(release.cause ? { cause: readableCause(release.cause) } : {}),
     ...(release.problems ? { problems: release.problems } : {}),
+    ...(release.freezeOverrides?.length ? { freezeOverrides: release.freezeOverrides } : {}),
     ...(release.rejections?.length
       ? {
           rejections: release.rejections.map(({ at, source, errorName, problemCount, executionArn }) => ({

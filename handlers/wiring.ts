@@ -33,6 +33,7 @@ import { type RecordedRejection, type RejectionRequest, recordRejection } from "
 import { type ProxyResponse, type ReleaseStatusRequest, releaseStatusApi } from "./release-status";
 import { type ControlRequest, releaseControlApi } from "./release-control";
 import { type SubmissionRequest, submissionHandler } from "./submission";
+import { type FreezeRequest, freezeHandler } from "./freezes";
 import { type RegisterReleaseRequest, registerRelease } from "./release/registration";
 import {
   type UploadRecordedEvent,
@@ -118,6 +119,8 @@ export interface HandlerTypes {
   };
   // --- Four eyes (issue 19, items 4): the uploader of an S3 manifest, from CloudTrail. ---
   uploaderEvent: { needs: "execution" | "s3"; event: UploadRecordedEvent; result: UploaderOutcome };
+  // --- Freezes (issue 20, items 3-4): POST/GET /freezes, DELETE /freezes/{name}. ---
+  freezeControl: { needs: "execution" | "rules"; event: FreezeRequest; result: ProxyResponse };
 }
 
 export type FunctionName = keyof HandlerTypes;
@@ -224,6 +227,9 @@ export const HANDLERS: { [N in FunctionName]: Builder<N> } = {
       isUploadRecorded(event)
         ? recordUploader({ ...execution, s3 }, event)
         : Promise.resolve({ recorded: "nothing", why: "not CloudTrail's record of an S3 call" }),
+  // --- Freezes (issue 20, items 3-4) ---
+  /** API Gateway (Lambda proxy) handler for the freeze routes (handlers/freezes.ts), and the local server's. */
+  freezeControl: ({ execution, rules }) => freezeHandler({ ...execution, rules }),
 };
 
 /** Function `name`'s handler, built from all the deps (local mode). */

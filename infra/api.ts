@@ -11,6 +11,7 @@ import { SELF_VALIDATED_OPERATIONS } from "../contract/manifest-schema";
 import { controlRoutes } from "./api-control";
 import { type ApiParents, type Defines, apiSkeleton, gatewayResponses } from "./api-skeleton";
 import { type ApiStageSettings, apiGatewayAccount, apiStage } from "./api-stage";
+import { freezeRoutes } from "./freezes";
 
 export interface ReleaseApiArgs extends ApiStageSettings {
   /** The submission function: `POST /releases` and `POST /` (handlers/submission.ts). */
@@ -18,6 +19,8 @@ export interface ReleaseApiArgs extends ApiStageSettings {
   statusFunction: aws.lambda.Function;
   /** The release-control Lambda: list, cancel, retry, approvals (handlers/release-control.ts). */
   controlFunction: aws.lambda.Function;
+  /** The freeze function: `POST /freezes`, `GET /freezes`, `DELETE /freezes/{name}` (handlers/freezes.ts). */
+  freezeFunction: aws.lambda.Function;
   region: pulumi.Input<string>;
   partition: pulumi.Input<string>;
   accountId: pulumi.Input<string>;
@@ -43,6 +46,8 @@ export function releaseApi(args: ReleaseApiArgs, opts: pulumi.ComponentResourceO
     ...startRoutes(args, parents, opts),
     ...statusRoute(args, parents, opts),
     ...controlRoutes(args.controlFunction, parents, opts),
+    // Freezes (issue 20): their own routes, so IAM grants them apart (infra/freezes.ts).
+    ...freezeRoutes(args.freezeFunction, parents, opts),
   ];
   if (args.manageAccount) parts.push(apiGatewayAccount(args.name, args.accountId, args.partition, opts));
   const stage = apiStage(args, parents.api, definition, parts, opts);

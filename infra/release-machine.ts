@@ -153,6 +153,7 @@ export class ReleaseMachine extends pulumi.ComponentResource implements ReleaseM
         submitFunction: functions.submitRelease.fn,
         statusFunction: functions.releaseStatus.fn,
         controlFunction: functions.releaseControl.fn,
+        freezeFunction: functions.freezeControl.fn,
         region: placement.region,
         partition: placement.partition,
         accountId: placement.accountId,

@@ -153,6 +153,8 @@ export interface LocalReleaseMachine {
     releaseControl: Handler<"releaseControl">;
     /** `POST /releases`: the one submission function (handlers/submission.ts). */
     submitRelease: Handler<"submitRelease">;
+    /** The freeze routes (handlers/freezes.ts). */
+    freezeControl: Handler<"freezeControl">;
   };
   /** Starts an execution as the API does: the manifest text as the request body. */
   submit(manifest: unknown, options?: { name?: string }): LocalExecution;
@@ -447,6 +449,7 @@ export async function startLocalReleaseMachine(
       releaseStatus: timed("releaseStatus"),
       releaseControl: timed("releaseControl"),
       submitRelease: timed("submitRelease"),
+      freezeControl: timed("freezeControl"),
     },
     start,
     submit: (manifest, submitOptions) =>

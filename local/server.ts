@@ -17,6 +17,7 @@ import { UNSUPPORTED_MEDIA_TYPE, acceptsContentType } from "../handlers/submissi
 import { CONTROL_ROUTES, matchControlRoute } from "../contract/control-routes";
 import type { LocalPipelineSpec } from "./codepipeline-service";
 import { lockDataDir } from "./data-dir-lock";
+import { answerFreeze, freezeRouteOf } from "./freeze-routes";
 import { ExecutionAlreadyExists, type LocalExecution } from "./engine";
 import type { EventEnvelope } from "./event-router";
 import { assertPortFree, listen, readBody } from "./http";
@@ -153,10 +154,14 @@ class LocalReleaseApi {
     const url = new URL(request.url ?? "/", "http://localhost");
     const statusPath = /^\/releases\/([^/]+)$/.exec(url.pathname);
     const control = controlRouteOf(request.method ?? "", url);
+    const freeze = freezeRouteOf(request.method ?? "", url.pathname);
     if (request.method === "POST" && (url.pathname === "/" || url.pathname === "/releases")) {
       await this.submit(request, response);
     } else if (control) {
       await this.control(request, response, control);
+    } else if (freeze) {
+      // Freezes (issue 20): the freeze function, as the deployed API's routes invoke it.
+      await answerFreeze(this.machine.api.freezeControl, freeze, callerOf(request), request, response);
     } else if (request.method === "GET" && statusPath) {
       const answer = await this.machine.api.releaseStatus({
         pathParameters: { releaseId: decodeURIComponent(statusPath[1]) },
@@ -167,7 +172,7 @@ class LocalReleaseApi {
       send(response, 404, {
         error: "NotFound",
         message:
-          "routes: POST /releases, POST /, GET /releases, GET /releases/{releaseId}, POST /releases/{releaseId}/cancel, POST /releases/{releaseId}/retry, POST /releases/{releaseId}/approvals/{pipeline}",
+          "routes: POST /releases, POST /, GET /releases, GET /releases/{releaseId}, POST /releases/{releaseId}/cancel, POST /releases/{releaseId}/retry, POST /releases/{releaseId}/approvals/{pipeline}, POST /freezes, GET /freezes, DELETE /freezes/{name}, POST /releases/{releaseId}/override-freeze",
       });
     }
   }

@@ -25,6 +25,7 @@ describe("the CLI's help", () => {
       "approve",
       "cancel",
       "dashboard",
+      "freeze",
       "list",
       "reject",
       "retry",
@@ -49,7 +50,8 @@ describe("the CLI's help", () => {
   });
 
   it("shows every pipeline status a release's view can answer in every help", () => {
-    const shown = [...SCHEDULE_STATUSES.filter((s) => s !== "Starting"), ...CODEPIPELINE_STATUSES];
+    // "Frozen": a Pending pipeline a freeze holds (view only, contract/lifecycle-freeze.ts).
+    const shown = [...SCHEDULE_STATUSES.filter((s) => s !== "Starting"), ...CODEPIPELINE_STATUSES, "Frozen"];
     assert.deepEqual([...PIPELINE_VIEW_STATUSES].sort(), [...new Set(shown)].sort());
     for (const [topic, text] of Object.entries(HELP)) {
       const line = /^Pipeline statuses:\n((?: {2}.*\n)+)/m.exec(text)?.[1] ?? "";

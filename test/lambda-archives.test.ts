@@ -372,6 +372,38 @@ describe("the serialized Lambda archives, run in a fresh Node process against th
     });
   });
 
+  it("freezeControl checks a recurring window with the rrule package its archive carries, and stores it", async () => {
+    const requestContext = { identity: { userArn: "arn:aws:iam::123456789012:user/rm" } };
+    const schedule = {
+      rrule: "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16",
+      durationMinutes: 60,
+      timezone: "Europe/Berlin",
+    };
+    const body = JSON.stringify({ name: "archive-weekly", pipelines: ["*"], reason: "archive", schedule });
+    const added = await invoke("freezeControl", {
+      resource: "/freezes",
+      httpMethod: "POST",
+      body,
+      requestContext,
+    });
+    assert.equal((added.result as { statusCode: number }).statusCode, 201, JSON.stringify(added.result));
+    const bad = JSON.stringify({
+      name: "archive-bad",
+      pipelines: ["*"],
+      reason: "r",
+      schedule: { ...schedule, rrule: "FREQ=NEVER" },
+    });
+    const refused = await invoke("freezeControl", {
+      resource: "/freezes",
+      httpMethod: "POST",
+      body: bad,
+      requestContext,
+    });
+    const answer = refused.result as { statusCode: number; body: string };
+    assert.equal(answer.statusCode, 400);
+    assert.match(answer.body, /schedule.rrule is not a valid RFC 5545 RRULE/);
+  });
+
   it("loads every archive, building its clients from the environment alone", async () => {
     for (const handler of HANDLERS) {
       const entry = await materialize(handler, work);

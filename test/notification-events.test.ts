@@ -58,7 +58,10 @@ describe("the family of lifecycle events", () => {
       "detail-type": ["Pipeline Resumed"],
       detail: { kind: ["pipeline.resumed"] },
     });
-    const others = NOTIFICATION_KINDS.filter((k) => k !== "pipeline.resumed").map((k) => KINDS[k].detailType);
+    assert.equal(KINDS["freeze.overridden"].detailType, "Release Freeze Overridden");
+    const others = NOTIFICATION_KINDS.filter(
+      (k) => k !== "pipeline.resumed" && k !== "freeze.overridden",
+    ).map((k) => KINDS[k].detailType);
     assert.deepEqual([...new Set(others)], ["Release State Change"]);
   });
 

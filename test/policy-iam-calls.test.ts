@@ -45,6 +45,7 @@ import { recordUploader } from "../handlers/release/uploader";
 import { cloudTrailUpload } from "./cloudtrail-events";
 import { type ControlDeps, releaseControlApi } from "../handlers/release-control";
 import { submissionHandler } from "../handlers/submission";
+import { freezeHandler } from "../handlers/freezes";
 import { DEFAULT_MANIFEST_RULES } from "../contract/manifest-schema";
 import { type LocalDynamo, createReleaseTables, startDynamo } from "../local/dynamodb";
 import { type HandlerName, type ResourceArns, handlerStatements, pipelineArn } from "../contract/permissions";
@@ -788,6 +789,37 @@ const HANDLER_PATHS: Record<HandlerName, Paths> = {
     assert.equal((await post('{"releaseId":"iam-event","pipelines":["nope"]}')).statusCode, 400);
   },
 
+  async freezeControl(aws) {
+    const deps = { ...aws.executionDeps(), rules: { allowedPipelines: PIPELINES } };
+    aws.answer({ PutEventsCommand: published });
+    const freezes = freezeHandler(deps);
+    const requestContext = { identity: { userArn: APPROVER } };
+    const post = (resource: string, body: object, pathParameters?: Record<string, string>) =>
+      freezes({ resource, httpMethod: "POST", body: JSON.stringify(body), pathParameters, requestContext });
+    const remove = (name: string) =>
+      freezes({
+        resource: "/freezes/{name}",
+        httpMethod: "DELETE",
+        pathParameters: { name },
+        requestContext,
+      });
+    // Added (the map, then the entry), refused as taken (read back), listed.
+    const freeze = { name: "iam-freeze", pipelines: ["svc-*"], reason: "iam" };
+    assert.equal((await post("/freezes", freeze)).statusCode, 201);
+    assert.equal((await post("/freezes", freeze)).statusCode, 409);
+    assert.equal((await freezes({ resource: "/freezes", httpMethod: "GET" })).statusCode, 200);
+    // An override of a release the freeze holds (release and schedule read, override recorded,
+    // event published), and one of a release with nothing frozen.
+    await register(setupDeps("iam-frz"), "iam-frz", [{ name: PIPELINES[0] }]);
+    const override = "/releases/{releaseId}/override-freeze";
+    assert.equal((await post(override, { reason: "hotfix" }, { releaseId: "iam-frz" })).statusCode, 202);
+    assert.equal((await post(override, { reason: "again" }, { releaseId: "iam-frz" })).statusCode, 202);
+    assert.equal((await post(override, { reason: "r" }, { releaseId: "iam-event" })).statusCode, 409);
+    // Removed, then not found.
+    assert.equal((await remove("iam-freeze")).statusCode, 200);
+    assert.equal((await remove("iam-freeze")).statusCode, 404);
+  },
+
   async releaseStatus(aws) {
     const deps = { ddb: aws.recordingDdb(), tables: TABLES };
     const request = (releaseId: string) => ({ pathParameters: { releaseId } });
@@ -893,6 +925,7 @@ describe("each Lambda role against what its code calls", () => {
       releaseControl: true,
       submitRelease: true,
       uploaderEvent: true,
+      freezeControl: true,
     };
     assert.deepEqual(Object.keys(HANDLER_PATHS).sort(), Object.keys(handlers).sort());
   });

@@ -124,6 +124,12 @@ const EXPECTED_GRANTS: Record<HandlerName, Record<string, string[]>> = {
     ReadManifests: READ_MANIFESTS,
     RecordUploaders: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
   },
+  // Freezes: one Releases item, read whole and written by conditional UpdateItem.
+  freezeControl: {
+    ReadAndWriteFreezes: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    ReadSchedule: ["dynamodb:Query"],
+    PublishReleaseEvents: ["events:PutEvents"],
+  },
 };
 const EVERY_FUNCTION_GRANTS = {
   WriteOwnLogs: ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -657,14 +663,37 @@ describe("the Pulumi program under mocks", function () {
     it("authorizes every method with AWS_IAM", () => {
       const methods = ofType("aws:apigateway/method:Method");
       assert.deepEqual(methods.map((m) => [m.name, m.inputs.authorization]).sort(), [
+        ["release-machine-freeze-delete", "AWS_IAM"],
+        ["release-machine-freezes-get", "AWS_IAM"],
+        ["release-machine-freezes-post", "AWS_IAM"],
         ["release-machine-release-approval-post", "AWS_IAM"],
         ["release-machine-release-cancel-post", "AWS_IAM"],
         ["release-machine-release-get", "AWS_IAM"],
+        ["release-machine-release-override-freeze-post", "AWS_IAM"],
         ["release-machine-release-retry-post", "AWS_IAM"],
         ["release-machine-releases-get", "AWS_IAM"],
         ["release-machine-releases-post", "AWS_IAM"],
         ["release-machine-root-post", "AWS_IAM"],
       ]);
+    });
+
+    it("gives each freeze route its own method and Lambda permission, so IAM can grant them apart", () => {
+      const post = own("aws:apigateway/method:Method", "freezes-post").inputs;
+      assert.equal(post.operationName, "AddFreeze");
+      const remove = own("aws:apigateway/method:Method", "freeze-delete").inputs;
+      assert.deepEqual(remove.requestParameters, { "method.request.path.name": true });
+      const permissions = ofType("aws:lambda/permission:Permission")
+        .filter((p) => p.name.includes("freeze"))
+        .map((p) => p.name)
+        .sort();
+      assert.deepEqual(permissions, [
+        "release-machine-freeze-delete-invoke",
+        "release-machine-freezes-get-invoke",
+        "release-machine-freezes-post-invoke",
+        "release-machine-release-override-freeze-post-invoke",
+      ]);
+      const override = own("aws:apigateway/method:Method", "release-override-freeze-post").inputs;
+      assert.equal(override.operationName, "OverrideFreeze");
     });
 
     it("validates each control route's body against its model, the handler's own schema, for every content type", () => {

@@ -22,6 +22,7 @@ import { afterFailure, failUnstarted, settleUnstarted } from "./failure-policy";
 import { settle } from "./outcome";
 import { clearFailureIfHarmless, onExecutionResumed } from "./resume";
 import { handOffStarts } from "./hand-off";
+import { heldByFreeze } from "./freezes";
 import {
   START_CONCURRENCY,
   STARTS_PER_INVOCATION,
@@ -61,6 +62,8 @@ export async function startWhenReady(
   gate: ApprovalGate | undefined,
 ): Promise<void> {
   if (gate) return openGate(deps, releaseId, pipeline, gate);
+  // Freezes (issue 20): a pipeline a freeze covers records the hold and is not claimed.
+  if (await heldByFreeze(deps, releaseId, pipeline)) return;
   const claim = await changePipeline(deps, releaseId, pipeline, PIPELINE_CHANGES.claim, {
     fields: { claimedBy: randomUUID(), startingSince: nowIso(deps) },
   });

@@ -36,6 +36,7 @@ import { abandonPastGrace, stopExecution } from "../stops";
 import { completeReleaseIfSettled } from "./outcome";
 import { onPipelineEnded, readyDependants, resumeStuckStart, stuckCutoff } from "./progress";
 import { pipelinesOfRelease, readReleaseItem } from "./reads";
+import { thawHeld } from "./thaw";
 
 /** What one pass over the schedules did. */
 export interface SchedulePass {
@@ -98,6 +99,8 @@ async function reconcileRelease(
   for (const item of items) {
     if (await resumeStuckStart(deps, item, cutoff)) pass.resumedStarts += 1;
   }
+  // Freezes: pipelines held by a freeze are asked again (handlers/release/thaw.ts).
+  await thawHeld(deps, items);
   const unsettled = (item: PipelineItem) => isTerminal(item.status) && item.settled !== true;
   const watched = items.filter(
     (item) => item.pipelineExecutionId && (item.status === "Started" || unsettled(item)),
