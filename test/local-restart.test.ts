@@ -168,7 +168,8 @@ describe("local mode restarted with a release it cannot take up", function () {
     const retried = await until("attempt 2 to start hold-a again", async () => {
       const release = await get("cut-1");
       const hold = release?.pipelines[1];
-      return release?.attempt === 2 && hold?.pipelineExecutionId && hold.history.length > 0
+      // Its execution linked (InProgress): "Started" reads only until the start's link is written.
+      return release?.attempt === 2 && hold?.pipelineExecutionId && hold.status === "InProgress"
         ? release
         : undefined;
     });
