@@ -313,6 +313,9 @@ function method(r: BenchResults): string {
   stand-in API answering one RUNNING release of 500 pipelines in 20 dependency levels
   (bench/dashboard-fixture.ts), opened ${"error" in r.dashboardRender ? "" : `${r.dashboardRender.runs} times `}in headless Chromium (Debian's
   /usr/bin/chromium, playwright-core): from the start of navigation to all 500 pipelines in the page, median; then a click on a pipeline until its details show.
+- **Control answers** (real time, bench/control-latency.ts): on one local machine, ${r.controlLatency.releases} releases of
+  ${r.controlLatency.pipelinesEach} running pipelines each are cancelled while ${r.controlLatency.releases} gates are approved, all at once;
+  each call is timed from its request to its answer (the stop passes and starts run after the answer).
 ${runNotes.length > 0 ? `\nNotes from the runs:\n\n${runNotes.join("\n")}\n` : ""}`;
 }
 

@@ -7,6 +7,7 @@ import type { LostEventResult } from "./ours-bench";
 import type { WriteUnitsPerPipeline } from "./write-units-bench";
 import type { LinearModel, ModelCheck } from "./model";
 import type { CellResult } from "./simulation";
+import type { ControlLatency } from "./control-latency";
 import type { DashboardRender } from "./dashboard-render";
 import type { LargestRelease, WallTimes } from "./walltime";
 
@@ -87,6 +88,8 @@ export interface WallClock {
   wallTimes: WallTimes;
   /** dashboardRenderMs500: the 500-pipeline release page in Chromium (bench/dashboard-render.ts). */
   dashboardRender: DashboardRender;
+  /** Control answers under load (bench/control-latency.ts). */
+  controlLatency: ControlLatency;
   elapsedSeconds: number;
 }
 

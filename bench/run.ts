@@ -53,7 +53,7 @@ import { evaluateTargets } from "./targets";
 import { measureWallTimes } from "./walltime";
 import { measureWriteUnits } from "./write-units-bench";
 import { measureReleaseCost } from "./cost-bench";
-import { controlLatencyLine } from "./control-latency";
+import { controlLatencyLine, measureControlLatency } from "./control-latency";
 import { dashboardRenderLine, measureDashboardRender } from "./dashboard-render";
 
 /** Baseline cells run for real; longer ones are extrapolated (a 7-day loop is 20,160 polls). */
@@ -265,7 +265,8 @@ async function main(): Promise<void> {
   const writeUnits = await measureWriteUnits();
   log("the cost of one release of 50 pipelines × 60 min, each design metered");
   const releaseCost = await measureReleaseCost(specOf(50, byLabel("60m")));
-  log(await controlLatencyLine());
+  const controlLatency = await measureControlLatency();
+  log(controlLatencyLine(controlLatency));
   log("the dashboard's page of a 500-pipeline release in Chromium");
   const dashboardRender = await measureDashboardRender();
   log(dashboardRenderLine(dashboardRender));
@@ -288,6 +289,7 @@ async function main(): Promise<void> {
     machine: machineFacts(loadAtStart),
     wallTimes,
     dashboardRender,
+    controlLatency,
     elapsedSeconds: (Date.now() - started) / 1000,
   };
   const results: BenchResults = { ...partial, targets: evaluateTargets(partial) };

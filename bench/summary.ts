@@ -46,6 +46,7 @@ export function summary(r: BenchResults): Record<string, unknown> {
     },
     historyEvents500: r.largest.historyEvents,
     dashboardRenderMs500: "error" in r.dashboardRender ? null : r.dashboardRender.medianMs,
+    controlAnswerP95Ms: { cancel: r.controlLatency.cancelMs.p95, approve: r.controlLatency.approveMs.p95 },
     dynamoWriteUnitsPerPipeline: { p5: r.writeUnits.p5, p500: r.writeUnits.p500 },
     costUsdPerRelease50x60m: { ours: r.releaseCost.ours.usd, baseline: r.releaseCost.baseline.usd },
     transitionsGraph: threeLevels.result.transitions,

@@ -34,6 +34,8 @@ export const WALL_TIME_TARGETS_MS: [keyof BenchResults["wallTimes"], string, num
 ];
 /** Issue 21: a 500-pipeline release page renders in Chromium within this (median). */
 export const DASHBOARD_RENDER_MS_500 = 2000;
+/** Issue 18 C.6: a control call answers once its decision is recorded, p95 under this under load. */
+export const CONTROL_ANSWER_P95_MS = 1000;
 export const ARCHIVE_LIMIT_BYTES = 1_000_000;
 /** DynamoDB write units per pipeline of a 500-pipeline release, every table and index counted. */
 export const WRITE_UNITS_PER_PIPELINE_500 = 6;
@@ -205,7 +207,18 @@ function wallClockTargets(r: Omit<BenchResults, "targets">): Target[] {
       }),
     ),
     dashboardTarget(r),
+    controlTarget(r),
   ];
+}
+
+function controlTarget(r: Omit<BenchResults, "targets">): Target {
+  const l = r.controlLatency;
+  return count("wallclock", {
+    name: `control answers under load (${l.releases} cancels of ${l.pipelinesEach} running pipelines each and ${l.releases} approvals at once), p95`,
+    target: `< ${CONTROL_ANSWER_P95_MS.toLocaleString("en-US")} ms each`,
+    measured: `cancel ${l.cancelMs.p95} ms (max ${l.cancelMs.max}), approve ${l.approveMs.p95} ms (max ${l.approveMs.max})`,
+    met: l.cancelMs.p95 < CONTROL_ANSWER_P95_MS && l.approveMs.p95 < CONTROL_ANSWER_P95_MS,
+  });
 }
 
 function dashboardTarget(r: Omit<BenchResults, "targets">): Target {
