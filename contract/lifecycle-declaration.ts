@@ -46,3 +46,25 @@ export interface AnyChange {
   readonly orWhen?: string;
   readonly exists?: true;
 }
+
+/**
+ * What a release's attempt leaves once it ended, removed when a new attempt takes the release
+ * (`retry` in contract/lifecycle.ts, `reregister` in contract/lifecycle-reregister.ts): its outcome,
+ * cancel, first failure, stored wait and end.
+ */
+export const ATTEMPT_END_FIELDS = [
+  "outcome",
+  "cancelledBy",
+  "cancelReason",
+  "cancelledAt",
+  "firstFailure",
+  "firstFailureError",
+  "firstFailureBy",
+  "firstFailurePipeline",
+  "halted",
+  "taskToken",
+  "waitingSince",
+  "endedAt",
+  "errorName",
+  "cause",
+] as const;

@@ -11,6 +11,7 @@
  * Part of RELEASE_CHANGES (contract/lifecycle.ts), which checks these against its types; kept apart
  * only for that file's size.
  */
+import { ATTEMPT_END_FIELDS } from "./lifecycle-declaration";
 
 /** One rejected submission of a releaseId, in brief: the item keeps only the current one's problems. */
 export interface RejectionRecord {
@@ -61,20 +62,7 @@ export const REREGISTER_CHANGES = {
       replaces: "set",
     },
     remove: [
-      "outcome",
-      "cancelledBy",
-      "cancelReason",
-      "cancelledAt",
-      "firstFailure",
-      "firstFailureError",
-      "firstFailureBy",
-      "firstFailurePipeline",
-      "halted",
-      "taskToken",
-      "waitingSince",
-      "endedAt",
-      "errorName",
-      "cause",
+      ...ATTEMPT_END_FIELDS,
       "problems",
       "retryRequested",
       "retryRequestedBy",

@@ -7,7 +7,7 @@
  */
 import type { ManifestProblem } from "./errors";
 import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
-import type { ChangeDeclaration } from "./lifecycle-declaration";
+import { ATTEMPT_END_FIELDS, type ChangeDeclaration } from "./lifecycle-declaration";
 import { BACKSTOP_CHANGES } from "./lifecycle-backstop";
 import { CRASH_CONSISTENCY_CHANGES, SCHEDULE_MARKS, SETTLE_ENDED } from "./lifecycle-control";
 import {
@@ -337,22 +337,7 @@ export const RELEASE_CHANGES = {
       settledCount: "set",
       ...VIEW.RETRY_RECORD,
     },
-    remove: [
-      "outcome",
-      "cancelledBy",
-      "cancelReason",
-      "cancelledAt",
-      "firstFailure",
-      "firstFailureError",
-      "firstFailureBy",
-      "firstFailurePipeline",
-      "halted",
-      "taskToken",
-      "waitingSince",
-      "endedAt",
-      "errorName",
-      "cause",
-    ],
+    remove: [...ATTEMPT_END_FIELDS],
     when: ["#attempt = :previousAttempt"],
     where: ["previousAttempt"],
     orWhen: "#executionArn = :executionArn",

@@ -8,18 +8,15 @@
  * exactly its manifest's; a release FAILED after its pipelines ran still answers 409.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { pipelinesOfRelease, readReleaseItem } from "../handlers/release/reads";
-import { S3RVER_CREDENTIALS } from "../local/s3";
-import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "../local/server";
+import { LOCAL_BUCKET } from "../local/server";
 import { runCli } from "./cli-harness";
 import { crashAfterWrites } from "./crash-injection";
 import { localPipelines, newReleaseId, until } from "./local-helpers";
-
-type Answer = { status: number; body: Record<string, unknown> };
+import { type Answer, localServerFixture } from "./local-server-fixture";
 
 const PIPELINES = localPipelines({ "rs-a": 20, "rs-b": 20, "rs-c": 20, "rs-bad": 0 }, ["rs-bad"]);
 /** The manifest whose registration fails: its first pipeline's item is written, then it dies. */
@@ -29,47 +26,11 @@ const CORRECTED = ["rs-c", { name: "rs-b", dependsOn: ["rs-c"] }];
 
 describe("a release whose registration failed for good, submitted again through each door", function () {
   this.timeout(120_000);
-  let server: LocalServer;
-  let dataDir: string;
-  let s3: S3Client;
-
-  before(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), "rm-resubmission-"));
-    server = await startLocalServer({
-      port: 0,
-      s3Port: 0,
-      dataDir,
-      pipelines: PIPELINES,
-      retryPauseMs: 5,
-      reconcileEveryMs: 3_600_000,
-    });
-    s3 = new S3Client({
-      endpoint: server.s3Endpoint,
-      region: "us-east-1",
-      credentials: S3RVER_CREDENTIALS,
-      forcePathStyle: true,
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
-  });
-
-  after(async () => {
-    s3?.destroy();
-    await server?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  const post = async (body: string): Promise<Answer> => {
-    const response = await fetch(`${server.url}/releases`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body,
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-  };
+  const fixture = localServerFixture("resubmission", PIPELINES);
+  const post = (body: string): Promise<Answer> => fixture.post(body);
   const record = async (releaseId: string) => ({
-    release: await readReleaseItem(server.machine.deps, releaseId),
-    items: await pipelinesOfRelease(server.machine.deps, releaseId),
+    release: await readReleaseItem(fixture.server.machine.deps, releaseId),
+    items: await pipelinesOfRelease(fixture.server.machine.deps, releaseId),
   });
   const releaseWhen = (releaseId: string, what: string, status: string) =>
     until(`${releaseId} to be ${what}`, async () => {
@@ -81,7 +42,7 @@ describe("a release whose registration failed for good, submitted again through 
   async function failedForGood(label: string): Promise<{ releaseId: string; body: string }> {
     const releaseId = newReleaseId(label);
     const body = JSON.stringify({ releaseId, pipelines: FIRST });
-    const crash = crashAfterWrites(server.machine.functionDeps("registerRelease").execution, 2);
+    const crash = crashAfterWrites(fixture.server.machine.functionDeps("registerRelease").execution, 2);
     try {
       assert.equal((await post(body)).status, 202);
       await releaseWhen(releaseId, "FAILED", "FAILED");
@@ -135,7 +96,7 @@ describe("a release whose registration failed for good, submitted again through 
 
   it("runs a corrected manifest uploaded to the bucket", async () => {
     const { releaseId } = await failedForGood("fix-s3");
-    await s3.send(
+    await fixture.s3.send(
       new PutObjectCommand({
         Bucket: LOCAL_BUCKET,
         Key: `releases/${releaseId}.json`,
@@ -151,9 +112,9 @@ describe("a release whose registration failed for good, submitted again through 
 
   it("runs a corrected manifest submitted with `release-machine submit`", async () => {
     const { releaseId } = await failedForGood("fix-cli");
-    const file = path.join(dataDir, `${releaseId}.json`);
+    const file = path.join(fixture.dataDir, `${releaseId}.json`);
     writeFileSync(file, JSON.stringify({ releaseId, pipelines: CORRECTED }));
-    const submitted = await runCli(server, ["submit", file, "--json"]);
+    const submitted = await runCli(fixture.server, ["submit", file, "--json"]);
     assert.equal(submitted.code, 0, submitted.stderr);
     const answer = JSON.parse(submitted.stdout) as { releaseId: string; executionArn: string };
     assert.equal(answer.releaseId, releaseId);
@@ -170,9 +131,9 @@ describe("a release whose registration failed for good, submitted again through 
     const again = await post(JSON.stringify({ releaseId, pipelines: ["rs-a"] }));
     assert.deepEqual([again.status, again.body.error], [409, "DuplicateRelease"]);
     assert.match(String(again.body.message), /already submitted \(FAILED\)/);
-    const file = path.join(dataDir, `${releaseId}.json`);
+    const file = path.join(fixture.dataDir, `${releaseId}.json`);
     writeFileSync(file, JSON.stringify({ releaseId, pipelines: ["rs-a"] }));
-    const submitted = await runCli(server, ["submit", file, "--json"]);
+    const submitted = await runCli(fixture.server, ["submit", file, "--json"]);
     assert.notEqual(submitted.code, 0);
     const { release } = await record(releaseId);
     assert.deepEqual([release?.status, release?.executionArn], ["FAILED", first.body.executionArn]);

@@ -5,16 +5,14 @@
  * behave as the README's API table says.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { S3RVER_CREDENTIALS } from "../local/s3";
-import { LOCAL_BUCKET, type LocalServer, startLocalServer } from "../local/server";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { LOCAL_BUCKET } from "../local/server";
 import { runCli } from "./cli-harness";
 import { localPipelines, newReleaseId, until } from "./local-helpers";
+import { type Answer, localServerFixture } from "./local-server-fixture";
 
-type Answer = { status: number; body: Record<string, unknown> };
 type Problem = { path: string; rule: string; message: string };
 
 const PIPELINES = localPipelines({ "svc-a": 20, "svc-hold": null });
@@ -22,50 +20,14 @@ const MAX_BYTES = 65536;
 
 describe("one submission path through the API and the bucket", function () {
   this.timeout(120_000);
-  let server: LocalServer;
-  let dataDir: string;
-  let s3: S3Client;
-
-  before(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), "rm-submission-"));
-    server = await startLocalServer({
-      port: 0,
-      s3Port: 0,
-      dataDir,
-      pipelines: PIPELINES,
-      retryPauseMs: 5,
-      reconcileEveryMs: 3_600_000,
-    });
-    s3 = new S3Client({
-      endpoint: server.s3Endpoint,
-      region: "us-east-1",
-      credentials: S3RVER_CREDENTIALS,
-      forcePathStyle: true,
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
-  });
-
-  after(async () => {
-    s3?.destroy();
-    await server?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  const post = async (body: string): Promise<Answer> => {
-    const response = await fetch(`${server.url}/releases`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body,
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-  };
+  const fixture = localServerFixture("submission", PIPELINES);
+  const post = (body: string): Promise<Answer> => fixture.post(body);
   const get = async (id: string): Promise<Answer> => {
-    const response = await fetch(`${server.url}/releases/${encodeURIComponent(id)}`);
+    const response = await fetch(`${fixture.server.url}/releases/${encodeURIComponent(id)}`);
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
   const upload = (key: string, body: string) =>
-    s3.send(new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key: key, Body: body }));
+    fixture.s3.send(new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key: key, Body: body }));
   /** The release once `probe` holds for it. */
   const releaseWhen = (id: string, what: string, probe: (body: Record<string, unknown>) => boolean) =>
     until(`${id}: ${what}`, async () => {
@@ -123,9 +85,9 @@ describe("one submission path through the API and the bucket", function () {
     await rejectedTimes(afterUpload, 1);
     assert.equal((await post(JSON.stringify({ releaseId: afterApi, pipelines: ["nope"] }))).status, 400);
     for (const releaseId of [afterUpload, afterApi]) {
-      const file = path.join(dataDir, `${releaseId}.json`);
+      const file = path.join(fixture.dataDir, `${releaseId}.json`);
       writeFileSync(file, JSON.stringify({ releaseId, pipelines: ["svc-a"] }));
-      const submitted = await runCli(server, ["submit", file, "--json"]);
+      const submitted = await runCli(fixture.server, ["submit", file, "--json"]);
       assert.equal(submitted.code, 0, submitted.stderr);
       assert.equal((JSON.parse(submitted.stdout) as { releaseId: string }).releaseId, releaseId);
       await running(releaseId);
@@ -155,7 +117,7 @@ describe("one submission path through the API and the bucket", function () {
     assert.equal(arns.size, 1);
     const release = await running(releaseId);
     assert.equal(release.executionArn, [...arns][0]);
-    const named = server.machine.engine
+    const named = fixture.server.machine.engine
       .listExecutions()
       .filter((e) => e.executionArn === release.executionArn);
     assert.equal(named.length, 1);
@@ -171,7 +133,7 @@ describe("one submission path through the API and the bucket", function () {
     assert.deepEqual(statuses, [202, ...Array.from({ length: 19 }, () => 409)]);
     const winner = answers.find((a) => a.status === 202);
     assert.equal((await running(releaseId)).executionArn, winner?.body.executionArn);
-    const started = server.machine.engine
+    const started = fixture.server.machine.engine
       .listExecutions()
       .filter((e) => e.executionArn.includes(`:${releaseId}-`));
     assert.equal(started.length, 1);
@@ -225,7 +187,7 @@ describe("one submission path through the API and the bucket", function () {
     const marker = `bad id ${newReleaseId("x")}`;
     await upload(key, JSON.stringify({ releaseId: marker, pipelines: ["svc-a"] }));
     const listed = await until("the rejection listed", async () => {
-      const response = await fetch(`${server.url}/releases?status=REJECTED&limit=100`);
+      const response = await fetch(`${fixture.server.url}/releases?status=REJECTED&limit=100`);
       const { releases } = (await response.json()) as { releases: { releaseId: string }[] };
       for (const { releaseId } of releases.filter((r) => r.releaseId.startsWith("rejected:"))) {
         const read = await get(releaseId);
