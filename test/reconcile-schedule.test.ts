@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { LocalPipelineSpec } from "../local/codepipeline-service";
 import type { LocalReleaseMachine } from "../local/release-machine";
+import { executionsByIds } from "../handlers/executions";
 import { reconcile } from "../handlers/pipeline-events";
 import { STUCK_START_SECONDS } from "../handlers/release/progress";
 import { pipelinesOfRelease, readReleaseItem } from "../handlers/release/reads";
@@ -32,9 +33,13 @@ describe("the reconciler's pass over the schedules of RUNNING releases", functio
       await withLocalMachine({ pipelines: [manual("rs-a"), manual("rs-b")] }, async (m) => {
         const releaseId = newReleaseId(`rs-${k}`);
         const execution = m.submit({ releaseId, pipelines: ["rs-a", { name: "rs-b", dependsOn: ["rs-a"] }] });
-        await until("rs-a's start to be recorded", async () => {
+        // Recorded on the schedule and linked to its release: the link is the start's last write, and
+        // an end arriving before it would be recorded on the Executions item first (one more write).
+        await until("rs-a's start to be recorded and linked", async () => {
           const [a] = await pipelinesOfRelease(m.deps, releaseId);
-          return a?.status === "Started" ? true : undefined;
+          if (a?.status !== "Started" || !a.pipelineExecutionId) return undefined;
+          const [linked] = await executionsByIds(m.deps, [a.pipelineExecutionId]);
+          return linked?.releaseId === releaseId ? true : undefined;
         });
         await m.router.idle();
         const crash = crashAfterWrites(m.functionDeps("pipelineEvent").execution, k);
