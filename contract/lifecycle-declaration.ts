@@ -68,3 +68,17 @@ export const ATTEMPT_END_FIELDS = [
   "errorName",
   "cause",
 ] as const;
+
+/** What a registration sets on the release item (`register`, and `reregister` which adds its own). */
+export const REGISTRATION_FIELDS = {
+  executionArn: "set",
+  startedAt: "set",
+  source: "set",
+  attempt: "set",
+  failurePolicy: "set",
+  pipelineCount: "set",
+  pipelineTimeoutSeconds: "set",
+  submittedBy: "set",
+  listed: "set",
+  schedulePending: "set",
+} as const;

@@ -11,7 +11,7 @@
  * Part of RELEASE_CHANGES (contract/lifecycle.ts), which checks these against its types; kept apart
  * only for that file's size.
  */
-import { ATTEMPT_END_FIELDS } from "./lifecycle-declaration";
+import { ATTEMPT_END_FIELDS, REGISTRATION_FIELDS } from "./lifecycle-declaration";
 
 /** One rejected submission of a releaseId, in brief: the item keeps only the current one's problems. */
 export interface RejectionRecord {
@@ -48,16 +48,7 @@ export const REREGISTER_CHANGES = {
     from: ["FAILED"],
     to: ["RUNNING"],
     fields: {
-      executionArn: "set",
-      startedAt: "set",
-      source: "set",
-      attempt: "set",
-      failurePolicy: "set",
-      pipelineCount: "set",
-      pipelineTimeoutSeconds: "set",
-      submittedBy: "set",
-      listed: "set",
-      schedulePending: "set",
+      ...REGISTRATION_FIELDS,
       settledCount: "set",
       replaces: "set",
     },

@@ -7,7 +7,7 @@
  */
 import type { ManifestProblem } from "./errors";
 import type { ApprovalGate, PlannedPipeline, StartVariables } from "./manifest";
-import { ATTEMPT_END_FIELDS, type ChangeDeclaration } from "./lifecycle-declaration";
+import { ATTEMPT_END_FIELDS, type ChangeDeclaration, REGISTRATION_FIELDS } from "./lifecycle-declaration";
 import { BACKSTOP_CHANGES } from "./lifecycle-backstop";
 import { CRASH_CONSISTENCY_CHANGES, SCHEDULE_MARKS, SETTLE_ENDED } from "./lifecycle-control";
 import {
@@ -225,16 +225,7 @@ export const RELEASE_CHANGES = {
     from: ["REJECTED"],
     to: ["RUNNING"],
     fields: {
-      executionArn: "set",
-      startedAt: "set",
-      source: "set",
-      attempt: "set",
-      failurePolicy: "set",
-      pipelineCount: "set",
-      pipelineTimeoutSeconds: "set",
-      submittedBy: "set",
-      listed: "set",
-      schedulePending: "set",
+      ...REGISTRATION_FIELDS,
     },
     remove: ["errorName", "cause", "problems", "endedAt"],
     // A repeat of the same registration, only while its schedule is being written (schedulePending

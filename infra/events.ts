@@ -139,11 +139,7 @@ function uploadRecordedRule(
   const prefix = args.name;
   return functionRule(
     {
-      names: [
-        `${prefix}-upload-recorded`,
-        `${prefix}-upload-recorded-invoke`,
-        `${prefix}-upload-recorded-handler`,
-      ],
+      names: ruleNames(`${prefix}-upload-recorded`),
       description: "CloudTrail recorded an object stored in the release bucket: who uploaded the manifest",
       eventPattern: pulumi
         .output(args.bucketName)
@@ -167,11 +163,7 @@ function executionEndedRule(
   const prefix = args.name;
   return functionRule(
     {
-      names: [
-        `${prefix}-execution-ended`,
-        `${prefix}-execution-ended-invoke`,
-        `${prefix}-execution-ended-handler`,
-      ],
+      names: ruleNames(`${prefix}-execution-ended`),
       description: "An execution of the release workflow ended FAILED, TIMED_OUT or ABORTED",
       eventPattern: pulumi
         .output(args.stateMachineArn)
@@ -188,6 +180,11 @@ function executionEndedRule(
  * and the target with EventBridge's retries and the dead-letter queue. `names`: the rule's, the
  * permission's and the target's resource names.
  */
+/** A rule's, its invoke permission's and its target's names: `<base>`, `<base>-invoke`, `<base>-handler`. */
+function ruleNames(base: string): [string, string, string] {
+  return [base, `${base}-invoke`, `${base}-handler`];
+}
+
 function functionRule(
   rule: {
     names: [string, string, string];
@@ -451,11 +448,7 @@ function controlDecidedRule(
   const prefix = args.name;
   return functionRule(
     {
-      names: [
-        `${prefix}-control-decided`,
-        `${prefix}-control-decided-invoke`,
-        `${prefix}-control-decided-handler`,
-      ],
+      names: ruleNames(`${prefix}-control-decided`),
       description:
         "A control decision's work, or a pipeline's dependants handed on: run by the pipeline-event function",
       eventPattern: JSON.stringify(controlDecidedPattern()),

@@ -30,6 +30,7 @@ export function logWriting(logGroupArn: string): PolicyStatement {
 /**
  * Vended log delivery for Step Functions logging: these actions have no resource-level
  * permissions, so AWS requires `Resource: "*"`.
+ * https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html
  */
 export const LOG_DELIVERY: PolicyStatement = {
   Sid: "DeliverExecutionLogs",
